@@ -1,0 +1,128 @@
+"""Modelyard: versioned data, tracked experiments, pipelines, registry, serving, monitoring.
+
+The SDK surface. ``Client`` is the explicit object; the functions here are thin sugar
+that use a Client built from the settings (environment, ``modelyard.toml``, defaults).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from modelyard.client import DEFAULT_PROJECT, Client
+from modelyard.config import Settings, load_settings
+from modelyard.errors import (
+    AlreadyExists,
+    Conflict,
+    CorruptBlob,
+    InvalidInput,
+    MissingDependency,
+    ModelyardError,
+    NotFound,
+    PermissionDenied,
+    PolicyViolation,
+    StorageError,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from modelyard.tracking import ActiveRun, MetricHistory, Run, RunPage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_PROJECT",
+    "AlreadyExists",
+    "Client",
+    "Conflict",
+    "CorruptBlob",
+    "InvalidInput",
+    "MissingDependency",
+    "ModelyardError",
+    "NotFound",
+    "PermissionDenied",
+    "PolicyViolation",
+    "Settings",
+    "StorageError",
+    "__version__",
+    "active_run",
+    "autolog",
+    "get_metric_history",
+    "get_run",
+    "load_settings",
+    "search_runs",
+    "start_run",
+]
+
+
+def active_run() -> ActiveRun | None:
+    """The innermost run entered with ``with`` in this context, if any."""
+    from modelyard.tracking.run import active_run as _active
+
+    return _active()
+
+
+def start_run(
+    project: str | None = None,
+    name: str | None = None,
+    *,
+    parent: ActiveRun | str | None = None,
+    tags: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
+    settings: Settings | None = None,
+) -> ActiveRun:
+    """Start a run (a child of the active run, if there is one). Use it with ``with``."""
+    outer = active_run()
+    if outer is not None and settings is None:
+        return outer.client.start_run(
+            project, name=name, parent=parent or outer, tags=tags, params=params
+        )
+    client = Client(settings)
+    return client.start_run(
+        project, name=name, parent=parent, tags=tags, params=params, _owns_client=True
+    )
+
+
+def search_runs(
+    project: str,
+    filter: str | None = None,
+    order_by: Sequence[str] | str | None = None,
+    max_results: int = 1000,
+    page_token: str | None = None,
+    output: Literal["pandas", "list"] = "pandas",
+    *,
+    settings: Settings | None = None,
+) -> pd.DataFrame | RunPage:
+    """Search a project's runs: ``filter="metrics.auc > 0.8 and params.depth = '8'"``."""
+    with Client(settings) as client:
+        return client.search_runs(
+            project,
+            filter=filter,
+            order_by=order_by,
+            max_results=max_results,
+            page_token=page_token,
+            output=output,
+        )
+
+
+def get_run(run_id: str, *, settings: Settings | None = None) -> Run:
+    """One run with its params, latest metrics and tags."""
+    with Client(settings) as client:
+        return client.get_run(run_id)
+
+
+def get_metric_history(
+    run_id: str, key: str, max_points: int | None = None, *, settings: Settings | None = None
+) -> MetricHistory:
+    """Every point of one metric (downsampled to ``max_points`` when given)."""
+    with Client(settings) as client:
+        return client.get_metric_history(run_id, key, max_points=max_points)
+
+
+def autolog(project: str | None = None, *, log_models: bool = True, disable: bool = False) -> None:
+    """Record params, fit time, training score and the fitted model of every scikit-learn
+    ``fit`` (into the active run, or a new run in ``project``)."""
+    from modelyard.tracking.autolog import configure
+
+    configure(project=project, log_models=log_models, disable=disable)

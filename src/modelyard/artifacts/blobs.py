@@ -1,0 +1,418 @@
+"""Content-addressed blobs on top of a byte-level :class:`Backend`.
+
+A blob is stored once under the BLAKE3 digest of its bytes (``blobs/ab/cdef...``).
+Writes are staged in a private temp file while hashing, then committed under the final
+key only when the digest is known; reads hash as they go and raise
+:class:`~modelyard.errors.CorruptBlob` at the end when the bytes do not match.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import secrets
+import stat
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Literal
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from blake3 import blake3
+
+from modelyard.artifacts._paths import safe_join
+from modelyard.artifacts._trees import (
+    MANIFEST_PREFIX,
+    TreeEntry,
+    decode_manifest,
+    encode_manifest,
+    open_confined,
+    walk_files,
+)
+from modelyard.artifacts.backends import Backend, LocalBackend, S3Backend, storage_errors
+from modelyard.errors import CorruptBlob, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from modelyard.config import Settings
+
+__all__ = ["DEFAULT_CHUNK_SIZE", "BlobInfo", "BlobReader", "BlobStore", "open_blob_store"]
+
+DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_PREFIX = "blobs"
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_BINARY = getattr(os, "O_BINARY", 0)
+
+
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    """A stored blob. For a tree, ``digest`` is the manifest's and ``size`` the files' total."""
+
+    digest: str
+    size: int
+    kind: Literal["file", "tree"] = "file"
+
+
+def check_digest(digest: str) -> str:
+    """Return ``digest`` if it is 64 lowercase hex characters, else raise InvalidInput."""
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise InvalidInput(
+            f"invalid digest {digest!r}: expected 64 lowercase hex characters (BLAKE3)",
+            field="digest",
+        )
+    return digest
+
+
+def blob_key(digest: str) -> str:
+    """The backend key of a blob: ``blobs/ab/cdef...``."""
+    check_digest(digest)
+    return f"{_PREFIX}/{digest[:2]}/{digest[2:]}"
+
+
+def _create_temp(folder: Path | None, prefix: str) -> tuple[int, Path]:
+    """Create a new empty file for writing; mode 0666 minus umask inside ``folder``."""
+    if folder is None:
+        fd, name = tempfile.mkstemp(prefix=f"modelyard-{prefix}", suffix=".tmp")
+        return fd, Path(name)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC | _O_BINARY
+    while True:
+        path = folder / f"{prefix}{secrets.token_hex(8)}.tmp"
+        try:
+            return os.open(path, flags, 0o666), path
+        except FileExistsError:  # pragma: no cover - 64 random bits collided
+            continue
+
+
+def _chunks(fileobj: IO[bytes], buffer: bytearray) -> Iterator[memoryview | bytes]:
+    """Read ``fileobj`` to the end, one buffer at a time."""
+    readinto = getattr(fileobj, "readinto", None)
+    if readinto is not None:
+        view = memoryview(buffer)
+        while n := readinto(view):
+            yield view[:n]
+        return
+    while True:
+        data = fileobj.read(len(buffer))
+        if data is None or not isinstance(data, bytes | bytearray | memoryview):
+            raise InvalidInput("the stream must be a blocking binary stream", field="fileobj")
+        if not data:
+            return
+        yield data
+
+
+def _copy_hashing(chunks: Iterator[memoryview | bytes], out: BinaryIO) -> tuple[str, int]:
+    hasher = blake3()
+    size = 0
+    for chunk in chunks:
+        hasher.update(chunk)
+        out.write(chunk)
+        size += len(chunk)
+    return hasher.hexdigest(), size
+
+
+class BlobReader(io.RawIOBase):
+    """A stream over one blob that hashes what it reads.
+
+    Reaching the end raises :class:`CorruptBlob` if the bytes do not match the digest
+    (a reader closed before the end is not verified).
+    """
+
+    def __init__(self, raw: BinaryIO, digest: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+        super().__init__()
+        self.digest = digest
+        self._raw = raw
+        self._chunk_size = chunk_size
+        self._hasher = blake3()
+        self._verified = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.closed:
+            raise ValueError("I/O operation on closed blob reader")
+        if self._verified:
+            return 0
+        view = memoryview(buffer).cast("B")
+        with storage_errors(broad=True):
+            n = self._raw.readinto(view)  # type: ignore[attr-defined]
+        if not n:
+            self._verify()
+            return 0
+        self._hasher.update(view[:n])
+        return n
+
+    def readall(self) -> bytes:
+        parts = []
+        while chunk := self.read(self._chunk_size):
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def _verify(self) -> None:
+        actual = self._hasher.hexdigest()
+        if actual != self.digest:
+            raise CorruptBlob(
+                f"blob {self.digest} is corrupt: its bytes hash to {actual}", field="digest"
+            )
+        self._verified = True
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            with storage_errors(broad=True):
+                self._raw.close()
+        finally:
+            super().close()
+
+
+class BlobStore:
+    """Content-addressed blob store over a :class:`Backend`; see the module docstring."""
+
+    def __init__(self, backend: Backend, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+        if not isinstance(chunk_size, int) or chunk_size < 1:
+            raise InvalidInput(f"invalid chunk size {chunk_size!r}", field="chunk_size")
+        self._backend = backend
+        self._chunk_size = chunk_size
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
+    @property
+    def chunk_size(self) -> int:
+        return self._chunk_size
+
+    def __repr__(self) -> str:
+        return f"BlobStore({self._backend!r})"
+
+    def close(self) -> None:
+        """Release the backend's connections."""
+        self._backend.close()
+
+    def __enter__(self) -> BlobStore:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- writing -----------------------------------------------------------------------
+
+    def _commit(self, fill: Callable[[BinaryIO], tuple[str, int]]) -> BlobInfo:
+        """Stage bytes in a temp file (``fill`` writes them and returns digest and size),
+        then store them under their digest unless already there."""
+        staging = self._backend.staging_dir
+        with storage_errors():
+            if staging is not None:
+                staging.mkdir(parents=True, exist_ok=True)
+            fd, tmp = _create_temp(staging, "blob-")
+        try:
+            with storage_errors(), open(fd, "wb") as out:
+                digest, size = fill(out)
+            key = blob_key(digest)
+            if not self._backend.exists(key):
+                self._backend.put_file(key, tmp, move=True)
+            return BlobInfo(digest, size)
+        finally:
+            with suppress(OSError):
+                os.unlink(tmp)
+
+    def put_bytes(self, data: bytes) -> BlobInfo:
+        """Store ``data``; returns its digest and size."""
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise InvalidInput(f"expected bytes, not {type(data).__name__}", field="data")
+        data = bytes(data)  # an immutable copy: the bytes hashed are the bytes written
+        digest = blake3(data).hexdigest()
+        if self._backend.exists(blob_key(digest)):
+            return BlobInfo(digest, len(data))
+        return self._commit(lambda out: (out.write(data), (digest, len(data)))[1])
+
+    def put_stream(self, fileobj: IO[bytes]) -> BlobInfo:
+        """Store everything read from a binary file object, chunk by chunk."""
+        buffer = bytearray(self._chunk_size)
+        return self._commit(lambda out: _copy_hashing(_chunks(fileobj, buffer), out))
+
+    def put_file(self, path: str | os.PathLike[str]) -> BlobInfo:
+        """Store a local file, chunk by chunk."""
+        with storage_errors():
+            fd = os.open(path, os.O_RDONLY | _O_CLOEXEC | _O_BINARY)
+        return self._put_fd(fd, os.fspath(path))
+
+    def _put_fd(self, fd: int, label: str) -> BlobInfo:
+        try:
+            with storage_errors():
+                st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise InvalidInput(f"{label!r} is not a regular file", field="path")
+        except BaseException:
+            os.close(fd)
+            raise
+        with storage_errors(), open(fd, "rb", buffering=0) as src:
+            buffer = bytearray(self._chunk_size)
+            if st.st_size >= self._chunk_size:
+                # Hashing is ~20x faster than writing: look for a stored copy first. The
+                # digest stored is still the one of the bytes copied, should the file change.
+                hasher = blake3(max_threads=blake3.AUTO)
+                for chunk in _chunks(src, buffer):
+                    hasher.update(chunk)
+                digest = hasher.hexdigest()
+                if self._backend.exists(blob_key(digest)):
+                    return BlobInfo(digest, src.tell())
+                src.seek(0)
+            return self._commit(lambda out: _copy_hashing(_chunks(src, buffer), out))
+
+    def put_tree(self, directory: str | os.PathLike[str]) -> BlobInfo:
+        """Store every file under ``directory`` and a manifest; returns the manifest's info.
+
+        Symlinks that resolve outside ``directory`` are refused with InvalidInput.
+        """
+        with storage_errors():
+            root = Path(directory).resolve(strict=True)
+            if not root.is_dir():
+                raise InvalidInput(f"{os.fspath(directory)!r} is not a folder", field="path")
+            entries = []
+            for rel, real in walk_files(root):
+                info = self._put_fd(open_confined(real, root), rel)
+                entries.append(TreeEntry(rel, info.digest, info.size))
+        manifest = self.put_bytes(encode_manifest(entries))
+        return BlobInfo(manifest.digest, sum(e.size for e in entries), "tree")
+
+    # -- reading -----------------------------------------------------------------------
+
+    def _not_found(self, digest: str) -> NotFound:
+        return NotFound(f"blob {digest} not found in {self._backend.uri}", field="digest")
+
+    def open(self, digest: str) -> BlobReader:
+        """Open a blob for reading; the reader verifies the digest at the end."""
+        key = blob_key(digest)
+        try:
+            raw = self._backend.open(key)
+        except NotFound as exc:
+            raise self._not_found(digest) from exc
+        return BlobReader(raw, digest, self._chunk_size)
+
+    def get_bytes(self, digest: str) -> bytes:
+        """The blob's bytes, verified."""
+        with self.open(digest) as reader:
+            return reader.read()
+
+    def get_file(self, digest: str, dest_path: str | os.PathLike[str]) -> Path:
+        """Write the blob to ``dest_path`` atomically (temp file, fsync, rename), verified."""
+        check_digest(digest)
+        dest = Path(dest_path)
+        if dest.is_dir():
+            raise InvalidInput(f"{str(dest)!r} is a folder", field="dest_path")
+        with storage_errors():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = _create_temp(dest.parent, f".{dest.name}.")
+        try:
+            with open(fd, "wb") as out, self.open(digest) as reader:
+                view = memoryview(bytearray(self._chunk_size))
+                while n := reader.readinto(view):
+                    with storage_errors():
+                        out.write(view[:n])
+                with storage_errors():
+                    out.flush()
+                    os.fsync(out.fileno())
+            with storage_errors():
+                os.replace(tmp, dest)
+        except BaseException:
+            with suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return dest
+
+    def read_tree(self, digest: str) -> list[TreeEntry]:
+        """The entries of a tree stored by :meth:`put_tree` (InvalidInput if not a tree)."""
+        with self.open(digest) as reader:
+            head = reader.read(len(MANIFEST_PREFIX))
+            if head != MANIFEST_PREFIX:
+                raise InvalidInput(f"blob {digest} is not a tree manifest", field="digest")
+            data = head + reader.read()
+        return decode_manifest(digest, data)
+
+    def get_tree(self, digest: str, dest_dir: str | os.PathLike[str]) -> Path:
+        """Recreate a stored tree under ``dest_dir``; nothing is written outside it."""
+        entries = self.read_tree(digest)
+        dest = Path(dest_dir)
+        with storage_errors():
+            dest.mkdir(parents=True, exist_ok=True)
+        for entry in entries:
+            self.get_file(entry.digest, safe_join(dest, entry.path))
+        return dest
+
+    # -- bookkeeping -------------------------------------------------------------------
+
+    def exists(self, digest: str) -> bool:
+        """Whether the blob is stored."""
+        return self._backend.exists(blob_key(digest))
+
+    def size(self, digest: str) -> int:
+        """The stored blob's size in bytes."""
+        key = blob_key(digest)
+        try:
+            return self._backend.size(key)
+        except NotFound as exc:
+            raise self._not_found(digest) from exc
+
+    def delete(self, digest: str) -> None:
+        """Remove a blob (for garbage collection). Missing: NotFound."""
+        key = blob_key(digest)
+        try:
+            self._backend.delete(key)
+        except NotFound as exc:
+            raise self._not_found(digest) from exc
+
+    def iter_digests(self) -> Iterator[str]:
+        """Yield the digest of every stored blob (files and tree manifests)."""
+        for key in self._backend.iter_keys(_PREFIX):
+            parts = key.split("/")
+            if len(parts) == 3 and parts[0] == _PREFIX and len(parts[1]) == 2:
+                digest = parts[1] + parts[2]
+                if _DIGEST.fullmatch(digest):
+                    yield digest
+
+
+def _local_path(uri: str) -> str:
+    parts = urlsplit(uri)
+    if parts.netloc not in {"", "localhost"} or not parts.path:
+        raise InvalidInput(
+            f"unsupported file URI {uri!r}: use file:///absolute/path", field="artifacts.uri"
+        )
+    return url2pathname(parts.path)
+
+
+def open_blob_store(settings: Settings) -> BlobStore:
+    """The blob store named by ``settings.artifacts_uri``: a local folder, ``file://`` or
+    ``s3://bucket/prefix``."""
+    uri = settings.artifacts_uri
+    conf = settings.artifacts
+    backend: Backend
+    if uri[:5].lower() == "s3://":
+        backend = S3Backend(
+            "s3://" + uri[5:],
+            endpoint_url=conf.endpoint_url,
+            region=conf.region,
+            access_key_id=conf.access_key_id,
+            secret_access_key=conf.secret_access_key,
+            staging_dir=Path(settings.home) / "tmp",
+            block_size=conf.chunk_size,
+        )
+    elif uri[:7].lower() == "file://":
+        backend = LocalBackend(_local_path(uri))
+    elif not uri or _SCHEME.match(uri):
+        raise InvalidInput(
+            f"unsupported artifacts URI {uri!r}: use a local folder, file:// or s3://",
+            field="artifacts.uri",
+        )
+    else:
+        backend = LocalBackend(uri)
+    return BlobStore(backend, chunk_size=conf.chunk_size)

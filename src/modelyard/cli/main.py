@@ -1,0 +1,58 @@
+"""Root of the command line: global options and the command groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from modelyard.cli import _common
+from modelyard.cli.artifacts import app as artifacts_app
+from modelyard.cli.config import app as config_app
+from modelyard.cli.db import app as db_app
+from modelyard.cli.maintenance import register as register_maintenance
+from modelyard.cli.projects import app as projects_app
+from modelyard.cli.quickstart import register as register_quickstart
+from modelyard.cli.runs import app as runs_app
+
+app = typer.Typer(
+    name="modelyard",
+    help="Modelyard: track experiments, version data and models, and ship them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None, "--config", help="TOML config file (default: $MODELYARD_CONFIG or ./modelyard.toml)."
+    ),
+    home: Path | None = typer.Option(None, "--home", help="Folder of the embedded store."),
+    store_url: str | None = typer.Option(None, "--store-url", help="Metadata store URL."),
+    artifacts_uri: str | None = typer.Option(None, "--artifacts-uri", help="Artifact store URI."),
+) -> None:
+    overrides: dict = {}
+    if home is not None:
+        overrides["home"] = home
+    if store_url is not None:
+        overrides["store"] = {"url": store_url}
+    if artifacts_uri is not None:
+        overrides["artifacts"] = {"uri": artifacts_uri}
+    ctx.obj = _common.State(config_file=config, overrides=overrides)
+
+
+app.add_typer(runs_app, name="runs")
+app.add_typer(projects_app, name="projects")
+app.add_typer(artifacts_app, name="artifacts")
+app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+register_maintenance(app)
+register_quickstart(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,40 @@
+"""``modelyard gc`` and ``modelyard version``."""
+
+from __future__ import annotations
+
+import typer
+
+from modelyard.cli._common import JsonOption, client, console, print_json, run_command
+
+
+def register(app: typer.Typer) -> None:
+    app.command("gc")(gc)
+    app.command("version")(version)
+
+
+def gc(
+    ctx: typer.Context,
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be removed."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Remove blobs that no artifact refers to any more."""
+
+    def body() -> None:
+        with client(ctx) as c:
+            removed = c.gc(dry_run=dry_run)
+        if as_json:
+            print_json({"dry_run": dry_run, "blobs": removed})
+            return
+        verb = "would remove" if dry_run else "removed"
+        console.print(f"{verb} {len(removed)} unreferenced blob(s)")
+        for digest in removed:
+            console.print(f"  {digest}", highlight=False)
+
+    run_command(body)
+
+
+def version() -> None:
+    """Print the installed version."""
+    from modelyard import __version__
+
+    console.print(f"modelyard {__version__}")

@@ -1,0 +1,60 @@
+"""``modelyard projects``: list and create projects."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import typer
+
+from modelyard.cli._common import (
+    JsonOption,
+    client,
+    console,
+    fmt_time,
+    print_json,
+    run_command,
+    table,
+)
+
+app = typer.Typer(
+    help="Projects: the namespace of runs, datasets and models.", no_args_is_help=True
+)
+
+
+@app.command("list")
+def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """List projects."""
+
+    def body() -> None:
+        with client(ctx) as c:
+            projects = c.list_projects()
+        if as_json:
+            print_json([asdict(p) for p in projects])
+            return
+        table(
+            "Projects",
+            ["name", "description", "created"],
+            [(p.name, p.description, fmt_time(p.created_at)) for p in projects],
+        )
+
+    run_command(body)
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Project name (letters, digits, '.', '_', '-')."),
+    description: str = typer.Option("", "--description", "-d", help="What the project is for."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Create a project."""
+
+    def body() -> None:
+        with client(ctx) as c:
+            project = c.create_project(name, description)
+        if as_json:
+            print_json(asdict(project))
+        else:
+            console.print(f"created project [bold]{project.name}[/bold]")
+
+    run_command(body)

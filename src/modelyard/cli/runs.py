@@ -1,0 +1,196 @@
+"""``modelyard runs``: list, show, compare and delete runs."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+
+import typer
+from rich.panel import Panel
+
+from modelyard.cli._common import (
+    JsonOption,
+    client,
+    console,
+    fmt,
+    fmt_bytes,
+    fmt_time,
+    print_json,
+    run_command,
+    table,
+)
+
+app = typer.Typer(help="Runs: list, show, compare, delete.", no_args_is_help=True)
+
+_STATUS_STYLE = {
+    "running": "cyan",
+    "finished": "green",
+    "failed": "red",
+    "killed": "yellow",
+    "lost": "magenta",
+}
+
+
+def _status(status: str) -> str:
+    return f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]"
+
+
+def _run_dict(run: object) -> dict:
+    data = asdict(run)  # type: ignore[call-overload]
+    data["duration_s"] = run.duration_s  # type: ignore[attr-defined]
+    return data
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    project: str = typer.Option(..., "--project", "-p", help="Project to list."),
+    filter: str | None = typer.Option(None, "--filter", "-f", help='e.g. "metrics.auc > 0.8".'),
+    order_by: list[str] = typer.Option([], "--order-by", "-o", help='e.g. "metrics.auc DESC".'),
+    max_results: int = typer.Option(50, "--max-results", "-n", help="How many runs to show."),
+    as_json: bool = JsonOption,
+) -> None:
+    """List a project's runs, newest first (or as ordered)."""
+
+    def body() -> None:
+        with client(ctx) as c:
+            page = c.search_runs(
+                project, filter=filter, order_by=order_by, max_results=max_results, output="list"
+            )
+        if as_json:
+            print_json(
+                {"runs": [_run_dict(r) for r in page.runs], "next_page_token": page.next_page_token}
+            )
+            return
+        keys = sorted({k for r in page.runs for k in r.metrics if not k.startswith("system/")})[:6]
+        rows = [
+            (
+                r.id[:12],
+                r.name,
+                _status(r.status),
+                fmt_time(r.start_time),
+                fmt(r.duration_s),
+                *(fmt(r.metrics.get(k)) for k in keys),
+            )
+            for r in page.runs
+        ]
+        table(f"Runs of {project}", ["id", "name", "status", "started", "duration s", *keys], rows)
+        if page.next_page_token:
+            console.print(f"[dim]more runs exist; raise --max-results (showing {len(rows)})[/dim]")
+
+    run_command(body)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., help="Run id (full or a unique prefix)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Show one run: attributes, params, metrics, tags and artifacts."""
+
+    def body() -> None:
+        with client(ctx) as c:
+            run = c.get_run(_resolve(c, run_id))
+            arts = c.list_artifacts(run.id)
+        if as_json:
+            data = _run_dict(run)
+            data["artifacts"] = [a.as_dict() for a in arts]
+            print_json(data)
+            return
+        lines = [
+            f"[bold]{run.name}[/bold]  {_status(run.status)}",
+            f"id        {run.id}",
+            f"project   {run.project}",
+            f"parent    {run.parent_id or '-'}",
+            f"started   {fmt_time(run.start_time)}   ended {fmt_time(run.end_time) or '-'}",
+            f"duration  {fmt(run.duration_s)} s   cpu {fmt(run.cpu_time_s)} s   "
+            f"peak RSS {fmt_bytes(run.peak_rss_bytes)}   cost {fmt(run.cost)}",
+            f"user      {run.user}@{run.host}",
+            f"entry     {run.entry_point}",
+        ]
+        console.print(Panel("\n".join(lines), title="run", expand=False))
+        if run.params:
+            table("Params", ["key", "value"], sorted(run.params.items()))
+        if run.metrics:
+            table("Metrics (latest)", ["key", "value"], sorted(run.metrics.items()))
+        if run.tags:
+            table("Tags", ["key", "value"], sorted(run.tags.items()))
+        if arts:
+            table(
+                "Artifacts",
+                ["path", "kind", "size", "digest"],
+                [(a.path, a.kind, fmt_bytes(a.size), a.digest[:16]) for a in arts],
+            )
+        if run.error:
+            console.print(Panel(run.error.rstrip(), title="error", style="red", expand=False))
+
+    run_command(body)
+
+
+@app.command("compare")
+def compare(
+    ctx: typer.Context,
+    run_ids: list[str] = typer.Argument(..., help="Two or more run ids."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Compare runs side by side: params and metrics, differences highlighted."""
+
+    def body() -> None:
+        if len(run_ids) < 2:
+            from modelyard.errors import InvalidInput
+
+            raise InvalidInput("compare needs at least two run ids", field="run_ids")
+        with client(ctx) as c:
+            found = [c.get_run(_resolve(c, r)) for r in run_ids]
+        if as_json:
+            print_json([_run_dict(r) for r in found])
+            return
+        header = ["", *(f"{r.name}\n{r.id[:12]}" for r in found)]
+        rows: list[tuple] = [("status", *(_status(r.status) for r in found))]
+        rows.append(("duration s", *(fmt(r.duration_s) for r in found)))
+        for kind, getter in (("params", lambda r: r.params), ("metrics", lambda r: r.metrics)):
+            keys = sorted({k for r in found for k in getter(r)})
+            for key in keys:
+                values = [getter(r).get(key) for r in found]
+                differ = len({_cmp_key(v) for v in values}) > 1
+                cells = [fmt(v) if v is not None else "-" for v in values]
+                if differ:
+                    cells = [f"[bold yellow]{c}[/]" for c in cells]
+                rows.append((f"{kind}.{key}", *cells))
+        table("Comparison", header, rows)
+
+    run_command(body)
+
+
+@app.command("delete")
+def delete(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., help="Run id (full or a unique prefix)."),
+    permanent: bool = typer.Option(
+        False, "--permanent", help="Remove rows for good (blobs go with `modelyard gc`)."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete a run and its child runs (hidden from lists, or removed with --permanent)."""
+
+    def body() -> None:
+        with client(ctx) as c:
+            full = _resolve(c, run_id)
+            if permanent and not yes:
+                typer.confirm(f"Permanently delete run {full} and its children?", abort=True)
+            c.delete_run(full, permanent=permanent)
+        console.print(f"deleted run {full}{' permanently' if permanent else ''}")
+
+    run_command(body)
+
+
+def _cmp_key(value: object) -> object:
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    return value
+
+
+def _resolve(c: object, run_id: str) -> str:
+    """Accept a unique id prefix of at least 6 characters, like git."""
+    return c.tracking.resolve_run_id(run_id)  # type: ignore[attr-defined]

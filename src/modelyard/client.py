@@ -1,0 +1,257 @@
+"""The Client: one object that holds the settings, the stores and the services.
+
+Everything in the SDK goes through a Client; the module-level functions in
+``modelyard`` are thin sugar that make one for the call.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from modelyard.config import Settings, load_settings
+from modelyard.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from modelyard.artifacts import BlobStore
+    from modelyard.store import Store
+    from modelyard.tracking._buffer import LogBuffer
+    from modelyard.tracking.entities import ArtifactInfo, MetricHistory, Project, Run, RunPage
+    from modelyard.tracking.run import ActiveRun
+    from modelyard.tracking.service import TrackingService
+
+__all__ = ["DEFAULT_PROJECT", "Client"]
+
+DEFAULT_PROJECT = "default"
+
+
+class Client:
+    """Entry point to a Modelyard installation (embedded: SQLite + local files by default)."""
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        self.settings = settings if settings is not None else load_settings(**overrides)
+        self._store: Store | None = None
+        self._blobs: BlobStore | None = None
+        self._tracking: TrackingService | None = None
+        self._buffer: LogBuffer | None = None
+        self._lock = threading.Lock()
+
+    # -- lazily opened parts ------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            from modelyard.store import open_store
+
+            s = self.settings.store
+            self._store = open_store(
+                self.settings.store_url,
+                busy_timeout_s=s.busy_timeout_s,
+                auto_upgrade=s.auto_upgrade,
+            )
+        return self._store
+
+    @property
+    def blobs(self) -> BlobStore:
+        if self._blobs is None:
+            from modelyard.artifacts import open_blob_store
+
+            self._blobs = open_blob_store(self.settings)
+        return self._blobs
+
+    @property
+    def tracking(self) -> TrackingService:
+        if self._tracking is None:
+            from modelyard.tracking.service import TrackingService
+
+            self._tracking = TrackingService(
+                self.store, heartbeat_timeout_s=self.settings.tracking.heartbeat_timeout_s
+            )
+        return self._tracking
+
+    def _log_buffer(self) -> LogBuffer:
+        with self._lock:
+            if self._buffer is None:
+                from modelyard.tracking._buffer import LogBuffer
+
+                t = self.settings.tracking
+                self._buffer = LogBuffer(
+                    self.tracking.write_batch,
+                    flush_interval_s=t.flush_interval_s,
+                    max_size=t.buffer_size,
+                    heartbeat_interval_s=t.heartbeat_interval_s,
+                    exit_flush_timeout_s=t.exit_flush_timeout_s,
+                )
+            return self._buffer
+
+    # -- projects -------------------------------------------------------------------------
+
+    def create_project(self, name: str, description: str = "") -> Project:
+        return self.tracking.create_project(name, description)
+
+    def get_project(self, name: str) -> Project:
+        return self.tracking.get_project(name)
+
+    def list_projects(self) -> list[Project]:
+        return self.tracking.list_projects()
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        project: str | None = None,
+        *,
+        name: str | None = None,
+        parent: ActiveRun | str | None = None,
+        tags: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        capture: bool = True,
+        _owns_client: bool = False,
+    ) -> ActiveRun:
+        """Start a run; use it as a context manager so it ends (and flushes) for sure."""
+        from modelyard.tracking.capture import capture_fast
+        from modelyard.tracking.run import ActiveRun, active_run
+
+        if parent is None and (outer := active_run()) is not None and outer.client is self:
+            parent = outer
+        parent_id = parent.id if isinstance(parent, ActiveRun) else parent
+        if project is None:
+            if isinstance(parent, ActiveRun):
+                project = parent.project
+            elif parent_id is not None:
+                project = self.get_run(parent_id).project
+            else:
+                project = DEFAULT_PROJECT
+        facts = capture_fast() if capture else {}
+        user_tags = {k: v if isinstance(v, str) else str(v) for k, v in (tags or {}).items()}
+        run = self.tracking.create_run(
+            project,
+            name=name,
+            parent_id=parent_id,
+            user=_user(),
+            host=socket.gethostname(),
+            entry_point=_entry_point(),
+            tags_={**facts, **user_tags},
+        )
+        active = ActiveRun(self, run, owns_client=_owns_client)
+        if params:
+            active.log_params(params)
+        if capture:
+            active._start_capture()
+        return active
+
+    def get_run(self, run_id: str) -> Run:
+        return self.tracking.get_run(run_id)
+
+    def search_runs(
+        self,
+        project: str,
+        filter: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+        output: Literal["pandas", "list"] = "pandas",
+        include_deleted: bool = False,
+    ) -> pd.DataFrame | RunPage:
+        """Find runs of a project; a DataFrame by default, or a RunPage with ``output='list'``."""
+        if output not in {"pandas", "list"}:
+            raise InvalidInput("output must be 'pandas' or 'list'", field="output")
+        page = self.tracking.search_runs(
+            project,
+            filter=filter,
+            order_by=[order_by] if isinstance(order_by, str) else order_by,
+            max_results=max_results,
+            page_token=page_token,
+            include_deleted=include_deleted,
+        )
+        if output == "list":
+            return page
+        from modelyard.tracking.frames import runs_to_frame
+
+        frame = runs_to_frame(page.runs)
+        frame.attrs["next_page_token"] = page.next_page_token
+        return frame
+
+    def get_metric_history(
+        self, run_id: str, key: str, max_points: int | None = None
+    ) -> MetricHistory:
+        return self.tracking.metric_history(run_id, key, max_points=max_points)
+
+    def delete_run(self, run_id: str, permanent: bool = False) -> None:
+        self.tracking.delete_run(run_id, permanent=permanent)
+
+    # -- artifacts --------------------------------------------------------------------------
+
+    def list_artifacts(self, run_id: str, prefix: str | None = None) -> list[ArtifactInfo]:
+        return self.tracking.list_artifacts(run_id, prefix)
+
+    def download_artifact(self, run_id: str, path: str, dest: str | os.PathLike[str]) -> Path:
+        """Copy an artifact (file or tree) into the folder ``dest``; returns the written path."""
+        from modelyard.artifacts import normalize_artifact_path, safe_join
+
+        info = self.tracking.get_artifact(run_id, normalize_artifact_path(path))
+        target = safe_join(Path(dest), info.path)
+        if info.kind == "tree":
+            self.blobs.get_tree(info.digest, target)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.blobs.get_file(info.digest, target)
+        return target
+
+    def read_artifact(self, run_id: str, path: str) -> bytes:
+        """The bytes of a file artifact (verified against its digest)."""
+        from modelyard.artifacts import normalize_artifact_path
+
+        info = self.tracking.get_artifact(run_id, normalize_artifact_path(path))
+        if info.kind == "tree":
+            raise InvalidInput(f"{path!r} is a directory; use download_artifact", field="path")
+        return self.blobs.get_bytes(info.digest)
+
+    def gc(self, dry_run: bool = False) -> list[str]:
+        """Remove blobs no artifact refers to; returns the digests removed (or to remove)."""
+        from modelyard.gc import collect_garbage
+
+        return collect_garbage(self.tracking, self.blobs, dry_run=dry_run)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def flush(self, timeout: float | None = None) -> None:
+        if self._buffer is not None:
+            self._buffer.flush(timeout)
+
+    def close(self) -> None:
+        """Flush pending values and release connections."""
+        if self._buffer is not None:
+            self._buffer.close()
+            self._buffer = None
+        if self._store is not None:
+            self._store.dispose()
+            self._store = None
+            self._tracking = None
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
+
+
+def _entry_point() -> str:
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    return str(path) if path else "<interactive>"

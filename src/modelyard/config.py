@@ -1,0 +1,227 @@
+"""Settings: one typed tree, read from flags, the environment and an optional file.
+
+Precedence, highest first: explicit overrides (CLI flags, keyword arguments) >
+environment variables (``MODELYARD_`` + the path, e.g. ``MODELYARD_STORE_URL``) >
+the config file (TOML; ``--config``, ``MODELYARD_CONFIG`` or ``./modelyard.toml``) >
+defaults. Every setting is listed in ``docs/configuration.md`` (a test checks it).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from modelyard.errors import InvalidInput
+
+__all__ = ["Settings", "iter_settings", "load_settings"]
+
+CONFIG_ENV = "MODELYARD_CONFIG"
+DEFAULT_CONFIG_FILE = "modelyard.toml"
+
+
+class StoreSettings(BaseModel):
+    url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the metadata store; default sqlite:///<home>/modelyard.db. "
+        "PostgreSQL: postgresql+psycopg://user:pass@host/db.",
+    )
+    busy_timeout_s: float = Field(
+        30.0, gt=0, description="How long a SQLite writer waits for the lock before retrying."
+    )
+    auto_upgrade: bool = Field(
+        True,
+        description="Apply pending migrations to an embedded SQLite store on first use "
+        "(PostgreSQL always needs an explicit `modelyard db upgrade`).",
+    )
+
+
+class ArtifactSettings(BaseModel):
+    uri: str | None = Field(
+        None,
+        description="Where blobs live: a local directory (default <home>/artifacts) or "
+        "s3://bucket/prefix.",
+    )
+    endpoint_url: str | None = Field(
+        None, description="Endpoint of an S3-compatible server (for example http://127.0.0.1:9000)."
+    )
+    region: str | None = Field(None, description="S3 region name.")
+    access_key_id: str | None = Field(None, description="S3 access key id.")
+    secret_access_key: str | None = Field(None, description="S3 secret access key.")
+    chunk_size: int = Field(
+        8 * 1024 * 1024, ge=64 * 1024, description="Bytes per read when hashing and copying blobs."
+    )
+
+
+class TrackingSettings(BaseModel):
+    flush_interval_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="Longest time a logged value waits in memory before it is written; "
+        "a process killed with SIGKILL loses at most this much.",
+    )
+    buffer_size: int = Field(
+        100_000,
+        ge=100,
+        description="Bounded in-memory queue of pending metrics/params/tags; when full, "
+        "logging waits for the flusher (back-pressure, nothing is dropped).",
+    )
+    exit_flush_timeout_s: float = Field(
+        10.0, ge=0, description="How long leaving a run or exiting the process waits for the flush."
+    )
+    heartbeat_interval_s: float = Field(
+        5.0, gt=0, description="How often a running run records that its process is alive."
+    )
+    heartbeat_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="A running run whose heartbeat is older than this is shown as `lost`.",
+    )
+    system_metrics_interval_s: float = Field(
+        10.0,
+        ge=0,
+        description="Seconds between system-metric samples (CPU, memory, I/O, GPU); 0 turns "
+        "sampling off.",
+    )
+    capture_git: bool = Field(
+        True, description="Record git commit, branch, remote, dirty flag, diff."
+    )
+    capture_packages: bool = Field(
+        True, description="Record installed packages as a pip-freeze artifact (in the background)."
+    )
+    max_diff_bytes: int = Field(
+        5 * 1024 * 1024, ge=0, description="Largest uncommitted git diff stored with a run."
+    )
+
+
+class CostSettings(BaseModel):
+    cpu_hour: float = Field(0.0, ge=0, description="Price of one CPU core for one hour.")
+    gb_hour: float = Field(0.0, ge=0, description="Price of one GiB of memory (peak RSS) per hour.")
+    gpu_hour: float = Field(0.0, ge=0, description="Price of one GPU for one hour.")
+    currency: str = Field("USD", description="Currency the cost figures are shown in.")
+
+
+class Settings(BaseSettings):
+    """Everything configurable in Modelyard."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MODELYARD_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="forbid",
+        validate_default=True,
+    )
+
+    home: Path = Field(
+        Path(".modelyard"), description="Folder for the embedded store and artifacts."
+    )
+    store: StoreSettings = Field(default_factory=StoreSettings, description="Metadata store.")
+    artifacts: ArtifactSettings = Field(
+        default_factory=ArtifactSettings, description="Artifact (blob) store."
+    )
+    tracking: TrackingSettings = Field(
+        default_factory=TrackingSettings, description="Run tracking and logging."
+    )
+    cost: CostSettings = Field(default_factory=CostSettings, description="Price table for costs.")
+
+    @property
+    def store_url(self) -> str:
+        return self.store.url or f"sqlite:///{self.home / 'modelyard.db'}"
+
+    @property
+    def artifacts_uri(self) -> str:
+        return self.artifacts.uri or str(self.home / "artifacts")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+
+def _read_config_file(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        env = os.environ.get(CONFIG_ENV)
+        if env:
+            path = Path(env)
+        elif Path(DEFAULT_CONFIG_FILE).is_file():
+            path = Path(DEFAULT_CONFIG_FILE)
+        else:
+            return {}
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise InvalidInput(f"config file not found: {path}", field="config") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"config file {path} is not valid TOML: {exc}", field="config") from None
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class _Resolved(Settings):
+    """Settings validated from an already-merged dict (no second read of the environment)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        **_: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings: overrides > environment > config file > defaults.
+
+    ``overrides`` may be nested dicts (``store={"url": ...}``); ``None`` values are ignored.
+    """
+    file_values = _read_config_file(Path(config_file) if config_file else None)
+    env_values = EnvSettingsSource(Settings)()
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    merged = _merge(_merge(file_values, env_values), clean)
+    try:
+        return _Resolved(**merged)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise InvalidInput(f"invalid setting {where}: {err['msg']}", field=where) from None
+
+
+def iter_settings(
+    model: type[BaseModel] = Settings, prefix: str = ""
+) -> Iterator[tuple[str, str, Any, str]]:
+    """Yield (dotted path, env var, default, description) for every leaf setting."""
+    for name, field in model.model_fields.items():
+        path = f"{prefix}{name}"
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            yield from iter_settings(ann, f"{path}.")
+            continue
+        env = "MODELYARD_" + path.replace(".", "_").upper()
+        yield path, env, field.default, field.description or ""

@@ -1,0 +1,131 @@
+"""The error vocabulary.
+
+Every failure a user can see is one of these. Each class carries the HTTP status and
+the CLI exit code it maps to, so interfaces translate errors in exactly one place.
+Library errors (SQLAlchemy, fsspec, botocore) are translated at the storage boundary by
+:func:`translate` and never reach users.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AlreadyExists",
+    "Conflict",
+    "CorruptBlob",
+    "InvalidInput",
+    "MissingDependency",
+    "ModelyardError",
+    "NotFound",
+    "PermissionDenied",
+    "PolicyViolation",
+    "StorageError",
+]
+
+
+class ModelyardError(Exception):
+    """Root of every error Modelyard raises on purpose."""
+
+    code: ClassVar[str] = "internal"
+    http_status: ClassVar[int] = 500
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_dict(self) -> dict[str, Any]:
+        """The one JSON error shape: ``{"error": {"code", "message", "field"}}``."""
+        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+
+
+class NotFound(ModelyardError, LookupError):
+    code = "not_found"
+    http_status = 404
+    exit_code = 4
+
+
+class AlreadyExists(ModelyardError):
+    code = "already_exists"
+    http_status = 409
+    exit_code = 5
+
+
+class InvalidInput(ModelyardError, ValueError):
+    code = "invalid_input"
+    http_status = 422
+    exit_code = 2
+
+
+class Conflict(ModelyardError):
+    code = "conflict"
+    http_status = 409
+    exit_code = 5
+
+
+class PermissionDenied(ModelyardError, PermissionError):
+    code = "permission_denied"
+    http_status = 403
+    exit_code = 6
+
+
+class PolicyViolation(ModelyardError):
+    code = "policy_violation"
+    http_status = 409
+    exit_code = 7
+
+
+class StorageError(ModelyardError, OSError):
+    """The metadata store or the artifact store failed (unreachable, full, broken)."""
+
+    code = "storage_error"
+    http_status = 503
+    exit_code = 8
+
+
+class CorruptBlob(StorageError):
+    """A blob's bytes no longer match its digest."""
+
+    code = "corrupt_blob"
+
+
+class MissingDependency(ModelyardError, ImportError):
+    """An optional extra is needed; the message names the install command."""
+
+    code = "missing_dependency"
+    http_status = 501
+    exit_code = 3
+
+    @classmethod
+    def for_extra(cls, module: str, extra: str) -> MissingDependency:
+        return cls(
+            f"{module!r} is not installed; install it with: pip install 'modelyard[{extra}]'"
+        )
+
+
+def translate(exc: BaseException) -> ModelyardError:
+    """Map a library exception to the error vocabulary (used at the storage boundary)."""
+    if isinstance(exc, ModelyardError):
+        return exc
+    name = type(exc).__name__
+    module = type(exc).__module__ or ""
+    text = str(exc).splitlines()[0] if str(exc) else name
+    if module.startswith("sqlalchemy"):
+        if name == "IntegrityError":
+            return Conflict(f"the change conflicts with stored data: {text}")
+        return StorageError(f"metadata store error ({name}): {text}")
+    if module.startswith(("botocore", "s3fs", "aiobotocore")):
+        if name in {"NoSuchKey", "NoSuchBucket"} or "NoSuchKey" in text or "404" in text:
+            return NotFound(f"object not found in artifact storage: {text}")
+        if "AccessDenied" in text or "403" in text:
+            return PermissionDenied(f"artifact storage refused access: {text}")
+        return StorageError(f"artifact storage error ({name}): {text}")
+    if isinstance(exc, FileNotFoundError):
+        return NotFound(f"not found: {exc.filename or text}")
+    if isinstance(exc, PermissionError):
+        return PermissionDenied(f"permission denied: {exc.filename or text}")
+    if isinstance(exc, OSError):
+        return StorageError(f"storage error ({name}): {text}")
+    return ModelyardError(f"{name}: {text}")

@@ -1,0 +1,1 @@
+"""Runnable examples that ship with Modelyard (the quickstart lives here)."""

@@ -1,0 +1,139 @@
+"""Autologging for scikit-learn: every ``fit`` records params, fit time, training score
+and the fitted model.
+
+Patching estimator classes is process-wide by nature (it changes the classes), so the
+switch lives here, in one small settings object. Classes already imported are patched
+at once; classes imported later are patched as they are defined (through
+``BaseEstimator.__init_subclass__``). Only the outermost ``fit`` is logged, so a grid
+search logs itself, not each of its inner fits.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from modelyard.errors import MissingDependency
+
+__all__ = ["configure"]
+
+
+@dataclass
+class _Config:
+    enabled: bool = False
+    project: str | None = None
+    log_models: bool = True
+    hooked: bool = False
+
+
+_CONFIG = _Config()
+_IN_FIT: contextvars.ContextVar[bool] = contextvars.ContextVar("modelyard_in_fit", default=False)
+_MARK = "_modelyard_autolog"
+
+
+def configure(
+    project: str | None = None, *, log_models: bool = True, disable: bool = False
+) -> None:
+    """Turn scikit-learn autologging on (or off with ``disable=True``)."""
+    try:
+        from sklearn.base import BaseEstimator
+    except ImportError:
+        raise MissingDependency.for_extra("scikit-learn", "sklearn") from None
+    _CONFIG.enabled = not disable
+    _CONFIG.project = project
+    _CONFIG.log_models = log_models
+    if disable or _CONFIG.hooked:
+        return
+    for cls in _all_subclasses(BaseEstimator):
+        _patch(cls)
+    original = BaseEstimator.__dict__.get("__init_subclass__")
+
+    def __init_subclass__(cls: type, **kwargs: Any) -> None:
+        if original is not None:
+            original.__get__(None, cls)(**kwargs)
+        else:
+            super(BaseEstimator, cls).__init_subclass__(**kwargs)
+        _patch(cls)
+
+    BaseEstimator.__init_subclass__ = classmethod(__init_subclass__)  # type: ignore[assignment]
+    _CONFIG.hooked = True
+
+
+def _all_subclasses(cls: type) -> list[type]:
+    seen: list[type] = []
+    stack = [cls]
+    while stack:
+        for sub in stack.pop().__subclasses__():
+            if sub not in seen:
+                seen.append(sub)
+                stack.append(sub)
+    return seen
+
+
+def _patch(cls: type) -> None:
+    fit = cls.__dict__.get("fit")
+    if fit is None or getattr(fit, _MARK, False) or not callable(fit):
+        return
+
+    @functools.wraps(fit)
+    def logged_fit(self: Any, X: Any, y: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if not _CONFIG.enabled or _IN_FIT.get():
+            return fit(self, X, y, *args, **kwargs)
+        token = _IN_FIT.set(True)
+        try:
+            return _fit_and_log(fit, self, X, y, args, kwargs)
+        finally:
+            _IN_FIT.reset(token)
+
+    setattr(logged_fit, _MARK, True)
+    cls.fit = logged_fit  # type: ignore[attr-defined]
+
+
+def _fit_and_log(fit: Any, est: Any, X: Any, y: Any, args: tuple, kwargs: dict) -> Any:
+    import modelyard
+
+    outer = modelyard.active_run()
+    name = type(est).__name__
+    if outer is not None and not outer._autologged:
+        run, owned = outer, False
+    elif outer is not None:
+        run, owned = outer.start_run(name=f"{name}-fit"), True
+    else:
+        run, owned = modelyard.start_run(_CONFIG.project, name=f"{name}-fit"), True
+    run._autologged = True
+    start = time.perf_counter()
+    try:
+        result = fit(est, X, y, *args, **kwargs)
+    except BaseException as exc:
+        if owned:
+            run.end("failed", error="".join(traceback.format_exception(exc)))
+        raise
+    fit_time = time.perf_counter() - start
+    try:
+        run.set_tag("autolog.estimator", f"{type(est).__module__}.{name}")
+        run.log_params(_params(est))
+        run.log_metric("fit_time_s", fit_time)
+        if y is not None and hasattr(est, "score"):
+            try:
+                run.log_metric("training_score", float(est.score(X, y)))
+            except Exception as exc:  # a scorer that cannot score its own training data
+                run.set_tag("autolog.score_error", f"{type(exc).__name__}: {exc}")
+        if _CONFIG.log_models:
+            run.log_model_file(est, "model/model.pkl")
+    finally:
+        if owned:
+            run.end("finished")
+    return result
+
+
+def _params(est: Any) -> dict[str, Any]:
+    out = {}
+    for key, value in est.get_params(deep=False).items():
+        if hasattr(value, "get_params"):
+            value = type(value).__name__
+        out[key] = value
+    return out

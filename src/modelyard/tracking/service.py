@@ -1,0 +1,568 @@
+"""The tracking service: every rule about projects, runs, params, metrics, tags and
+artifacts lives here. Interfaces (SDK, CLI, later the REST API) call these methods and
+never touch tables directly."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from modelyard._util import new_id, now_ms, validate_name
+from modelyard.errors import (
+    AlreadyExists,
+    Conflict,
+    InvalidInput,
+    ModelyardError,
+    NotFound,
+    translate,
+)
+from modelyard.store import Store
+from modelyard.store.tables import artifacts, latest_metrics, metrics, params, projects, runs, tags
+from modelyard.tracking._buffer import Batch
+from modelyard.tracking._downsample import downsample
+from modelyard.tracking.entities import (
+    TERMINAL_STATUSES,
+    ArtifactInfo,
+    MetricHistory,
+    Project,
+    Run,
+    RunPage,
+)
+
+__all__ = ["TrackingService"]
+
+MAX_RESULTS = 50_000
+MAX_HISTORY_POINTS = 1_000_000
+_CHUNK = 500
+_HEX = re.compile(r"^[0-9a-f]+$")
+
+
+class TrackingService:
+    """Rules and queries for experiment tracking over one metadata store."""
+
+    def __init__(self, store: Store, *, heartbeat_timeout_s: float = 60.0) -> None:
+        self.store = store
+        self.heartbeat_timeout_ms = int(heartbeat_timeout_s * 1000)
+        marks = ", ".join(["?" if store.is_sqlite else "%s"] * 5)
+        self._insert_metrics_sql = (
+            f'INSERT INTO metrics ("run_id", "key", "value", "step", "timestamp") VALUES ({marks})'
+        )
+
+    # -- projects -----------------------------------------------------------------
+
+    def create_project(self, name: str, description: str = "") -> Project:
+        validate_name(name, "project")
+        row = {"id": new_id(), "name": name, "description": description, "created_at": now_ms()}
+        try:
+            with self.store.write() as conn:
+                conn.execute(projects.insert().values(**row))
+        except Conflict:
+            raise AlreadyExists(f"project {name!r} already exists", field="project") from None
+        return Project(**row)
+
+    def get_project(self, name: str) -> Project:
+        with self.store.read() as conn:
+            row = conn.execute(select(projects).where(projects.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"project {name!r} does not exist", field="project")
+        return Project(**row._mapping)
+
+    def ensure_project(self, name: str) -> Project:
+        """Get a project, creating it when missing (safe when several processes race)."""
+        try:
+            return self.get_project(name)
+        except NotFound:
+            pass
+        try:
+            return self.create_project(name)
+        except AlreadyExists:
+            return self.get_project(name)
+
+    def list_projects(self) -> list[Project]:
+        with self.store.read() as conn:
+            rows = conn.execute(select(projects).order_by(projects.c.name)).all()
+        return [Project(**r._mapping) for r in rows]
+
+    # -- runs: writes ---------------------------------------------------------------
+
+    def create_run(
+        self,
+        project: str,
+        *,
+        name: str | None = None,
+        parent_id: str | None = None,
+        user: str = "",
+        host: str = "",
+        entry_point: str = "",
+        tags_: dict[str, str] | None = None,
+    ) -> Run:
+        proj = self.ensure_project(project)
+        run_id = new_id()
+        start = now_ms()
+        name = name or f"run-{run_id[:8]}"
+        if not isinstance(name, str) or len(name) > 255 or not name.strip():
+            raise InvalidInput(
+                "run name must be a non-empty string of at most 255 characters", field="name"
+            )
+        row = {
+            "id": run_id,
+            "project_id": proj.id,
+            "parent_id": parent_id,
+            "name": name,
+            "status": "running",
+            "start_time": start,
+            "heartbeat_at": start,
+            "user_name": user,
+            "host": host,
+            "entry_point": entry_point,
+        }
+        with self.store.write() as conn:
+            if parent_id is not None:
+                parent = conn.execute(
+                    select(runs.c.project_id).where(runs.c.id == parent_id)
+                ).first()
+                if parent is None:
+                    raise NotFound(f"parent run {parent_id!r} does not exist", field="parent_id")
+                if parent.project_id != proj.id:
+                    raise InvalidInput(
+                        "a child run must be in the same project as its parent", field="parent_id"
+                    )
+            conn.execute(runs.insert().values(**row))
+            if tags_:
+                conn.execute(
+                    tags.insert(),
+                    [{"run_id": run_id, "key": k, "value": v} for k, v in tags_.items()],
+                )
+        return Run(
+            id=run_id,
+            project=project,
+            name=name,
+            status="running",
+            start_time=start,
+            end_time=None,
+            parent_id=parent_id,
+            user=user,
+            host=host,
+            entry_point=entry_point,
+            tags=dict(tags_ or {}),
+        )
+
+    def end_run(
+        self,
+        run_id: str,
+        status: str,
+        *,
+        error: str | None = None,
+        wall_time_s: float | None = None,
+        cpu_time_s: float | None = None,
+        peak_rss_bytes: int | None = None,
+        gpu_time_s: float | None = None,
+        cost: float | None = None,
+    ) -> None:
+        if status not in TERMINAL_STATUSES:
+            raise InvalidInput(
+                f"status must be one of {sorted(TERMINAL_STATUSES)}; got {status!r}", field="status"
+            )
+        values: dict[str, Any] = {"status": status, "end_time": now_ms(), "error": error}
+        for key, value in (
+            ("wall_time_s", wall_time_s),
+            ("cpu_time_s", cpu_time_s),
+            ("peak_rss_bytes", peak_rss_bytes),
+            ("gpu_time_s", gpu_time_s),
+            ("cost", cost),
+        ):
+            if value is not None:
+                values[key] = value
+        with self.store.write() as conn:
+            result = conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+        if result.rowcount == 0:
+            raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+
+    def delete_run(self, run_id: str, *, permanent: bool = False) -> None:
+        """Hide a run (and its children) from lists, or remove it and its rows for good."""
+        with self.store.write() as conn:
+            if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+                raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+            ids = _descendants(conn, run_id)
+            for chunk in _chunks(ids):
+                if permanent:
+                    for table in (metrics, latest_metrics, params, tags, artifacts):
+                        conn.execute(delete(table).where(table.c.run_id.in_(chunk)))
+                else:
+                    conn.execute(
+                        update(runs)
+                        .where(runs.c.id.in_(chunk), runs.c.deleted_at.is_(None))
+                        .values(deleted_at=now_ms())
+                    )
+            if permanent:
+                for chunk in reversed(list(_chunks(ids))):
+                    conn.execute(delete(runs).where(runs.c.id.in_(chunk)))
+
+    def write_batch(self, batch: Batch) -> ModelyardError | None:
+        """Store one batch of buffered values in one transaction.
+
+        Returns a deferred error (a param conflict with another writer) after storing the
+        rest of the batch; raises StorageError when nothing could be stored.
+        """
+        deferred: ModelyardError | None = None
+        try:
+            with self.store.write() as conn:
+                if batch.metrics:
+                    self._insert_metrics(conn, batch.metrics)
+                if batch.params:
+                    deferred = self._insert_params(conn, batch.params)
+                if batch.tags:
+                    self._upsert_tags(conn, batch.tags)
+                if batch.heartbeats:
+                    conn.execute(
+                        update(runs)
+                        .where(runs.c.id.in_(batch.heartbeats))
+                        .values(heartbeat_at=now_ms())
+                    )
+                    conn.execute(
+                        update(runs)
+                        .where(runs.c.id.in_(batch.heartbeats), runs.c.status == "lost")
+                        .values(status="running")
+                    )
+        except IntegrityError as exc:
+            raise translate(exc) from exc
+        return deferred
+
+    def _insert_metrics(
+        self, conn: Connection, rows: list[tuple[str, str, float, int, int]]
+    ) -> None:
+        clean = [(r, k, None if v != v else v, s, t) for r, k, v, s, t in rows]
+        conn.exec_driver_sql(self._insert_metrics_sql, clean)
+        latest: dict[tuple[str, str], tuple[str, str, float | None, int, int]] = {}
+        for row in clean:
+            key = (row[0], row[1])
+            cur = latest.get(key)
+            if cur is None or row[3] >= cur[3]:
+                latest[key] = row
+        ins = self.store.insert_stmt(latest_metrics)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["run_id", "key"],
+            set_={
+                "value": ins.excluded.value,
+                "step": ins.excluded.step,
+                "timestamp": ins.excluded.timestamp,
+            },
+            where=ins.excluded.step >= latest_metrics.c.step,
+        )
+        conn.execute(
+            stmt,
+            [
+                {"run_id": r, "key": k, "value": v, "step": s, "timestamp": t}
+                for r, k, v, s, t in latest.values()
+            ],
+        )
+
+    def _insert_params(self, conn: Connection, rows: list[tuple[str, str, str]]) -> Conflict | None:
+        wanted = {(r, k): v for r, k, v in rows}
+        ins = self.store.insert_stmt(params).on_conflict_do_nothing(
+            index_elements=["run_id", "key"]
+        )
+        conn.execute(ins, [{"run_id": r, "key": k, "value": v} for (r, k), v in wanted.items()])
+        clashes = []
+        for run_id in {r for r, _ in wanted}:
+            stored = conn.execute(
+                select(params.c.key, params.c.value).where(params.c.run_id == run_id)
+            ).all()
+            clashes += [
+                (run_id, key, value, wanted[(run_id, key)])
+                for key, value in stored
+                if (run_id, key) in wanted and wanted[(run_id, key)] != value
+            ]
+        if not clashes:
+            return None
+        run_id, key, old, new = clashes[0]
+        return Conflict(
+            f"param {key!r} of run {run_id} is already {old!r}; params are write-once "
+            f"(tried {new!r})",
+            field=f"params.{key}",
+        )
+
+    def _upsert_tags(self, conn: Connection, rows: list[tuple[str, str, str]]) -> None:
+        wanted = {(r, k): v for r, k, v in rows}
+        ins = self.store.insert_stmt(tags)
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=["run_id", "key"], set_={"value": ins.excluded.value}
+            ),
+            [{"run_id": r, "key": k, "value": v} for (r, k), v in wanted.items()],
+        )
+
+    def record_artifact(
+        self, run_id: str, path: str, digest: str, kind: str, size: int
+    ) -> ArtifactInfo:
+        info = ArtifactInfo(path=path, digest=digest, kind=kind, size=size, created_at=now_ms())
+        ins = self.store.insert_stmt(artifacts)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["run_id", "path"],
+            set_={
+                "digest": ins.excluded.digest,
+                "kind": ins.excluded.kind,
+                "size": ins.excluded.size,
+                "created_at": ins.excluded.created_at,
+            },
+        )
+        try:
+            with self.store.write() as conn:
+                conn.execute(stmt.values(run_id=run_id, **info.as_dict()))
+        except Conflict:
+            raise NotFound(f"run {run_id!r} does not exist", field="run_id") from None
+        return info
+
+    def sweep_lost(self) -> int:
+        """Mark running runs whose heartbeat stopped as ``lost``; return how many."""
+        cutoff = now_ms() - self.heartbeat_timeout_ms
+        stale = and_(runs.c.status == "running", runs.c.heartbeat_at < cutoff)
+        with self.store.read() as conn:
+            if conn.execute(select(runs.c.id).where(stale).limit(1)).first() is None:
+                return 0
+        with self.store.write() as conn:
+            return conn.execute(update(runs).where(stale).values(status="lost")).rowcount
+
+    # -- runs: reads ------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> Run:
+        if not isinstance(run_id, str) or not run_id:
+            raise InvalidInput("run id must be a non-empty string", field="run_id")
+        self.sweep_lost()
+        with self.store.read() as conn:
+            row = conn.execute(_run_select().where(runs.c.id == run_id)).first()
+            if row is None:
+                raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+            return _hydrate(conn, [row])[0]
+
+    def resolve_run_id(self, ref: str) -> str:
+        """A full run id from a full id or a unique prefix of at least 6 hex digits."""
+        ref = ref.strip().lower()
+        if not _HEX.match(ref) or len(ref) < 6 or len(ref) > 32:
+            raise InvalidInput(f"run id must be 6-32 hex digits; got {ref!r}", field="run_id")
+        with self.store.read() as conn:
+            found = (
+                conn.execute(
+                    select(runs.c.id).where(runs.c.id.startswith(ref, autoescape=True)).limit(2)
+                )
+                .scalars()
+                .all()
+            )
+        if not found:
+            raise NotFound(f"run {ref!r} does not exist", field="run_id")
+        if len(found) > 1:
+            raise InvalidInput(
+                f"run id prefix {ref!r} is ambiguous; give more digits", field="run_id"
+            )
+        return found[0]
+
+    def search_runs(
+        self,
+        project: str,
+        *,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+        include_deleted: bool = False,
+    ) -> RunPage:
+        from modelyard.tracking._filter import compile_filter, compile_order_by
+
+        if not isinstance(max_results, int) or not 1 <= max_results <= MAX_RESULTS:
+            raise InvalidInput(
+                f"max_results must be between 1 and {MAX_RESULTS}", field="max_results"
+            )
+        if isinstance(order_by, str):
+            order_by = [order_by]
+        proj = self.get_project(project)
+        where = compile_filter(filter)
+        order = compile_order_by(list(order_by or []))
+        fingerprint = _fingerprint(project, filter, order_by, include_deleted)
+        offset = _decode_token(page_token, fingerprint)
+        self.sweep_lost()
+        stmt = _run_select().where(runs.c.project_id == proj.id)
+        if not include_deleted:
+            stmt = stmt.where(runs.c.deleted_at.is_(None))
+        if where is not None:
+            stmt = stmt.where(where)
+        stmt = stmt.order_by(*order, runs.c.start_time.desc(), runs.c.id)
+        stmt = stmt.limit(max_results + 1).offset(offset)
+        with self.store.read() as conn:
+            rows = conn.execute(stmt).all()
+            more = len(rows) > max_results
+            found = _hydrate(conn, rows[:max_results])
+        token = _encode_token(offset + max_results, fingerprint) if more else None
+        return RunPage(runs=found, next_page_token=token)
+
+    def metric_history(
+        self, run_id: str, key: str, *, max_points: int | None = None
+    ) -> MetricHistory:
+        if max_points is not None and (not isinstance(max_points, int) or max_points < 2):
+            raise InvalidInput("max_points must be an integer >= 2", field="max_points")
+        with self.store.read() as conn:
+            if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+                raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+            cursor = conn.exec_driver_sql(
+                'SELECT "step", "value", "timestamp" FROM metrics WHERE run_id = '
+                + ("? AND key = ?" if self.store.is_sqlite else "%s AND key = %s")
+                + ' ORDER BY "step", id',
+                (run_id, key),
+            )
+            rows = cursor.fetchall()
+        total = len(rows)
+        if max_points is not None and total > max_points:
+            rows = downsample(rows, max_points)
+        if not rows:
+            return MetricHistory(run_id, key, [], [], [], 0)
+        steps, values, stamps = (list(col) for col in zip(*rows, strict=True))
+        nan = math.nan
+        values = [nan if v is None else v for v in values]
+        return MetricHistory(run_id, key, steps, values, stamps, total)
+
+    def list_artifacts(self, run_id: str, prefix: str | None = None) -> list[ArtifactInfo]:
+        stmt = select(artifacts).where(artifacts.c.run_id == run_id).order_by(artifacts.c.path)
+        if prefix:
+            stmt = stmt.where(
+                (artifacts.c.path == prefix)
+                | artifacts.c.path.startswith(prefix.rstrip("/") + "/", autoescape=True)
+            )
+        with self.store.read() as conn:
+            if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+                raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+            rows = conn.execute(stmt).all()
+        return [
+            ArtifactInfo(
+                path=r.path, digest=r.digest, kind=r.kind, size=r.size, created_at=r.created_at
+            )
+            for r in rows
+        ]
+
+    def get_artifact(self, run_id: str, path: str) -> ArtifactInfo:
+        with self.store.read() as conn:
+            row = conn.execute(
+                select(artifacts).where(artifacts.c.run_id == run_id, artifacts.c.path == path)
+            ).first()
+        if row is None:
+            raise NotFound(f"run {run_id} has no artifact {path!r}", field="path")
+        return ArtifactInfo(
+            path=row.path,
+            digest=row.digest,
+            kind=row.kind,
+            size=row.size,
+            created_at=row.created_at,
+        )
+
+    def referenced_digests(self) -> set[str]:
+        with self.store.read() as conn:
+            return set(conn.execute(select(artifacts.c.digest).distinct()).scalars())
+
+    def tree_digests(self) -> set[str]:
+        with self.store.read() as conn:
+            stmt = select(artifacts.c.digest).where(artifacts.c.kind == "tree").distinct()
+            return set(conn.execute(stmt).scalars())
+
+    def count_runs(self, project: str) -> int:
+        proj = self.get_project(project)
+        with self.store.read() as conn:
+            stmt = select(func.count()).select_from(runs).where(runs.c.project_id == proj.id)
+            return int(conn.execute(stmt).scalar_one())
+
+
+def _run_select() -> Any:
+    return select(runs, projects.c.name.label("project_name")).join(
+        projects, projects.c.id == runs.c.project_id
+    )
+
+
+def _hydrate(conn: Connection, rows: Sequence[Any]) -> list[Run]:
+    ids = [r.id for r in rows]
+    p: dict[str, dict[str, str]] = {i: {} for i in ids}
+    m: dict[str, dict[str, float]] = {i: {} for i in ids}
+    t: dict[str, dict[str, str]] = {i: {} for i in ids}
+    for chunk in _chunks(ids):
+        for run_id, key, value in conn.execute(
+            select(params.c.run_id, params.c.key, params.c.value).where(params.c.run_id.in_(chunk))
+        ):
+            p[run_id][key] = value
+        for run_id, key, value in conn.execute(
+            select(latest_metrics.c.run_id, latest_metrics.c.key, latest_metrics.c.value).where(
+                latest_metrics.c.run_id.in_(chunk)
+            )
+        ):
+            m[run_id][key] = math.nan if value is None else value
+        for run_id, key, value in conn.execute(
+            select(tags.c.run_id, tags.c.key, tags.c.value).where(tags.c.run_id.in_(chunk))
+        ):
+            t[run_id][key] = value
+    return [
+        Run(
+            id=r.id,
+            project=r.project_name,
+            name=r.name,
+            status=r.status,
+            start_time=r.start_time,
+            end_time=r.end_time,
+            parent_id=r.parent_id,
+            user=r.user_name,
+            host=r.host,
+            entry_point=r.entry_point,
+            error=r.error,
+            wall_time_s=r.wall_time_s,
+            cpu_time_s=r.cpu_time_s,
+            peak_rss_bytes=r.peak_rss_bytes,
+            gpu_time_s=r.gpu_time_s,
+            cost=r.cost,
+            params=p[r.id],
+            metrics=m[r.id],
+            tags=t[r.id],
+        )
+        for r in rows
+    ]
+
+
+def _descendants(conn: Connection, run_id: str) -> list[str]:
+    found = [run_id]
+    frontier = [run_id]
+    while frontier:
+        children = []
+        for chunk in _chunks(frontier):
+            children += conn.execute(select(runs.c.id).where(runs.c.parent_id.in_(chunk))).scalars()
+        found += children
+        frontier = children
+    return found
+
+
+def _chunks(items: Sequence[str] | Iterable[str], size: int = _CHUNK) -> Iterable[list[str]]:
+    items = list(items)
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _fingerprint(*parts: Any) -> str:
+    return hashlib.blake2b(json.dumps(parts, default=str).encode(), digest_size=8).hexdigest()
+
+
+def _encode_token(offset: int, fingerprint: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([offset, fingerprint]).encode()).decode()
+
+
+def _decode_token(token: str | None, fingerprint: str) -> int:
+    if not token:
+        return 0
+    try:
+        offset, fp = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if not isinstance(offset, int) or offset < 0 or fp != fingerprint:
+            raise ValueError
+    except (ValueError, TypeError, UnicodeError):
+        raise InvalidInput(
+            "page_token is invalid or belongs to a different query", field="page_token"
+        ) from None
+    return offset

@@ -1,0 +1,77 @@
+"""Fixtures for the artifact store: one ``blob_store`` per backend (local folder, S3).
+
+The S3 side talks to a real S3-compatible server (moto) on loopback, started once per
+session in this process; each test gets its own key prefix in one bucket.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from modelyard.artifacts import BlobStore, open_blob_store
+from modelyard.config import Settings
+
+CHUNK = 64 * 1024  # the smallest chunk size settings allow: multi-chunk data stays small
+BUCKET = "modelyard-test"
+REGION = "us-east-1"
+ACCESS_KEY = "testing"
+SECRET_KEY = "testing"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """URL of an in-process S3 server on 127.0.0.1 with an empty bucket ``BUCKET``."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name=REGION,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+        )
+        client.create_bucket(Bucket=BUCKET)
+        client.close()
+        yield endpoint
+    finally:
+        server.stop()
+
+
+def make_settings(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Settings pointing at a fresh, empty store of the given backend kind."""
+    if kind == "local":
+        artifacts = {"uri": str(tmp_path / "artifacts"), "chunk_size": CHUNK}
+    else:
+        artifacts = {
+            "uri": f"s3://{BUCKET}/{uuid.uuid4().hex}",
+            "endpoint_url": request.getfixturevalue("s3_endpoint"),
+            "region": REGION,
+            "access_key_id": ACCESS_KEY,
+            "secret_access_key": SECRET_KEY,
+            "chunk_size": CHUNK,
+        }
+    return Settings(home=tmp_path / "home", artifacts=artifacts)
+
+
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
+def blob_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobStore]:
+    """An empty blob store; every contract test runs once per backend."""
+    with open_blob_store(make_settings(request.param, tmp_path, request)) as store:
+        yield store
+
+
+@pytest.fixture
+def local_store(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[BlobStore]:
+    """An empty blob store in a local folder (for tests that look at the files)."""
+    with open_blob_store(make_settings("local", tmp_path, request)) as store:
+        yield store

@@ -1,0 +1,89 @@
+"""Fixtures that compose like the domain: settings -> store -> client -> run.
+
+``store_url`` runs every test that uses it against SQLite and, when
+``MODELYARD_TEST_POSTGRES_URL`` points at a server (CI starts one), PostgreSQL too.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from modelyard import Client
+from modelyard.config import Settings, load_settings
+
+POSTGRES_URL = os.environ.get("MODELYARD_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's own MODELYARD_* variables or ./modelyard.toml."""
+    for key in list(os.environ):
+        if key.startswith("MODELYARD_") and not key.startswith("MODELYARD_TEST_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def _postgres_database() -> Iterator[str]:
+    """One fresh PostgreSQL database for the session, dropped at the end."""
+    if not POSTGRES_URL:
+        pytest.skip("MODELYARD_TEST_POSTGRES_URL is not set")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"modelyard_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    from modelyard.store import Store
+
+    store = Store(url)
+    store.upgrade()
+    store.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    from modelyard.store.tables import metadata
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {names} CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store' / 'modelyard.db'}"
+        return
+    url = request.getfixturevalue("_postgres_database")
+    _truncate(url)
+    yield url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, store_url: str) -> Settings:
+    return load_settings(
+        home=tmp_path / "home",
+        store={"url": store_url},
+        tracking={"system_metrics_interval_s": 0, "capture_packages": False},
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[Client]:
+    with Client(settings) as c:
+        yield c
