@@ -251,6 +251,7 @@ def test_git_not_installed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     assert capture(tmp_path).tags == {"git.available": "false"}
 
 
+@needs_git
 def test_capture_git_off(repo: Path) -> None:
     assert capture(repo, capture_git=False).tags == {}
 

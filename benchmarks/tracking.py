@@ -1,0 +1,1008 @@
+"""Modelyard vs MLflow: experiment-tracking benchmarks, side by side in one process.
+
+Setup (MLflow must not go into the project's own venv; this is a separate one):
+
+    python3 -m venv benchmarks/.venv
+    benchmarks/.venv/bin/pip install uv
+    benchmarks/.venv/bin/uv pip install --python benchmarks/.venv/bin/python \
+        -r benchmarks/requirements.txt -e .
+
+Run (from the repository root; ~6-8 minutes on 2 cores, `--quick` ~1 minute):
+
+    benchmarks/.venv/bin/python benchmarks/tracking.py [--quick] [--reps 3] \
+        [--sections log_metric,batch,search,history,start_run] [--profile DIR]
+
+Both sides use a local SQLite file in a fresh scratch directory of their own
+(``$BENCH_TMPDIR`` or the system temp dir; ``BENCH_KEEP_TMP=1`` keeps it). Nothing
+goes over the network. Sections (each timed measurement is repeated ``--reps``
+times and the median reported; populating data is timed separately and never
+counted):
+
+1. log_metric, one call at a time, until every point is stored (Modelyard: the
+   loop plus ``run.flush()``; MLflow: ``MlflowClient.log_metric`` per call, on
+   fewer points, ``--mlflow-points``); compared as points/s. Target >= 1000x.
+2. batched logging of ``--batch-points`` points (Modelyard: ``run.log_metrics``
+   per step + ``flush()``; MLflow: ``log_batch`` in chunks of 1,000). Target >= 30x.
+3. search_runs over ``--runs`` runs (same runs, params, metrics, tags on both
+   sides): ``metrics.auc > 0.5`` ordered by ``metrics.auc DESC``, top 100
+   (the target query), plus a first page of 1,000 without ordering and the top 100
+   as a pandas DataFrame. MLflow's store is filled through its API for the first
+   ``--mlflow-api-runs`` runs and by copying that run's rows in SQL for the rest
+   (its API manages ~40 runs/s). Target >= 20x.
+4. get_metric_history of a ``--hist-points``-point metric vs a raw stdlib sqlite3
+   read of the same rows from the same DB file; MLflow's get_metric_history for
+   reference. Target: Modelyard within 2x of raw SQLite.
+5. start_run latency (``capture=True``, the default users get, and
+   ``capture=False``), each run ended after; median and p95 of ``--start-runs``
+   calls. Target < 50 ms. ``mlflow.start_run`` for reference.
+
+Progress goes to stderr; stdout gets a results table and, as its last line, one
+JSON object with every figure, the ratios and whether each target was met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import io
+import json
+import os
+import platform
+import pstats
+import random
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Callable
+from importlib import metadata
+from statistics import median
+from typing import Any
+
+# Keep stdout for the table and the JSON line: anything the libraries under test
+# print (MLflow's "View run ..." notices) goes to stderr.
+_REAL_STDOUT = sys.stdout
+sys.stdout = sys.stderr
+
+SECTIONS = ("log_metric", "batch", "search", "history", "start_run")
+TARGETS = {
+    "log_metric": ">= 1000x MLflow points/s",
+    "batch": ">= 30x MLflow points/s",
+    "search": ">= 20x faster than MLflow",
+    "history": "<= 2x raw sqlite3",
+    "start_run": "p50 and p95 < 50 ms",
+}
+FILTER = "metrics.auc > 0.5"
+ORDER_BY = ["metrics.auc DESC"]
+TOP = 100
+MLFLOW_CHUNK = 1000  # MLflow's own limit for metrics per log_batch request
+
+# -- small helpers (adapted from the peer harness in shared/bench/_common.py) ----------
+
+
+def log(*args: Any) -> None:
+    print(*args, file=sys.stderr, flush=True)
+
+
+def now() -> float:
+    return time.perf_counter()
+
+
+def pct(values: list[float], p: float) -> float:
+    """Percentile with linear interpolation (numpy's default method)."""
+    if not values:
+        return float("nan")
+    xs = sorted(values)
+    k = (len(xs) - 1) * p / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def med(xs: list[float]) -> float:
+    return median(xs) if xs else float("nan")
+
+
+def rnd(x: Any, nd: int = 2) -> Any:
+    try:
+        return round(float(x), nd)
+    except (TypeError, ValueError):
+        return x
+
+
+def versions(*dists: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version}
+    for d in dists:
+        try:
+            out[d] = metadata.version(d)
+        except metadata.PackageNotFoundError:
+            out[d] = None
+    return out
+
+
+def machine() -> dict[str, Any]:
+    mem_gib = cpu = None
+    with contextlib.suppress(OSError), open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpus": os.cpu_count(),
+        "mem_gib": mem_gib,
+        "cpu_model": cpu,
+        "platform": platform.platform(),
+    }
+
+
+@contextlib.contextmanager
+def scratch_dir(prefix: str):
+    """A temporary directory (under $BENCH_TMPDIR or the system temp dir), also the
+    process's temp dir while open, removed afterwards unless BENCH_KEEP_TMP=1."""
+    d = tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("BENCH_TMPDIR") or None)
+    tmp = os.path.join(d, "tmp")
+    os.makedirs(tmp)
+    saved_env, saved_tempdir = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = tmp
+    tempfile.tempdir = tmp
+    try:
+        yield d
+    finally:
+        tempfile.tempdir = saved_tempdir
+        if saved_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_env
+        if os.environ.get("BENCH_KEEP_TMP") == "1":
+            log(f"kept scratch dir {d}")
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def lat_summary(seconds: list[float]) -> dict[str, Any]:
+    ms = [s * 1e3 for s in seconds]
+    return {
+        "n": len(ms),
+        "p50_ms": rnd(pct(ms, 50), 3),
+        "p95_ms": rnd(pct(ms, 95), 3),
+        "max_ms": rnd(max(ms), 3) if ms else None,
+    }
+
+
+class Profiler:
+    """cProfile around one Modelyard call per section when --profile DIR is given."""
+
+    def __init__(self, directory: str | None) -> None:
+        self.dir = directory
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+
+    def run(self, name: str, fn: Callable[[], Any]) -> None:
+        if not self.dir:
+            return
+        prof = cProfile.Profile()
+        prof.enable()
+        try:
+            fn()
+        finally:
+            prof.disable()
+        path = os.path.join(self.dir, f"{name}.prof")
+        prof.dump_stats(path)
+        buf = io.StringIO()
+        stats = pstats.Stats(prof, stream=buf).strip_dirs()
+        stats.sort_stats("tottime").print_stats(20)
+        stats.sort_stats("cumulative").print_stats(25)
+        with open(os.path.join(self.dir, f"{name}.txt"), "w") as f:
+            f.write(buf.getvalue())
+        log(f"  profile of {name} written to {path} (+ .txt)")
+
+
+# -- the two sides ----------------------------------------------------------------------
+
+
+class Sides:
+    """A Modelyard client and an MLflow client, each on its own fresh SQLite file."""
+
+    def __init__(self, root: str) -> None:
+        from modelyard import Client, load_settings
+
+        self.my_home = os.path.join(root, "modelyard")
+        self.my_db = os.path.join(self.my_home, "modelyard.db")
+        self.my_settings = load_settings(
+            home=self.my_home, store={"url": f"sqlite:///{self.my_db}"}
+        )
+        t0 = now()
+        self.my = Client(self.my_settings)
+        self.my.create_project("bench")
+        self.my_init_s = now() - t0
+        log(f"modelyard store ready in {self.my_init_s:.2f}s: {self.my_db}")
+
+        self.ml_dir = os.path.join(root, "mlflow")
+        os.makedirs(self.ml_dir)
+        self.ml_db = os.path.join(self.ml_dir, "mlflow.db")
+        self.ml_uri = f"sqlite:///{self.ml_db}"
+        t0 = now()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from mlflow import MlflowClient
+
+            self.ml = MlflowClient(tracking_uri=self.ml_uri)
+            self.ml_exp = self.ml_experiment("bench")
+        self.ml_init_s = now() - t0
+        log(f"mlflow store ready in {self.ml_init_s:.2f}s: {self.ml_db}")
+
+    def ml_experiment(self, name: str) -> str:
+        art = "file://" + os.path.join(self.ml_dir, "artifacts", name)
+        return self.ml.create_experiment(name, artifact_location=art)
+
+    def my_run(self, project: str = "bench", **kw: Any):
+        return self.my.start_run(project, capture=False, **kw)
+
+    def close(self) -> None:
+        self.my.close()
+
+
+# -- 1. log_metric one call at a time ------------------------------------------------------
+
+
+def bench_log_metric(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[str, Any]:
+    n_my, n_ml = args.points, args.mlflow_points
+    log(f"== log_metric per call: Modelyard {n_my} pts, MLflow {n_ml} pts, {args.reps} reps")
+
+    def my_once() -> dict[str, float]:
+        run = s.my_run()
+        log_metric = run.log_metric
+        t0 = now()
+        for i in range(n_my):
+            log_metric("loss", 1.0 / (i + 1), step=i)
+        t1 = now()
+        run.flush()
+        t2 = now()
+        run.end()
+        stored = len(s.my.get_metric_history(run.id, "loss"))
+        assert stored == n_my, (stored, n_my)
+        return {"wall": t2 - t0, "loop": t1 - t0, "flush": t2 - t1}
+
+    def ml_once() -> dict[str, Any]:
+        run_id = s.ml.create_run(s.ml_exp).info.run_id
+        lat = []
+        t_start = now()
+        for i in range(n_ml):
+            t0 = now()
+            s.ml.log_metric(run_id, "loss", 1.0 / (i + 1), step=i)
+            lat.append(now() - t0)
+        wall = now() - t_start
+        s.ml.set_terminated(run_id)
+        return {"wall": wall, "lat": lat}
+
+    my_runs, ml_runs = [], []
+    for rep in range(args.reps):
+        m = my_once()
+        my_runs.append(m)
+        log(
+            f"  rep {rep} modelyard: {n_my / m['wall']:,.0f} pts/s "
+            f"(loop {m['loop'] * 1e3:.1f} ms + flush {m['flush'] * 1e3:.1f} ms)"
+        )
+        if not args.skip_mlflow:
+            x = ml_once()
+            ml_runs.append(x)
+            log(f"  rep {rep} mlflow:    {n_ml / x['wall']:,.1f} pts/s")
+    prof.run("log_metric", my_once)
+
+    my_rate = med([n_my / m["wall"] for m in my_runs])
+    out: dict[str, Any] = {
+        "modelyard": {
+            "points": n_my,
+            "median_points_per_s": rnd(my_rate, 0),
+            "median_wall_s": rnd(med([m["wall"] for m in my_runs]), 4),
+            "median_loop_s": rnd(med([m["loop"] for m in my_runs]), 4),
+            "median_flush_s": rnd(med([m["flush"] for m in my_runs]), 4),
+            "mean_call_us": rnd(med([m["loop"] for m in my_runs]) / n_my * 1e6, 3),
+        }
+    }
+    if ml_runs:
+        ml_rate = med([n_ml / x["wall"] for x in ml_runs])
+        pooled = [t for x in ml_runs for t in x["lat"]]
+        out["mlflow"] = {
+            "points": n_ml,
+            "median_points_per_s": rnd(ml_rate, 1),
+            "call_latency": lat_summary(pooled),
+        }
+        out["ratio"] = rnd(my_rate / ml_rate, 1)
+        out["target_met"] = out["ratio"] >= 1000
+    return out
+
+
+# -- 2. batched logging ---------------------------------------------------------------------
+
+
+def bench_batch(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[str, Any]:
+    from mlflow.entities import Metric
+
+    keys = args.batch_keys
+    n_my, n_ml = args.batch_points, args.mlflow_batch_points
+    steps_my, steps_ml = n_my // keys, n_ml // keys
+    names = [f"m{k}" for k in range(keys)]
+    log(f"== batched logging: Modelyard {n_my} pts, MLflow {n_ml} pts ({keys} keys)")
+    per_step = [{names[k]: st * 0.001 + k for k in range(keys)} for st in range(steps_my)]
+
+    def my_once(client=None) -> dict[str, float]:
+        client = client or s.my
+        run = client.start_run("bench", capture=False)
+        log_metrics = run.log_metrics
+        t0 = now()
+        for st, values in enumerate(per_step):
+            log_metrics(values, step=st)
+        t1 = now()
+        run.flush()
+        t2 = now()
+        run.end()
+        return {"wall": t2 - t0, "loop": t1 - t0, "flush": t2 - t1}
+
+    def my_loop_once() -> float:
+        run = s.my_run()
+        log_metric = run.log_metric
+        t0 = now()
+        for st in range(steps_my):
+            for k in range(keys):
+                log_metric(names[k], st * 0.001 + k, step=st)
+        run.flush()
+        wall = now() - t0
+        run.end()
+        return wall
+
+    def ml_once() -> float:
+        run_id = s.ml.create_run(s.ml_exp).info.run_id
+        ts = int(time.time() * 1000)
+        metrics = [
+            Metric(names[k], st * 0.001 + k, ts, st) for st in range(steps_ml) for k in range(keys)
+        ]
+        t0 = now()
+        for i in range(0, len(metrics), MLFLOW_CHUNK):
+            s.ml.log_batch(run_id, metrics=metrics[i : i + MLFLOW_CHUNK])
+        wall = now() - t0
+        s.ml.set_terminated(run_id)
+        return wall
+
+    my_runs, my_loop, ml_walls = [], [], []
+    for rep in range(args.reps):
+        m = my_once()
+        my_runs.append(m)
+        w = my_loop_once()
+        my_loop.append(w)
+        log(
+            f"  rep {rep} modelyard: log_metrics {n_my / m['wall']:,.0f} pts/s "
+            f"(loop {m['loop'] * 1e3:.0f} ms + flush {m['flush'] * 1e3:.0f} ms); "
+            f"log_metric loop {n_my / w:,.0f} pts/s"
+        )
+        if not args.skip_mlflow:
+            ml_walls.append(ml_once())
+            log(f"  rep {rep} mlflow: log_batch {n_ml / ml_walls[-1]:,.0f} pts/s")
+    if prof.dir:
+        # Large buffer + long interval: the flusher thread stays asleep, so the write
+        # happens in flush() on the profiled (main) thread.
+        from modelyard import Client, load_settings
+
+        big = load_settings(
+            home=s.my_home,
+            store={"url": f"sqlite:///{s.my_db}"},
+            tracking={"buffer_size": 4 * n_my, "flush_interval_s": 60},
+        )
+        with Client(big) as c2:
+            prof.run("batch", lambda: my_once(c2))
+
+    my_rate = med([n_my / m["wall"] for m in my_runs])
+    out: dict[str, Any] = {
+        "modelyard": {
+            "points": n_my,
+            "keys": keys,
+            "api": "log_metrics(dict, step) per step + flush()",
+            "median_points_per_s": rnd(my_rate, 0),
+            "median_wall_s": rnd(med([m["wall"] for m in my_runs]), 4),
+            "median_loop_s": rnd(med([m["loop"] for m in my_runs]), 4),
+            "median_flush_s": rnd(med([m["flush"] for m in my_runs]), 4),
+            "log_metric_loop_points_per_s": rnd(med([n_my / w for w in my_loop]), 0),
+        }
+    }
+    if ml_walls:
+        ml_rate = med([n_ml / w for w in ml_walls])
+        out["mlflow"] = {
+            "points": n_ml,
+            "keys": keys,
+            "api": f"log_batch, {MLFLOW_CHUNK} metrics per call",
+            "median_points_per_s": rnd(ml_rate, 1),
+            "median_wall_s": rnd(med(ml_walls), 3),
+        }
+        out["ratio"] = rnd(my_rate / ml_rate, 1)
+        out["target_met"] = out["ratio"] >= 30
+    return out
+
+
+# -- 3. search_runs -------------------------------------------------------------------------
+
+
+def run_specs(n: int, seed: int = 42) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    return [
+        {
+            "name": f"run-{i:05d}",
+            "params": {"lr": f"{10 ** rng.uniform(-4, -1):.6g}", "depth": str(rng.randint(2, 12))},
+            "metrics": {"auc": rng.random(), "loss": rng.random() * 3},
+            "tags": {"family": rng.choice(["lr", "rf", "gbm"])},
+        }
+        for i in range(n)
+    ]
+
+
+def populate_modelyard(s: Sides, project: str, specs: list[dict[str, Any]]) -> dict[str, Any]:
+    s.my.create_project(project)
+    t0 = now()
+    for i, sp in enumerate(specs):
+        run = s.my.start_run(
+            project, name=sp["name"], params=sp["params"], tags=sp["tags"], capture=False
+        )
+        run.log_metrics(sp["metrics"], step=0)
+        run.end()
+        if (i + 1) % 2500 == 0:
+            log(f"  modelyard populated {i + 1}/{len(specs)} ({(i + 1) / (now() - t0):.0f} runs/s)")
+    wall = now() - t0
+    return {
+        "runs": len(specs),
+        "via": "API: start_run(params, tags) + log_metrics + end",
+        "s": rnd(wall, 2),
+        "runs_per_s": rnd(len(specs) / wall, 1),
+    }
+
+
+def populate_mlflow(
+    s: Sides, exp_id: str, specs: list[dict[str, Any]], api_runs: int
+) -> dict[str, Any]:
+    """The first ``api_runs`` runs through MlflowClient (create_run + log_batch +
+    set_terminated); the rest copied from the first run's rows in plain SQL (same
+    columns, new run_uuid, this spec's name/values), in one transaction."""
+    from mlflow.entities import Metric, Param
+
+    api_runs = max(1, min(api_runs, len(specs)))
+    t0 = now()
+    template = None
+    for sp in specs[:api_runs]:
+        run_id = s.ml.create_run(exp_id, run_name=sp["name"], tags=sp["tags"]).info.run_id
+        ts = int(time.time() * 1000)
+        s.ml.log_batch(
+            run_id,
+            metrics=[Metric(k, v, ts, 0) for k, v in sp["metrics"].items()],
+            params=[Param(k, v) for k, v in sp["params"].items()],
+        )
+        s.ml.set_terminated(run_id)
+        template = template or run_id
+    api_s = now() - t0
+    log(f"  mlflow API populated {api_runs} runs ({api_runs / api_s:.1f} runs/s)")
+
+    t1 = now()
+    con = sqlite3.connect(s.ml_db, isolation_level=None)
+    tables = ("runs", "params", "tags", "metrics", "latest_metrics")
+    tmpl: dict[str, tuple[list[str], list[tuple]]] = {}
+    for t in tables:
+        cols = [c[1] for c in con.execute(f"PRAGMA table_info({t})")]
+        rows = con.execute(f"SELECT * FROM {t} WHERE run_uuid = ?", (template,)).fetchall()
+        tmpl[t] = (cols, rows)
+    (start,) = con.execute("SELECT start_time FROM runs WHERE run_uuid = ?", (template,)).fetchone()
+    out_rows: dict[str, list[tuple]] = {t: [] for t in tables}
+    for i, sp in enumerate(specs[api_runs:], start=api_runs):
+        rid = uuid.uuid4().hex
+        for t, (cols, rows) in tmpl.items():
+            for row in rows:
+                rec = {
+                    c: (v.replace(template, rid) if isinstance(v, str) else v)
+                    for c, v in zip(cols, row, strict=True)
+                }
+                if t == "runs":
+                    rec.update(name=sp["name"], start_time=start + i, end_time=start + i + 1)
+                elif t in ("metrics", "latest_metrics"):
+                    rec["value"] = sp["metrics"][rec["key"]]
+                elif t == "params":
+                    rec["value"] = sp["params"][rec["key"]]
+                elif rec["key"] == "mlflow.runName":
+                    rec["value"] = sp["name"]
+                elif rec["key"] in sp["tags"]:
+                    rec["value"] = sp["tags"][rec["key"]]
+                out_rows[t].append(tuple(rec[c] for c in cols))
+    con.execute("BEGIN")
+    for t in tables:
+        cols = tmpl[t][0]
+        sql = f"INSERT INTO {t} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+        con.executemany(sql, out_rows[t])
+    con.execute("COMMIT")
+    con.close()
+    sql_s = now() - t1
+    return {
+        "runs": len(specs),
+        "api_runs": api_runs,
+        "api_s": rnd(api_s, 2),
+        "api_runs_per_s": rnd(api_runs / api_s, 1),
+        "sql_copied_runs": len(specs) - api_runs,
+        "sql_copy_s": rnd(sql_s, 2),
+        "api_estimate_for_all_s": rnd(len(specs) / (api_runs / api_s), 0),
+    }
+
+
+def timed(fn: Callable[[], Any], n: int) -> tuple[list[float], Any]:
+    ts, res = [], None
+    for _ in range(n):
+        t0 = now()
+        res = fn()
+        ts.append(now() - t0)
+    return ts, res
+
+
+def bench_search(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[str, Any]:
+    import mlflow
+
+    n = args.runs
+    specs = run_specs(n)
+    log(f"== search_runs over {n} runs: populating")
+    out: dict[str, Any] = {"runs": n, "filter": FILTER, "order_by": ORDER_BY, "top": TOP}
+    out["populate_modelyard"] = populate_modelyard(s, "search", specs)
+    log(f"  modelyard populate: {out['populate_modelyard']}")
+    exp_id = None
+    if not args.skip_mlflow:
+        exp_id = s.ml_experiment("search")
+        out["populate_mlflow"] = populate_mlflow(s, exp_id, specs, args.mlflow_api_runs)
+        log(f"  mlflow populate: {out['populate_mlflow']}")
+        mlflow.set_tracking_uri(s.ml_uri)
+
+    expected = sum(1 for sp in specs if sp["metrics"]["auc"] > 0.5)
+    expected_top = [
+        sp["name"] for sp in sorted(specs, key=lambda sp: -sp["metrics"]["auc"])[:TOP]
+    ]
+    page = min(1000, expected)
+
+    queries: dict[str, tuple[Callable[[], Any], Callable[[], Any] | None]] = {
+        "top100_order_by_auc": (
+            lambda: s.my.search_runs(
+                "search", filter=FILTER, order_by=ORDER_BY, max_results=TOP, output="list"
+            ),
+            (
+                lambda: s.ml.search_runs(
+                    [exp_id], FILTER, order_by=ORDER_BY, max_results=TOP
+                )
+            )
+            if exp_id
+            else None,
+        ),
+        "first_page_1000": (
+            lambda: s.my.search_runs("search", filter=FILTER, max_results=1000, output="list"),
+            (lambda: s.ml.search_runs([exp_id], FILTER, max_results=1000)) if exp_id else None,
+        ),
+        "top100_pandas": (
+            lambda: s.my.search_runs(
+                "search", filter=FILTER, order_by=ORDER_BY, max_results=TOP, output="pandas"
+            ),
+            (
+                lambda: mlflow.search_runs(
+                    experiment_ids=[exp_id],
+                    filter_string=FILTER,
+                    order_by=ORDER_BY,
+                    max_results=TOP,
+                )
+            )
+            if exp_id
+            else None,
+        ),
+    }
+
+    # correctness: both sides return the same runs for the target query
+    my_top = [r.name for r in queries["top100_order_by_auc"][0]()]
+    assert my_top == expected_top, "modelyard top-100 differs from the expected order"
+    my_page = queries["first_page_1000"][0]()
+    assert len(my_page) == page, (len(my_page), page)
+    if exp_id:
+        ml_top = [r.info.run_name for r in queries["top100_order_by_auc"][1]()]
+        assert ml_top == expected_top, "mlflow top-100 differs from the expected order"
+        assert len(queries["first_page_1000"][1]()) == page
+    out["matching_runs"] = expected
+    out["same_top100_on_both_sides"] = bool(exp_id)
+
+    inner = max(1, args.fast_inner)
+    for qname, (my_fn, ml_fn) in queries.items():
+        for _ in range(2):  # warm-up: caches, lazily imported modules
+            my_fn()
+            if ml_fn:
+                ml_fn()
+        my_ts, ml_ts = [], []
+        for _ in range(args.reps):
+            ts, _res = timed(my_fn, inner)
+            my_ts.extend(ts)
+            if ml_fn:
+                ts, _res = timed(ml_fn, 1)
+                ml_ts.extend(ts)
+        q: dict[str, Any] = {"modelyard": lat_summary(my_ts)}
+        msg = f"  {qname}: modelyard p50 {q['modelyard']['p50_ms']:.2f} ms"
+        if ml_ts:
+            q["mlflow"] = lat_summary(ml_ts)
+            q["ratio"] = rnd(med(ml_ts) / med(my_ts), 1)
+            msg += f", mlflow p50 {q['mlflow']['p50_ms']:.1f} ms, ratio {q['ratio']}x"
+        log(msg)
+        out[qname] = q
+    prof.run("search", queries["top100_order_by_auc"][0])
+    if "ratio" in out["top100_order_by_auc"]:
+        out["ratio"] = out["top100_order_by_auc"]["ratio"]
+        out["target_met"] = out["ratio"] >= 20
+    return out
+
+
+# -- 4. metric history ---------------------------------------------------------------------
+
+
+RAW_SQL = "SELECT step, value, timestamp FROM metrics WHERE run_id=? AND key=? ORDER BY step"
+RAW_SQL_MLFLOW = (
+    "SELECT step, value, timestamp FROM metrics WHERE run_uuid=? AND key=? ORDER BY step"
+)
+
+
+def bench_history(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[str, Any]:
+    from mlflow.entities import Metric
+
+    n, n_ml = args.hist_points, args.mlflow_hist_points
+    log(f"== metric history: Modelyard {n} points, MLflow {n_ml} points")
+    t0 = now()
+    run = s.my_run()
+    for i in range(n):
+        run.log_metric("loss", 1.0 / (i + 1), step=i)
+    run.end()
+    my_pop = now() - t0
+    run_id = run.id
+
+    raw = sqlite3.connect(s.my_db)
+    (table_rows,) = raw.execute("SELECT count(*) FROM metrics").fetchone()
+    plan = raw.execute("EXPLAIN QUERY PLAN " + RAW_SQL, (run_id, "loss")).fetchall()
+
+    def raw_read() -> list:
+        return raw.execute(RAW_SQL, (run_id, "loss")).fetchall()
+
+    def my_read() -> Any:
+        return s.my.get_metric_history(run_id, "loss")
+
+    assert len(raw_read()) == n and len(my_read()) == n
+    for _ in range(2):
+        raw_read()
+        my_read()
+    raw_ts, my_ts = [], []
+    for _ in range(args.reps):
+        for _ in range(max(1, args.fast_inner // 2)):
+            raw_ts += timed(raw_read, 1)[0]
+            my_ts += timed(my_read, 1)[0]
+    raw.close()
+    prof.run("history", my_read)
+    out: dict[str, Any] = {
+        "points": n,
+        "metrics_table_rows": table_rows,
+        "query_plan": " | ".join(str(p[-1]) for p in plan),
+        "modelyard_populate_s": rnd(my_pop, 2),
+        "raw_sqlite": {"sql": RAW_SQL, **lat_summary(raw_ts)},
+        "modelyard": lat_summary(my_ts),
+    }
+    out["ratio_vs_raw"] = rnd(med(my_ts) / med(raw_ts), 2)
+    out["target_met"] = out["ratio_vs_raw"] <= 2.0
+    log(
+        f"  raw sqlite3 p50 {out['raw_sqlite']['p50_ms']:.1f} ms, modelyard p50 "
+        f"{out['modelyard']['p50_ms']:.1f} ms -> {out['ratio_vs_raw']}x raw"
+    )
+
+    if not args.skip_mlflow:
+        t0 = now()
+        ml_run = s.ml.create_run(s.ml_exp).info.run_id
+        ts = int(time.time() * 1000)
+        metrics = [Metric("loss", 1.0 / (i + 1), ts + i, i) for i in range(n_ml)]
+        for i in range(0, n_ml, MLFLOW_CHUNK):
+            s.ml.log_batch(ml_run, metrics=metrics[i : i + MLFLOW_CHUNK])
+        s.ml.set_terminated(ml_run)
+        ml_pop = now() - t0
+        assert len(s.ml.get_metric_history(ml_run, "loss")) == n_ml  # also the warm-up
+        ml_ts = timed(lambda: s.ml.get_metric_history(ml_run, "loss"), args.reps)[0]
+        mraw = sqlite3.connect(s.ml_db)
+        mraw.execute(RAW_SQL_MLFLOW, (ml_run, "loss")).fetchall()
+        mraw_ts = timed(
+            lambda: mraw.execute(RAW_SQL_MLFLOW, (ml_run, "loss")).fetchall(), args.reps
+        )[0]
+        mraw.close()
+        out["mlflow"] = {
+            "points": n_ml,
+            "populate_s": rnd(ml_pop, 2),
+            **lat_summary(ml_ts),
+            "raw_sqlite_on_mlflow_db": lat_summary(mraw_ts),
+        }
+        # per-point comparison in case the two sides read different sizes
+        out["mlflow_vs_modelyard"] = rnd((med(ml_ts) / n_ml) / (med(my_ts) / n), 1)
+        log(
+            f"  mlflow get_metric_history p50 {out['mlflow']['p50_ms']:.0f} ms "
+            f"({out['mlflow_vs_modelyard']}x modelyard per point)"
+        )
+    return out
+
+
+# -- 5. start_run latency ---------------------------------------------------------------
+
+
+def bench_start_run(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[str, Any]:
+    from modelyard import Client
+
+    n = args.start_runs
+    log(f"== start_run latency: {n} calls x {args.reps} reps per mode")
+    out: dict[str, Any] = {"calls": n, "reps": args.reps, "cwd": os.getcwd()}
+
+    # The very first start_run of a fresh Client in this process (imports, pool, flusher).
+    fresh = Client(s.my_settings)
+    t0 = now()
+    r = fresh.start_run("bench", name="first", capture=True)
+    first = now() - t0
+    r.end()
+    fresh.close()
+    out["first_call_fresh_client_ms"] = rnd(first * 1e3, 2)
+
+    for capture in (True, False):
+        key = "capture_on" if capture else "capture_off"
+        s.my.start_run("bench", capture=capture).end()  # warm-up
+        p50s, p95s, pooled, ends = [], [], [], []
+        for _ in range(args.reps):
+            lat = []
+            for i in range(n):
+                t0 = now()
+                r = s.my.start_run("bench", name=f"start-{i}", capture=capture)
+                lat.append(now() - t0)
+                t0 = now()
+                r.end()
+                ends.append(now() - t0)
+            p50s.append(pct(lat, 50))
+            p95s.append(pct(lat, 95))
+            pooled += lat
+        out[key] = {
+            "median_p50_ms": rnd(med(p50s) * 1e3, 3),
+            "median_p95_ms": rnd(med(p95s) * 1e3, 3),
+            "pooled": lat_summary(pooled),
+            "end_run_p50_ms": rnd(pct(ends, 50) * 1e3, 2),
+        }
+        log(
+            f"  {key}: p50 {out[key]['median_p50_ms']:.2f} ms, p95 {out[key]['median_p95_ms']:.2f}"
+            f" ms (end_run p50 {out[key]['end_run_p50_ms']:.1f} ms)"
+        )
+    out["target_met"] = (
+        out["capture_on"]["median_p50_ms"] < 50 and out["capture_on"]["median_p95_ms"] < 50
+    )
+
+    def profile_start_runs() -> None:
+        for i in range(n):
+            s.my.start_run("bench", name=f"prof-{i}", capture=True).end()
+
+    prof.run("start_run_and_end", profile_start_runs)
+
+    if not args.skip_mlflow:
+        import mlflow
+
+        mlflow.set_tracking_uri(s.ml_uri)
+        mlflow.set_experiment(experiment_id=s.ml_exp)
+        mlflow.start_run()  # warm-up
+        mlflow.end_run()
+        lat = []
+        for _ in range(args.reps):
+            for _ in range(n):
+                t0 = now()
+                mlflow.start_run()
+                lat.append(now() - t0)
+                mlflow.end_run()
+        out["mlflow_fluent_start_run"] = lat_summary(lat)
+        log(f"  mlflow.start_run: p50 {out['mlflow_fluent_start_run']['p50_ms']:.1f} ms")
+    return out
+
+
+# -- report ------------------------------------------------------------------------------
+
+
+def fmt(x: Any, nd: int = 1) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, bool):
+        return "yes" if x else "NO"
+    if isinstance(x, int | float):
+        return f"{x:,.{nd}f}"
+    return str(x)
+
+
+def table(res: dict[str, Any]) -> str:
+    rows: list[tuple[str, str, str, str, str, str]] = []
+
+    def add(name, my, ml, ratio, target="", met=None):
+        rows.append((name, my, ml, ratio, target, "" if met is None else fmt(met)))
+
+    if (r := res.get("log_metric")) is not None:
+        ml = r.get("mlflow", {})
+        add(
+            "1. log_metric per call (pts/s)",
+            fmt(r["modelyard"]["median_points_per_s"], 0),
+            fmt(ml.get("median_points_per_s"), 1),
+            fmt(r.get("ratio")) + "x",
+            TARGETS["log_metric"],
+            r.get("target_met"),
+        )
+    if (r := res.get("batch")) is not None:
+        ml = r.get("mlflow", {})
+        add(
+            "2. batched logging (pts/s)",
+            fmt(r["modelyard"]["median_points_per_s"], 0),
+            fmt(ml.get("median_points_per_s"), 0),
+            fmt(r.get("ratio")) + "x",
+            TARGETS["batch"],
+            r.get("target_met"),
+        )
+    if (r := res.get("search")) is not None:
+        for q in ("top100_order_by_auc", "first_page_1000", "top100_pandas"):
+            qq = r[q]
+            target = TARGETS["search"] if q == "top100_order_by_auc" else "(info)"
+            add(
+                f"3. search_runs {q} (p50 ms)",
+                fmt(qq["modelyard"]["p50_ms"], 2),
+                fmt(qq.get("mlflow", {}).get("p50_ms"), 1),
+                fmt(qq.get("ratio")) + "x",
+                target,
+                r.get("target_met") if q == "top100_order_by_auc" else None,
+            )
+    if (r := res.get("history")) is not None:
+        add(
+            f"4. metric history {r['points']:,} pts (p50 ms)",
+            fmt(r["modelyard"]["p50_ms"], 1),
+            "raw sqlite3 " + fmt(r["raw_sqlite"]["p50_ms"], 1),
+            fmt(r["ratio_vs_raw"], 2) + "x raw",
+            TARGETS["history"],
+            r["target_met"],
+        )
+        if "mlflow" in r:
+            add(
+                f"   MLflow get_metric_history {r['mlflow']['points']:,} pts",
+                fmt(r["modelyard"]["p50_ms"], 1),
+                fmt(r["mlflow"]["p50_ms"], 0),
+                fmt(r["mlflow_vs_modelyard"]) + "x",
+                "(info)",
+            )
+    if (r := res.get("start_run")) is not None:
+        on, off = r["capture_on"], r["capture_off"]
+        ml = r.get("mlflow_fluent_start_run", {})
+        add(
+            "5. start_run capture=True p50/p95 ms",
+            f"{fmt(on['median_p50_ms'], 2)} / {fmt(on['median_p95_ms'], 2)}",
+            f"{fmt(ml.get('p50_ms'), 1)} / {fmt(ml.get('p95_ms'), 1)}",
+            "",
+            TARGETS["start_run"],
+            r["target_met"],
+        )
+        add(
+            "   start_run capture=False p50/p95 ms",
+            f"{fmt(off['median_p50_ms'], 2)} / {fmt(off['median_p95_ms'], 2)}",
+            "",
+            "",
+            "(info)",
+        )
+    head = ("measurement", "Modelyard", "MLflow / ref", "ratio", "target", "met")
+    widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(len(head))]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    sep = "|-" + "-|-".join("-" * w for w in widths) + "-|"
+    return "\n".join([line(head), sep, *(line(r) for r in rows)])
+
+
+# -- main -------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small workloads (smoke run, ~1 min)")
+    ap.add_argument("--reps", type=int, default=None, help="repetitions per measurement (3)")
+    ap.add_argument("--sections", default=",".join(SECTIONS), help="comma list of sections")
+    ap.add_argument("--skip-mlflow", action="store_true", help="Modelyard side only")
+    ap.add_argument("--points", type=int, help="log_metric points, Modelyard (20000)")
+    ap.add_argument("--mlflow-points", type=int, help="log_metric points, MLflow (1000)")
+    ap.add_argument("--batch-points", type=int, help="batched points, Modelyard (100000)")
+    ap.add_argument("--mlflow-batch-points", type=int, help="batched points, MLflow (100000)")
+    ap.add_argument("--batch-keys", type=int, default=10, help="metric keys per step (10)")
+    ap.add_argument("--runs", type=int, help="runs for search_runs (10000)")
+    ap.add_argument("--mlflow-api-runs", type=int, help="of those, via MLflow's API (200)")
+    ap.add_argument("--hist-points", type=int, help="metric history points, Modelyard (100000)")
+    ap.add_argument("--mlflow-hist-points", type=int, help="history points, MLflow (100000)")
+    ap.add_argument("--start-runs", type=int, help="start_run calls per rep (50)")
+    ap.add_argument("--fast-inner", type=int, default=5, help="timings per rep of fast calls")
+    ap.add_argument("--profile", metavar="DIR", help="cProfile the Modelyard side into DIR")
+    ap.add_argument("--json-out", metavar="FILE", help="also write the JSON result to FILE")
+    args = ap.parse_args(argv)
+    full = {
+        "reps": 3,
+        "points": 20_000,
+        "mlflow_points": 1_000,
+        "batch_points": 100_000,
+        "mlflow_batch_points": 100_000,
+        "runs": 10_000,
+        "mlflow_api_runs": 200,
+        "hist_points": 100_000,
+        "mlflow_hist_points": 100_000,
+        "start_runs": 50,
+    }
+    quick = {
+        "reps": 2,
+        "points": 5_000,
+        "mlflow_points": 200,
+        "batch_points": 20_000,
+        "mlflow_batch_points": 10_000,
+        "runs": 1_000,
+        "mlflow_api_runs": 50,
+        "hist_points": 20_000,
+        "mlflow_hist_points": 10_000,
+        "start_runs": 10,
+    }
+    for k, v in (quick if args.quick else full).items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
+    args.sections = [x.strip() for x in args.sections.split(",") if x.strip()]
+    bad = set(args.sections) - set(SECTIONS)
+    if bad:
+        ap.error(f"unknown sections {sorted(bad)}; choose from {', '.join(SECTIONS)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    prof = Profiler(args.profile)
+    t_all = now()
+    result: dict[str, Any] = {
+        "bench": "modelyard_vs_mlflow_tracking",
+        "versions": versions("modelyard", "mlflow", "SQLAlchemy", "alembic", "pandas"),
+        "machine": machine(),
+        "config": {k: v for k, v in vars(args).items() if k not in {"json_out"}},
+        "targets": {k: TARGETS[k] for k in args.sections},
+    }
+    log(f"versions: {result['versions']}")
+    benches = {
+        "log_metric": bench_log_metric,
+        "batch": bench_batch,
+        "search": bench_search,
+        "history": bench_history,
+        "start_run": bench_start_run,
+    }
+    with scratch_dir("modelyard-bench-tracking-") as root:
+        sides = Sides(root)
+        result["setup_s"] = {
+            "modelyard_store_init": rnd(sides.my_init_s, 2),
+            "mlflow_store_init": rnd(sides.ml_init_s, 2),
+        }
+        try:
+            for name in args.sections:
+                t0 = now()
+                result[name] = benches[name](sides, args, prof)
+                result[name]["section_s"] = rnd(now() - t0, 1)
+        finally:
+            sides.close()
+    result["ratios"] = {
+        "log_metric_points_per_s": result.get("log_metric", {}).get("ratio"),
+        "batch_points_per_s": result.get("batch", {}).get("ratio"),
+        "search_top100": result.get("search", {}).get("ratio"),
+        "history_vs_raw_sqlite": result.get("history", {}).get("ratio_vs_raw"),
+        "history_mlflow_vs_modelyard": result.get("history", {}).get("mlflow_vs_modelyard"),
+    }
+    result["targets_met"] = {k: result[k].get("target_met") for k in args.sections}
+    result["total_s"] = rnd(now() - t_all, 1)
+    text = json.dumps(result, default=str)
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            f.write(text + "\n")
+    print(table(result), file=_REAL_STDOUT)
+    print(f"total {result['total_s']} s", file=_REAL_STDOUT)
+    print(text, file=_REAL_STDOUT, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
