@@ -80,12 +80,12 @@ def _patch(cls: type) -> None:
         return
 
     @functools.wraps(fit)
-    def logged_fit(self: Any, X: Any, y: Any = None, *args: Any, **kwargs: Any) -> Any:
+    def logged_fit(self: Any, *args: Any, **kwargs: Any) -> Any:
         if not _CONFIG.enabled or _IN_FIT.get():
-            return fit(self, X, y, *args, **kwargs)
+            return fit(self, *args, **kwargs)
         token = _IN_FIT.set(True)
         try:
-            return _fit_and_log(fit, self, X, y, args, kwargs)
+            return _fit_and_log(fit, self, args, kwargs)
         finally:
             _IN_FIT.reset(token)
 
@@ -93,9 +93,11 @@ def _patch(cls: type) -> None:
     cls.fit = logged_fit  # type: ignore[attr-defined]
 
 
-def _fit_and_log(fit: Any, est: Any, X: Any, y: Any, args: tuple, kwargs: dict) -> Any:
+def _fit_and_log(fit: Any, est: Any, args: tuple, kwargs: dict) -> Any:
     import modelyard
 
+    X = args[0] if args else kwargs.get("X")
+    y = args[1] if len(args) > 1 else kwargs.get("y")
     outer = modelyard.active_run()
     name = type(est).__name__
     if outer is not None and not outer._autologged:
@@ -107,7 +109,7 @@ def _fit_and_log(fit: Any, est: Any, X: Any, y: Any, args: tuple, kwargs: dict) 
     run._autologged = True
     start = time.perf_counter()
     try:
-        result = fit(est, X, y, *args, **kwargs)
+        result = fit(est, *args, **kwargs)
     except BaseException as exc:
         if owned:
             run.end("failed", error="".join(traceback.format_exception(exc)))
@@ -117,7 +119,7 @@ def _fit_and_log(fit: Any, est: Any, X: Any, y: Any, args: tuple, kwargs: dict) 
         run.set_tag("autolog.estimator", f"{type(est).__module__}.{name}")
         run.log_params(_params(est))
         run.log_metric("fit_time_s", fit_time)
-        if y is not None and hasattr(est, "score"):
+        if X is not None and y is not None and hasattr(est, "score"):
             try:
                 run.log_metric("training_score", float(est.score(X, y)))
             except Exception as exc:  # a scorer that cannot score its own training data

@@ -1,0 +1,148 @@
+"""The command line: tables for people, --json for machines, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from modelyard import Client
+from modelyard.cli.main import app
+
+
+@pytest.fixture
+def cli(settings):
+    runner = CliRunner()
+    base = ["--store-url", settings.store_url, "--home", str(settings.home)]
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(app, [*base, *args], input=input)
+
+    return invoke
+
+
+@pytest.fixture
+def two_runs(client: Client, tmp_path: Path) -> list[str]:
+    report = tmp_path / "report.txt"
+    report.write_text("all good")
+    ids = []
+    for depth in (4, 8):
+        with client.start_run("churn", name=f"rf-{depth}", capture=False) as run:
+            run.log_params({"max_depth": depth, "n_estimators": 100})
+            run.log_metric("auc", 0.8 + depth / 100)
+            run.log_artifact(report, "reports/report.txt")
+        ids.append(run.id)
+    return ids
+
+
+def test_runs_list_table_and_json(cli, two_runs: list[str]) -> None:
+    result = cli("runs", "list", "--project", "churn")
+    assert result.exit_code == 0, result.output
+    assert "rf-4" in result.output and "rf-8" in result.output
+    result = cli("runs", "list", "--project", "churn", "--json", "--order-by", "metrics.auc DESC")
+    data = json.loads(result.output)
+    assert [r["id"] for r in data["runs"]] == [two_runs[1], two_runs[0]]
+
+
+def test_runs_list_with_filter(cli, two_runs: list[str]) -> None:
+    result = cli("runs", "list", "-p", "churn", "--filter", "params.max_depth = '8'", "--json")
+    assert [r["name"] for r in json.loads(result.output)["runs"]] == ["rf-8"]
+
+
+def test_runs_show_accepts_a_prefix(cli, two_runs: list[str]) -> None:
+    result = cli("runs", "show", two_runs[0][:8])
+    assert result.exit_code == 0, result.output
+    assert "rf-4" in result.output and "max_depth" in result.output
+    assert "reports/report.txt" in result.output
+    data = json.loads(cli("runs", "show", two_runs[0], "--json").output)
+    assert data["params"]["max_depth"] == "4"
+    assert data["artifacts"][0]["path"] == "reports/report.txt"
+
+
+def test_runs_compare(cli, two_runs: list[str]) -> None:
+    result = cli("runs", "compare", *two_runs)
+    assert result.exit_code == 0, result.output
+    assert "params.max_depth" in result.output and "metrics.auc" in result.output
+    assert len(json.loads(cli("runs", "compare", *two_runs, "--json").output)) == 2
+
+
+def test_runs_delete(cli, client: Client, two_runs: list[str]) -> None:
+    assert cli("runs", "delete", two_runs[0]).exit_code == 0
+    listed = json.loads(cli("runs", "list", "-p", "churn", "--json").output)["runs"]
+    assert [r["id"] for r in listed] == [two_runs[1]]
+    assert cli("runs", "delete", two_runs[1], "--permanent", input="n\n").exit_code == 1
+    assert cli("runs", "delete", two_runs[1], "--permanent", "--yes").exit_code == 0
+    assert cli("runs", "show", two_runs[1]).exit_code == 4
+
+
+def test_projects_create_and_list(cli) -> None:
+    assert cli("projects", "create", "vision", "-d", "images").exit_code == 0
+    assert cli("projects", "create", "vision").exit_code == 5
+    data = json.loads(cli("projects", "list", "--json").output)
+    assert [p["name"] for p in data] == ["vision"]
+
+
+def test_artifacts_list_and_get(cli, two_runs: list[str], tmp_path: Path) -> None:
+    data = json.loads(cli("artifacts", "list", two_runs[0], "--json").output)
+    assert [a["path"] for a in data] == ["reports/report.txt"]
+    dest = tmp_path / "out"
+    result = cli("artifacts", "get", two_runs[0], "reports/report.txt", "--dest", str(dest))
+    assert result.exit_code == 0, result.output
+    assert (dest / "reports" / "report.txt").read_text() == "all good"
+    result = cli("artifacts", "get", two_runs[0], "../../etc/passwd", "--dest", str(dest))
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+def test_gc_removes_only_unreferenced_blobs(cli, client: Client, two_runs: list[str]) -> None:
+    orphan = client.blobs.put_bytes(b"nobody points at me").digest
+    dry = json.loads(cli("gc", "--dry-run", "--json").output)
+    assert dry["blobs"] == [orphan] and client.blobs.exists(orphan)
+    assert json.loads(cli("gc", "--json").output)["blobs"] == [orphan]
+    assert not client.blobs.exists(orphan)
+    assert cli("artifacts", "get", two_runs[0], "reports/report.txt").exit_code == 0
+
+
+def test_db_upgrade_and_current(cli) -> None:
+    result = cli("db", "upgrade")
+    assert result.exit_code == 0, result.output
+    assert "0001" in cli("db", "current").output
+
+
+def test_config_show(cli, settings) -> None:
+    data = json.loads(cli("config", "show", "--json").output)
+    assert data["store.url"] == settings.store_url
+    assert "MODELYARD_STORE_URL" in cli("config", "show").output
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(app, ["version"])
+    assert result.exit_code == 0 and result.output.startswith("modelyard ")
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "text"),
+    [
+        (["runs", "show", "ffffffff"], 4, "does not exist"),
+        (["runs", "show", "zz"], 2, "hex digits"),
+        (["runs", "list", "-p", "nope"], 4, "project 'nope' does not exist"),
+        (["runs", "list", "-p", "churn", "--filter", "metrics.auc >"], 2, "filter"),
+        (["runs", "compare", "abcdef"], 2, "at least two"),
+        (["projects", "create", "bad name!"], 2, "project must be"),
+    ],
+)
+def test_failures_are_one_readable_line(cli, two_runs, args, code: int, text: str) -> None:
+    result = cli(*args)
+    assert result.exit_code == code, result.output
+    assert text in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) <= 2
+
+
+def test_bad_config_file_is_a_clean_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[oops")
+    result = CliRunner().invoke(app, ["--config", str(bad), "config", "show"])
+    assert result.exit_code == 2 and "not valid TOML" in result.output
