@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import gc
 import io
 import json
 import os
@@ -167,6 +168,14 @@ def scratch_dir(prefix: str):
             shutil.rmtree(d, ignore_errors=True)
 
 
+def loadavg() -> list[float] | None:
+    """1/5/15-minute load averages: other work on the machine skews every figure."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def lat_summary(seconds: list[float]) -> dict[str, Any]:
     ms = [s * 1e3 for s in seconds]
     return {
@@ -257,9 +266,10 @@ def bench_log_metric(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict
     n_my, n_ml = args.points, args.mlflow_points
     log(f"== log_metric per call: Modelyard {n_my} pts, MLflow {n_ml} pts, {args.reps} reps")
 
-    def my_once() -> dict[str, float]:
+    def my_once(verify: bool = True) -> dict[str, float]:
         run = s.my_run()
         log_metric = run.log_metric
+        gc.collect()
         t0 = now()
         for i in range(n_my):
             log_metric("loss", 1.0 / (i + 1), step=i)
@@ -267,13 +277,15 @@ def bench_log_metric(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict
         run.flush()
         t2 = now()
         run.end()
-        stored = len(s.my.get_metric_history(run.id, "loss"))
-        assert stored == n_my, (stored, n_my)
+        if verify:
+            stored = len(s.my.get_metric_history(run.id, "loss"))
+            assert stored == n_my, (stored, n_my)
         return {"wall": t2 - t0, "loop": t1 - t0, "flush": t2 - t1}
 
     def ml_once() -> dict[str, Any]:
         run_id = s.ml.create_run(s.ml_exp).info.run_id
         lat = []
+        gc.collect()
         t_start = now()
         for i in range(n_ml):
             t0 = now()
@@ -295,7 +307,7 @@ def bench_log_metric(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict
             x = ml_once()
             ml_runs.append(x)
             log(f"  rep {rep} mlflow:    {n_ml / x['wall']:,.1f} pts/s")
-    prof.run("log_metric", my_once)
+    prof.run("log_metric", lambda: my_once(verify=False))
 
     my_rate = med([n_my / m["wall"] for m in my_runs])
     out: dict[str, Any] = {
@@ -338,6 +350,7 @@ def bench_batch(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[str,
         client = client or s.my
         run = client.start_run("bench", capture=False)
         log_metrics = run.log_metrics
+        gc.collect()
         t0 = now()
         for st, values in enumerate(per_step):
             log_metrics(values, step=st)
@@ -350,6 +363,7 @@ def bench_batch(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[str,
     def my_loop_once() -> float:
         run = s.my_run()
         log_metric = run.log_metric
+        gc.collect()
         t0 = now()
         for st in range(steps_my):
             for k in range(keys):
@@ -365,6 +379,7 @@ def bench_batch(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[str,
         metrics = [
             Metric(names[k], st * 0.001 + k, ts, st) for st in range(steps_ml) for k in range(keys)
         ]
+        gc.collect()
         t0 = now()
         for i in range(0, len(metrics), MLFLOW_CHUNK):
             s.ml.log_batch(run_id, metrics=metrics[i : i + MLFLOW_CHUNK])
@@ -535,8 +550,12 @@ def populate_mlflow(
 
 
 def timed(fn: Callable[[], Any], n: int) -> tuple[list[float], Any]:
+    """n timings of fn(); a full GC pass before each, so one call's garbage is not
+    collected (and counted) in the next one."""
     ts, res = [], None
     for _ in range(n):
+        res = None
+        gc.collect()
         t0 = now()
         res = fn()
         ts.append(now() - t0)
@@ -560,9 +579,7 @@ def bench_search(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[str
         mlflow.set_tracking_uri(s.ml_uri)
 
     expected = sum(1 for sp in specs if sp["metrics"]["auc"] > 0.5)
-    expected_top = [
-        sp["name"] for sp in sorted(specs, key=lambda sp: -sp["metrics"]["auc"])[:TOP]
-    ]
+    expected_top = [sp["name"] for sp in sorted(specs, key=lambda sp: -sp["metrics"]["auc"])[:TOP]]
     page = min(1000, expected)
 
     queries: dict[str, tuple[Callable[[], Any], Callable[[], Any] | None]] = {
@@ -570,11 +587,7 @@ def bench_search(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[str
             lambda: s.my.search_runs(
                 "search", filter=FILTER, order_by=ORDER_BY, max_results=TOP, output="list"
             ),
-            (
-                lambda: s.ml.search_runs(
-                    [exp_id], FILTER, order_by=ORDER_BY, max_results=TOP
-                )
-            )
+            (lambda: s.ml.search_runs([exp_id], FILTER, order_by=ORDER_BY, max_results=TOP))
             if exp_id
             else None,
         ),
@@ -753,6 +766,7 @@ def bench_start_run(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[
         s.my.start_run("bench", capture=capture).end()  # warm-up
         p50s, p95s, pooled, ends = [], [], [], []
         for _ in range(args.reps):
+            gc.collect()
             lat = []
             for i in range(n):
                 t0 = now()
@@ -793,6 +807,7 @@ def bench_start_run(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[
         mlflow.end_run()
         lat = []
         for _ in range(args.reps):
+            gc.collect()
             for _ in range(n):
                 t0 = now()
                 mlflow.start_run()
@@ -891,7 +906,10 @@ def table(res: dict[str, Any]) -> str:
         )
     head = ("measurement", "Modelyard", "MLflow / ref", "ratio", "target", "met")
     widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(len(head))]
-    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
     sep = "|-" + "-|-".join("-" * w for w in widths) + "-|"
     return "\n".join([line(head), sep, *(line(r) for r in rows)])
 
@@ -980,9 +998,12 @@ def main(argv: list[str] | None = None) -> int:
         }
         try:
             for name in args.sections:
-                t0 = now()
+                t0, load0 = now(), loadavg()
+                if load0 and load0[0] > (os.cpu_count() or 1):
+                    log(f"warning: load average {load0} exceeds the {os.cpu_count()} cores")
                 result[name] = benches[name](sides, args, prof)
                 result[name]["section_s"] = rnd(now() - t0, 1)
+                result[name]["loadavg_before_after"] = [load0, loadavg()]
         finally:
             sides.close()
     result["ratios"] = {

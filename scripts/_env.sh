@@ -16,7 +16,7 @@ ensure_venv() {
   fi
   echo "==> installing modelyard[$extras] into $VENV" >&2
   if [ -x "$VENV/bin/uv" ]; then
-    "$VENV/bin/uv" pip install -q --python "$VENV/bin/python" -e "$ROOT[$extras]" >&2
+    "$VENV/bin/uv" pip install -q --compile-bytecode --python "$VENV/bin/python" -e "$ROOT[$extras]" >&2
   else
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT[$extras]" >&2
   fi

@@ -106,9 +106,15 @@ class TrackingSettings(BaseModel):
 
 
 class CostSettings(BaseModel):
-    cpu_hour: float = Field(0.0, ge=0, description="Price of one CPU core for one hour.")
-    gb_hour: float = Field(0.0, ge=0, description="Price of one GiB of memory (peak RSS) per hour.")
-    gpu_hour: float = Field(0.0, ge=0, description="Price of one GPU for one hour.")
+    cpu_hour: float = Field(
+        0.04,
+        ge=0,
+        description="Price of one CPU core for one hour (default: a typical cloud rate).",
+    )
+    gb_hour: float = Field(
+        0.005, ge=0, description="Price of one GiB of memory (peak RSS) for one hour."
+    )
+    gpu_hour: float = Field(2.5, ge=0, description="Price of one GPU for one hour.")
     currency: str = Field("USD", description="Currency the cost figures are shown in.")
 
 

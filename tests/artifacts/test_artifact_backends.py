@@ -6,6 +6,7 @@ import errno
 import os
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from blake3 import blake3
 
 import modelyard.artifacts as artifacts
 from modelyard.artifacts import BlobStore, LocalBackend, S3Backend, open_blob_store
+from modelyard.artifacts._trees import open_confined
 from modelyard.artifacts.backends import storage_errors
 from modelyard.config import Settings
 from modelyard.errors import (
@@ -110,6 +112,21 @@ def test_local_put_file_copies_atomically(tmp_path: Path) -> None:
     assert list(backend.iter_keys("a/b")) == ["a/b/c"]
     assert list(backend.iter_keys("nothing")) == []
     assert backend.staging_dir is not None and list(backend.staging_dir.iterdir()) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc/self/fd")
+def test_tree_reads_stay_inside_even_after_a_swap(tmp_path: Path) -> None:
+    """What walk_files checked may be swapped for a link before the open: still refused."""
+    root = (tmp_path / "root").resolve()
+    root.mkdir()
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "f").write_bytes(b"secret")
+    os.symlink(tmp_path / "outside" / "f", root / "link")
+    os.symlink(tmp_path / "outside", root / "dir")
+    with pytest.raises(OSError):  # O_NOFOLLOW: the last component may not be a link
+        open_confined(root / "link", root)
+    with pytest.raises(InvalidInput):  # a linked folder on the way: caught after the open
+        open_confined(root / "dir" / "f", root)
 
 
 # -- S3 backend ---------------------------------------------------------------------------
@@ -300,3 +317,47 @@ def test_open_blob_store_refuses_other_schemes(tmp_path: Path, uri: str) -> None
         open_blob_store(Settings(home=tmp_path, artifacts={"uri": uri}))
     assert exc.value.field == "artifacts.uri"
     assert uri in exc.value.message
+
+
+class Zeros:
+    """A stream of ``size`` zero bytes made on the fly (nothing big exists up front)."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(len(buffer), self.left)
+        buffer[:n] = bytes(n)
+        self.left -= n
+        return n
+
+
+def test_streaming_memory_is_bounded(local_store: BlobStore, tmp_path: Path) -> None:
+    size = 32 * 1024 * 1024  # 512 chunks of 64 KiB
+    tracemalloc.start()
+    try:
+        info = local_store.put_stream(Zeros(size))
+        with local_store.open(info.digest) as reader:
+            while reader.read(local_store.chunk_size):
+                pass
+        local_store.get_file(info.digest, tmp_path / "zeros")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert info.size == size
+    assert peak < 8 * local_store.chunk_size  # a few chunk buffers, never the blob
+
+
+@pytest.mark.s3
+def test_s3_multipart_upload_round_trip(
+    s3_filesystem: Any, s3_artifacts: dict[str, Any], tmp_path: Path
+) -> None:
+    backend = S3Backend(s3_artifacts["uri"], staging_dir=tmp_path / "st", filesystem=s3_filesystem)
+    store = BlobStore(backend, chunk_size=1024 * 1024)
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(11 * 1024 * 1024))  # over two 5 MiB parts: multipart upload
+    info = store.put_file(src)
+    assert store.size(info.digest) == src.stat().st_size
+    store.get_file(info.digest, tmp_path / "back.bin")
+    assert (tmp_path / "back.bin").read_bytes() == src.read_bytes()
+    assert list((tmp_path / "st").iterdir()) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -127,11 +128,24 @@ def test_put_file_refuses_folders_and_missing_files(blob_store: BlobStore, tmp_p
         blob_store.put_file(tmp_path / "missing")
 
 
-def test_text_stream_is_refused(blob_store: BlobStore) -> None:
-    with pytest.raises(InvalidInput):
-        blob_store.put_stream(io.StringIO("text"))  # type: ignore[arg-type]
+class NonBlocking(io.RawIOBase):
+    """A non-blocking stream with nothing ready: readinto returns None."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: object) -> None:
+        return None
+
+
+def test_unusable_streams_are_refused(blob_store: BlobStore) -> None:
+    for stream in (io.StringIO("text"), NonBlocking()):
+        with pytest.raises(InvalidInput):
+            blob_store.put_stream(stream)  # type: ignore[arg-type]
     with pytest.raises(InvalidInput):
         blob_store.put_bytes("text")  # type: ignore[arg-type]
+    assert stored_keys(blob_store) == []
+    assert staging_leftovers(blob_store) == []
 
 
 # -- atomicity ----------------------------------------------------------------------------
@@ -167,6 +181,8 @@ def test_get_file_replaces_atomically(blob_store: BlobStore, tmp_path: Path) -> 
     assert sorted(p.name for p in dest.parent.iterdir()) == ["file.txt"]
     with pytest.raises(InvalidInput):
         blob_store.get_file(info.digest, dest.parent)  # a folder is not a file name
+    longest = dest.parent / ("n" * 255)  # the temp name next to it must still fit
+    assert blob_store.get_file(info.digest, longest).read_bytes() == b"new content"
 
 
 # -- verification -------------------------------------------------------------------------
@@ -428,3 +444,13 @@ def test_errors_are_modelyard_errors(blob_store: BlobStore, tmp_path: Path) -> N
         with pytest.raises(ModelyardError) as exc:
             call()
         assert type(exc.value).__module__ == "modelyard.errors"
+
+
+def test_concurrent_puts_of_the_same_bytes(blob_store: BlobStore) -> None:
+    data = os.urandom(2 * CHUNK)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        infos = set(pool.map(lambda _: blob_store.put_bytes(data), range(16)))
+    assert infos == {BlobInfo(digest_of(data), len(data))}
+    assert len(stored_keys(blob_store)) == 1
+    assert blob_store.get_bytes(digest_of(data)) == data
+    assert staging_leftovers(blob_store) == []

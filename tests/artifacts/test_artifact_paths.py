@@ -61,6 +61,7 @@ REJECTED = [
     "\x7f",
     "a\x85b",
     "a\u2028b",
+    "a\udcffb",  # a lone surrogate: a file name that was not UTF-8
     # percent-encoded and double-encoded traversal and separators
     "%2e%2e%2f",
     "%2E%2E%2Fx",

@@ -42,8 +42,8 @@ def _decode_fully(name: str) -> str:
 
 def _check_chars(name: str, text: str) -> None:
     for ch in text:
-        if unicodedata.category(ch) in {"Cc", "Zl", "Zp"}:
-            raise _reject(name, f"control character {ch!r} is not allowed")
+        if unicodedata.category(ch) in {"Cc", "Cs", "Zl", "Zp"}:
+            raise _reject(name, f"character {ch!r} is not allowed")
     if "\\" in text:
         raise _reject(name, "backslashes are not allowed; use '/'")
 

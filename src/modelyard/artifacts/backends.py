@@ -29,6 +29,8 @@ from modelyard.errors import (
 
 __all__ = ["Backend", "LocalBackend", "S3Backend", "storage_errors"]
 
+_MIN_PART = 5 * 1024 * 1024  # S3's smallest multipart part
+_MAX_PARTS = 10_000  # S3's most parts per upload
 _LIBRARY_MODULES = ("botocore", "aiobotocore", "s3fs", "fsspec", "aiohttp", "urllib3")
 
 
@@ -286,7 +288,10 @@ class S3Backend(Backend):
     def put_file(self, key: str, local_path: Path, *, move: bool = False) -> None:
         path = self._path(key)
         with storage_errors(broad=True):
-            self._fs.put_file(os.fspath(local_path), path)
+            size = os.path.getsize(local_path)
+            # Bounded memory: s3fs holds up to 10 parts in flight (single PUT below 2 parts).
+            part = max(_MIN_PART, self._block_size, -(-size // _MAX_PARTS))
+            self._fs.put_file(os.fspath(local_path), path, chunksize=part)
 
     def open(self, key: str) -> BinaryIO:
         path = self._path(key)

@@ -94,9 +94,13 @@ def _chunks(fileobj: IO[bytes], buffer: bytearray) -> Iterator[memoryview | byte
     readinto = getattr(fileobj, "readinto", None)
     if readinto is not None:
         view = memoryview(buffer)
-        while n := readinto(view):
+        while True:
+            n = readinto(view)
+            if n is None:  # a non-blocking stream with nothing ready: we would lose bytes
+                raise InvalidInput("the stream must be a blocking binary stream", field="fileobj")
+            if not n:
+                return
             yield view[:n]
-        return
     while True:
         data = fileobj.read(len(buffer))
         if data is None or not isinstance(data, bytes | bytearray | memoryview):
@@ -149,10 +153,11 @@ class BlobReader(io.RawIOBase):
         return n
 
     def readall(self) -> bytes:
-        parts = []
-        while chunk := self.read(self._chunk_size):
-            parts.append(chunk)
-        return b"".join(parts)
+        out = io.BytesIO()
+        view = memoryview(bytearray(self._chunk_size))
+        while n := self.readinto(view):
+            out.write(view[:n])
+        return out.getvalue()
 
     def _verify(self) -> None:
         actual = self._hasher.hexdigest()
@@ -206,9 +211,12 @@ class BlobStore:
 
     # -- writing -----------------------------------------------------------------------
 
-    def _commit(self, fill: Callable[[BinaryIO], tuple[str, int]]) -> BlobInfo:
+    def _commit(
+        self, fill: Callable[[BinaryIO], tuple[str, int]], missing: str | None = None
+    ) -> BlobInfo:
         """Stage bytes in a temp file (``fill`` writes them and returns digest and size),
-        then store them under their digest unless already there."""
+        then store them under their digest unless already there (``missing``: a digest
+        just found absent, not looked up again)."""
         staging = self._backend.staging_dir
         with storage_errors():
             if staging is not None:
@@ -218,7 +226,7 @@ class BlobStore:
             with storage_errors(), open(fd, "wb") as out:
                 digest, size = fill(out)
             key = blob_key(digest)
-            if not self._backend.exists(key):
+            if digest == missing or not self._backend.exists(key):
                 self._backend.put_file(key, tmp, move=True)
             return BlobInfo(digest, size)
         finally:
@@ -233,7 +241,12 @@ class BlobStore:
         digest = blake3(data).hexdigest()
         if self._backend.exists(blob_key(digest)):
             return BlobInfo(digest, len(data))
-        return self._commit(lambda out: (out.write(data), (digest, len(data)))[1])
+
+        def fill(out: BinaryIO) -> tuple[str, int]:
+            out.write(data)
+            return digest, len(data)
+
+        return self._commit(fill, missing=digest)
 
     def put_stream(self, fileobj: IO[bytes]) -> BlobInfo:
         """Store everything read from a binary file object, chunk by chunk."""
@@ -256,7 +269,13 @@ class BlobStore:
             os.close(fd)
             raise
         with storage_errors(), open(fd, "rb", buffering=0) as src:
+            if st.st_size < self._chunk_size:  # small: hash in memory, stage only if new
+                data = src.read(self._chunk_size + 1)
+                if len(data) <= self._chunk_size and not src.read(1):
+                    return self.put_bytes(data)
+                src.seek(0)  # it grew meanwhile: stream it
             buffer = bytearray(self._chunk_size)
+            digest = None
             if st.st_size >= self._chunk_size:
                 # Hashing is ~20x faster than writing: look for a stored copy first. The
                 # digest stored is still the one of the bytes copied, should the file change.
@@ -267,7 +286,9 @@ class BlobStore:
                 if self._backend.exists(blob_key(digest)):
                     return BlobInfo(digest, src.tell())
                 src.seek(0)
-            return self._commit(lambda out: _copy_hashing(_chunks(src, buffer), out))
+            return self._commit(
+                lambda out: _copy_hashing(_chunks(src, buffer), out), missing=digest
+            )
 
     def put_tree(self, directory: str | os.PathLike[str]) -> BlobInfo:
         """Store every file under ``directory`` and a manifest; returns the manifest's info.
@@ -312,7 +333,7 @@ class BlobStore:
             raise InvalidInput(f"{str(dest)!r} is a folder", field="dest_path")
         with storage_errors():
             dest.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = _create_temp(dest.parent, f".{dest.name}.")
+            fd, tmp = _create_temp(dest.parent, f".{dest.name[:100]}.")
         try:
             with open(fd, "wb") as out, self.open(digest) as reader:
                 view = memoryview(bytearray(self._chunk_size))

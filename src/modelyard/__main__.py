@@ -1,0 +1,5 @@
+"""``python -m modelyard`` is the ``modelyard`` command."""
+
+from modelyard.cli.main import main
+
+main()
