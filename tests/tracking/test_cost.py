@@ -11,6 +11,11 @@ from modelyard.tracking.system import ResourceUsage, SystemSampler
 GIB = 1024**3
 
 
+def _prices(**kwargs: float) -> CostSettings:
+    """A price table that is zero except for what the test sets."""
+    return CostSettings(**{"cpu_hour": 0, "gb_hour": 0, "gpu_hour": 0, **kwargs})
+
+
 def test_cost_formula() -> None:
     usage = ResourceUsage(
         wall_time_s=7200, cpu_time_s=1800, peak_rss_bytes=2 * GIB, gpu_time_s=3600, gpu_count=1
@@ -23,11 +28,11 @@ def test_cost_formula() -> None:
 @pytest.mark.parametrize(
     ("usage", "prices", "expected"),
     [
-        (ResourceUsage(3600, 3600, GIB), CostSettings(cpu_hour=1, gb_hour=0, gpu_hour=0), 1.0),
-        (ResourceUsage(3600, 0, GIB), CostSettings(cpu_hour=0, gb_hour=1, gpu_hour=0), 1.0),
-        (ResourceUsage(1800, 0, GIB // 2), CostSettings(cpu_hour=0, gb_hour=1, gpu_hour=0), 0.25),
-        (ResourceUsage(10, 0, 0, gpu_time_s=7200, gpu_count=2), CostSettings(cpu_hour=0, gb_hour=0, gpu_hour=3), 6.0),
-        (ResourceUsage(3600, 3600, 8 * GIB, 3600, 1), CostSettings(cpu_hour=0, gb_hour=0, gpu_hour=0), 0.0),
+        (ResourceUsage(3600, 3600, GIB), _prices(cpu_hour=1), 1.0),
+        (ResourceUsage(3600, 0, GIB), _prices(gb_hour=1), 1.0),
+        (ResourceUsage(1800, 0, GIB // 2), _prices(gb_hour=1), 0.25),
+        (ResourceUsage(10, 0, 0, gpu_time_s=7200, gpu_count=2), _prices(gpu_hour=3), 6.0),
+        (ResourceUsage(3600, 3600, 8 * GIB, 3600, 1), _prices(), 0.0),
     ],
 )
 def test_each_term(usage: ResourceUsage, prices: CostSettings, expected: float) -> None:
@@ -36,7 +41,7 @@ def test_each_term(usage: ResourceUsage, prices: CostSettings, expected: float) 
 
 def test_rounded_to_six_decimals() -> None:
     # 1 CPU-second at 1 per hour = 0.000277777...
-    assert compute_cost(ResourceUsage(1, 1, 0), CostSettings(cpu_hour=1, gb_hour=0, gpu_hour=0)) == 0.000278
+    assert compute_cost(ResourceUsage(1, 1, 0), _prices(cpu_hour=1)) == 0.000278
 
 
 def test_cost_of_a_measured_run() -> None:
