@@ -215,11 +215,12 @@ class Client:
             raise InvalidInput(f"{path!r} is a directory; use download_artifact", field="path")
         return self.blobs.get_bytes(info.digest)
 
-    def gc(self, dry_run: bool = False) -> list[str]:
-        """Remove blobs no artifact refers to; returns the digests removed (or to remove)."""
+    def gc(self, dry_run: bool = False, min_age_s: float = 3600.0) -> list[str]:
+        """Remove blobs no artifact refers to and older than ``min_age_s``; returns the
+        digests removed (or, with ``dry_run``, that would be)."""
         from modelyard.gc import collect_garbage
 
-        return collect_garbage(self.tracking, self.blobs, dry_run=dry_run)
+        return collect_garbage(self.tracking, self.blobs, dry_run=dry_run, min_age_s=min_age_s)
 
     # -- lifecycle --------------------------------------------------------------------------
 

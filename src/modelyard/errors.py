@@ -117,7 +117,9 @@ def translate(exc: BaseException) -> ModelyardError:
             return Conflict(f"the change conflicts with stored data: {text}")
         return StorageError(f"metadata store error ({name}): {text}")
     if module.startswith(("botocore", "s3fs", "aiobotocore")):
-        if name in {"NoSuchKey", "NoSuchBucket"} or "NoSuchKey" in text or "404" in text:
+        if name in {"NoSuchKey", "NoSuchBucket"} or any(
+            word in text for word in ("NoSuchKey", "NoSuchBucket", "404")
+        ):
             return NotFound(f"object not found in artifact storage: {text}")
         if "AccessDenied" in text or "403" in text:
             return PermissionDenied(f"artifact storage refused access: {text}")

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from blake3 import blake3
 
-from modelyard.artifacts import BlobInfo, BlobStore, TreeEntry
+from modelyard.artifacts import BlobInfo, BlobStore, LocalBackend, TreeEntry
+from modelyard.artifacts.blobs import blob_key
 from modelyard.errors import CorruptBlob, InvalidInput, ModelyardError, NotFound
 
 CHUNK = 64 * 1024  # the chunk size the fixtures configure (conftest.CHUNK)
@@ -454,3 +455,19 @@ def test_concurrent_puts_of_the_same_bytes(blob_store: BlobStore) -> None:
     assert len(stored_keys(blob_store)) == 1
     assert blob_store.get_bytes(digest_of(data)) == data
     assert staging_leftovers(blob_store) == []
+
+
+def test_modified_at_and_relogging_refreshes_local_blobs(blob_store: BlobStore) -> None:
+    import time
+
+    info = blob_store.put_bytes(b"relogged")
+    assert abs(blob_store.modified_at(info.digest) - time.time()) < 120
+    backend = blob_store.backend
+    if isinstance(backend, LocalBackend):
+        path = backend.root / blob_key(info.digest)
+        os.utime(path, (1_000_000, 1_000_000))
+        assert blob_store.modified_at(info.digest) == 1_000_000
+        blob_store.put_bytes(b"relogged")  # a dedup hit marks the blob as just used
+        assert blob_store.modified_at(info.digest) > 1_000_000
+    with pytest.raises(NotFound):
+        blob_store.modified_at("0" * 64)

@@ -98,9 +98,10 @@ def test_artifacts_list_and_get(cli, two_runs: list[str], tmp_path: Path) -> Non
 
 def test_gc_removes_only_unreferenced_blobs(cli, client: Client, two_runs: list[str]) -> None:
     orphan = client.blobs.put_bytes(b"nobody points at me").digest
-    dry = json.loads(cli("gc", "--dry-run", "--json").output)
+    assert json.loads(cli("gc", "--json").output)["blobs"] == []  # too young to collect
+    dry = json.loads(cli("gc", "--dry-run", "--min-age", "0", "--json").output)
     assert dry["blobs"] == [orphan] and client.blobs.exists(orphan)
-    assert json.loads(cli("gc", "--json").output)["blobs"] == [orphan]
+    assert json.loads(cli("gc", "--min-age", "0", "--json").output)["blobs"] == [orphan]
     assert not client.blobs.exists(orphan)
     assert cli("artifacts", "get", two_runs[0], "reports/report.txt").exit_code == 0
 

@@ -111,6 +111,15 @@ class Backend(abc.ABC):
         """Remove the object. Missing: :class:`NotFound`."""
 
     @abc.abstractmethod
+    def modified_at(self, key: str) -> float:
+        """When the object was last written (or touched), in seconds since the epoch."""
+
+    def touch(self, key: str) -> bool:
+        """Whether the object exists; where the backend can, also mark it as just used,
+        so a garbage collection running now leaves a blob that is being re-logged alone."""
+        return self.exists(key)
+
+    @abc.abstractmethod
     def iter_keys(self, prefix: str = "") -> Iterator[str]:
         """Yield the keys of all objects under the folder ``prefix``."""
 
@@ -197,6 +206,21 @@ class LocalBackend(Backend):
         path = self._path(key)
         with storage_errors():
             os.unlink(path)
+
+    def modified_at(self, key: str) -> float:
+        path = self._path(key)
+        with storage_errors():
+            return os.stat(path).st_mtime
+
+    def touch(self, key: str) -> bool:
+        path = self._path(key)
+        try:
+            os.utime(path)
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return self.exists(key)
+        return True
 
     def iter_keys(self, prefix: str = "") -> Iterator[str]:
         prefix = _check_prefix(prefix)
@@ -307,6 +331,9 @@ class S3Backend(Backend):
 
     def size(self, key: str) -> int:
         return int(self._head(key)["ContentLength"])
+
+    def modified_at(self, key: str) -> float:
+        return self._head(key)["LastModified"].timestamp()
 
     def delete(self, key: str) -> None:
         self._head(key)  # S3 deletes of missing keys succeed silently; report NotFound

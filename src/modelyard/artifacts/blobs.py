@@ -226,7 +226,7 @@ class BlobStore:
             with storage_errors(), open(fd, "wb") as out:
                 digest, size = fill(out)
             key = blob_key(digest)
-            if digest == missing or not self._backend.exists(key):
+            if digest == missing or not self._backend.touch(key):
                 self._backend.put_file(key, tmp, move=True)
             return BlobInfo(digest, size)
         finally:
@@ -239,7 +239,7 @@ class BlobStore:
             raise InvalidInput(f"expected bytes, not {type(data).__name__}", field="data")
         data = bytes(data)  # an immutable copy: the bytes hashed are the bytes written
         digest = blake3(data).hexdigest()
-        if self._backend.exists(blob_key(digest)):
+        if self._backend.touch(blob_key(digest)):
             return BlobInfo(digest, len(data))
 
         def fill(out: BinaryIO) -> tuple[str, int]:
@@ -283,7 +283,7 @@ class BlobStore:
                 for chunk in _chunks(src, buffer):
                     hasher.update(chunk)
                 digest = hasher.hexdigest()
-                if self._backend.exists(blob_key(digest)):
+                if self._backend.touch(blob_key(digest)):
                     return BlobInfo(digest, src.tell())
                 src.seek(0)
             return self._commit(
@@ -381,6 +381,14 @@ class BlobStore:
         key = blob_key(digest)
         try:
             return self._backend.size(key)
+        except NotFound as exc:
+            raise self._not_found(digest) from exc
+
+    def modified_at(self, digest: str) -> float:
+        """When the blob was stored or last re-logged, in seconds since the epoch."""
+        key = blob_key(digest)
+        try:
+            return self._backend.modified_at(key)
         except NotFound as exc:
             raise self._not_found(digest) from exc
 

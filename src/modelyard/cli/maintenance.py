@@ -15,13 +15,16 @@ def register(app: typer.Typer) -> None:
 def gc(
     ctx: typer.Context,
     dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be removed."),
+    min_age: float = typer.Option(
+        3600.0, "--min-age", help="Keep unreferenced blobs younger than this many seconds."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Remove blobs that no artifact refers to any more."""
 
     def body() -> None:
         with client(ctx) as c:
-            removed = c.gc(dry_run=dry_run)
+            removed = c.gc(dry_run=dry_run, min_age_s=min_age)
         if as_json:
             print_json({"dry_run": dry_run, "blobs": removed})
             return
