@@ -17,6 +17,9 @@ from modelyard import Client
 from modelyard.config import Settings, load_settings
 
 POSTGRES_URL = os.environ.get("MODELYARD_TEST_POSTGRES_URL")
+S3_BUCKET = "modelyard-test"
+S3_REGION = "us-east-1"
+S3_KEY = "testing"
 
 
 @pytest.fixture(autouse=True)
@@ -87,3 +90,46 @@ def settings(tmp_path: Path, store_url: str) -> Settings:
 def client(settings: Settings) -> Iterator[Client]:
     with Client(settings) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """URL of an in-process S3-compatible server on 127.0.0.1 with the bucket S3_BUCKET."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name=S3_REGION,
+            aws_access_key_id=S3_KEY,
+            aws_secret_access_key=S3_KEY,
+        )
+        s3.create_bucket(Bucket=S3_BUCKET)
+        s3.close()
+        yield endpoint
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server(s3_endpoint: str) -> dict[str, str]:
+    """Where the test S3 server is and how to sign in: endpoint, bucket, region, key."""
+    return {"endpoint": s3_endpoint, "bucket": S3_BUCKET, "region": S3_REGION, "key": S3_KEY}
+
+
+@pytest.fixture
+def s3_artifacts(s3_endpoint: str) -> dict[str, str]:
+    """``Settings.artifacts`` values for a fresh key prefix on the test S3 server."""
+    return {
+        "uri": f"s3://{S3_BUCKET}/{uuid.uuid4().hex}",
+        "endpoint_url": s3_endpoint,
+        "region": S3_REGION,
+        "access_key_id": S3_KEY,
+        "secret_access_key": S3_KEY,
+    }

@@ -1,12 +1,11 @@
 """Fixtures for the artifact store: one ``blob_store`` per backend (local folder, S3).
 
-The S3 side talks to a real S3-compatible server (moto) on loopback, started once per
-session in this process; each test gets its own key prefix in one bucket.
+The S3 side talks to the real S3-compatible server (moto) on loopback from the root
+conftest; each test gets its own key prefix in one bucket.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,48 +16,6 @@ from modelyard.artifacts import BlobStore, S3Backend, open_blob_store
 from modelyard.config import Settings
 
 CHUNK = 64 * 1024  # the smallest chunk size settings allow: multi-chunk data stays small
-BUCKET = "modelyard-test"
-REGION = "us-east-1"
-ACCESS_KEY = "testing"
-SECRET_KEY = "testing"
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """URL of an in-process S3 server on 127.0.0.1 with an empty bucket ``BUCKET``."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        client = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name=REGION,
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
-        )
-        client.create_bucket(Bucket=BUCKET)
-        client.close()
-        yield endpoint
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def s3_artifacts(s3_endpoint: str) -> dict[str, Any]:
-    """``Settings.artifacts`` values for a fresh key prefix on the test S3 server."""
-    return {
-        "uri": f"s3://{BUCKET}/{uuid.uuid4().hex}",
-        "endpoint_url": s3_endpoint,
-        "region": REGION,
-        "access_key_id": ACCESS_KEY,
-        "secret_access_key": SECRET_KEY,
-        "chunk_size": CHUNK,
-    }
 
 
 def make_settings(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
@@ -66,19 +23,19 @@ def make_settings(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> 
     if kind == "local":
         artifacts = {"uri": str(tmp_path / "artifacts"), "chunk_size": CHUNK}
     else:
-        artifacts = request.getfixturevalue("s3_artifacts")
+        artifacts = {**request.getfixturevalue("s3_artifacts"), "chunk_size": CHUNK}
     return Settings(home=tmp_path / "home", artifacts=artifacts)
 
 
 @pytest.fixture(scope="session")
-def s3_filesystem(s3_endpoint: str) -> Any:
+def s3_filesystem(s3_server: dict[str, str]) -> Any:
     """One s3fs connection for the session: setting one up costs ~0.2 s per store."""
     backend = S3Backend(
-        f"s3://{BUCKET}",
-        endpoint_url=s3_endpoint,
-        region=REGION,
-        access_key_id=ACCESS_KEY,
-        secret_access_key=SECRET_KEY,
+        f"s3://{s3_server['bucket']}",
+        endpoint_url=s3_server["endpoint"],
+        region=s3_server["region"],
+        access_key_id=s3_server["key"],
+        secret_access_key=s3_server["key"],
     )
     return backend.filesystem
 

@@ -261,3 +261,21 @@ def test_module_level_sugar(settings, monkeypatch) -> None:
     assert frame["run_id"].tolist() == [run.id]
     assert my.get_run(run.id).metrics["auc"] == 0.9
     assert my.get_metric_history(run.id, "auc").values == [0.9]
+
+
+@pytest.mark.s3
+def test_artifacts_on_s3_compatible_storage(settings, s3_artifacts, tmp_path) -> None:
+    s3_settings = settings.model_copy(
+        update={"artifacts": settings.artifacts.model_copy(update=s3_artifacts)}
+    )
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "weights.bin").write_bytes(b"\x00\x01" * 50_000)
+    with Client(s3_settings) as c:
+        with c.start_run("p", capture=False) as run:
+            run.log_artifact(folder)
+            run.log_dict({"auc": 0.9}, "eval.json")
+        assert c.read_artifact(run.id, "eval.json") == b'{\n  "auc": 0.9\n}'
+        out = c.download_artifact(run.id, "model", tmp_path / "out")
+        assert (out / "weights.bin").read_bytes() == b"\x00\x01" * 50_000
+        assert len(list(c.blobs.iter_digests())) == 3  # weights, tree manifest, eval.json
