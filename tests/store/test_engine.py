@@ -81,10 +81,8 @@ def test_concurrent_first_use_upgrades_once(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_postgres_store_is_migrated(store_url: str) -> None:
-    if not store_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL only")
-    store = Store(store_url)
+def test_postgres_store_is_migrated(_postgres_database: str) -> None:
+    store = Store(_postgres_database)
     with store.engine.connect() as conn:
         assert (
             conn.execute(text("SELECT version_num FROM alembic_version")).scalar()

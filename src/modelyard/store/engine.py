@@ -9,7 +9,7 @@ applies it automatically (under a file lock) only for the embedded SQLite store.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,26 @@ class Store:
         else:
             from sqlalchemy.dialects.postgresql import insert
         return insert(table)
+
+    def upsert_stmt(
+        self,
+        table: Table,
+        keys: list[str],
+        columns: list[str],
+        *,
+        only_if: Callable[[Any], Any] | None = None,
+    ) -> Any:
+        """INSERT ... ON CONFLICT (keys) DO UPDATE SET columns = the new values.
+
+        ``only_if`` gets the new row (``excluded``) and returns the condition under which
+        an existing row is replaced.
+        """
+        ins = self.insert_stmt(table)
+        return ins.on_conflict_do_update(
+            index_elements=keys,
+            set_={name: ins.excluded[name] for name in columns},
+            where=only_if(ins.excluded) if only_if is not None else None,
+        )
 
     # -- schema -------------------------------------------------------------------
 

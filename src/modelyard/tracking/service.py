@@ -247,15 +247,11 @@ class TrackingService:
             cur = latest.get(key)
             if cur is None or row[3] >= cur[3]:
                 latest[key] = row
-        ins = self.store.insert_stmt(latest_metrics)
-        stmt = ins.on_conflict_do_update(
-            index_elements=["run_id", "key"],
-            set_={
-                "value": ins.excluded.value,
-                "step": ins.excluded.step,
-                "timestamp": ins.excluded.timestamp,
-            },
-            where=ins.excluded.step >= latest_metrics.c.step,
+        stmt = self.store.upsert_stmt(
+            latest_metrics,
+            ["run_id", "key"],
+            ["value", "step", "timestamp"],
+            only_if=lambda new: new.step >= latest_metrics.c.step,
         )
         conn.execute(
             stmt,
@@ -292,11 +288,8 @@ class TrackingService:
 
     def _upsert_tags(self, conn: Connection, rows: list[tuple[str, str, str]]) -> None:
         wanted = {(r, k): v for r, k, v in rows}
-        ins = self.store.insert_stmt(tags)
         conn.execute(
-            ins.on_conflict_do_update(
-                index_elements=["run_id", "key"], set_={"value": ins.excluded.value}
-            ),
+            self.store.upsert_stmt(tags, ["run_id", "key"], ["value"]),
             [{"run_id": r, "key": k, "value": v} for (r, k), v in wanted.items()],
         )
 
@@ -304,15 +297,8 @@ class TrackingService:
         self, run_id: str, path: str, digest: str, kind: str, size: int
     ) -> ArtifactInfo:
         info = ArtifactInfo(path=path, digest=digest, kind=kind, size=size, created_at=now_ms())
-        ins = self.store.insert_stmt(artifacts)
-        stmt = ins.on_conflict_do_update(
-            index_elements=["run_id", "path"],
-            set_={
-                "digest": ins.excluded.digest,
-                "kind": ins.excluded.kind,
-                "size": ins.excluded.size,
-                "created_at": ins.excluded.created_at,
-            },
+        stmt = self.store.upsert_stmt(
+            artifacts, ["run_id", "path"], ["digest", "kind", "size", "created_at"]
         )
         try:
             with self.store.write() as conn:
@@ -438,12 +424,7 @@ class TrackingService:
             if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
                 raise NotFound(f"run {run_id!r} does not exist", field="run_id")
             rows = conn.execute(stmt).all()
-        return [
-            ArtifactInfo(
-                path=r.path, digest=r.digest, kind=r.kind, size=r.size, created_at=r.created_at
-            )
-            for r in rows
-        ]
+        return [_artifact(r) for r in rows]
 
     def get_artifact(self, run_id: str, path: str) -> ArtifactInfo:
         with self.store.read() as conn:
@@ -452,13 +433,7 @@ class TrackingService:
             ).first()
         if row is None:
             raise NotFound(f"run {run_id} has no artifact {path!r}", field="path")
-        return ArtifactInfo(
-            path=row.path,
-            digest=row.digest,
-            kind=row.kind,
-            size=row.size,
-            created_at=row.created_at,
-        )
+        return _artifact(row)
 
     def referenced_digests(self) -> set[str]:
         with self.store.read() as conn:
@@ -474,6 +449,12 @@ class TrackingService:
         with self.store.read() as conn:
             stmt = select(func.count()).select_from(runs).where(runs.c.project_id == proj.id)
             return int(conn.execute(stmt).scalar_one())
+
+
+def _artifact(row: Any) -> ArtifactInfo:
+    return ArtifactInfo(
+        path=row.path, digest=row.digest, kind=row.kind, size=row.size, created_at=row.created_at
+    )
 
 
 def _run_select() -> Any:
