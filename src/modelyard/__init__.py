@@ -70,17 +70,30 @@ def start_run(
     parent: ActiveRun | str | None = None,
     tags: dict[str, Any] | None = None,
     params: dict[str, Any] | None = None,
+    run_id: str | None = None,
     settings: Settings | None = None,
 ) -> ActiveRun:
-    """Start a run (a child of the active run, if there is one). Use it with ``with``."""
+    """Start a run (a child of the active run, if there is one), or resume ``run_id``.
+    Use it with ``with`` so it ends and flushes for sure."""
     outer = active_run()
     if outer is not None and settings is None:
         return outer.client.start_run(
-            project, name=name, parent=parent or outer, tags=tags, params=params
+            project,
+            name=name,
+            parent=parent or (None if run_id else outer),
+            tags=tags,
+            params=params,
+            run_id=run_id,
         )
     client = Client(settings)
     return client.start_run(
-        project, name=name, parent=parent, tags=tags, params=params, _owns_client=True
+        project,
+        name=name,
+        parent=parent,
+        tags=tags,
+        params=params,
+        run_id=run_id,
+        _owns_client=True,
     )
 
 
@@ -106,18 +119,22 @@ def search_runs(
         )
 
 
-def get_run(run_id: str, *, settings: Settings | None = None) -> Run:
-    """One run with its params, latest metrics and tags."""
+def get_run(run: str | Run | ActiveRun, *, settings: Settings | None = None) -> Run:
+    """One run (by id or object) with its params, latest metrics and tags."""
     with Client(settings) as client:
-        return client.get_run(run_id)
+        return client.get_run(run)
 
 
 def get_metric_history(
-    run_id: str, key: str, max_points: int | None = None, *, settings: Settings | None = None
+    run: str | Run | ActiveRun,
+    key: str,
+    max_points: int | None = None,
+    *,
+    settings: Settings | None = None,
 ) -> MetricHistory:
     """Every point of one metric (downsampled to ``max_points`` when given)."""
     with Client(settings) as client:
-        return client.get_metric_history(run_id, key, max_points=max_points)
+        return client.get_metric_history(run, key, max_points=max_points)
 
 
 def autolog(project: str | None = None, *, log_models: bool = True, disable: bool = False) -> None:

@@ -114,12 +114,27 @@ class Client:
         tags: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
         capture: bool = True,
+        run_id: str | None = None,
         _owns_client: bool = False,
     ) -> ActiveRun:
-        """Start a run; use it as a context manager so it ends (and flushes) for sure."""
+        """Start a run; use it as a context manager so it ends (and flushes) for sure.
+
+        ``run_id`` resumes an existing run instead (it becomes ``running`` again; its
+        params stay write-once and its metrics continue from their last step).
+        """
         from modelyard.tracking.capture import capture_fast
         from modelyard.tracking.run import ActiveRun, active_run
 
+        if run_id is not None:
+            resumed = self.tracking.resume_run(self.tracking.resolve_run_id(run_id))
+            active = ActiveRun(self, resumed, owns_client=_owns_client)
+            if tags:
+                active.set_tags(tags)
+            if params:
+                active.log_params(params)
+            if capture:
+                active._start_capture()
+            return active
         if parent is None and (outer := active_run()) is not None and outer.client is self:
             parent = outer
         parent_id = parent.id if isinstance(parent, ActiveRun) else parent
@@ -148,8 +163,9 @@ class Client:
             active._start_capture()
         return active
 
-    def get_run(self, run_id: str) -> Run:
-        return self.tracking.get_run(run_id)
+    def get_run(self, run: str | Run | ActiveRun) -> Run:
+        """A run (by id, or the id of a Run or ActiveRun) with params, metrics and tags."""
+        return self.tracking.get_run(_run_id(run))
 
     def search_runs(
         self,
@@ -181,9 +197,10 @@ class Client:
         return frame
 
     def get_metric_history(
-        self, run_id: str, key: str, max_points: int | None = None
+        self, run: str | Run | ActiveRun, key: str, max_points: int | None = None
     ) -> MetricHistory:
-        return self.tracking.metric_history(run_id, key, max_points=max_points)
+        """Every point of one metric in step order (at most ``max_points``, downsampled)."""
+        return self.tracking.metric_history(_run_id(run), key, max_points=max_points)
 
     def delete_run(self, run_id: str, permanent: bool = False) -> None:
         self.tracking.delete_run(run_id, permanent=permanent)
@@ -243,6 +260,10 @@ class Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _run_id(run: str | Run | ActiveRun) -> str:
+    return run if isinstance(run, str) else getattr(run, "id", run)
 
 
 def _user() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -88,7 +89,8 @@ def test_param_conflict_from_another_writer_surfaces_on_flush(client: Client) ->
         try:
             from modelyard.tracking.run import ActiveRun
 
-            twin = ActiveRun(other, client.get_run(run.id))
+            # a writer that started before the param was logged (knows no params yet)
+            twin = ActiveRun(other, dataclasses.replace(client.get_run(run.id), params={}))
             twin.log_param("lr", "0.5")
             with pytest.raises(Conflict, match="'lr'"):
                 twin.flush()
@@ -260,7 +262,8 @@ def test_module_level_sugar(settings, monkeypatch) -> None:
     frame = my.search_runs("churn", filter="metrics.auc > 0.8 and params.max_depth = '8'")
     assert frame["run_id"].tolist() == [run.id]
     assert my.get_run(run.id).metrics["auc"] == 0.9
-    assert my.get_metric_history(run.id, "auc").values == [0.9]
+    assert my.get_metric_history(run, "auc").values == [0.9]
+    assert my.get_metric_history(my.get_run(run), "auc").values == [0.9]
 
 
 @pytest.mark.s3
@@ -279,3 +282,22 @@ def test_artifacts_on_s3_compatible_storage(settings, s3_artifacts, tmp_path) ->
         out = c.download_artifact(run.id, "model", tmp_path / "out")
         assert (out / "weights.bin").read_bytes() == b"\x00\x01" * 50_000
         assert len(list(c.blobs.iter_digests())) == 3  # weights, tree manifest, eval.json
+
+
+def test_resume_continues_a_finished_run(client: Client) -> None:
+    with client.start_run("p", name="long-job") as run:
+        run.log_param("lr", 0.1)
+        for _ in range(3):
+            run.log_metric("loss", 1.0)
+    with client.start_run(run_id=run.id[:10]) as again:
+        assert again.id == run.id
+        assert client.get_run(run.id).status == "running"
+        again.log_param("lr", 0.1)
+        with pytest.raises(Conflict):
+            again.log_param("lr", 0.5)
+        again.log_metric("loss", 0.5)
+    assert client.get_metric_history(run.id, "loss").steps == [0, 1, 2, 3]
+    stored = client.get_run(run.id)
+    assert stored.status == "finished" and stored.metrics["loss"] == 0.5
+    with pytest.raises(NotFound):
+        client.start_run(run_id="abcdef0123")

@@ -49,8 +49,11 @@ class ActiveRun:
         self._owns_client = owns_client
         self._buffer = client._log_buffer()
         self._metrics = self._buffer.metrics
-        self._params: dict[str, str] = {}
+        self._params: dict[str, str] = dict(run.params)
         self._next_step: dict[str, int] = {}
+        if run.metrics:  # a resumed run: continue each metric after its last step
+            last = client.tracking.last_steps(run.id)
+            self._next_step = {key: step + 1 for key, step in last.items()}
         self._known_keys: set[str] = set()
         self._ended = False
         self._autologged = False

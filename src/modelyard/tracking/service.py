@@ -155,6 +155,28 @@ class TrackingService:
             tags=dict(tags_ or {}),
         )
 
+    def resume_run(self, run_id: str) -> Run:
+        """Make a run ``running`` again (a resumed training job); returns it as stored."""
+        with self.store.write() as conn:
+            result = conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id)
+                .values(status="running", end_time=None, error=None, heartbeat_at=now_ms())
+            )
+        if result.rowcount == 0:
+            raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+        return self.get_run(run_id)
+
+    def last_steps(self, run_id: str) -> dict[str, int]:
+        """The highest step logged so far for each metric of a run."""
+        with self.store.read() as conn:
+            rows = conn.execute(
+                select(metrics.c.key, func.max(metrics.c.step))
+                .where(metrics.c.run_id == run_id)
+                .group_by(metrics.c.key)
+            ).all()
+        return {key: int(step) for key, step in rows}
+
     def end_run(
         self,
         run_id: str,
