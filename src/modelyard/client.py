@@ -6,6 +6,8 @@ Everything in the SDK goes through a Client; the module-level functions in
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import getpass
 import os
 import socket
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from modelyard.config import Settings, load_settings
-from modelyard.errors import InvalidInput
+from modelyard.errors import InvalidInput, ModelyardError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,6 +44,7 @@ class Client:
         self._blobs: BlobStore | None = None
         self._tracking: TrackingService | None = None
         self._buffer: LogBuffer | None = None
+        self._open_runs: set[ActiveRun] = set()
         self._lock = threading.Lock()
 
     # -- lazily opened parts ------------------------------------------------------------
@@ -90,7 +93,19 @@ class Client:
                     heartbeat_interval_s=t.heartbeat_interval_s,
                     exit_flush_timeout_s=t.exit_flush_timeout_s,
                 )
+                # Registered after the buffer's own handler, so it runs first (LIFO).
+                atexit.register(self._end_open_runs)
             return self._buffer
+
+    def _end_open_runs(self) -> None:
+        """At interpreter exit, end runs the program left open: ``failed`` with the
+        traceback after an uncaught exception, ``finished`` otherwise."""
+        from modelyard.tracking.run import uncaught_exception
+
+        error = uncaught_exception()
+        for run in list(self._open_runs):
+            with contextlib.suppress(ModelyardError):
+                run.end("failed" if error else "finished", error=error)
 
     # -- projects -------------------------------------------------------------------------
 
@@ -248,6 +263,7 @@ class Client:
     def close(self) -> None:
         """Flush pending values and release connections."""
         if self._buffer is not None:
+            atexit.unregister(self._end_open_runs)
             self._buffer.close()
             self._buffer = None
         if self._store is not None:

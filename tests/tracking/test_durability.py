@@ -128,3 +128,39 @@ def test_eight_processes_log_400k_points_concurrently(tmp_path: Path, settings) 
         for run_id in run_ids:
             assert _steps(client, run_id) == list(range(50_000))
             assert client.get_run(run_id).status == "finished"
+
+
+EXITER = textwrap.dedent(
+    """
+    import sys
+    from modelyard import Client
+    from modelyard.config import load_settings
+
+    settings = load_settings(home=sys.argv[2], store={"url": sys.argv[1]},
+                             tracking={"system_metrics_interval_s": 0, "capture_packages": False})
+    run = Client(settings).start_run("exits", name=sys.argv[3])
+    print(run.id, flush=True)
+    run.log_metric("m", 1.0)
+    if sys.argv[3] == "crash":
+        raise RuntimeError("boom")
+    """
+)
+
+
+@pytest.mark.parametrize(("mode", "status"), [("normal", "finished"), ("crash", "failed")])
+def test_runs_left_open_are_ended_at_exit(tmp_path: Path, settings, mode, status) -> None:
+    script = tmp_path / "exiter.py"
+    script.write_text(EXITER)
+    proc = subprocess.run(
+        [sys.executable, str(script), settings.store_url, str(tmp_path / "home"), mode],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    run_id = proc.stdout.split()[0]
+    with Client(settings) as client:
+        run = client.get_run(run_id)
+    assert run.status == status
+    assert run.metrics == {"m": 1.0}
+    if mode == "crash":
+        assert "RuntimeError: boom" in run.error and "RuntimeError" in proc.stderr

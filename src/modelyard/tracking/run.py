@@ -7,6 +7,7 @@ import io
 import json
 import numbers
 import os
+import sys
 import tempfile
 import threading
 import traceback
@@ -29,6 +30,28 @@ MAX_PARAM_LENGTH = 64 * 1024
 _ACTIVE: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar(
     "modelyard_active_runs", default=()
 )
+
+
+_UNCAUGHT: list[str] = []
+
+
+def _watch_uncaught_exceptions() -> None:
+    """Chain ``sys.excepthook`` once, so runs left open by a crash end as ``failed``."""
+    previous = sys.excepthook
+    if getattr(previous, "_modelyard", False):
+        return
+
+    def hook(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        _UNCAUGHT.append("".join(traceback.format_exception(exc_type, exc, tb)))
+        previous(exc_type, exc, tb)
+
+    hook._modelyard = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
+
+
+def uncaught_exception() -> str | None:
+    """The traceback of the exception that is ending the program, if any."""
+    return _UNCAUGHT[-1] if _UNCAUGHT else None
 
 
 def active_run() -> ActiveRun | None:
@@ -61,6 +84,8 @@ class ActiveRun:
         self._sampler: SystemSampler | None = None
         self._capture: threading.Thread | None = None
         self._buffer.add_live_run(self.id)
+        client._open_runs.add(self)
+        _watch_uncaught_exceptions()
 
     def _start_capture(self) -> None:
         from modelyard.tracking.capture import start_background_capture
@@ -247,6 +272,7 @@ class ActiveRun:
         if status not in TERMINAL_STATUSES:
             raise InvalidInput(f"status must be one of {sorted(TERMINAL_STATUSES)}", field="status")
         self._ended = True
+        self.client._open_runs.discard(self)
         usage = self._sampler.stop() if self._sampler else None
         if self._capture is not None:
             self._capture.join(timeout=self.client.settings.tracking.exit_flush_timeout_s)
