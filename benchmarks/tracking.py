@@ -54,6 +54,7 @@ import pstats
 import random
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -176,6 +177,23 @@ def loadavg() -> list[float] | None:
         return None
 
 
+def checkout_state() -> dict[str, Any]:
+    """Commit and dirty flag of the checkout this script lives in (others edit src/ too)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out: dict[str, Any] = {}
+    for key, cmd in (
+        ("commit", ["git", "rev-parse", "--short", "HEAD"]),
+        ("dirty_src", ["git", "status", "--porcelain", "--", "src"]),
+    ):
+        try:
+            done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=10)
+            text = done.stdout.strip()
+            out[key] = bool(text) if key == "dirty_src" else text or None
+        except (OSError, subprocess.SubprocessError):
+            out[key] = None
+    return out
+
+
 def lat_summary(seconds: list[float]) -> dict[str, Any]:
     ms = [s * 1e3 for s in seconds]
     return {
@@ -197,6 +215,7 @@ class Profiler:
     def run(self, name: str, fn: Callable[[], Any]) -> None:
         if not self.dir:
             return
+        gc.collect()
         prof = cProfile.Profile()
         prof.enable()
         try:
@@ -212,6 +231,14 @@ class Profiler:
         with open(os.path.join(self.dir, f"{name}.txt"), "w") as f:
             f.write(buf.getvalue())
         log(f"  profile of {name} written to {path} (+ .txt)")
+
+
+def metrics_layout(con: sqlite3.Connection) -> str:
+    """``run_key`` (metrics rows carry run_id and key) or ``series`` (they carry the
+    integer id of their latest_metrics row): the raw-SQLite references follow the schema
+    of the Modelyard version under test."""
+    cols = {c[1] for c in con.execute("PRAGMA table_info(metrics)")}
+    return "series" if "series_id" in cols else "run_key"
 
 
 # -- the two sides ----------------------------------------------------------------------
@@ -266,10 +293,11 @@ def bench_log_metric(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict
     n_my, n_ml = args.points, args.mlflow_points
     log(f"== log_metric per call: Modelyard {n_my} pts, MLflow {n_ml} pts, {args.reps} reps")
 
-    def my_once(verify: bool = True) -> dict[str, float]:
+    def my_once(verify: bool = True, collect: bool = True) -> dict[str, float]:
         run = s.my_run()
         log_metric = run.log_metric
-        gc.collect()
+        if collect:
+            gc.collect()
         t0 = now()
         for i in range(n_my):
             log_metric("loss", 1.0 / (i + 1), step=i)
@@ -307,7 +335,7 @@ def bench_log_metric(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict
             x = ml_once()
             ml_runs.append(x)
             log(f"  rep {rep} mlflow:    {n_ml / x['wall']:,.1f} pts/s")
-    prof.run("log_metric", lambda: my_once(verify=False))
+    prof.run("log_metric", lambda: my_once(verify=False, collect=False))
 
     my_rate = med([n_my / m["wall"] for m in my_runs])
     out: dict[str, Any] = {
@@ -346,11 +374,12 @@ def bench_batch(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[str,
     log(f"== batched logging: Modelyard {n_my} pts, MLflow {n_ml} pts ({keys} keys)")
     per_step = [{names[k]: st * 0.001 + k for k in range(keys)} for st in range(steps_my)]
 
-    def my_once(client=None) -> dict[str, float]:
+    def my_once(client=None, collect: bool = True) -> dict[str, float]:
         client = client or s.my
         run = client.start_run("bench", capture=False)
         log_metrics = run.log_metrics
-        gc.collect()
+        if collect:
+            gc.collect()
         t0 = now()
         for st, values in enumerate(per_step):
             log_metrics(values, step=st)
@@ -395,20 +424,36 @@ def bench_batch(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[str,
         run.end()
         ts = int(time.time() * 1000)
         rid = run.id
-        rows = [
-            (rid, names[k], values[names[k]], st, ts)
-            for st, values in enumerate(per_step)
-            for k in range(keys)
-        ]
         con = sqlite3.connect(s.my_db, isolation_level=None, timeout=30)
         con.execute("PRAGMA synchronous=NORMAL")
         con.execute("PRAGMA foreign_keys=ON")
+        if metrics_layout(con) == "run_key":
+            sql = "INSERT INTO metrics (run_id, key, value, step, timestamp) VALUES (?,?,?,?,?)"
+            rows = [
+                (rid, names[k], values[names[k]], st, ts)
+                for st, values in enumerate(per_step)
+                for k in range(keys)
+            ]
+        else:  # one latest_metrics row per series first (not timed), points by series id
+            ids = {}
+            con.execute("BEGIN IMMEDIATE")
+            for name in names:
+                ids[name] = con.execute(
+                    "INSERT INTO latest_metrics (run_id, key, value, step, timestamp) "
+                    "VALUES (?,?,?,?,?)",
+                    (rid, name, 0.0, 0, ts),
+                ).lastrowid
+            con.execute("COMMIT")
+            sql = "INSERT INTO metrics (series_id, value, step, timestamp) VALUES (?,?,?,?)"
+            rows = [
+                (ids[names[k]], values[names[k]], st, ts)
+                for st, values in enumerate(per_step)
+                for k in range(keys)
+            ]
         gc.collect()
         t0 = now()
         con.execute("BEGIN IMMEDIATE")
-        con.executemany(
-            "INSERT INTO metrics (run_id, key, value, step, timestamp) VALUES (?,?,?,?,?)", rows
-        )
+        con.executemany(sql, rows)
         con.execute("COMMIT")
         wall = now() - t0
         con.close()
@@ -441,7 +486,7 @@ def bench_batch(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[str,
             tracking={"buffer_size": 4 * n_my, "flush_interval_s": 60},
         )
         with Client(big) as c2:
-            prof.run("batch", lambda: my_once(c2))
+            prof.run("batch", lambda: my_once(c2, collect=False))
 
     my_rate = med([n_my / m["wall"] for m in my_runs])
     out: dict[str, Any] = {
@@ -690,6 +735,10 @@ def bench_search(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[str
 
 
 RAW_SQL = "SELECT step, value, timestamp FROM metrics WHERE run_id=? AND key=? ORDER BY step"
+# When metrics refer to their series (latest_metrics row) by integer id instead of
+# carrying run_id/key, the same read is a series-id lookup plus a range scan.
+RAW_SERIES_SQL = "SELECT id FROM latest_metrics WHERE run_id=? AND key=?"
+RAW_SQL_BY_SERIES = "SELECT step, value, timestamp FROM metrics WHERE series_id=? ORDER BY step"
 RAW_SQL_MLFLOW = (
     "SELECT step, value, timestamp FROM metrics WHERE run_uuid=? AND key=? ORDER BY step"
 )
@@ -710,10 +759,22 @@ def bench_history(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[st
 
     raw = sqlite3.connect(s.my_db)
     (table_rows,) = raw.execute("SELECT count(*) FROM metrics").fetchone()
-    plan = raw.execute("EXPLAIN QUERY PLAN " + RAW_SQL, (run_id, "loss")).fetchall()
+    layout = metrics_layout(raw)
+    if layout == "run_key":
+        raw_sql = RAW_SQL
+        plan = raw.execute("EXPLAIN QUERY PLAN " + RAW_SQL, (run_id, "loss")).fetchall()
 
-    def raw_read() -> list:
-        return raw.execute(RAW_SQL, (run_id, "loss")).fetchall()
+        def raw_read() -> list:
+            return raw.execute(RAW_SQL, (run_id, "loss")).fetchall()
+
+    else:
+        raw_sql = f"{RAW_SERIES_SQL}; {RAW_SQL_BY_SERIES}"
+        (sid,) = raw.execute(RAW_SERIES_SQL, (run_id, "loss")).fetchone()
+        plan = raw.execute("EXPLAIN QUERY PLAN " + RAW_SQL_BY_SERIES, (sid,)).fetchall()
+
+        def raw_read() -> list:
+            (series_id,) = raw.execute(RAW_SERIES_SQL, (run_id, "loss")).fetchone()
+            return raw.execute(RAW_SQL_BY_SERIES, (series_id,)).fetchall()
 
     def my_read() -> Any:
         return s.my.get_metric_history(run_id, "loss")
@@ -743,7 +804,8 @@ def bench_history(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[st
         "metrics_table_rows": table_rows,
         "query_plan": " | ".join(str(p[-1]) for p in plan),
         "modelyard_populate_s": rnd(my_pop, 2),
-        "raw_sqlite": {"sql": RAW_SQL, **lat_summary(raw_ts)},
+        "metrics_layout": layout,
+        "raw_sqlite": {"sql": raw_sql, **lat_summary(raw_ts)},
         "modelyard": lat_summary(my_ts),
         # diagnostic only: the same call with the cyclic GC paused, to show how much of
         # the time is collector work triggered by the rows it allocates
@@ -1027,6 +1089,7 @@ def main(argv: list[str] | None = None) -> int:
         "bench": "modelyard_vs_mlflow_tracking",
         "versions": versions("modelyard", "mlflow", "SQLAlchemy", "alembic", "pandas"),
         "machine": machine(),
+        "checkout": checkout_state(),
         "config": {k: v for k, v in vars(args).items() if k not in {"json_out"}},
         "targets": {k: TARGETS[k] for k in args.sections},
     }

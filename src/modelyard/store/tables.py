@@ -1,7 +1,10 @@
 """Metadata tables (SQLAlchemy Core). Migrations in ``migrations/`` must match these.
 
-Times are integer milliseconds since the epoch. Metric values that are NaN are stored
-as NULL (SQLite cannot store NaN) and read back as NaN; ±inf are stored as they are.
+Each metric of a run is one row of ``latest_metrics`` (its series: the newest value and
+step, used by search and ordering); its points are rows of ``metrics`` that refer to the
+series by integer id, which keeps the hot table narrow. Times are integer milliseconds
+since the epoch. Metric values that are NaN are stored as NULL (SQLite cannot store NaN)
+and read back as NaN; ±inf are stored as they are.
 """
 
 from __future__ import annotations
@@ -17,7 +20,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
+
+# SQLite auto-increments only an INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
+_BigInt = Integer().with_variant(BigInteger, "postgresql")
 
 metadata = MetaData(
     naming_convention={
@@ -79,28 +86,35 @@ tags = Table(
     Column("value", Text, nullable=False),
 )
 
-metrics = Table(
-    "metrics",
+latest_metrics = Table(
+    "latest_metrics",
     metadata,
-    Column("id", Integer().with_variant(BigInteger, "postgresql"), primary_key=True),
+    Column("id", _BigInt, primary_key=True),
     Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     Column("key", String(255), nullable=False),
     Column("value", Float, nullable=True),
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
-    Index(None, "run_id", "key", "step"),
+    UniqueConstraint("run_id", "key"),
+    Index(None, "key", "value"),
 )
 
-latest_metrics = Table(
-    "latest_metrics",
+metrics = Table(
+    "metrics",
     metadata,
-    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
-    Column("key", String(255), primary_key=True),
+    Column("id", _BigInt, primary_key=True),
+    Column(
+        "series_id",
+        _BigInt,
+        ForeignKey("latest_metrics.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
     Column("value", Float, nullable=True),
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
-    Index(None, "key", "value"),
+    Index(None, "series_id", "step"),
 )
+
 
 artifacts = Table(
     "artifacts",

@@ -51,9 +51,21 @@ class TrackingService:
     def __init__(self, store: Store, *, heartbeat_timeout_s: float = 60.0) -> None:
         self.store = store
         self.heartbeat_timeout_ms = int(heartbeat_timeout_s * 1000)
-        marks = ", ".join(["?" if store.is_sqlite else "%s"] * 5)
+        marks = ", ".join(["?" if store.is_sqlite else "%s"] * 4)
         self._insert_metrics_sql = (
-            f'INSERT INTO metrics ("run_id", "key", "value", "step", "timestamp") VALUES ({marks})'
+            f'INSERT INTO metrics ("series_id", "value", "step", "timestamp") VALUES ({marks})'
+        )
+        self._upsert_latest = store.upsert_stmt(
+            latest_metrics,
+            ["run_id", "key"],
+            ["value", "step", "timestamp"],
+            only_if=lambda new: new.step >= latest_metrics.c.step,
+        )
+        self._series_cache: dict[tuple[str, str], int] = {}
+        self._history_sql = (
+            'SELECT "step", "value", "timestamp" FROM metrics WHERE series_id = '
+            + ("?" if store.is_sqlite else "%s")
+            + ' ORDER BY "step", id'
         )
 
     # -- projects -----------------------------------------------------------------
@@ -171,9 +183,10 @@ class TrackingService:
         """The highest step logged so far for each metric of a run."""
         with self.store.read() as conn:
             rows = conn.execute(
-                select(metrics.c.key, func.max(metrics.c.step))
-                .where(metrics.c.run_id == run_id)
-                .group_by(metrics.c.key)
+                select(latest_metrics.c.key, func.max(metrics.c.step))
+                .join(metrics, metrics.c.series_id == latest_metrics.c.id)
+                .where(latest_metrics.c.run_id == run_id)
+                .group_by(latest_metrics.c.key)
             ).all()
         return {key: int(step) for key, step in rows}
 
@@ -216,7 +229,9 @@ class TrackingService:
             ids = _descendants(conn, run_id)
             for chunk in _chunks(ids):
                 if permanent:
-                    for table in (metrics, latest_metrics, params, tags, artifacts):
+                    series = select(latest_metrics.c.id).where(latest_metrics.c.run_id.in_(chunk))
+                    conn.execute(delete(metrics).where(metrics.c.series_id.in_(series)))
+                    for table in (latest_metrics, params, tags, artifacts):
                         conn.execute(delete(table).where(table.c.run_id.in_(chunk)))
                 else:
                     conn.execute(
@@ -227,6 +242,9 @@ class TrackingService:
             if permanent:
                 for chunk in reversed(list(_chunks(ids))):
                     conn.execute(delete(runs).where(runs.c.id.in_(chunk)))
+                gone = set(ids)
+                for pair in [p for p in self._series_cache if p[0] in gone]:
+                    del self._series_cache[pair]
 
     def write_batch(self, batch: Batch) -> ModelyardError | None:
         """Store one batch of buffered values in one transaction.
@@ -261,27 +279,43 @@ class TrackingService:
     def _insert_metrics(
         self, conn: Connection, rows: list[tuple[str, str, float, int, int]]
     ) -> None:
-        clean = [(r, k, None if v != v else v, s, t) for r, k, v, s, t in rows]
-        conn.exec_driver_sql(self._insert_metrics_sql, clean)
-        latest: dict[tuple[str, str], tuple[str, str, float | None, int, int]] = {}
-        for row in clean:
-            key = (row[0], row[1])
-            cur = latest.get(key)
+        """Upsert each series' newest point, then insert every point by series id."""
+        latest: dict[tuple[str, str], tuple[str, str, float, int, int]] = {}
+        for row in rows:
+            pair = (row[0], row[1])
+            cur = latest.get(pair)
             if cur is None or row[3] >= cur[3]:
-                latest[key] = row
-        stmt = self.store.upsert_stmt(
-            latest_metrics,
-            ["run_id", "key"],
-            ["value", "step", "timestamp"],
-            only_if=lambda new: new.step >= latest_metrics.c.step,
-        )
+                latest[pair] = row
         conn.execute(
-            stmt,
+            self._upsert_latest,
             [
-                {"run_id": r, "key": k, "value": v, "step": s, "timestamp": t}
+                {"run_id": r, "key": k, "value": None if v != v else v, "step": s, "timestamp": t}
                 for r, k, v, s, t in latest.values()
             ],
         )
+        ids = self._series_ids(conn, latest)
+        if self.store.is_sqlite:  # sqlite3 binds NaN as NULL by itself
+            points = [(ids[(r, k)], v, s, t) for r, k, v, s, t in rows]
+        else:
+            points = [(ids[(r, k)], None if v != v else v, s, t) for r, k, v, s, t in rows]
+        conn.exec_driver_sql(self._insert_metrics_sql, points)
+
+    def _series_ids(self, conn: Connection, pairs: Iterable[tuple[str, str]]) -> dict:
+        """The ``latest_metrics`` id of each (run id, key); cached, as series never move."""
+        cache = self._series_cache
+        missing = [pair for pair in pairs if pair not in cache]
+        if missing:
+            run_ids = sorted({r for r, _ in missing})
+            keys = sorted({k for _, k in missing})
+            for chunk in _chunks(run_ids):
+                found = conn.execute(
+                    select(
+                        latest_metrics.c.id, latest_metrics.c.run_id, latest_metrics.c.key
+                    ).where(latest_metrics.c.run_id.in_(chunk), latest_metrics.c.key.in_(keys))
+                )
+                for series_id, run_id, key in found:
+                    cache[(run_id, key)] = series_id
+        return cache
 
     def _insert_params(self, conn: Connection, rows: list[tuple[str, str, str]]) -> Conflict | None:
         wanted = {(r, k): v for r, k, v in rows}
@@ -418,13 +452,16 @@ class TrackingService:
         with self.store.read() as conn:
             if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
                 raise NotFound(f"run {run_id!r} does not exist", field="run_id")
-            cursor = conn.exec_driver_sql(
-                'SELECT "step", "value", "timestamp" FROM metrics WHERE run_id = '
-                + ("? AND key = ?" if self.store.is_sqlite else "%s AND key = %s")
-                + ' ORDER BY "step", id',
-                (run_id, key),
+            series = conn.execute(
+                select(latest_metrics.c.id).where(
+                    latest_metrics.c.run_id == run_id, latest_metrics.c.key == key
+                )
+            ).scalar()
+            rows = (
+                conn.exec_driver_sql(self._history_sql, (series,)).fetchall()
+                if series is not None
+                else []
             )
-            rows = cursor.fetchall()
         total = len(rows)
         if max_points is not None and total > max_points:
             rows = downsample(rows, max_points)

@@ -82,6 +82,7 @@ def upgrade() -> None:
 
     op.create_table(
         "latest_metrics",
+        sa.Column("id", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), nullable=False),
         sa.Column("run_id", sa.String(length=32), nullable=False),
         sa.Column("key", sa.String(length=255), nullable=False),
         sa.Column("value", sa.Float(), nullable=True),
@@ -90,29 +91,12 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["run_id"], ["runs.id"], name=op.f("fk_latest_metrics_run_id_runs"), ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint("run_id", "key", name=op.f("pk_latest_metrics")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_latest_metrics")),
+        sa.UniqueConstraint("run_id", "key", name=op.f("uq_latest_metrics_run_id_key")),
     )
     with op.batch_alter_table("latest_metrics", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_latest_metrics_key_value"), ["key", "value"], unique=False
-        )
-
-    op.create_table(
-        "metrics",
-        sa.Column("id", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), nullable=False),
-        sa.Column("run_id", sa.String(length=32), nullable=False),
-        sa.Column("key", sa.String(length=255), nullable=False),
-        sa.Column("value", sa.Float(), nullable=True),
-        sa.Column("step", sa.BigInteger(), nullable=False),
-        sa.Column("timestamp", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["runs.id"], name=op.f("fk_metrics_run_id_runs"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_metrics")),
-    )
-    with op.batch_alter_table("metrics", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_metrics_run_id_key_step"), ["run_id", "key", "step"], unique=False
         )
 
     op.create_table(
@@ -135,15 +119,36 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("run_id", "key", name=op.f("pk_tags")),
     )
+    op.create_table(
+        "metrics",
+        sa.Column("id", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), nullable=False),
+        sa.Column(
+            "series_id", sa.Integer().with_variant(sa.BigInteger(), "postgresql"), nullable=False
+        ),
+        sa.Column("value", sa.Float(), nullable=True),
+        sa.Column("step", sa.BigInteger(), nullable=False),
+        sa.Column("timestamp", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["series_id"],
+            ["latest_metrics.id"],
+            name=op.f("fk_metrics_series_id_latest_metrics"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_metrics")),
+    )
+    with op.batch_alter_table("metrics", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_metrics_series_id_step"), ["series_id", "step"], unique=False
+        )
 
 
 def downgrade() -> None:
-    op.drop_table("tags")
-    op.drop_table("params")
     with op.batch_alter_table("metrics", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_metrics_run_id_key_step"))
+        batch_op.drop_index(batch_op.f("ix_metrics_series_id_step"))
 
     op.drop_table("metrics")
+    op.drop_table("tags")
+    op.drop_table("params")
     with op.batch_alter_table("latest_metrics", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_latest_metrics_key_value"))
 
