@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from modelyard.config import Settings, load_settings
 from modelyard.errors import InvalidInput, ModelyardError
@@ -182,6 +182,31 @@ class Client:
         """A run (by id, or the id of a Run or ActiveRun) with params, metrics and tags."""
         return self.tracking.get_run(_run_id(run))
 
+    @overload
+    def search_runs(
+        self,
+        project: str,
+        filter: str | None = ...,
+        order_by: Sequence[str] | str | None = ...,
+        max_results: int = ...,
+        page_token: str | None = ...,
+        output: Literal["pandas"] = ...,
+        include_deleted: bool = ...,
+    ) -> pd.DataFrame: ...
+
+    @overload
+    def search_runs(
+        self,
+        project: str,
+        filter: str | None = ...,
+        order_by: Sequence[str] | str | None = ...,
+        max_results: int = ...,
+        page_token: str | None = ...,
+        *,
+        output: Literal["list"],
+        include_deleted: bool = ...,
+    ) -> RunPage: ...
+
     def search_runs(
         self,
         project: str,
@@ -279,7 +304,9 @@ class Client:
 
 
 def _run_id(run: str | Run | ActiveRun) -> str:
-    return run if isinstance(run, str) else getattr(run, "id", run)
+    if isinstance(run, str):
+        return run
+    return str(run.id)
 
 
 def _user() -> str:

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from modelyard.client import Client
 from modelyard.config import Settings
 from modelyard.errors import MissingDependency
+from modelyard.tracking.frames import runs_to_frame
 
 GRID = [
     {"n_estimators": 60, "learning_rate": 0.05, "max_depth": 2},
@@ -103,8 +104,9 @@ def run_quickstart(
             project,
             filter=f"attributes.parent_id = '{parent.id}'",
             order_by=["metrics.val_auc DESC"],
+            output="list",
         )
-    rows = children.to_dict("records")
+    rows = runs_to_frame(children.runs).to_dict("records")
     return {"parent_id": parent.id, "children": rows, "best": rows[0]}
 
 

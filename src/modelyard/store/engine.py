@@ -100,10 +100,12 @@ class Store:
     def insert_stmt(self, table: Table) -> Any:
         """A dialect INSERT that supports ``on_conflict_do_nothing/update``."""
         if self.is_sqlite:
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert
-        return insert(table)
+            from sqlalchemy.dialects import sqlite
+
+            return sqlite.insert(table)
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
 
     def upsert_stmt(
         self,

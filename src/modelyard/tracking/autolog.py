@@ -59,14 +59,15 @@ def configure(
             super(BaseEstimator, cls).__init_subclass__(**kwargs)
         _patch(cls)
 
-    BaseEstimator.__init_subclass__ = classmethod(__init_subclass__)  # type: ignore[assignment]
+    BaseEstimator.__init_subclass__ = classmethod(__init_subclass__)
     _CONFIG.hooked = True
 
 
 def _all_subclasses(cls: type) -> list[type]:
     seen: list[type] = []
-    stack = [cls]
+    stack: list[type] = [cls]
     while stack:
+        sub: type
         for sub in stack.pop().__subclasses__():
             if sub not in seen:
                 seen.append(sub)

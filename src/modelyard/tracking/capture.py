@@ -45,7 +45,7 @@ class CaptureSink(Protocol):
 
     def set_tags(self, tags: dict[str, str]) -> None: ...
 
-    def log_bytes(self, data: bytes, name: str) -> None:
+    def log_bytes(self, data: bytes, name: str) -> object:
         """Store ``data`` as an artifact of the run named ``name``."""
         ...
 

@@ -331,7 +331,7 @@ def _as_float(key: str, value: Any) -> float:
 
 
 def _as_step(step: Any) -> int:
-    if isinstance(step, numbers.Integral) and not isinstance(step, bool) and step >= 0:
+    if isinstance(step, numbers.Integral) and not isinstance(step, bool) and int(step) >= 0:
         return int(step)
     raise InvalidInput(f"step must be a non-negative integer; got {step!r}", field="step")
 

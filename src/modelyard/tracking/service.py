@@ -72,20 +72,27 @@ class TrackingService:
 
     def create_project(self, name: str, description: str = "") -> Project:
         validate_name(name, "project")
-        row = {"id": new_id(), "name": name, "description": description, "created_at": now_ms()}
+        project = Project(id=new_id(), name=name, description=description, created_at=now_ms())
         try:
             with self.store.write() as conn:
-                conn.execute(projects.insert().values(**row))
+                conn.execute(
+                    projects.insert().values(
+                        id=project.id,
+                        name=name,
+                        description=description,
+                        created_at=project.created_at,
+                    )
+                )
         except Conflict:
             raise AlreadyExists(f"project {name!r} already exists", field="project") from None
-        return Project(**row)
+        return project
 
     def get_project(self, name: str) -> Project:
         with self.store.read() as conn:
             row = conn.execute(select(projects).where(projects.c.name == name)).first()
         if row is None:
             raise NotFound(f"project {name!r} does not exist", field="project")
-        return Project(**row._mapping)
+        return _project(row)
 
     def ensure_project(self, name: str) -> Project:
         """Get a project, creating it when missing (safe when several processes race)."""
@@ -101,7 +108,7 @@ class TrackingService:
     def list_projects(self) -> list[Project]:
         with self.store.read() as conn:
             rows = conn.execute(select(projects).order_by(projects.c.name)).all()
-        return [Project(**r._mapping) for r in rows]
+        return [_project(r) for r in rows]
 
     # -- runs: writes ---------------------------------------------------------------
 
@@ -281,6 +288,7 @@ class TrackingService:
     ) -> None:
         """Upsert each series' newest point, then insert every point by series id."""
         latest: dict[tuple[str, str], tuple[str, str, float, int, int]] = {}
+        points: list[tuple[int, float | None, int, int]]
         for row in rows:
             pair = (row[0], row[1])
             cur = latest.get(pair)
@@ -457,8 +465,8 @@ class TrackingService:
                     latest_metrics.c.run_id == run_id, latest_metrics.c.key == key
                 )
             ).scalar()
-            rows = (
-                conn.exec_driver_sql(self._history_sql, (series,)).fetchall()
+            rows: list[Any] = (
+                list(conn.exec_driver_sql(self._history_sql, (series,)).fetchall())
                 if series is not None
                 else []
             )
@@ -508,6 +516,10 @@ class TrackingService:
         with self.store.read() as conn:
             stmt = select(func.count()).select_from(runs).where(runs.c.project_id == proj.id)
             return int(conn.execute(stmt).scalar_one())
+
+
+def _project(row: Any) -> Project:
+    return Project(id=row.id, name=row.name, description=row.description, created_at=row.created_at)
 
 
 def _artifact(row: Any) -> ArtifactInfo:
@@ -572,7 +584,7 @@ def _descendants(conn: Connection, run_id: str) -> list[str]:
     found = [run_id]
     frontier = [run_id]
     while frontier:
-        children = []
+        children: list[str] = []
         for chunk in _chunks(frontier):
             children += conn.execute(select(runs.c.id).where(runs.c.parent_id.in_(chunk))).scalars()
         found += children
