@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -31,9 +32,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-@pytest.fixture(scope="session")
-def _postgres_database() -> Iterator[str]:
-    """One fresh PostgreSQL database for the session, dropped at the end."""
+@contextlib.contextmanager
+def _fresh_postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database on the test server, dropped afterwards."""
     if not POSTGRES_URL:
         pytest.skip("MODELYARD_TEST_POSTGRES_URL is not set")
     from sqlalchemy import create_engine, text
@@ -43,16 +44,31 @@ def _postgres_database() -> Iterator[str]:
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _postgres_database() -> Iterator[str]:
+    """One migrated PostgreSQL database for the session (tables truncated per test)."""
     from modelyard.store import Store
 
-    store = Store(url)
-    store.upgrade()
-    store.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with _fresh_postgres_database() as url:
+        store = Store(url)
+        store.upgrade()
+        store.dispose()
+        yield url
+
+
+@pytest.fixture
+def empty_postgres_url() -> Iterator[str]:
+    """A brand-new PostgreSQL database with no schema."""
+    with _fresh_postgres_database() as url:
+        yield url
 
 
 def _truncate(url: str) -> None:

@@ -89,3 +89,15 @@ def test_postgres_store_is_migrated(_postgres_database: str) -> None:
             == SCHEMA_REVISION
         )
     store.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_needs_an_explicit_upgrade(empty_postgres_url: str) -> None:
+    with pytest.raises(StorageError, match="modelyard db upgrade"):
+        open_store(empty_postgres_url)
+    store = Store(empty_postgres_url)
+    assert store.current_revision() is None
+    store.upgrade()
+    assert store.current_revision() == SCHEMA_REVISION
+    store.dispose()
+    open_store(empty_postgres_url).dispose()

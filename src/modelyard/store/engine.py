@@ -222,5 +222,9 @@ def _alembic_config(conn: Connection) -> Any:
 def open_store(url: str, *, busy_timeout_s: float = 30.0, auto_upgrade: bool = True) -> Store:
     """Open a store and make sure its schema is current."""
     store = Store(url, busy_timeout_s=busy_timeout_s)
-    store.ensure_schema(auto_upgrade=auto_upgrade)
+    try:
+        store.ensure_schema(auto_upgrade=auto_upgrade)
+    except BaseException:
+        store.dispose()
+        raise
     return store
