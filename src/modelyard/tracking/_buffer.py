@@ -1,10 +1,11 @@
 """The write-behind buffer: logging calls enqueue, one background thread writes batches.
 
 ``log_metric`` costs a tuple and a deque append (well under a microsecond of our own
-work). A daemon thread drains the deques every ``flush_interval_s`` — or sooner when a
-deque grows past a quarter of its bound — and hands each batch to the writer, which
-stores it in one transaction. When a deque reaches its bound the caller flushes
-synchronously (back-pressure: nothing is ever dropped). A process killed with SIGKILL
+work). A daemon thread drains the deques every ``flush_interval_s`` and hands each batch
+to the writer, which stores it in one transaction. It is not woken early during a burst
+(on two cores it would only fight the logging loop for the interpreter lock): when a
+deque reaches its bound, the caller flushes synchronously instead (back-pressure:
+nothing is ever dropped). A process killed with SIGKILL
 therefore loses at most what was logged in the last flush interval, and because every
 batch is one transaction, never leaves a half-written batch behind.
 """
@@ -58,7 +59,6 @@ class LogBuffer:
         self.params: deque[KeyValueRow] = deque()
         self.tags: deque[KeyValueRow] = deque()
         self.max_size = max_size
-        self.wake_at = max(1, max_size // 4)
         self._writer = writer
         self._interval = flush_interval_s
         self._heartbeat_interval = heartbeat_interval_s
@@ -66,7 +66,7 @@ class LogBuffer:
         self._live_runs: set[str] = set()
         self._last_heartbeat = time.monotonic()
         self._drain_lock = threading.Lock()
-        self._wake = threading.Event()
+        self._stop = threading.Event()
         self._closed = False
         self._failure: ModelyardError | None = None
         self._thread = threading.Thread(target=self._loop, name="modelyard-flusher", daemon=True)
@@ -74,10 +74,6 @@ class LogBuffer:
         atexit.register(self._at_exit)
 
     # -- producer side ------------------------------------------------------------
-
-    def wake(self) -> None:
-        """Ask the flusher to write now (called by producers when a deque is large)."""
-        self._wake.set()
 
     def full(self) -> None:
         """A deque reached its bound: write synchronously before accepting more."""
@@ -126,15 +122,15 @@ class LogBuffer:
             self.flush(timeout=timeout)
         finally:
             self._closed = True
-            self._wake.set()
+            self._stop.set()
             self._thread.join(timeout=max(timeout, 0.1))
             atexit.unregister(self._at_exit)
 
     def _loop(self) -> None:
         attempt = 0
         while not self._closed:
-            self._wake.wait(self._interval if attempt == 0 else _RETRY_DELAYS[attempt - 1])
-            self._wake.clear()
+            self._stop.wait(self._interval if attempt == 0 else _RETRY_DELAYS[attempt - 1])
+            self._stop.clear()
             if self._closed:
                 return
             try:

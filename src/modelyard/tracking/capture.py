@@ -8,6 +8,7 @@ a :class:`CaptureSink`. Nothing here may break the user's program: failures beco
 from __future__ import annotations
 
 import contextlib
+import functools
 import getpass
 import importlib.metadata
 import json
@@ -118,6 +119,7 @@ def _user() -> str:
         return "unknown"
 
 
+@functools.cache
 def _modelyard_version() -> str:
     try:
         return importlib.metadata.version("modelyard")

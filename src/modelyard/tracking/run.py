@@ -113,8 +113,8 @@ class ActiveRun:
         self._next_step[key] = step + 1
         m = self._metrics
         m.append((self.id, key, value, step, timestamp or now_ms()))
-        if len(m) >= self._buffer.wake_at:
-            self._wake_or_block()
+        if len(m) >= self._buffer.max_size:
+            self._buffer.full()
 
     def log_metrics(self, values: dict[str, float], step: int | None = None) -> None:
         """Record several metrics at the same step."""
@@ -137,6 +137,8 @@ class ActiveRun:
             return
         self._params[key] = text
         self._buffer.params.append((self.id, key, text))
+        if len(self._buffer.params) >= self._buffer.max_size:
+            self._buffer.full()
 
     def log_params(self, values: dict[str, Any]) -> None:
         for key, value in _as_mapping(values, "params").items():
@@ -146,6 +148,8 @@ class ActiveRun:
         """Set a tag (tags, unlike params, may change)."""
         self._check_key(key, "tag")
         self._buffer.tags.append((self.id, key, value if isinstance(value, str) else str(value)))
+        if len(self._buffer.tags) >= self._buffer.max_size:
+            self._buffer.full()
 
     def set_tags(self, values: dict[str, Any]) -> None:
         for key, value in _as_mapping(values, "tags").items():
@@ -155,12 +159,6 @@ class ActiveRun:
         validate_key(key, f"{kind} key")
         if kind == "metric":
             self._known_keys.add(key)
-
-    def _wake_or_block(self) -> None:
-        if len(self._metrics) >= self._buffer.max_size:
-            self._buffer.full()
-        else:
-            self._buffer.wake()
 
     # -- artifacts ------------------------------------------------------------------
 

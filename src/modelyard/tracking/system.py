@@ -101,7 +101,9 @@ class SystemSampler:
             self._proc = psutil.Process(self._pid)
         except psutil.NoSuchProcess:
             raise NotFound(f"no process with pid {self._pid}", field="pid") from None
-        self._start = self._last = _read(self._proc)
+        # The baseline skips the scan for children (it reads every process on the host);
+        # children a run starts are counted from zero anyway.
+        self._start = self._last = _read(self._proc, children=False)
         self._io_seen = dict(self._start.io)
         self._peak_rss = self._start.rss_bytes
         self._net_start = _net_bytes()
@@ -217,14 +219,16 @@ class SystemSampler:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
-def _read(proc: psutil.Process) -> _Reading:
-    """Read ``proc`` and its live descendants; raises psutil.Error if ``proc`` is gone."""
+def _read(proc: psutil.Process, *, children: bool = True) -> _Reading:
+    """Read ``proc`` and (by default) its live descendants; raises psutil.Error if ``proc``
+    is gone."""
     import psutil
 
     reading = _Reading(at=time.monotonic())
     family = [proc]
-    with contextlib.suppress(psutil.Error):
-        family += proc.children(recursive=True)
+    if children:
+        with contextlib.suppress(psutil.Error):
+            family += proc.children(recursive=True)
     for p in family:
         try:
             with p.oneshot():
