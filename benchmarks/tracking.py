@@ -7,7 +7,7 @@ Setup (MLflow must not go into the project's own venv; this is a separate one):
     benchmarks/.venv/bin/uv pip install --python benchmarks/.venv/bin/python \
         -r benchmarks/requirements.txt -e .
 
-Run (from the repository root; ~6-8 minutes on 2 cores, `--quick` ~1 minute):
+Run (from the repository root; ~3 minutes on 2 cores, `--quick` ~40 s):
 
     benchmarks/.venv/bin/python benchmarks/tracking.py [--quick] [--reps 3] \
         [--sections log_metric,batch,search,history,start_run] [--profile DIR]
@@ -28,10 +28,14 @@ counted):
    (the target query), plus a first page of 1,000 without ordering and the top 100
    as a pandas DataFrame. MLflow's store is filled through its API for the first
    ``--mlflow-api-runs`` runs and by copying that run's rows in SQL for the rest
-   (its API manages ~40 runs/s). Target >= 20x.
+   (its API manages ~20-70 runs/s here). Target >= 20x.
 4. get_metric_history of a ``--hist-points``-point metric vs a raw stdlib sqlite3
-   read of the same rows from the same DB file; MLflow's get_metric_history for
-   reference. Target: Modelyard within 2x of raw SQLite.
+   read of the same rows from the same DB file (the SQL follows the metrics schema
+   of the Modelyard under test); MLflow's get_metric_history for reference.
+   Target: Modelyard within 2x of raw SQLite.
+
+Sections 1-4 start Modelyard runs with ``capture=False`` so that the background
+capture thread and system sampler do not compete with the timed loop on 2 cores.
 5. start_run latency (``capture=True``, the default users get, and
    ``capture=False``), each run ended after; median and p95 of ``--start-runs``
    calls. Target < 50 ms. ``mlflow.start_run`` for reference.
@@ -247,7 +251,7 @@ def metrics_layout(con: sqlite3.Connection) -> str:
 class Sides:
     """A Modelyard client and an MLflow client, each on its own fresh SQLite file."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, with_mlflow: bool = True) -> None:
         from modelyard import Client, load_settings
 
         self.my_home = os.path.join(root, "modelyard")
@@ -265,6 +269,9 @@ class Sides:
         os.makedirs(self.ml_dir)
         self.ml_db = os.path.join(self.ml_dir, "mlflow.db")
         self.ml_uri = f"sqlite:///{self.ml_db}"
+        self.ml_init_s = None
+        if not with_mlflow:  # --skip-mlflow: MLflow need not even be installed
+            return
         t0 = now()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -365,8 +372,6 @@ def bench_log_metric(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict
 
 
 def bench_batch(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[str, Any]:
-    from mlflow.entities import Metric
-
     keys = args.batch_keys
     n_my, n_ml = args.batch_points, args.mlflow_batch_points
     steps_my, steps_ml = n_my // keys, n_ml // keys
@@ -403,6 +408,8 @@ def bench_batch(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[str,
         return wall
 
     def ml_once() -> float:
+        from mlflow.entities import Metric
+
         run_id = s.ml.create_run(s.ml_exp).info.run_id
         ts = int(time.time() * 1000)
         metrics = [
@@ -459,34 +466,40 @@ def bench_batch(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[str,
         con.close()
         return wall
 
-    my_runs, my_loop, raw_walls, ml_walls = [], [], [], []
+    # The same API with one documented setting changed: a buffer 4x the burst, so the
+    # background flusher is not woken (at a quarter of the buffer) while the loop runs
+    # and the whole burst is written by flush() on the calling thread.
+    from modelyard import Client, load_settings
+
+    big_buffer = Client(
+        load_settings(
+            home=s.my_home,
+            store={"url": f"sqlite:///{s.my_db}"},
+            tracking={"buffer_size": 4 * n_my},
+        )
+    )
+    my_runs, my_big, my_loop, raw_walls, ml_walls = [], [], [], [], []
     for rep in range(args.reps):
         m = my_once()
         my_runs.append(m)
+        my_big.append(my_once(big_buffer))
         w = my_loop_once()
         my_loop.append(w)
         raw_walls.append(raw_insert_once())
         log(
             f"  rep {rep} modelyard: log_metrics {n_my / m['wall']:,.0f} pts/s "
             f"(loop {m['loop'] * 1e3:.0f} ms + flush {m['flush'] * 1e3:.0f} ms); "
+            f"buffer_size={4 * n_my}: {n_my / my_big[-1]['wall']:,.0f} pts/s; "
             f"log_metric loop {n_my / w:,.0f} pts/s; raw sqlite3 insert floor "
             f"{n_my / raw_walls[-1]:,.0f} rows/s"
         )
         if not args.skip_mlflow:
             ml_walls.append(ml_once())
             log(f"  rep {rep} mlflow: log_batch {n_ml / ml_walls[-1]:,.0f} pts/s")
-    if prof.dir:
-        # Large buffer + long interval: the flusher thread stays asleep, so the write
-        # happens in flush() on the profiled (main) thread.
-        from modelyard import Client, load_settings
-
-        big = load_settings(
-            home=s.my_home,
-            store={"url": f"sqlite:///{s.my_db}"},
-            tracking={"buffer_size": 4 * n_my, "flush_interval_s": 60},
-        )
-        with Client(big) as c2:
-            prof.run("batch", lambda: my_once(c2, collect=False))
+    # Profiled with the big buffer: the write then happens on the profiled thread
+    # (cProfile sees only the thread that enabled it).
+    prof.run("batch", lambda: my_once(big_buffer, collect=False))
+    big_buffer.close()
 
     my_rate = med([n_my / m["wall"] for m in my_runs])
     out: dict[str, Any] = {
@@ -499,6 +512,11 @@ def bench_batch(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[str,
             "median_loop_s": rnd(med([m["loop"] for m in my_runs]), 4),
             "median_flush_s": rnd(med([m["flush"] for m in my_runs]), 4),
             "log_metric_loop_points_per_s": rnd(med([n_my / w for w in my_loop]), 0),
+            f"buffer_size_{4 * n_my}": {
+                "median_points_per_s": rnd(med([n_my / m["wall"] for m in my_big]), 0),
+                "median_loop_s": rnd(med([m["loop"] for m in my_big]), 4),
+                "median_flush_s": rnd(med([m["flush"] for m in my_big]), 4),
+            },
         },
         "raw_sqlite_insert_floor": {
             "what": "same rows, sqlite3 executemany into the same metrics table, 1 txn",
@@ -642,8 +660,6 @@ def timed(fn: Callable[[], Any], n: int) -> tuple[list[float], Any]:
 
 
 def bench_search(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[str, Any]:
-    import mlflow
-
     n = args.runs
     specs = run_specs(n)
     log(f"== search_runs over {n} runs: populating")
@@ -655,6 +671,8 @@ def bench_search(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[str
         exp_id = s.ml_experiment("search")
         out["populate_mlflow"] = populate_mlflow(s, exp_id, specs, args.mlflow_api_runs)
         log(f"  mlflow populate: {out['populate_mlflow']}")
+        import mlflow
+
         mlflow.set_tracking_uri(s.ml_uri)
 
     expected = sum(1 for sp in specs if sp["metrics"]["auc"] > 0.5)
@@ -745,8 +763,6 @@ RAW_SQL_MLFLOW = (
 
 
 def bench_history(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[str, Any]:
-    from mlflow.entities import Metric
-
     n, n_ml = args.hist_points, args.mlflow_hist_points
     log(f"== metric history: Modelyard {n} points, MLflow {n_ml} points")
     t0 = now()
@@ -821,6 +837,8 @@ def bench_history(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[st
     )
 
     if not args.skip_mlflow:
+        from mlflow.entities import Metric
+
         t0 = now()
         ml_run = s.ml.create_run(s.ml_exp).info.run_id
         ts = int(time.time() * 1000)
@@ -941,6 +959,10 @@ def fmt(x: Any, nd: int = 1) -> str:
     return str(x)
 
 
+def fx(x: Any) -> str:
+    return "-" if x is None else f"{fmt(x)}x"
+
+
 def table(res: dict[str, Any]) -> str:
     rows: list[tuple[str, str, str, str, str, str]] = []
 
@@ -953,7 +975,7 @@ def table(res: dict[str, Any]) -> str:
             "1. log_metric per call (pts/s)",
             fmt(r["modelyard"]["median_points_per_s"], 0),
             fmt(ml.get("median_points_per_s"), 1),
-            fmt(r.get("ratio")) + "x",
+            fx(r.get("ratio")),
             TARGETS["log_metric"],
             r.get("target_met"),
         )
@@ -963,7 +985,7 @@ def table(res: dict[str, Any]) -> str:
             "2. batched logging (pts/s)",
             fmt(r["modelyard"]["median_points_per_s"], 0),
             fmt(ml.get("median_points_per_s"), 0),
-            fmt(r.get("ratio")) + "x",
+            fx(r.get("ratio")),
             TARGETS["batch"],
             r.get("target_met"),
         )
@@ -975,7 +997,7 @@ def table(res: dict[str, Any]) -> str:
                 f"3. search_runs {q} (p50 ms)",
                 fmt(qq["modelyard"]["p50_ms"], 2),
                 fmt(qq.get("mlflow", {}).get("p50_ms"), 1),
-                fmt(qq.get("ratio")) + "x",
+                fx(qq.get("ratio")),
                 target,
                 r.get("target_met") if q == "top100_order_by_auc" else None,
             )
@@ -993,7 +1015,7 @@ def table(res: dict[str, Any]) -> str:
                 f"   MLflow get_metric_history {r['mlflow']['points']:,} pts",
                 fmt(r["modelyard"]["p50_ms"], 1),
                 fmt(r["mlflow"]["p50_ms"], 0),
-                fmt(r["mlflow_vs_modelyard"]) + "x",
+                fx(r["mlflow_vs_modelyard"]),
                 "(info)",
             )
     if (r := res.get("start_run")) is not None:
@@ -1029,7 +1051,7 @@ def table(res: dict[str, Any]) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="small workloads (smoke run, ~1 min)")
+    ap.add_argument("--quick", action="store_true", help="small workloads (smoke run, ~40 s)")
     ap.add_argument("--reps", type=int, default=None, help="repetitions per measurement (3)")
     ap.add_argument("--sections", default=",".join(SECTIONS), help="comma list of sections")
     ap.add_argument("--skip-mlflow", action="store_true", help="Modelyard side only")
@@ -1102,7 +1124,7 @@ def main(argv: list[str] | None = None) -> int:
         "start_run": bench_start_run,
     }
     with scratch_dir("modelyard-bench-tracking-") as root:
-        sides = Sides(root)
+        sides = Sides(root, with_mlflow=not args.skip_mlflow)
         result["setup_s"] = {
             "modelyard_store_init": rnd(sides.my_init_s, 2),
             "mlflow_store_init": rnd(sides.ml_init_s, 2),
@@ -1131,6 +1153,12 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json_out, "w") as f:
             f.write(text + "\n")
     print(table(result), file=_REAL_STDOUT)
+    if args.quick:
+        print(
+            "note: --quick shrinks every workload (1,000 runs, 20,000-point history); "
+            "judge the targets on a full run only",
+            file=_REAL_STDOUT,
+        )
     print(f"total {result['total_s']} s", file=_REAL_STDOUT)
     print(text, file=_REAL_STDOUT, flush=True)
     return 0
