@@ -250,6 +250,18 @@ class Client:
     def list_artifacts(self, run_id: str, prefix: str | None = None) -> list[ArtifactInfo]:
         return self.tracking.list_artifacts(run_id, prefix)
 
+    def store_artifact(self, run_id: str, name: str, source: Path | bytes) -> ArtifactInfo:
+        """Store a local file, a local directory (as a tree) or bytes as artifact ``name``
+        of a run (``name`` already normalized)."""
+        blobs = self.blobs
+        if isinstance(source, bytes):
+            info = blobs.put_bytes(source)
+        elif source.is_dir():
+            info = blobs.put_tree(source)
+        else:
+            info = blobs.put_file(source)
+        return self.tracking.record_artifact(run_id, name, info.digest, info.kind, info.size)
+
     def download_artifact(self, run_id: str, path: str, dest: str | os.PathLike[str]) -> Path:
         """Copy an artifact (file or tree) into the folder ``dest``; returns the written path."""
         from modelyard.artifacts import normalize_artifact_path, safe_join

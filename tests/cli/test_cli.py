@@ -109,7 +109,7 @@ def test_gc_removes_only_unreferenced_blobs(cli, client: Client, two_runs: list[
 def test_db_upgrade_and_current(cli) -> None:
     result = cli("db", "upgrade")
     assert result.exit_code == 0, result.output
-    assert "0001" in cli("db", "current").output
+    assert "0002" in cli("db", "current").output
 
 
 def test_config_show(cli, settings) -> None:

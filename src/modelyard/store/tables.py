@@ -127,3 +127,11 @@ artifacts = Table(
     Column("created_at", BigInteger, nullable=False),
     Index(None, "digest"),
 )
+
+write_batches = Table(
+    "write_batches",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "created_at"),
+)

@@ -170,21 +170,13 @@ class ActiveRun:
         if not path.exists():
             raise InvalidInput(f"no such file or directory: {path}", field="local_path")
         target = normalize_artifact_path(name if name is not None else path.name)
-        blobs = self.client.blobs
-        info = blobs.put_tree(path) if path.is_dir() else blobs.put_file(path)
-        return self.client.tracking.record_artifact(
-            self.id, target, info.digest, info.kind, info.size
-        )
+        return self.client.store_artifact(self.id, target, path)
 
     def log_bytes(self, data: bytes, name: str) -> ArtifactInfo:
         """Store raw bytes as an artifact."""
         if not isinstance(data, bytes | bytearray | memoryview):
             raise InvalidInput("data must be bytes", field="data")
-        target = normalize_artifact_path(name)
-        info = self.client.blobs.put_bytes(bytes(data))
-        return self.client.tracking.record_artifact(
-            self.id, target, info.digest, info.kind, info.size
-        )
+        return self.client.store_artifact(self.id, normalize_artifact_path(name), bytes(data))
 
     def log_text(self, text: str, name: str) -> ArtifactInfo:
         if not isinstance(text, str):

@@ -28,7 +28,16 @@ from modelyard.errors import (
     translate,
 )
 from modelyard.store import Store
-from modelyard.store.tables import artifacts, latest_metrics, metrics, params, projects, runs, tags
+from modelyard.store.tables import (
+    artifacts,
+    latest_metrics,
+    metrics,
+    params,
+    projects,
+    runs,
+    tags,
+    write_batches,
+)
 from modelyard.tracking._buffer import Batch
 from modelyard.tracking._downsample import downsample
 from modelyard.tracking.entities import (
@@ -256,15 +265,28 @@ class TrackingService:
                 for pair in [p for p in self._series_cache if p[0] in gone]:
                     del self._series_cache[pair]
 
-    def write_batch(self, batch: Batch) -> ModelyardError | None:
+    def write_batch(self, batch: Batch, batch_id: str | None = None) -> ModelyardError | None:
         """Store one batch of buffered values in one transaction.
 
-        Returns a deferred error (a param conflict with another writer) after storing the
-        rest of the batch; raises StorageError when nothing could be stored.
+        ``batch_id`` (client-generated) makes the write idempotent: a batch whose id was
+        stored already is skipped, so a retried request never duplicates rows. Returns a
+        deferred error (a param conflict with another writer) after storing the rest of
+        the batch; raises StorageError when nothing could be stored.
         """
         deferred: ModelyardError | None = None
+        if batch_id is not None and (not isinstance(batch_id, str) or not 8 <= len(batch_id) <= 64):
+            raise InvalidInput("batch_id must be a string of 8-64 characters", field="batch_id")
         try:
             with self.store.write() as conn:
+                if batch_id is not None:
+                    first_time = conn.execute(
+                        self.store.insert_stmt(write_batches)
+                        .values(id=batch_id, created_at=now_ms())
+                        .on_conflict_do_nothing(index_elements=["id"])
+                        .returning(write_batches.c.id)
+                    ).first()
+                    if first_time is None:
+                        return None
                 if batch.metrics:
                     self._insert_metrics(conn, batch.metrics)
                 if batch.params:
