@@ -2,6 +2,11 @@
 
 ``store_url`` runs every test that uses it against SQLite and, when
 ``MODELYARD_TEST_POSTGRES_URL`` points at a server (CI starts one), PostgreSQL too.
+
+Tests that ask for ``sdk_mode`` (through ``settings_in_mode``: the tracking and CLI tests) run
+twice: ``local`` (the SDK embedded, on the test's store) and ``remote`` (the SDK talking
+HTTP to a real uvicorn server on 127.0.0.1 that serves the test's store). A test marked
+``local_only(reason)`` runs embedded only.
 """
 
 from __future__ import annotations
@@ -9,13 +14,15 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from modelyard import Client
 from modelyard.config import Settings, load_settings
+from server_support import LiveServer, ServerProcess
 
 POSTGRES_URL = os.environ.get("MODELYARD_TEST_POSTGRES_URL")
 S3_BUCKET = "modelyard-test"
@@ -94,12 +101,128 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, store_url: str) -> Settings:
+def embedded_settings(tmp_path: Path, store_url: str) -> Settings:
+    """Settings of an embedded installation on the test's store (and of its server)."""
     return load_settings(
         home=tmp_path / "home",
         store={"url": store_url},
         tracking={"system_metrics_interval_s": 0, "capture_packages": False},
     )
+
+
+@pytest.fixture
+def settings(embedded_settings: Settings) -> Settings:
+    return embedded_settings
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "sdk_mode" in metafunc.fixturenames:
+        local_only = metafunc.definition.get_closest_marker("local_only") is not None
+        modes = (
+            ["local"] if local_only else ["local", pytest.param("remote", marks=pytest.mark.remote)]
+        )
+        metafunc.parametrize("sdk_mode", modes)
+
+
+@pytest.fixture
+def settings_in_mode(
+    sdk_mode: str, embedded_settings: Settings, request: pytest.FixtureRequest
+) -> Settings:
+    """The test's settings in its mode: embedded, or pointing at a live server (over the
+    test's store) through ``tracking.uri``."""
+    if sdk_mode == "local":
+        return embedded_settings
+    url = request.getfixturevalue("served")
+    tracking = embedded_settings.tracking.model_copy(update={"uri": url})
+    return embedded_settings.model_copy(update={"tracking": tracking})
+
+
+@pytest.fixture
+def settings_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The test's settings exported as MODELYARD_* variables (for the module-level sugar)."""
+    monkeypatch.setenv("MODELYARD_STORE_URL", settings.store_url)
+    monkeypatch.setenv("MODELYARD_HOME", str(settings.home))
+    monkeypatch.setenv("MODELYARD_TRACKING_CAPTURE_PACKAGES", "false")
+    if settings.tracking.uri:
+        monkeypatch.setenv("MODELYARD_TRACKING_URI", settings.tracking.uri)
+    return settings
+
+
+@pytest.fixture
+def live_server() -> Iterator[Callable[..., LiveServer]]:
+    """Start servers for an app (``live_server(app, port=0)``); stopped after the test."""
+    started: list[LiveServer] = []
+
+    def start(app: Any, port: int = 0) -> LiveServer:
+        started.append(LiveServer(app, port).start())
+        return started[-1]
+
+    yield start
+    for server in reversed(started):
+        server.stop()
+
+
+@pytest.fixture
+def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start ``modelyard server --no-auth`` processes (``server_process(settings)``);
+    each is stopped after the test."""
+    started: list[ServerProcess] = []
+
+    def start(settings: Settings, port: int = 0, workers: int = 1) -> ServerProcess:
+        log = tmp_path / "server.log"
+        started.append(ServerProcess(settings, log, port, workers).start())
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+class _Mounts:
+    """One ASGI app that serves many: ``/<prefix>/...`` goes to the app mounted there (so
+    each test gets its own app, over its own store, on one long-lived server)."""
+
+    def __init__(self) -> None:
+        self.apps: dict[str, Any] = {}
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        prefix = "/" + scope["path"].split("/", 2)[1]
+        app = self.apps.get(prefix)
+        if app is None:
+            await send({"type": "http.response.start", "status": 404, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await app({**scope, "root_path": scope.get("root_path", "") + prefix}, receive, send)
+
+
+@pytest.fixture(scope="session")
+def _shared_server() -> Iterator[tuple[LiveServer, _Mounts]]:
+    mounts = _Mounts()
+    server = LiveServer(mounts).start()
+    yield server, mounts
+    server.stop()
+
+
+@pytest.fixture
+def served(
+    embedded_settings: Settings, _shared_server: tuple[LiveServer, _Mounts]
+) -> Iterator[str]:
+    """The URL of a live API server (no authentication) over the test's store."""
+    from modelyard.api import create_app
+    from modelyard.api.auth import no_auth
+
+    server, mounts = _shared_server
+    prefix = f"/t{uuid.uuid4().hex[:12]}"
+    app = create_app(embedded_settings, auth=no_auth)
+    mounts.apps[prefix] = app
+    yield server.url + prefix
+    del mounts.apps[prefix]
+    app.state.services.close()
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ def test_public_names_are_pinned() -> None:
             "__version__",
             "active_run",
             "autolog",
+            "connect",
             "get_metric_history",
             "get_run",
             "load_settings",

@@ -48,12 +48,22 @@ __all__ = [
     "__version__",
     "active_run",
     "autolog",
+    "connect",
     "get_metric_history",
     "get_run",
     "load_settings",
     "search_runs",
     "start_run",
 ]
+
+
+def connect(url: str, token: str | None = None, **overrides: Any) -> Client:
+    """A Client that tracks on the Modelyard server at ``url`` (remote mode); other
+    settings come from ``overrides``, the environment and ``modelyard.toml``."""
+    tracking = {**overrides.pop("tracking", {}), "uri": url}
+    if token is not None:
+        tracking["token"] = token
+    return Client(load_settings(tracking=tracking, **overrides))
 
 
 def active_run() -> ActiveRun | None:

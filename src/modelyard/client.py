@@ -1,7 +1,10 @@
 """The Client: one object that holds the settings, the stores and the services.
 
 Everything in the SDK goes through a Client; the module-level functions in
-``modelyard`` are thin sugar that make one for the call.
+``modelyard`` are thin sugar that make one for the call. A Client is embedded (the
+tracking service in this process, over the store and blob store named by the settings)
+or, when ``tracking.uri`` is an http(s) URL, remote: the same calls go to a Modelyard
+server over HTTP.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 from modelyard.config import Settings, load_settings
 from modelyard.errors import InvalidInput, ModelyardError
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from modelyard.artifacts import BlobStore
+    from modelyard.remote import HttpSession, RemoteArtifacts, RemoteTracking
     from modelyard.store import Store
     from modelyard.tracking._buffer import LogBuffer
     from modelyard.tracking.entities import ArtifactInfo, MetricHistory, Project, Run, RunPage
@@ -42,7 +46,9 @@ class Client:
         self.settings = settings if settings is not None else load_settings(**overrides)
         self._store: Store | None = None
         self._blobs: BlobStore | None = None
-        self._tracking: TrackingService | None = None
+        self._tracking: TrackingService | RemoteTracking | None = None
+        self._http: HttpSession | None = None
+        self._remote_artifacts: RemoteArtifacts | None = None
         self._buffer: LogBuffer | None = None
         self._open_runs: set[ActiveRun] = set()
         self._lock = threading.Lock()
@@ -50,7 +56,22 @@ class Client:
     # -- lazily opened parts ------------------------------------------------------------
 
     @property
+    def is_remote(self) -> bool:
+        """Whether this client works through a tracking server (``tracking.uri``)."""
+        return self.settings.tracking.uri is not None
+
+    def _not_remote(self, what: str) -> None:
+        if self.is_remote:
+            raise InvalidInput(
+                f"{what} is not available through the tracking server at "
+                f"{self.settings.tracking.uri}; it works where the stores are (on the server)",
+                field="tracking.uri",
+            )
+
+    @property
     def store(self) -> Store:
+        """The metadata store (embedded mode only)."""
+        self._not_remote("the metadata store")
         if self._store is None:
             from modelyard.store import open_store
 
@@ -64,6 +85,8 @@ class Client:
 
     @property
     def blobs(self) -> BlobStore:
+        """The blob store (embedded mode only)."""
+        self._not_remote("the blob store")
         if self._blobs is None:
             from modelyard.artifacts import open_blob_store
 
@@ -71,14 +94,42 @@ class Client:
         return self._blobs
 
     @property
-    def tracking(self) -> TrackingService:
+    def tracking(self) -> TrackingService | RemoteTracking:
+        """The tracking service: in this process, or on the server in remote mode (the
+        same methods either way)."""
         if self._tracking is None:
-            from modelyard.tracking.service import TrackingService
+            if self.is_remote:
+                from modelyard.remote import RemoteTracking
 
-            self._tracking = TrackingService(
-                self.store, heartbeat_timeout_s=self.settings.tracking.heartbeat_timeout_s
-            )
+                self._tracking = RemoteTracking(self._session())
+            else:
+                from modelyard.tracking.service import TrackingService
+
+                self._tracking = TrackingService(
+                    self.store, heartbeat_timeout_s=self.settings.tracking.heartbeat_timeout_s
+                )
         return self._tracking
+
+    def _service(self) -> TrackingService:
+        """The in-process tracking service (embedded mode)."""
+        self._not_remote("this operation")
+        return cast("TrackingService", self.tracking)
+
+    def _session(self) -> HttpSession:
+        if self._http is None:
+            from modelyard.remote import HttpSession
+
+            t = self.settings.tracking
+            assert t.uri is not None
+            self._http = HttpSession(t.uri, token=t.token, retry_timeout_s=t.retry_timeout_s)
+        return self._http
+
+    def _artifacts(self) -> RemoteArtifacts:
+        if self._remote_artifacts is None:
+            from modelyard.remote import RemoteArtifacts
+
+            self._remote_artifacts = RemoteArtifacts(self._session())
+        return self._remote_artifacts
 
     def _log_buffer(self) -> LogBuffer:
         with self._lock:
@@ -253,6 +304,8 @@ class Client:
     def store_artifact(self, run_id: str, name: str, source: Path | bytes) -> ArtifactInfo:
         """Store a local file, a local directory (as a tree) or bytes as artifact ``name``
         of a run (``name`` already normalized)."""
+        if self.is_remote:
+            return self._artifacts().upload(run_id, name, source)
         blobs = self.blobs
         if isinstance(source, bytes):
             info = blobs.put_bytes(source)
@@ -260,12 +313,14 @@ class Client:
             info = blobs.put_tree(source)
         else:
             info = blobs.put_file(source)
-        return self.tracking.record_artifact(run_id, name, info.digest, info.kind, info.size)
+        return self._service().record_artifact(run_id, name, info.digest, info.kind, info.size)
 
     def download_artifact(self, run_id: str, path: str, dest: str | os.PathLike[str]) -> Path:
         """Copy an artifact (file or tree) into the folder ``dest``; returns the written path."""
         from modelyard.artifacts import normalize_artifact_path, safe_join
 
+        if self.is_remote:
+            return self._artifacts().download(run_id, normalize_artifact_path(path), Path(dest))
         info = self.tracking.get_artifact(run_id, normalize_artifact_path(path))
         target = safe_join(Path(dest), info.path)
         if info.kind == "tree":
@@ -279,6 +334,8 @@ class Client:
         """The bytes of a file artifact (verified against its digest)."""
         from modelyard.artifacts import normalize_artifact_path
 
+        if self.is_remote:
+            return self._artifacts().read(run_id, normalize_artifact_path(path))
         info = self.tracking.get_artifact(run_id, normalize_artifact_path(path))
         if info.kind == "tree":
             raise InvalidInput(f"{path!r} is a directory; use download_artifact", field="path")
@@ -289,7 +346,8 @@ class Client:
         digests removed (or, with ``dry_run``, that would be)."""
         from modelyard.gc import collect_garbage
 
-        return collect_garbage(self.tracking, self.blobs, dry_run=dry_run, min_age_s=min_age_s)
+        self._not_remote("garbage collection")
+        return collect_garbage(self._service(), self.blobs, dry_run=dry_run, min_age_s=min_age_s)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -307,6 +365,11 @@ class Client:
             self._store.dispose()
             self._store = None
             self._tracking = None
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+            self._tracking = None
+            self._remote_artifacts = None
 
     def __enter__(self) -> Client:
         return self

@@ -13,8 +13,9 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -103,6 +104,62 @@ class TrackingSettings(BaseModel):
     max_diff_bytes: int = Field(
         5 * 1024 * 1024, ge=0, description="Largest uncommitted git diff stored with a run."
     )
+    uri: str | None = Field(
+        None,
+        description="URL of a Modelyard server (http:// or https://). When set, the SDK and "
+        "the CLI track runs there over HTTP instead of in the local store.",
+    )
+    token: str | None = Field(
+        None,
+        description="API token sent to the tracking server as `Authorization: Bearer <token>`.",
+    )
+    retry_timeout_s: float = Field(
+        30.0,
+        ge=0,
+        description="How long a call to the tracking server keeps retrying connection errors "
+        "and 5xx answers (exponential backoff with jitter) before it fails with StorageError.",
+    )
+
+    @field_validator("uri")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query or a fragment")
+        return value.strip().rstrip("/")
+
+
+class ServerSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Address `modelyard server` binds to.")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port `modelyard server` listens on.")
+    workers: int = Field(1, ge=1, le=64, description="Worker processes of `modelyard server`.")
+    max_body_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Largest JSON request body the server reads; a larger one is answered "
+        "with 413.",
+    )
+    max_artifact_bytes: int = Field(
+        10 * 1024**3,
+        ge=1,
+        description="Largest artifact upload (one file, or a folder sent as a tar); a larger "
+        "one is answered with 413.",
+    )
+    allowed_hosts: list[str] = Field(
+        ["127.0.0.1", "localhost", "::1"],
+        description="Host header values the server answers (protection against DNS "
+        "rebinding); the address it binds is added. `*.example.com` matches subdomains, `*` "
+        "any host.",
+    )
+    cors_origins: list[str] = Field(
+        [],
+        description="Browser origins allowed to call the API (CORS); empty: none. `*` allows "
+        "any origin, but then without credentials.",
+    )
 
 
 class CostSettings(BaseModel):
@@ -140,6 +197,9 @@ class Settings(BaseSettings):
         default_factory=TrackingSettings, description="Run tracking and logging."
     )
     cost: CostSettings = Field(default_factory=CostSettings, description="Price table for costs.")
+    server: ServerSettings = Field(
+        default_factory=ServerSettings, description="The control-plane server."
+    )
 
     @property
     def store_url(self) -> str:

@@ -21,6 +21,8 @@ __all__ = [
     "PermissionDenied",
     "PolicyViolation",
     "StorageError",
+    "TooLarge",
+    "UnsupportedMediaType",
 ]
 
 
@@ -57,6 +59,20 @@ class InvalidInput(ModelyardError, ValueError):
     code = "invalid_input"
     http_status = 422
     exit_code = 2
+
+
+class TooLarge(InvalidInput):
+    """A request body, upload or answer is over a limit."""
+
+    code = "too_large"
+    http_status = 413
+
+
+class UnsupportedMediaType(InvalidInput):
+    """A request body of a content type the endpoint does not take."""
+
+    code = "unsupported_media_type"
+    http_status = 415
 
 
 class Conflict(ModelyardError):

@@ -16,6 +16,8 @@ from modelyard.cli.main import app
 def cli(settings):
     runner = CliRunner()
     base = ["--store-url", settings.store_url, "--home", str(settings.home)]
+    if settings.tracking.uri:
+        base += ["--tracking-uri", settings.tracking.uri]
 
     def invoke(*args: str, input: str | None = None):
         return runner.invoke(app, [*base, *args], input=input)
@@ -96,6 +98,7 @@ def test_artifacts_list_and_get(cli, two_runs: list[str], tmp_path: Path) -> Non
     assert "Traceback" not in result.output
 
 
+@pytest.mark.local_only("gc works on the blob store itself")
 def test_gc_removes_only_unreferenced_blobs(cli, client: Client, two_runs: list[str]) -> None:
     orphan = client.blobs.put_bytes(b"nobody points at me").digest
     assert json.loads(cli("gc", "--json").output)["blobs"] == []  # too young to collect
@@ -106,10 +109,11 @@ def test_gc_removes_only_unreferenced_blobs(cli, client: Client, two_runs: list[
     assert cli("artifacts", "get", two_runs[0], "reports/report.txt").exit_code == 0
 
 
+@pytest.mark.local_only("db commands work on the metadata store itself")
 def test_db_upgrade_and_current(cli) -> None:
     result = cli("db", "upgrade")
     assert result.exit_code == 0, result.output
-    assert "0002" in cli("db", "current").output
+    assert "0003" in cli("db", "current").output
 
 
 def test_config_show(cli, settings) -> None:

@@ -11,10 +11,7 @@ sklearn = pytest.importorskip("sklearn")
 
 
 @pytest.fixture
-def autologging(settings, monkeypatch):
-    monkeypatch.setenv("MODELYARD_STORE_URL", settings.store_url)
-    monkeypatch.setenv("MODELYARD_HOME", str(settings.home))
-    monkeypatch.setenv("MODELYARD_TRACKING_CAPTURE_PACKAGES", "false")
+def autologging(settings_env):
     my.autolog(project="auto")
     yield
     my.autolog(disable=True)
@@ -71,10 +68,9 @@ def test_second_fit_in_the_same_run_goes_to_a_child(autologging, client: Client)
     assert child.params["alpha"] == "2.0"
 
 
-def test_disable_stops_logging(settings, monkeypatch, client: Client) -> None:
+def test_disable_stops_logging(settings_env, client: Client) -> None:
     from sklearn.linear_model import LinearRegression
 
-    monkeypatch.setenv("MODELYARD_STORE_URL", settings.store_url)
     my.autolog(project="auto")
     my.autolog(disable=True)
     LinearRegression().fit(*_data())

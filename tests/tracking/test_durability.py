@@ -27,7 +27,8 @@ LOGGER = textwrap.dedent(
     settings = load_settings(
         home=sys.argv[4], store={"url": url},
         tracking={"flush_interval_s": 0.2, "system_metrics_interval_s": 0,
-                  "capture_packages": False, "capture_git": False},
+                  "capture_packages": False, "capture_git": False,
+                  "uri": sys.argv[5] or None, "exit_flush_timeout_s": 60},
     )
     client = Client(settings)
     run = client.start_run("durability", name=mode)
@@ -55,12 +56,14 @@ LOGGER = textwrap.dedent(
 )
 
 
-def _spawn(tmp_path: Path, url: str, mode: str, n: int = 0) -> subprocess.Popen:
+def _spawn(tmp_path: Path, settings, mode: str, n: int = 0) -> subprocess.Popen:
     script = tmp_path / "logger.py"
     if not script.exists():
         script.write_text(LOGGER)
+    uri = settings.tracking.uri or ""
+    home = str(tmp_path / "home")
     return subprocess.Popen(
-        [sys.executable, str(script), url, mode, str(n), str(tmp_path / "home")],
+        [sys.executable, str(script), settings.store_url, mode, str(n), home, uri],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -85,7 +88,7 @@ def _steps(client: Client, run_id: str) -> list[int]:
 
 
 def test_sigkill_keeps_everything_flushed_and_the_store_intact(tmp_path: Path, settings) -> None:
-    proc = _spawn(tmp_path, settings.store_url, "flushes")
+    proc = _spawn(tmp_path, settings, "flushes")
     run_id = _read_until(proc, "run")[1]
     flushed = int(_read_until(proc, "flushed", count=5)[1])
     os.kill(proc.pid, signal.SIGKILL)
@@ -104,10 +107,12 @@ def test_sigkill_keeps_everything_flushed_and_the_store_intact(tmp_path: Path, s
 
 
 def test_sigkill_loses_at_most_the_last_flush_interval(tmp_path: Path, settings) -> None:
-    proc = _spawn(tmp_path, settings.store_url, "interval", 5000)
+    proc = _spawn(tmp_path, settings, "interval", 5000)
     run_id = _read_until(proc, "run")[1]
     _read_until(proc, "logged")
-    time.sleep(0.2 * 3)  # three flush intervals after the last log call
+    # Three flush intervals after the last log call, plus time for the write itself (an
+    # HTTP round trip and a PostgreSQL commit on a loaded two-core machine).
+    time.sleep(0.2 * 3 + 1.0)
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=10)
     with Client(settings) as client:
@@ -115,7 +120,7 @@ def test_sigkill_loses_at_most_the_last_flush_interval(tmp_path: Path, settings)
 
 
 def test_eight_processes_log_400k_points_concurrently(tmp_path: Path, settings) -> None:
-    procs = [_spawn(tmp_path, settings.store_url, "bulk", 50_000) for _ in range(8)]
+    procs = [_spawn(tmp_path, settings, "bulk", 50_000) for _ in range(8)]
     run_ids = []
     for proc in procs:
         out, err = proc.communicate(timeout=240)
@@ -137,7 +142,8 @@ EXITER = textwrap.dedent(
     from modelyard.config import load_settings
 
     settings = load_settings(home=sys.argv[2], store={"url": sys.argv[1]},
-                             tracking={"system_metrics_interval_s": 0, "capture_packages": False})
+                             tracking={"system_metrics_interval_s": 0, "capture_packages": False,
+                                       "uri": sys.argv[4] or None})
     run = Client(settings).start_run("exits", name=sys.argv[3])
     print(run.id, flush=True)
     run.log_metric("m", 1.0)
@@ -152,7 +158,14 @@ def test_runs_left_open_are_ended_at_exit(tmp_path: Path, settings, mode, status
     script = tmp_path / "exiter.py"
     script.write_text(EXITER)
     proc = subprocess.run(
-        [sys.executable, str(script), settings.store_url, str(tmp_path / "home"), mode],
+        [
+            sys.executable,
+            str(script),
+            settings.store_url,
+            str(tmp_path / "home"),
+            mode,
+            settings.tracking.uri or "",
+        ],
         capture_output=True,
         text=True,
         timeout=60,

@@ -11,6 +11,8 @@ from sqlalchemy import update
 
 import modelyard as my
 from modelyard import Client, Conflict, InvalidInput, NotFound
+from modelyard.artifacts import open_blob_store
+from modelyard.store import open_store
 from modelyard.store.tables import runs
 
 
@@ -186,13 +188,14 @@ def test_log_figure_stores_png(client: Client) -> None:
     assert client.read_artifact(run.id, "plots/curve.png")[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_same_file_in_many_runs_is_stored_once(client: Client, tmp_path) -> None:
+def test_same_file_in_many_runs_is_stored_once(client: Client, settings, tmp_path) -> None:
     data = tmp_path / "weights.bin"
     data.write_bytes(b"w" * 10_000)
     for _ in range(100):
         with client.start_run("p", capture=False) as run:
             run.log_artifact(data)
-    assert len(list(client.blobs.iter_digests())) == 1
+    with open_blob_store(settings) as blobs:  # the server's, in remote mode
+        assert len(list(blobs.iter_digests())) == 1
 
 
 @pytest.mark.parametrize(
@@ -205,10 +208,12 @@ def test_artifact_names_are_confined(client: Client, tmp_path, name: str) -> Non
         run.log_artifact(f, name)
 
 
-def test_dead_process_run_is_shown_lost(client: Client) -> None:
+def test_dead_process_run_is_shown_lost(client: Client, settings) -> None:
     run = client.tracking.create_run("p", name="orphan")
-    with client.store.write() as conn:
+    store = open_store(settings.store_url)
+    with store.write() as conn:
         conn.execute(update(runs).where(runs.c.id == run.id).values(heartbeat_at=0))
+    store.dispose()
     assert client.get_run(run.id).status == "lost"
     page = client.search_runs("p", filter="attributes.status = 'lost'", output="list")
     assert [r.id for r in page] == [run.id]
@@ -249,9 +254,7 @@ def test_delete_hides_and_permanent_delete_removes(client: Client) -> None:
         client.get_run(child.id)
 
 
-def test_module_level_sugar(settings, monkeypatch) -> None:
-    monkeypatch.setenv("MODELYARD_STORE_URL", settings.store_url)
-    monkeypatch.setenv("MODELYARD_HOME", str(settings.home))
+def test_module_level_sugar(settings_env) -> None:
     with my.start_run(project="churn", name="rf") as run:
         assert my.active_run() is run
         run.log_metric("auc", 0.9)
@@ -267,6 +270,7 @@ def test_module_level_sugar(settings, monkeypatch) -> None:
 
 
 @pytest.mark.s3
+@pytest.mark.local_only("a server's artifact store is the server's own setting")
 def test_artifacts_on_s3_compatible_storage(settings, s3_artifacts, tmp_path) -> None:
     s3_settings = settings.model_copy(
         update={"artifacts": settings.artifacts.model_copy(update=s3_artifacts)}

@@ -26,6 +26,7 @@ __all__ = [
     "TreeEntry",
     "decode_manifest",
     "encode_manifest",
+    "file_and_folder",
     "open_confined",
     "walk_files",
 ]
@@ -88,14 +89,22 @@ def decode_manifest(digest: str, data: bytes) -> list[TreeEntry]:
     paths = [e.path for e in entries]
     if paths != sorted(set(paths)):
         raise _bad(digest, "entries are not sorted and unique")
+    clash = file_and_folder(paths)
+    if clash is not None:
+        raise _bad(digest, f"{clash!r} is both a file and a folder")
+    return entries
+
+
+def file_and_folder(paths: list[str]) -> str | None:
+    """A path of ``paths`` that another path uses as a folder, if there is one."""
     files = set(paths)
     for path in paths:
         parts = path.split("/")
         for depth in range(1, len(parts)):
             folder = "/".join(parts[:depth])
             if folder in files:
-                raise _bad(digest, f"{folder!r} is both a file and a folder")
-    return entries
+                return folder
+    return None
 
 
 def _reject(path: str, why: str) -> InvalidInput:

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Literal
@@ -26,6 +27,7 @@ from urllib.request import url2pathname
 from blake3 import blake3
 
 from modelyard.artifacts._paths import safe_join
+from modelyard.artifacts._tar import TarMember, read_tar, write_tar
 from modelyard.artifacts._trees import (
     MANIFEST_PREFIX,
     TreeEntry,
@@ -303,6 +305,18 @@ class BlobStore:
             for rel, real in walk_files(root):
                 info = self._put_fd(open_confined(real, root), rel)
                 entries.append(TreeEntry(rel, info.digest, info.size))
+        return self._put_manifest(entries)
+
+    def put_tar(self, fileobj: IO[bytes]) -> BlobInfo:
+        """Store the files of a tar stream as a tree (see ``artifacts/_tar.py`` for what a
+        stream may hold); returns the manifest's info."""
+        entries = []
+        for path, stream, _digest in read_tar(fileobj):
+            info = self.put_stream(stream)
+            entries.append(TreeEntry(path, info.digest, info.size))
+        return self._put_manifest(entries)
+
+    def _put_manifest(self, entries: list[TreeEntry]) -> BlobInfo:
         manifest = self.put_bytes(encode_manifest(entries))
         return BlobInfo(manifest.digest, sum(e.size for e in entries), "tree")
 
@@ -359,6 +373,15 @@ class BlobStore:
                 raise InvalidInput(f"blob {digest} is not a tree manifest", field="digest")
             data = head + reader.read()
         return decode_manifest(digest, data)
+
+    def tar_stream(self, digest: str) -> Iterator[bytes]:
+        """A stored tree as a tar stream, each file verified as it is read and its digest
+        in the member's ``MODELYARD.blake3`` record. The manifest is read before this
+        returns, so a missing or invalid tree raises here, not mid-stream."""
+        entries = self.read_tree(digest)
+        return write_tar(
+            TarMember(e.path, e.size, partial(self.open, e.digest), e.digest) for e in entries
+        )
 
     def get_tree(self, digest: str, dest_dir: str | os.PathLike[str]) -> Path:
         """Recreate a stored tree under ``dest_dir``; nothing is written outside it."""

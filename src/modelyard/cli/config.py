@@ -8,7 +8,7 @@ from modelyard.cli._common import JsonOption, print_json, run_command, state, ta
 
 app = typer.Typer(help="Settings.", no_args_is_help=True)
 
-_SECRET = ("secret", "password")
+_SECRET = ("secret", "password", "token")
 
 
 @app.command("show")

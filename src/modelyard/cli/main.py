@@ -8,12 +8,18 @@ import typer
 
 from modelyard.cli import _common
 from modelyard.cli.artifacts import app as artifacts_app
+from modelyard.cli.audit import app as audit_app
 from modelyard.cli.config import app as config_app
 from modelyard.cli.db import app as db_app
 from modelyard.cli.maintenance import register as register_maintenance
+from modelyard.cli.mfa import app as mfa_app
 from modelyard.cli.projects import app as projects_app
 from modelyard.cli.quickstart import register as register_quickstart
+from modelyard.cli.roles import app as roles_app
 from modelyard.cli.runs import app as runs_app
+from modelyard.cli.server import register as register_server
+from modelyard.cli.tokens import app as tokens_app
+from modelyard.cli.users import app as users_app
 
 app = typer.Typer(
     name="modelyard",
@@ -33,6 +39,9 @@ def root(
     home: Path | None = typer.Option(None, "--home", help="Folder of the embedded store."),
     store_url: str | None = typer.Option(None, "--store-url", help="Metadata store URL."),
     artifacts_uri: str | None = typer.Option(None, "--artifacts-uri", help="Artifact store URI."),
+    tracking_uri: str | None = typer.Option(
+        None, "--tracking-uri", help="Work through the Modelyard server at this URL."
+    ),
 ) -> None:
     overrides: dict = {}
     if home is not None:
@@ -41,6 +50,8 @@ def root(
         overrides["store"] = {"url": store_url}
     if artifacts_uri is not None:
         overrides["artifacts"] = {"uri": artifacts_uri}
+    if tracking_uri is not None:
+        overrides["tracking"] = {"uri": tracking_uri}
     ctx.obj = _common.State(config_file=config, overrides=overrides)
 
 
@@ -51,6 +62,14 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 register_maintenance(app)
 register_quickstart(app)
+register_server(app)
+
+# Governance: accounts, tokens, project roles, MFA, the audit log.
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(roles_app, name="roles")
+app.add_typer(mfa_app, name="mfa")
+app.add_typer(audit_app, name="audit")
 
 
 def main() -> None:

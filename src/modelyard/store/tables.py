@@ -5,12 +5,16 @@ step, used by search and ordering); its points are rows of ``metrics`` that refe
 series by integer id, which keeps the hot table narrow. Times are integer milliseconds
 since the epoch. Metric values that are NaN are stored as NULL (SQLite cannot store NaN)
 and read back as NaN; ±inf are stored as they are.
+
+Governance tables (users, credentials, memberships, the audit chain) are at the end;
+``docs/governance.md`` explains them.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -134,4 +138,109 @@ write_batches = Table(
     Column("id", String(64), primary_key=True),
     Column("created_at", BigInteger, nullable=False),
     Index(None, "created_at"),
+)
+
+
+# -- governance ------------------------------------------------------------------------
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("username", String(128), nullable=False, unique=True),
+    Column("email", String(255), nullable=True),
+    # argon2id PHC string; NULL for service accounts, which never sign in with a password.
+    Column("password_hash", Text, nullable=True),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("is_service_account", Boolean, nullable=False, default=False),
+    Column("disabled_at", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("password_changed_at", BigInteger, nullable=True),
+    Column("last_login_at", BigInteger, nullable=True),
+)
+
+# Failed sign-ins per username (known or not, so lock-out reveals nothing about existence).
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("username", String(128), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("window_start", BigInteger, nullable=False),
+    Column("locked_until", BigInteger, nullable=True),
+    Index(None, "window_start"),
+)
+
+access_tokens = Table(
+    "access_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("revoked_at", BigInteger, nullable=True),
+    Column("last_used_at", BigInteger, nullable=True),
+    Index(None, "user_id"),
+)
+
+mfa_secrets = Table(
+    "mfa_secrets",
+    metadata,
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("secret", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("confirmed_at", BigInteger, nullable=True),
+    # The newest TOTP time step accepted; a code for this step or an older one is refused.
+    Column("last_step", BigInteger, nullable=True),
+)
+
+recovery_codes = Table(
+    "recovery_codes",
+    metadata,
+    Column("id", _BigInt, primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("used_at", BigInteger, nullable=True),
+    Index(None, "user_id"),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column(
+        "project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("granted_at", BigInteger, nullable=False),
+    Column("granted_by", String(255), nullable=False),
+    Index(None, "user_id"),
+)
+
+# Instance-wide governance switches (``mfa_required``), one row per key.
+governance_settings = Table(
+    "governance_settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# Append-only and hash-chained: ``seq`` is assigned as the tail's seq + 1 (never by the
+# database), ``digest`` covers every other column including ``prev_digest``.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", _BigInt, primary_key=True, autoincrement=False),
+    Column("time", BigInteger, nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("object_type", String(64), nullable=False),
+    Column("object_id", String(255), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("client_addr", String(64), nullable=True),
+    Column("prev_digest", String(64), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Index(None, "time"),
 )

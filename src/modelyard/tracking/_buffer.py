@@ -8,12 +8,19 @@ deque reaches its bound, the caller flushes synchronously instead (back-pressure
 nothing is ever dropped). A process killed with SIGKILL
 therefore loses at most what was logged in the last flush interval, and because every
 batch is one transaction, never leaves a half-written batch behind.
+
+Each batch gets a random id when it is taken from the queues. A write that fails with
+StorageError is retried later with the same rows under the same id (with backoff and
+jitter), so a batch that was stored although the caller saw a failure (a lost answer from
+the tracking server, a dropped connection at commit) is skipped, never stored twice.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import random
+import secrets
 import sys
 import threading
 import time
@@ -28,7 +35,8 @@ __all__ = ["Batch", "LogBuffer"]
 MetricRow = tuple[str, str, float, int, int]  # run_id, key, value, step, timestamp_ms
 KeyValueRow = tuple[str, str, str]  # run_id, key, value
 
-_MAX_BATCH = 50_000
+#: Most rows of one kind (metrics, params or tags) in one batch.
+MAX_BATCH_ROWS = 50_000
 _RETRY_DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 
 
@@ -48,7 +56,7 @@ class LogBuffer:
 
     def __init__(
         self,
-        writer: Callable[[Batch], ModelyardError | None],
+        writer: Callable[[Batch, str], ModelyardError | None],
         *,
         flush_interval_s: float = 1.0,
         max_size: int = 100_000,
@@ -64,6 +72,7 @@ class LogBuffer:
         self._heartbeat_interval = heartbeat_interval_s
         self._exit_timeout = exit_flush_timeout_s
         self._live_runs: set[str] = set()
+        self._inflight: tuple[Batch, str] | None = None
         self._last_heartbeat = time.monotonic()
         self._drain_lock = threading.Lock()
         self._stop = threading.Event()
@@ -87,7 +96,13 @@ class LogBuffer:
 
     @property
     def pending(self) -> int:
-        return len(self.metrics) + len(self.params) + len(self.tags)
+        """Values waiting to be written (a batch in flight counts one more, for its
+        heartbeats)."""
+        queued = len(self.metrics) + len(self.params) + len(self.tags)
+        if self._inflight is not None:
+            batch = self._inflight[0]
+            queued += len(batch.metrics) + len(batch.params) + len(batch.tags) + 1
+        return queued
 
     # -- consumer side ------------------------------------------------------------
 
@@ -110,7 +125,7 @@ class LogBuffer:
                     f"could not store {self.pending} pending values within {timeout:.1f} s: "
                     f"{last.message}"
                 )
-            time.sleep(_RETRY_DELAYS[min(attempt, len(_RETRY_DELAYS) - 1)])
+            time.sleep(_backoff(attempt))
             attempt += 1
 
     def close(self, timeout: float | None = None) -> None:
@@ -129,7 +144,7 @@ class LogBuffer:
     def _loop(self) -> None:
         attempt = 0
         while not self._closed:
-            self._stop.wait(self._interval if attempt == 0 else _RETRY_DELAYS[attempt - 1])
+            self._stop.wait(self._interval if attempt == 0 else _backoff(attempt - 1))
             self._stop.clear()
             if self._closed:
                 return
@@ -151,21 +166,25 @@ class LogBuffer:
             self._write_one_batch()
 
     def _write_one_batch(self, heartbeats: list[str] | None = None) -> None:
-        batch = Batch(
-            metrics=_take(self.metrics, _MAX_BATCH),
-            params=_take(self.params, _MAX_BATCH),
-            tags=_take(self.tags, _MAX_BATCH),
-            heartbeats=heartbeats or [],
-        )
-        if not batch:
-            return
+        """Write the batch that failed last time, else take a new one from the queues."""
+        if self._inflight is None:
+            batch = Batch(
+                metrics=_take(self.metrics, MAX_BATCH_ROWS),
+                params=_take(self.params, MAX_BATCH_ROWS),
+                tags=_take(self.tags, MAX_BATCH_ROWS),
+                heartbeats=heartbeats or [],
+            )
+            if not batch:
+                return
+            self._inflight = (batch, secrets.token_hex(12))
+        batch, batch_id = self._inflight
         try:
-            deferred = self._writer(batch)
-        except StorageError:
-            _give_back(self.metrics, batch.metrics)
-            _give_back(self.params, batch.params)
-            _give_back(self.tags, batch.tags)
-            raise
+            deferred = self._writer(batch, batch_id)
+        except BaseException as exc:
+            if not isinstance(exc, StorageError):  # refused for good, not a passing failure
+                self._inflight = None
+            raise  # a StorageError keeps the batch in flight: retried with the same id
+        self._inflight = None
         if batch.heartbeats:
             self._last_heartbeat = time.monotonic()
         if deferred is not None:
@@ -190,5 +209,8 @@ def _take(queue: deque, limit: int) -> list:
     return [pop() for _ in range(n)]
 
 
-def _give_back(queue: deque, items: list) -> None:
-    queue.extendleft(reversed(items))
+def _backoff(attempt: int) -> float:
+    """The wait before retry ``attempt`` (0-based): growing, with jitter so that many
+    clients retrying against one server do not do it in step."""
+    delay = _RETRY_DELAYS[min(attempt, len(_RETRY_DELAYS) - 1)]
+    return delay * random.uniform(0.5, 1.0)

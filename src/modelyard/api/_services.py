@@ -1,0 +1,102 @@
+"""What the routes call: the tracking service and the blob store of one installation."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+
+if TYPE_CHECKING:
+    from modelyard.artifacts import BlobStore
+    from modelyard.config import Settings
+    from modelyard.store import Store
+    from modelyard.tracking.service import TrackingService
+
+__all__ = ["Services", "get_blobs", "get_services", "get_tracking"]
+
+
+class Services:
+    """The store, blob store and tracking service of the server, opened once.
+
+    The app opens them at start-up (so a bad store URL or a stale schema stops the server
+    at once); anything asked for before that opens on first use.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._store: Store | None = None
+        self._blobs: BlobStore | None = None
+        self._tracking: TrackingService | None = None
+
+    def open(self) -> None:
+        """Open the metadata store (its schema must be current) and the blob store."""
+        with self._lock:
+            if self._tracking is not None:
+                return
+            from modelyard.artifacts import open_blob_store
+            from modelyard.store import open_store
+            from modelyard.tracking.service import TrackingService
+
+            conf = self.settings.store
+            store = open_store(
+                self.settings.store_url,
+                busy_timeout_s=conf.busy_timeout_s,
+                auto_upgrade=conf.auto_upgrade,
+            )
+            try:
+                self._blobs = open_blob_store(self.settings)
+            except BaseException:
+                store.dispose()
+                raise
+            self._store = store
+            self._tracking = TrackingService(
+                store, heartbeat_timeout_s=self.settings.tracking.heartbeat_timeout_s
+            )
+
+    @property
+    def tracking(self) -> TrackingService:
+        if self._tracking is None:
+            self.open()
+        assert self._tracking is not None
+        return self._tracking
+
+    @property
+    def blobs(self) -> BlobStore:
+        if self._blobs is None:
+            self.open()
+        assert self._blobs is not None
+        return self._blobs
+
+    @property
+    def upload_dir(self) -> Path:
+        """Where request bodies of uploads are staged before they are hashed and stored."""
+        folder = Path(self.settings.home) / "tmp" / "uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def close(self) -> None:
+        with self._lock:
+            if self._blobs is not None:
+                self._blobs.close()
+            if self._store is not None:
+                self._store.dispose()
+            self._store = self._blobs = self._tracking = None
+
+
+def get_services(request: Request) -> Services:
+    """FastAPI dependency: the app's services."""
+    services: Services = request.app.state.services
+    return services
+
+
+def get_tracking(request: Request) -> TrackingService:
+    """FastAPI dependency: the tracking service (every rule lives there)."""
+    return get_services(request).tracking
+
+
+def get_blobs(request: Request) -> BlobStore:
+    """FastAPI dependency: the blob store."""
+    return get_services(request).blobs

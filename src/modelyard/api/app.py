@@ -1,0 +1,103 @@
+"""The app factory: ``create_app(settings, auth=...)``.
+
+Everything is under ``/api/v1``; the OpenAPI document is ``/api/v1/openapi.json``.
+``/api/v1/health`` needs no authentication; every other route depends on
+:func:`~modelyard.api.auth.get_principal`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.middleware.cors import CORSMiddleware
+
+from modelyard.api._errors import install_error_handlers
+from modelyard.api._guard import RequestGuard
+from modelyard.api._services import Services
+from modelyard.api.auth import Authenticator, get_principal
+from modelyard.api.routes import artifacts, health, metrics, projects, runs, search
+from modelyard.api.schemas._types import ErrorResponse
+from modelyard.config import Settings
+
+__all__ = ["API_PREFIX", "create_app"]
+
+API_PREFIX = "/api/v1"
+
+_ERRORS = {
+    status: {"model": ErrorResponse, "description": text}
+    for status, text in {
+        400: "Bad request (for example a Host that is not allowed).",
+        403: "Permission denied.",
+        404: "Not found.",
+        409: "Conflict or already exists.",
+        413: "Over a size limit.",
+        415: "Wrong content type.",
+        422: "Invalid input; `field` names it.",
+        500: "Internal error.",
+        503: "The metadata or artifact store is unavailable.",
+    }.items()
+}
+
+
+def create_app(settings: Settings, *, auth: Authenticator) -> FastAPI:
+    """The control-plane API over the store and artifacts named by ``settings``.
+
+    ``auth`` turns each request into its principal (see :mod:`modelyard.api.auth`).
+    """
+    from modelyard import __version__
+
+    services = Services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(services.open)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(services.close)
+
+    app = FastAPI(
+        title="Modelyard",
+        version=__version__,
+        summary="Control-plane API: projects, runs, metrics, artifacts.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+        responses=_ERRORS,  # type: ignore[arg-type]
+    )
+    app.state.services = services
+    app.state.authenticate = auth
+    install_error_handlers(app)
+    app.include_router(health.router, prefix=API_PREFIX)
+    for module in (projects, runs, search, metrics, artifacts):
+        app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(get_principal)])
+    server = settings.server
+    if server.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=server.cors_origins,
+            allow_credentials="*" not in server.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(
+        RequestGuard,
+        allowed_hosts=_allowed_hosts(server.allowed_hosts, server.host),
+        max_body_bytes=server.max_body_bytes,
+        max_upload_bytes=server.max_artifact_bytes,
+    )
+    return app
+
+
+def _allowed_hosts(configured: list[str], bound: str) -> list[str]:
+    """The allowed Host names, plus the address the server binds when it is one."""
+    try:
+        unspecified = ipaddress.ip_address(bound).is_unspecified
+    except ValueError:
+        unspecified = False
+    return configured if unspecified or bound in configured else [*configured, bound]

@@ -1,0 +1,135 @@
+"""Artifacts of a run: list, describe, upload and download (streamed both ways).
+
+The artifact path travels in the ``path`` query parameter and is normalized and confined
+by the same rules as in the SDK (no ``..``, absolute paths, backslashes, NUL, control
+characters, percent-encoded separators or dots). A file goes up and down as
+``application/octet-stream``; a folder as ``application/x-tar`` (see
+``artifacts/_tar.py``), stored as a tree.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from modelyard.api._pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, page
+from modelyard.api._services import Services, get_services, get_tracking
+from modelyard.api.schemas._types import Text
+from modelyard.api.schemas.artifacts import ArtifactPage, ArtifactPublic
+from modelyard.artifacts import BlobInfo, BlobReader, BlobStore, normalize_artifact_path
+from modelyard.tracking.service import TrackingService
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/runs/{run_id}/artifacts", tags=["artifacts"])
+Tracking = Annotated[TrackingService, Depends(get_tracking)]
+ArtifactPath = Annotated[str, Query(description="The artifact's path inside the run.")]
+
+_CHUNK = 1024 * 1024
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_BODY_TYPES = {"application/octet-stream": _BINARY, "application/x-tar": _BINARY}
+
+
+@router.get("", response_model=ArtifactPage)
+def list_artifacts(
+    run_id: str,
+    tracking: Tracking,
+    prefix: Annotated[Text | None, Query(description="Only this path and below it.")] = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> ArtifactPage:
+    """A run's artifacts by path, one page at a time."""
+    items, next_cursor = page(
+        tracking.list_artifacts(run_id, prefix), limit, cursor, "artifacts", run_id, prefix
+    )
+    return ArtifactPage(
+        items=[ArtifactPublic.model_validate(a) for a in items], next_cursor=next_cursor
+    )
+
+
+@router.get("/info", response_model=ArtifactPublic)
+def get_artifact(run_id: str, path: ArtifactPath, tracking: Tracking) -> ArtifactPublic:
+    """What one artifact is: file or tree, digest, size."""
+    return ArtifactPublic.model_validate(
+        tracking.get_artifact(run_id, normalize_artifact_path(path))
+    )
+
+
+@router.get(
+    "/content",
+    response_class=StreamingResponse,
+    responses={200: {"content": _BODY_TYPES, "description": "A file, or a tree as a tar."}},
+)
+def download_artifact(
+    run_id: str, path: ArtifactPath, services: Annotated[Services, Depends(get_services)]
+) -> StreamingResponse:
+    """The artifact's bytes, streamed and verified against their digest as they are read
+    (the ``ETag`` is the digest; ``X-Modelyard-Kind`` says file or tree)."""
+    info = services.tracking.get_artifact(run_id, normalize_artifact_path(path))
+    headers = {"ETag": f'"{info.digest}"', "X-Modelyard-Kind": info.kind}
+    if info.kind == "tree":
+        stream = services.blobs.tar_stream(info.digest)
+        return StreamingResponse(stream, media_type="application/x-tar", headers=headers)
+    reader = services.blobs.open(info.digest)
+    headers["Content-Length"] = str(info.size)
+    return StreamingResponse(
+        _read_chunks(reader), media_type="application/octet-stream", headers=headers
+    )
+
+
+@router.put(
+    "/content",
+    status_code=201,
+    response_model=ArtifactPublic,
+    openapi_extra={"requestBody": {"required": True, "content": _BODY_TYPES}},
+)
+async def upload_artifact(
+    run_id: str,
+    path: ArtifactPath,
+    request: Request,
+    services: Annotated[Services, Depends(get_services)],
+) -> ArtifactPublic:
+    """Store the request body as artifact ``path`` of the run (replacing one stored under
+    that path): a file (``application/octet-stream``) or a folder sent as a tar
+    (``application/x-tar``). The body is streamed to a staging file, never held in
+    memory, then hashed and stored."""
+    name = normalize_artifact_path(path)
+    is_tree = request.headers.get("content-type", "").lower().startswith("application/x-tar")
+    await run_in_threadpool(services.tracking.get_run, run_id)  # 404 before the upload
+    fd, staged = tempfile.mkstemp(dir=services.upload_dir, prefix="upload-", suffix=".tmp")
+    try:
+        with open(fd, "wb") as out:
+            pending = bytearray()
+            async for chunk in request.stream():
+                pending += chunk
+                if len(pending) >= _CHUNK:
+                    await run_in_threadpool(out.write, bytes(pending))
+                    pending.clear()
+            await run_in_threadpool(out.write, bytes(pending))
+        info = await run_in_threadpool(_store, services.blobs, Path(staged), is_tree)
+        recorded = await run_in_threadpool(
+            services.tracking.record_artifact, run_id, name, info.digest, info.kind, info.size
+        )
+    finally:
+        os.unlink(staged)
+    return ArtifactPublic.model_validate(recorded)
+
+
+def _store(blobs: BlobStore, staged: Path, is_tree: bool) -> BlobInfo:
+    if not is_tree:
+        return blobs.put_file(staged)
+    with open(staged, "rb") as tar:
+        return blobs.put_tar(tar)
+
+
+def _read_chunks(reader: BlobReader) -> Iterator[bytes]:
+    with reader:
+        while chunk := reader.read(_CHUNK):
+            yield chunk

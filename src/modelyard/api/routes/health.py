@@ -1,0 +1,18 @@
+"""``GET /api/v1/health``: is the server up (no authentication)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from modelyard.api.schemas.health import HealthPublic
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=HealthPublic)
+def health() -> HealthPublic:
+    from modelyard import __version__
+
+    return HealthPublic(status="ok", version=__version__)

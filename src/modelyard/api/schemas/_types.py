@@ -1,0 +1,61 @@
+"""Field types shared by the request and response models, and the one error shape.
+
+Request strings never hold NUL (PostgreSQL cannot store it); keys follow the SDK's rules;
+integers that land in 64-bit columns are bounded. Floats may be NaN or ±inf: answers
+write them as the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` (JSON has no such
+numbers) and requests may too.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from modelyard._util import MAX_KEY_LENGTH, validate_key
+
+__all__ = [
+    "NUL_FREE",
+    "ErrorBody",
+    "ErrorResponse",
+    "Int64",
+    "Key",
+    "Public",
+    "RunId",
+    "ShortText",
+    "Text",
+]
+
+NUL_FREE = r"^[^\x00]*$"
+
+Text = Annotated[str, StringConstraints(pattern=NUL_FREE)]
+ShortText = Annotated[str, StringConstraints(max_length=255, pattern=NUL_FREE)]
+
+
+def _key(value: str) -> str:
+    return validate_key(value, "key")
+
+
+Key = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH), AfterValidator(_key)
+]
+RunId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+Int64 = Annotated[int, Field(ge=0, le=2**63 - 1)]
+
+
+class Public(BaseModel):
+    """Base of every answer model: built from service objects, NaN/inf as strings."""
+
+    model_config = ConfigDict(from_attributes=True, ser_json_inf_nan="strings")
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Stable machine code: not_found, invalid_input, conflict, ...")
+    message: str = Field(description="What went wrong, for people.")
+    field: str | None = Field(description="The input field at fault, when there is one.")
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape of every endpoint."""
+
+    error: ErrorBody

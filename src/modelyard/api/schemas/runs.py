@@ -1,0 +1,62 @@
+"""Runs on the wire."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from modelyard.api.schemas._types import NUL_FREE, Int64, Key, Public, ShortText, Text
+
+__all__ = ["LastStepsPublic", "RunCreate", "RunEnd", "RunPublic", "RunRef"]
+
+
+class RunCreate(BaseModel):
+    project: Text = Field(description="Created when it does not exist yet.")
+    name: Text | None = Field(None, description="Default: run-<first 8 digits of the id>.")
+    parent_id: Annotated[str, StringConstraints(max_length=64, pattern=NUL_FREE)] | None = None
+    user: ShortText = ""
+    host: ShortText = ""
+    entry_point: Text = ""
+    tags: dict[Key, Text] = {}
+
+
+class RunEnd(BaseModel):
+    status: Text = Field(description="finished, failed or killed.")
+    error: Text | None = Field(None, description="The traceback of a failed run.")
+    wall_time_s: float | None = None
+    cpu_time_s: float | None = None
+    peak_rss_bytes: Int64 | None = None
+    gpu_time_s: float | None = None
+    cost: float | None = None
+
+
+class RunPublic(Public):
+    id: str
+    project: str
+    name: str
+    status: str = Field(description="running, finished, failed, killed or lost.")
+    start_time: int
+    end_time: int | None
+    duration_s: float | None
+    parent_id: str | None
+    user: str
+    host: str
+    entry_point: str
+    error: str | None
+    wall_time_s: float | None
+    cpu_time_s: float | None
+    peak_rss_bytes: int | None
+    gpu_time_s: float | None
+    cost: float | None
+    params: dict[str, str]
+    metrics: dict[str, float] = Field(description="The latest value of each metric.")
+    tags: dict[str, str]
+
+
+class RunRef(Public):
+    id: str = Field(description="The full run id.")
+
+
+class LastStepsPublic(Public):
+    steps: dict[str, int] = Field(description="The highest step logged for each metric.")

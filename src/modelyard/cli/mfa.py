@@ -1,0 +1,130 @@
+"""``modelyard mfa``: enrol authenticators, reset them, require MFA for everyone."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import typer
+
+from modelyard.cli._common import JsonOption, console, print_json, run_command
+from modelyard.cli._governance import governance, operator
+
+app = typer.Typer(help="Multi-factor authentication (as the local operator).", no_args_is_help=True)
+
+
+@app.command("enrol")
+def enrol(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Username."),
+    qr: Path | None = typer.Option(
+        None, "--qr", help="Where to write the QR code PNG (default: ./<name>-mfa.png)."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Start an enrolment: prints the otpauth:// URI and recovery codes, writes the QR code.
+
+    The enrolment counts once confirmed with a first code (modelyard mfa confirm).
+    """
+
+    def body() -> None:
+        with governance(ctx) as gov:
+            enrolment = gov.mfa.enrol(name, actor=operator())
+        path = qr if qr is not None else Path(f"{enrolment.username}-mfa.png")
+        _write_private(path, enrolment.qr_png)
+        if as_json:
+            print_json(
+                {
+                    "username": enrolment.username,
+                    "uri": enrolment.uri,
+                    "qr_png": str(path),
+                    "recovery_codes": list(enrolment.recovery_codes),
+                }
+            )
+            return
+        console.print(f"authenticator URI: {enrolment.uri}", highlight=False, soft_wrap=True)
+        console.print(f"QR code written to {path} (it holds the secret: delete it after use)")
+        console.print("recovery codes (each works once; shown only now):")
+        for code in enrolment.recovery_codes:
+            console.print(f"  {code}", highlight=False)
+        console.print(f"confirm with: modelyard mfa confirm {enrolment.username} <code>")
+
+    run_command(body)
+
+
+@app.command("confirm")
+def confirm(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Username."),
+    code: str = typer.Argument(..., help="The current 6-digit code from the authenticator."),
+) -> None:
+    """Complete an enrolment with a first valid code."""
+
+    def body() -> None:
+        with governance(ctx) as gov:
+            gov.mfa.confirm(name, code, actor=operator())
+        console.print(f"authenticator of {name} confirmed")
+
+    run_command(body)
+
+
+@app.command("reset")
+def reset(ctx: typer.Context, name: str = typer.Argument(..., help="Username.")) -> None:
+    """Remove a user's authenticator and recovery codes (a lost device)."""
+
+    def body() -> None:
+        with governance(ctx) as gov:
+            gov.mfa.reset(name, actor=operator())
+        console.print(f"multi-factor authentication of {name} reset")
+
+    run_command(body)
+
+
+@app.command("status")
+def status(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Username."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Show whether a user has an authenticator and how many recovery codes are left."""
+
+    def body() -> None:
+        with governance(ctx) as gov:
+            st = gov.mfa.status(name, actor=operator())
+        if as_json:
+            print_json(asdict(st))
+            return
+        state = "confirmed" if st.confirmed else "pending confirmation" if st.enrolled else "none"
+        console.print(
+            f"{st.username}: authenticator {state}; {st.recovery_codes_left} recovery codes "
+            f"left; MFA required for everyone: {'on' if st.required else 'off'}"
+        )
+
+    run_command(body)
+
+
+@app.command("require")
+def require(
+    ctx: typer.Context,
+    setting: str = typer.Argument(..., help="on or off.", metavar="on|off"),
+) -> None:
+    """Require multi-factor authentication for every password sign-in (or stop)."""
+
+    def body() -> None:
+        from modelyard.errors import InvalidInput
+
+        if setting not in {"on", "off"}:
+            raise InvalidInput(f"expected on or off, got {setting!r}", field="setting")
+        with governance(ctx) as gov:
+            gov.mfa.set_required(setting == "on", actor=operator())
+        console.print(f"multi-factor authentication required for everyone: {setting}")
+
+    run_command(body)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` readable by the owner only (the QR code holds the TOTP secret)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)

@@ -1,0 +1,79 @@
+"""``modelyard server``: run the control-plane API."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import typer
+
+from modelyard.cli._common import err_console, run_command, state
+from modelyard.errors import InvalidInput
+
+
+def register(app: typer.Typer) -> None:
+    app.command("server")(server)
+
+
+def server(
+    ctx: typer.Context,
+    host: str | None = typer.Option(None, "--host", help="Address to bind [server.host]."),
+    port: int | None = typer.Option(None, "--port", help="TCP port [server.port]."),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Worker processes [server.workers]."
+    ),
+    no_auth: bool = typer.Option(
+        False,
+        "--no-auth",
+        help="Serve without authentication: anyone who can connect can do anything. "
+        "Allowed on loopback addresses only.",
+    ),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Run the REST API server (OpenAPI document at /api/v1/openapi.json)."""
+
+    def body() -> None:
+        st = state(ctx)
+        chosen = {"host": host, "port": port, "workers": workers}
+        server_overrides = {k: v for k, v in chosen.items() if v is not None}
+        from modelyard.config import load_settings
+
+        settings = load_settings(st.config_file, **st.overrides, server=server_overrides)
+        bound = settings.server.host
+        if not no_auth:
+            raise InvalidInput(
+                "authentication needs the governance layer (`modelyard users create "
+                "--admin`), which this installation does not have yet; for local use run "
+                "`modelyard server --no-auth` on a loopback address",
+                field="--no-auth",
+            )
+        if not _is_loopback(bound):
+            raise InvalidInput(
+                f"--no-auth is allowed only on a loopback address (127.0.0.0/8, ::1, "
+                f"localhost), not {bound!r}",
+                field="--host",
+            )
+        from modelyard.api._services import Services
+        from modelyard.api.auth import no_auth as authenticate_nobody
+        from modelyard.api.server import serve
+
+        preflight = Services(settings)  # a bad store or stale schema: one line, not a trace
+        preflight.open()
+        preflight.close()
+        err_console.print(
+            f"[bold red]WARNING: authentication is OFF (--no-auth).[/bold red] Anyone who "
+            f"can connect to {bound}:{settings.server.port} can read and change every "
+            f"project, run and artifact. Use it on this machine only.",
+            highlight=False,
+        )
+        serve(settings, auth=authenticate_nobody, log_level=log_level)
+
+    run_command(body)
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,120 @@
+"""``modelyard users``: create, list, disable and enable accounts, reset passwords."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import typer
+
+from modelyard.cli._common import JsonOption, console, fmt_time, print_json, run_command, table
+from modelyard.cli._governance import PasswordStdinOption, governance, operator, read_password
+
+app = typer.Typer(
+    help="User accounts (on the metadata store, as the local operator).", no_args_is_help=True
+)
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Username (letters, digits, '.', '_', '-')."),
+    admin: bool = typer.Option(False, "--admin", help="Give the user administrator rights."),
+    email: str | None = typer.Option(None, "--email", help="The user's email address."),
+    password_stdin: bool = PasswordStdinOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Create a user who signs in with a password (prompted twice unless --password-stdin)."""
+
+    def body() -> None:
+        password = read_password(password_stdin)
+        with governance(ctx) as gov:
+            user = gov.users.create_user(name, password, actor=operator(), admin=admin, email=email)
+        if as_json:
+            print_json(asdict(user))
+        else:
+            role = " (administrator)" if user.is_admin else ""
+            console.print(f"created user [bold]{user.username}[/bold]{role}")
+
+    run_command(body)
+
+
+@app.command("list")
+def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """List users and service accounts."""
+
+    def body() -> None:
+        with governance(ctx) as gov:
+            users = gov.users.list_users(actor=operator())
+        if as_json:
+            print_json([asdict(u) for u in users])
+            return
+        table(
+            "Users",
+            ["username", "kind", "admin", "status", "created", "last sign-in"],
+            [
+                (
+                    u.username,
+                    "service account" if u.is_service_account else "user",
+                    "yes" if u.is_admin else "",
+                    "disabled" if u.disabled else "active",
+                    fmt_time(u.created_at),
+                    fmt_time(u.last_login_at),
+                )
+                for u in users
+            ],
+        )
+
+    run_command(body)
+
+
+@app.command("disable")
+def disable(ctx: typer.Context, name: str = typer.Argument(..., help="Username.")) -> None:
+    """Disable an account: no sign-in and none of its tokens work."""
+
+    def body() -> None:
+        with governance(ctx) as gov:
+            user = gov.users.disable_user(name, actor=operator())
+        console.print(f"disabled [bold]{user.username}[/bold]")
+
+    run_command(body)
+
+
+@app.command("enable")
+def enable(ctx: typer.Context, name: str = typer.Argument(..., help="Username.")) -> None:
+    """Enable a disabled account again."""
+
+    def body() -> None:
+        with governance(ctx) as gov:
+            user = gov.users.enable_user(name, actor=operator())
+        console.print(f"enabled [bold]{user.username}[/bold]")
+
+    run_command(body)
+
+
+@app.command("unlock")
+def unlock(ctx: typer.Context, name: str = typer.Argument(..., help="Username.")) -> None:
+    """Clear a sign-in lock-out (too many failed attempts)."""
+
+    def body() -> None:
+        with governance(ctx) as gov:
+            gov.users.unlock_user(name, actor=operator())
+        console.print(f"unlocked [bold]{name}[/bold]")
+
+    run_command(body)
+
+
+@app.command("set-password")
+def set_password(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Username."),
+    password_stdin: bool = PasswordStdinOption,
+) -> None:
+    """Set a user's password (prompted twice unless --password-stdin)."""
+
+    def body() -> None:
+        password = read_password(password_stdin, "New password")
+        with governance(ctx) as gov:
+            gov.users.change_password(name, password, actor=operator())
+        console.print(f"password of [bold]{name}[/bold] changed")
+
+    run_command(body)

@@ -1,0 +1,49 @@
+"""Fixtures for the API over real HTTP: a live server per test, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from modelyard.config import Settings
+
+
+@pytest.fixture
+def api(served: str) -> Iterator[httpx.Client]:
+    """An HTTP client for ``/api/v1`` of a live server over the test's store."""
+    with httpx.Client(base_url=served + "/api/v1", timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def run_id(api: httpx.Client) -> str:
+    answer = api.post("/runs", json={"project": "p", "name": "r"})
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+@pytest.fixture
+def server_with(
+    embedded_settings: Settings, live_server: Callable[..., Any]
+) -> Iterator[Callable[..., httpx.Client]]:
+    """``server_with(max_body_bytes=...)``: a live server with other ``server`` settings,
+    and an HTTP client for its ``/api/v1``."""
+    from modelyard.api import create_app
+    from modelyard.api.auth import no_auth
+
+    clients: list[httpx.Client] = []
+
+    def start(**server: Any) -> httpx.Client:
+        conf = embedded_settings.server.model_copy(update=server)
+        settings = embedded_settings.model_copy(update={"server": conf})
+        app = create_app(settings, auth=no_auth)
+        url = live_server(app).url
+        clients.append(httpx.Client(base_url=url + "/api/v1", timeout=30))
+        return clients[-1]
+
+    yield start
+    for client in clients:
+        client.close()

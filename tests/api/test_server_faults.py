@@ -1,0 +1,131 @@
+"""Concurrency and faults through a real ``modelyard server`` process: eight clients
+logging 50,000 points each over HTTP all land; a server killed with SIGKILL and restarted
+on the same port in the middle of that load loses nothing and duplicates nothing."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from modelyard.config import Settings
+from modelyard.store import open_store
+from modelyard.tracking.service import TrackingService
+
+pytestmark = pytest.mark.slow
+
+POINTS = 50_000
+CLIENTS = 8
+
+LOGGER = textwrap.dedent(
+    """
+    import sys, time
+    from modelyard import connect
+
+    url, home, n, pause = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+    client = connect(url, home=home, tracking={
+        "flush_interval_s": 0.2, "system_metrics_interval_s": 0, "capture_packages": False,
+        "capture_git": False, "exit_flush_timeout_s": 120, "retry_timeout_s": 60,
+    })
+    run = client.start_run("load", name="client")
+    print("run", run.id, flush=True)
+    for step in range(n):
+        run.log_metric("x", float(step), step=step)
+        if pause and step % 1000 == 999:
+            time.sleep(pause)
+    run.end()
+    client.close()
+    print("done", flush=True)
+    """
+)
+
+
+@pytest.fixture
+def clients(tmp_path: Path) -> Iterator[Callable[[str, float], list[subprocess.Popen[str]]]]:
+    """``clients(url, pause)``: start the logging clients; any left running are killed."""
+    script = tmp_path / "logger.py"
+    script.write_text(LOGGER)
+    started: list[subprocess.Popen[str]] = []
+
+    def start(url: str, pause: float) -> list[subprocess.Popen[str]]:
+        args = [sys.executable, str(script), url, str(tmp_path / "home"), str(POINTS), str(pause)]
+        for _ in range(CLIENTS):
+            started.append(
+                subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            )
+        return started
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+def _run_ids(procs: list[subprocess.Popen[str]]) -> list[str]:
+    lines = [proc.stdout.readline().split() for proc in procs if proc.stdout is not None]
+    assert all(line[0] == "run" for line in lines), lines
+    return [line[1] for line in lines]
+
+
+def _finish(procs: list[subprocess.Popen[str]]) -> None:
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        assert out.split() == ["done"], out
+
+
+def _stored_points(settings: Settings, run_ids: list[str]) -> int:
+    store = open_store(settings.store_url)
+    try:
+        tracking = TrackingService(store)
+        return sum(len(tracking.metric_history(run_id, "x")) for run_id in run_ids)
+    finally:
+        store.dispose()
+
+
+def _check_every_point_once(settings: Settings, run_ids: list[str]) -> None:
+    if settings.store_url.startswith("sqlite"):
+        with sqlite3.connect(settings.store_url.removeprefix("sqlite:///")) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    store = open_store(settings.store_url)
+    try:
+        tracking = TrackingService(store)
+        assert len(set(run_ids)) == CLIENTS
+        for run_id in run_ids:
+            assert tracking.metric_history(run_id, "x").steps == list(range(POINTS))
+            assert tracking.get_run(run_id).status == "finished"
+    finally:
+        store.dispose()
+
+
+def test_eight_clients_over_http_all_land(
+    embedded_settings: Settings, server_process: Callable[..., Any], clients: Any
+) -> None:
+    server = server_process(embedded_settings, workers=2)
+    procs = clients(server.url, 0)
+    run_ids = _run_ids(procs)
+    _finish(procs)
+    _check_every_point_once(embedded_settings, run_ids)
+
+
+def test_a_server_killed_mid_load_loses_and_duplicates_nothing(
+    embedded_settings: Settings, server_process: Callable[..., Any], clients: Any
+) -> None:
+    server = server_process(embedded_settings)
+    procs = clients(server.url, 0.05)  # ~3 s of logging each
+    run_ids = _run_ids(procs)
+    time.sleep(1.0)
+    assert 0 < _stored_points(embedded_settings, run_ids) < CLIENTS * POINTS  # mid-load
+    server.kill()
+    time.sleep(1.0)  # clients meet refused connections, keep their batches, back off
+    server_process(embedded_settings, port=server.port)
+    _finish(procs)
+    _check_every_point_once(embedded_settings, run_ids)
