@@ -16,6 +16,13 @@ from modelyard.config import Settings
 OCTETS = {"Content-Type": "application/octet-stream"}
 TAR = {"Content-Type": "application/x-tar"}
 
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    """Artifact paths are checked before the metadata store is touched: SQLite only."""
+    return f"sqlite:///{tmp_path / 'store' / 'modelyard.db'}"
+
+
 # Raw query strings, sent as they are (not re-encoded by the client).
 TRAVERSALS = [
     "../escape.txt",

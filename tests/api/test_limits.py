@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import pickle
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,6 +14,12 @@ import pytest
 from modelyard.api.routes import metrics as metric_routes
 
 JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    """These limits are checked before the store is touched: SQLite only."""
+    return f"sqlite:///{tmp_path / 'store' / 'modelyard.db'}"
 
 
 def _code(answer: httpx.Response) -> str:
@@ -78,14 +85,6 @@ def test_deep_nesting_is_422(api: httpx.Client) -> None:
     assert shallow.status_code == 422 and "nested" not in shallow.text
 
 
-def test_a_batch_holds_at_most_50000_rows_of_a_kind(api: httpx.Client, run_id: str) -> None:
-    rows = [[run_id, "m", 1.0, i, 0] for i in range(50_001)]
-    answer = api.post("/batches", json={"batch_id": "too-many-1", "metrics": rows})
-    assert answer.status_code == 422 and answer.json()["error"]["field"] == "metrics"
-    answer = api.post("/batches", json={"batch_id": "just-right", "metrics": rows[:50_000]})
-    assert answer.status_code == 200, answer.text
-
-
 def test_page_size_is_bounded(api: httpx.Client) -> None:
     assert api.get("/projects", params={"limit": 1001}).status_code == 422
     search = api.post("/runs/search", json={"project": "p", "max_results": 50_001})
@@ -103,41 +102,6 @@ def test_history_answers_are_bounded(
     assert answer.status_code == 422 and answer.json()["error"]["field"] == "max_points"
     small = api.get(url, params={"key": "loss", "max_points": 10}).json()
     assert len(small["steps"]) <= 10 and small["total_points"] == 20
-
-
-@pytest.mark.parametrize(
-    ("path", "body"),
-    [
-        ("/projects", b'{"name": '),
-        ("/projects", b"\xff\xfe"),
-        ("/projects", b'"just a string"'),
-        ("/projects", b'{"name": "a\\u0000b"}'),
-        ("/projects", b'{"name": "\\ud800"}'),
-        ("/runs", b'{"project": "p", "tags": {"k": ["not", "text"]}}'),
-        (
-            "/batches",
-            b'{"batch_id": "12345678", "metrics": [["' + b"a" * 32 + b'", "k", 1, 1e400, 0]]}',
-        ),
-        ("/runs/search", b'{"project": "p", "max_results": 99999999999999999999999}'),
-        ("/runs/search", b'{"project": "p", "filter": "attributes.start_time > 1e999"}'),
-        ("/batches", b'{"batch_id": "12345678", "metrics": [["x", "k", "NaN", -1, 0]]}'),
-        ("/batches", b'{"batch_id": "12345678", "metrics": [[1, 2]]}'),
-        ("/batches", b'{"batch_id": "12345678", "params": [["' + b"a" * 32 + b'", "k", 5]]}'),
-        ("/batches", b'{"batch_id": "12345678", "heartbeats": "abc"}'),
-        ("/batches", b"[]"),
-        ("/batches", b"null"),
-    ],
-)
-def test_malformed_bodies_are_4xx(api: httpx.Client, path: str, body: bytes) -> None:
-    answer = api.post(path, content=body, headers=JSON)
-    assert 400 <= answer.status_code < 500, answer.text
-    assert set(answer.json()) == {"error"}
-
-
-def test_steps_beyond_64_bits_are_refused(api: httpx.Client, run_id: str) -> None:
-    row = [run_id, "m", 1.0, 2**63, 0]
-    answer = api.post("/batches", json={"batch_id": "overflow1", "metrics": [row]})
-    assert answer.status_code == 422
 
 
 def test_hosts_not_allowed_are_refused(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,6 +12,13 @@ from typer.testing import CliRunner
 
 from modelyard.cli.main import app
 from modelyard.config import Settings, load_settings
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    """Start-up and the flags do not depend on the store: SQLite only (PostgreSQL's
+    preflight is tested below)."""
+    return f"sqlite:///{tmp_path / 'store' / 'modelyard.db'}"
 
 
 def _server(settings: Settings, *args: str) -> Any:

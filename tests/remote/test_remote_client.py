@@ -7,6 +7,7 @@ import inspect
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,13 @@ from modelyard.remote import tracking as remote_tracking
 from modelyard.tracking._buffer import Batch
 from modelyard.tracking.service import TrackingService
 from server_support import free_port
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    """The client's behaviour does not depend on the server's store (both stores run the
+    whole tracking suite remotely): SQLite only."""
+    return f"sqlite:///{tmp_path / 'store' / 'modelyard.db'}"
 
 
 def _app(settings: Settings) -> Any:
@@ -115,13 +123,13 @@ def test_a_server_that_comes_up_late_is_waited_for(
 ) -> None:
     port = free_port()
     app = _app(settings)
-    timer = threading.Timer(0.8, lambda: live_server(app, port))
+    timer = threading.Timer(0.4, lambda: live_server(app, port))
     timer.start()
     try:
         with _remote(f"http://127.0.0.1:{port}", settings, retry_timeout_s=20) as client:
             started = time.monotonic()
             assert client.create_project("late").name == "late"  # refused, then served
-            assert time.monotonic() - started >= 0.5
+            assert time.monotonic() - started >= 0.3
     finally:
         timer.join()
 
@@ -131,7 +139,7 @@ def test_retries_stop_at_the_retry_timeout(settings: Settings) -> None:
         started = time.monotonic()
         with pytest.raises(StorageError, match="did not answer after"):
             client.list_projects()
-        assert 0.5 < time.monotonic() - started < 5
+        assert 1.0 <= time.monotonic() - started < 5
 
 
 def test_503_is_retried_even_for_creation(

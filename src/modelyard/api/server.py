@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from modelyard.api.app import create_app
 from modelyard.api.auth import Authenticator
 from modelyard.config import Settings
+from modelyard.errors import MissingDependency
 
 __all__ = ["AppFactory", "serve"]
 
@@ -28,7 +29,10 @@ class AppFactory:
 def serve(settings: Settings, *, auth: Authenticator, log_level: str = "info") -> None:
     """Serve until interrupted on ``server.host``:``server.port`` with ``server.workers``
     processes (each with its own connections to the stores)."""
-    import uvicorn
+    try:
+        import uvicorn
+    except ImportError:
+        raise MissingDependency.for_extra("uvicorn", "server") from None
 
     conf = settings.server
     config = uvicorn.Config(

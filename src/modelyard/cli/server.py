@@ -42,7 +42,7 @@ def server(
         if not no_auth:
             raise InvalidInput(
                 "authentication needs the governance layer (`modelyard users create "
-                "--admin`), which this installation does not have yet; for local use run "
+                "--admin`) wired into the server, which is not done yet; for local use run "
                 "`modelyard server --no-auth` on a loopback address",
                 field="--no-auth",
             )

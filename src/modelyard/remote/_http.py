@@ -179,14 +179,15 @@ class HttpSession:
                 response.read()
                 response.close()
                 failure = error_from_response(response).message
-            delay = random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt))
-            if time.monotonic() + delay > deadline:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 raise StorageError(
                     f"the tracking server at {self.base_url} did not answer"
                     + (f" after {attempt + 1} attempts" if attempt else "")
                     + f": {failure}"
                 )
-            time.sleep(delay)
+            delay = random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt))
+            time.sleep(min(delay, remaining))
             attempt += 1
 
     def _unreachable(self, exc: Exception) -> str:

@@ -245,13 +245,15 @@ def _batch_bodies(batch: Batch, batch_id: str, part: str = "") -> list[bytes]:
             "heartbeats": batch.heartbeats,
         }
     )
+    if len(body) <= _MAX_REQUEST_BYTES:
+        return [body]
     rows = [
         *((0, r) for r in batch.metrics),
         *((1, r) for r in batch.params),
         *((2, r) for r in batch.tags),
         *((3, r) for r in batch.heartbeats),
     ]
-    if len(body) <= _MAX_REQUEST_BYTES or len(rows) < 2:
+    if len(rows) < 2:
         return [body]
     half = len(rows) // 2
     return _batch_bodies(_batch_of(rows[:half]), batch_id, part + "0") + _batch_bodies(
