@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
-from modelyard.errors import AlreadyExists, ModelyardError, NotFound
+from modelyard.errors import ModelyardError
 from modelyard.remote._http import HttpSession, dumps, error_from_response
 from modelyard.tracking._buffer import Batch
+from modelyard.tracking._projects import get_or_create_project
 from modelyard.tracking.entities import ArtifactInfo, MetricHistory, Project, Run, RunPage
 
 __all__ = ["RemoteTracking"]
@@ -49,14 +50,7 @@ class RemoteTracking:
 
     def ensure_project(self, name: str) -> Project:
         """Get a project, creating it when missing (safe when several clients race)."""
-        try:
-            return self.get_project(name)
-        except NotFound:
-            pass
-        try:
-            return self.create_project(name)
-        except AlreadyExists:
-            return self.get_project(name)
+        return get_or_create_project(self, name)
 
     def list_projects(self) -> list[Project]:
         return [_project(item) for item in self._all_pages("/projects", {})]

@@ -40,6 +40,7 @@ from modelyard.store.tables import (
 )
 from modelyard.tracking._buffer import Batch
 from modelyard.tracking._downsample import downsample
+from modelyard.tracking._projects import get_or_create_project
 from modelyard.tracking.entities import (
     TERMINAL_STATUSES,
     ArtifactInfo,
@@ -108,14 +109,7 @@ class TrackingService:
 
     def ensure_project(self, name: str) -> Project:
         """Get a project, creating it when missing (safe when several processes race)."""
-        try:
-            return self.get_project(name)
-        except NotFound:
-            pass
-        try:
-            return self.create_project(name)
-        except AlreadyExists:
-            return self.get_project(name)
+        return get_or_create_project(self, name)
 
     def list_projects(self) -> list[Project]:
         with self.store.read() as conn:
