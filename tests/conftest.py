@@ -133,7 +133,8 @@ def settings_in_mode(
     if sdk_mode == "local":
         return embedded_settings
     url = request.getfixturevalue("served")
-    tracking = embedded_settings.tracking.model_copy(update={"uri": url})
+    token = request.getfixturevalue("admin_token")
+    tracking = embedded_settings.tracking.model_copy(update={"uri": url, "token": token})
     return embedded_settings.model_copy(update={"tracking": tracking})
 
 
@@ -145,6 +146,8 @@ def settings_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Setting
     monkeypatch.setenv("MODELYARD_TRACKING_CAPTURE_PACKAGES", "false")
     if settings.tracking.uri:
         monkeypatch.setenv("MODELYARD_TRACKING_URI", settings.tracking.uri)
+    if settings.tracking.token:
+        monkeypatch.setenv("MODELYARD_TRACKING_TOKEN", settings.tracking.token)
     return settings
 
 
@@ -164,13 +167,15 @@ def live_server() -> Iterator[Callable[..., LiveServer]]:
 
 @pytest.fixture
 def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
-    """Start ``modelyard server --no-auth`` processes (``server_process(settings)``);
-    each is stopped after the test."""
+    """Start ``modelyard server`` processes (``server_process(settings, auth=False)``:
+    ``--no-auth`` unless ``auth``); each is stopped after the test."""
     started: list[ServerProcess] = []
 
-    def start(settings: Settings, port: int = 0, workers: int = 1) -> ServerProcess:
+    def start(
+        settings: Settings, port: int = 0, workers: int = 1, auth: bool = False
+    ) -> ServerProcess:
         log = tmp_path / "server.log"
-        started.append(ServerProcess(settings, log, port, workers).start())
+        started.append(ServerProcess(settings, log, port, workers, auth).start())
         return started[-1]
 
     yield start
@@ -209,16 +214,32 @@ def _shared_server() -> Iterator[tuple[LiveServer, _Mounts]]:
 
 
 @pytest.fixture
+def admin_token(embedded_settings: Settings) -> str:
+    """An access token of a global administrator (a service account) in the test's store."""
+    from modelyard.governance import SYSTEM, Governance
+    from modelyard.store import open_store
+
+    store = open_store(embedded_settings.store_url, auto_upgrade=True)
+    try:
+        governance = Governance(store)
+        governance.users.create_service_account("test-admin", actor=SYSTEM, admin=True)
+        return governance.tokens.create("test-admin", "tests", actor=SYSTEM).secret
+    finally:
+        store.dispose()
+
+
+@pytest.fixture
 def served(
-    embedded_settings: Settings, _shared_server: tuple[LiveServer, _Mounts]
+    embedded_settings: Settings, admin_token: str, _shared_server: tuple[LiveServer, _Mounts]
 ) -> Iterator[str]:
-    """The URL of a live API server (no authentication) over the test's store."""
+    """The URL of a live API server (authentication on: ``admin_token`` is a global
+    administrator's) over the test's store."""
     from modelyard.api import create_app
-    from modelyard.api.auth import no_auth
+    from modelyard.api.auth import governance_auth
 
     server, mounts = _shared_server
     prefix = f"/t{uuid.uuid4().hex[:12]}"
-    app = create_app(embedded_settings, auth=no_auth)
+    app = create_app(embedded_settings, auth=governance_auth)
     mounts.apps[prefix] = app
     yield server.url + prefix
     del mounts.apps[prefix]

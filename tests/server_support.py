@@ -47,10 +47,14 @@ class LiveServer:
 
 
 class ServerProcess:
-    """``modelyard server --no-auth`` in a child process on a free loopback port."""
+    """``modelyard server`` in a child process on a free loopback port (``--no-auth``
+    unless ``auth``)."""
 
-    def __init__(self, settings: Settings, log: Path, port: int = 0, workers: int = 1) -> None:
+    def __init__(
+        self, settings: Settings, log: Path, port: int = 0, workers: int = 1, auth: bool = False
+    ) -> None:
         self.settings = settings
+        self.auth = auth
         self.log = log
         self.port = port or free_port()
         self.workers = workers
@@ -62,8 +66,8 @@ class ServerProcess:
         args = [
             sys.executable, "-m", "modelyard",
             "--home", str(self.settings.home), "--store-url", self.settings.store_url,
-            "server", "--no-auth", "--port", str(self.port), "--workers", str(self.workers),
-            "--log-level", "warning",
+            "server", "--port", str(self.port), "--workers", str(self.workers),
+            "--log-level", "warning", *([] if self.auth else ["--no-auth"]),
         ]  # fmt: skip
         started = time.monotonic()
         with open(self.log, "ab") as log:

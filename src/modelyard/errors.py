@@ -22,6 +22,7 @@ __all__ = [
     "PolicyViolation",
     "StorageError",
     "TooLarge",
+    "Unauthenticated",
     "UnsupportedMediaType",
 ]
 
@@ -85,6 +86,13 @@ class PermissionDenied(ModelyardError, PermissionError):
     code = "permission_denied"
     http_status = 403
     exit_code = 6
+
+
+class Unauthenticated(PermissionDenied):
+    """No credentials, or credentials that prove nothing (unknown, expired, revoked)."""
+
+    code = "unauthenticated"
+    http_status = 401
 
 
 class PolicyViolation(ModelyardError):

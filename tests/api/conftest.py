@@ -12,9 +12,11 @@ from modelyard.config import Settings
 
 
 @pytest.fixture
-def api(served: str) -> Iterator[httpx.Client]:
-    """An HTTP client for ``/api/v1`` of a live server over the test's store."""
-    with httpx.Client(base_url=served + "/api/v1", timeout=30) as client:
+def api(served: str, admin_token: str) -> Iterator[httpx.Client]:
+    """An HTTP client for ``/api/v1`` of a live server over the test's store, signed in
+    as a global administrator."""
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=served + "/api/v1", timeout=30, headers=headers) as client:
         yield client
 
 

@@ -102,7 +102,8 @@ def test_unexpected_errors_are_500_without_details(
         (501, "missing_dependency", errors.MissingDependency),
         (500, "internal", errors.ModelyardError),
         (404, "something_new", errors.NotFound),
-        (401, "unauthenticated", errors.PermissionDenied),
+        (401, "unauthenticated", errors.Unauthenticated),
+        (403, "mfa_required", errors.PermissionDenied),
         (502, "", errors.StorageError),
     ],
 )

@@ -10,14 +10,17 @@ from typer.testing import CliRunner
 
 from modelyard import Client
 from modelyard.cli.main import app
+from modelyard.store.engine import SCHEMA_REVISION
 
 
 @pytest.fixture
-def cli(settings):
+def cli(settings, monkeypatch):
     runner = CliRunner()
     base = ["--store-url", settings.store_url, "--home", str(settings.home)]
     if settings.tracking.uri:
         base += ["--tracking-uri", settings.tracking.uri]
+    if settings.tracking.token:  # a token travels in the environment, never in argv
+        monkeypatch.setenv("MODELYARD_TRACKING_TOKEN", settings.tracking.token)
 
     def invoke(*args: str, input: str | None = None):
         return runner.invoke(app, [*base, *args], input=input)
@@ -113,7 +116,7 @@ def test_gc_removes_only_unreferenced_blobs(cli, client: Client, two_runs: list[
 def test_db_upgrade_and_current(cli) -> None:
     result = cli("db", "upgrade")
     assert result.exit_code == 0, result.output
-    assert "0003" in cli("db", "current").output
+    assert SCHEMA_REVISION in cli("db", "current").output
 
 
 def test_config_show(cli, settings) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,31 @@ def _server(settings: Settings, *args: str) -> Any:
     return CliRunner().invoke(app, [*base, "server", *args])
 
 
-def test_without_no_auth_it_needs_the_governance_layer(embedded_settings: Settings) -> None:
-    result = _server(embedded_settings)
-    assert result.exit_code == 2
-    assert "authentication needs the governance layer" in result.output
-    assert "modelyard users create --admin" in result.output
-    assert len(result.output.strip().splitlines()) == 1
+def test_auth_is_on_by_default(
+    embedded_settings: Settings, server_process: Callable[..., Any]
+) -> None:
+    base = ["--home", str(embedded_settings.home), "--store-url", embedded_settings.store_url]
+    runner = CliRunner()
+    made = runner.invoke(
+        app, [*base, "tokens", "create", "-u", "ci", "-n", "ci", "--service-account", "--json"]
+    )
+    assert made.exit_code == 0, made.output
+    secret = json.loads(made.output)["secret"]
+    server = server_process(embedded_settings, auth=True)
+    with httpx.Client(base_url=server.url + "/api/v1") as api:
+        assert api.get("/health").status_code == 200
+        denied = api.get("/projects")
+        assert denied.status_code == 401
+        assert denied.headers["www-authenticate"].startswith("Bearer")
+        assert denied.json()["error"]["code"] == "unauthenticated"
+        signed = {"Authorization": f"Bearer {secret}"}
+        assert api.post("/projects", json={"name": "p"}, headers=signed).status_code == 201
+        assert api.get("/auth/me", headers=signed).json()["projects"] == {"p": "admin"}
+
+
+def test_no_users_yet_is_a_warning(embedded_settings: Settings, tmp_path: Path) -> None:
+    result = _server(embedded_settings, "--port", "1", "--host", "256.0.0.1")
+    assert "No users yet" in result.output
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.7", "::", "example.com"])

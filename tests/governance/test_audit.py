@@ -294,6 +294,7 @@ def test_every_governance_change_is_recorded(
     gov.users.enable_user("alice", actor=OPERATOR)
     gov.mfa.reset("alice", actor=OPERATOR)
     assert actions(gov) == [
+        "project.created",
         "user.created",
         "user.created",
         "user.created",

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
-from modelyard.errors import ModelyardError
+from modelyard.errors import ModelyardError, Unauthenticated
 
 __all__ = ["error_body", "install_error_handlers"]
 
@@ -44,7 +44,10 @@ def _modelyard_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ModelyardError)
     if exc.http_status >= 500:
         logger.warning("%s %s: %s", request.method, request.url.path, exc.message)
-    return JSONResponse(exc.to_dict(), status_code=exc.http_status)
+    headers = {"WWW-Authenticate": 'Bearer realm="modelyard"'}
+    if not isinstance(exc, Unauthenticated):
+        headers = {}
+    return JSONResponse(exc.to_dict(), status_code=exc.http_status, headers=headers)
 
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:

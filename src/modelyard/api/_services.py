@@ -1,4 +1,5 @@
-"""What the routes call: the tracking service and the blob store of one installation."""
+"""What the routes call: the tracking service, governance and the blob store of one
+installation."""
 
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ from starlette.requests import Request
 if TYPE_CHECKING:
     from modelyard.artifacts import BlobStore
     from modelyard.config import Settings
+    from modelyard.governance import Governance
     from modelyard.store import Store
     from modelyard.tracking.service import TrackingService
 
-__all__ = ["Services", "get_blobs", "get_services", "get_tracking"]
+__all__ = ["Services", "get_blobs", "get_governance", "get_services", "get_tracking"]
 
 
 class Services:
-    """The store, blob store and tracking service of the server, opened once.
+    """The store, blob store, tracking and governance services of the server, opened once.
 
     The app opens them at start-up (so a bad store URL or a stale schema stops the server
     at once); anything asked for before that opens on first use.
@@ -30,6 +32,7 @@ class Services:
         self._store: Store | None = None
         self._blobs: BlobStore | None = None
         self._tracking: TrackingService | None = None
+        self._governance: Governance | None = None
 
     def open(self) -> None:
         """Open the metadata store (its schema must be current) and the blob store."""
@@ -37,6 +40,7 @@ class Services:
             if self._tracking is not None:
                 return
             from modelyard.artifacts import open_blob_store
+            from modelyard.governance import Governance
             from modelyard.store import open_store
             from modelyard.tracking.service import TrackingService
 
@@ -55,6 +59,7 @@ class Services:
             self._tracking = TrackingService(
                 store, heartbeat_timeout_s=self.settings.tracking.heartbeat_timeout_s
             )
+            self._governance = Governance(store)
 
     @property
     def tracking(self) -> TrackingService:
@@ -62,6 +67,13 @@ class Services:
             self.open()
         assert self._tracking is not None
         return self._tracking
+
+    @property
+    def governance(self) -> Governance:
+        if self._governance is None:
+            self.open()
+        assert self._governance is not None
+        return self._governance
 
     @property
     def blobs(self) -> BlobStore:
@@ -83,7 +95,7 @@ class Services:
                 self._blobs.close()
             if self._store is not None:
                 self._store.dispose()
-            self._store = self._blobs = self._tracking = None
+            self._store = self._blobs = self._tracking = self._governance = None
 
 
 def get_services(request: Request) -> Services:
@@ -93,8 +105,16 @@ def get_services(request: Request) -> Services:
 
 
 def get_tracking(request: Request) -> TrackingService:
-    """FastAPI dependency: the tracking service (every rule lives there)."""
-    return get_services(request).tracking
+    """FastAPI dependency: the tracking service (every rule lives there), acting for the
+    request's actor."""
+    from modelyard.api.auth import get_actor
+
+    return get_services(request).tracking.acting_as(get_actor(request))
+
+
+def get_governance(request: Request) -> Governance:
+    """FastAPI dependency: the governance services."""
+    return get_services(request).governance
 
 
 def get_blobs(request: Request) -> BlobStore:

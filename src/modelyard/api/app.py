@@ -1,8 +1,9 @@
 """The app factory: ``create_app(settings, auth=...)``.
 
 Everything is under ``/api/v1``; the OpenAPI document is ``/api/v1/openapi.json``.
-``/api/v1/health`` needs no authentication; every other route depends on
-:func:`~modelyard.api.auth.get_principal`.
+``/api/v1/health`` and ``/api/v1/auth/login`` need no authentication; every other route
+depends on :func:`~modelyard.api.auth.get_actor` (deny by default: a router added to
+``_PROTECTED`` is authenticated, and the services check the actor's project role).
 """
 
 from __future__ import annotations
@@ -18,20 +19,47 @@ from fastapi.middleware.cors import CORSMiddleware
 from modelyard.api._errors import install_error_handlers
 from modelyard.api._guard import RequestGuard
 from modelyard.api._services import Services
-from modelyard.api.auth import Authenticator, get_principal
-from modelyard.api.routes import artifacts, health, metrics, projects, runs, search
+from modelyard.api.auth import Authenticator, get_actor
+from modelyard.api.routes import (
+    artifacts,
+    audit,
+    health,
+    login,
+    members,
+    metrics,
+    projects,
+    runs,
+    search,
+    tokens,
+)
 from modelyard.api.schemas._types import ErrorResponse
 from modelyard.config import Settings
 
-__all__ = ["API_PREFIX", "create_app"]
+__all__ = ["API_PREFIX", "PUBLIC_PATHS", "create_app"]
 
 API_PREFIX = "/api/v1"
+#: The only paths answered without credentials.
+PUBLIC_PATHS = frozenset(
+    {f"{API_PREFIX}/health", f"{API_PREFIX}/auth/login", f"{API_PREFIX}/openapi.json"}
+)
+_PROTECTED = (
+    projects.router,
+    members.router,
+    runs.router,
+    search.router,
+    metrics.router,
+    artifacts.router,
+    login.router,
+    tokens.router,
+    audit.router,
+)
 
 _ERRORS = {
     status: {"model": ErrorResponse, "description": text}
     for status, text in {
         400: "Bad request (for example a Host that is not allowed).",
-        403: "Permission denied.",
+        401: "No credentials, or credentials that prove nothing.",
+        403: "Permission denied (a role the caller lacks, or a missing CSRF token).",
         404: "Not found.",
         409: "Conflict or already exists.",
         413: "Over a size limit.",
@@ -74,8 +102,9 @@ def create_app(settings: Settings, *, auth: Authenticator) -> FastAPI:
     app.state.authenticate = auth
     install_error_handlers(app)
     app.include_router(health.router, prefix=API_PREFIX)
-    for module in (projects, runs, search, metrics, artifacts):
-        app.include_router(module.router, prefix=API_PREFIX, dependencies=[Depends(get_principal)])
+    app.include_router(login.public_router, prefix=API_PREFIX)
+    for router in _PROTECTED:
+        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(get_actor)])
     server = settings.server
     if server.cors_origins:
         app.add_middleware(
@@ -83,7 +112,7 @@ def create_app(settings: Settings, *, auth: Authenticator) -> FastAPI:
             allow_origins=server.cors_origins,
             allow_credentials="*" not in server.cors_origins,
             allow_methods=["GET", "POST", "PUT", "DELETE"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", "X-CSRF-Token"],
         )
     app.add_middleware(
         RequestGuard,

@@ -1,48 +1,103 @@
 """Who is calling: the one authentication dependency of the API.
 
-Every route under ``/api/v1`` except ``/health`` depends on :func:`get_principal`, which
-asks the app's :class:`Authenticator` (given to ``create_app(settings, auth=...)``) who
-made the request. The only authenticator today is :func:`no_auth` (everyone is the local
-operator; the CLI allows it on loopback addresses only). Token and session authentication
-plug in here as another ``Authenticator``: a callable that reads the request (the
-``Authorization`` header, a session cookie) and returns a :class:`Principal` or raises
-``PermissionDenied``.
+Every route under ``/api/v1`` except ``/health``, ``/auth/login`` and the OpenAPI
+document depends on :func:`get_actor`, which asks the app's :class:`Authenticator`
+(given to ``create_app(settings, auth=...)``) who made the request and returns the
+:class:`~modelyard.governance.Actor` the services check and audit.
+
+- :func:`governance_auth` (the default): ``Authorization: Bearer <access token>``, or the
+  session cookie of a password sign-in; a cookie-authenticated request that changes state
+  must echo the session's CSRF token in ``X-CSRF-Token``. No or bad credentials are 401
+  with ``WWW-Authenticate: Bearer``.
+- :func:`no_auth` (``modelyard server --no-auth``, loopback only): every caller is the
+  trusted local operator.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.requests import Request
 
-__all__ = ["LOCAL_OPERATOR", "Authenticator", "Principal", "get_principal", "no_auth"]
+from modelyard.errors import PermissionDenied, Unauthenticated
+from modelyard.governance.identity import Actor
 
+if TYPE_CHECKING:
+    from modelyard.governance.sessions import Session
 
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """The caller of a request, as the authenticator established it."""
+__all__ = [
+    "CSRF_HEADER",
+    "SESSION_COOKIE",
+    "Authenticator",
+    "get_actor",
+    "governance_auth",
+    "no_auth",
+    "request_session",
+]
 
-    name: str
-    authenticated: bool
+SESSION_COOKIE = "modelyard_session"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class Authenticator(Protocol):
-    """Turns a request into its principal, or raises ``PermissionDenied``."""
+    """Turns a request into its actor, or raises Unauthenticated / PermissionDenied."""
 
-    def __call__(self, request: Request) -> Principal: ...
-
-
-LOCAL_OPERATOR = Principal(name="local", authenticated=False)
+    def __call__(self, request: Request) -> Actor: ...
 
 
-def no_auth(request: Request) -> Principal:
-    """Authentication off (``modelyard server --no-auth``): every caller is the local
-    operator."""
-    return LOCAL_OPERATOR
+def no_auth(request: Request) -> Actor:
+    """Authentication off: every caller is the local operator (trusted, not checked)."""
+    return Actor("local", client_addr=_client_addr(request))
 
 
-def get_principal(request: Request) -> Principal:
-    """FastAPI dependency: the principal of this request, from the app's authenticator."""
-    authenticate: Authenticator = request.app.state.authenticate
-    return authenticate(request)
+def governance_auth(request: Request) -> Actor:
+    """A bearer access token or a session cookie (with CSRF on state changes)."""
+    from modelyard.api._services import get_services
+
+    governance = get_services(request).governance
+    addr = _client_addr(request)
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, credential = header.strip().partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            raise Unauthenticated(
+                "the Authorization header must read `Bearer <access token>`",
+                field="Authorization",
+            )
+        try:
+            principal = governance.tokens.authenticate(credential.strip())
+        except PermissionDenied as exc:
+            raise Unauthenticated(exc.message, field="Authorization") from None
+        return Actor.of(principal, addr)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie is not None:
+        principal, session = governance.sessions.authenticate(cookie)
+        if request.method not in _SAFE_METHODS:
+            governance.sessions.check_csrf(session, request.headers.get(CSRF_HEADER))
+        request.state.session = session
+        return Actor.of(principal, addr)
+    raise Unauthenticated(
+        "sign in first: send `Authorization: Bearer <access token>` "
+        "(create one with `modelyard tokens create`) or sign in at POST /api/v1/auth/login"
+    )
+
+
+def get_actor(request: Request) -> Actor:
+    """FastAPI dependency: the actor of this request, from the app's authenticator
+    (established once per request)."""
+    actor: Actor | None = getattr(request.state, "actor", None)
+    if actor is None:
+        authenticate: Authenticator = request.app.state.authenticate
+        actor = authenticate(request)
+        request.state.actor = actor
+    return actor
+
+
+def request_session(request: Request) -> Session | None:
+    """The session a cookie-authenticated request came with (None for tokens)."""
+    return getattr(request.state, "session", None)
+
+
+def _client_addr(request: Request) -> str | None:
+    return request.client.host if request.client is not None else None

@@ -24,8 +24,8 @@ def server(
     no_auth: bool = typer.Option(
         False,
         "--no-auth",
-        help="Serve without authentication: anyone who can connect can do anything. "
-        "Allowed on loopback addresses only.",
+        help="Serve without authentication (it is on by default): anyone who can connect "
+        "can do anything. Allowed on loopback addresses only.",
     ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
@@ -39,33 +39,40 @@ def server(
 
         settings = load_settings(st.config_file, **st.overrides, server=server_overrides)
         bound = settings.server.host
-        if not no_auth:
-            raise InvalidInput(
-                "authentication needs the governance layer (`modelyard users create "
-                "--admin`) wired into the server, which is not done yet; for local use run "
-                "`modelyard server --no-auth` on a loopback address",
-                field="--no-auth",
-            )
-        if not _is_loopback(bound):
+        if no_auth and not _is_loopback(bound):
             raise InvalidInput(
                 f"--no-auth is allowed only on a loopback address (127.0.0.0/8, ::1, "
                 f"localhost), not {bound!r}",
                 field="--host",
             )
         from modelyard.api._services import Services
+        from modelyard.api.auth import governance_auth
         from modelyard.api.auth import no_auth as authenticate_nobody
         from modelyard.api.server import serve
 
         preflight = Services(settings)  # a bad store or stale schema: one line, not a trace
         preflight.open()
-        preflight.close()
-        err_console.print(
-            f"[bold red]WARNING: authentication is OFF (--no-auth).[/bold red] Anyone who "
-            f"can connect to {bound}:{settings.server.port} can read and change every "
-            f"project, run and artifact. Use it on this machine only.",
-            highlight=False,
-        )
-        serve(settings, auth=authenticate_nobody, log_level=log_level)
+        try:
+            has_users = bool(preflight.governance.users.count_users())
+        finally:
+            preflight.close()
+        if no_auth:
+            err_console.print(
+                f"[bold red]WARNING: authentication is OFF (--no-auth).[/bold red] Anyone who "
+                f"can connect to {bound}:{settings.server.port} can read and change every "
+                f"project, run and artifact. Use it on this machine only.",
+                highlight=False,
+            )
+            serve(settings, auth=authenticate_nobody, log_level=log_level)
+            return
+        if not has_users:
+            err_console.print(
+                "[yellow]No users yet: nobody can sign in until you create the first "
+                "administrator with `modelyard users create NAME --admin` (and a token with "
+                "`modelyard tokens create NAME`).[/yellow]",
+                highlight=False,
+            )
+        serve(settings, auth=governance_auth, log_level=log_level)
 
     run_command(body)
 

@@ -15,6 +15,7 @@ from modelyard.governance.mfa import (
 )
 from modelyard.governance.roles import Member, Role, RoleService
 from modelyard.governance.service import Governance
+from modelyard.governance.sessions import NewSession, Session, SessionService
 from modelyard.governance.tokens import NewToken, Token, TokenService
 from modelyard.governance.users import User, UserService
 
@@ -31,10 +32,13 @@ __all__ = [
     "MfaRequired",
     "MfaService",
     "MfaStatus",
+    "NewSession",
     "NewToken",
     "Principal",
     "Role",
     "RoleService",
+    "Session",
+    "SessionService",
     "Token",
     "TokenService",
     "User",

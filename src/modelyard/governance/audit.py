@@ -205,6 +205,19 @@ class AuditLog:
             since_ms = int(since.timestamp() * 1000)
         return (event.to_dict() for event in self._events(since_ms))
 
+    def list_events(
+        self, *, actor: Actor, after: int = 0, limit: int = 100, since_ms: int | None = None
+    ) -> list[AuditEvent]:
+        """Up to ``limit`` events after seq ``after`` (and at or after ``since_ms``), in
+        seq order: one page of the log for an administrator."""
+        require_admin(actor, "read the audit log")
+        query = select(audit_events).where(audit_events.c.seq > after)
+        if since_ms is not None:
+            query = query.where(audit_events.c.time >= since_ms)
+        with self.store.read() as conn:
+            rows = conn.execute(query.order_by(audit_events.c.seq).limit(limit)).all()
+        return [AuditEvent(**row._asdict()) for row in rows]
+
     def write_jsonl(self, out: TextIO, *, actor: Actor, since: datetime | None = None) -> int:
         """Write :meth:`export` as JSON Lines to ``out``; returns how many events."""
         count = 0

@@ -93,6 +93,11 @@ class RoleService:
         with self.store.read() as conn:
             return self._check(conn, principal, project, needed)
 
+    def check(self, conn: Connection, principal: Principal, project: str, needed: Role) -> Role:
+        """:meth:`require` inside the caller's transaction (services check before they
+        change anything)."""
+        return self._check(conn, principal, project, needed)
+
     def projects_of(self, principal: Principal) -> dict[str, Role]:
         """The projects the principal is a member of, with its role in each."""
         with self.store.read() as conn:

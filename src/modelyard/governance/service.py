@@ -11,6 +11,7 @@ from modelyard._util import now_ms
 from modelyard.governance.audit import AuditLog
 from modelyard.governance.mfa import MfaService
 from modelyard.governance.roles import RoleService
+from modelyard.governance.sessions import SessionService
 from modelyard.governance.tokens import TokenService
 from modelyard.governance.users import UserService
 from modelyard.store import Store
@@ -19,7 +20,7 @@ __all__ = ["Governance"]
 
 
 class Governance:
-    """Users, MFA, tokens, roles and the audit log of one metadata store."""
+    """Users, sessions, MFA, tokens, roles and the audit log of one metadata store."""
 
     def __init__(
         self,
@@ -49,3 +50,4 @@ class Governance:
             store, audit=self.audit, clock=clock, max_lifetime=token_max_lifetime
         )
         self.roles = RoleService(store, audit=self.audit, clock=clock)
+        self.sessions = SessionService(store, users=self.users, audit=self.audit, clock=clock)

@@ -126,6 +126,11 @@ class UserService:
             rows = conn.execute(select(users).order_by(users.c.username)).all()
         return [_user(r) for r in rows]
 
+    def count_users(self) -> int:
+        """How many accounts exist (service accounts included)."""
+        with self.store.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(users)).scalar_one())
+
     def disable_user(self, username: str, *, actor: Actor) -> User:
         """Disable an account: no sign-in, no token works; data and audit trail stay."""
         require_admin(actor, "disable users")

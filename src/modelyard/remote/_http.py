@@ -43,7 +43,7 @@ _UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 _BY_STATUS: dict[int, type[ModelyardError]] = {
     400: errors.InvalidInput,
-    401: errors.PermissionDenied,
+    401: errors.Unauthenticated,
     403: errors.PermissionDenied,
     404: errors.NotFound,
     405: errors.InvalidInput,

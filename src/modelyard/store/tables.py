@@ -218,6 +218,24 @@ memberships = Table(
     Index(None, "user_id"),
 )
 
+# Signed-in browser sessions: the cookie carries a secret whose digest is ``secret_hash``;
+# ``csrf_hash`` is the digest of the token state-changing requests must echo in a header.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("csrf_hash", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("last_used_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+    Column("client_addr", String(64), nullable=True),
+    Index(None, "user_id"),
+    Index(None, "expires_at"),
+)
+
 # Instance-wide governance switches (``mfa_required``), one row per key.
 governance_settings = Table(
     "governance_settings",

@@ -1,11 +1,21 @@
 """The tracking service: every rule about projects, runs, params, metrics, tags and
-artifacts lives here. Interfaces (SDK, CLI, later the REST API) call these methods and
-never touch tables directly."""
+artifacts lives here. Interfaces (SDK, CLI, the REST API) call these methods and never
+touch tables directly.
+
+A service acts for one :class:`~modelyard.governance.Actor` (the local operator unless
+:meth:`TrackingService.acting_as` says otherwise). A signed-in principal's project role is
+checked before every read and write: viewer reads, contributor writes runs and
+artifacts, admin deletes; whoever creates a project becomes its admin. Projects, runs
+(created, resumed, ended, deleted) and stored artifacts are recorded in the audit log in
+the same transaction as the change; the points, params and tags logged to a run are its
+data and are not audited one by one.
+"""
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import gc
 import hashlib
 import json
@@ -27,10 +37,14 @@ from modelyard.errors import (
     StorageError,
     translate,
 )
+from modelyard.governance.audit import AuditLog
+from modelyard.governance.identity import Actor
+from modelyard.governance.roles import Role, RoleService
 from modelyard.store import Store
 from modelyard.store.tables import (
     artifacts,
     latest_metrics,
+    memberships,
     metrics,
     params,
     projects,
@@ -54,6 +68,7 @@ __all__ = ["TrackingService"]
 
 MAX_RESULTS = 50_000
 MAX_HISTORY_POINTS = 1_000_000
+_RUN_PROJECT_CACHE = 100_000
 _CHUNK = 500
 _HEX = re.compile(r"^[0-9a-f]+$")
 
@@ -61,9 +76,15 @@ _HEX = re.compile(r"^[0-9a-f]+$")
 class TrackingService:
     """Rules and queries for experiment tracking over one metadata store."""
 
-    def __init__(self, store: Store, *, heartbeat_timeout_s: float = 60.0) -> None:
+    def __init__(
+        self, store: Store, *, heartbeat_timeout_s: float = 60.0, actor: Actor | None = None
+    ) -> None:
         self.store = store
         self.heartbeat_timeout_ms = int(heartbeat_timeout_s * 1000)
+        self.actor = actor if actor is not None else Actor.local()
+        self.audit = AuditLog(store)
+        self.roles = RoleService(store, audit=self.audit)
+        self._run_projects: dict[str, str] = {}
         marks = ", ".join(["?" if store.is_sqlite else "%s"] * 4)
         self._insert_metrics_sql = (
             f'INSERT INTO metrics ("series_id", "value", "step", "timestamp") VALUES ({marks})'
@@ -81,11 +102,59 @@ class TrackingService:
             + ' ORDER BY "step", id'
         )
 
+    def acting_as(self, actor: Actor) -> TrackingService:
+        """This service acting for ``actor`` (sharing its caches): the server makes one
+        per request for the signed-in principal."""
+        view = copy.copy(self)
+        view.actor = actor
+        return view
+
+    # -- access -------------------------------------------------------------------
+
+    def _require(self, conn: Connection, project: str, needed: Role) -> None:
+        """Deny a signed-in principal without ``needed`` on ``project``; operators pass."""
+        principal = self.actor.principal
+        if principal is not None:
+            self.roles.check(conn, principal, project, needed)
+
+    def _require_runs(self, conn: Connection, run_ids: Iterable[str], needed: Role) -> None:
+        """:meth:`_require` on the project of each run (unknown runs are left to the
+        caller, which reports them as not found)."""
+        if self.actor.principal is None:
+            return
+        cache = self._run_projects
+        missing = sorted({r for r in run_ids if r not in cache})
+        for chunk in _chunks(missing):
+            found = conn.execute(
+                select(runs.c.id, projects.c.name)
+                .join(projects, projects.c.id == runs.c.project_id)
+                .where(runs.c.id.in_(chunk))
+            )
+            for run_id, project in found:
+                if len(cache) >= _RUN_PROJECT_CACHE:
+                    cache.clear()
+                cache[run_id] = project
+        for project in sorted({cache[r] for r in run_ids if r in cache}):
+            self._require(conn, project, needed)
+
+    def check_run_access(self, run_id: str, needed: Role | str) -> None:
+        """Raise unless the actor holds ``needed`` on the run's project (NotFound when
+        the run does not exist): the server asks before it streams an upload."""
+        with self.store.read() as conn:
+            if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+                raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+            self._require_runs(conn, [run_id], Role.parse(needed))
+
+    def _audit(self, conn: Connection, action: str, kind: str, obj: str, summary: str) -> None:
+        self.audit.record(conn, self.actor, action, kind, obj, summary)
+
     # -- projects -----------------------------------------------------------------
 
     def create_project(self, name: str, description: str = "") -> Project:
+        """Create a project; a signed-in creator becomes its admin."""
         validate_name(name, "project")
         project = Project(id=new_id(), name=name, description=description, created_at=now_ms())
+        principal = self.actor.principal
         try:
             with self.store.write() as conn:
                 conn.execute(
@@ -96,6 +165,17 @@ class TrackingService:
                         created_at=project.created_at,
                     )
                 )
+                if principal is not None:
+                    conn.execute(
+                        memberships.insert().values(
+                            project_id=project.id,
+                            user_id=principal.user_id,
+                            role=Role.ADMIN.value,
+                            granted_at=project.created_at,
+                            granted_by=self.actor.name,
+                        )
+                    )
+                self._audit(conn, "project.created", "project", name, "project created")
         except Conflict:
             raise AlreadyExists(f"project {name!r} already exists", field="project") from None
         return project
@@ -103,8 +183,9 @@ class TrackingService:
     def get_project(self, name: str) -> Project:
         with self.store.read() as conn:
             row = conn.execute(select(projects).where(projects.c.name == name)).first()
-        if row is None:
-            raise NotFound(f"project {name!r} does not exist", field="project")
+            if row is None:
+                raise NotFound(f"project {name!r} does not exist", field="project")
+            self._require(conn, name, Role.VIEWER)
         return _project(row)
 
     def ensure_project(self, name: str) -> Project:
@@ -112,8 +193,15 @@ class TrackingService:
         return get_or_create_project(self, name)
 
     def list_projects(self) -> list[Project]:
+        """Every project; for a signed-in principal, the projects they are a member of."""
+        stmt = select(projects).order_by(projects.c.name)
+        principal = self.actor.principal
+        if principal is not None and not principal.is_admin:
+            stmt = stmt.join(memberships, memberships.c.project_id == projects.c.id).where(
+                memberships.c.user_id == principal.user_id
+            )
         with self.store.read() as conn:
-            rows = conn.execute(select(projects).order_by(projects.c.name)).all()
+            rows = conn.execute(stmt).all()
         return [_project(r) for r in rows]
 
     # -- runs: writes ---------------------------------------------------------------
@@ -133,6 +221,8 @@ class TrackingService:
         run_id = new_id()
         start = now_ms()
         name = name or f"run-{run_id[:8]}"
+        if self.actor.principal is not None:
+            user = self.actor.principal.username
         if not isinstance(name, str) or len(name) > 255 or not name.strip():
             raise InvalidInput(
                 "run name must be a non-empty string of at most 255 characters", field="name"
@@ -150,6 +240,7 @@ class TrackingService:
             "entry_point": entry_point,
         }
         with self.store.write() as conn:
+            self._require(conn, project, Role.CONTRIBUTOR)
             if parent_id is not None:
                 parent = conn.execute(
                     select(runs.c.project_id).where(runs.c.id == parent_id)
@@ -166,6 +257,7 @@ class TrackingService:
                     tags.insert(),
                     [{"run_id": run_id, "key": k, "value": v} for k, v in tags_.items()],
                 )
+            self._audit(conn, "run.created", "run", run_id, f"run {name} in project {project}")
         return Run(
             id=run_id,
             project=project,
@@ -183,18 +275,21 @@ class TrackingService:
     def resume_run(self, run_id: str) -> Run:
         """Make a run ``running`` again (a resumed training job); returns it as stored."""
         with self.store.write() as conn:
+            self._require_runs(conn, [run_id], Role.CONTRIBUTOR)
             result = conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id)
                 .values(status="running", end_time=None, error=None, heartbeat_at=now_ms())
             )
-        if result.rowcount == 0:
-            raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+            if result.rowcount == 0:
+                raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+            self._audit(conn, "run.resumed", "run", run_id, "run resumed")
         return self.get_run(run_id)
 
     def last_steps(self, run_id: str) -> dict[str, int]:
         """The highest step logged so far for each metric of a run."""
         with self.store.read() as conn:
+            self._require_runs(conn, [run_id], Role.VIEWER)
             rows = conn.execute(
                 select(latest_metrics.c.key, func.max(metrics.c.step))
                 .join(metrics, metrics.c.series_id == latest_metrics.c.id)
@@ -230,15 +325,18 @@ class TrackingService:
             if value is not None:
                 values[key] = value
         with self.store.write() as conn:
+            self._require_runs(conn, [run_id], Role.CONTRIBUTOR)
             result = conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
-        if result.rowcount == 0:
-            raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+            if result.rowcount == 0:
+                raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+            self._audit(conn, "run.ended", "run", run_id, f"run ended: {status}")
 
     def delete_run(self, run_id: str, *, permanent: bool = False) -> None:
         """Hide a run (and its children) from lists, or remove it and its rows for good."""
         with self.store.write() as conn:
             if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
                 raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+            self._require_runs(conn, [run_id], Role.ADMIN)
             ids = _descendants(conn, run_id)
             for chunk in _chunks(ids):
                 if permanent:
@@ -258,6 +356,9 @@ class TrackingService:
                 gone = set(ids)
                 for pair in [p for p in self._series_cache if p[0] in gone]:
                     del self._series_cache[pair]
+            how = "removed for good" if permanent else "deleted"
+            action = "run.purged" if permanent else "run.deleted"
+            self._audit(conn, action, "run", run_id, f"run {how} with {len(ids) - 1} child run(s)")
 
     def write_batch(self, batch: Batch, batch_id: str | None = None) -> ModelyardError | None:
         """Store one batch of buffered values in one transaction.
@@ -272,6 +373,8 @@ class TrackingService:
             raise InvalidInput("batch_id must be a string of 8-64 characters", field="batch_id")
         try:
             with self.store.write() as conn:
+                if self.actor.principal is not None:
+                    self._require_runs(conn, _batch_runs(batch), Role.CONTRIBUTOR)
                 if batch_id is not None:
                     first_time = conn.execute(
                         self.store.insert_stmt(write_batches)
@@ -385,7 +488,9 @@ class TrackingService:
         )
         try:
             with self.store.write() as conn:
+                self._require_runs(conn, [run_id], Role.CONTRIBUTOR)
                 conn.execute(stmt.values(run_id=run_id, **info.as_dict()))
+                self._audit(conn, "artifact.stored", "run", run_id, f"{kind} {path} ({size} bytes)")
         except Conflict:
             raise NotFound(f"run {run_id!r} does not exist", field="run_id") from None
         return info
@@ -410,6 +515,7 @@ class TrackingService:
             row = conn.execute(_run_select().where(runs.c.id == run_id)).first()
             if row is None:
                 raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+            self._require(conn, row.project_name, Role.VIEWER)
             return _hydrate(conn, [row])[0]
 
     def resolve_run_id(self, ref: str) -> str:
@@ -431,6 +537,8 @@ class TrackingService:
             raise InvalidInput(
                 f"run id prefix {ref!r} is ambiguous; give more digits", field="run_id"
             )
+        with self.store.read() as conn:
+            self._require_runs(conn, found, Role.VIEWER)
         return found[0]
 
     def search_runs(
@@ -479,6 +587,7 @@ class TrackingService:
         with self.store.read() as conn:
             if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
                 raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+            self._require_runs(conn, [run_id], Role.VIEWER)
             series = conn.execute(
                 select(latest_metrics.c.id).where(
                     latest_metrics.c.run_id == run_id, latest_metrics.c.key == key
@@ -519,11 +628,13 @@ class TrackingService:
         with self.store.read() as conn:
             if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
                 raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+            self._require_runs(conn, [run_id], Role.VIEWER)
             rows = conn.execute(stmt).all()
         return [_artifact(r) for r in rows]
 
     def get_artifact(self, run_id: str, path: str) -> ArtifactInfo:
         with self.store.read() as conn:
+            self._require_runs(conn, [run_id], Role.VIEWER)
             row = conn.execute(
                 select(artifacts).where(artifacts.c.run_id == run_id, artifacts.c.path == path)
             ).first()
@@ -545,6 +656,14 @@ class TrackingService:
         with self.store.read() as conn:
             stmt = select(func.count()).select_from(runs).where(runs.c.project_id == proj.id)
             return int(conn.execute(stmt).scalar_one())
+
+
+def _batch_runs(batch: Batch) -> set[str]:
+    """The ids of the runs a batch writes to."""
+    found = set(batch.heartbeats)
+    for rows in (batch.metrics, batch.params, batch.tags):
+        found.update(row[0] for row in rows)
+    return found
 
 
 @contextlib.contextmanager

@@ -68,11 +68,14 @@ def get_artifact(run_id: str, path: ArtifactPath, tracking: Tracking) -> Artifac
     responses={200: {"content": _BODY_TYPES, "description": "A file, or a tree as a tar."}},
 )
 def download_artifact(
-    run_id: str, path: ArtifactPath, services: Annotated[Services, Depends(get_services)]
+    run_id: str,
+    path: ArtifactPath,
+    tracking: Tracking,
+    services: Annotated[Services, Depends(get_services)],
 ) -> StreamingResponse:
     """The artifact's bytes, streamed and verified against their digest as they are read
     (the ``ETag`` is the digest; ``X-Modelyard-Kind`` says file or tree)."""
-    info = services.tracking.get_artifact(run_id, normalize_artifact_path(path))
+    info = tracking.get_artifact(run_id, normalize_artifact_path(path))
     headers = {"ETag": f'"{info.digest}"', "X-Modelyard-Kind": info.kind}
     if info.kind == "tree":
         stream = services.blobs.tar_stream(info.digest)
@@ -94,6 +97,7 @@ async def upload_artifact(
     run_id: str,
     path: ArtifactPath,
     request: Request,
+    tracking: Tracking,
     services: Annotated[Services, Depends(get_services)],
 ) -> ArtifactPublic:
     """Store the request body as artifact ``path`` of the run (replacing one stored under
@@ -102,7 +106,8 @@ async def upload_artifact(
     memory, then hashed and stored."""
     name = normalize_artifact_path(path)
     is_tree = request.headers.get("content-type", "").lower().startswith("application/x-tar")
-    await run_in_threadpool(services.tracking.get_run, run_id)  # 404 before the upload
+    # 404 or 403 before a byte is staged
+    await run_in_threadpool(tracking.check_run_access, run_id, "contributor")
     fd, staged = tempfile.mkstemp(dir=services.upload_dir, prefix="upload-", suffix=".tmp")
     try:
         with open(fd, "wb") as out:
@@ -115,7 +120,7 @@ async def upload_artifact(
             await run_in_threadpool(out.write, bytes(pending))
         info = await run_in_threadpool(_store, services.blobs, Path(staged), is_tree)
         recorded = await run_in_threadpool(
-            services.tracking.record_artifact, run_id, name, info.digest, info.kind, info.size
+            tracking.record_artifact, run_id, name, info.digest, info.kind, info.size
         )
     finally:
         os.unlink(staged)

@@ -1,0 +1,131 @@
+"""Sign-in, the caller, access tokens, project members and the audit log on the wire."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from modelyard.api.schemas._types import Public, ShortText
+
+__all__ = [
+    "AuditEventPublic",
+    "AuditPage",
+    "LoginRequest",
+    "LoginResponse",
+    "MemberGrant",
+    "MemberPage",
+    "MemberPublic",
+    "MfaCode",
+    "MfaEnrolmentPublic",
+    "TokenCreate",
+    "TokenCreated",
+    "TokenPage",
+    "TokenPublic",
+    "WhoAmI",
+]
+
+
+class LoginRequest(BaseModel):
+    username: ShortText
+    password: str = Field(max_length=1024)
+    totp_code: ShortText | None = Field(
+        None, description="The 6-digit code of the authenticator app, or a recovery code."
+    )
+
+
+class UserPublic(Public):
+    username: str
+    email: str | None
+    is_admin: bool
+    is_service_account: bool
+
+
+class LoginResponse(Public):
+    user: UserPublic
+    csrf_token: str = Field(
+        description="Send as the `X-CSRF-Token` header with every state-changing request "
+        "authenticated by the session cookie."
+    )
+    expires_at: int = Field(description="When the session ends at the latest (ms since epoch).")
+
+
+class WhoAmI(Public):
+    username: str
+    is_admin: bool
+    authenticated_by: Literal["token", "session", "none"]
+    projects: dict[str, str] = Field(description="Project name -> the caller's role there.")
+
+
+class MfaEnrolmentPublic(Public):
+    uri: str = Field(description="otpauth:// URI for the authenticator app (shown once).")
+    qr_png_base64: str = Field(description="The same URI as a QR code, PNG, base64.")
+    recovery_codes: list[str] = Field(description="Single-use recovery codes (shown once).")
+
+
+class MfaCode(BaseModel):
+    code: ShortText
+
+
+class TokenCreate(BaseModel):
+    name: ShortText
+    expires_in_days: int | None = Field(
+        None, ge=1, le=3650, description="Days until it expires; omit for no expiry."
+    )
+
+
+class TokenPublic(Public):
+    id: str
+    username: str
+    name: str
+    service_account: bool
+    created_at: int
+    expires_at: int | None
+    revoked_at: int | None
+    last_used_at: int | None
+    state: str
+
+
+class TokenPage(Public):
+    items: list[TokenPublic]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+class TokenCreated(Public):
+    token: TokenPublic
+    secret: str = Field(description="The whole token: shown this once, never again.")
+
+
+class MemberGrant(BaseModel):
+    role: ShortText = Field(description="viewer, contributor, approver or admin.")
+
+
+class MemberPublic(Public):
+    project: str
+    username: str
+    role: str
+    granted_at: int
+    granted_by: str
+
+
+class MemberPage(Public):
+    items: list[MemberPublic]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+class AuditEventPublic(Public):
+    seq: int
+    time: int
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    summary: str
+    client_addr: str | None
+    prev_digest: str
+    digest: str
+
+
+class AuditPage(Public):
+    items: list[AuditEventPublic]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")

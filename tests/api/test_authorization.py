@@ -1,0 +1,225 @@
+"""Deny by default: every mounted route needs credentials (but health, sign-in and the
+OpenAPI document), and a signed-in user without the role gets 403; the role ladder
+(viewer < contributor < admin) holds route by route."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+
+from modelyard.api.app import API_PREFIX, PUBLIC_PATHS
+from modelyard.config import Settings
+from modelyard.governance import SYSTEM, Governance
+from modelyard.store import open_store
+
+# Routes any signed-in user may call: they act on the caller's own account or list only
+# what the caller may see (a new project makes its creator its admin).
+SELF_SERVICE = {
+    ("GET", "/projects"),
+    ("POST", "/projects"),
+    ("GET", "/auth/me"),
+    ("POST", "/auth/logout"),
+    ("POST", "/auth/mfa/enrol"),
+    ("POST", "/auth/mfa/confirm"),
+    ("GET", "/tokens"),
+    ("POST", "/tokens"),
+}
+
+
+@dataclass
+class World:
+    api: httpx.Client
+    admin: dict[str, str]
+    run_id: str
+    admin_token_id: str
+
+    def as_(self, token: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+@pytest.fixture
+def governance(embedded_settings: Settings) -> Iterator[Governance]:
+    store = open_store(embedded_settings.store_url, auto_upgrade=True)
+    yield Governance(store)
+    store.dispose()
+
+
+PASSWORD = "Quartz-Lantern-Orbit-7"
+
+
+def _token(gov: Governance, username: str) -> str:
+    """A personal access token of a new (non-admin) user."""
+    gov.users.create_user(username, PASSWORD, actor=SYSTEM)
+    return gov.tokens.create(username, "t", actor=SYSTEM).secret
+
+
+@pytest.fixture
+def world(served: str, admin_token: str, governance: Governance) -> Iterator[World]:
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=served + API_PREFIX, timeout=30) as api:
+        run = api.post("/runs", json={"project": "p", "name": "r"}, headers=admin)
+        assert run.status_code == 201, run.text
+        run_id = run.json()["id"]
+        stored = api.put(
+            f"/runs/{run_id}/artifacts/content",
+            params={"path": "x.txt"},
+            content=b"x",
+            headers={**admin, "Content-Type": "application/octet-stream"},
+        )
+        assert stored.status_code == 201, stored.text
+        governance.users.create_service_account("alice", actor=SYSTEM)
+        token_id = admin_token.split("_")[2]
+        yield World(api, admin, run_id, token_id)
+
+
+def _call(world: World, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
+    """One request to ``method path`` with valid-looking arguments."""
+    run_id = world.run_id
+    url = (
+        path.replace("{name}", "p")
+        .replace("{username}", "alice")
+        .replace("{run_id}", run_id)
+        .replace("{token_id}", world.admin_token_id)
+    )
+    kwargs: dict[str, Any] = {}
+    bodies: dict[tuple[str, str], Any] = {
+        ("POST", "/projects"): {"name": "fresh"},
+        ("PUT", "/projects/{name}/members/{username}"): {"role": "viewer"},
+        ("POST", "/runs"): {"project": "p"},
+        ("POST", "/runs/{run_id}/end"): {"status": "finished"},
+        ("POST", "/runs/search"): {"project": "p"},
+        ("POST", "/batches"): {"batch_id": "batch-0001", "metrics": [[run_id, "m", 1, 0, 1]]},
+        ("POST", "/auth/mfa/confirm"): {"code": "123456"},
+        ("POST", "/tokens"): {"name": "mine"},
+        ("POST", "/auth/login"): {"username": "nobody", "password": "wrong-password"},
+    }
+    if (method, path) in bodies:
+        kwargs["json"] = bodies[(method, path)]
+    if path.startswith("/runs/{run_id}/artifacts/"):
+        kwargs["params"] = {"path": "x.txt"}
+    if path == "/runs/resolve":
+        kwargs["params"] = {"ref": run_id[:8]}
+    if path.endswith("/metrics/history"):
+        kwargs["params"] = {"key": "m"}
+    if method == "PUT" and path.endswith("/content"):
+        kwargs["content"] = b"y"
+        headers = {**headers, "Content-Type": "application/octet-stream"}
+    return world.api.request(method, url, headers=headers, **kwargs)
+
+
+def _routes(served_app_paths: dict[str, Any]) -> list[tuple[str, str]]:
+    return sorted(
+        (method.upper(), path.removeprefix(API_PREFIX))
+        for path, ops in served_app_paths.items()
+        for method in ops
+    )
+
+
+@pytest.fixture
+def routes(world: World) -> list[tuple[str, str]]:
+    document = world.api.get("/openapi.json").json()
+    found = _routes(document["paths"])
+    assert len(found) == _mounted_operations(), "a route is missing from the OpenAPI document"
+    return found
+
+
+def _mounted_operations() -> int:
+    """Operations of every APIRoute the app mounts (walking included routers)."""
+    from modelyard.api import create_app
+    from modelyard.api.auth import no_auth
+    from modelyard.config import load_settings
+
+    app = create_app(load_settings(), auth=no_auth)
+
+    def walk(items: list[Any]) -> Iterator[APIRoute]:
+        for route in items:
+            if isinstance(route, APIRoute):
+                yield route
+            elif hasattr(route, "original_router"):
+                yield from walk(route.original_router.routes)
+
+    return sum(len(r.methods) for r in walk(app.routes))
+
+
+def test_every_route_but_the_public_ones_needs_credentials(
+    world: World, routes: list[tuple[str, str]]
+) -> None:
+    public = {p.removeprefix(API_PREFIX) for p in PUBLIC_PATHS}
+    assert ("GET", "/health") in routes and len(routes) > 20
+    for method, path in routes:
+        for headers in ({}, {"Authorization": "Bearer my_pat_0000000000000000_" + "a" * 52}):
+            answer = _call(world, method, path, headers)
+            if path in public:  # health answers; sign-in checks the password it was sent
+                assert answer.status_code == (401 if path == "/auth/login" else 200)
+                assert "sign in first" not in answer.text
+                continue
+            assert answer.status_code == 401, (method, path, answer.text)
+            assert answer.json()["error"]["code"] == "unauthenticated"
+            assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+    assert world.api.get("/openapi.json").status_code == 200
+
+
+def test_a_user_without_a_role_gets_403_everywhere_else(
+    world: World, routes: list[tuple[str, str]], governance: Governance
+) -> None:
+    eve = world.as_(_token(governance, "eve"))
+    public = {p.removeprefix(API_PREFIX) for p in PUBLIC_PATHS}
+    for method, path in routes:
+        if path in public:
+            continue
+        answer = _call(world, method, path, eve)
+        if (method, path) in SELF_SERVICE:
+            assert answer.status_code not in (401, 403), (method, path, answer.text)
+        else:
+            assert answer.status_code == 403, (method, path, answer.text)
+            assert answer.json()["error"]["code"] == "permission_denied"
+    # Nothing eve tried changed the project: its run and artifact are as they were.
+    run = world.api.get(f"/runs/{world.run_id}", headers=world.admin).json()
+    assert run["status"] == "running" and run["metrics"] == {}
+    assert world.api.get("/projects", headers=eve).json()["items"] == [
+        {**world.api.get("/projects/fresh", headers=eve).json()}
+    ]
+
+
+def test_the_role_ladder(world: World, governance: Governance) -> None:
+    api, run_id = world.api, world.run_id
+    bob = world.as_(_token(governance, "bob"))
+    grant = api.put("/projects/p/members/bob", json={"role": "viewer"}, headers=world.admin)
+    assert grant.status_code == 200 and grant.json()["role"] == "viewer"
+
+    assert api.get(f"/runs/{run_id}", headers=bob).status_code == 200
+    assert api.get(f"/runs/{run_id}/artifacts/content?path=x.txt", headers=bob).content == b"x"
+    assert api.post("/runs", json={"project": "p"}, headers=bob).status_code == 403
+
+    api.put("/projects/p/members/bob", json={"role": "contributor"}, headers=world.admin)
+    created = api.post("/runs", json={"project": "p", "name": "bobs"}, headers=bob)
+    assert created.status_code == 201 and created.json()["user"] == "bob"
+    batch = {"batch_id": "bob-batch-1", "metrics": [[run_id, "m", 1, 0, 1]]}
+    assert api.post("/batches", json=batch, headers=bob).status_code == 200
+    assert api.delete(f"/runs/{run_id}", headers=bob).status_code == 403
+    assert api.put("/projects/p/members/eve", json={"role": "admin"}, headers=bob).status_code in (
+        403,
+    )
+
+    api.put("/projects/p/members/bob", json={"role": "admin"}, headers=world.admin)
+    assert api.delete(f"/runs/{run_id}", headers=bob).status_code == 204
+    members = api.get("/projects/p/members", headers=bob).json()["items"]
+    assert {m["username"]: m["role"] for m in members} == {"bob": "admin", "test-admin": "admin"}
+    assert api.get("/audit", headers=bob).status_code == 403  # the log is for global admins
+
+
+def test_a_creator_becomes_the_projects_admin(world: World, governance: Governance) -> None:
+    carol = world.as_(_token(governance, "carol"))
+    assert world.api.post("/projects", json={"name": "mine"}, headers=carol).status_code == 201
+    me = world.api.get("/auth/me", headers=carol).json()
+    assert me == {
+        "username": "carol",
+        "is_admin": False,
+        "authenticated_by": "token",
+        "projects": {"mine": "admin"},
+    }

@@ -1,0 +1,128 @@
+"""Password sign-in to a session cookie, CSRF on state changes, sign-out, MFA over the
+API, lock-out, and the audit log for administrators."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pyotp
+import pytest
+
+from modelyard.api.app import API_PREFIX
+from modelyard.config import Settings
+from modelyard.governance import SYSTEM, Governance
+from modelyard.store import open_store
+
+PASSWORD = "Quartz-Lantern-Orbit-7"
+
+
+@pytest.fixture
+def governance(embedded_settings: Settings) -> Iterator[Governance]:
+    store = open_store(embedded_settings.store_url, auto_upgrade=True)
+    gov = Governance(store)
+    gov.users.create_user("dana", PASSWORD, actor=SYSTEM)
+    yield gov
+    store.dispose()
+
+
+@pytest.fixture
+def web(served: str, governance: Governance) -> Iterator[httpx.Client]:
+    """A browser-like client (keeps cookies) on the live server's API."""
+    with httpx.Client(base_url=served + API_PREFIX, timeout=30) as client:
+        yield client
+
+
+def _login(web: httpx.Client, **extra: str) -> httpx.Response:
+    return web.post("/auth/login", json={"username": "dana", "password": PASSWORD, **extra})
+
+
+def test_a_session_cookie_with_csrf_and_sign_out(web: httpx.Client) -> None:
+    answer = _login(web)
+    assert answer.status_code == 200, answer.text
+    cookie = answer.headers["set-cookie"]
+    assert "modelyard_session=" in cookie and "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie and "/api;" in cookie
+    csrf = answer.json()["csrf_token"]
+    assert answer.json()["user"]["username"] == "dana"
+
+    assert web.get("/auth/me").json()["authenticated_by"] == "session"
+    forged = web.post("/projects", json={"name": "p"})  # a cross-site form post has no header
+    assert forged.status_code == 403 and "X-CSRF-Token" in forged.json()["error"]["message"]
+    wrong = web.post("/projects", json={"name": "p"}, headers={"X-CSRF-Token": "guess"})
+    assert wrong.status_code == 403
+    made = web.post("/projects", json={"name": "p"}, headers={"X-CSRF-Token": csrf})
+    assert made.status_code == 201
+
+    stolen = web.cookies.get("modelyard_session")
+    assert web.post("/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
+    web.cookies.set("modelyard_session", stolen)  # replaying it after sign-out
+    after = web.get("/auth/me")
+    assert after.status_code == 401 and "sign in again" in after.json()["error"]["message"]
+
+
+def test_each_sign_in_is_a_new_session(web: httpx.Client) -> None:
+    first = _login(web).json()["csrf_token"]
+    one = web.cookies.get("modelyard_session")
+    second = _login(web).json()["csrf_token"]
+    assert web.cookies.get("modelyard_session") != one and first != second
+
+
+def test_wrong_passwords_are_401_then_locked_out(web: httpx.Client) -> None:
+    for _ in range(5):
+        bad = web.post("/auth/login", json={"username": "dana", "password": "nope-nope-nope"})
+        assert bad.status_code == 401 and bad.json()["error"]["code"] == "unauthenticated"
+    locked = _login(web)  # the right password, but too late
+    assert locked.status_code == 401 and "too many failed sign-ins" in locked.text
+    unknown = web.post("/auth/login", json={"username": "zed", "password": "x" * 12})
+    assert unknown.status_code == 401
+
+
+def test_mfa_enrolment_and_sign_in_over_the_api(web: httpx.Client) -> None:
+    csrf = _login(web).json()["csrf_token"]
+    enrolment = web.post("/auth/mfa/enrol", headers={"X-CSRF-Token": csrf}).json()
+    assert enrolment["uri"].startswith("otpauth://totp/") and len(enrolment["recovery_codes"]) > 5
+    secret = enrolment["uri"].split("secret=")[1].split("&")[0]
+    code = pyotp.TOTP(secret).now()
+    confirm = web.post("/auth/mfa/confirm", json={"code": code}, headers={"X-CSRF-Token": csrf})
+    assert confirm.status_code == 204, confirm.text
+
+    web.cookies.clear()
+    needs_code = _login(web)
+    assert needs_code.status_code == 403 and needs_code.json()["error"]["code"] == "mfa_required"
+    recovery = enrolment["recovery_codes"][0]
+    assert _login(web, totp_code=recovery).status_code == 200
+    web.cookies.clear()
+    assert _login(web, totp_code=recovery).status_code == 401  # single use
+
+
+def test_the_audit_log_for_administrators(
+    web: httpx.Client, admin_token: str, governance: Governance
+) -> None:
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    run = web.post("/runs", json={"project": "p", "name": "r"}, headers=admin).json()
+    web.post(f"/runs/{run['id']}/end", json={"status": "finished"}, headers=admin)
+    web.post("/auth/login", json={"username": "dana", "password": "wrong-wrong-wrong"})
+
+    first = web.get("/audit", params={"limit": 3}, headers=admin)
+    assert first.status_code == 200, first.text
+    events = first.json()["items"]
+    cursor = first.json()["next_cursor"]
+    while cursor:
+        page = web.get("/audit", params={"limit": 3, "cursor": cursor}, headers=admin).json()
+        events += page["items"]
+        cursor = page["next_cursor"]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    by_action = {e["action"]: e for e in events}
+    created = by_action["run.created"]
+    assert created["actor"] == "test-admin" and created["object_id"] == run["id"]
+    assert created["client_addr"] == "127.0.0.1"
+    assert by_action["run.ended"]["summary"] == "run ended: finished"
+    assert by_action["login.failure"]["object_id"] == "dana"
+    assert governance.audit.verify(actor=SYSTEM).ok
+
+    recent = web.get("/audit", params={"since": "2999-01-01T00:00:00Z"}, headers=admin)
+    assert recent.json() == {"items": [], "next_cursor": None}
+    assert web.get("/audit", params={"cursor": "x"}, headers=admin).status_code == 422
+    _login(web)
+    assert web.get("/audit").status_code == 403
