@@ -1,6 +1,6 @@
 """Property-based: schemathesis generates requests that fit, and requests that break, the
-OpenAPI document of a live ``modelyard server --no-auth``, for every operation; none may
-get a 5xx answer.
+OpenAPI document of a live ``modelyard server`` (authentication on, every request signed
+with an administrator's token), for every operation; none may get a 5xx answer.
 
 Bounded for CI: ``MAX_EXAMPLES`` requests per operation and mode (about 30 s a store on
 two cores). Strategies are drawn operation by operation rather than through
@@ -20,6 +20,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.generation.modes import GenerationMode
 
 from modelyard.config import load_settings
+from modelyard.governance import SYSTEM, Governance
+from modelyard.store import open_store
 from server_support import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -32,24 +34,33 @@ MAX_EXAMPLES = 40
 )
 def live_api(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """The URL of a ``modelyard server --no-auth`` process on a fresh store."""
+) -> Iterator[tuple[str, str]]:
+    """The URL of a ``modelyard server`` process on a fresh store, and an administrator's
+    access token."""
     home = tmp_path_factory.mktemp("schemathesis")
     if request.param == "sqlite":
         url = f"sqlite:///{home / 'modelyard.db'}"
     else:
         url = request.getfixturevalue("_postgres_database")
     settings_ = load_settings(home=home / "home", store={"url": url})
-    server = ServerProcess(settings_, home / "server.log").start()
+    store = open_store(url, auto_upgrade=True)
     try:
-        yield server.url
+        gov = Governance(store)
+        gov.users.create_service_account("fuzz", actor=SYSTEM, admin=True)
+        token = gov.tokens.create("fuzz", "schemathesis", actor=SYSTEM).secret
+    finally:
+        store.dispose()
+    server = ServerProcess(settings_, home / "server.log", auth=True).start()
+    try:
+        yield server.url, token
     finally:
         server.stop()
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-def test_no_request_gets_a_server_error(live_api: str, mode: GenerationMode) -> None:
-    schema = schemathesis.openapi.from_url(f"{live_api}/api/v1/openapi.json")
+def test_no_request_gets_a_server_error(live_api: tuple[str, str], mode: GenerationMode) -> None:
+    url, token = live_api
+    schema = schemathesis.openapi.from_url(f"{url}/api/v1/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 15
     failures: list[str] = []
@@ -65,7 +76,12 @@ def test_no_request_gets_a_server_error(live_api: str, mode: GenerationMode) -> 
             )
             @given(case=operation.as_strategy(generation_mode=mode))
             def call(case: Any) -> None:
-                answer = case.call(base_url=live_api, session=session, timeout=30)
+                answer = case.call(
+                    base_url=url,
+                    session=session,
+                    timeout=30,
+                    headers={"Authorization": f"Bearer {token}"},
+                )
                 if answer.status_code >= 500:
                     failures.append(f"{answer.status_code}: {case.as_curl_command()}")
 
