@@ -4,6 +4,7 @@ on the same port in the middle of that load loses nothing and duplicates nothing
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -129,3 +130,33 @@ def test_a_server_killed_mid_load_loses_and_duplicates_nothing(
     server_process(embedded_settings, port=server.port)
     _finish(procs)
     _check_every_point_once(embedded_settings, run_ids)
+
+
+def test_start_up_forgets_old_batch_ids_and_stale_uploads(embedded_settings: Settings) -> None:
+    from modelyard.api._services import Services
+    from modelyard.store.tables import write_batches
+
+    services = Services(embedded_settings)
+    services.open()
+    now = int(time.time() * 1000)
+    with services.tracking.store.write() as conn:
+        conn.execute(
+            write_batches.insert(),
+            [
+                {"id": "old-batch-1", "created_at": now - 8 * 24 * 3600 * 1000},
+                {"id": "new-batch-1", "created_at": now},
+            ],
+        )
+    stale = services.upload_dir / "upload-dead.tmp"
+    fresh = services.upload_dir / "upload-live.tmp"
+    stale.write_bytes(b"half")
+    fresh.write_bytes(b"half")
+    os.utime(stale, (time.time() - 7 * 3600, time.time() - 7 * 3600))
+    services.close()
+
+    services.open()
+    with services.tracking.store.read() as conn:
+        kept = {row.id for row in conn.execute(write_batches.select())}
+    services.close()
+    assert not stale.exists() and fresh.exists()
+    assert kept == {"new-batch-1"}

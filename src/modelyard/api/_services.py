@@ -3,7 +3,9 @@ installation."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +19,9 @@ if TYPE_CHECKING:
     from modelyard.tracking.service import TrackingService
 
 __all__ = ["Services", "get_blobs", "get_governance", "get_services", "get_tracking"]
+
+#: Staging files of uploads untouched for this long are left over from a dead server.
+STALE_UPLOAD_S = 6 * 3600.0
 
 
 class Services:
@@ -60,6 +65,8 @@ class Services:
                 store, heartbeat_timeout_s=self.settings.tracking.heartbeat_timeout_s
             )
             self._governance = Governance(store)
+            self._tracking.prune_write_batches()
+            _remove_stale_uploads(self.upload_dir)
 
     @property
     def tracking(self) -> TrackingService:
@@ -96,6 +103,16 @@ class Services:
             if self._store is not None:
                 self._store.dispose()
             self._store = self._blobs = self._tracking = self._governance = None
+
+
+def _remove_stale_uploads(folder: Path, older_than_s: float = STALE_UPLOAD_S) -> None:
+    """Delete staging files that an upload left behind when its server died mid-request
+    (old enough that no live request of another worker can still be writing them)."""
+    cutoff = time.time() - older_than_s
+    for staged in folder.glob("upload-*.tmp"):
+        with contextlib.suppress(OSError):
+            if staged.stat().st_mtime < cutoff:
+                staged.unlink()
 
 
 def get_services(request: Request) -> Services:

@@ -69,6 +69,8 @@ __all__ = ["TrackingService"]
 MAX_RESULTS = 50_000
 MAX_HISTORY_POINTS = 1_000_000
 _RUN_PROJECT_CACHE = 100_000
+#: How long a client batch id is remembered (clients give up retrying after minutes).
+WRITE_BATCH_RETENTION_S = 7 * 24 * 3600.0
 _CHUNK = 500
 _HEX = re.compile(r"^[0-9a-f]+$")
 
@@ -494,6 +496,15 @@ class TrackingService:
         except Conflict:
             raise NotFound(f"run {run_id!r} does not exist", field="run_id") from None
         return info
+
+    def prune_write_batches(self, older_than_s: float = WRITE_BATCH_RETENTION_S) -> int:
+        """Forget batch ids recorded more than ``older_than_s`` ago (no client retries a
+        batch for that long); returns how many."""
+        cutoff = now_ms() - int(older_than_s * 1000)
+        with self.store.write() as conn:
+            return conn.execute(
+                delete(write_batches).where(write_batches.c.created_at < cutoff)
+            ).rowcount
 
     def sweep_lost(self) -> int:
         """Mark running runs whose heartbeat stopped as ``lost``; return how many."""
