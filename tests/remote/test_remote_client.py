@@ -81,6 +81,7 @@ def test_remote_tracking_has_the_services_signatures() -> None:
         "tree_digests",
         "sweep_lost",
         "count_runs",
+        "prune_write_batches",
         # The server's own: it acts for each request's caller and checks uploads first.
         "acting_as",
         "check_run_access",
