@@ -11,13 +11,27 @@ ensure_venv() {
     echo "==> creating virtualenv $VENV" >&2
     python3 -m venv "$VENV"
   fi
-  if [ ! -x "$VENV/bin/uv" ]; then
+  if [ ! -x "$VENV/bin/uv" ] && ! command -v uv >/dev/null; then
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check uv >&2 || true
   fi
+  local uv=""
+  if [ -x "$VENV/bin/uv" ]; then uv="$VENV/bin/uv"; elif command -v uv >/dev/null; then uv="$(command -v uv)"; fi
+  _venv_install() {
+    if [ -n "$uv" ]; then
+      "$uv" pip install -q --python "$VENV/bin/python" "$@" >&2
+    else
+      "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$@" >&2
+    fi
+  }
   echo "==> installing modelyard[$extras] into $VENV" >&2
-  if [ -x "$VENV/bin/uv" ]; then
-    "$VENV/bin/uv" pip install -q --compile-bytecode --python "$VENV/bin/python" -e "$ROOT[$extras]" >&2
+  if [ -n "$uv" ]; then
+    _venv_install --compile-bytecode -e "$ROOT[$extras]"
   else
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$ROOT[$extras]" >&2
+    _venv_install -e "$ROOT[$extras]"
+  fi
+  if [[ ",$extras," == *",dev,"* ]]; then
+    # Test data (ISLP's Bikeshare.csv) without ISLP's heavy dependencies: tests read the
+    # file and never import ISLP.
+    _venv_install --no-deps "ISLP>=0.4"
   fi
 }

@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from modelyard import datasets as datasets  # the ``modelyard.datasets`` sugar (light)
 from modelyard.client import DEFAULT_PROJECT, Client
 from modelyard.config import Settings, load_settings
 from modelyard.errors import (
     AlreadyExists,
     Conflict,
     CorruptBlob,
+    DataValidationError,
     InvalidInput,
     MissingDependency,
     ModelyardError,
@@ -37,6 +39,7 @@ __all__ = [
     "Client",
     "Conflict",
     "CorruptBlob",
+    "DataValidationError",
     "InvalidInput",
     "MissingDependency",
     "ModelyardError",

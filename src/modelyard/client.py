@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from modelyard.artifacts import BlobStore
+    from modelyard.datasets.client import Datasets
     from modelyard.remote import HttpSession, RemoteArtifacts, RemoteTracking
     from modelyard.store import Store
     from modelyard.tracking._buffer import LogBuffer
@@ -52,6 +53,7 @@ class Client:
         self._buffer: LogBuffer | None = None
         self._open_runs: set[ActiveRun] = set()
         self._lock = threading.Lock()
+        self._datasets: Datasets | None = None
 
     # -- lazily opened parts ------------------------------------------------------------
 
@@ -114,6 +116,15 @@ class Client:
         """The in-process tracking service (embedded mode)."""
         self._not_remote("this operation")
         return cast("TrackingService", self.tracking)
+
+    @property
+    def datasets(self) -> Datasets:
+        """Versioned datasets: ``client.datasets.register(name, data)``, ``.load(name)``..."""
+        if self._datasets is None:
+            from modelyard.datasets.client import Datasets
+
+            self._datasets = Datasets(self)
+        return self._datasets
 
     def _session(self) -> HttpSession:
         if self._http is None:
@@ -347,7 +358,14 @@ class Client:
         from modelyard.gc import collect_garbage
 
         self._not_remote("garbage collection")
-        return collect_garbage(self._service(), self.blobs, dry_run=dry_run, min_age_s=min_age_s)
+        from modelyard.datasets.service import with_dataset_blobs
+
+        # collect_garbage asks its first argument for referenced_digests() and
+        # tree_digests(); this one answers for the tracking and the dataset tables.
+        referenced = cast(
+            "TrackingService", with_dataset_blobs(self._service(), self.datasets.service)
+        )
+        return collect_garbage(referenced, self.blobs, dry_run=dry_run, min_age_s=min_age_s)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -365,6 +383,7 @@ class Client:
             self._store.dispose()
             self._store = None
             self._tracking = None
+            self._datasets = None
         if self._http is not None:
             self._http.close()
             self._http = None

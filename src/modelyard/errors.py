@@ -8,12 +8,16 @@ Library errors (SQLAlchemy, fsspec, botocore) are translated at the storage boun
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from modelyard.data.validation import ValidationReport
 
 __all__ = [
     "AlreadyExists",
     "Conflict",
     "CorruptBlob",
+    "DataValidationError",
     "InvalidInput",
     "MissingDependency",
     "ModelyardError",
@@ -74,6 +78,24 @@ class UnsupportedMediaType(InvalidInput):
 
     code = "unsupported_media_type"
     http_status = 415
+
+
+class DataValidationError(InvalidInput):
+    """Data failed a critical expectation; ``report`` is the whole
+    :class:`~modelyard.data.ValidationReport` (None when rebuilt from an HTTP answer).
+
+    An InvalidInput (HTTP 422: the data was read but breaks the rules) with its own CLI exit
+    code, so that a pipeline can tell bad data from a bad command line.
+    """
+
+    code = "data_validation_failed"
+    exit_code = 9
+
+    def __init__(
+        self, message: str, *, report: ValidationReport | None = None, field: str | None = None
+    ) -> None:
+        super().__init__(message, field=field)
+        self.report = report
 
 
 class Conflict(ModelyardError):

@@ -10,6 +10,7 @@ from modelyard.cli import _common
 from modelyard.cli.artifacts import app as artifacts_app
 from modelyard.cli.audit import app as audit_app
 from modelyard.cli.config import app as config_app
+from modelyard.cli.data import app as data_app
 from modelyard.cli.db import app as db_app
 from modelyard.cli.maintenance import register as register_maintenance
 from modelyard.cli.mfa import app as mfa_app
@@ -60,6 +61,7 @@ app.add_typer(projects_app, name="projects")
 app.add_typer(artifacts_app, name="artifacts")
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
+app.add_typer(data_app, name="data")
 register_maintenance(app)
 register_quickstart(app)
 register_server(app)

@@ -1,17 +1,21 @@
 """Turn any supported table into a stream of Arrow record batches, and read columns back out.
 
 Accepted: pandas and polars DataFrames, pyarrow Tables and RecordBatches, a
-RecordBatchReader, or any iterable of RecordBatches. Whatever comes in is read one batch
-of at most ``BATCH_ROWS`` rows at a time. Problems the data itself has (duplicate column
+RecordBatchReader, or any iterable of RecordBatches; :func:`open_source` also takes the
+path of a CSV, Parquet or Arrow IPC file (or of a directory of Parquet files), which it
+reads incrementally. Whatever comes in is read one batch of at most ``BATCH_ROWS`` rows at
+a time. Problems the data itself has (duplicate column
 names, object columns that mix value types, batches with different schemas) become
 :class:`~modelyard.errors.InvalidInput` naming the column and the reason.
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +23,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from modelyard.errors import InvalidInput
+from modelyard.errors import InvalidInput, NotFound
 
 __all__ = [
     "BATCH_ROWS",
@@ -29,10 +33,16 @@ __all__ = [
     "kind_of",
     "logical_type",
     "numeric_values",
+    "open_source",
     "temporal_values",
 ]
 
 BATCH_ROWS = 65_536
+CSV_BLOCK_BYTES = 8 << 20
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+IPC_SUFFIXES = (".arrow", ".feather", ".ipc")
+COMPRESSION_SUFFIXES = (".gz", ".bz2", ".zst", ".lz4")
 
 _KINDS = {
     "integer": "numeric",
@@ -85,6 +95,97 @@ def as_source(data: object, role: str = "data") -> Source:
         f"{role} must be a pandas or polars DataFrame, a pyarrow Table, RecordBatch or "
         f"RecordBatchReader, or an iterable of RecordBatches; got {type(data).__name__}"
     )
+
+
+def open_source(data: object, role: str = "data", columns: Sequence[str] | None = None) -> Source:
+    """:func:`as_source`, or for a path (``str`` or ``os.PathLike``) a file read in batches.
+
+    The schema is always the whole file's; with ``columns``, batches read from a Parquet
+    file or directory may hold only those columns (read by name, never by position).
+    """
+    if isinstance(data, str | os.PathLike):
+        return _from_path(Path(data), role, columns)
+    return as_source(data, role)
+
+
+def _from_path(path: Path, role: str, columns: Sequence[str] | None) -> Source:
+    if not path.exists():
+        raise NotFound(f"{role} file {str(path)!r} does not exist", field=role)
+    suffixes = [suffix.lower() for suffix in path.suffixes]
+    if suffixes and suffixes[-1] in COMPRESSION_SUFFIXES:
+        suffixes.pop()
+    suffix = suffixes[-1] if suffixes else ""
+    try:
+        if path.is_dir() or suffix in PARQUET_SUFFIXES:
+            schema, batches = _read_parquet(path, columns)
+        elif suffix in CSV_SUFFIXES:
+            schema, batches = _read_csv(path, suffix)
+        elif suffix in IPC_SUFFIXES:
+            schema, batches = _read_ipc(path)
+        else:
+            raise InvalidInput(
+                f"{role} file {str(path)!r} is not CSV (.csv, .tsv), Parquet (.parquet, .pq) "
+                "or Arrow IPC (.arrow, .feather); convert it or pass a DataFrame",
+                field=role,
+            )
+    except (pa.ArrowException, OSError) as exc:
+        raise InvalidInput(f"{role} file {str(path)!r} cannot be read: {_reason(exc)}") from None
+    _check_names(schema.names, role)
+    return Source(schema, _translated(batches, path, role))
+
+
+def _read_parquet(path: Path, columns: Sequence[str] | None) -> tuple[pa.Schema, Iterator[Any]]:
+    if path.is_dir():
+        import pyarrow.dataset as ds
+
+        dataset = ds.dataset(path, format="parquet")
+        wanted = None if columns is None else [n for n in columns if n in dataset.schema.names]
+        return dataset.schema, iter(dataset.to_batches(columns=wanted, batch_size=BATCH_ROWS))
+    import pyarrow.parquet as pq
+
+    handle = pq.ParquetFile(path)
+    schema = handle.schema_arrow
+    wanted = None if columns is None else [name for name in columns if name in schema.names]
+    return schema, handle.iter_batches(batch_size=BATCH_ROWS, columns=wanted)
+
+
+def _read_csv(path: Path, suffix: str) -> tuple[pa.Schema, Iterator[Any]]:
+    from pyarrow import csv
+
+    reader = csv.open_csv(
+        path,
+        read_options=csv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+        parse_options=csv.ParseOptions(delimiter="\t" if suffix == ".tsv" else ","),
+    )
+    return reader.schema, iter(reader)
+
+
+def _read_ipc(path: Path) -> tuple[pa.Schema, Iterator[Any]]:
+    source = pa.memory_map(str(path))
+    try:
+        reader = pa.ipc.open_file(source)
+    except pa.ArrowInvalid:
+        stream = pa.ipc.open_stream(source)
+        return stream.schema, iter(stream)
+    return reader.schema, (reader.get_batch(i) for i in range(reader.num_record_batches))
+
+
+def _translated(batches: Iterator[Any], path: Path, role: str) -> Iterator[pa.RecordBatch]:
+    """The batches, split to ``BATCH_ROWS``; read errors become InvalidInput."""
+    rows = 0
+    try:
+        for batch in batches:
+            for offset in range(0, batch.num_rows, BATCH_ROWS):
+                yield batch.slice(offset, BATCH_ROWS)
+            rows += batch.num_rows
+    except (pa.ArrowException, OSError) as exc:
+        raise InvalidInput(
+            f"{role} file {str(path)!r} cannot be read after row {rows:,}: {_reason(exc)}"
+        ) from None
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _chain(first: pa.RecordBatch, rest: Iterator[Any]) -> Iterator[Any]:

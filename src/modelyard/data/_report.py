@@ -1,5 +1,7 @@
 """Self-contained HTML for profiles and drift reports: inline CSS, inline SVG, no scripts.
 
+The validation report (``_validation_html.py``) uses the same page, CSS and charts.
+
 Nothing is fetched: the documents open offline and can be archived as one file.
 """
 
@@ -35,7 +37,8 @@ border-radius:6px;padding:.8rem 1rem;margin:.8rem 0}
 .card dt{color:#656d76}.card dd{margin:0;font-variant-numeric:tabular-nums}
 .flag{display:inline-block;border-radius:4px;padding:0 .35rem;font-size:.8rem;margin-right:.25rem;
 background:#ddf4ff;color:#0969da}.bad{background:#ffebe9;color:#cf222e}.ok{background:#dafbe1;
-color:#1a7f37}.banner{font-size:1.1rem;padding:.6rem 1rem;border-radius:6px;margin:1rem 0}
+color:#1a7f37}.warn{background:#fff8c5;color:#9a6700}.banner{font-size:1.1rem;padding:.6rem 1rem;
+border-radius:6px;margin:1rem 0}
 .legend span{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 .8rem;
 vertical-align:middle}
 svg text{font:10px system-ui,sans-serif;fill:#656d76}

@@ -83,11 +83,13 @@ def hash_numbers(values: npt.NDArray[np.float64] | npt.NDArray[np.int64]) -> Has
     return _mix64(values.view(np.uint64))
 
 
-def hash_strings(array: pa.Array) -> Hashes:
+def hash_strings(array: pa.Array, seed: int = 0) -> Hashes:
     """64-bit hashes of the non-null strings in ``array``, vectorised over 8-byte words.
 
     Each word is mixed with its index in the string, the mixed words are summed per string
-    and the sum is mixed again with the length.
+    and the sum is mixed again with the length. A different ``seed`` gives a different hash
+    function (mixing the indices and the length with another key), for 128-bit keys made
+    of two hashes.
     """
     array = pc.drop_null(array).cast(pa.large_string())
     if len(array) == 0:
@@ -105,12 +107,18 @@ def hash_strings(array: pa.Array) -> Hashes:
     while lo < len(array):  # pieces of at most _STRING_CHUNK_BYTES bytes bound the temporaries
         hi = int(np.searchsorted(offsets, offsets[lo] + _STRING_CHUNK_BYTES, side="right")) - 1
         hi = min(max(hi, lo + 1), len(array))
-        pieces.append(_hash_string_piece(offsets[lo : hi + 1], data))
+        pieces.append(_hash_string_piece(offsets[lo : hi + 1], data, _seed_key(seed)))
         lo = hi
     return np.concatenate(pieces)
 
 
-def _hash_string_piece(offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8]) -> Hashes:
+def _seed_key(seed: int) -> np.uint64:
+    return np.uint64((seed * 0xD1B54A32D192ED03) % 2**64)
+
+
+def _hash_string_piece(
+    offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint8], key: np.uint64
+) -> Hashes:
     start, end = int(offsets[0]), int(offsets[-1])
     lengths = offsets[1:] - offsets[:-1]
     words_per_string = (lengths + 7) // 8
@@ -126,10 +134,10 @@ def _hash_string_piece(offsets: npt.NDArray[np.int64], data: npt.NDArray[np.uint
         remaining = np.repeat(lengths, words_per_string) - 8 * word_index
         short = remaining < 8
         words[short] &= (np.uint64(1) << (8 * remaining[short]).astype(np.uint64)) - np.uint64(1)
-        prefix[1:] = np.cumsum(_mix64(words ^ _mix64(word_index.astype(np.uint64))))
+        prefix[1:] = np.cumsum(_mix64(words ^ _mix64(word_index.astype(np.uint64) + key)))
     ends = np.cumsum(words_per_string)
     per_string = prefix[ends] - prefix[ends - words_per_string]
-    return _mix64(per_string ^ _mix64(lengths.astype(np.uint64)))
+    return _mix64(per_string ^ _mix64(lengths.astype(np.uint64) ^ key))
 
 
 class Moments:

@@ -45,19 +45,17 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from modelyard.data._arrow import Source, as_source, kind_of, logical_type
-from modelyard.data._sketches import even_edges, sorted_unique
-from modelyard.data.profile import (
+from modelyard.data._accumulators import (
     CategoricalAccumulator,
     ColumnAccumulator,
-    ColumnProfile,
     NumericAccumulator,
-    Profile,
     accumulator,
     consume,
-    decode,
-    encode,
 )
+from modelyard.data._arrow import Source, as_source, kind_of, logical_type
+from modelyard.data._codec import decode, encode
+from modelyard.data._sketches import even_edges, sorted_unique
+from modelyard.data.profile import ColumnProfile, Profile
 from modelyard.errors import InvalidInput, NotFound
 
 __all__ = ["DriftChart", "DriftReport", "FeatureDrift", "drift"]

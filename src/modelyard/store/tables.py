@@ -262,3 +262,103 @@ audit_events = Table(
     Column("digest", String(64), nullable=False),
     Index(None, "time"),
 )
+
+
+# -- datasets and lineage --------------------------------------------------------------
+# A dataset is a name in a project; its versions are immutable, numbered 1, 2, 3, and
+# identified by a content digest of their values (``datasets/digest.py``). A version's data
+# is a tree of Parquet blobs (``tree_digest``); reports (profile, validation) are JSON
+# blobs with an optional HTML rendering. ``latest`` is computed, never stored as an alias.
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("dataset_id", String(32), ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("tree_digest", String(64), nullable=False),
+    Column("schema_json", Text, nullable=False),
+    Column("num_rows", BigInteger, nullable=False),
+    Column("num_columns", Integer, nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("source", Text, nullable=False, default=""),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_by", String(255), nullable=False, default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="SET NULL"), nullable=True),
+    UniqueConstraint("dataset_id", "version"),
+    UniqueConstraint("dataset_id", "digest"),
+    Index(None, "digest"),
+    Index(None, "run_id"),
+)
+
+dataset_aliases = Table(
+    "dataset_aliases",
+    metadata,
+    Column(
+        "dataset_id", String(32), ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("alias", String(128), primary_key=True),
+    Column(
+        "version_id",
+        String(32),
+        ForeignKey("dataset_versions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("updated_at", BigInteger, nullable=False),
+    Index(None, "version_id"),
+)
+
+dataset_reports = Table(
+    "dataset_reports",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column(
+        "version_id",
+        String(32),
+        ForeignKey("dataset_versions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("kind", String(32), nullable=False),
+    Column("data_digest", String(64), nullable=False),
+    Column("html_digest", String(64), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "version_id", "kind"),
+)
+
+# "Was derived from" edges between any two objects, named by kind and id:
+# dataset_version, run (and later artifact, model_version, deployment, prediction).
+# Ids are not foreign keys, so one table serves every kind; readers resolve them.
+lineage_edges = Table(
+    "lineage_edges",
+    metadata,
+    Column("id", _BigInt, primary_key=True),
+    Column("source_kind", String(32), nullable=False),
+    Column("source_id", String(64), nullable=False),
+    Column("target_kind", String(32), nullable=False),
+    Column("target_id", String(64), nullable=False),
+    Column("relation", String(32), nullable=False),
+    Column("run_id", String(32), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint(
+        "source_kind",
+        "source_id",
+        "target_kind",
+        "target_id",
+        "relation",
+        name="uq_lineage_edges_edge",
+    ),
+    Index(None, "target_kind", "target_id"),
+)

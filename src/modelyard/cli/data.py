@@ -1,0 +1,489 @@
+"""``modelyard data``: register, list, show, load, profile, compare and diff datasets.
+
+A dataset is named ``NAME`` (the newest version), ``NAME:VERSION`` or ``NAME@ALIAS`` in
+the project given by ``--project`` (``default``). ``profile``, ``drift`` and ``diff`` also
+take the path of a CSV or Parquet file or a directory: an existing path wins over a name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from modelyard.cli._common import (
+    JsonOption,
+    client,
+    console,
+    err_console,
+    fmt,
+    fmt_bytes,
+    fmt_time,
+    print_json,
+    run_command,
+    table,
+)
+from modelyard.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from modelyard.data import Profile
+    from modelyard.datasets import ColumnSchema, DatasetVersion
+
+app = typer.Typer(
+    help="Datasets: register versioned data, inspect, load, profile, compare.",
+    no_args_is_help=True,
+)
+
+_REF = re.compile(r"^(?P<name>[^:@]+)(?::(?P<version>\d+)|@(?P<alias>[^:@]+))?$")
+
+ProjectOption = typer.Option("default", "--project", "-p", help="Project of the dataset.")
+
+
+def parse_ref(ref: str) -> tuple[str, int | None, str | None]:
+    """``NAME``, ``NAME:VERSION`` or ``NAME@ALIAS`` -> (name, version, alias)."""
+    match = _REF.match(ref.strip())
+    if match is None:
+        raise InvalidInput(
+            f"not a dataset reference: {ref!r}; use NAME, NAME:VERSION or NAME@ALIAS",
+            field="ref",
+        )
+    version = match.group("version")
+    return match.group("name"), int(version) if version else None, match.group("alias")
+
+
+def _get(c: Any, ref: str, project: str) -> DatasetVersion:
+    name, version, alias = parse_ref(ref)
+    found: DatasetVersion = c.datasets.get(name, version, alias, project=project)
+    return found
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Any]:
+    """A Rich progress bar over source bytes on stderr (silent when not a terminal)."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+# -- register, list, versions, show, load -------------------------------------------------
+
+
+@app.command("register")
+def register(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Dataset name."),
+    path: Path = typer.Argument(..., help="CSV or Parquet file, or a directory of them."),
+    project: str = ProjectOption,
+    alias: list[str] = typer.Option([], "--alias", "-a", help="Alias to point at the version."),
+    description: str = typer.Option("", "--description", "-d", help="What this version is."),
+    encoding: str | None = typer.Option(None, "--encoding", help="CSV text encoding (utf-8)."),
+    no_profile: bool = typer.Option(False, "--no-profile", help="Skip the profile."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Register a file or directory as a new version (or find the version that already
+    holds the same data)."""
+
+    def body() -> None:
+        with client(ctx) as c:
+            before = {v.id for v in _versions_or_none(c, name, project)}
+            with _progress(f"registering {name}") as update:
+                found = c.datasets.register(
+                    name,
+                    path,
+                    project=project,
+                    description=description,
+                    aliases=alias,
+                    encoding=encoding,
+                    profile=not no_profile,
+                    progress=update,
+                )
+        new = found.id not in before
+        if as_json:
+            print_json({**found.as_dict(), "created": new})
+            return
+        verb = "registered" if new else "already registered as"
+        console.print(
+            f"{verb} [bold]{found.ref}[/] in project {found.project}: {found.num_rows:,} rows, "
+            f"{found.num_columns} columns, {fmt_bytes(found.size_bytes)} "
+            f"(digest {found.digest[:16]})",
+            highlight=False,
+        )
+
+    run_command(body)
+
+
+def _versions_or_none(c: Any, name: str, project: str) -> list[DatasetVersion]:
+    from modelyard.errors import NotFound
+
+    try:
+        versions: list[DatasetVersion] = c.datasets.list_versions(name, project=project)
+    except NotFound:
+        return []
+    return versions
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    project: str | None = typer.Option(None, "--project", "-p", help="Only this project."),
+    as_json: bool = JsonOption,
+) -> None:
+    """List datasets with their newest version."""
+
+    def body() -> None:
+        with client(ctx) as c:
+            found = c.datasets.list_datasets(project)
+        if as_json:
+            print_json([d.as_dict() for d in found])
+            return
+        table(
+            "Datasets",
+            ["project", "name", "latest", "updated", "description"],
+            [
+                (d.project, d.name, d.latest_version, fmt_time(d.updated_at), d.description)
+                for d in found
+            ],
+        )
+
+    run_command(body)
+
+
+@app.command("versions")
+def versions(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Dataset name."),
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """List the versions of a dataset."""
+
+    def body() -> None:
+        with client(ctx) as c:
+            found = c.datasets.list_versions(name, project=project)
+        if as_json:
+            print_json([v.as_dict() for v in found])
+            return
+        table(
+            f"Versions of {name}",
+            ["version", "rows", "columns", "size", "digest", "aliases", "created", "by"],
+            [
+                (
+                    v.version,
+                    f"{v.num_rows:,}",
+                    v.num_columns,
+                    fmt_bytes(v.size_bytes),
+                    v.digest[:16],
+                    ", ".join(v.aliases),
+                    fmt_time(v.created_at),
+                    v.created_by,
+                )
+                for v in found
+            ],
+        )
+
+    run_command(body)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="NAME, NAME:VERSION or NAME@ALIAS."),
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Show a version: schema, rows, digest, aliases, lineage and reports."""
+
+    def body() -> None:
+        with client(ctx) as c:
+            found = _get(c, ref, project)
+            edges = c.datasets.service.lineage_of(found)
+            reports = c.datasets.service.get_reports(found)
+        if as_json:
+            print_json(
+                {
+                    **found.as_dict(),
+                    "lineage": [e.as_dict() for e in edges],
+                    "reports": [
+                        {
+                            "id": r.id,
+                            "kind": r.kind,
+                            "created_at": r.created_at,
+                            "html": bool(r.html_digest),
+                        }
+                        for r in reports
+                    ],
+                }
+            )
+            return
+        fields = [
+            ("dataset", f"{found.project}/{found.ref}"),
+            ("aliases", ", ".join(found.aliases)),
+            ("rows", f"{found.num_rows:,}"),
+            ("columns", found.num_columns),
+            ("size", fmt_bytes(found.size_bytes)),
+            ("digest", found.digest),
+            ("source", found.source),
+            ("description", found.description),
+            ("created", f"{fmt_time(found.created_at)} by {found.created_by}"),
+            ("run", found.run_id or ""),
+        ]
+        for key, value in fields:
+            console.print(f"[bold]{key:>11}[/]  {fmt(value)}", highlight=False)
+        table(
+            "Schema",
+            ["column", "type", "stored as", "nullable"],
+            [
+                (col.name, col.type, col.arrow_type, "yes" if col.nullable else "no")
+                for col in found.columns
+            ],
+        )
+        if edges:
+            table(
+                "Lineage",
+                ["direction", "relation", "kind", "id", "when"],
+                [
+                    (
+                        "from" if e.target_id == found.id else "to",
+                        e.relation,
+                        e.source_kind if e.target_id == found.id else e.target_kind,
+                        e.source_id if e.target_id == found.id else e.target_id,
+                        fmt_time(e.created_at),
+                    )
+                    for e in edges
+                ],
+            )
+        if reports:
+            table(
+                "Reports",
+                ["kind", "created", "html", "id"],
+                [
+                    (r.kind, fmt_time(r.created_at), "yes" if r.html_digest else "", r.id)
+                    for r in reports
+                ],
+            )
+
+    run_command(body)
+
+
+@app.command("load")
+def load(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="NAME, NAME:VERSION or NAME@ALIAS."),
+    out: Path = typer.Option(..., "--out", "-o", help="File to write: .parquet or .csv."),
+    project: str = ProjectOption,
+) -> None:
+    """Write a version to a Parquet or CSV file (streamed, verified against its digests)."""
+
+    def body() -> None:
+        with client(ctx) as c:
+            found = _get(c, ref, project)
+            rows = c.datasets.export(
+                found.dataset, out, version=found.version, project=found.project
+            )
+        console.print(f"wrote {rows:,} rows of {found.ref} to {out}", highlight=False)
+
+    run_command(body)
+
+
+# -- profile, drift, diff: datasets or files ----------------------------------------------
+
+
+def _side(c: Any, source: str, project: str) -> tuple[str, list[ColumnSchema], Profile]:
+    """Label, columns and profile of a dataset reference or a file/directory path."""
+    if Path(source).exists():
+        from modelyard.datasets._describe import describe
+
+        with _progress(f"profiling {Path(source).name}") as update:
+            found = describe(source, progress=update)
+        assert found.profile is not None
+        return source, list(found.columns), found.profile
+    version = _get(c, source, project)
+    name, number = version.dataset, version.version
+    return version.ref, list(version.columns), c.datasets.get_profile(name, number, project=project)
+
+
+def _write_html(path: Path | None, html: str) -> None:
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    err_console.print(f"wrote {path}", highlight=False)
+
+
+@app.command("profile")
+def profile(
+    ctx: typer.Context,
+    source: str = typer.Argument(..., help="Dataset (NAME[:VERSION|@ALIAS]) or file/directory."),
+    html: Path | None = typer.Option(None, "--html", help="Write the HTML report here."),
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Profile a dataset version (its stored profile) or a file."""
+
+    def body() -> None:
+        with client(ctx) as c:
+            label, _columns, found = _side(c, source, project)
+        _write_html(html, found.to_html())
+        if as_json:
+            print_json(found.to_dict())
+            return
+        table(
+            f"Profile of {label} ({found.rows:,} rows)",
+            ["column", "type", "missing", "distinct", "mean", "std", "min", "max", "top"],
+            [
+                (
+                    col.name,
+                    col.type,
+                    _share(col.missing, col.count),
+                    col.distinct,
+                    col.mean,
+                    col.std,
+                    col.min,
+                    col.max,
+                    ", ".join(t.value for t in col.top[:3]),
+                )
+                for col in found.columns
+            ],
+        )
+
+    run_command(body)
+
+
+@app.command("drift")
+def drift(
+    ctx: typer.Context,
+    reference: str = typer.Argument(..., help="Reference: a dataset or a file/directory."),
+    current: str = typer.Argument(..., help="Current: a dataset or a file/directory."),
+    html: Path | None = typer.Option(None, "--html", help="Write the HTML report here."),
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Compare the distributions of two datasets or files, feature by feature."""
+
+    def body() -> None:
+        from modelyard.data import drift as measure
+
+        with client(ctx) as c:
+            label_a, _, profile_a = _side(c, reference, project)
+            label_b, _, profile_b = _side(c, current, project)
+        report = measure(profile_a, profile_b)
+        _write_html(html, report.to_html())
+        if as_json:
+            print_json(report.to_dict())
+            return
+        table(
+            f"Drift of {label_b} against {label_a}",
+            ["column", "kind", "test", "statistic", "p-value", "threshold", "drifted"],
+            [
+                (
+                    f.column,
+                    f.kind,
+                    f.test or f.note,
+                    f.statistic,
+                    f.p_value,
+                    f.threshold,
+                    "[red]yes[/]" if f.drifted else "no",
+                )
+                for f in report.features
+            ],
+        )
+        verdict = "[red]drifted[/]" if report.dataset_drifted else "[green]no drift[/]"
+        console.print(
+            f"{verdict}: {len(report.drifted)} of {len(report.features)} features drifted "
+            f"({report.share_drifted:.0%}, threshold {report.drift_share:.0%})"
+        )
+
+    run_command(body)
+
+
+@app.command("diff")
+def diff(
+    ctx: typer.Context,
+    a: str = typer.Argument(..., help="First: a dataset or a file/directory."),
+    b: str = typer.Argument(..., help="Second: a dataset or a file/directory."),
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Schema and profile differences between two datasets or files."""
+
+    def body() -> None:
+        from modelyard.datasets.diff import diff as compare
+
+        with client(ctx) as c:
+            result = compare(_side(c, a, project), _side(c, b, project))
+        if as_json:
+            print_json(result.as_dict())
+            return
+        console.print(
+            f"[bold]{result.a}[/] ({fmt(result.rows[0])} rows) -> "
+            f"[bold]{result.b}[/] ({fmt(result.rows[1])} rows)",
+            highlight=False,
+        )
+        changes = [("added", col.name, "", col.arrow_type) for col in result.added]
+        changes += [("removed", col.name, col.arrow_type, "") for col in result.removed]
+        changes += [("retyped", ch.name, ch.a, ch.b) for ch in result.retyped]
+        changes += [("nullability", ch.name, ch.a, ch.b) for ch in result.nullability]
+        if changes:
+            table("Schema changes", ["change", "column", result.a, result.b], changes)
+        else:
+            console.print("schema: no changes")
+        rows = []
+        for name in result.changed_columns():
+            left, right = result.columns[name]
+            for stat in ("count", "missing_share", "mean", "std", "min", "max", "distinct", "top"):
+                x = getattr(left, stat) if left is not None else None
+                y = getattr(right, stat) if right is not None else None
+                if x != y:
+                    rows.append((name, stat, _stat(stat, x), _stat(stat, y)))
+        if rows:
+            table("Profile changes", ["column", "statistic", result.a, result.b], rows)
+        else:
+            console.print("profile: no changes")
+
+    run_command(body)
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part / whole:.1%}" if whole else ""
+
+
+def _stat(name: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if name == "missing_share":
+        return f"{value:.1%}"
+    if name == "top":
+        return ", ".join(value)
+    return fmt(value)
+
+
+# `modelyard data validate REF --expectations FILE` goes here once the expectations module
+# (modelyard.data.expectations / validate) is final: resolve REF with _side()/_get(), run
+# the suite, print the results, and archive the ValidationReport with
+# `client.datasets.add_report(name, version, "validation", report.to_dict(), report.to_html())`.

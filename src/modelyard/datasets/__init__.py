@@ -1,0 +1,199 @@
+"""Versioned datasets: named, immutable, content-addressed snapshots of tables.
+
+>>> import modelyard as my                                               # doctest: +SKIP
+>>> v = my.datasets.register("bikes-train", "Bikeshare.csv", project="bikes")  # doctest: +SKIP
+>>> df = my.datasets.load("bikes-train", version=v.version, project="bikes")   # doctest: +SKIP
+
+These functions are thin sugar over ``Client.datasets`` (:class:`Datasets`): each uses the
+active run's client, or a Client built from the settings (``settings=`` or the
+environment). Importing this module is light; pyarrow is imported when data moves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from modelyard.datasets._describe import Description, describe
+from modelyard.datasets.entities import (
+    ColumnSchema,
+    Dataset,
+    DatasetReport,
+    DatasetVersion,
+    LineageEdge,
+)
+
+if TYPE_CHECKING:
+    from modelyard.client import Client
+    from modelyard.config import Settings
+    from modelyard.datasets.client import Format
+    from modelyard.datasets.edges import Direction
+    from modelyard.datasets.service import Progress
+
+__all__ = [
+    "ColumnSchema",
+    "Dataset",
+    "DatasetReport",
+    "DatasetVersion",
+    "Description",
+    "LineageEdge",
+    "add_report",
+    "delete_alias",
+    "describe",
+    "get",
+    "get_reports",
+    "lineage",
+    "list_datasets",
+    "list_versions",
+    "load",
+    "register",
+    "set_alias",
+]
+
+
+@contextlib.contextmanager
+def _client(settings: Settings | None) -> Iterator[Client]:
+    from modelyard.client import Client
+    from modelyard.tracking.run import active_run
+
+    outer = active_run()
+    if outer is not None and settings is None:
+        yield outer.client
+        return
+    with Client(settings) as client:
+        yield client
+
+
+def register(
+    name: str,
+    data: object,
+    *,
+    project: str | None = None,
+    description: str = "",
+    aliases: Sequence[str] = (),
+    encoding: str | None = None,
+    profile: bool = True,
+    progress: Progress | None = None,
+    settings: Settings | None = None,
+) -> DatasetVersion:
+    """Register a table or a CSV/Parquet file or directory as a version of ``name``."""
+    with _client(settings) as client:
+        return client.datasets.register(
+            name,
+            data,
+            project=project,
+            description=description,
+            aliases=aliases,
+            encoding=encoding,
+            profile=profile,
+            progress=progress,
+        )
+
+
+def load(
+    name: str,
+    *,
+    version: int | None = None,
+    alias: str | None = None,
+    project: str | None = None,
+    format: Format = "pandas",
+    columns: Sequence[str] | None = None,
+    settings: Settings | None = None,
+) -> Any:
+    """A version's data (the newest unless ``version`` or ``alias`` is given) as pandas,
+    pyarrow (``format="arrow"``) or polars."""
+    with _client(settings) as client:
+        return client.datasets.load(
+            name, version=version, alias=alias, project=project, format=format, columns=columns
+        )
+
+
+def get(
+    name: str,
+    version: int | None = None,
+    alias: str | None = None,
+    *,
+    project: str | None = None,
+    settings: Settings | None = None,
+) -> DatasetVersion:
+    """One version's metadata: schema, rows, digest, aliases, source, run."""
+    with _client(settings) as client:
+        return client.datasets.get(name, version, alias, project=project)
+
+
+def list_datasets(project: str | None = None, *, settings: Settings | None = None) -> list[Dataset]:
+    """The datasets of a project (of every project when None)."""
+    with _client(settings) as client:
+        return client.datasets.list_datasets(project)
+
+
+def list_versions(
+    name: str, *, project: str | None = None, settings: Settings | None = None
+) -> list[DatasetVersion]:
+    """Every version of a dataset, oldest first."""
+    with _client(settings) as client:
+        return client.datasets.list_versions(name, project=project)
+
+
+def set_alias(
+    name: str,
+    alias: str,
+    version: int,
+    *,
+    project: str | None = None,
+    settings: Settings | None = None,
+) -> DatasetVersion:
+    """Point a movable alias (``prod``, ``baseline``...) at a version."""
+    with _client(settings) as client:
+        return client.datasets.set_alias(name, alias, version, project=project)
+
+
+def delete_alias(
+    name: str, alias: str, *, project: str | None = None, settings: Settings | None = None
+) -> None:
+    """Remove an alias."""
+    with _client(settings) as client:
+        client.datasets.delete_alias(name, alias, project=project)
+
+
+def add_report(
+    name: str,
+    version: int | None,
+    kind: str,
+    data: dict[str, Any],
+    html: str | None = None,
+    *,
+    project: str | None = None,
+    settings: Settings | None = None,
+) -> DatasetReport:
+    """Keep a report (``profile``, ``validation``...) with a version."""
+    with _client(settings) as client:
+        return client.datasets.add_report(name, version, kind, data, html, project=project)
+
+
+def get_reports(
+    name: str,
+    version: int | None = None,
+    kind: str | None = None,
+    *,
+    project: str | None = None,
+    settings: Settings | None = None,
+) -> list[DatasetReport]:
+    """A version's reports, newest first."""
+    with _client(settings) as client:
+        return client.datasets.get_reports(name, version, kind, project=project)
+
+
+def lineage(
+    name: str,
+    version: int | None = None,
+    alias: str | None = None,
+    *,
+    project: str | None = None,
+    direction: Direction = "both",
+    settings: Settings | None = None,
+) -> list[LineageEdge]:
+    """Lineage edges one hop around a version."""
+    with _client(settings) as client:
+        return client.datasets.lineage(name, version, alias, project=project, direction=direction)

@@ -1,0 +1,256 @@
+"""CSV files read as a stream of record batches, with type widening and clear errors.
+
+Column types are inferred from the first block (``CSV_BLOCK_BYTES``) of the first file and
+then apply to every file; when a later value does not fit (``1.5`` in a column inferred
+as integers), the read raises :class:`WidenColumn` and the caller starts again with that
+column widened (integer to float to string; null to the value's type). Text that is not
+UTF-8 (without an ``encoding``) is reported with the file, byte offset and line.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from modelyard.datasets.digest import canonical_schema, conform, type_spec
+from modelyard.errors import InvalidInput
+
+__all__ = [
+    "CSV_BLOCK_BYTES",
+    "WidenColumn",
+    "check_columns",
+    "csv_format",
+    "first_line",
+    "open_csv",
+]
+
+#: Bytes of CSV text parsed per block; the first block of a file decides its column types.
+CSV_BLOCK_BYTES = 1024 * 1024
+
+_CSV_SUFFIXES = {".csv": ",", ".tsv": "\t"}
+_COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}
+_CONVERSION = re.compile(
+    r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to ([^:]+): invalid value '(.*)'",
+    re.DOTALL,
+)
+
+
+class WidenColumn(Exception):
+    """A CSV value does not fit its column's inferred type: read again with ``type``."""
+
+    def __init__(self, column: str, data_type: pa.DataType) -> None:
+        super().__init__(column)
+        self.column = column
+        self.type = data_type
+
+
+def csv_format(path: Path) -> tuple[str, str | None] | None:
+    """(delimiter, compression) for a CSV file name, None for anything else."""
+    suffixes = [s.lower() for s in path.suffixes[-2:]]
+    compression = _COMPRESSION.get(suffixes[-1]) if suffixes else None
+    if compression is not None:
+        suffixes = suffixes[:-1]
+    if suffixes and suffixes[-1] in _CSV_SUFFIXES:
+        return _CSV_SUFFIXES[suffixes[-1]], compression
+    return None
+
+
+class _Counting(io.RawIOBase):
+    """A raw binary file that reports how many bytes were read from it."""
+
+    def __init__(self, raw: io.RawIOBase | io.BufferedReader, advance: Callable[[int], None]):
+        super().__init__()
+        self._raw = raw
+        self._advance = advance
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._raw.readinto(buffer) or 0
+        if n:
+            self._advance(n)
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def open_csv(
+    path: Path,
+    fmt: tuple[str, str | None],
+    expected: pa.Schema | None,
+    encoding: str | None,
+    csv_types: dict[str, pa.DataType],
+    advance: Callable[[int], None],
+) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    import pyarrow.csv as pcsv
+
+    delimiter, compression = fmt
+    types = dict(csv_types)
+    if expected is not None:
+        types = {f.name: f.type for f in expected} | types
+    raw = _Counting(open(path, "rb", buffering=0), advance)  # noqa: SIM115 - closed below
+    stream: Any = raw
+    if compression is not None:
+        stream = pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), compression)
+    read = pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES, encoding=encoding or "utf8")
+    parse = pcsv.ParseOptions(delimiter=delimiter)
+    convert = pcsv.ConvertOptions(column_types=types, strings_can_be_null=True)
+    try:
+        reader = pcsv.open_csv(
+            stream, read_options=read, parse_options=parse, convert_options=convert
+        )
+    except UnicodeDecodeError:
+        raw.close()
+        raise _not_utf8(path, compression) from None
+    except (pa.ArrowException, LookupError) as exc:
+        raw.close()
+        header = _csv_header(path, compression, delimiter, encoding)
+        forced = pa.schema([(name, types.get(name, pa.large_string())) for name in header])
+        raise _csv_error(path, compression, exc, forced) from None
+    except BaseException:
+        raw.close()
+        raise
+    check_columns(reader.schema.names, repr(str(path)))
+    if encoding is None and any(pa.types.is_binary(f.type) for f in reader.schema):
+        raw.close()
+        raise _not_utf8(path, compression)
+    schema = canonical_schema(reader.schema)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    return
+                except pa.ArrowException as exc:
+                    raise _csv_error(path, compression, exc, reader.schema) from None
+                yield conform(batch, schema)
+        finally:
+            raw.close()
+
+    return schema, batches()
+
+
+def _csv_header(
+    path: Path, compression: str | None, delimiter: str, encoding: str | None
+) -> list[str]:
+    """The column names on the first line (to name a column in an error), or []."""
+    import csv
+
+    try:
+        with pa.input_stream(str(path), compression=compression) as stream:
+            head = stream.read(1 << 20)
+        text = head.decode(encoding or "utf-8", errors="replace")
+        return next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    except (pa.ArrowException, OSError, LookupError, csv.Error):
+        return []
+
+
+def _csv_error(
+    path: Path, compression: str | None, exc: BaseException, types: pa.Schema
+) -> Exception:
+    message = first_line(exc)
+    if "invalid UTF8" in message:
+        return _not_utf8(path, compression)
+    match = _CONVERSION.search(str(exc))
+    if match is not None and int(match.group(1)) < len(types):
+        index, value = int(match.group(1)), match.group(3)
+        column = types.field(index)
+        wider = _wider(column.type, value)
+        if wider is not None:
+            return WidenColumn(column.name, wider)
+        return InvalidInput(
+            f"CSV file {str(path)!r}: column {column.name!r} holds {value!r}, which is not "
+            f"{type_spec(column.type)} like the rest of the column",
+            field=column.name,
+        )
+    if isinstance(exc, LookupError):
+        return InvalidInput(f"unknown encoding: {message}", field="encoding")
+    if "Empty CSV file" in message:
+        return InvalidInput(f"CSV file {str(path)!r} is empty: no header and no rows", field="path")
+    return InvalidInput(f"cannot read CSV file {str(path)!r}: {message}", field="path")
+
+
+def _wider(current: pa.DataType, value: str) -> pa.DataType | None:
+    """The next type up for a column whose ``value`` did not convert to ``current``."""
+    if pa.types.is_null(current):
+        for parse, wider in ((int, pa.int64()), (float, pa.float64())):
+            try:
+                parse(value)
+                return wider
+            except ValueError:
+                continue
+        return pa.large_string()
+    if pa.types.is_integer(current):
+        try:
+            float(value)
+            return pa.float64()
+        except ValueError:
+            return pa.large_string()
+    if pa.types.is_string(current) or pa.types.is_large_string(current):
+        return None
+    return pa.large_string()
+
+
+def _not_utf8(path: Path, compression: str | None) -> InvalidInput:
+    offset, line = _first_invalid_utf8(path, compression)
+    where = f" at byte offset {offset} (line {line})" if offset is not None else ""
+    return InvalidInput(
+        f"CSV file {str(path)!r} is not valid UTF-8{where}; give its encoding, "
+        "e.g. encoding='latin-1' (--encoding latin-1 on the command line)",
+        field="encoding",
+    )
+
+
+def _first_invalid_utf8(path: Path, compression: str | None) -> tuple[int | None, int | None]:
+    """Byte offset (in the uncompressed text) and line of the first byte that is not UTF-8."""
+    stream: Any = pa.input_stream(str(path), compression=compression)
+    base = 0
+    lines = 1
+    pending = b""
+    with stream:
+        while True:
+            chunk = stream.read(1 << 20)
+            data = pending + chunk
+            if not data:
+                return None, None
+            try:
+                data.decode("utf-8")
+                pending = b""
+            except UnicodeDecodeError as exc:
+                if chunk and exc.reason == "unexpected end of data":
+                    pending = data[exc.start :]
+                    data = data[: exc.start]
+                else:
+                    return base + exc.start, lines + data.count(b"\n", 0, exc.start)
+            base += len(data)
+            lines += data.count(b"\n")
+            if not chunk:
+                return None, None
+
+
+def check_columns(names: list[str], where: str) -> None:
+    if not names:
+        raise InvalidInput(f"{where} has no columns")
+    duplicated = sorted(name for name, count in Counter(names).items() if count > 1)
+    if duplicated:
+        raise InvalidInput(
+            f"{where} has duplicate column names: {', '.join(map(repr, duplicated))}; "
+            "every column needs its own name",
+            field=duplicated[0],
+        )
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,286 @@
+"""``Client.datasets``: the SDK's side of the dataset service.
+
+It fills in what the Python caller leaves out -- the project (the active run's, else
+``default``), the user, the active run for lineage -- and converts tables to the format
+asked for. Remote clients (``tracking.uri`` set) get a clear error until the server has
+dataset routes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from itertools import chain
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from modelyard.errors import InvalidInput, MissingDependency
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from modelyard.client import Client
+    from modelyard.data import Profile
+    from modelyard.datasets.edges import Direction
+    from modelyard.datasets.entities import (
+        Dataset,
+        DatasetReport,
+        DatasetVersion,
+        LineageEdge,
+    )
+    from modelyard.datasets.service import DatasetService, Progress
+
+__all__ = ["Datasets"]
+
+Format = Literal["pandas", "arrow", "polars"]
+
+
+class Datasets:
+    """Versioned datasets of one :class:`~modelyard.Client` (``client.datasets``)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._service: DatasetService | None = None
+
+    @property
+    def service(self) -> DatasetService:
+        """The dataset service in this process (embedded mode only)."""
+        client = self._client
+        if client.is_remote:
+            raise InvalidInput(
+                "datasets are not yet available over the server "
+                f"({client.settings.tracking.uri}); use an embedded client (no tracking.uri) "
+                "where the stores are",
+                field="tracking.uri",
+            )
+        if self._service is None:
+            from modelyard.datasets.service import DatasetService
+
+            self._service = DatasetService(client.store, client.blobs)
+        return self._service
+
+    def _run_id(self) -> str | None:
+        """The active run, when it tracks into this client's store."""
+        from modelyard.tracking.run import active_run
+
+        run = active_run()
+        if run is None:
+            return None
+        other = run.client
+        if other is self._client or (
+            not other.is_remote and other.settings.store_url == self._client.settings.store_url
+        ):
+            return str(run.id)
+        return None
+
+    def _project(self, project: str | None) -> str:
+        if project is not None:
+            return project
+        from modelyard.client import DEFAULT_PROJECT
+        from modelyard.tracking.run import active_run
+
+        run = active_run()
+        if run is not None and self._run_id() is not None:
+            return str(run.project)
+        return DEFAULT_PROJECT
+
+    # -- registering and loading ------------------------------------------------------------
+
+    def register(
+        self,
+        name: str,
+        data: object,
+        *,
+        project: str | None = None,
+        description: str = "",
+        aliases: Sequence[str] = (),
+        encoding: str | None = None,
+        profile: bool = True,
+        progress: Progress | None = None,
+    ) -> DatasetVersion:
+        """Register a table (pandas, polars, pyarrow) or a CSV/Parquet file or directory as
+        a new version of ``name`` -- or return the version that already holds the same
+        values. Inside an active run, the run is recorded as its maker."""
+        from modelyard.client import _user
+
+        return self.service.register(
+            name,
+            data,
+            project=self._project(project),
+            description=description,
+            aliases=aliases,
+            encoding=encoding,
+            user=_user(),
+            run_id=self._run_id(),
+            profile=profile,
+            progress=progress,
+        )
+
+    def load(
+        self,
+        name: str,
+        *,
+        version: int | None = None,
+        alias: str | None = None,
+        project: str | None = None,
+        format: Format = "pandas",
+        columns: Sequence[str] | None = None,
+    ) -> Any:
+        """A version's data as a pandas DataFrame, a pyarrow Table or a polars DataFrame
+        (the newest version unless ``version`` or ``alias`` says otherwise). Inside an
+        active run, the run is recorded as having read it."""
+        if format not in {"pandas", "arrow", "polars"}:
+            raise InvalidInput(
+                f"format must be 'pandas', 'arrow' or 'polars'; got {format!r}", field="format"
+            )
+        found = self.get(name, version=version, alias=alias, project=project)
+        table = self.service.read_table(found, columns)
+        run_id = self._run_id()
+        if run_id is not None:
+            self.service.record_input(found, run_id)
+        return _convert(table, format)
+
+    def iter_batches(
+        self,
+        name: str,
+        *,
+        version: int | None = None,
+        alias: str | None = None,
+        project: str | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> Iterator[pa.RecordBatch]:
+        """A version's rows as a stream of Arrow record batches (for data larger than
+        memory)."""
+        found = self.get(name, version=version, alias=alias, project=project)
+        run_id = self._run_id()
+        if run_id is not None:
+            self.service.record_input(found, run_id)
+        return self.service.iter_batches(found, columns)
+
+    def export(
+        self,
+        name: str,
+        dest: str | os.PathLike[str],
+        *,
+        version: int | None = None,
+        alias: str | None = None,
+        project: str | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> int:
+        """Write a version to a ``.parquet`` or ``.csv`` file, streaming; returns the
+        number of rows written."""
+        from modelyard.datasets._parquet import export
+
+        found = self.get(name, version=version, alias=alias, project=project)
+        batches = self.service.iter_batches(found, columns)
+        first = next(batches)
+        return export(chain([first], batches), first.schema, Path(dest))
+
+    # -- versions and aliases ---------------------------------------------------------------
+
+    def get(
+        self,
+        name: str,
+        version: int | None = None,
+        alias: str | None = None,
+        *,
+        project: str | None = None,
+    ) -> DatasetVersion:
+        """One version: by number, by alias (``latest`` included), or the newest."""
+        return self.service.get(name, project=self._project(project), version=version, alias=alias)
+
+    def list_datasets(self, project: str | None = None) -> list[Dataset]:
+        """The datasets of ``project`` (every project when None)."""
+        return self.service.list_datasets(project)
+
+    def list_versions(self, name: str, *, project: str | None = None) -> list[DatasetVersion]:
+        """Every version of a dataset, oldest first."""
+        return self.service.list_versions(name, project=self._project(project))
+
+    def set_alias(
+        self, name: str, alias: str, version: int, *, project: str | None = None
+    ) -> DatasetVersion:
+        """Point ``alias`` at ``version`` (moving it if it pointed elsewhere)."""
+        return self.service.set_alias(name, alias, version, project=self._project(project))
+
+    def delete_alias(self, name: str, alias: str, *, project: str | None = None) -> None:
+        """Remove a user alias."""
+        self.service.delete_alias(name, alias, project=self._project(project))
+
+    # -- reports and lineage ----------------------------------------------------------------
+
+    def add_report(
+        self,
+        name: str,
+        version: int | None,
+        kind: str,
+        data: dict[str, Any],
+        html: str | None = None,
+        *,
+        project: str | None = None,
+    ) -> DatasetReport:
+        """Keep a report (JSON, optionally HTML) with a version (None: the newest)."""
+        found = self.get(name, version=version, project=project)
+        return self.service.add_report(found, kind, data, html)
+
+    def get_reports(
+        self,
+        name: str,
+        version: int | None = None,
+        kind: str | None = None,
+        *,
+        project: str | None = None,
+    ) -> list[DatasetReport]:
+        """A version's reports, newest first."""
+        found = self.get(name, version=version, project=project)
+        return self.service.get_reports(found, kind)
+
+    def report_html(self, report: DatasetReport) -> str | None:
+        """The HTML stored with a report, if any."""
+        return self.service.report_html(report)
+
+    def get_profile(
+        self,
+        name: str,
+        version: int | None = None,
+        alias: str | None = None,
+        *,
+        project: str | None = None,
+    ) -> Profile:
+        """The profile computed at registration (computed now, from the data, if the
+        version was registered without one)."""
+        found = self.get(name, version=version, alias=alias, project=project)
+        stored = self.service.get_profile(found)
+        if stored is not None:
+            return stored
+        from modelyard.data import profile
+
+        return profile(self.service.iter_batches(found))
+
+    def lineage(
+        self,
+        name: str,
+        version: int | None = None,
+        alias: str | None = None,
+        *,
+        project: str | None = None,
+        direction: Direction = "both",
+    ) -> list[LineageEdge]:
+        """Lineage edges one hop around a version: ``up`` (what made it), ``down`` (what
+        read it) or ``both``."""
+        found = self.get(name, version=version, alias=alias, project=project)
+        return self.service.lineage_of(found, direction)
+
+
+def _convert(table: pa.Table, format: Format) -> Any:
+    if format == "arrow":
+        return table
+    if format == "pandas":
+        return table.to_pandas()
+    try:
+        import polars as pl
+    except ModuleNotFoundError:
+        raise MissingDependency(
+            "'polars' is not installed; install it with: pip install polars"
+        ) from None
+    return pl.from_arrow(table)

@@ -1,0 +1,631 @@
+"""The dataset service: every rule about datasets, versions, aliases, reports and their
+lineage lives here. The SDK (``Client.datasets``), the CLI and, later, the REST routes
+call these methods; none of them touches the tables or the blobs directly.
+
+Registering streams the input once: each canonical record batch is hashed
+(``datasets/digest.py``), written to Parquet parts in a staging folder and profiled
+(``modelyard.data.profile``). Only then is the digest known: data already registered under
+the same name is that version (nothing new is stored); data registered under another name
+reuses its blobs and profile; anything else is stored as a blob tree and recorded, with its
+profile report, aliases, lineage and an audit event, in one transaction.
+
+A service acts for one :class:`~modelyard.governance.Actor`, as the tracking service does:
+a signed-in principal needs ``viewer`` on the project to read and ``contributor`` to
+register, move aliases or add reports.
+"""
+
+from __future__ import annotations
+
+import copy
+import getpass
+import json
+import re
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import Connection, delete, func, select
+
+from modelyard._util import new_id, now_ms, validate_name
+from modelyard.datasets._rows import LATEST, alias_names, hydrate, latest_version, version_row
+from modelyard.datasets.edges import DATASET_VERSION, INPUT, OUTPUT, RUN, Direction, Lineage
+from modelyard.datasets.entities import Dataset, DatasetReport, DatasetVersion, LineageEdge
+from modelyard.datasets.reports import PROFILE, REPORT_KINDS, Reports, check_kind
+from modelyard.errors import Conflict, InvalidInput, NotFound
+from modelyard.governance.audit import AuditLog
+from modelyard.governance.identity import Actor
+from modelyard.governance.roles import Role, RoleService
+from modelyard.store import Store
+from modelyard.store.tables import (
+    dataset_aliases,
+    dataset_versions,
+    datasets,
+    memberships,
+    projects,
+    runs,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from modelyard.artifacts import BlobStore
+    from modelyard.data import Profile
+    from modelyard.datasets._ingest import Ingested
+
+__all__ = ["LATEST", "REPORT_KINDS", "DatasetService", "check_alias", "with_dataset_blobs"]
+
+_NUMBERISH = re.compile(r"^[vV]?[0-9][0-9_]*$")
+_ATTEMPTS = 5
+
+Progress = Callable[[int, int | None], None]
+
+
+def check_alias(alias: object) -> str:
+    """An alias follows the name rules and must not look like a version number or be
+    ``latest`` (which is computed)."""
+    validate_name(alias, "alias")
+    assert isinstance(alias, str)
+    if alias.lower() == LATEST:
+        raise InvalidInput(
+            "'latest' always means the newest version; choose another alias", field="alias"
+        )
+    looks_numeric = bool(_NUMBERISH.match(alias))
+    if not looks_numeric:
+        try:
+            float(alias)
+            looks_numeric = True
+        except ValueError:
+            pass
+    if looks_numeric:
+        raise InvalidInput(
+            f"alias {alias!r} looks like a version number; aliases must be names "
+            "(champion, prod, 2024-q1...)",
+            field="alias",
+        )
+    return alias
+
+
+def _check_version(version: object) -> int:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InvalidInput(f"version must be a positive integer; got {version!r}", field="version")
+    return version
+
+
+@dataclass
+class _Stored:
+    tree_digest: str
+    size: int
+    profile: tuple[str, str | None] | None
+
+
+class DatasetService:
+    """Rules and queries for datasets over one metadata store and one blob store."""
+
+    def __init__(self, store: Store, blobs: BlobStore, *, actor: Actor | None = None) -> None:
+        from modelyard.tracking.service import TrackingService
+
+        self.store = store
+        self.blobs = blobs
+        self.actor = actor if actor is not None else Actor.local()
+        self.audit = AuditLog(store)
+        self.roles = RoleService(store, audit=self.audit)
+        self.lineage = Lineage(store)
+        self.reports = Reports(store, blobs)
+        self._tracking = TrackingService(store, actor=self.actor)
+
+    def acting_as(self, actor: Actor) -> DatasetService:
+        """This service acting for ``actor`` (the server makes one per request)."""
+        view = copy.copy(self)
+        view.actor = actor
+        view._tracking = self._tracking.acting_as(actor)
+        return view
+
+    def _require(self, conn: Connection, project: str, needed: Role) -> None:
+        principal = self.actor.principal
+        if principal is not None:
+            self.roles.check(conn, principal, project, needed)
+
+    def _audit(self, conn: Connection, action: str, version_id: str, summary: str) -> None:
+        self.audit.record(conn, self.actor, action, DATASET_VERSION, version_id, summary)
+
+    # -- registering ----------------------------------------------------------------------
+
+    def register(
+        self,
+        name: str,
+        data: object,
+        *,
+        project: str,
+        description: str = "",
+        aliases: Sequence[str] = (),
+        encoding: str | None = None,
+        user: str | None = None,
+        run_id: str | None = None,
+        profile: bool = True,
+        progress: Progress | None = None,
+    ) -> DatasetVersion:
+        """Register ``data`` (a frame, an Arrow table or reader, or the path of a CSV or
+        Parquet file or a directory of them) as a version of dataset ``name``.
+
+        The same values registered again under ``name`` return the existing version.
+        ``run_id`` records the run as the version's maker (lineage ``run -> version``).
+        ``progress(done, total)`` is called as source bytes are read.
+        """
+        from modelyard.datasets._ingest import ingest
+
+        validate_name(name, "dataset")
+        validate_name(project, "project")
+        wanted = [
+            check_alias(alias) for alias in ([aliases] if isinstance(aliases, str) else aliases)
+        ]
+        if not isinstance(description, str):
+            raise InvalidInput("description must be a string", field="description")
+        self._tracking.ensure_project(project)
+        with self.store.read() as conn:
+            self._require(conn, project, Role.CONTRIBUTOR)
+            if run_id is not None:
+                self._check_run(conn, run_id)
+        staging = self.blobs.backend.staging_dir
+        if staging is not None:
+            staging.mkdir(parents=True, exist_ok=True)
+        found = ingest(
+            data,
+            encoding=encoding,
+            progress=progress,
+            with_profile=profile,
+            write=True,
+            staging=staging,
+        )
+        try:
+            return self._record(name, project, found, description, wanted, user, run_id)
+        finally:
+            if found.folder is not None:
+                shutil.rmtree(found.folder, ignore_errors=True)
+
+    def _check_run(self, conn: Connection, run_id: str) -> None:
+        if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+            raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+
+    def _record(
+        self,
+        name: str,
+        project: str,
+        found: Ingested,
+        description: str,
+        aliases: list[str],
+        user: str | None,
+        run_id: str | None,
+    ) -> DatasetVersion:
+        from modelyard.datasets.digest import schema_columns
+
+        stored: _Stored | None = None
+        for _ in range(_ATTEMPTS):
+            with self.store.read() as conn:
+                same = conn.execute(
+                    select(dataset_versions.c.id)
+                    .join(datasets, datasets.c.id == dataset_versions.c.dataset_id)
+                    .join(projects, projects.c.id == datasets.c.project_id)
+                    .where(
+                        projects.c.name == project,
+                        datasets.c.name == name,
+                        dataset_versions.c.digest == found.digest,
+                    )
+                ).scalar()
+            if same is not None:
+                return self._again(same, aliases, run_id)
+            if stored is None:
+                stored = self._store_data(found)
+            created = now_ms()
+            version_id = new_id()
+            try:
+                with self.store.write() as conn:
+                    dataset_id = self._dataset_id(conn, project, name, description, created)
+                    number = latest_version(conn, dataset_id) + 1
+                    conn.execute(
+                        dataset_versions.insert().values(
+                            id=version_id,
+                            dataset_id=dataset_id,
+                            version=number,
+                            digest=found.digest,
+                            tree_digest=stored.tree_digest,
+                            schema_json=json.dumps(schema_columns(found.schema)),
+                            num_rows=found.rows,
+                            num_columns=len(found.schema),
+                            size_bytes=stored.size,
+                            source=found.source,
+                            description=description,
+                            created_by=self._who(user),
+                            created_at=created,
+                            run_id=run_id,
+                        )
+                    )
+                    if stored.profile is not None:
+                        self.reports.insert(conn, version_id, PROFILE, stored.profile, created)
+                    self._point_aliases(conn, dataset_id, aliases, version_id)
+                    if run_id is not None:
+                        edge = (RUN, run_id), (DATASET_VERSION, version_id)
+                        self.lineage.add(conn, *edge, OUTPUT, run_id=run_id)
+                    self._audit(
+                        conn,
+                        "dataset.registered",
+                        version_id,
+                        f"{project}/{name} version {number}: {found.rows} rows, "
+                        f"digest {found.digest[:16]}",
+                    )
+            except Conflict:
+                continue  # another writer took the number or registered the same data
+            return self.get_by_id(version_id)
+        raise Conflict(f"could not register dataset {name!r}: too many concurrent writers")
+
+    def _again(self, version_id: str, aliases: list[str], run_id: str | None) -> DatasetVersion:
+        """The same data registered again: the existing version, with the new aliases and
+        the run recorded."""
+        if aliases or run_id is not None:
+            with self.store.write() as conn:
+                dataset_id = conn.execute(
+                    select(dataset_versions.c.dataset_id).where(dataset_versions.c.id == version_id)
+                ).scalar_one()
+                self._point_aliases(conn, dataset_id, aliases, version_id)
+                if run_id is not None:
+                    edge = (RUN, run_id), (DATASET_VERSION, version_id)
+                    self.lineage.add(conn, *edge, OUTPUT, run_id=run_id)
+        return self.get_by_id(version_id)
+
+    def _store_data(self, found: Ingested) -> _Stored:
+        """Blobs for the data and its profile, reusing those of an identical version."""
+        with self.store.read() as conn:
+            twin = conn.execute(
+                select(dataset_versions.c.id, dataset_versions.c.tree_digest)
+                .where(dataset_versions.c.digest == found.digest)
+                .order_by(dataset_versions.c.created_at)
+                .limit(1)
+            ).first()
+            twin_profile = (
+                self.reports.first_digests(conn, twin.id, PROFILE) if twin is not None else None
+            )
+        if twin is not None and self.blobs.exists(twin.tree_digest):
+            tree = twin.tree_digest
+            size = sum(entry.size for entry in self.blobs.read_tree(tree))
+        else:
+            assert found.folder is not None
+            info = self.blobs.put_tree(found.folder)
+            tree, size = info.digest, info.size
+        profile = twin_profile
+        if profile is None and found.profile is not None:
+            profile = self.reports.store_blobs(found.profile.to_dict(), found.profile.to_html())
+        return _Stored(tree, size, profile)
+
+    def _dataset_id(
+        self, conn: Connection, project: str, name: str, description: str, created: int
+    ) -> str:
+        project_id = conn.execute(select(projects.c.id).where(projects.c.name == project)).scalar()
+        if project_id is None:
+            raise NotFound(f"project {project!r} does not exist", field="project")
+        conn.execute(
+            self.store.insert_stmt(datasets)
+            .values(
+                id=new_id(),
+                project_id=project_id,
+                name=name,
+                description=description,
+                created_at=created,
+            )
+            .on_conflict_do_nothing(index_elements=["project_id", "name"])
+        )
+        return str(
+            conn.execute(
+                select(datasets.c.id).where(
+                    datasets.c.project_id == project_id, datasets.c.name == name
+                )
+            ).scalar_one()
+        )
+
+    def _point_aliases(
+        self, conn: Connection, dataset_id: str, aliases: Iterable[str], version_id: str
+    ) -> None:
+        for alias in aliases:
+            conn.execute(
+                self.store.upsert_stmt(
+                    dataset_aliases, ["dataset_id", "alias"], ["version_id", "updated_at"]
+                ),
+                {
+                    "dataset_id": dataset_id,
+                    "alias": alias,
+                    "version_id": version_id,
+                    "updated_at": now_ms(),
+                },
+            )
+
+    def _who(self, user: str | None) -> str:
+        principal = self.actor.principal
+        if principal is not None:
+            return principal.username
+        if user:
+            return user
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):
+            return self.actor.name
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _dataset_row(self, conn: Connection, project: str, name: str) -> Any:
+        validate_name(name, "dataset")
+        row = conn.execute(
+            select(datasets, projects.c.name.label("project"))
+            .join(projects, projects.c.id == datasets.c.project_id)
+            .where(projects.c.name == project, datasets.c.name == name)
+        ).first()
+        if row is None:
+            if conn.execute(select(projects.c.id).where(projects.c.name == project)).first():
+                self._require(conn, project, Role.VIEWER)
+                raise NotFound(
+                    f"dataset {name!r} does not exist in project {project!r}", field="dataset"
+                )
+            raise NotFound(f"project {project!r} does not exist", field="project")
+        self._require(conn, project, Role.VIEWER)
+        return row
+
+    def get(
+        self,
+        name: str,
+        *,
+        project: str,
+        version: int | None = None,
+        alias: str | None = None,
+    ) -> DatasetVersion:
+        """One version: by number, by alias (``latest`` included), or the newest."""
+        if version is not None and alias is not None:
+            raise InvalidInput("give a version or an alias, not both", field="version")
+        with self.store.read() as conn:
+            ds = self._dataset_row(conn, project, name)
+            where: Any
+            if version is not None:
+                where = dataset_versions.c.version == _check_version(version)
+            elif alias is not None and alias != LATEST:
+                validate_name(alias, "alias")
+                target = conn.execute(
+                    select(dataset_aliases.c.version_id).where(
+                        dataset_aliases.c.dataset_id == ds.id, dataset_aliases.c.alias == alias
+                    )
+                ).scalar()
+                if target is None:
+                    known = alias_names(conn, ds.id)
+                    raise NotFound(
+                        f"dataset {name!r} has no alias {alias!r}"
+                        + (f" (its aliases: {', '.join(known)})" if known else ""),
+                        field="alias",
+                    )
+                where = dataset_versions.c.id == target
+            else:
+                where = dataset_versions.c.version == latest_version(conn, ds.id)
+            row = conn.execute(
+                select(dataset_versions).where(dataset_versions.c.dataset_id == ds.id, where)
+            ).first()
+            if row is None:
+                newest = latest_version(conn, ds.id)
+                raise NotFound(
+                    f"dataset {name!r} has no version {version} (the newest is {newest})",
+                    field="version",
+                )
+            return hydrate(conn, [row], project, name)[0]
+
+    def get_by_id(self, version_id: str) -> DatasetVersion:
+        """A version by its id (as lineage edges name it)."""
+        with self.store.read() as conn:
+            row = version_row(conn, version_id)
+            if row is None:
+                raise NotFound(f"dataset version {version_id!r} does not exist", field="version")
+            self._require(conn, row.project, Role.VIEWER)
+            return hydrate(conn, [row], row.project, row.dataset_name)[0]
+
+    def list_versions(self, name: str, *, project: str) -> list[DatasetVersion]:
+        """Every version of a dataset, oldest first."""
+        with self.store.read() as conn:
+            ds = self._dataset_row(conn, project, name)
+            rows = conn.execute(
+                select(dataset_versions)
+                .where(dataset_versions.c.dataset_id == ds.id)
+                .order_by(dataset_versions.c.version)
+            ).all()
+            return hydrate(conn, rows, project, name)
+
+    def list_datasets(self, project: str | None = None) -> list[Dataset]:
+        """The datasets of a project (or of every project the actor may read), by name."""
+        newest = (
+            select(
+                dataset_versions.c.dataset_id,
+                func.max(dataset_versions.c.version).label("latest"),
+                func.max(dataset_versions.c.created_at).label("updated_at"),
+            )
+            .group_by(dataset_versions.c.dataset_id)
+            .subquery()
+        )
+        stmt = (
+            select(datasets, projects.c.name.label("project"), newest.c.latest, newest.c.updated_at)
+            .join(projects, projects.c.id == datasets.c.project_id)
+            .join(newest, newest.c.dataset_id == datasets.c.id)
+            .order_by(projects.c.name, datasets.c.name)
+        )
+        principal = self.actor.principal
+        with self.store.read() as conn:
+            if project is not None:
+                validate_name(project, "project")
+                if conn.execute(select(projects.c.id).where(projects.c.name == project)).first():
+                    self._require(conn, project, Role.VIEWER)
+                else:
+                    raise NotFound(f"project {project!r} does not exist", field="project")
+                stmt = stmt.where(projects.c.name == project)
+            elif principal is not None and not principal.is_admin:
+                stmt = stmt.join(memberships, memberships.c.project_id == projects.c.id).where(
+                    memberships.c.user_id == principal.user_id
+                )
+            rows = conn.execute(stmt).all()
+        return [
+            Dataset(
+                id=r.id,
+                project=r.project,
+                name=r.name,
+                description=r.description,
+                created_at=r.created_at,
+                latest_version=r.latest,
+                updated_at=r.updated_at,
+            )
+            for r in rows
+        ]
+
+    def iter_batches(
+        self, version: DatasetVersion, columns: Sequence[str] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """The version's rows as record batches, streamed from the blob store."""
+        from modelyard.datasets._parquet import iter_parts
+
+        return iter_parts(self.blobs, version.tree_digest, _columns(version, columns))
+
+    def read_table(self, version: DatasetVersion, columns: Sequence[str] | None = None) -> pa.Table:
+        """The version's rows as one Arrow table."""
+        from modelyard.datasets._parquet import read_parts
+
+        return read_parts(self.blobs, version.tree_digest, _columns(version, columns))
+
+    def record_input(self, version: DatasetVersion, run_id: str) -> None:
+        """Record that run ``run_id`` read ``version`` (lineage ``version -> run``)."""
+        with self.store.write() as conn:
+            self._check_run(conn, run_id)
+            edge = (DATASET_VERSION, version.id), (RUN, run_id)
+            self.lineage.add(conn, *edge, INPUT, run_id=run_id)
+
+    def lineage_of(
+        self, version: DatasetVersion, direction: Direction = "both"
+    ) -> list[LineageEdge]:
+        """One hop of lineage around a version (see :meth:`Lineage.edges`)."""
+        return self.lineage.edges(DATASET_VERSION, version.id, direction)
+
+    # -- aliases ----------------------------------------------------------------------------
+
+    def set_alias(self, name: str, alias: str, version: int, *, project: str) -> DatasetVersion:
+        """Point ``alias`` at ``version`` (moving it if it pointed elsewhere)."""
+        check_alias(alias)
+        target = self.get(name, project=project, version=version)
+        with self.store.write() as conn:
+            self._require(conn, project, Role.CONTRIBUTOR)
+            dataset_id = conn.execute(
+                select(dataset_versions.c.dataset_id).where(dataset_versions.c.id == target.id)
+            ).scalar_one()
+            self._point_aliases(conn, dataset_id, [alias], target.id)
+            self._audit(
+                conn,
+                "dataset.alias_set",
+                target.id,
+                f"{project}/{name}@{alias} -> version {target.version}",
+            )
+        return self.get_by_id(target.id)
+
+    def delete_alias(self, name: str, alias: str, *, project: str) -> None:
+        """Remove a user alias (NotFound if the dataset has no such alias)."""
+        validate_name(alias, "alias")
+        if alias == LATEST:
+            raise InvalidInput("'latest' is computed and cannot be deleted", field="alias")
+        with self.store.write() as conn:
+            ds = self._dataset_row(conn, project, name)
+            self._require(conn, project, Role.CONTRIBUTOR)
+            gone = conn.execute(
+                delete(dataset_aliases)
+                .where(dataset_aliases.c.dataset_id == ds.id, dataset_aliases.c.alias == alias)
+                .returning(dataset_aliases.c.version_id)
+            ).scalar()
+            if gone is None:
+                raise NotFound(f"dataset {name!r} has no alias {alias!r}", field="alias")
+            self._audit(
+                conn, "dataset.alias_deleted", str(gone), f"{project}/{name}@{alias} removed"
+            )
+
+    # -- reports ----------------------------------------------------------------------------
+
+    def add_report(
+        self,
+        version: DatasetVersion,
+        kind: str,
+        data: dict[str, Any],
+        html: str | None = None,
+    ) -> DatasetReport:
+        """Keep a report (its JSON, and optionally an HTML rendering) with a version."""
+        check_kind(kind)
+        with self.store.read() as conn:
+            self._require(conn, version.project, Role.CONTRIBUTOR)
+        digests = self.reports.store_blobs(data, html)
+        with self.store.write() as conn:
+            report_id = self.reports.insert(conn, version.id, kind, digests)
+            self._audit(
+                conn, "dataset.report_added", version.id, f"{version.project}/{version.ref}: {kind}"
+            )
+        return next(r for r in self.reports.list(version, kind) if r.id == report_id)
+
+    def get_reports(self, version: DatasetVersion, kind: str | None = None) -> list[DatasetReport]:
+        """A version's reports, newest first (only those of ``kind`` when given)."""
+        with self.store.read() as conn:
+            self._require(conn, version.project, Role.VIEWER)
+        return self.reports.list(version, kind)
+
+    def report_html(self, report: DatasetReport) -> str | None:
+        """The HTML rendering stored with a report, if any."""
+        return self.reports.html(report)
+
+    def get_profile(self, version: DatasetVersion) -> Profile | None:
+        """The profile computed when the version was registered (None if it was not)."""
+        from modelyard.data import Profile
+
+        found = self.get_reports(version, PROFILE)
+        return Profile.from_dict(found[-1].data) if found else None
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    def referenced_digests(self) -> set[str]:
+        """Every blob the dataset tables point at (trees, report JSON and HTML), for gc."""
+        with self.store.read() as conn:
+            found = set(conn.execute(select(dataset_versions.c.tree_digest)).scalars())
+            return found | self.reports.referenced_digests(conn)
+
+    def tree_digests(self) -> set[str]:
+        """The blob trees of every version (their files are referenced too)."""
+        with self.store.read() as conn:
+            return set(conn.execute(select(dataset_versions.c.tree_digest)).scalars())
+
+
+def _columns(version: DatasetVersion, columns: Sequence[str] | None) -> list[str] | None:
+    if columns is None:
+        return None
+    if isinstance(columns, str):
+        columns = [columns]
+    known = [c.name for c in version.columns]
+    unknown = [c for c in columns if c not in known]
+    if unknown:
+        raise InvalidInput(
+            f"dataset {version.ref} has no column(s) {unknown}; its columns are {known}",
+            field="columns",
+        )
+    return list(columns)
+
+
+class _References(Protocol):
+    def referenced_digests(self) -> set[str]: ...
+    def tree_digests(self) -> set[str]: ...
+
+
+class _Together:
+    """The blobs that any of several services refers to (what garbage collection keeps)."""
+
+    def __init__(self, *parts: _References) -> None:
+        self._parts = parts
+
+    def referenced_digests(self) -> set[str]:
+        return set().union(*(part.referenced_digests() for part in self._parts))
+
+    def tree_digests(self) -> set[str]:
+        return set().union(*(part.tree_digests() for part in self._parts))
+
+
+def with_dataset_blobs(tracking: _References, service: DatasetService) -> _References:
+    """What ``collect_garbage`` must keep: the blobs of runs and of dataset versions."""
+    return _Together(tracking, service)
