@@ -12,6 +12,7 @@ HTTP to a real uvicorn server on 127.0.0.1 that serves the test's store). A test
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -293,3 +294,19 @@ def s3_artifacts(s3_endpoint: str) -> dict[str, str]:
         "access_key_id": S3_KEY,
         "secret_access_key": S3_KEY,
     }
+
+
+@pytest.fixture(scope="session")
+def bikeshare_path() -> Path:
+    """ISLP's Bikeshare.csv (8,645 hourly rows of 2011), found without importing ISLP (its
+    own imports need packages the tests do not install; ``scripts/_env.sh`` installs it
+    with ``--no-deps``)."""
+    spec = importlib.util.find_spec("ISLP")
+    locations = spec.submodule_search_locations if spec is not None else None
+    path = Path(next(iter(locations))) / "data" / "Bikeshare.csv" if locations else None
+    if path is None or not path.is_file():
+        pytest.skip(
+            "ISLP is not installed: it ships Bikeshare.csv "
+            "(uv pip install --python .venv/bin/python --no-deps 'ISLP>=0.4')"
+        )
+    return path

@@ -1,8 +1,10 @@
-"""``modelyard data``: register, list, show, load, profile, compare and diff datasets.
+"""``modelyard data``: register, list, show, load, profile, validate, compare and diff
+datasets.
 
 A dataset is named ``NAME`` (the newest version), ``NAME:VERSION`` or ``NAME@ALIAS`` in
 the project given by ``--project`` (``default``). ``profile``, ``drift`` and ``diff`` also
-take the path of a CSV or Parquet file or a directory: an existing path wins over a name.
+take the path of a CSV or Parquet file or a directory: an existing path wins over a name
+(so do ``validate`` and ``suggest``).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     from modelyard.datasets import ColumnSchema, DatasetVersion
 
 app = typer.Typer(
-    help="Datasets: register versioned data, inspect, load, profile, compare.",
+    help="Datasets: register versioned data, inspect, load, profile, validate, compare.",
     no_args_is_help=True,
 )
 
@@ -104,6 +106,12 @@ def register(
     description: str = typer.Option("", "--description", "-d", help="What this version is."),
     encoding: str | None = typer.Option(None, "--encoding", help="CSV text encoding (utf-8)."),
     no_profile: bool = typer.Option(False, "--no-profile", help="Skip the profile."),
+    expectations: Path | None = typer.Option(
+        None,
+        "--expectations",
+        "-e",
+        help="Validate first (YAML): a critical failure registers nothing (exit code 9).",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Register a file or directory as a new version (or find the version that already
@@ -122,6 +130,7 @@ def register(
                     encoding=encoding,
                     profile=not no_profile,
                     progress=update,
+                    expectations=expectations,
                 )
         new = found.id not in before
         if as_json:
@@ -483,7 +492,82 @@ def _stat(name: str, value: Any) -> str:
     return fmt(value)
 
 
-# `modelyard data validate REF --expectations FILE` goes here once the expectations module
-# (modelyard.data.expectations / validate) is final: resolve REF with _side()/_get(), run
-# the suite, print the results, and archive the ValidationReport with
-# `client.datasets.add_report(name, version, "validation", report.to_dict(), report.to_html())`.
+@app.command("validate")
+def validate(
+    ctx: typer.Context,
+    source: str = typer.Argument(..., help="Dataset (NAME[:VERSION|@ALIAS]) or file/directory."),
+    expectations: Path = typer.Option(
+        ..., "--expectations", "-e", help="YAML file of expectations (see `data suggest`)."
+    ),
+    html: Path | None = typer.Option(None, "--html", help="Write the HTML report here."),
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Check data against expectations. A dataset's report is archived with its version;
+    a critical failure exits with code 9 after the results are shown."""
+
+    def body() -> None:
+        from modelyard.data import validate as check
+
+        with client(ctx) as c:
+            if Path(source).exists():
+                report = check(source, expectations)
+                label = source
+            else:
+                name, version, alias = parse_ref(source)
+                report = c.datasets.validate(
+                    name, expectations, version=version, alias=alias, project=project
+                )
+                label = _get(c, source, project).ref
+        _write_html(html, report.to_html())
+        if as_json:
+            print_json(report.to_dict())
+        else:
+            table(
+                f"Validation of {label} ({report.rows:,} rows): "
+                + ("passed" if report.ok else "FAILED"),
+                ["rule", "column", "severity", "result", "observed", "expected"],
+                [
+                    (
+                        r.kind,
+                        r.column or "",
+                        r.rule.severity,
+                        "ok" if r.passed else "FAIL",
+                        _short(r.observed),
+                        _short(r.expected),
+                    )
+                    for r in report.results
+                ],
+            )
+        report.raise_for_critical()
+
+    run_command(body)
+
+
+@app.command("suggest")
+def suggest(
+    ctx: typer.Context,
+    source: str = typer.Argument(..., help="Dataset (NAME[:VERSION|@ALIAS]) or file/directory."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the YAML here."),
+    project: str = ProjectOption,
+) -> None:
+    """Suggest expectations (YAML) from a dataset's profile or a file, to edit and use with
+    `data validate`."""
+
+    def body() -> None:
+        from modelyard.data import dump_expectations, suggest_expectations
+
+        with client(ctx) as c:
+            _label, _columns, found = _side(c, source, project)
+        text = dump_expectations(suggest_expectations(found), out)
+        if out is None:
+            console.print(text, end="", highlight=False, markup=False)
+        else:
+            err_console.print(f"wrote {out}", highlight=False)
+
+    run_command(body)
+
+
+def _short(value: Any, width: int = 60) -> str:
+    text = fmt(value) if not isinstance(value, (list, dict, tuple)) else str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"

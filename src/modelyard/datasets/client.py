@@ -9,10 +9,10 @@ dataset routes.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from modelyard.errors import InvalidInput, MissingDependency
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from modelyard.client import Client
-    from modelyard.data import Profile
+    from modelyard.data import Expectation, Profile, ValidationReport
     from modelyard.datasets.edges import Direction
     from modelyard.datasets.entities import (
         Dataset,
@@ -30,9 +30,13 @@ if TYPE_CHECKING:
     )
     from modelyard.datasets.service import DatasetService, Progress
 
+    Expectations: TypeAlias = Iterable[Expectation] | str | os.PathLike[str]
+
 __all__ = ["Datasets"]
 
 Format = Literal["pandas", "arrow", "polars"]
+#: The report kind validation results are archived under.
+VALIDATION = "validation"
 
 
 class Datasets:
@@ -97,13 +101,22 @@ class Datasets:
         encoding: str | None = None,
         profile: bool = True,
         progress: Progress | None = None,
+        expectations: Expectations | None = None,
     ) -> DatasetVersion:
         """Register a table (pandas, polars, pyarrow) or a CSV/Parquet file or directory as
         a new version of ``name`` -- or return the version that already holds the same
-        values. Inside an active run, the run is recorded as its maker."""
-        from modelyard.client import _user
+        values. Inside an active run, the run is recorded as its maker.
 
-        return self.service.register(
+        With ``expectations`` (rules, or a YAML file or text) the data is validated first:
+        a critical failure raises :class:`~modelyard.DataValidationError` and registers
+        nothing; otherwise the ValidationReport is archived with the version."""
+        from modelyard.client import _user
+        from modelyard.data import validate
+
+        report = None
+        if expectations is not None:
+            report = validate(data, expectations, raise_on_critical=True)
+        found = self.service.register(
             name,
             data,
             project=self._project(project),
@@ -115,6 +128,47 @@ class Datasets:
             profile=profile,
             progress=progress,
         )
+        if report is not None:
+            self.service.add_report(found, VALIDATION, report.to_dict(), report.to_html())
+        return found
+
+    def validate(
+        self,
+        name: str,
+        expectations: Expectations,
+        *,
+        version: int | None = None,
+        alias: str | None = None,
+        project: str | None = None,
+        raise_on_critical: bool = False,
+    ) -> ValidationReport:
+        """Validate a stored version against ``expectations`` (streaming its batches) and
+        archive the ValidationReport (JSON and HTML) with it; ``raise_on_critical`` then
+        raises :class:`~modelyard.DataValidationError` on a critical failure."""
+        from modelyard.data import validate
+
+        found = self.get(name, version=version, alias=alias, project=project)
+        report = validate(self.service.iter_batches(found), expectations)
+        self.service.add_report(found, VALIDATION, report.to_dict(), report.to_html())
+        if raise_on_critical:
+            report.raise_for_critical()
+        return report
+
+    def validation_reports(
+        self,
+        name: str,
+        version: int | None = None,
+        alias: str | None = None,
+        *,
+        project: str | None = None,
+    ) -> list[ValidationReport]:
+        """The ValidationReports archived with a version, newest first."""
+        from modelyard.data import ValidationReport
+
+        found = self.get(name, version=version, alias=alias, project=project)
+        return [
+            ValidationReport.from_dict(r.data) for r in self.service.get_reports(found, VALIDATION)
+        ]
 
     def load(
         self,
