@@ -67,7 +67,16 @@ def _spawn(tmp_path: Path, settings, mode: str, n: int = 0) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=_env(settings),
     )
+
+
+def _env(settings) -> dict[str, str]:
+    """The environment of a child process: the server's access token, in remote mode."""
+    env = dict(os.environ)
+    if settings.tracking.token:
+        env["MODELYARD_TRACKING_TOKEN"] = settings.tracking.token
+    return env
 
 
 def _read_until(proc: subprocess.Popen, word: str, count: int = 1) -> list[str]:
@@ -169,6 +178,7 @@ def test_runs_left_open_are_ended_at_exit(tmp_path: Path, settings, mode, status
         capture_output=True,
         text=True,
         timeout=60,
+        env=_env(settings),
     )
     run_id = proc.stdout.split()[0]
     with Client(settings) as client:
