@@ -52,3 +52,13 @@ def test_critical_failures_register_nothing(client: Client, bikeshare_path: Path
     assert [v.version for v in client.datasets.list_versions("bikes", project="bikes")] == [
         first.version
     ]
+
+
+def test_the_module_sugar(settings_env, bikeshare_path: Path) -> None:
+    import modelyard as my
+
+    my.datasets.register("bikes", bikeshare_path, project="bikes")
+    report = my.datasets.validate("bikes", [expect.not_null("bikers")], project="bikes")
+    assert report.ok
+    assert my.datasets.validation_reports("bikes", project="bikes")[0].ok
+    assert my.datasets.get_profile("bikes", project="bikes").rows == 8645

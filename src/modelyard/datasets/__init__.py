@@ -27,7 +27,8 @@ from modelyard.datasets.entities import (
 if TYPE_CHECKING:
     from modelyard.client import Client
     from modelyard.config import Settings
-    from modelyard.datasets.client import Format
+    from modelyard.data import Profile, ValidationReport
+    from modelyard.datasets.client import Expectations, Format
     from modelyard.datasets.edges import Direction
     from modelyard.datasets.service import Progress
 
@@ -42,6 +43,7 @@ __all__ = [
     "delete_alias",
     "describe",
     "get",
+    "get_profile",
     "get_reports",
     "lineage",
     "list_datasets",
@@ -49,6 +51,8 @@ __all__ = [
     "load",
     "register",
     "set_alias",
+    "validate",
+    "validation_reports",
 ]
 
 
@@ -75,9 +79,11 @@ def register(
     encoding: str | None = None,
     profile: bool = True,
     progress: Progress | None = None,
+    expectations: Expectations | None = None,
     settings: Settings | None = None,
 ) -> DatasetVersion:
-    """Register a table or a CSV/Parquet file or directory as a version of ``name``."""
+    """Register a table or a CSV/Parquet file or directory as a version of ``name``
+    (validated first against ``expectations`` when given)."""
     with _client(settings) as client:
         return client.datasets.register(
             name,
@@ -88,7 +94,56 @@ def register(
             encoding=encoding,
             profile=profile,
             progress=progress,
+            expectations=expectations,
         )
+
+
+def validate(
+    name: str,
+    expectations: Expectations,
+    *,
+    version: int | None = None,
+    alias: str | None = None,
+    project: str | None = None,
+    raise_on_critical: bool = False,
+    settings: Settings | None = None,
+) -> ValidationReport:
+    """Validate a stored version against ``expectations``; the report is archived with it."""
+    with _client(settings) as client:
+        return client.datasets.validate(
+            name,
+            expectations,
+            version=version,
+            alias=alias,
+            project=project,
+            raise_on_critical=raise_on_critical,
+        )
+
+
+def validation_reports(
+    name: str,
+    version: int | None = None,
+    alias: str | None = None,
+    *,
+    project: str | None = None,
+    settings: Settings | None = None,
+) -> list[ValidationReport]:
+    """The ValidationReports archived with a version, newest first."""
+    with _client(settings) as client:
+        return client.datasets.validation_reports(name, version, alias, project=project)
+
+
+def get_profile(
+    name: str,
+    version: int | None = None,
+    alias: str | None = None,
+    *,
+    project: str | None = None,
+    settings: Settings | None = None,
+) -> Profile:
+    """A version's profile (computed at registration)."""
+    with _client(settings) as client:
+        return client.datasets.get_profile(name, version, alias, project=project)
 
 
 def load(
