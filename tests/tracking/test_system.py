@@ -205,3 +205,20 @@ def test_resource_usage_is_frozen() -> None:
     usage = ResourceUsage(wall_time_s=1.0, cpu_time_s=0.5, peak_rss_bytes=1)
     with pytest.raises(FrozenInstanceError):
         usage.cpu_time_s = 2.0  # type: ignore[misc]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="peak RSS is read from /proc")
+def test_peak_rss_of_a_child_is_its_own_not_its_large_parents() -> None:
+    ballast = bytearray(300 * 1024 * 1024)
+    ballast[::4096] = b"\x01" * len(ballast[::4096])
+    code = (
+        "from modelyard.tracking.system import SystemSampler\n"
+        "s = SystemSampler(lambda v, n: None, interval_s=0); s.start()\n"
+        "print(s.stop().peak_rss_bytes)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=True, timeout=60, capture_output=True, text=True
+    )
+    del ballast
+    peak = int(done.stdout.strip())
+    assert 0 < peak < 200 * 1024 * 1024

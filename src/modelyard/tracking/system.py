@@ -211,12 +211,21 @@ class SystemSampler:
         return read - sum(r for r, _ in base), written - sum(w for _, w in base)
 
     def _own_max_rss(self) -> int:
-        """Peak RSS the kernel recorded for this process (Linux; 0 elsewhere or for a pid)."""
+        """Peak RSS the kernel recorded for this process (Linux; 0 elsewhere or for a pid).
+
+        Read from ``VmHWM``: ``ru_maxrss`` keeps the parent's high-water mark across fork
+        and exec, so a small script started by a large process would report the parent's.
+        """
         if not sys.platform.startswith("linux") or self._pid not in (None, os.getpid()):
             return 0
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+        try:
+            with open("/proc/self/status", encoding="ascii") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) * 1024  # kB
+        except (OSError, ValueError):
+            return 0
+        return 0
 
 
 def _read(proc: psutil.Process, *, children: bool = True) -> _Reading:
