@@ -358,13 +358,12 @@ class Client:
         from modelyard.gc import collect_garbage
 
         self._not_remote("garbage collection")
-        from modelyard.datasets.service import with_dataset_blobs
+        from modelyard.datasets.service import DatasetService, with_dataset_blobs
 
         # collect_garbage asks its first argument for referenced_digests() and
         # tree_digests(); this one answers for the tracking and the dataset tables.
-        referenced = cast(
-            "TrackingService", with_dataset_blobs(self._service(), self.datasets.service)
-        )
+        datasets = cast(DatasetService, self.datasets.service)  # embedded: checked above
+        referenced = cast("TrackingService", with_dataset_blobs(self._service(), datasets))
         return collect_garbage(referenced, self.blobs, dry_run=dry_run, min_age_s=min_age_s)
 
     # -- lifecycle --------------------------------------------------------------------------

@@ -4,11 +4,13 @@ OpenAPI document), and a signed-in user without the role gets 403; the role ladd
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pyarrow as pa
 import pytest
 from fastapi.routing import APIRoute
 
@@ -28,7 +30,9 @@ SELF_SERVICE = {
     ("POST", "/auth/mfa/confirm"),
     ("GET", "/tokens"),
     ("POST", "/tokens"),
+    ("GET", "/datasets"),
 }
+ARROW = {"Content-Type": "application/vnd.apache.arrow.stream"}
 
 
 @dataclass
@@ -37,6 +41,8 @@ class World:
     admin: dict[str, str]
     run_id: str
     admin_token_id: str
+    version_id: str
+    report_id: str
 
     def as_(self, token: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"} if token else {}
@@ -74,7 +80,30 @@ def world(served: str, admin_token: str, governance: Governance) -> Iterator[Wor
         assert stored.status_code == 201, stored.text
         governance.users.create_service_account("alice", actor=SYSTEM)
         token_id = admin_token.split("_")[2]
-        yield World(api, admin, run_id, token_id)
+        registered = api.post(
+            "/projects/p/datasets/d/versions",
+            params={"aliases": ["prod"]},
+            content=_arrow_body(),
+            headers={**admin, **ARROW},
+        )
+        assert registered.status_code == 201, registered.text
+        version_id = registered.json()["version"]["id"]
+        report = api.post(
+            "/projects/p/datasets/d/versions/1/reports",
+            json={"kind": "validation", "data": {"ok": True}, "html": "<p>ok</p>"},
+            headers=admin,
+        )
+        assert report.status_code == 201, report.text
+        yield World(api, admin, run_id, token_id, version_id, report.json()["id"])
+
+
+def _arrow_body() -> bytes:
+    """A small table as an Arrow IPC stream (how dataset versions are uploaded)."""
+    table = pa.table({"x": [1, 2, 3]})
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
 
 
 def _call(world: World, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
@@ -85,6 +114,12 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
         .replace("{username}", "alice")
         .replace("{run_id}", run_id)
         .replace("{token_id}", world.admin_token_id)
+        .replace("{project}", "p")
+        .replace("{dataset}", "d")
+        .replace("{ref}", "1")
+        .replace("{alias}", "prod")
+        .replace("{version_id}", world.version_id)
+        .replace("{report_id}", world.report_id)
     )
     kwargs: dict[str, Any] = {}
     bodies: dict[tuple[str, str], Any] = {
@@ -97,6 +132,14 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
         ("POST", "/auth/mfa/confirm"): {"code": "123456"},
         ("POST", "/tokens"): {"name": "mine"},
         ("POST", "/auth/login"): {"username": "nobody", "password": "wrong-password"},
+        ("PUT", "/projects/{project}/datasets/{dataset}/aliases/{alias}"): {"version": 1},
+        ("POST", "/projects/{project}/datasets/{dataset}/versions/{ref}/reports"): {
+            "kind": "validation",
+            "data": {},
+        },
+        ("POST", "/projects/{project}/datasets/{dataset}/versions/{ref}/inputs"): {
+            "run_id": run_id
+        },
     }
     if (method, path) in bodies:
         kwargs["json"] = bodies[(method, path)]
@@ -109,6 +152,11 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
     if method == "PUT" and path.endswith("/content"):
         kwargs["content"] = b"y"
         headers = {**headers, "Content-Type": "application/octet-stream"}
+    if (method, path) == ("POST", "/projects/{project}/datasets/{dataset}/versions"):
+        kwargs["content"] = _arrow_body()
+        headers = {**headers, **ARROW}
+    if path == "/lineage":
+        kwargs["params"] = {"kind": "dataset_version", "id": world.version_id}
     return world.api.request(method, url, headers=headers, **kwargs)
 
 

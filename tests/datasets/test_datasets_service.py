@@ -1,8 +1,10 @@
-"""Registering, versioning, aliases, reports and lineage, on SQLite and PostgreSQL."""
+"""Registering, versioning, aliases, reports and lineage, on SQLite and PostgreSQL, with
+the SDK embedded and through a server."""
 
 from __future__ import annotations
 
 import importlib.resources
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -21,8 +23,15 @@ def frame() -> pd.DataFrame:
     return pd.DataFrame({"id": [1, 2, 3], "city": ["oslo", None, "lima"], "temp": [1.5, 2.5, None]})
 
 
-def _blobs(client: Client) -> set[str]:
-    return set(client.blobs.iter_digests())
+@pytest.fixture
+def stored_blobs(embedded_settings: Settings) -> Callable[[], set[str]]:
+    """The digests in the artifact store (the server's, in remote mode)."""
+
+    def digests() -> set[str]:
+        with Client(embedded_settings) as local:
+            return set(local.blobs.iter_digests())
+
+    return digests
 
 
 def test_register_and_load_round_trip(client: Client, frame: pd.DataFrame) -> None:
@@ -49,19 +58,19 @@ def test_register_and_load_round_trip(client: Client, frame: pd.DataFrame) -> No
 
 
 def test_same_data_is_the_same_version_and_stores_nothing_new(
-    client: Client, frame: pd.DataFrame, tmp_path: Path
+    client: Client, frame: pd.DataFrame, tmp_path: Path, stored_blobs: Callable[[], set[str]]
 ) -> None:
     first = client.datasets.register("weather", frame)
-    stored = _blobs(client)
+    stored = stored_blobs()
     frame.to_csv(tmp_path / "weather.csv", index=False)
     again = client.datasets.register("weather", tmp_path / "weather.csv", aliases=["csv"])
     assert again.id == first.id and again.version == 1
     assert again.aliases == ("latest", "csv")
-    assert _blobs(client) == stored
+    assert stored_blobs() == stored
     twin = client.datasets.register("weather-copy", frame)
     assert twin.version == 1 and twin.id != first.id
     assert twin.tree_digest == first.tree_digest and twin.digest == first.digest
-    assert _blobs(client) == stored
+    assert stored_blobs() == stored
     assert client.datasets.get_reports("weather-copy")[0].kind == "profile"
 
 
@@ -169,7 +178,7 @@ def test_lineage_inside_runs(client: Client, frame: pd.DataFrame) -> None:
     }
     up = client.datasets.lineage("clean", project="bikes", direction="up")
     assert [(e.source_id, e.relation, e.run_id) for e in up] == [(run.id, OUTPUT, run.id)]
-    down = client.datasets.service.lineage.edges(RUN, run.id, "down")
+    down = client.datasets.service.lineage_edges(RUN, run.id, "down")
     assert [e.target_id for e in down] == [made.id]
     with client.start_run("bikes", capture=False) as second:
         client.datasets.load("clean")
@@ -182,6 +191,7 @@ def test_lineage_inside_runs(client: Client, frame: pd.DataFrame) -> None:
     assert outside.run_id is None and outside.project == "default"
 
 
+@pytest.mark.local_only("garbage collection runs where the stores are")
 def test_gc_keeps_dataset_blobs(client: Client, frame: pd.DataFrame) -> None:
     client.datasets.register("w", frame)
     client.datasets.add_report("w", 1, "validation", {"ok": True}, "<p>ok</p>")
@@ -189,15 +199,6 @@ def test_gc_keeps_dataset_blobs(client: Client, frame: pd.DataFrame) -> None:
     assert client.gc(min_age_s=0) == [stray]
     pd.testing.assert_frame_equal(client.datasets.load("w"), frame)
     assert client.datasets.get_reports("w", kind="validation")[0].data == {"ok": True}
-
-
-def test_remote_clients_get_a_clear_error(settings: Settings) -> None:
-    tracking = settings.tracking.model_copy(update={"uri": "http://127.0.0.1:9"})
-    remote = Client(settings.model_copy(update={"tracking": tracking}))
-    with pytest.raises(InvalidInput, match="not yet available over the server"):
-        remote.datasets.register("w", pd.DataFrame({"a": [1]}))
-    with pytest.raises(InvalidInput, match="not yet available over the server"):
-        remote.datasets.list_datasets()
 
 
 def test_module_sugar(settings_env: Settings, frame: pd.DataFrame) -> None:

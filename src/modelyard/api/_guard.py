@@ -2,8 +2,10 @@
 
 - The Host header must be an allowed host (protection against DNS rebinding).
 - The URL (path and query, decoded) holds no control characters.
-- Artifact uploads (``PUT .../artifacts/content``) are ``application/octet-stream`` or
-  ``application/x-tar`` and at most ``max_upload_bytes``, counted as they stream in.
+- Uploads are at most ``max_upload_bytes``, counted as they stream in: artifacts
+  (``PUT .../artifacts/content``) are ``application/octet-stream`` or
+  ``application/x-tar``; dataset versions (``POST .../datasets/{name}/versions``) are an
+  Arrow IPC stream, ``application/vnd.apache.arrow.stream``.
 - Every other request body is JSON (``application/json``), at most ``max_body_bytes``
   and nested at most ``MAX_JSON_DEPTH`` deep; it is read here and handed on unchanged.
 
@@ -16,19 +18,51 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelyard.api._errors import error_body
+from modelyard.datasets._ipc import ARROW_STREAM
 from modelyard.errors import InvalidInput, ModelyardError, TooLarge, UnsupportedMediaType
 
-__all__ = ["MAX_JSON_DEPTH", "UPLOAD_PATH", "RequestGuard"]
+__all__ = ["DATASET_UPLOAD_PATH", "MAX_JSON_DEPTH", "UPLOAD_PATH", "RequestGuard"]
 
 MAX_JSON_DEPTH = 32
 UPLOAD_PATH = re.compile(r"/api/v1/runs/[^/]+/artifacts/content$")
 UPLOAD_TYPES = frozenset({"application/octet-stream", "application/x-tar"})
+DATASET_UPLOAD_PATH = re.compile(r"/api/v1/projects/[^/]+/datasets/[^/]+/versions$")
+
+
+@dataclass(frozen=True)
+class _Upload:
+    """A route whose body streams through (counted, not read here)."""
+
+    method: str
+    path: re.Pattern[str]
+    types: frozenset[str]
+    expected: str
+
+    def matches(self, scope: Scope) -> bool:
+        return bool(scope["method"] == self.method and self.path.search(scope["path"]))
+
+
+_UPLOADS = (
+    _Upload(
+        "PUT",
+        UPLOAD_PATH,
+        UPLOAD_TYPES,
+        "an upload is application/octet-stream (a file) or application/x-tar (a folder)",
+    ),
+    _Upload(
+        "POST",
+        DATASET_UPLOAD_PATH,
+        frozenset({ARROW_STREAM}),
+        f"a dataset version is uploaded as an Arrow IPC stream ({ARROW_STREAM})",
+    ),
+)
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # A JSON string, possessive so that no input makes it backtrack; an unterminated string
@@ -68,8 +102,9 @@ class RequestGuard:
             headers = _headers(scope)
             self._check_host(headers.get("host", ""))
             _check_url(scope)
-            if scope["method"] == "PUT" and UPLOAD_PATH.search(scope["path"]):
-                receive = self._upload(headers, receive)
+            upload = next((u for u in _UPLOADS if u.matches(scope)), None)
+            if upload is not None:
+                receive = self._upload(upload, headers, receive)
             elif scope["method"] in _BODY_METHODS:
                 receive = _replay(await self._json_body(headers, receive), receive)
         except ModelyardError as exc:
@@ -86,13 +121,11 @@ class RequestGuard:
                 return
         raise _BadHost(f"host {host_header!r} is not an allowed host of this server")
 
-    def _upload(self, headers: dict[str, str], receive: Receive) -> Receive:
+    def _upload(self, upload: _Upload, headers: dict[str, str], receive: Receive) -> Receive:
         media = _media_type(headers)
-        if media not in UPLOAD_TYPES:
+        if media not in upload.types:
             raise UnsupportedMediaType(
-                f"an upload is application/octet-stream (a file) or application/x-tar "
-                f"(a folder), not {media or 'untyped'}",
-                field="content-type",
+                f"{upload.expected}, not {media or 'untyped'}", field="content-type"
             )
         limit = self.max_upload_bytes
         if _content_length(headers) > limit:

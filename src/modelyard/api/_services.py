@@ -1,5 +1,5 @@
-"""What the routes call: the tracking service, governance and the blob store of one
-installation."""
+"""What the routes call: the tracking and dataset services, governance and the blob store
+of one installation."""
 
 from __future__ import annotations
 
@@ -14,18 +14,27 @@ from starlette.requests import Request
 if TYPE_CHECKING:
     from modelyard.artifacts import BlobStore
     from modelyard.config import Settings
+    from modelyard.datasets.service import DatasetService
     from modelyard.governance import Governance
     from modelyard.store import Store
     from modelyard.tracking.service import TrackingService
 
-__all__ = ["Services", "get_blobs", "get_governance", "get_services", "get_tracking"]
+__all__ = [
+    "Services",
+    "get_blobs",
+    "get_datasets",
+    "get_governance",
+    "get_services",
+    "get_tracking",
+]
 
 #: Staging files of uploads untouched for this long are left over from a dead server.
 STALE_UPLOAD_S = 6 * 3600.0
 
 
 class Services:
-    """The store, blob store, tracking and governance services of the server, opened once.
+    """The store, blob store, tracking, dataset and governance services of the server,
+    opened once.
 
     The app opens them at start-up (so a bad store URL or a stale schema stops the server
     at once); anything asked for before that opens on first use.
@@ -37,6 +46,7 @@ class Services:
         self._store: Store | None = None
         self._blobs: BlobStore | None = None
         self._tracking: TrackingService | None = None
+        self._datasets: DatasetService | None = None
         self._governance: Governance | None = None
 
     def open(self) -> None:
@@ -45,6 +55,7 @@ class Services:
             if self._tracking is not None:
                 return
             from modelyard.artifacts import open_blob_store
+            from modelyard.datasets.service import DatasetService
             from modelyard.governance import Governance
             from modelyard.store import open_store
             from modelyard.tracking.service import TrackingService
@@ -64,6 +75,7 @@ class Services:
             self._tracking = TrackingService(
                 store, heartbeat_timeout_s=self.settings.tracking.heartbeat_timeout_s
             )
+            self._datasets = DatasetService(store, self._blobs)
             self._governance = Governance(store)
             self._tracking.prune_write_batches()
             _remove_stale_uploads(self.upload_dir)
@@ -74,6 +86,13 @@ class Services:
             self.open()
         assert self._tracking is not None
         return self._tracking
+
+    @property
+    def datasets(self) -> DatasetService:
+        if self._datasets is None:
+            self.open()
+        assert self._datasets is not None
+        return self._datasets
 
     @property
     def governance(self) -> Governance:
@@ -103,6 +122,7 @@ class Services:
             if self._store is not None:
                 self._store.dispose()
             self._store = self._blobs = self._tracking = self._governance = None
+            self._datasets = None
 
 
 def _remove_stale_uploads(folder: Path, older_than_s: float = STALE_UPLOAD_S) -> None:
@@ -127,6 +147,14 @@ def get_tracking(request: Request) -> TrackingService:
     from modelyard.api.auth import get_actor
 
     return get_services(request).tracking.acting_as(get_actor(request))
+
+
+def get_datasets(request: Request) -> DatasetService:
+    """FastAPI dependency: the dataset service (every rule lives there), acting for the
+    request's actor."""
+    from modelyard.api.auth import get_actor
+
+    return get_services(request).datasets.acting_as(get_actor(request))
 
 
 def get_governance(request: Request) -> Governance:

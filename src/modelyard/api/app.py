@@ -23,6 +23,7 @@ from modelyard.api.auth import Authenticator, get_actor
 from modelyard.api.routes import (
     artifacts,
     audit,
+    datasets,
     health,
     login,
     members,
@@ -49,6 +50,8 @@ _PROTECTED = (
     search.router,
     metrics.router,
     artifacts.router,
+    datasets.router,
+    datasets.lineage_router,
     login.router,
     tokens.router,
     audit.router,
@@ -91,7 +94,7 @@ def create_app(settings: Settings, *, auth: Authenticator) -> FastAPI:
     app = FastAPI(
         title="Modelyard",
         version=__version__,
-        summary="Control-plane API: projects, runs, metrics, artifacts.",
+        summary="Control-plane API: projects, runs, metrics, artifacts, datasets.",
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=None,
         redoc_url=None,

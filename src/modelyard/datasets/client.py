@@ -2,8 +2,9 @@
 
 It fills in what the Python caller leaves out -- the project (the active run's, else
 ``default``), the user, the active run for lineage -- and converts tables to the format
-asked for. Remote clients (``tracking.uri`` set) get a clear error until the server has
-dataset routes.
+asked for. Remote clients (``tracking.uri`` set) call the server instead of the stores:
+``service`` is then a :class:`~modelyard.remote.datasets.RemoteDatasets`, with the same
+methods.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
         LineageEdge,
     )
     from modelyard.datasets.service import DatasetService, Progress
+    from modelyard.remote.datasets import RemoteDatasets
 
     Expectations: TypeAlias = Iterable[Expectation] | str | os.PathLike[str]
 
@@ -47,16 +49,14 @@ class Datasets:
         self._service: DatasetService | None = None
 
     @property
-    def service(self) -> DatasetService:
-        """The dataset service in this process (embedded mode only)."""
+    def service(self) -> DatasetService | RemoteDatasets:
+        """The dataset service: in this process, or on the server in remote mode (the
+        same methods either way)."""
         client = self._client
         if client.is_remote:
-            raise InvalidInput(
-                "datasets are not yet available over the server "
-                f"({client.settings.tracking.uri}); use an embedded client (no tracking.uri) "
-                "where the stores are",
-                field="tracking.uri",
-            )
+            from modelyard.remote.datasets import RemoteDatasets
+
+            return RemoteDatasets(client._session())
         if self._service is None:
             from modelyard.datasets.service import DatasetService
 
@@ -64,18 +64,22 @@ class Datasets:
         return self._service
 
     def _run_id(self) -> str | None:
-        """The active run, when it tracks into this client's store."""
+        """The active run, when it tracks into this client's store (or server)."""
         from modelyard.tracking.run import active_run
 
         run = active_run()
         if run is None:
             return None
-        other = run.client
-        if other is self._client or (
-            not other.is_remote and other.settings.store_url == self._client.settings.store_url
-        ):
+        other, mine = run.client, self._client
+        if other is mine:
             return str(run.id)
-        return None
+        if other.is_remote or mine.is_remote:
+            same = other.is_remote == mine.is_remote and (
+                other.settings.tracking.uri == mine.settings.tracking.uri
+            )
+        else:
+            same = other.settings.store_url == mine.settings.store_url
+        return str(run.id) if same else None
 
     def _project(self, project: str | None) -> str:
         if project is not None:

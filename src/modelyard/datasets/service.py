@@ -144,16 +144,53 @@ class DatasetService:
         run_id: str | None = None,
         profile: bool = True,
         progress: Progress | None = None,
+        source: str | None = None,
     ) -> DatasetVersion:
         """Register ``data`` (a frame, an Arrow table or reader, or the path of a CSV or
         Parquet file or a directory of them) as a version of dataset ``name``.
 
         The same values registered again under ``name`` return the existing version.
         ``run_id`` records the run as the version's maker (lineage ``run -> version``).
-        ``progress(done, total)`` is called as source bytes are read.
+        ``progress(done, total)`` is called as source bytes are read. ``source`` says
+        where the data came from when ``data`` only relays it (the server's Arrow stream
+        of a client's file or frame); by default it is described from ``data``.
         """
         from modelyard.datasets._ingest import ingest
 
+        wanted = self.check_register(
+            name, project=project, aliases=aliases, description=description, run_id=run_id
+        )
+        staging = self.blobs.backend.staging_dir
+        if staging is not None:
+            staging.mkdir(parents=True, exist_ok=True)
+        found = ingest(
+            data,
+            encoding=encoding,
+            progress=progress,
+            with_profile=profile,
+            write=True,
+            staging=staging,
+        )
+        if source is not None:
+            found.source = source
+        try:
+            return self._record(name, project, found, description, wanted, user, run_id)
+        finally:
+            if found.folder is not None:
+                shutil.rmtree(found.folder, ignore_errors=True)
+
+    def check_register(
+        self,
+        name: str,
+        *,
+        project: str,
+        aliases: Sequence[str] = (),
+        description: str = "",
+        run_id: str | None = None,
+    ) -> list[str]:
+        """Raise unless :meth:`register` may go ahead with these arguments (the server
+        asks before it stages an upload); returns the checked aliases. Creates the
+        project when it does not exist, as registering does."""
         validate_name(name, "dataset")
         validate_name(project, "project")
         wanted = [
@@ -166,26 +203,18 @@ class DatasetService:
             self._require(conn, project, Role.CONTRIBUTOR)
             if run_id is not None:
                 self._check_run(conn, run_id)
-        staging = self.blobs.backend.staging_dir
-        if staging is not None:
-            staging.mkdir(parents=True, exist_ok=True)
-        found = ingest(
-            data,
-            encoding=encoding,
-            progress=progress,
-            with_profile=profile,
-            write=True,
-            staging=staging,
-        )
-        try:
-            return self._record(name, project, found, description, wanted, user, run_id)
-        finally:
-            if found.folder is not None:
-                shutil.rmtree(found.folder, ignore_errors=True)
+        return wanted
 
     def _check_run(self, conn: Connection, run_id: str) -> None:
-        if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+        """The run exists and the actor may write to it (lineage edges are the run's)."""
+        project = conn.execute(
+            select(projects.c.name)
+            .join(runs, runs.c.project_id == projects.c.id)
+            .where(runs.c.id == run_id)
+        ).scalar()
+        if project is None:
             raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+        self._require(conn, project, Role.CONTRIBUTOR)
 
     def _record(
         self,
@@ -501,6 +530,21 @@ class DatasetService:
     ) -> list[LineageEdge]:
         """One hop of lineage around a version (see :meth:`Lineage.edges`)."""
         return self.lineage.edges(DATASET_VERSION, version.id, direction)
+
+    def lineage_edges(
+        self, kind: str, object_id: str, direction: Direction = "both"
+    ) -> list[LineageEdge]:
+        """One hop of lineage around any object the actor may read: a ``run`` or a
+        ``dataset_version`` (by id)."""
+        if kind == DATASET_VERSION:
+            self.get_by_id(object_id)
+        elif kind == RUN:
+            self._tracking.check_run_access(object_id, Role.VIEWER)
+        else:
+            raise InvalidInput(
+                f"kind must be {RUN!r} or {DATASET_VERSION!r}; got {kind!r}", field="kind"
+            )
+        return self.lineage.edges(kind, object_id, direction)
 
     # -- aliases ----------------------------------------------------------------------------
 

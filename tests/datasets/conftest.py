@@ -1,0 +1,13 @@
+"""Tests that go through ``client.datasets`` run in both SDK modes: embedded and through
+a live server (the service-, digest- and source-level tests have no ``settings``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelyard.config import Settings
+
+
+@pytest.fixture
+def settings(settings_in_mode: Settings) -> Settings:
+    return settings_in_mode
