@@ -1,22 +1,25 @@
-"""Modelyard vs MLflow: experiment-tracking benchmarks, side by side in one process.
+"""Modelyard vs MLflow: experiment-tracking benchmarks, side by side in one script.
 
 Setup (MLflow must not go into the project's own venv; this is a separate one):
 
     python3 -m venv benchmarks/.venv
     benchmarks/.venv/bin/pip install uv
     benchmarks/.venv/bin/uv pip install --python benchmarks/.venv/bin/python \
-        -r benchmarks/requirements.txt -e .
+        -r benchmarks/requirements.txt -e '.[server]'
 
-Run (from the repository root; ~3 minutes on 2 cores, `--quick` ~40 s):
+Run (from the repository root; all sections ~6-9 minutes on 2 cores, `--quick` ~2-4,
+much of the remote part waiting for `mlflow server` to start):
 
     benchmarks/.venv/bin/python benchmarks/tracking.py [--quick] [--reps 3] \
-        [--sections log_metric,batch,search,history,start_run] [--profile DIR]
+        [--only local|remote] [--sections log_metric,...,remote_batch] [--profile DIR]
 
-Both sides use a local SQLite file in a fresh scratch directory of their own
-(``$BENCH_TMPDIR`` or the system temp dir; ``BENCH_KEEP_TMP=1`` keeps it). Nothing
-goes over the network. Sections (each timed measurement is repeated ``--reps``
-times and the median reported; populating data is timed separately and never
-counted):
+Sections 1-5 (``--only local``) use the embedded SDK: both sides write a local SQLite
+file in a fresh scratch directory of their own (``$BENCH_TMPDIR`` or the system temp
+dir; ``BENCH_KEEP_TMP=1`` keeps it). Sections 6-8 (``--only remote``) go through each
+tool's tracking server on 127.0.0.1 (``modelyard server --no-auth`` and ``mlflow
+server``, each over a SQLite file of its own, started in their own process groups and
+stopped by PID). Each timed measurement is repeated ``--reps`` times and the median
+reported; populating data is timed separately and never counted.
 
 1. log_metric, one call at a time, until every point is stored (Modelyard: the
    loop plus ``run.flush()``; MLflow: ``MlflowClient.log_metric`` per call, on
@@ -33,12 +36,33 @@ counted):
    read of the same rows from the same DB file (the SQL follows the metrics schema
    of the Modelyard under test); MLflow's get_metric_history for reference.
    Target: Modelyard within 2x of raw SQLite.
-
-Sections 1-4 start Modelyard runs with ``capture=False`` so that the background
-capture thread and system sampler do not compete with the timed loop on 2 cores.
 5. start_run latency (``capture=True``, the default users get, and
    ``capture=False``), each run ended after; median and p95 of ``--start-runs``
    calls. Target < 50 ms. ``mlflow.start_run`` for reference.
+
+Sections 1-4 start Modelyard runs with ``capture=False`` so that the background
+capture thread and system sampler do not compete with the timed loop on 2 cores.
+
+6. server start-up (process start to the first 200 from ``/api/v1/health`` resp.
+   MLflow's ``/health``) on a brand-new store, then ``--startup-reps - 1`` restarts
+   on the existing store; idle memory (RSS and PSS summed over the server's process
+   group once its processes stopped using CPU). Reported, no target.
+7. remote log_metric one call at a time (Modelyard: ``run.log_metric`` per point of
+   ``--remote-points`` through ``modelyard.connect(url)``, timed until ``flush()``
+   returned, i.e. the server answered that every point is stored; then the count is
+   read back through the API and checked, and the rate with the read-back counted is
+   reported too; MLflow: ``MlflowClient.log_metric`` per call against its server,
+   ``--mlflow-remote-points``). Target >= 1000x.
+8. remote batched logging (Modelyard: ``run.log_metrics`` per step +
+   ``flush()`` of ``--remote-batch-points``; MLflow: ``log_batch`` of 1,000 metrics
+   per call, ``--mlflow-remote-batch-points``), every point read back and counted
+   (not timed). Target >= 20x.
+
+``--profile DIR`` writes cProfile output of one extra, untimed Modelyard call per
+section; with the remote sections also a breakdown of one batch request into its
+steps (in the JSON as ``remote_breakdown``) and a profile of a server run under
+cProfile in all its threads (``DIR/remote_server.prof`` and ``.txt``, with the time
+the server spent in the cyclic garbage collector).
 
 Progress goes to stderr; stdout gets a results table and, as its last line, one
 JSON object with every figure, the ratios and whether each target was met.
@@ -57,11 +81,14 @@ import platform
 import pstats
 import random
 import shutil
+import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 import warnings
 from collections.abc import Callable
@@ -74,13 +101,18 @@ from typing import Any
 _REAL_STDOUT = sys.stdout
 sys.stdout = sys.stderr
 
-SECTIONS = ("log_metric", "batch", "search", "history", "start_run")
+LOCAL_SECTIONS = ("log_metric", "batch", "search", "history", "start_run")
+REMOTE_SECTIONS = ("remote_startup", "remote_log_metric", "remote_batch")
+SECTIONS = LOCAL_SECTIONS + REMOTE_SECTIONS
 TARGETS = {
     "log_metric": ">= 1000x MLflow points/s",
     "batch": ">= 30x MLflow points/s",
     "search": ">= 20x faster than MLflow",
     "history": "<= 2x raw sqlite3",
     "start_run": "p50 and p95 < 50 ms",
+    "remote_startup": "(info)",
+    "remote_log_metric": ">= 1000x MLflow server points/s",
+    "remote_batch": ">= 20x MLflow server points/s",
 }
 FILTER = "metrics.auc > 0.5"
 ORDER_BY = ["metrics.auc DESC"]
@@ -946,6 +978,690 @@ def bench_start_run(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[
     return out
 
 
+# -- 6-8. remote: the same SDK calls through each tool's tracking server -----------------
+#
+# Both servers run on 127.0.0.1 in their own session (process group id == the PID we
+# recorded), each over a SQLite file of its own, and are stopped by that PID. Modelyard
+# runs with --no-auth for now; when the server requires `Authorization: Bearer`, pass
+# `token=` to RemoteSides (main() does it in one place): the server is then started
+# without --no-auth, and the SDK and the health probe send the token.
+
+LOOPBACK = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def venv_bin(name: str) -> str:
+    """A console script installed next to the running interpreter (the bench venv)."""
+    cand = os.path.join(os.path.dirname(sys.executable), name)
+    return cand if os.path.exists(cand) else (shutil.which(name) or name)
+
+
+def auth_headers(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def _group_stats(pgid: int) -> list[tuple[int, list[str]]]:
+    """(pid, fields of /proc/PID/stat after the command name) of each live process in
+    process group ``pgid``."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                data = f.read()
+        except OSError:
+            continue
+        rest = data[data.rfind(")") + 2 :].split()
+        if int(rest[2]) == pgid:  # rest[2] = pgrp
+            out.append((int(name), rest))
+    return out
+
+
+def group_cpu_s(pgid: int) -> float:
+    """User + system CPU seconds of the live processes of a process group."""
+    ticks = sum(int(rest[11]) + int(rest[12]) for _, rest in _group_stats(pgid))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def group_memory(pgid: int) -> dict[str, Any]:
+    """RSS summed over a process group (counts shared pages once per process, so an upper
+    bound) and PSS summed (shared pages split between their users: what the group adds)."""
+    rss_kb = pss_kb = 0
+    n = 0
+    for pid, _rest in _group_stats(pgid):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            with open(f"/proc/{pid}/status") as f:
+                rss_kb += next(int(ln.split()[1]) for ln in f if ln.startswith("VmRSS:"))
+            n += 1
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                pss_kb += next(int(ln.split()[1]) for ln in f if ln.startswith("Pss:"))
+    return {"processes": n, "rss_mib": rnd(rss_kb / 1024, 1), "pss_mib": rnd(pss_kb / 1024, 1)}
+
+
+def wait_group_idle(
+    pgid: int, max_util: float = 0.05, quiet_s: float = 2.0, timeout: float = 60.0
+) -> tuple[float, bool]:
+    """Wait until a process group uses under ``max_util`` of a core for ``quiet_s`` seconds
+    in a row (servers go on importing after their health check answers); returns the
+    seconds waited and whether it got there within ``timeout``."""
+    t0 = now()
+    quiet, prev = 0.0, group_cpu_s(pgid)
+    while now() - t0 < timeout and quiet < quiet_s:
+        time.sleep(0.5)
+        cur = group_cpu_s(pgid)
+        quiet = quiet + 0.5 if (cur - prev) / 0.5 < max_util else 0.0
+        prev = cur
+    return now() - t0, quiet >= quiet_s
+
+
+class ServerProcess:
+    """A server started in a session of its own (its process group id is its PID), timed
+    from ``Popen`` to the first 200 from ``health_url``, stopped by that PID."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        cwd: str,
+        env: dict[str, str],
+        health_url: str,
+        headers: dict[str, str] | None = None,
+        timeout: float = 180.0,
+    ) -> None:
+        self.name = name
+        self.log_path = os.path.join(cwd, f"{name}-server.log")
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        t0 = now()
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.pid = self.proc.pid
+        log(f"  started {name} server pid={self.pid}: {' '.join(argv[:2])} ...")
+        try:
+            self.startup_s = self._wait_health(health_url, headers or {}, t0, timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_health(self, url: str, headers: dict[str, str], t0: float, timeout: float) -> float:
+        request = urllib.request.Request(url, headers=headers)
+        while now() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"{self.name} server exited ({self.proc.returncode}): {self.tail()}"
+                )
+            with contextlib.suppress(OSError), urllib.request.urlopen(request, timeout=2) as r:
+                if r.status == 200:
+                    return now() - t0
+            time.sleep(0.01)
+        raise TimeoutError(f"{url} did not answer within {timeout:.0f} s: {self.tail()}")
+
+    def idle_memory(self) -> dict[str, Any]:
+        """Wait until the server's processes are idle, then measure their memory."""
+        settle_s, settled = wait_group_idle(self.pid)
+        return {
+            **group_memory(self.pid),
+            "idle_after_s": rnd(self.startup_s + settle_s, 2),
+            "settled": settled,  # False: still busy after a minute (measured anyway)
+        }
+
+    def tail(self, n: int = 2000) -> str:
+        with contextlib.suppress(OSError), open(self.log_path, "rb") as f:
+            return f.read()[-n:].decode(errors="replace")
+        return ""
+
+    def stop(self) -> None:
+        """SIGTERM the process group; SIGKILL it if it is not gone within 20 s."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        # the leader is gone: no forked worker of its group may outlive it
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        self._log.close()
+        log(f"  stopped {self.name} server pid={self.pid}")
+
+
+def _child_env(extra: dict[str, str]) -> dict[str, str]:
+    """This process's environment without settings of either tool, plus ``extra``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("MODELYARD_") and k != "MLFLOW_TRACKING_URI"
+    }
+    return {**env, **extra}
+
+
+def start_modelyard_server(home: str, token: str | None) -> tuple[ServerProcess, str]:
+    port = free_port()
+    argv = [venv_bin("modelyard"), "server", "--host", LOOPBACK, "--port", str(port)]
+    if token is None:
+        argv.append("--no-auth")
+    env = _child_env(
+        {
+            "MODELYARD_HOME": home,
+            "MODELYARD_STORE_URL": f"sqlite:///{os.path.join(home, 'modelyard.db')}",
+        }
+    )
+    url = f"http://{LOOPBACK}:{port}"
+    srv = ServerProcess(
+        "modelyard",
+        argv,
+        cwd=home,
+        env=env,
+        health_url=f"{url}/api/v1/health",
+        headers=auth_headers(token),
+    )
+    return srv, url
+
+
+def start_mlflow_server(root: str, workers: int | None) -> tuple[ServerProcess, str]:
+    port = free_port()
+    argv = [
+        venv_bin("mlflow"), "server",
+        "--backend-store-uri", f"sqlite:///{os.path.join(root, 'mlflow.db')}",
+        "--artifacts-destination", os.path.join(root, "mlartifacts"),
+        "--host", LOOPBACK, "--port", str(port),
+    ]  # fmt: skip
+    if workers:
+        argv += ["--workers", str(workers)]
+    url = f"http://{LOOPBACK}:{port}"
+    srv = ServerProcess("mlflow", argv, cwd=root, env=_child_env({}), health_url=f"{url}/health")
+    return srv, url
+
+
+class RemoteSides:
+    """A ``modelyard server`` and an ``mlflow server``, each on a fresh SQLite file, and a
+    client of each. The first start of each is on its brand-new store."""
+
+    def __init__(self, root: str, args: argparse.Namespace, token: str | None = None) -> None:
+        self.args = args
+        # None: `modelyard server --no-auth`; a token: the server is started without
+        # --no-auth and every request carries `Authorization: Bearer <token>`.
+        self.token = token
+        self.my_home = os.path.join(root, "remote-modelyard")
+        self.ml_root = os.path.join(root, "remote-mlflow")
+        os.makedirs(self.my_home)
+        os.makedirs(self.ml_root)
+        self.starts: dict[str, list[dict[str, Any]]] = {"modelyard": [], "mlflow": []}
+        self.my_srv: ServerProcess | None = None
+        self.ml_srv: ServerProcess | None = None
+        self.my: Any = None
+        self.ml: Any = None
+        self.ml_exp: str | None = None
+        try:
+            self.start("modelyard")
+            if not args.skip_mlflow:
+                self.start("mlflow")
+        except BaseException:
+            self.close()
+            raise
+
+    def start(self, side: str) -> None:
+        """(Re)start one side's server and measure its start-up and idle memory (the other
+        side's server, if up, is idle meanwhile)."""
+        self.stop(side)
+        gc.collect()
+        fresh = not self.starts[side]
+        log(f"== starting {side} server ({'brand-new' if fresh else 'existing'} store)")
+        if side == "modelyard":
+            self.my_srv, self.my_url = start_modelyard_server(self.my_home, self.token)
+            srv = self.my_srv
+        else:
+            self.ml_srv, self.ml_url = start_mlflow_server(self.ml_root, self.args.mlflow_workers)
+            srv = self.ml_srv
+        info = {"store": "brand-new" if fresh else "existing", "startup_s": rnd(srv.startup_s, 3)}
+        info.update(srv.idle_memory())
+        self.starts[side].append(info)
+        log(f"  {side}: health after {info['startup_s']:.2f} s; idle: {info}")
+        if side == "modelyard":
+            import modelyard
+            from modelyard.errors import AlreadyExists
+
+            self.my = modelyard.connect(self.my_url, token=self.token)
+            with contextlib.suppress(AlreadyExists):
+                self.my.create_project("bench")
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                from mlflow import MlflowClient
+
+                self.ml = MlflowClient(tracking_uri=self.ml_url)
+                if self.ml_exp is None:
+                    self.ml_exp = self.ml.create_experiment("bench")
+
+    def stop(self, side: str) -> None:
+        if side == "modelyard" and self.my_srv is not None:
+            if self.my is not None:
+                self.my.close()
+                self.my = None
+            self.my_srv.stop()
+            self.my_srv = None
+        elif side == "mlflow" and self.ml_srv is not None:
+            self.ml_srv.stop()
+            self.ml_srv = None
+
+    def close(self) -> None:
+        for side in ("modelyard", "mlflow"):
+            self.stop(side)
+
+
+def bench_remote_startup(r: RemoteSides, args: argparse.Namespace) -> dict[str, Any]:
+    """Start-up (process start to the first 200 from the health check) and idle memory:
+    the first start of each server is on its brand-new store (migrations included), then
+    ``--startup-reps - 1`` restarts on the same, existing store."""
+    sides = ["modelyard"] + ([] if args.skip_mlflow else ["mlflow"])
+    for _ in range(args.startup_reps - 1):
+        for side in sides:
+            r.start(side)
+    out: dict[str, Any] = {"mlflow_workers": args.mlflow_workers or "mlflow's default"}
+    for side in sides:
+        starts = r.starts[side]
+        again = starts[1:]
+        out[side] = {
+            "starts": starts,
+            "brand_new_store_s": starts[0]["startup_s"],
+            "existing_store_s": rnd(med([x["startup_s"] for x in again]), 3) if again else None,
+            "idle_rss_mib": rnd(med([x["rss_mib"] for x in starts]), 1),
+            "idle_pss_mib": rnd(med([x["pss_mib"] for x in starts]), 1),
+            "processes": starts[-1]["processes"],
+        }
+    if "mlflow" in out:
+        my, ml = out["modelyard"], out["mlflow"]
+        out["ratio_startup_brand_new"] = rnd(ml["brand_new_store_s"] / my["brand_new_store_s"], 1)
+        if my["existing_store_s"] and ml["existing_store_s"]:
+            out["ratio_startup_existing"] = rnd(ml["existing_store_s"] / my["existing_store_s"], 1)
+        out["ratio_idle_rss"] = rnd(ml["idle_rss_mib"] / my["idle_rss_mib"], 1)
+        out["ratio_idle_pss"] = rnd(ml["idle_pss_mib"] / my["idle_pss_mib"], 1)
+    return out
+
+
+def _warm_up(r: RemoteSides) -> None:
+    """A few hundred calls on each side first: connections, lazily imported modules and
+    (MLflow) every uvicorn worker's store are set up before anything is timed."""
+    run = r.my.start_run("bench", capture=False)
+    for i in range(300):
+        run.log_metric("warmup", float(i), step=i)
+    run.flush()
+    assert len(r.my.get_metric_history(run.id, "warmup")) == 300
+    run.end()
+    if r.ml is not None:
+        run_id = r.ml.create_run(r.ml_exp).info.run_id
+        for i in range(100):
+            r.ml.log_metric(run_id, "warmup", float(i), step=i)
+            r.ml.get_run(run_id)
+        r.ml.set_terminated(run_id)
+
+
+def bench_remote_log_metric(
+    r: RemoteSides, args: argparse.Namespace, prof: Profiler
+) -> dict[str, Any]:
+    n_my, n_ml = args.remote_points, args.mlflow_remote_points
+    log(f"== remote log_metric per call: Modelyard {n_my} pts, MLflow {n_ml} pts, {args.reps} reps")
+    _warm_up(r)
+
+    def my_once(collect: bool = True) -> dict[str, float]:
+        run = r.my.start_run("bench", capture=False)
+        log_metric = run.log_metric
+        if collect:
+            gc.collect()
+        t0 = now()
+        for i in range(n_my):
+            log_metric("loss", 1.0 / (i + 1), step=i)
+        t1 = now()
+        run.flush()  # returns once the server answered that every point is stored
+        t2 = now()
+        stored = len(r.my.get_metric_history(run.id, "loss"))
+        t3 = now()
+        run.end()
+        assert stored == n_my, (stored, n_my)
+        return {"wall": t2 - t0, "loop": t1 - t0, "flush": t2 - t1, "verify": t3 - t2}
+
+    def ml_once() -> dict[str, Any]:
+        run_id = r.ml.create_run(r.ml_exp).info.run_id
+        lat = []
+        gc.collect()
+        t_start = now()
+        for i in range(n_ml):
+            t0 = now()
+            r.ml.log_metric(run_id, "loss", 1.0 / (i + 1), step=i)
+            lat.append(now() - t0)
+        wall = now() - t_start
+        assert len(r.ml.get_metric_history(run_id, "loss")) == n_ml
+        r.ml.set_terminated(run_id)
+        return {"wall": wall, "lat": lat}
+
+    my_runs, ml_runs = [], []
+    for rep in range(args.reps):
+        m = my_once()
+        my_runs.append(m)
+        log(
+            f"  rep {rep} modelyard: {n_my / m['wall']:,.0f} pts/s (loop {m['loop'] * 1e3:.1f}"
+            f" ms + flush {m['flush'] * 1e3:.1f} ms; read-back {m['verify'] * 1e3:.1f} ms)"
+        )
+        if r.ml is not None:
+            x = ml_once()
+            ml_runs.append(x)
+            log(f"  rep {rep} mlflow:    {n_ml / x['wall']:,.1f} pts/s")
+    prof.run("remote_log_metric", lambda: my_once(collect=False))
+
+    my_rate = med([n_my / m["wall"] for m in my_runs])
+    my_rate_verified = med([n_my / (m["wall"] + m["verify"]) for m in my_runs])
+    out: dict[str, Any] = {
+        "modelyard": {
+            "points": n_my,
+            "api": "run.log_metric per point + run.flush(), remote SDK (modelyard.connect)",
+            "median_points_per_s": rnd(my_rate, 0),
+            "median_wall_s": rnd(med([m["wall"] for m in my_runs]), 4),
+            "median_loop_s": rnd(med([m["loop"] for m in my_runs]), 4),
+            "median_flush_s": rnd(med([m["flush"] for m in my_runs]), 4),
+            "median_read_back_s": rnd(med([m["verify"] for m in my_runs]), 4),
+            "median_points_per_s_incl_read_back": rnd(my_rate_verified, 0),
+        }
+    }
+    if ml_runs:
+        ml_rate = med([n_ml / x["wall"] for x in ml_runs])
+        out["mlflow"] = {
+            "points": n_ml,
+            "api": "MlflowClient.log_metric per point",
+            "median_points_per_s": rnd(ml_rate, 1),
+            "call_latency": lat_summary([t for x in ml_runs for t in x["lat"]]),
+        }
+        out["ratio"] = rnd(my_rate / ml_rate, 1)
+        out["ratio_incl_read_back"] = rnd(my_rate_verified / ml_rate, 1)
+        out["target_met"] = out["ratio"] >= 1000
+    return out
+
+
+def bench_remote_batch(r: RemoteSides, args: argparse.Namespace, prof: Profiler) -> dict[str, Any]:
+    keys = args.batch_keys
+    n_my, n_ml = args.remote_batch_points, args.mlflow_remote_batch_points
+    steps_my, steps_ml = n_my // keys, n_ml // keys
+    names = [f"m{k}" for k in range(keys)]
+    log(f"== remote batched logging: Modelyard {n_my} pts, MLflow {n_ml} pts ({keys} keys)")
+    per_step = [{names[k]: st * 0.001 + k for k in range(keys)} for st in range(steps_my)]
+    _warm_up(r)
+
+    def my_once(collect: bool = True) -> dict[str, float]:
+        run = r.my.start_run("bench", capture=False)
+        log_metrics = run.log_metrics
+        if collect:
+            gc.collect()
+        t0 = now()
+        for st, values in enumerate(per_step):
+            log_metrics(values, step=st)
+        t1 = now()
+        run.flush()
+        t2 = now()
+        stored = sum(len(r.my.get_metric_history(run.id, k)) for k in names)
+        t3 = now()
+        run.end()
+        assert stored == steps_my * keys, (stored, steps_my * keys)
+        return {"wall": t2 - t0, "loop": t1 - t0, "flush": t2 - t1, "verify": t3 - t2}
+
+    def ml_once() -> float:
+        from mlflow.entities import Metric
+
+        run_id = r.ml.create_run(r.ml_exp).info.run_id
+        ts = int(time.time() * 1000)
+        metrics = [
+            Metric(names[k], st * 0.001 + k, ts, st) for st in range(steps_ml) for k in range(keys)
+        ]
+        gc.collect()
+        t0 = now()
+        for i in range(0, len(metrics), MLFLOW_CHUNK):
+            r.ml.log_batch(run_id, metrics=metrics[i : i + MLFLOW_CHUNK])
+        wall = now() - t0
+        assert sum(len(r.ml.get_metric_history(run_id, k)) for k in names) == len(metrics)
+        r.ml.set_terminated(run_id)
+        return wall
+
+    my_runs, ml_walls = [], []
+    for rep in range(args.reps):
+        m = my_once()
+        my_runs.append(m)
+        log(
+            f"  rep {rep} modelyard: log_metrics {n_my / m['wall']:,.0f} pts/s (loop "
+            f"{m['loop'] * 1e3:.0f} ms + flush {m['flush'] * 1e3:.0f} ms; read-back "
+            f"{m['verify'] * 1e3:.0f} ms)"
+        )
+        if r.ml is not None:
+            ml_walls.append(ml_once())
+            log(f"  rep {rep} mlflow: log_batch {n_ml / ml_walls[-1]:,.0f} pts/s")
+    prof.run("remote_batch", lambda: my_once(collect=False))
+
+    my_rate = med([n_my / m["wall"] for m in my_runs])
+    out: dict[str, Any] = {
+        "modelyard": {
+            "points": n_my,
+            "keys": keys,
+            "api": "run.log_metrics(dict, step) per step + run.flush(), remote SDK",
+            "median_points_per_s": rnd(my_rate, 0),
+            "median_wall_s": rnd(med([m["wall"] for m in my_runs]), 4),
+            "median_loop_s": rnd(med([m["loop"] for m in my_runs]), 4),
+            "median_flush_s": rnd(med([m["flush"] for m in my_runs]), 4),
+            "median_read_back_s": rnd(med([m["verify"] for m in my_runs]), 4),
+        }
+    }
+    if ml_walls:
+        ml_rate = med([n_ml / w for w in ml_walls])
+        out["mlflow"] = {
+            "points": n_ml,
+            "keys": keys,
+            "api": f"MlflowClient.log_batch, {MLFLOW_CHUNK} metrics per call",
+            "median_points_per_s": rnd(ml_rate, 1),
+            "median_wall_s": rnd(med(ml_walls), 3),
+        }
+        out["ratio"] = rnd(my_rate / ml_rate, 1)
+        out["target_met"] = out["ratio"] >= 20
+    return out
+
+
+# -- where the remote time goes (--profile) ---------------------------------------------
+
+
+def serve_profiled(home: str, port: str, out: str) -> None:
+    """``tracking.py --serve-profiled HOME PORT OUT``: the server of ``modelyard server
+    --no-auth`` (same app, uvicorn, one worker) under cProfile, in every thread (routes
+    declared with ``def`` run in a thread pool), dumped to OUT on SIGTERM."""
+    import threading
+
+    import uvicorn
+
+    from modelyard import load_settings
+    from modelyard.api._services import Services
+    from modelyard.api.app import create_app
+    from modelyard.api.auth import no_auth
+
+    settings = load_settings(
+        home=home,
+        store={"url": f"sqlite:///{os.path.join(home, 'modelyard.db')}"},
+        server={"host": LOOPBACK, "port": int(port)},
+    )
+    preflight = Services(settings)  # as the CLI does: migrate a brand-new store first
+    preflight.open()
+    preflight.close()
+    profiles: list[cProfile.Profile] = []
+
+    def per_thread(*_: Any) -> None:  # the first event of each new thread
+        p = cProfile.Profile()
+        profiles.append(p)
+        p.enable()  # replaces this hook in that thread
+
+    app = create_app(settings, auth=no_auth)
+    gc.collect()
+    tracked_at_start = len(gc.get_objects())  # what every full collection walks, at least
+    server = uvicorn.Server(uvicorn.Config(app, host=LOOPBACK, port=int(port)))
+    # uvicorn re-raises a captured SIGTERM after shutting down, which would kill us
+    # before the profile is written: stop it ourselves instead.
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+    signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
+    # cProfile charges the cyclic garbage collector to whatever allocated when it ran:
+    # count its passes and time separately.
+    gc_time: dict[str, Any] = {"passes": [0, 0, 0], "s": [0.0, 0.0, 0.0]}
+    started: list[float] = []
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(time.perf_counter())
+        elif started:
+            gen = info["generation"]
+            gc_time["passes"][gen] += 1
+            gc_time["s"][gen] += time.perf_counter() - started.pop()
+
+    gc.callbacks.append(on_gc)
+    threading.setprofile(per_thread)
+    main_prof = cProfile.Profile()
+    main_prof.enable()
+    server.run()
+    main_prof.disable()
+    threading.setprofile(None)
+    gc.callbacks.remove(on_gc)
+    gc_time["tracked_objects_app_created"] = tracked_at_start
+    with open(out + ".gc.json", "w") as f:
+        json.dump(gc_time, f)
+    stats = pstats.Stats(main_prof)
+    for p in profiles:
+        p.disable()
+        with contextlib.suppress(TypeError):  # a thread that recorded nothing
+            stats.add(p)
+    stats.dump_stats(out)
+
+
+def profile_remote_server(root: str, args: argparse.Namespace, directory: str) -> dict[str, Any]:
+    """The one-call and the batched workload (3 times each) against a profiled server on
+    a store of its own; writes DIR/remote_server.prof and a text summary."""
+    home = os.path.join(root, "profiled-server")
+    os.makedirs(home)
+    out = os.path.join(directory, "remote_server.prof")
+    port = free_port()
+    argv = [sys.executable, os.path.abspath(__file__), "--serve-profiled", home, str(port), out]
+    url = f"http://{LOOPBACK}:{port}"
+    srv = ServerProcess(
+        "modelyard-profiled", argv, cwd=home, env=_child_env({}),
+        health_url=f"{url}/api/v1/health",
+    )  # fmt: skip
+    import modelyard
+
+    keys = [f"m{k}" for k in range(args.batch_keys)]
+    try:
+        client = modelyard.connect(url)
+        client.create_project("bench")
+        for _ in range(3):
+            run = client.start_run("bench", capture=False)
+            for i in range(args.remote_points):
+                run.log_metric("loss", 1.0 / (i + 1), step=i)
+            run.flush()
+            for st in range(args.remote_batch_points // len(keys)):
+                run.log_metrics({k: st * 0.001 for k in keys}, step=st)
+            run.end()
+        client.close()
+    finally:
+        srv.stop()
+    buf = io.StringIO()
+    stats = pstats.Stats(out, stream=buf)
+    stats.strip_dirs().sort_stats("tottime").print_stats(25)
+    stats.sort_stats("cumulative").print_stats(40)
+    with open(out + ".gc.json") as f:
+        gc_time = json.load(f)
+    with open(os.path.join(directory, "remote_server.txt"), "w") as f:
+        f.write(f"cyclic GC in the server, generations 0/1/2: {gc_time}\n\n")
+        f.write(buf.getvalue())
+    log(f"  server profile written to {out} (+ .txt); server GC: {gc_time}")
+    return {"server_profile": out, "server_gc": gc_time}
+
+
+def remote_breakdown(r: RemoteSides, root: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Where one batch request's time goes, in pieces timed on their own (median of
+    ``max(7, --reps)``, a full GC pass before each): the client's encoding, the server's
+    steps run in this process on the same body (the request guard's nesting check, JSON
+    parsing, validation against the request model, the store's write on a scratch
+    embedded store), and the whole ``POST /batches`` against the live server. The rest is
+    transport, uvicorn, FastAPI, the answer, and the server's cyclic garbage collector,
+    which the pieces timed here after a full pass mostly escape. Uses internals of the
+    SDK and the server: a diagnostic, not an API."""
+    from modelyard import Client, load_settings
+    from modelyard.tracking._buffer import MAX_BATCH_ROWS
+
+    home = os.path.join(root, "breakdown")
+    local = Client(load_settings(home=home, store={"url": f"sqlite:///{home}/modelyard.db"}))
+    local.create_project("bench")
+    shapes = {
+        "one_call_batch": (args.remote_points, 1),
+        "full_batch": (min(MAX_BATCH_ROWS, args.remote_batch_points), args.batch_keys),
+    }
+    try:
+        return {
+            name: _breakdown_one(r.my, local, n, keys, max(7, args.reps))
+            for name, (n, keys) in shapes.items()
+        }
+    finally:
+        local.close()
+
+
+def _breakdown_one(remote: Any, local: Any, n: int, keys: int, reps: int) -> dict[str, Any]:
+    from modelyard.api._guard import MAX_JSON_DEPTH, _nesting_exceeds
+    from modelyard.api.schemas.metrics import BatchCreate
+    from modelyard.remote.tracking import _batch_bodies
+    from modelyard.tracking._buffer import Batch
+
+    ts = int(time.time() * 1000)
+
+    def rows(run_id: str) -> list[tuple[str, str, float, int, int]]:
+        return [(run_id, f"m{i % keys}", i * 0.001, i // keys, ts) for i in range(n)]
+
+    def batches(client: Any) -> list[Batch]:
+        made = []
+        for _ in range(reps):
+            run = client.start_run("bench", capture=False)
+            run.end()
+            made.append(Batch(metrics=rows(run.id)))
+        return made
+
+    body = _batch_bodies(Batch(metrics=rows("0" * 32)), "b" * 24)[0]
+    obj = json.loads(body)
+    remote_batches, local_batches = batches(remote), batches(local)
+    steps: dict[str, Callable[[], Any]] = {
+        "client_encode": lambda: _batch_bodies(remote_batches[0], uuid.uuid4().hex),
+        "server_guard_nesting": lambda: _nesting_exceeds(body, MAX_JSON_DEPTH),
+        "server_json_parse": lambda: json.loads(body),
+        "server_validate": lambda: BatchCreate.model_validate(obj),
+        "server_store_write": lambda: local.tracking.write_batch(
+            local_batches.pop(), uuid.uuid4().hex
+        ),
+        "post_batches_end_to_end": lambda: remote.tracking.write_batch(remote_batches.pop()),
+    }
+    ms = {k: rnd(med(timed(fn, reps)[0]) * 1e3, 1) for k, fn in steps.items()}
+    parts = sum(v for k, v in ms.items() if k != "post_batches_end_to_end")
+    ms["rest_transport_framework_server_gc"] = rnd(ms["post_batches_end_to_end"] - parts, 1)
+    log(f"  breakdown, {n} pts x {keys} keys ({len(body) / n:.0f} B/pt): {ms}")
+    return {
+        "points": n,
+        "keys": keys,
+        "body_bytes": len(body),
+        "ms": ms,
+        "us_per_point": {k: rnd(v * 1e3 / n, 2) for k, v in ms.items()},
+    }
+
+
 # -- report ------------------------------------------------------------------------------
 
 
@@ -1036,6 +1752,58 @@ def table(res: dict[str, Any]) -> str:
             "",
             "(info)",
         )
+    if (r := res.get("remote_startup")) is not None:
+        my, ml = r["modelyard"], r.get("mlflow", {})
+        add(
+            "6. server start-up to health, brand-new store (s)",
+            fmt(my["brand_new_store_s"], 2),
+            fmt(ml.get("brand_new_store_s"), 2),
+            fx(r.get("ratio_startup_brand_new")),
+            "(info)",
+        )
+        add(
+            "   server start-up, existing store (s)",
+            fmt(my["existing_store_s"], 2),
+            fmt(ml.get("existing_store_s"), 2),
+            fx(r.get("ratio_startup_existing")),
+            "(info)",
+        )
+        procs = f" ({ml['processes']} procs)" if ml else ""
+        add(
+            "   idle server RSS / PSS, process group (MiB)",
+            f"{fmt(my['idle_rss_mib'], 0)} / {fmt(my['idle_pss_mib'], 0)}"
+            f" ({my['processes']} procs)",
+            f"{fmt(ml.get('idle_rss_mib'), 0)} / {fmt(ml.get('idle_pss_mib'), 0)}{procs}",
+            f"{fx(r.get('ratio_idle_rss'))} / {fx(r.get('ratio_idle_pss'))}",
+            "(info)",
+        )
+    if (r := res.get("remote_log_metric")) is not None:
+        ml = r.get("mlflow", {})
+        add(
+            "7. remote log_metric per call (pts/s)",
+            fmt(r["modelyard"]["median_points_per_s"], 0),
+            fmt(ml.get("median_points_per_s"), 1),
+            fx(r.get("ratio")),
+            TARGETS["remote_log_metric"],
+            r.get("target_met"),
+        )
+        add(
+            "   the same, counting the read-back (pts/s)",
+            fmt(r["modelyard"]["median_points_per_s_incl_read_back"], 0),
+            fmt(ml.get("median_points_per_s"), 1),
+            fx(r.get("ratio_incl_read_back")),
+            "(info)",
+        )
+    if (r := res.get("remote_batch")) is not None:
+        ml = r.get("mlflow", {})
+        add(
+            "8. remote batched logging (pts/s)",
+            fmt(r["modelyard"]["median_points_per_s"], 0),
+            fmt(ml.get("median_points_per_s"), 0),
+            fx(r.get("ratio")),
+            TARGETS["remote_batch"],
+            r.get("target_met"),
+        )
     head = ("measurement", "Modelyard", "MLflow / ref", "ratio", "target", "met")
     widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(len(head))]
 
@@ -1051,9 +1819,21 @@ def table(res: dict[str, Any]) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="small workloads (smoke run, ~40 s)")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="small workloads (smoke run, ~2-4 min; ~40 s with --only local)",
+    )
     ap.add_argument("--reps", type=int, default=None, help="repetitions per measurement (3)")
-    ap.add_argument("--sections", default=",".join(SECTIONS), help="comma list of sections")
+    ap.add_argument(
+        "--sections", help=f"comma list of sections (default: all): {', '.join(SECTIONS)}"
+    )
+    ap.add_argument(
+        "--only",
+        choices=("local", "remote"),
+        help="local: sections 1-5 (embedded SDK, SQLite files); remote: sections 6-8 "
+        "(modelyard server vs mlflow server on 127.0.0.1)",
+    )
     ap.add_argument("--skip-mlflow", action="store_true", help="Modelyard side only")
     ap.add_argument("--points", type=int, help="log_metric points, Modelyard (20000)")
     ap.add_argument("--mlflow-points", type=int, help="log_metric points, MLflow (1000)")
@@ -1066,6 +1846,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--mlflow-hist-points", type=int, help="history points, MLflow (100000)")
     ap.add_argument("--start-runs", type=int, help="start_run calls per rep (50)")
     ap.add_argument("--fast-inner", type=int, default=5, help="timings per rep of fast calls")
+    ap.add_argument("--remote-points", type=int, help="remote log_metric points, Modelyard (20000)")
+    ap.add_argument("--mlflow-remote-points", type=int, help="the same, MLflow server (300)")
+    ap.add_argument("--remote-batch-points", type=int, help="remote batched points (100000)")
+    ap.add_argument(
+        "--mlflow-remote-batch-points", type=int, help="the same, MLflow server (20000)"
+    )
+    ap.add_argument(
+        "--startup-reps", type=int, help="server starts per side: 1 brand-new store + N-1 (2)"
+    )
+    ap.add_argument("--mlflow-workers", type=int, help="mlflow server --workers (its default)")
     ap.add_argument("--profile", metavar="DIR", help="cProfile the Modelyard side into DIR")
     ap.add_argument("--json-out", metavar="FILE", help="also write the JSON result to FILE")
     args = ap.parse_args(argv)
@@ -1080,6 +1870,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "hist_points": 100_000,
         "mlflow_hist_points": 100_000,
         "start_runs": 50,
+        "remote_points": 20_000,
+        "mlflow_remote_points": 300,
+        "remote_batch_points": 100_000,
+        "mlflow_remote_batch_points": 20_000,
+        "startup_reps": 2,
     }
     quick = {
         "reps": 2,
@@ -1092,18 +1887,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "hist_points": 20_000,
         "mlflow_hist_points": 10_000,
         "start_runs": 10,
+        "remote_points": 5_000,
+        "mlflow_remote_points": 100,
+        "remote_batch_points": 20_000,
+        "mlflow_remote_batch_points": 5_000,
+        "startup_reps": 1,
     }
     for k, v in (quick if args.quick else full).items():
         if getattr(args, k) is None:
             setattr(args, k, v)
-    args.sections = [x.strip() for x in args.sections.split(",") if x.strip()]
-    bad = set(args.sections) - set(SECTIONS)
-    if bad:
-        ap.error(f"unknown sections {sorted(bad)}; choose from {', '.join(SECTIONS)}")
+    group = {None: SECTIONS, "local": LOCAL_SECTIONS, "remote": REMOTE_SECTIONS}[args.only]
+    if args.sections is None:
+        args.sections = list(group)
+    else:
+        args.sections = [x.strip() for x in args.sections.split(",") if x.strip()]
+        bad = set(args.sections) - set(group)
+        if bad:
+            ap.error(f"unknown sections {sorted(bad)}; choose from {', '.join(group)}")
+    if args.startup_reps < 1:
+        ap.error("--startup-reps must be at least 1")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--serve-profiled"]:  # the server side of --profile (internal)
+        serve_profiled(*argv[1:4])
+        return 0
     args = parse_args(argv)
     prof = Profiler(args.profile)
     t_all = now()
@@ -1123,30 +1933,53 @@ def main(argv: list[str] | None = None) -> int:
         "history": bench_history,
         "start_run": bench_start_run,
     }
-    with scratch_dir("modelyard-bench-tracking-") as root:
-        sides = Sides(root, with_mlflow=not args.skip_mlflow)
-        result["setup_s"] = {
-            "modelyard_store_init": rnd(sides.my_init_s, 2),
-            "mlflow_store_init": rnd(sides.ml_init_s, 2),
-        }
-        try:
-            for name in args.sections:
-                t0, load0 = now(), loadavg()
-                if load0 and load0[0] > (os.cpu_count() or 1):
-                    log(f"warning: load average {load0} exceeds the {os.cpu_count()} cores")
+    remote_benches = {
+        "remote_startup": lambda r: bench_remote_startup(r, args),
+        "remote_log_metric": lambda r: bench_remote_log_metric(r, args, prof),
+        "remote_batch": lambda r: bench_remote_batch(r, args, prof),
+    }
+    with scratch_dir("modelyard-bench-tracking-") as root, contextlib.ExitStack() as stack:
+        if any(name in LOCAL_SECTIONS for name in args.sections):
+            sides = Sides(root, with_mlflow=not args.skip_mlflow)
+            stack.callback(sides.close)
+            result["setup_s"] = {
+                "modelyard_store_init": rnd(sides.my_init_s, 2),
+                "mlflow_store_init": rnd(sides.ml_init_s, 2),
+            }
+        remote: RemoteSides | None = None
+        for name in args.sections:
+            t0, load0 = now(), loadavg()
+            if load0 and load0[0] > (os.cpu_count() or 1):
+                log(f"warning: load average {load0} exceeds the {os.cpu_count()} cores")
+            if name in REMOTE_SECTIONS:
+                if remote is None:  # the servers start at the first remote section
+                    remote = RemoteSides(root, args, token=None)  # None: --no-auth
+                    stack.callback(remote.close)
+                result[name] = remote_benches[name](remote)
+            else:
                 result[name] = benches[name](sides, args, prof)
-                result[name]["section_s"] = rnd(now() - t0, 1)
-                result[name]["loadavg_before_after"] = [load0, loadavg()]
-        finally:
-            sides.close()
+            result[name]["section_s"] = rnd(now() - t0, 1)
+            result[name]["loadavg_before_after"] = [load0, loadavg()]
+        if remote is not None and args.profile:
+            log("== where the remote time goes (--profile)")
+            result["remote_breakdown"] = remote_breakdown(remote, root, args)
+            remote.close()  # quiet machine for the profiled server
+            result["remote_breakdown"].update(profile_remote_server(root, args, args.profile))
     result["ratios"] = {
         "log_metric_points_per_s": result.get("log_metric", {}).get("ratio"),
         "batch_points_per_s": result.get("batch", {}).get("ratio"),
         "search_top100": result.get("search", {}).get("ratio"),
         "history_vs_raw_sqlite": result.get("history", {}).get("ratio_vs_raw"),
         "history_mlflow_vs_modelyard": result.get("history", {}).get("mlflow_vs_modelyard"),
+        "remote_startup_brand_new": result.get("remote_startup", {}).get("ratio_startup_brand_new"),
+        "remote_startup_existing": result.get("remote_startup", {}).get("ratio_startup_existing"),
+        "remote_idle_rss": result.get("remote_startup", {}).get("ratio_idle_rss"),
+        "remote_log_metric_points_per_s": result.get("remote_log_metric", {}).get("ratio"),
+        "remote_batch_points_per_s": result.get("remote_batch", {}).get("ratio"),
     }
-    result["targets_met"] = {k: result[k].get("target_met") for k in args.sections}
+    result["targets_met"] = {
+        k: result[k].get("target_met") for k in args.sections if k != "remote_startup"
+    }
     result["total_s"] = rnd(now() - t_all, 1)
     text = json.dumps(result, default=str)
     if args.json_out:
