@@ -254,3 +254,38 @@ def test_unsupported_inputs_and_arguments() -> None:
         profile(pd.DataFrame({"a": [1]}), top_k=-1)
     with pytest.raises(InvalidInput, match="distinct_exact_limit"):
         profile(pd.DataFrame({"a": [1]}), distinct_exact_limit=1.5)  # type: ignore[arg-type]
+
+
+def test_small_batches_are_combined_in_order() -> None:
+    from modelyard.data._arrow import BATCH_ROWS, SMALL_BATCH_ROWS, coalesce
+
+    ids = pa.array(np.arange(200_000, dtype=np.int64))
+    table = pa.table({"id": ids, "s": pa.array([str(i % 7) for i in range(200_000)])})
+    sizes = [32] * 3_000 + [SMALL_BATCH_ROWS] + [5] * 10 + [70_000, 1]
+    batches, start = [], 0
+    for size in sizes:
+        batches.append(table.slice(start, size).to_batches()[0])
+        start += size
+    out = list(coalesce(batches))
+    assert [b.num_rows for b in out] == [
+        BATCH_ROWS,
+        3_000 * 32 - BATCH_ROWS,
+        SMALL_BATCH_ROWS,
+        50,
+        70_000,
+        1,
+    ]
+    assert out[-2] is batches[-2]  # large batches pass through untouched
+    assert pa.Table.from_batches(out).equals(table.slice(0, start))
+    assert list(coalesce([])) == []
+
+
+def test_profiles_of_tiny_and_whole_batches_agree() -> None:
+    frame = _diabetes()
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    expected = profile(table).to_dict()  # one batch of 442 rows, fed inline
+    assert _same(profile(table.to_batches(max_chunksize=3)).to_dict(), expected)
+    tall = pa.concat_tables([table] * 40)  # 17,680 rows: one batch, fed through the pool
+    tall_expected = profile(tall).to_dict()
+    assert _same(profile(tall.to_batches(max_chunksize=7)).to_dict(), tall_expected)
+    assert _same(profile(iter(tall.to_batches(max_chunksize=9_000))).to_dict(), tall_expected)

@@ -59,6 +59,39 @@ def test_csv_directory_parquet_and_frame_have_one_digest(tmp_path: Path) -> None
     )
 
 
+def _close(left: object, right: object) -> bool:
+    """Equal; floats to 1e-12 relative (batching changes the rounding of sums)."""
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(_close(left[k], right[k]) for k in left)
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(map(_close, left, right))
+    if isinstance(left, float) and isinstance(right, float):
+        return left == pytest.approx(right, rel=1e-12, abs=1e-12)
+    return left == right
+
+
+def test_one_file_and_200_small_files_give_one_digest_and_profile(tmp_path: Path) -> None:
+    frame = _frame(10_000)
+    frame.to_csv(tmp_path / "one.csv", index=False)
+    parts = tmp_path / "parts"
+    for number, start in enumerate(range(0, len(frame), 50)):
+        folder = parts / f"f{number // 64}"
+        folder.mkdir(parents=True, exist_ok=True)
+        frame.iloc[start : start + 50].to_csv(folder / f"p{number:03d}.csv", index=False)
+    assert len(list(parts.rglob("*.csv"))) == 200
+
+    whole = describe(tmp_path / "one.csv")
+    split = describe(parts)
+    assert split.digest == whole.digest == _digest(frame)
+    assert split.num_rows == whole.num_rows == 10_000
+    assert whole.profile is not None and split.profile is not None
+    for ours, theirs in zip(split.profile.columns, whole.profile.columns, strict=True):
+        exact = ("count", "missing", "min", "max", "distinct", "quantiles", "histogram", "top")
+        for name in exact:
+            assert getattr(ours, name) == getattr(theirs, name), (ours.name, name)
+    assert _close(split.profile.to_dict(), whole.profile.to_dict())
+
+
 def test_any_change_changes_the_digest() -> None:
     frame = _frame(200)
     base = _digest(frame)

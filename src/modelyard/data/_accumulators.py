@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from modelyard.data._arrow import (
     category_values,
+    coalesce,
     kind_of,
     logical_type,
     numeric_values,
@@ -62,6 +63,8 @@ STORED_CATEGORIES = 1000
 CATEGORY_CAPACITY = 10_000
 ID_LIKE_MIN_VALUES = 10
 MAX_THREADS = 8
+#: Batches with fewer rows are fed in the calling thread: a hand-off costs more than that.
+INLINE_ROWS = 4_096
 IQR_REACH = 1.5
 MAD_REACH = 3.5
 MAD_SCALE = 1.4826
@@ -305,14 +308,19 @@ def consume(
 ) -> int:
     """Feed batch column ``positions[i]`` to ``columns[i]``, columns in parallel threads
     (numpy and Arrow release the GIL); ``each_batch`` gets each batch and its numeric values.
-    Returns the number of rows."""
+    Consecutive small batches are combined first (see :func:`coalesce`), and a batch of
+    fewer than ``INLINE_ROWS`` rows is fed in the calling thread. Returns the number of rows.
+    """
     workers = max(1, min(len(columns), os.cpu_count() or 1, MAX_THREADS))
     rows = 0
     with ThreadPoolExecutor(workers, thread_name_prefix="modelyard-data") as pool:
-        for batch in batches:
+        for batch in coalesce(batches):
             rows += batch.num_rows
             arrays = [batch.column(position) for position in positions]
-            values = list(pool.map(_feed, columns, arrays))
+            if workers == 1 or batch.num_rows < INLINE_ROWS:
+                values = list(map(_feed, columns, arrays))
+            else:
+                values = list(pool.map(_feed, columns, arrays))
             if each_batch is not None:
                 floats = {
                     column.name: found

@@ -2,7 +2,9 @@
 
 Each canonical record batch is hashed, written to the part writer and handed to
 ``modelyard.data.profile`` as it goes by, so the input is read once and memory stays
-bounded by a batch plus a row group. A CSV whose column types have to widen part-way
+bounded by a batch plus a row group. Consecutive small batches (a folder of small files)
+are combined first, since every step has a fixed cost per batch; the digest does not
+depend on how rows are batched. A CSV whose column types have to widen part-way
 (see ``_sources.WidenColumn``) is read again from the start with the wider types.
 """
 
@@ -83,12 +85,14 @@ def _once(
     with_profile: bool,
     folder: Path | None,
 ) -> Ingested:
+    from modelyard.data._arrow import coalesce
+
     source = open_input(data, encoding=encoding, csv_types=csv_types, progress=progress)
     writer = PartWriter(source.schema, folder) if folder is not None else None
     hasher = ContentHasher(source.schema)
 
     def tap() -> Iterator[pa.RecordBatch]:
-        for batch in source.batches:
+        for batch in coalesce(source.batches):
             hasher.update(batch)
             if writer is not None:
                 writer.write(batch)
