@@ -9,13 +9,16 @@ two cores). Strategies are drawn operation by operation rather than through
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any
 
+import pyarrow as pa
 import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation.modes import GenerationMode
 
@@ -27,6 +30,41 @@ from server_support import ServerProcess
 pytestmark = pytest.mark.slow
 
 MAX_EXAMPLES = 40
+
+
+def _arrow_stream(columns: dict[str, list[Any]]) -> bytes:
+    table = pa.table(columns) if columns else pa.table({"x": pa.array([], pa.int64())})
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+_NAMES = st.text(min_size=1, max_size=12)
+_VALUES = st.sampled_from(
+    [
+        st.integers(-(2**63), 2**63 - 1),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.one_of(st.none(), st.text(max_size=20)),
+    ]
+)
+_TABLES = st.integers(0, 20).flatmap(
+    lambda rows: st.dictionaries(
+        _NAMES,
+        _VALUES.flatmap(lambda values: st.lists(values, min_size=rows, max_size=rows)),
+        max_size=4,
+    )
+)
+_VALID = _TABLES.map(_arrow_stream)
+# Dataset uploads are Arrow IPC streams: valid ones, cut ones and plain noise.
+schemathesis.openapi.media_type(
+    "application/vnd.apache.arrow.stream",
+    st.one_of(
+        _VALID,
+        st.tuples(_VALID, st.integers(0, 400)).map(lambda vb: vb[0][: vb[1]]),
+        st.binary(max_size=300),
+    ),
+)
 
 
 @pytest.fixture(
