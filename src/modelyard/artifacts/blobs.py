@@ -14,8 +14,9 @@ import re
 import secrets
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import suppress
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -110,6 +111,23 @@ def _chunks(fileobj: IO[bytes], buffer: bytearray) -> Iterator[memoryview | byte
         if not data:
             return
         yield data
+
+
+def _read_ahead(src: io.RawIOBase, chunk_size: int) -> Generator[memoryview, None, None]:
+    """Read ``src`` to the end in chunks, the next read running in a thread while the caller
+    works on the current chunk (reading and BLAKE3 both release the GIL), so the disk is
+    never idle while a chunk is hashed. Two preallocated buffers: a chunk yielded stays
+    valid until the next one is asked for. Close the generator before ``src`` (closing
+    waits for a read in flight)."""
+    views = (memoryview(bytearray(chunk_size)), memoryview(bytearray(chunk_size)))
+    with ThreadPoolExecutor(1, thread_name_prefix="modelyard-read") as reader:
+        pending = reader.submit(src.readinto, views[0])
+        turn = 0
+        while n := pending.result():
+            current = views[turn][:n]
+            turn ^= 1
+            pending = reader.submit(src.readinto, views[turn])
+            yield current
 
 
 def _copy_hashing(chunks: Iterator[memoryview | bytes], out: BinaryIO) -> tuple[str, int]:
@@ -276,21 +294,27 @@ class BlobStore:
                 if len(data) <= self._chunk_size and not src.read(1):
                     return self.put_bytes(data)
                 src.seek(0)  # it grew meanwhile: stream it
-            buffer = bytearray(self._chunk_size)
             digest = None
             if st.st_size >= self._chunk_size:
+                if hasattr(os, "posix_fadvise"):  # a larger kernel read-ahead window
+                    with suppress(OSError):
+                        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
                 # Hashing is ~20x faster than writing: look for a stored copy first. The
                 # digest stored is still the one of the bytes copied, should the file change.
                 hasher = blake3(max_threads=blake3.AUTO)
-                for chunk in _chunks(src, buffer):
-                    hasher.update(chunk)
+                with closing(_read_ahead(src, self._chunk_size)) as chunks:
+                    for chunk in chunks:
+                        hasher.update(chunk)
                 digest = hasher.hexdigest()
                 if self._backend.touch(blob_key(digest)):
                     return BlobInfo(digest, src.tell())
                 src.seek(0)
-            return self._commit(
-                lambda out: _copy_hashing(_chunks(src, buffer), out), missing=digest
-            )
+
+            def fill(out: BinaryIO) -> tuple[str, int]:
+                with closing(_read_ahead(src, self._chunk_size)) as chunks:
+                    return _copy_hashing(chunks, out)
+
+            return self._commit(fill, missing=digest)
 
     def put_tree(self, directory: str | os.PathLike[str]) -> BlobInfo:
         """Store every file under ``directory`` and a manifest; returns the manifest's info.
