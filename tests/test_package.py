@@ -32,8 +32,10 @@ def test_public_names_are_pinned() -> None:
             "get_metric_history",
             "get_run",
             "load_settings",
+            "pipeline",
             "search_runs",
             "start_run",
+            "step",
         ]
     )
     for name in modelyard.__all__:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from modelyard import datasets as datasets  # the ``modelyard.datasets`` sugar (light)
+from modelyard import pipelines as pipelines  # ``modelyard.pipelines`` (light until run)
 from modelyard.client import DEFAULT_PROJECT, Client
 from modelyard.config import Settings, load_settings
 from modelyard.errors import (
@@ -25,6 +26,7 @@ from modelyard.errors import (
     PolicyViolation,
     StorageError,
 )
+from modelyard.pipelines import pipeline, step
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,8 +57,10 @@ __all__ = [
     "get_metric_history",
     "get_run",
     "load_settings",
+    "pipeline",
     "search_runs",
     "start_run",
+    "step",
 ]
 
 

@@ -190,11 +190,15 @@ class Client:
         parent: ActiveRun | str | None = None,
         tags: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
-        capture: bool = True,
+        capture: bool | Literal["usage"] = True,
         run_id: str | None = None,
         _owns_client: bool = False,
     ) -> ActiveRun:
         """Start a run; use it as a context manager so it ends (and flushes) for sure.
+
+        ``capture`` records where the run came from (host, git state, packages) and its
+        system metrics and resource usage; ``"usage"`` records only the latter (a pipeline
+        step, whose pipeline run has the rest); False records neither.
 
         ``run_id`` resumes an existing run instead (it becomes ``running`` again; its
         params stay write-once and its metrics continue from their last step).
@@ -210,7 +214,7 @@ class Client:
             if params:
                 active.log_params(params)
             if capture:
-                active._start_capture()
+                active._start_capture(source=capture is True)
             return active
         if parent is None and (outer := active_run()) is not None and outer.client is self:
             parent = outer
@@ -222,7 +226,7 @@ class Client:
                 project = self.get_run(parent_id).project
             else:
                 project = DEFAULT_PROJECT
-        facts = capture_fast() if capture else {}
+        facts = capture_fast() if capture is True else {}
         user_tags = {k: v if isinstance(v, str) else str(v) for k, v in (tags or {}).items()}
         run = self.tracking.create_run(
             project,
@@ -237,7 +241,7 @@ class Client:
         if params:
             active.log_params(params)
         if capture:
-            active._start_capture()
+            active._start_capture(source=capture is True)
         return active
 
     def get_run(self, run: str | Run | ActiveRun) -> Run:

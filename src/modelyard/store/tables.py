@@ -362,3 +362,28 @@ lineage_edges = Table(
     ),
     Index(None, "target_kind", "target_id"),
 )
+
+# One row per step run of a pipeline: the step's cache key, the parts it was computed
+# from (JSON, for `explain`), whether it was served from the cache (and by which run),
+# and its outputs (JSON: digest, kind, size, materializer; NULL when the step failed).
+# The cache is the newest finished row with the same key in the project.
+step_runs = Table(
+    "step_runs",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "pipeline_run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("pipeline", String(255), nullable=False),
+    Column("step", String(255), nullable=False),
+    Column("cache_key", String(64), nullable=False),
+    Column("key_parts", Text, nullable=False),
+    Column("cached", Boolean, nullable=False),
+    Column("source_run_id", String(32), nullable=True),
+    Column("outputs", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "project_id", "cache_key"),
+    Index(None, "project_id", "pipeline", "step", "created_at"),
+    Index(None, "pipeline_run_id"),
+)

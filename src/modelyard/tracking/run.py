@@ -87,14 +87,17 @@ class ActiveRun:
         client._open_runs.add(self)
         _watch_uncaught_exceptions()
 
-    def _start_capture(self) -> None:
+    def _start_capture(self, source: bool = True) -> None:
+        """Sample system metrics and resource usage; with ``source``, also capture the
+        git state and the installed packages."""
         from modelyard.tracking.capture import start_background_capture
         from modelyard.tracking.system import SystemSampler
 
         settings = self.client.settings.tracking
         self._sampler = SystemSampler(self.log_metrics, settings.system_metrics_interval_s)
         self._sampler.start()
-        self._capture = start_background_capture(self, settings, Path.cwd())
+        if source:
+            self._capture = start_background_capture(self, settings, Path.cwd())
 
     # -- logging --------------------------------------------------------------------
 

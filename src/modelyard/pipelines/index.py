@@ -1,0 +1,182 @@
+"""The step index: one ``step_runs`` row per step run, in the metadata store.
+
+It is the cache (the newest finished, not deleted step run of a project with a given key
+whose outputs are known) and the memory ``explain`` compares against (the key parts of
+each step run, and which run an earlier one of the same step was).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, select
+
+from modelyard._util import now_ms
+from modelyard.pipelines.fingerprint import KeyParts
+from modelyard.store import Store
+from modelyard.store.tables import runs, step_runs
+
+__all__ = ["OutputRef", "StepIndex", "StepRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRef:
+    """A stored step output: the artifact (``path`` in the run that made it, blob
+    ``digest``, ``kind`` file or tree, ``size``) and the materializer that reads it."""
+
+    path: str
+    digest: str
+    kind: str
+    size: int
+    materializer: str
+    type: str
+    dataset: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "digest": self.digest,
+            "kind": self.kind,
+            "size": self.size,
+            "materializer": self.materializer,
+            "type": self.type,
+            "dataset": self.dataset,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    """One step run as the index keeps it."""
+
+    run_id: str
+    pipeline_run_id: str
+    pipeline: str
+    step: str
+    cache_key: str
+    parts: KeyParts
+    cached: bool
+    source_run_id: str | None
+    output: OutputRef | None
+    created_at: int
+    status: str
+
+
+class StepIndex:
+    """Records and finds step runs in one metadata store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def record(
+        self,
+        *,
+        run_id: str,
+        pipeline_run_id: str,
+        project_id: str,
+        pipeline: str,
+        step: str,
+        parts: KeyParts,
+        cached: bool,
+        source_run_id: str | None,
+        output: OutputRef | None,
+    ) -> None:
+        with self.store.write() as conn:
+            conn.execute(
+                step_runs.insert().values(
+                    run_id=run_id,
+                    pipeline_run_id=pipeline_run_id,
+                    project_id=project_id,
+                    pipeline=pipeline,
+                    step=step,
+                    cache_key=parts.key(),
+                    key_parts=parts.to_json(),
+                    cached=cached,
+                    source_run_id=source_run_id,
+                    outputs=None if output is None else json.dumps(output.to_dict()),
+                    created_at=now_ms(),
+                )
+            )
+
+    def find_cached(self, project_id: str, key: str) -> StepRecord | None:
+        """The newest usable step run with ``key``: finished, not deleted, outputs known."""
+        stmt = (
+            _select()
+            .where(
+                and_(
+                    step_runs.c.project_id == project_id,
+                    step_runs.c.cache_key == key,
+                    step_runs.c.outputs.is_not(None),
+                    runs.c.status == "finished",
+                    runs.c.deleted_at.is_(None),
+                )
+            )
+            .order_by(step_runs.c.created_at.desc())
+            .limit(1)
+        )
+        with self.store.read() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else _record(row)
+
+    def of_pipeline_run(self, pipeline_run_id: str) -> list[StepRecord]:
+        """The step runs of one pipeline run, in the order they were recorded."""
+        stmt = (
+            _select()
+            .where(step_runs.c.pipeline_run_id == pipeline_run_id)
+            .order_by(step_runs.c.created_at, runs.c.start_time)
+        )
+        with self.store.read() as conn:
+            return [_record(r) for r in conn.execute(stmt)]
+
+    def previous(self, record: StepRecord, project_id: str) -> StepRecord | None:
+        """The newest run of the same step of the same pipeline recorded before
+        ``record``, in another pipeline run."""
+        stmt = (
+            _select()
+            .where(
+                and_(
+                    step_runs.c.project_id == project_id,
+                    step_runs.c.pipeline == record.pipeline,
+                    step_runs.c.step == record.step,
+                    step_runs.c.pipeline_run_id != record.pipeline_run_id,
+                    step_runs.c.created_at <= record.created_at,
+                )
+            )
+            .order_by(step_runs.c.created_at.desc())
+            .limit(1)
+        )
+        with self.store.read() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else _record(row)
+
+    def project_of(self, pipeline_run_id: str) -> str | None:
+        """The project id of a pipeline run that has step runs."""
+        stmt = (
+            select(step_runs.c.project_id)
+            .where(step_runs.c.pipeline_run_id == pipeline_run_id)
+            .limit(1)
+        )
+        with self.store.read() as conn:
+            found = conn.execute(stmt).scalar()
+        return None if found is None else str(found)
+
+
+def _select() -> Any:
+    return select(step_runs, runs.c.status).join(runs, runs.c.id == step_runs.c.run_id)
+
+
+def _record(row: Any) -> StepRecord:
+    return StepRecord(
+        run_id=row.run_id,
+        pipeline_run_id=row.pipeline_run_id,
+        pipeline=row.pipeline,
+        step=row.step,
+        cache_key=row.cache_key,
+        parts=KeyParts.from_json(row.key_parts),
+        cached=bool(row.cached),
+        source_run_id=row.source_run_id,
+        output=None if row.outputs is None else OutputRef(**json.loads(row.outputs)),
+        created_at=row.created_at,
+        status=row.status,
+    )

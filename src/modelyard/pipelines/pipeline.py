@@ -1,0 +1,145 @@
+"""Pipelines: a function that calls steps; ``.run(...)`` traces it into a DAG, checks
+it and runs it as a tracked pipeline run.
+
+>>> @pipeline                                              # doctest: +SKIP
+... def training(month: str, n_estimators: int = 200):
+...     df = check(load(month))
+...     evaluate(train(df, n_estimators), df)
+>>> result = training.run(month="2011-03")                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, overload
+
+from modelyard.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from modelyard.client import Client
+    from modelyard.pipelines.graph import Graph
+    from modelyard.pipelines.result import PipelineResult
+
+__all__ = ["Pipeline", "pipeline"]
+
+#: Keyword arguments of :meth:`Pipeline.run` that a pipeline's own parameters may not use.
+RUN_OPTIONS = ("client", "project", "cache", "executor", "max_workers")
+
+
+class Pipeline:
+    """A function whose step calls make a DAG."""
+
+    def __init__(self, fn: Callable[..., Any], name: str | None = None) -> None:
+        if not inspect.isfunction(fn):
+            raise InvalidInput(
+                f"@pipeline decorates a function; got {type(fn).__name__}", field="pipeline"
+            )
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.signature = inspect.signature(fn)
+        clash = [p for p in self.signature.parameters if p in RUN_OPTIONS]
+        if clash:
+            raise InvalidInput(
+                f"pipeline {self.name!r}: parameter {clash[0]!r} has the name of an option of "
+                f"run() ({', '.join(RUN_OPTIONS)}); rename it",
+                field=clash[0],
+            )
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, **params: Any) -> Graph:
+        """Trace the pipeline with ``params``: the checked DAG, nothing run."""
+        from modelyard.pipelines.graph import trace
+
+        return trace(self.name, self.fn, self.bind(params))
+
+    def bind(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` checked against the pipeline's signature, defaults applied."""
+        sig = self.signature
+        takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
+        for key in params:
+            if key not in sig.parameters and not takes_kwargs:
+                raise InvalidInput(
+                    f"pipeline {self.name!r} has no parameter {key!r} "
+                    f"(its parameters: {', '.join(sig.parameters) or 'none'})",
+                    field=key,
+                )
+        missing = [
+            name
+            for name, p in sig.parameters.items()
+            if name not in params
+            and p.default is inspect.Parameter.empty
+            and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        ]
+        if missing:
+            raise InvalidInput(
+                f"pipeline {self.name!r} is missing its required parameter {missing[0]!r}",
+                field=missing[0],
+            )
+        bound = sig.bind(**params)
+        bound.apply_defaults()
+        return dict(bound.arguments)
+
+    def run(
+        self,
+        *,
+        client: Client | None = None,
+        project: str | None = None,
+        cache: bool = True,
+        executor: str = "sequential",
+        max_workers: int | None = None,
+        **params: Any,
+    ) -> PipelineResult:
+        """Trace, check and run the pipeline with ``params``; returns when every step is
+        done (raises the exception of a failed step, after recording it).
+
+        ``client``: where to track (default: one from the settings). ``project``:
+        ``default`` unless given. ``cache=False`` runs every step. ``executor``:
+        ``sequential`` (in this process) or ``local`` (independent steps at once, in up
+        to ``max_workers`` worker processes).
+        """
+        from modelyard.client import DEFAULT_PROJECT, Client
+        from modelyard.pipelines.executors import execute
+
+        bound = self.bind(params)
+        graph = self(**bound)
+        own = client is None
+        active = client if client is not None else Client()
+        try:
+            return execute(
+                graph,
+                bound,
+                client=active,
+                project=project or DEFAULT_PROJECT,
+                cache=cache,
+                executor=executor,
+                max_workers=max_workers,
+            )
+        finally:
+            if own:
+                active.close()
+
+    def __repr__(self) -> str:
+        return f"<Pipeline {self.name} ({self.fn.__module__}.{self.fn.__qualname__})>"
+
+
+@overload
+def pipeline(fn: Callable[..., Any], /) -> Pipeline: ...
+
+
+@overload
+def pipeline(*, name: str | None = None) -> Callable[[Callable[..., Any]], Pipeline]: ...
+
+
+def pipeline(
+    fn: Callable[..., Any] | None = None, /, *, name: str | None = None
+) -> Pipeline | Callable[[Callable[..., Any]], Pipeline]:
+    """Make a function a pipeline: ``@pipeline`` or ``@pipeline(name="...")``."""
+    if fn is not None:
+        return Pipeline(fn, name)
+
+    def decorate(f: Callable[..., Any]) -> Pipeline:
+        return Pipeline(f, name)
+
+    return decorate

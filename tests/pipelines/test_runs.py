@@ -1,0 +1,181 @@
+"""Pipeline and step runs as tracked runs: parent and children, params, tags, captured
+output, stored outputs, datasets, retries and timeouts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+import pandas as pd
+import pytest
+
+from modelyard import Client, InvalidInput, NotFound
+
+STEPS = """
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+import modelyard as my
+
+
+@my.step(dataset="squares")
+def table(n: int) -> pd.DataFrame:
+    print("making", n, "rows")
+    print("a warning", file=sys.stderr)
+    return pd.DataFrame({"x": range(n), "y": [i * i for i in range(n)]})
+
+
+@my.step
+def summary(df: pd.DataFrame) -> dict:
+    return {"rows": len(df), "total": int(df["y"].sum())}
+
+
+@my.pipeline
+def squares(n: int = 4):
+    summary(table(n))
+
+
+@my.step(retries=2, retry_delay_s=0)
+def flaky(counter: str) -> int:
+    path = Path(counter)
+    seen = int(path.read_text()) if path.exists() else 0
+    path.write_text(str(seen + 1))
+    if seen < 1:
+        raise ConnectionError("try again")
+    return seen
+
+
+@my.pipeline
+def retrying(counter: str):
+    flaky(counter)
+
+
+@my.step(timeout_s=0.2)
+def slow() -> int:
+    time.sleep(5)
+    return 1
+
+
+@my.pipeline
+def sleeping():
+    slow()
+"""
+
+Write = Callable[..., dict[str, ModuleType]]
+
+
+@pytest.fixture
+def steps(write_modules: Write) -> ModuleType:
+    return write_modules(run_steps=STEPS)["run_steps"]
+
+
+def test_a_pipeline_run_is_a_parent_run_with_a_child_run_per_step(
+    pipe_client: Client, steps: ModuleType
+) -> None:
+    result = steps.squares.run(n=3, client=pipe_client, project="shapes")
+
+    parent = pipe_client.get_run(result.run_id)
+    assert parent.project == "shapes"
+    assert parent.status == "finished"
+    assert parent.params == {"n": "3"}
+    assert parent.tags["modelyard.pipeline"] == "squares"
+    assert parent.tags["modelyard.executor"] == "sequential"
+    for name in ("table", "summary"):
+        child = pipe_client.get_run(result.steps[name].run_id)
+        assert child.parent_id == parent.id
+        assert child.name == f"{parent.name}/{name}"
+        assert child.status == "finished"
+        assert child.duration_s is not None
+        assert child.wall_time_s is not None and child.cpu_time_s is not None
+        assert child.tags["modelyard.step"] == name
+        assert child.tags["modelyard.cached"] == "false"
+        assert child.tags["modelyard.attempts"] == "1"
+        assert len(child.tags["modelyard.cache_key"]) == 64
+    assert pipe_client.get_run(result.steps["table"].run_id).params == {"n": "3"}
+
+
+def test_step_output_and_streams_are_artifacts(pipe_client: Client, steps: ModuleType) -> None:
+    result = steps.squares.run(n=3, client=pipe_client)
+    table_run = result.steps["table"].run_id
+
+    names = {a.path for a in pipe_client.list_artifacts(table_run)}
+    assert names == {"outputs/output.parquet", "logs/stdout.txt", "logs/stderr.txt"}
+    assert pipe_client.read_artifact(table_run, "logs/stdout.txt") == b"making 3 rows\n"
+    assert pipe_client.read_artifact(table_run, "logs/stderr.txt") == b"a warning\n"
+    output = result.steps["table"].output
+    assert output.materializer == "pandas"
+    assert output.type == "pandas.DataFrame"
+    assert pipe_client.blobs.exists(output.digest)
+    pd.testing.assert_frame_equal(
+        result.output("table"), pd.DataFrame({"x": range(3), "y": [0, 1, 4]})
+    )
+    assert result.output("summary") == {"rows": 3, "total": 5}
+    with pytest.raises(NotFound, match="has no step 'nope'"):
+        result.output("nope")
+
+
+def test_a_cached_step_run_links_the_run_that_made_its_outputs(
+    pipe_client: Client, steps: ModuleType
+) -> None:
+    first = steps.squares.run(n=3, client=pipe_client)
+    again = steps.squares.run(n=3, client=pipe_client)
+
+    cached = pipe_client.get_run(again.steps["table"].run_id)
+    assert cached.tags["modelyard.cached"] == "true"
+    assert cached.tags["modelyard.cached_from"] == first.steps["table"].run_id
+    assert cached.tags["modelyard.dataset"] == "squares:1"
+    [artifact] = pipe_client.list_artifacts(cached.id)
+    assert artifact.digest == first.steps["table"].output.digest
+
+
+def test_a_step_can_register_its_output_as_a_dataset_version(
+    pipe_client: Client, steps: ModuleType
+) -> None:
+    result = steps.squares.run(n=5, client=pipe_client)
+    run_id = result.steps["table"].run_id
+
+    version = pipe_client.datasets.get("squares")
+    assert version.version == 1 and version.num_rows == 5
+    assert result.steps["table"].output.dataset == "squares:1"
+    assert pipe_client.get_run(run_id).tags["modelyard.dataset"] == "squares:1"
+    [edge] = pipe_client.datasets.lineage("squares", direction="up")
+    assert (edge.source_kind, edge.source_id, edge.relation) == ("run", run_id, "output")
+    pd.testing.assert_frame_equal(
+        pipe_client.datasets.load("squares"), pd.DataFrame({"x": range(5), "y": [0, 1, 4, 9, 16]})
+    )
+
+
+def test_a_failing_step_is_retried(pipe_client: Client, steps: ModuleType, tmp_path: Path) -> None:
+    counter = tmp_path / "counter"
+    result = steps.retrying.run(counter=str(counter), client=pipe_client)
+
+    assert result.output("flaky") == 1
+    assert counter.read_text() == "2"
+    run = pipe_client.get_run(result.steps["flaky"].run_id)
+    assert run.tags["modelyard.attempts"] == "2"
+    stderr = pipe_client.read_artifact(run.id, "logs/stderr.txt").decode()
+    assert "attempt 1 of 3 failed" in stderr and "ConnectionError: try again" in stderr
+
+
+def test_a_step_past_its_timeout_fails(pipe_client: Client, steps: ModuleType) -> None:
+    with pytest.raises(TimeoutError, match=r"step 'slow' did not finish within 0\.2 s"):
+        steps.sleeping.run(client=pipe_client)
+    [run] = [
+        r for r in pipe_client.search_runs("default", output="list") if r.name.endswith("/slow")
+    ]
+    assert run.status == "failed"
+
+
+def test_pipelines_need_the_stores(steps: ModuleType) -> None:
+    remote = Client(tracking={"uri": "http://127.0.0.1:9"})
+    with pytest.raises(InvalidInput, match="pipelines run against the stores"):
+        steps.squares.run(client=remote)
+
+
+def test_unknown_executor_is_rejected(pipe_client: Client, steps: ModuleType) -> None:
+    with pytest.raises(InvalidInput, match="executor must be one of sequential, local"):
+        steps.squares.run(client=pipe_client, executor="ray")
