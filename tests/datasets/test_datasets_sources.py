@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -11,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import modelyard.datasets._csv as sources
+from modelyard.datasets._csv import read_joined
 from modelyard.datasets._describe import describe
 from modelyard.errors import InvalidInput, NotFound
 
@@ -167,3 +170,64 @@ def test_progress_reports_source_bytes(tmp_path: Path) -> None:
     seen: list[tuple[int, int | None]] = []
     describe(path, profile=False, progress=lambda done, total: seen.append((done, total)))
     assert seen[-1] == (path.stat().st_size, path.stat().st_size)
+
+
+def test_small_csv_files_read_joined_give_the_rows_of_each_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small files that start with the first file's header line are read through one
+    reader; files that start otherwise, compressed ones and big ones are read alone, and
+    the rows, types and digest are those of one file holding them all."""
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    texts = {
+        "00.csv": "id,x,s\n0,1,a\n1,2,b\n",
+        "01.csv": 'id,x,s\n2,3,c\n3,4,"d,e"',  # no final line break, a quoted comma
+        "02.csv": "id,x,s",  # a header and no rows
+        "03.csv": "id,x,s\n4,5,f\n",
+        "04.csv": "id,x,s\r\n5,6,g\r\n",  # another line end: read alone, then joined again
+        "05.csv": "id,x,s\n6,7.5,h\n",  # widens x from int64 to double
+        "06.csv": "id,x,s\n7,8,\n8,,i\n",
+        "08.csv": "id,x,s\n11,12,l\n",
+    }
+    for name, text in texts.items():
+        (folder / name).write_text(text)
+    with gzip.open(folder / "07.csv.gz", "wt") as handle:
+        handle.write("id,x,s\n9,10,j\n10,11,k\n")
+    rows = '0,1,a\n1,2,b\n2,3,c\n3,4,"d,e"\n4,5,f\n5,6,g\n6,7.5,h\n7,8,\n8,,i\n'
+    rows += "9,10,j\n10,11,k\n11,12,l\n"
+    (tmp_path / "all.csv").write_text("id,x,s\n" + rows)
+    joined: list[list[str]] = []
+
+    def spy(files: list[Path], *args: Any) -> Generator[pa.RecordBatch, None, int]:
+        read = yield from read_joined(files, *args)
+        joined.append([f.name for f in files[:read]])
+        return read
+
+    monkeypatch.setattr("modelyard.datasets._sources.read_joined", spy)
+    seen: list[tuple[int, int | None]] = []
+    found = describe(folder, profile=False, progress=lambda d, t: seen.append((d, t)))
+    # the last pass (the first stopped at 05.csv to widen x): 04.csv and 07.csv.gz alone
+    assert joined[-3:] == [["01.csv", "02.csv", "03.csv"], [], ["05.csv", "06.csv"]]
+    assert [c.arrow_type for c in found.columns] == ["int64", "double", "string"]
+    assert found.num_rows == 12
+    assert found.digest == describe(tmp_path / "all.csv", profile=False).digest
+    total = sum(f.stat().st_size for f in folder.iterdir())
+    assert seen[-1] == (total, total)
+
+
+def test_errors_in_joined_csv_files_name_the_file(tmp_path: Path) -> None:
+    for number in range(6):
+        (tmp_path / f"{number}.csv").write_text(f"a,b\n{number},x\n")
+    (tmp_path / "3.csv").write_text("a,b\n1,2\n3,4,5\n")
+    with pytest.raises(InvalidInput, match=r"3\.csv.*Expected 2 columns, got 3"):
+        _describe(tmp_path)
+    (tmp_path / "3.csv").write_bytes(b"a,b\n1,\xff\n")
+    with pytest.raises(InvalidInput, match=r"3\.csv.*not valid UTF-8 at byte offset 6"):
+        _describe(tmp_path)
+    (tmp_path / "3.csv").write_text("b,a\n1,x\n")
+    with pytest.raises(InvalidInput, match=r"3\.csv.*columns are in another order"):
+        _describe(tmp_path)
+    (tmp_path / "3.csv").write_text("")
+    with pytest.raises(InvalidInput, match=r"3\.csv.*is empty"):
+        _describe(tmp_path)

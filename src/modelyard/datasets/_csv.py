@@ -5,6 +5,12 @@ then apply to every file; when a later value does not fit (``1.5`` in a column i
 as integers), the read raises :class:`WidenColumn` and the caller starts again with that
 column widened (integer to float to string; null to the value's type). Text that is not
 UTF-8 (without an ``encoding``) is reported with the file, byte offset and line.
+
+Small files of a directory that start with the first file's header line are read through
+one reader (:func:`read_joined`): the header once, then each file's rows. Opening a
+reader costs more than parsing a 1 KiB file, and the rows, types and so the digest are
+the same; an error in the joined text is traced back to its file by reading the files
+one at a time.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import io
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +29,20 @@ from modelyard.errors import InvalidInput
 
 __all__ = [
     "CSV_BLOCK_BYTES",
+    "JOIN_BYTES",
     "WidenColumn",
     "check_columns",
     "csv_format",
     "first_line",
+    "header_line",
     "open_csv",
+    "read_joined",
 ]
 
 #: Bytes of CSV text parsed per block; the first block of a file decides its column types.
 CSV_BLOCK_BYTES = 1024 * 1024
+#: Files of a directory up to this size may be read through one joined reader.
+JOIN_BYTES = 1024 * 1024
 
 _CSV_SUFFIXES = {".csv": ",", ".tsv": "\t"}
 _COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}
@@ -139,6 +150,116 @@ def open_csv(
             raw.close()
 
     return schema, batches()
+
+
+def header_line(path: Path) -> bytes | None:
+    """The first line of an uncompressed CSV file, line end included, if other files can
+    be joined under it: it ends within the first block and has no quotes (a quoted name
+    may hold a line break)."""
+    with open(path, "rb") as file:
+        head = file.read(CSV_BLOCK_BYTES)
+    end = head.find(b"\n")
+    if end < 0 or b'"' in head[:end]:
+        return None
+    return head[: end + 1]
+
+
+class _Joined(io.RawIOBase):
+    """The header once, then the rows of each file that starts with it, as one text; stops
+    before the first file that does not. Each file is read whole (they are small)."""
+
+    def __init__(self, header: bytes, files: Sequence[Path], advance: Callable[[int], None]):
+        super().__init__()
+        self._header = header
+        self._files = files
+        self._advance = advance
+        self._pending = memoryview(header)
+        self.joined: list[Path] = []
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        filled = 0
+        while filled < len(view):
+            if not self._pending and not self._next():
+                break
+            n = min(len(self._pending), len(view) - filled)
+            view[filled : filled + n] = self._pending[:n]
+            self._pending = self._pending[n:]
+            filled += n
+        return filled
+
+    def _next(self) -> bool:
+        if len(self.joined) == len(self._files):
+            return False
+        path = self._files[len(self.joined)]
+        with open(path, "rb") as file:
+            data = file.read()
+        if data.startswith(self._header):
+            body = data[len(self._header) :]
+        elif data == self._header.rstrip(b"\r\n"):
+            body = b""
+        else:
+            return False
+        self.joined.append(path)
+        self._advance(len(data))
+        self._pending = memoryview(body if body.endswith(b"\n") or not body else body + b"\n")
+        return True
+
+
+def read_joined(
+    files: Sequence[Path],
+    header: bytes,
+    delimiter: str,
+    schema: pa.Schema,
+    csv_types: dict[str, pa.DataType],
+    advance: Callable[[int], None],
+) -> Generator[pa.RecordBatch, None, int]:
+    """The rows of the leading ``files`` that start with ``header`` (the first line of the
+    file that gave ``schema``), read as one uncompressed UTF-8 CSV text; returns how many
+    files were read (0 when the first one starts otherwise)."""
+    import pyarrow.csv as pcsv
+
+    types = {f.name: f.type for f in schema} | csv_types
+    joined = _Joined(header, files, advance)
+    read = pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES)
+    parse = pcsv.ParseOptions(delimiter=delimiter)
+    convert = pcsv.ConvertOptions(column_types=types, strings_can_be_null=True)
+    try:
+        reader = pcsv.open_csv(
+            joined, read_options=read, parse_options=parse, convert_options=convert
+        )
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return len(joined.joined)
+            yield conform(batch, schema)
+    except pa.ArrowException as exc:
+        raise _joined_error(exc, joined.joined, delimiter, schema, csv_types) from None
+
+
+def _joined_error(
+    exc: pa.ArrowException,
+    files: list[Path],
+    delimiter: str,
+    schema: pa.Schema,
+    csv_types: dict[str, pa.DataType],
+) -> Exception:
+    """A value that needs a wider type is a WidenColumn as for one file; anything else is
+    the error of the first file that fails when read on its own."""
+    if files and _CONVERSION.search(str(exc)):
+        error = _csv_error(files[0], None, exc, schema)
+        if isinstance(error, WidenColumn):
+            return error
+    for path in files:
+        _, batches = open_csv(path, (delimiter, None), schema, None, csv_types, lambda n: None)
+        for _ in batches:
+            pass
+    where = f"{str(files[0])!r} to {str(files[-1])!r}" if files else "of the directory"
+    return InvalidInput(f"cannot read the CSV files {where}: {first_line(exc)}", field="path")
 
 
 def _csv_header(

@@ -22,7 +22,16 @@ from typing import Any
 
 import pyarrow as pa
 
-from modelyard.datasets._csv import WidenColumn, check_columns, csv_format, first_line, open_csv
+from modelyard.datasets._csv import (
+    JOIN_BYTES,
+    WidenColumn,
+    check_columns,
+    csv_format,
+    first_line,
+    header_line,
+    open_csv,
+    read_joined,
+)
 from modelyard.datasets.digest import canonical_schema, conform, type_spec
 from modelyard.errors import InvalidInput, NotFound
 
@@ -190,13 +199,31 @@ def _open_path(
 
     first = _open_file(files[0], None, encoding, csv_types, advance)
     schema = first[0]
+    fmt = csv_format(files[0])
+    header = None
+    if len(files) > 2 and fmt is not None and fmt[1] is None and encoding is None:
+        header = header_line(files[0])
+    # files[i:run_end[i]]: the small files of the first file's format from i on
+    run_end = list(range(len(files) + 1))
+    for index in range(len(files) - 1, 0, -1) if header is not None else ():
+        if sizes[index] <= JOIN_BYTES and csv_format(files[index]) == fmt:
+            run_end[index] = run_end[index + 1]
 
     def batches() -> Iterator[pa.RecordBatch]:
         yield from first[1]
-        for file in files[1:]:
+        index = 1
+        while index < len(files):
+            if header is not None and fmt is not None and run_end[index] - index > 1:
+                run = files[index : run_end[index]]
+                read = yield from read_joined(run, header, fmt[0], schema, csv_types, advance)
+                if read:
+                    index += read
+                    continue
+            file = files[index]
             file_schema, stream = _open_file(file, schema, encoding, csv_types, advance)
             _check_same(files[0], schema, file, file_schema)
             yield from stream
+            index += 1
 
     source = str(path.resolve())
     return Input(schema, _non_empty(batches()), source, total, files)
