@@ -97,6 +97,10 @@ def world(served: str, admin_token: str, governance: Governance) -> Iterator[Wor
         yield World(api, admin, run_id, token_id, version_id, report.json()["id"])
 
 
+def _one_point(run_id: str) -> dict[str, Any]:
+    return {"run_id": run_id, "key": "m", "steps": [0], "values": [1], "timestamps": [1]}
+
+
 def _arrow_body() -> bytes:
     """A small table as an Arrow IPC stream (how dataset versions are uploaded)."""
     table = pa.table({"x": [1, 2, 3]})
@@ -128,7 +132,7 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
         ("POST", "/runs"): {"project": "p"},
         ("POST", "/runs/{run_id}/end"): {"status": "finished"},
         ("POST", "/runs/search"): {"project": "p"},
-        ("POST", "/batches"): {"batch_id": "batch-0001", "metrics": [[run_id, "m", 1, 0, 1]]},
+        ("POST", "/batches"): {"batch_id": "batch-0001", "metrics": [_one_point(run_id)]},
         ("POST", "/auth/mfa/confirm"): {"code": "123456"},
         ("POST", "/tokens"): {"name": "mine"},
         ("POST", "/auth/login"): {"username": "nobody", "password": "wrong-password"},
@@ -247,7 +251,7 @@ def test_the_role_ladder(world: World, governance: Governance) -> None:
     api.put("/projects/p/members/bob", json={"role": "contributor"}, headers=world.admin)
     created = api.post("/runs", json={"project": "p", "name": "bobs"}, headers=bob)
     assert created.status_code == 201 and created.json()["user"] == "bob"
-    batch = {"batch_id": "bob-batch-1", "metrics": [[run_id, "m", 1, 0, 1]]}
+    batch = {"batch_id": "bob-batch-1", "metrics": [_one_point(run_id)]}
     assert api.post("/batches", json=batch, headers=bob).status_code == 200
     assert api.delete(f"/runs/{run_id}", headers=bob).status_code == 403
     assert api.put("/projects/p/members/eve", json={"role": "admin"}, headers=bob).status_code in (

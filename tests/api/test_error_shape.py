@@ -35,7 +35,8 @@ def test_already_exists_and_conflict(api: httpx.Client, run_id: str) -> None:
     again = api.post("/projects", json={"name": "q"})
     assert again.status_code == 409 and _shape(again)["code"] == "already_exists"
     assert type(error_from_response(again)) is errors.AlreadyExists
-    batch = {"batch_id": "batch-0001", "metrics": [["f" * 32, "m", 1.0, 0, 0]]}
+    series = {"run_id": "f" * 32, "key": "m", "steps": [0], "values": [1.0], "timestamps": [0]}
+    batch = {"batch_id": "batch-0001", "metrics": [series]}
     unknown_run = api.post("/batches", json=batch)  # nothing stored: the run is unknown
     assert unknown_run.status_code == 409 and unknown_run.json()["error"]["code"] == "conflict"
     assert unknown_run.json().get("batch") is None

@@ -94,8 +94,14 @@ def test_page_size_is_bounded(api: httpx.Client) -> None:
 def test_history_answers_are_bounded(
     api: httpx.Client, run_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rows = [[run_id, "loss", float(i), i, 0] for i in range(20)]
-    api.post("/batches", json={"batch_id": "history-1", "metrics": rows})
+    series = {
+        "run_id": run_id,
+        "key": "loss",
+        "steps": list(range(20)),
+        "values": [float(i) for i in range(20)],
+        "timestamps": [0] * 20,
+    }
+    api.post("/batches", json={"batch_id": "history-1", "metrics": [series]})
     monkeypatch.setattr(metric_routes, "MAX_HISTORY_POINTS", 10)
     url = f"/runs/{run_id}/metrics/history"
     answer = api.get(url, params={"key": "loss"})

@@ -9,12 +9,35 @@ import pytest
 JSON = {"Content-Type": "application/json"}
 
 
+def _series(run_id: str, key: str, steps: list[int]) -> dict[str, object]:
+    return {
+        "run_id": run_id,
+        "key": key,
+        "steps": steps,
+        "values": [1.0] * len(steps),
+        "timestamps": [0] * len(steps),
+    }
+
+
 def test_a_batch_holds_at_most_50000_rows_of_a_kind(api: httpx.Client, run_id: str) -> None:
-    rows = [[run_id, "m", 1.0, i, 0] for i in range(50_001)]
-    answer = api.post("/batches", json={"batch_id": "too-many-1", "metrics": rows})
+    split = [_series(run_id, "a", list(range(25_000))), _series(run_id, "b", list(range(25_001)))]
+    answer = api.post("/batches", json={"batch_id": "too-many-1", "metrics": split})
     assert answer.status_code == 422 and answer.json()["error"]["field"] == "metrics"
-    answer = api.post("/batches", json={"batch_id": "just-right", "metrics": rows[:50_000]})
+    assert "at most 50,000 metric points" in answer.json()["error"]["message"]
+    one = [_series(run_id, "m", list(range(50_001)))]
+    answer = api.post("/batches", json={"batch_id": "too-many-2", "metrics": one})
+    assert answer.status_code == 422, answer.text
+    split[1] = _series(run_id, "b", list(range(25_000)))
+    answer = api.post("/batches", json={"batch_id": "just-right", "metrics": split})
     assert answer.status_code == 200, answer.text
+
+
+def test_series_columns_must_be_as_long_as_each_other(api: httpx.Client, run_id: str) -> None:
+    series = _series(run_id, "m", [0, 1, 2])
+    series["values"] = [1.0, 2.0]
+    answer = api.post("/batches", json={"batch_id": "ragged-01", "metrics": [series]})
+    assert answer.status_code == 422
+    assert "as long as each other" in answer.json()["error"]["message"]
 
 
 @pytest.mark.parametrize(
@@ -28,12 +51,19 @@ def test_a_batch_holds_at_most_50000_rows_of_a_kind(api: httpx.Client, run_id: s
         ("/runs", b'{"project": "p", "tags": {"k": ["not", "text"]}}'),
         (
             "/batches",
-            b'{"batch_id": "12345678", "metrics": [["' + b"a" * 32 + b'", "k", 1, 1e400, 0]]}',
+            b'{"batch_id": "12345678", "metrics": [{"run_id": "'
+            + b"a" * 32
+            + b'", "key": "k", "steps": [1e400], "values": [1], "timestamps": [0]}]}',
         ),
         ("/runs/search", b'{"project": "p", "max_results": 99999999999999999999999}'),
         ("/runs/search", b'{"project": "p", "filter": "attributes.start_time > 1e999"}'),
-        ("/batches", b'{"batch_id": "12345678", "metrics": [["x", "k", "NaN", -1, 0]]}'),
+        (
+            "/batches",
+            b'{"batch_id": "12345678", "metrics": [{"run_id": "x", "key": "k", '
+            b'"steps": [-1], "values": ["NaN"], "timestamps": [0]}]}',
+        ),
         ("/batches", b'{"batch_id": "12345678", "metrics": [[1, 2]]}'),
+        ("/batches", b'{"batch_id": "12345678", "metrics": [{"run_id": 1, "key": 2}]}'),
         ("/batches", b'{"batch_id": "12345678", "params": [["' + b"a" * 32 + b'", "k", 5]]}'),
         ("/batches", b'{"batch_id": "12345678", "heartbeats": "abc"}'),
         ("/batches", b"[]"),
@@ -47,6 +77,6 @@ def test_malformed_bodies_are_4xx(api: httpx.Client, path: str, body: bytes) -> 
 
 
 def test_steps_beyond_64_bits_are_refused(api: httpx.Client, run_id: str) -> None:
-    row = [run_id, "m", 1.0, 2**63, 0]
-    answer = api.post("/batches", json={"batch_id": "overflow1", "metrics": [row]})
+    series = _series(run_id, "m", [2**63])
+    answer = api.post("/batches", json={"batch_id": "overflow1", "metrics": [series]})
     assert answer.status_code == 422

@@ -4,6 +4,7 @@ and what only the embedded mode can do."""
 from __future__ import annotations
 
 import inspect
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -216,3 +217,24 @@ def test_a_param_clash_is_deferred_after_the_rest_is_stored(
         deferred = remote.tracking.write_batch(clash, "second-batch")
         assert isinstance(deferred, my.Conflict) and deferred.field == "params.lr"
         assert remote.get_metric_history(run.id, "m").values == [1.0]
+
+
+def test_batches_travel_as_columns_per_series_with_non_finite_values_as_strings() -> None:
+    a, b = "a" * 32, "b" * 32
+    rows = [(a, "loss", 0.5, 0, 10), (b, "loss", 1.0, 0, 11), (a, "loss", float("nan"), 1, 12)]
+    rows.append((a, "acc", float("-inf"), 3, 13))
+    (body,) = remote_tracking._batch_bodies(Batch(metrics=rows), "columns-1")
+    sent = json.loads(body)
+    assert sent["metrics"] == [
+        {
+            "run_id": a,
+            "key": "loss",
+            "steps": [0, 1],
+            "values": [0.5, "NaN"],
+            "timestamps": [10, 12],
+        },
+        {"run_id": b, "key": "loss", "steps": [0], "values": [1.0], "timestamps": [11]},
+        {"run_id": a, "key": "acc", "steps": [3], "values": ["-Infinity"], "timestamps": [13]},
+    ]
+    finite = remote_tracking._batch_bodies(Batch(metrics=rows[:2]), "columns-2")
+    assert json.loads(finite[0])["metrics"][0]["values"] == [0.5]

@@ -17,13 +17,14 @@ __all__ = ["AppFactory", "serve"]
 @dataclass(frozen=True)
 class AppFactory:
     """Builds the app in each worker process (picklable: settings and a module-level
-    authenticator travel to the workers as arguments, not through the environment)."""
+    authenticator travel to the workers as arguments, not through the environment); the
+    process is the server's own, so the app freezes what it holds after start-up."""
 
     settings: Settings
     auth: Authenticator
 
     def __call__(self) -> FastAPI:
-        return create_app(self.settings, auth=self.auth)
+        return create_app(self.settings, auth=self.auth, freeze_gc=True)
 
 
 def serve(settings: Settings, *, auth: Authenticator, log_level: str = "info") -> None:

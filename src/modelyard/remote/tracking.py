@@ -230,15 +230,19 @@ def _batch_bodies(batch: Batch, batch_id: str, part: str = "") -> list[bytes]:
     wire_id = batch_id
     if part:
         wire_id = hashlib.blake2b(f"{batch_id}/{part}".encode(), digest_size=12).hexdigest()
-    body = dumps(
-        {
-            "batch_id": wire_id,
-            "metrics": [(r, k, _wire(v), s, t) for r, k, v, s, t in batch.metrics],
-            "params": batch.params,
-            "tags": batch.tags,
-            "heartbeats": batch.heartbeats,
-        }
-    )
+    content: dict[str, Any] = {
+        "batch_id": wire_id,
+        "metrics": _series(batch.metrics),
+        "params": batch.params,
+        "tags": batch.tags,
+        "heartbeats": batch.heartbeats,
+    }
+    try:
+        body = dumps(content)
+    except ValueError:  # a NaN or an infinity: JSON carries them as strings
+        for series in content["metrics"]:
+            series["values"] = [_wire(v) for v in series["values"]]
+        body = dumps(content)
     if len(body) <= _MAX_REQUEST_BYTES:
         return [body]
     rows = [
@@ -253,6 +257,23 @@ def _batch_bodies(batch: Batch, batch_id: str, part: str = "") -> list[bytes]:
     return _batch_bodies(_batch_of(rows[:half]), batch_id, part + "0") + _batch_bodies(
         _batch_of(rows[half:]), batch_id, part + "1"
     )
+
+
+def _series(rows: list[tuple[str, str, float, int, int]]) -> list[dict[str, Any]]:
+    """Metric rows as the wire's columns, one entry per (run, key) in order of first
+    appearance."""
+    columns: dict[tuple[str, str], tuple[list[int], list[float], list[int]]] = {}
+    for run_id, key, value, step, stamp in rows:
+        found = columns.get((run_id, key))
+        if found is None:
+            found = columns[(run_id, key)] = ([], [], [])
+        found[0].append(step)
+        found[1].append(value)
+        found[2].append(stamp)
+    return [
+        {"run_id": r, "key": k, "steps": steps, "values": values, "timestamps": stamps}
+        for (r, k), (steps, values, stamps) in columns.items()
+    ]
 
 
 def _batch_of(rows: list[tuple[int, Any]]) -> Batch:

@@ -14,20 +14,18 @@ data and are not audited one by one.
 from __future__ import annotations
 
 import base64
-import contextlib
 import copy
-import gc
 import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from modelyard._util import new_id, now_ms, validate_name
+from modelyard._util import gc_paused, new_id, now_ms, validate_name
 from modelyard.errors import (
     AlreadyExists,
     Conflict,
@@ -606,7 +604,7 @@ class TrackingService:
             ).scalar()
             # Plain driver tuples and no collector passes while 100,000s of them are made:
             # SQLAlchemy Row objects and the GC runs they set off cost ~8x the read.
-            with _gc_paused():
+            with gc_paused():
                 rows = self._fetch_history(conn, series) if series is not None else []
                 total = len(rows)
                 if max_points is not None and total > max_points:
@@ -675,17 +673,6 @@ def _batch_runs(batch: Batch) -> set[str]:
     for rows in (batch.metrics, batch.params, batch.tags):
         found.update(row[0] for row in rows)
     return found
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _project(row: Any) -> Project:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
+from modelyard._util import gc_paused
 from modelyard.api._errors import error_body
 from modelyard.api._services import get_tracking
 from modelyard.api.schemas._types import Text
@@ -37,10 +38,15 @@ def write_batch(body: BatchCreate, tracking: Tracking) -> BatchPublic | JSONResp
     """Store a batch in one transaction, once per ``batch_id`` (a retried batch is not
     stored again). A param that clashes with a value another writer stored is answered
     409 with the batch marked stored: everything else in it was written."""
-    batch = Batch(
-        metrics=body.metrics, params=body.params, tags=body.tags, heartbeats=body.heartbeats
-    )
-    deferred = tracking.write_batch(batch, batch_id=body.batch_id)
+    with gc_paused():  # the rows live only in here: no full collections over them
+        batch = Batch(
+            metrics=body.metric_rows(),
+            params=body.params,
+            tags=body.tags,
+            heartbeats=body.heartbeats,
+        )
+        deferred = tracking.write_batch(batch, batch_id=body.batch_id)
+        del batch
     stored = BatchPublic(batch_id=body.batch_id, stored=True)
     if deferred is None:
         return stored
