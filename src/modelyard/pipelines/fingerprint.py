@@ -234,7 +234,8 @@ def environment(modules: set[str], declared: str | None = None) -> dict[str, Any
             top = _top_package(value)
             if top is None:
                 continue
-            for dist in _distributions().get(top, ()):
+            # An editable install may not list its top-level names; try the name itself.
+            for dist in _distributions().get(top, (top,)):
                 version = _version(dist)
                 if version is not None:
                     packages[dist] = version

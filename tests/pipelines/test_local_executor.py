@@ -1,0 +1,83 @@
+"""The local executor: independent steps in worker processes, outputs through the store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import modelyard as my
+from modelyard import Client, InvalidInput
+
+STEPS = """
+import os
+import time
+from pathlib import Path
+
+import modelyard as my
+
+
+@my.step
+def source(n: int) -> list:
+    return list(range(n))
+
+
+@my.step
+def branch(values: list, power: int, marks: str) -> dict:
+    Path(marks, f"{power}.start").write_text(str(os.getpid()))
+    deadline = time.monotonic() + 20
+    while len(list(Path(marks).glob("*.start"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)  # both branches must be running at once to get past this
+    return {"pid": os.getpid(), "total": sum(v**power for v in values)}
+
+
+@my.step
+def combine(a: dict, b: dict) -> list:
+    return [a["total"], b["total"], a["pid"] != b["pid"]]
+
+
+@my.pipeline
+def fan(n: int, marks: str):
+    values = source(n)
+    combine(branch(values, 1, marks), branch(values, 2, marks))
+"""
+
+Write = Callable[..., dict[str, ModuleType]]
+
+
+@pytest.mark.slow
+def test_independent_steps_run_at_once_in_worker_processes(
+    pipe_client: Client, write_modules: Write, tmp_path: Path
+) -> None:
+    steps = write_modules(local_steps=STEPS)["local_steps"]
+    marks = tmp_path / "marks"
+    marks.mkdir()
+
+    result = steps.fan.run(n=4, marks=str(marks), client=pipe_client, executor="local")
+
+    assert result.output("combine") == [6, 14, True]
+    assert sorted(result.ran) == ["branch", "branch_2", "combine", "source"]
+    parent = pipe_client.get_run(result.run_id)
+    assert parent.status == "finished" and parent.tags["modelyard.executor"] == "local"
+    for step in result.steps.values():
+        assert pipe_client.get_run(step.run_id).parent_id == parent.id
+
+    for mark in marks.iterdir():
+        mark.unlink()
+    again = steps.fan.run(n=4, marks=str(marks), client=pipe_client, executor="local")
+    assert sorted(again.cached) == ["branch", "branch_2", "combine", "source"]
+
+
+def test_the_local_executor_needs_module_level_steps(pipe_client: Client) -> None:
+    @my.step
+    def inner() -> int:
+        return 1
+
+    @my.pipeline
+    def nested():
+        inner()
+
+    with pytest.raises(InvalidInput, match="must be defined at the top level of a module"):
+        nested.run(client=pipe_client, executor="local")

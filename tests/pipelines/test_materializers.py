@@ -1,0 +1,120 @@
+"""Materializers: chosen by type, exact round trips, user registration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from sklearn.linear_model import LinearRegression
+
+from modelyard import InvalidInput
+from modelyard.pipelines import materializers, register_materializer
+from modelyard.pipelines.materializers import materializer_for, materializer_named
+
+
+def _round_trip(value: Any, tmp_path: Path) -> tuple[str, str, Any]:
+    m = materializer_for(value)
+    path = m.save(value, tmp_path)
+    return m.name, path.name, materializer_named(m.name).load(path)
+
+
+def test_dataframes_and_arrow_tables_are_parquet(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]}, index=[10, 20])
+    name, file, back = _round_trip(frame, tmp_path)
+    assert (name, file) == ("pandas", "output.parquet")
+    pd.testing.assert_frame_equal(back, frame)  # the index survives
+
+    table = pa.table({"a": [1, 2]})
+    name, file, back = _round_trip(table, tmp_path)
+    assert (name, file) == ("arrow", "output.parquet")
+    assert back.equals(table)
+
+
+def test_numpy_arrays_are_npy_unless_they_hold_objects(tmp_path: Path) -> None:
+    name, file, back = _round_trip(np.arange(6).reshape(2, 3), tmp_path)
+    assert (name, file) == ("numpy", "output.npy")
+    np.testing.assert_array_equal(back, np.arange(6).reshape(2, 3))
+    assert materializer_for(np.array([{"a": 1}], dtype=object)).name == "pickle"
+
+
+@pytest.mark.parametrize(
+    "value", [{"a": [1, 2.5, None, True, "s"]}, [1, 2], "text", 3, 2.5, True, None]
+)
+def test_json_values_are_json(value: Any, tmp_path: Path) -> None:
+    name, file, back = _round_trip(value, tmp_path)
+    assert (name, file) == ("json", "output.json")
+    assert back == value and type(back) is type(value)
+
+
+@pytest.mark.parametrize(
+    "value", [{1: "int key"}, {"t": (1, 2)}, [float("nan")], {"x": {1, 2}}, [np.int64(3)]]
+)
+def test_values_json_would_change_are_pickled(value: Any, tmp_path: Path) -> None:
+    name, _, back = _round_trip(value, tmp_path)
+    assert name == "pickle"
+    assert repr(back) == repr(value)
+
+
+def test_bytes_are_raw(tmp_path: Path) -> None:
+    assert _round_trip(b"\x00\x01", tmp_path) == ("bytes", "output.bin", b"\x00\x01")
+
+
+def test_estimators_and_other_objects_are_pickled_with_joblib(tmp_path: Path) -> None:
+    model = LinearRegression().fit([[0.0], [1.0]], [0.0, 2.0])
+    name, file, back = _round_trip(model, tmp_path)
+    assert (name, file) == ("sklearn", "output.joblib")
+    assert back.predict([[2.0]]) == pytest.approx([4.0])
+    assert _round_trip(Path("x"), tmp_path)[:2] == ("pickle", "output.joblib")
+
+
+class Celsius:
+    def __init__(self, degrees: float) -> None:
+        self.degrees = degrees
+
+
+class _CelsiusText:
+    name = "celsius-text"
+
+    def save(self, value: Any, directory: Path) -> Path:
+        path = directory / "output.txt"
+        path.write_text(f"{value.degrees}C")
+        return path
+
+    def load(self, path: Path) -> Any:
+        return Celsius(float(path.read_text().removesuffix("C")))
+
+
+@pytest.fixture
+def restore_registry() -> Iterator[None]:
+    by_type, by_name = list(materializers._BY_TYPE), dict(materializers._BY_NAME)
+    yield
+    materializers._BY_TYPE[:] = by_type
+    materializers._BY_NAME.clear()
+    materializers._BY_NAME.update(by_name)
+
+
+@pytest.mark.usefixtures("restore_registry")
+def test_users_register_their_own_materializers(tmp_path: Path) -> None:
+    register_materializer(Celsius, _CelsiusText())
+    name, file, back = _round_trip(Celsius(21.5), tmp_path)
+    assert (name, file) == ("celsius-text", "output.txt")
+    assert back.degrees == 21.5
+
+
+@pytest.mark.usefixtures("restore_registry")
+def test_registration_is_checked() -> None:
+    with pytest.raises(InvalidInput, match="needs a name and save"):
+        register_materializer(Celsius, object())  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="another materializer is named 'json'"):
+        other = _CelsiusText()
+        other.name = "json"
+        register_materializer(Celsius, other)
+    with pytest.raises(InvalidInput, match="not an import path"):
+        register_materializer("DataFrame", _CelsiusText())
+    with pytest.raises(InvalidInput, match="no materializer named 'nope'"):
+        materializer_named("nope")
