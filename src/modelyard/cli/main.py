@@ -14,6 +14,7 @@ from modelyard.cli.data import app as data_app
 from modelyard.cli.db import app as db_app
 from modelyard.cli.maintenance import register as register_maintenance
 from modelyard.cli.mfa import app as mfa_app
+from modelyard.cli.pipelines import app as pipelines_app
 from modelyard.cli.projects import app as projects_app
 from modelyard.cli.quickstart import register as register_quickstart
 from modelyard.cli.roles import app as roles_app
@@ -62,6 +63,7 @@ app.add_typer(artifacts_app, name="artifacts")
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
+app.add_typer(pipelines_app, name="pipelines")
 register_maintenance(app)
 register_quickstart(app)
 register_server(app)

@@ -1,0 +1,129 @@
+"""``modelyard pipelines run`` and ``explain``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from modelyard.cli.main import app
+from modelyard.config import Settings
+
+STEPS = """
+import modelyard as my
+
+
+@my.step
+def numbers(count: int, label: str) -> list:
+    return [label] * count
+
+
+@my.step
+def size(values: list) -> int:
+    return len(values)
+
+
+@my.pipeline
+def counting(count: int, label: str = "x"):
+    size(numbers(count, label))
+
+
+not_a_pipeline = 3
+"""
+
+
+@pytest.fixture
+def cli(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., Any]]:
+    (tmp_path / "cli_steps.py").write_text(STEPS)  # tmp_path is the working directory
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the command adds the directory
+    runner = CliRunner()
+    base = ["--store-url", settings.store_url, "--home", str(settings.home)]
+
+    def invoke(*args: str) -> Any:
+        return runner.invoke(app, [*base, *args])
+
+    yield invoke
+    sys.modules.pop("cli_steps", None)
+
+
+def test_run_then_rerun_from_the_cache_and_explain(cli: Callable[..., Any]) -> None:
+    first = cli("pipelines", "run", "cli_steps:counting", "--param", "count=3", "--json")
+    assert first.exit_code == 0, first.output
+    data = json.loads(first.output)
+    assert [(s["step"], s["outcome"]) for s in data["steps"]] == [
+        ("numbers", "ran"),
+        ("size", "ran"),
+    ]
+
+    again = cli("pipelines", "run", "cli_steps:counting", "--param", "count=3")
+    assert again.exit_code == 0, again.output
+    assert "cached" in again.output and "pipeline run" in again.output
+
+    label = cli(
+        "pipelines",
+        "run",
+        "cli_steps:counting",
+        "--param",
+        "count=3",
+        "--param",
+        "label=7",
+        "--json",
+    )
+    run_id = json.loads(label.output)["run_id"]
+    why = cli("pipelines", "explain", run_id[:10], "--json")
+    assert why.exit_code == 0, why.output
+    assert json.loads(why.output)["steps"][0]["reasons"] == ['param label x → "7"']
+    table = cli("pipelines", "explain", run_id)
+    assert "input values changed" in table.output
+
+
+def test_no_cache_and_a_file_reference(cli: Callable[..., Any], tmp_path: Path) -> None:
+    ref = f"{tmp_path / 'cli_steps.py'}:counting"
+    cli("pipelines", "run", ref, "--param", "count=2")
+    result = cli("pipelines", "run", ref, "--param", "count=2", "--no-cache", "--json")
+    assert result.exit_code == 0, result.output
+    assert {s["outcome"] for s in json.loads(result.output)["steps"]} == {"ran"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["no_such_module:counting"], "cannot import module 'no_such_module'"),
+        (["cli_steps:missing"], "module 'cli_steps' has no attribute 'missing'"),
+        (["cli_steps:not_a_pipeline"], "cli_steps:not_a_pipeline is not a pipeline"),
+        (["counting"], "not a pipeline reference"),
+        (["cli_steps:counting"], "pipeline 'counting' is missing its required parameter 'count'"),
+        (["cli_steps:counting", "--param", "count"], "--param must be key=value"),
+        (
+            ["cli_steps:counting", "--param", "cout=1"],
+            "pipeline 'counting' has no parameter 'cout'",
+        ),
+        (["nowhere.py:counting"], "no such file: nowhere.py"),
+    ],
+)
+def test_bad_input_is_one_line_and_a_non_zero_exit(
+    cli: Callable[..., Any], args: list[str], message: str
+) -> None:
+    result = cli("pipelines", "run", *args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_explain_of_a_run_that_is_not_a_pipeline_run(
+    cli: Callable[..., Any], settings: Settings
+) -> None:
+    from modelyard import Client
+
+    with Client(settings) as client, client.start_run(capture=False) as plain:
+        pass
+    result = cli("pipelines", "explain", plain.id)
+    assert result.exit_code != 0
+    assert "is not a pipeline run" in result.output
