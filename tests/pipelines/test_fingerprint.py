@@ -10,7 +10,13 @@ from types import ModuleType
 import pytest
 
 from modelyard import InvalidInput
-from modelyard.pipelines.fingerprint import canonical_json, code_parts, environment, key_parts
+from modelyard.pipelines.fingerprint import (
+    _module_label,
+    canonical_json,
+    code_parts,
+    environment,
+    key_parts,
+)
 
 Write = Callable[..., dict[str, ModuleType]]
 
@@ -138,3 +144,11 @@ def test_library_modules_are_not_project_code() -> None:
 
 def _calls_json() -> str:
     return canonical_json({"a": 1}) + str(pytest.approx(1))
+
+
+def test_a_script_is_named_after_its_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    script = ModuleType("__main__")
+    script.__file__ = "/somewhere/train_bikes.py"
+    monkeypatch.setitem(sys.modules, "__main__", script)
+    assert _module_label("__main__") == "train_bikes"
+    assert _module_label("pkg.steps") == "pkg.steps"

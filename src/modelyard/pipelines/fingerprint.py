@@ -142,10 +142,12 @@ def code_parts(fn: types.FunctionType) -> tuple[dict[str, str], dict[str, str], 
                     if not _is_project_module(value):
                         continue
                     modules.add(value.__name__)
+                    label = _module_label(value.__name__)
                     for attr in names & vars(value).keys():
-                        _visit(getattr(value, attr), f"{value.__name__}.{attr}", constants, queue)
+                        _visit(getattr(value, attr), f"{label}.{attr}", constants, queue)
                 else:
-                    _visit(value, f"{f.__module__}.{global_name}", constants, queue)
+                    label = _module_label(f.__module__)
+                    _visit(value, f"{label}.{global_name}", constants, queue)
             for cell in f.__closure__ or ():
                 try:
                     contents = cell.cell_contents
@@ -216,7 +218,20 @@ def _source(obj: Any) -> bytes:
 
 
 def _qualified(obj: Any) -> str:
-    return f"{obj.__module__}.{obj.__qualname__}"
+    return f"{_module_label(obj.__module__)}.{obj.__qualname__}"
+
+
+def _module_label(name: str) -> str:
+    """A module's name, with ``__main__`` named after its file (or ``-m`` module) so a
+    script run directly and the same file run by ``modelyard pipelines run`` share keys."""
+    if name != "__main__":
+        return name
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name and spec.name != "__main__":
+        return str(spec.name)
+    path = getattr(main, "__file__", None)
+    return Path(path).stem if path else name
 
 
 def environment(modules: set[str], declared: str | None = None) -> dict[str, Any]:
