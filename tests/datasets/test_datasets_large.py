@@ -2,7 +2,8 @@
 
 Measured by hand (2-core machine, shared): a 5.4 GB CSV of 80.8 million rows registered
 with its profile in 164 s (33 MB/s) with a peak RSS of 398 MB; a 300 MB one peaks at about
-415 MB, so the bound below holds with room to spare and does not grow with the file.
+460 MB (480 MB since a row group is written while the next is gathered), so the bound below
+holds with room to spare and does not grow with the file.
 
 The child reads its peak from ``VmHWM`` in /proc: ``ru_maxrss`` keeps the parent's
 high-water mark across fork and exec, so under a large pytest process it reported the

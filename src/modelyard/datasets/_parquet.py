@@ -2,8 +2,9 @@
 
 A version's data is a blob tree of ``part-00000.parquet``, ``part-00001.parquet``... A
 row group is written once it holds ``ROW_GROUP_ROWS`` rows or ``ROW_GROUP_BYTES`` bytes
-of Arrow data, so memory stays bounded by about one row group whatever the table's size;
-a new part starts once the current one reaches ``PART_BYTES`` on disk.
+of Arrow data; it is encoded and compressed in a thread of its own while the next one is
+gathered, so memory stays bounded by about two row groups whatever the table's size. A
+new part starts once the current one reaches ``PART_BYTES`` on disk.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +34,11 @@ _IN_MEMORY_PART = 64 * 1024 * 1024
 
 
 class PartWriter:
-    """Parquet parts of one schema in ``folder``; :meth:`close` returns their paths."""
+    """Parquet parts of one schema in ``folder``; :meth:`close` returns their paths.
+
+    One row group is written at a time, in a background thread, while the caller goes on;
+    an error from a write is raised by the next :meth:`write` or by :meth:`close`.
+    """
 
     def __init__(
         self,
@@ -53,6 +59,8 @@ class PartWriter:
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
         self._pending_bytes = 0
+        self._thread: ThreadPoolExecutor | None = None
+        self._in_flight: Future[None] | None = None
 
     def write(self, batch: pa.RecordBatch) -> None:
         self._pending.append(batch)
@@ -66,6 +74,18 @@ class PartWriter:
             return
         table = pa.Table.from_batches(self._pending, schema=self.schema)
         self._pending, self._pending_rows, self._pending_bytes = [], 0, 0
+        self._wait()
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="modelyard-parquet")
+        self._in_flight = self._thread.submit(self._write_row_group, table)
+
+    def _wait(self) -> None:
+        """Wait for the row group in flight; raises its error."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            in_flight.result()
+
+    def _write_row_group(self, table: pa.Table) -> None:
         if self._writer is None:
             path = self.folder / f"part-{len(self.parts):05d}.parquet"
             self.parts.append(path)
@@ -78,18 +98,30 @@ class PartWriter:
             self._writer = None
 
     def close(self) -> list[Path]:
-        self._flush()
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        try:
+            self._flush()
+            self._wait()
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+        finally:
+            self._stop()
         return list(self.parts)
 
     def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self._wait()
+        self._stop()
         if self._writer is not None:
             with contextlib.suppress(Exception):
                 self._writer.close()
             self._writer = None
         self._pending = []
+
+    def _stop(self) -> None:
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+            self._thread = None
 
 
 def _part_entries(blobs: BlobStore, tree_digest: str) -> list[tuple[str, str, int]]:
