@@ -24,10 +24,13 @@ HELPERS = """
 import json
 
 LIMIT = 3
+NAMES = ["a", "b"]
+SKIP = {"x": (1, 2)}
+HANDLE = object()
 
 
 def clean(rows):
-    return _drop(rows)[:LIMIT]
+    return _drop(rows)[:LIMIT] + NAMES + [SKIP, HANDLE]
 
 
 def _drop(rows):
@@ -97,7 +100,7 @@ def test_the_code_parts_follow_project_helpers_transitively(write_modules: Write
         "fp_helpers._drop",
         "fp_helpers.Scaler",
     }
-    assert set(constants) == {"fp_helpers.LIMIT"}
+    assert set(constants) == {"fp_helpers.LIMIT", "fp_helpers.NAMES", "fp_helpers.SKIP"}
     assert visited == {"fp_steps", "fp_helpers"}
 
 
@@ -152,3 +155,13 @@ def test_a_script_is_named_after_its_file(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setitem(sys.modules, "__main__", script)
     assert _module_label("__main__") == "train_bikes"
     assert _module_label("pkg.steps") == "pkg.steps"
+
+
+def test_editing_a_list_constant_changes_the_key(write_modules: Write) -> None:
+    steps = write_modules(fp_helpers=HELPERS, fp_steps=STEPS)["fp_steps"]
+    base = key_parts(steps.prepare, "prepare", {}, {})
+    edited = write_modules(fp_helpers=HELPERS.replace('["a", "b"]', '["a", "c"]'), fp_steps=STEPS)
+    changed = key_parts(edited["fp_steps"].prepare, "prepare", {}, {})
+    assert changed.code == base.code
+    assert changed.constants["fp_helpers.NAMES"] != base.constants["fp_helpers.NAMES"]
+    assert changed.key() != base.key()

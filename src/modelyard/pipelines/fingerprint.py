@@ -5,7 +5,8 @@ The key is the BLAKE3 digest of canonical JSON of :class:`KeyParts`:
 - ``code``: the digest of the source of the step's function and of every project
   function or class it reaches by global name or as an attribute of an imported project
   module, followed transitively (editing a helper changes the key); ``constants``: the
-  values of simple module-level constants those functions read;
+  values of module-level scalars, and of lists, tuples and dicts of them, that those
+  functions read;
 - ``params``: the step's non-input arguments as canonical JSON (values that have none are
   rejected);
 - ``inputs``: the digest of each input artifact;
@@ -160,10 +161,24 @@ def code_parts(fn: types.FunctionType) -> tuple[dict[str, str], dict[str, str], 
 
 def _visit(value: Any, name: str, constants: dict[str, str], queue: list[Any]) -> None:
     """Note a constant's value, or queue a project function or class to visit."""
-    if isinstance(value, _CONSTANT_TYPES):
-        constants[name] = blake3(repr(value).encode()).hexdigest()
+    text = _constant_text(value)
+    if text is not None:
+        constants[name] = blake3(text.encode()).hexdigest()
     elif (found := _reachable(value)) is not None:
         queue.append(found)
+
+
+def _constant_text(value: Any) -> str | None:
+    """A constant's value as text: scalars by ``repr``, lists, tuples and dicts of them by
+    type and canonical JSON; None for anything else."""
+    if isinstance(value, _CONSTANT_TYPES):
+        return repr(value)
+    if isinstance(value, list | tuple | dict):
+        try:
+            return f"{type(value).__name__}:{canonical_json(value)}"
+        except InvalidInput:
+            return None
+    return None
 
 
 def _reachable(value: Any) -> Any:
