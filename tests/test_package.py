@@ -31,6 +31,7 @@ def test_public_names_are_pinned() -> None:
             "connect",
             "get_metric_history",
             "get_run",
+            "lineage",
             "load_settings",
             "pipeline",
             "search_runs",

@@ -31,6 +31,7 @@ from modelyard.pipelines import pipeline, step
 if TYPE_CHECKING:
     import pandas as pd
 
+    from modelyard._lineage import LineageGraph
     from modelyard.tracking import ActiveRun, MetricHistory, Run, RunPage
 
 __version__ = "0.1.0"
@@ -56,6 +57,7 @@ __all__ = [
     "connect",
     "get_metric_history",
     "get_run",
+    "lineage",
     "load_settings",
     "pipeline",
     "search_runs",
@@ -152,6 +154,20 @@ def get_metric_history(
     """Every point of one metric (downsampled to ``max_points`` when given)."""
     with Client(settings) as client:
         return client.get_metric_history(run, key, max_points=max_points)
+
+
+def lineage(
+    obj: object,
+    *,
+    direction: Literal["up", "down", "both"] = "up",
+    depth: int = 3,
+    settings: Settings | None = None,
+) -> LineageGraph:
+    """What produced ``obj`` (``up``: the runs and data it was made from), what depends
+    on it (``down``), or both, to ``depth`` hops. ``obj`` is a run, a dataset version or a
+    ``(kind, id)`` pair."""
+    with Client(settings) as client:
+        return client.lineage(obj, direction=direction, depth=depth)
 
 
 def autolog(project: str | None = None, *, log_models: bool = True, disable: bool = False) -> None:

@@ -26,6 +26,7 @@ from modelyard.errors import InvalidInput, ModelyardError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from modelyard._lineage import LineageGraph
     from modelyard.artifacts import BlobStore
     from modelyard.datasets.client import Datasets
     from modelyard.remote import HttpSession, RemoteArtifacts, RemoteTracking
@@ -307,6 +308,19 @@ class Client:
     ) -> MetricHistory:
         """Every point of one metric in step order (at most ``max_points``, downsampled)."""
         return self.tracking.metric_history(_run_id(run), key, max_points=max_points)
+
+    def lineage(
+        self,
+        obj: object,
+        *,
+        direction: Literal["up", "down", "both"] = "up",
+        depth: int = 3,
+    ) -> LineageGraph:
+        """What produced ``obj`` (``up``), what depends on it (``down``), or both, to
+        ``depth`` hops: ``obj`` is a run, a dataset version or a ``(kind, id)`` pair."""
+        from modelyard._lineage import lineage
+
+        return lineage(self, obj, direction=direction, depth=depth)
 
     def delete_run(self, run_id: str, permanent: bool = False) -> None:
         self.tracking.delete_run(run_id, permanent=permanent)

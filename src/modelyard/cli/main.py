@@ -12,6 +12,7 @@ from modelyard.cli.audit import app as audit_app
 from modelyard.cli.config import app as config_app
 from modelyard.cli.data import app as data_app
 from modelyard.cli.db import app as db_app
+from modelyard.cli.lineage import register as register_lineage
 from modelyard.cli.maintenance import register as register_maintenance
 from modelyard.cli.mfa import app as mfa_app
 from modelyard.cli.pipelines import app as pipelines_app
@@ -64,6 +65,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
 app.add_typer(pipelines_app, name="pipelines")
+register_lineage(app)
 register_maintenance(app)
 register_quickstart(app)
 register_server(app)

@@ -1,0 +1,183 @@
+"""Lineage walks: "what produced this?" (``up``) and "what depends on this?" (``down``).
+
+Edges are stored one hop at a time (``datasets/edges.py``: a run read a dataset version,
+a run produced one, ...). :func:`walk` follows them breadth-first from one object to a
+given depth and returns a :class:`LineageGraph`: every node reached once, every edge
+crossed once, so diamonds and cycles end. Each hop goes through the dataset service's
+``lineage_edges`` (in this process or on the server, with the caller's read rights), so
+the same walk works embedded and in remote mode. An object the caller may not read, or
+of a kind that cannot be expanded, is kept as a leaf with a note.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from modelyard.datasets.edges import DATASET_VERSION, RUN
+from modelyard.errors import InvalidInput, NotFound, PermissionDenied
+
+if TYPE_CHECKING:
+    from modelyard.client import Client
+    from modelyard.datasets.entities import LineageEdge
+
+__all__ = ["MAX_DEPTH", "LineageGraph", "LineageNode", "lineage", "node_of", "walk"]
+
+#: The deepest walk one call may ask for.
+MAX_DEPTH = 50
+#: Kinds whose neighbours can be looked up (others are leaves).
+EXPANDABLE = frozenset({RUN, DATASET_VERSION})
+
+Walk = Literal["up", "down", "both"]
+Hop = Callable[[str, str, Walk], list["LineageEdge"]]
+
+
+@dataclass(frozen=True)
+class LineageNode:
+    """One object in a lineage graph: its kind and id, a label for people, and a note
+    when it could not be expanded."""
+
+    kind: str
+    id: str
+    label: str = ""
+    note: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.kind, self.id)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "id": self.id, "label": self.label, "note": self.note}
+
+
+@dataclass
+class LineageGraph:
+    """Nodes reached from ``root`` (``nodes[0]`` is the root) and the edges crossed, each
+    once; ``depth`` is how far each node is from the root."""
+
+    root: LineageNode
+    direction: Walk
+    nodes: list[LineageNode] = field(default_factory=list)
+    edges: list[LineageEdge] = field(default_factory=list)
+    depth: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def node(self, kind: str, object_id: str) -> LineageNode:
+        for found in self.nodes:
+            if found.key == (kind, object_id):
+                return found
+        raise NotFound(f"{kind} {object_id} is not in this lineage graph")
+
+    def neighbours(self, node: LineageNode) -> list[tuple[LineageEdge, LineageNode, str]]:
+        """(edge, the node at its other end, "up" or "down") for each edge at ``node``."""
+        found = []
+        for edge in self.edges:
+            if (edge.target_kind, edge.target_id) == node.key:
+                found.append((edge, self.node(edge.source_kind, edge.source_id), "up"))
+            elif (edge.source_kind, edge.source_id) == node.key:
+                found.append((edge, self.node(edge.target_kind, edge.target_id), "down"))
+        return found
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "root": self.root.as_dict(),
+            "direction": self.direction,
+            "nodes": [{**n.as_dict(), "depth": self.depth[n.key]} for n in self.nodes],
+            "edges": [e.as_dict() for e in self.edges],
+        }
+
+
+def walk(
+    root: LineageNode,
+    hop: Hop,
+    *,
+    direction: Walk = "up",
+    depth: int = 3,
+    label: Callable[[str, str], str] | None = None,
+) -> LineageGraph:
+    """Follow edges from ``root`` breadth-first, at most ``depth`` hops; ``hop(kind, id,
+    direction)`` answers one hop, ``label(kind, id)`` names a node for people."""
+    if direction not in ("up", "down", "both"):
+        raise InvalidInput(
+            f"direction must be 'up', 'down' or 'both'; got {direction!r}", field="direction"
+        )
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= MAX_DEPTH:
+        raise InvalidInput(f"depth must be a whole number from 0 to {MAX_DEPTH}", field="depth")
+    graph = LineageGraph(root=root, direction=direction)
+    graph.nodes.append(root)
+    graph.depth[root.key] = 0
+    crossed: set[tuple[str, str, str, str, str]] = set()
+    queue = deque([root])
+    while queue:
+        node = queue.popleft()
+        here = graph.depth[node.key]
+        if here >= depth or node.kind not in EXPANDABLE or node.note is not None:
+            continue
+        for edge in hop(node.kind, node.id, direction):
+            ends = (edge.source_kind, edge.source_id, edge.target_kind, edge.target_id)
+            if (*ends, edge.relation) in crossed:
+                continue
+            crossed.add((*ends, edge.relation))
+            graph.edges.append(edge)
+            upstream = (edge.target_kind, edge.target_id) == node.key
+            other = (edge.source_kind, edge.source_id) if upstream else ends[2:]
+            if other in graph.depth:
+                continue
+            reached = _reach(other[0], other[1], label)
+            graph.nodes.append(reached)
+            graph.depth[reached.key] = here + 1
+            queue.append(reached)
+    return graph
+
+
+def _reach(kind: str, object_id: str, label: Callable[[str, str], str] | None) -> LineageNode:
+    if label is None:
+        return LineageNode(kind, object_id)
+    try:
+        return LineageNode(kind, object_id, label(kind, object_id))
+    except (NotFound, PermissionDenied) as exc:
+        return LineageNode(kind, object_id, note=str(exc))
+
+
+def node_of(obj: object) -> LineageNode:
+    """The node for a run (``Run``, ``ActiveRun``), a dataset version, a node, or a
+    ``(kind, id)`` pair."""
+    from modelyard.datasets.entities import DatasetVersion
+    from modelyard.tracking import ActiveRun, Run
+
+    if isinstance(obj, LineageNode):
+        return obj
+    if isinstance(obj, DatasetVersion):
+        return LineageNode(DATASET_VERSION, obj.id)
+    if isinstance(obj, Run | ActiveRun):
+        return LineageNode(RUN, str(obj.id))
+    if (
+        isinstance(obj, tuple)
+        and len(obj) == 2
+        and all(isinstance(part, str) and part for part in obj)
+    ):
+        return LineageNode(obj[0], obj[1])
+    raise InvalidInput(
+        "lineage starts from a run, a dataset version or a (kind, id) pair, "
+        f"not {type(obj).__name__}",
+        field="obj",
+    )
+
+
+def lineage(client: Client, obj: object, *, direction: Walk = "up", depth: int = 3) -> LineageGraph:
+    """The lineage graph around ``obj`` in ``client``'s store (or server), with labels."""
+    start = node_of(obj)
+    service = client.datasets.service
+
+    def label(kind: str, object_id: str) -> str:
+        if kind == RUN:
+            run = client.get_run(object_id)
+            return f"run {run.name or run.id[:8]} ({run.status}, project {run.project})"
+        if kind == DATASET_VERSION:
+            version = service.get_by_id(object_id)
+            return f"dataset {version.dataset} v{version.version} ({version.num_rows:,} rows)"
+        return f"{kind} {object_id}"
+
+    root = LineageNode(start.kind, start.id, label(start.kind, start.id))  # errors surface
+    return walk(root, service.lineage_edges, direction=direction, depth=depth, label=label)

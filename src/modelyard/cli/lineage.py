@@ -1,0 +1,88 @@
+"""``modelyard lineage REF``: what produced an object, or what depends on it, as a tree.
+
+``REF`` is a run (its id or a unique prefix of 6+ hex digits, or ``run:ID``) or a dataset
+version (``dataset:NAME``, ``dataset:NAME:VERSION`` or ``dataset:NAME@ALIAS`` in
+``--project``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from modelyard._lineage import LineageGraph, LineageNode
+from modelyard.cli._common import JsonOption, client, console, print_json, run_command
+from modelyard.errors import InvalidInput
+
+
+def register(app: typer.Typer) -> None:
+    app.command("lineage")(lineage)
+
+
+def lineage(
+    ctx: typer.Context,
+    ref: str = typer.Argument(
+        ..., help="A run id (or prefix), run:ID, or dataset:NAME[:VERSION|@ALIAS]."
+    ),
+    direction: str = typer.Option(
+        "up", "--direction", "-d", help="up: what produced it; down: what depends on it; both."
+    ),
+    depth: int = typer.Option(3, "--depth", help="How many hops to follow (0-50)."),
+    project: str = typer.Option("default", "--project", "-p", help="Project of a dataset."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Show the lineage of a run or a dataset version as a tree."""
+
+    def body() -> None:
+        if direction not in ("up", "down", "both"):
+            raise InvalidInput(
+                f"--direction must be up, down or both, not {direction!r}", field="direction"
+            )
+        with client(ctx) as c:
+            graph = c.lineage(_node(c, ref, project), direction=direction, depth=depth)
+        if as_json:
+            print_json(graph.as_dict())
+        else:
+            console.print(tree(graph))
+
+    run_command(body)
+
+
+def _node(c: Any, ref: str, project: str) -> tuple[str, str]:
+    from modelyard.cli.data import parse_ref
+
+    kind, _, rest = ref.partition(":")
+    if kind == "dataset" and rest:
+        name, version, alias = parse_ref(rest)
+        return ("dataset_version", c.datasets.get(name, version, alias, project=project).id)
+    run_ref = rest if kind == "run" and rest else ref
+    return ("run", c.tracking.resolve_run_id(run_ref))
+
+
+def tree(graph: LineageGraph) -> Any:
+    """A Rich tree of the graph from its root; a node met again is shown once more by
+    name only (its branch is under its first place)."""
+    from rich.tree import Tree
+
+    shown: set[tuple[str, str]] = set()
+
+    def name(node: LineageNode) -> str:
+        text = node.label or f"{node.kind} {node.id}"
+        return f"{text} [dim]{node.id}[/dim]" + (f" [red]({node.note})[/red]" if node.note else "")
+
+    root = Tree(f"[bold]{name(graph.root)}[/bold]")
+    shown.add(graph.root.key)
+
+    def grow(branch: Tree, node: LineageNode, came_from: tuple[str, str] | None) -> None:
+        for edge, other, way in graph.neighbours(node):
+            if other.key == came_from:
+                continue
+            arrow = "<-" if way == "up" else "->"
+            child = branch.add(f"{arrow} {edge.relation}: {name(other)}")
+            if other.key not in shown:
+                shown.add(other.key)
+                grow(child, other, node.key)
+
+    grow(root, graph.root, None)
+    return root
