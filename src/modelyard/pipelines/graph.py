@@ -130,14 +130,6 @@ class Graph:
                         field=param,
                     )
 
-    def downstream(self, name: str) -> set[str]:
-        """Every node that depends on ``name``, directly or not."""
-        found: set[str] = set()
-        for node in self.nodes.values():  # topological order: one pass is enough
-            if node.upstream & (found | {name}):
-                found.add(node.name)
-        return found
-
 
 def current_tracer() -> Graph | None:
     """The graph being traced in this context, if any."""
