@@ -245,15 +245,17 @@ def _data_files(path: Path) -> list[Path]:
     others: list[str] = []
     for folder, dirs, names in os.walk(path):
         dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
+        base = Path(folder)
+        inside = base.relative_to(path).as_posix()
+        prefix = "" if inside == "." else f"{inside}/"
         for name in names:
             if name.startswith((".", "_")):
                 continue
-            file = Path(folder) / name
-            relative = file.relative_to(path).as_posix()
+            file = base / name
             if csv_format(file) is not None or file.suffix.lower() in _PARQUET_SUFFIXES:
-                found.append((relative, file))
+                found.append((prefix + name, file))
             else:
-                others.append(relative)
+                others.append(prefix + name)
     if others:
         listed = ", ".join(sorted(others)[:5]) + (" ..." if len(others) > 5 else "")
         raise InvalidInput(
