@@ -1,9 +1,11 @@
-"""The quickstart: a gradient-boosting sweep on scikit-learn's breast-cancer data.
+"""The quickstart: a gradient-boosting sweep on scikit-learn's breast-cancer data, then
+its best configuration retrained as a cached pipeline.
 
 Runs offline (the dataset ships with scikit-learn) on the embedded store. Each child run
 records params, per-iteration train/validation loss, final metrics, system metrics,
 resource usage, a confusion-matrix figure (when matplotlib is installed), feature
-importances as a Parquet table, a JSON report and the fitted model.
+importances as a Parquet table, a JSON report and the fitted model. The pipeline
+(``quickstart_pipeline.py``) runs twice: the second run is served from the cache.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from modelyard.client import Client
 from modelyard.config import Settings
 from modelyard.errors import MissingDependency
+from modelyard.examples.quickstart_pipeline import run_pipeline_tour
 from modelyard.tracking.frames import runs_to_frame
 
 GRID = [
@@ -28,7 +31,8 @@ GRID = [
 def run_quickstart(
     settings: Settings, *, project: str = "quickstart", console: Console | None = None
 ) -> dict[str, Any]:
-    """Run the sweep; returns the parent run id, the child rows (best first) and the best."""
+    """Run the sweep, then the pipeline tour with the best params; returns the parent run
+    id, the child rows (best first), the best row and the tour."""
     try:
         import pandas as pd
         from sklearn.datasets import load_breast_cancer
@@ -48,6 +52,7 @@ def run_quickstart(
     )
     y_tr, y_va = y_train.to_numpy(), y_val.to_numpy()
     total = sum(p["n_estimators"] for p in GRID)
+    params_of: dict[str, dict[str, Any]] = {}
     with (
         Client(settings) as client,
         Progress(
@@ -67,6 +72,7 @@ def run_quickstart(
             for i, params in enumerate(GRID):
                 progress.update(task, description=f"run {i + 1}/{len(GRID)}")
                 with parent.start_run(name=f"gbm-{i + 1}", params=params) as run:
+                    params_of[str(run.id)] = params
                     model = GradientBoostingClassifier(random_state=7, **params)
                     model.fit(X_train, y_train)
                     for step, (p_tr, p_va) in enumerate(
@@ -106,8 +112,10 @@ def run_quickstart(
             order_by=["metrics.val_auc DESC"],
             output="list",
         )
-    rows = runs_to_frame(children.runs).to_dict("records")
-    return {"parent_id": parent.id, "children": rows, "best": rows[0]}
+        rows = runs_to_frame(children.runs).to_dict("records")
+        with console.status("retraining the best configuration as a pipeline, twice"):
+            tour = run_pipeline_tour(client, project, params_of[rows[0]["run_id"]])
+    return {"parent_id": parent.id, "children": rows, "best": rows[0], "pipeline": tour}
 
 
 def _log_loss(y: Any, p: Any) -> float:
