@@ -42,6 +42,24 @@ def combine(a: dict, b: dict) -> list:
 def fan(n: int, marks: str):
     values = source(n)
     combine(branch(values, 1, marks), branch(values, 2, marks))
+
+
+@my.step
+def broken(values: list) -> int:
+    raise ValueError("broken in a worker")
+
+
+@my.step
+def fine(values: list) -> int:
+    time.sleep(0.5)  # still running when broken fails: it is waited for
+    return len(values)
+
+
+@my.pipeline
+def half(n: int):
+    values = source(n)
+    broken(values)
+    fine(values)
 """
 
 Write = Callable[..., dict[str, ModuleType]]
@@ -81,3 +99,18 @@ def test_the_local_executor_needs_module_level_steps(pipe_client: Client) -> Non
 
     with pytest.raises(InvalidInput, match="must be defined at the top level of a module"):
         nested.run(client=pipe_client, executor="local")
+
+
+@pytest.mark.slow
+def test_a_failure_in_a_worker_fails_the_run_and_keeps_what_finished(
+    pipe_client: Client, write_modules: Write
+) -> None:
+    steps = write_modules(local_steps=STEPS)["local_steps"]
+    with pytest.raises(ValueError, match="broken in a worker"):
+        steps.half.run(n=3, client=pipe_client, executor="local", max_workers=2)
+
+    runs = {r.name.rpartition("/")[2]: r for r in pipe_client.search_runs("default", output="list")}
+    assert runs["broken"].status == "failed"
+    assert "broken in a worker" in (runs["broken"].error or "")
+    assert runs["fine"].status == "finished" and runs["source"].status == "finished"
+    assert next(r for r in runs.values() if r.parent_id is None).status == "failed"

@@ -118,3 +118,10 @@ def test_registration_is_checked() -> None:
         register_materializer("DataFrame", _CelsiusText())
     with pytest.raises(InvalidInput, match="no materializer named 'nope'"):
         materializer_named("nope")
+
+
+def test_an_unpicklable_output_names_its_type(tmp_path: Path) -> None:
+    import threading
+
+    with pytest.raises(InvalidInput, match=r"cannot pickle a _thread\.lock output"):
+        materializer_for(threading.Lock()).save(threading.Lock(), tmp_path)

@@ -228,15 +228,23 @@ class _Pickle:
 
     def save(self, value: Any, directory: Path) -> Path:
         try:
-            import joblib
-        except ModuleNotFoundError:
-            path = directory / "output.pkl"
-            with path.open("wb") as f:
-                pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+            try:
+                import joblib
+            except ModuleNotFoundError:
+                path = directory / "output.pkl"
+                with path.open("wb") as f:
+                    pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+                return path
+            path = directory / "output.joblib"
+            joblib.dump(value, path)
             return path
-        path = directory / "output.joblib"
-        joblib.dump(value, path)
-        return path
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            cls = type(value)
+            raise InvalidInput(
+                f"cannot pickle a {cls.__module__}.{cls.__qualname__} output ({exc}); return "
+                "something picklable or register a materializer for its type",
+                field="output",
+            ) from exc
 
     def load(self, path: Path) -> Any:
         if path.suffix == ".joblib":
