@@ -20,14 +20,17 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import fields
+from typing import Any, TypeVar
 
 import httpx
 
 from modelyard import errors
 from modelyard.errors import ModelyardError, StorageError
 
-__all__ = ["HttpSession", "dumps", "error_from_response"]
+__all__ = ["HttpSession", "dumps", "entity", "error_from_response"]
+
+T = TypeVar("T")
 
 API_PREFIX = "/api/v1"
 _CONNECT_TIMEOUT_S = 5.0
@@ -197,3 +200,14 @@ class HttpSession:
 def dumps(value: Any) -> bytes:
     """Compact, strict JSON (non-finite floats must already be strings)."""
     return json.dumps(value, allow_nan=False, separators=(",", ":")).encode()
+
+
+def entity(cls: type[T], data: dict[str, Any], **converted: Any) -> T:
+    """A service entity (a dataclass) from its JSON answer: each field from the key of the
+    same name, except those given in ``converted`` (values JSON cannot carry as they are)."""
+    values = {
+        f.name: converted[f.name] if f.name in converted else data[f.name]
+        for f in fields(cls)  # type: ignore[arg-type]
+        if f.init
+    }
+    return cls(**values)

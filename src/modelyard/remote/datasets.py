@@ -33,7 +33,7 @@ from modelyard.datasets.entities import (
     LineageEdge,
 )
 from modelyard.errors import InvalidInput, StorageError
-from modelyard.remote._http import HttpSession
+from modelyard.remote._http import HttpSession, entity
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -339,60 +339,21 @@ def _present(**values: Any) -> dict[str, Any]:
 
 
 def _version(data: dict[str, Any]) -> DatasetVersion:
-    return DatasetVersion(
-        id=data["id"],
-        project=data["project"],
-        dataset=data["dataset"],
-        version=data["version"],
-        digest=data["digest"],
-        tree_digest=data["tree_digest"],
-        columns=tuple(
-            ColumnSchema(
-                name=c["name"], type=c["type"], arrow_type=c["arrow_type"], nullable=c["nullable"]
-            )
-            for c in data["columns"]
-        ),
-        num_rows=data["num_rows"],
-        size_bytes=data["size_bytes"],
-        source=data["source"],
-        description=data["description"],
-        created_by=data["created_by"],
-        created_at=data["created_at"],
-        run_id=data["run_id"],
+    return entity(
+        DatasetVersion,
+        data,
+        columns=tuple(entity(ColumnSchema, c) for c in data["columns"]),
         aliases=tuple(data["aliases"]),
     )
 
 
 def _dataset(data: dict[str, Any]) -> Dataset:
-    return Dataset(
-        id=data["id"],
-        project=data["project"],
-        name=data["name"],
-        description=data["description"],
-        created_at=data["created_at"],
-        latest_version=data["latest_version"],
-        updated_at=data["updated_at"],
-    )
+    return entity(Dataset, data)
 
 
 def _report(data: dict[str, Any]) -> DatasetReport:
-    return DatasetReport(
-        id=data["id"],
-        version_id=data["version_id"],
-        kind=data["kind"],
-        data=data["data"],
-        html_digest=data["html_digest"],
-        created_at=data["created_at"],
-    )
+    return entity(DatasetReport, data)
 
 
 def _edge(data: dict[str, Any]) -> LineageEdge:
-    return LineageEdge(
-        source_kind=data["source_kind"],
-        source_id=data["source_id"],
-        target_kind=data["target_kind"],
-        target_id=data["target_id"],
-        relation=data["relation"],
-        run_id=data["run_id"],
-        created_at=data["created_at"],
-    )
+    return entity(LineageEdge, data)

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from modelyard.errors import ModelyardError
-from modelyard.remote._http import HttpSession, dumps, error_from_response
+from modelyard.remote._http import HttpSession, dumps, entity, error_from_response
 from modelyard.tracking._buffer import Batch
 from modelyard.tracking._projects import get_or_create_project
 from modelyard.tracking.entities import ArtifactInfo, MetricHistory, Project, Run, RunPage
@@ -284,45 +284,22 @@ def _batch_of(rows: list[tuple[int, Any]]) -> Batch:
 
 
 def _project(data: dict[str, Any]) -> Project:
-    return Project(
-        id=data["id"],
-        name=data["name"],
-        description=data["description"],
-        created_at=data["created_at"],
-    )
+    return entity(Project, data)
 
 
 def _artifact(data: dict[str, Any]) -> ArtifactInfo:
-    return ArtifactInfo(
-        path=data["path"],
-        digest=data["digest"],
-        kind=data["kind"],
-        size=data["size"],
-        created_at=data["created_at"],
-    )
+    return entity(ArtifactInfo, data)
 
 
 def _run(data: dict[str, Any]) -> Run:
-    return Run(
-        id=data["id"],
-        project=data["project"],
-        name=data["name"],
-        status=data["status"],
-        start_time=data["start_time"],
-        end_time=data["end_time"],
-        parent_id=data["parent_id"],
-        user=data["user"],
-        host=data["host"],
-        entry_point=data["entry_point"],
-        error=data["error"],
+    return entity(
+        Run,
+        data,
         wall_time_s=_float(data["wall_time_s"]),
         cpu_time_s=_float(data["cpu_time_s"]),
-        peak_rss_bytes=data["peak_rss_bytes"],
         gpu_time_s=_float(data["gpu_time_s"]),
         cost=_float(data["cost"]),
-        params=data["params"],
         metrics={key: float(value) for key, value in data["metrics"].items()},
-        tags=data["tags"],
     )
 
 
