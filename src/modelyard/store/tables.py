@@ -387,3 +387,57 @@ step_runs = Table(
     Index(None, "project_id", "pipeline", "step", "created_at"),
     Index(None, "pipeline_run_id"),
 )
+
+# Schedules run a pipeline (``pipeline``: MODULE:NAME or /abs/path/file.py:NAME, with
+# ``params`` as JSON) on a cron expression in a timezone, or on each new version of a
+# dataset of the project. ``cursor_at`` (cron) and ``seen_version`` (dataset) mark what
+# is done: occurrences at or before the cursor, versions up to the number. A worker
+# claims an occurrence by moving the cursor past it and inserting its fire in the same
+# transaction; the unique constraints make a second claim of the same occurrence fail.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("pipeline", Text, nullable=False),
+    Column("params", Text, nullable=False),
+    Column("cron", String(255), nullable=True),
+    Column("timezone", String(64), nullable=True),
+    Column("dataset", String(128), nullable=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("cursor_at", BigInteger, nullable=True),
+    Column("seen_version", Integer, nullable=True),
+    Column("created_by", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+# One row per claimed occurrence of a schedule: its trigger, the worker holding it until
+# ``lease_until`` (renewed while the pipeline runs; an expired lease of a ``running`` fire
+# lets another worker take it over), and the outcome (pipeline run, status, error).
+schedule_fires = Table(
+    "schedule_fires",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column(
+        "schedule_id", String(32), ForeignKey("schedules.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("due_at", BigInteger, nullable=True),
+    Column("dataset_version_id", String(32), nullable=True),
+    Column("trigger", String(512), nullable=False),
+    Column("missed", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("worker", String(255), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("lease_until", BigInteger, nullable=False),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="SET NULL"), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("claimed_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=True),
+    UniqueConstraint("schedule_id", "due_at"),
+    UniqueConstraint("schedule_id", "dataset_version_id"),
+    Index(None, "status", "lease_until"),
+    Index(None, "schedule_id", "claimed_at"),
+)
