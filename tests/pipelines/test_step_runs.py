@@ -179,3 +179,27 @@ def test_pipelines_need_the_stores(steps: ModuleType) -> None:
 def test_unknown_executor_is_rejected(pipe_client: Client, steps: ModuleType) -> None:
     with pytest.raises(InvalidInput, match="executor must be one of sequential, local"):
         steps.squares.run(client=pipe_client, executor="ray")
+
+
+def test_step_runs_are_linked_by_lineage_edges(pipe_client: Client, steps: ModuleType) -> None:
+    first = steps.squares.run(n=3, client=pipe_client)
+    table_run, summary_run = first.steps["table"].run_id, first.steps["summary"].run_id
+
+    up = pipe_client.lineage(("run", summary_run), direction="up", depth=2)
+    assert {(n.kind, n.id) for n in up.nodes} == {("run", summary_run), ("run", table_run)}
+    [edge] = up.edges
+    assert (edge.source_id, edge.target_id, edge.relation) == (table_run, summary_run, "input")
+    down = pipe_client.lineage(("run", table_run), direction="down", depth=1)
+    version = pipe_client.datasets.get("squares")
+    assert {(n.kind, n.id) for n in down.nodes} == {
+        ("run", table_run),
+        ("run", summary_run),
+        ("dataset_version", version.id),
+    }
+
+    again = steps.squares.run(n=3, client=pipe_client)
+    cached = pipe_client.lineage(("run", again.steps["summary"].run_id), direction="up", depth=1)
+    assert {(e.source_id, e.relation) for e in cached.edges} == {
+        (again.steps["table"].run_id, "input"),
+        (summary_run, "reused"),
+    }

@@ -46,6 +46,8 @@ CACHE_KEY_TAG = "modelyard.cache_key"
 CACHE_OFF_TAG = "modelyard.cache_disabled"
 ATTEMPTS_TAG = "modelyard.attempts"
 DATASET_TAG = "modelyard.dataset"
+#: The lineage relation from the run that made an output to a cached step run reusing it.
+REUSED = "reused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,8 @@ class StepTask:
     project_id: str
     parent_run_id: str
     run_name: str
+    #: The step run that produced each input (for the lineage edges).
+    producers: dict[str, str]
     #: Why the cache was not asked: "step" (``cache=False`` on it), "run", or None.
     cache_off: str | None = None
 
@@ -113,6 +117,7 @@ def record_cached(client: Client, task: StepTask, hit: StepRecord) -> StepResult
     with run:
         out = hit.output
         _service(client).record_artifact(run.id, out.path, out.digest, out.kind, out.size)
+        _record_lineage(client, task, run.id, reused=source)
         StepIndex(client.store).record(
             run_id=run.id,
             pipeline_run_id=task.parent_run_id,
@@ -141,6 +146,7 @@ def run_step(client: Client, step: Step[..., Any], task: StepTask) -> StepResult
     )
     index = StepIndex(client.store)
     with run:
+        _record_lineage(client, task, run.id)
         stdout, stderr = io.StringIO(), io.StringIO()
         try:
             kwargs = dict(task.params)
@@ -179,6 +185,22 @@ def run_step(client: Client, step: Step[..., Any], task: StepTask) -> StepResult
             output=output,
         )
     return _result(run.id, task, cached=False, source=None, output=output)
+
+
+def _record_lineage(client: Client, task: StepTask, run_id: str, reused: str | None = None) -> None:
+    """Lineage edges into a step run: from the step run of each input (``input``) and,
+    for a cached step, from the run whose outputs it reuses (``reused``)."""
+    from modelyard.datasets.edges import INPUT, RUN, Lineage
+
+    edges = [(producer, INPUT) for producer in dict.fromkeys(task.producers.values())]
+    if reused is not None:
+        edges.append((reused, REUSED))
+    if not edges:
+        return
+    lineage = Lineage(client.store)
+    with client.store.write() as conn:
+        for source, relation in edges:
+            lineage.add(conn, (RUN, source), (RUN, run_id), relation, run_id=run_id)
 
 
 def _tags(task: StepTask) -> dict[str, str]:
