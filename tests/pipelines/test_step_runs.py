@@ -3,6 +3,9 @@ output, stored outputs, datasets, retries and timeouts."""
 
 from __future__ import annotations
 
+import concurrent.futures
+import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -55,14 +58,15 @@ def retrying(counter: str):
 
 
 @my.step(timeout_s=0.2)
-def slow() -> int:
-    time.sleep(5)
+def slow(marker: str) -> int:
+    time.sleep(0.6)
+    Path(marker).write_text("finished")
     return 1
 
 
 @my.pipeline
-def sleeping():
-    slow()
+def sleeping(marker: str):
+    slow(marker)
 """
 
 Write = Callable[..., dict[str, ModuleType]]
@@ -161,13 +165,36 @@ def test_a_failing_step_is_retried(pipe_client: Client, steps: ModuleType, tmp_p
     assert "attempt 1 of 3 failed" in stderr and "ConnectionError: try again" in stderr
 
 
-def test_a_step_past_its_timeout_fails(pipe_client: Client, steps: ModuleType) -> None:
+def test_a_step_past_its_timeout_is_stopped(
+    pipe_client: Client, steps: ModuleType, tmp_path: Path
+) -> None:
+    marker = tmp_path / "finished"
+    timer_before = signal.getitimer(signal.ITIMER_REAL)[0]  # pytest-timeout's, if any
     with pytest.raises(TimeoutError, match=r"step 'slow' did not finish within 0\.2 s"):
-        steps.sleeping.run(client=pipe_client)
+        steps.sleeping.run(marker=str(marker), client=pipe_client)
     [run] = [
         r for r in pipe_client.search_runs("default", output="list") if r.name.endswith("/slow")
     ]
     assert run.status == "failed"
+    timer_after = signal.getitimer(signal.ITIMER_REAL)[0]
+    assert (0 < timer_after <= timer_before) if timer_before else timer_after == 0
+    time.sleep(0.8)
+    assert not marker.exists()  # stopped, not left running
+
+
+def test_off_the_main_thread_a_timed_out_step_is_abandoned(
+    pipe_client: Client, steps: ModuleType, tmp_path: Path
+) -> None:
+    marker = tmp_path / "finished"
+    with (
+        concurrent.futures.ThreadPoolExecutor(1) as pool,
+        pytest.raises(TimeoutError, match="did not finish within"),
+    ):
+        pool.submit(steps.sleeping.run, marker=str(marker), client=pipe_client).result()
+    deadline = time.monotonic() + 5
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.read_text() == "finished"  # Python cannot stop a thread
 
 
 def test_pipelines_need_the_stores(steps: ModuleType) -> None:

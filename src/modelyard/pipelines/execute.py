@@ -13,6 +13,7 @@ import contextlib
 import importlib
 import importlib.util
 import io
+import signal
 import sys
 import tempfile
 import threading
@@ -251,10 +252,43 @@ def _attempt(
 
 
 def _with_timeout(step: Step[..., Any], kwargs: dict[str, Any], timeout_s: float | None) -> Any:
-    """Call the function; with a timeout, on a daemon thread that is abandoned (Python
-    cannot stop a thread) when the time is up."""
+    """Call the function, stopped after ``timeout_s`` by a timer signal (SIGALRM) in the
+    main thread of a POSIX process -- a worker's, or the driver's -- and otherwise run on
+    a daemon thread that is abandoned when the time is up (Python cannot stop a thread)."""
     if timeout_s is None:
         return step.fn(**kwargs)
+    if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+        pending, _ = signal.getitimer(signal.ITIMER_REAL)
+        if not pending or pending > timeout_s:  # another timer due first keeps its signal
+            return _with_alarm(step, kwargs, timeout_s)
+    return _on_thread(step, kwargs, timeout_s)
+
+
+def _timed_out(step: Step[..., Any], timeout_s: float) -> TimeoutError:
+    return TimeoutError(f"step {step.name!r} did not finish within {timeout_s} s")
+
+
+def _with_alarm(step: Step[..., Any], kwargs: dict[str, Any], timeout_s: float) -> Any:
+    """Run with SIGALRM raising TimeoutError in the step; the handler and any timer that
+    was set before (pytest-timeout's, say) are put back afterwards."""
+
+    def expire(signum: int, frame: Any) -> None:
+        raise _timed_out(step, timeout_s)
+
+    started = time.monotonic()
+    previous = signal.signal(signal.SIGALRM, expire)
+    pending, interval = signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        return step.fn(**kwargs)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if pending:
+            left = pending - (time.monotonic() - started)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 0.001), interval)
+
+
+def _on_thread(step: Step[..., Any], kwargs: dict[str, Any], timeout_s: float) -> Any:
     box: dict[str, Any] = {}
 
     def target() -> None:
@@ -267,7 +301,7 @@ def _with_timeout(step: Step[..., Any], kwargs: dict[str, Any], timeout_s: float
     thread.start()
     thread.join(timeout_s)
     if thread.is_alive():
-        raise TimeoutError(f"step {step.name!r} did not finish within {timeout_s} s")
+        raise _timed_out(step, timeout_s)
     if "error" in box:
         raise box["error"]
     return box["value"]

@@ -31,7 +31,8 @@ class StepOptions:
     dataset. ``fingerprint``: a declared environment fingerprint used instead of the
     versions of the packages the step's module imports. ``retries``: how many more times
     to try after a failure, waiting ``retry_delay_s`` and twice as long each time after.
-    ``timeout_s``: fail an attempt that runs longer (the ``local`` executor stops it).
+    ``timeout_s``: fail an attempt that runs longer (stopped by SIGALRM in a main
+    thread on POSIX, abandoned on a daemon thread elsewhere).
     """
 
     cache: bool = True
