@@ -119,17 +119,7 @@ def record_cached(client: Client, task: StepTask, hit: StepRecord) -> StepResult
         out = hit.output
         _service(client).record_artifact(run.id, out.path, out.digest, out.kind, out.size)
         _record_lineage(client, task, run.id, reused=source)
-        StepIndex(client.store).record(
-            run_id=run.id,
-            pipeline_run_id=task.parent_run_id,
-            project_id=task.project_id,
-            pipeline=task.pipeline,
-            step=task.node,
-            parts=task.parts,
-            cached=True,
-            source_run_id=source,
-            output=out,
-        )
+        _index(client, task, run.id, source=source, output=out)
     return _result(run.id, task, cached=True, source=source, output=out)
 
 
@@ -145,7 +135,6 @@ def run_step(client: Client, step: Step[..., Any], task: StepTask) -> StepResult
         | ({CACHE_OFF_TAG: task.cache_off} if task.cache_off else {}),
         capture="usage",
     )
-    index = StepIndex(client.store)
     with run:
         _record_lineage(client, task, run.id)
         stdout, stderr = io.StringIO(), io.StringIO()
@@ -156,17 +145,7 @@ def run_step(client: Client, step: Step[..., Any], task: StepTask) -> StepResult
             value = _call(step, kwargs, run, stdout, stderr)
             output = _save_output(client, run.id, value, step, task.project)
         except BaseException:
-            index.record(
-                run_id=run.id,
-                pipeline_run_id=task.parent_run_id,
-                project_id=task.project_id,
-                pipeline=task.pipeline,
-                step=task.node,
-                parts=task.parts,
-                cached=False,
-                source_run_id=None,
-                output=None,
-            )
+            _index(client, task, run.id, source=None, output=None)
             raise
         finally:
             for text, name in ((stdout, STDOUT_ARTIFACT), (stderr, STDERR_ARTIFACT)):
@@ -174,18 +153,26 @@ def run_step(client: Client, step: Step[..., Any], task: StepTask) -> StepResult
                     run.log_text(text.getvalue(), name)
         if output.dataset is not None:
             run.set_tag(DATASET_TAG, output.dataset)
-        index.record(
-            run_id=run.id,
-            pipeline_run_id=task.parent_run_id,
-            project_id=task.project_id,
-            pipeline=task.pipeline,
-            step=task.node,
-            parts=task.parts,
-            cached=False,
-            source_run_id=None,
-            output=output,
-        )
+        _index(client, task, run.id, source=None, output=output)
     return _result(run.id, task, cached=False, source=None, output=output)
+
+
+def _index(
+    client: Client, task: StepTask, run_id: str, *, source: str | None, output: OutputRef | None
+) -> None:
+    """Record the step run in the step index: cached when ``source`` names the run whose
+    output it reuses; ``output`` None when it failed."""
+    StepIndex(client.store).record(
+        run_id=run_id,
+        pipeline_run_id=task.parent_run_id,
+        project_id=task.project_id,
+        pipeline=task.pipeline,
+        step=task.node,
+        parts=task.parts,
+        cached=source is not None,
+        source_run_id=source,
+        output=output,
+    )
 
 
 def _record_lineage(client: Client, task: StepTask, run_id: str, reused: str | None = None) -> None:
