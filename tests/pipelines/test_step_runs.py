@@ -27,6 +27,7 @@ import modelyard as my
 
 @my.step(dataset="squares")
 def table(n: int) -> pd.DataFrame:
+    assert sys.stdout.encoding and sys.stderr.fileno() >= 0 and not sys.stdout.isatty()
     print("making", n, "rows")
     print("a warning", file=sys.stderr)
     return pd.DataFrame({"x": range(n), "y": [i * i for i in range(n)]})

@@ -311,6 +311,16 @@ class _Tee(io.TextIOBase):
     def flush(self) -> None:
         self._target.flush()
 
+    def isatty(self) -> bool:
+        return self._target.isatty()
+
+    def fileno(self) -> int:  # what is written to the descriptor itself is not copied
+        return self._target.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._target.encoding
+
 
 def _save_output(
     client: Client, run_id: str, value: Any, step: Step[..., Any], project: str
