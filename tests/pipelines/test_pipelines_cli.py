@@ -33,6 +33,16 @@ def counting(count: int, label: str = "x"):
     size(numbers(count, label))
 
 
+@my.step
+def explode(count: int) -> int:
+    raise ZeroDivisionError("no bikes")
+
+
+@my.pipeline
+def failing(count: int):
+    explode(count)
+
+
 not_a_pipeline = 3
 """
 
@@ -127,3 +137,10 @@ def test_explain_of_a_run_that_is_not_a_pipeline_run(
     result = cli("pipelines", "explain", plain.id)
     assert result.exit_code != 0
     assert "is not a pipeline run" in result.output
+
+
+def test_a_failing_step_is_one_line_and_a_non_zero_exit(cli: Callable[..., Any]) -> None:
+    result = cli("pipelines", "run", "cli_steps:failing", "--param", "count=1")
+    assert result.exit_code == 1
+    assert "pipeline 'failing' failed: ZeroDivisionError: no bikes" in result.output
+    assert "Traceback" not in result.output

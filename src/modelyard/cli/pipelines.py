@@ -17,8 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from modelyard.cli._common import JsonOption, client, console, print_json, run_command, table
-from modelyard.errors import InvalidInput
+from modelyard.cli._common import (
+    JsonOption,
+    client,
+    console,
+    fail,
+    print_json,
+    run_command,
+    table,
+)
+from modelyard.errors import InvalidInput, ModelyardError
 
 if TYPE_CHECKING:
     from modelyard.pipelines import Pipeline
@@ -44,9 +52,17 @@ def run(
         found = load_pipeline(ref)
         params = parse_params(found, param)
         with client(ctx) as c:
-            result = found.run(
-                client=c, project=project, cache=not no_cache, executor=executor, **params
-            )
+            try:
+                result = found.run(
+                    client=c, project=project, cache=not no_cache, executor=executor, **params
+                )
+            except ModelyardError:
+                raise
+            except Exception as exc:  # the step's own error, recorded with its run
+                raise fail(
+                    f"pipeline {found.name!r} failed: {type(exc).__name__}: {exc} (the "
+                    f"traceback is the error of the step run: modelyard runs list -p {project})"
+                ) from None
         steps: list[dict[str, Any]] = [
             {
                 "step": s.name,
