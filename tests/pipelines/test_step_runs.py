@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 
 from modelyard import Client, InvalidInput, NotFound
+from modelyard.config import Settings
+from modelyard.pipelines import explain
 
 STEPS = """
 import sys
@@ -231,3 +233,14 @@ def test_step_runs_are_linked_by_lineage_edges(pipe_client: Client, steps: Modul
         (again.steps["table"].run_id, "input"),
         (summary_run, "reused"),
     }
+
+
+def test_without_a_client_the_settings_make_one(settings_env: Settings, steps: ModuleType) -> None:
+    result = steps.squares.run(n=2)
+    assert result.output("summary") == {"rows": 2, "total": 1}
+    assert [str(e) for e in explain(result.run_id)] == [
+        "table: ran: no earlier run",
+        "summary: ran: no earlier run",
+    ]
+    with Client(settings_env) as client:
+        assert client.get_run(result.run_id).status == "finished"
