@@ -244,3 +244,11 @@ def test_without_a_client_the_settings_make_one(settings_env: Settings, steps: M
     ]
     with Client(settings_env) as client:
         assert client.get_run(result.run_id).status == "finished"
+
+
+def test_garbage_collection_keeps_step_outputs(pipe_client: Client, steps: ModuleType) -> None:
+    first = steps.squares.run(n=3, client=pipe_client)
+    pipe_client.gc(min_age_s=0)
+    again = steps.squares.run(n=3, client=pipe_client)
+    assert again.cached == ["table", "summary"]
+    assert again.output("summary") == first.output("summary")
