@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from modelyard.artifacts import BlobStore
     from modelyard.datasets.client import Datasets
     from modelyard.remote import HttpSession, RemoteArtifacts, RemoteTracking
+    from modelyard.schedules import ScheduleService
     from modelyard.store import Store
     from modelyard.tracking._buffer import LogBuffer
     from modelyard.tracking.entities import ArtifactInfo, MetricHistory, Project, Run, RunPage
@@ -55,6 +56,7 @@ class Client:
         self._open_runs: set[ActiveRun] = set()
         self._lock = threading.Lock()
         self._datasets: Datasets | None = None
+        self._schedules: ScheduleService | None = None
 
     # -- lazily opened parts ------------------------------------------------------------
 
@@ -126,6 +128,16 @@ class Client:
 
             self._datasets = Datasets(self)
         return self._datasets
+
+    @property
+    def schedules(self) -> ScheduleService:
+        """Schedules of pipelines (embedded mode): ``client.schedules.create(...)``."""
+        self._not_remote("schedules")
+        if self._schedules is None:
+            from modelyard.schedules import ScheduleService
+
+            self._schedules = ScheduleService(self.store)
+        return self._schedules
 
     def _session(self) -> HttpSession:
         if self._http is None:

@@ -1,0 +1,53 @@
+"""Fixtures for schedule tests: pipelines written to a file, a clock that tests move."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from schedule_support import Clock
+
+PIPES = """
+import modelyard as my
+
+
+@my.step
+def emit(label: str) -> str:
+    return label
+
+
+@my.pipeline
+def tick(label: str = "x"):
+    emit(label)
+
+
+@my.step
+def boom(label: str) -> str:
+    raise ValueError("boom " + label)
+
+
+@my.pipeline
+def failing(label: str = "x"):
+    boom(label)
+
+
+not_a_pipeline = 3
+"""
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 12, 4, 10, 0, 30, tzinfo=UTC))
+
+
+@pytest.fixture
+def pipes(tmp_path: Path) -> Iterator[Path]:
+    """``sched_pipes.py`` in the test's folder (the working directory): pipelines
+    ``tick`` and ``failing``; refer to them as ``f"{pipes}:tick"``."""
+    path = tmp_path / "sched_pipes.py"
+    path.write_text(PIPES)
+    yield path
+    sys.modules.pop("sched_pipes", None)
