@@ -1,18 +1,15 @@
 """``modelyard pipelines``: run a pipeline and explain why its steps ran or were cached.
 
 A pipeline is named ``MODULE:NAME`` (imported from the current directory, like
-``python -m``) or ``path/to/file.py:NAME``; ``--param key=value`` sets its parameters.
+``python -m``) or ``path/to/file.py:NAME`` (see :mod:`modelyard.pipelines.refs`);
+``--param key=value`` sets its parameters.
 A value is JSON when it parses as JSON (``200``, ``true``, ``[1, 2]``) and the parameter
 is not annotated ``str``; otherwise it is the text itself.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
-import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -27,6 +24,7 @@ from modelyard.cli._common import (
     table,
 )
 from modelyard.errors import InvalidInput, ModelyardError
+from modelyard.pipelines.refs import load_pipeline
 
 if TYPE_CHECKING:
     from modelyard.pipelines import Pipeline
@@ -105,55 +103,6 @@ def explain(
         table(None, ["step", "outcome", "why", "run"], rows)
 
     run_command(body)
-
-
-def load_pipeline(ref: str) -> Pipeline:
-    """The pipeline ``MODULE:NAME`` or ``FILE.py:NAME`` names."""
-    from modelyard.pipelines import Pipeline
-
-    where, sep, name = ref.rpartition(":")
-    if not sep or not where or not name:
-        raise InvalidInput(
-            f"not a pipeline reference: {ref!r}; use MODULE:PIPELINE or FILE.py:PIPELINE",
-            field="ref",
-        )
-    module = _import(where)
-    found = getattr(module, name, None)
-    if found is None:
-        raise InvalidInput(f"module {where!r} has no attribute {name!r}", field="ref")
-    if not isinstance(found, Pipeline):
-        raise InvalidInput(
-            f"{ref} is not a pipeline (a function decorated with @modelyard.pipeline)",
-            field="ref",
-        )
-    return found
-
-
-def _import(where: str) -> Any:
-    if where.endswith(".py"):
-        path = Path(where)
-        if not path.is_file():
-            raise InvalidInput(f"no such file: {where}", field="ref")
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        if spec is None or spec.loader is None:
-            raise InvalidInput(f"cannot import {where}", field="ref")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[path.stem] = module
-        try:
-            spec.loader.exec_module(module)
-        except (ImportError, SyntaxError) as exc:
-            raise InvalidInput(
-                f"cannot import {where}: {type(exc).__name__}: {exc}", field="ref"
-            ) from None
-        return module
-    if str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))  # as ``python -m`` does
-    try:
-        return importlib.import_module(where)
-    except (ImportError, SyntaxError) as exc:
-        raise InvalidInput(
-            f"cannot import module {where!r}: {type(exc).__name__}: {exc}", field="ref"
-        ) from None
 
 
 def parse_params(found: Pipeline, pairs: list[str]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from modelyard.pipelines.materializers import Materializer, register_materializer
 from modelyard.pipelines.pipeline import Pipeline, pipeline
+from modelyard.pipelines.refs import load_pipeline
 from modelyard.pipelines.step import Step, StepOptions, step
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ __all__ = [
     "Step",
     "StepOptions",
     "explain",
+    "load_pipeline",
     "pipeline",
     "register_materializer",
     "step",
