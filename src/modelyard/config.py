@@ -175,6 +175,22 @@ class CostSettings(BaseModel):
     currency: str = Field("USD", description="Currency the cost figures are shown in.")
 
 
+class WorkerSettings(BaseModel):
+    poll_interval_s: float = Field(
+        30.0,
+        gt=0,
+        description="How often `modelyard worker` looks for due cron occurrences, new dataset "
+        "versions and fires whose worker stopped.",
+    )
+    lease_s: float = Field(
+        60.0,
+        ge=1,
+        description="How long a worker holds a fire without renewing it; it renews every third "
+        "of this while the pipeline runs, and a fire whose worker stopped is taken over by "
+        "another worker after this.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable in Modelyard."""
 
@@ -199,6 +215,9 @@ class Settings(BaseSettings):
     cost: CostSettings = Field(default_factory=CostSettings, description="Price table for costs.")
     server: ServerSettings = Field(
         default_factory=ServerSettings, description="The control-plane server."
+    )
+    worker: WorkerSettings = Field(
+        default_factory=WorkerSettings, description="`modelyard worker`: schedules and triggers."
     )
 
     @property
