@@ -83,6 +83,7 @@ def test_canonical_json_is_sorted_and_compact() -> None:
         ({1: "x"}, "p has the key 1"),
         ({"a": [object()]}, r"p\['a'\]\[0\] is a builtins\.object"),
         ({1, 2}, r"p is a builtins\.set"),
+        ([10**5000], r"p has no canonical JSON: Exceeds the limit"),
     ],
 )
 def test_values_without_canonical_json_are_rejected(value: object, message: str) -> None:

@@ -111,11 +111,11 @@ def record_cached(client: Client, task: StepTask, hit: StepRecord) -> StepResult
         task.project,
         name=task.run_name,
         parent=task.parent_run_id,
-        params=task.params,
         tags=tags,
         capture=False,
     )
-    with run:
+    with run:  # params logged inside, so a param that cannot be logged ends the run
+        run.log_params(task.params)
         out = hit.output
         _service(client).record_artifact(run.id, out.path, out.digest, out.kind, out.size)
         _record_lineage(client, task, run.id, reused=source)
@@ -130,12 +130,12 @@ def run_step(client: Client, step: Step[..., Any], task: StepTask) -> StepResult
         task.project,
         name=task.run_name,
         parent=task.parent_run_id,
-        params=task.params,
         tags={**_tags(task), CACHED_TAG: "false"}
         | ({CACHE_OFF_TAG: task.cache_off} if task.cache_off else {}),
         capture="usage",
     )
     with run:
+        run.log_params(task.params)
         _record_lineage(client, task, run.id)
         stdout, stderr = io.StringIO(), io.StringIO()
         try:

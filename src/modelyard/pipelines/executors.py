@@ -69,10 +69,10 @@ def execute(
     parent = client.start_run(
         project,
         name=f"{graph.pipeline}-{new_id()[:8]}",
-        params=params,
         tags={PIPELINE_TAG: graph.pipeline, "modelyard.executor": executor},
     )
     with parent:
+        parent.log_params(params)
         plan = _Plan(graph, client, parent, project, project_id, cache)
         if executor == "sequential":
             for node in graph.nodes.values():

@@ -70,7 +70,10 @@ def canonical_json(value: Any, where: str = "value") -> str:
     for anything but None, bools, ints, finite floats, strings, lists, tuples and dicts
     with string keys."""
     _check_canonical(value, where)
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except ValueError as exc:  # an int too long to print (sys.set_int_max_str_digits)
+        raise InvalidInput(f"{where} has no canonical JSON: {exc}", field=where) from None
 
 
 def _check_canonical(value: Any, where: str) -> None:
