@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import pickle
 import sys
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -227,6 +226,8 @@ class _Pickle:
         self.name = name
 
     def save(self, value: Any, directory: Path) -> Path:
+        import pickle
+
         try:
             try:
                 import joblib
@@ -251,6 +252,8 @@ class _Pickle:
             import joblib
 
             return joblib.load(path)
+        import pickle
+
         with path.open("rb") as f:
             return pickle.load(f)
 
