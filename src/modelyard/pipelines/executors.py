@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from modelyard._util import new_id
 from modelyard.errors import InvalidInput
@@ -32,9 +32,8 @@ if TYPE_CHECKING:
     from modelyard.config import Settings
     from modelyard.tracking.run import ActiveRun
 
-__all__ = ["EXECUTORS", "Executor", "execute"]
+__all__ = ["EXECUTORS", "execute"]
 
-Executor = Literal["sequential", "local"]
 EXECUTORS: tuple[str, ...] = ("sequential", "local")
 
 
