@@ -20,6 +20,7 @@ from modelyard.cli.projects import app as projects_app
 from modelyard.cli.quickstart import register as register_quickstart
 from modelyard.cli.roles import app as roles_app
 from modelyard.cli.runs import app as runs_app
+from modelyard.cli.schedules import register as register_schedules
 from modelyard.cli.server import register as register_server
 from modelyard.cli.tokens import app as tokens_app
 from modelyard.cli.users import app as users_app
@@ -66,6 +67,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
 app.add_typer(pipelines_app, name="pipelines")
 register_lineage(app)
+register_schedules(app)
 register_maintenance(app)
 register_quickstart(app)
 register_server(app)

@@ -1,0 +1,166 @@
+"""``modelyard schedules`` and ``modelyard worker``."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from modelyard import Client
+from modelyard.cli.main import app
+from modelyard.config import Settings
+from modelyard.schedules import ScheduleService
+from modelyard.schedules.worker import TRIGGER_TAG
+
+
+@pytest.fixture
+def cli(settings: Settings, pipes: Path) -> Callable[..., Any]:
+    runner = CliRunner()
+    base = ["--store-url", settings.store_url, "--home", str(settings.home)]
+
+    def invoke(*args: str) -> Any:
+        return runner.invoke(app, [*base, *args], env={"COLUMNS": "200"})
+
+    return invoke
+
+
+def test_create_list_show_disable_enable_delete(cli: Callable[..., Any]) -> None:
+    made = cli(
+        "schedules",
+        "create",
+        "nightly",
+        "--pipeline",
+        "sched_pipes.py:tick",
+        "--param",
+        "label=7",
+        "--cron",
+        "0 3 * * *",
+        "--tz",
+        "Europe/Paris",
+        "-p",
+        "ml",
+        "--json",
+    )
+    assert made.exit_code == 0, made.output
+    data = json.loads(made.stdout)
+    assert data["params"] == {"label": "7"}  # the parameter is annotated str
+    assert (
+        data["pipeline"].endswith("sched_pipes.py:tick")
+        and Path(data["pipeline"][:-5]).is_absolute()
+    )
+    assert (data["cron"], data["timezone"], data["enabled"]) == ("0 3 * * *", "Europe/Paris", True)
+
+    dataset = cli(
+        "schedules", "create", "retrain", "--pipeline", "sched_pipes.py:tick",
+        "--on-dataset", "sales", "-p", "ml",
+    )  # fmt: skip
+    assert (
+        dataset.exit_code == 0
+        and "runs" in dataset.stdout
+        and "on each new version of dataset sales" in dataset.stdout
+    )
+
+    listed = json.loads(cli("schedules", "list", "--json").stdout)
+    assert [(s["name"], s["trigger"]) for s in listed] == [
+        ("nightly", "cron 0 3 * * * (Europe/Paris)"),
+        ("retrain", "dataset sales"),
+    ]
+    table = cli("schedules", "list")
+    assert table.exit_code == 0 and "nightly" in table.stdout and "retrain" in table.stdout
+    shown = cli("schedules", "show", "nightly", "-p", "ml")
+    assert "Europe/Paris" in shown.stdout and "next fire" in shown.stdout
+
+    off = cli("schedules", "disable", "nightly", "-p", "ml")
+    assert off.exit_code == 0 and "is disabled" in off.stdout
+    on = json.loads(cli("schedules", "enable", "nightly", "-p", "ml", "--json").stdout)
+    assert on["enabled"] is True and on["next_fire_at"] is not None
+    gone = cli("schedules", "delete", "nightly", "-p", "ml")
+    assert gone.exit_code == 0 and "deleted schedule nightly" in gone.stdout
+    missing = cli("schedules", "show", "nightly", "-p", "ml")
+    assert missing.exit_code == 4
+    assert missing.stderr.strip() == "error: schedule 'nightly' does not exist in project 'ml'"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--cron", "61 * * * *"], 2, "not a valid cron expression: '61 * * * *'"),
+        (["--cron", "0 3 * * *", "--tz", "Nowhere/City"], 2, "unknown timezone 'Nowhere/City'"),
+        ([], 2, "give --cron EXPR or --on-dataset NAME"),
+        (["--cron", "* * * * *", "--on-dataset", "s"], 2, "give --cron EXPR or --on-dataset"),
+        (["--on-dataset", "s", "--tz", "UTC"], 2, "--tz goes with --cron"),
+        (["--cron", "* * * * *", "--param", "nope=1"], 2, "has no parameter 'nope'"),
+        (["--cron", "* * * * *", "--param", "label"], 2, "--param must be key=value"),
+    ],
+)
+def test_bad_input_is_one_line_and_an_exit_code(
+    cli: Callable[..., Any], args: list[str], code: int, message: str
+) -> None:
+    result = cli("schedules", "create", "s", "--pipeline", "sched_pipes.py:tick", *args)
+    assert result.exit_code == code
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+
+
+def test_bad_references_are_refused(cli: Callable[..., Any]) -> None:
+    for ref, message in [
+        ("sched_pipes.py:not_a_pipeline", "is not a pipeline"),
+        ("nothing_here.py:tick", "no such file"),
+        ("tick", "not a pipeline reference"),
+    ]:
+        result = cli("schedules", "create", "s", "--pipeline", ref, "--cron", "* * * * *")
+        assert result.exit_code == 2 and message in result.stderr
+
+
+def test_a_second_schedule_of_the_same_name_is_refused(cli: Callable[..., Any]) -> None:
+    args = ("schedules", "create", "s", "--pipeline", "sched_pipes.py:tick", "--cron", "* * * * *")
+    assert cli(*args).exit_code == 0
+    again = cli(*args)
+    assert again.exit_code == 5 and "already exists" in again.stderr
+
+
+def test_worker_once_runs_what_is_due_and_fires_shows_it(
+    cli: Callable[..., Any], client: Client, pipes: Path
+) -> None:
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    ScheduleService(client.store, clock=lambda: an_hour_ago).create(
+        "every-minute", project="ml", pipeline=f"{pipes}:tick", cron="* * * * *"
+    )
+    ran = cli("worker", "--once")
+    assert ran.exit_code == 0, ran.output
+    (line,) = ran.stderr.splitlines()
+    assert "ml/every-minute cron:* * * * *@" in line and "finished" in line
+    assert "missed occurrences; only the newest runs" in line
+    again = cli("worker", "--once", "--project", "ml")
+    assert again.exit_code == 0 and again.stderr == ""
+
+    (fire,) = json.loads(cli("schedules", "fires", "every-minute", "-p", "ml", "--json").stdout)
+    assert fire["status"] == "finished" and fire["missed"] >= 58
+    assert client.get_run(fire["run_id"]).tags[TRIGGER_TAG] == fire["trigger"]
+    table = cli("schedules", "fires", "every-minute", "-p", "ml")
+    assert "finished" in table.stdout and fire["run_id"][:12] in table.stdout
+
+
+def test_worker_stops_on_sigterm(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "modelyard", "--home", str(tmp_path / "home"), "worker"]
+    with subprocess.Popen(
+        [*command, "--poll-interval", "0.2"], stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    ) as proc:
+        try:
+            assert proc.stderr is not None
+            first = proc.stderr.readline()
+            assert first.startswith("worker ") and "every 0.2 s, all projects" in first
+            proc.send_signal(signal.SIGTERM)
+            rest = proc.stderr.read()
+            assert proc.wait(timeout=30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert "SIGTERM: stopping after the running fire" in rest and "stopped" in rest
