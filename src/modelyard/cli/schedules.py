@@ -85,14 +85,14 @@ def create(
     """Create a schedule: a pipeline with its parameters, on --cron or --on-dataset."""
 
     def body() -> None:
-        from modelyard.cli.pipelines import load_pipeline, parse_params
-        from modelyard.schedules.service import normalize_ref
+        from modelyard.cli.pipelines import parse_params
+        from modelyard.schedules.service import normalize_ref, resolve
 
         if (cron is None) == (on_dataset is None):
             raise InvalidInput("give --cron EXPR or --on-dataset NAME (one of them)")
         if tz is not None and cron is None:
             raise InvalidInput("--tz goes with --cron")
-        params = parse_params(load_pipeline(normalize_ref(pipeline)), param)
+        params = parse_params(resolve(normalize_ref(pipeline)), param)
         with client(ctx) as c:
             found = c.schedules.create(
                 name,

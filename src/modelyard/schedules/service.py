@@ -28,7 +28,7 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
@@ -47,6 +47,9 @@ from modelyard.store.tables import (
     schedule_fires,
     schedules,
 )
+
+if TYPE_CHECKING:
+    from modelyard.pipelines import Pipeline
 
 __all__ = ["MAX_ATTEMPTS", "SCHEDULE", "ScheduleService", "normalize_ref"]
 
@@ -80,9 +83,9 @@ def normalize_ref(ref: object) -> str:
     return ref
 
 
-def resolve(ref: str) -> Any:
+def resolve(ref: str) -> Pipeline:
     """The pipeline ``ref`` names, loaded the way ``modelyard pipelines run`` loads it."""
-    from modelyard.cli.pipelines import load_pipeline
+    from modelyard.pipelines.refs import load_pipeline
 
     return load_pipeline(ref)
 
