@@ -5,10 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 from blake3 import blake3
@@ -123,11 +121,11 @@ def test_put_file_round_trip(blob_store: BlobStore, tmp_path: Path) -> None:
         assert blob_store.get_bytes(info.digest) == data
 
 
-def test_put_file_reading_ahead_hashes_every_byte_once(
+def test_put_file_hashes_every_byte_once_around_chunk_boundaries(
     blob_store: BlobStore, tmp_path: Path
 ) -> None:
-    """The next chunk is read in a thread while this one is hashed: new and already stored
-    files of every size around the chunk boundaries hash to one-shot BLAKE3."""
+    """New and already stored files of every size around the chunk boundaries (read with
+    the kernel told to fetch the next chunks ahead) hash to one-shot BLAKE3."""
     for size in (0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 5 * CHUNK + 17):
         data = os.urandom(size)
         src = tmp_path / f"f{size}"
@@ -136,34 +134,28 @@ def test_put_file_reading_ahead_hashes_every_byte_once(
         again = blob_store.put_file(src)  # stored: hashed only, found
         assert first == again == BlobInfo(digest_of(data), size)
         assert blob_store.get_bytes(first.digest) == data
-    assert not [t for t in threading.enumerate() if t.name.startswith("modelyard-read")]
 
 
-def test_read_ahead_survives_short_reads_and_stops_early() -> None:
-    from modelyard.artifacts.blobs import _read_ahead
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="no posix_fadvise here")
+def test_put_file_asks_for_the_next_chunks_ahead(
+    blob_store: BlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = os.urandom(3 * CHUNK + 5)
+    src = tmp_path / "f"
+    src.write_bytes(data)
+    advice: list[tuple[int, int, int]] = []
 
-    class Trickle(io.RawIOBase):
-        """Returns at most 1,000 bytes per read, as a pipe or a network file may."""
+    def advise(fd: int, offset: int, length: int, what: int) -> None:
+        advice.append((offset, length, what))
+        raise OSError("not supported here")  # advice is only a hint: errors are ignored
 
-        def __init__(self, data: bytes) -> None:
-            self._data = io.BytesIO(data)
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer: Any) -> int:
-            return self._data.readinto(memoryview(buffer)[:1_000])
-
-    data = os.urandom(10_500)
-    hasher = blake3()
-    for chunk in _read_ahead(Trickle(data), 4_096):
-        hasher.update(chunk)
-    assert hasher.hexdigest() == digest_of(data)
-
-    chunks = _read_ahead(Trickle(data), 4_096)
-    assert bytes(next(chunks)) == data[:1_000]
-    chunks.close()  # waits for the read in flight
-    assert not [t for t in threading.enumerate() if t.name.startswith("modelyard-read")]
+    monkeypatch.setattr(os, "posix_fadvise", advise)
+    assert blob_store.put_file(src) == BlobInfo(digest_of(data), len(data))
+    ahead = [(o, n) for o, n, what in advice if what == os.POSIX_FADV_WILLNEED]
+    # the lookup pass and the copy: before each read (the last one finds the end), the
+    # two chunks after it
+    once = [(offset + CHUNK, 2 * CHUNK) for offset in (0, CHUNK, 2 * CHUNK, 3 * CHUNK, len(data))]
+    assert ahead == once + once
 
 
 def test_put_file_refuses_folders_and_missing_files(blob_store: BlobStore, tmp_path: Path) -> None:

@@ -14,9 +14,8 @@ import re
 import secrets
 import stat
 import tempfile
-from collections.abc import Callable, Generator, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing, suppress
+from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -51,6 +50,7 @@ _PREFIX = "blobs"
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_BINARY = getattr(os, "O_BINARY", 0)
+_WILLNEED: int | None = getattr(os, "POSIX_FADV_WILLNEED", None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,21 +113,24 @@ def _chunks(fileobj: IO[bytes], buffer: bytearray) -> Iterator[memoryview | byte
         yield data
 
 
-def _read_ahead(src: io.RawIOBase, chunk_size: int) -> Generator[memoryview, None, None]:
-    """Read ``src`` to the end in chunks, the next read running in a thread while the caller
-    works on the current chunk (reading and BLAKE3 both release the GIL), so the disk is
-    never idle while a chunk is hashed. Two preallocated buffers: a chunk yielded stays
-    valid until the next one is asked for. Close the generator before ``src`` (closing
-    waits for a read in flight)."""
-    views = (memoryview(bytearray(chunk_size)), memoryview(bytearray(chunk_size)))
-    with ThreadPoolExecutor(1, thread_name_prefix="modelyard-read") as reader:
-        pending = reader.submit(src.readinto, views[0])
-        turn = 0
-        while n := pending.result():
-            current = views[turn][:n]
-            turn ^= 1
-            pending = reader.submit(src.readinto, views[turn])
-            yield current
+def _prefetched(src: io.FileIO, buffer: bytearray) -> Iterator[memoryview]:
+    """Read a file to the end, one buffer at a time, first asking the kernel to start
+    reading the two chunks after this one (``posix_fadvise(WILLNEED)``, where there is
+    one): the disk works on them while the caller hashes this one, instead of the two
+    taking turns."""
+    view = memoryview(buffer)
+    size = len(view)
+    fd = src.fileno()
+    offset = src.tell()
+    while True:
+        if _WILLNEED is not None:
+            with suppress(OSError):
+                os.posix_fadvise(fd, offset + size, 2 * size, _WILLNEED)
+        n = src.readinto(view)
+        if not n:
+            return
+        offset += n
+        yield view[:n]
 
 
 def _copy_hashing(chunks: Iterator[memoryview | bytes], out: BinaryIO) -> tuple[str, int]:
@@ -294,6 +297,7 @@ class BlobStore:
                 if len(data) <= self._chunk_size and not src.read(1):
                     return self.put_bytes(data)
                 src.seek(0)  # it grew meanwhile: stream it
+            buffer = bytearray(self._chunk_size)
             digest = None
             if st.st_size >= self._chunk_size:
                 if hasattr(os, "posix_fadvise"):  # a larger kernel read-ahead window
@@ -302,19 +306,15 @@ class BlobStore:
                 # Hashing is ~20x faster than writing: look for a stored copy first. The
                 # digest stored is still the one of the bytes copied, should the file change.
                 hasher = blake3(max_threads=blake3.AUTO)
-                with closing(_read_ahead(src, self._chunk_size)) as chunks:
-                    for chunk in chunks:
-                        hasher.update(chunk)
+                for chunk in _prefetched(src, buffer):
+                    hasher.update(chunk)
                 digest = hasher.hexdigest()
                 if self._backend.touch(blob_key(digest)):
                     return BlobInfo(digest, src.tell())
                 src.seek(0)
-
-            def fill(out: BinaryIO) -> tuple[str, int]:
-                with closing(_read_ahead(src, self._chunk_size)) as chunks:
-                    return _copy_hashing(chunks, out)
-
-            return self._commit(fill, missing=digest)
+            return self._commit(
+                lambda out: _copy_hashing(_prefetched(src, buffer), out), missing=digest
+            )
 
     def put_tree(self, directory: str | os.PathLike[str]) -> BlobInfo:
         """Store every file under ``directory`` and a manifest; returns the manifest's info.
