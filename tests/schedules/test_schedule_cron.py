@@ -33,6 +33,20 @@ def test_a_timezone_moves_the_occurrence_and_follows_daylight_saving() -> None:
     assert jump.next_after(at(2026, 3, 28, 12, 0)) == at(2026, 3, 29, 1, 0)
 
 
+def test_a_time_that_happens_twice_when_clocks_fall_back_runs_twice() -> None:
+    # 2026-10-25 in Paris: 02:30 CEST is 00:30 UTC, then 02:30 CET is 01:30 UTC.
+    cron = Cron("30 2 * * *", "Europe/Paris")
+    assert cron.next_after(at(2026, 10, 25, 0, 0)) == at(2026, 10, 25, 0, 30)
+    assert cron.next_after(at(2026, 10, 25, 0, 30)) == at(2026, 10, 25, 1, 30)
+    assert cron.latest_at(at(2026, 10, 25, 1, 0)) == at(2026, 10, 25, 0, 30)
+    assert cron.latest_at(at(2026, 10, 25, 1, 45)) == at(2026, 10, 25, 1, 30)
+    assert cron.due(at(2026, 10, 25, 0, 30), at(2026, 10, 25, 1, 45)) == (
+        at(2026, 10, 25, 1, 30),
+        0,
+    )
+    assert cron.label(at(2026, 10, 25, 1, 30)) == "30 2 * * *@2026-10-25T02:30+01:00"
+
+
 def test_latest_occurrence_counts_the_minute_itself() -> None:
     cron = Cron("*/15 * * * *")
     assert cron.latest_at(at(2026, 12, 4, 10, 15)) == at(2026, 12, 4, 10, 15)

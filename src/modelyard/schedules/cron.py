@@ -1,10 +1,11 @@
 """Cron expressions: five fields (minute, hour, day of month, month, day of week) read in
 a timezone, through ``croniter``.
 
-Times in and out are aware datetimes; occurrences are whole minutes of the schedule's
-timezone. Around daylight-saving changes, a local time that does not exist (02:30 when
-clocks jump from 02:00 to 03:00) happens at the first minute after the jump, and a time
-that exists twice happens twice (two different instants).
+Times in are aware datetimes and times out are in UTC (two local times of one zone
+compare without regard to which pass of a repeated hour they are in); occurrences are
+whole minutes of the schedule's timezone. Around daylight-saving changes, a local time
+that does not exist (02:30 when clocks jump from 02:00 to 03:00) happens at the first
+minute after the jump, and a time that exists twice happens twice (two instants).
 """
 
 from __future__ import annotations
@@ -63,11 +64,11 @@ class Cron:
         return ZoneInfo(self.timezone)
 
     def next_after(self, moment: datetime) -> datetime:
-        """The first occurrence strictly after ``moment`` (in the schedule's timezone)."""
+        """The first occurrence strictly after ``moment``."""
         from croniter import croniter
 
         found: datetime = croniter(self.expression, moment.astimezone(self.zone)).get_next(datetime)
-        return found
+        return found.astimezone(UTC)
 
     def latest_at(self, moment: datetime) -> datetime:
         """The newest occurrence at or before ``moment``."""
@@ -78,6 +79,11 @@ class Cron:
         found: datetime = croniter(self.expression, minute + timedelta(seconds=1)).get_prev(
             datetime
         )
+        found = found.astimezone(UTC)
+        # Going backwards, croniter can land early when clocks fall back (an hour, or the
+        # day before); going forwards it does not, so walk on from there.
+        while (following := self.next_after(found)) <= moment:
+            found = following
         return found
 
     def due(self, after: datetime, now: datetime) -> tuple[datetime, int] | None:
