@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,25 @@ def store_url(tmp_path: Path) -> str:
     """Start-up and the flags do not depend on the store: SQLite only (PostgreSQL's
     preflight is tested below)."""
     return f"sqlite:///{tmp_path / 'store' / 'modelyard.db'}"
+
+
+@pytest.fixture(autouse=True)
+def _uvicorn_logging_restored() -> Iterator[None]:
+    """``modelyard server`` run in-process configures uvicorn's loggers with handlers on
+    the runner's stderr, which is closed afterwards; later servers in this process would
+    log through them (a "Logging error" into whatever output is being captured then)."""
+    names = ["uvicorn", "uvicorn.error", "uvicorn.access"]
+    saved = {
+        name: (list(log.handlers), log.level, log.propagate)
+        for name in names
+        for log in [logging.getLogger(name)]
+    }
+    yield
+    for name, (handlers, level, propagate) in saved.items():
+        log = logging.getLogger(name)
+        log.handlers[:] = handlers
+        log.setLevel(level)
+        log.propagate = propagate
 
 
 def _server(settings: Settings, *args: str) -> Any:
