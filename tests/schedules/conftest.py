@@ -11,6 +11,8 @@ import pytest
 from schedule_support import Clock
 
 PIPES = """
+import time
+
 import modelyard as my
 
 
@@ -34,6 +36,17 @@ def failing(label: str = "x"):
     boom(label)
 
 
+@my.step(cache=False)
+def nap(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+@my.pipeline
+def slow(seconds: float = 1.0):
+    nap(seconds)
+
+
 not_a_pipeline = 3
 """
 
@@ -46,7 +59,7 @@ def clock() -> Clock:
 @pytest.fixture
 def pipes(tmp_path: Path) -> Iterator[Path]:
     """``sched_pipes.py`` in the test's folder (the working directory): pipelines
-    ``tick`` and ``failing``; refer to them as ``f"{pipes}:tick"``."""
+    ``tick``, ``failing`` and ``slow``; refer to them as ``f"{pipes}:tick"``."""
     path = tmp_path / "sched_pipes.py"
     path.write_text(PIPES)
     yield path

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -189,3 +190,26 @@ def test_run_forever_passes_until_stopped(
             thread.join(timeout=10)
         assert not thread.is_alive()
     assert len(seen) == 1 and "ml/m cron:" in seen[0]
+
+
+def test_the_lease_is_renewed_while_the_pipeline_runs(
+    settings: Settings, client: Client, pipes: Path
+) -> None:
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    ScheduleService(client.store, clock=lambda: an_hour_ago).create(
+        "long", project="ml", pipeline=f"{pipes}:slow", params={"seconds": 1.5}, cron="* * * * *"
+    )
+    thief = ScheduleService(client.store)
+    outcomes = []
+    with Worker(settings, lease_s=0.6, log=lambda _: None) as w:
+        thread = threading.Thread(target=lambda: outcomes.extend(w.run_once().ran))
+        thread.start()
+        stolen = []
+        while thread.is_alive():
+            stolen += thief.take_over(worker="thief", lease_s=10)
+            thread.join(timeout=0.1)
+    assert stolen == []
+    (outcome,) = outcomes
+    assert outcome.status == "finished" and outcome.recorded
+    (fire,) = thief.fires("long", project="ml")
+    assert (fire.status, fire.attempts, fire.worker) == ("finished", 1, w.name)

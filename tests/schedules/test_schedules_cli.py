@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -164,3 +165,43 @@ def test_worker_stops_on_sigterm(tmp_path: Path) -> None:
             if proc.poll() is None:
                 proc.kill()
     assert "SIGTERM: stopping after the running fire" in rest and "stopped" in rest
+
+
+@pytest.mark.slow
+def test_a_second_sigint_interrupts_the_running_fire(
+    settings: Settings, client: Client, pipes: Path, tmp_path: Path
+) -> None:
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    service = ScheduleService(client.store, clock=lambda: an_hour_ago)
+    service.create(
+        "long", project="ml", pipeline=f"{pipes}:slow", params={"seconds": 60}, cron="* * * * *"
+    )
+    command = [sys.executable, "-m", "modelyard", "--store-url", settings.store_url]
+    with subprocess.Popen(
+        [*command, "--home", str(settings.home), "worker", "--poll-interval", "0.2"],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    ) as proc:
+        try:
+            for _ in range(300):
+                fires = service.fires("long", project="ml")
+                if fires and fires[0].run_id is not None:
+                    break
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGINT)
+            time.sleep(0.5)
+            assert proc.poll() is None  # the first signal lets the fire finish
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=30) == 130
+            assert proc.stderr is not None
+            said = proc.stderr.read()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert "SIGINT: stopping after the running fire (again to interrupt it)" in said
+    assert said.rstrip().endswith("interrupted")
+    (fire,) = service.fires("long", project="ml")
+    assert fire.status == "failed" and fire.error is not None and "interrupted" in fire.error
+    assert fire.run_id is not None
+    assert client.get_run(fire.run_id).status in {"failed", "killed"}
