@@ -1,12 +1,15 @@
 """Lineage walks: "what produced this?" (``up``) and "what depends on this?" (``down``).
 
 Edges are stored one hop at a time (``datasets/edges.py``: a run read a dataset version,
-a run produced one, ...). :func:`walk` follows them breadth-first from one object to a
-given depth and returns a :class:`LineageGraph`: every node reached once, every edge
-crossed once, so diamonds and cycles end. Each hop goes through the dataset service's
-``lineage_edges`` (in this process or on the server, with the caller's read rights), so
-the same walk works embedded and in remote mode. An object the caller may not read, or
-of a kind that cannot be expanded, is kept as a leaf with a note.
+a run produced one, a step run read another's output, ...). :func:`walk` follows them
+breadth-first from one object to a given depth and returns a :class:`LineageGraph`: every
+node reached once, every edge crossed once, so diamonds and cycles end. A walk keeps its
+way: ``up`` only ever goes to what a node was made from, ``down`` to what was made from
+it, and ``both`` is the two walks from the root together (not everything connected).
+Each hop goes through the dataset service's ``lineage_edges`` (in this process or on the
+server, with the caller's read rights), so the same walk works embedded and remote. An
+object the caller may not read, or of a kind that cannot be expanded, is kept as a leaf
+with a note.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ class LineageGraph:
     nodes: list[LineageNode] = field(default_factory=list)
     edges: list[LineageEdge] = field(default_factory=list)
     depth: dict[tuple[str, str], int] = field(default_factory=dict)
+    #: The way each node was reached ("up" or "down"; the root: the walk's direction).
+    way: dict[tuple[str, str], Walk] = field(default_factory=dict)
 
     def node(self, kind: str, object_id: str) -> LineageNode:
         for found in self.nodes:
@@ -70,12 +75,14 @@ class LineageGraph:
         raise NotFound(f"{kind} {object_id} is not in this lineage graph")
 
     def neighbours(self, node: LineageNode) -> list[tuple[LineageEdge, LineageNode, str]]:
-        """(edge, the node at its other end, "up" or "down") for each edge at ``node``."""
+        """(edge, the node at its other end, "up" or "down") for each edge at ``node`` that
+        goes the way the walk went on from it."""
+        ways = ("up", "down") if self.way[node.key] == "both" else (self.way[node.key],)
         found = []
         for edge in self.edges:
-            if (edge.target_kind, edge.target_id) == node.key:
+            if "up" in ways and (edge.target_kind, edge.target_id) == node.key:
                 found.append((edge, self.node(edge.source_kind, edge.source_id), "up"))
-            elif (edge.source_kind, edge.source_id) == node.key:
+            elif "down" in ways and (edge.source_kind, edge.source_id) == node.key:
                 found.append((edge, self.node(edge.target_kind, edge.target_id), "down"))
         return found
 
@@ -83,7 +90,10 @@ class LineageGraph:
         return {
             "root": self.root.as_dict(),
             "direction": self.direction,
-            "nodes": [{**n.as_dict(), "depth": self.depth[n.key]} for n in self.nodes],
+            "nodes": [
+                {**n.as_dict(), "depth": self.depth[n.key], "way": self.way[n.key]}
+                for n in self.nodes
+            ],
             "edges": [e.as_dict() for e in self.edges],
         }
 
@@ -107,6 +117,7 @@ def walk(
     graph = LineageGraph(root=root, direction=direction)
     graph.nodes.append(root)
     graph.depth[root.key] = 0
+    graph.way[root.key] = direction
     crossed: set[tuple[str, str, str, str, str]] = set()
     queue = deque([root])
     while queue:
@@ -114,19 +125,23 @@ def walk(
         here = graph.depth[node.key]
         if here >= depth or node.kind not in EXPANDABLE or node.note is not None:
             continue
-        for edge in hop(node.kind, node.id, direction):
+        for edge in hop(node.kind, node.id, graph.way[node.key]):
             ends = (edge.source_kind, edge.source_id, edge.target_kind, edge.target_id)
             if (*ends, edge.relation) in crossed:
                 continue
-            crossed.add((*ends, edge.relation))
-            graph.edges.append(edge)
             upstream = (edge.target_kind, edge.target_id) == node.key
             other = (edge.source_kind, edge.source_id) if upstream else ends[2:]
+            way: Walk = "up" if upstream else "down"
+            if other in graph.way and graph.way[other] not in (way, "both"):
+                continue  # reached the other way round: not part of this walk's way
+            crossed.add((*ends, edge.relation))
+            graph.edges.append(edge)
             if other in graph.depth:
                 continue
             reached = _reach(other[0], other[1], label)
             graph.nodes.append(reached)
             graph.depth[reached.key] = here + 1
+            graph.way[reached.key] = way
             queue.append(reached)
     return graph
 

@@ -89,6 +89,12 @@ def test_down_answers_what_depends_on_a_version_and_depth_bounds_it(
         ("run", chain.prepare),
         ("run", chain.train),
     }
+    # both = up and down from the root, not all that is connected: the audit run read
+    # raw (upstream of clean) but does not depend on clean
+    wide = client.lineage(("dataset_version", chain.clean.id), direction="both", depth=5)
+    assert _keys(wide) == _keys(both) | {("dataset_version", chain.raw.id)}
+    assert wide.way[("dataset_version", chain.raw.id)] == "up"
+    assert wide.way[("run", chain.train)] == "down"
 
 
 def test_the_module_function_uses_the_settings(settings: Settings, chain: Chain) -> None:

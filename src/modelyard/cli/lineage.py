@@ -74,15 +74,13 @@ def tree(graph: LineageGraph) -> Any:
     root = Tree(f"[bold]{name(graph.root)}[/bold]")
     shown.add(graph.root.key)
 
-    def grow(branch: Tree, node: LineageNode, came_from: tuple[str, str] | None) -> None:
+    def grow(branch: Tree, node: LineageNode) -> None:
         for edge, other, way in graph.neighbours(node):
-            if other.key == came_from:
-                continue
             arrow = "<-" if way == "up" else "->"
             child = branch.add(f"{arrow} {edge.relation}: {name(other)}")
             if other.key not in shown:
                 shown.add(other.key)
-                grow(child, other, node.key)
+                grow(child, other)
 
-    grow(root, graph.root, None)
+    grow(root, graph.root)
     return root
