@@ -203,18 +203,20 @@ def test_an_expired_lease_is_taken_over_until_the_attempts_run_out(
     (due,) = service.due(now=clock.advance(hours=1))
     fire = service.claim(due, worker="dead", lease_s=60)
     assert fire is not None
-    assert service.take_over(worker="w2", lease_s=60, now=clock.advance(seconds=30)) == []
+    assert service.take_over(worker="w2", lease_s=60, now=clock.advance(seconds=30)) is None
     assert service.renew(fire.id, worker="dead", lease_s=60)
-    assert service.take_over(worker="w2", lease_s=60, now=clock.advance(seconds=59)) == []
-    (taken,) = service.take_over(worker="w2", lease_s=60, now=clock.advance(seconds=60))
+    assert service.take_over(worker="w2", lease_s=60, now=clock.advance(seconds=59)) is None
+    taken = service.take_over(worker="w2", lease_s=60, now=clock.advance(seconds=60))
+    assert taken is not None
     assert (taken.id, taken.worker, taken.attempts) == (fire.id, "w2", 2)
+    assert service.take_over(worker="w3", lease_s=60) is None
     assert not service.renew(fire.id, worker="dead", lease_s=60)
     assert not service.finish(fire.id, worker="dead", status="finished")
     for attempt in range(3, MAX_ATTEMPTS + 1):
         clock.advance(seconds=61)
-        (again,) = service.take_over(worker=f"w{attempt}", lease_s=60)
-        assert again.attempts == attempt
-    assert service.take_over(worker="w9", lease_s=60, now=clock.advance(seconds=61)) == []
+        again = service.take_over(worker=f"w{attempt}", lease_s=60)
+        assert again is not None and again.attempts == attempt
+    assert service.take_over(worker="w9", lease_s=60, now=clock.advance(seconds=61)) is None
     (gone,) = service.fires("hourly", project="ml")
     assert gone.status == "failed" and "abandoned" in (gone.error or "")
     assert gone.attempts == MAX_ATTEMPTS

@@ -14,8 +14,8 @@ from schedule_support import Clock
 
 from modelyard import Client
 from modelyard.config import Settings
-from modelyard.schedules import ScheduleService
-from modelyard.schedules.worker import FIRE_TAG, SCHEDULE_TAG, TRIGGER_TAG, Worker
+from modelyard.schedules import Due, Fire, Schedule, ScheduleService
+from modelyard.schedules.worker import FIRE_TAG, SCHEDULE_TAG, TRIGGER_TAG, Outcome, Worker
 
 
 @pytest.fixture
@@ -206,10 +206,37 @@ def test_the_lease_is_renewed_while_the_pipeline_runs(
         thread.start()
         stolen = []
         while thread.is_alive():
-            stolen += thief.take_over(worker="thief", lease_s=10)
+            stolen.append(thief.take_over(worker="thief", lease_s=10))
             thread.join(timeout=0.1)
-    assert stolen == []
+    assert stolen and set(stolen) == {None}
     (outcome,) = outcomes
     assert outcome.status == "finished" and outcome.recorded
     (fire,) = thief.fires("long", project="ml")
     assert (fire.status, fire.attempts, fire.worker) == ("finished", 1, w.name)
+
+
+def test_abandoned_fires_are_taken_over_one_at_a_time(
+    service: ScheduleService,
+    worker: Worker,
+    pipes: Path,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("a", "b"):
+        service.create(name, project="ml", pipeline=f"{pipes}:tick", cron="0 * * * *")
+    clock.advance(hours=1)
+    for due in service.due():
+        assert service.claim(due, worker="gone:1", lease_s=30) is not None
+    clock.advance(seconds=31)
+    holders: list[set[str]] = []
+    run = worker._run
+
+    def watched(schedule: Schedule, fire: Fire, due: Due | None = None) -> Outcome:
+        holders.append({f.worker for s in ("a", "b") for f in service.fires(s, project="ml")})
+        return run(schedule, fire, due)
+
+    monkeypatch.setattr(worker, "_run", watched)
+    ran = worker.run_once().ran
+    assert [(o.fire.attempts, o.status) for o in ran] == [(2, "finished"), (2, "finished")]
+    # While the first ran, the second was still the dead worker's (not leased, unrenewed).
+    assert holders == [{worker.name, "gone:1"}, {worker.name}]

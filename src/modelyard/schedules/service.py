@@ -71,7 +71,9 @@ def normalize_ref(ref: object) -> str:
     """``MODULE:NAME`` as it is; ``path/to/file.py:NAME`` with the file's absolute path
     (a worker may run elsewhere). Syntax only: :func:`resolve` imports it."""
     if not isinstance(ref, str):
-        raise InvalidInput(f"pipeline must be MODULE:NAME or FILE.py:NAME; got {ref!r}")
+        raise InvalidInput(
+            f"pipeline must be MODULE:NAME or FILE.py:NAME; got {ref!r}", field="pipeline"
+        )
     where, sep, name = ref.rpartition(":")
     if not sep or not where.strip() or not name.strip():
         raise InvalidInput(
@@ -110,7 +112,9 @@ def check_params(params: object) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in params.items():
         if not isinstance(key, str) or not key:
-            raise InvalidInput(f"param names must be non-empty strings; got {key!r}")
+            raise InvalidInput(
+                f"param names must be non-empty strings; got {key!r}", field="params"
+            )
         canonical_json(value, f"param {key!r}")
         out[key] = value
     return out
@@ -425,10 +429,11 @@ class ScheduleService:
         lease_s: float,
         project: str | None = None,
         now: datetime | None = None,
-    ) -> list[Fire]:
-        """Fires still ``running`` whose lease expired (their worker stopped): each is
-        taken over by ``worker`` for another attempt, or marked failed after
-        :data:`MAX_ATTEMPTS`. Returns the fires taken over."""
+    ) -> Fire | None:
+        """The oldest fire still ``running`` whose lease expired (its worker stopped),
+        taken over by ``worker`` for another attempt; None when there is none. Expired
+        fires that had :data:`MAX_ATTEMPTS` attempts are marked failed on the way. One at
+        a time: a fire taken over is leased, and only the fire being run is renewed."""
         moment = to_ms(self._now(now))
         f = schedule_fires.c
         stmt = select(f.id, f.attempts).where(f.status == RUNNING, f.lease_until < moment)
@@ -437,7 +442,6 @@ class ScheduleService:
                 projects, projects.c.id == schedules.c.project_id
             )
             stmt = stmt.where(projects.c.name == project)
-        taken: list[Fire] = []
         with self.store.read() as conn:
             expired = conn.execute(stmt.order_by(f.claimed_at)).all()
         for fire_id, attempts in expired:
@@ -467,8 +471,8 @@ class ScheduleService:
                     )
                 ).rowcount
                 if won == 1:
-                    taken.append(_fire(conn.execute(_fire_select().where(f.id == fire_id)).one()))
-        return taken
+                    return _fire(conn.execute(_fire_select().where(f.id == fire_id)).one())
+        return None
 
     def renew(
         self, fire_id: str, *, worker: str, lease_s: float, now: datetime | None = None

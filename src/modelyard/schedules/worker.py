@@ -175,10 +175,11 @@ class Worker:
     def run_once(self) -> Pass:
         """One pass: take over abandoned fires, then claim and run what is due."""
         done = Pass()
-        for fire in self.service.take_over(
-            worker=self.name, lease_s=self.lease_s, project=self.project
-        ):
-            if self._stop.is_set():
+        while not self._stop.is_set():
+            fire = self.service.take_over(
+                worker=self.name, lease_s=self.lease_s, project=self.project
+            )
+            if fire is None:
                 break
             schedule = self.service.get(fire.schedule, project=fire.project)
             done.ran.append(self._run(schedule, fire))
@@ -210,7 +211,10 @@ class Worker:
         client = self.client
 
         def on_start(run_id: str) -> None:
-            self.service.record_run(fire.id, worker=self.name, run_id=run_id)
+            try:
+                self.service.record_run(fire.id, worker=self.name, run_id=run_id)
+            except ModelyardError as exc:  # finish() records it; the run goes on
+                self.log(f"{self._stamp()} could not record run {run_id[:12]}: {exc.message}")
 
         with self._renewing(fire), client.tagging(tags, on_start):
             try:
@@ -278,7 +282,7 @@ class Worker:
                 f"occurrence{'s' if due.missed != 1 else ''}; only the newest runs)"
             )
         if not outcome.recorded:
-            parts.append("(not recorded: another worker took the fire over)")
+            parts.append("(not recorded: another worker took the fire over, or it was deleted)")
         return " ".join(parts)
 
 
