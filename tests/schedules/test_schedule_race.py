@@ -31,6 +31,7 @@ def make_due_work(client: Client, clock: Clock, pipes: Path, crons: int) -> set[
     return due
 
 
+@pytest.mark.slow
 def test_two_processes_claim_each_occurrence_once(
     client: Client, settings: Settings, clock: Clock, pipes: Path
 ) -> None:

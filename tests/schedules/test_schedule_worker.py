@@ -192,16 +192,17 @@ def test_run_forever_passes_until_stopped(
     assert len(seen) == 1 and "ml/m cron:" in seen[0]
 
 
+@pytest.mark.slow
 def test_the_lease_is_renewed_while_the_pipeline_runs(
     settings: Settings, client: Client, pipes: Path
 ) -> None:
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
     ScheduleService(client.store, clock=lambda: an_hour_ago).create(
-        "long", project="ml", pipeline=f"{pipes}:slow", params={"seconds": 1.5}, cron="* * * * *"
+        "long", project="ml", pipeline=f"{pipes}:slow", params={"seconds": 3.0}, cron="* * * * *"
     )
     thief = ScheduleService(client.store)
     outcomes = []
-    with Worker(settings, lease_s=0.6, log=lambda _: None) as w:
+    with Worker(settings, lease_s=1.2, log=lambda _: None) as w:
         thread = threading.Thread(target=lambda: outcomes.extend(w.run_once().ran))
         thread.start()
         stolen = []
