@@ -191,6 +191,15 @@ class WorkerSettings(BaseModel):
     )
 
 
+class RaySettings(BaseModel):
+    address: str | None = Field(
+        None,
+        description="Ray cluster the `ray` pipeline executor connects to (`ray://host:10001`, "
+        "`host:6379` or `auto`); unset: it starts a local Ray instance for the run and stops "
+        "it afterwards.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable in Modelyard."""
 
@@ -218,6 +227,9 @@ class Settings(BaseSettings):
     )
     worker: WorkerSettings = Field(
         default_factory=WorkerSettings, description="`modelyard worker`: schedules and triggers."
+    )
+    ray: RaySettings = Field(
+        default_factory=RaySettings, description="The `ray` executor of pipelines and sweeps."
     )
 
     @property

@@ -207,8 +207,8 @@ def test_pipelines_need_the_stores(steps: ModuleType) -> None:
 
 
 def test_unknown_executor_is_rejected(pipe_client: Client, steps: ModuleType) -> None:
-    with pytest.raises(InvalidInput, match="executor must be one of sequential, local"):
-        steps.squares.run(client=pipe_client, executor="ray")
+    with pytest.raises(InvalidInput, match="executor must be one of sequential, local, ray"):
+        steps.squares.run(client=pipe_client, executor="dask")
 
 
 def test_step_runs_are_linked_by_lineage_edges(pipe_client: Client, steps: ModuleType) -> None:

@@ -40,7 +40,9 @@ def run(
     project: str = typer.Option("default", "--project", "-p", help="Project to run in."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Run every step."),
     executor: str = typer.Option(
-        "sequential", "--executor", help="sequential (this process) or local (processes)."
+        "sequential",
+        "--executor",
+        help="sequential (this process), local (processes) or ray (Ray tasks).",
     ),
     as_json: bool = JsonOption,
 ) -> None:

@@ -1,27 +1,27 @@
 """Executors: the order and the place steps run in.
 
-Both executors walk the graph the same way: once a node's inputs are known, its cache
-key is computed in the driver and the cache is asked there; a hit is recorded at once,
-a miss is run -- in this process one after another (``sequential``), or in worker
-processes started with ``spawn``, as many at a time as the graph allows (``local``).
-Steps exchange outputs through the artifact store in both cases.
+Every executor walks the graph the same way (:func:`drive`): once a node's inputs are
+known, its cache key is computed in the driver and the cache is asked there; a hit is
+recorded at once, a miss is handed to a backend (:mod:`modelyard.pipelines.backends`)
+-- run in this process one after another (``sequential``), in worker processes started
+with ``spawn`` (``local``) or as Ray tasks (``ray``), as many at a time as the graph
+allows. Steps exchange outputs through the artifact store in every case.
+
+:func:`drive` runs several pipeline runs at once (the trials of a sweep): a step whose
+cache key is the same as one still running in another run waits for it and is then
+served from the cache, so a step shared by the trials runs once.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing
+from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from modelyard._util import new_id
 from modelyard.errors import InvalidInput
-from modelyard.pipelines.execute import (
-    PIPELINE_TAG,
-    StepTask,
-    record_cached,
-    run_step,
-    step_from_ref,
-)
+from modelyard.pipelines.backends import Backend, import_ray, open_backend
+from modelyard.pipelines.execute import PIPELINE_TAG, StepTask, record_cached, step_from_ref
 from modelyard.pipelines.fingerprint import canonical_json, key_parts
 from modelyard.pipelines.graph import Graph, Node
 from modelyard.pipelines.index import StepIndex
@@ -29,12 +29,12 @@ from modelyard.pipelines.result import PipelineResult, StepResult
 
 if TYPE_CHECKING:
     from modelyard.client import Client
-    from modelyard.config import Settings
     from modelyard.tracking.run import ActiveRun
 
-__all__ = ["EXECUTORS", "execute"]
+__all__ = ["EXECUTORS", "Plan", "check", "drive", "execute"]
 
-EXECUTORS: tuple[str, ...] = ("sequential", "local")
+EXECUTORS: tuple[str, ...] = ("sequential", "local", "ray")
+EXECUTOR_TAG = "modelyard.executor"
 
 
 def execute(
@@ -48,6 +48,26 @@ def execute(
     max_workers: int | None,
 ) -> PipelineResult:
     """Run a checked graph as a pipeline run (a parent run with one child per step)."""
+    check(graph, client, executor)
+    project_id = client.tracking.ensure_project(project).id
+    parent = client.start_run(
+        project,
+        name=f"{graph.pipeline}-{new_id()[:8]}",
+        tags={PIPELINE_TAG: graph.pipeline, EXECUTOR_TAG: executor},
+    )
+    with parent:
+        parent.log_params(params)
+        plan = Plan(graph, client, parent, project, project_id, cache)
+        with open_backend(executor, client, max_workers) as backend:
+            drive([plan], backend)
+        if plan.failure is not None:
+            raise plan.failure
+    return PipelineResult(graph.pipeline, parent.id, plan.done, client)
+
+
+def check(graph: Graph, client: Client, executor: str) -> None:
+    """What must hold before a run of ``graph`` starts: a known executor, a client on
+    the stores, params with canonical JSON, and steps a worker can import."""
     if executor not in EXECUTORS:
         raise InvalidInput(
             f"executor must be one of {', '.join(EXECUTORS)}; got {executor!r}", field="executor"
@@ -61,29 +81,16 @@ def execute(
     for node in graph.nodes.values():
         for name, value in node.params.items():
             canonical_json(value, f"step {node.name!r}, param {name!r}")
-    if executor == "local":
+    if executor == "ray":
+        import_ray()
+    if executor != "sequential":
         for node in graph.nodes.values():
-            _check_importable(node)
-    project_id = client.tracking.ensure_project(project).id
-    parent = client.start_run(
-        project,
-        name=f"{graph.pipeline}-{new_id()[:8]}",
-        tags={PIPELINE_TAG: graph.pipeline, "modelyard.executor": executor},
-    )
-    with parent:
-        parent.log_params(params)
-        plan = _Plan(graph, client, parent, project, project_id, cache)
-        if executor == "sequential":
-            for node in graph.nodes.values():
-                task = plan.task(node)
-                plan.done[node.name] = plan.cached(task) or run_step(client, node.step, task)
-        else:
-            _run_local(plan, client.settings, max_workers)
-    return PipelineResult(graph.pipeline, parent.id, plan.done, client)
+            _check_importable(node, executor)
 
 
-class _Plan:
-    """The state of one pipeline run: which steps are done, and their tasks."""
+class Plan:
+    """The state of one pipeline run: which steps are started and done, their tasks,
+    and the first failure."""
 
     def __init__(
         self,
@@ -101,22 +108,30 @@ class _Plan:
         self.project_id = project_id
         self.cache = cache
         self.index = StepIndex(client.store)
+        self.started: set[str] = set()
         self.done: dict[str, StepResult] = {}
+        self.failure: BaseException | None = None
+        self._tasks: dict[str, StepTask] = {}
 
-    def ready(self, started: set[str]) -> list[Node]:
+    def ready(self) -> list[Node]:
+        """The nodes not started whose inputs are done (none once a step failed)."""
+        if self.failure is not None:
+            return []
         return [
             node
             for node in self.graph.nodes.values()
-            if node.name not in started and node.upstream <= self.done.keys()
+            if node.name not in self.started and node.upstream <= self.done.keys()
         ]
 
     def task(self, node: Node) -> StepTask:
+        if node.name in self._tasks:
+            return self._tasks[node.name]
         inputs = {param: self.done[producer].output for param, producer in node.inputs.items()}
         parts = key_parts(
             node.step, node.name, node.params, {p: ref.digest for p, ref in inputs.items()}
         )
         fn = node.step.fn
-        return StepTask(
+        task = StepTask(
             pipeline=self.graph.pipeline,
             node=node.name,
             step_ref=(fn.__module__, fn.__qualname__, fn.__code__.co_filename),
@@ -130,6 +145,8 @@ class _Plan:
             producers={param: self.done[p].run_id for param, p in node.inputs.items()},
             cache_off="step" if not node.step.options.cache else None if self.cache else "run",
         )
+        self._tasks[node.name] = task
+        return task
 
     def cached(self, task: StepTask) -> StepResult | None:
         """Record ``task`` as served from the cache if an earlier run's outputs are
@@ -141,8 +158,74 @@ class _Plan:
             return None
         return record_cached(self.client, task, hit)
 
+    @property
+    def complete(self) -> bool:
+        """Every step done, or a step failed."""
+        return self.failure is not None or len(self.done) == len(self.graph.nodes)
 
-def _check_importable(node: Node) -> None:
+
+def drive(
+    plans: list[Plan], backend: Backend, on_complete: Callable[[Plan], None] | None = None
+) -> None:
+    """Run the steps of ``plans`` on ``backend`` until each plan is complete; a failure
+    stops its own plan (the steps of it still running are waited for), not the others.
+    ``on_complete`` is called for each plan as soon as nothing of it is left to run."""
+    running: dict[Any, tuple[Plan, str, str]] = {}
+    in_flight: Counter[str] = Counter()
+    reported: set[int] = set()
+    while True:
+        _submit_ready(plans, backend, running, in_flight)
+        for i, plan in enumerate(plans):
+            if (
+                i not in reported
+                and plan.complete
+                and all(p is not plan for p, _, _ in running.values())
+            ):
+                reported.add(i)
+                if on_complete is not None:
+                    on_complete(plan)
+        if not running:
+            return
+        for handle in backend.wait(list(running)):
+            plan, name, key = running.pop(handle)
+            in_flight[key] -= 1
+            try:
+                plan.done[name] = backend.result(handle)
+            except Exception as exc:
+                plan.failure = plan.failure or exc
+
+
+def _submit_ready(
+    plans: list[Plan],
+    backend: Backend,
+    running: dict[Any, tuple[Plan, str, str]],
+    in_flight: Counter[str],
+) -> None:
+    """Start what is ready, up to the backend's capacity; cache hits are recorded at
+    once and may make more ready. A step whose key is being computed elsewhere waits."""
+    progress = True
+    while progress:
+        progress = False
+        for plan in plans:
+            for node in plan.ready():
+                if backend.capacity is not None and len(running) >= backend.capacity:
+                    return
+                task = plan.task(node)
+                key = task.parts.key()
+                if task.cache_off is None and in_flight[key]:
+                    continue
+                plan.started.add(node.name)
+                hit = plan.cached(task)
+                if hit is not None:
+                    plan.done[node.name] = hit
+                    progress = True
+                    continue
+                running[backend.submit(node.step, task)] = (plan, node.name, key)
+                in_flight[key] += 1
+                progress = True
+
+
+def _check_importable(node: Node, executor: str) -> None:
     fn = node.step.fn
     try:
         found = step_from_ref((fn.__module__, fn.__qualname__, fn.__code__.co_filename))
@@ -151,45 +234,6 @@ def _check_importable(node: Node) -> None:
     if found is not node.step:
         raise InvalidInput(
             f"step {node.name!r} ({fn.__module__}.{fn.__qualname__}) must be defined at the "
-            "top level of a module for the local executor, which imports it in a worker",
+            f"top level of a module for the {executor} executor, which imports it in a worker",
             field=node.name,
         )
-
-
-def _work(settings: Settings, task: StepTask) -> StepResult:
-    """Run one step in a worker process, with a Client of its own."""
-    from modelyard.client import Client
-
-    with Client(settings) as client:
-        return run_step(client, step_from_ref(task.step_ref), task)
-
-
-def _run_local(plan: _Plan, settings: Settings, max_workers: int | None) -> None:
-    context = multiprocessing.get_context("spawn")
-    started: set[str] = set()
-    running: dict[cf.Future[StepResult], str] = {}
-    failure: BaseException | None = None
-    with cf.ProcessPoolExecutor(max_workers=max_workers, mp_context=context) as pool:
-        while True:
-            if failure is None:
-                for node in plan.ready(started):
-                    started.add(node.name)
-                    task = plan.task(node)
-                    hit = plan.cached(task)
-                    if hit is not None:
-                        plan.done[node.name] = hit
-                        continue
-                    running[pool.submit(_work, settings, task)] = node.name
-                if plan.ready(started):  # cache hits made more steps ready
-                    continue
-            if not running:
-                break
-            finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-            for future in finished:
-                name = running.pop(future)
-                try:
-                    plan.done[name] = future.result()
-                except BaseException as exc:
-                    failure = failure or exc
-    if failure is not None:
-        raise failure

@@ -96,8 +96,9 @@ class Pipeline:
 
         ``client``: where to track (default: one from the settings). ``project``:
         ``default`` unless given. ``cache=False`` runs every step. ``executor``:
-        ``sequential`` (in this process) or ``local`` (independent steps at once, in up
-        to ``max_workers`` worker processes).
+        ``sequential`` (in this process), ``local`` (independent steps at once, in up
+        to ``max_workers`` worker processes) or ``ray`` (independent steps at once as
+        Ray tasks, on the cluster at the ``ray.address`` setting or a local instance).
         """
         from modelyard.client import DEFAULT_PROJECT, Client
         from modelyard.pipelines.executors import execute

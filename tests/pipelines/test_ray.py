@@ -1,0 +1,126 @@
+"""The Ray executor: independent steps as Ray tasks at once, outputs through the store."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import modelyard as my
+from modelyard import Client, MissingDependency
+
+STEPS = """
+import os
+import time
+from pathlib import Path
+
+import modelyard as my
+
+
+@my.step
+def source(n: int) -> list:
+    return list(range(n))
+
+
+@my.step
+def branch(values: list, power: int, marks: str) -> dict:
+    Path(marks, f"{power}.start").write_text(str(os.getpid()))
+    deadline = time.monotonic() + 20
+    while len(list(Path(marks).glob("*.start"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)  # both branches must be running at once to get past this
+    return {"pid": os.getpid(), "total": sum(v**power for v in values)}
+
+
+@my.step
+def combine(a: dict, b: dict) -> dict:
+    return {"totals": [a["total"], b["total"]], "pids": [a["pid"], b["pid"], os.getpid()]}
+
+
+@my.pipeline
+def fan(n: int, marks: str):
+    values = source(n)
+    combine(branch(values, 1, marks), branch(values, 2, marks))
+
+
+@my.step
+def broken(values: list) -> int:
+    raise ValueError("broken on ray")
+
+
+@my.pipeline
+def half(n: int):
+    broken(source(n))
+"""
+
+Write = Callable[..., dict[str, ModuleType]]
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_independent_steps_run_at_once_as_ray_tasks(
+    ray_instance: ModuleType, pipe_client: Client, write_modules: Write, tmp_path: Path
+) -> None:
+    steps = write_modules(ray_steps=STEPS)["ray_steps"]
+    marks = tmp_path / "marks"
+    marks.mkdir()
+
+    result = steps.fan.run(n=4, marks=str(marks), client=pipe_client, executor="ray")
+
+    out = result.output("combine")
+    assert out["totals"] == [6, 14]
+    assert len(set(out["pids"])) == 3 and os.getpid() not in out["pids"]  # a process per step
+    assert sorted(result.ran) == ["branch", "branch_2", "combine", "source"]
+    parent = pipe_client.get_run(result.run_id)
+    assert parent.status == "finished" and parent.tags["modelyard.executor"] == "ray"
+    for name, step in result.steps.items():
+        run = pipe_client.get_run(step.run_id)
+        assert run.parent_id == parent.id and run.status == "finished"
+        assert run.name == f"{parent.name}/{name}" and run.tags["modelyard.cached"] == "false"
+        assert [a.path for a in pipe_client.list_artifacts(run.id)] == [step.output.path]
+    assert result.output("branch_2") == {"pid": out["pids"][1], "total": 14}
+
+    for mark in marks.iterdir():
+        mark.unlink()
+    again = steps.fan.run(n=4, marks=str(marks), client=pipe_client, executor="ray")
+    assert sorted(again.cached) == ["branch", "branch_2", "combine", "source"]
+    assert again.output("combine") == out
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_a_failing_ray_task_fails_the_pipeline_run_with_its_error(
+    ray_instance: ModuleType, pipe_client: Client, write_modules: Write
+) -> None:
+    steps = write_modules(ray_steps=STEPS)["ray_steps"]
+    with pytest.raises(ValueError, match="broken on ray"):
+        steps.half.run(n=3, client=pipe_client, executor="ray")
+
+    runs = {r.name.rpartition("/")[2]: r for r in pipe_client.search_runs("default", output="list")}
+    assert runs["broken"].status == "failed"
+    assert "ValueError: broken on ray" in (runs["broken"].error or "")
+    assert runs["source"].status == "finished"
+    assert next(r for r in runs.values() if r.parent_id is None).status == "failed"
+
+
+@my.step
+def one() -> int:
+    return 1
+
+
+@my.pipeline
+def single():
+    one()
+
+
+def test_without_ray_the_ray_executor_names_the_extra(
+    pipe_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipe_client.tracking.ensure_project("default")
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
+    with pytest.raises(MissingDependency, match=r"pip install 'modelyard\[ray\]'"):
+        single.run(client=pipe_client, executor="ray")
+    assert pipe_client.search_runs("default", output="list").runs == []  # refused before a run
