@@ -289,6 +289,25 @@ def test_requirements_artifact(tmp_path: Path) -> None:
     assert "capture.error" not in sink.tags
 
 
+def test_requirements_follow_installs_into_sys_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    before = capture(tmp_path, capture_git=False, capture_packages=True)
+    assert not any(
+        line.startswith("fresh-dist==")
+        for line in before.artifacts[REQUIREMENTS_ARTIFACT].decode().splitlines()
+    )
+    info = site / "fresh_dist-1.2.dist-info"
+    info.mkdir()  # what an install does: the folder's modification time changes
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fresh-dist\nVersion: 1.2\n")
+    os.utime(site, ns=(0, 0))  # coarse timestamps: make the change visible for certain
+    after = capture(tmp_path, capture_git=False, capture_packages=True)
+    assert "fresh-dist==1.2" in after.artifacts[REQUIREMENTS_ARTIFACT].decode().splitlines()
+
+
 def test_errors_become_a_tag_not_an_exception(tmp_path: Path) -> None:
     sink = capture(tmp_path, BrokenArtifactsSink(), capture_packages=True)
     assert sink.tags["capture.error"] == "packages: OSError: disk full"

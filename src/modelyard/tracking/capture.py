@@ -131,8 +131,28 @@ def _freeze() -> str:
     """Installed distributions as ``name==version`` lines, sorted case-insensitively.
 
     Built from ``importlib.metadata`` (no subprocess); the first distribution found on
-    ``sys.path`` wins when a name is installed twice, as for imports.
+    ``sys.path`` wins when a name is installed twice, as for imports. Reading every
+    distribution's metadata takes ~0.1 s, so the list is kept while ``sys.path`` and the
+    modification times of its folders stay the same (installing, upgrading or removing a
+    distribution adds or removes a ``.dist-info`` folder, which changes its parent's).
     """
+    return _freeze_of(_path_state())
+
+
+def _path_state() -> tuple[tuple[str, int], ...]:
+    """``sys.path`` with each entry's modification time (-1 where it cannot be read)."""
+    state = []
+    for entry in sys.path:
+        try:
+            mtime = os.stat(entry or ".").st_mtime_ns
+        except (OSError, ValueError):
+            mtime = -1
+        state.append((entry, mtime))
+    return tuple(state)
+
+
+@functools.lru_cache(maxsize=1)
+def _freeze_of(path_state: tuple[tuple[str, int], ...]) -> str:
     found: dict[str, tuple[str, str]] = {}
     for dist in importlib.metadata.distributions():
         name = dist.metadata["Name"]
