@@ -12,8 +12,10 @@ import pyarrow as pa
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from modelyard import InvalidInput
+from modelyard import Client, CorruptBlob, InvalidInput
 from modelyard.pipelines import materializers, register_materializer
+from modelyard.pipelines.execute import load_output
+from modelyard.pipelines.index import OutputRef
 from modelyard.pipelines.materializers import materializer_for, materializer_named
 
 
@@ -125,3 +127,14 @@ def test_an_unpicklable_output_names_its_type(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidInput, match=r"cannot pickle a _thread\.lock output"):
         materializer_for(threading.Lock()).save(threading.Lock(), tmp_path)
+
+
+def test_a_stored_output_is_read_back_verified(pipe_client: Client, tmp_path: Path) -> None:
+    info = pipe_client.blobs.put_bytes(b"[1, 2]")
+    ref = OutputRef("outputs/output.json", info.digest, "file", info.size, "json", "list")
+    assert load_output(pipe_client, ref) == [1, 2]
+    bad = tmp_path / "bad"
+    bad.write_bytes(b"[1, 3]")  # the stored bytes changed behind the store's back
+    pipe_client.blobs.backend.put_file(f"blobs/{info.digest[:2]}/{info.digest[2:]}", bad)
+    with pytest.raises(CorruptBlob):
+        load_output(pipe_client, ref)
