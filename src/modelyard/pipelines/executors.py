@@ -169,30 +169,34 @@ def drive(
 ) -> None:
     """Run the steps of ``plans`` on ``backend`` until each plan is complete; a failure
     stops its own plan (the steps of it still running are waited for), not the others.
-    ``on_complete`` is called for each plan as soon as nothing of it is left to run."""
+    ``on_complete`` is called for each plan as soon as nothing of it is left to run; an
+    exception it raises stops everything (after the steps running are waited for)."""
     running: dict[Any, tuple[Plan, str, str]] = {}
     in_flight: Counter[str] = Counter()
     reported: set[int] = set()
-    while True:
-        _submit_ready(plans, backend, running, in_flight)
-        for i, plan in enumerate(plans):
-            if (
-                i not in reported
-                and plan.complete
-                and all(p is not plan for p, _, _ in running.values())
-            ):
-                reported.add(i)
-                if on_complete is not None:
-                    on_complete(plan)
-        if not running:
-            return
-        for handle in backend.wait(list(running)):
-            plan, name, key = running.pop(handle)
-            in_flight[key] -= 1
-            try:
-                plan.done[name] = backend.result(handle)
-            except Exception as exc:
-                plan.failure = plan.failure or exc
+    try:
+        while True:
+            _submit_ready(plans, backend, running, in_flight)
+            busy = {id(plan) for plan, _, _ in running.values()}
+            for i, plan in enumerate(plans):
+                if i not in reported and plan.complete and id(plan) not in busy:
+                    reported.add(i)
+                    if on_complete is not None:
+                        on_complete(plan)
+            if not running:
+                return
+            for handle in backend.wait(list(running)):
+                plan, name, key = running.pop(handle)
+                in_flight[key] -= 1
+                try:
+                    plan.done[name] = backend.result(handle)
+                except Exception as exc:
+                    plan.failure = plan.failure or exc
+    except Exception:
+        while running:  # let the steps running end their runs
+            for handle in backend.wait(list(running)):
+                running.pop(handle)
+        raise
 
 
 def _submit_ready(

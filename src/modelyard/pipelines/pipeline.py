@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 from modelyard.errors import InvalidInput
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from modelyard.client import Client
     from modelyard.pipelines.graph import Graph
     from modelyard.pipelines.result import PipelineResult
+    from modelyard.pipelines.sweep import Metric, SweepResult
 
 __all__ = ["Pipeline", "pipeline"]
 
@@ -116,6 +117,67 @@ class Pipeline:
                 cache=cache,
                 executor=executor,
                 max_workers=max_workers,
+            )
+        finally:
+            if own:
+                active.close()
+
+    def sweep(
+        self,
+        grid: Mapping[str, Sequence[Any]] | None = None,
+        *,
+        random: Mapping[str, Any] | None = None,
+        trials: int | None = None,
+        seed: int = 0,
+        metric: Metric,
+        mode: str = "max",
+        params: Mapping[str, Any] | None = None,
+        executor: str = "sequential",
+        max_workers: int | None = None,
+        client: Client | None = None,
+        project: str | None = None,
+        cache: bool = True,
+    ) -> SweepResult:
+        """Run the pipeline once per point of a parameter space, each run (a *trial*) a
+        child of one sweep run, and rank the trials by ``metric``.
+
+        ``grid={"n_estimators": [50, 100]}``: every combination of the values.
+        ``random={"lr": (0.01, 0.3), "depth": (2, 8), "loss": ["l1", "l2"]}`` with
+        ``trials=N``: N draws (uniform in a ``(low, high)`` range -- integers when both
+        ends are -- or a choice from a list) from ``seed``; with a grid too, each draw
+        is tried with every grid point. ``params``: the fixed parameters.
+        ``metric``: ``"evaluate.r2"`` (key ``r2`` of the dict step ``evaluate``
+        returns), ``"score"`` (a step returning a number), or a function of the
+        trial's :class:`PipelineResult`; logged on each trial run; ``mode``: ``max`` or
+        ``min``. ``executor``: as :meth:`run`; with ``local`` or ``ray`` the trials'
+        steps run at the same time, and a step that is the same in several trials
+        runs once. A failed trial is recorded and ranked last; if every trial fails,
+        the first failure is raised.
+        """
+        from modelyard.client import DEFAULT_PROJECT, Client
+        from modelyard.pipelines.sweep import metric_name, run_sweep, sweep_points
+
+        points = sweep_points(grid, random, trials, seed)
+        definition: dict[str, Any] = {"metric": metric_name(metric), "mode": mode}
+        if grid:
+            definition["grid"] = {k: list(v) for k, v in grid.items()}
+        if random:
+            definition |= {"random": dict(random), "trials": trials, "seed": seed}
+        own = client is None
+        active = client if client is not None else Client()
+        try:
+            return run_sweep(
+                self,
+                points,
+                fixed=dict(params or {}),
+                metric=metric,
+                mode=mode,
+                executor=executor,
+                max_workers=max_workers,
+                client=active,
+                project=project or DEFAULT_PROJECT,
+                cache=cache,
+                definition=definition,
             )
         finally:
             if own:
