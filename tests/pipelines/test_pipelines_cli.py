@@ -1,4 +1,4 @@
-"""``modelyard pipelines run`` and ``explain``."""
+"""``modelyard pipelines run``, ``sweep`` and ``explain``."""
 
 from __future__ import annotations
 
@@ -41,6 +41,16 @@ def explode(count: int) -> int:
 @my.pipeline
 def failing(count: int):
     explode(count)
+
+
+@my.step
+def score(count: int, weight: float) -> dict:
+    return {"value": count * weight}
+
+
+@my.pipeline
+def scoring(count: int, weight: float = 1.0):
+    score(count, weight)
 
 
 not_a_pipeline = 3
@@ -144,3 +154,67 @@ def test_a_failing_step_is_one_line_and_a_non_zero_exit(cli: Callable[..., Any])
     assert result.exit_code == 1
     assert "pipeline 'failing' failed: ZeroDivisionError: no bikes" in result.output
     assert "Traceback" not in result.output
+
+
+def test_sweep_prints_the_trials_best_first(cli: Callable[..., Any]) -> None:
+    args = ["pipelines", "sweep", "cli_steps:scoring", "--grid", "count=1,3,2"]
+    result = cli(*args, "--param", "weight=2", "--metric", "score.value", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [(t["trial"], t["params"], t["metric"]) for t in data["trials"]] == [
+        (1, {"count": 3}, 6.0),
+        (2, {"count": 2}, 4.0),
+        (0, {"count": 1}, 2.0),
+    ]
+    assert data["best"]["trial"] == 1 and data["metric"] == "score.value"
+
+    drawn = cli(
+        *args,
+        "--random",
+        "weight=0.5:1.5",
+        "--trials",
+        "2",
+        "--metric",
+        "score.value",
+        "--mode",
+        "min",
+    )
+    assert drawn.exit_code == 0, drawn.output
+    assert "best first (min score.value)" in drawn.output and "sweep run" in drawn.output
+    assert drawn.output.count("finished") == 6
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "code"),
+    [
+        (["--grid", "count=1", "--metric", "score.nope"], "has no key 'nope' (keys: value)", 2),
+        (["--grid", "count"], "--grid must be key=values; got 'count'", 2),
+        (["--grid", "count=1", "--random", "weight=a:b", "--trials", "2"], "must be numbers", 2),
+        (["--grid", "cnt=1"], "pipeline 'scoring' has no parameter 'cnt'", 2),
+        (["--grid", "count=1", "--mode", "best"], "mode must be max or min", 2),
+    ],
+)
+def test_a_bad_sweep_is_one_line_and_a_non_zero_exit(
+    cli: Callable[..., Any], args: list[str], message: str, code: int
+) -> None:
+    options = args if "--metric" in args else [*args, "--metric", "score.value"]
+    result = cli("pipelines", "sweep", "cli_steps:scoring", *options)
+    assert result.exit_code == code
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_a_sweep_whose_trials_all_fail(cli: Callable[..., Any]) -> None:
+    result = cli(
+        "pipelines", "sweep", "cli_steps:failing", "--grid", "count=1,2", "--metric", "explode"
+    )
+    assert result.exit_code == 1
+    assert "every trial failed, the first with ZeroDivisionError: no bikes" in result.output
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_run_on_ray(cli: Callable[..., Any], ray_instance: Any) -> None:
+    args = ["pipelines", "run", "cli_steps:counting", "--param", "count=2", "--json"]
+    result = cli(*args, "--executor", "ray")
+    assert result.exit_code == 0, result.output
+    assert [s["outcome"] for s in json.loads(result.output)["steps"]] == ["ran", "ran"]

@@ -29,7 +29,10 @@ from modelyard.pipelines.refs import load_pipeline
 if TYPE_CHECKING:
     from modelyard.pipelines import Pipeline
 
-app = typer.Typer(help="Pipelines: run them, and explain their cache.", no_args_is_help=True)
+app = typer.Typer(
+    help="Pipelines: run them, sweep their parameters, and explain their cache.",
+    no_args_is_help=True,
+)
 
 
 @app.command("run")
@@ -85,6 +88,108 @@ def run(
     run_command(body)
 
 
+@app.command("sweep")
+def sweep(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="MODULE:PIPELINE or path/to/file.py:PIPELINE."),
+    grid: list[str] = typer.Option(
+        [], "--grid", help="A swept parameter and its values, key=v1,v2,..."
+    ),
+    random: list[str] = typer.Option(
+        [], "--random", help="A randomly drawn parameter: key=low:high (a range) or key=a,b,..."
+    ),
+    trials: int | None = typer.Option(None, "--trials", help="How many random draws."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random draws."),
+    metric: str = typer.Option(
+        ..., "--metric", help="step.key (a key of the dict the step returns) or step."
+    ),
+    mode: str = typer.Option("max", "--mode", help="max or min: which metric is best."),
+    param: list[str] = typer.Option([], "--param", help="A fixed parameter, key=value."),
+    project: str = typer.Option("default", "--project", "-p", help="Project to run in."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Run every step."),
+    executor: str = typer.Option(
+        "sequential",
+        "--executor",
+        help="sequential (this process), local (processes) or ray (Ray tasks).",
+    ),
+    max_workers: int | None = typer.Option(
+        None, "--max-workers", help="Most steps at once (local: processes; ray: tasks)."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Run a pipeline over a grid or random draws of its parameters; prints the trials,
+    best first."""
+
+    def body() -> None:
+        found = load_pipeline(ref)
+        space = dict(_swept(found, pair, "--grid") for pair in grid)
+        draws = dict(_drawn(found, pair) for pair in random)
+        with client(ctx) as c:
+            try:
+                result = found.sweep(
+                    space or None,
+                    random=draws or None,
+                    trials=trials,
+                    seed=seed,
+                    metric=metric,
+                    mode=mode,
+                    params=parse_params(found, param),
+                    executor=executor,
+                    max_workers=max_workers,
+                    client=c,
+                    project=project,
+                    cache=not no_cache,
+                )
+            except ModelyardError:
+                raise
+            except Exception as exc:  # every trial failed: the first one's error
+                raise fail(
+                    f"sweep of {found.name!r} failed: every trial failed, the first with "
+                    f"{type(exc).__name__}: {exc}"
+                ) from None
+        ranked = [
+            {
+                "trial": t.number,
+                "params": t.params,
+                "metric": t.metric,
+                "status": t.status,
+                "run_id": t.run_id,
+                "error": t.error,
+            }
+            for t in result.ranked()
+        ]
+        if as_json:
+            print_json(
+                {
+                    "pipeline": result.pipeline,
+                    "run_id": result.run_id,
+                    "metric": result.metric,
+                    "mode": result.mode,
+                    "best": ranked[0],
+                    "trials": ranked,
+                }
+            )
+            return
+        rows = [
+            (
+                t.number,
+                " ".join(f"{k}={json.dumps(v)}" for k, v in t.params.items()),
+                t.metric if t.status == "finished" else t.error,
+                t.status,
+                t.run_id[:12],
+            )
+            for t in result.ranked()
+        ]
+        table(
+            f"Sweep of {result.pipeline}, best first ({result.mode} {result.metric})",
+            ["trial", "params", result.metric, "status", "run"],
+            rows,
+        )
+        console.print(f"sweep run [bold]{result.run_id}[/bold]", highlight=False)
+
+    run_command(body)
+
+
 @app.command("explain")
 def explain(
     ctx: typer.Context,
@@ -123,6 +228,36 @@ def parse_params(found: Pipeline, pairs: list[str]) -> dict[str, Any]:
             )
         params[key] = text if _is_str(hints[key]) else _value(text)
     return params
+
+
+def _split(pair: str, option: str) -> tuple[str, str]:
+    key, sep, text = pair.partition("=")
+    if not sep or not key or not text:
+        raise InvalidInput(f"{option} must be key=values; got {pair!r}", field=option[2:])
+    return key, text
+
+
+def _swept(found: Pipeline, pair: str, option: str) -> tuple[str, list[Any]]:
+    """``key=v1,v2`` as the parameter's values, each read as ``--param`` reads one."""
+    key, text = _split(pair, option)
+    annotation = (
+        found.signature.parameters[key].annotation if key in found.signature.parameters else None
+    )
+    return key, [part if _is_str(annotation) else _value(part) for part in text.split(",")]
+
+
+def _drawn(found: Pipeline, pair: str) -> tuple[str, Any]:
+    """``key=low:high`` as a range (a tuple of two numbers), ``key=a,b,...`` as choices."""
+    key, text = _split(pair, "--random")
+    low, sep, high = text.partition(":")
+    if sep:
+        ends = (_value(low), _value(high))
+        if not all(isinstance(e, int | float) and not isinstance(e, bool) for e in ends):
+            raise InvalidInput(
+                f"--random {key}: low and high must be numbers; got {text!r}", field=key
+            )
+        return key, ends
+    return _swept(found, pair, "--random")
 
 
 def _is_str(annotation: Any) -> bool:
