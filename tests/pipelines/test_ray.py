@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 
 import modelyard as my
 from modelyard import Client, MissingDependency
+from modelyard.config import load_settings
 
 STEPS = """
 import os
@@ -124,3 +127,34 @@ def test_without_ray_the_ray_executor_names_the_extra(
     with pytest.raises(MissingDependency, match=r"pip install 'modelyard\[ray\]'"):
         single.run(client=pipe_client, executor="ray")
     assert pipe_client.search_runs("default", output="list").runs == []  # refused before a run
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_the_cli_connects_to_the_cluster_at_ray_address(
+    ray_instance: ModuleType, tmp_path: Path
+) -> None:
+    (tmp_path / "addressed.py").write_text(STEPS)
+    env = {
+        **os.environ,
+        "MODELYARD_RAY_ADDRESS": ray_instance.get_runtime_context().gcs_address,
+        "MODELYARD_HOME": str(tmp_path / "home"),
+    }
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    args = ["pipelines", "run", "addressed.py:fan", "--param", "n=3", "--param", f"marks={marks}"]
+    done = subprocess.run(
+        [sys.executable, "-m", "modelyard", *args, "--executor", "ray", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Connecting to existing Ray cluster" in done.stderr, done.stderr
+    run_id = json.loads(done.stdout)["run_id"]
+    with Client(load_settings(home=tmp_path / "home")) as client:
+        result = client.get_run(run_id)
+        assert result.status == "finished" and result.tags["modelyard.executor"] == "ray"
+    assert len({int(p.read_text()) for p in marks.iterdir()}) == 2  # branches in Ray workers
