@@ -95,6 +95,11 @@ class TrackingService:
             ["value", "step", "timestamp"],
             only_if=lambda new: new.step >= latest_metrics.c.step,
         )
+        # Built once: an upsert's ``excluded`` columns cost ~0.5 ms to build each time.
+        self._upsert_tags_stmt = store.upsert_stmt(tags, ["run_id", "key"], ["value"])
+        self._upsert_artifact = store.upsert_stmt(
+            artifacts, ["run_id", "path"], ["digest", "kind", "size", "created_at"]
+        )
         self._series_cache: dict[tuple[str, str], int] = {}
         self._history_sql = (
             'SELECT "step", "value", "timestamp" FROM metrics WHERE series_id = '
@@ -475,7 +480,7 @@ class TrackingService:
     def _upsert_tags(self, conn: Connection, rows: list[tuple[str, str, str]]) -> None:
         wanted = {(r, k): v for r, k, v in rows}
         conn.execute(
-            self.store.upsert_stmt(tags, ["run_id", "key"], ["value"]),
+            self._upsert_tags_stmt,
             [{"run_id": r, "key": k, "value": v} for (r, k), v in wanted.items()],
         )
 
@@ -483,13 +488,10 @@ class TrackingService:
         self, run_id: str, path: str, digest: str, kind: str, size: int
     ) -> ArtifactInfo:
         info = ArtifactInfo(path=path, digest=digest, kind=kind, size=size, created_at=now_ms())
-        stmt = self.store.upsert_stmt(
-            artifacts, ["run_id", "path"], ["digest", "kind", "size", "created_at"]
-        )
         try:
             with self.store.write() as conn:
                 self._require_runs(conn, [run_id], Role.CONTRIBUTOR)
-                conn.execute(stmt.values(run_id=run_id, **info.as_dict()))
+                conn.execute(self._upsert_artifact.values(run_id=run_id, **info.as_dict()))
                 self._audit(conn, "artifact.stored", "run", run_id, f"{kind} {path} ({size} bytes)")
         except Conflict:
             raise NotFound(f"run {run_id!r} does not exist", field="run_id") from None
