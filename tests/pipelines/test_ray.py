@@ -158,3 +158,43 @@ def test_the_cli_connects_to_the_cluster_at_ray_address(
         result = client.get_run(run_id)
         assert result.status == "finished" and result.tags["modelyard.executor"] == "ray"
     assert len({int(p.read_text()) for p in marks.iterdir()}) == 2  # branches in Ray workers
+
+
+LOCAL_INIT = """
+import sys
+
+import ray
+
+import addressed
+from modelyard import Client
+from modelyard.config import load_settings
+
+with Client(load_settings(home=sys.argv[1])) as client:
+    result = addressed.fan.run(n=3, marks=sys.argv[2], client=client, executor="ray")
+    print(result.output("combine")["totals"], ray.is_initialized())
+"""
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_without_an_address_a_local_ray_is_started_and_stopped(
+    ray_instance: ModuleType, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    (tmp_path / "addressed.py").write_text(STEPS)
+    (tmp_path / "main.py").write_text(LOCAL_INIT)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    short = tmp_path_factory.mktemp("r")  # Ray's session files: its socket paths are limited
+    env = {**os.environ, "RAY_TMPDIR": str(short)}
+    env.pop("MODELYARD_RAY_ADDRESS", None)
+    done = subprocess.run(
+        [sys.executable, "main.py", str(tmp_path / "home"), str(marks)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[-2] == "[3, 5] False"  # ran, and Ray was shut down
+    assert "Started a local Ray instance" in done.stderr
