@@ -10,6 +10,7 @@ from dataclasses import FrozenInstanceError
 import pytest
 
 from modelyard.errors import InvalidInput, NotFound
+from modelyard.tracking import system
 from modelyard.tracking.system import ResourceUsage, SystemSampler
 
 BASE_KEYS = {
@@ -95,6 +96,34 @@ def test_children_are_counted() -> None:
     code = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
     assert sampler.stop().cpu_time_s > 0.25
+
+
+@pytest.mark.parametrize("from_kernel", [True, False], ids=["kernel-lists", "psutil-scan"])
+def test_descendants_are_found(from_kernel: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    import psutil
+
+    if from_kernel and not system._kernel_lists_children():
+        pytest.skip("this kernel keeps no /proc/PID/task/TID/children")
+    monkeypatch.setattr(system, "_kernel_lists_children", lambda: from_kernel)
+    code = (
+        "import subprocess, sys, time\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'])\n"
+        "time.sleep(30)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        me = psutil.Process()
+        deadline = time.monotonic() + 20
+        while len(me.children(recursive=True)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        expected = {p.pid for p in me.children(recursive=True)}
+        assert len(expected) >= 2  # the child and its own child
+        assert {p.pid for p in system._descendants(me)} == expected
+    finally:
+        for p in psutil.Process(child.pid).children(recursive=True):
+            p.kill()
+        child.kill()
+        child.wait(timeout=10)
 
 
 def test_interval_zero_takes_no_samples() -> None:

@@ -10,6 +10,7 @@ NVML (``pip install nvidia-ml-py``) when it is installed and a GPU driver answer
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import threading
@@ -237,7 +238,7 @@ def _read(proc: psutil.Process, *, children: bool = True) -> _Reading:
     family = [proc]
     if children:
         with contextlib.suppress(psutil.Error):
-            family += proc.children(recursive=True)
+            family += _descendants(proc)
     for p in family:
         try:
             with p.oneshot():
@@ -260,6 +261,43 @@ def _read(proc: psutil.Process, *, children: bool = True) -> _Reading:
         if io is not None:
             reading.io[p] = io
     return reading
+
+
+def _descendants(proc: psutil.Process) -> list[psutil.Process]:
+    """The live descendants of ``proc``. On Linux they are read from the kernel's list of
+    each thread's children (``/proc/PID/task/TID/children``), a few small files, where
+    psutil reads the status of every process on the host (~1.5 ms with 100 processes,
+    at the end of every run)."""
+    import psutil
+
+    if not _kernel_lists_children():
+        return proc.children(recursive=True)
+    found: list[psutil.Process] = []
+    queue = [proc.pid]
+    while queue:
+        pid = queue.pop()
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:  # exited meanwhile
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children", encoding="ascii") as listing:
+                    kids = [int(child) for child in listing.read().split()]
+            except OSError:  # the thread ended meanwhile
+                continue
+            for kid in kids:
+                with contextlib.suppress(psutil.Error):
+                    found.append(psutil.Process(kid))
+                    queue.append(kid)
+    return found
+
+
+@functools.cache
+def _kernel_lists_children() -> bool:
+    """Whether the kernel keeps ``/proc/PID/task/TID/children`` (Linux 3.5+ built with
+    CONFIG_PROC_CHILDREN)."""
+    return os.path.exists(f"/proc/{os.getpid()}/task/{threading.get_native_id()}/children")
 
 
 def _io_counters(proc: psutil.Process) -> tuple[int, int] | None:
