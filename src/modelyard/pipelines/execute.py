@@ -119,7 +119,6 @@ def record_cached(client: Client, task: StepTask, hit: StepRecord) -> StepResult
         run.log_params(task.params)
         out = hit.output
         _service(client).record_artifact(run.id, out.path, out.digest, out.kind, out.size)
-        _record_lineage(client, task, run.id, reused=source)
         _index(client, task, run.id, source=source, output=out)
     return _result(run.id, task, cached=True, source=source, output=out)
 
@@ -137,7 +136,6 @@ def run_step(client: Client, step: Step[..., Any], task: StepTask) -> StepResult
     )
     with run:
         run.log_params(task.params)
-        _record_lineage(client, task, run.id)
         stdout, stderr = io.StringIO(), io.StringIO()
         try:
             kwargs = dict(task.params)
@@ -161,35 +159,31 @@ def run_step(client: Client, step: Step[..., Any], task: StepTask) -> StepResult
 def _index(
     client: Client, task: StepTask, run_id: str, *, source: str | None, output: OutputRef | None
 ) -> None:
-    """Record the step run in the step index: cached when ``source`` names the run whose
-    output it reuses; ``output`` None when it failed."""
-    StepIndex(client.store).record(
-        run_id=run_id,
-        pipeline_run_id=task.parent_run_id,
-        project_id=task.project_id,
-        pipeline=task.pipeline,
-        step=task.node,
-        parts=task.parts,
-        cached=source is not None,
-        source_run_id=source,
-        output=output,
-    )
-
-
-def _record_lineage(client: Client, task: StepTask, run_id: str, reused: str | None = None) -> None:
-    """Lineage edges into a step run: from the step run of each input (``input``) and,
-    for a cached step, from the run whose outputs it reuses (``reused``)."""
+    """Record the step run, in one transaction: its row in the step index (cached when
+    ``source`` names the run whose output it reuses; ``output`` None when it failed) and
+    the lineage edges into it, from the step run of each input (``input``) and from the
+    run whose outputs it reuses (``reused``)."""
     from modelyard.datasets.edges import INPUT, RUN, Lineage
 
     edges = [(producer, INPUT) for producer in dict.fromkeys(task.producers.values())]
-    if reused is not None:
-        edges.append((reused, REUSED))
-    if not edges:
-        return
+    if source is not None:
+        edges.append((source, REUSED))
     lineage = Lineage(client.store)
     with client.store.write() as conn:
-        for source, relation in edges:
-            lineage.add(conn, (RUN, source), (RUN, run_id), relation, run_id=run_id)
+        for producer, relation in edges:
+            lineage.add(conn, (RUN, producer), (RUN, run_id), relation, run_id=run_id)
+        StepIndex(client.store).record(
+            conn,
+            run_id=run_id,
+            pipeline_run_id=task.parent_run_id,
+            project_id=task.project_id,
+            pipeline=task.pipeline,
+            step=task.node,
+            parts=task.parts,
+            cached=source is not None,
+            source_run_id=source,
+            output=output,
+        )
 
 
 def _tags(task: StepTask) -> dict[str, str]:

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import Connection, and_, select
 
 from modelyard._util import now_ms
 from modelyard.pipelines.fingerprint import KeyParts
@@ -71,6 +71,7 @@ class StepIndex:
 
     def record(
         self,
+        conn: Connection,
         *,
         run_id: str,
         pipeline_run_id: str,
@@ -82,22 +83,22 @@ class StepIndex:
         source_run_id: str | None,
         output: OutputRef | None,
     ) -> None:
-        with self.store.write() as conn:
-            conn.execute(
-                step_runs.insert().values(
-                    run_id=run_id,
-                    pipeline_run_id=pipeline_run_id,
-                    project_id=project_id,
-                    pipeline=pipeline,
-                    step=step,
-                    cache_key=parts.key(),
-                    key_parts=parts.to_json(),
-                    cached=cached,
-                    source_run_id=source_run_id,
-                    outputs=None if output is None else json.dumps(output.to_dict()),
-                    created_at=now_ms(),
-                )
+        """Insert the row of a step run inside the caller's write transaction."""
+        conn.execute(
+            step_runs.insert().values(
+                run_id=run_id,
+                pipeline_run_id=pipeline_run_id,
+                project_id=project_id,
+                pipeline=pipeline,
+                step=step,
+                cache_key=parts.key(),
+                key_parts=parts.to_json(),
+                cached=cached,
+                source_run_id=source_run_id,
+                outputs=None if output is None else json.dumps(output.to_dict()),
+                created_at=now_ms(),
             )
+        )
 
     def find_cached(self, project_id: str, key: str) -> StepRecord | None:
         """The newest usable step run with ``key``: finished, not deleted, outputs known."""
