@@ -289,4 +289,3 @@ def test_profiles_of_tiny_and_whole_batches_agree() -> None:
     tall_expected = profile(tall).to_dict()
     assert _same(profile(tall.to_batches(max_chunksize=7)).to_dict(), tall_expected)
     assert _same(profile(iter(tall.to_batches(max_chunksize=9_000))).to_dict(), tall_expected)
-    assert _same(profile(tall, parallel=False).to_dict(), tall_expected)

@@ -305,17 +305,13 @@ def consume(
     columns: Sequence[ColumnAccumulator],
     positions: Sequence[int],
     each_batch: Callable[[pa.RecordBatch, dict[str, Floats]], None] | None = None,
-    *,
-    parallel: bool = True,
 ) -> int:
     """Feed batch column ``positions[i]`` to ``columns[i]``, columns in parallel threads
-    (numpy and Arrow release the GIL) unless ``parallel=False``; ``each_batch`` gets each
-    batch and its numeric values. Consecutive small batches are combined first (see
-    :func:`coalesce`), and a batch of fewer than ``INLINE_ROWS`` rows is fed in the calling
-    thread. Returns the number of rows.
+    (numpy and Arrow release the GIL); ``each_batch`` gets each batch and its numeric values.
+    Consecutive small batches are combined first (see :func:`coalesce`), and a batch of
+    fewer than ``INLINE_ROWS`` rows is fed in the calling thread. Returns the number of rows.
     """
-    most = MAX_THREADS if parallel else 1
-    workers = max(1, min(len(columns), os.cpu_count() or 1, most))
+    workers = max(1, min(len(columns), os.cpu_count() or 1, MAX_THREADS))
     rows = 0
     with ThreadPoolExecutor(workers, thread_name_prefix="modelyard-data") as pool:
         for batch in coalesce(batches):

@@ -53,17 +53,13 @@ def profile(
     time_column: str | None = None,
     top_k: int = 10,
     distinct_exact_limit: int = 100_000,
-    parallel: bool = True,
 ) -> Profile:
     """Profile ``data`` (a pandas or polars DataFrame, pyarrow Table, RecordBatchReader or
     iterable of RecordBatches) in one streaming pass.
 
     ``time_column`` (timestamps, dates or ISO 8601 text) adds a :class:`TimeProfile`;
     ``top_k`` is how many most frequent categories to list; distinct counts are exact up to
-    ``distinct_exact_limit`` values and HyperLogLog estimates beyond. Columns are profiled
-    in parallel threads unless ``parallel=False``: when whatever produces the batches
-    already keeps the other cores busy (parsing a CSV, writing Parquet), the calling thread
-    alone does the same work with less CPU. The result is the same either way.
+    ``distinct_exact_limit`` values and HyperLogLog estimates beyond.
     """
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
         raise InvalidInput(f"top_k must be a non-negative integer; got {top_k!r}", field="top_k")
@@ -93,7 +89,6 @@ def profile(
         None
         if timeline is None
         else lambda batch, floats: timeline.update(batch[time_index], floats),
-        parallel=parallel,
     )
     return Profile(
         rows=rows,

@@ -107,9 +107,7 @@ def _once(
         if with_profile:
             from modelyard.data import profile
 
-            # The reader's threads and the Parquet writer keep the other cores busy: feeding
-            # the profile's columns from this thread costs less CPU than a thread pool.
-            found = profile(chain([first], stream), parallel=False)
+            found = profile(chain([first], stream))
         else:
             for _ in stream:
                 pass
