@@ -195,8 +195,8 @@ class RaySettings(BaseModel):
     address: str | None = Field(
         None,
         description="Ray cluster the `ray` pipeline executor connects to (`ray://host:10001`, "
-        "`host:6379` or `auto`); unset: it starts a local Ray instance for the run and stops "
-        "it afterwards.",
+        "`host:6379` or `auto`). Unset: a process already connected to Ray uses that "
+        "connection; otherwise a local Ray instance is started for the run and stopped after.",
     )
 
 

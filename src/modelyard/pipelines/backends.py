@@ -55,8 +55,8 @@ def work(settings: Settings, task: StepTask) -> StepResult:
 
 @contextlib.contextmanager
 def open_backend(executor: str, client: Client, max_workers: int | None) -> Iterator[Backend]:
-    """The backend of ``executor``; leaving waits for the steps still running (and stops
-    a Ray instance it started)."""
+    """The backend of ``executor``; leaving shuts the local pool down (once its steps
+    are done) or stops a Ray instance it started."""
     if executor == "sequential":
         yield _Sequential(client)
     elif executor == "local":
