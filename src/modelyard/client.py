@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from modelyard.tracking.entities import ArtifactInfo, MetricHistory, Project, Run, RunPage
     from modelyard.tracking.run import ActiveRun
     from modelyard.tracking.service import TrackingService
+    from modelyard.tracking.system import SamplingThread
 
 __all__ = ["DEFAULT_PROJECT", "Client"]
 
@@ -53,6 +54,7 @@ class Client:
         self._http: HttpSession | None = None
         self._remote_artifacts: RemoteArtifacts | None = None
         self._buffer: LogBuffer | None = None
+        self._sampling: SamplingThread | None = None
         self._open_runs: set[ActiveRun] = set()
         self._lock = threading.Lock()
         self._datasets: Datasets | None = None
@@ -402,8 +404,20 @@ class Client:
         if self._buffer is not None:
             self._buffer.flush(timeout)
 
+    def _sampling_thread(self) -> SamplingThread:
+        """The thread that takes the system metrics of this client's runs."""
+        with self._lock:
+            if self._sampling is None:
+                from modelyard.tracking.system import SamplingThread
+
+                self._sampling = SamplingThread()
+            return self._sampling
+
     def close(self) -> None:
         """Flush pending values and release connections."""
+        if self._sampling is not None:
+            self._sampling.close()
+            self._sampling = None
         if self._buffer is not None:
             atexit.unregister(self._end_open_runs)
             self._buffer.close()

@@ -6,12 +6,14 @@ import threading
 import time
 import types
 from dataclasses import FrozenInstanceError
+from pathlib import Path
 
 import pytest
 
+from modelyard import Client
 from modelyard.errors import InvalidInput, NotFound
 from modelyard.tracking import system
-from modelyard.tracking.system import ResourceUsage, SystemSampler
+from modelyard.tracking.system import ResourceUsage, SamplingThread, SystemSampler
 
 BASE_KEYS = {
     "system/cpu_percent",
@@ -149,14 +151,18 @@ def test_stop_is_prompt_and_idempotent() -> None:
     assert not any(t.name == "modelyard-system-metrics" for t in threading.enumerate())
 
 
-def test_gpu_metrics_from_nvml(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("shared", [False, True], ids=["own-thread", "shared-thread"])
+def test_gpu_metrics_from_nvml(shared: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     nvml = fake_nvml(utilization=50, used=2048, count=2)
     monkeypatch.setitem(sys.modules, "pynvml", nvml)
     recorder = Recorder()
-    sampler = SystemSampler(recorder, interval_s=0.05)
+    thread = SamplingThread() if shared else None
+    sampler = SystemSampler(recorder, interval_s=0.05, thread=thread)
     sampler.start()
     wait_for_samples(recorder, 3)
     usage = sampler.stop()
+    if thread is not None:
+        thread.close()
 
     values = recorder.samples[0][0]
     assert values["system/gpu0_utilization"] == values["system/gpu1_utilization"] == 50.0
@@ -251,3 +257,45 @@ def test_peak_rss_of_a_child_is_its_own_not_its_large_parents() -> None:
     del ballast
     peak = int(done.stdout.strip())
     assert 0 < peak < 200 * 1024 * 1024
+
+
+def test_samplers_share_a_sampling_thread() -> None:
+    shared = SamplingThread()
+    first, second = Recorder(), Recorder()
+    a = SystemSampler(first, interval_s=0.05, thread=shared)
+    b = SystemSampler(second, interval_s=0.03, thread=shared)
+    before = {t for t in threading.enumerate() if t.name == "modelyard-system-metrics"}
+    a.start()
+    b.start()
+    ours = {t for t in threading.enumerate() if t.name == "modelyard-system-metrics"} - before
+    assert len(ours) == 1
+    wait_for_samples(first, 2)
+    wait_for_samples(second, 3)
+    a.stop()
+    taken = len(first.samples)
+    wait_for_samples(second, len(second.samples) + 2)  # b goes on, a takes no more
+    assert len(first.samples) == taken
+    b.stop()
+    for recorder in (first, second):
+        assert [step for _, step in recorder.samples] == list(range(len(recorder.samples)))
+        assert recorder.samples[0][0].keys() >= BASE_KEYS
+    shared.close()
+    assert not any(t.is_alive() for t in ours)
+    with pytest.raises(RuntimeError):
+        shared.add(SystemSampler(Recorder(), interval_s=0.05))
+
+
+def test_a_clients_runs_share_one_sampling_thread(tmp_path: Path) -> None:
+    def sampling_threads() -> int:
+        return sum(t.name == "modelyard-system-metrics" for t in threading.enumerate())
+
+    before = sampling_threads()
+    tracking = {"system_metrics_interval_s": 5, "capture_packages": False}
+    with Client(home=tmp_path, tracking=tracking) as client:
+        with client.start_run("p", capture="usage") as outer:
+            for _ in range(3):
+                with outer.start_run(capture="usage"):
+                    assert sampling_threads() == before + 1
+        assert sampling_threads() == before + 1
+        assert client.get_run(outer.id).wall_time_s is not None
+    assert sampling_threads() == before

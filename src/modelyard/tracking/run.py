@@ -94,7 +94,11 @@ class ActiveRun:
         from modelyard.tracking.system import SystemSampler
 
         settings = self.client.settings.tracking
-        self._sampler = SystemSampler(self.log_metrics, settings.system_metrics_interval_s)
+        self._sampler = SystemSampler(
+            self.log_metrics,
+            settings.system_metrics_interval_s,
+            thread=self.client._sampling_thread(),
+        )
         self._sampler.start()
         if source:
             self._capture = start_background_capture(self, settings, Path.cwd())

@@ -24,7 +24,7 @@ from modelyard.errors import InvalidInput, NotFound
 if TYPE_CHECKING:
     import psutil
 
-__all__ = ["ResourceUsage", "SystemSampler"]
+__all__ = ["ResourceUsage", "SamplingThread", "SystemSampler"]
 
 _JOIN_TIMEOUT_S = 5.0
 
@@ -57,13 +57,71 @@ class _Reading:
     io: dict[psutil.Process, tuple[int, int]] = field(default_factory=dict)
 
 
+class SamplingThread:
+    """One daemon thread that takes the samples of every sampler given to it, each when due.
+
+    A sampler with a thread of its own starts it with its run and joins it at the end: two
+    waits for the scheduler per run, milliseconds each on a busy machine, paid by every
+    pipeline step. A :class:`~modelyard.Client` keeps one of these for all its runs. The
+    thread starts with the first sampler (again after a fork) and ends at :meth:`close`.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._samplers: dict[SystemSampler, None] = {}  # an ordered set
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def add(self, sampler: SystemSampler) -> None:
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("SamplingThread is closed")
+            self._samplers[sampler] = None
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="modelyard-system-metrics", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def discard(self, sampler: SystemSampler) -> None:
+        with self._cond:
+            self._samplers.pop(sampler, None)
+
+    def close(self) -> None:
+        """Stop the thread; samplers still added take no more samples."""
+        with self._cond:
+            self._closed = True
+            self._samplers.clear()
+            self._cond.notify()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(_JOIN_TIMEOUT_S)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if self._closed:
+                    return
+                now = time.monotonic()
+                due = [s for s in self._samplers if s._due <= now]
+                if not due:
+                    soonest = min((s._due for s in self._samplers), default=None)
+                    self._cond.wait(None if soonest is None else soonest - now)
+                    continue
+            for sampler in due:
+                if not sampler._tick():
+                    self.discard(sampler)
+
+
 class SystemSampler:
     """Samples a process (default: this one) and its children every ``interval_s`` seconds.
 
     Each sample is passed to ``sink_fn(values, step)`` with ``step`` = sample index (0, 1,
     ...); the first sample comes one interval after ``start()``. ``interval_s == 0`` takes
-    no samples (no thread) but ``stop()`` still measures usage. GPU metrics are device-wide
-    figures for every GPU NVML reports (whoever uses them), named by NVML index.
+    no samples (no thread) but ``stop()`` still measures usage. The samples are taken on
+    ``thread`` when one is given, else on a thread of the sampler's own. GPU metrics are
+    device-wide figures for every GPU NVML reports (whoever uses them), named by NVML index.
     """
 
     def __init__(
@@ -71,13 +129,21 @@ class SystemSampler:
         sink_fn: Callable[[dict[str, float], int], None],
         interval_s: float,
         pid: int | None = None,
+        *,
+        thread: SamplingThread | None = None,
     ) -> None:
         if interval_s < 0:
             raise InvalidInput(f"interval_s must be >= 0, got {interval_s}", field="interval_s")
         self._sink_fn = sink_fn
         self._interval_s = interval_s
         self._pid = pid
+        self._shared = thread
         self._stopping = threading.Event()
+        # Held while a sample is taken; stop() takes it, so no sample follows stop().
+        self._tick_lock = threading.Lock()
+        self._step = 0
+        self._due = 0.0  # when the next sample is due (time.monotonic())
+        self._gpus: _Gpus | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._usage: ResourceUsage | None = None
@@ -109,10 +175,14 @@ class SystemSampler:
         self._peak_rss = self._start.rss_bytes
         self._net_start = _net_bytes()
         if self._interval_s > 0:
-            self._thread = threading.Thread(
-                target=self._run, name="modelyard-system-metrics", daemon=True
-            )
-            self._thread.start()
+            self._due = self._next_due(0)
+            if self._shared is not None:
+                self._shared.add(self)
+            else:
+                self._thread = threading.Thread(
+                    target=self._run, name="modelyard-system-metrics", daemon=True
+                )
+                self._thread.start()
 
     def stop(self) -> ResourceUsage:
         """Stop sampling and return the usage since ``start()``; later calls return the same."""
@@ -124,6 +194,10 @@ class SystemSampler:
             if self._proc is None:
                 raise RuntimeError("SystemSampler was not started")
         self._stopping.set()
+        if self._shared is not None:
+            self._shared.discard(self)
+            with self._tick_lock:  # a sample being taken is finished first
+                self._close_gpus()
         if self._thread is not None:
             self._thread.join(_JOIN_TIMEOUT_S)
         try:
@@ -143,27 +217,45 @@ class SystemSampler:
             return self._usage
 
     def _run(self) -> None:
+        """The sampler's own thread. Fixed-rate schedule; Event.wait lets stop() interrupt
+        the wait at once."""
+        try:
+            while not self._stopping.wait(max(0.0, self._due - time.monotonic())):
+                if not self._tick():
+                    return
+        finally:
+            with self._tick_lock:
+                self._close_gpus()
+
+    def _tick(self) -> bool:
+        """Take the sample that is due and hand it to the sink; False once sampling is over
+        (stopped, or the watched process is gone)."""
         import psutil
 
-        assert self._proc is not None
-        gpus = _Gpus()
-        with self._lock:
-            self._gpu_count = gpus.count
-        step = 0
-        try:
-            # Fixed-rate schedule; Event.wait lets stop() interrupt the wait at once.
-            while not self._stopping.wait(max(0.0, self._next_due(step) - time.monotonic())):
-                try:
-                    values = self._sample(gpus)
-                except psutil.NoSuchProcess:
-                    return
-                except Exception:  # a failed sample must never reach the user's program
-                    continue
-                with contextlib.suppress(Exception):
-                    self._sink_fn(values, step)
-                step += 1
-        finally:
-            gpus.close()
+        with self._tick_lock:
+            if self._stopping.is_set():
+                return False
+            if self._gpus is None:
+                self._gpus = _Gpus()
+                with self._lock:
+                    self._gpu_count = self._gpus.count
+            try:
+                values = self._sample(self._gpus)
+            except psutil.NoSuchProcess:
+                return False
+            except Exception:  # a failed sample must never reach the user's program
+                self._due = time.monotonic() + self._interval_s
+                return True
+            with contextlib.suppress(Exception):
+                self._sink_fn(values, self._step)
+            self._step += 1
+            self._due = self._next_due(self._step)
+            return True
+
+    def _close_gpus(self) -> None:
+        if self._gpus is not None:
+            self._gpus.close()
+            self._gpus = None
 
     def _next_due(self, step: int) -> float:
         return self._start.at + (step + 1) * self._interval_s
