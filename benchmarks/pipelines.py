@@ -7,8 +7,8 @@ Setup (Prefect must not go into the project's own venv; this is a separate one):
     benchmarks/.venv-pipelines/bin/uv pip install --python benchmarks/.venv-pipelines/bin/python \
         -r benchmarks/requirements-pipelines.txt -e .
 
-Run (from the repository root; ~3-4 minutes on 2 cores, `--quick` ~1 minute, most of it
-Prefect's ephemeral API server starting):
+Run (from the repository root; 1.5-2.5 minutes on 2 cores, `--quick` ~1 minute; 15-30 s
+of it Prefect's ephemeral API server starting):
 
     benchmarks/.venv-pipelines/bin/python benchmarks/pipelines.py [--quick] [--reps 5] \
         [--steps 20] [--skip-prefect] [--profile DIR]
@@ -22,7 +22,8 @@ same pipeline: a chain of ``--steps`` no-op steps, each adding one to the previo
 step's output (a small int).
 
 1. Per-step overhead: the chain run uncached, wall time / steps (median of ``--reps``
-   runs after one warm-up run); the 1-step chain (the pipeline's fixed cost) and the
+   runs after one warm-up run, each chain from a new first value, so every output is
+   new to the store); the 1-step chain (the pipeline's fixed cost) and the
    marginal cost of a step ((chain - 1-step) / (steps - 1)) beside it. Modelyard:
    ``chain.run(..., cache=False)`` with the default sequential executor (a tracked run
    per step, each output stored as a content-addressed artifact). Prefect: ``@task``
