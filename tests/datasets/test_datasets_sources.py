@@ -231,3 +231,22 @@ def test_errors_in_joined_csv_files_name_the_file(tmp_path: Path) -> None:
     (tmp_path / "3.csv").write_text("")
     with pytest.raises(InvalidInput, match=r"3\.csv.*is empty"):
         _describe(tmp_path)
+
+
+def test_a_file_ending_inside_quotes_is_not_joined_with_the_next(tmp_path: Path) -> None:
+    """Read alone, a file whose last value opens a quote ends the value at its end; joined,
+    the value would swallow the next files' rows. Such a file is read alone."""
+    texts = [
+        "a,b\n0,z\n",
+        'a,b\n1,"x\n',
+        "a,b\n2,y\n",
+        'a,b\n3,"q""r"\n',
+        'a,b\n4,s"t\n5,"u\n',
+        "a,b\n6,v\n",
+    ]
+    for number, text in enumerate(texts):
+        (tmp_path / f"{number}.csv").write_text(text)
+    found = describe(tmp_path, profile=False)
+    assert found.num_rows == 7
+    expected = pa.table({"a": list(range(7)), "b": ["z", "x\n", "y", 'q"r', 's"t', "u\n", "v"]})
+    assert found.digest == describe(expected, profile=False).digest

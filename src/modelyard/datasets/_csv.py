@@ -164,13 +164,43 @@ def header_line(path: Path) -> bytes | None:
     return head[: end + 1]
 
 
+#: A file with more quote characters is read alone rather than scanned for an open quote.
+_JOIN_QUOTES = 1_000
+
+
+def _ends_quoted(body: bytes, delimiter: bytes) -> bool:
+    """Whether ``body`` ends inside a quoted value, as pyarrow's reader sees it (a quote
+    opens a value only at its start, ``""`` inside one is a quote): read alone, such a file
+    ends the value at its end; joined, the value would run on into the next file."""
+    quoted = False
+    at = body.find(b'"')
+    while at >= 0:
+        if quoted:
+            if body[at + 1 : at + 2] == b'"':
+                at = body.find(b'"', at + 2)
+                continue
+            quoted = False
+        elif at == 0 or body[at - 1 : at] in (delimiter, b"\n", b"\r"):
+            quoted = True
+        at = body.find(b'"', at + 1)
+    return quoted
+
+
 class _Joined(io.RawIOBase):
     """The header once, then the rows of each file that starts with it, as one text; stops
-    before the first file that does not. Each file is read whole (they are small)."""
+    before the first file that does not, or that ends inside a quoted value or has many
+    quotes. Each file is read whole (they are small)."""
 
-    def __init__(self, header: bytes, files: Sequence[Path], advance: Callable[[int], None]):
+    def __init__(
+        self,
+        header: bytes,
+        delimiter: str,
+        files: Sequence[Path],
+        advance: Callable[[int], None],
+    ):
         super().__init__()
         self._header = header
+        self._delimiter = delimiter.encode()
         self._files = files
         self._advance = advance
         self._pending = memoryview(header)
@@ -203,6 +233,9 @@ class _Joined(io.RawIOBase):
             body = b""
         else:
             return False
+        quotes = body.count(b'"')
+        if quotes and (quotes > _JOIN_QUOTES or _ends_quoted(body, self._delimiter)):
+            return False
         self.joined.append(path)
         self._advance(len(data))
         self._pending = memoryview(body if body.endswith(b"\n") or not body else body + b"\n")
@@ -223,7 +256,7 @@ def read_joined(
     import pyarrow.csv as pcsv
 
     types = {f.name: f.type for f in schema} | csv_types
-    joined = _Joined(header, files, advance)
+    joined = _Joined(header, delimiter, files, advance)
     read = pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES)
     parse = pcsv.ParseOptions(delimiter=delimiter)
     convert = pcsv.ConvertOptions(column_types=types, strings_can_be_null=True)
