@@ -278,6 +278,9 @@ def test_small_batches_are_combined_in_order() -> None:
     assert out[-2] is batches[-2]  # large batches pass through untouched
     assert pa.Table.from_batches(out).equals(table.slice(0, start))
     assert list(coalesce([])) == []
+    none = pa.RecordBatch.from_pylist([], schema=table.schema)  # empty batches are dropped
+    assert list(coalesce([none, none])) == []
+    assert [b.num_rows for b in coalesce([none, batches[0], none, batches[1]])] == [64]
 
 
 def test_profiles_of_tiny_and_whole_batches_agree() -> None:

@@ -223,7 +223,8 @@ def _rechunk(batches: Iterator[Any], schema: pa.Schema, role: str) -> Iterator[p
 def coalesce(batches: Iterable[pa.RecordBatch], rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
     """The same rows in the same order, consecutive small batches (under
     ``SMALL_BATCH_ROWS`` rows) combined into one of up to about ``rows`` rows; larger
-    batches pass through untouched. Every batch must have the same schema.
+    batches pass through untouched and empty ones are dropped. Every batch must have the
+    same schema.
 
     Work done per batch (a thread hand-off per column, a hash update per stream) costs
     about as much for 32 rows as for 65,536, so a stream of tiny batches (a folder of
@@ -232,6 +233,8 @@ def coalesce(batches: Iterable[pa.RecordBatch], rows: int = BATCH_ROWS) -> Itera
     pending: list[pa.RecordBatch] = []
     pending_rows = pending_bytes = 0
     for batch in batches:
+        if not batch.num_rows:
+            continue
         if batch.num_rows >= SMALL_BATCH_ROWS:
             if pending:
                 yield _combined(pending)
