@@ -1,4 +1,5 @@
-"""``modelyard pipelines``: run a pipeline and explain why its steps ran or were cached.
+"""``modelyard pipelines``: run a pipeline (or resume a failed run), sweep its parameters,
+and explain why its steps ran or were cached.
 
 A pipeline is named ``MODULE:NAME`` (imported from the current directory, like
 ``python -m``) or ``path/to/file.py:NAME`` (see :mod:`modelyard.pipelines.refs`);
@@ -10,6 +11,7 @@ is not annotated ``str``; otherwise it is the text itself.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -28,6 +30,7 @@ from modelyard.pipelines.refs import load_pipeline
 
 if TYPE_CHECKING:
     from modelyard.pipelines import Pipeline
+    from modelyard.pipelines.result import PipelineResult
 
 app = typer.Typer(
     help="Pipelines: run them, sweep their parameters, and explain their cache.",
@@ -55,37 +58,71 @@ def run(
         found = load_pipeline(ref)
         params = parse_params(found, param)
         with client(ctx) as c:
-            try:
-                result = found.run(
+            result = _reported(
+                found,
+                lambda: found.run(
                     client=c, project=project, cache=not no_cache, executor=executor, **params
-                )
-            except ModelyardError:
-                raise
-            except Exception as exc:  # the step's own error, recorded with its run
-                raise fail(
-                    f"pipeline {found.name!r} failed: {type(exc).__name__}: {exc} (the "
-                    f"traceback is the error of the step run: modelyard runs list -p {project})"
-                ) from None
-        steps: list[dict[str, Any]] = [
-            {
-                "step": s.name,
-                "outcome": "cached" if s.cached else "ran",
-                "run_id": s.run_id,
-                "cached_from": s.source_run_id,
-                "output": s.output.to_dict(),
-            }
-            for s in result.steps.values()
-        ]
-        if as_json:
-            print_json({"pipeline": result.pipeline, "run_id": result.run_id, "steps": steps})
-            return
-        rows = [
-            (s["step"], s["outcome"], s["run_id"][:12], s["output"]["materializer"]) for s in steps
-        ]
-        table(f"Pipeline {result.pipeline}", ["step", "outcome", "run", "output"], rows)
-        console.print(f"pipeline run [bold]{result.run_id}[/bold]", highlight=False)
+                ),
+            )
+        _show(result, as_json)
 
     run_command(body)
+
+
+@app.command("resume")
+def resume(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="MODULE:PIPELINE or path/to/file.py:PIPELINE."),
+    run_id: str = typer.Argument(..., help="The failed pipeline run (id or 6+ hex prefix)."),
+    executor: str = typer.Option(
+        "sequential",
+        "--executor",
+        help="sequential (this process), local (processes) or ray (Ray tasks).",
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Run a failed pipeline run again with its params: finished steps come from the
+    cache, so it goes on from the step that failed."""
+
+    def body() -> None:
+        found = load_pipeline(ref)
+        with client(ctx) as c:
+            result = _reported(found, lambda: found.resume(run_id, client=c, executor=executor))
+        _show(result, as_json)
+
+    run_command(body)
+
+
+def _reported(found: Pipeline, go: Callable[[], PipelineResult]) -> PipelineResult:
+    """``go()``; a step's own error (recorded with its run) becomes one line."""
+    try:
+        return go()
+    except ModelyardError:
+        raise
+    except Exception as exc:
+        raise fail(
+            f"pipeline {found.name!r} failed: {type(exc).__name__}: {exc} (the traceback is "
+            "the error of the step run; after a fix: modelyard pipelines resume REF RUN)"
+        ) from None
+
+
+def _show(result: PipelineResult, as_json: bool) -> None:
+    steps: list[dict[str, Any]] = [
+        {
+            "step": s.name,
+            "outcome": "cached" if s.cached else "ran",
+            "run_id": s.run_id,
+            "cached_from": s.source_run_id,
+            "output": s.output.to_dict(),
+        }
+        for s in result.steps.values()
+    ]
+    if as_json:
+        print_json({"pipeline": result.pipeline, "run_id": result.run_id, "steps": steps})
+        return
+    rows = [(s["step"], s["outcome"], s["run_id"][:12], s["output"]["materializer"]) for s in steps]
+    table(f"Pipeline {result.pipeline}", ["step", "outcome", "run", "output"], rows)
+    console.print(f"pipeline run [bold]{result.run_id}[/bold]", highlight=False)
 
 
 @app.command("sweep")

@@ -15,7 +15,7 @@ served from the cache, so a step shared by the trials runs once.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from modelyard._util import new_id
@@ -31,10 +31,12 @@ if TYPE_CHECKING:
     from modelyard.client import Client
     from modelyard.tracking.run import ActiveRun
 
-__all__ = ["EXECUTORS", "Plan", "check", "drive", "execute"]
+__all__ = ["EXECUTORS", "PARAMS_ARTIFACT", "Plan", "check", "drive", "execute"]
 
 EXECUTORS: tuple[str, ...] = ("sequential", "local", "ray")
 EXECUTOR_TAG = "modelyard.executor"
+#: The pipeline run's params as canonical JSON (what ``Pipeline.resume`` runs again).
+PARAMS_ARTIFACT = "pipeline/params.json"
 
 
 def execute(
@@ -46,6 +48,7 @@ def execute(
     cache: bool,
     executor: str,
     max_workers: int | None,
+    tags: Mapping[str, str] | None = None,
 ) -> PipelineResult:
     """Run a checked graph as a pipeline run (a parent run with one child per step)."""
     check(graph, client, executor)
@@ -53,16 +56,26 @@ def execute(
     parent = client.start_run(
         project,
         name=f"{graph.pipeline}-{new_id()[:8]}",
-        tags={PIPELINE_TAG: graph.pipeline, EXECUTOR_TAG: executor},
+        tags={**(tags or {}), PIPELINE_TAG: graph.pipeline, EXECUTOR_TAG: executor},
     )
     with parent:
         parent.log_params(params)
+        if all(_has_canonical_json(value) for value in params.values()):
+            parent.log_text(canonical_json(params), PARAMS_ARTIFACT)
         plan = Plan(graph, client, parent, project, project_id, cache)
         with open_backend(executor, client, max_workers) as backend:
             drive([plan], backend)
         if plan.failure is not None:
             raise plan.failure
     return PipelineResult(graph.pipeline, parent.id, plan.done, client)
+
+
+def _has_canonical_json(value: Any) -> bool:
+    try:
+        canonical_json(value)
+    except InvalidInput:
+        return False
+    return True
 
 
 def check(graph: Graph, client: Client, executor: str) -> None:

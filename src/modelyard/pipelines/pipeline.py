@@ -15,18 +15,21 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
-from modelyard.errors import InvalidInput
+from modelyard.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from modelyard.client import Client
     from modelyard.pipelines.graph import Graph
     from modelyard.pipelines.result import PipelineResult
     from modelyard.pipelines.sweep import Metric, SweepResult
+    from modelyard.tracking.entities import Run
 
 __all__ = ["Pipeline", "pipeline"]
 
 #: Keyword arguments of :meth:`Pipeline.run` that a pipeline's own parameters may not use.
-RUN_OPTIONS = ("client", "project", "cache", "executor", "max_workers")
+RUN_OPTIONS = ("client", "project", "cache", "executor", "max_workers", "tags")
+#: Tag of a run made by :meth:`Pipeline.resume`: the run it resumed.
+RESUMED_FROM_TAG = "modelyard.resumed_from"
 
 
 class Pipeline:
@@ -90,6 +93,7 @@ class Pipeline:
         cache: bool = True,
         executor: str = "sequential",
         max_workers: int | None = None,
+        tags: Mapping[str, str] | None = None,
         **params: Any,
     ) -> PipelineResult:
         """Trace, check and run the pipeline with ``params``; returns when every step is
@@ -100,6 +104,7 @@ class Pipeline:
         ``sequential`` (in this process), ``local`` (independent steps at once, in up
         to ``max_workers`` worker processes) or ``ray`` (independent steps at once as
         Ray tasks, on the cluster at the ``ray.address`` setting or a local instance).
+        ``tags``: set on the pipeline run from its start.
         """
         from modelyard.client import DEFAULT_PROJECT, Client
         from modelyard.pipelines.executors import execute
@@ -117,10 +122,68 @@ class Pipeline:
                 cache=cache,
                 executor=executor,
                 max_workers=max_workers,
+                tags=tags,
             )
         finally:
             if own:
                 active.close()
+
+    def resume(
+        self,
+        run_id: str,
+        *,
+        client: Client | None = None,
+        executor: str = "sequential",
+        max_workers: int | None = None,
+    ) -> PipelineResult:
+        """Run a failed (or killed, or lost) run of this pipeline again with the same
+        params in the same project: the steps that finished are served from the cache,
+        so it goes on from the step that failed. The new run is tagged
+        ``modelyard.resumed_from`` with ``run_id`` (a full id or a unique prefix)."""
+        from modelyard.client import Client
+
+        own = client is None
+        active = client if client is not None else Client()
+        try:
+            run, params = self._resumable(active, run_id)
+            return self.run(
+                client=active,
+                project=run.project,
+                executor=executor,
+                max_workers=max_workers,
+                tags={RESUMED_FROM_TAG: run.id},
+                **params,
+            )
+        finally:
+            if own:
+                active.close()
+
+    def _resumable(self, client: Client, run_id: str) -> tuple[Run, dict[str, Any]]:
+        import json
+
+        from modelyard.pipelines.execute import PIPELINE_TAG
+        from modelyard.pipelines.executors import PARAMS_ARTIFACT
+
+        run = client.get_run(client.tracking.resolve_run_id(run_id))
+        if run.tags.get(PIPELINE_TAG) != self.name or run.parent_id is not None:
+            raise InvalidInput(
+                f"run {run.id} is not a run of pipeline {self.name!r}", field="run_id"
+            )
+        if run.status not in ("failed", "killed", "lost"):
+            raise InvalidInput(
+                f"run {run.id} is {run.status}: only a failed, killed or lost run is resumed "
+                "(run the pipeline again to rerun a finished one)",
+                field="run_id",
+            )
+        try:
+            recorded = client.read_artifact(run.id, PARAMS_ARTIFACT)
+        except NotFound:
+            raise InvalidInput(
+                f"run {run.id} did not record its params as JSON, so it cannot be resumed; "
+                "run the pipeline again with them",
+                field="run_id",
+            ) from None
+        return run, json.loads(recorded)
 
     def sweep(
         self,
