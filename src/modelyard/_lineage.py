@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from modelyard.datasets.edges import DATASET_VERSION, RUN
+from modelyard.datasets.edges import ARTIFACT, DATASET_VERSION, RUN
 from modelyard.errors import InvalidInput, NotFound, PermissionDenied
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ __all__ = ["MAX_DEPTH", "LineageGraph", "LineageNode", "lineage", "node_of", "wa
 #: The deepest walk one call may ask for.
 MAX_DEPTH = 50
 #: Kinds whose neighbours can be looked up (others are leaves).
-EXPANDABLE = frozenset({RUN, DATASET_VERSION})
+EXPANDABLE = frozenset({RUN, DATASET_VERSION, ARTIFACT})
 
 Walk = Literal["up", "down", "both"]
 Hop = Callable[[str, str, Walk], list["LineageEdge"]]
@@ -192,6 +192,8 @@ def lineage(client: Client, obj: object, *, direction: Walk = "up", depth: int =
         if kind == DATASET_VERSION:
             version = service.get_by_id(object_id)
             return f"dataset {version.dataset} v{version.version} ({version.num_rows:,} rows)"
+        if kind == ARTIFACT:
+            return f"artifact blake3:{object_id[:16]}"
         return f"{kind} {object_id}"
 
     root = LineageNode(start.kind, start.id, label(start.kind, start.id))  # errors surface

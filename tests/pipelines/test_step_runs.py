@@ -13,7 +13,7 @@ from types import ModuleType
 import pandas as pd
 import pytest
 
-from modelyard import Client, InvalidInput, NotFound
+from modelyard import Client, InvalidInput, NotFound, PermissionDenied
 from modelyard.config import Settings
 from modelyard.pipelines import explain
 
@@ -211,18 +211,29 @@ def test_unknown_executor_is_rejected(pipe_client: Client, steps: ModuleType) ->
         steps.squares.run(client=pipe_client, executor="dask")
 
 
-def test_step_runs_are_linked_by_lineage_edges(pipe_client: Client, steps: ModuleType) -> None:
+def test_step_runs_and_their_artifacts_are_linked_by_lineage_edges(
+    pipe_client: Client, steps: ModuleType
+) -> None:
     first = steps.squares.run(n=3, client=pipe_client)
     table_run, summary_run = first.steps["table"].run_id, first.steps["summary"].run_id
+    table_out = first.steps["table"].output.digest
 
     up = pipe_client.lineage(("run", summary_run), direction="up", depth=2)
-    assert {(n.kind, n.id) for n in up.nodes} == {("run", summary_run), ("run", table_run)}
-    [edge] = up.edges
-    assert (edge.source_id, edge.target_id, edge.relation) == (table_run, summary_run, "input")
-    down = pipe_client.lineage(("run", table_run), direction="down", depth=1)
+    assert {(n.kind, n.id) for n in up.nodes} == {
+        ("run", summary_run),
+        ("artifact", table_out),
+        ("run", table_run),
+    }
+    assert [(e.source_id, e.target_id, e.relation) for e in up.edges] == [
+        (table_out, summary_run, "input"),
+        (table_run, table_out, "output"),
+    ]
+    assert up.node("artifact", table_out).label == f"artifact blake3:{table_out[:16]}"
+    down = pipe_client.lineage(("run", table_run), direction="down", depth=2)
     version = pipe_client.datasets.get("squares")
     assert {(n.kind, n.id) for n in down.nodes} == {
         ("run", table_run),
+        ("artifact", table_out),
         ("run", summary_run),
         ("dataset_version", version.id),
     }
@@ -230,9 +241,13 @@ def test_step_runs_are_linked_by_lineage_edges(pipe_client: Client, steps: Modul
     again = steps.squares.run(n=3, client=pipe_client)
     cached = pipe_client.lineage(("run", again.steps["summary"].run_id), direction="up", depth=1)
     assert {(e.source_id, e.relation) for e in cached.edges} == {
-        (again.steps["table"].run_id, "input"),
+        (table_out, "input"),
         (summary_run, "reused"),
     }
+    readers = pipe_client.lineage(("artifact", table_out), direction="down", depth=1)
+    assert {n.id for n in readers.nodes} == {table_out, summary_run, again.steps["summary"].run_id}
+    with pytest.raises(NotFound, match="no run holds an artifact"):
+        pipe_client.datasets.service.lineage_edges("artifact", "0" * 64)
 
 
 def test_without_a_client_the_settings_make_one(settings_env: Settings, steps: ModuleType) -> None:
@@ -261,3 +276,20 @@ def test_a_param_too_long_to_log_fails_the_runs_it_was_given_to(
         steps.retrying.run(counter="x" * 70_000, client=pipe_client)
     runs = pipe_client.search_runs("default", output="list")
     assert [r.status for r in runs] == ["failed"]  # the pipeline run; no step run began
+
+
+def test_an_artifact_is_readable_in_lineage_only_through_a_readable_run(
+    pipe_client: Client, steps: ModuleType
+) -> None:
+    from modelyard.governance import SYSTEM, Actor, Governance
+
+    result = steps.squares.run(n=3, client=pipe_client, project="secret")
+    digest = result.steps["table"].output.digest
+    gov = Governance(pipe_client.store)
+    outsider = gov.users.create_service_account("outsider", actor=SYSTEM)
+    reader = gov.users.create_service_account("reader", actor=SYSTEM)
+    gov.roles.grant("secret", "reader", "viewer", actor=SYSTEM)
+    service = pipe_client.datasets.service
+    assert service.acting_as(Actor.of(reader.principal())).lineage_edges("artifact", digest)
+    with pytest.raises(PermissionDenied):
+        service.acting_as(Actor.of(outsider.principal())).lineage_edges("artifact", digest)

@@ -29,15 +29,24 @@ from sqlalchemy import Connection, delete, func, select
 
 from modelyard._util import new_id, now_ms, validate_name
 from modelyard.datasets._rows import LATEST, alias_names, hydrate, latest_version, version_row
-from modelyard.datasets.edges import DATASET_VERSION, INPUT, OUTPUT, RUN, Direction, Lineage
+from modelyard.datasets.edges import (
+    ARTIFACT,
+    DATASET_VERSION,
+    INPUT,
+    OUTPUT,
+    RUN,
+    Direction,
+    Lineage,
+)
 from modelyard.datasets.entities import Dataset, DatasetReport, DatasetVersion, LineageEdge
 from modelyard.datasets.reports import PROFILE, REPORT_KINDS, Reports, check_kind
-from modelyard.errors import Conflict, InvalidInput, NotFound
+from modelyard.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from modelyard.governance.audit import AuditLog
 from modelyard.governance.identity import Actor
 from modelyard.governance.roles import Role, RoleService
 from modelyard.store import Store
 from modelyard.store.tables import (
+    artifacts,
     dataset_aliases,
     dataset_versions,
     datasets,
@@ -534,17 +543,42 @@ class DatasetService:
     def lineage_edges(
         self, kind: str, object_id: str, direction: Direction = "both"
     ) -> list[LineageEdge]:
-        """One hop of lineage around any object the actor may read: a ``run`` or a
-        ``dataset_version`` (by id)."""
+        """One hop of lineage around any object the actor may read: a ``run``, a
+        ``dataset_version`` (by id) or an ``artifact`` (by blob digest: readable when a run
+        that holds it is)."""
         if kind == DATASET_VERSION:
             self.get_by_id(object_id)
         elif kind == RUN:
             self._tracking.check_run_access(object_id, Role.VIEWER)
+        elif kind == ARTIFACT:
+            self._check_artifact_access(object_id)
         else:
             raise InvalidInput(
-                f"kind must be {RUN!r} or {DATASET_VERSION!r}; got {kind!r}", field="kind"
+                f"kind must be {RUN!r}, {DATASET_VERSION!r} or {ARTIFACT!r}; got {kind!r}",
+                field="kind",
             )
         return self.lineage.edges(kind, object_id, direction)
+
+    def _check_artifact_access(self, digest: str) -> None:
+        with self.store.read() as conn:
+            holders = (
+                conn.execute(
+                    select(artifacts.c.run_id).where(artifacts.c.digest == digest).limit(100)
+                )
+                .scalars()
+                .all()
+            )
+        if not holders:
+            raise NotFound(f"no run holds an artifact with digest {digest!r}", field="id")
+        denied: PermissionDenied | None = None
+        for run_id in holders:
+            try:
+                self._tracking.check_run_access(run_id, Role.VIEWER)
+                return
+            except PermissionDenied as exc:
+                denied = exc
+        assert denied is not None
+        raise denied
 
     # -- aliases ----------------------------------------------------------------------------
 

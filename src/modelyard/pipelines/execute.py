@@ -66,8 +66,6 @@ class StepTask:
     project_id: str
     parent_run_id: str
     run_name: str
-    #: The step run that produced each input (for the lineage edges).
-    producers: dict[str, str]
     #: Why the cache was not asked: "step" (``cache=False`` on it), "run", or None.
     cache_off: str | None = None
 
@@ -161,17 +159,21 @@ def _index(
 ) -> None:
     """Record the step run, in one transaction: its row in the step index (cached when
     ``source`` names the run whose output it reuses; ``output`` None when it failed) and
-    the lineage edges into it, from the step run of each input (``input``) and from the
-    run whose outputs it reuses (``reused``)."""
-    from modelyard.datasets.edges import INPUT, RUN, Lineage
+    its lineage edges: each input artifact into it (``artifact -> run``, ``input``), the
+    artifact it wrote (``run -> artifact``, ``output``), or the run whose output it reuses
+    (``run -> run``, ``reused``). Artifacts are named by their blob digest."""
+    from modelyard.datasets.edges import ARTIFACT, INPUT, OUTPUT, RUN, Lineage
 
-    edges = [(producer, INPUT) for producer in dict.fromkeys(task.producers.values())]
+    me = (RUN, run_id)
+    edges = [((ARTIFACT, ref.digest), me, INPUT) for ref in task.inputs.values()]
     if source is not None:
-        edges.append((source, REUSED))
+        edges.append(((RUN, source), me, REUSED))
+    elif output is not None:
+        edges.append((me, (ARTIFACT, output.digest), OUTPUT))
     lineage = Lineage(client.store)
     with client.store.write() as conn:
-        for producer, relation in edges:
-            lineage.add(conn, (RUN, producer), (RUN, run_id), relation, run_id=run_id)
+        for edge_from, edge_to, relation in edges:
+            lineage.add(conn, edge_from, edge_to, relation, run_id=run_id)
         StepIndex(client.store).record(
             conn,
             run_id=run_id,

@@ -155,7 +155,6 @@ class Plan:
             project_id=self.project_id,
             parent_run_id=self.parent.id,
             run_name=f"{self.parent.name}/{node.name}",
-            producers={param: self.done[p].run_id for param, p in node.inputs.items()},
             cache_off="step" if not node.step.options.cache else None if self.cache else "run",
         )
         self._tasks[node.name] = task
