@@ -176,7 +176,8 @@ class RemoteDatasets:
     def lineage_edges(
         self, kind: str, object_id: str, direction: Direction = "both"
     ) -> list[LineageEdge]:
-        """One hop of lineage around a run or a dataset version the caller may read."""
+        """One hop of lineage around a run, a dataset version or an artifact the caller may
+        read."""
         params = {"kind": kind, "id": object_id, "direction": direction}
         return [_edge(item) for item in self._all_pages("/lineage", params)]
 

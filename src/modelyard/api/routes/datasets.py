@@ -304,7 +304,7 @@ def report_html(
 @lineage_router.get("/lineage", response_model=LineagePage)
 def lineage(
     datasets: Datasets,
-    kind: Annotated[ShortText, Query(description="run or dataset_version.")],
+    kind: Annotated[ShortText, Query(description="run, dataset_version or artifact.")],
     id: Annotated[ShortText, Query(description="The object's id.")],
     direction: Annotated[
         Literal["up", "down", "both"],
