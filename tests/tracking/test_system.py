@@ -299,3 +299,25 @@ def test_a_clients_runs_share_one_sampling_thread(tmp_path: Path) -> None:
         assert sampling_threads() == before + 1
         assert client.get_run(outer.id).wall_time_s is not None
     assert sampling_threads() == before
+
+
+def test_a_child_already_running_counts_only_what_it_uses_during_the_run() -> None:
+    code = (
+        "import sys, time\n"
+        "end = time.process_time() + 1.0\n"
+        "while time.process_time() < end: pass\n"
+        "print('busy', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "busy"
+        sampler = SystemSampler(Recorder(), interval_s=0.05)
+        sampler.start()
+        time.sleep(0.2)
+        usage = sampler.stop()
+    finally:
+        child.communicate("", timeout=30)
+    assert usage.cpu_time_s < 0.5  # not the second the child burnt before the run

@@ -51,10 +51,17 @@ class _Reading:
     """One look at a process and its live descendants, summed."""
 
     at: float
-    cpu_time_s: float = 0.0
     rss_bytes: int = 0
     num_threads: int = 0
     io: dict[psutil.Process, tuple[int, int]] = field(default_factory=dict)
+    #: CPU seconds (user + system, with reaped children's) of each process read.
+    cpu: dict[psutil.Process, float] = field(default_factory=dict)
+
+    def cpu_since(self, earlier: _Reading) -> float:
+        """CPU seconds used since ``earlier``: each process's own increase, so a process
+        that was already running then counts only what it used since (and one that
+        started since, all of it)."""
+        return sum(max(0.0, cpu - earlier.cpu.get(p, 0.0)) for p, cpu in self.cpu.items())
 
 
 class SamplingThread:
@@ -168,9 +175,9 @@ class SystemSampler:
             self._proc = psutil.Process(self._pid)
         except psutil.NoSuchProcess:
             raise NotFound(f"no process with pid {self._pid}", field="pid") from None
-        # The baseline skips the scan for children (it reads every process on the host);
-        # children a run starts are counted from zero anyway.
-        self._start = self._last = _read(self._proc, children=False)
+        # The baseline reads the children that are already running too, so that only what
+        # they use from now on is counted (a test session's servers, a Ray instance, ...).
+        self._start = self._last = _read(self._proc)
         self._io_seen = dict(self._start.io)
         self._peak_rss = self._start.rss_bytes
         self._net_start = _net_bytes()
@@ -209,7 +216,7 @@ class SystemSampler:
                 peak = max(self._peak_rss, final.rss_bytes, self._own_max_rss())
                 self._usage = ResourceUsage(
                     wall_time_s=final.at - self._start.at,
-                    cpu_time_s=max(0.0, final.cpu_time_s - self._start.cpu_time_s),
+                    cpu_time_s=final.cpu_since(self._start),
                     peak_rss_bytes=peak,
                     gpu_time_s=self._gpu_time_s,
                     gpu_count=self._gpu_count,
@@ -274,7 +281,7 @@ class SystemSampler:
             disk_read, disk_written = self._io_totals(now)
         values = {
             "system/cpu_percent": (
-                100.0 * max(0.0, now.cpu_time_s - prev.cpu_time_s) / elapsed if elapsed else 0.0
+                100.0 * now.cpu_since(prev) / elapsed if elapsed else 0.0
             ),
             "system/rss_bytes": float(now.rss_bytes),
             "system/num_threads": float(now.num_threads),
@@ -321,16 +328,14 @@ class SystemSampler:
         return 0
 
 
-def _read(proc: psutil.Process, *, children: bool = True) -> _Reading:
-    """Read ``proc`` and (by default) its live descendants; raises psutil.Error if ``proc``
-    is gone."""
+def _read(proc: psutil.Process) -> _Reading:
+    """Read ``proc`` and its live descendants; raises psutil.Error if ``proc`` is gone."""
     import psutil
 
     reading = _Reading(at=time.monotonic())
     family = [proc]
-    if children:
-        with contextlib.suppress(psutil.Error):
-            family += _descendants(proc)
+    with contextlib.suppress(psutil.Error):
+        family += _descendants(proc)
     for p in family:
         try:
             with p.oneshot():
@@ -342,7 +347,7 @@ def _read(proc: psutil.Process, *, children: bool = True) -> _Reading:
             if p is proc:
                 raise
             continue  # a child that exited meanwhile
-        reading.cpu_time_s += (
+        reading.cpu[p] = (
             times.user
             + times.system
             + getattr(times, "children_user", 0.0)
