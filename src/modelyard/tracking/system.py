@@ -280,9 +280,7 @@ class SystemSampler:
             self._gpu_time_s += sum(util for _, util, _ in gpu_readings) * elapsed
             disk_read, disk_written = self._io_totals(now)
         values = {
-            "system/cpu_percent": (
-                100.0 * now.cpu_since(prev) / elapsed if elapsed else 0.0
-            ),
+            "system/cpu_percent": (100.0 * now.cpu_since(prev) / elapsed if elapsed else 0.0),
             "system/rss_bytes": float(now.rss_bytes),
             "system/num_threads": float(now.num_threads),
         }
