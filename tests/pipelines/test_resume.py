@@ -66,11 +66,13 @@ def resumable(write_modules: Callable[..., dict[str, ModuleType]], flag: Path) -
 
 
 def _failed_run(client: Client, module: ModuleType) -> str:
+    started: list[str] = []
     with pytest.raises(RuntimeError, match="broken"):
-        module.flow.run(client=client, project="p", rows=4, factor=0.5)
+        module.flow.run(client=client, project="p", rows=4, factor=0.5, on_start=started.append)
     runs = client.search_runs("p", filter="tags.`modelyard.pipeline` = 'flow'", output="list")
     (failed,) = [r for r in runs.runs if r.parent_id is None]
     assert failed.status == "failed"
+    assert started == [failed.id]  # known from the start, though a step failed
     return failed.id
 
 

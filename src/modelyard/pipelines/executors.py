@@ -49,8 +49,10 @@ def execute(
     executor: str,
     max_workers: int | None,
     tags: Mapping[str, str] | None = None,
+    on_start: Callable[[str], None] | None = None,
 ) -> PipelineResult:
-    """Run a checked graph as a pipeline run (a parent run with one child per step)."""
+    """Run a checked graph as a pipeline run (a parent run with one child per step);
+    ``on_start(run_id)`` is called once the pipeline run exists."""
     check(graph, client, executor)
     project_id = client.tracking.ensure_project(project).id
     parent = client.start_run(
@@ -59,6 +61,8 @@ def execute(
         tags={**(tags or {}), PIPELINE_TAG: graph.pipeline, EXECUTOR_TAG: executor},
     )
     with parent:
+        if on_start is not None:
+            on_start(parent.id)
         parent.log_params(params)
         if all(_has_canonical_json(value) for value in params.values()):
             parent.log_text(canonical_json(params), PARAMS_ARTIFACT)

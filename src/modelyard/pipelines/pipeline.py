@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["Pipeline", "pipeline"]
 
 #: Keyword arguments of :meth:`Pipeline.run` that a pipeline's own parameters may not use.
-RUN_OPTIONS = ("client", "project", "cache", "executor", "max_workers", "tags")
+RUN_OPTIONS = ("client", "project", "cache", "executor", "max_workers", "tags", "on_start")
 #: Tag of a run made by :meth:`Pipeline.resume`: the run it resumed.
 RESUMED_FROM_TAG = "modelyard.resumed_from"
 
@@ -94,6 +94,7 @@ class Pipeline:
         executor: str = "sequential",
         max_workers: int | None = None,
         tags: Mapping[str, str] | None = None,
+        on_start: Callable[[str], None] | None = None,
         **params: Any,
     ) -> PipelineResult:
         """Trace, check and run the pipeline with ``params``; returns when every step is
@@ -104,7 +105,8 @@ class Pipeline:
         ``sequential`` (in this process), ``local`` (independent steps at once, in up
         to ``max_workers`` worker processes) or ``ray`` (independent steps at once as
         Ray tasks, on the cluster at the ``ray.address`` setting or a local instance).
-        ``tags``: set on the pipeline run from its start.
+        ``tags``: set on the pipeline run from its start; ``on_start(run_id)``: called
+        once the pipeline run exists (its id is known even if a step then fails).
         """
         from modelyard.client import DEFAULT_PROJECT, Client
         from modelyard.pipelines.executors import execute
@@ -123,6 +125,7 @@ class Pipeline:
                 executor=executor,
                 max_workers=max_workers,
                 tags=tags,
+                on_start=on_start,
             )
         finally:
             if own:

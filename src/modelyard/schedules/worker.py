@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING
 
 from modelyard.client import Client
 from modelyard.errors import ModelyardError
@@ -30,7 +30,6 @@ from modelyard.schedules.service import FAILED, FINISHED, Clock, ScheduleService
 
 if TYPE_CHECKING:
     from modelyard.config import Settings
-    from modelyard.tracking.run import ActiveRun
 
 __all__ = ["FIRE_TAG", "SCHEDULE_TAG", "TRIGGER_TAG", "Outcome", "Pass", "Worker"]
 
@@ -63,56 +62,6 @@ class Pass:
 
     ran: list[Outcome] = field(default_factory=list)
     lost: int = 0
-
-
-class _WorkerClient(Client):
-    """The worker's client. Inside :meth:`tagging`, the first run started without a
-    parent -- the pipeline run -- gets the fire's tags at creation and its id is kept
-    (a failed pipeline raises its step's exception, which does not name the run)."""
-
-    _tags: dict[str, str] | None = None
-    _on_start: Callable[[str], None] | None = None
-    started_run: str | None = None
-
-    @contextmanager
-    def tagging(self, tags: dict[str, str], on_start: Callable[[str], None]) -> Iterator[None]:
-        self._tags, self._on_start, self.started_run = tags, on_start, None
-        try:
-            yield
-        finally:
-            self._tags, self._on_start = None, None
-
-    def start_run(
-        self,
-        project: str | None = None,
-        *,
-        name: str | None = None,
-        parent: ActiveRun | str | None = None,
-        tags: dict[str, Any] | None = None,
-        params: dict[str, Any] | None = None,
-        capture: bool | Literal["usage"] = True,
-        run_id: str | None = None,
-        _owns_client: bool = False,
-    ) -> ActiveRun:
-        mark = self._tags is not None and parent is None and run_id is None
-        mark = mark and self.started_run is None
-        if mark and self._tags is not None:
-            tags = {**(tags or {}), **self._tags}
-        run = super().start_run(
-            project,
-            name=name,
-            parent=parent,
-            tags=tags,
-            params=params,
-            capture=capture,
-            run_id=run_id,
-            _owns_client=_owns_client,
-        )
-        if mark:
-            self.started_run = run.id
-            if self._on_start is not None:
-                self._on_start(run.id)
-        return run
 
 
 def _utcnow() -> datetime:
@@ -148,7 +97,7 @@ class Worker:
         self.clock = clock or _utcnow
         self.log = log or _stderr
         self.name = f"{socket.gethostname()}:{os.getpid()}"
-        self.client = _WorkerClient(settings)
+        self.client = Client(settings)
         self.service = ScheduleService(self.client.store, clock=self.clock)
         self._stop = threading.Event()
 
@@ -210,16 +159,25 @@ class Worker:
         status, error = FINISHED, None
         client = self.client
 
+        started_run: list[str] = []
+
         def on_start(run_id: str) -> None:
+            started_run.append(run_id)
             try:
                 self.service.record_run(fire.id, worker=self.name, run_id=run_id)
             except ModelyardError as exc:  # finish() records it; the run goes on
                 self.log(f"{self._stamp()} could not record run {run_id[:12]}: {exc.message}")
 
-        with self._renewing(fire), client.tagging(tags, on_start):
+        with self._renewing(fire):
             try:
                 pipeline = resolve(schedule.pipeline)
-                pipeline.run(client=client, project=schedule.project, **schedule.params)
+                pipeline.run(
+                    client=client,
+                    project=schedule.project,
+                    tags=tags,
+                    on_start=on_start,
+                    **schedule.params,
+                )
             except Exception as exc:
                 status, error = FAILED, _one_line(exc)
             except KeyboardInterrupt:
@@ -227,11 +185,11 @@ class Worker:
                     fire.id,
                     worker=self.name,
                     status=FAILED,
-                    run_id=client.started_run,
+                    run_id=started_run[0] if started_run else None,
                     error="interrupted: the worker was stopped during the run",
                 )
                 raise
-            run_id = client.started_run
+            run_id = started_run[0] if started_run else None
         recorded = self.service.finish(
             fire.id, worker=self.name, status=status, run_id=run_id, error=error
         )
