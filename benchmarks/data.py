@@ -48,19 +48,17 @@ import gc
 import json
 import mmap
 import os
-import platform
 import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
-from statistics import median
 from typing import Any
+
+from _bench import loadavg, log, machine, med, rnd, scratch_dir, versions
 
 # Keep stdout for the table and the JSON line: whatever the libraries under test print
 # goes to stderr.
@@ -79,60 +77,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # -- small helpers (adapted from benchmarks/tracking.py and shared/bench/_common.py) -----
 
 
-def log(*args: Any) -> None:
-    print(*args, file=sys.stderr, flush=True)
-
-
 def now() -> float:
     return time.perf_counter()
-
-
-def med(xs: list[float]) -> float:
-    return median(xs) if xs else float("nan")
-
-
-def rnd(x: Any, nd: int = 2) -> Any:
-    try:
-        return round(float(x), nd)
-    except (TypeError, ValueError):
-        return x
-
-
-def versions(*dists: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"python": platform.python_version()}
-    for d in dists:
-        try:
-            out[d] = metadata.version(d)
-        except metadata.PackageNotFoundError:
-            out[d] = None
-    return out
-
-
-def machine() -> dict[str, Any]:
-    mem_gib = cpu = None
-    with contextlib.suppress(OSError), open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal:"):
-                mem_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpus": os.cpu_count(),
-        "mem_gib": mem_gib,
-        "cpu_model": cpu,
-        "platform": platform.platform(),
-    }
-
-
-def loadavg() -> list[float] | None:
-    """1/5/15-minute load averages: other work on the machine skews every figure."""
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
 
 
 def checkout_commit() -> str | None:
@@ -151,30 +97,6 @@ def checkout_commit() -> str | None:
     except OSError:
         return None
     return None
-
-
-@contextlib.contextmanager
-def scratch_dir(prefix: str):
-    """A temporary directory (under $BENCH_TMPDIR or the system temp dir), also the
-    process's temp dir while open, removed afterwards unless BENCH_KEEP_TMP=1."""
-    d = tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("BENCH_TMPDIR") or None)
-    tmp = os.path.join(d, "tmp")
-    os.makedirs(tmp)
-    saved_env, saved_tempdir = os.environ.get("TMPDIR"), tempfile.tempdir
-    os.environ["TMPDIR"] = tmp
-    tempfile.tempdir = tmp
-    try:
-        yield d
-    finally:
-        tempfile.tempdir = saved_tempdir
-        if saved_env is None:
-            os.environ.pop("TMPDIR", None)
-        else:
-            os.environ["TMPDIR"] = saved_env
-        if os.environ.get("BENCH_KEEP_TMP") == "1":
-            log(f"kept scratch dir {d}")
-        else:
-            shutil.rmtree(d, ignore_errors=True)
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:

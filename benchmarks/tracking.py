@@ -77,7 +77,6 @@ import gc
 import io
 import json
 import os
-import platform
 import pstats
 import random
 import shutil
@@ -86,15 +85,14 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
 import warnings
 from collections.abc import Callable
-from importlib import metadata
-from statistics import median
 from typing import Any
+
+from _bench import loadavg, log, machine, med, rnd, scratch_dir, versions
 
 # Keep stdout for the table and the JSON line: anything the libraries under test
 # print (MLflow's "View run ..." notices) goes to stderr.
@@ -122,10 +120,6 @@ MLFLOW_CHUNK = 1000  # MLflow's own limit for metrics per log_batch request
 # -- small helpers (adapted from the peer harness in shared/bench/_common.py) ----------
 
 
-def log(*args: Any) -> None:
-    print(*args, file=sys.stderr, flush=True)
-
-
 def now() -> float:
     return time.perf_counter()
 
@@ -139,78 +133,6 @@ def pct(values: list[float], p: float) -> float:
     lo = int(k)
     hi = min(lo + 1, len(xs) - 1)
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
-
-
-def med(xs: list[float]) -> float:
-    return median(xs) if xs else float("nan")
-
-
-def rnd(x: Any, nd: int = 2) -> Any:
-    try:
-        return round(float(x), nd)
-    except (TypeError, ValueError):
-        return x
-
-
-def versions(*dists: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version}
-    for d in dists:
-        try:
-            out[d] = metadata.version(d)
-        except metadata.PackageNotFoundError:
-            out[d] = None
-    return out
-
-
-def machine() -> dict[str, Any]:
-    mem_gib = cpu = None
-    with contextlib.suppress(OSError), open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("MemTotal:"):
-                mem_gib = round(int(line.split()[1]) / 1024 / 1024, 1)
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cpus": os.cpu_count(),
-        "mem_gib": mem_gib,
-        "cpu_model": cpu,
-        "platform": platform.platform(),
-    }
-
-
-@contextlib.contextmanager
-def scratch_dir(prefix: str):
-    """A temporary directory (under $BENCH_TMPDIR or the system temp dir), also the
-    process's temp dir while open, removed afterwards unless BENCH_KEEP_TMP=1."""
-    d = tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("BENCH_TMPDIR") or None)
-    tmp = os.path.join(d, "tmp")
-    os.makedirs(tmp)
-    saved_env, saved_tempdir = os.environ.get("TMPDIR"), tempfile.tempdir
-    os.environ["TMPDIR"] = tmp
-    tempfile.tempdir = tmp
-    try:
-        yield d
-    finally:
-        tempfile.tempdir = saved_tempdir
-        if saved_env is None:
-            os.environ.pop("TMPDIR", None)
-        else:
-            os.environ["TMPDIR"] = saved_env
-        if os.environ.get("BENCH_KEEP_TMP") == "1":
-            log(f"kept scratch dir {d}")
-        else:
-            shutil.rmtree(d, ignore_errors=True)
-
-
-def loadavg() -> list[float] | None:
-    """1/5/15-minute load averages: other work on the machine skews every figure."""
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
 
 
 def checkout_state() -> dict[str, Any]:
