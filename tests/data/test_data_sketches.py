@@ -160,3 +160,38 @@ def test_frequency_sketch_exact_then_misra_gries() -> None:
     small.update(pa.array(["x", "y"]), np.array([3, 1]))
     small.update(pa.array(["y", "z"]), np.array([2, 2]))
     assert small.exact and small.most_common() == [("x", 3), ("y", 3), ("z", 2)]
+
+
+def test_hll_registers_are_the_maximum_rank_per_register() -> None:
+    """The fast paths (skipping hashes that cannot raise a register) change no register."""
+    rng = np.random.default_rng(6)
+    hll, expected = HyperLogLog(), np.zeros(HyperLogLog.m, dtype=np.int64)
+    q = HyperLogLog.q
+    for _ in range(6):  # from the third round on no register is 0: the skipping path runs
+        index = rng.integers(0, HyperLogLog.m, 20_000, dtype=np.uint64)
+        rest = rng.integers(0, 2**q, 20_000, dtype=np.uint64)
+        rest[:100] >>= rng.integers(0, q + 1, 100, dtype=np.uint64)  # a few ranks up to q + 1
+        hashes = (index << np.uint64(q)) | rest
+        hll.update(hashes)
+        for value in hashes.tolist():
+            rank = q + 1 - (value & ((1 << q) - 1)).bit_length()
+            expected[value >> q] = max(expected[value >> q], rank)
+        np.testing.assert_array_equal(hll.registers, expected)
+    assert hll.registers.min() > 1 and hll.registers.max() == q + 1
+
+
+def test_hash_numbers_is_splitmix64_of_the_bits_and_leaves_its_input() -> None:
+    def splitmix64(x: int) -> int:
+        z = (x + 0x9E3779B97F4A7C15) % 2**64
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) % 2**64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) % 2**64
+        return z ^ (z >> 31)
+
+    floats = np.array([-0.0, 0.0, 1.5, -2.25, 1e308])
+    integers = np.array([0, -1, 7, 2**62])
+    kept = floats.copy(), integers.copy()
+    expected = [splitmix64(int(bits)) for bits in (floats + 0.0).view(np.uint64)]
+    assert hash_numbers(floats).tolist() == expected
+    assert hash_numbers(integers).tolist() == [splitmix64(v % 2**64) for v in integers.tolist()]
+    np.testing.assert_array_equal(floats, kept[0])
+    np.testing.assert_array_equal(integers, kept[1])

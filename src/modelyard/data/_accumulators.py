@@ -123,7 +123,7 @@ class NumericAccumulator(ColumnAccumulator):
         if values.size == 0:
             return
         ordered = np.sort(values)
-        self.moments.update(ordered)
+        self.moments.update(ordered, presorted=True)
         self.sketch.update(ordered, presorted=True)
         if self.distinct is not None:
             unique = ordered[np.append(True, ordered[1:] != ordered[:-1])]

@@ -51,15 +51,25 @@ HLL_RELATIVE_ERROR = 1.04 / math.sqrt(2**HLL_PRECISION)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
+_SHIFT1, _SHIFT2, _SHIFT3 = np.uint64(30), np.uint64(27), np.uint64(31)
 _STRING_CHUNK_BYTES = 1 << 22
 
 
-def _mix64(x: Hashes) -> Hashes:
-    """The splitmix64 finaliser, vectorised (uint64 arithmetic wraps)."""
-    z = x + _GOLDEN
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    return z ^ (z >> np.uint64(31))
+def _mix64(x: Hashes, out: Hashes | None = None) -> Hashes:
+    """The splitmix64 finaliser, vectorised (uint64 arithmetic wraps), into ``out`` if given.
+
+    In place but for one scratch array: fresh temporaries of a batch's size cost page
+    faults that can take longer than the arithmetic.
+    """
+    z = np.add(x, _GOLDEN, out=out)
+    shifted = np.empty_like(z)
+    for shift, multiplier in ((_SHIFT1, _MIX1), (_SHIFT2, _MIX2)):
+        np.right_shift(z, shift, out=shifted)
+        z ^= shifted
+        z *= multiplier
+    np.right_shift(z, _SHIFT3, out=shifted)
+    z ^= shifted
+    return z
 
 
 def sorted_unique(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -77,10 +87,9 @@ def even_edges(low: float, high: float, bins: int) -> Floats:
 def hash_numbers(values: npt.NDArray[np.float64] | npt.NDArray[np.int64]) -> Hashes:
     """64-bit hashes of numbers by their bits (``-0.0`` and ``0.0`` hash alike)."""
     if values.dtype.kind == "f":
-        values = np.ascontiguousarray(values + 0.0, dtype=np.float64)
-    else:
-        values = np.ascontiguousarray(values, dtype=np.int64)
-    return _mix64(values.view(np.uint64))
+        bits = np.add(values, 0.0, dtype=np.float64).view(np.uint64)  # a new array: mix in place
+        return _mix64(bits, out=bits)
+    return _mix64(np.ascontiguousarray(values, dtype=np.int64).view(np.uint64))
 
 
 def hash_strings(array: pa.Array, seed: int = 0) -> Hashes:
@@ -150,8 +159,8 @@ class Moments:
         self.min = math.inf
         self.max = -math.inf
 
-    def update(self, values: Floats) -> None:
-        """Add finite values (any order)."""
+    def update(self, values: Floats, *, presorted: bool = False) -> None:
+        """Add finite values (any order; with ``presorted`` the ends are the min and max)."""
         if values.size == 0:
             return
         with np.errstate(over="ignore", invalid="ignore"):
@@ -160,7 +169,8 @@ class Moments:
                 batch_mean = float(np.sum(values / values.size))
             deviations = values - batch_mean
             batch_m2 = float(np.einsum("i,i->", deviations, deviations))  # no BLAS threads
-        self._combine(values.size, batch_mean, batch_m2, float(values.min()), float(values.max()))
+        low, high = (values[0], values[-1]) if presorted else (values.min(), values.max())
+        self._combine(values.size, batch_mean, batch_m2, float(low), float(high))
 
     def merge(self, other: Moments) -> None:
         if other.n:
@@ -240,7 +250,9 @@ class QuantileSketch:
                 self.levels[h] = level[even:].copy()
                 if h + 1 == len(self.levels):
                     self.levels.append(np.empty(0))
-                self.levels[h + 1] = _merge(self.levels[h + 1], promoted)
+                above = self.levels[h + 1]
+                # copied, never kept as a view: that would hold on to the whole old level
+                self.levels[h + 1] = _merge(above, promoted) if above.size else promoted.copy()
                 self.error += 2**h
             h += 1
 
@@ -287,12 +299,17 @@ class QuantileSketch:
 
 
 def _merge(first: Floats, second: Floats) -> Floats:
-    """Merge two sorted arrays (numpy's stable sort runs in linear time on two sorted runs)."""
+    """Merge two sorted arrays (numpy's stable sort runs in linear time on two sorted runs).
+
+    Sorted in place: ``np.sort`` would copy the concatenation into yet another array.
+    """
     if not first.size:
         return second
     if not second.size:
         return first
-    return np.sort(np.concatenate([first, second]), kind="stable")
+    merged = np.concatenate([first, second])
+    merged.sort(kind="stable")
+    return merged
 
 
 class HyperLogLog:
@@ -306,14 +323,24 @@ class HyperLogLog:
         self.registers = np.zeros(self.m, dtype=np.uint8)
 
     def update(self, hashes: Hashes) -> None:
+        floor = int(self.registers.min())
+        if floor:  # only a rank above the lowest register can raise one: skip the rest
+            if floor > self.q:
+                return
+            # rank > floor  <=>  the low q bits are below 2**(q - floor)
+            high_bits = ((1 << self.q) - 1) & ~((1 << (self.q - floor)) - 1)
+            hashes = hashes[(hashes & np.uint64(high_bits)) == 0]
         if hashes.size == 0:
             return
-        index = (hashes >> np.uint64(self.q)).astype(np.intp)
-        rest = hashes & np.uint64((1 << self.q) - 1)
-        # frexp's exponent is the bit length (exact: rest < 2**53); rank = leading zeros + 1
-        _, bit_length = np.frexp(rest.astype(np.float64))
-        rank = (self.q + 1 - bit_length).astype(np.uint8)
-        np.maximum.at(self.registers, index, rank)
+        index = (hashes >> np.uint64(self.q)).view(np.int64)
+        # rest < 2**53 converts exactly; its float's biased exponent is 1022 + its bit length
+        # (0 for rest 0), so rank = leading zeros + 1 = q + 1023 - exponent, at most q + 1
+        rest = (hashes & np.uint64((1 << self.q) - 1)).view(np.int64).astype(np.float64)
+        rank = rest.view(np.int64)
+        rank >>= 52
+        np.subtract(self.q + 1023, rank, out=rank)
+        np.minimum(rank, self.q + 1, out=rank)
+        np.maximum.at(self.registers, index, rank.astype(np.uint8))
 
     def merge(self, other: HyperLogLog) -> None:
         np.maximum(self.registers, other.registers, out=self.registers)
