@@ -74,7 +74,11 @@ def _mix64(x: Hashes, out: Hashes | None = None) -> Hashes:
 
 def sorted_unique(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """The distinct values, sorted (faster than ``np.unique``'s hash path in numpy 2.4)."""
-    ordered = np.sort(values)
+    return _drop_repeats(np.sort(values))
+
+
+def _drop_repeats(ordered: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """The distinct values of a sorted array."""
     return ordered[np.append(True, ordered[1:] != ordered[:-1])] if ordered.size else ordered
 
 
@@ -298,7 +302,7 @@ class QuantileSketch:
         return values[last], np.cumsum(weights)[last] / self.n
 
 
-def _merge(first: Floats, second: Floats) -> Floats:
+def _merge(first: npt.NDArray[Any], second: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """Merge two sorted arrays (numpy's stable sort runs in linear time on two sorted runs).
 
     Sorted in place: ``np.sort`` would copy the concatenation into yet another array.
@@ -398,7 +402,8 @@ class DistinctCounter:
             assert self._hll is not None
             self._hll.update(hashes)
             return
-        merged = sorted_unique(np.concatenate([self._exact, hashes]))
+        # merging the sorted batch into the sorted set beats sorting their concatenation
+        merged = _drop_repeats(_merge(self._exact, np.sort(hashes)))
         if merged.size <= self.limit:
             self._exact = merged
         else:
