@@ -292,3 +292,60 @@ def test_profiles_of_tiny_and_whole_batches_agree() -> None:
     tall_expected = profile(tall).to_dict()
     assert _same(profile(tall.to_batches(max_chunksize=7)).to_dict(), tall_expected)
     assert _same(profile(iter(tall.to_batches(max_chunksize=9_000))).to_dict(), tall_expected)
+
+
+def test_ascending_check_finds_any_step_down() -> None:
+    from modelyard.data._accumulators import _ascending
+
+    values = np.arange(10_000, dtype=np.float64)
+    assert _ascending(values) and _ascending(values[:1]) and _ascending(values[:0])
+    assert _ascending(np.array([-0.0, 0.0, -0.0, 1.0, 1.0]))  # equal values are in order
+    swapped = values.copy()
+    swapped[[5_001, 5_002]] = swapped[[5_002, 5_001]]  # between the sampled positions
+    assert not _ascending(swapped)
+    assert not _ascending(values[::-1].copy())
+
+
+def test_sorted_input_and_batching_change_no_exact_figure() -> None:
+    """Already-sorted batches skip the sort; batch sizes change only what the bounds allow."""
+    rng = np.random.default_rng(8)
+    n = 300_000
+    ids = np.arange(n)  # sorted in every batch
+    steps = np.sort(rng.integers(0, 500, n)).astype(np.float64)  # sorted, many repeats
+    noisy = rng.normal(size=n).round(3)
+    noisy[rng.choice(n, 50, replace=False)] = np.inf
+    nulls = rng.random(n) < 0.01
+    table = pa.table(
+        {
+            "id": ids,
+            "steps": steps,
+            "noisy": pa.array(noisy, mask=nulls),
+            "shuffled_steps": rng.permutation(steps),
+        }
+    )
+    profiles = [
+        profile(table.to_batches(max_chunksize=size), distinct_exact_limit=n)
+        for size in (n, 65_536, 40_000, 9_999)
+    ]
+    for name, values in (("id", ids), ("steps", steps), ("shuffled_steps", steps)):
+        ordered = np.sort(values.astype(np.float64))
+        for result in profiles:
+            column = result[name]
+            assert (column.count, column.missing, column.infinite) == (n, 0, 0)
+            assert (column.min, column.max) == (ordered[0], ordered[-1])
+            assert column.distinct == np.unique(values).size and column.distinct_exact
+            assert column.mean == pytest.approx(values.mean(), rel=1e-12)
+            assert column.sketch is not None and 0 < column.sketch.rank_error < 2e-4
+            assert column.quantiles is not None
+            for key, probability in PANDAS_QUANTILES.items():
+                low = np.searchsorted(ordered, column.quantiles[key], side="left") / n
+                high = np.searchsorted(ordered, column.quantiles[key], side="right") / n
+                assert low - 1e-5 <= probability + column.sketch.rank_error
+                assert high + 1e-5 >= probability - column.sketch.rank_error
+    finite = noisy[~nulls & np.isfinite(noisy)]
+    for result in profiles:
+        column = result["noisy"]
+        assert (column.count, column.missing) == (n, int(nulls.sum()))
+        assert column.infinite == int(np.isinf(noisy[~nulls]).sum())
+        assert (column.min, column.max) == (finite.min(), finite.max())
+        assert column.distinct == np.unique(finite).size and column.distinct_exact
