@@ -349,3 +349,16 @@ def test_sorted_input_and_batching_change_no_exact_figure() -> None:
         assert column.infinite == int(np.isinf(noisy[~nulls]).sum())
         assert (column.min, column.max) == (finite.min(), finite.max())
         assert column.distinct == np.unique(finite).size and column.distinct_exact
+
+
+def test_infinite_and_missing_counted_whatever_the_sum() -> None:
+    """Finiteness is read off the batch sum: a finite sum proves every value finite, and an
+    overflowing sum of finite values still counts nothing as infinite."""
+    overflow = profile(pd.DataFrame({"x": [1e308, 1e308, -1e308, 1.0]}))["x"]
+    assert (overflow.count, overflow.missing, overflow.infinite) == (4, 0, 0)
+    assert (overflow.min, overflow.max, overflow.distinct) == (-1e308, 1e308, 3)
+    mixed = profile(pd.DataFrame({"x": [np.inf, -np.inf, np.nan, 2.0, None, 3.0]}))["x"]
+    assert (mixed.count, mixed.missing, mixed.infinite) == (6, 2, 2)
+    assert (mixed.min, mixed.max, mixed.distinct) == (2.0, 3.0, 2)
+    nothing_finite = profile(pd.DataFrame({"x": [np.inf, np.nan]}))["x"]
+    assert (nothing_finite.missing, nothing_finite.infinite, nothing_finite.min) == (1, 1, None)

@@ -140,6 +140,15 @@ def test_hashes_distinguish_values_and_ignore_layout() -> None:
     assert sorted_unique(many).size == many.size
 
 
+def test_sorted_unique() -> None:
+    values = np.array([3.0, 1.0, 3.0, -0.0, 0.0, 2.0, 1.0])
+    np.testing.assert_array_equal(sorted_unique(values), [0.0, 1.0, 2.0, 3.0])
+    ordered = np.sort(values)
+    np.testing.assert_array_equal(sorted_unique(ordered, presorted=True), [0.0, 1.0, 2.0, 3.0])
+    assert sorted_unique(np.array([5.0])).tolist() == [5.0]
+    assert sorted_unique(np.empty(0)).size == 0
+
+
 def test_frequency_sketch_exact_then_misra_gries() -> None:
     rng = np.random.default_rng(5)
     heavy = rng.choice(["a", "b", "c"], size=30_000, p=[0.5, 0.3, 0.2])

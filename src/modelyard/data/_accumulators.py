@@ -10,6 +10,7 @@ counts) is computed one way everywhere.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -115,21 +116,25 @@ class NumericAccumulator(ColumnAccumulator):
     def add(self, values: npt.NDArray[np.float64]) -> None:
         """Add float values: NaN counts as missing, ±inf as infinite."""
         self.count += values.size
-        finite = np.isfinite(values)
-        finite_count = int(np.count_nonzero(finite))
-        if finite_count < values.size:
-            nan = int(np.count_nonzero(np.isnan(values)))
-            self.missing += nan
-            self.infinite += values.size - finite_count - nan
-            values = values[finite]
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = float(np.sum(values))
+        if not math.isfinite(total):  # NaN, ±inf, or finite values overflowing the sum
+            finite = np.isfinite(values)
+            finite_count = int(np.count_nonzero(finite))
+            if finite_count < values.size:
+                nan = int(np.count_nonzero(np.isnan(values)))
+                self.missing += nan
+                self.infinite += values.size - finite_count - nan
+                values = values[finite]
         if values.size == 0:
             return
         ordered = values if _ascending(values) else np.sort(values)
         self.moments.update(ordered, presorted=True)
         self.sketch.update(ordered, presorted=True)
         if self.distinct is not None:
-            unique = ordered[np.append(True, ordered[1:] != ordered[:-1])]
-            self.distinct.update(hash_numbers(unique))
+            # repeats change no HyperLogLog register: only the exact set needs them dropped
+            distinct = sorted_unique(ordered, presorted=True) if self.distinct.exact else ordered
+            self.distinct.update(hash_numbers(distinct))
 
     def distribution(self, points: int | None) -> tuple[Floats, Floats, bool]:
         """(values, cdf, interpolated): the step CDF of the sketch, or, when it has more than
