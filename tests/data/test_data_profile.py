@@ -321,6 +321,7 @@ def test_sorted_input_and_batching_change_no_exact_figure() -> None:
             "steps": steps,
             "noisy": pa.array(noisy, mask=nulls),
             "shuffled_steps": rng.permutation(steps),
+            "city": pa.array([f"c{i}" for i in rng.zipf(1.5, n) % 2_000], mask=nulls),
         }
     )
     profiles = [
@@ -349,6 +350,15 @@ def test_sorted_input_and_batching_change_no_exact_figure() -> None:
         assert column.infinite == int(np.isinf(noisy[~nulls]).sum())
         assert (column.min, column.max) == (finite.min(), finite.max())
         assert column.distinct == np.unique(finite).size and column.distinct_exact
+    cities = pd.Series(table.column("city").to_pylist()).value_counts()
+    for result in profiles:
+        column = result["city"]
+        assert (column.missing, column.distinct) == (int(nulls.sum()), cities.size)
+        assert column.frequencies is not None and column.frequencies.exact
+        assert [(item.value, item.count) for item in column.top] == [
+            (value, int(count))
+            for value, count in sorted(cities.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+        ]
 
 
 def test_infinite_and_missing_counted_whatever_the_sum() -> None:

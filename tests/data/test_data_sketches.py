@@ -204,3 +204,30 @@ def test_hash_numbers_is_splitmix64_of_the_bits_and_leaves_its_input() -> None:
     assert hash_numbers(integers).tolist() == [splitmix64(v % 2**64) for v in integers.tolist()]
     np.testing.assert_array_equal(floats, kept[0])
     np.testing.assert_array_equal(integers, kept[1])
+
+
+def test_frequency_sketch_matches_a_plain_misra_gries_and_names_new_values() -> None:
+    rng = np.random.default_rng(9)
+    sketch, reference, decrement = FrequencySketch(capacity=50), dict[str, int](), 0
+    for _ in range(40):
+        words = np.array([f"w{i}" for i in rng.zipf(1.3, size=500) % 400])
+        counted = pa.array(words).value_counts()
+        values, counts = counted.field("values"), np.asarray(counted.field("counts"))
+        new = sketch.update(values, counts)
+        assert set(new.to_pylist()) == set(values.to_pylist()) - set(reference)
+        for value, count in zip(values.to_pylist(), counts.tolist(), strict=True):
+            reference[value] = reference.get(value, 0) + count
+        if len(reference) > 50:
+            cut = sorted(reference.values(), reverse=True)[50]
+            reference = {v: c - cut for v, c in reference.items() if c > cut}
+            decrement += cut
+        assert dict(zip(sketch.values.to_pylist(), sketch.counts.tolist(), strict=True)) == (
+            reference
+        )
+        assert sketch.decrement == decrement
+    assert not sketch.exact
+    merged = FrequencySketch(capacity=50)
+    merged.merge(sketch)
+    merged.update(pa.array(["w1"]), np.array([5]))
+    assert merged.most_common(1)[0] == ("w1", reference["w1"] + 5)
+    assert sketch.most_common(1)[0] == ("w1", reference["w1"])  # not shared with the copy

@@ -245,9 +245,10 @@ class CategoricalAccumulator(ColumnAccumulator):
     def update(self, array: pa.Array) -> None:
         super().update(array)
         values, counts = category_values(array)
-        self.frequencies.update(values, counts)
-        if self.distinct is not None:
-            self.distinct.update(hash_strings(values))
+        new = self.frequencies.update(values, counts)
+        # a value the frequencies held was counted by the distinct counter when it was new
+        if self.distinct is not None and len(new):
+            self.distinct.update(hash_strings(new))
 
     def stored(self) -> Frequencies:
         pairs = self.frequencies.most_common(STORED_CATEGORIES)

@@ -446,36 +446,41 @@ class FrequencySketch:
     def exact(self) -> bool:
         return self.decrement == 0
 
-    def update(self, values: pa.Array, counts: npt.NDArray[np.int64]) -> None:
-        """Add distinct non-null ``values`` seen ``counts`` times."""
+    def update(self, values: pa.Array, counts: npt.NDArray[np.int64]) -> pa.Array:
+        """Add distinct non-null ``values`` seen ``counts`` times; returns those of them that
+        had no count here before (all of them when nothing is held)."""
         if len(values) == 0:
-            return
+            return values
         self.n += int(counts.sum())
-        self._absorb(values.cast(pa.large_string()), counts)
+        return self._absorb(values.cast(pa.large_string()), counts)
 
     def merge(self, other: FrequencySketch) -> None:
         self.n += other.n
         self.decrement += other.decrement
         self._absorb(other.values, other.counts)
 
-    def _absorb(self, values: pa.Array, counts: npt.NDArray[np.int64]) -> None:
+    def _absorb(self, values: pa.Array, counts: npt.NDArray[np.int64]) -> pa.Array:
+        """Add the counts of distinct large-string ``values``; returns those not held before."""
+        counts = np.asarray(counts, dtype=np.int64)
         if len(self.values):
-            table = pa.table(
-                {
-                    "value": pa.concat_arrays([self.values, values]),
-                    "count": np.concatenate([self.counts, counts]),
-                }
-            ).group_by("value", use_threads=False)
-            summed = table.aggregate([("count", "sum")])
-            values = summed.column("value").combine_chunks()
-            counts = summed.column("count_sum").to_numpy()
-        self.values, self.counts = values, np.asarray(counts, dtype=np.int64)
+            index = pc.index_in(values, value_set=self.values)
+            held = pc.is_valid(index)
+            held_mask = held.to_numpy(zero_copy_only=False)
+            self.counts[pc.drop_null(index).to_numpy()] += counts[held_mask]
+            values, counts = values.filter(pc.invert(held)), counts[~held_mask]
+            if not len(values):
+                return values
+            self.values = pa.concat_arrays([self.values, values])
+            self.counts = np.concatenate([self.counts, counts])
+        else:
+            self.values, self.counts = values, counts.copy()  # counted in place later
         if len(self.values) > self.capacity:
             cut = int(np.partition(self.counts, -(self.capacity + 1))[-(self.capacity + 1)])
             keep = self.counts > cut
             self.values = self.values.filter(pa.array(keep))
             self.counts = self.counts[keep] - cut
             self.decrement += cut
+        return values
 
     def most_common(self, limit: int | None = None) -> list[tuple[str, int]]:
         """(value, count) pairs, most frequent first, ties by value."""
