@@ -231,3 +231,13 @@ def test_frequency_sketch_matches_a_plain_misra_gries_and_names_new_values() -> 
     merged.update(pa.array(["w1"]), np.array([5]))
     assert merged.most_common(1)[0] == ("w1", reference["w1"] + 5)
     assert sketch.most_common(1)[0] == ("w1", reference["w1"])  # not shared with the copy
+
+
+def test_moments_take_a_known_total_and_sorted_ends() -> None:
+    values = np.sort(np.random.default_rng(10).normal(5, 2, size=10_000))
+    given, computed = Moments(), Moments()
+    given.update(values, presorted=True, total=float(values.sum()))
+    computed.update(values[::-1].copy())
+    assert (given.n, given.min, given.max) == (computed.n, computed.min, computed.max)
+    assert given.mean == pytest.approx(computed.mean, rel=1e-14)
+    assert given.std() == pytest.approx(computed.std(), rel=1e-12)

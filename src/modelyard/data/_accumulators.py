@@ -117,8 +117,9 @@ class NumericAccumulator(ColumnAccumulator):
         """Add float values: NaN counts as missing, ±inf as infinite."""
         self.count += values.size
         with np.errstate(over="ignore", invalid="ignore"):
-            total = float(np.sum(values))
-        if not math.isfinite(total):  # NaN, ±inf, or finite values overflowing the sum
+            sum_of_values = float(np.sum(values))
+        total = sum_of_values if math.isfinite(sum_of_values) else None
+        if total is None:  # NaN, ±inf, or finite values overflowing the sum
             finite = np.isfinite(values)
             finite_count = int(np.count_nonzero(finite))
             if finite_count < values.size:
@@ -129,7 +130,7 @@ class NumericAccumulator(ColumnAccumulator):
         if values.size == 0:
             return
         ordered = values if _ascending(values) else np.sort(values)
-        self.moments.update(ordered, presorted=True)
+        self.moments.update(ordered, presorted=True, total=total)
         self.sketch.update(ordered, presorted=True)
         if self.distinct is not None:
             # repeats change no HyperLogLog register: only the exact set needs them dropped

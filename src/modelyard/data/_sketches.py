@@ -165,12 +165,15 @@ class Moments:
         self.min = math.inf
         self.max = -math.inf
 
-    def update(self, values: Floats, *, presorted: bool = False) -> None:
-        """Add finite values (any order; with ``presorted`` the ends are the min and max)."""
+    def update(
+        self, values: Floats, *, presorted: bool = False, total: float | None = None
+    ) -> None:
+        """Add finite values (any order; with ``presorted`` the ends are the min and max);
+        ``total`` is their sum when the caller has it already."""
         if values.size == 0:
             return
         with np.errstate(over="ignore", invalid="ignore"):
-            batch_mean = float(values.mean())
+            batch_mean = (float(np.sum(values)) if total is None else total) / values.size
             if not math.isfinite(batch_mean):  # the sum overflowed: average scaled values
                 batch_mean = float(np.sum(values / values.size))
             deviations = values - batch_mean
