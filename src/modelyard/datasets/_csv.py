@@ -6,6 +6,13 @@ as integers), the read raises :class:`WidenColumn` and the caller starts again w
 column widened (integer to float to string; null to the value's type). Text that is not
 UTF-8 (without an ``encoding``) is reported with the file, byte offset and line.
 
+One streaming reader parses on one core. A large uncompressed UTF-8 file is therefore
+read in the streaming reader's blocks, and while they hold no quote character (so every
+line end ends a row) the blocks after the first are parsed in a pool of threads, in order,
+with the first block's types (:func:`_parallel_blocks`); the rows, types, digest and
+errors are the same as from one reader, which takes over from the first block with a
+quote.
+
 Small files of a directory that start with the first file's header line are read through
 one reader (:func:`read_joined`): the header once, then each file's rows. Opening a
 reader costs more than parsing a 1 KiB file, and the rows, types and so the digest are
@@ -16,9 +23,12 @@ one at a time.
 from __future__ import annotations
 
 import io
+import os
 import re
-from collections import Counter
+import threading
+from collections import Counter, deque
 from collections.abc import Callable, Generator, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +40,7 @@ from modelyard.errors import InvalidInput
 __all__ = [
     "CSV_BLOCK_BYTES",
     "JOIN_BYTES",
+    "PARALLEL_BYTES",
     "WidenColumn",
     "check_columns",
     "csv_format",
@@ -43,6 +54,8 @@ __all__ = [
 CSV_BLOCK_BYTES = 1024 * 1024
 #: Files of a directory up to this size may be read through one joined reader.
 JOIN_BYTES = 1024 * 1024
+#: Uncompressed UTF-8 files of at least this size are parsed in parallel blocks.
+PARALLEL_BYTES = 8 * CSV_BLOCK_BYTES
 
 _CSV_SUFFIXES = {".csv": ",", ".tsv": "\t"}
 _COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}
@@ -72,26 +85,57 @@ def csv_format(path: Path) -> tuple[str, str | None] | None:
     return None
 
 
-class _Counting(io.RawIOBase):
-    """A raw binary file that reports how many bytes were read from it."""
+class _Guarded(io.RawIOBase):
+    """A raw binary file that pyarrow reads from its own I/O thread. A read and closing the
+    file exclude each other, and a read after closing finds the end: closing a file while
+    pyarrow's read-ahead is inside a read would free the descriptor, and the next file
+    opened would get it and lose the bytes that read then takes."""
 
-    def __init__(self, raw: io.RawIOBase | io.BufferedReader, advance: Callable[[int], None]):
+    def __init__(self) -> None:
         super().__init__()
-        self._raw = raw
-        self._advance = advance
+        self._lock = threading.Lock()
+        self._done = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
+        with self._lock:
+            return 0 if self._done else self._read(memoryview(buffer).cast("B"))
+
+    def _read(self, buffer: memoryview) -> int:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        """Close what the file reads from (called once, with no read in progress)."""
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._done:
+                self._done = True
+                self._release()
+        super().close()
+
+
+class _Counting(_Guarded):
+    """A file that reports how many bytes were read from it (until ``muted``)."""
+
+    def __init__(self, raw: io.RawIOBase | io.BufferedReader, advance: Callable[[int], None]):
+        super().__init__()
+        self._raw = raw
+        self._advance = advance
+        self.count = 0
+        self.muted = False
+
+    def _read(self, buffer: memoryview) -> int:
         n = self._raw.readinto(buffer) or 0
-        if n:
+        if n and not self.muted:
+            self.count += n
             self._advance(n)
         return n
 
-    def close(self) -> None:
+    def _release(self) -> None:
         self._raw.close()
-        super().close()
 
 
 def open_csv(
@@ -101,7 +145,10 @@ def open_csv(
     encoding: str | None,
     csv_types: dict[str, pa.DataType],
     advance: Callable[[int], None],
+    in_blocks: bool = True,
 ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+    """The canonical schema and batches of one CSV file; with ``in_blocks``, a large
+    uncompressed UTF-8 file is parsed in parallel blocks (see :func:`_parallel_blocks`)."""
     import pyarrow.csv as pcsv
 
     delimiter, compression = fmt
@@ -112,7 +159,11 @@ def open_csv(
     stream: Any = raw
     if compression is not None:
         stream = pa.CompressedInputStream(pa.PythonFile(raw, mode="r"), compression)
-    read = pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES, encoding=encoding or "utf8")
+    # One thread: a parse error then names its row (the threaded reader counts no rows),
+    # and parsing costs less CPU; large files are parsed in parallel blocks instead.
+    read = pcsv.ReadOptions(
+        block_size=CSV_BLOCK_BYTES, encoding=encoding or "utf8", use_threads=False
+    )
     parse = pcsv.ParseOptions(delimiter=delimiter)
     convert = pcsv.ConvertOptions(column_types=types, strings_can_be_null=True)
     try:
@@ -135,21 +186,236 @@ def open_csv(
         raw.close()
         raise _not_utf8(path, compression)
     schema = canonical_schema(reader.schema)
+    in_blocks = (
+        in_blocks
+        and compression is None
+        and (encoding or "utf8").replace("-", "").lower() == "utf8"
+        and path.stat().st_size >= PARALLEL_BYTES
+        and _workers() > 1
+    )
+
+    def next_batch() -> pa.RecordBatch | None:
+        try:
+            return reader.read_next_batch()
+        except StopIteration:
+            return None
+        except pa.ArrowException as exc:
+            raise _csv_error(path, compression, exc, reader.schema) from None
 
     def batches() -> Iterator[pa.RecordBatch]:
         try:
-            while True:
-                try:
-                    batch = reader.read_next_batch()
-                except StopIteration:
+            first = next_batch()
+            if first is None:
+                return
+            yield conform(first, schema)
+            if in_blocks:
+                blocks = _parallel_blocks(
+                    path, delimiter, reader.schema, schema, first, raw, advance
+                )
+                if blocks is not None:
+                    yield from blocks
                     return
-                except pa.ArrowException as exc:
-                    raise _csv_error(path, compression, exc, reader.schema) from None
+            while (batch := next_batch()) is not None:
                 yield conform(batch, schema)
         finally:
             raw.close()
 
     return schema, batches()
+
+
+def _workers() -> int:
+    return min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+def _last_newline(data: bytes) -> int:
+    return max(data.rfind(b"\n"), data.rfind(b"\r"))
+
+
+def _parallel_blocks(
+    path: Path,
+    delimiter: str,
+    inferred: pa.Schema,
+    schema: pa.Schema,
+    first: pa.RecordBatch,
+    raw: _Counting,
+    advance: Callable[[int], None],
+) -> Iterator[pa.RecordBatch] | None:
+    """The batches after ``first`` (the streaming reader's first batch) parsed a block at a
+    time in a pool of threads and yielded in file order; None (read on serially) unless the
+    first block, cut after its last line end, parses to exactly ``first``.
+
+    The streaming reader reads ``CSV_BLOCK_BYTES`` at a time and parses the rows that end
+    in each read, carrying the rest into the next. While the text holds no quote character
+    every line end ends a row, so each read cut after its last line end is a whole number
+    of rows and parses alone, with the first block's types, to the same values and errors.
+    From the first read that holds a quote (a quoted value may hold a line end) or no line
+    end (a row longer than a block), the rest of the file goes through a streaming reader
+    that sees the same reads from the same state (see :class:`_Resumed`).
+    """
+    import pyarrow.csv as pcsv
+
+    with open(path, "rb") as file:
+        head = file.read(CSV_BLOCK_BYTES)
+    cut = _last_newline(head) + 1
+    if cut == 0 or b'"' in head:
+        return None
+    types = {f.name: f.type for f in inferred}
+    try:
+        check = _parse_block(head[:cut], pcsv.ParseOptions(delimiter=delimiter), types, None)
+    except pa.ArrowException:
+        return None
+    if not check.equals(pa.Table.from_batches([first])):
+        return None
+    raw.muted = True
+    return _blocks(path, cut, head[cut:], delimiter, inferred, schema, raw.count, advance)
+
+
+def _parse_block(
+    block: bytes, parse: Any, types: dict[str, pa.DataType], names: list[str] | None
+) -> pa.Table:
+    """One block of CSV text parsed in one go (``names``: the text has no header line)."""
+    import pyarrow.csv as pcsv
+
+    read = pcsv.ReadOptions(column_names=names, block_size=len(block) + 1, use_threads=False)
+    convert = pcsv.ConvertOptions(column_types=types, strings_can_be_null=True)
+    return pcsv.read_csv(
+        pa.BufferReader(block), read_options=read, parse_options=parse, convert_options=convert
+    )
+
+
+def _blocks(
+    path: Path,
+    start: int,
+    carry: bytes,
+    delimiter: str,
+    inferred: pa.Schema,
+    schema: pa.Schema,
+    reported: int,
+    advance: Callable[[int], None],
+) -> Iterator[pa.RecordBatch]:
+    """The rows of ``path`` from byte ``start`` on, where ``carry`` (the text after the first
+    block's last line end) was read already; ``reported`` bytes were counted already."""
+    import pyarrow.csv as pcsv
+
+    parse = pcsv.ParseOptions(delimiter=delimiter)
+    types = {f.name: f.type for f in schema}
+    workers = _workers()
+    pending: deque[Future[pa.Table]] = deque()
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="modelyard-csv")
+    position = start + len(carry)
+
+    def collect() -> Iterator[pa.RecordBatch]:
+        try:
+            table = pending.popleft().result()
+        except pa.ArrowException as exc:
+            raise _block_error(path, delimiter, exc, inferred) from None
+        for batch in table.to_batches():
+            yield conform(batch, schema)
+
+    def count(n: int) -> None:
+        nonlocal position, reported
+        position += n
+        if position > reported:
+            advance(position - reported)
+            reported = position
+
+    try:
+        with open(path, "rb") as file:
+            file.seek(position)
+            while True:
+                data = file.read(CSV_BLOCK_BYTES)
+                count(len(data))
+                end = _last_newline(data) + 1
+                if data and (end == 0 or b'"' in data):
+                    while pending:
+                        yield from collect()
+                    resumed = _Resumed(carry, data, file, count)
+                    yield from _read_on(path, resumed, parse, inferred, schema)
+                    return
+                block, carry = (carry + data[:end], data[end:]) if data else (carry, b"")
+                if block.strip(b"\r\n"):
+                    pending.append(pool.submit(_parse_block, block, parse, types, schema.names))
+                while len(pending) > 2 * workers or (pending and not data):
+                    yield from collect()
+                if not data:
+                    return
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True)
+
+
+class _Resumed(_Guarded):
+    """The rest of a file as the streaming reader would go on reading it: first the text
+    after the last line end it parsed (``carry``, returned as one short read), then the
+    read that stopped the blocks (``data``), then reads of ``CSV_BLOCK_BYTES``. Closing it
+    leaves ``file`` open (its owner closes it)."""
+
+    def __init__(
+        self, carry: bytes, data: bytes, file: io.BufferedReader, count: Callable[[int], None]
+    ) -> None:
+        super().__init__()
+        self._queued = [piece for piece in (carry, data) if piece]
+        self._file = file
+        self._count = count
+
+    def _read(self, buffer: memoryview) -> int:
+        if self._queued:
+            piece = self._queued[0]
+            n = min(len(piece), len(buffer))
+            buffer[:n] = piece[:n]
+            self._queued[0] = piece[n:]
+            if not self._queued[0]:
+                self._queued.pop(0)
+            return n
+        n = self._file.readinto(buffer) or 0
+        self._count(n)
+        return n
+
+
+def _read_on(
+    path: Path, resumed: _Resumed, parse: Any, inferred: pa.Schema, schema: pa.Schema
+) -> Iterator[pa.RecordBatch]:
+    """The batches of a streaming reader over ``resumed``, with the file's types."""
+    import pyarrow.csv as pcsv
+
+    read = pcsv.ReadOptions(
+        block_size=CSV_BLOCK_BYTES, column_names=inferred.names, use_threads=False
+    )
+    convert = pcsv.ConvertOptions(
+        column_types={f.name: f.type for f in inferred}, strings_can_be_null=True
+    )
+    try:
+        reader = pcsv.open_csv(
+            resumed, read_options=read, parse_options=parse, convert_options=convert
+        )
+        for batch in reader:
+            yield conform(batch, schema)
+    except pa.ArrowException as exc:
+        raise _block_error(path, parse.delimiter, exc, inferred) from None
+    finally:
+        resumed.close()
+
+
+def _block_error(path: Path, delimiter: str, exc: pa.ArrowException, types: pa.Schema) -> Exception:
+    """The error for a part of the file that did not parse: a value that needs a wider (or
+    no) type is reported as by the streaming reader; anything else (a row with too many
+    columns) is the streaming reader's error for the whole file, with its row number."""
+    error = _csv_error(path, None, exc, types)
+    if _CONVERSION.search(str(exc)) or "invalid UTF8" in str(exc):
+        return error
+    column_types = {f.name: f.type for f in types}
+    _, batches = open_csv(path, (delimiter, None), None, None, column_types, _ignore, False)
+    try:
+        for _ in batches:
+            pass
+    except InvalidInput as serial:
+        return serial
+    return error
+
+
+def _ignore(n: int) -> None:
+    """A progress callback that reports nowhere."""
 
 
 def header_line(path: Path) -> bytes | None:
