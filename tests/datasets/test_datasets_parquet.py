@@ -51,3 +51,25 @@ def test_a_failed_write_is_raised_and_abort_cleans_up(
         writer.close()
     writer.abort()
     assert not _writer_threads()
+
+
+def test_only_columns_whose_values_repeat_are_dictionary_encoded(tmp_path: Path) -> None:
+    rows = 50_000
+    table = pa.table(
+        {
+            "x": pa.array([i * 0.37 for i in range(rows)], pa.float64()),
+            "code": pa.array([i % 40 for i in range(rows)], pa.int64()),
+            "label": pa.array(["ab"[i % 2] for i in range(rows)], pa.large_string()),
+        }
+    )
+    writer = PartWriter(table.schema, tmp_path)
+    for batch in table.to_batches(max_chunksize=10_000):
+        writer.write(batch)
+    (part,) = writer.close()
+    group = pq.ParquetFile(part).metadata.row_group(0)
+    encoded = {
+        group.column(i).path_in_schema: group.column(i).dictionary_page_offset is not None
+        for i in range(group.num_columns)
+    }
+    assert encoded == {"x": False, "code": True, "label": True}
+    assert pq.read_table(part).equals(table)

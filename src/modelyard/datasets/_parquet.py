@@ -29,6 +29,10 @@ ROW_GROUP_ROWS = 1_048_576
 ROW_GROUP_BYTES = 64 * 1024 * 1024
 PART_BYTES = 512 * 1024 * 1024
 COMPRESSION = "zstd"
+#: Numbers and times are dictionary encoded when their first ``_DICTIONARY_SAMPLE`` rows
+#: hold at most one distinct value per ``_DICTIONARY_SHARE`` rows.
+_DICTIONARY_SHARE = 2
+_DICTIONARY_SAMPLE = 16_384
 #: Parts up to this size are read from memory; larger ones through a temp file.
 _IN_MEMORY_PART = 64 * 1024 * 1024
 
@@ -90,7 +94,11 @@ class PartWriter:
             path = self.folder / f"part-{len(self.parts):05d}.parquet"
             self.parts.append(path)
             self._writer = pq.ParquetWriter(
-                path, self.schema, compression=COMPRESSION, write_statistics=True
+                path,
+                self.schema,
+                compression=COMPRESSION,
+                write_statistics=True,
+                use_dictionary=_dictionary_columns(table),
             )
         self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
         if os.path.getsize(self.parts[-1]) >= self.part_bytes:
@@ -122,6 +130,24 @@ class PartWriter:
         if self._thread is not None:
             self._thread.shutdown(wait=True)
             self._thread = None
+
+
+def _dictionary_columns(table: pa.Table) -> list[str]:
+    """The columns to dictionary encode, judged on a part's first row group: all but the
+    numbers and times whose values seldom repeat (more than one distinct value in
+    ``_DICTIONARY_SHARE`` rows of a sample). For those the writer would build a dictionary
+    only to drop it once it outgrows its page."""
+    import pyarrow.compute as pc
+
+    chosen = []
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        t = column.type
+        if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_temporal(t):
+            sample = column.slice(0, _DICTIONARY_SAMPLE)
+            if pc.count_distinct(sample).as_py() * _DICTIONARY_SHARE > len(sample):
+                continue
+        chosen.append(name)
+    return chosen
 
 
 def _part_entries(blobs: BlobStore, tree_digest: str) -> list[tuple[str, str, int]]:
