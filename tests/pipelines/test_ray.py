@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -127,6 +129,30 @@ def test_without_ray_the_ray_executor_names_the_extra(
     with pytest.raises(MissingDependency, match=r"pip install 'modelyard\[ray\]'"):
         single.run(client=pipe_client, executor="ray")
     assert pipe_client.search_runs("default", output="list").runs == []  # refused before a run
+
+
+def test_a_ray_address_that_takes_no_connection_is_refused_at_once(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    (tmp_path / "addressed.py").write_text(STEPS)
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    env = {**os.environ, "MODELYARD_RAY_ADDRESS": address, "MODELYARD_HOME": str(tmp_path / "h")}
+    marks = f"marks={tmp_path}"
+    args = ["pipelines", "run", "addressed.py:fan", "--param", "n=3", "--param", marks]
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "modelyard", *args, "--executor", "ray"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert f"cannot reach the Ray cluster at '{address}'" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert time.monotonic() - started < 60  # Ray alone retries for minutes
 
 
 @pytest.mark.ray

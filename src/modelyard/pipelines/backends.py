@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from modelyard.errors import MissingDependency
+from modelyard.errors import InvalidInput, MissingDependency
 from modelyard.pipelines.execute import StepTask, run_step, step_from_ref
 from modelyard.pipelines.result import StepResult
 
@@ -136,6 +136,7 @@ def _ray_session(settings: Settings, max_workers: int | None) -> Iterator[Any]:
         yield ray
         return
     if settings.ray.address:
+        _check_reachable(settings.ray.address)
         ray.init(address=settings.ray.address)
     else:
         ray.init(num_cpus=max_workers, include_dashboard=False)
@@ -143,6 +144,34 @@ def _ray_session(settings: Settings, max_workers: int | None) -> Iterator[Any]:
         yield ray
     finally:
         ray.shutdown()
+
+
+#: Seconds to wait for a TCP connection to ``ray.address`` before giving up.
+RAY_CONNECT_TIMEOUT = 5.0
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse at once a ``ray.address`` that takes no TCP connection (Ray itself retries
+    for minutes); ``auto`` and addresses without a port are left to Ray."""
+    import socket
+    from urllib.parse import urlsplit
+
+    target = urlsplit(address if "://" in address else f"ray://{address}")
+    try:
+        host, port = target.hostname, target.port
+    except ValueError:
+        host, port = None, None
+    if not host or port is None:
+        return
+    try:
+        socket.create_connection((host, port), timeout=RAY_CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot reach the Ray cluster at {address!r}: {exc.strerror or exc}; start it, "
+            "or fix ray.address (MODELYARD_RAY_ADDRESS), or unset it to run on a local "
+            "Ray instance",
+            field="ray.address",
+        ) from None
 
 
 class _Ray:
