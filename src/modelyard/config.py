@@ -160,6 +160,17 @@ class ServerSettings(BaseModel):
         description="Browser origins allowed to call the API (CORS); empty: none. `*` allows "
         "any origin, but then without credentials.",
     )
+    login_failures_per_address: int = Field(
+        50,
+        ge=1,
+        description="Failed password sign-ins from one client address within "
+        "`login_failure_window_s` after which sign-ins from that address are answered 429 "
+        "until the oldest leaves the window (counted in memory, per server process; the "
+        "per-username lock-out applies as well).",
+    )
+    login_failure_window_s: float = Field(
+        900.0, gt=0, description="Window of `login_failures_per_address`, in seconds."
+    )
 
 
 class CostSettings(BaseModel):

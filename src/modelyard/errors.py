@@ -26,6 +26,7 @@ __all__ = [
     "PolicyViolation",
     "StorageError",
     "TooLarge",
+    "TooManyRequests",
     "Unauthenticated",
     "UnsupportedMediaType",
 ]
@@ -115,6 +116,18 @@ class Unauthenticated(PermissionDenied):
 
     code = "unauthenticated"
     http_status = 401
+
+
+class TooManyRequests(ModelyardError):
+    """A client went over a rate limit; ``retry_after`` is in seconds."""
+
+    code = "too_many_requests"
+    http_status = 429
+    exit_code = 10
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after
 
 
 class PolicyViolation(ModelyardError):

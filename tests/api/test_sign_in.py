@@ -3,7 +3,7 @@ API, lock-out, and the audit log for administrators."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pyotp
@@ -126,3 +126,18 @@ def test_the_audit_log_for_administrators(
     assert web.get("/audit", params={"cursor": "x"}, headers=admin).status_code == 422
     _login(web)
     assert web.get("/audit").status_code == 403
+
+
+def test_many_failures_from_one_address_are_429_with_retry_after(
+    server_with: Callable[..., httpx.Client], governance: Governance
+) -> None:
+    api = server_with(login_failures_per_address=3, login_failure_window_s=60)
+    for name in ("ann", "bob", "cid"):  # one guess each: no username reaches its own limit
+        bad = api.post("/auth/login", json={"username": name, "password": "x" * 12})
+        assert bad.status_code == 401
+    refused = api.post("/auth/login", json={"username": "dana", "password": PASSWORD})
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["error"]["code"] == "too_many_requests"
+    assert "too many failed sign-ins from this address" in refused.json()["error"]["message"]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert governance.users.authenticate("dana", PASSWORD).username == "dana"  # not locked

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
-from modelyard.errors import ModelyardError, Unauthenticated
+from modelyard.errors import ModelyardError, TooManyRequests, Unauthenticated
 
 __all__ = ["error_body", "install_error_handlers"]
 
@@ -47,6 +47,8 @@ def _modelyard_error(request: Request, exc: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": 'Bearer realm="modelyard"'}
     if not isinstance(exc, Unauthenticated):
         headers = {}
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse(exc.to_dict(), status_code=exc.http_status, headers=headers)
 
 

@@ -20,6 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from modelyard.api._errors import install_error_handlers
 from modelyard.api._guard import RequestGuard
 from modelyard.api._services import Services
+from modelyard.api._throttle import AddressThrottle
 from modelyard.api.auth import Authenticator, get_actor
 from modelyard.api.routes import (
     artifacts,
@@ -69,6 +70,7 @@ _ERRORS = {
         413: "Over a size limit.",
         415: "Wrong content type.",
         422: "Invalid input; `field` names it.",
+        429: "Too many failed sign-ins from this address; `Retry-After` says when to retry.",
         500: "Internal error.",
         503: "The metadata or artifact store is unavailable.",
     }.items()
@@ -110,6 +112,9 @@ def create_app(settings: Settings, *, auth: Authenticator, freeze_gc: bool = Fal
     )
     app.state.services = services
     app.state.authenticate = auth
+    app.state.login_throttle = AddressThrottle(
+        settings.server.login_failures_per_address, settings.server.login_failure_window_s
+    )
     install_error_handlers(app)
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(login.public_router, prefix=API_PREFIX)

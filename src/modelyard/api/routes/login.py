@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from modelyard._util import now_ms
 from modelyard.api._services import get_governance
+from modelyard.api._throttle import AddressThrottle
 from modelyard.api.auth import SESSION_COOKIE, get_actor, request_session
 from modelyard.api.schemas.governance import (
     LoginRequest,
@@ -36,9 +37,12 @@ def login(body: LoginRequest, request: Request, response: Response, gov: Gov) ->
     CSRF token to send as ``X-CSRF-Token`` with state-changing requests. Wrong
     credentials are 401; a right password that still needs a code is 403
     ``mfa_required`` (or ``mfa_enrolment_required``). Repeated failures lock the
-    username out for a while.
+    username out for a while, and many from one client address refuse that address's
+    sign-ins with 429 for a while.
     """
     addr = request.client.host if request.client is not None else None
+    throttle: AddressThrottle = request.app.state.login_throttle
+    throttle.check(addr)
     try:
         new = gov.sessions.sign_in(
             body.username, body.password, totp_code=body.totp_code, client_addr=addr
@@ -46,6 +50,7 @@ def login(body: LoginRequest, request: Request, response: Response, gov: Gov) ->
     except (MfaRequired, MfaEnrolmentRequired):
         raise
     except PermissionDenied as exc:
+        throttle.failed(addr)
         raise Unauthenticated(exc.message) from None
     max_age = max(0, (new.expires_at - now_ms()) // 1000)
     response.set_cookie(
