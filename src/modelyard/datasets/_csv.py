@@ -86,8 +86,9 @@ def csv_format(path: Path) -> tuple[str, str | None] | None:
 
 
 class _Guarded(io.RawIOBase):
-    """A raw binary file that pyarrow reads from its own I/O thread. A read and closing the
-    file exclude each other, and a read after closing finds the end: closing a file while
+    """A raw binary file that pyarrow reads from its own I/O thread; subclasses fill a
+    buffer in ``_fill`` and close what they read from in ``_release``. A read and closing
+    exclude each other, and a read after closing finds the end: closing a file while
     pyarrow's read-ahead is inside a read would free the descriptor, and the next file
     opened would get it and lose the bytes that read then takes."""
 
@@ -101,13 +102,14 @@ class _Guarded(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         with self._lock:
-            return 0 if self._done else self._read(memoryview(buffer).cast("B"))
+            return 0 if self._done else self._fill(memoryview(buffer).cast("B"))
 
-    def _read(self, buffer: memoryview) -> int:
-        raise NotImplementedError
+    def _fill(self, buffer: memoryview) -> int:
+        """Fill ``buffer``, return the byte count (0: the end); nothing here."""
+        return 0
 
     def _release(self) -> None:
-        """Close what the file reads from (called once, with no read in progress)."""
+        """Close what the file reads from (once, with no read in progress); nothing here."""
 
     def close(self) -> None:
         with self._lock:
@@ -127,7 +129,7 @@ class _Counting(_Guarded):
         self.count = 0
         self.muted = False
 
-    def _read(self, buffer: memoryview) -> int:
+    def _fill(self, buffer: memoryview) -> int:
         n = self._raw.readinto(buffer) or 0
         if n and not self.muted:
             self.count += n
@@ -359,7 +361,7 @@ class _Resumed(_Guarded):
         self._file = file
         self._count = count
 
-    def _read(self, buffer: memoryview) -> int:
+    def _fill(self, buffer: memoryview) -> int:
         if self._queued:
             piece = self._queued[0]
             n = min(len(piece), len(buffer))
