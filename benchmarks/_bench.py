@@ -18,7 +18,7 @@ from importlib import metadata
 from statistics import median
 from typing import Any
 
-__all__ = ["loadavg", "log", "machine", "med", "rnd", "scratch_dir", "versions"]
+__all__ = ["loadavg", "log", "machine", "markdown_table", "med", "rnd", "scratch_dir", "versions"]
 
 
 def log(*args: Any) -> None:
@@ -99,3 +99,14 @@ def scratch_dir(prefix: str) -> Iterator[str]:
             log(f"kept scratch dir {d}")
         else:
             shutil.rmtree(d, ignore_errors=True)
+
+
+def markdown_table(head: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
+    """``rows`` under ``head`` as a Markdown table, each column padded to its widest cell."""
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+
+    def line(cells: tuple[Any, ...]) -> str:
+        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    sep = "|-" + "-|-".join("-" * w for w in widths) + "-|"
+    return "\n".join([line(head), sep, *(line(r) for r in rows)])

@@ -52,19 +52,16 @@ import io
 import itertools
 import json
 import os
-import platform
 import pstats
-import shutil
-import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
-from importlib import metadata
 from pathlib import Path
 from statistics import median
 from typing import Any
+
+from _bench import loadavg, log, machine, markdown_table, scratch_dir, versions
 
 import modelyard as my
 
@@ -87,43 +84,10 @@ def chain(start: int, steps: int) -> None:
 # -- helpers ------------------------------------------------------------------------
 
 
-def log(*args: Any) -> None:
-    print(*args, file=sys.stderr, flush=True)
-
-
-def rnd(x: float | None, nd: int = 2) -> float | None:
-    return None if x is None else round(x, nd)
-
-
-def loadavg() -> float | None:
+def _one_minute() -> float | None:
     """The 1-minute load average: other work on the machine skews every figure."""
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:
-        return None
-
-
-def versions(*dists: str) -> dict[str, str | None]:
-    out: dict[str, str | None] = {
-        "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
-    }
-    for dist in dists:
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = None
-    return out
-
-
-def machine() -> dict[str, Any]:
-    cpu = None
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {"nproc": os.cpu_count(), "cpu_model": cpu, "platform": platform.platform()}
+    load = loadavg()
+    return load[0] if load else None
 
 
 def commit() -> dict[str, Any]:
@@ -168,11 +132,11 @@ def summary(times: list[float], steps: int) -> dict[str, Any]:
 @contextlib.contextmanager
 def section(out: dict[str, Any], name: str) -> Iterator[dict[str, Any]]:
     """A result dict for one section, with the load average before and after it."""
-    found: dict[str, Any] = {"loadavg_1m_before": loadavg()}
+    found: dict[str, Any] = {"loadavg_1m_before": _one_minute()}
     t0 = time.perf_counter()
     yield found
     found["section_s"] = round(time.perf_counter() - t0, 1)
-    found["loadavg_1m_after"] = loadavg()
+    found["loadavg_1m_after"] = _one_minute()
     out[name] = found
 
 
@@ -409,27 +373,7 @@ def table(cmp: dict[str, Any], steps: int) -> str:
         )
     )
     head = ("measurement", "Modelyard", "Prefect", "ratio", "target", "met")
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-
-    def line(cells: tuple[str, ...]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    sep = "|-" + "-|-".join("-" * w for w in widths) + "-|"
-    return "\n".join([line(head), sep, *(line(r) for r in rows)])
-
-
-@contextlib.contextmanager
-def scratch_dir() -> Iterator[str]:
-    """A fresh scratch directory under $BENCH_TMPDIR (or the system temp dir), removed
-    afterwards unless BENCH_KEEP_TMP=1."""
-    root = tempfile.mkdtemp(prefix="modelyard-bench-pipelines-", dir=os.environ.get("BENCH_TMPDIR"))
-    try:
-        yield root
-    finally:
-        if os.environ.get("BENCH_KEEP_TMP") == "1":
-            log(f"kept scratch dir {root}")
-        else:
-            shutil.rmtree(root, ignore_errors=True)
+    return markdown_table(head, rows)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -463,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": TARGETS,
     }
     log(f"versions: {result['versions']}")
-    with scratch_dir() as root:
+    with scratch_dir("modelyard-bench-pipelines-") as root:
         for side in ("modelyard", *(() if args.skip_prefect else ("prefect",))):
             t0 = time.perf_counter()
             result[side] = run_side(side, args, root)

@@ -92,7 +92,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from _bench import loadavg, log, machine, med, rnd, scratch_dir, versions
+from _bench import loadavg, log, machine, markdown_table, med, rnd, scratch_dir, versions
 
 # Keep stdout for the table and the JSON line: anything the libraries under test
 # print (MLflow's "View run ..." notices) goes to stderr.
@@ -1727,13 +1727,7 @@ def table(res: dict[str, Any]) -> str:
             r.get("target_met"),
         )
     head = ("measurement", "Modelyard", "MLflow / ref", "ratio", "target", "met")
-    widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(len(head))]
-
-    def line(cells: tuple[str, ...]) -> str:
-        return "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    sep = "|-" + "-|-".join("-" * w for w in widths) + "-|"
-    return "\n".join([line(head), sep, *(line(r) for r in rows)])
+    return markdown_table(head, rows)
 
 
 # -- main -------------------------------------------------------------------------------
