@@ -7,30 +7,14 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from fan_steps import FAN_HEAD
 
 import modelyard as my
 from modelyard import Client, InvalidInput
 
-STEPS = """
-import os
-import time
-from pathlib import Path
-
-import modelyard as my
-
-
-@my.step
-def source(n: int) -> list:
-    return list(range(n))
-
-
-@my.step
-def branch(values: list, power: int, marks: str) -> dict:
-    Path(marks, f"{power}.start").write_text(str(os.getpid()))
-    deadline = time.monotonic() + 20
-    while len(list(Path(marks).glob("*.start"))) < 2 and time.monotonic() < deadline:
-        time.sleep(0.02)  # both branches must be running at once to get past this
-    return {"pid": os.getpid(), "total": sum(v**power for v in values)}
+STEPS = (
+    FAN_HEAD
+    + """
 
 
 @my.step
@@ -61,6 +45,7 @@ def half(n: int):
     broken(values)
     fine(values)
 """
+)
 
 Write = Callable[..., dict[str, ModuleType]]
 
