@@ -124,6 +124,30 @@ def now() -> float:
     return time.perf_counter()
 
 
+def mlflow_batch_once(
+    client: Any, experiment_id: str, names: list[str], steps: int, verify: bool = False
+) -> float:
+    """MLflow's side of batched logging: ``steps`` x ``len(names)`` metrics into a new run
+    through ``log_batch`` in chunks of MLFLOW_CHUNK; the seconds the calls took. With
+    ``verify``, every point is read back (outside the clock)."""
+    from mlflow.entities import Metric
+
+    run_id = client.create_run(experiment_id).info.run_id
+    ts = int(time.time() * 1000)
+    metrics = [
+        Metric(n, st * 0.001 + k, ts, st) for st in range(steps) for k, n in enumerate(names)
+    ]
+    gc.collect()
+    t0 = now()
+    for i in range(0, len(metrics), MLFLOW_CHUNK):
+        client.log_batch(run_id, metrics=metrics[i : i + MLFLOW_CHUNK])
+    wall = now() - t0
+    if verify:
+        assert sum(len(client.get_metric_history(run_id, n)) for n in names) == len(metrics)
+    client.set_terminated(run_id)
+    return wall
+
+
 def pct(values: list[float], p: float) -> float:
     """Percentile with linear interpolation (numpy's default method)."""
     if not values:
@@ -362,20 +386,7 @@ def bench_batch(s: Sides, args: argparse.Namespace, prof: Profiler) -> dict[str,
         return wall
 
     def ml_once() -> float:
-        from mlflow.entities import Metric
-
-        run_id = s.ml.create_run(s.ml_exp).info.run_id
-        ts = int(time.time() * 1000)
-        metrics = [
-            Metric(names[k], st * 0.001 + k, ts, st) for st in range(steps_ml) for k in range(keys)
-        ]
-        gc.collect()
-        t0 = now()
-        for i in range(0, len(metrics), MLFLOW_CHUNK):
-            s.ml.log_batch(run_id, metrics=metrics[i : i + MLFLOW_CHUNK])
-        wall = now() - t0
-        s.ml.set_terminated(run_id)
-        return wall
+        return mlflow_batch_once(s.ml, s.ml_exp, names, steps_ml)
 
     def raw_insert_once() -> float:
         """The floor under the write path: the same rows, stdlib sqlite3 executemany into
@@ -1340,21 +1351,7 @@ def bench_remote_batch(r: RemoteSides, args: argparse.Namespace, prof: Profiler)
         return {"wall": t2 - t0, "loop": t1 - t0, "flush": t2 - t1, "verify": t3 - t2}
 
     def ml_once() -> float:
-        from mlflow.entities import Metric
-
-        run_id = r.ml.create_run(r.ml_exp).info.run_id
-        ts = int(time.time() * 1000)
-        metrics = [
-            Metric(names[k], st * 0.001 + k, ts, st) for st in range(steps_ml) for k in range(keys)
-        ]
-        gc.collect()
-        t0 = now()
-        for i in range(0, len(metrics), MLFLOW_CHUNK):
-            r.ml.log_batch(run_id, metrics=metrics[i : i + MLFLOW_CHUNK])
-        wall = now() - t0
-        assert sum(len(r.ml.get_metric_history(run_id, k)) for k in names) == len(metrics)
-        r.ml.set_terminated(run_id)
-        return wall
+        return mlflow_batch_once(r.ml, r.ml_exp, names, steps_ml, verify=True)
 
     my_runs, ml_walls = [], []
     for rep in range(args.reps):
