@@ -4,6 +4,7 @@ API, lock-out, and the audit log for administrators."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pyotp
@@ -141,3 +142,35 @@ def test_many_failures_from_one_address_are_429_with_retry_after(
     assert "too many failed sign-ins from this address" in refused.json()["error"]["message"]
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert governance.users.authenticate("dana", PASSWORD).username == "dana"  # not locked
+
+
+def test_refused_tokens_from_one_address_are_429_and_audited(
+    embedded_settings: Settings,
+    live_server: Callable[..., Any],
+    governance: Governance,
+    admin_token: str,
+) -> None:
+    from modelyard.api import create_app
+    from modelyard.api.auth import governance_auth
+
+    conf = embedded_settings.server.model_copy(
+        update={"login_failures_per_address": 2, "login_failure_window_s": 60}
+    )
+    app = create_app(embedded_settings.model_copy(update={"server": conf}), auth=governance_auth)
+    with httpx.Client(base_url=live_server(app).url + API_PREFIX, timeout=30) as api:
+        wrong = admin_token[:-1] + ("a" if admin_token[-1] != "a" else "b")
+        for token in (wrong, "my_pat_nonsense"):
+            bad = api.get("/projects", headers={"Authorization": f"Bearer {token}"})
+            assert bad.status_code == 401, bad.text
+        good = {"Authorization": f"Bearer {admin_token}"}
+        refused = api.get("/projects", headers=good)
+        assert refused.status_code == 429, refused.text
+        message = refused.json()["error"]["message"]
+        assert "too many requests with a refused access token from this address" in message
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        signed_in = api.post("/auth/login", json={"username": "dana", "password": PASSWORD})
+        assert signed_in.status_code == 200  # sign-ins are counted on their own
+    events = [e for e in governance.audit.export(actor=SYSTEM) if e["action"] == "token.denied"]
+    assert [(e["actor"], e["summary"], e["client_addr"]) for e in events] == [
+        ("test-admin", "token 'tests' refused: wrong secret", "127.0.0.1")
+    ]

@@ -35,7 +35,7 @@ def test_token_lifecycle(gov: Governance, store: Store, alice: User, clock: Fake
     with pytest.raises(PermissionDenied, match=DENIED):
         gov.tokens.authenticate(new.secret)
     assert gov.tokens.revoke(new.token.id, actor=OPERATOR).state == "revoked"
-    assert actions(gov)[-2:] == ["token.created", "token.revoked"]
+    assert actions(gov)[-3:] == ["token.created", "token.revoked", "token.denied"]
 
 
 def test_tokens_expire(gov: Governance, alice: User, clock: FakeClock) -> None:
@@ -139,3 +139,47 @@ def test_a_token_keeps_the_admin_flag_current(gov: Governance, alice: User, root
     assert not gov.tokens.authenticate(secret).is_admin
     gov.users.set_admin("alice", True, actor=OPERATOR)
     assert gov.tokens.authenticate(secret).is_admin
+
+
+def test_refused_tokens_that_name_a_stored_token_are_audited(
+    gov: Governance, alice: User, clock: FakeClock
+) -> None:
+    secret = gov.tokens.create("alice", "ci", actor=OPERATOR).secret
+    wrong = secret[:-1] + ("a" if secret[-1] != "a" else "b")
+    unknown = secret[:7] + "0123456789abcdef" + secret[23:]
+    for attempt in (wrong, unknown, "garbage"):
+        with pytest.raises(PermissionDenied, match=DENIED):
+            gov.tokens.authenticate(attempt, client_addr="10.1.2.3")
+    gov.tokens.revoke(secret.split("_")[2], actor=OPERATOR)
+    with pytest.raises(PermissionDenied, match=DENIED):
+        gov.tokens.authenticate(secret)
+    denied = [e for e in gov.audit.export(actor=OPERATOR) if e["action"] == "token.denied"]
+    assert [(e["actor"], e["object_id"], e["client_addr"]) for e in denied] == [
+        ("alice", secret.split("_")[2], "10.1.2.3"),
+        ("alice", secret.split("_")[2], None),
+    ]
+    assert denied[0]["summary"] == "token 'ci' refused: wrong secret"
+    assert denied[1]["summary"] == "token 'ci' refused: revoked at 2026-01-01T00:00:00+00:00"
+    assert gov.audit.verify(actor=OPERATOR).ok
+
+
+@pytest.mark.parametrize(
+    ("spoil", "reason"),
+    [
+        ("expire", "expired at 2026-01-31T00:00:00+00:00"),
+        ("disable", "the account is disabled"),
+    ],
+)
+def test_the_audited_reason_of_a_refusal(
+    gov: Governance, alice: User, clock: FakeClock, spoil: str, reason: str
+) -> None:
+    new = gov.tokens.create("alice", "ci", actor=OPERATOR, expires_in=timedelta(days=30))
+    if spoil == "expire":
+        clock.advance(30 * 86_400)
+    else:
+        gov.users.disable_user("alice", actor=OPERATOR)
+    with pytest.raises(PermissionDenied, match=DENIED):
+        gov.tokens.authenticate(new.secret)
+    assert actions(gov)[-1] == "token.denied"
+    *_, last = gov.audit.export(actor=OPERATOR)
+    assert last["summary"] == f"token 'ci' refused: {reason}"

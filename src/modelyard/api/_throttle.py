@@ -1,11 +1,12 @@
-"""Failed sign-ins counted per client address, in this server process.
+"""Failed authentications counted per client address, in this server process.
 
 The lock-out in ``governance/users.py`` counts failures per username, which does not slow
-down one client trying a few passwords on each of many usernames. This throttle counts
-the failed password sign-ins of each client address: once ``limit`` of them fall within
-``window_s``, sign-ins from that address are answered 429 (with ``Retry-After``) until
-the oldest of them leaves the window. The counts live in memory, per server process, and
-are bounded: at most ``limit`` times per address and ``MAX_ADDRESSES`` addresses.
+down one client trying a few passwords on each of many usernames. A throttle counts the
+failures of one kind (password sign-ins; bearer tokens) of each client address: once
+``limit`` of them fall within ``window_s``, that kind of request from that address is
+answered 429 (with ``Retry-After``) until the oldest of them leaves the window. The
+counts live in memory, per server process, and are bounded: at most ``limit`` times per
+address and ``MAX_ADDRESSES`` addresses.
 """
 
 from __future__ import annotations
@@ -25,13 +26,20 @@ MAX_ADDRESSES = 100_000
 
 
 class AddressThrottle:
-    """``check`` before a sign-in, ``failed`` after a refused one."""
+    """``check`` before an attempt, ``failed`` after a refused one. ``what`` names the
+    attempts in the 429 message (``failed sign-ins``)."""
 
     def __init__(
-        self, limit: int, window_s: float, *, clock: Callable[[], float] = time.monotonic
+        self,
+        limit: int,
+        window_s: float,
+        *,
+        what: str = "failed sign-ins",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.limit = limit
         self.window_s = window_s
+        self.what = what
         self._clock = clock
         self._lock = threading.Lock()
         self._failures: dict[str, deque[float]] = {}
@@ -47,7 +55,7 @@ class AddressThrottle:
                 return
             wait = max(1, math.ceil(times[0] + self.window_s - now))
         raise TooManyRequests(
-            f"too many failed sign-ins from this address: try again in {wait} s",
+            f"too many {self.what} from this address: try again in {wait} s",
             retry_after=wait,
         )
 

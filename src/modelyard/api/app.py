@@ -112,8 +112,13 @@ def create_app(settings: Settings, *, auth: Authenticator, freeze_gc: bool = Fal
     )
     app.state.services = services
     app.state.authenticate = auth
-    app.state.login_throttle = AddressThrottle(
-        settings.server.login_failures_per_address, settings.server.login_failure_window_s
+    limit, window_s = (
+        settings.server.login_failures_per_address,
+        settings.server.login_failure_window_s,
+    )
+    app.state.login_throttle = AddressThrottle(limit, window_s)
+    app.state.token_throttle = AddressThrottle(
+        limit, window_s, what="requests with a refused access token"
     )
     install_error_handlers(app)
     app.include_router(health.router, prefix=API_PREFIX)

@@ -8,7 +8,8 @@ document depends on :func:`get_actor`, which asks the app's :class:`Authenticato
 - :func:`governance_auth` (the default): ``Authorization: Bearer <access token>``, or the
   session cookie of a password sign-in; a cookie-authenticated request that changes state
   must echo the session's CSRF token in ``X-CSRF-Token``. No or bad credentials are 401
-  with ``WWW-Authenticate: Bearer``.
+  with ``WWW-Authenticate: Bearer``. Refused bearer tokens count per client address
+  (``app.state.token_throttle``): past the limit, that address's bearer requests are 429.
 - :func:`no_auth` (``modelyard server --no-auth``, loopback only): every caller is the
   trusted local operator.
 """
@@ -23,6 +24,7 @@ from modelyard.errors import PermissionDenied, Unauthenticated
 from modelyard.governance.identity import Actor
 
 if TYPE_CHECKING:
+    from modelyard.api._throttle import AddressThrottle
     from modelyard.governance.sessions import Session
 
 __all__ = [
@@ -65,9 +67,12 @@ def governance_auth(request: Request) -> Actor:
                 "the Authorization header must read `Bearer <access token>`",
                 field="Authorization",
             )
+        throttle: AddressThrottle = request.app.state.token_throttle
+        throttle.check(addr)
         try:
-            principal = governance.tokens.authenticate(credential.strip())
+            principal = governance.tokens.authenticate(credential.strip(), client_addr=addr)
         except PermissionDenied as exc:
+            throttle.failed(addr)
             raise Unauthenticated(exc.message, field="Authorization") from None
         return Actor.of(principal, addr)
     cookie = request.cookies.get(SESSION_COOKIE)

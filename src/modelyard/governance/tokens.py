@@ -10,7 +10,10 @@ every API request. Verification looks the token up by its id and compares digest
 constant time.
 
 Expired, revoked, unknown and malformed tokens, and tokens of disabled accounts, all fail
-with the same message. ``last_used_at`` is written at most once per ``touch_interval_s``,
+with the same message. A refused token whose id names a stored token (a wrong secret, or
+a revoked or expired token, or one of a disabled account) is audited as ``token.denied``
+with the reason, under the owner's name and the caller's address; unknown and malformed
+ones name nothing to audit. ``last_used_at`` is written at most once per ``touch_interval_s``,
 so a busy client does not turn every request into a write.
 """
 
@@ -150,8 +153,9 @@ class TokenService:
         )
         return NewToken(token, secret)
 
-    def authenticate(self, secret: str) -> Principal:
-        """The principal a token string stands for, or PermissionDenied."""
+    def authenticate(self, secret: str, *, client_addr: str | None = None) -> Principal:
+        """The principal a token string stands for, or PermissionDenied (audited when the
+        token's id names a stored token)."""
         match = _TOKEN.match(secret) if isinstance(secret, str) else None
         token_id = match.group(2) if match else ""
         with self.store.read() as conn:
@@ -168,13 +172,20 @@ class TokenService:
         stored = row.secret_hash if row is not None else _DUMMY_DIGEST
         matches = match is not None and hmac.compare_digest(stored, _digest(secret))
         now = self._clock()
-        if (
-            not matches
-            or row is None
-            or row.revoked_at is not None
-            or (row.expires_at is not None and row.expires_at <= now)
-            or row.disabled_at is not None
-        ):
+        if row is None:
+            raise PermissionDenied(_DENIED)
+        refusal = _refusal(row, matches, now)
+        if refusal is not None:
+            with self.store.write() as conn:
+                self.audit.append(
+                    conn,
+                    actor=row.username,
+                    action="token.denied",
+                    object_type="token",
+                    object_id=row.id,
+                    summary=f"token {row.name!r} refused: {refusal}",
+                    client_addr=client_addr,
+                )
             raise PermissionDenied(_DENIED)
         if row.last_used_at is None or now - row.last_used_at >= self.touch_interval_ms:
             with self.store.write() as conn:
@@ -238,6 +249,20 @@ class TokenService:
         if row is None:
             raise NotFound(f"token {token_id!r} does not exist", field="token_id")
         return row
+
+
+def _refusal(row: Any, matches: bool, now: int) -> str | None:
+    """Why the stored token ``row`` is refused (``matches``: the secret was right), or
+    None when it stands."""
+    if not matches:
+        return "wrong secret"
+    if row.revoked_at is not None:
+        return f"revoked at {_iso(row.revoked_at)}"
+    if row.expires_at is not None and row.expires_at <= now:
+        return f"expired at {_iso(row.expires_at)}"
+    if row.disabled_at is not None:
+        return "the account is disabled"
+    return None
 
 
 def _iso(ms: int) -> str:
