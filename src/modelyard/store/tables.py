@@ -188,7 +188,8 @@ mfa_secrets = Table(
     "mfa_secrets",
     metadata,
     Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
-    Column("secret", String(64), nullable=False),
+    # ``fernet:<token>``, encrypted with the server key (plain base32 if stored before 0008).
+    Column("secret", String(255), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("confirmed_at", BigInteger, nullable=True),
     # The newest TOTP time step accepted; a code for this step or an older one is refused.
