@@ -8,6 +8,8 @@ defaults. Every setting is listed in ``docs/configuration.md`` (a test checks it
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import tomllib
 from collections.abc import Iterator
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -171,6 +173,46 @@ class ServerSettings(BaseModel):
     login_failure_window_s: float = Field(
         900.0, gt=0, description="Window of `login_failures_per_address`, in seconds."
     )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Fernet key (32 bytes, URL-safe base64) that encrypts TOTP secrets in the "
+        "metadata store. Unset: the key in the file <home>/secret.key, created (mode 0600) "
+        "on first need; when set, the file is not read.",
+    )
+    previous_secret_keys: list[SecretStr] = Field(
+        [],
+        description="Earlier values of `secret_key`, still accepted for decryption while "
+        "`modelyard mfa encrypt-secrets` re-encrypts with the current key (rotation).",
+    )
+
+    @field_validator("secret_key")
+    @classmethod
+    def _one_fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _is_fernet_key(value.get_secret_value()):
+            raise ValueError(_NOT_A_FERNET_KEY)
+        return value
+
+    @field_validator("previous_secret_keys")
+    @classmethod
+    def _fernet_keys(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for n, key in enumerate(value):
+            if not _is_fernet_key(key.get_secret_value()):
+                raise ValueError(f"entry {n}: {_NOT_A_FERNET_KEY}")
+        return value
+
+
+_NOT_A_FERNET_KEY = (
+    "must be a Fernet key, 32 bytes in URL-safe base64 (make one with: python -c "
+    "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
+)
+
+
+def _is_fernet_key(key: str) -> bool:
+    """Whether ``key`` is what ``cryptography.fernet.Fernet`` accepts (checked without it)."""
+    try:
+        return len(base64.urlsafe_b64decode(key.encode("ascii"))) == 32
+    except (binascii.Error, UnicodeEncodeError):
+        return False
 
 
 class CostSettings(BaseModel):
