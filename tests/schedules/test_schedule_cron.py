@@ -68,6 +68,7 @@ def test_due_is_the_newest_occurrence_and_counts_the_missed_ones() -> None:
         ("61 * * * *", "not a valid cron expression"),
         ("0 25 * * *", "not a valid cron expression"),
         ("a b c d e", "not a valid cron expression"),
+        ("0 0 31 2 *", "'0 0 31 2 \\*' never occurs"),
     ],
 )
 def test_bad_expressions_are_refused(expression: str, message: str) -> None:

@@ -45,7 +45,7 @@ class Cron:
     timezone: str = "UTC"
 
     def __post_init__(self) -> None:
-        from croniter import croniter
+        from croniter import CroniterBadDateError, croniter
 
         check_timezone(self.timezone)
         expr = self.expression
@@ -58,6 +58,10 @@ class Cron:
         if not croniter.is_valid(expr):
             raise InvalidInput(f"not a valid cron expression: {expr!r}", field="cron")
         object.__setattr__(self, "expression", " ".join(expr.split()))
+        try:  # a valid expression can still name no day (February 31st)
+            self.next_after(datetime.now(UTC))
+        except CroniterBadDateError:
+            raise InvalidInput(f"cron expression {expr!r} never occurs", field="cron") from None
 
     @property
     def zone(self) -> ZoneInfo:

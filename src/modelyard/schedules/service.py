@@ -51,12 +51,14 @@ from modelyard.store.tables import (
 if TYPE_CHECKING:
     from modelyard.pipelines import Pipeline
 
-__all__ = ["MAX_ATTEMPTS", "SCHEDULE", "ScheduleService", "normalize_ref"]
+__all__ = ["MAX_ATTEMPTS", "MAX_FIRES", "SCHEDULE", "ScheduleService", "normalize_ref"]
 
 #: Object type of schedules in the audit log.
 SCHEDULE = "schedule"
 #: Attempts at one fire (a worker that dies mid-run leaves it to the next one).
 MAX_ATTEMPTS = 3
+#: The most fires one call to :meth:`ScheduleService.fires` returns.
+MAX_FIRES = 500
 
 RUNNING, FINISHED, FAILED = "running", "finished", "failed"
 
@@ -86,10 +88,20 @@ def normalize_ref(ref: object) -> str:
 
 
 def resolve(ref: str) -> Pipeline:
-    """The pipeline ``ref`` names, loaded the way ``modelyard pipelines run`` loads it."""
+    """The pipeline ``ref`` names, loaded the way ``modelyard pipelines run`` loads it.
+    Whatever stops it loading -- the reference, or the imported code failing in any way
+    -- is InvalidInput on ``pipeline`` (on a server, the reference is a request's)."""
     from modelyard.pipelines.refs import load_pipeline
 
-    return load_pipeline(ref)
+    try:
+        return load_pipeline(ref)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, field="pipeline") from None
+    except Exception as exc:  # the imported module's own code failed
+        raise InvalidInput(
+            f"cannot import {ref.rpartition(':')[0]}: {type(exc).__name__}: {exc}",
+            field="pipeline",
+        ) from None
 
 
 def check_params(params: object) -> dict[str, Any]:
@@ -118,6 +130,15 @@ def check_params(params: object) -> dict[str, Any]:
         canonical_json(value, f"param {key!r}")
         out[key] = value
     return out
+
+
+def check_limit(limit: object) -> int:
+    """How many fires to read: an integer from 1 to :data:`MAX_FIRES`."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_FIRES:
+        raise InvalidInput(
+            f"limit must be an integer from 1 to {MAX_FIRES}; got {limit!r}", field="limit"
+        )
+    return limit
 
 
 class ScheduleService:
@@ -189,6 +210,9 @@ class ScheduleService:
             validate_name(dataset, "dataset")
         values = check_params(params)
         ref = normalize_ref(pipeline)
+        with self.store.read() as conn:  # refused before the pipeline's code is imported
+            if conn.execute(select(projects.c.id).where(projects.c.name == project)).first():
+                self._require(conn, project, Role.CONTRIBUTOR)
         resolve(ref).bind(values)
         TrackingService(self.store, actor=self.actor).ensure_project(project)
         now = to_ms(self._now(None))
@@ -314,9 +338,9 @@ class ScheduleService:
         return [_schedule(r) for r in rows]
 
     def fires(self, name: str, *, project: str, limit: int = 50) -> list[Fire]:
-        """The fires of a schedule, newest first."""
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidInput(f"limit must be a positive integer; got {limit!r}", field="limit")
+        """The fires of a schedule, newest first: at most ``limit`` (1 to
+        :data:`MAX_FIRES`)."""
+        check_limit(limit)
         with self.store.read() as conn:
             row = self._row(conn, project, name)
             self._require(conn, project, Role.VIEWER)

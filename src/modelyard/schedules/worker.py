@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from modelyard.client import Client
-from modelyard.errors import ModelyardError
+from modelyard.errors import InvalidInput, ModelyardError
 from modelyard.schedules.cron import MAX_COUNTED
 from modelyard.schedules.entities import Due, Fire, Schedule
 from modelyard.schedules.service import FAILED, FINISHED, Clock, ScheduleService, resolve
@@ -74,7 +74,8 @@ def _stderr(line: str) -> None:
 
 
 class Worker:
-    """Runs the due work of the schedules in one store (of one project, or all).
+    """Runs the due work of the schedules in one store (of one project, or all); it
+    works where the store is (settings with a ``tracking.uri`` are refused).
 
     ``clock`` (aware datetimes) decides what is due; ``log`` gets one line per fire.
     """
@@ -89,6 +90,13 @@ class Worker:
         clock: Clock | None = None,
         log: Callable[[str], None] | None = None,
     ) -> None:
+        if settings.tracking.uri is not None:
+            raise InvalidInput(
+                f"a worker needs the stores, not the tracking server at "
+                f"{settings.tracking.uri}: run `modelyard worker` where the store is "
+                "(without tracking.uri)",
+                field="tracking.uri",
+            )
         self.project = project
         self.poll_interval_s = (
             poll_interval_s if poll_interval_s is not None else settings.worker.poll_interval_s
