@@ -31,6 +31,7 @@ SELF_SERVICE = {
     ("GET", "/tokens"),
     ("POST", "/tokens"),
     ("GET", "/datasets"),
+    ("GET", "/schedules"),
 }
 ARROW = {"Content-Type": "application/vnd.apache.arrow.stream"}
 
@@ -143,6 +144,11 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
         },
         ("POST", "/projects/{project}/datasets/{dataset}/versions/{ref}/inputs"): {
             "run_id": run_id
+        },
+        ("POST", "/projects/{project}/schedules"): {
+            "name": "s",
+            "pipeline": "some_module:pipeline",
+            "cron": "* * * * *",
         },
     }
     if (method, path) in bodies:

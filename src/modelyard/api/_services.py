@@ -1,5 +1,5 @@
-"""What the routes call: the tracking and dataset services, governance and the blob store
-of one installation."""
+"""What the routes call: the tracking, dataset and schedule services, governance and the
+blob store of one installation."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from modelyard.config import Settings
     from modelyard.datasets.service import DatasetService
     from modelyard.governance import Governance
+    from modelyard.schedules import ScheduleService
     from modelyard.store import Store
     from modelyard.tracking.service import TrackingService
 
@@ -24,6 +25,7 @@ __all__ = [
     "get_blobs",
     "get_datasets",
     "get_governance",
+    "get_schedules",
     "get_services",
     "get_tracking",
 ]
@@ -33,8 +35,8 @@ STALE_UPLOAD_S = 6 * 3600.0
 
 
 class Services:
-    """The store, blob store, tracking, dataset and governance services of the server,
-    opened once.
+    """The store, blob store, tracking, dataset, schedule and governance services of the
+    server, opened once.
 
     The app opens them at start-up (so a bad store URL or a stale schema stops the server
     at once); anything asked for before that opens on first use.
@@ -47,6 +49,7 @@ class Services:
         self._blobs: BlobStore | None = None
         self._tracking: TrackingService | None = None
         self._datasets: DatasetService | None = None
+        self._schedules: ScheduleService | None = None
         self._governance: Governance | None = None
 
     def open(self) -> None:
@@ -57,6 +60,7 @@ class Services:
             from modelyard.artifacts import open_blob_store
             from modelyard.datasets.service import DatasetService
             from modelyard.governance import Governance
+            from modelyard.schedules import ScheduleService
             from modelyard.store import open_store
             from modelyard.tracking.service import TrackingService
 
@@ -76,6 +80,7 @@ class Services:
                 store, heartbeat_timeout_s=self.settings.tracking.heartbeat_timeout_s
             )
             self._datasets = DatasetService(store, self._blobs)
+            self._schedules = ScheduleService(store)
             self._governance = Governance(store)
             self._tracking.prune_write_batches()
             _remove_stale_uploads(self.upload_dir)
@@ -93,6 +98,13 @@ class Services:
             self.open()
         assert self._datasets is not None
         return self._datasets
+
+    @property
+    def schedules(self) -> ScheduleService:
+        if self._schedules is None:
+            self.open()
+        assert self._schedules is not None
+        return self._schedules
 
     @property
     def governance(self) -> Governance:
@@ -122,7 +134,7 @@ class Services:
             if self._store is not None:
                 self._store.dispose()
             self._store = self._blobs = self._tracking = self._governance = None
-            self._datasets = None
+            self._datasets = self._schedules = None
 
 
 def _remove_stale_uploads(folder: Path, older_than_s: float = STALE_UPLOAD_S) -> None:
@@ -155,6 +167,14 @@ def get_datasets(request: Request) -> DatasetService:
     from modelyard.api.auth import get_actor
 
     return get_services(request).datasets.acting_as(get_actor(request))
+
+
+def get_schedules(request: Request) -> ScheduleService:
+    """FastAPI dependency: the schedule service (every rule lives there), acting for the
+    request's actor."""
+    from modelyard.api.auth import get_actor
+
+    return get_services(request).schedules.acting_as(get_actor(request))
 
 
 def get_governance(request: Request) -> Governance:

@@ -32,6 +32,7 @@ from modelyard.api.routes import (
     metrics,
     projects,
     runs,
+    schedules,
     search,
     tokens,
 )
@@ -54,6 +55,7 @@ _PROTECTED = (
     artifacts.router,
     datasets.router,
     datasets.lineage_router,
+    schedules.router,
     login.router,
     tokens.router,
     audit.router,

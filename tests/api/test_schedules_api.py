@@ -1,0 +1,192 @@
+"""Schedules over the server: status codes, roles, the one error shape naming the field,
+and pipeline references resolved on the server."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from modelyard.config import Settings
+from modelyard.governance import SYSTEM, Governance
+from modelyard.store import open_store
+
+SCHEDULES = "/projects/p/schedules"
+PIPES = """
+import modelyard as my
+
+
+@my.step
+def emit(label: str) -> str:
+    return label
+
+
+@my.pipeline
+def tick(label: str = "x"):
+    emit(label)
+"""
+
+
+@pytest.fixture
+def pipes(tmp_path: Path) -> Iterator[Path]:
+    """``api_pipes.py`` in the server's working directory (the test's)."""
+    path = tmp_path / "api_pipes.py"
+    path.write_text(PIPES)
+    yield path
+    sys.modules.pop("api_pipes", None)
+
+
+def _body(**changes: Any) -> dict[str, Any]:
+    return {"name": "nightly", "pipeline": "api_pipes.py:tick", "cron": "0 3 * * *", **changes}
+
+
+@pytest.fixture
+def member(
+    embedded_settings: Settings, served: str
+) -> Iterator[Callable[[str, str | None], httpx.Client]]:
+    """``member(username, role)``: an HTTP client of a new user with ``role`` on project
+    ``p`` (None: no role)."""
+    store = open_store(embedded_settings.store_url, auto_upgrade=True)
+    governance = Governance(store)
+    clients: list[httpx.Client] = []
+
+    def make(username: str, role: str | None) -> httpx.Client:
+        governance.users.create_service_account(username, actor=SYSTEM)
+        if role is not None:
+            governance.roles.grant("p", username, role, actor=SYSTEM)
+        token = governance.tokens.create(username, "t", actor=SYSTEM).secret
+        headers = {"Authorization": f"Bearer {token}"}
+        clients.append(httpx.Client(base_url=served + "/api/v1", timeout=30, headers=headers))
+        return clients[-1]
+
+    yield make
+    for client in clients:
+        client.close()
+    store.dispose()
+
+
+def test_create_read_toggle_delete(api: httpx.Client, pipes: Path) -> None:
+    made = api.post(SCHEDULES, json=_body(params={"label": "n"}, timezone="Europe/Paris"))
+    assert made.status_code == 201, made.text
+    data = made.json()
+    assert data["pipeline"] == f"{pipes.resolve()}:tick"  # resolved on the server
+    assert (data["params"], data["trigger"], data["enabled"]) == (
+        {"label": "n"},
+        "cron 0 3 * * * (Europe/Paris)",
+        True,
+    )
+    assert api.get(f"{SCHEDULES}/nightly").json() == data
+    listed = api.get(SCHEDULES).json()
+    assert listed == {"items": [data], "next_cursor": None}
+    assert api.get("/schedules", params={"project": "p"}).json() == listed
+    assert api.get("/schedules").json() == listed
+
+    off = api.post(f"{SCHEDULES}/nightly/disable")
+    assert off.status_code == 200 and off.json()["enabled"] is False
+    on = api.post(f"{SCHEDULES}/nightly/enable")
+    assert on.status_code == 200 and on.json()["next_fire_at"] is not None
+    fires = api.get(f"{SCHEDULES}/nightly/fires", params={"limit": 500})
+    assert fires.status_code == 200 and fires.json() == {"items": []}
+
+    gone = api.delete(f"{SCHEDULES}/nightly")
+    assert gone.status_code == 204 and gone.content == b""
+    missing = api.get(f"{SCHEDULES}/nightly")
+    assert missing.status_code == 404
+    assert missing.json()["error"] == {
+        "code": "not_found",
+        "message": "schedule 'nightly' does not exist in project 'p'",
+        "field": "schedule",
+    }
+    assert api.delete(f"{SCHEDULES}/nightly").status_code == 404
+    assert api.post(f"{SCHEDULES}/nightly/enable").status_code == 404
+    assert api.get("/projects/nope/schedules/x").json()["error"]["field"] == "project"
+
+
+def test_a_second_schedule_of_the_same_name_is_409(api: httpx.Client, pipes: Path) -> None:
+    assert api.post(SCHEDULES, json=_body()).status_code == 201
+    again = api.post(SCHEDULES, json=_body(cron="* * * * *"))
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "already_exists"
+    assert again.json()["error"]["field"] == "name"
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        (_body(color="red"), "color", "Extra inputs are not permitted"),
+        (_body(enabled="yes"), "enabled", "valid boolean"),
+        (_body(params=[1, 2]), "params", "valid dictionary"),
+        (_body(cron=5), "cron", "valid string"),
+        ({"pipeline": "api_pipes.py:tick", "cron": "0 3 * * *"}, "name", "Field required"),
+        (_body(cron="61 * * * *"), "cron", "not a valid cron expression"),
+        (_body(cron="0 0 31 2 *"), "cron", "never occurs"),
+        (_body(timezone="Mars/Olympus"), "timezone", "unknown timezone"),
+        (_body(cron=None), "cron", "needs one trigger"),
+        (_body(name="no spaces"), "schedule", "schedule must be"),
+        (_body(params={"labl": 1}), "labl", "has no parameter 'labl'"),
+        (_body(pipeline="tick"), "pipeline", "not a pipeline reference"),
+        (_body(pipeline="api_pipes.py:nope"), "pipeline", "has no attribute 'nope'"),
+        (_body(pipeline="elsewhere.py:tick"), "pipeline", "no such file"),
+        (_body(pipeline=".relative:tick"), "pipeline", "cannot import .relative: TypeError"),
+        (_body(pipeline="api_broken:tick"), "pipeline", "RuntimeError: broken at import"),
+    ],
+)
+def test_bad_input_is_422_naming_the_field(
+    api: httpx.Client, pipes: Path, body: dict[str, Any], field: str, message: str
+) -> None:
+    (pipes.parent / "api_broken.py").write_text("raise RuntimeError('broken at import')\n")
+    answer = api.post(SCHEDULES, json=body)
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "invalid_input" and error["field"] == field
+    assert message in error["message"]
+    assert api.get(SCHEDULES).json()["items"] == []
+
+
+def test_bad_fire_limits_are_422(api: httpx.Client, pipes: Path) -> None:
+    api.post(SCHEDULES, json=_body())
+    for limit in ("0", "501", "many"):
+        answer = api.get(f"{SCHEDULES}/nightly/fires", params={"limit": limit})
+        assert answer.status_code == 422 and answer.json()["error"]["field"] == "limit"
+
+
+def test_roles_viewer_reads_contributor_changes(
+    api: httpx.Client,
+    served: str,
+    member: Callable[[str, str | None], httpx.Client],
+    pipes: Path,
+) -> None:
+    assert api.post(SCHEDULES, json=_body()).status_code == 201
+    with httpx.Client(base_url=served + "/api/v1", timeout=30) as anonymous:
+        assert anonymous.get(SCHEDULES).status_code == 401
+        assert anonymous.post(SCHEDULES, json=_body(name="x")).status_code == 401
+
+    viewer = member("vera", "viewer")
+    assert viewer.get(f"{SCHEDULES}/nightly").status_code == 200
+    assert viewer.get(f"{SCHEDULES}/nightly/fires").status_code == 200
+    assert [s["name"] for s in viewer.get("/schedules").json()["items"]] == ["nightly"]
+    # Refused before the server imports anything: this module would leave a mark.
+    marker = pipes.parent / "imported.txt"
+    (pipes.parent / "api_marks.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\nfrom api_pipes import tick\n"
+    )
+    refused = viewer.post(SCHEDULES, json=_body(name="mine", pipeline="api_marks.py:tick"))
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["code"] == "permission_denied" and not marker.exists()
+    for action in ("disable", "enable"):
+        assert viewer.post(f"{SCHEDULES}/nightly/{action}").status_code == 403
+    assert viewer.delete(f"{SCHEDULES}/nightly").status_code == 403
+
+    outsider = member("olaf", None)
+    assert outsider.get(f"{SCHEDULES}/nightly").status_code == 403
+    assert outsider.get("/schedules").json()["items"] == []  # only what the caller may read
+
+    contributor = member("carl", "contributor")
+    made = contributor.post(SCHEDULES, json=_body(name="carls", dataset="sales", cron=None))
+    assert made.status_code == 201 and made.json()["created_by"] == "carl"
+    assert contributor.post(f"{SCHEDULES}/nightly/disable").json()["enabled"] is False
+    assert contributor.delete(f"{SCHEDULES}/carls").status_code == 204
