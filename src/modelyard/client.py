@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from modelyard.artifacts import BlobStore
     from modelyard.datasets.client import Datasets
     from modelyard.remote import HttpSession, RemoteArtifacts, RemoteTracking
+    from modelyard.remote.schedules import RemoteSchedules
     from modelyard.schedules import ScheduleService
     from modelyard.store import Store
     from modelyard.tracking._buffer import LogBuffer
@@ -58,7 +59,7 @@ class Client:
         self._open_runs: set[ActiveRun] = set()
         self._lock = threading.Lock()
         self._datasets: Datasets | None = None
-        self._schedules: ScheduleService | None = None
+        self._schedules: ScheduleService | RemoteSchedules | None = None
 
     # -- lazily opened parts ------------------------------------------------------------
 
@@ -132,13 +133,18 @@ class Client:
         return self._datasets
 
     @property
-    def schedules(self) -> ScheduleService:
-        """Schedules of pipelines (embedded mode): ``client.schedules.create(...)``."""
-        self._not_remote("schedules")
+    def schedules(self) -> ScheduleService | RemoteSchedules:
+        """Schedules of pipelines: ``client.schedules.create(...)``; the service in this
+        process, or on the server in remote mode (the same methods, but a worker's)."""
         if self._schedules is None:
-            from modelyard.schedules import ScheduleService
+            if self.is_remote:
+                from modelyard.remote.schedules import RemoteSchedules
 
-            self._schedules = ScheduleService(self.store)
+                self._schedules = RemoteSchedules(self._session())
+            else:
+                from modelyard.schedules import ScheduleService
+
+                self._schedules = ScheduleService(self.store)
         return self._schedules
 
     def _session(self) -> HttpSession:
@@ -427,11 +433,13 @@ class Client:
             self._store = None
             self._tracking = None
             self._datasets = None
+            self._schedules = None
         if self._http is not None:
             self._http.close()
             self._http = None
             self._tracking = None
             self._remote_artifacts = None
+            self._schedules = None
 
     def __enter__(self) -> Client:
         return self

@@ -18,6 +18,8 @@ from modelyard import Client, InvalidInput, StorageError
 from modelyard.config import Settings, load_settings
 from modelyard.remote import RemoteTracking
 from modelyard.remote import tracking as remote_tracking
+from modelyard.remote.schedules import RemoteSchedules
+from modelyard.schedules import ScheduleService
 from modelyard.tracking._buffer import Batch
 from modelyard.tracking.service import TrackingService
 from server_support import free_port
@@ -91,6 +93,19 @@ def test_remote_tracking_has_the_services_signatures() -> None:
     for name in public - left_out:
         ours = inspect.signature(getattr(RemoteTracking, name))
         theirs = inspect.signature(getattr(TrackingService, name))
+        assert ours == theirs, name
+
+
+def test_remote_schedules_have_the_services_signatures() -> None:
+    service = {n for n, f in inspect.getmembers(ScheduleService, inspect.isfunction)}
+    remote = {n for n, f in inspect.getmembers(RemoteSchedules, inspect.isfunction)}
+    public = {n for n in service if not n.startswith("_")}
+    # A worker's: it works where the store is. The server's own: it acts for each caller.
+    left_out = {"due", "claim", "take_over", "renew", "record_run", "finish", "acting_as"}
+    assert public - remote == left_out and remote - {"__init__"} <= public
+    for name in public - left_out:
+        ours = inspect.signature(getattr(RemoteSchedules, name))
+        theirs = inspect.signature(getattr(ScheduleService, name))
         assert ours == theirs, name
 
 

@@ -1,0 +1,115 @@
+"""The schedule service over HTTP: what ``client.schedules`` is in remote mode.
+
+``RemoteSchedules`` has the user-facing methods of
+:class:`~modelyard.schedules.service.ScheduleService` (create, read, enable, disable,
+delete, fires) with the same signatures, results and errors. The worker's methods (due,
+claim, take_over, renew, record_run, finish) are not here: a worker runs where the store
+is. The server resolves a pipeline reference, as its workers will: it is sent as given
+(a relative ``FILE.py`` path is relative to the server's working directory).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from modelyard._util import validate_name
+from modelyard.remote._http import HttpSession, entity
+from modelyard.schedules.entities import Fire, Schedule
+from modelyard.schedules.service import check_limit, check_params
+
+__all__ = ["RemoteSchedules"]
+_LIST_PAGE = 1000
+
+
+class RemoteSchedules:
+    """Schedules and their fires on a Modelyard server."""
+
+    def __init__(self, http: HttpSession) -> None:
+        self.http = http
+
+    # -- changing -------------------------------------------------------------------------
+
+    def create(
+        self,
+        name: str,
+        *,
+        project: str,
+        pipeline: str,
+        params: Mapping[str, Any] | str | None = None,
+        cron: str | None = None,
+        timezone: str | None = None,
+        dataset: str | None = None,
+        enabled: bool = True,
+    ) -> Schedule:
+        """A schedule that runs ``pipeline`` with ``params`` on the cron expression
+        ``cron`` (in ``timezone``, default UTC) or on each new version of ``dataset`` in
+        ``project``. The server imports the pipeline to check the reference and the
+        parameters."""
+        validate_name(name, "schedule")
+        body = {
+            "name": name,
+            "pipeline": pipeline,
+            "params": check_params(params),  # JSON values only, as embedded
+            "cron": cron,
+            "timezone": timezone,
+            "dataset": dataset,
+            "enabled": enabled,
+        }
+        # A create that may have reached the server is not sent again (it would be 409).
+        answer = self.http.call("POST", _path(project), json_body=body, idempotent=False)
+        return _schedule(answer.json())
+
+    def set_enabled(self, name: str, enabled: bool, *, project: str) -> Schedule:
+        """Enable or disable a schedule. Enabling starts from now: cron occurrences and
+        dataset versions that came while it was disabled do not fire."""
+        action = "enable" if enabled else "disable"
+        return _schedule(self.http.call("POST", f"{_path(project, name)}/{action}").json())
+
+    def enable(self, name: str, *, project: str) -> Schedule:
+        return self.set_enabled(name, True, project=project)
+
+    def disable(self, name: str, *, project: str) -> Schedule:
+        return self.set_enabled(name, False, project=project)
+
+    def delete(self, name: str, *, project: str) -> None:
+        """Delete a schedule and the record of its fires (the runs stay)."""
+        self.http.call("DELETE", _path(project, name))
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def get(self, name: str, *, project: str) -> Schedule:
+        """One schedule by name."""
+        return _schedule(self.http.call("GET", _path(project, name)).json())
+
+    def list_schedules(self, project: str | None = None) -> list[Schedule]:
+        """The schedules of a project, or of every project the caller may read."""
+        path = _path(project) if project is not None else "/schedules"
+        items: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            query = {"limit": _LIST_PAGE, **({"cursor": cursor} if cursor else {})}
+            answer = self.http.call("GET", path, params=query).json()
+            items += answer["items"]
+            cursor = answer["next_cursor"]
+            if cursor is None:
+                return [_schedule(item) for item in items]
+
+    def fires(self, name: str, *, project: str, limit: int = 50) -> list[Fire]:
+        """The fires of a schedule, newest first: at most ``limit`` (1 to 500)."""
+        check_limit(limit)
+        answer = self.http.call("GET", f"{_path(project, name)}/fires", params={"limit": limit})
+        return [entity(Fire, item) for item in answer.json()["items"]]
+
+
+def _path(project: str, name: str | None = None) -> str:
+    validate_name(project, "project")
+    path = f"/projects/{quote(project, safe='')}/schedules"
+    if name is None:
+        return path
+    return f"{path}/{quote(validate_name(name, 'schedule'), safe='')}"
+
+
+def _schedule(data: dict[str, Any]) -> Schedule:
+    return entity(Schedule, data)

@@ -1,0 +1,123 @@
+"""``client.schedules`` in both SDK modes: embedded, and through a server (where the
+server resolves the pipeline reference); the fires come from an embedded worker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from modelyard import Client
+from modelyard.config import Settings
+from modelyard.errors import AlreadyExists, InvalidInput, NotFound
+from modelyard.schedules import Fire, Schedule
+from modelyard.schedules.worker import Worker
+
+
+@pytest.fixture
+def settings(settings_in_mode: Settings) -> Settings:
+    return settings_in_mode
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[Client]:
+    with Client(settings) as c:
+        yield c
+
+
+def test_create_read_toggle_fire_and_delete(
+    client: Client, sdk_mode: str, embedded_settings: Settings, pipes: Path
+) -> None:
+    schedules = client.schedules
+    made = schedules.create(
+        "minutely", project="ml", pipeline="sched_pipes.py:tick", params={"label": "m"},
+        cron="* * * * *",
+    )  # fmt: skip
+    assert isinstance(made, Schedule)
+    # Resolved where the service runs (the server's working directory is the test's).
+    assert made.pipeline == f"{pipes.resolve()}:tick"
+    assert (made.project, made.params, made.trigger) == (
+        "ml",
+        {"label": "m"},
+        "cron * * * * * (UTC)",
+    )
+    assert made.enabled and made.next_fire_at is not None
+    if sdk_mode == "remote":
+        assert made.created_by == "test-admin"  # the server's caller
+    assert schedules.get("minutely", project="ml") == made
+    later = schedules.create(
+        "on-sales", project="ml", pipeline=f"{pipes}:tick", dataset="sales", enabled=False
+    )
+    assert later.trigger == "dataset sales" and not later.enabled and later.timezone is None
+    assert [s.name for s in schedules.list_schedules("ml")] == ["minutely", "on-sales"]
+    assert schedules.list_schedules() == schedules.list_schedules("ml")
+
+    off = schedules.disable("minutely", project="ml")
+    assert not off.enabled and off.next_fire_at is None
+    assert schedules.set_enabled("minutely", True, project="ml").enabled
+    assert schedules.enable("on-sales", project="ml").enabled
+
+    soon = datetime.now(UTC) + timedelta(minutes=2)
+    with Worker(embedded_settings, clock=lambda: soon, log=lambda _: None) as worker:
+        done = worker.run_once()
+    assert [(o.schedule.name, o.status) for o in done.ran] == [("minutely", "finished")]
+    fires = schedules.fires("minutely", project="ml")
+    assert len(fires) == 1 and isinstance(fires[0], Fire)
+    fire = fires[0]
+    assert (fire.schedule, fire.project, fire.status, fire.run_id, fire.attempts) == (
+        "minutely", "ml", "finished", done.ran[0].run_id, 1,
+    )  # fmt: skip
+    assert fire.trigger.startswith("cron:* * * * *@") and fire.finished_at is not None
+    assert schedules.fires("minutely", project="ml", limit=1) == fires
+    assert schedules.fires("on-sales", project="ml") == []
+
+    schedules.delete("minutely", project="ml")
+    with pytest.raises(NotFound, match="schedule 'minutely' does not exist in project 'ml'"):
+        schedules.get("minutely", project="ml")
+    assert [s.name for s in schedules.list_schedules()] == ["on-sales"]
+
+
+def test_errors_are_the_same_in_both_modes(client: Client, pipes: Path) -> None:
+    schedules = client.schedules
+    ref = f"{pipes}:tick"
+    schedules.create("s", project="ml", pipeline=ref, cron="0 3 * * *")
+    with pytest.raises(AlreadyExists, match="schedule 's' already exists in project 'ml'"):
+        schedules.create("s", project="ml", pipeline=ref, cron="0 3 * * *")
+    cases = [
+        ({"cron": "61 * * * *"}, "cron", "not a valid cron expression"),
+        ({"cron": "* * * * *", "timezone": "Mars/Olympus"}, "timezone", "unknown timezone"),
+        ({}, "cron", "needs one trigger"),
+        ({"cron": "* * * * *", "params": {"labl": "x"}}, "labl", "has no parameter 'labl'"),
+        ({"cron": "* * * * *", "params": "[1]"}, "params", "must be a JSON object"),
+        ({"cron": "* * * * *", "params": {"label": float("nan")}}, "param 'label'", "canonical"),
+        ({"cron": "* * * * *", "pipeline": "sched_pipes.py:nope"}, "pipeline", "no attribute"),
+        ({"cron": "* * * * *", "pipeline": ".relative:x"}, "pipeline", "cannot import"),
+    ]
+    for kwargs, field, message in cases:
+        arguments = {"pipeline": ref, **kwargs}
+        with pytest.raises(InvalidInput, match=message) as info:
+            schedules.create("t", project="ml", **arguments)
+        assert info.value.field == field, kwargs
+    with pytest.raises(InvalidInput, match="schedule must be"):
+        schedules.get("no spaces", project="ml")
+    with pytest.raises(NotFound, match="project 'nope' does not exist"):
+        schedules.get("s", project="nope")
+    with pytest.raises(NotFound):
+        schedules.enable("ghost", project="ml")
+    with pytest.raises(NotFound):
+        schedules.delete("ghost", project="ml")
+    for limit in (0, 501, True):
+        with pytest.raises(InvalidInput, match="limit must be an integer from 1 to 500") as info:
+            schedules.fires("s", project="ml", limit=limit)
+        assert info.value.field == "limit"
+    assert [s.name for s in schedules.list_schedules("ml")] == ["s"]
+
+
+def test_a_worker_refuses_a_remote_client_at_once(embedded_settings: Settings) -> None:
+    tracking = embedded_settings.tracking.model_copy(update={"uri": "http://127.0.0.1:9"})
+    remote = embedded_settings.model_copy(update={"tracking": tracking})
+    with pytest.raises(InvalidInput, match="a worker needs the stores") as info:
+        Worker(remote)
+    assert info.value.field == "tracking.uri"
