@@ -249,14 +249,15 @@ def explain(
     run_command(body)
 
 
-def parse_params(found: Pipeline, pairs: list[str]) -> dict[str, Any]:
-    """``key=value`` pairs as the pipeline's parameters."""
+def parse_params(found: Pipeline | None, pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs as the pipeline's parameters. Without the pipeline (one that
+    only a server can load, which checks the names) each value is JSON when it parses as
+    JSON, else the text."""
+    if found is None:
+        return {key: _value(text) for key, text in map(_param_pair, pairs)}
     params: dict[str, Any] = {}
     hints = {name: p.annotation for name, p in found.signature.parameters.items()}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep or not key:
-            raise InvalidInput(f"--param must be key=value; got {pair!r}", field="param")
+    for key, text in map(_param_pair, pairs):
         if key not in hints:
             raise InvalidInput(
                 f"pipeline {found.name!r} has no parameter {key!r} "
@@ -265,6 +266,13 @@ def parse_params(found: Pipeline, pairs: list[str]) -> dict[str, Any]:
             )
         params[key] = text if _is_str(hints[key]) else _value(text)
     return params
+
+
+def _param_pair(pair: str) -> tuple[str, str]:
+    key, sep, text = pair.partition("=")
+    if not sep or not key:
+        raise InvalidInput(f"--param must be key=value; got {pair!r}", field="param")
+    return key, text
 
 
 def _split(pair: str, option: str) -> tuple[str, str]:

@@ -3,7 +3,11 @@
 
 A schedule is named per project (``--project``, ``default``). Its pipeline is
 ``MODULE:PIPELINE`` or ``path/to/file.py:PIPELINE`` and its ``--param key=value`` are
-read as ``modelyard pipelines run`` reads them.
+read as ``modelyard pipelines run`` reads them. Through a server (``--tracking-uri``) the
+reference is sent as typed and the server resolves it (a relative file path against its
+working directory); a reference that does not load here has each value read as JSON,
+else as text, and the server checks the names. ``modelyard worker`` works where the
+store is, never through a server.
 """
 
 from __future__ import annotations
@@ -92,8 +96,15 @@ def create(
             raise InvalidInput("give --cron EXPR or --on-dataset NAME (one of them)")
         if tz is not None and cron is None:
             raise InvalidInput("--tz goes with --cron")
-        params = parse_params(resolve(normalize_ref(pipeline)), param)
         with client(ctx) as c:
+            ref = normalize_ref(pipeline)
+            try:
+                local = resolve(ref)
+            except InvalidInput:
+                if not c.is_remote:
+                    raise
+                local = None  # the server loads it, and checks the parameters' names
+            params = parse_params(local, param)
             found = c.schedules.create(
                 name,
                 project=project,
