@@ -9,10 +9,11 @@ from typing import Any
 import httpx
 import pyotp
 import pytest
+from cryptography.fernet import Fernet
 
 from modelyard.api.app import API_PREFIX
 from modelyard.config import Settings
-from modelyard.governance import SYSTEM, Governance
+from modelyard.governance import SYSTEM, Governance, SecretBox
 from modelyard.store import open_store
 
 PASSWORD = "Quartz-Lantern-Orbit-7"
@@ -95,6 +96,22 @@ def test_mfa_enrolment_and_sign_in_over_the_api(web: httpx.Client) -> None:
     assert _login(web, totp_code=recovery).status_code == 200
     web.cookies.clear()
     assert _login(web, totp_code=recovery).status_code == 401  # single use
+
+
+def test_a_totp_secret_the_server_key_cannot_decrypt_is_a_readable_409(
+    web: httpx.Client, governance: Governance
+) -> None:
+    """Enrolled under a key the server does not have (its key file replaced, say)."""
+    other_key = Governance(governance.store, secret_box=SecretBox(Fernet.generate_key()))
+    enrolment = other_key.mfa.enrol("dana", actor=SYSTEM)
+    other_key.mfa.confirm("dana", pyotp.TOTP(enrolment.secret).now(), actor=SYSTEM)
+    answer = _login(web, totp_code=pyotp.TOTP(enrolment.secret).now())
+    assert answer.status_code == 409, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "secret_unreadable"
+    assert "TOTP secret of user dana cannot be decrypted" in error["message"]
+    assert "modelyard mfa reset dana" in error["message"]
+    assert _login(web, totp_code=enrolment.recovery_codes[0]).status_code == 200
 
 
 def test_the_audit_log_for_administrators(

@@ -1,14 +1,15 @@
 """Governance fixtures: a store on SQLite and PostgreSQL, a clock the test moves, cheap
-argon2 parameters, and the services built around them."""
+argon2 parameters, a server key, and the services built around them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+from cryptography.fernet import Fernet
 from governance_support import OPERATOR, PASSWORD, FakeClock, cheap_hasher
 
-from modelyard.governance import Governance, User
+from modelyard.governance import Governance, SecretBox, User
 from modelyard.store import Store, open_store
 
 
@@ -25,8 +26,13 @@ def store(store_url: str) -> Iterator[Store]:
 
 
 @pytest.fixture
-def gov(store: Store, clock: FakeClock) -> Governance:
-    return Governance(store, hasher=cheap_hasher(), clock=clock)
+def server_key() -> bytes:
+    return Fernet.generate_key()
+
+
+@pytest.fixture
+def gov(store: Store, clock: FakeClock, server_key: bytes) -> Governance:
+    return Governance(store, secret_box=SecretBox(server_key), hasher=cheap_hasher(), clock=clock)
 
 
 @pytest.fixture

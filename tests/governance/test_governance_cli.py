@@ -9,15 +9,16 @@ from urllib.parse import parse_qs, urlparse
 
 import pyotp
 import pytest
+from cryptography.fernet import Fernet
 from governance_support import OPERATOR, PASSWORD
-from sqlalchemy import update
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from modelyard.cli.main import app
 from modelyard.config import Settings
-from modelyard.governance import Governance
+from modelyard.governance import Governance, SecretBox
 from modelyard.store import open_store
-from modelyard.store.tables import audit_events
+from modelyard.store.tables import audit_events, mfa_secrets
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def cli(settings: Settings):
 @pytest.fixture
 def gov(settings: Settings):
     store = open_store(settings.store_url)
-    yield Governance(store)
+    yield Governance(store, secret_box=SecretBox.from_settings(settings))  # the CLI's key
     store.dispose()
 
 
@@ -153,6 +154,36 @@ def test_mfa_enrol_confirm_require(cli, gov: Governance, tmp_path: Path) -> None
     _ok(cli("mfa", "reset", "alice"))
     data = json.loads(_ok(cli("mfa", "enrol", "alice", "--json", "--qr", str(qr))))
     assert len(data["recovery_codes"]) == 10 and data["qr_png"] == str(qr)
+
+
+def test_mfa_encrypt_secrets(cli, gov: Governance, settings: Settings) -> None:
+    for name in ("alice", "bob"):
+        _ok(cli("users", "create", name, "--password-stdin", input=PASSWORD + "\n"))
+        _ok(cli("mfa", "enrol", name, "--json", "--qr", str(settings.home / f"{name}.png")))
+    assert stat.S_IMODE((settings.home / "secret.key").stat().st_mode) == 0o600
+
+    def store_secret(name: str, value: str) -> None:
+        with gov.store.write() as conn:
+            conn.execute(
+                update(mfa_secrets)
+                .where(mfa_secrets.c.user_id == gov.users.get_user(name).id)
+                .values(secret=value)
+            )
+
+    store_secret("alice", pyotp.random_base32())  # as stored before encryption
+    out = _ok(cli("mfa", "encrypt-secrets"))
+    assert "1 TOTP secrets encrypted with the current server key (1 already were)" in out
+    with gov.store.read() as conn:
+        stored = conn.execute(select(mfa_secrets.c.secret)).scalars().all()
+    assert len(stored) == 2 and all(s.startswith("fernet:") for s in stored)
+    report = json.loads(_ok(cli("mfa", "encrypt-secrets", "--json")))
+    assert report == {"encrypted": 0, "already_current": 2, "unreadable": []}
+
+    store_secret("bob", "fernet:" + Fernet(Fernet.generate_key()).encrypt(b"X").decode())
+    result = cli("mfa", "encrypt-secrets")
+    assert result.exit_code == 5
+    assert "the TOTP secrets of bob cannot be decrypted" in result.output
+    assert "modelyard mfa reset USER" in result.output
 
 
 def test_audit_verify_and_export(cli, gov: Governance, tmp_path: Path) -> None:

@@ -59,7 +59,7 @@ class Services:
                 return
             from modelyard.artifacts import open_blob_store
             from modelyard.datasets.service import DatasetService
-            from modelyard.governance import Governance
+            from modelyard.governance import Governance, SecretBox
             from modelyard.schedules import ScheduleService
             from modelyard.store import open_store
             from modelyard.tracking.service import TrackingService
@@ -81,7 +81,7 @@ class Services:
             )
             self._datasets = DatasetService(store, self._blobs)
             self._schedules = ScheduleService(store)
-            self._governance = Governance(store)
+            self._governance = Governance(store, secret_box=SecretBox.from_settings(self.settings))
             self._tracking.prune_write_batches()
             _remove_stale_uploads(self.upload_dir)
 

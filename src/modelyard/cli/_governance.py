@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 @contextmanager
 def governance(ctx: typer.Context) -> Iterator[Governance]:
-    from modelyard.governance import Governance
+    from modelyard.governance import Governance, SecretBox
     from modelyard.store import open_store
 
     settings = state(ctx).settings()
@@ -31,7 +31,7 @@ def governance(ctx: typer.Context) -> Iterator[Governance]:
         auto_upgrade=settings.store.auto_upgrade,
     )
     try:
-        yield Governance(store)
+        yield Governance(store, secret_box=SecretBox.from_settings(settings))
     finally:
         store.dispose()
 

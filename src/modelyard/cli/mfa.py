@@ -1,4 +1,5 @@
-"""``modelyard mfa``: enrol authenticators, reset them, require MFA for everyone."""
+"""``modelyard mfa``: enrol authenticators, reset them, require MFA for everyone, encrypt
+the stored secrets with the server key."""
 
 from __future__ import annotations
 
@@ -119,6 +120,36 @@ def require(
         with governance(ctx) as gov:
             gov.mfa.set_required(setting == "on", actor=operator())
         console.print(f"multi-factor authentication required for everyone: {setting}")
+
+    run_command(body)
+
+
+@app.command("encrypt-secrets")
+def encrypt_secrets(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+    """Encrypt every stored TOTP secret with the current server key.
+
+    Covers secrets stored in plain text by earlier versions and secrets under one of
+    server.previous_secret_keys (after a key rotation).
+    """
+
+    def body() -> None:
+        from modelyard.governance import SecretUnreadable
+
+        with governance(ctx) as gov:
+            report = gov.mfa.encrypt_secrets(actor=operator())
+        if as_json:
+            print_json(asdict(report))
+        else:
+            console.print(
+                f"{report.encrypted} TOTP secrets encrypted with the current server key "
+                f"({report.already_current} already were)"
+            )
+        if report.unreadable:
+            raise SecretUnreadable(
+                f"the TOTP secrets of {', '.join(report.unreadable)} cannot be decrypted with "
+                "the configured server key or a previous one: reset their MFA (modelyard mfa "
+                "reset USER) and have them enrol again"
+            )
 
     run_command(body)
 

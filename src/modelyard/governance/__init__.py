@@ -7,6 +7,7 @@ builds them all around one shared audit log. ``docs/governance.md`` describes th
 from modelyard.governance.audit import AuditEvent, AuditLog, ChainReport
 from modelyard.governance.identity import SYSTEM, Actor, Principal
 from modelyard.governance.mfa import (
+    EncryptionReport,
     Enrolment,
     MfaEnrolmentRequired,
     MfaRequired,
@@ -14,6 +15,7 @@ from modelyard.governance.mfa import (
     MfaStatus,
 )
 from modelyard.governance.roles import Member, Role, RoleService
+from modelyard.governance.secret_box import SecretBox, SecretUnreadable
 from modelyard.governance.service import Governance
 from modelyard.governance.sessions import NewSession, Session, SessionService
 from modelyard.governance.tokens import NewToken, Token, TokenService
@@ -25,6 +27,7 @@ __all__ = [
     "AuditEvent",
     "AuditLog",
     "ChainReport",
+    "EncryptionReport",
     "Enrolment",
     "Governance",
     "Member",
@@ -37,6 +40,8 @@ __all__ = [
     "Principal",
     "Role",
     "RoleService",
+    "SecretBox",
+    "SecretUnreadable",
     "Session",
     "SessionService",
     "Token",

@@ -8,8 +8,12 @@ stored and a code for that step or an older one is refused, so an observed code 
 replayed. Recovery codes are 80 random bits each, stored as keyed BLAKE2b digests, and
 burn on use.
 
-The TOTP secret is stored as it is (the server must be able to compute codes from it),
-so the metadata store must be protected like any credential store.
+The TOTP secret must be readable by the server (it computes codes from it), so it is
+stored encrypted with the server key (:class:`~modelyard.governance.secret_box.SecretBox`):
+a copy of the metadata store alone does not give anyone's codes. A secret stored in plain
+text by an earlier version is still read, and is encrypted by the next successful
+verification of its owner's code, or at once for everyone by :meth:`MfaService.encrypt_secrets`
+(which also moves secrets from a previous key to the current one).
 """
 
 from __future__ import annotations
@@ -31,12 +35,14 @@ from modelyard.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from modelyard.governance._lookup import find_user
 from modelyard.governance.audit import AuditLog
 from modelyard.governance.identity import Actor, require_admin, require_self_or_admin
+from modelyard.governance.secret_box import SecretBox, SecretUnreadable
 from modelyard.store import Store
-from modelyard.store.tables import governance_settings, mfa_secrets, recovery_codes
+from modelyard.store.tables import governance_settings, mfa_secrets, recovery_codes, users
 
 __all__ = [
     "ISSUER",
     "RECOVERY_CODE_COUNT",
+    "EncryptionReport",
     "Enrolment",
     "MfaEnrolmentRequired",
     "MfaRequired",
@@ -80,6 +86,16 @@ class Enrolment:
 
 
 @dataclass(frozen=True, slots=True)
+class EncryptionReport:
+    """What :meth:`MfaService.encrypt_secrets` did: secrets (re-)encrypted with the current
+    key, secrets that already were, and the users whose secret no key decrypts."""
+
+    encrypted: int
+    already_current: int
+    unreadable: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class MfaStatus:
     username: str
     enrolled: bool
@@ -89,17 +105,23 @@ class MfaStatus:
 
 
 class MfaService:
-    """TOTP enrolment and verification, recovery codes, and the "required for all" switch."""
+    """TOTP enrolment and verification, recovery codes, and the "required for all" switch.
+
+    ``secret_box`` encrypts the TOTP secrets (``SecretBox.from_settings(settings)`` for an
+    installation's key); without one, everything that reads or writes a secret refuses.
+    """
 
     def __init__(
         self,
         store: Store,
         *,
+        secret_box: SecretBox | None = None,
         audit: AuditLog | None = None,
         clock: Callable[[], int] = now_ms,
         valid_window: int = 1,
     ) -> None:
         self.store = store
+        self.secret_box = secret_box
         self.audit = audit if audit is not None else AuditLog(store, clock=clock)
         self._clock = clock
         self.valid_window = valid_window
@@ -109,6 +131,7 @@ class MfaService:
     def enrol(self, username: str, *, actor: Actor) -> Enrolment:
         """Start (or restart) an enrolment; refused while a confirmed one exists."""
         secret = pyotp.random_base32()
+        sealed = self._box().seal(secret)
         codes = tuple(_new_recovery_code() for _ in range(RECOVERY_CODE_COUNT))
         now = self._clock()
         with self.store.write() as conn:
@@ -131,7 +154,7 @@ class MfaService:
             conn.execute(delete(recovery_codes).where(recovery_codes.c.user_id == user.id))
             conn.execute(
                 mfa_secrets.insert().values(
-                    user_id=user.id, secret=secret, created_at=now, confirmed_at=None
+                    user_id=user.id, secret=sealed, created_at=now, confirmed_at=None
                 )
             )
             conn.execute(
@@ -165,12 +188,12 @@ class MfaService:
                 raise NotFound(f"{user.username} has no authenticator enrolment to confirm")
             if row.confirmed_at is not None:
                 raise Conflict(f"{user.username}'s authenticator is already confirmed")
-            step = self._match_totp(row.secret, code)
+            step = self._match_totp(self._reveal(row.secret, user.username), code)
             if step is not None:
                 conn.execute(
                     update(mfa_secrets)
                     .where(mfa_secrets.c.user_id == user.id)
-                    .values(confirmed_at=self._clock(), last_step=step)
+                    .values(confirmed_at=self._clock(), last_step=step, **self._resealed(row))
                 )
                 self.audit.record(
                     conn, actor, "mfa.confirmed", "user", user.username, "authenticator confirmed"
@@ -224,14 +247,14 @@ class MfaService:
             return None
         code = code.strip()
         if _TOTP_SHAPE.match(code):
-            step = self._match_totp(row.secret, code)
+            step = self._match_totp(self._reveal(row.secret, user.username), code)
             if step is None:
                 return None
             moved = conn.execute(
                 update(mfa_secrets)
                 .where(mfa_secrets.c.user_id == user.id)
                 .where((mfa_secrets.c.last_step.is_(None)) | (mfa_secrets.c.last_step < step))
-                .values(last_step=step)
+                .values(last_step=step, **self._resealed(row))
             )
             return "totp" if moved.rowcount == 1 else None
         return self._burn_recovery_code(conn, user, code, actor)
@@ -244,6 +267,53 @@ class MfaService:
         if confirmed is not None:
             return "code"
         return "enrolment" if self._required(conn) else None
+
+    def encrypt_secrets(self, *, actor: Actor) -> EncryptionReport:
+        """Encrypt every TOTP secret with the current server key; admins only.
+
+        Covers secrets stored in plain text by earlier versions and secrets under a
+        previous key (rotation). A secret that no key decrypts is left as it is and its
+        user listed in the report (an administrator resets their MFA). One audit event.
+        """
+        box = self._box()
+        with self.store.write() as conn:
+            require_admin(actor, "encrypt multi-factor secrets")
+            rows = conn.execute(
+                select(mfa_secrets.c.user_id, mfa_secrets.c.secret, users.c.username)
+                .join(users, users.c.id == mfa_secrets.c.user_id)
+                .order_by(users.c.username)
+            ).all()
+            encrypted, unreadable = 0, []
+            for row in rows:
+                if box.is_current(row.secret):
+                    continue
+                try:
+                    plain = box.open(row.secret)
+                except SecretUnreadable:
+                    unreadable.append(row.username)
+                    continue
+                conn.execute(
+                    update(mfa_secrets)
+                    .where(mfa_secrets.c.user_id == row.user_id)
+                    .where(mfa_secrets.c.secret == row.secret)
+                    .values(secret=box.seal(plain))
+                )
+                encrypted += 1
+            report = EncryptionReport(
+                encrypted=encrypted,
+                already_current=len(rows) - encrypted - len(unreadable),
+                unreadable=tuple(unreadable),
+            )
+            self.audit.record(
+                conn,
+                actor,
+                "mfa.secrets_encrypted",
+                "setting",
+                "server.secret_key",
+                f"{report.encrypted} TOTP secrets encrypted with the current server key, "
+                f"{report.already_current} already were, {len(report.unreadable)} unreadable",
+            )
+        return report
 
     # -- status and the instance-wide switch --------------------------------------------
 
@@ -292,6 +362,35 @@ class MfaService:
             )
 
     # -- internals ----------------------------------------------------------------------
+
+    def _box(self) -> SecretBox:
+        if self.secret_box is None:
+            raise InvalidInput(
+                "MfaService has no secret_box to encrypt TOTP secrets with: build it with "
+                "secret_box=SecretBox.from_settings(settings)",
+                field="secret_box",
+            )
+        return self.secret_box
+
+    def _reveal(self, stored: str, username: str) -> str:
+        """The plain TOTP secret of ``username``; a clear error when no key decrypts it."""
+        try:
+            return self._box().open(stored)
+        except SecretUnreadable:
+            raise SecretUnreadable(
+                f"the TOTP secret of user {username} cannot be decrypted with the configured "
+                "server key (server.secret_key, or <home>/secret.key when it is unset; "
+                "server.previous_secret_keys lists the earlier keys that still work). If the "
+                f"old key is lost, an administrator resets the MFA (modelyard mfa reset "
+                f"{username}) and {username} enrols again; recovery codes still sign in"
+            ) from None
+
+    def _resealed(self, row: Any) -> dict[str, str]:
+        """``{"secret": ...}`` re-encrypted with the current key, or nothing when it is."""
+        box = self._box()
+        if box.is_current(row.secret):
+            return {}
+        return {"secret": box.seal(box.open(row.secret))}
 
     def _required(self, conn: Connection) -> bool:
         value = conn.execute(

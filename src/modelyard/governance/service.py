@@ -11,6 +11,7 @@ from modelyard._util import now_ms
 from modelyard.governance.audit import AuditLog
 from modelyard.governance.mfa import MfaService
 from modelyard.governance.roles import RoleService
+from modelyard.governance.secret_box import SecretBox
 from modelyard.governance.sessions import SessionService
 from modelyard.governance.tokens import TokenService
 from modelyard.governance.users import UserService
@@ -20,12 +21,17 @@ __all__ = ["Governance"]
 
 
 class Governance:
-    """Users, sessions, MFA, tokens, roles and the audit log of one metadata store."""
+    """Users, sessions, MFA, tokens, roles and the audit log of one metadata store.
+
+    ``secret_box`` holds the server key that encrypts TOTP secrets
+    (``SecretBox.from_settings(settings)``); MFA enrolment and codes need it.
+    """
 
     def __init__(
         self,
         store: Store,
         *,
+        secret_box: SecretBox | None = None,
         hasher: PasswordHasher | None = None,
         clock: Callable[[], int] = now_ms,
         max_failures: int = 5,
@@ -35,7 +41,7 @@ class Governance:
     ) -> None:
         self.store = store
         self.audit = AuditLog(store, clock=clock)
-        self.mfa = MfaService(store, audit=self.audit, clock=clock)
+        self.mfa = MfaService(store, secret_box=secret_box, audit=self.audit, clock=clock)
         self.users = UserService(
             store,
             hasher=hasher,
