@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,11 +34,14 @@ S3_KEY = "testing"
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test reads the developer's own MODELYARD_* variables or ./modelyard.toml."""
+    """No test reads the developer's own MODELYARD_* variables or ./modelyard.toml, nor
+    imports from an earlier test's folder (pipeline references put the working directory
+    on ``sys.path``, as ``python -m`` does)."""
     for key in list(os.environ):
         if key.startswith("MODELYARD_") and not key.startswith("MODELYARD_TEST_"):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
 
 
 @contextlib.contextmanager

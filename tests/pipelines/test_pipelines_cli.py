@@ -137,6 +137,36 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("stem", ["typing", "antigravity", "my-steps"])
+def test_a_file_is_not_imported_under_the_name_of_another_module(
+    cli: Callable[..., Any], tmp_path: Path, stem: str
+) -> None:
+    imported = stem in sys.modules
+    (tmp_path / "elsewhere").mkdir()
+    path = tmp_path / "elsewhere" / f"{stem}.py"
+    path.write_text(STEPS)
+    result = cli("pipelines", "run", f"{path}:counting", "--param", "count=1")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    if stem == "my-steps":
+        assert "'my-steps' is not a module name" in result.output
+    else:
+        assert f"as module {stem!r}: that is the name of another module" in result.output
+    assert (stem in sys.modules) == imported  # nothing replaced, nothing imported
+
+
+def test_files_of_one_name_in_two_folders_load_one_after_the_other(
+    cli: Callable[..., Any], tmp_path: Path
+) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "twin_steps.py").write_text(STEPS)
+        result = cli(
+            "pipelines", "run", f"{tmp_path / folder}/twin_steps.py:counting", "--param", "count=1"
+        )
+        assert result.exit_code == 0, result.output
+    assert sys.modules.pop("twin_steps").__file__ == str(tmp_path / "b" / "twin_steps.py")
+
+
 def test_explain_of_a_run_that_is_not_a_pipeline_run(
     cli: Callable[..., Any], settings: Settings
 ) -> None:

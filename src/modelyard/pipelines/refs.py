@@ -3,7 +3,11 @@ and schedules name a pipeline.
 
 A module is imported from the current directory as ``python -m`` does; a file is imported
 under its stem (the name a script's steps are keyed by, see
-:mod:`modelyard.pipelines.fingerprint`).
+:mod:`modelyard.pipelines.fingerprint`, and the name a worker process imports its steps
+by). A file whose stem is the name of another module -- one already imported, or one the
+import system would find elsewhere (``typing.py``, ``json.py``) -- is refused: loading it
+would replace that module for the whole process, and a worker would import the other one.
+A file loaded earlier from another folder under the same stem may be replaced.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from modelyard.errors import InvalidInput
 from modelyard.pipelines.pipeline import Pipeline
 
 __all__ = ["load_pipeline"]
+
+#: Set on the modules :func:`load_pipeline` loads from a file.
+_LOADED_FROM_FILE = "__modelyard_pipeline_file__"
 
 
 def load_pipeline(ref: str) -> Pipeline:
@@ -45,10 +52,12 @@ def _import(where: str) -> ModuleType:
         path = Path(where)
         if not path.is_file():
             raise InvalidInput(f"no such file: {where}", field="ref")
+        _check_stem(path)
         spec = importlib.util.spec_from_file_location(path.stem, path)
         if spec is None or spec.loader is None:
             raise InvalidInput(f"cannot import {where}", field="ref")
         module = importlib.util.module_from_spec(spec)
+        setattr(module, _LOADED_FROM_FILE, True)
         sys.modules[path.stem] = module
         try:
             spec.loader.exec_module(module)
@@ -65,3 +74,33 @@ def _import(where: str) -> ModuleType:
         raise InvalidInput(
             f"cannot import module {where!r}: {type(exc).__name__}: {exc}", field="ref"
         ) from None
+
+
+def _check_stem(path: Path) -> None:
+    """Refuse ``path`` when its stem names another module (see the module docstring)."""
+    name = path.stem
+    if not name.isidentifier():
+        raise InvalidInput(
+            f"cannot import {path}: {name!r} is not a module name (letters, digits and _)",
+            field="ref",
+        )
+    loaded = sys.modules.get(name)
+    if loaded is not None:
+        if getattr(loaded, _LOADED_FROM_FILE, False):
+            return
+        other = getattr(loaded, "__file__", None) or "built in"
+    else:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        other = spec.origin if spec is not None and spec.origin else None
+        if other is None:
+            return
+    if other != "built in" and Path(other).resolve() == path.resolve():
+        return
+    raise InvalidInput(
+        f"cannot import {path} as module {name!r}: that is the name of another module "
+        f"({other}); rename the file",
+        field="ref",
+    )
