@@ -4,6 +4,7 @@ and pipeline references resolved on the server."""
 from __future__ import annotations
 
 import sys
+import typing
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,26 @@ def test_bad_input_is_422_naming_the_field(
     assert error["code"] == "invalid_input" and error["field"] == field
     assert message in error["message"]
     assert api.get(SCHEDULES).json()["items"] == []
+
+
+def test_only_files_under_the_servers_directory_load_and_none_named_like_a_module(
+    api: httpx.Client, pipes: Path
+) -> None:
+    outside = pipes.parent.parent / "outside_pipes.py"
+    outside.write_text(PIPES)
+    (pipes.parent / "linked_pipes.py").symlink_to(outside)
+    (pipes.parent / "typing.py").write_text(PIPES)
+    for ref, message in [
+        (f"{outside}:tick", "must lie under"),
+        ("../outside_pipes.py:tick", "must lie under"),
+        ("linked_pipes.py:tick", "must lie under"),
+        (f"{typing.__file__}:tick", "must lie under"),
+        ("typing.py:tick", "that is the name of another module"),
+    ]:
+        answer = api.post(SCHEDULES, json=_body(pipeline=ref))
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["field"] == "pipeline" and message in answer.text
+    assert "outside_pipes" not in sys.modules and sys.modules["typing"] is typing
 
 
 def test_bad_fire_limits_are_422(api: httpx.Client, pipes: Path) -> None:

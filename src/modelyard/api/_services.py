@@ -80,7 +80,7 @@ class Services:
                 store, heartbeat_timeout_s=self.settings.tracking.heartbeat_timeout_s
             )
             self._datasets = DatasetService(store, self._blobs)
-            self._schedules = ScheduleService(store)
+            self._schedules = ScheduleService(store, file_root=Path.cwd())
             self._governance = Governance(store, secret_box=SecretBox.from_settings(self.settings))
             self._tracking.prune_write_batches()
             _remove_stale_uploads(self.upload_dir)

@@ -145,9 +145,18 @@ class ScheduleService:
     """Rules and queries for schedules and their fires over one metadata store."""
 
     def __init__(
-        self, store: Store, *, actor: Actor | None = None, clock: Clock | None = None
+        self,
+        store: Store,
+        *,
+        actor: Actor | None = None,
+        clock: Clock | None = None,
+        file_root: Path | None = None,
     ) -> None:
+        """``file_root``: where a ``FILE.py`` pipeline must lie (after symlinks), for a
+        service that imports references on other people's behalf (the server); None
+        allows any file."""
         self.store = store
+        self.file_root = file_root.resolve() if file_root is not None else None
         self.actor = actor if actor is not None else Actor.local()
         self.clock = clock or _utcnow
         self.audit = AuditLog(store)
@@ -210,6 +219,7 @@ class ScheduleService:
             validate_name(dataset, "dataset")
         values = check_params(params)
         ref = normalize_ref(pipeline)
+        self._check_file_root(ref)
         with self.store.read() as conn:  # refused before the pipeline's code is imported
             if conn.execute(select(projects.c.id).where(projects.c.name == project)).first():
                 self._require(conn, project, Role.CONTRIBUTOR)
@@ -256,6 +266,17 @@ class ScheduleService:
                 conn, "schedule.created", schedule_id, f"{project}/{name}: {ref} on {trigger}"
             )
         return self.get(name, project=project)
+
+    def _check_file_root(self, ref: str) -> None:
+        where = ref.rpartition(":")[0]
+        if self.file_root is None or not where.endswith(".py"):
+            return
+        if not Path(where).resolve().is_relative_to(self.file_root):
+            raise InvalidInput(
+                f"a pipeline file must lie under {self.file_root} here (the server's working "
+                f"directory); got {where}. Use MODULE:PIPELINE for installed code",
+                field="pipeline",
+            )
 
     def set_enabled(self, name: str, enabled: bool, *, project: str) -> Schedule:
         """Enable or disable a schedule. Enabling starts from now: cron occurrences and
