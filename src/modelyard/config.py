@@ -168,7 +168,8 @@ class ServerSettings(BaseModel):
         description="Failed password sign-ins from one client address within "
         "`login_failure_window_s` after which sign-ins from that address are answered 429 "
         "until the oldest leaves the window (counted in memory, per server process; the "
-        "per-username lock-out applies as well).",
+        "per-username lock-out applies as well). The same limit applies, counted apart, to "
+        "requests with a refused bearer token from one address.",
     )
     login_failure_window_s: float = Field(
         900.0, gt=0, description="Window of `login_failures_per_address`, in seconds."
