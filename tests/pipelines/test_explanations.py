@@ -6,9 +6,14 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
+import httpx
 import pytest
+from typer.testing import CliRunner
 
-from modelyard import Client, InvalidInput, NotFound
+from modelyard import Client, InvalidInput, NotFound, PermissionDenied
+from modelyard.cli.main import app
+from modelyard.config import Settings
+from modelyard.governance import SYSTEM, Governance
 from modelyard.pipelines import explain
 from modelyard.pipelines.explanations import parts_changes
 from modelyard.pipelines.fingerprint import KeyParts
@@ -143,3 +148,62 @@ def test_deleted_runs_serve_no_cache_and_purged_runs_leave_no_rows(
         explain(again.run_id, client=pipe_client)
     with pytest.raises(InvalidInput, match="is not a pipeline run"):
         explain(first.steps["first"].run_id, client=pipe_client)
+
+
+def test_explain_through_the_server_answers_as_embedded(
+    pipe_client: Client,
+    steps: ModuleType,
+    tmp_path: Path,
+    settings: Settings,
+    served: str,
+    admin_token: str,
+) -> None:
+    flag = tmp_path / "flag"
+    flag.write_text("seen")
+    steps.twice.run(flag=str(flag), client=pipe_client)
+    again = steps.twice.run(flag=str(flag), client=pipe_client)
+    here = explain(again.run_id, client=pipe_client)
+    remote = settings.model_copy(
+        update={
+            "tracking": settings.tracking.model_copy(update={"uri": served, "token": admin_token})
+        }
+    )
+    with Client(remote) as over_http:
+        assert explain(again.run_id[:10], client=over_http) == here
+        with pytest.raises(InvalidInput, match="is not a pipeline run") as refused:
+            explain(again.steps["first"].run_id, client=over_http)
+        assert refused.value.field == "run"
+        with pytest.raises(NotFound):
+            explain("0123456789abcdef", client=over_http)
+
+    cli = CliRunner().invoke(
+        app,
+        [
+            "--home",
+            str(settings.home),
+            "--tracking-uri",
+            served,
+            "pipelines",
+            "explain",
+            again.run_id,
+            "--json",
+        ],
+        env={"MODELYARD_TRACKING_TOKEN": admin_token},
+    )
+    assert cli.exit_code == 0, cli.output
+    assert '"outcome": "cached"' in cli.output
+
+    gov = Governance(pipe_client.store)
+    gov.users.create_service_account("outsider", actor=SYSTEM)
+    token = gov.tokens.create("outsider", "t", actor=SYSTEM).secret
+    with httpx.Client(base_url=served + "/api/v1", timeout=30) as web:
+        answer = web.get(
+            f"/runs/{again.run_id}/explain", headers={"Authorization": f"Bearer {token}"}
+        )
+    assert answer.status_code == 403, answer.text
+    outsider = remote.tracking.model_copy(update={"token": token})
+    with (
+        Client(remote.model_copy(update={"tracking": outsider})) as theirs,
+        pytest.raises(PermissionDenied),
+    ):
+        explain(again.run_id, client=theirs)

@@ -4,13 +4,17 @@ A cached step names the run whose outputs it reused. A step that ran is compared
 the previous run of the same step of the same pipeline (by the key parts recorded with
 each step run): which step or helper source changed, which constant, param, input or
 package version; or there was no earlier run, or the cache was turned off.
+
+Embedded, :func:`explain` reads the step index of the store; in remote mode it asks the
+server (``GET /api/v1/runs/{run_id}/explain``), which answers with :func:`explain_in`
+for a caller with the viewer role on the run's project.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from modelyard.errors import InvalidInput
 from modelyard.pipelines.execute import CACHE_OFF_TAG
@@ -19,8 +23,9 @@ from modelyard.pipelines.index import StepIndex, StepRecord
 
 if TYPE_CHECKING:
     from modelyard.client import Client
+    from modelyard.tracking.service import TrackingService
 
-__all__ = ["StepExplanation", "explain", "parts_changes"]
+__all__ = ["StepExplanation", "explain", "explain_in", "parts_changes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,22 +54,26 @@ def explain(client: Client, run_id: str) -> list[StepExplanation]:
     """Per step of the pipeline run ``run_id`` (a full id or a unique prefix), why it ran
     or was cached, in the order the steps were recorded."""
     if client.is_remote:
-        raise InvalidInput(
-            "explain reads the step index of the embedded store; this client works through "
-            f"the server at {client.settings.tracking.uri}",
-            field="tracking.uri",
-        )
-    full = client.tracking.resolve_run_id(run_id)
-    index = StepIndex(client.store)
+        from modelyard.remote.pipelines import explain as explain_remote
+
+        return explain_remote(client._session(), run_id)
+    return explain_in(cast("TrackingService", client.tracking), StepIndex(client.store), run_id)
+
+
+def explain_in(tracking: TrackingService, index: StepIndex, run_id: str) -> list[StepExplanation]:
+    """:func:`explain` over a tracking service (whose actor must be able to read the
+    run) and the step index of its store."""
+    full = tracking.resolve_run_id(run_id)
+    tracking.get_run(full)
     records = index.of_pipeline_run(full)
     project_id = index.project_of(full)
     if not records or project_id is None:
         raise InvalidInput(f"run {full} is not a pipeline run (it has no step runs)", field="run")
-    return [_explain(client, index, r, project_id) for r in records]
+    return [_explain(tracking, index, r, project_id) for r in records]
 
 
 def _explain(
-    client: Client, index: StepIndex, record: StepRecord, project_id: str
+    tracking: TrackingService, index: StepIndex, record: StepRecord, project_id: str
 ) -> StepExplanation:
     if record.cached:
         source = record.source_run_id or "?"
@@ -75,7 +84,7 @@ def _explain(
     if record.status not in ("finished", "failed"):
         outcome = record.status
     reasons: list[str] = []
-    off = client.get_run(record.run_id).tags.get(CACHE_OFF_TAG)
+    off = tracking.get_run(record.run_id).tags.get(CACHE_OFF_TAG)
     if off == "step":
         reasons.append("cache turned off for the step (cache=False)")
     elif off == "run":

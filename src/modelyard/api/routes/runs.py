@@ -1,4 +1,5 @@
-"""Runs: create, get, resolve an id prefix, resume, end, delete, last steps."""
+"""Runs: create, get, resolve an id prefix, resume, end, delete, last steps, and why
+each step of a pipeline run ran or was cached."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from modelyard.api._services import get_tracking
-from modelyard.api.schemas.runs import LastStepsPublic, RunCreate, RunEnd, RunPublic, RunRef
+from modelyard.api.schemas.runs import (
+    ExplanationPublic,
+    LastStepsPublic,
+    RunCreate,
+    RunEnd,
+    RunPublic,
+    RunRef,
+    StepExplanationPublic,
+)
 from modelyard.tracking.service import TrackingService
 
 __all__ = ["router"]
@@ -76,3 +85,16 @@ def delete_run(run_id: str, tracking: Tracking, permanent: bool = False) -> None
 def last_steps(run_id: str, tracking: Tracking) -> LastStepsPublic:
     """The highest step of each metric (a resumed run continues after it)."""
     return LastStepsPublic(steps=tracking.last_steps(run_id))
+
+
+@router.get("/{run_id}/explain", response_model=ExplanationPublic)
+def explain(run_id: str, tracking: Tracking) -> ExplanationPublic:
+    """Why each step of a pipeline run (an id or a unique prefix) ran or was served from
+    the cache (422 for a run that is not a pipeline run)."""
+    from modelyard.pipelines.explanations import explain_in
+    from modelyard.pipelines.index import StepIndex
+
+    found = explain_in(tracking, StepIndex(tracking.store), run_id)
+    return ExplanationPublic(
+        steps=[StepExplanationPublic.model_validate(e.to_dict()) for e in found]
+    )

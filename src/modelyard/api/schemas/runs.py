@@ -8,7 +8,15 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from modelyard.api.schemas._types import NUL_FREE, Int64, Key, Public, ShortText, Text
 
-__all__ = ["LastStepsPublic", "RunCreate", "RunEnd", "RunPublic", "RunRef"]
+__all__ = [
+    "ExplanationPublic",
+    "LastStepsPublic",
+    "RunCreate",
+    "RunEnd",
+    "RunPublic",
+    "RunRef",
+    "StepExplanationPublic",
+]
 
 
 class RunCreate(BaseModel):
@@ -60,3 +68,14 @@ class RunRef(Public):
 
 class LastStepsPublic(Public):
     steps: dict[str, int] = Field(description="The highest step logged for each metric.")
+
+
+class StepExplanationPublic(Public):
+    step: str
+    run_id: str = Field(description="The step's own run.")
+    outcome: str = Field(description="ran, failed or cached (or the step run's status).")
+    reasons: list[str] = Field(description="Why, in words.")
+
+
+class ExplanationPublic(BaseModel):
+    steps: list[StepExplanationPublic] = Field(description="In the order they were recorded.")
