@@ -50,6 +50,14 @@ class World:
 
 
 @pytest.fixture
+def embedded_settings(embedded_settings: Settings) -> Settings:
+    """The test's settings, with room for one refused token per route from this address
+    (past ``login_failures_per_address`` the server answers 429, tested elsewhere)."""
+    server = embedded_settings.server.model_copy(update={"login_failures_per_address": 10_000})
+    return embedded_settings.model_copy(update={"server": server})
+
+
+@pytest.fixture
 def governance(embedded_settings: Settings) -> Iterator[Governance]:
     store = open_store(embedded_settings.store_url, auto_upgrade=True)
     yield Governance(store)
