@@ -37,19 +37,24 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+RefArgument = typer.Argument(..., help="MODULE:PIPELINE or path/to/file.py:PIPELINE.")
+ExecutorOption = typer.Option(
+    "sequential",
+    "--executor",
+    help="sequential (this process), local (processes) or ray (Ray tasks).",
+)
+ProjectOption = typer.Option("default", "--project", "-p", help="Project to run in.")
+NoCacheOption = typer.Option(False, "--no-cache", help="Run every step.")
+
 
 @app.command("run")
 def run(
     ctx: typer.Context,
-    ref: str = typer.Argument(..., help="MODULE:PIPELINE or path/to/file.py:PIPELINE."),
+    ref: str = RefArgument,
     param: list[str] = typer.Option([], "--param", help="A pipeline parameter, key=value."),
-    project: str = typer.Option("default", "--project", "-p", help="Project to run in."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Run every step."),
-    executor: str = typer.Option(
-        "sequential",
-        "--executor",
-        help="sequential (this process), local (processes) or ray (Ray tasks).",
-    ),
+    project: str = ProjectOption,
+    no_cache: bool = NoCacheOption,
+    executor: str = ExecutorOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Run a pipeline; prints each step, whether it ran or was cached, and its run."""
@@ -72,13 +77,9 @@ def run(
 @app.command("resume")
 def resume(
     ctx: typer.Context,
-    ref: str = typer.Argument(..., help="MODULE:PIPELINE or path/to/file.py:PIPELINE."),
+    ref: str = RefArgument,
     run_id: str = typer.Argument(..., help="The failed pipeline run (id or 6+ hex prefix)."),
-    executor: str = typer.Option(
-        "sequential",
-        "--executor",
-        help="sequential (this process), local (processes) or ray (Ray tasks).",
-    ),
+    executor: str = ExecutorOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Run a failed pipeline run again with its params: finished steps come from the
@@ -128,7 +129,7 @@ def _show(result: PipelineResult, as_json: bool) -> None:
 @app.command("sweep")
 def sweep(
     ctx: typer.Context,
-    ref: str = typer.Argument(..., help="MODULE:PIPELINE or path/to/file.py:PIPELINE."),
+    ref: str = RefArgument,
     grid: list[str] = typer.Option(
         [], "--grid", help="A swept parameter and its values, key=v1,v2,..."
     ),
@@ -142,13 +143,9 @@ def sweep(
     ),
     mode: str = typer.Option("max", "--mode", help="max or min: which metric is best."),
     param: list[str] = typer.Option([], "--param", help="A fixed parameter, key=value."),
-    project: str = typer.Option("default", "--project", "-p", help="Project to run in."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Run every step."),
-    executor: str = typer.Option(
-        "sequential",
-        "--executor",
-        help="sequential (this process), local (processes) or ray (Ray tasks).",
-    ),
+    project: str = ProjectOption,
+    no_cache: bool = NoCacheOption,
+    executor: str = ExecutorOption,
     max_workers: int | None = typer.Option(
         None, "--max-workers", help="Most steps at once (local: processes; ray: tasks)."
     ),
