@@ -1,6 +1,6 @@
 """The source of a step module whose two branches must run at the same time, shared by
-the tests of the out-of-process executors (each adds its own ``combine`` and failing
-step)."""
+the tests of the out-of-process executors (each adds its own ``combine``, which ``fan``
+calls, and a failing step)."""
 
 FAN_HEAD = """
 import os
@@ -22,4 +22,10 @@ def branch(values: list, power: int, marks: str) -> dict:
     while len(list(Path(marks).glob("*.start"))) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)  # both branches must be running at once to get past this
     return {"pid": os.getpid(), "total": sum(v**power for v in values)}
+
+
+@my.pipeline
+def fan(n: int, marks: str):
+    values = source(n)
+    combine(branch(values, 1, marks), branch(values, 2, marks))
 """

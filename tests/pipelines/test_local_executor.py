@@ -22,12 +22,6 @@ def combine(a: dict, b: dict) -> list:
     return [a["total"], b["total"], a["pid"] != b["pid"]]
 
 
-@my.pipeline
-def fan(n: int, marks: str):
-    values = source(n)
-    combine(branch(values, 1, marks), branch(values, 2, marks))
-
-
 @my.step
 def broken(values: list) -> int:
     raise ValueError("broken in a worker")

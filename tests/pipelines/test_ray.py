@@ -29,12 +29,6 @@ def combine(a: dict, b: dict) -> dict:
     return {"totals": [a["total"], b["total"]], "pids": [a["pid"], b["pid"], os.getpid()]}
 
 
-@my.pipeline
-def fan(n: int, marks: str):
-    values = source(n)
-    combine(branch(values, 1, marks), branch(values, 2, marks))
-
-
 @my.step
 def broken(values: list) -> int:
     raise ValueError("broken on ray")
