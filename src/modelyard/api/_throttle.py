@@ -46,15 +46,21 @@ class AddressThrottle:
 
     def check(self, addr: str | None) -> None:
         """Raise TooManyRequests while ``addr`` has ``limit`` failures in the window."""
+        refused = self.refusal(addr)
+        if refused is not None:
+            raise refused
+
+    def refusal(self, addr: str | None) -> TooManyRequests | None:
+        """The TooManyRequests error ``check`` would raise for ``addr``, or None."""
         if addr is None:
-            return
+            return None
         now = self._clock()
         with self._lock:
             times = self._recent(addr, now)
             if times is None or len(times) < self.limit:
-                return
+                return None
             wait = max(1, math.ceil(times[0] + self.window_s - now))
-        raise TooManyRequests(
+        return TooManyRequests(
             f"too many {self.what} from this address: try again in {wait} s",
             retry_after=wait,
         )

@@ -9,7 +9,9 @@ document depends on :func:`get_actor`, which asks the app's :class:`Authenticato
   session cookie of a password sign-in; a cookie-authenticated request that changes state
   must echo the session's CSRF token in ``X-CSRF-Token``. No or bad credentials are 401
   with ``WWW-Authenticate: Bearer``. Refused bearer tokens count per client address
-  (``app.state.token_throttle``): past the limit, that address's bearer requests are 429.
+  (``app.state.token_throttle``): past the limit, that address's refused tokens are 429
+  and no longer audited, while valid tokens from it still pass (many clients may share
+  one address behind a proxy).
 - :func:`no_auth` (``modelyard server --no-auth``, loopback only): every caller is the
   trusted local operator.
 """
@@ -68,10 +70,14 @@ def governance_auth(request: Request) -> Actor:
                 field="Authorization",
             )
         throttle: AddressThrottle = request.app.state.token_throttle
-        throttle.check(addr)
+        refused = throttle.refusal(addr)
         try:
-            principal = governance.tokens.authenticate(credential.strip(), client_addr=addr)
+            principal = governance.tokens.authenticate(
+                credential.strip(), client_addr=addr, audit=refused is None
+            )
         except PermissionDenied as exc:
+            if refused is not None:
+                raise refused from None
             throttle.failed(addr)
             raise Unauthenticated(exc.message, field="Authorization") from None
         return Actor.of(principal, addr)

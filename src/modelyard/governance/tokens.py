@@ -153,9 +153,11 @@ class TokenService:
         )
         return NewToken(token, secret)
 
-    def authenticate(self, secret: str, *, client_addr: str | None = None) -> Principal:
+    def authenticate(
+        self, secret: str, *, client_addr: str | None = None, audit: bool = True
+    ) -> Principal:
         """The principal a token string stands for, or PermissionDenied (audited when the
-        token's id names a stored token)."""
+        token's id names a stored token, unless ``audit`` is false)."""
         match = _TOKEN.match(secret) if isinstance(secret, str) else None
         token_id = match.group(2) if match else ""
         with self.store.read() as conn:
@@ -175,6 +177,8 @@ class TokenService:
         if row is None:
             raise PermissionDenied(_DENIED)
         refusal = _refusal(row, matches, now)
+        if refusal is not None and not audit:
+            raise PermissionDenied(_DENIED)
         if refusal is not None:
             with self.store.write() as conn:
                 self.audit.append(
