@@ -14,7 +14,7 @@ import os
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
@@ -242,6 +242,12 @@ class WorkerSettings(BaseModel):
         description="How long a worker holds a fire without renewing it; it renews every third "
         "of this while the pipeline runs, and a fire whose worker stopped is taken over by "
         "another worker after this.",
+    )
+    isolation: Literal["process", "inline"] = Field(
+        "process",
+        description="Where `modelyard worker` runs a fire's pipeline: `process`, a fresh Python "
+        "process per fire (code changes are picked up, a crash fails only that fire); `inline`, "
+        "in the worker's own process (for tests and debugging).",
     )
 
 

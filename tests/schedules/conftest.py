@@ -11,6 +11,9 @@ import pytest
 from schedule_support import Clock
 
 PIPES = """
+import os
+import pathlib
+import signal
 import time
 
 import modelyard as my
@@ -38,6 +41,7 @@ def failing(label: str = "x"):
 
 @my.step(cache=False)
 def nap(seconds: float) -> float:
+    pathlib.Path("nap.pid").write_text(str(os.getpid()))
     time.sleep(seconds)
     return seconds
 
@@ -45,6 +49,30 @@ def nap(seconds: float) -> float:
 @my.pipeline
 def slow(seconds: float = 1.0):
     nap(seconds)
+
+
+@my.step(cache=False)
+def record_pid(path: str) -> int:
+    pathlib.Path(path).write_text(str(os.getpid()))
+    return os.getpid()
+
+
+@my.pipeline
+def whoami(path: str = "pid.txt"):
+    record_pid(path)
+
+
+@my.step(cache=False)
+def die(how: str) -> str:
+    if how == "exit":
+        os._exit(3)
+    os.kill(os.getpid(), signal.SIGKILL)
+    return how
+
+
+@my.pipeline
+def crash(how: str = "exit"):
+    die(how)
 
 
 not_a_pipeline = 3
@@ -59,7 +87,9 @@ def clock() -> Clock:
 @pytest.fixture
 def pipes(tmp_path: Path) -> Iterator[Path]:
     """``sched_pipes.py`` in the test's folder (the working directory): pipelines
-    ``tick``, ``failing`` and ``slow``; refer to them as ``f"{pipes}:tick"``."""
+    ``tick``, ``failing``, ``slow`` (its step writes its pid to ``nap.pid``), ``whoami``
+    (its step writes its pid to ``path``) and ``crash`` (``how="exit"``: ``os._exit(3)``,
+    else SIGKILL); refer to them as ``f"{pipes}:tick"``."""
     path = tmp_path / "sched_pipes.py"
     path.write_text(PIPES)
     yield path

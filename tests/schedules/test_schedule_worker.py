@@ -1,5 +1,6 @@
 """The worker: cron fires with an injected clock, dataset triggers once per version,
-failures recorded, fires of a stopped worker taken over, the loop stops on request."""
+failures recorded, fires of a stopped worker taken over, the loop stops on request; each
+with a process per fire and inline."""
 
 from __future__ import annotations
 
@@ -28,9 +29,12 @@ def lines() -> list[str]:
     return []
 
 
-@pytest.fixture
-def worker(settings: Settings, clock: Clock, lines: list[str]) -> Iterator[Worker]:
-    with Worker(settings, clock=clock, log=lines.append, lease_s=30) as w:
+@pytest.fixture(params=["process", "inline"])
+def worker(
+    request: pytest.FixtureRequest, settings: Settings, clock: Clock, lines: list[str]
+) -> Iterator[Worker]:
+    """A worker on the test's clock, running each fire in a fresh process or inline."""
+    with Worker(settings, clock=clock, log=lines.append, lease_s=30, isolation=request.param) as w:
         yield w
 
 

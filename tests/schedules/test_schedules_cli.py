@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from modelyard import Client
 from modelyard.cli.main import app
 from modelyard.config import Settings
 from modelyard.schedules import ScheduleService
-from modelyard.schedules.worker import TRIGGER_TAG
+from modelyard.schedules.worker import INTERRUPTED, TRIGGER_TAG
 
 
 @pytest.fixture
@@ -168,6 +169,7 @@ def test_worker_stops_on_sigterm(tmp_path: Path) -> None:
             assert proc.stderr is not None
             first = proc.stderr.readline()
             assert first.startswith("worker ") and "every 0.2 s, all projects" in first
+            assert first.rstrip().endswith("a process per fire")
             proc.send_signal(signal.SIGTERM)
             rest = proc.stderr.read()
             assert proc.wait(timeout=30) == 0
@@ -177,32 +179,69 @@ def test_worker_stops_on_sigterm(tmp_path: Path) -> None:
     assert "SIGTERM: stopping after the running fire" in rest and "stopped" in rest
 
 
-@pytest.mark.slow
-def test_a_second_sigint_interrupts_the_running_fire(
-    settings: Settings, client: Client, pipes: Path, tmp_path: Path
-) -> None:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def start_worker(settings: Settings, tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    """``modelyard worker`` in its own session, as a terminal runs it in its own process
+    group: ``os.killpg(proc.pid, SIGINT)`` is a Ctrl-C at that terminal."""
+    command = [sys.executable, "-m", "modelyard", "--store-url", settings.store_url]
+    return subprocess.Popen(
+        [*command, "--home", str(settings.home), "worker", "--poll-interval", "0.2", *args],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+
+
+def wait_for_the_run(service: ScheduleService, tmp_path: Path) -> int:
+    """Wait until the ``long`` fire has its run and its step is sleeping; the step's pid."""
+    for _ in range(300):
+        fires = service.fires("long", project="ml")
+        if fires and fires[0].run_id is not None and (tmp_path / "nap.pid").exists():
+            return int((tmp_path / "nap.pid").read_text())
+        time.sleep(0.1)
+    raise AssertionError("the fire did not start")
+
+
+@pytest.fixture
+def long_fire(client: Client, pipes: Path) -> ScheduleService:
+    """A schedule ``long`` in project ``ml`` whose pipeline sleeps 60 s, due now."""
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
     service = ScheduleService(client.store, clock=lambda: an_hour_ago)
     service.create(
         "long", project="ml", pipeline=f"{pipes}:slow", params={"seconds": 60}, cron="* * * * *"
     )
-    command = [sys.executable, "-m", "modelyard", "--store-url", settings.store_url]
-    with subprocess.Popen(
-        [*command, "--home", str(settings.home), "worker", "--poll-interval", "0.2"],
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-    ) as proc:
+    return service
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("isolation", [[], ["--inline"]], ids=["process", "inline"])
+def test_a_second_sigint_interrupts_the_running_fire(
+    settings: Settings,
+    client: Client,
+    long_fire: ScheduleService,
+    tmp_path: Path,
+    isolation: list[str],
+) -> None:
+    with start_worker(settings, tmp_path, *isolation) as proc:
         try:
-            for _ in range(300):
-                fires = service.fires("long", project="ml")
-                if fires and fires[0].run_id is not None:
-                    break
-                time.sleep(0.1)
-            proc.send_signal(signal.SIGINT)
+            pid = wait_for_the_run(long_fire, tmp_path)
+            assert (pid == proc.pid) is bool(isolation)
+            os.killpg(proc.pid, signal.SIGINT)
             time.sleep(0.5)
             assert proc.poll() is None  # the first signal lets the fire finish
-            proc.send_signal(signal.SIGINT)
+            (fire,) = long_fire.fires("long", project="ml")
+            assert fire.run_id is not None and client.get_run(fire.run_id).status == "running"
+            assert alive(pid)
+            os.killpg(proc.pid, signal.SIGINT)
             assert proc.wait(timeout=30) == 130
             assert proc.stderr is not None
             said = proc.stderr.read()
@@ -211,7 +250,41 @@ def test_a_second_sigint_interrupts_the_running_fire(
                 proc.kill()
     assert "SIGINT: stopping after the running fire (again to interrupt it)" in said
     assert said.rstrip().endswith("interrupted")
-    (fire,) = service.fires("long", project="ml")
-    assert fire.status == "failed" and fire.error is not None and "interrupted" in fire.error
+    assert not alive(pid)
+    (fire,) = long_fire.fires("long", project="ml")
+    assert (fire.status, fire.error) == ("failed", INTERRUPTED)
     assert fire.run_id is not None
-    assert client.get_run(fire.run_id).status in {"failed", "killed"}
+    assert client.get_run(fire.run_id).status == "killed"  # as at a Ctrl-C
+
+
+@pytest.mark.slow
+def test_a_pipeline_process_does_not_outlive_a_killed_worker(
+    settings: Settings, long_fire: ScheduleService, tmp_path: Path
+) -> None:
+    with start_worker(settings, tmp_path) as proc:
+        try:
+            pid = wait_for_the_run(long_fire, tmp_path)
+            assert pid != proc.pid and alive(pid)
+            proc.kill()
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    for _ in range(100):
+        if not alive(pid):
+            break
+        time.sleep(0.1)
+    assert not alive(pid)
+
+
+def test_worker_inline_runs_the_pipeline_in_its_own_process(
+    cli: Callable[..., Any], client: Client, pipes: Path, tmp_path: Path
+) -> None:
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    ScheduleService(client.store, clock=lambda: an_hour_ago).create(
+        "who", project="ml", pipeline=f"{pipes}:whoami", cron="* * * * *"
+    )
+    ran = cli("worker", "--once", "--inline")
+    assert ran.exit_code == 0, ran.output
+    assert "ml/who cron:" in ran.stderr and "finished" in ran.stderr
+    assert int((tmp_path / "pid.txt").read_text()) == os.getpid()

@@ -287,10 +287,17 @@ def worker(
     project: str | None = typer.Option(
         None, "--project", "-p", help="Only the schedules of this project (default: all)."
     ),
+    inline: bool = typer.Option(
+        False,
+        "--inline",
+        help="Run pipelines in the worker's own process, not a fresh process per fire "
+        "[worker.isolation].",
+    ),
 ) -> None:
     """Run scheduled pipelines: cron occurrences and new dataset versions as they come
-    due, one line per fire on stderr. Several workers may share a store: each occurrence
-    runs once. Stops after the running fire on SIGINT or SIGTERM (again: at once)."""
+    due, each in a fresh process, one line per fire on stderr. Several workers may share
+    a store: each occurrence runs once. Stops after the running fire on SIGINT or SIGTERM
+    (again: at once)."""
 
     def body() -> None:
         from modelyard.schedules.worker import Worker
@@ -298,7 +305,12 @@ def worker(
         if poll_interval is not None and poll_interval <= 0:
             raise InvalidInput("--poll-interval must be positive", field="--poll-interval")
         settings = state(ctx).settings()
-        with Worker(settings, project=project, poll_interval_s=poll_interval) as w:
+        with Worker(
+            settings,
+            project=project,
+            poll_interval_s=poll_interval,
+            isolation="inline" if inline else None,
+        ) as w:
             if once:
                 w.run_once()
                 return
@@ -316,7 +328,8 @@ def worker(
             previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
             err_console.print(
                 f"worker {w.name}: every {w.poll_interval_s:g} s, "
-                f"{'project ' + project if project else 'all projects'}",
+                f"{'project ' + project if project else 'all projects'}, "
+                f"{'inline' if w.isolation == 'inline' else 'a process per fire'}",
                 highlight=False,
             )
             try:

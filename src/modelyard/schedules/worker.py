@@ -2,17 +2,22 @@
 
 Each pass takes over fires whose worker stopped (their lease expired), then claims the
 due occurrences of the enabled schedules (:meth:`ScheduleService.due`) one at a time and
-runs each claimed fire's pipeline in this process with
-``Pipeline.run(client=..., project=..., **params)``. While a pipeline runs, a thread
-renews the fire's lease. The pipeline run carries the fire's trigger from its first
-moment as tags (:data:`TRIGGER_TAG`, :data:`SCHEDULE_TAG`, :data:`FIRE_TAG`); the fire
-records the run, its status and its error. One line per fire goes to ``log`` (stderr).
+runs each claimed fire's pipeline with ``Pipeline.run(client=..., project=..., **params)``:
+by default in a fresh Python process per fire (``python -m modelyard.schedules._fire``,
+the job on its stdin, the run id and outcome back on its stdout), or with
+``isolation="inline"`` in this process. While a pipeline runs, a thread renews the fire's
+lease. The pipeline run carries the fire's trigger from its first moment as tags
+(:data:`TRIGGER_TAG`, :data:`SCHEDULE_TAG`, :data:`FIRE_TAG`); the fire records the run,
+its status and its error. One line per fire goes to ``log`` (stderr).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -20,10 +25,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from modelyard.client import Client
 from modelyard.errors import InvalidInput, ModelyardError
+from modelyard.schedules._fire import job_line, one_line
 from modelyard.schedules.cron import MAX_COUNTED
 from modelyard.schedules.entities import Due, Fire, Schedule
 from modelyard.schedules.service import FAILED, FINISHED, Clock, ScheduleService, resolve
@@ -31,7 +37,16 @@ from modelyard.schedules.service import FAILED, FINISHED, Clock, ScheduleService
 if TYPE_CHECKING:
     from modelyard.config import Settings
 
-__all__ = ["FIRE_TAG", "SCHEDULE_TAG", "TRIGGER_TAG", "Outcome", "Pass", "Worker"]
+__all__ = [
+    "FIRE_TAG",
+    "INTERRUPTED",
+    "SCHEDULE_TAG",
+    "TRIGGER_TAG",
+    "Outcome",
+    "Pass",
+    "Worker",
+    "fire_command",
+]
 
 #: What started a scheduled pipeline run: ``cron:EXPR@TIME`` or ``dataset:NAME:VERSION``.
 TRIGGER_TAG = "modelyard.trigger"
@@ -39,6 +54,11 @@ TRIGGER_TAG = "modelyard.trigger"
 SCHEDULE_TAG = "modelyard.schedule"
 #: The fire (claimed occurrence) a scheduled pipeline run belongs to.
 FIRE_TAG = "modelyard.schedule_fire"
+
+#: The error of a fire that the worker's second SIGINT or SIGTERM interrupted.
+INTERRUPTED = "interrupted: the worker was stopped during the run"
+#: How long an interrupted pipeline process has to end its run before SIGKILL.
+TERMINATE_GRACE_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +109,7 @@ class Worker:
         lease_s: float | None = None,
         clock: Clock | None = None,
         log: Callable[[str], None] | None = None,
+        isolation: Literal["process", "inline"] | None = None,
     ) -> None:
         if settings.tracking.uri is not None:
             raise InvalidInput(
@@ -102,6 +123,13 @@ class Worker:
             poll_interval_s if poll_interval_s is not None else settings.worker.poll_interval_s
         )
         self.lease_s = lease_s if lease_s is not None else settings.worker.lease_s
+        self.isolation = isolation or settings.worker.isolation
+        if self.isolation not in ("process", "inline"):
+            raise InvalidInput(
+                f"isolation must be 'process' or 'inline'; got {self.isolation!r}",
+                field="isolation",
+            )
+        self.settings = settings
         self.clock = clock or _utcnow
         self.log = log or _stderr
         self.name = f"{socket.gethostname()}:{os.getpid()}"
@@ -164,9 +192,6 @@ class Worker:
     def _run(self, schedule: Schedule, fire: Fire, due: Due | None = None) -> Outcome:
         tags = {TRIGGER_TAG: fire.trigger, SCHEDULE_TAG: schedule.name, FIRE_TAG: fire.id}
         started = time.monotonic()
-        status, error = FINISHED, None
-        client = self.client
-
         started_run: list[str] = []
 
         def on_start(run_id: str) -> None:
@@ -178,26 +203,20 @@ class Worker:
 
         with self._renewing(fire):
             try:
-                pipeline = resolve(schedule.pipeline)
-                pipeline.run(
-                    client=client,
-                    project=schedule.project,
-                    tags=tags,
-                    on_start=on_start,
-                    **schedule.params,
-                )
-            except Exception as exc:
-                status, error = FAILED, _one_line(exc)
+                if self.isolation == "inline":
+                    status, error = self._inline(schedule, tags, on_start)
+                else:
+                    status, error = self._in_process(schedule, tags, on_start)
             except KeyboardInterrupt:
+                run_id = started_run[0] if started_run else None
+                self._end_run(schedule.project, run_id, INTERRUPTED)
                 self.service.finish(
-                    fire.id,
-                    worker=self.name,
-                    status=FAILED,
-                    run_id=started_run[0] if started_run else None,
-                    error="interrupted: the worker was stopped during the run",
+                    fire.id, worker=self.name, status=FAILED, run_id=run_id, error=INTERRUPTED
                 )
                 raise
             run_id = started_run[0] if started_run else None
+        if status == FAILED:
+            self._end_run(schedule.project, run_id, error)
         recorded = self.service.finish(
             fire.id, worker=self.name, status=status, run_id=run_id, error=error
         )
@@ -206,6 +225,63 @@ class Worker:
         )
         self.log(self._line(outcome, due))
         return outcome
+
+    def _inline(
+        self, schedule: Schedule, tags: dict[str, str], on_start: Callable[[str], None]
+    ) -> tuple[str, str | None]:
+        """Run the pipeline in this process."""
+        try:
+            resolve(schedule.pipeline).run(
+                client=self.client,
+                project=schedule.project,
+                tags=tags,
+                on_start=on_start,
+                **schedule.params,
+            )
+        except Exception as exc:
+            return FAILED, one_line(exc)
+        return FINISHED, None
+
+    def _in_process(
+        self, schedule: Schedule, tags: dict[str, str], on_start: Callable[[str], None]
+    ) -> tuple[str, str | None]:
+        """Run the pipeline in a fresh process, in its own session (a Ctrl-C at the
+        terminal reaches only the worker); it never outlives this call."""
+        job = job_line(
+            self.settings,
+            pipeline=schedule.pipeline,
+            project=schedule.project,
+            params=schedule.params,
+            tags=tags,
+        )
+        with subprocess.Popen(
+            fire_command(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,
+        ) as proc:
+            try:
+                return _follow(proc, job, on_start)
+            finally:
+                _stop(proc)
+
+    def _end_run(self, project: str, run_id: str | None, error: str | None) -> None:
+        """End a failed fire's pipeline run, and its step runs, as failed where they are
+        still running (their process died before it could end them)."""
+        if run_id is None:
+            return
+        tracking = self.client.tracking
+        try:
+            if tracking.get_run(run_id).status != "running":
+                return
+            steps = tracking.search_runs(
+                project,
+                filter=f"attributes.parent_id = '{run_id}' and attributes.status = 'running'",
+            )
+            for still_running in [*(step.id for step in steps.runs), run_id]:
+                tracking.end_run(still_running, FAILED, error=error)
+        except ModelyardError as exc:
+            self.log(f"{self._stamp()} could not end run {run_id[:12]}: {exc.message}")
 
     @contextmanager
     def _renewing(self, fire: Fire) -> Iterator[None]:
@@ -252,6 +328,62 @@ class Worker:
         return " ".join(parts)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+def fire_command() -> list[str]:
+    """The command of a fire's pipeline process; the job (secrets included) goes on its
+    stdin, never in its arguments."""
+    return [sys.executable, "-m", "modelyard.schedules._fire"]
+
+
+def _follow(
+    proc: subprocess.Popen[bytes], job: bytes, on_start: Callable[[str], None]
+) -> tuple[str, str | None]:
+    """Send the job, pass the run id on as it comes, and return the outcome: the one the
+    process reported, or why it ended without one."""
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(job)
+        proc.stdin.flush()
+    except BrokenPipeError:  # it died at once; its exit code says why
+        pass
+    outcome: tuple[str, str | None] | None = None
+    for raw in proc.stdout:
+        try:
+            message: dict[str, Any] = json.loads(raw)
+        except ValueError:  # not the protocol's: user code found its descriptor
+            continue
+        if "run_id" in message:
+            on_start(message["run_id"])
+        elif "status" in message:
+            outcome = (message["status"], message.get("error"))
+    code = proc.wait()
+    return outcome if outcome is not None else (FAILED, _exit_error(code))
+
+
+def _exit_error(code: int) -> str:
+    if code >= 0:
+        return f"the pipeline process exited with code {code}" + (
+            " without reporting an outcome" if code == 0 else ""
+        )
+    number = -code
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = "unknown signal"
+    hint = "; out of memory?" if number == signal.SIGKILL else ""
+    return f"the pipeline process was killed by signal {number} ({name}{hint})"
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """End the process group of a pipeline process still running: SIGTERM (its run
+    ends ``killed``), then SIGKILL after :data:`TERMINATE_GRACE_S`."""
+    if proc.poll() is not None:
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=TERMINATE_GRACE_S)
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+        return
