@@ -57,10 +57,13 @@ def clients(tmp_path: Path) -> Iterator[Callable[[str, float], list[subprocess.P
 
     def start(url: str, pause: float) -> list[subprocess.Popen[str]]:
         args = [sys.executable, str(script), url, str(tmp_path / "home"), str(POINTS), str(pause)]
-        for _ in range(CLIENTS):
-            started.append(
-                subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            )
+        for number in range(len(started), len(started) + CLIENTS):
+            # stderr to a file: stdout, the only pipe, is then read to its end through
+            # the buffered reader _run_ids used, which may already hold the final "done"
+            with (tmp_path / f"client-{number}.err").open("w") as err:
+                started.append(
+                    subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, text=True)
+                )
         return started
 
     yield start
@@ -76,10 +79,11 @@ def _run_ids(procs: list[subprocess.Popen[str]]) -> list[str]:
     return [line[1] for line in lines]
 
 
-def _finish(procs: list[subprocess.Popen[str]]) -> None:
-    for proc in procs:
-        out, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
+def _finish(procs: list[subprocess.Popen[str]], errors: Path) -> None:
+    for number, proc in enumerate(procs):
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        assert proc.wait(timeout=300) == 0, (errors / f"client-{number}.err").read_text()
         assert out.split() == ["done"], out
 
 
@@ -108,17 +112,17 @@ def _check_every_point_once(settings: Settings, run_ids: list[str]) -> None:
 
 
 def test_eight_clients_over_http_all_land(
-    embedded_settings: Settings, server_process: Callable[..., Any], clients: Any
+    embedded_settings: Settings, server_process: Callable[..., Any], clients: Any, tmp_path: Path
 ) -> None:
     server = server_process(embedded_settings, workers=2)
     procs = clients(server.url, 0)
     run_ids = _run_ids(procs)
-    _finish(procs)
+    _finish(procs, tmp_path)
     _check_every_point_once(embedded_settings, run_ids)
 
 
 def test_a_server_killed_mid_load_loses_and_duplicates_nothing(
-    embedded_settings: Settings, server_process: Callable[..., Any], clients: Any
+    embedded_settings: Settings, server_process: Callable[..., Any], clients: Any, tmp_path: Path
 ) -> None:
     server = server_process(embedded_settings)
     procs = clients(server.url, 0.05)  # ~3 s of logging each
@@ -128,7 +132,7 @@ def test_a_server_killed_mid_load_loses_and_duplicates_nothing(
     server.kill()
     time.sleep(1.0)  # clients meet refused connections, keep their batches, back off
     server_process(embedded_settings, port=server.port)
-    _finish(procs)
+    _finish(procs, tmp_path)
     _check_every_point_once(embedded_settings, run_ids)
 
 
