@@ -149,6 +149,9 @@ def test_roles_viewer_reads_contributor_writes(
         as_viewer.create("v", project="ml", pipeline=f"{pipes}:tick", cron="* * * * *")
     assert as_writer.create("w", project="ml", pipeline=f"{pipes}:tick", dataset="s").created_by
     assert not as_writer.disable("t", project="ml").enabled
+    with pytest.raises(PermissionDenied):
+        as_viewer.run_now("t", project="ml")
+    assert as_writer.run_now("t", project="ml").requested_by == "writer-bot"
     as_writer.delete("w", project="ml")
 
 
@@ -167,6 +170,35 @@ def test_cron_claim_once_and_only_the_newest_missed_occurrence(
     assert service.finish(fire.id, worker="w1", status="finished")
     (listed,) = service.fires("hourly", project="ml")
     assert (listed.status, listed.missed, listed.worker) == ("finished", 2, "w1")
+
+
+def test_a_run_asked_for_now_is_claimed_once_and_audited(
+    client: Client, service: ScheduleService, pipes: Path, clock: Clock
+) -> None:
+    service.create("hourly", project="ml", pipeline=f"{pipes}:tick", cron="0 * * * *")
+    asked = service.run_now("hourly", project="ml")
+    assert asked.requested_at == to_ms(clock.now)
+    (due,) = service.due()  # the request; the next cron occurrence is not due yet
+    assert due.trigger == f"manual:{asked.requested_by}@2026-12-04T10:00:30+00:00"
+    assert (due.requested_at, due.due_at, due.version) == (asked.requested_at, None, None)
+    fire = service.claim(due, worker="w1", lease_s=60)
+    assert fire is not None and fire.trigger == due.trigger and fire.due_at is None
+    assert service.claim(due, worker="w2", lease_s=60) is None
+    assert service.due() == []
+    clock.advance(seconds=1)
+    again = service.run_now("hourly", project="ml")  # a new request after the claim
+    (second,) = service.due()
+    assert second.requested_at == again.requested_at != asked.requested_at
+    assert service.claim(due, worker="w2", lease_s=60) is None  # the old request is gone
+    assert service.claim(second, worker="w2", lease_s=60) is not None
+    assert len(service.fires("hourly", project="ml")) == 2  # no unique due time needed
+    assert service.get("hourly", project="ml").next_fire_at == asked.next_fire_at
+    actions = [
+        e["action"]
+        for e in Governance(client.store).audit.export(actor=SYSTEM)
+        if e["object_type"] == "schedule"
+    ]
+    assert actions == ["schedule.created", "schedule.run_requested", "schedule.run_requested"]
 
 
 def test_a_stale_claim_of_an_older_occurrence_loses(

@@ -13,7 +13,8 @@ class Schedule:
     """A pipeline run on a cron expression (``cron``, ``timezone``) or on each new
     version of a dataset of the project (``dataset``). ``next_fire_at`` (ms) is the next
     cron occurrence for an enabled cron schedule; ``seen_version`` the newest version of
-    the dataset a dataset schedule has handled."""
+    the dataset a dataset schedule has handled; ``requested_at`` (ms) and
+    ``requested_by`` a run asked for now that no worker has claimed yet."""
 
     id: str
     project: str
@@ -29,6 +30,8 @@ class Schedule:
     updated_at: int
     next_fire_at: int | None
     seen_version: int | None
+    requested_at: int | None = None
+    requested_by: str | None = None
 
     @property
     def trigger(self) -> str:
@@ -44,8 +47,9 @@ class Schedule:
 @dataclass(frozen=True, slots=True)
 class Due:
     """An occurrence that is due: a cron time (``due_at``, ms, with ``missed`` earlier
-    occurrences skipped) or a new dataset version (``dataset_version_id``, number
-    ``version``). ``trigger`` is what the pipeline run records."""
+    occurrences skipped), a new dataset version (``dataset_version_id``, number
+    ``version``) or a run asked for now (``requested_at``, ms). ``trigger`` is what the
+    pipeline run records."""
 
     schedule: Schedule
     trigger: str
@@ -53,6 +57,7 @@ class Due:
     missed: int = 0
     dataset_version_id: str | None = None
     version: int | None = None
+    requested_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

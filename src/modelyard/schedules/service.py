@@ -1,5 +1,5 @@
-"""The schedule service: schedules of pipelines (create, read, enable, disable, delete)
-and the claiming rule the workers follow.
+"""The schedule service: schedules of pipelines (create, read, enable, disable, run now,
+delete) and the claiming rule the workers follow.
 
 A schedule names a pipeline (``MODULE:NAME`` or ``path/to/file.py:NAME``, resolved as
 ``modelyard pipelines run`` resolves it; a file is stored by its absolute path), its
@@ -18,6 +18,10 @@ first and then no longer matches) -- and inserts the fire, whose unique constrai
 same occurrence. The fire is leased to its worker, which renews the lease while the
 pipeline runs; a ``running`` fire whose lease expired (its worker died) is taken over
 by the next worker that polls, up to :data:`MAX_ATTEMPTS` attempts.
+
+A run asked for now (:meth:`ScheduleService.run_now`) is a request on the schedule
+(``requested_at``, ``requested_by``); a worker claims it by clearing the very request it
+saw (``UPDATE ... WHERE requested_at = seen``), which again only one transaction wins.
 """
 
 from __future__ import annotations
@@ -301,6 +305,24 @@ class ScheduleService:
     def disable(self, name: str, *, project: str) -> Schedule:
         return self.set_enabled(name, False, project=project)
 
+    def run_now(self, name: str, *, project: str) -> Schedule:
+        """Ask for a run of the schedule now: the next worker to poll runs its pipeline
+        once with its params (trigger ``manual:USER@TIME``), whatever its trigger and
+        even when it is disabled; its cron cursor and dataset versions are left as they
+        are. A request still waiting for a worker is kept, not doubled."""
+        with self.store.write() as conn:
+            row = self._row(conn, project, name)
+            self._require(conn, project, Role.CONTRIBUTOR)
+            if row.requested_at is None:
+                now = to_ms(self._now(None))
+                conn.execute(
+                    update(schedules)
+                    .where(schedules.c.id == row.id, schedules.c.requested_at.is_(None))
+                    .values(requested_at=now, requested_by=self._who())
+                )
+                self._audit(conn, "schedule.run_requested", row.id, f"{project}/{name}")
+        return self.get(name, project=project)
+
     def delete(self, name: str, *, project: str) -> None:
         """Delete a schedule and the record of its fires (the runs stay)."""
         with self.store.write() as conn:
@@ -376,11 +398,14 @@ class ScheduleService:
     # -- what workers do ----------------------------------------------------------------------
 
     def due(self, *, project: str | None = None, now: datetime | None = None) -> list[Due]:
-        """The occurrences due at ``now``: per enabled cron schedule the newest occurrence
-        after its cursor (the earlier ones counted as missed), per dataset schedule each
-        version newer than the last one it saw, oldest first."""
+        """The occurrences due at ``now``: per schedule a run asked for now (enabled or
+        not), then, when it is enabled, per cron schedule the newest occurrence after its
+        cursor (the earlier ones counted as missed), per dataset schedule each version
+        newer than the last one it saw, oldest first."""
         moment = self._now(now)
-        stmt = _schedule_select().where(schedules.c.enabled.is_(True))
+        stmt = _schedule_select().where(
+            or_(schedules.c.enabled.is_(True), schedules.c.requested_at.is_not(None))
+        )
         if project is not None:
             stmt = stmt.where(projects.c.name == project)
         found: list[Due] = []
@@ -389,6 +414,17 @@ class ScheduleService:
                 self._require(conn, project, Role.VIEWER)
             for row in conn.execute(stmt.order_by(schedules.c.created_at)).all():
                 schedule = _schedule(row)
+                if row.requested_at is not None:
+                    asked = from_ms(row.requested_at).isoformat(timespec="seconds")
+                    found.append(
+                        Due(
+                            schedule,
+                            f"manual:{row.requested_by}@{asked}",
+                            requested_at=row.requested_at,
+                        )
+                    )
+                if not row.enabled:
+                    continue
                 if row.cron is not None:
                     cron = Cron(row.cron, row.timezone)
                     due = cron.due(from_ms(row.cursor_at), moment)
@@ -423,11 +459,17 @@ class ScheduleService:
         self, due: Due, *, worker: str, lease_s: float, now: datetime | None = None
     ) -> Fire | None:
         """Claim ``due`` for ``worker``: the fire, or None when another worker claimed it
-        (or the schedule was disabled or deleted) first."""
+        (or the schedule was disabled or deleted) first. A run asked for now is claimed
+        by clearing the request it saw."""
         moment = to_ms(self._now(now))
         s = schedules.c
         with self.store.write() as conn:
-            if due.due_at is not None:
+            if due.requested_at is not None:
+                moved = update(schedules).where(
+                    s.id == due.schedule.id, s.requested_at == due.requested_at
+                )
+                moved = moved.values(requested_at=None, requested_by=None)
+            elif due.due_at is not None:
                 moved = update(schedules).where(
                     s.id == due.schedule.id,
                     s.enabled.is_(True),
@@ -608,6 +650,8 @@ def _schedule(row: Any) -> Schedule:
         updated_at=row.updated_at,
         next_fire_at=next_at,
         seen_version=row.seen_version,
+        requested_at=row.requested_at,
+        requested_by=row.requested_by,
     )
 
 

@@ -48,7 +48,8 @@ __all__ = [
     "fire_command",
 ]
 
-#: What started a scheduled pipeline run: ``cron:EXPR@TIME`` or ``dataset:NAME:VERSION``.
+#: What started a scheduled pipeline run: ``cron:EXPR@TIME``, ``dataset:NAME:VERSION``
+#: or ``manual:USER@TIME`` (a run asked for now).
 TRIGGER_TAG = "modelyard.trigger"
 #: The schedule of a scheduled pipeline run.
 SCHEDULE_TAG = "modelyard.schedule"

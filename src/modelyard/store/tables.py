@@ -409,6 +409,9 @@ schedules = Table(
     Column("enabled", Boolean, nullable=False),
     Column("cursor_at", BigInteger, nullable=True),
     Column("seen_version", Integer, nullable=True),
+    # A run asked for now (``run_now``), until a worker claims it: when, and by whom.
+    Column("requested_at", BigInteger, nullable=True),
+    Column("requested_by", String(255), nullable=True),
     Column("created_by", String(255), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
