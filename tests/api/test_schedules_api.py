@@ -168,6 +168,17 @@ def test_only_files_under_the_servers_directory_load_and_none_named_like_a_modul
     assert "outside_pipes" not in sys.modules and sys.modules["typing"] is typing
 
 
+def test_run_now_is_202_and_kept_until_a_worker_claims_it(api: httpx.Client, pipes: Path) -> None:
+    assert api.post(SCHEDULES, json=_body(enabled=False)).status_code == 201
+    asked = api.post(f"{SCHEDULES}/nightly/run")
+    assert asked.status_code == 202, asked.text
+    body = asked.json()
+    assert body["requested_at"] is not None and body["requested_by"] == "test-admin"
+    assert api.post(f"{SCHEDULES}/nightly/run").json() == body
+    assert api.get(f"{SCHEDULES}/nightly").json()["requested_at"] == body["requested_at"]
+    assert api.post(f"{SCHEDULES}/nope/run").status_code == 404
+
+
 def test_bad_fire_limits_are_422(api: httpx.Client, pipes: Path) -> None:
     api.post(SCHEDULES, json=_body())
     for limit in ("0", "501", "many"):

@@ -160,6 +160,26 @@ def test_worker_once_runs_what_is_due_and_fires_shows_it(
     assert "finished" in table.stdout and fire["run_id"][:12] in table.stdout
 
 
+def test_run_asks_for_a_run_the_next_worker_pass_makes(
+    cli: Callable[..., Any], client: Client
+) -> None:
+    made = cli("schedules", "create", "nightly", "--pipeline", "sched_pipes.py:tick",
+               "--cron", "0 3 * * *", "-p", "ml", "--disabled")  # fmt: skip
+    assert made.exit_code == 0, made.output
+    asked = cli("schedules", "run", "nightly", "-p", "ml")
+    assert asked.exit_code == 0, asked.output
+    assert "asked for a run of schedule nightly in project ml" in asked.stdout
+    assert "the next worker to poll runs it" in asked.stdout
+    assert "waiting for a worker" in cli("schedules", "show", "nightly", "-p", "ml").stdout
+    ran = cli("worker", "--once", "--inline")
+    assert ran.exit_code == 0 and "ml/nightly manual:" in ran.stderr and "finished" in ran.stderr
+    (fire,) = json.loads(cli("schedules", "fires", "nightly", "-p", "ml", "--json").stdout)
+    assert fire["trigger"].startswith("manual:") and fire["status"] == "finished"
+    assert "waiting for a worker" not in cli("schedules", "show", "nightly", "-p", "ml").stdout
+    missing = cli("schedules", "run", "nope", "-p", "ml")
+    assert missing.exit_code == 4 and "schedule 'nope' does not exist" in missing.stderr
+
+
 def test_worker_stops_on_sigterm(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "modelyard", "--home", str(tmp_path / "home"), "worker"]
     with subprocess.Popen(

@@ -121,3 +121,38 @@ def test_a_worker_refuses_a_remote_client_at_once(embedded_settings: Settings) -
     with pytest.raises(InvalidInput, match="a worker needs the stores") as info:
         Worker(remote)
     assert info.value.field == "tracking.uri"
+
+
+def test_run_now_is_claimed_once_by_the_next_worker(
+    client: Client, sdk_mode: str, embedded_settings: Settings, pipes: Path
+) -> None:
+    schedules = client.schedules
+    nightly = schedules.create(
+        "nightly", project="ml", pipeline=f"{pipes}:tick", params={"label": "n"},
+        cron="0 3 * * *",
+    )  # fmt: skip
+    schedules.create(
+        "on-sales", project="ml", pipeline=f"{pipes}:tick", dataset="sales", enabled=False
+    )
+    asked = schedules.run_now("on-sales", project="ml")  # disabled: it runs all the same
+    assert asked.requested_at is not None and not asked.enabled
+    assert asked.requested_by == ("test-admin" if sdk_mode == "remote" else nightly.created_by)
+    assert schedules.run_now("on-sales", project="ml") == asked  # kept, not doubled
+    assert schedules.run_now("nightly", project="ml").next_fire_at == nightly.next_fire_at
+
+    with Worker(embedded_settings, log=lambda _: None, isolation="inline") as worker:
+        ran = worker.run_once().ran
+        assert worker.run_once().ran == []  # each request runs once
+    assert sorted((o.schedule.name, o.status) for o in ran) == [
+        ("nightly", "finished"),
+        ("on-sales", "finished"),
+    ]
+    (fire,) = schedules.fires("on-sales", project="ml")
+    assert fire.trigger.startswith(f"manual:{asked.requested_by}@")
+    assert (fire.due_at, fire.dataset_version_id, fire.status) == (None, None, "finished")
+    assert client.get_run(fire.run_id).tags["modelyard.trigger"] == fire.trigger
+    after = schedules.get("on-sales", project="ml")
+    assert (after.requested_at, after.requested_by, after.enabled) == (None, None, False)
+    assert schedules.get("nightly", project="ml").next_fire_at == nightly.next_fire_at
+    with pytest.raises(NotFound):
+        schedules.run_now("nope", project="ml")

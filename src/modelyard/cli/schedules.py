@@ -62,6 +62,9 @@ def _show(found: Schedule, as_json: bool) -> None:
     ]
     if found.dataset is not None:
         rows.append(("last version seen", str(found.seen_version or "none yet")))
+    if found.requested_at is not None:
+        asked = f"{fmt_time(found.requested_at)} UTC by {found.requested_by}"
+        rows.append(("run requested", f"{asked}, waiting for a worker"))
     table(f"Schedule {found.name}", ["field", "value"], rows)
 
 
@@ -222,6 +225,33 @@ def disable(
 ) -> None:
     """Disable a schedule (a fire already running finishes)."""
     _toggle(ctx, name, project, False, as_json)
+
+
+@app.command("run")
+def run_now(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Schedule name."),
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Ask for a run now: the next worker to poll runs the pipeline once with the
+    schedule's params, even when the schedule is disabled."""
+
+    def body() -> None:
+        with client(ctx) as c:
+            found = c.schedules.run_now(name, project=project)
+        if as_json:
+            print_json(found.as_dict())
+            return
+        console.print(
+            f"asked for a run of schedule {found.name} in project {found.project} "
+            f"(at {fmt_time(found.requested_at)} UTC by {found.requested_by}): the next "
+            "worker to poll runs it",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    run_command(body)
 
 
 @app.command("delete")

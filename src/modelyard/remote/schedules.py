@@ -2,7 +2,7 @@
 
 ``RemoteSchedules`` has the user-facing methods of
 :class:`~modelyard.schedules.service.ScheduleService` (create, read, enable, disable,
-delete, fires) with the same signatures, results and errors. The worker's methods (due,
+run now, delete, fires) with the same signatures, results and errors. The worker's methods (due,
 claim, take_over, renew, record_run, finish) are not here: a worker runs where the store
 is. The server resolves a pipeline reference, as its workers will: it is sent as given
 (a relative ``FILE.py`` path is relative to the server's working directory).
@@ -72,6 +72,13 @@ class RemoteSchedules:
 
     def disable(self, name: str, *, project: str) -> Schedule:
         return self.set_enabled(name, False, project=project)
+
+    def run_now(self, name: str, *, project: str) -> Schedule:
+        """Ask for a run of the schedule now: the next worker to poll runs its pipeline
+        once with its params (trigger ``manual:USER@TIME``), whatever its trigger and
+        even when it is disabled. A request still waiting for a worker is kept, not
+        doubled."""
+        return _schedule(self.http.call("POST", f"{_path(project, name)}/run").json())
 
     def delete(self, name: str, *, project: str) -> None:
         """Delete a schedule and the record of its fires (the runs stay)."""

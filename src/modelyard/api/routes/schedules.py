@@ -89,6 +89,14 @@ def disable_schedule(project: str, name: str, schedules: Schedules) -> ScheduleP
     return _public(schedules.disable(name, project=project))
 
 
+@router.post(_IN_PROJECT + "/{name}/run", status_code=202, response_model=SchedulePublic)
+def run_schedule_now(project: str, name: str, schedules: Schedules) -> SchedulePublic:
+    """Ask for a run now: the next worker to poll runs the pipeline once with its params
+    (trigger ``manual:USER@TIME``), even when the schedule is disabled. A request still
+    waiting for a worker is kept, not doubled."""
+    return _public(schedules.run_now(name, project=project))
+
+
 @router.delete(_IN_PROJECT + "/{name}", status_code=204, response_class=Response)
 def delete_schedule(project: str, name: str, schedules: Schedules) -> None:
     """Delete a schedule and the record of its fires (its runs stay)."""

@@ -54,6 +54,10 @@ class SchedulePublic(Public):
     seen_version: int | None = Field(
         description="The newest dataset version a dataset schedule has handled."
     )
+    requested_at: int | None = Field(
+        description="A run asked for now (ms) that no worker has claimed yet."
+    )
+    requested_by: str | None = Field(description="Who asked for that run.")
     trigger: str = Field(description="In words: `cron 0 3 * * * (UTC)` or `dataset sales`.")
 
 
@@ -67,7 +71,9 @@ class FirePublic(Public):
     schedule_id: str
     schedule: str
     project: str
-    trigger: str = Field(description="`cron:EXPR@TIME` or `dataset:NAME:VERSION`.")
+    trigger: str = Field(
+        description="`cron:EXPR@TIME`, `dataset:NAME:VERSION` or `manual:USER@TIME`."
+    )
     due_at: int | None
     dataset_version_id: str | None
     missed: int = Field(description="Earlier cron occurrences skipped for this one.")
