@@ -53,6 +53,8 @@ def test_home_moves_store_and_artifacts(monkeypatch) -> None:
         ({"tracking": {"flush_interval_s": -1}}, "tracking.flush_interval_s"),
         ({"cost": {"cpu_hour": "cheap"}}, "cost.cpu_hour"),
         ({"nonsense": 1}, "nonsense"),
+        ({"worker": {"concurrency": 0}}, "worker.concurrency"),
+        ({"worker": {"concurrency": 65}}, "worker.concurrency"),
     ],
 )
 def test_invalid_settings_name_the_field(kwargs, field: str) -> None:

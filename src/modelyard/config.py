@@ -249,6 +249,13 @@ class WorkerSettings(BaseModel):
         "process per fire (code changes are picked up, a crash fails only that fire); `inline`, "
         "in the worker's own process (for tests and debugging).",
     )
+    concurrency: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="How many fires `modelyard worker` runs at once; it claims a due occurrence "
+        "only while fewer are running, so it never holds a fire it cannot start.",
+    )
 
 
 class RaySettings(BaseModel):

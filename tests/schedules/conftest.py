@@ -75,6 +75,27 @@ def crash(how: str = "exit"):
     die(how)
 
 
+@my.step(cache=False)
+def meet(marks: str, label: str, deadline_s: float) -> int:
+    # Say it started (its pid, and how many fires had started and not ended), then wait
+    # until two have started and no hold file is there; then say it ended.
+    folder = pathlib.Path(marks)
+    running = len(list(folder.glob("*.start"))) - len(list(folder.glob("*.end"))) + 1
+    (folder / f"{label}.start").write_text(f"{os.getpid()} {running}")
+    deadline = time.monotonic() + deadline_s
+    while len(list(folder.glob("*.start"))) < 2 or (folder / "hold").exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{label} waited alone")
+        time.sleep(0.02)
+    (folder / f"{label}.end").write_text(str(os.getpid()))
+    return running
+
+
+@my.pipeline
+def together(marks: str, label: str = "x", deadline_s: float = 20.0):
+    meet(marks, label, deadline_s)
+
+
 not_a_pipeline = 3
 """
 
@@ -88,8 +109,11 @@ def clock() -> Clock:
 def pipes(tmp_path: Path) -> Iterator[Path]:
     """``sched_pipes.py`` in the test's folder (the working directory): pipelines
     ``tick``, ``failing``, ``slow`` (its step writes its pid to ``nap.pid``), ``whoami``
-    (its step writes its pid to ``path``) and ``crash`` (``how="exit"``: ``os._exit(3)``,
-    else SIGKILL); refer to them as ``f"{pipes}:tick"``."""
+    (its step writes its pid to ``path``), ``crash`` (``how="exit"``: ``os._exit(3)``,
+    else SIGKILL) and ``together`` (its step writes ``MARKS/LABEL.start`` with its pid and
+    how many fires were running with it, waits until two have started and no
+    ``MARKS/hold`` file is there, else fails after ``deadline_s``, then writes
+    ``MARKS/LABEL.end``); refer to them as ``f"{pipes}:tick"``."""
     path = tmp_path / "sched_pipes.py"
     path.write_text(PIPES)
     yield path

@@ -5,9 +5,11 @@ with a process per fire and inline."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -15,7 +17,8 @@ from schedule_support import Clock
 
 from modelyard import Client
 from modelyard.config import Settings
-from modelyard.schedules import Due, Fire, Schedule, ScheduleService
+from modelyard.errors import InvalidInput
+from modelyard.schedules import ScheduleService
 from modelyard.schedules.worker import FIRE_TAG, SCHEDULE_TAG, TRIGGER_TAG, Outcome, Worker
 
 
@@ -236,12 +239,98 @@ def test_abandoned_fires_are_taken_over_one_at_a_time(
     holders: list[set[str]] = []
     run = worker._run
 
-    def watched(schedule: Schedule, fire: Fire, due: Due | None = None) -> Outcome:
+    def watched(running: Any) -> Outcome | None:
         holders.append({f.worker for s in ("a", "b") for f in service.fires(s, project="ml")})
-        return run(schedule, fire, due)
+        return run(running)
 
     monkeypatch.setattr(worker, "_run", watched)
     ran = worker.run_once().ran
     assert [(o.fire.attempts, o.status) for o in ran] == [(2, "finished"), (2, "finished")]
     # While the first ran, the second was still the dead worker's (not leased, unrenewed).
     assert holders == [{worker.name, "gone:1"}, {worker.name}]
+
+
+@pytest.fixture(params=["process", "inline"])
+def pair(
+    request: pytest.FixtureRequest, settings: Settings, clock: Clock, lines: list[str]
+) -> Iterator[Worker]:
+    """A worker that runs two fires at once, each in a fresh process or on a thread."""
+    with Worker(
+        settings, clock=clock, log=lines.append, lease_s=30, isolation=request.param, concurrency=2
+    ) as w:
+        yield w
+
+
+def meeting(service: ScheduleService, pipes: Path, marks: Path, *names: str) -> None:
+    """A schedule per name whose pipeline waits until two of them have started."""
+    marks.mkdir(exist_ok=True)
+    for name in names:
+        service.create(
+            name,
+            project="ml",
+            pipeline=f"{pipes}:together",
+            params={"marks": str(marks), "label": name},
+            cron="0 * * * *",
+        )
+
+
+def test_two_fires_run_at_once(
+    service: ScheduleService,
+    pair: Worker,
+    pipes: Path,
+    clock: Clock,
+    tmp_path: Path,
+    lines: list[str],
+) -> None:
+    meeting(service, pipes, tmp_path / "marks", "a", "b")
+    clock.advance(hours=1)
+    ran = pair.run_once().ran  # each pipeline fails unless the other runs with it
+    assert sorted((o.schedule.name, o.status, o.error) for o in ran) == [
+        ("a", "finished", None),
+        ("b", "finished", None),
+    ]
+    assert sorted(line.split()[2] for line in lines) == ["ml/a", "ml/b"]
+
+
+def test_a_fire_waits_for_a_free_slot_and_is_claimed_only_then(
+    service: ScheduleService, pair: Worker, pipes: Path, clock: Clock, tmp_path: Path
+) -> None:
+    marks = tmp_path / "marks"
+    meeting(service, pipes, marks, "a", "b", "c")
+    (marks / "hold").touch()
+    clock.advance(hours=1)
+    outcomes: list[Outcome] = []
+    thread = threading.Thread(target=lambda: outcomes.extend(pair.run_once().ran))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while len(list(marks.glob("*.start"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        started = sorted(p.stem for p in marks.glob("*.start"))
+        claimed = [f for name in "abc" for f in service.fires(name, project="ml")]
+    finally:
+        (marks / "hold").unlink()
+        thread.join(timeout=60)
+    assert started == ["a", "b"]  # claimed in order; the third not claimed while both run
+    assert sorted(f.schedule for f in claimed) == ["a", "b"]
+    assert sorted((o.schedule.name, o.status) for o in outcomes) == [
+        ("a", "finished"), ("b", "finished"), ("c", "finished"),
+    ]  # fmt: skip
+    # How many fires ran when each started, itself included (c: after a or b ended).
+    running = {p.stem: int(p.read_text().split()[1]) for p in marks.glob("*.start")}
+    assert sorted(running) == ["a", "b", "c"] and max(running.values()) <= 2
+
+
+def test_the_concurrency_setting_chooses_the_default(settings: Settings) -> None:
+    four = settings.model_copy(
+        update={"worker": settings.worker.model_copy(update={"concurrency": 4})}
+    )
+    with Worker(settings) as w:
+        assert w.concurrency == 1
+    with Worker(four) as w:
+        assert w.concurrency == 4
+    with Worker(four, concurrency=2) as w:
+        assert w.concurrency == 2
+    with pytest.raises(InvalidInput) as info:
+        Worker(settings, concurrency=0)
+    assert info.value.field == "concurrency"

@@ -180,23 +180,45 @@ def test_run_asks_for_a_run_the_next_worker_pass_makes(
     assert missing.exit_code == 4 and "schedule 'nope' does not exist" in missing.stderr
 
 
-def test_worker_stops_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("args", "env", "said"),
+    [
+        ([], {}, "1 at a time"),
+        ([], {"MODELYARD_WORKER_CONCURRENCY": "4"}, "4 at a time"),
+        (["--concurrency", "3"], {"MODELYARD_WORKER_CONCURRENCY": "4"}, "3 at a time"),
+    ],
+    ids=["default", "setting", "flag"],
+)
+def test_worker_stops_on_sigterm(
+    tmp_path: Path, args: list[str], env: dict[str, str], said: str
+) -> None:
     command = [sys.executable, "-m", "modelyard", "--home", str(tmp_path / "home"), "worker"]
     with subprocess.Popen(
-        [*command, "--poll-interval", "0.2"], stderr=subprocess.PIPE, text=True, cwd=tmp_path
+        [*command, "--poll-interval", "0.2", *args],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, **env},
     ) as proc:
         try:
             assert proc.stderr is not None
             first = proc.stderr.readline()
             assert first.startswith("worker ") and "every 0.2 s, all projects" in first
-            assert first.rstrip().endswith("a process per fire")
+            assert first.rstrip().endswith(f"a process per fire, {said}")
             proc.send_signal(signal.SIGTERM)
             rest = proc.stderr.read()
             assert proc.wait(timeout=30) == 0
         finally:
             if proc.poll() is None:
                 proc.kill()
-    assert "SIGTERM: stopping after the running fire" in rest and "stopped" in rest
+    fires = "fire (again to interrupt it)" if said == "1 at a time" else "fires (again to"
+    assert f"SIGTERM: stopping after the running {fires}" in rest and "stopped" in rest
+
+
+def test_a_concurrency_out_of_range_is_refused(cli: Callable[..., Any]) -> None:
+    for bad in ("0", "65"):
+        ran = cli("worker", "--once", "--concurrency", bad)
+        assert ran.exit_code == 2 and "--concurrency" in ran.output
 
 
 def alive(pid: int) -> bool:
@@ -275,6 +297,52 @@ def test_a_second_sigint_interrupts_the_running_fire(
     assert (fire.status, fire.error) == ("failed", INTERRUPTED)
     assert fire.run_id is not None
     assert client.get_run(fire.run_id).status == "killed"  # as at a Ctrl-C
+
+
+@pytest.mark.slow
+def test_a_second_sigint_interrupts_every_running_fire(
+    settings: Settings, client: Client, pipes: Path, tmp_path: Path
+) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    (marks / "hold").touch()  # neither pipeline ends on its own
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    service = ScheduleService(client.store, clock=lambda: an_hour_ago)
+    for name in ("a", "b"):
+        params = {"marks": str(marks), "label": name, "deadline_s": 120}
+        service.create(
+            name, project="ml", pipeline=f"{pipes}:together", params=params, cron="* * * * *"
+        )
+
+    def fires() -> list[Any]:
+        return [f for name in ("a", "b") for f in service.fires(name, project="ml")]
+
+    with start_worker(settings, tmp_path, "--concurrency", "2") as proc:
+        try:
+            for _ in range(300):
+                if len(list(marks.glob("*.start"))) == 2 and all(f.run_id for f in fires()):
+                    break
+                time.sleep(0.1)
+            pids = [int(p.read_text().split()[0]) for p in marks.glob("*.start")]
+            assert len(pids) == 2 and len(fires()) == 2
+            os.killpg(proc.pid, signal.SIGINT)
+            time.sleep(0.5)
+            assert proc.poll() is None and all(alive(pid) for pid in pids)
+            os.killpg(proc.pid, signal.SIGINT)
+            assert proc.wait(timeout=30) == 130
+            assert proc.stderr is not None
+            said = proc.stderr.read()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert "SIGINT: stopping after the running fires (again to interrupt them)" in said
+    assert said.rstrip().endswith("interrupted")
+    assert not any(alive(pid) for pid in pids)
+    ended = fires()
+    assert [(f.status, f.error) for f in ended] == [("failed", INTERRUPTED)] * 2
+    assert {client.get_run(f.run_id).status for f in ended} == {"killed"}
+    for name in ("a", "b"):  # one line per fire
+        assert len([line for line in said.splitlines() if f" ml/{name} cron:" in line]) == 1
 
 
 @pytest.mark.slow

@@ -323,11 +323,19 @@ def worker(
         help="Run pipelines in the worker's own process, not a fresh process per fire "
         "[worker.isolation].",
     ),
+    concurrency: int | None = typer.Option(
+        None,
+        "--concurrency",
+        "-c",
+        min=1,
+        max=64,
+        help="How many fires run at once [worker.concurrency].",
+    ),
 ) -> None:
     """Run scheduled pipelines: cron occurrences and new dataset versions as they come
     due, each in a fresh process, one line per fire on stderr. Several workers may share
-    a store: each occurrence runs once. Stops after the running fire on SIGINT or SIGTERM
-    (again: at once)."""
+    a store: each occurrence runs once. Stops after the running fires on SIGINT or SIGTERM
+    (again: interrupts them)."""
 
     def body() -> None:
         from modelyard.schedules.worker import Worker
@@ -340,18 +348,22 @@ def worker(
             project=project,
             poll_interval_s=poll_interval,
             isolation="inline" if inline else None,
+            concurrency=concurrency,
         ) as w:
             if once:
                 w.run_once()
                 return
+            fires = "fire (again to interrupt it)"
+            if w.concurrency > 1:
+                fires = "fires (again to interrupt them)"
 
             def on_signal(signum: int, _frame: object) -> None:
                 if w.stopping:
-                    raise KeyboardInterrupt
+                    w.interrupt()
+                    return
                 w.stop()
                 err_console.print(
-                    f"{signal.Signals(signum).name}: stopping after the running fire "
-                    "(again to interrupt it)",
+                    f"{signal.Signals(signum).name}: stopping after the running {fires}",
                     highlight=False,
                 )
 
@@ -359,7 +371,8 @@ def worker(
             err_console.print(
                 f"worker {w.name}: every {w.poll_interval_s:g} s, "
                 f"{'project ' + project if project else 'all projects'}, "
-                f"{'inline' if w.isolation == 'inline' else 'a process per fire'}",
+                f"{'inline' if w.isolation == 'inline' else 'a process per fire'}, "
+                f"{w.concurrency} at a time",
                 highlight=False,
             )
             try:
@@ -367,6 +380,8 @@ def worker(
             finally:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
+            if w.interrupted:  # the running fires are recorded interrupted
+                raise KeyboardInterrupt
             err_console.print(f"worker {w.name} stopped", highlight=False)
 
     try:

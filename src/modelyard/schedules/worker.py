@@ -1,14 +1,16 @@
 """The worker behind ``modelyard worker``: find due work, claim it, run the pipelines.
 
 Each pass takes over fires whose worker stopped (their lease expired), then claims the
-due occurrences of the enabled schedules (:meth:`ScheduleService.due`) one at a time and
-runs each claimed fire's pipeline with ``Pipeline.run(client=..., project=..., **params)``:
-by default in a fresh Python process per fire (``python -m modelyard.schedules._fire``,
-the job on its stdin, the run id and outcome back on its stdout), or with
-``isolation="inline"`` in this process. While a pipeline runs, a thread renews the fire's
-lease. The pipeline run carries the fire's trigger from its first moment as tags
-(:data:`TRIGGER_TAG`, :data:`SCHEDULE_TAG`, :data:`FIRE_TAG`); the fire records the run,
-its status and its error. One line per fire goes to ``log`` (stderr).
+due occurrences of the enabled schedules (:meth:`ScheduleService.due`) one at a time,
+each only while fewer than ``concurrency`` fires run, and runs each claimed fire on a
+thread of its own, which runs the pipeline with ``Pipeline.run(client=..., project=...,
+**params)``: by default in a fresh Python process per fire (``python -m
+modelyard.schedules._fire``, the job on its stdin, the run id and outcome back on its
+stdout), or with ``isolation="inline"`` on that thread. While a pipeline runs, another
+thread renews the fire's lease. The pipeline run carries the fire's trigger from its
+first moment as tags (:data:`TRIGGER_TAG`, :data:`SCHEDULE_TAG`, :data:`FIRE_TAG`); the
+fire records the run, its status and its error. One line per fire goes to ``log``
+(stderr).
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ FIRE_TAG = "modelyard.schedule_fire"
 INTERRUPTED = "interrupted: the worker was stopped during the run"
 #: How long an interrupted pipeline process has to end its run before SIGKILL.
 TERMINATE_GRACE_S = 5.0
+#: How often the claiming loop looks at :meth:`Worker.stop` and :meth:`Worker.interrupt`,
+#: which only set flags (a signal handler calls them: they take no lock that the
+#: interrupted main thread may hold).
+_TICK_S = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +84,27 @@ class Outcome:
 
 @dataclass(slots=True)
 class Pass:
-    """What one pass found: the fires it ran and the occurrences another worker claimed
-    first."""
+    """What one pass found: the fires it ran, in the order they finished, and the
+    occurrences another worker claimed first."""
 
     ran: list[Outcome] = field(default_factory=list)
     lost: int = 0
+
+
+@dataclass(slots=True)
+class _Running:
+    """A fire this worker started: its pipeline process once there is one, its run once
+    it exists, and whether its outcome is recorded (by its thread, or by the claiming
+    loop for an inline fire it interrupted)."""
+
+    schedule: Schedule
+    fire: Fire
+    due: Due | None
+    done: Pass
+    started: float = field(default_factory=time.monotonic)
+    proc: subprocess.Popen[bytes] | None = None
+    run_id: str | None = None
+    settled: bool = False
 
 
 def _utcnow() -> datetime:
@@ -98,7 +120,8 @@ class Worker:
     """Runs the due work of the schedules in one store (of one project, or all); it
     works where the store is (settings with a ``tracking.uri`` are refused).
 
-    ``clock`` (aware datetimes) decides what is due; ``log`` gets one line per fire.
+    ``clock`` (aware datetimes) decides what is due; ``log`` gets one line per fire (from
+    the fire's thread). ``concurrency`` fires run at once at most.
     """
 
     def __init__(
@@ -111,6 +134,7 @@ class Worker:
         clock: Clock | None = None,
         log: Callable[[str], None] | None = None,
         isolation: Literal["process", "inline"] | None = None,
+        concurrency: int | None = None,
     ) -> None:
         if settings.tracking.uri is not None:
             raise InvalidInput(
@@ -130,6 +154,12 @@ class Worker:
                 f"isolation must be 'process' or 'inline'; got {self.isolation!r}",
                 field="isolation",
             )
+        self.concurrency = concurrency if concurrency is not None else settings.worker.concurrency
+        if not 1 <= self.concurrency <= 64:
+            raise InvalidInput(
+                f"concurrency must be between 1 and 64; got {self.concurrency}",
+                field="concurrency",
+            )
         self.settings = settings
         self.clock = clock or _utcnow
         self.log = log or _stderr
@@ -137,46 +167,66 @@ class Worker:
         self.client = Client(settings)
         self.service = ScheduleService(self.client.store, clock=self.clock)
         self._stop = threading.Event()
+        self._interrupted = threading.Event()
+        self._ended = threading.Event()  # a fire's thread ended
+        self._lock = threading.Lock()
+        self._running: dict[str, _Running] = {}
 
     # -- the loop ---------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Stop after the fire that is running (no new claims)."""
+        """Claim nothing more; the running fires finish (:meth:`run_forever` returns once
+        they have)."""
+        self._stop.set()
+
+    def interrupt(self) -> None:
+        """Stop, and interrupt the running fires: each pipeline process gets SIGTERM (its
+        run ends ``killed``), SIGKILL after :data:`TERMINATE_GRACE_S`; an inline fire
+        cannot be stopped, its run is ended ``killed`` and its thread is left to end with
+        the process. Each fire is recorded failed with :data:`INTERRUPTED`."""
+        self._interrupted.set()
         self._stop.set()
 
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    @property
+    def interrupted(self) -> bool:
+        return self._interrupted.is_set()
+
     def run_forever(self) -> None:
-        """Pass after pass, ``poll_interval_s`` apart, until :meth:`stop`. A pass that
-        fails on the store (a database restart) is logged and the next one tries again."""
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except ModelyardError as exc:
-                self.log(f"{self._stamp()} pass failed: {exc.message}")
-            self._stop.wait(self.poll_interval_s)
+        """Pass after pass until :meth:`stop`, then wait for the running fires. A pass
+        claims only while a slot is free and does not wait for its fires; the next comes
+        ``poll_interval_s`` later, or as soon as a fire ends when the last pass found no
+        free slot. A pass that fails on the store (a database restart) is logged and the
+        next one tries again. A KeyboardInterrupt interrupts the running fires."""
+        try:
+            while not self._stop.is_set():
+                try:
+                    full = self._claim(Pass(), wait=False)
+                except ModelyardError as exc:
+                    self.log(f"{self._stamp()} pass failed: {exc.message}")
+                    full = False
+                self._pause(full)
+        except KeyboardInterrupt:
+            self.interrupt()
+            raise
+        finally:
+            self._drain()
 
     def run_once(self) -> Pass:
-        """One pass: take over abandoned fires, then claim and run what is due."""
+        """One pass: take over abandoned fires, then claim what is due, waiting for a
+        free slot when ``concurrency`` fires run; returns when every fire it started has
+        finished. A KeyboardInterrupt interrupts the running fires."""
         done = Pass()
-        while not self._stop.is_set():
-            fire = self.service.take_over(
-                worker=self.name, lease_s=self.lease_s, project=self.project
-            )
-            if fire is None:
-                break
-            schedule = self.service.get(fire.schedule, project=fire.project)
-            done.ran.append(self._run(schedule, fire))
-        for due in self.service.due(project=self.project):
-            if self._stop.is_set():
-                break
-            claimed = self.service.claim(due, worker=self.name, lease_s=self.lease_s)
-            if claimed is None:
-                done.lost += 1
-                continue
-            done.ran.append(self._run(due.schedule, claimed, due))
+        try:
+            self._claim(done, wait=True)
+        except KeyboardInterrupt:
+            self.interrupt()
+            raise
+        finally:
+            self._drain()
         return done
 
     def close(self) -> None:
@@ -188,43 +238,159 @@ class Worker:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- slots ----------------------------------------------------------------------------------
+
+    def _claim(self, done: Pass, *, wait: bool) -> bool:
+        """Take over abandoned fires, then claim the due occurrences, one at a time and
+        each only while a slot is free (with ``wait``, once one is), and start each on a
+        thread of its own. True when it stopped for want of a free slot."""
+        while True:
+            if not self._free_slot(wait):
+                return not self._stop.is_set()
+            fire = self.service.take_over(
+                worker=self.name, lease_s=self.lease_s, project=self.project
+            )
+            if fire is None:
+                break
+            schedule = self.service.get(fire.schedule, project=fire.project)
+            self._start(_Running(schedule, fire, None, done))
+        for due in self.service.due(project=self.project):
+            if not self._free_slot(wait):
+                return not self._stop.is_set()
+            claimed = self.service.claim(due, worker=self.name, lease_s=self.lease_s)
+            if claimed is None:
+                done.lost += 1
+                continue
+            self._start(_Running(due.schedule, claimed, due, done))
+        return False
+
+    def _free_slot(self, wait: bool) -> bool:
+        """Whether a fire may start: not stopping and fewer than ``concurrency`` running
+        (with ``wait``, once a running fire has ended)."""
+        while not self._stop.is_set():
+            self._ended.clear()
+            with self._lock:
+                if len(self._running) < self.concurrency:
+                    return True
+            if not wait:
+                return False
+            self._ended.wait(_TICK_S)
+        return False
+
+    def _pause(self, full: bool) -> None:
+        """Wait ``poll_interval_s``, or until :meth:`stop`, or, when the pass found no
+        free slot (``full``), until a fire ends."""
+        deadline = time.monotonic() + self.poll_interval_s
+        while not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._ended.clear()
+            if full:
+                with self._lock:
+                    if len(self._running) < self.concurrency:
+                        return
+            self._ended.wait(min(left, _TICK_S))
+
+    def _start(self, running: _Running) -> None:
+        with self._lock:
+            self._running[running.fire.id] = running
+        threading.Thread(
+            target=self._fire_thread,
+            args=(running,),
+            name=f"modelyard-fire-{running.fire.id[:8]}",
+            daemon=True,  # an inline fire interrupted is left to end with the process
+        ).start()
+
+    def _fire_thread(self, running: _Running) -> None:
+        try:
+            self._run(running)
+        except ModelyardError as exc:
+            fire = running.fire
+            self.log(
+                f"{self._stamp()} {fire.project}/{fire.schedule} {fire.trigger}: "
+                f"not recorded: {exc.message}"
+            )
+        finally:
+            with self._lock:
+                del self._running[running.fire.id]
+            self._ended.set()
+
+    def _drain(self) -> None:
+        """Wait until none of this worker's fires runs. Once :meth:`interrupt` was
+        called, stop them first: each pipeline process as :func:`_stop` does, all at
+        once; an inline fire is recorded interrupted here and not waited for. A
+        KeyboardInterrupt while waiting interrupts them, and is raised once they ended."""
+        caught: KeyboardInterrupt | None = None
+        stopped = False
+        while True:
+            try:
+                self._ended.clear()
+                with self._lock:
+                    running = list(self._running.values())
+                if not running:
+                    break
+                if self._interrupted.is_set() and not stopped:
+                    stopped = True
+                    if self.isolation == "inline":
+                        for each in running:
+                            self._settle(each, FAILED, INTERRUPTED, run_status="killed")
+                        break
+                    with self._lock:  # a process is started under it (_in_process)
+                        procs = [each.proc for each in running if each.proc is not None]
+                    _stop_all(procs)
+                    continue
+                self._ended.wait(_TICK_S)
+            except KeyboardInterrupt as exc:
+                self.interrupt()
+                caught = exc
+        if caught is not None:
+            raise caught
+
     # -- one fire -----------------------------------------------------------------------------
 
-    def _run(self, schedule: Schedule, fire: Fire, due: Due | None = None) -> Outcome:
+    def _run(self, running: _Running) -> Outcome | None:
+        """Run one fire's pipeline and record its outcome (None when the claiming loop
+        recorded it: an inline fire it interrupted)."""
+        schedule, fire = running.schedule, running.fire
         tags = {TRIGGER_TAG: fire.trigger, SCHEDULE_TAG: schedule.name, FIRE_TAG: fire.id}
-        started = time.monotonic()
-        started_run: list[str] = []
 
         def on_start(run_id: str) -> None:
-            started_run.append(run_id)
+            running.run_id = run_id
             try:
                 self.service.record_run(fire.id, worker=self.name, run_id=run_id)
             except ModelyardError as exc:  # finish() records it; the run goes on
                 self.log(f"{self._stamp()} could not record run {run_id[:12]}: {exc.message}")
 
+        outcome: tuple[str, str | None]
         with self._renewing(fire):
-            try:
-                if self.isolation == "inline":
-                    status, error = self._inline(schedule, tags, on_start)
-                else:
-                    status, error = self._in_process(schedule, tags, on_start)
-            except KeyboardInterrupt:
-                run_id = started_run[0] if started_run else None
-                self._end_run(schedule.project, run_id, INTERRUPTED)
-                self.service.finish(
-                    fire.id, worker=self.name, status=FAILED, run_id=run_id, error=INTERRUPTED
-                )
-                raise
-            run_id = started_run[0] if started_run else None
+            if self._interrupted.is_set():  # started as the interrupt came
+                outcome = (FAILED, INTERRUPTED)
+            elif self.isolation == "inline":
+                outcome = self._inline(schedule, tags, on_start)
+            else:
+                outcome = self._in_process(running, tags, on_start)
+        return self._settle(running, *outcome)
+
+    def _settle(
+        self, running: _Running, status: str, error: str | None, *, run_status: str = FAILED
+    ) -> Outcome | None:
+        """Record a fire's outcome once: end its run as ``run_status`` when it failed and
+        the run still runs, finish the fire, add it to its pass and write its line."""
+        with self._lock:
+            if running.settled:
+                return None
+            running.settled = True
+        schedule, fire, run_id = running.schedule, running.fire, running.run_id
         if status == FAILED:
-            self._end_run(schedule.project, run_id, error)
+            self._end_run(schedule.project, run_id, error, status=run_status)
         recorded = self.service.finish(
             fire.id, worker=self.name, status=status, run_id=run_id, error=error
         )
-        outcome = Outcome(
-            fire, schedule, run_id, status, error, time.monotonic() - started, recorded
-        )
-        self.log(self._line(outcome, due))
+        seconds = time.monotonic() - running.started
+        outcome = Outcome(fire, schedule, run_id, status, error, seconds, recorded)
+        running.done.ran.append(outcome)
+        self.log(self._line(outcome, running.due))
         return outcome
 
     def _inline(
@@ -244,10 +410,12 @@ class Worker:
         return FINISHED, None
 
     def _in_process(
-        self, schedule: Schedule, tags: dict[str, str], on_start: Callable[[str], None]
+        self, running: _Running, tags: dict[str, str], on_start: Callable[[str], None]
     ) -> tuple[str, str | None]:
         """Run the pipeline in a fresh process, in its own session (a Ctrl-C at the
-        terminal reaches only the worker); it never outlives this call."""
+        terminal reaches only the worker); it never outlives this call. A process that
+        :meth:`interrupt` stopped before it reported an outcome was interrupted."""
+        schedule = running.schedule
         job = job_line(
             self.settings,
             pipeline=schedule.pipeline,
@@ -255,20 +423,31 @@ class Worker:
             params=schedule.params,
             tags=tags,
         )
-        with subprocess.Popen(
-            fire_command(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            start_new_session=True,
-        ) as proc:
+        with self._lock:  # started and seen by _drain, or not started once interrupted
+            if self._interrupted.is_set():
+                return FAILED, INTERRUPTED
+            running.proc = subprocess.Popen(
+                fire_command(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                start_new_session=True,
+            )
+        with running.proc as proc:
             try:
-                return _follow(proc, job, on_start)
+                outcome = _follow(proc, job, on_start)
             finally:
                 _stop(proc)
+        if outcome is not None:
+            return outcome
+        if self._interrupted.is_set():
+            return FAILED, INTERRUPTED
+        return FAILED, _exit_error(proc.returncode)
 
-    def _end_run(self, project: str, run_id: str | None, error: str | None) -> None:
-        """End a failed fire's pipeline run, and its step runs, as failed where they are
-        still running (their process died before it could end them)."""
+    def _end_run(
+        self, project: str, run_id: str | None, error: str | None, *, status: str = FAILED
+    ) -> None:
+        """End a failed fire's pipeline run, and its step runs, as ``status`` where they
+        are still running (their process died before it could end them)."""
         if run_id is None:
             return
         tracking = self.client.tracking
@@ -280,7 +459,7 @@ class Worker:
                 filter=f"attributes.parent_id = '{run_id}' and attributes.status = 'running'",
             )
             for still_running in [*(step.id for step in steps.runs), run_id]:
-                tracking.end_run(still_running, FAILED, error=error)
+                tracking.end_run(still_running, status, error=error)
         except ModelyardError as exc:
             self.log(f"{self._stamp()} could not end run {run_id[:12]}: {exc.message}")
 
@@ -337,9 +516,9 @@ def fire_command() -> list[str]:
 
 def _follow(
     proc: subprocess.Popen[bytes], job: bytes, on_start: Callable[[str], None]
-) -> tuple[str, str | None]:
-    """Send the job, pass the run id on as it comes, and return the outcome: the one the
-    process reported, or why it ended without one."""
+) -> tuple[str, str | None] | None:
+    """Send the job, pass the run id on as it comes, and return the outcome the process
+    reported once it ended (None when it ended without one)."""
     assert proc.stdin is not None and proc.stdout is not None
     try:
         proc.stdin.write(job)
@@ -356,8 +535,8 @@ def _follow(
             on_start(message["run_id"])
         elif "status" in message:
             outcome = (message["status"], message.get("error"))
-    code = proc.wait()
-    return outcome if outcome is not None else (FAILED, _exit_error(code))
+    proc.wait()
+    return outcome
 
 
 def _exit_error(code: int) -> str:
@@ -372,6 +551,15 @@ def _exit_error(code: int) -> str:
         name = "unknown signal"
     hint = "; out of memory?" if number == signal.SIGKILL else ""
     return f"the pipeline process was killed by signal {number} ({name}{hint})"
+
+
+def _stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    """:func:`_stop` each pipeline process, all at once."""
+    stoppers = [threading.Thread(target=_stop, args=(proc,), daemon=True) for proc in procs]
+    for stopper in stoppers:
+        stopper.start()
+    for stopper in stoppers:
+        stopper.join()
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
