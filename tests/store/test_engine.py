@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 
 from modelyard.errors import InvalidInput, StorageError
 from modelyard.store import Store, open_store
-from modelyard.store.engine import _MIGRATIONS, SCHEMA_REVISION
+from modelyard.store.engine import _MIGRATIONS, SCHEMA_REVISION, _wal
 from modelyard.store.tables import metadata
 
 
@@ -42,6 +42,31 @@ def test_sqlite_pragmas_are_set(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 7000
     store.dispose()
+
+
+class _BusyCursor:
+    """A cursor whose first ``busy`` journal-mode switches fail as SQLite's may when
+    several connections open a new database at once."""
+
+    def __init__(self, busy: int, message: str = "database is locked") -> None:
+        self.busy, self.message, self.calls = busy, message, 0
+
+    def execute(self, sql: str) -> None:
+        self.calls += 1
+        if self.calls <= self.busy:
+            raise sqlite3.OperationalError(self.message)
+
+
+def test_switching_to_wal_waits_out_a_locked_database() -> None:
+    cursor = _BusyCursor(busy=3)
+    _wal(cursor, busy_timeout_s=5)
+    assert cursor.calls == 4
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _wal(_BusyCursor(busy=10**6), busy_timeout_s=0.05)  # not past the busy timeout
+    other = _BusyCursor(busy=1, message="disk I/O error")
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        _wal(other, busy_timeout_s=5)
+    assert other.calls == 1  # only a lock is waited for
 
 
 def test_open_creates_the_parent_folder_and_schema(tmp_path: Path) -> None:

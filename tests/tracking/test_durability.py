@@ -130,9 +130,9 @@ def test_sigkill_loses_at_most_the_last_flush_interval(tmp_path: Path, settings)
 
 def test_eight_processes_log_400k_points_concurrently(tmp_path: Path, settings) -> None:
     procs = [_spawn(tmp_path, settings, "bulk", 50_000) for _ in range(8)]
+    outputs = [proc.communicate(timeout=240) for proc in procs]  # every pipe read and closed
     run_ids = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=240)
+    for proc, (out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
         assert "locked" not in err.lower()
         lines = out.split("\n")

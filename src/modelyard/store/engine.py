@@ -9,6 +9,8 @@ applies it automatically (under a file lock) only for the embedded SQLite store.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -188,6 +190,24 @@ class Store:
         self.engine.dispose()
 
 
+def _wal(cur: Any, busy_timeout_s: float) -> None:
+    """Switch the database to WAL. SQLite may answer "database is locked" at once, without
+    waiting out the busy timeout, while other connections open a new database at the
+    same moment (several processes starting on a fresh store): try again until the
+    timeout has passed."""
+    deadline = time.monotonic() + busy_timeout_s
+    delay = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.25)
+
+
 def _is_locked(exc: OperationalError) -> bool:
     msg = str(exc.orig).lower()
     return "database is locked" in msg or "database table is locked" in msg
@@ -198,10 +218,10 @@ def _configure_sqlite(engine: Engine, busy_timeout_s: float) -> None:
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+        _wal(cur, busy_timeout_s)
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         cur.close()
 
     @event.listens_for(engine, "begin")
