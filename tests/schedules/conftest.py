@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 from schedule_support import Clock
 
+from modelyard import Client
+from modelyard.schedules import ScheduleService
+
 PIPES = """
 import os
 import pathlib
@@ -98,6 +101,18 @@ def together(marks: str, label: str = "x", deadline_s: float = 20.0):
 
 not_a_pipeline = 3
 """
+
+
+@pytest.fixture
+def service(client: Client, clock: Clock) -> ScheduleService:
+    """The schedule service on the test's store, with the test's clock."""
+    return ScheduleService(client.store, clock=clock)
+
+
+@pytest.fixture
+def lines() -> list[str]:
+    """What a worker logs, one line per fire."""
+    return []
 
 
 @pytest.fixture

@@ -17,11 +17,6 @@ from modelyard.schedules.cron import to_ms
 from modelyard.schedules.service import MAX_ATTEMPTS, normalize_ref
 
 
-@pytest.fixture
-def service(client: Client, clock: Clock) -> ScheduleService:
-    return ScheduleService(client.store, clock=clock)
-
-
 def test_create_stores_the_schedule_and_its_next_fire(
     service: ScheduleService, pipes: Path, clock: Clock
 ) -> None:

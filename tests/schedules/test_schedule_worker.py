@@ -22,16 +22,6 @@ from modelyard.schedules import ScheduleService
 from modelyard.schedules.worker import FIRE_TAG, SCHEDULE_TAG, TRIGGER_TAG, Outcome, Worker
 
 
-@pytest.fixture
-def service(client: Client, clock: Clock) -> ScheduleService:
-    return ScheduleService(client.store, clock=clock)
-
-
-@pytest.fixture
-def lines() -> list[str]:
-    return []
-
-
 @pytest.fixture(params=["process", "inline"])
 def worker(
     request: pytest.FixtureRequest, settings: Settings, clock: Clock, lines: list[str]

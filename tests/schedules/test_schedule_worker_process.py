@@ -62,16 +62,6 @@ def chatty():
 
 
 @pytest.fixture
-def service(client: Client, clock: Clock) -> ScheduleService:
-    return ScheduleService(client.store, clock=clock)
-
-
-@pytest.fixture
-def lines() -> list[str]:
-    return []
-
-
-@pytest.fixture
 def worker(settings: Settings, clock: Clock, lines: list[str]) -> Iterator[Worker]:
     with Worker(settings, clock=clock, log=lines.append, lease_s=30) as w:
         yield w
