@@ -401,7 +401,8 @@ class ScheduleService:
         """The occurrences due at ``now``: per schedule a run asked for now (enabled or
         not), then, when it is enabled, per cron schedule the newest occurrence after its
         cursor (the earlier ones counted as missed), per dataset schedule each version
-        newer than the last one it saw, oldest first."""
+        newer than the last one it saw, oldest first; schedules in the order they were
+        created, then by project and name."""
         moment = self._now(now)
         stmt = _schedule_select().where(
             or_(schedules.c.enabled.is_(True), schedules.c.requested_at.is_not(None))
@@ -412,7 +413,9 @@ class ScheduleService:
         with self.store.read() as conn:
             if project is not None:
                 self._require(conn, project, Role.VIEWER)
-            for row in conn.execute(stmt.order_by(schedules.c.created_at)).all():
+            for row in conn.execute(
+                stmt.order_by(schedules.c.created_at, projects.c.name, schedules.c.name)
+            ).all():
                 schedule = _schedule(row)
                 if row.requested_at is not None:
                     asked = from_ms(row.requested_at).isoformat(timespec="seconds")
