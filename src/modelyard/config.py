@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import tomllib
 from collections.abc import Iterator
@@ -185,6 +186,26 @@ class ServerSettings(BaseModel):
         description="Earlier values of `secret_key`, still accepted for decryption while "
         "`modelyard mfa encrypt-secrets` re-encrypts with the current key (rotation).",
     )
+    forwarded_allow_ips: list[str] = Field(
+        ["127.0.0.1"],
+        description="Reverse proxies (IP addresses, CIDR networks, or `*` for any) whose "
+        "X-Forwarded-For and X-Forwarded-Proto headers give the client's address and scheme "
+        "(what sign-in and token throttling count, audit events record, and the Secure "
+        "cookie flag follows). Empty: no proxy is trusted; each connection's own address "
+        "counts.",
+    )
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address, a CIDR network or `*`") from None
+        return value
 
     @field_validator("secret_key")
     @classmethod

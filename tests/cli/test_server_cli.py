@@ -69,6 +69,40 @@ def test_auth_is_on_by_default(
         assert api.get("/auth/me", headers=signed).json()["projects"] == {"p": "admin"}
 
 
+@pytest.mark.parametrize(
+    ("trusted", "recorded"),
+    [(None, "203.0.113.7"), ("[]", "127.0.0.1"), ('["10.0.0.0/8"]', "127.0.0.1")],
+    ids=["loopback-proxy", "no-proxy", "other-proxy"],
+)
+def test_the_client_address_comes_from_trusted_proxies_only(
+    embedded_settings: Settings,
+    server_process: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    trusted: str | None,
+    recorded: str,
+) -> None:
+    from modelyard.governance import SYSTEM, Governance
+    from modelyard.store import open_store
+
+    if trusted is not None:  # the server process reads it from its environment
+        monkeypatch.setenv("MODELYARD_SERVER_FORWARDED_ALLOW_IPS", trusted)
+    server = server_process(embedded_settings, auth=True)
+    with httpx.Client(base_url=server.url + "/api/v1") as api:
+        refused = api.post(
+            "/auth/login",
+            json={"username": "nobody", "password": "not-the-password"},
+            headers={"X-Forwarded-For": "203.0.113.7"},
+        )
+    assert refused.status_code == 401
+    store = open_store(embedded_settings.store_url)
+    try:
+        events = Governance(store).audit.export(actor=SYSTEM)
+        (failure,) = [e for e in events if e["action"] == "login.failure"]
+    finally:
+        store.dispose()
+    assert failure["client_addr"] == recorded
+
+
 def test_no_users_yet_is_a_warning(embedded_settings: Settings, tmp_path: Path) -> None:
     result = _server(embedded_settings, "--port", "1", "--host", "256.0.0.1")
     assert "No users yet" in result.output

@@ -44,6 +44,8 @@ def serve(settings: Settings, *, auth: Authenticator, log_level: str = "info") -
         workers=conf.workers,
         log_level=log_level,
         server_header=False,
+        proxy_headers=bool(conf.forwarded_allow_ips),
+        forwarded_allow_ips=conf.forwarded_allow_ips or None,
     )
     if conf.workers > 1:
         from uvicorn.supervisors import Multiprocess
