@@ -14,21 +14,6 @@ from modelyard.store.engine import SCHEMA_REVISION
 
 
 @pytest.fixture
-def cli(settings, monkeypatch):
-    runner = CliRunner()
-    base = ["--store-url", settings.store_url, "--home", str(settings.home)]
-    if settings.tracking.uri:
-        base += ["--tracking-uri", settings.tracking.uri]
-    if settings.tracking.token:  # a token travels in the environment, never in argv
-        monkeypatch.setenv("MODELYARD_TRACKING_TOKEN", settings.tracking.token)
-
-    def invoke(*args: str, input: str | None = None):
-        return runner.invoke(app, [*base, *args], input=input)
-
-    return invoke
-
-
-@pytest.fixture
 def two_runs(client: Client, tmp_path: Path) -> list[str]:
     report = tmp_path / "report.txt"
     report.write_text("all good")

@@ -9,25 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
 
 from modelyard import Client
-from modelyard.cli.main import app
-
-
-@pytest.fixture
-def cli(settings, monkeypatch):
-    runner = CliRunner()
-    base = ["--store-url", settings.store_url, "--home", str(settings.home)]
-    if settings.tracking.uri:
-        base += ["--tracking-uri", settings.tracking.uri]
-    if settings.tracking.token:  # a token travels in the environment, never in argv
-        monkeypatch.setenv("MODELYARD_TRACKING_TOKEN", settings.tracking.token)
-
-    def invoke(*args: str):
-        return runner.invoke(app, [*base, *args])
-
-    return invoke
 
 
 @pytest.fixture

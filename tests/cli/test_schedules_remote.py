@@ -41,21 +41,6 @@ def pipes(tmp_path: Path) -> Iterator[Path]:
     sys.modules.pop("cli_pipes", None)
 
 
-@pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
-    runner = CliRunner()
-    base = ["--store-url", settings.store_url, "--home", str(settings.home)]
-    if settings.tracking.uri:
-        base += ["--tracking-uri", settings.tracking.uri]
-    if settings.tracking.token:  # a token travels in the environment, never in argv
-        monkeypatch.setenv("MODELYARD_TRACKING_TOKEN", settings.tracking.token)
-
-    def invoke(*args: str) -> Any:
-        return runner.invoke(app, [*base, *args], env={"COLUMNS": "200"})
-
-    return invoke
-
-
 def test_create_list_show_toggle_fires_delete(
     cli: Callable[..., Any], embedded_settings: Settings, pipes: Path
 ) -> None:
