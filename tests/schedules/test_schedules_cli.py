@@ -243,6 +243,23 @@ def start_worker(settings: Settings, tmp_path: Path, *args: str) -> subprocess.P
     )
 
 
+def interrupt_twice(
+    proc: subprocess.Popen[str], pids: list[int], between: Callable[[], None] = lambda: None
+) -> str:
+    """Ctrl-C at the worker's terminal twice: after the first the worker and the pipeline
+    processes ``pids`` go on (``between`` checks more), the second interrupts them and the
+    worker exits 130. What the worker said on stderr."""
+    os.killpg(proc.pid, signal.SIGINT)
+    time.sleep(0.5)
+    assert proc.poll() is None  # the first signal lets the running fires finish
+    between()
+    assert all(alive(pid) for pid in pids)
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+    assert proc.stderr is not None
+    return proc.stderr.read()
+
+
 def wait_for_the_run(service: ScheduleService, tmp_path: Path) -> int:
     """Wait until the ``long`` fire has its run and its step is sleeping; the step's pid."""
     for _ in range(300):
@@ -277,16 +294,13 @@ def test_a_second_sigint_interrupts_the_running_fire(
         try:
             pid = wait_for_the_run(long_fire, tmp_path)
             assert (pid == proc.pid) is bool(isolation)
-            os.killpg(proc.pid, signal.SIGINT)
-            time.sleep(0.5)
-            assert proc.poll() is None  # the first signal lets the fire finish
-            (fire,) = long_fire.fires("long", project="ml")
-            assert fire.run_id is not None and client.get_run(fire.run_id).status == "running"
-            assert alive(pid)
-            os.killpg(proc.pid, signal.SIGINT)
-            assert proc.wait(timeout=30) == 130
-            assert proc.stderr is not None
-            said = proc.stderr.read()
+
+            def still_running() -> None:
+                (fire,) = long_fire.fires("long", project="ml")
+                assert fire.run_id is not None
+                assert client.get_run(fire.run_id).status == "running"
+
+            said = interrupt_twice(proc, [pid], still_running)
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -325,13 +339,7 @@ def test_a_second_sigint_interrupts_every_running_fire(
                 time.sleep(0.1)
             pids = [int(p.read_text().split()[0]) for p in marks.glob("*.start")]
             assert len(pids) == 2 and len(fires()) == 2
-            os.killpg(proc.pid, signal.SIGINT)
-            time.sleep(0.5)
-            assert proc.poll() is None and all(alive(pid) for pid in pids)
-            os.killpg(proc.pid, signal.SIGINT)
-            assert proc.wait(timeout=30) == 130
-            assert proc.stderr is not None
-            said = proc.stderr.read()
+            said = interrupt_twice(proc, pids)
         finally:
             if proc.poll() is None:
                 proc.kill()
