@@ -15,30 +15,16 @@ import pytest
 from modelyard.config import Settings
 from modelyard.governance import SYSTEM, Governance
 from modelyard.store import open_store
+from pipeline_files import PIPES, pipeline_file
 
 SCHEDULES = "/projects/p/schedules"
-PIPES = """
-import modelyard as my
-
-
-@my.step
-def emit(label: str) -> str:
-    return label
-
-
-@my.pipeline
-def tick(label: str = "x"):
-    emit(label)
-"""
 
 
 @pytest.fixture
 def pipes(tmp_path: Path) -> Iterator[Path]:
     """``api_pipes.py`` in the server's working directory (the test's)."""
-    path = tmp_path / "api_pipes.py"
-    path.write_text(PIPES)
-    yield path
-    sys.modules.pop("api_pipes", None)
+    with pipeline_file(tmp_path, "api_pipes") as path:
+        yield path
 
 
 def _body(**changes: Any) -> dict[str, Any]:

@@ -5,7 +5,6 @@ only the server can load; ``modelyard worker`` refuses a server."""
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +16,9 @@ from typer.testing import CliRunner
 from modelyard.cli.main import app
 from modelyard.config import Settings
 from modelyard.schedules.worker import Worker
+from pipeline_files import pipeline_file
 
+#: ``tick`` with a parameter whose values are JSON (``--param sizes=[1, 2]``).
 PIPES = """
 import modelyard as my
 
@@ -35,10 +36,8 @@ def tick(label: str = "x", sizes: list | None = None):
 
 @pytest.fixture
 def pipes(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "cli_pipes.py"
-    path.write_text(PIPES)
-    yield path
-    sys.modules.pop("cli_pipes", None)
+    with pipeline_file(tmp_path, "cli_pipes", PIPES) as path:
+        yield path
 
 
 def test_create_list_show_toggle_fires_delete(
