@@ -4,12 +4,16 @@ The stream is a POSIX (PAX) tar of regular files. Each member may carry the BLAK
 of its bytes in the PAX record ``MODELYARD.blake3``, so the receiver verifies what it
 writes. Reading takes a stream (never seeks, never extracts with ``tarfile``): folders are
 skipped, anything but regular files is refused, names must be clean artifact paths, and a
-name may appear once and never be both a file and a folder.
+name may appear once and never be both a file and a folder. A stream that is cut short
+or corrupt anywhere -- a header, a member's bytes, a digest record, a missing
+end-of-archive block -- is refused as InvalidInput (``tarfile`` alone would take a bad
+header after the first member for the end of the archive).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -17,7 +21,7 @@ from contextlib import closing, suppress
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Protocol, Self, cast
 
 from blake3 import blake3
 
@@ -39,6 +43,10 @@ __all__ = [
 DIGEST_RECORD = "MODELYARD.blake3"
 _BLOCK = 512
 _CHUNK = 1024 * 1024
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+# Header errors tarfile has but does not export (nor type): a block of zeros, no block.
+_END_BLOCK: type[Exception] = tarfile.EOFHeaderError  # type: ignore[attr-defined]
+_NO_BLOCK: type[Exception] = tarfile.EmptyHeaderError  # type: ignore[attr-defined]
 
 
 class Readable(Protocol):
@@ -102,12 +110,63 @@ def _open_confined(path: Path, root: Path) -> Readable:
     return os.fdopen(open_confined(path, root), "rb")
 
 
+def _not_a_tar(why: object) -> InvalidInput:
+    return InvalidInput(f"not a valid tar stream: {why}", field="body")
+
+
+class _StrictTarInfo(tarfile.TarInfo):
+    """A member header that is whole and valid, or InvalidInput: ``tarfile`` reads a
+    truncated or corrupt header after the first member, or a stream that stops without
+    its end-of-archive block, as the end of the archive (a shorter tree, silently)."""
+
+    @classmethod
+    def fromtarfile(cls, tarfile_: tarfile.TarFile) -> Self:
+        try:
+            member = super().fromtarfile(tarfile_)
+        except _END_BLOCK:  # a block of zeros: the end of the archive
+            raise
+        except _NO_BLOCK:
+            if tarfile_.offset == 0:
+                raise _not_a_tar("it is empty") from None
+            raise _not_a_tar("it ends without its end-of-archive block (cut short?)") from None
+        except tarfile.HeaderError as exc:
+            raise _not_a_tar(f"a member header is cut short or corrupt ({exc})") from None
+        if member.size < 0:
+            raise _not_a_tar(f"member {member.name!r} has a negative size")
+        return member
+
+
+class _MemberStream:
+    """A member's bytes, read through: a stream cut short inside them is InvalidInput."""
+
+    def __init__(self, raw: IO[bytes], path: str) -> None:
+        self._raw = raw
+        self._path = path
+
+    def read(self, size: int = -1, /) -> bytes:
+        try:
+            return self._raw.read(size)
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            raise _not_a_tar(f"the bytes of member {self._path!r} are cut short ({exc})") from None
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+def _digest_record(member: tarfile.TarInfo, path: str) -> str | None:
+    digest = member.pax_headers.get(DIGEST_RECORD)
+    if digest is not None and not _DIGEST.fullmatch(digest):
+        raise _not_a_tar(f"member {path!r} has a {DIGEST_RECORD} record that is not a digest")
+    return digest
+
+
 def read_tar(fileobj: IO[bytes]) -> Iterator[tuple[str, IO[bytes], str | None]]:
     """Yield ``(artifact path, member stream, digest or None)`` for each file of a tar
-    stream; InvalidInput (``field="body"``) for a stream that is not a clean tree."""
+    stream; InvalidInput (``field="body"``) for a stream that is not a clean tree, also
+    when it is cut short while a member stream is read."""
     seen: set[str] = set()
     try:
-        with tarfile.open(fileobj=fileobj, mode="r|") as tar:
+        with tarfile.open(fileobj=fileobj, mode="r|", tarinfo=_StrictTarInfo) as tar:
             for member in tar:
                 if member.isdir():
                     continue
@@ -120,11 +179,12 @@ def read_tar(fileobj: IO[bytes]) -> Iterator[tuple[str, IO[bytes], str | None]]:
                 if path in seen:
                     raise InvalidInput(f"tar member {path!r} appears twice", field="body")
                 seen.add(path)
+                digest = _digest_record(member, path)
                 stream = tar.extractfile(member)
                 assert stream is not None  # a regular file always has a stream
-                yield path, stream, member.pax_headers.get(DIGEST_RECORD)
+                yield path, cast(IO[bytes], _MemberStream(stream, path)), digest
     except (tarfile.TarError, EOFError) as exc:
-        raise InvalidInput(f"not a valid tar stream: {exc}", field="body") from None
+        raise _not_a_tar(exc) from None
     clash = file_and_folder(sorted(seen))
     if clash is not None:
         raise InvalidInput(f"tar member {clash!r} is both a file and a folder", field="body")

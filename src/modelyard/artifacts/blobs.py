@@ -333,10 +333,17 @@ class BlobStore:
 
     def put_tar(self, fileobj: IO[bytes]) -> BlobInfo:
         """Store the files of a tar stream as a tree (see ``artifacts/_tar.py`` for what a
-        stream may hold); returns the manifest's info."""
+        stream may hold); returns the manifest's info. A member whose bytes do not hash
+        to its digest record arrived corrupt: InvalidInput, and no tree is stored."""
         entries = []
-        for path, stream, _digest in read_tar(fileobj):
+        for path, stream, digest in read_tar(fileobj):
             info = self.put_stream(stream)
+            if digest is not None and info.digest != digest:
+                raise InvalidInput(
+                    f"tar member {path!r} arrived corrupt: its bytes hash to {info.digest}, "
+                    f"not {digest}",
+                    field="body",
+                )
             entries.append(TreeEntry(path, info.digest, info.size))
         return self._put_manifest(entries)
 

@@ -10,7 +10,6 @@ characters, percent-encoded separators or dots). A file goes up and down as
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +20,7 @@ from fastapi.responses import StreamingResponse
 
 from modelyard.api._pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, page
 from modelyard.api._services import Services, get_services, get_tracking
+from modelyard.api._uploads import stage_body
 from modelyard.api.schemas._types import Text
 from modelyard.api.schemas.artifacts import ArtifactPage, ArtifactPublic
 from modelyard.artifacts import BlobInfo, BlobReader, BlobStore, normalize_artifact_path
@@ -108,17 +108,9 @@ async def upload_artifact(
     is_tree = request.headers.get("content-type", "").lower().startswith("application/x-tar")
     # 404 or 403 before a byte is staged
     await run_in_threadpool(tracking.check_run_access, run_id, "contributor")
-    fd, staged = tempfile.mkstemp(dir=services.upload_dir, prefix="upload-", suffix=".tmp")
+    staged = await stage_body(request, services.upload_dir)
     try:
-        with open(fd, "wb") as out:
-            pending = bytearray()
-            async for chunk in request.stream():
-                pending += chunk
-                if len(pending) >= _CHUNK:
-                    await run_in_threadpool(out.write, bytes(pending))
-                    pending.clear()
-            await run_in_threadpool(out.write, bytes(pending))
-        info = await run_in_threadpool(_store, services.blobs, Path(staged), is_tree)
+        info = await run_in_threadpool(_store, services.blobs, staged, is_tree)
         recorded = await run_in_threadpool(
             tracking.record_artifact, run_id, name, info.digest, info.kind, info.size
         )

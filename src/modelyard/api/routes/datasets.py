@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Iterator, Sequence
 from itertools import chain
 from pathlib import Path
@@ -23,10 +22,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, StreamingResponse
-from starlette.requests import ClientDisconnect
 
 from modelyard.api._pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, page
 from modelyard.api._services import Services, get_datasets, get_services
+from modelyard.api._uploads import stage_body
 from modelyard.api.schemas._types import NUL_FREE, ShortText, Text
 from modelyard.api.schemas.datasets import (
     AliasSet,
@@ -60,7 +59,6 @@ Ref = Annotated[
 #: How many rows a data answer carries (the client checks it got them all).
 ROWS_HEADER = "X-Modelyard-Rows"
 
-_CHUNK = 1024 * 1024
 _VERSION_NUMBER = re.compile(r"^[0-9]+$")
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _ARROW_BODY = {ARROW_STREAM: _BINARY}
@@ -200,7 +198,7 @@ async def register_version(
         description=description,
         run_id=run_id,
     )
-    staged = await _stage(request, services.upload_dir)
+    staged = await stage_body(request, services.upload_dir)
     try:
         version, created = await run_in_threadpool(
             _register,
@@ -339,26 +337,6 @@ def _version(version: DatasetVersion) -> VersionPublic:
 
 def _report(report: DatasetReport) -> ReportPublic:
     return ReportPublic.model_validate(report)
-
-
-async def _stage(request: Request, folder: Path) -> Path:
-    """The request body, streamed to a new staging file (removed by the caller)."""
-    fd, name = tempfile.mkstemp(dir=folder, prefix="upload-", suffix=".tmp")
-    try:
-        with open(fd, "wb") as out:
-            pending = bytearray()
-            async for chunk in request.stream():
-                pending += chunk
-                if len(pending) >= _CHUNK:
-                    await run_in_threadpool(out.write, bytes(pending))
-                    pending.clear()
-            await run_in_threadpool(out.write, bytes(pending))
-    except BaseException as exc:
-        os.unlink(name)
-        if isinstance(exc, ClientDisconnect):  # the client gave up (or reads its input again)
-            raise InvalidInput("the upload was cut short by the client", field="body") from None
-        raise
-    return Path(name)
 
 
 def _register(
