@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import tarfile
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -63,6 +64,29 @@ def test_traversal_is_refused_everywhere(
     assert api.get(base).json()["items"] == []
     assert _files_outside(tmp_path, settings.home) == before
     assert not list(tmp_path.parent.rglob("escape.txt"))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "evil%E2%80%AEgnp.exe",
+        "reports%E2%88%95model.pkl",
+        "a%E2%81%84b",
+        "CON",
+        "nul.txt",
+        "x/Lpt1",
+    ],
+)
+def test_names_that_mislead_are_refused_by_the_api(
+    api: httpx.Client, run_id: str, name: str
+) -> None:
+    base = f"/runs/{run_id}/artifacts"
+    put = api.put(f"{base}/content?path={name}", content=b"x", headers=OCTETS)
+    assert put.status_code == 422 and put.json()["error"]["field"] == "path", put.text
+    archive = _tar((f"tree/{unquote(name)}", None, b"x"))  # as a member of a folder
+    put = api.put(f"{base}/content", params={"path": "tree"}, content=archive, headers=TAR)
+    assert put.status_code == 422, put.text
+    assert api.get(base).json()["items"] == []
 
 
 def _tar(*members: tuple[str, bytes | None, bytes]) -> bytes:

@@ -92,6 +92,54 @@ REJECTED = [
 ]
 
 
+# Names that are confined but do not read as what they are (``why``: the refusal says so).
+MISLEADING = [
+    # bidirectional controls: "evil\u202egnp.exe" shows as "evilexe.png"
+    *((f"evil{ch}gnp.exe", "bidirectional-control") for ch in "\u202a\u202b\u202c\u202d\u202e"),
+    *((f"a{ch}b", "bidirectional-control") for ch in "\u2066\u2067\u2068\u2069"),
+    ("a\u200eb", "bidirectional-control"),
+    ("a\u200fb", "bidirectional-control"),
+    ("a\u061cb", "bidirectional-control"),
+    ("%E2%80%AEgnp.exe", "bidirectional-control"),  # percent-encoded as well
+    # other invisible format characters
+    ("a\u200bb", "invisible"),
+    ("\ufeffa", "invisible"),
+    ("a\u00adb", "invisible"),
+    # slashes and backslashes that are one segment but read as two
+    *(
+        (f"reports{ch}model.pkl", "looks like a path separator")
+        for ch in "\u2215\u2044\u29f8\uff0f\u27cb\u2571\u2afd\u0338\u2216\u29f5\u29f9\ufe68\uff3c"
+    ),
+    ("a%E2%88%95b", "looks like a path separator"),  # U+2215, percent-encoded
+    # Windows device names, any case, with or without an extension, in any segment
+    *((name, "reserved device name") for name in ("CON", "con", "Prn", "aux", "NUL")),
+    *((f"COM{d}", "reserved device name") for d in "0123456789"),
+    *((f"lpt{d}", "reserved device name") for d in "123456789"),
+    ("COM\u00b9", "reserved device name"),
+    ("nul.txt", "reserved device name"),
+    ("con.tar.gz", "reserved device name"),
+    ("models/aux/weights.bin", "reserved device name"),
+    ("reports/Lpt1.csv", "reserved device name"),
+    ("CON .txt", "reserved device name"),  # Windows drops trailing spaces
+    ("conin$", "reserved device name"),
+    ("\uff23\uff2f\uff2e", "reserved device name"),  # fullwidth CON folds to CON
+]
+# Close to the refused ones, but fine.
+NOT_MISLEADING = ["console.txt", "contour/a", "auxiliary.py", "com10", "lpt", "nully", "a.con"]
+
+
+@pytest.mark.parametrize(("name", "why"), MISLEADING)
+def test_names_that_mislead_are_refused(name: str, why: str) -> None:
+    with pytest.raises(InvalidInput, match=why) as exc:
+        normalize_artifact_path(name)
+    assert exc.value.field == "path"
+
+
+@pytest.mark.parametrize("name", NOT_MISLEADING)
+def test_names_close_to_refused_ones_are_accepted(name: str) -> None:
+    assert normalize_artifact_path(name) == name
+
+
 @pytest.mark.parametrize(("name", "expected"), ACCEPTED)
 def test_accepted_names(name: str, expected: str) -> None:
     assert normalize_artifact_path(name) == expected
