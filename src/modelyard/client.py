@@ -222,7 +222,10 @@ class Client:
         step, whose pipeline run has the rest); False records neither.
 
         ``run_id`` resumes an existing run instead (it becomes ``running`` again; its
-        params stay write-once and its metrics continue from their last step).
+        params stay write-once and its metrics continue from their last step). Resuming
+        is the run's owner's act, or an admin's; its source (git state, packages) was
+        captured when it started and is not captured again (artifact names are
+        write-once).
         """
         from modelyard.tracking.capture import capture_fast
         from modelyard.tracking.run import ActiveRun, active_run
@@ -235,7 +238,7 @@ class Client:
             if params:
                 active.log_params(params)
             if capture:
-                active._start_capture(source=capture is True)
+                active._start_capture(source=False)
             return active
         if parent is None and (outer := active_run()) is not None and outer.client is self:
             parent = outer
@@ -355,6 +358,7 @@ class Client:
         of a run (``name`` already normalized)."""
         if self.is_remote:
             return self._artifacts().upload(run_id, name, source)
+        self._service().check_artifact(run_id, name)  # before a blob is stored for nothing
         blobs = self.blobs
         if isinstance(source, bytes):
             info = blobs.put_bytes(source)

@@ -241,12 +241,18 @@ class CostSettings(BaseModel):
     cpu_hour: float = Field(
         0.04,
         ge=0,
+        allow_inf_nan=False,
         description="Price of one CPU core for one hour (default: a typical cloud rate).",
     )
     gb_hour: float = Field(
-        0.005, ge=0, description="Price of one GiB of memory (peak RSS) for one hour."
+        0.005,
+        ge=0,
+        allow_inf_nan=False,
+        description="Price of one GiB of memory (peak RSS) for one hour.",
     )
-    gpu_hour: float = Field(2.5, ge=0, description="Price of one GPU for one hour.")
+    gpu_hour: float = Field(
+        2.5, ge=0, allow_inf_nan=False, description="Price of one GPU for one hour."
+    )
     currency: str = Field("USD", description="Currency the cost figures are shown in.")
 
 

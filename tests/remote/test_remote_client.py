@@ -88,6 +88,7 @@ def test_remote_tracking_has_the_services_signatures() -> None:
         # The server's own: it acts for each request's caller and checks uploads first.
         "acting_as",
         "check_run_access",
+        "check_artifact",
     }
     assert public - remote == left_out
     for name in public - left_out:

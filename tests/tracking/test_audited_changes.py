@@ -38,7 +38,7 @@ def test_changes_are_audited_with_their_actor(store: Store) -> None:
         ("local:ops", "project.created", "project created"),
         ("local:ops", "run.created", "run r in project p"),
         ("local:ops", "run.ended", "run ended: finished"),
-        ("local:ops", "run.resumed", "run resumed"),
+        ("local:ops", "run.resumed", "run resumed (was finished)"),
         ("local:ops", "artifact.stored", "file model.pkl (10 bytes)"),
         ("local:ops", "run.deleted", "run deleted with 0 child run(s)"),
     ]

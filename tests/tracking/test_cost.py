@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from modelyard.config import CostSettings
+from modelyard.config import CostSettings, load_settings
+from modelyard.errors import InvalidInput
 from modelyard.tracking.cost import compute_cost
 from modelyard.tracking.system import ResourceUsage, SystemSampler
 
@@ -53,3 +54,12 @@ def test_cost_of_a_measured_run() -> None:
     usage = sampler.stop()
     cost = compute_cost(usage, CostSettings(cpu_hour=3600, gb_hour=1, gpu_hour=1))
     assert cost >= round(usage.cpu_time_s, 6) > 0
+
+
+@pytest.mark.parametrize("price", ["inf", "nan", "-0.5"])
+@pytest.mark.parametrize("key", ["cpu_hour", "gb_hour", "gpu_hour"])
+def test_prices_are_finite_and_not_negative(key: str, price: str) -> None:
+    """An infinite price would make every run's cost one the service refuses at its end."""
+    with pytest.raises(InvalidInput) as refused:
+        load_settings(cost={key: price})
+    assert key in str(refused.value.field or refused.value.message)

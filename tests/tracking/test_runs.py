@@ -311,12 +311,11 @@ def test_a_retried_batch_is_stored_once(client: Client) -> None:
     from modelyard.tracking._buffer import Batch
 
     with client.start_run("p", capture=False) as run:
-        pass
-    batch = Batch(metrics=[(run.id, "m", 1.0, 0, 1), (run.id, "m", 2.0, 1, 2)])
-    for _ in range(3):
-        assert client.tracking.write_batch(batch, batch_id="batch-0001") is None
-    assert client.get_metric_history(run.id, "m").values == [1.0, 2.0]
-    client.tracking.write_batch(batch, batch_id="batch-0002")
-    assert len(client.get_metric_history(run.id, "m")) == 4
-    with pytest.raises(InvalidInput):
-        client.tracking.write_batch(batch, batch_id="short")
+        batch = Batch(metrics=[(run.id, "m", 1.0, 0, 1), (run.id, "m", 2.0, 1, 2)])
+        for _ in range(3):
+            assert client.tracking.write_batch(batch, batch_id="batch-0001") is None
+        assert client.get_metric_history(run.id, "m").values == [1.0, 2.0]
+        client.tracking.write_batch(batch, batch_id="batch-0002")
+        assert len(client.get_metric_history(run.id, "m")) == 4
+        with pytest.raises(InvalidInput):
+            client.tracking.write_batch(batch, batch_id="short")

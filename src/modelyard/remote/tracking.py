@@ -3,7 +3,8 @@
 ``RemoteTracking`` has the methods of :class:`~modelyard.tracking.service.TrackingService`
 that the SDK and the CLI use, with the same signatures, results and errors, so ``Client``
 and ``ActiveRun`` run unchanged against a server. Left out, as server-side business:
-``record_artifact`` (artifacts are uploaded with their bytes, see ``remote/artifacts.py``),
+``record_artifact`` and ``check_artifact`` (artifacts are uploaded with their bytes, see
+``remote/artifacts.py``, and checked by the server before it stages them),
 ``referenced_digests`` and ``tree_digests`` (garbage collection runs next to the blob
 store), ``sweep_lost`` (every read does it on the server) and ``count_runs``.
 """

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["ActiveRun", "active_run"]
 
 MAX_PARAM_LENGTH = 64 * 1024
+_MAX_INT64 = 2**63 - 1  # steps and timestamps are 64-bit columns
 _ACTIVE: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar(
     "modelyard_active_runs", default=()
 )
@@ -115,11 +116,15 @@ class ActiveRun:
             value = _as_float(key, value)
         if step is None:
             step = self._next_step.get(key, 0)
-        elif type(step) is not int or step < 0:
+        elif type(step) is not int or not 0 <= step <= _MAX_INT64:
             step = _as_step(step)
         self._next_step[key] = step + 1
+        if not timestamp:
+            timestamp = now_ms()
+        elif type(timestamp) is not int or not 0 <= timestamp <= _MAX_INT64:
+            timestamp = _as_timestamp(timestamp)
         m = self._metrics
-        m.append((self.id, key, value, step, timestamp or now_ms()))
+        m.append((self.id, key, value, step, timestamp))
         if len(m) >= self._buffer.max_size:
             self._buffer.full()
 
@@ -130,7 +135,13 @@ class ActiveRun:
             self.log_metric(key, value, step, ts)
 
     def log_param(self, key: str, value: Any) -> None:
-        """Record a parameter. Params are write-once: a different value is a Conflict."""
+        """Record a parameter. Params are write-once: a different value is a Conflict, and
+        so is any after the run ended."""
+        if self._ended:
+            raise Conflict(
+                f"run {self.id} has ended: its params are closed (param {key!r})",
+                field=f"params.{key}",
+            )
         self._check_key(key, "param")
         text = _param_text(key, value)
         old = self._params.get(key)
@@ -328,9 +339,28 @@ def _as_float(key: str, value: Any) -> float:
 
 
 def _as_step(step: Any) -> int:
-    if isinstance(step, numbers.Integral) and not isinstance(step, bool) and int(step) >= 0:
+    if (
+        isinstance(step, numbers.Integral)
+        and not isinstance(step, bool)
+        and 0 <= int(step) <= _MAX_INT64
+    ):
         return int(step)
-    raise InvalidInput(f"step must be a non-negative integer; got {step!r}", field="step")
+    raise InvalidInput(
+        f"step must be an integer from 0 to {_MAX_INT64}; got {step!r}", field="step"
+    )
+
+
+def _as_timestamp(timestamp: Any) -> int:
+    if (
+        isinstance(timestamp, numbers.Integral)
+        and not isinstance(timestamp, bool)
+        and 0 <= int(timestamp) <= _MAX_INT64
+    ):
+        return int(timestamp)
+    raise InvalidInput(
+        f"timestamp must be milliseconds since the epoch, an integer >= 0; got {timestamp!r}",
+        field="timestamp",
+    )
 
 
 def _as_mapping(values: Any, field: str) -> dict[str, Any]:

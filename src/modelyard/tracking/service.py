@@ -8,7 +8,14 @@ checked before every read and write: viewer reads, contributor writes runs and
 artifacts, admin deletes; whoever creates a project becomes its admin. Projects, runs
 (created, resumed, ended, deleted) and stored artifacts are recorded in the audit log in
 the same transaction as the change; the points, params and tags logged to a run are its
-data and are not audited one by one.
+data and are not audited one by one, but a tag changed on someone else's run is, with
+its old value.
+
+A run's data is closed once it ends: the params, metrics and artifacts of a finished,
+failed or killed run are refused (Conflict naming the run and its status), and it ends
+once. Reopening it (:meth:`TrackingService.resume_run`) is its owner's act or an admin's;
+so is writing to a ``lost`` run (its owner's process may come back). An artifact name is
+write-once (the same bytes again are fine) and is either a file or a folder of others.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import copy
 import hashlib
 import json
 import math
+import numbers
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -26,12 +34,15 @@ from sqlalchemy import Connection, and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from modelyard._util import gc_paused, new_id, now_ms, validate_name
+from modelyard.artifacts import normalize_artifact_path
+from modelyard.artifacts.blobs import check_digest
 from modelyard.errors import (
     AlreadyExists,
     Conflict,
     InvalidInput,
     ModelyardError,
     NotFound,
+    PermissionDenied,
     StorageError,
     translate,
 )
@@ -71,6 +82,9 @@ _RUN_PROJECT_CACHE = 100_000
 WRITE_BATCH_RETENTION_S = 7 * 24 * 3600.0
 _CHUNK = 500
 _HEX = re.compile(r"^[0-9a-f]+$")
+_MAX_INT64 = 2**63 - 1
+_ARTIFACT_KINDS = frozenset({"file", "tree"})
+_LIVE = ("running", "lost")
 
 
 class TrackingService:
@@ -97,9 +111,6 @@ class TrackingService:
         )
         # Built once: an upsert's ``excluded`` columns cost ~0.5 ms to build each time.
         self._upsert_tags_stmt = store.upsert_stmt(tags, ["run_id", "key"], ["value"])
-        self._upsert_artifact = store.upsert_stmt(
-            artifacts, ["run_id", "path"], ["digest", "kind", "size", "created_at"]
-        )
         self._series_cache: dict[tuple[str, str], int] = {}
         self._history_sql = (
             'SELECT "step", "value", "timestamp" FROM metrics WHERE series_id = '
@@ -152,6 +163,63 @@ class TrackingService:
 
     def _audit(self, conn: Connection, action: str, kind: str, obj: str, summary: str) -> None:
         self.audit.record(conn, self.actor, action, kind, obj, summary)
+
+    # -- who may write what to a run ------------------------------------------------
+
+    def _run_facts(self, conn: Connection, run_ids: Iterable[str]) -> dict[str, Any]:
+        """Status, owner and project of each run that exists, by id."""
+        found: dict[str, Any] = {}
+        for chunk in _chunks(sorted(set(run_ids))):
+            for row in conn.execute(
+                select(runs.c.id, runs.c.status, runs.c.user_name, projects.c.name.label("project"))
+                .join(projects, projects.c.id == runs.c.project_id)
+                .where(runs.c.id.in_(chunk))
+            ):
+                found[row.id] = row
+        return found
+
+    def _run_fact(self, conn: Connection, run_id: str) -> Any:
+        row = self._run_facts(conn, [run_id]).get(run_id)
+        if row is None:
+            raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+        return row
+
+    def _owns(self, owner: str) -> bool:
+        """Whether the actor is the run owner ``owner``: the signed-in user who started it,
+        or for an operator the OS user it was started as."""
+        principal = self.actor.principal
+        if principal is not None:
+            return principal.username == owner
+        return self.actor.name == f"local:{owner}"
+
+    def _may_reopen(self, conn: Connection, run: Any) -> bool:
+        """Whether the actor may reopen ``run`` (resume it, or write to it while it is
+        lost): its owner, an admin of its project, a global admin or an operator."""
+        principal = self.actor.principal
+        if principal is None or principal.is_admin or principal.username == run.user_name:
+            return True
+        try:
+            self.roles.check(conn, principal, run.project, Role.ADMIN)
+        except PermissionDenied:
+            return False
+        return True
+
+    def _closed(self, conn: Connection, run: Any) -> Conflict | None:
+        """Why the params, metrics and artifacts of ``run`` cannot be written now, if they
+        cannot: an ended run's are closed; a lost run's are its owner's and admins'."""
+        if run.status in TERMINAL_STATUSES:
+            return Conflict(
+                f"run {run.id} is {run.status}: its params, metrics and artifacts are closed "
+                f"(its owner or a project admin may resume it)",
+                field="run_id",
+            )
+        if run.status == "lost" and not self._may_reopen(conn, run):
+            return Conflict(
+                f"run {run.id} is lost: only its owner ({run.user_name}) or an admin of project "
+                f"{run.project} may write to it or bring it back",
+                field="run_id",
+            )
+        return None
 
     # -- projects -----------------------------------------------------------------
 
@@ -278,17 +346,25 @@ class TrackingService:
         )
 
     def resume_run(self, run_id: str) -> Run:
-        """Make a run ``running`` again (a resumed training job); returns it as stored."""
+        """Make a run ``running`` again (a resumed training job); returns it as stored.
+
+        Reopening a run is its owner's act, or an admin's (of its project, or global):
+        PermissionDenied for any other contributor. Audited with the status it had.
+        """
         with self.store.write() as conn:
             self._require_runs(conn, [run_id], Role.CONTRIBUTOR)
-            result = conn.execute(
+            run = self._run_fact(conn, run_id)
+            if not self._may_reopen(conn, run):
+                raise PermissionDenied(
+                    f"run {run_id} is {run.user_name}'s: only its owner or an admin of project "
+                    f"{run.project} may resume it"
+                )
+            conn.execute(
                 update(runs)
                 .where(runs.c.id == run_id)
                 .values(status="running", end_time=None, error=None, heartbeat_at=now_ms())
             )
-            if result.rowcount == 0:
-                raise NotFound(f"run {run_id!r} does not exist", field="run_id")
-            self._audit(conn, "run.resumed", "run", run_id, "run resumed")
+            self._audit(conn, "run.resumed", "run", run_id, f"run resumed (was {run.status})")
         return self.get_run(run_id)
 
     def last_steps(self, run_id: str) -> dict[str, int]:
@@ -315,6 +391,9 @@ class TrackingService:
         gpu_time_s: float | None = None,
         cost: float | None = None,
     ) -> None:
+        """End a running (or lost) run with its resource usage and cost, each a finite
+        number >= 0. A run ends once: ending it again the same way changes nothing (a
+        retried request), another way is Conflict."""
         if status not in TERMINAL_STATUSES:
             raise InvalidInput(
                 f"status must be one of {sorted(TERMINAL_STATUSES)}; got {status!r}", field="status"
@@ -323,17 +402,25 @@ class TrackingService:
         for key, value in (
             ("wall_time_s", wall_time_s),
             ("cpu_time_s", cpu_time_s),
-            ("peak_rss_bytes", peak_rss_bytes),
             ("gpu_time_s", gpu_time_s),
             ("cost", cost),
         ):
             if value is not None:
-                values[key] = value
+                values[key] = _non_negative(key, value)
+        if peak_rss_bytes is not None:
+            values["peak_rss_bytes"] = _non_negative_int("peak_rss_bytes", peak_rss_bytes)
         with self.store.write() as conn:
             self._require_runs(conn, [run_id], Role.CONTRIBUTOR)
-            result = conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
-            if result.rowcount == 0:
-                raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+            run = self._run_fact(conn, run_id)
+            if run.status in TERMINAL_STATUSES:
+                if run.status == status:
+                    return
+                raise Conflict(
+                    f"run {run_id} has already ended ({run.status}); it cannot end again as "
+                    f"{status}",
+                    field="status",
+                )
+            conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
             self._audit(conn, "run.ended", "run", run_id, f"run ended: {status}")
 
     def delete_run(self, run_id: str, *, permanent: bool = False) -> None:
@@ -372,6 +459,11 @@ class TrackingService:
         stored already is skipped, so a retried request never duplicates rows. Returns a
         deferred error (a param conflict with another writer) after storing the rest of
         the batch; raises StorageError when nothing could be stored.
+
+        The metrics, params and heartbeats of a run whose data is closed (see
+        :meth:`_closed`) are not stored: the rest is, and the first such run is the
+        deferred Conflict. Heartbeats bring a lost run back to ``running``; a tag set on
+        someone else's run is audited with its old value.
         """
         deferred: ModelyardError | None = None
         if batch_id is not None and (not isinstance(batch_id, str) or not 8 <= len(batch_id) <= 64):
@@ -389,16 +481,19 @@ class TrackingService:
                     ).first()
                     if first_time is None:
                         return None
+                facts = self._run_facts(conn, _batch_runs(batch))
+                batch, deferred = self._open_part(conn, batch, facts)
                 if batch.metrics:
                     self._insert_metrics(conn, batch.metrics)
                 if batch.params:
-                    deferred = self._insert_params(conn, batch.params)
+                    deferred = self._insert_params(conn, batch.params) or deferred
                 if batch.tags:
+                    self._audit_foreign_tags(conn, batch.tags, facts)
                     self._upsert_tags(conn, batch.tags)
                 if batch.heartbeats:
                     conn.execute(
                         update(runs)
-                        .where(runs.c.id.in_(batch.heartbeats))
+                        .where(runs.c.id.in_(batch.heartbeats), runs.c.status.in_(_LIVE))
                         .values(heartbeat_at=now_ms())
                     )
                     conn.execute(
@@ -409,6 +504,57 @@ class TrackingService:
         except IntegrityError as exc:
             raise translate(exc) from exc
         return deferred
+
+    def _open_part(
+        self, conn: Connection, batch: Batch, facts: dict[str, Any]
+    ) -> tuple[Batch, Conflict | None]:
+        """The batch without the metrics, params and heartbeats of runs whose data is
+        closed, and the refusal of the first of them (None when nothing was left out).
+        Unknown runs are left in: their rows fail on the foreign key, as before."""
+        data = {row[0] for row in batch.metrics} | {row[0] for row in batch.params}
+        refused: dict[str, Conflict] = {}
+        for run_id in sorted(data | set(batch.heartbeats)):
+            run = facts.get(run_id)
+            if run is None or (run_id not in data and run.status != "lost"):
+                continue  # an ended run's heartbeat changes nothing, and is no error
+            why = self._closed(conn, run)
+            if why is not None:
+                refused[run_id] = why
+        if not refused:
+            return batch, None
+        kept = Batch(
+            metrics=[row for row in batch.metrics if row[0] not in refused],
+            params=[row for row in batch.params if row[0] not in refused],
+            tags=batch.tags,
+            heartbeats=[run_id for run_id in batch.heartbeats if run_id not in refused],
+        )
+        return kept, next(iter(refused.values()))
+
+    def _audit_foreign_tags(
+        self, conn: Connection, rows: list[tuple[str, str, str]], facts: dict[str, Any]
+    ) -> None:
+        """Audit each tag the actor changes on a run that is not theirs, with the value it
+        had (tags may change, so their history is the audit log's)."""
+        wanted: dict[str, dict[str, str]] = {}
+        for run_id, key, value in rows:
+            run = facts.get(run_id)
+            if run is not None and not self._owns(run.user_name):
+                wanted.setdefault(run_id, {})[key] = value
+        for run_id, values in sorted(wanted.items()):
+            old = dict(
+                conn.execute(
+                    select(tags.c.key, tags.c.value).where(
+                        tags.c.run_id == run_id, tags.c.key.in_(sorted(values))
+                    )
+                ).all()
+            )
+            owner = facts[run_id].user_name
+            for key, value in sorted(values.items()):
+                if old.get(key) == value:
+                    continue
+                was = f"was {old[key]!r}" if key in old else "was unset"
+                summary = f"tag {key!r} of {owner}'s run set to {value!r} ({was})"
+                self._audit(conn, "run.tag_set", "run", run_id, summary)
 
     def _insert_metrics(
         self, conn: Connection, rows: list[tuple[str, str, float, int, int]]
@@ -484,18 +630,84 @@ class TrackingService:
             [{"run_id": r, "key": k, "value": v} for (r, k), v in wanted.items()],
         )
 
+    def check_artifact(self, run_id: str, path: str) -> None:
+        """Raise what :meth:`record_artifact` would before the bytes are known: NotFound,
+        PermissionDenied, InvalidInput for the name, Conflict for a run whose artifacts
+        are closed or a file/folder clash (the server asks before it stages an upload, the
+        SDK before it stores blobs)."""
+        path = normalize_artifact_path(path)
+        with self.store.read() as conn:
+            self._require_runs(conn, [run_id], Role.CONTRIBUTOR)
+            self._artifact_slot(conn, self._run_fact(conn, run_id), path)
+
     def record_artifact(
         self, run_id: str, path: str, digest: str, kind: str, size: int
     ) -> ArtifactInfo:
+        """Record stored bytes as artifact ``path`` of a run that takes artifacts. A name
+        is write-once: the same bytes again return the artifact as stored, others are
+        Conflict; ``a`` cannot be stored where ``a/...`` is, nor ``a/...`` where ``a`` is."""
+        path = normalize_artifact_path(path)
+        check_digest(digest)
+        if kind not in _ARTIFACT_KINDS:
+            raise InvalidInput(f"kind must be file or tree; got {kind!r}", field="kind")
+        size = _non_negative_int("size", size)
         info = ArtifactInfo(path=path, digest=digest, kind=kind, size=size, created_at=now_ms())
-        try:
-            with self.store.write() as conn:
-                self._require_runs(conn, [run_id], Role.CONTRIBUTOR)
-                conn.execute(self._upsert_artifact.values(run_id=run_id, **info.as_dict()))
-                self._audit(conn, "artifact.stored", "run", run_id, f"{kind} {path} ({size} bytes)")
-        except Conflict:
-            raise NotFound(f"run {run_id!r} does not exist", field="run_id") from None
-        return info
+        with self.store.write() as conn:
+            self._require_runs(conn, [run_id], Role.CONTRIBUTOR)
+            stored = self._artifact_slot(conn, self._run_fact(conn, run_id), path)
+            if stored is None:
+                added = conn.execute(
+                    self.store.insert_stmt(artifacts)
+                    .values(run_id=run_id, **info.as_dict())
+                    .on_conflict_do_nothing(index_elements=["run_id", "path"])
+                ).rowcount
+                if added:
+                    self._audit(
+                        conn, "artifact.stored", "run", run_id, f"{kind} {path} ({size} bytes)"
+                    )
+                    return info
+                stored = conn.execute(  # a concurrent writer stored it first
+                    select(artifacts).where(artifacts.c.run_id == run_id, artifacts.c.path == path)
+                ).first()
+            if stored.digest != digest or stored.kind != kind:
+                raise Conflict(
+                    f"run {run_id} already has artifact {path!r} ({stored.kind}, {stored.size} "
+                    f"bytes, digest {stored.digest[:16]}...); an artifact name is write-once "
+                    f"(the same bytes again are fine)",
+                    field="path",
+                )
+        return _artifact(stored)
+
+    def _artifact_slot(self, conn: Connection, run: Any, path: str) -> Any:
+        """The artifact stored as ``path`` (None if there is none), after checking that
+        the run takes artifacts and that ``path`` is neither under another artifact nor
+        above one (a file ``a`` and a folder ``a/`` never coexist)."""
+        closed = self._closed(conn, run)
+        if closed is not None:
+            raise closed
+        parts = path.split("/")
+        above = ["/".join(parts[:depth]) for depth in range(1, len(parts))]
+        found = conn.execute(
+            select(artifacts).where(
+                artifacts.c.run_id == run.id,
+                artifacts.c.path.in_([*above, path])
+                | artifacts.c.path.startswith(path + "/", autoescape=True),
+            )
+        ).all()
+        for row in found:
+            if row.path in above:
+                raise Conflict(
+                    f"run {run.id} has artifact {row.path!r} ({row.kind}): nothing can be "
+                    f"stored under it as {path!r}",
+                    field="path",
+                )
+            if row.path != path:
+                raise Conflict(
+                    f"run {run.id} has artifacts under {path + '/'!r} ({row.path!r}): "
+                    f"{path!r} cannot be stored as well",
+                    field="path",
+                )
+        return found[0] if found else None
 
     def prune_write_batches(self, older_than_s: float = WRITE_BATCH_RETENTION_S) -> int:
         """Forget batch ids recorded more than ``older_than_s`` ago (no client retries a
@@ -667,6 +879,31 @@ class TrackingService:
         with self.store.read() as conn:
             stmt = select(func.count()).select_from(runs).where(runs.c.project_id == proj.id)
             return int(conn.execute(stmt).scalar_one())
+
+
+def _non_negative(field: str, value: Any) -> float:
+    """A resource figure (a duration, a cost): a finite real number >= 0."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise InvalidInput(f"{field} must be a finite number >= 0; got {value!r}", field=field)
+    return float(value)
+
+
+def _non_negative_int(field: str, value: Any) -> int:
+    """A count of bytes: an integer from 0 to 2**63 - 1."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or not 0 <= int(value) <= _MAX_INT64
+    ):
+        raise InvalidInput(
+            f"{field} must be an integer from 0 to {_MAX_INT64}; got {value!r}", field=field
+        )
+    return int(value)
 
 
 def _batch_runs(batch: Batch) -> set[str]:

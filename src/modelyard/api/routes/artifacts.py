@@ -100,14 +100,16 @@ async def upload_artifact(
     tracking: Tracking,
     services: Annotated[Services, Depends(get_services)],
 ) -> ArtifactPublic:
-    """Store the request body as artifact ``path`` of the run (replacing one stored under
-    that path): a file (``application/octet-stream``) or a folder sent as a tar
-    (``application/x-tar``). The body is streamed to a staging file, never held in
-    memory, then hashed and stored."""
+    """Store the request body as artifact ``path`` of the run: a file
+    (``application/octet-stream``) or a folder sent as a tar (``application/x-tar``). The
+    body is streamed to a staging file, never held in memory, then hashed and stored.
+    A name is write-once (the same bytes again answer the artifact as stored; other bytes
+    are 409), a file and a folder of others cannot share one, and an ended run takes no
+    artifacts (409)."""
     name = normalize_artifact_path(path)
     is_tree = request.headers.get("content-type", "").lower().startswith("application/x-tar")
-    # 404 or 403 before a byte is staged
-    await run_in_threadpool(tracking.check_run_access, run_id, "contributor")
+    # 404, 403, or 409 for a run that takes no artifacts, before a byte is staged
+    await run_in_threadpool(tracking.check_artifact, run_id, name)
     staged = await stage_body(request, services.upload_dir)
     try:
         info = await run_in_threadpool(_store, services.blobs, staged, is_tree)

@@ -31,12 +31,16 @@ Tracking = Annotated[TrackingService, Depends(get_tracking)]
     "/batches",
     response_model=BatchPublic,
     responses={
-        409: {"model": BatchConflict, "description": "A param clashed, or a run is unknown."}
+        409: {
+            "model": BatchConflict,
+            "description": "A param clashed, a run has ended, or a run is unknown.",
+        }
     },
 )
 def write_batch(body: BatchCreate, tracking: Tracking) -> BatchPublic | JSONResponse:
     """Store a batch in one transaction, once per ``batch_id`` (a retried batch is not
-    stored again). A param that clashes with a value another writer stored is answered
+    stored again). A param that clashes with a value another writer stored, or rows
+    for a run that has ended (its metrics and params are closed; its tags are not), are answered
     409 with the batch marked stored: everything else in it was written."""
     with gc_paused():  # the rows live only in here: no full collections over them
         batch = Batch(
@@ -65,6 +69,7 @@ def metric_history(
     max_points: Annotated[
         int | None,
         Query(
+            ge=2,
             le=MAX_HISTORY_POINTS,
             description="Downsample to at most this many points, keeping each bucket's "
             f"lowest and highest value. Needed when the metric has more than "

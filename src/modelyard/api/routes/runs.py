@@ -56,13 +56,15 @@ def get_run(run_id: str, tracking: Tracking) -> RunPublic:
 
 @router.post("/{run_id}/resume", response_model=RunPublic)
 def resume_run(run_id: str, tracking: Tracking) -> RunPublic:
-    """Make a run ``running`` again."""
+    """Make a run ``running`` again: its owner's act, or an admin's (403 for any other
+    contributor); audited with the status it had."""
     return RunPublic.model_validate(tracking.resume_run(run_id))
 
 
 @router.post("/{run_id}/end", status_code=204, response_class=Response)
 def end_run(run_id: str, body: RunEnd, tracking: Tracking) -> None:
-    """End a run: finished, failed or killed, with its resource usage and cost."""
+    """End a run: finished, failed or killed, with its resource usage and cost (finite,
+    >= 0). A run ends once: the same end again changes nothing, another is 409."""
     tracking.end_run(
         run_id,
         body.status,

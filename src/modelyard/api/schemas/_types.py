@@ -1,9 +1,10 @@
 """Field types shared by the request and response models, and the one error shape.
 
 Request strings never hold NUL (PostgreSQL cannot store it); keys follow the SDK's rules;
-integers that land in 64-bit columns are bounded. Floats may be NaN or ±inf: answers
-write them as the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` (JSON has no such
-numbers) and requests may too.
+integers that land in 64-bit columns are bounded. Floats may be NaN or ±inf where that
+means something (a metric's value): answers write them as the strings ``"NaN"``,
+``"Infinity"``, ``"-Infinity"`` (JSON has no such numbers) and requests may too; a
+duration or a cost (``NonNegative``) is finite and at least 0.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ __all__ = [
     "ErrorResponse",
     "Int64",
     "Key",
+    "NonNegative",
     "Public",
     "RunId",
     "ShortText",
@@ -41,6 +43,8 @@ Key = Annotated[
 ]
 RunId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 Int64 = Annotated[int, Field(ge=0, le=2**63 - 1)]
+#: A duration, a cost: finite and never negative (NaN and infinities are refused).
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class Public(BaseModel):

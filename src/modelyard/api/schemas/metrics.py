@@ -98,8 +98,9 @@ class BatchPublic(Public):
 
 class BatchConflict(BaseModel):
     """409. With ``batch`` (``stored: true``): the batch was stored, but a param clashed
-    with a value another writer stored first. Without it: nothing was stored (a run of the
-    batch does not exist)."""
+    with a value another writer stored first, or a run of it takes no more data (it has
+    ended, or it is lost and not the caller's): that run's metrics, params and heartbeats
+    were left out. Without it: nothing was stored (a run of the batch does not exist)."""
 
     error: ErrorBody
     batch: BatchPublic | None = None

@@ -6,7 +6,15 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from modelyard.api.schemas._types import NUL_FREE, Int64, Key, Public, ShortText, Text
+from modelyard.api.schemas._types import (
+    NUL_FREE,
+    Int64,
+    Key,
+    NonNegative,
+    Public,
+    ShortText,
+    Text,
+)
 
 __all__ = [
     "ExplanationPublic",
@@ -32,11 +40,11 @@ class RunCreate(BaseModel):
 class RunEnd(BaseModel):
     status: Text = Field(description="finished, failed or killed.")
     error: Text | None = Field(None, description="The traceback of a failed run.")
-    wall_time_s: float | None = None
-    cpu_time_s: float | None = None
+    wall_time_s: NonNegative | None = Field(None, description="Seconds, >= 0.")
+    cpu_time_s: NonNegative | None = Field(None, description="CPU-seconds, >= 0.")
     peak_rss_bytes: Int64 | None = None
-    gpu_time_s: float | None = None
-    cost: float | None = None
+    gpu_time_s: NonNegative | None = Field(None, description="GPU-seconds, >= 0.")
+    cost: NonNegative | None = Field(None, description="In the server's currency, >= 0.")
 
 
 class RunPublic(Public):
