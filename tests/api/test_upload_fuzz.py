@@ -213,6 +213,23 @@ def test_a_bad_arrow_upload_is_refused_and_leaves_nothing(
     assert _left_in(temp_dirs) == []
 
 
+def test_good_uploads_of_each_type_are_stored_and_leave_nothing(
+    api: httpx.Client, run_id: str, temp_dirs: list[Path]
+) -> None:
+    """The control: the same checks pass for bodies that are fine."""
+    url = f"/runs/{run_id}/artifacts/content"
+    for path, body, content_type in (("a.bin", BIG, OCTETS), ("tree", GOOD_TAR, TAR)):
+        answer = api.put(
+            url, params={"path": path}, content=body, headers={"Content-Type": content_type}
+        )
+        assert answer.status_code == 201, answer.text
+    answer = api.post(
+        "/projects/p/datasets/d/versions", content=_arrow_stream(), headers={"Content-Type": ARROW}
+    )
+    assert answer.status_code == 201, answer.text
+    assert _left_in(temp_dirs) == []
+
+
 WRONG_TYPES = ["application/json", "text/plain", "application/zip", "application/gzip", ""]
 
 
