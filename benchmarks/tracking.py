@@ -1548,12 +1548,9 @@ def _breakdown_one(remote: Any, local: Any, n: int, keys: int, reps: int) -> dic
         return [(run_id, f"m{i % keys}", i * 0.001, i // keys, ts) for i in range(n)]
 
     def batches(client: Any) -> list[Batch]:
-        made = []
-        for _ in range(reps):
-            run = client.start_run("bench", capture=False)
-            run.end()
-            made.append(Batch(metrics=rows(run.id)))
-        return made
+        """One batch per rep, each for a run of its own that is still open (an ended run
+        takes no more metrics)."""
+        return [Batch(metrics=rows(client.tracking.create_run("bench").id)) for _ in range(reps)]
 
     body = _batch_bodies(Batch(metrics=rows("0" * 32)), "b" * 24)[0]
     obj = json.loads(body)
