@@ -123,6 +123,8 @@ def test_an_operator_is_trusted_and_audited_on_others_runs(store: Store) -> None
     ops.end_run(run.id, "failed")
     assert ops.resume_run(run.id).status == "running"
     ops.write_batch(Batch(tags=[(run.id, "k", "v")]))
+    # A server without sign-in acts as "local" for every caller: no one to tell apart.
+    TrackingService(store, actor=Actor("local")).write_batch(Batch(tags=[(run.id, "k", "w")]))
     gov = Governance(store)
     assert _events(gov, "run.tag_set") == [
         ("local:ops", run.id, "tag 'k' of dana's run set to 'v' (was unset)")

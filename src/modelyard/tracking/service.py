@@ -186,11 +186,14 @@ class TrackingService:
 
     def _owns(self, owner: str) -> bool:
         """Whether the actor is the run owner ``owner``: the signed-in user who started it,
-        or for an operator the OS user it was started as."""
+        or for an operator (``local:<os user>``) the OS user it was started as. An actor
+        with no identity (a server without sign-in acts as ``local`` for everyone) cannot
+        be told apart from anyone, so it counts as the owner."""
         principal = self.actor.principal
         if principal is not None:
             return principal.username == owner
-        return self.actor.name == f"local:{owner}"
+        name = self.actor.name
+        return not name.startswith("local:") or name == f"local:{owner}"
 
     def _may_reopen(self, conn: Connection, run: Any) -> bool:
         """Whether the actor may reopen ``run`` (resume it, or write to it while it is
