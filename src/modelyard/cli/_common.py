@@ -1,4 +1,9 @@
-"""What every command shares: the Client from the global options, output, errors."""
+"""What every command shares: the Client from the global options, output, errors.
+
+Nothing a user typed or logged is read as Rich markup: both consoles print strings as
+they are (``markup=False``), and the commands style their own words with
+:class:`rich.text.Text` spans, never with ``[tags]`` around user text.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +19,12 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from modelyard.errors import ModelyardError
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
 
 
 @dataclass
@@ -50,7 +56,7 @@ def client(ctx: typer.Context) -> Iterator[Any]:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    err_console.print(Text.assemble(("error:", "red"), " ", message), soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -71,8 +77,13 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     for col in columns:
         t.add_column(col, overflow="fold")
     for row in rows:
-        t.add_row(*(fmt(v) for v in row))
+        t.add_row(*(v if isinstance(v, Text) else fmt(v) for v in row))
     console.print(t)
+
+
+def styled(*parts: str | Text | tuple[str, str]) -> Text:
+    """Words and ``(words, style)`` pairs as one line of styled text (never markup)."""
+    return Text.assemble(*parts)
 
 
 def fmt(value: Any) -> str:

@@ -27,6 +27,7 @@ from modelyard.cli._common import (
     fmt_time,
     print_json,
     run_command,
+    styled,
     table,
 )
 from modelyard.errors import InvalidInput
@@ -76,7 +77,7 @@ def _progress(label: str) -> Iterator[Any]:
     )
 
     with Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
@@ -138,10 +139,13 @@ def register(
             return
         verb = "registered" if new else "already registered as"
         console.print(
-            f"{verb} [bold]{found.ref}[/] in project {found.project}: {found.num_rows:,} rows, "
-            f"{found.num_columns} columns, {fmt_bytes(found.size_bytes)} "
-            f"(digest {found.digest[:16]})",
-            highlight=False,
+            styled(
+                f"{verb} ",
+                (found.ref, "bold"),
+                f" in project {found.project}: {found.num_rows:,} rows, "
+                f"{found.num_columns} columns, {fmt_bytes(found.size_bytes)} "
+                f"(digest {found.digest[:16]})",
+            )
         )
 
     run_command(body)
@@ -263,7 +267,7 @@ def show(
             ("run", found.run_id or ""),
         ]
         for key, value in fields:
-            console.print(f"[bold]{key:>11}[/]  {fmt(value)}", highlight=False)
+            console.print(styled((f"{key:>11}", "bold"), f"  {fmt(value)}"))
         table(
             "Schema",
             ["column", "type", "stored as", "nullable"],
@@ -417,15 +421,18 @@ def drift(
                     f.statistic,
                     f.p_value,
                     f.threshold,
-                    "[red]yes[/]" if f.drifted else "no",
+                    styled(("yes", "red")) if f.drifted else "no",
                 )
                 for f in report.features
             ],
         )
-        verdict = "[red]drifted[/]" if report.dataset_drifted else "[green]no drift[/]"
+        verdict = ("drifted", "red") if report.dataset_drifted else ("no drift", "green")
         console.print(
-            f"{verdict}: {len(report.drifted)} of {len(report.features)} features drifted "
-            f"({report.share_drifted:.0%}, threshold {report.drift_share:.0%})"
+            styled(
+                verdict,
+                f": {len(report.drifted)} of {len(report.features)} features drifted "
+                f"({report.share_drifted:.0%}, threshold {report.drift_share:.0%})",
+            )
         )
 
     run_command(body)
@@ -450,9 +457,12 @@ def diff(
             print_json(result.as_dict())
             return
         console.print(
-            f"[bold]{result.a}[/] ({fmt(result.rows[0])} rows) -> "
-            f"[bold]{result.b}[/] ({fmt(result.rows[1])} rows)",
-            highlight=False,
+            styled(
+                (result.a, "bold"),
+                f" ({fmt(result.rows[0])} rows) -> ",
+                (result.b, "bold"),
+                f" ({fmt(result.rows[1])} rows)",
+            )
         )
         changes = [("added", col.name, "", col.arrow_type) for col in result.added]
         changes += [("removed", col.name, col.arrow_type, "") for col in result.removed]

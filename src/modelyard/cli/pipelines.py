@@ -23,6 +23,7 @@ from modelyard.cli._common import (
     fail,
     print_json,
     run_command,
+    styled,
     table,
 )
 from modelyard.errors import InvalidInput, ModelyardError
@@ -123,7 +124,7 @@ def _show(result: PipelineResult, as_json: bool) -> None:
         return
     rows = [(s["step"], s["outcome"], s["run_id"][:12], s["output"]["materializer"]) for s in steps]
     table(f"Pipeline {result.pipeline}", ["step", "outcome", "run", "output"], rows)
-    console.print(f"pipeline run [bold]{result.run_id}[/bold]", highlight=False)
+    console.print(styled("pipeline run ", (result.run_id, "bold")))
 
 
 @app.command("sweep")
@@ -219,7 +220,7 @@ def sweep(
             ["trial", "params", result.metric, "status", "run"],
             rows,
         )
-        console.print(f"sweep run [bold]{result.run_id}[/bold]", highlight=False)
+        console.print(styled("sweep run ", (result.run_id, "bold")))
 
     run_command(body)
 

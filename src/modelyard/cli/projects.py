@@ -13,6 +13,7 @@ from modelyard.cli._common import (
     fmt_time,
     print_json,
     run_command,
+    styled,
     table,
 )
 
@@ -55,6 +56,6 @@ def create(
         if as_json:
             print_json(asdict(project))
         else:
-            console.print(f"created project [bold]{project.name}[/bold]")
+            console.print(styled("created project ", (project.name, "bold")))
 
     run_command(body)

@@ -7,6 +7,7 @@ from dataclasses import asdict
 
 import typer
 from rich.panel import Panel
+from rich.text import Text
 
 from modelyard.cli._common import (
     JsonOption,
@@ -17,6 +18,7 @@ from modelyard.cli._common import (
     fmt_time,
     print_json,
     run_command,
+    styled,
     table,
 )
 
@@ -31,8 +33,8 @@ _STATUS_STYLE = {
 }
 
 
-def _status(status: str) -> str:
-    return f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]"
+def _status(status: str) -> Text:
+    return Text(status, style=_STATUS_STYLE.get(status, "white"))
 
 
 def _run_dict(run: object) -> dict:
@@ -76,7 +78,9 @@ def list_(
         ]
         table(f"Runs of {project}", ["id", "name", "status", "started", "duration s", *keys], rows)
         if page.next_page_token:
-            console.print(f"[dim]more runs exist; raise --max-results (showing {len(rows)})[/dim]")
+            console.print(
+                Text(f"more runs exist; raise --max-results (showing {len(rows)})", style="dim")
+            )
 
     run_command(body)
 
@@ -99,7 +103,6 @@ def show(
             print_json(data)
             return
         lines = [
-            f"[bold]{run.name}[/bold]  {_status(run.status)}",
             f"id        {run.id}",
             f"project   {run.project}",
             f"parent    {run.parent_id or '-'}",
@@ -109,7 +112,8 @@ def show(
             f"user      {run.user}@{run.host}",
             f"entry     {run.entry_point}",
         ]
-        console.print(Panel("\n".join(lines), title="run", expand=False))
+        head = styled((run.name, "bold"), "  ", _status(run.status), "\n")
+        console.print(Panel(head + "\n".join(lines), title="run", expand=False))
         if run.params:
             table("Params", ["key", "value"], sorted(run.params.items()))
         if run.metrics:
@@ -154,9 +158,9 @@ def compare(
             for key in keys:
                 values = [getter(r).get(key) for r in found]
                 differ = len({_cmp_key(v) for v in values}) > 1
-                cells = [fmt(v) if v is not None else "-" for v in values]
+                cells: list[str | Text] = [fmt(v) if v is not None else "-" for v in values]
                 if differ:
-                    cells = [f"[bold yellow]{c}[/]" for c in cells]
+                    cells = [Text(str(c), style="bold yellow") for c in cells]
                 rows.append((f"{kind}.{key}", *cells))
         table("Comparison", header, rows)
 

@@ -26,6 +26,7 @@ from modelyard.cli._common import (
     print_json,
     run_command,
     state,
+    styled,
     table,
 )
 from modelyard.errors import InvalidInput
@@ -129,9 +130,11 @@ def create(
                 when += f", next at {fmt_time(found.next_fire_at)} UTC"
         state_ = "" if found.enabled else " (disabled)"
         console.print(
-            f"created schedule [bold]{found.name}[/] in project {found.project}{state_}: "
-            f"runs {found.pipeline} {when}",
-            highlight=False,
+            styled(
+                "created schedule ",
+                (found.name, "bold"),
+                f" in project {found.project}{state_}: runs {found.pipeline} {when}",
+            ),
             soft_wrap=True,
         )
 

@@ -6,7 +6,7 @@ import ipaddress
 
 import typer
 
-from modelyard.cli._common import err_console, run_command, state
+from modelyard.cli._common import err_console, run_command, state, styled
 from modelyard.errors import InvalidInput
 
 
@@ -58,18 +58,20 @@ def server(
             preflight.close()
         if no_auth:
             err_console.print(
-                f"[bold red]WARNING: authentication is OFF (--no-auth).[/bold red] Anyone who "
-                f"can connect to {bound}:{settings.server.port} can read and change every "
-                f"project, run and artifact. Use it on this machine only.",
-                highlight=False,
+                styled(
+                    ("WARNING: authentication is OFF (--no-auth).", "bold red"),
+                    f" Anyone who can connect to {bound}:{settings.server.port} can read and "
+                    "change every project, run and artifact. Use it on this machine only.",
+                )
             )
             serve(settings, auth=authenticate_nobody, log_level=log_level)
             return
         if not has_users:
             err_console.print(
-                "[yellow]No users yet: nobody can sign in until you create the first "
-                "administrator with `modelyard users create NAME --admin` (and a token with "
-                "`modelyard tokens create NAME`).[/yellow]",
+                "No users yet: nobody can sign in until you create the first administrator "
+                "with `modelyard users create NAME --admin` (and a token with "
+                "`modelyard tokens create NAME`).",
+                style="yellow",
                 highlight=False,
             )
         serve(settings, auth=governance_auth, log_level=log_level)
