@@ -8,6 +8,7 @@ they are (``markup=False``), and the commands style their own words with
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from modelyard import errors
 from modelyard.errors import ModelyardError
 
 console = Console(markup=False)
@@ -61,11 +63,56 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def run_command(fn: Callable[[], None]) -> None:
-    """Run a command body; a ModelyardError becomes one line and its exit code."""
+    """Run a command body; a ModelyardError or a filesystem error (an OSError: a file that
+    exists, a missing folder, no permission, a full disk) becomes one line and its exit
+    code."""
     try:
         fn()
     except ModelyardError as exc:
         raise fail(exc.message, exc.exit_code) from None
+    except OSError as exc:
+        raise fail(*os_error_line(exc)) from None
+
+
+#: What each kind of filesystem error means, and the exit code of the error it is like.
+_OS_ERRORS: tuple[tuple[type[OSError], str, int], ...] = (
+    (FileExistsError, "already exists", errors.AlreadyExists.exit_code),
+    (FileNotFoundError, "no such file or folder", errors.NotFound.exit_code),
+    (IsADirectoryError, "is a folder, not a file", errors.InvalidInput.exit_code),
+    (
+        NotADirectoryError,
+        "a part of the path is a file, not a folder",
+        errors.InvalidInput.exit_code,
+    ),
+    (PermissionError, "permission denied", errors.PermissionDenied.exit_code),
+)
+
+
+def os_error_line(exc: OSError) -> tuple[str, int]:
+    """One line naming the path and the reason of a filesystem error, and its exit code
+    (an error it is not like is a storage error: a full disk, an I/O error)."""
+    path = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p is not None)
+    blocking = _file_in(exc.filename) if exc.filename2 is None else None
+    if isinstance(exc, FileExistsError | NotADirectoryError) and blocking is not None:
+        return f"{blocking}: is a file, not a folder", errors.InvalidInput.exit_code
+    reason, code = next(
+        ((reason, code) for kind, reason, code in _OS_ERRORS if isinstance(exc, kind)),
+        (_strerror(exc), errors.StorageError.exit_code),
+    )
+    return (f"{path}: {reason}" if path else reason), code
+
+
+def _file_in(path: Any) -> Path | None:
+    """The file at ``path`` or above it (where a folder was needed), if there is one."""
+    if not isinstance(path, str | bytes | os.PathLike):
+        return None
+    here = Path(os.fsdecode(path))
+    return next((p for p in (here, *here.parents) if p.is_file()), None)
+
+
+def _strerror(exc: OSError) -> str:
+    reason = (exc.strerror or str(exc) or type(exc).__name__).rstrip(".")
+    return reason[:1].lower() + reason[1:]
 
 
 def print_json(data: Any) -> None:

@@ -18,6 +18,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
 from modelyard.api._pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, page
 from modelyard.api._services import Services, get_services, get_tracking
@@ -83,7 +84,10 @@ def download_artifact(
     reader = services.blobs.open(info.digest)
     headers["Content-Length"] = str(info.size)
     return StreamingResponse(
-        _read_chunks(reader), media_type="application/octet-stream", headers=headers
+        _read_chunks(reader),
+        media_type="application/octet-stream",
+        headers=headers,
+        background=BackgroundTask(reader.close),  # also when the client left before the body
     )
 
 
