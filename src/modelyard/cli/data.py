@@ -9,6 +9,7 @@ take the path of a CSV or Parquet file or a directory: an existing path wins ove
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +45,11 @@ app = typer.Typer(
 _REF = re.compile(r"^(?P<name>[^:@]+)(?::(?P<version>\d+)|@(?P<alias>[^:@]+))?$")
 
 ProjectOption = typer.Option("default", "--project", "-p", help="Project of the dataset.")
+EncodingOption = typer.Option(
+    None, "--encoding", help="Text encoding of a CSV file given by path (default utf-8)."
+)
+#: Endings of the files the data commands read: a missing one is a missing file.
+_DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".arrow", ".feather", ".gz", ".bz2", ".zst")
 
 
 def parse_ref(ref: str) -> tuple[str, int | None, str | None]:
@@ -327,18 +333,37 @@ def load(
 # -- profile, drift, diff: datasets or files ----------------------------------------------
 
 
-def _side(c: Any, source: str, project: str) -> tuple[str, list[ColumnSchema], Profile]:
+def _side(
+    c: Any, source: str, project: str, encoding: str | None = None
+) -> tuple[str, list[ColumnSchema], Profile]:
     """Label, columns and profile of a dataset reference or a file/directory path."""
     if Path(source).exists():
         from modelyard.datasets._describe import describe
 
         with _progress(f"profiling {Path(source).name}") as update:
-            found = describe(source, progress=update)
+            found = describe(source, encoding=encoding, progress=update)
         assert found.profile is not None
         return source, list(found.columns), found.profile
-    version = _get(c, source, project)
+    version = _dataset(c, source, project)
     name, number = version.dataset, version.version
     return version.ref, list(version.columns), c.datasets.get_profile(name, number, project=project)
+
+
+def _dataset(c: Any, source: str, project: str) -> DatasetVersion:
+    """The dataset version ``source`` names; when there is none and ``source`` looks like
+    a path (a folder in it, or the ending of a data file), a missing file is the error."""
+    from modelyard.errors import NotFound
+
+    try:
+        return _get(c, source, project)
+    except (NotFound, InvalidInput):
+        if "/" in source or os.sep in source or source.lower().endswith(_DATA_SUFFIXES):
+            raise NotFound(
+                f"no such file or folder: {source} (nor a dataset of that name in project "
+                f"{project!r})",
+                field="source",
+            ) from None
+        raise
 
 
 def _write_html(path: Path | None, html: str) -> None:
@@ -355,13 +380,14 @@ def profile(
     source: str = typer.Argument(..., help="Dataset (NAME[:VERSION|@ALIAS]) or file/directory."),
     html: Path | None = typer.Option(None, "--html", help="Write the HTML report here."),
     project: str = ProjectOption,
+    encoding: str | None = EncodingOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Profile a dataset version (its stored profile) or a file."""
 
     def body() -> None:
         with client(ctx) as c:
-            label, _columns, found = _side(c, source, project)
+            label, _columns, found = _side(c, source, project, encoding)
         _write_html(html, found.to_html())
         if as_json:
             print_json(found.to_dict())
@@ -395,6 +421,7 @@ def drift(
     current: str = typer.Argument(..., help="Current: a dataset or a file/directory."),
     html: Path | None = typer.Option(None, "--html", help="Write the HTML report here."),
     project: str = ProjectOption,
+    encoding: str | None = EncodingOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Compare the distributions of two datasets or files, feature by feature."""
@@ -403,8 +430,8 @@ def drift(
         from modelyard.data import drift as measure
 
         with client(ctx) as c:
-            label_a, _, profile_a = _side(c, reference, project)
-            label_b, _, profile_b = _side(c, current, project)
+            label_a, _, profile_a = _side(c, reference, project, encoding)
+            label_b, _, profile_b = _side(c, current, project, encoding)
         report = measure(profile_a, profile_b)
         _write_html(html, report.to_html())
         if as_json:
@@ -444,6 +471,7 @@ def diff(
     a: str = typer.Argument(..., help="First: a dataset or a file/directory."),
     b: str = typer.Argument(..., help="Second: a dataset or a file/directory."),
     project: str = ProjectOption,
+    encoding: str | None = EncodingOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Schema and profile differences between two datasets or files."""
@@ -452,7 +480,7 @@ def diff(
         from modelyard.datasets.diff import diff as compare
 
         with client(ctx) as c:
-            result = compare(_side(c, a, project), _side(c, b, project))
+            result = compare(_side(c, a, project, encoding), _side(c, b, project, encoding))
         if as_json:
             print_json(result.as_dict())
             return
@@ -511,6 +539,7 @@ def validate(
     ),
     html: Path | None = typer.Option(None, "--html", help="Write the HTML report here."),
     project: str = ProjectOption,
+    encoding: str | None = EncodingOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Check data against expectations. A dataset's report is archived with its version;
@@ -521,14 +550,14 @@ def validate(
 
         with client(ctx) as c:
             if Path(source).exists():
-                report = check(source, expectations)
+                report = check(source, expectations, encoding=encoding)
                 label = source
             else:
-                name, version, alias = parse_ref(source)
+                found = _dataset(c, source, project)
                 report = c.datasets.validate(
-                    name, expectations, version=version, alias=alias, project=project
+                    found.dataset, expectations, version=found.version, project=found.project
                 )
-                label = _get(c, source, project).ref
+                label = found.ref
         _write_html(html, report.to_html())
         if as_json:
             print_json(report.to_dict())
@@ -560,6 +589,7 @@ def suggest(
     source: str = typer.Argument(..., help="Dataset (NAME[:VERSION|@ALIAS]) or file/directory."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the YAML here."),
     project: str = ProjectOption,
+    encoding: str | None = EncodingOption,
 ) -> None:
     """Suggest expectations (YAML) from a dataset's profile or a file, to edit and use with
     `data validate`."""
@@ -568,7 +598,7 @@ def suggest(
         from modelyard.data import dump_expectations, suggest_expectations
 
         with client(ctx) as c:
-            _label, _columns, found = _side(c, source, project)
+            _label, _columns, found = _side(c, source, project, encoding)
         text = dump_expectations(suggest_expectations(found), out)
         if out is None:
             console.print(text, end="", highlight=False, markup=False)

@@ -93,6 +93,7 @@ class HttpSession:
         self.base_url = base_url
         self.retry_timeout_s = retry_timeout_s
         headers = {"User-Agent": f"modelyard/{__version__}"}
+        self.has_token = bool(token)
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._client = httpx.Client(
@@ -174,7 +175,7 @@ class HttpSession:
                     try:
                         if status >= 400 and status not in accept:
                             response.read()
-                            raise error_from_response(response)
+                            raise self._explained(error_from_response(response))
                         yield response
                     finally:
                         response.close()
@@ -192,6 +193,24 @@ class HttpSession:
             delay = random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt))
             time.sleep(min(delay, remaining))
             attempt += 1
+
+    def _explained(self, error: ModelyardError) -> ModelyardError:
+        """A refusal of the credentials says which setting gives them (a shell user sets
+        an environment variable, not an HTTP header)."""
+        if not isinstance(error, errors.Unauthenticated):
+            return error
+        if not self.has_token:
+            return errors.Unauthenticated(
+                f"the tracking server at {self.base_url} needs an access token: set "
+                "MODELYARD_TRACKING_TOKEN (or tracking.token in the config file) to one "
+                "made with `modelyard tokens create`",
+                field="tracking.token",
+            )
+        return errors.Unauthenticated(
+            f"the tracking server at {self.base_url} refused the access token of "
+            f"tracking.token (MODELYARD_TRACKING_TOKEN): {error.message}",
+            field="tracking.token",
+        )
 
     def _unreachable(self, exc: Exception) -> str:
         return f"cannot reach the tracking server at {self.base_url}: {type(exc).__name__}: {exc}"
