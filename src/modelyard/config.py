@@ -120,7 +120,9 @@ class TrackingSettings(BaseModel):
         30.0,
         ge=0,
         description="How long a call to the tracking server keeps retrying connection errors "
-        "and 5xx answers (exponential backoff with jitter) before it fails with StorageError.",
+        "and 5xx answers (exponential backoff with jitter) before it fails with StorageError. "
+        "The first failure is reported at once with the deadline (a warning on the "
+        "`modelyard.remote` logger; a `warning:` line from the CLI).",
     )
 
     @field_validator("uri")

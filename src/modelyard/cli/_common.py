@@ -8,6 +8,7 @@ they are (``markup=False``), and the commands style their own words with
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -53,8 +54,23 @@ def state(ctx: typer.Context) -> State:
 def client(ctx: typer.Context) -> Iterator[Any]:
     from modelyard.client import Client
 
+    _print_warnings()
     with Client(state(ctx).settings()) as c:
         yield c
+
+
+class _WarningLines(logging.Handler):
+    """The SDK's warnings (a server it cannot reach yet, retrying until a deadline) as
+    ``warning:`` lines on stderr, when they happen."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err_console.print(styled(("warning:", "yellow"), " ", record.getMessage()), soft_wrap=True)
+
+
+def _print_warnings() -> None:
+    remote = logging.getLogger("modelyard.remote")
+    if not any(isinstance(h, _WarningLines) for h in remote.handlers):
+        remote.addHandler(_WarningLines(logging.WARNING))
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
