@@ -345,6 +345,11 @@ class Client:
     def delete_run(self, run_id: str, permanent: bool = False) -> None:
         self.tracking.delete_run(run_id, permanent=permanent)
 
+    def restore_run(self, run_id: str) -> int:
+        """Show a deleted run (not one deleted ``permanent``) again, with the child runs
+        deleted with it; returns how many runs were restored (0: it was not deleted)."""
+        return self.tracking.restore_run(run_id)
+
     # -- artifacts --------------------------------------------------------------------------
 
     def list_artifacts(self, run_id: str, prefix: str | None = None) -> list[ArtifactInfo]:

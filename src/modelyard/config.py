@@ -28,7 +28,7 @@ from pydantic_settings import (
 
 from modelyard.errors import InvalidInput
 
-__all__ = ["Settings", "iter_settings", "load_settings"]
+__all__ = ["Settings", "iter_settings", "load_settings", "setting_origin"]
 
 CONFIG_ENV = "MODELYARD_CONFIG"
 DEFAULT_CONFIG_FILE = "modelyard.toml"
@@ -342,15 +342,21 @@ class Settings(BaseSettings):
         return (init_settings, env_settings)
 
 
+def _config_path(path: Path | None) -> Path | None:
+    """The config file that is read: ``path``, else $MODELYARD_CONFIG, else
+    ./modelyard.toml when there is one."""
+    if path is not None:
+        return path
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    return Path(DEFAULT_CONFIG_FILE) if Path(DEFAULT_CONFIG_FILE).is_file() else None
+
+
 def _read_config_file(path: Path | None) -> dict[str, Any]:
+    path = _config_path(path)
     if path is None:
-        env = os.environ.get(CONFIG_ENV)
-        if env:
-            path = Path(env)
-        elif Path(DEFAULT_CONFIG_FILE).is_file():
-            path = Path(DEFAULT_CONFIG_FILE)
-        else:
-            return {}
+        return {}
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
@@ -400,6 +406,32 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         raise InvalidInput(f"invalid setting {where}: {err['msg']}", field=where) from None
+
+
+def setting_origin(
+    path: str, config_file: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> str:
+    """Where :func:`load_settings` takes setting ``path`` (dotted, e.g. ``store.url``)
+    from: ``"override"`` (a flag or keyword argument), the environment variable's name,
+    ``"config file PATH"`` or ``"default"``."""
+    parts = path.split(".")
+
+    def given(values: dict[str, Any]) -> bool:
+        for part in parts:
+            if not isinstance(values, dict) or values.get(part) is None:
+                return False
+            values = values[part]
+        return True
+
+    if given(overrides or {}):
+        return "override"
+    env = "MODELYARD_" + "_".join(parts).upper()
+    if os.environ.get(env):
+        return env
+    file = _config_path(Path(config_file) if config_file else None)
+    if file is not None and given(_read_config_file(file)):
+        return f"config file {file}"
+    return "default"
 
 
 def iter_settings(

@@ -59,10 +59,10 @@ def test_runs_compare(cli, two_runs: list[str]) -> None:
 
 
 def test_runs_delete(cli, client: Client, two_runs: list[str]) -> None:
-    assert cli("runs", "delete", two_runs[0]).exit_code == 0
+    assert cli("runs", "delete", two_runs[0], "--yes").exit_code == 0
     listed = json.loads(cli("runs", "list", "-p", "churn", "--json").output)["runs"]
     assert [r["id"] for r in listed] == [two_runs[1]]
-    assert cli("runs", "delete", two_runs[1], "--permanent", input="n\n").exit_code == 1
+    assert cli("runs", "delete", two_runs[1], "--permanent", input="y\n").exit_code == 2
     assert cli("runs", "delete", two_runs[1], "--permanent", "--yes").exit_code == 0
     assert cli("runs", "show", two_runs[1]).exit_code == 4
 

@@ -82,7 +82,9 @@ def test_create_list_show_toggle_fires_delete(
     assert gone.exit_code == 0 and "deleted schedule minutely" in gone.stdout
     missing = cli("schedules", "show", "minutely", "-p", "ml")
     assert missing.exit_code == 4
-    assert missing.stderr.strip() == "error: schedule 'minutely' does not exist in project 'ml'"
+    assert missing.stderr.startswith(
+        "error: schedule 'minutely' does not exist in project 'ml' (searched "
+    )
 
 
 def test_a_reference_only_the_server_loads(

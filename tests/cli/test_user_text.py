@@ -88,9 +88,9 @@ def test_the_install_hint_keeps_its_brackets(capsys: pytest.CaptureFixture[str])
 
 
 @pytest.mark.local_only("datasets are registered on the store itself here")
-def test_data_commands_print_user_text_as_text(cli: Callable[..., Any], tmp_path: Path) -> None:
-    first = tmp_path / "[draft] x.csv"
-    second = tmp_path / "[bold] y.csv"
+def test_data_commands_print_user_text_as_text(cli: Callable[..., Any]) -> None:
+    first = Path("[draft] x.csv")  # in the working directory (tmp_path): a short label
+    second = Path("[bold] y.csv")
     pd.DataFrame({"[bold]": [1, 2, 3], "[link=x]": ["a", "b", "a"]}).to_csv(first, index=False)
     pd.DataFrame({"[bold]": [7, 8, 9], "[/oops]": ["a", "b", "a"]}).to_csv(second, index=False)
     bad = cli("data", "register", "[/x]", str(first))
@@ -99,7 +99,7 @@ def test_data_commands_print_user_text_as_text(cli: Callable[..., Any], tmp_path
     made = cli("data", "register", "d", str(first), "-d", "[bold] first", "-p", "p")
     assert made.exit_code == 0, made.output
     shown = cli("data", "show", "d", "-p", "p")
-    _shows_all(shown.output, "[bold] first", "[link=x]", str(first).replace("\n", ""))
+    _shows_all(shown.output, "[bold] first", "[link=x]", "[draft] x.csv")
     _shows_all(cli("data", "list").output, "[bold] first")
     profile = cli("data", "profile", str(first))
     assert profile.exit_code == 0, profile.output

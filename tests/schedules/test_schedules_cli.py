@@ -88,7 +88,9 @@ def test_create_list_show_disable_enable_delete(cli: Callable[..., Any]) -> None
     assert gone.exit_code == 0 and "deleted schedule nightly" in gone.stdout
     missing = cli("schedules", "show", "nightly", "-p", "ml")
     assert missing.exit_code == 4
-    assert missing.stderr.strip() == "error: schedule 'nightly' does not exist in project 'ml'"
+    assert missing.stderr.startswith(
+        "error: schedule 'nightly' does not exist in project 'ml' (searched the store "
+    )
 
 
 @pytest.mark.parametrize(

@@ -52,11 +52,80 @@ def state(ctx: typer.Context) -> State:
 
 @contextmanager
 def client(ctx: typer.Context) -> Iterator[Any]:
+    """The Client of the global options; what it does not find names the store searched."""
     from modelyard.client import Client
 
     _print_warnings()
-    with Client(state(ctx).settings()) as c:
+    with searching(ctx), Client(state(ctx).settings()) as c:
         yield c
+
+
+#: NotFound fields that name a local file, not something in the store.
+_FILE_FIELDS = frozenset({"path", "source", "data", "pid"})
+#: The flag that sets each setting a store description names.
+_FLAGS = {"tracking.uri": "--tracking-uri", "store.url": "--store-url", "home": "--home"}
+
+
+@contextmanager
+def searching(ctx: typer.Context) -> Iterator[None]:
+    """A NotFound from the store (no such run, project, dataset, user) says which store
+    was searched and where that setting came from."""
+    try:
+        yield
+    except errors.NotFound as exc:
+        if exc.field in _FILE_FIELDS:
+            raise
+        raise type(exc)(f"{exc.message} (searched {searched(ctx)})", field=exc.field) from None
+
+
+def searched(ctx: typer.Context) -> str:
+    """Which store the commands work on, and the flag, environment variable, config file
+    or default that chose it."""
+    st = state(ctx)
+    settings = st.settings()
+
+    def origin(path: str) -> str:
+        from modelyard.config import setting_origin
+
+        found = setting_origin(path, st.config_file, st.overrides)
+        return _FLAGS[path] if found == "override" else found
+
+    if settings.tracking.uri:
+        return f"the server {settings.tracking.uri} (tracking.uri from {origin('tracking.uri')})"
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.store_url).render_as_string(hide_password=True)
+    if settings.store.url:
+        return f"the store {url} (store.url from {origin('store.url')})"
+    home = origin("home")
+    if home == "default":
+        return (
+            f"the store {url}, the default: no --store-url, MODELYARD_STORE_URL or store.url "
+            "in a config file"
+        )
+    return f"the store {url}, the default in home {settings.home} (home from {home})"
+
+
+def confirm(action: str, yes: bool) -> None:
+    """Ask before ``action`` (``"delete run X"``): ``--yes`` skips the question; with no
+    terminal to ask on, refuse (exit 2) rather than act unasked."""
+    if yes:
+        return
+    if not _interactive():
+        raise errors.InvalidInput(
+            f"will not {action} without asking, and there is no terminal to ask on: pass --yes",
+            field="--yes",
+        )
+    typer.confirm(f"{action[:1].upper()}{action[1:]}?", abort=True)
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def nothing_found(ctx: typer.Context, what: str) -> None:
+    """Say that a listing found nothing, and where it looked."""
+    console.print(f"{what} (searched {searched(ctx)})", soft_wrap=True)
 
 
 class _WarningLines(logging.Handler):

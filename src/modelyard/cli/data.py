@@ -26,6 +26,7 @@ from modelyard.cli._common import (
     fmt,
     fmt_bytes,
     fmt_time,
+    nothing_found,
     print_json,
     run_command,
     styled,
@@ -180,6 +181,9 @@ def list_(
             found = c.datasets.list_datasets(project)
         if as_json:
             print_json([d.as_dict() for d in found])
+            return
+        if not found:
+            nothing_found(ctx, "no datasets" + (f" in project {project}" if project else ""))
             return
         table(
             "Datasets",

@@ -11,6 +11,7 @@ from modelyard.cli._common import (
     client,
     console,
     fmt_time,
+    nothing_found,
     print_json,
     run_command,
     styled,
@@ -31,6 +32,9 @@ def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
             projects = c.list_projects()
         if as_json:
             print_json([asdict(p) for p in projects])
+            return
+        if not projects:
+            nothing_found(ctx, "no projects")
             return
         table(
             "Projects",

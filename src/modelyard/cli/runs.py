@@ -12,17 +12,19 @@ from rich.text import Text
 from modelyard.cli._common import (
     JsonOption,
     client,
+    confirm,
     console,
     fmt,
     fmt_bytes,
     fmt_time,
+    nothing_found,
     print_json,
     run_command,
     styled,
     table,
 )
 
-app = typer.Typer(help="Runs: list, show, compare, delete.", no_args_is_help=True)
+app = typer.Typer(help="Runs: list, show, compare, delete, restore.", no_args_is_help=True)
 
 _STATUS_STYLE = {
     "running": "cyan",
@@ -63,6 +65,9 @@ def list_(
             print_json(
                 {"runs": [_run_dict(r) for r in page.runs], "next_page_token": page.next_page_token}
             )
+            return
+        if not page.runs:
+            nothing_found(ctx, f"no runs in project {project}" + (" match" if filter else ""))
             return
         keys = sorted({k for r in page.runs for k in r.metrics if not k.startswith("system/")})[:6]
         rows = [
@@ -112,7 +117,13 @@ def show(
             f"user      {run.user}@{run.host}",
             f"entry     {run.entry_point}",
         ]
-        head = styled((run.name, "bold"), "  ", _status(run.status), "\n")
+        if run.deleted_at is not None:
+            lines.append(
+                f"deleted   {fmt_time(run.deleted_at)} (hidden from lists; "
+                f"modelyard runs restore {run.id[:12]} shows it again)"
+            )
+        gone = ("  deleted", "bold red") if run.deleted_at is not None else ""
+        head = styled((run.name, "bold"), "  ", _status(run.status), gone, "\n")
         console.print(Panel(head + "\n".join(lines), title="run", expand=False))
         if run.params:
             table("Params", ["key", "value"], sorted(run.params.items()))
@@ -176,15 +187,40 @@ def delete(
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
-    """Delete a run and its child runs (hidden from lists, or removed with --permanent)."""
+    """Delete a run and its child runs (hidden from lists until `runs restore`, or removed
+    for good with --permanent); asks first unless --yes."""
 
     def body() -> None:
         with client(ctx) as c:
             full = _resolve(c, run_id)
-            if permanent and not yes:
-                typer.confirm(f"Permanently delete run {full} and its children?", abort=True)
+            how = "permanently delete" if permanent else "delete"
+            confirm(f"{how} run {full} and its child runs", yes)
             c.delete_run(full, permanent=permanent)
-        console.print(f"deleted run {full}{' permanently' if permanent else ''}")
+        if permanent:
+            console.print(f"deleted run {full} permanently")
+        else:
+            console.print(f"deleted run {full} (modelyard runs restore {full[:12]} undoes it)")
+
+    run_command(body)
+
+
+@app.command("restore")
+def restore(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., help="Run id (full or a unique prefix)."),
+) -> None:
+    """Show a deleted run again, with the child runs deleted with it (a run deleted with
+    --permanent is gone)."""
+
+    def body() -> None:
+        with client(ctx) as c:
+            full = _resolve(c, run_id)
+            restored = c.restore_run(full)
+        if not restored:
+            console.print(f"run {full} is not deleted: nothing to restore")
+            return
+        children = f" and {restored - 1} child run(s)" if restored > 1 else ""
+        console.print(f"restored run {full}{children}")
 
     run_command(body)
 
