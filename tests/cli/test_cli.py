@@ -124,6 +124,7 @@ def test_version() -> None:
         (["runs", "list", "-p", "churn", "--filter", "metrics.auc >"], 2, "filter"),
         (["runs", "compare", "abcdef"], 2, "at least two"),
         (["projects", "create", "bad name!"], 2, "project must be"),
+        (["pipelines", "run", ".:x"], 2, "cannot import module '.'"),
     ],
 )
 def test_failures_are_one_readable_line(cli, two_runs, args, code: int, text: str) -> None:

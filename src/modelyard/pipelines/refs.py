@@ -70,7 +70,7 @@ def _import(where: str) -> ModuleType:
         sys.path.insert(0, str(Path.cwd()))  # as ``python -m`` does
     try:
         return importlib.import_module(where)
-    except (ImportError, SyntaxError) as exc:
+    except (ImportError, SyntaxError, TypeError) as exc:  # TypeError: a relative name
         raise InvalidInput(
             f"cannot import module {where!r}: {type(exc).__name__}: {exc}", field="ref"
         ) from None
