@@ -69,6 +69,9 @@ def test_restore_shows_a_deleted_run_and_its_children_again(
     assert restored.exit_code == 0, restored.output
     assert restored.output.strip() == f"restored run {parent} and 1 child run(s)"
     assert _listed(cli) == {parent, child}  # the one deleted before it stays deleted
+    hidden = cli("runs", "list", "-p", "p", "--deleted")
+    assert hidden.exit_code == 0, hidden.output
+    assert f"{other[:12]} │ other  │ finished (deleted)" in hidden.output
     assert "deleted" not in cli("runs", "show", parent).output
     again = cli("runs", "restore", parent)
     assert again.output.strip() == f"run {parent} is not deleted: nothing to restore"

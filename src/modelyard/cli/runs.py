@@ -52,6 +52,9 @@ def list_(
     filter: str | None = typer.Option(None, "--filter", "-f", help='e.g. "metrics.auc > 0.8".'),
     order_by: list[str] = typer.Option([], "--order-by", "-o", help='e.g. "metrics.auc DESC".'),
     max_results: int = typer.Option(50, "--max-results", "-n", help="How many runs to show."),
+    deleted: bool = typer.Option(
+        False, "--deleted", help="Include deleted runs (to restore with `runs restore`)."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """List a project's runs, newest first (or as ordered)."""
@@ -59,7 +62,12 @@ def list_(
     def body() -> None:
         with client(ctx) as c:
             page = c.search_runs(
-                project, filter=filter, order_by=order_by, max_results=max_results, output="list"
+                project,
+                filter=filter,
+                order_by=order_by,
+                max_results=max_results,
+                include_deleted=deleted,
+                output="list",
             )
         if as_json:
             print_json(
@@ -74,7 +82,7 @@ def list_(
             (
                 r.id[:12],
                 r.name,
-                _status(r.status),
+                _status(r.status) + (" (deleted)" if r.deleted_at is not None else ""),
                 fmt_time(r.start_time),
                 fmt(r.duration_s),
                 *(fmt(r.metrics.get(k)) for k in keys),
