@@ -151,3 +151,29 @@ def test_registered_data_loads_back_through_the_sdk(cli, settings, csvs: tuple[P
     cli("data", "register", "weather", str(a), "-p", "w")
     with Client(settings) as client:
         pd.testing.assert_frame_equal(client.datasets.load("weather", project="w"), pd.read_csv(a))
+
+
+def test_validate_with_failed_warnings_says_so(
+    cli, csvs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    a, _ = csvs
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "- {kind: not_null, column: id}\n"
+        "- {kind: in_set, column: city, values: [x], severity: warning}\n"
+        "- {kind: in_range, column: t, max: 3, severity: warning}\n"
+    )
+    result = cli("data", "validate", str(a), "-e", str(suite))
+    assert result.exit_code == 0, result.output
+    assert "passed with 2 warnings" in " ".join(result.output.split())
+    assert result.output.count("WARN") == 2 and "FAIL" not in result.output
+    suite.write_text("- {kind: not_null, column: id}\n")
+    clean = cli("data", "validate", str(a), "-e", str(suite))
+    assert clean.exit_code == 0 and "passed" in clean.output and "warning" not in clean.output
+    suite.write_text(
+        "- {kind: in_set, column: city, values: [x]}\n"
+        "- {kind: in_range, column: t, max: 3, severity: warning}\n"
+    )
+    failed = cli("data", "validate", str(a), "-e", str(suite))
+    assert failed.exit_code == 9 and "FAILED" in failed.output
+    assert "FAIL " in failed.output and "WARN" in failed.output

@@ -32,7 +32,7 @@ from modelyard.cli._common import (
 from modelyard.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from modelyard.data import Profile
+    from modelyard.data import Profile, ValidationReport
     from modelyard.datasets import ColumnSchema, DatasetVersion
 
 app = typer.Typer(
@@ -524,15 +524,14 @@ def validate(
             print_json(report.to_dict())
         else:
             table(
-                f"Validation of {label} ({report.rows:,} rows): "
-                + ("passed" if report.ok else "FAILED"),
+                f"Validation of {label} ({report.rows:,} rows): {_verdict(report)}",
                 ["rule", "column", "severity", "result", "observed", "expected"],
                 [
                     (
                         r.kind,
                         r.column or "",
                         r.rule.severity,
-                        "ok" if r.passed else "FAIL",
+                        "ok" if r.passed else "FAIL" if r.critical_failure else "WARN",
                         _short(r.observed),
                         _short(r.expected),
                     )
@@ -566,6 +565,16 @@ def suggest(
             err_console.print(f"wrote {out}", highlight=False)
 
     run_command(body)
+
+
+def _verdict(report: ValidationReport) -> str:
+    """FAILED on a critical failure; passed, saying so when warnings failed."""
+    if not report.ok:
+        return "FAILED"
+    warned = len(report.warnings)
+    if warned:
+        return f"passed with {warned} warning{'' if warned == 1 else 's'}"
+    return "passed"
 
 
 def _short(value: Any, width: int = 60) -> str:
