@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -139,3 +141,31 @@ def test_bad_config_file_is_a_clean_error(tmp_path: Path) -> None:
     bad.write_text("[oops")
     result = CliRunner().invoke(app, ["--config", str(bad), "config", "show"])
     assert result.exit_code == 2 and "not valid TOML" in result.output
+
+
+def test_runs_list_defaults_to_the_project_the_sdk_uses(cli, client: Client) -> None:
+    with client.start_run(name="unnamed-project", capture=False):
+        pass
+    result = cli("runs", "list", "--json")
+    assert result.exit_code == 0, result.output
+    assert [r["name"] for r in json.loads(result.output)["runs"]] == ["unnamed-project"]
+
+
+def test_every_project_option_has_the_same_default() -> None:
+    from typer.main import get_command
+
+    from modelyard import DEFAULT_PROJECT
+
+    def options(command: Any, path: str) -> Iterator[tuple[str, Any]]:
+        for param in command.params:
+            if "--project" in param.opts:
+                yield path, param.default
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from options(sub, f"{path} {name}")
+
+    found = dict(options(get_command(app), "modelyard"))
+    assert {"modelyard runs list", "modelyard data show", "modelyard pipelines run"} <= set(found)
+    # None is a filter (every project); quickstart records into its own demo project
+    defaults = {path: default for path, default in found.items() if default is not None}
+    assert defaults.pop("modelyard quickstart") == "quickstart"
+    assert set(defaults.values()) == {DEFAULT_PROJECT}, defaults

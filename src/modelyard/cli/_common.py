@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from modelyard.client import DEFAULT_PROJECT
 from modelyard.errors import ModelyardError
 
 console = Console()
@@ -101,3 +102,9 @@ def fmt_bytes(n: int | None) -> str:
 
 
 JsonOption = typer.Option(False, "--json", help="Print JSON for machines instead of a table.")
+
+
+def project_option(help: str) -> Any:
+    """``--project``/``-p``, defaulting to the project the SDK uses when none is named
+    (``DEFAULT_PROJECT``), so that every command looks in the same one."""
+    return typer.Option(DEFAULT_PROJECT, "--project", "-p", help=help)

@@ -26,6 +26,7 @@ from modelyard.cli._common import (
     fmt_bytes,
     fmt_time,
     print_json,
+    project_option,
     run_command,
     table,
 )
@@ -42,7 +43,7 @@ app = typer.Typer(
 
 _REF = re.compile(r"^(?P<name>[^:@]+)(?::(?P<version>\d+)|@(?P<alias>[^:@]+))?$")
 
-ProjectOption = typer.Option("default", "--project", "-p", help="Project of the dataset.")
+ProjectOption = project_option("Project of the dataset.")
 
 
 def parse_ref(ref: str) -> tuple[str, int | None, str | None]:

@@ -22,6 +22,7 @@ from modelyard.cli._common import (
     console,
     fail,
     print_json,
+    project_option,
     run_command,
     table,
 )
@@ -43,7 +44,7 @@ ExecutorOption = typer.Option(
     "--executor",
     help="sequential (this process), local (processes) or ray (Ray tasks).",
 )
-ProjectOption = typer.Option("default", "--project", "-p", help="Project to run in.")
+ProjectOption = project_option("Project to run in.")
 NoCacheOption = typer.Option(False, "--no-cache", help="Run every step.")
 
 

@@ -16,6 +16,7 @@ from modelyard.cli._common import (
     fmt_bytes,
     fmt_time,
     print_json,
+    project_option,
     run_command,
     table,
 )
@@ -44,7 +45,7 @@ def _run_dict(run: object) -> dict:
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    project: str = typer.Option(..., "--project", "-p", help="Project to list."),
+    project: str = project_option("Project to list."),
     filter: str | None = typer.Option(None, "--filter", "-f", help='e.g. "metrics.auc > 0.8".'),
     order_by: list[str] = typer.Option([], "--order-by", "-o", help='e.g. "metrics.auc DESC".'),
     max_results: int = typer.Option(50, "--max-results", "-n", help="How many runs to show."),

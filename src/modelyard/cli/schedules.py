@@ -24,6 +24,7 @@ from modelyard.cli._common import (
     err_console,
     fmt_time,
     print_json,
+    project_option,
     run_command,
     state,
     table,
@@ -38,7 +39,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-ProjectOption = typer.Option("default", "--project", "-p", help="Project of the schedule.")
+ProjectOption = project_option("Project of the schedule.")
 
 
 def register(root: typer.Typer) -> None:
