@@ -169,3 +169,20 @@ def test_every_project_option_has_the_same_default() -> None:
     defaults = {path: default for path, default in found.items() if default is not None}
     assert defaults.pop("modelyard quickstart") == "quickstart"
     assert set(defaults.values()) == {DEFAULT_PROJECT}, defaults
+
+
+def test_empty_lists_say_so(cli, client: Client) -> None:
+    assert cli("projects", "list").output.startswith("no projects yet")
+    assert cli("schedules", "list").output == "no schedules\n"
+    assert cli("schedules", "list", "-p", "churn").output == "no schedules in project churn\n"
+    client.create_project("empty")
+    result = cli("runs", "list", "-p", "empty")
+    assert result.exit_code == 0 and result.output == "no runs in project empty\n"
+    assert json.loads(cli("runs", "list", "-p", "empty", "--json").output)["runs"] == []
+    with client.start_run("empty", capture=False) as run:
+        run.log_metric("auc", 0.4)
+    result = cli("runs", "list", "-p", "empty", "--filter", "metrics.auc > 0.5")
+    assert result.output == "no runs in project empty match 'metrics.auc > 0.5'\n"
+    assert cli("artifacts", "list", run.id).output == f"run {run.id} has no artifacts\n"
+    result = cli("artifacts", "list", run.id[:8], "--prefix", "plots")
+    assert result.output == f"run {run.id[:8]} has no artifacts under 'plots'\n"

@@ -51,6 +51,9 @@ def test_parse_ref() -> None:
 
 def test_register_list_versions_show(cli, csvs: tuple[Path, Path]) -> None:
     a, b = csvs
+    assert cli("data", "list").output == "no datasets\n"
+    assert cli("projects", "create", "empty").exit_code == 0
+    assert cli("data", "list", "-p", "empty").output == "no datasets in project empty\n"
     result = cli("data", "register", "weather", str(a), "-p", "w", "-a", "prod", "-d", "first")
     assert result.exit_code == 0, result.output
     assert "registered weather:1 in project w: 4 rows, 3 columns" in result.output

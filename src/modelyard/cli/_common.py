@@ -76,6 +76,11 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     console.print(t)
 
 
+def say_empty(message: str) -> None:
+    """What a list command prints instead of an empty table: that nothing was found."""
+    console.print(message, highlight=False, markup=False, soft_wrap=True)
+
+
 def fmt(value: Any) -> str:
     if value is None:
         return ""

@@ -28,6 +28,7 @@ from modelyard.cli._common import (
     print_json,
     project_option,
     run_command,
+    say_empty,
     table,
 )
 from modelyard.errors import InvalidInput
@@ -171,6 +172,9 @@ def list_(
             found = c.datasets.list_datasets(project)
         if as_json:
             print_json([d.as_dict() for d in found])
+            return
+        if not found:
+            say_empty("no datasets" + (f" in project {project}" if project else ""))
             return
         table(
             "Datasets",

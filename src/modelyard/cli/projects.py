@@ -13,6 +13,7 @@ from modelyard.cli._common import (
     fmt_time,
     print_json,
     run_command,
+    say_empty,
     table,
 )
 
@@ -30,6 +31,9 @@ def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
             projects = c.list_projects()
         if as_json:
             print_json([asdict(p) for p in projects])
+            return
+        if not projects:
+            say_empty("no projects yet: `modelyard projects create NAME` makes one")
             return
         table(
             "Projects",

@@ -18,6 +18,7 @@ from modelyard.cli._common import (
     print_json,
     project_option,
     run_command,
+    say_empty,
     table,
 )
 
@@ -62,6 +63,9 @@ def list_(
             print_json(
                 {"runs": [_run_dict(r) for r in page.runs], "next_page_token": page.next_page_token}
             )
+            return
+        if not page.runs:
+            say_empty(f"no runs in project {project}" + (f" match {filter!r}" if filter else ""))
             return
         keys = sorted({k for r in page.runs for k in r.metrics if not k.startswith("system/")})[:6]
         rows = [

@@ -26,6 +26,7 @@ from modelyard.cli._common import (
     print_json,
     project_option,
     run_command,
+    say_empty,
     state,
     table,
 )
@@ -152,6 +153,9 @@ def list_(
             found = c.schedules.list_schedules(project)
         if as_json:
             print_json([s.as_dict() for s in found])
+            return
+        if not found:
+            say_empty("no schedules" + (f" in project {project}" if project else ""))
             return
         table(
             "Schedules",
@@ -288,6 +292,9 @@ def fires(
             found = c.schedules.fires(name, project=project, limit=limit)
         if as_json:
             print_json([f.as_dict() for f in found])
+            return
+        if not found:
+            say_empty(f"schedule {name} in project {project} has not fired yet")
             return
         table(
             f"Fires of {name}",

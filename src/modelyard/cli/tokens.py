@@ -14,6 +14,7 @@ from modelyard.cli._common import (
     fmt_time,
     print_json,
     run_command,
+    say_empty,
     table,
 )
 from modelyard.cli._governance import governance, operator
@@ -82,6 +83,9 @@ def list_(
             tokens = gov.tokens.list_tokens(user, actor=operator())
         if as_json:
             print_json([asdict(t) for t in tokens])
+            return
+        if not tokens:
+            say_empty("no tokens" + (f" of user {user}" if user else ""))
             return
         table(
             "Tokens",

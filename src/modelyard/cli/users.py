@@ -6,7 +6,15 @@ from dataclasses import asdict
 
 import typer
 
-from modelyard.cli._common import JsonOption, console, fmt_time, print_json, run_command, table
+from modelyard.cli._common import (
+    JsonOption,
+    console,
+    fmt_time,
+    print_json,
+    run_command,
+    say_empty,
+    table,
+)
 from modelyard.cli._governance import PasswordStdinOption, governance, operator, read_password
 
 app = typer.Typer(
@@ -47,6 +55,9 @@ def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
             users = gov.users.list_users(actor=operator())
         if as_json:
             print_json([asdict(u) for u in users])
+            return
+        if not users:
+            say_empty("no users yet: `modelyard users create NAME --admin` makes the first")
             return
         table(
             "Users",
