@@ -182,8 +182,10 @@ def test_explain_of_a_run_that_is_not_a_pipeline_run(
 def test_a_failing_step_is_one_line_and_a_non_zero_exit(cli: Callable[..., Any]) -> None:
     result = cli("pipelines", "run", "cli_steps:failing", "--param", "count=1")
     assert result.exit_code == 1
-    assert "pipeline 'failing' failed: ZeroDivisionError: no bikes" in result.output
-    assert "Traceback" not in result.output
+    assert "pipeline 'failing' failed in run " in result.output
+    assert ": ZeroDivisionError: no bikes (the step's run holds the traceback)" in result.output
+    assert "modelyard pipelines resume cli_steps:failing " in result.output
+    assert "Traceback" not in result.output and len(result.output.splitlines()) == 1
 
 
 def test_sweep_prints_the_trials_best_first(cli: Callable[..., Any]) -> None:

@@ -61,13 +61,22 @@ def run(
     """Run a pipeline; prints each step, whether it ran or was cached, and its run."""
 
     def body() -> None:
+        from modelyard.pipelines.executors import records_params
+
         found = load_pipeline(ref)
         params = parse_params(found, param)
         with client(ctx) as c:
             result = _reported(
                 found,
-                lambda: found.run(
-                    client=c, project=project, cache=not no_cache, executor=executor, **params
+                ref,
+                records_params(found.bind(params)),
+                lambda on_start: found.run(
+                    client=c,
+                    project=project,
+                    cache=not no_cache,
+                    executor=executor,
+                    on_start=on_start,
+                    **params,
                 ),
             )
         _show(result, as_json)
@@ -89,22 +98,48 @@ def resume(
     def body() -> None:
         found = load_pipeline(ref)
         with client(ctx) as c:
-            result = _reported(found, lambda: found.resume(run_id, client=c, executor=executor))
+            result = _reported(
+                found,
+                ref,
+                True,  # the run being resumed recorded its params, so the new one does too
+                lambda on_start: found.resume(
+                    run_id, client=c, executor=executor, on_start=on_start
+                ),
+            )
         _show(result, as_json)
 
     run_command(body)
 
 
-def _reported(found: Pipeline, go: Callable[[], PipelineResult]) -> PipelineResult:
-    """``go()``; a step's own error (recorded with its run) becomes one line."""
+def _reported(
+    found: Pipeline,
+    ref: str,
+    resumable: bool,
+    go: Callable[[Callable[[str], None]], PipelineResult],
+) -> PipelineResult:
+    """``go(on_start)``; a failure becomes one line, and once the pipeline run exists it
+    names that run and the command that resumes it (the traceback is recorded with the
+    run of the step that failed)."""
+    started: list[str] = []
     try:
-        return go()
-    except ModelyardError:
-        raise
+        return go(started.append)
     except Exception as exc:
+        if isinstance(exc, ModelyardError) and not started:
+            raise
+        what = exc.message if isinstance(exc, ModelyardError) else f"{type(exc).__name__}: {exc}"
+        code = exc.exit_code if isinstance(exc, ModelyardError) else 1
+        if not started:
+            raise fail(f"pipeline {found.name!r} failed: {what}", code) from None
+        run_id = started[0]
+        then = (
+            f"after a fix, go on from the failed step: modelyard pipelines resume {ref} {run_id}"
+            if resumable
+            else "its params have no JSON form, so run it again after a fix"
+        )
         raise fail(
-            f"pipeline {found.name!r} failed: {type(exc).__name__}: {exc} (the traceback is "
-            "the error of the step run; after a fix: modelyard pipelines resume REF RUN)"
+            f"pipeline {found.name!r} failed in run {run_id}: {what} (the step's run holds "
+            f"the traceback); {then}",
+            code,
         ) from None
 
 

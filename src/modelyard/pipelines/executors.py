@@ -31,7 +31,15 @@ if TYPE_CHECKING:
     from modelyard.client import Client
     from modelyard.tracking.run import ActiveRun
 
-__all__ = ["EXECUTORS", "PARAMS_ARTIFACT", "Plan", "check", "drive", "execute"]
+__all__ = [
+    "EXECUTORS",
+    "PARAMS_ARTIFACT",
+    "Plan",
+    "check",
+    "drive",
+    "execute",
+    "records_params",
+]
 
 EXECUTORS: tuple[str, ...] = ("sequential", "local", "ray")
 EXECUTOR_TAG = "modelyard.executor"
@@ -64,14 +72,30 @@ def execute(
         if on_start is not None:
             on_start(parent.id)
         parent.log_params(params)
-        if all(_has_canonical_json(value) for value in params.values()):
+        resumable = records_params(params)
+        if resumable:
             parent.log_text(canonical_json(params), PARAMS_ARTIFACT)
         plan = Plan(graph, client, parent, project, project_id, cache)
-        with open_backend(executor, client, max_workers) as backend:
-            drive([plan], backend)
-        if plan.failure is not None:
-            raise plan.failure
+        try:
+            with open_backend(executor, client, max_workers) as backend:
+                drive([plan], backend)
+            if plan.failure is not None:
+                raise plan.failure
+        except Exception as exc:
+            if resumable:
+                exc.add_note(
+                    f"pipeline run {parent.id} failed; after a fix, go on from the failed "
+                    f"step: {graph.pipeline}.resume({parent.id!r}) in Python, or "
+                    f"modelyard pipelines resume MODULE:{graph.pipeline} {parent.id}"
+                )
+            raise
     return PipelineResult(graph.pipeline, parent.id, plan.done, client)
+
+
+def records_params(params: Mapping[str, Any]) -> bool:
+    """Whether a pipeline run records ``params`` (every value has canonical JSON), so
+    that :meth:`~modelyard.pipelines.Pipeline.resume` can run it again."""
+    return all(_has_canonical_json(value) for value in params.values())
 
 
 def _has_canonical_json(value: Any) -> bool:
