@@ -5,11 +5,14 @@ A pipeline is named ``MODULE:NAME`` (imported from the current directory, like
 ``python -m``) or ``path/to/file.py:NAME`` (see :mod:`modelyard.pipelines.refs`);
 ``--param key=value`` sets its parameters.
 A value is JSON when it parses as JSON (``200``, ``true``, ``[1, 2]``) and the parameter
-is not annotated ``str``; otherwise it is the text itself.
+is not annotated ``str``; otherwise it is the text itself. Before anything runs, each value
+(and each ``--grid`` value) is checked against the parameter's annotation as JSON would be:
+``count=abc`` for an ``int`` is one line naming the parameter, the type and the value.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -289,7 +292,7 @@ def parse_params(found: Pipeline | None, pairs: list[str]) -> dict[str, Any]:
     if found is None:
         return {key: _value(text) for key, text in map(_param_pair, pairs)}
     params: dict[str, Any] = {}
-    hints = {name: p.annotation for name, p in found.signature.parameters.items()}
+    hints = _hints(found)
     for key, text in map(_param_pair, pairs):
         if key not in hints:
             raise InvalidInput(
@@ -297,8 +300,53 @@ def parse_params(found: Pipeline | None, pairs: list[str]) -> dict[str, Any]:
                 f"(its parameters: {', '.join(hints) or 'none'})",
                 field=key,
             )
-        params[key] = text if _is_str(hints[key]) else _value(text)
+        params[key] = _typed(found, key, hints[key], text, "--param")
     return params
+
+
+def _hints(found: Pipeline) -> dict[str, Any]:
+    """Each parameter's annotation, resolved where it is a string (``from __future__
+    import annotations``); ``inspect.Parameter.empty`` where there is none."""
+    import typing
+
+    try:
+        resolved = typing.get_type_hints(found.fn)
+    except (NameError, TypeError):  # a name it cannot resolve: keep them as written
+        resolved = {}
+    return {
+        name: resolved.get(name, p.annotation) for name, p in found.signature.parameters.items()
+    }
+
+
+def _typed(found: Pipeline, key: str, annotation: Any, text: str, option: str) -> Any:
+    """``text`` read as a value of parameter ``key`` (see the module docstring), checked
+    against its annotation as JSON would be (strictly: ``abc`` is no int, ``1`` no bool;
+    text is a path or a date); an annotation that is not a type is not checked."""
+    from pydantic import TypeAdapter, ValidationError
+    from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
+
+    value = text if _is_str(annotation) else _value(text)
+    if annotation is inspect.Parameter.empty or isinstance(annotation, str):
+        return value
+    try:
+        adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+    except (PydanticSchemaGenerationError, PydanticUserError, TypeError):
+        return value
+    try:
+        adapter.validate_json(json.dumps(value), strict=True)
+    except ValidationError:
+        raise InvalidInput(
+            f"pipeline {found.name!r}: parameter {key!r} takes {_type_name(annotation)}; "
+            f"got {text!r} ({option} {key}={text})",
+            field=key,
+        ) from None
+    return value
+
+
+def _type_name(annotation: Any) -> str:
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
 
 
 def _param_pair(pair: str) -> tuple[str, str]:
@@ -318,10 +366,8 @@ def _split(pair: str, option: str) -> tuple[str, str]:
 def _swept(found: Pipeline, pair: str, option: str) -> tuple[str, list[Any]]:
     """``key=v1,v2`` as the parameter's values, each read as ``--param`` reads one."""
     key, text = _split(pair, option)
-    annotation = (
-        found.signature.parameters[key].annotation if key in found.signature.parameters else None
-    )
-    return key, [part if _is_str(annotation) else _value(part) for part in text.split(",")]
+    annotation = _hints(found).get(key, inspect.Parameter.empty)
+    return key, [_typed(found, key, annotation, part, option) for part in text.split(",")]
 
 
 def _drawn(found: Pipeline, pair: str) -> tuple[str, Any]:
