@@ -2,8 +2,8 @@
 
 A cached step names the run whose outputs it reused. A step that ran is compared with
 the previous run of the same step of the same pipeline (by the key parts recorded with
-each step run): which step or helper source changed, which constant, param, input or
-package version; or there was no earlier run, or the cache was turned off.
+each step run): which step or helper source changed, which constant, param, input, input
+file or package version; or there was no earlier run, or the cache was turned off.
 
 Embedded, :func:`explain` reads the step index of the store; in remote mode it asks the
 server (``GET /api/v1/runs/{run_id}/explain``), which answers with :func:`explain_in`
@@ -135,6 +135,10 @@ def parts_changes(old: KeyParts, new: KeyParts) -> list[str]:
     for name in sorted(old.inputs.keys() | new.inputs.keys()):
         if old.inputs.get(name) != new.inputs.get(name):
             changes.append(f"input {name} changed")
+    for name in sorted(new.files.keys()):
+        same_path = old.params.get(name) == new.params.get(name)
+        if same_path and name in old.files and old.files[name] != new.files[name]:
+            changes.append(f"input file changed: {new.params[name]} (param {name})")
     changes.extend(_env_changes(old.env, new.env))
     return changes
 
