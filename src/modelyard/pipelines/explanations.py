@@ -135,9 +135,12 @@ def parts_changes(old: KeyParts, new: KeyParts) -> list[str]:
     for name in sorted(old.inputs.keys() | new.inputs.keys()):
         if old.inputs.get(name) != new.inputs.get(name):
             changes.append(f"input {name} changed")
-    for name in sorted(new.files.keys()):
-        same_path = old.params.get(name) == new.params.get(name)
-        if same_path and name in old.files and old.files[name] != new.files[name]:
+    for name in sorted(old.files.keys() | new.files.keys()):
+        if name not in new.files:
+            changes.append(f"param {name} is no longer read as a file")
+        elif name not in old.files:
+            changes.append(f"param {name} is now read as a file")
+        elif old.files[name] != new.files[name] and old.params.get(name) == new.params[name]:
             changes.append(f"input file changed: {new.params[name]} (param {name})")
     changes.extend(_env_changes(old.env, new.env))
     return changes
