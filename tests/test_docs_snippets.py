@@ -110,9 +110,11 @@ def script(document: str, placeholders: dict[str, str]) -> str:
                     env={{**_os.environ, "PW": "{PASSWORD}"}},
                     timeout=300,
                 )
-                print(_done.stdout, _done.stderr, sep="")
                 if _done.returncode != 0:
-                    raise SystemExit(f"{{_where}}: `{{_command}}` exited {{_done.returncode}}")
+                    raise SystemExit(
+                        f"{{_where}}: `{{_command}}` exited {{_done.returncode}}:\\n"
+                        f"{{_done.stdout[-2000:]}}{{_done.stderr[-2000:]}}"
+                    )
             """
         )
     ]
