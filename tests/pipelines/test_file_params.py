@@ -12,7 +12,7 @@ from types import ModuleType
 import pytest
 from typer.testing import CliRunner
 
-from modelyard import Client, NotFound
+from modelyard import Client, InvalidInput, NotFound
 from modelyard.cli.main import app
 from modelyard.config import Settings
 from modelyard.pipelines import explain
@@ -194,3 +194,14 @@ def test_the_command_line_explains_a_changed_file(
     missing = runner.invoke(app, [*run[:-2], "path=gone.csv"])
     assert missing.exit_code == 4
     assert "step 'count_lines', param 'path': no file or folder at 'gone.csv'" in missing.output
+
+
+def test_a_folder_with_a_link_out_of_it_is_refused_naming_the_param(
+    pipe_client: Client, steps: ModuleType, tmp_path: Path
+) -> None:
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (tmp_path / "secret.txt").write_text("x")
+    (folder / "link.txt").symlink_to(tmp_path / "secret.txt")
+    with pytest.raises(InvalidInput, match="step 'count_files', param 'folder': cannot store"):
+        steps.files.run(folder=Path(folder), client=pipe_client)
