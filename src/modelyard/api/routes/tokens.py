@@ -38,11 +38,23 @@ def list_tokens(
 
 @router.post("", status_code=201, response_model=TokenCreated)
 def create_token(body: TokenCreate, actor: Caller, gov: Gov) -> TokenCreated:
-    """A new personal access token for the caller: the secret is in this answer only."""
+    """A new personal access token for the caller: the secret is in this answer only.
+
+    Needs the password again: send ``password`` unless this is a session that signed in
+    within ``server.reauth_window_s`` (403 ``reauth_required`` otherwise). A token minted
+    with a token is its child: it expires no later than that token (a later expiry, or
+    none, is capped to it) and is revoked with it.
+    """
     if actor.principal is None:
         raise PermissionDenied("sign in as a user to create a personal access token")
     expires = timedelta(days=body.expires_in_days) if body.expires_in_days else None
-    new = gov.tokens.create(actor.principal.username, body.name, actor=actor, expires_in=expires)
+    new = gov.tokens.create(
+        actor.principal.username,
+        body.name,
+        actor=actor,
+        expires_in=expires,
+        password=body.password,
+    )
     return TokenCreated(token=TokenPublic.model_validate(new.token), secret=new.secret)
 
 
