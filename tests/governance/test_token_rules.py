@@ -5,6 +5,7 @@ uses its tokens for enrolment only."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -112,6 +113,35 @@ def test_a_revoked_token_cannot_mint_even_mid_request(gov: Governance, alice: Us
     assert [t.name for t in gov.tokens.list_tokens("alice", actor=OPERATOR)] == ["laptop"]
 
 
+def test_a_child_minted_while_its_parent_is_revoked_is_refused(
+    gov: Governance, store: Store, alice: User
+) -> None:
+    """The revocation's transaction is open (parent updated, children not yet looked for)
+    when the child is minted: minting waits for it and then sees the parent revoked."""
+    laptop = gov.tokens.create("alice", "laptop", actor=OPERATOR)
+    signed_in = _as(gov, laptop)
+    outcome: list[Exception | NewToken] = []
+
+    def mint() -> None:
+        try:
+            outcome.append(gov.tokens.create("alice", "racer", actor=signed_in, password=PASSWORD))
+        except Exception as exc:  # handed to the test thread
+            outcome.append(exc)
+
+    minter = threading.Thread(target=mint)
+    with store.write() as conn:
+        conn.execute(
+            update(access_tokens).where(access_tokens.c.id == laptop.token.id).values(revoked_at=1)
+        )
+        minter.start()
+        minter.join(timeout=0.5)  # it waits for this transaction (the lock on the parent)
+        assert minter.is_alive() and not outcome
+    minter.join()
+    assert isinstance(outcome[0], PermissionDenied), outcome
+    assert "cannot mint tokens: revoked" in str(outcome[0])
+    assert [t.name for t in gov.tokens.list_tokens("alice", actor=OPERATOR)] == ["laptop"]
+
+
 def test_a_token_alone_cannot_create_tokens(gov: Governance, alice: User) -> None:
     laptop = gov.tokens.create("alice", "laptop", actor=OPERATOR)
     with pytest.raises(
@@ -172,8 +202,17 @@ def test_a_token_alone_cannot_enrol_an_authenticator(gov: Governance, alice: Use
 
 def test_a_token_alone_cannot_change_the_password(gov: Governance, alice: User) -> None:
     laptop = gov.tokens.create("alice", "laptop", actor=OPERATOR)
+    new = "a-brand-new-passphrase"
     with pytest.raises(PermissionDenied, match="current password"):
-        gov.users.change_password("alice", "a-brand-new-passphrase", actor=_as(gov, laptop))
+        gov.users.change_password("alice", new, actor=_as(gov, laptop))
+    for n in range(gov.users.max_failures):  # guessing counts towards the lock-out
+        with pytest.raises(PermissionDenied, match="current password"):
+            gov.users.change_password(
+                "alice", new, actor=_as(gov, laptop), current_password=f"guess-{n}-guess"
+            )
+    with pytest.raises(PermissionDenied, match="too many failed sign-ins"):
+        gov.users.change_password("alice", new, actor=_as(gov, laptop), current_password=PASSWORD)
+    assert "user.password_changed" not in actions(gov)
 
 
 def test_a_service_account_token_cannot_mint_tokens(gov: Governance, root: User) -> None:

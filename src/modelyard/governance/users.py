@@ -202,8 +202,13 @@ class UserService:
         actor: Actor,
         current_password: str | None = None,
     ) -> None:
-        """Set a new password. Users changing their own must give the current one;
-        administrators and the local operator need not."""
+        """Set a new password.
+
+        ``current_password`` is the password of whoever makes the change: users changing
+        their own must always give it; an administrator changing someone else's gives their
+        own unless their session signed in recently (:meth:`reauthenticate`); the local
+        operator needs none. A wrong one counts towards the lock-out like a failed sign-in.
+        """
         with self.store.read() as conn:
             row = find_user(conn, username)
         require_self_or_admin(actor, row.id, "change the password")
@@ -211,11 +216,15 @@ class UserService:
             raise InvalidInput(
                 f"{row.username} is a service account and has no password", field="username"
             )
-        own = actor.principal is not None and actor.principal.user_id == row.id
-        if own and (
-            current_password is None or not self._verify(row.password_hash, current_password)
-        ):
-            raise PermissionDenied("the current password is not correct")
+        if actor.principal is not None and actor.principal.user_id == row.id:
+            if current_password is None or not self._password_again(
+                row, current_password, "change the password", actor.client_addr
+            ):
+                raise PermissionDenied(
+                    "the current password is not correct", field="current_password"
+                )
+        else:
+            self.reauthenticate(actor, current_password, "change another user's password")
         check_password(new_password, row.username)
         new_hash = self.hasher.hash(new_password)
         with self.store.write() as conn:
@@ -310,11 +319,7 @@ class UserService:
             alone = f"a session that signed in {self.reauth_window_ms // 1000} s ago or more"
         else:
             alone = "an access token"
-        key = _throttle_key(p.username)
         with self.store.read() as conn:
-            locked_until = conn.execute(
-                select(login_throttle.c.locked_until).where(login_throttle.c.username == key)
-            ).scalar()
             row = conn.execute(select(users).where(users.c.id == p.user_id)).first()
         if row is None or row.is_service_account:
             raise ReauthRequired(
@@ -337,16 +342,29 @@ class UserService:
                 f"({alone} is not enough)",
                 field="password",
             )
-        self._refuse_while_locked(
-            key, locked_until, now, "re-authentication rejected", actor.client_addr
-        )
-        if not self._verify(row.password_hash, password):
-            self._record_failure(
-                key, f"re-authentication to {doing}: wrong password", actor.client_addr, count=True
-            )
+        if not self._password_again(row, password, doing, actor.client_addr):
             raise ReauthRequired("the password is not correct", field="password")
 
     # -- internals ------------------------------------------------------------------------
+
+    def _password_again(self, row: Any, password: str, doing: str, client_addr: str | None) -> bool:
+        """Whether ``password`` is the current one of ``row`` (a ``users`` row), asked again
+        before a sensitive change: refused while the username is locked out, and a wrong
+        one counts towards the lock-out (a stolen token or session is no way to guess)."""
+        key = _throttle_key(row.username)
+        with self.store.read() as conn:
+            locked_until = conn.execute(
+                select(login_throttle.c.locked_until).where(login_throttle.c.username == key)
+            ).scalar()
+        self._refuse_while_locked(
+            key, locked_until, self._clock(), "re-authentication rejected", client_addr
+        )
+        if self._verify(row.password_hash, password):
+            return True
+        self._record_failure(
+            key, f"re-authentication to {doing}: wrong password", client_addr, count=True
+        )
+        return False
 
     def _refuse_while_locked(
         self, key: str, locked_until: int | None, now: int, doing: str, client_addr: str | None
