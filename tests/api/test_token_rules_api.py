@@ -169,3 +169,26 @@ def test_with_mfa_required_an_unenrolled_token_serves_enrolment_only(
     assert api.post("/auth/mfa/confirm", json=code, headers=_bearer(laptop)).status_code == 204
     assert api.get("/projects", headers=_bearer(laptop)).status_code == 200
     assert api.post("/auth/logout", headers=_bearer(laptop)).status_code == 204
+
+
+def test_refusals_for_want_of_enrolment_are_audited_up_to_the_address_limit(
+    embedded_settings: Settings,
+    governance: Governance,
+    laptop: str,
+    live_server: Callable[..., Any],
+) -> None:
+    """A busy client whose account must enrol does not flood the audit log."""
+    from modelyard.api import create_app
+    from modelyard.api.auth import governance_auth
+
+    server = embedded_settings.server.model_copy(update={"login_failures_per_address": 2})
+    app = create_app(embedded_settings.model_copy(update={"server": server}), auth=governance_auth)
+    governance.mfa.set_required(True, actor=SYSTEM)
+    try:
+        with httpx.Client(base_url=live_server(app).url + API_PREFIX, timeout=30) as api:
+            for _ in range(5):
+                refused = api.get("/projects", headers=_bearer(laptop))
+                assert refused.json()["error"]["code"] == "mfa_enrolment_required"
+    finally:
+        app.state.services.close()
+    assert len(_audited(governance, "token.denied")) == 2

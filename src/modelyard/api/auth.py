@@ -11,7 +11,9 @@ document depends on :func:`get_actor`, which asks the app's :class:`Authenticato
   with ``WWW-Authenticate: Bearer``. Refused bearer tokens count per client address
   (``app.state.token_throttle``): past the limit, that address's refused tokens are 429
   and no longer audited, while valid tokens from it still pass (many clients may share
-  one address behind a proxy).
+  one address behind a proxy). A token refused because its account must enrol in MFA
+  first counts too (and stays 403 ``mfa_enrolment_required``, no longer audited past the
+  limit).
 - :func:`no_auth` (``modelyard server --no-auth``, loopback only): every caller is the
   trusted local operator.
 
@@ -96,6 +98,7 @@ def governance_auth(request: Request) -> Actor:
                 for_enrolment=for_enrolment,
             )
         except MfaEnrolmentRequired:
+            throttle.failed(addr)  # counted, so its audit events stay bounded too
             raise
         except PermissionDenied as exc:
             if refused is not None:
