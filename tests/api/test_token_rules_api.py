@@ -171,6 +171,19 @@ def test_with_mfa_required_an_unenrolled_token_serves_enrolment_only(
     assert api.post("/auth/logout", headers=_bearer(laptop)).status_code == 204
 
 
+def test_with_mfa_required_an_unenrolled_account_may_still_revoke_its_tokens(
+    api: httpx.Client, governance: Governance, laptop: str
+) -> None:
+    spare = governance.tokens.create("dana", "spare", actor=SYSTEM)
+    governance.mfa.set_required(True, actor=SYSTEM)
+    listing = api.get("/tokens", headers=_bearer(laptop))
+    assert listing.json()["error"]["code"] == "mfa_enrolment_required"
+    revoked = api.delete(f"/tokens/{spare.token.id}", headers=_bearer(laptop))
+    assert revoked.status_code == 204, revoked.text
+    states = {t.name: t.state for t in governance.tokens.list_tokens("dana", actor=SYSTEM)}
+    assert states == {"laptop": "active", "spare": "revoked"}
+
+
 def test_refusals_for_want_of_enrolment_are_audited_up_to_the_address_limit(
     embedded_settings: Settings,
     governance: Governance,

@@ -18,8 +18,8 @@ document depends on :func:`get_actor`, which asks the app's :class:`Authenticato
   trusted local operator.
 
 With MFA required for everyone, an account that has not enrolled may call only the routes
-marked :func:`before_mfa_enrolment` (enrol, confirm, who am I, sign out); its tokens and
-sessions get 403 ``mfa_enrolment_required`` anywhere else.
+marked :func:`before_mfa_enrolment` (enrol, confirm, who am I, sign out, revoke a token);
+its tokens and sessions get 403 ``mfa_enrolment_required`` anywhere else.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ _Endpoint = TypeVar("_Endpoint", bound=Callable[..., object])
 
 def before_mfa_enrolment(endpoint: _Endpoint) -> _Endpoint:
     """Mark a route an account that must still enrol in MFA may call with its token or
-    session (enrolling, who am I, signing out)."""
+    session (enrolling, who am I, signing out, revoking a token)."""
     setattr(endpoint, _BEFORE_ENROLMENT, True)
     return endpoint
 

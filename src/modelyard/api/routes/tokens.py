@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from modelyard.api._pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, page
 from modelyard.api._services import get_governance
-from modelyard.api.auth import get_actor
+from modelyard.api.auth import before_mfa_enrolment, get_actor
 from modelyard.api.schemas.governance import TokenCreate, TokenCreated, TokenPage, TokenPublic
 from modelyard.errors import PermissionDenied
 from modelyard.governance import Actor, Governance
@@ -59,6 +59,8 @@ def create_token(body: TokenCreate, actor: Caller, gov: Gov) -> TokenCreated:
 
 
 @router.delete("/{token_id}", status_code=204, response_class=Response)
+@before_mfa_enrolment
 def revoke_token(token_id: str, actor: Caller, gov: Gov) -> None:
-    """Revoke a token (the caller's own, or any for administrators)."""
+    """Revoke a token (the caller's own, or any for administrators) and every token minted
+    with it. An account that must still enrol in MFA may revoke too (it is signing out)."""
     gov.tokens.revoke(token_id, actor=actor)
