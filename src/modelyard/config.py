@@ -177,6 +177,13 @@ class ServerSettings(BaseModel):
     login_failure_window_s: float = Field(
         900.0, gt=0, description="Window of `login_failures_per_address`, in seconds."
     )
+    reauth_window_s: float = Field(
+        600.0,
+        ge=0,
+        description="How long after a password sign-in a browser session may create tokens "
+        "and enrol an authenticator without sending the password again; later, and always "
+        "with an access token, those requests must carry the current password. 0: always.",
+    )
     secret_key: SecretStr | None = Field(
         None,
         description="Fernet key (32 bytes, URL-safe base64) that encrypts TOTP secrets in the "

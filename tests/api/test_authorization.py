@@ -143,7 +143,8 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
         ("POST", "/runs/search"): {"project": "p"},
         ("POST", "/batches"): {"batch_id": "batch-0001", "metrics": [_one_point(run_id)]},
         ("POST", "/auth/mfa/confirm"): {"code": "123456"},
-        ("POST", "/tokens"): {"name": "mine"},
+        ("POST", "/tokens"): {"name": "mine", "password": PASSWORD},
+        ("POST", "/auth/mfa/enrol"): {"password": PASSWORD},
         ("POST", "/auth/login"): {"username": "nobody", "password": "wrong-password"},
         ("PUT", "/projects/{project}/datasets/{dataset}/aliases/{alias}"): {"version": 1},
         ("POST", "/projects/{project}/datasets/{dataset}/versions/{ref}/reports"): {

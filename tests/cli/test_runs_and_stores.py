@@ -110,19 +110,20 @@ def test_the_origin_of_the_store_setting(tmp_path: Path, monkeypatch: pytest.Mon
         assert result.exit_code == 0, result.output
         return result.output.strip()
 
+    none = "no projects yet: `modelyard projects create NAME` makes one"
     default = str(Path(".modelyard") / "modelyard.db")
     assert projects() == (
-        f"no projects (searched the store sqlite:///{default}, the default: no --store-url, "
+        f"{none} (searched the store sqlite:///{default}, the default: no --store-url, "
         "MODELYARD_STORE_URL or store.url in a config file)"
     )
     home = tmp_path / "home"
     assert projects("--home", str(home)) == (
-        f"no projects (searched the store sqlite:///{home / 'modelyard.db'}, the default in "
+        f"{none} (searched the store sqlite:///{home / 'modelyard.db'}, the default in "
         f"home {home} (home from --home))"
     )
     (tmp_path / "modelyard.toml").write_text(f'[store]\nurl = "sqlite:///{tmp_path}/f.db"\n')
     assert projects() == (
-        f"no projects (searched the store sqlite:///{tmp_path}/f.db (store.url from config "
+        f"{none} (searched the store sqlite:///{tmp_path}/f.db (store.url from config "
         "file modelyard.toml))"
     )
     monkeypatch.setenv("MODELYARD_STORE_URL", f"sqlite:///{tmp_path}/e.db")

@@ -84,6 +84,8 @@ def test_create_list_show_disable_enable_delete(cli: Callable[..., Any]) -> None
     assert off.exit_code == 0 and "is disabled" in off.stdout
     on = json.loads(cli("schedules", "enable", "nightly", "-p", "ml", "--json").stdout)
     assert on["enabled"] is True and on["next_fire_at"] is not None
+    never = cli("schedules", "fires", "nightly", "-p", "ml")
+    assert never.stdout == "schedule nightly in project ml has not fired yet\n"
     gone = cli("schedules", "delete", "nightly", "-p", "ml")
     assert gone.exit_code == 0 and "deleted schedule nightly" in gone.stdout
     missing = cli("schedules", "show", "nightly", "-p", "ml")

@@ -81,7 +81,11 @@ class Services:
             )
             self._datasets = DatasetService(store, self._blobs)
             self._schedules = ScheduleService(store, file_root=Path.cwd())
-            self._governance = Governance(store, secret_box=SecretBox.from_settings(self.settings))
+            self._governance = Governance(
+                store,
+                secret_box=SecretBox.from_settings(self.settings),
+                reauth_window_s=self.settings.server.reauth_window_s,
+            )
             self._tracking.prune_write_batches()
             _remove_stale_uploads(self.upload_dir)
 

@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from modelyard import errors
+from modelyard.client import DEFAULT_PROJECT
 from modelyard.errors import ModelyardError
 
 console = Console(markup=False)
@@ -123,9 +124,12 @@ def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def nothing_found(ctx: typer.Context, what: str) -> None:
-    """Say that a listing found nothing, and where it looked."""
-    console.print(f"{what} (searched {searched(ctx)})", soft_wrap=True)
+def say_empty(message: str, ctx: typer.Context | None = None) -> None:
+    """What a list command prints instead of an empty table: that nothing was found, and
+    (given the context of a top-level list, where a wrong store is the likely reason) in
+    which store."""
+    where = f" (searched {searched(ctx)})" if ctx is not None else ""
+    console.print(message + where, highlight=False, soft_wrap=True)
 
 
 class _WarningLines(logging.Handler):
@@ -244,3 +248,9 @@ def fmt_bytes(n: int | None) -> str:
 
 
 JsonOption = typer.Option(False, "--json", help="Print JSON for machines instead of a table.")
+
+
+def project_option(help: str) -> Any:
+    """``--project``/``-p``, defaulting to the project the SDK uses when none is named
+    (``DEFAULT_PROJECT``), so that every command looks in the same one."""
+    return typer.Option(DEFAULT_PROJECT, "--project", "-p", help=help)

@@ -26,16 +26,17 @@ from modelyard.cli._common import (
     fmt,
     fmt_bytes,
     fmt_time,
-    nothing_found,
     print_json,
+    project_option,
     run_command,
+    say_empty,
     styled,
     table,
 )
 from modelyard.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from modelyard.data import Profile
+    from modelyard.data import Profile, ValidationReport
     from modelyard.datasets import ColumnSchema, DatasetVersion
 
 app = typer.Typer(
@@ -45,7 +46,7 @@ app = typer.Typer(
 
 _REF = re.compile(r"^(?P<name>[^:@]+)(?::(?P<version>\d+)|@(?P<alias>[^:@]+))?$")
 
-ProjectOption = typer.Option("default", "--project", "-p", help="Project of the dataset.")
+ProjectOption = project_option("Project of the dataset.")
 EncodingOption = typer.Option(
     None, "--encoding", help="Text encoding of a CSV file given by path (default utf-8)."
 )
@@ -183,7 +184,7 @@ def list_(
             print_json([d.as_dict() for d in found])
             return
         if not found:
-            nothing_found(ctx, "no datasets" + (f" in project {project}" if project else ""))
+            say_empty("no datasets" + (f" in project {project}" if project else ""), ctx)
             return
         table(
             "Datasets",
@@ -567,15 +568,14 @@ def validate(
             print_json(report.to_dict())
         else:
             table(
-                f"Validation of {label} ({report.rows:,} rows): "
-                + ("passed" if report.ok else "FAILED"),
+                f"Validation of {label} ({report.rows:,} rows): {_verdict(report)}",
                 ["rule", "column", "severity", "result", "observed", "expected"],
                 [
                     (
                         r.kind,
                         r.column or "",
                         r.rule.severity,
-                        "ok" if r.passed else "FAIL",
+                        "ok" if r.passed else "FAIL" if r.critical_failure else "WARN",
                         _short(r.observed),
                         _short(r.expected),
                     )
@@ -610,6 +610,16 @@ def suggest(
             err_console.print(f"wrote {out}", highlight=False)
 
     run_command(body)
+
+
+def _verdict(report: ValidationReport) -> str:
+    """FAILED on a critical failure; passed, saying so when warnings failed."""
+    if not report.ok:
+        return "FAILED"
+    warned = len(report.warnings)
+    if warned:
+        return f"passed with {warned} warning{'' if warned == 1 else 's'}"
+    return "passed"
 
 
 def _short(value: Any, width: int = 60) -> str:

@@ -12,7 +12,15 @@ from typing import Any
 import typer
 
 from modelyard._lineage import LineageGraph, LineageNode
-from modelyard.cli._common import JsonOption, client, console, print_json, run_command, styled
+from modelyard.cli._common import (
+    JsonOption,
+    client,
+    console,
+    print_json,
+    project_option,
+    run_command,
+    styled,
+)
 from modelyard.errors import InvalidInput
 
 
@@ -29,7 +37,7 @@ def lineage(
         "up", "--direction", "-d", help="up: what produced it; down: what depends on it; both."
     ),
     depth: int = typer.Option(3, "--depth", help="How many hops to follow (0-50)."),
-    project: str = typer.Option("default", "--project", "-p", help="Project of a dataset."),
+    project: str = project_option("Project of a dataset."),
     as_json: bool = JsonOption,
 ) -> None:
     """Show the lineage of a run or a dataset version as a tree."""

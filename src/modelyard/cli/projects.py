@@ -11,9 +11,9 @@ from modelyard.cli._common import (
     client,
     console,
     fmt_time,
-    nothing_found,
     print_json,
     run_command,
+    say_empty,
     styled,
     table,
 )
@@ -34,7 +34,7 @@ def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
             print_json([asdict(p) for p in projects])
             return
         if not projects:
-            nothing_found(ctx, "no projects")
+            say_empty("no projects yet: `modelyard projects create NAME` makes one", ctx)
             return
         table(
             "Projects",

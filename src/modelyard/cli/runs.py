@@ -17,9 +17,10 @@ from modelyard.cli._common import (
     fmt,
     fmt_bytes,
     fmt_time,
-    nothing_found,
     print_json,
+    project_option,
     run_command,
+    say_empty,
     styled,
     table,
 )
@@ -48,7 +49,7 @@ def _run_dict(run: object) -> dict:
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    project: str = typer.Option(..., "--project", "-p", help="Project to list."),
+    project: str = project_option("Project to list."),
     filter: str | None = typer.Option(None, "--filter", "-f", help='e.g. "metrics.auc > 0.8".'),
     order_by: list[str] = typer.Option([], "--order-by", "-o", help='e.g. "metrics.auc DESC".'),
     max_results: int = typer.Option(50, "--max-results", "-n", help="How many runs to show."),
@@ -75,7 +76,9 @@ def list_(
             )
             return
         if not page.runs:
-            nothing_found(ctx, f"no runs in project {project}" + (" match" if filter else ""))
+            say_empty(
+                f"no runs in project {project}" + (f" match {filter!r}" if filter else ""), ctx
+            )
             return
         keys = sorted({k for r in page.runs for k in r.metrics if not k.startswith("system/")})[:6]
         rows = [

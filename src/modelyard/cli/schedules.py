@@ -24,7 +24,9 @@ from modelyard.cli._common import (
     err_console,
     fmt_time,
     print_json,
+    project_option,
     run_command,
+    say_empty,
     state,
     styled,
     table,
@@ -39,7 +41,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-ProjectOption = typer.Option("default", "--project", "-p", help="Project of the schedule.")
+ProjectOption = project_option("Project of the schedule.")
 
 
 def register(root: typer.Typer) -> None:
@@ -154,6 +156,9 @@ def list_(
             found = c.schedules.list_schedules(project)
         if as_json:
             print_json([s.as_dict() for s in found])
+            return
+        if not found:
+            say_empty("no schedules" + (f" in project {project}" if project else ""), ctx)
             return
         table(
             "Schedules",
@@ -290,6 +295,9 @@ def fires(
             found = c.schedules.fires(name, project=project, limit=limit)
         if as_json:
             print_json([f.as_dict() for f in found])
+            return
+        if not found:
+            say_empty(f"schedule {name} in project {project} has not fired yet")
             return
         table(
             f"Fires of {name}",

@@ -12,6 +12,7 @@ from modelyard.cli._common import (
     fmt_time,
     print_json,
     run_command,
+    say_empty,
     styled,
     table,
 )
@@ -55,6 +56,9 @@ def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
             users = gov.users.list_users(actor=operator())
         if as_json:
             print_json([asdict(u) for u in users])
+            return
+        if not users:
+            say_empty("no users yet: `modelyard users create NAME --admin` makes the first", ctx)
             return
         table(
             "Users",

@@ -165,6 +165,12 @@ class ValidationReport:
             f"{plural(len(self.warnings), 'warning')} ({plural(self.rows, 'row')})"
         )
 
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        return f"<ValidationReport: {self.summary()}>"
+
     def raise_for_critical(self) -> None:
         """Raise :class:`~modelyard.errors.DataValidationError` listing every failed critical
         expectation (its column, observed value and expected bound) unless :attr:`ok`."""

@@ -67,11 +67,23 @@ class MfaCode(BaseModel):
     code: ShortText
 
 
+_REAUTH = (
+    "Your current password (re-authentication): needed with an access token, or when the "
+    "session signed in more than `server.reauth_window_s` ago."
+)
+
+
+class MfaEnrol(BaseModel):
+    password: str | None = Field(None, max_length=1024, description=_REAUTH)
+
+
 class TokenCreate(BaseModel):
     name: ShortText
     expires_in_days: int | None = Field(
         None, ge=1, le=3650, description="Days until it expires; omit for no expiry."
     )
+
+    password: str | None = Field(None, max_length=1024, description=_REAUTH)
 
 
 class TokenPublic(Public):
@@ -84,6 +96,9 @@ class TokenPublic(Public):
     revoked_at: int | None
     last_used_at: int | None
     state: str
+    parent_id: str | None = Field(
+        description="The token that minted this one: it expires no later and is revoked with it."
+    )
 
 
 class TokenPage(Public):
