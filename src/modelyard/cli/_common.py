@@ -94,8 +94,12 @@ def searched(ctx: typer.Context) -> str:
     if settings.tracking.uri:
         return f"the server {settings.tracking.uri} (tracking.uri from {origin('tracking.uri')})"
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
-    url = make_url(settings.store_url).render_as_string(hide_password=True)
+    try:
+        url = make_url(settings.store_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        url = "(a URL that does not parse)"
     if settings.store.url:
         return f"the store {url} (store.url from {origin('store.url')})"
     home = origin("home")
