@@ -167,3 +167,18 @@ def test_governance_commands_print_user_text_as_text(cli: Callable[..., Any]) ->
     assert made.exit_code == 0, made.output
     _shows_all(made.output, "'[link=x]'")
     _shows_all(cli("tokens", "list").output, "[link=x]")
+
+
+def test_progress_descriptions_are_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from modelyard.cli import data
+
+    out = io.StringIO()
+    terminal = Console(file=out, force_terminal=True, markup=False, width=120)
+    monkeypatch.setattr(data, "err_console", terminal)
+    with data._progress("registering [/oops] [bold]") as update:
+        update(5, 10)
+    assert "registering [/oops] [bold]" in out.getvalue()
