@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import errno
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -132,3 +134,27 @@ def test_each_kind_of_filesystem_error_is_named(capsys: pytest.CaptureFixture[st
         "cannot save into a folder that does not exist",
         8,
     )
+
+
+@pytest.mark.parametrize("options", [[], ["--json"]], ids=["table", "json"])
+def test_a_reader_that_goes_away_ends_the_command_quietly(
+    tmp_path: Path, options: list[str]
+) -> None:
+    """``modelyard projects list | head -0``: the pipe's reader is gone before the command
+    writes; the command stops with SIGPIPE's status and prints nothing on stderr."""
+    env = {**os.environ, "MODELYARD_HOME": str(tmp_path / "home")}
+    modelyard = [sys.executable, "-m", "modelyard"]
+    made = subprocess.run([*modelyard, "projects", "create", "p"], env=env, capture_output=True)
+    assert made.returncode == 0, made.stderr
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        listed = subprocess.run(
+            [*modelyard, "projects", "list", *options],
+            env=env,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+        )
+    finally:
+        os.close(write_end)
+    assert (listed.returncode, listed.stderr) == (141, b"")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,7 +28,13 @@ from modelyard import errors
 from modelyard.client import DEFAULT_PROJECT
 from modelyard.errors import ModelyardError
 
-console = Console(markup=False)
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        raise _reader_gone()
+
+
+console = _Console(markup=False)
 err_console = Console(stderr=True, markup=False)
 
 
@@ -163,8 +170,20 @@ def run_command(fn: Callable[[], None]) -> None:
         fn()
     except ModelyardError as exc:
         raise fail(exc.message, exc.exit_code) from None
+    except BrokenPipeError:
+        raise _reader_gone() from None
     except OSError as exc:
         raise fail(*os_error_line(exc)) from None
+
+
+def _reader_gone() -> SystemExit:
+    """The reader of stdout went away (``modelyard runs list | head -1``): stop quietly with
+    the status a shell gives a command ended by SIGPIPE, and point stdout at /dev/null so
+    the interpreter's last flush has nowhere to fail."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return SystemExit(128 + signal.SIGPIPE)
 
 
 #: What each kind of filesystem error means, and the exit code of the error it is like.
