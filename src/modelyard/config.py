@@ -284,6 +284,27 @@ class WorkerSettings(BaseModel):
         description="How many fires `modelyard worker` runs at once; it claims a due occurrence "
         "only while fewer are running, so it never holds a fire it cannot start.",
     )
+    pipeline_packages: list[str] = Field(
+        [],
+        description="Top-level packages whose modules a schedule may name as MODULE:PIPELINE "
+        "(`mypkg` allows `mypkg.pipelines:nightly`); empty: none. The server checks a "
+        "schedule's reference against it without importing anything; only `modelyard worker` "
+        "imports, and only from here.",
+    )
+    pipeline_dir: Path | None = Field(
+        None,
+        description="Folder whose FILE.py files (after symlinks) a schedule may name as "
+        "FILE.py:PIPELINE; a relative path in a reference is taken from it. Unset: the "
+        "working directory of the server, the worker or the program.",
+    )
+
+    @field_validator("pipeline_packages")
+    @classmethod
+    def _top_level_names(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not entry.isidentifier():
+                raise ValueError(f"{entry!r} is not a top-level package name")
+        return value
 
 
 class RaySettings(BaseModel):

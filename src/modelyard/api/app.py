@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 
-from modelyard.api._errors import install_error_handlers
+from modelyard.api._errors import BaseExceptions, install_error_handlers
 from modelyard.api._guard import RequestGuard
 from modelyard.api._services import Services
 from modelyard.api._throttle import AddressThrottle
@@ -142,6 +142,7 @@ def create_app(settings: Settings, *, auth: Authenticator, freeze_gc: bool = Fal
         max_body_bytes=server.max_body_bytes,
         max_upload_bytes=server.max_artifact_bytes,
     )
+    app.add_middleware(BaseExceptions)
     return app
 
 

@@ -4,10 +4,11 @@
 A schedule is named per project (``--project``, ``default``). Its pipeline is
 ``MODULE:PIPELINE`` or ``path/to/file.py:PIPELINE`` and its ``--param key=value`` are
 read as ``modelyard pipelines run`` reads them. Through a server (``--tracking-uri``) the
-reference is sent as typed and the server resolves it (a relative file path against its
-working directory); a reference that does not load here has each value read as JSON,
-else as text, and the server checks the names. ``modelyard worker`` works where the
-store is, never through a server.
+reference is sent as typed and the server checks it against what its administrator
+allows, without importing it (a relative file path is taken from its
+``worker.pipeline_dir``); a reference that does not load here has each value read as
+JSON, else as text, and the worker checks the names when it fires. ``modelyard worker``
+works where the store is, never through a server.
 """
 
 from __future__ import annotations
