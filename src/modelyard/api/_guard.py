@@ -2,6 +2,10 @@
 
 - The Host header must be an allowed host (protection against DNS rebinding).
 - The URL (path and query, decoded) holds no control characters.
+- Authentication first: a request to any path under the API prefix but the public ones
+  is authenticated (:func:`~modelyard.api.auth.get_actor`) before anything looks at its
+  body or content type, so a caller without credentials gets 401 from every route, not
+  415, 413 or 422. The actor is kept for the route's own dependency.
 - Uploads are at most ``max_upload_bytes``, counted as they stream in: artifacts
   (``PUT .../artifacts/content``) are ``application/octet-stream`` or
   ``application/x-tar``; dataset versions (``POST .../datasets/{name}/versions``) are an
@@ -9,8 +13,8 @@
 - Every other request body is JSON (``application/json``), at most ``max_body_bytes``
   and nested at most ``MAX_JSON_DEPTH`` deep; it is read here and handed on unchanged.
 
-Refusals use the one error shape: 400 bad host, 413 too large, 415 wrong content type,
-422 bad URL or nesting.
+Refusals use the one error shape: 400 bad host, 401 no credentials (429 too many refused),
+413 too large, 415 wrong content type, 422 bad URL or nesting.
 """
 
 from __future__ import annotations
@@ -22,9 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from modelyard.api._errors import error_body
+from modelyard.api._errors import error_body, error_headers
+from modelyard.api.auth import get_actor
 from modelyard.datasets._ipc import ARROW_STREAM
 from modelyard.errors import InvalidInput, ModelyardError, TooLarge, UnsupportedMediaType
 
@@ -88,8 +95,12 @@ class RequestGuard:
         allowed_hosts: Sequence[str],
         max_body_bytes: int,
         max_upload_bytes: int,
+        protected_prefix: str,
+        public_paths: frozenset[str],
     ) -> None:
         self.app = app
+        self.protected_prefix = protected_prefix
+        self.public_paths = public_paths
         self.allowed_hosts = [h.lower() for h in allowed_hosts]
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
@@ -102,6 +113,8 @@ class RequestGuard:
             headers = _headers(scope)
             self._check_host(headers.get("host", ""))
             _check_url(scope)
+            if self._protected(scope):
+                await run_in_threadpool(get_actor, Request(scope))
             upload = next((u for u in _UPLOADS if u.matches(scope)), None)
             if upload is not None:
                 receive = self._upload(upload, headers, receive)
@@ -111,6 +124,19 @@ class RequestGuard:
             await _refuse(send, exc)
             return
         await self.app(scope, receive, send)
+
+    def _protected(self, scope: Scope) -> bool:
+        """Whether the request needs credentials (a CORS preflight never carries them;
+        the routes answer OPTIONS 405 after authenticating themselves)."""
+        path: str = scope["path"]
+        root: str = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        return (
+            scope["method"] != "OPTIONS"
+            and path.startswith(self.protected_prefix + "/")
+            and path not in self.public_paths
+        )
 
     def _check_host(self, host_header: str) -> None:
         host = _host_name(host_header)
@@ -247,6 +273,7 @@ async def _refuse(send: Send, exc: ModelyardError) -> None:
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),
         (b"connection", b"close"),
+        *((k.lower().encode(), v.encode()) for k, v in error_headers(exc).items()),
     ]
     await send({"type": "http.response.start", "status": exc.http_status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

@@ -1,9 +1,11 @@
 """The app factory: ``create_app(settings, auth=...)``.
 
 Everything is under ``/api/v1``; the OpenAPI document is ``/api/v1/openapi.json``.
-``/api/v1/health`` and ``/api/v1/auth/login`` need no authentication; every other route
-depends on :func:`~modelyard.api.auth.get_actor` (deny by default: a router added to
-``_PROTECTED`` is authenticated, and the services check the actor's project role).
+``/api/v1/health`` and ``/api/v1/auth/login`` need no authentication; every other path
+under ``/api/v1`` is authenticated by the request guard before anything reads the body,
+and every other route depends on :func:`~modelyard.api.auth.get_actor` (deny by default:
+a router added to ``_PROTECTED`` is authenticated, and the services check the actor's
+project role).
 """
 
 from __future__ import annotations
@@ -141,6 +143,8 @@ def create_app(settings: Settings, *, auth: Authenticator, freeze_gc: bool = Fal
         allowed_hosts=_allowed_hosts(server.allowed_hosts, server.host),
         max_body_bytes=server.max_body_bytes,
         max_upload_bytes=server.max_artifact_bytes,
+        protected_prefix=API_PREFIX,
+        public_paths=PUBLIC_PATHS,
     )
     app.add_middleware(BaseExceptions)
     return app
