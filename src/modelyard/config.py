@@ -152,11 +152,13 @@ class ServerSettings(BaseModel):
         description="Largest artifact upload (one file, or a folder sent as a tar); a larger "
         "one is answered with 413.",
     )
-    allowed_hosts: list[str] = Field(
-        ["127.0.0.1", "localhost", "::1"],
+    allowed_hosts: list[str] | None = Field(
+        None,
         description="Host header values the server answers (protection against DNS "
         "rebinding); the address it binds is added. `*.example.com` matches subdomains, `*` "
-        "any host.",
+        "any host. Unset: it follows `host` -- every interface (0.0.0.0, ::): any host; a "
+        "loopback address: 127.0.0.1, localhost, ::1; another address: that address and "
+        "its names.",
     )
     cors_origins: list[str] = Field(
         [],

@@ -108,6 +108,23 @@ def test_no_users_yet_is_a_warning(embedded_settings: Settings, tmp_path: Path) 
     assert "No users yet" in result.output
 
 
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        ([], "accepting requests for hosts 127.0.0.1, localhost, ::1 (server.allowed_hosts)"),
+        (["--host", "0.0.0.0"], "accepting requests for any host name (server.allowed_hosts)"),
+    ],
+)
+def test_start_up_says_which_hosts_it_accepts(
+    embedded_settings: Settings, monkeypatch: pytest.MonkeyPatch, args: list[str], line: str
+) -> None:
+    served: list[Settings] = []
+    monkeypatch.setattr("modelyard.api.server.serve", lambda s, **_: served.append(s))
+    result = _server(embedded_settings, *args)
+    assert result.exit_code == 0, result.output
+    assert line in result.output.splitlines() and len(served) == 1
+
+
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.7", "::", "example.com"])
 def test_no_auth_only_on_loopback(embedded_settings: Settings, host: str) -> None:
     result = _server(embedded_settings, "--no-auth", "--host", host)

@@ -145,7 +145,12 @@ class RequestGuard:
                 return
             if allowed.startswith("*.") and host.endswith(allowed[1:]):
                 return
-        raise _BadHost(f"host {host_header!r} is not an allowed host of this server")
+        raise _BadHost(
+            f"host {host_header!r} is not an allowed host of this server; its administrator "
+            "lists the names clients use in server.allowed_hosts "
+            "(MODELYARD_SERVER_ALLOWED_HOSTS)",
+            field="host",
+        )
 
     def _upload(self, upload: _Upload, headers: dict[str, str], receive: Receive) -> Receive:
         media = _media_type(headers)
