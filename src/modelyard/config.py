@@ -196,12 +196,13 @@ class ServerSettings(BaseModel):
         "`modelyard mfa encrypt-secrets` re-encrypts with the current key (rotation).",
     )
     forwarded_allow_ips: list[str] = Field(
-        ["127.0.0.1"],
+        [],
         description="Reverse proxies (IP addresses, CIDR networks, or `*` for any) whose "
         "X-Forwarded-For and X-Forwarded-Proto headers give the client's address and scheme "
         "(what sign-in and token throttling count, audit events record, and the Secure "
-        "cookie flag follows). Empty: no proxy is trusted; each connection's own address "
-        "counts.",
+        "cookie flag follows). Empty (the default): no proxy is trusted; each connection's own "
+        "address counts, so no client can choose the address its sign-in failures count "
+        "against.",
     )
 
     @field_validator("forwarded_allow_ips")

@@ -1,7 +1,8 @@
 """The request guard: limits applied before any route runs (ASGI middleware).
 
 - The Host header must be an allowed host (protection against DNS rebinding).
-- The URL (path and query, decoded) holds no control characters.
+- The URL (path and query, percent-decoded) is UTF-8 and holds no control characters:
+  the server would otherwise read invalid bytes as replacement characters and store them.
 - Authentication first: a request to any path under the API prefix but the public ones
   is authenticated (:func:`~modelyard.api.auth.get_actor`) before anything looks at its
   body or content type, so a caller without credentials gets 401 from every route, not
@@ -221,9 +222,25 @@ def _host_name(header: str) -> str:
 def _check_url(scope: Scope) -> None:
     if _CONTROL.search(scope["path"]):
         raise InvalidInput("the URL path has control characters", field="url")
+    raw_path: bytes | None = scope.get("raw_path")
+    if raw_path is not None and not _utf8(unquote_to_bytes(raw_path)):
+        raise InvalidInput("the URL path is not valid UTF-8 once percent-decoded", field="url")
     query: bytes = scope.get("query_string", b"")
-    if query and _CONTROL_BYTES.search(unquote_to_bytes(query.replace(b"+", b" "))):
+    if not query:
+        return
+    decoded = unquote_to_bytes(query.replace(b"+", b" "))
+    if _CONTROL_BYTES.search(decoded):
         raise InvalidInput("the URL query has control characters", field="url")
+    if not _utf8(decoded):
+        raise InvalidInput("the URL query is not valid UTF-8 once percent-decoded", field="url")
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _media_type(headers: dict[str, str]) -> str:
