@@ -4,9 +4,11 @@
 - The URL (path and query, percent-decoded) is UTF-8 and holds no control characters:
   the server would otherwise read invalid bytes as replacement characters and store them.
 - Authentication first: a request to any path under the API prefix but the public ones
-  is authenticated (:func:`~modelyard.api.auth.get_actor`) before anything looks at its
-  body or content type, so a caller without credentials gets 401 from every route, not
-  415, 413 or 422. The actor is kept for the route's own dependency.
+  is authenticated (the app's authenticator) before anything looks at its body or content
+  type, so a caller without credentials gets 401 from every route, not 415, 413 or 422.
+  This asks only who is calling: the route is not known yet, so its own dependency
+  (:func:`~modelyard.api.auth.get_actor`) authenticates again with every rule, MFA
+  enrolment included.
 - Uploads are at most ``max_upload_bytes``, counted as they stream in: artifacts
   (``PUT .../artifacts/content``) are ``application/octet-stream`` or
   ``application/x-tar``; dataset versions (``POST .../datasets/{name}/versions``) are an
@@ -32,7 +34,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelyard.api._errors import error_body, error_headers
-from modelyard.api.auth import get_actor
+from modelyard.api.auth import Authenticator, before_mfa_enrolment
 from modelyard.datasets._ipc import ARROW_STREAM
 from modelyard.errors import InvalidInput, ModelyardError, TooLarge, UnsupportedMediaType
 
@@ -115,7 +117,7 @@ class RequestGuard:
             self._check_host(headers.get("host", ""))
             _check_url(scope)
             if self._protected(scope):
-                await run_in_threadpool(get_actor, Request(scope))
+                await run_in_threadpool(_identify, scope)
             upload = next((u for u in _UPLOADS if u.matches(scope)), None)
             if upload is not None:
                 receive = self._upload(upload, headers, receive)
@@ -204,6 +206,18 @@ class RequestGuard:
                 f"the JSON body is nested deeper than {MAX_JSON_DEPTH} levels", field="body"
             )
         return body
+
+
+@before_mfa_enrolment
+def _identity_only() -> None:
+    """Stands for the route while the guard asks only who is calling."""
+
+
+def _identify(scope: Scope) -> None:
+    """Authenticate the caller (raising as the app's authenticator does), nothing kept."""
+    request = Request({**scope, "endpoint": _identity_only})
+    authenticate: Authenticator = request.app.state.authenticate
+    authenticate(request)
 
 
 def _headers(scope: Scope) -> dict[str, str]:
