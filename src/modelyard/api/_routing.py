@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import json
@@ -31,8 +32,10 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     found = dict(pairs)
     if len(found) != len(pairs):
         seen: set[str] = set()
-        twice = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        raise json.JSONDecodeError(f"an object has the key {twice!r} twice", "", 0)
+        for key, _ in pairs:
+            if key in seen:
+                raise json.JSONDecodeError(f"an object has the key {key!r} twice", "", 0)
+            seen.add(key)
     return found
 
 
@@ -57,7 +60,7 @@ def _ordinary_errors(endpoint: Callable[..., Any]) -> Callable[..., Any]:
         async def run_async(*args: Any, **kwargs: Any) -> Any:
             try:
                 return await endpoint(*args, **kwargs)
-            except Exception:
+            except (Exception, asyncio.CancelledError):
                 raise
             except BaseException as exc:
                 raise HandlerExited.of(exc) from exc
