@@ -3,12 +3,13 @@
 - The Host header must be an allowed host (protection against DNS rebinding).
 - The URL (path and query, percent-decoded) is UTF-8 and holds no control characters:
   the server would otherwise read invalid bytes as replacement characters and store them.
-- Authentication first: a request to any path under the API prefix but the public ones
-  is authenticated (the app's authenticator) before anything looks at its body or content
-  type, so a caller without credentials gets 401 from every route, not 415, 413 or 422.
-  This asks only who is calling: the route is not known yet, so its own dependency
-  (:func:`~modelyard.api.auth.get_actor`) authenticates again with every rule, MFA
-  enrolment included.
+- Authentication first: a request with a body (POST, PUT, PATCH) to any path under the
+  API prefix but the public ones is authenticated (the app's authenticator) before
+  anything looks at its body or content type, so a caller without credentials gets 401
+  from every route, not 415, 413 or 422. This asks only who is calling: the route is not
+  known yet, so its own dependency (:func:`~modelyard.api.auth.get_actor`) authenticates
+  again with every rule, MFA enrolment included. Other methods read no body: their
+  route's dependency answers 401 before it validates anything.
 - Uploads are at most ``max_upload_bytes``, counted as they stream in: artifacts
   (``PUT .../artifacts/content``) are ``application/octet-stream`` or
   ``application/x-tar``; dataset versions (``POST .../datasets/{name}/versions``) are an
@@ -129,14 +130,13 @@ class RequestGuard:
         await self.app(scope, receive, send)
 
     def _protected(self, scope: Scope) -> bool:
-        """Whether the request needs credentials (a CORS preflight never carries them;
-        the routes answer OPTIONS 405 after authenticating themselves)."""
+        """Whether the request has a body that needs credentials first."""
         path: str = scope["path"]
         root: str = scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :]
         return (
-            scope["method"] != "OPTIONS"
+            scope["method"] in _BODY_METHODS
             and path.startswith(self.protected_prefix + "/")
             and path not in self.public_paths
         )
