@@ -4,6 +4,7 @@ never imported there."""
 
 from __future__ import annotations
 
+import os
 import sys
 import typing
 from collections.abc import Callable, Iterator
@@ -281,7 +282,10 @@ def _files(folder: Path) -> set[Path]:
     return {p for p in folder.rglob("*") if "home" not in p.relative_to(folder).parts}
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+@pytest.mark.skipif(
+    not Path(f"/proc/self/task/{os.getpid()}/children").exists(),
+    reason="reads child processes from /proc (Linux)",
+)
 @pytest.mark.parametrize("pipeline", ["this:x", "venv.__main__:x", "modelyard.__main__:x"])
 def test_a_request_never_makes_the_server_import_code(
     embedded_settings: Settings,
