@@ -142,9 +142,11 @@ class Client:
 
                 self._schedules = RemoteSchedules(self._session())
             else:
+                from modelyard.pipelines.refs import PipelineSources
                 from modelyard.schedules import ScheduleService
 
-                self._schedules = ScheduleService(self.store)
+                sources = PipelineSources.from_settings(self.settings)
+                self._schedules = ScheduleService(self.store, sources=sources)
         return self._schedules
 
     def _session(self) -> HttpSession:

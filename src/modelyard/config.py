@@ -154,11 +154,13 @@ class ServerSettings(BaseModel):
         description="Largest artifact upload (one file, or a folder sent as a tar); a larger "
         "one is answered with 413.",
     )
-    allowed_hosts: list[str] = Field(
-        ["127.0.0.1", "localhost", "::1"],
+    allowed_hosts: list[str] | None = Field(
+        None,
         description="Host header values the server answers (protection against DNS "
         "rebinding); the address it binds is added. `*.example.com` matches subdomains, `*` "
-        "any host.",
+        "any host. Unset: it follows `host` -- every interface (0.0.0.0, ::): any host; a "
+        "loopback address: 127.0.0.1, localhost, ::1; another address: that address and "
+        "its names.",
     )
     cors_origins: list[str] = Field(
         [],
@@ -196,12 +198,13 @@ class ServerSettings(BaseModel):
         "`modelyard mfa encrypt-secrets` re-encrypts with the current key (rotation).",
     )
     forwarded_allow_ips: list[str] = Field(
-        ["127.0.0.1"],
+        [],
         description="Reverse proxies (IP addresses, CIDR networks, or `*` for any) whose "
         "X-Forwarded-For and X-Forwarded-Proto headers give the client's address and scheme "
         "(what sign-in and token throttling count, audit events record, and the Secure "
-        "cookie flag follows). Empty: no proxy is trusted; each connection's own address "
-        "counts.",
+        "cookie flag follows). Empty (the default): no proxy is trusted; each connection's own "
+        "address counts, so no client can choose the address its sign-in failures count "
+        "against.",
     )
 
     @field_validator("forwarded_allow_ips")
@@ -286,6 +289,27 @@ class WorkerSettings(BaseModel):
         description="How many fires `modelyard worker` runs at once; it claims a due occurrence "
         "only while fewer are running, so it never holds a fire it cannot start.",
     )
+    pipeline_packages: list[str] = Field(
+        [],
+        description="Top-level packages whose modules a schedule may name as MODULE:PIPELINE "
+        "(`mypkg` allows `mypkg.pipelines:nightly`); empty: none. The server checks a "
+        "schedule's reference against it without importing anything; only `modelyard worker` "
+        "imports, and only from here.",
+    )
+    pipeline_dir: Path | None = Field(
+        None,
+        description="Folder whose FILE.py files (after symlinks) a schedule may name as "
+        "FILE.py:PIPELINE; a relative path in a reference is taken from it. Unset: the "
+        "working directory of the server, the worker or the program.",
+    )
+
+    @field_validator("pipeline_packages")
+    @classmethod
+    def _top_level_names(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not entry.isidentifier():
+                raise ValueError(f"{entry!r} is not a top-level package name")
+        return value
 
 
 class RaySettings(BaseModel):

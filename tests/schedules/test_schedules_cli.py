@@ -120,9 +120,13 @@ def test_bad_references_are_refused(cli: Callable[..., Any]) -> None:
         ("sched_pipes.py:not_a_pipeline", "is not a pipeline"),
         ("nothing_here.py:tick", "no such file"),
         ("tick", "not a pipeline reference"),
+        ("this:x", "not in a package pipelines may be imported from"),
+        ("venv.__main__:x", "runs a program when imported"),
     ]:
         result = cli("schedules", "create", "s", "--pipeline", ref, "--cron", "* * * * *")
         assert result.exit_code == 2 and message in result.stderr
+        assert result.stdout == ""  # nothing imported printed anything
+    assert "this" not in sys.modules and "venv.__main__" not in sys.modules
 
 
 def test_a_second_schedule_of_the_same_name_is_refused(cli: Callable[..., Any]) -> None:

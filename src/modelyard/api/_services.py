@@ -60,6 +60,7 @@ class Services:
             from modelyard.artifacts import open_blob_store
             from modelyard.datasets.service import DatasetService
             from modelyard.governance import Governance, SecretBox
+            from modelyard.pipelines.refs import PipelineSources
             from modelyard.schedules import ScheduleService
             from modelyard.store import open_store
             from modelyard.tracking.service import TrackingService
@@ -80,7 +81,9 @@ class Services:
                 store, heartbeat_timeout_s=self.settings.tracking.heartbeat_timeout_s
             )
             self._datasets = DatasetService(store, self._blobs)
-            self._schedules = ScheduleService(store, file_root=Path.cwd())
+            self._schedules = ScheduleService(  # a request names code; only a worker imports
+                store, sources=PipelineSources.from_settings(self.settings), load_pipelines=False
+            )
             self._governance = Governance(
                 store,
                 secret_box=SecretBox.from_settings(self.settings),

@@ -4,10 +4,12 @@
 A schedule is named per project (``--project``, ``default``). Its pipeline is
 ``MODULE:PIPELINE`` or ``path/to/file.py:PIPELINE`` and its ``--param key=value`` are
 read as ``modelyard pipelines run`` reads them. Through a server (``--tracking-uri``) the
-reference is sent as typed and the server resolves it (a relative file path against its
-working directory); a reference that does not load here has each value read as JSON,
-else as text, and the server checks the names. ``modelyard worker`` works where the
-store is, never through a server.
+reference is sent as typed (and loaded here only when this installation's
+``worker.pipeline_*`` settings allow it) and the server checks it against what its
+administrator allows, without importing it (a relative file path is taken from its
+``worker.pipeline_dir``); a reference that does not load here has each value read as
+JSON, else as text, and the worker checks the names when it fires. ``modelyard worker``
+works where the store is, never through a server.
 """
 
 from __future__ import annotations
@@ -96,16 +98,16 @@ def create(
 
     def body() -> None:
         from modelyard.cli.pipelines import parse_params
-        from modelyard.schedules.service import normalize_ref, resolve
+        from modelyard.pipelines.refs import PipelineSources
+        from modelyard.schedules.service import resolve
 
         if (cron is None) == (on_dataset is None):
             raise InvalidInput("give --cron EXPR or --on-dataset NAME (one of them)")
         if tz is not None and cron is None:
             raise InvalidInput("--tz goes with --cron")
         with client(ctx) as c:
-            ref = normalize_ref(pipeline)
-            try:
-                local = resolve(ref)
+            try:  # only code this installation allows is imported here too
+                local = resolve(pipeline, PipelineSources.from_settings(c.settings))
             except InvalidInput:
                 if not c.is_remote:
                     raise

@@ -46,6 +46,7 @@ def server(
                 field="--host",
             )
         from modelyard.api._services import Services
+        from modelyard.api.app import accepted_hosts
         from modelyard.api.auth import governance_auth
         from modelyard.api.auth import no_auth as authenticate_nobody
         from modelyard.api.server import serve
@@ -56,6 +57,14 @@ def server(
             has_users = bool(preflight.governance.users.count_users())
         finally:
             preflight.close()
+        hosts = accepted_hosts(settings.server)
+        err_console.print(
+            "accepting requests for "
+            + ("any host name" if hosts == ["*"] else "hosts " + ", ".join(hosts))
+            + " (server.allowed_hosts)",
+            markup=False,
+            highlight=False,
+        )
         if no_auth:
             err_console.print(
                 styled(

@@ -14,7 +14,7 @@ from modelyard.governance.mfa import MfaService
 from modelyard.governance.roles import RoleService
 from modelyard.governance.secret_box import SecretBox
 from modelyard.governance.sessions import SessionService
-from modelyard.governance.tokens import TokenService
+from modelyard.governance.tokens import MAX_TOKEN_LIFETIME, TokenService
 from modelyard.governance.users import UserService
 from modelyard.store import Store
 
@@ -40,7 +40,7 @@ class Governance:
         max_failures: int = 5,
         failure_window_s: float = 900.0,
         lockout_s: float = 900.0,
-        token_max_lifetime: timedelta = timedelta(days=365),
+        token_max_lifetime: timedelta = MAX_TOKEN_LIFETIME,
         reauth_window_s: float = 600.0,
     ) -> None:
         self.store = store

@@ -55,7 +55,10 @@ from modelyard.governance.mfa import MfaEnrolmentRequired, MfaService
 from modelyard.store import Store
 from modelyard.store.tables import access_tokens, users
 
-__all__ = ["NewToken", "Token", "TokenService"]
+__all__ = ["MAX_TOKEN_LIFETIME", "NewToken", "Token", "TokenService"]
+
+#: The longest a token may be made to live (the API's ``expires_in_days`` says the same).
+MAX_TOKEN_LIFETIME = timedelta(days=365)
 
 _TOKEN = re.compile(r"^my_(pat|sat)_([0-9a-f]{16})_([a-z2-7]{52})$")
 _DENIED = "invalid, expired or revoked token"
@@ -103,7 +106,7 @@ class TokenService:
         reauthenticate: Reauthenticate,
         audit: AuditLog | None = None,
         clock: Callable[[], int] = now_ms,
-        max_lifetime: timedelta = timedelta(days=365),
+        max_lifetime: timedelta = MAX_TOKEN_LIFETIME,
         touch_interval_s: float = 60.0,
     ) -> None:
         self.store = store

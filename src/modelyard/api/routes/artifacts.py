@@ -21,6 +21,7 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from modelyard.api._pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, page
+from modelyard.api._routing import Route
 from modelyard.api._services import Services, get_services, get_tracking
 from modelyard.api.schemas._types import Text
 from modelyard.api.schemas.artifacts import ArtifactPage, ArtifactPublic
@@ -29,7 +30,7 @@ from modelyard.tracking.service import TrackingService
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/runs/{run_id}/artifacts", tags=["artifacts"])
+router = APIRouter(prefix="/runs/{run_id}/artifacts", tags=["artifacts"], route_class=Route)
 Tracking = Annotated[TrackingService, Depends(get_tracking)]
 ArtifactPath = Annotated[str, Query(description="The artifact's path inside the run.")]
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from modelyard._util import now_ms
+from modelyard.api._routing import Route
 from modelyard.api._services import get_governance
 from modelyard.api._throttle import AddressThrottle
 from modelyard.api.auth import (
@@ -29,8 +30,8 @@ from modelyard.governance import Actor, Governance, MfaEnrolmentRequired, MfaReq
 
 __all__ = ["public_router", "router"]
 
-public_router = APIRouter(prefix="/auth", tags=["auth"])
-router = APIRouter(prefix="/auth", tags=["auth"])
+public_router = APIRouter(prefix="/auth", tags=["auth"], route_class=Route)
+router = APIRouter(prefix="/auth", tags=["auth"], route_class=Route)
 Gov = Annotated[Governance, Depends(get_governance)]
 Caller = Annotated[Actor, Depends(get_actor)]
 

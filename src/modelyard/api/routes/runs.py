@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from modelyard.api._routing import Route
 from modelyard.api._services import get_tracking
 from modelyard.api.schemas.runs import (
     ExplanationPublic,
@@ -22,7 +23,7 @@ from modelyard.tracking.service import TrackingService
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/runs", tags=["runs"])
+router = APIRouter(prefix="/runs", tags=["runs"], route_class=Route)
 Tracking = Annotated[TrackingService, Depends(get_tracking)]
 
 

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from modelyard.api.schemas._types import Public, ShortText
+from modelyard.governance.tokens import MAX_TOKEN_LIFETIME
 
 __all__ = [
     "AuditEventPublic",
@@ -80,7 +81,11 @@ class MfaEnrol(BaseModel):
 class TokenCreate(BaseModel):
     name: ShortText
     expires_in_days: int | None = Field(
-        None, ge=1, le=3650, description="Days until it expires; omit for no expiry."
+        None,
+        ge=1,
+        le=MAX_TOKEN_LIFETIME.days,
+        description=f"Days until it expires, at most {MAX_TOKEN_LIFETIME.days}; omit for no "
+        "expiry.",
     )
 
     password: str | None = Field(None, max_length=1024, description=_REAUTH)
