@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, delete, func, select
 
+from modelyard import limits
 from modelyard._util import new_id, now_ms, validate_name
 from modelyard.datasets._rows import LATEST, alias_names, hydrate, latest_version, version_row
 from modelyard.datasets.edges import (
@@ -166,6 +167,8 @@ class DatasetService:
         """
         from modelyard.datasets._ingest import ingest
 
+        if source is not None:
+            limits.check_text(source, "source", limits.SOURCE)
         wanted = self.check_register(
             name, project=project, aliases=aliases, description=description, run_id=run_id
         )
@@ -205,8 +208,7 @@ class DatasetService:
         wanted = [
             check_alias(alias) for alias in ([aliases] if isinstance(aliases, str) else aliases)
         ]
-        if not isinstance(description, str):
-            raise InvalidInput("description must be a string", field="description")
+        limits.check_text(description, "description", limits.DESCRIPTION)
         self._tracking.ensure_project(project)
         with self.store.read() as conn:
             self._require(conn, project, Role.CONTRIBUTOR)

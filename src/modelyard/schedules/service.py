@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
+from modelyard import limits
 from modelyard._util import new_id, validate_name
 from modelyard.errors import AlreadyExists, InvalidInput, NotFound
 from modelyard.governance.audit import AuditLog
@@ -80,6 +81,7 @@ def normalize_ref(ref: object) -> str:
         raise InvalidInput(
             f"pipeline must be MODULE:NAME or FILE.py:NAME; got {ref!r}", field="pipeline"
         )
+    limits.check_text(ref, "pipeline", limits.PIPELINE_REF)
     where, sep, name = ref.rpartition(":")
     if not sep or not where.strip() or not name.strip():
         raise InvalidInput(
@@ -115,6 +117,7 @@ def check_params(params: object) -> dict[str, Any]:
     if params is None:
         return {}
     if isinstance(params, str):
+        limits.check_text(params, "params", limits.SCHEDULE_PARAMS)
         try:
             params = json.loads(params)
         except ValueError as exc:
@@ -131,8 +134,9 @@ def check_params(params: object) -> dict[str, Any]:
             raise InvalidInput(
                 f"param names must be non-empty strings; got {key!r}", field="params"
             )
-        canonical_json(value, f"param {key!r}")
+        canonical_json(value, f"param {limits.preview(key)}")
         out[key] = value
+    limits.check_text(json.dumps(out, sort_keys=True), "params", limits.SCHEDULE_PARAMS)
     return out
 
 
@@ -208,6 +212,10 @@ class ScheduleService:
 
         validate_name(name, "schedule")
         validate_name(project, "project")
+        if cron is not None:
+            limits.check_text(cron, "cron", limits.CRON)
+        if timezone is not None:
+            limits.check_text(timezone, "timezone", limits.TIMEZONE)
         if (cron is None) == (dataset is None):
             raise InvalidInput(
                 "a schedule needs one trigger: a cron expression or a dataset", field="cron"
@@ -605,7 +613,11 @@ class ScheduleService:
             raise InvalidInput(f"a fire ends finished or failed; got {status!r}", field="status")
         moment = to_ms(self._now(now))
         f = schedule_fires.c
-        values: dict[str, Any] = {"status": status, "error": error, "finished_at": moment}
+        values: dict[str, Any] = {
+            "status": status,
+            "error": limits.tail(error, limits.RUN_ERROR),
+            "finished_at": moment,
+        }
         if run_id is not None:
             values["run_id"] = run_id
         with self.store.write() as conn:

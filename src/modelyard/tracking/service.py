@@ -25,7 +25,8 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from modelyard._util import gc_paused, new_id, now_ms, validate_name
+from modelyard import limits
+from modelyard._util import gc_paused, new_id, now_ms, validate_key, validate_name
 from modelyard.errors import (
     AlreadyExists,
     Conflict,
@@ -158,6 +159,7 @@ class TrackingService:
     def create_project(self, name: str, description: str = "") -> Project:
         """Create a project; a signed-in creator becomes its admin."""
         validate_name(name, "project")
+        limits.check_text(description, "description", limits.DESCRIPTION)
         project = Project(id=new_id(), name=name, description=description, created_at=now_ms())
         principal = self.actor.principal
         try:
@@ -222,16 +224,15 @@ class TrackingService:
         entry_point: str = "",
         tags_: dict[str, str] | None = None,
     ) -> Run:
-        proj = self.ensure_project(project)
         run_id = new_id()
         start = now_ms()
         name = name or f"run-{run_id[:8]}"
         if self.actor.principal is not None:
             user = self.actor.principal.username
-        if not isinstance(name, str) or len(name) > 255 or not name.strip():
-            raise InvalidInput(
-                "run name must be a non-empty string of at most 255 characters", field="name"
-            )
+        if not limits.check_text(name, "name", limits.RUN_NAME).strip():
+            raise InvalidInput("a run name must not be blank", field="name")
+        _check_run_text(user, host, entry_point, tags_ or {})
+        proj = self.ensure_project(project)
         row = {
             "id": run_id,
             "project_id": proj.id,
@@ -319,7 +320,11 @@ class TrackingService:
             raise InvalidInput(
                 f"status must be one of {sorted(TERMINAL_STATUSES)}; got {status!r}", field="status"
             )
-        values: dict[str, Any] = {"status": status, "end_time": now_ms(), "error": error}
+        values: dict[str, Any] = {
+            "status": status,
+            "end_time": now_ms(),
+            "error": limits.tail(error, limits.RUN_ERROR),
+        }
         for key, value in (
             ("wall_time_s", wall_time_s),
             ("cpu_time_s", cpu_time_s),
@@ -376,6 +381,7 @@ class TrackingService:
         deferred: ModelyardError | None = None
         if batch_id is not None and (not isinstance(batch_id, str) or not 8 <= len(batch_id) <= 64):
             raise InvalidInput("batch_id must be a string of 8-64 characters", field="batch_id")
+        _check_batch_text(batch)
         try:
             with self.store.write() as conn:
                 if self.actor.principal is not None:
@@ -777,3 +783,27 @@ def _decode_token(token: str | None, fingerprint: str) -> int:
             "page_token is invalid or belongs to a different query", field="page_token"
         ) from None
     return offset
+
+
+def _check_run_text(user: str, host: str, entry_point: str, tags_: dict[str, str]) -> None:
+    limits.check_text(user, "user", limits.SHORT_TEXT)
+    limits.check_text(host, "host", limits.SHORT_TEXT)
+    limits.check_text(entry_point, "entry_point", limits.ENTRY_POINT)
+    _check_tags(tags_.items())
+
+
+def _check_tags(pairs: Iterable[tuple[str, str]]) -> None:
+    for key, value in pairs:
+        validate_key(key, "tag key")
+        limits.check_text(value, f"tags.{key}", limits.TAG_VALUE)
+
+
+def _check_batch_text(batch: Batch) -> None:
+    """Every key and value of ``batch`` within :mod:`modelyard.limits` (before any of it
+    is stored)."""
+    for key in {row[1] for row in batch.metrics}:
+        validate_key(key, "metric key")
+    for _, key, value in batch.params:
+        validate_key(key, "param key")
+        limits.check_text(value, f"params.{key}", limits.PARAM_VALUE)
+    _check_tags((key, value) for _, key, value in batch.tags)

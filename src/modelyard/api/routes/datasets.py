@@ -25,9 +25,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, StreamingResponse
 from starlette.requests import ClientDisconnect
 
+from modelyard import limits
 from modelyard.api._pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, page
 from modelyard.api._services import Services, get_datasets, get_services
-from modelyard.api.schemas._types import NUL_FREE, ShortText, Text
+from modelyard.api.schemas._types import NUL_FREE, Description, ShortText
 from modelyard.api.schemas.datasets import (
     AliasSet,
     DatasetPage,
@@ -168,7 +169,7 @@ async def register_version(
     response: Response,
     datasets: Datasets,
     services: Annotated[Services, Depends(get_services)],
-    description: Annotated[Text, Query(description="What this version is.")] = "",
+    description: Annotated[Description, Query(description="What this version is.")] = "",
     aliases: Annotated[
         list[ShortText], Query(description="Aliases to point at it (repeat the parameter).")
     ] = [],  # noqa: B006 -- FastAPI copies defaults
@@ -178,7 +179,7 @@ async def register_version(
     ] = None,
     source: Annotated[
         str | None,
-        Query(max_length=4096, pattern=NUL_FREE, description="Where the data came from."),
+        Query(max_length=limits.SOURCE, pattern=NUL_FREE, description="Where the data came from."),
     ] = None,
     user: Annotated[
         ShortText | None, Query(description="Who registers it (servers without sign-in).")
