@@ -19,6 +19,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from modelyard.api._errors import install_error_handlers
 from modelyard.api._guard import RequestGuard
+from modelyard.api._inflight import BodyBudget
 from modelyard.api._services import Services
 from modelyard.api._throttle import AddressThrottle
 from modelyard.api.auth import Authenticator, get_actor
@@ -74,7 +75,8 @@ _ERRORS = {
         422: "Invalid input; `field` names it.",
         429: "Too many failed sign-ins from this address; `Retry-After` says when to retry.",
         500: "Internal error.",
-        503: "The metadata or artifact store is unavailable.",
+        503: "The metadata or artifact store is unavailable, or the server holds as many "
+        "request bytes as it may (`server_busy`; `Retry-After` says when to retry).",
     }.items()
 }
 
@@ -141,6 +143,11 @@ def create_app(settings: Settings, *, auth: Authenticator, freeze_gc: bool = Fal
         allowed_hosts=_allowed_hosts(server.allowed_hosts, server.host),
         max_body_bytes=server.max_body_bytes,
         max_upload_bytes=server.max_artifact_bytes,
+    )
+    app.add_middleware(  # outermost: counts body bytes before the guard buffers them
+        BodyBudget,
+        max_in_flight=server.max_body_bytes_in_flight,
+        max_body_bytes=server.max_body_bytes,
     )
     return app
 
