@@ -41,7 +41,7 @@ from modelyard.datasets.edges import (
 )
 from modelyard.datasets.entities import Dataset, DatasetReport, DatasetVersion, LineageEdge
 from modelyard.datasets.reports import PROFILE, REPORT_KINDS, Reports, check_kind
-from modelyard.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from modelyard.errors import Conflict, InvalidInput, NotFound
 from modelyard.governance.audit import AuditLog
 from modelyard.governance.identity import Actor
 from modelyard.governance.roles import Role, RoleService
@@ -96,6 +96,10 @@ def check_alias(alias: object) -> str:
     return alias
 
 
+def _missing_project(project: str) -> NotFound:
+    return NotFound(f"project {project!r} does not exist", field="project")
+
+
 def _check_version(version: object) -> int:
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise InvalidInput(f"version must be a positive integer; got {version!r}", field="version")
@@ -131,10 +135,14 @@ class DatasetService:
         view._tracking = self._tracking.acting_as(actor)
         return view
 
-    def _require(self, conn: Connection, project: str, needed: Role) -> None:
+    def _require(
+        self, conn: Connection, project: str, needed: Role, hidden: NotFound | None = None
+    ) -> None:
+        """Deny a signed-in principal without ``needed`` on ``project``; ``hidden``: the
+        answer to one with no role there at all (see :meth:`RoleService.check`)."""
         principal = self.actor.principal
         if principal is not None:
-            self.roles.check(conn, principal, project, needed)
+            self.roles.check(conn, principal, project, needed, hidden=hidden)
 
     def _audit(self, conn: Connection, action: str, version_id: str, summary: str) -> None:
         self.audit.record(conn, self.actor, action, DATASET_VERSION, version_id, summary)
@@ -223,9 +231,10 @@ class DatasetService:
             .join(runs, runs.c.project_id == projects.c.id)
             .where(runs.c.id == run_id)
         ).scalar()
+        missing = NotFound(f"run {run_id!r} does not exist", field="run_id")
         if project is None:
-            raise NotFound(f"run {run_id!r} does not exist", field="run_id")
-        self._require(conn, project, Role.CONTRIBUTOR)
+            raise missing
+        self._require(conn, project, Role.CONTRIBUTOR, hidden=missing)
 
     def _record(
         self,
@@ -399,12 +408,12 @@ class DatasetService:
         ).first()
         if row is None:
             if conn.execute(select(projects.c.id).where(projects.c.name == project)).first():
-                self._require(conn, project, Role.VIEWER)
+                self._require(conn, project, Role.VIEWER, hidden=_missing_project(project))
                 raise NotFound(
                     f"dataset {name!r} does not exist in project {project!r}", field="dataset"
                 )
-            raise NotFound(f"project {project!r} does not exist", field="project")
-        self._require(conn, project, Role.VIEWER)
+            raise _missing_project(project)
+        self._require(conn, project, Role.VIEWER, hidden=_missing_project(project))
         return row
 
     def get(
@@ -455,9 +464,10 @@ class DatasetService:
         """A version by its id (as lineage edges name it)."""
         with self.store.read() as conn:
             row = version_row(conn, version_id)
+            missing = NotFound(f"dataset version {version_id!r} does not exist", field="version")
             if row is None:
-                raise NotFound(f"dataset version {version_id!r} does not exist", field="version")
-            self._require(conn, row.project, Role.VIEWER)
+                raise missing
+            self._require(conn, row.project, Role.VIEWER, hidden=missing)
             return hydrate(conn, [row], row.project, row.dataset_name)[0]
 
     def list_versions(self, name: str, *, project: str) -> list[DatasetVersion]:
@@ -493,9 +503,9 @@ class DatasetService:
             if project is not None:
                 validate_name(project, "project")
                 if conn.execute(select(projects.c.id).where(projects.c.name == project)).first():
-                    self._require(conn, project, Role.VIEWER)
+                    self._require(conn, project, Role.VIEWER, hidden=_missing_project(project))
                 else:
-                    raise NotFound(f"project {project!r} does not exist", field="project")
+                    raise _missing_project(project)
                 stmt = stmt.where(projects.c.name == project)
             elif principal is not None and not principal.is_admin:
                 stmt = stmt.join(memberships, memberships.c.project_id == projects.c.id).where(
@@ -570,17 +580,13 @@ class DatasetService:
                 .scalars()
                 .all()
             )
-        if not holders:
-            raise NotFound(f"no run holds an artifact with digest {digest!r}", field="id")
-        denied: PermissionDenied | None = None
         for run_id in holders:
             try:
                 self._tracking.check_run_access(run_id, Role.VIEWER)
                 return
-            except PermissionDenied as exc:
-                denied = exc
-        assert denied is not None
-        raise denied
+            except NotFound:  # a run in a project the actor has no role in
+                continue
+        raise NotFound(f"no run holds an artifact with digest {digest!r}", field="id")
 
     # -- aliases ----------------------------------------------------------------------------
 

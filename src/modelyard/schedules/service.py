@@ -176,10 +176,14 @@ class ScheduleService:
         view.actor = actor
         return view
 
-    def _require(self, conn: Connection, project: str, needed: Role) -> None:
+    def _require(
+        self, conn: Connection, project: str, needed: Role, hidden: NotFound | None = None
+    ) -> None:
+        """Deny a signed-in principal without ``needed`` on ``project``; ``hidden``: the
+        answer to one with no role there at all (see :meth:`RoleService.check`)."""
         principal = self.actor.principal
         if principal is not None:
-            self.roles.check(conn, principal, project, needed)
+            self.roles.check(conn, principal, project, needed, hidden=hidden)
 
     def _audit(self, conn: Connection, action: str, schedule_id: str, summary: str) -> None:
         self.audit.record(conn, self.actor, action, SCHEDULE, schedule_id, summary)
@@ -359,11 +363,12 @@ class ScheduleService:
         ).first()
         if row is None:
             if conn.execute(select(projects.c.id).where(projects.c.name == project)).first():
-                self._require(conn, project, Role.VIEWER)
+                self._require(conn, project, Role.VIEWER, hidden=_missing_project(project))
                 raise NotFound(
                     f"schedule {name!r} does not exist in project {project!r}", field="schedule"
                 )
-            raise NotFound(f"project {project!r} does not exist", field="project")
+            raise _missing_project(project)
+        self._require(conn, project, Role.VIEWER, hidden=_missing_project(project))
         return row
 
     def get(self, name: str, *, project: str) -> Schedule:
@@ -379,7 +384,7 @@ class ScheduleService:
         with self.store.read() as conn:
             if project is not None:
                 validate_name(project, "project")
-                self._require(conn, project, Role.VIEWER)
+                self._require(conn, project, Role.VIEWER, hidden=_missing_project(project))
                 stmt = stmt.where(projects.c.name == project)
             rows = conn.execute(stmt).all()
         principal = self.actor.principal
@@ -628,6 +633,10 @@ class ScheduleService:
                     .values(**values)
                 ).rowcount
             )
+
+
+def _missing_project(project: str) -> NotFound:
+    return NotFound(f"project {project!r} does not exist", field="project")
 
 
 def _latest_version(conn: Connection, project_id: str, dataset: str) -> int | None:

@@ -117,19 +117,25 @@ class TrackingService:
 
     # -- access -------------------------------------------------------------------
 
-    def _require(self, conn: Connection, project: str, needed: Role) -> None:
-        """Deny a signed-in principal without ``needed`` on ``project``; operators pass."""
+    def _require(
+        self, conn: Connection, project: str, needed: Role, hidden: NotFound | None = None
+    ) -> None:
+        """Deny a signed-in principal without ``needed`` on ``project``; operators pass.
+        ``hidden``: the answer to a principal with no role there at all (see
+        :meth:`RoleService.check`)."""
         principal = self.actor.principal
         if principal is not None:
-            self.roles.check(conn, principal, project, needed)
+            self.roles.check(conn, principal, project, needed, hidden=hidden)
 
     def _require_runs(self, conn: Connection, run_ids: Iterable[str], needed: Role) -> None:
-        """:meth:`_require` on the project of each run (unknown runs are left to the
-        caller, which reports them as not found)."""
+        """:meth:`_require` on the project of each run. For a signed-in principal, a run
+        that does not exist and a run in a project where it has no role are the same
+        NotFound (the first such run id), so that neither can be told from the other."""
         if self.actor.principal is None:
             return
         cache = self._run_projects
-        missing = sorted({r for r in run_ids if r not in cache})
+        wanted = set(run_ids)
+        missing = sorted({r for r in wanted if r not in cache})
         for chunk in _chunks(missing):
             found = conn.execute(
                 select(runs.c.id, projects.c.name)
@@ -140,7 +146,17 @@ class TrackingService:
                 if len(cache) >= _RUN_PROJECT_CACHE:
                     cache.clear()
                 cache[run_id] = project
-        for project in sorted({cache[r] for r in run_ids if r in cache}):
+        by_project: dict[str, list[str]] = {}
+        for run_id in wanted:
+            if run_id in cache:
+                by_project.setdefault(cache[run_id], []).append(run_id)
+        unseen = [r for r in wanted if r not in cache]
+        for project, ids in by_project.items():
+            if not self.roles.can_view(conn, self.actor.principal, project):
+                unseen += ids
+        if unseen:
+            raise _missing_run(min(unseen))
+        for project in sorted(by_project):
             self._require(conn, project, needed)
 
     def check_run_access(self, run_id: str, needed: Role | str) -> None:
@@ -191,13 +207,20 @@ class TrackingService:
         with self.store.read() as conn:
             row = conn.execute(select(projects).where(projects.c.name == name)).first()
             if row is None:
-                raise NotFound(f"project {name!r} does not exist", field="project")
-            self._require(conn, name, Role.VIEWER)
+                raise _missing_project(name)
+            self._require(conn, name, Role.VIEWER, hidden=_missing_project(name))
         return _project(row)
 
     def ensure_project(self, name: str) -> Project:
-        """Get a project, creating it when missing (safe when several processes race)."""
-        return get_or_create_project(self, name)
+        """Get a project, creating it when missing (safe when several processes race), to
+        write in it. One the principal has no role in is PermissionDenied (it cannot be
+        hidden from someone who would create it under its name)."""
+        try:
+            return get_or_create_project(self, name)
+        except NotFound:
+            with self.store.read() as conn:
+                self._require(conn, name, Role.CONTRIBUTOR)
+            raise
 
     def list_projects(self) -> list[Project]:
         """Every project; for a signed-in principal, the projects they are a member of."""
@@ -251,11 +274,11 @@ class TrackingService:
                 parent = conn.execute(
                     select(runs.c.project_id).where(runs.c.id == parent_id)
                 ).first()
-                if parent is None:
-                    raise NotFound(f"parent run {parent_id!r} does not exist", field="parent_id")
-                if parent.project_id != proj.id:
-                    raise InvalidInput(
-                        "a child run must be in the same project as its parent", field="parent_id"
+                if parent is None or parent.project_id != proj.id:
+                    raise NotFound(
+                        f"parent run {parent_id!r} does not exist in project {project!r} (a "
+                        "child run is in the project of its parent)",
+                        field="parent_id",
                     )
             conn.execute(runs.insert().values(**row))
             if tags_:
@@ -531,8 +554,8 @@ class TrackingService:
         with self.store.read() as conn:
             row = conn.execute(_run_select().where(runs.c.id == run_id)).first()
             if row is None:
-                raise NotFound(f"run {run_id!r} does not exist", field="run_id")
-            self._require(conn, row.project_name, Role.VIEWER)
+                raise _missing_run(run_id)
+            self._require(conn, row.project_name, Role.VIEWER, hidden=_missing_run(run_id))
             return _hydrate(conn, [row])[0]
 
     def resolve_run_id(self, ref: str) -> str:
@@ -540,16 +563,20 @@ class TrackingService:
         ref = ref.strip().lower()
         if not _HEX.match(ref) or len(ref) < 6 or len(ref) > 32:
             raise InvalidInput(f"run id must be 6-32 hex digits; got {ref!r}", field="run_id")
-        with self.store.read() as conn:
-            found = (
-                conn.execute(
-                    select(runs.c.id).where(runs.c.id.startswith(ref, autoescape=True)).limit(2)
+        stmt = select(runs.c.id).where(runs.c.id.startswith(ref, autoescape=True))
+        principal = self.actor.principal
+        if principal is not None and not principal.is_admin:  # runs it may see, only
+            stmt = stmt.where(
+                runs.c.project_id.in_(
+                    select(memberships.c.project_id).where(
+                        memberships.c.user_id == principal.user_id
+                    )
                 )
-                .scalars()
-                .all()
             )
+        with self.store.read() as conn:
+            found = conn.execute(stmt.limit(2)).scalars().all()
         if not found:
-            raise NotFound(f"run {ref!r} does not exist", field="run_id")
+            raise _missing_run(ref)
         if len(found) > 1:
             raise InvalidInput(
                 f"run id prefix {ref!r} is ambiguous; give more digits", field="run_id"
@@ -673,6 +700,14 @@ class TrackingService:
         with self.store.read() as conn:
             stmt = select(func.count()).select_from(runs).where(runs.c.project_id == proj.id)
             return int(conn.execute(stmt).scalar_one())
+
+
+def _missing_run(run_id: str) -> NotFound:
+    return NotFound(f"run {run_id!r} does not exist", field="run_id")
+
+
+def _missing_project(name: str) -> NotFound:
+    return NotFound(f"project {name!r} does not exist", field="project")
 
 
 def _batch_runs(batch: Batch) -> set[str]:
