@@ -33,6 +33,8 @@ def now_ms() -> int:
 
 def validate_name(value: object, field: str) -> str:
     """Project-style names: letters, digits, ``.``, ``_``, ``-``; 1-128 chars."""
+    if isinstance(value, str):
+        limits.check_text(value, field, limits.NAME)
     if not isinstance(value, str) or not _NAME.match(value):
         raise InvalidInput(
             f"{field} must be 1-{limits.NAME} characters of letters, digits, '.', '_' or '-', "
@@ -44,7 +46,9 @@ def validate_name(value: object, field: str) -> str:
 
 def validate_key(value: object, field: str) -> str:
     """Metric, param and tag keys: any printable text up to 250 characters."""
-    if not isinstance(value, str) or not value or len(value) > MAX_KEY_LENGTH:
+    if isinstance(value, str):
+        limits.check_text(value, field, MAX_KEY_LENGTH)
+    if not isinstance(value, str) or not value:
         raise InvalidInput(
             f"{field} must be a non-empty string of at most {MAX_KEY_LENGTH} characters; "
             f"got {limits.preview(value)}",

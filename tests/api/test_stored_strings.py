@@ -79,6 +79,13 @@ def test_schedule_params_over_their_limit(api: httpx.Client) -> None:
     assert api.get("/schedules").json()["items"] == []
 
 
+def test_token_and_project_names_over_their_limit(api: httpx.Client) -> None:
+    _refused(api.post("/tokens", json={"name": "t" * 251}), "token name", 251, limits.KEY)
+    assert [t["name"] for t in api.get("/tokens").json()["items"]] == ["tests"]
+    answer = api.post("/projects", json={"name": "p" * 129})
+    _refused(answer, "project", 129, limits.NAME)
+
+
 def test_the_openapi_document_states_the_limits(api: httpx.Client) -> None:
     schemas = api.get("/openapi.json").json()["components"]["schemas"]
     run = schemas["RunCreate"]["properties"]

@@ -435,9 +435,19 @@ class TrackingService:
                         .where(runs.c.id.in_(batch.heartbeats), runs.c.status == "lost")
                         .values(status="running")
                     )
-        except IntegrityError as exc:
+        except (IntegrityError, Conflict) as exc:
+            missing = self._missing_runs(_batch_runs(batch))
+            if missing:  # what the foreign key refused: a run that does not exist
+                raise _missing_run(min(missing)) from None
             raise translate(exc) from exc
         return deferred
+
+    def _missing_runs(self, run_ids: set[str]) -> set[str]:
+        found: set[str] = set()
+        with self.store.read() as conn:
+            for chunk in _chunks(sorted(run_ids)):
+                found.update(conn.execute(select(runs.c.id).where(runs.c.id.in_(chunk))).scalars())
+        return run_ids - found
 
     def _insert_metrics(
         self, conn: Connection, rows: list[tuple[str, str, float, int, int]]
