@@ -124,6 +124,9 @@ def test_dataset_descriptions_and_sources(client: Client) -> None:
     with pytest.raises(InvalidInput) as source:
         service.register("d", table, project="p", source="s" * 4097)
     _refused(source, "source", 4097, limits.SOURCE)
+    with pytest.raises(InvalidInput) as user:
+        service.register("d", table, project="p", user="u" * 256)
+    _refused(user, "user", 256, limits.SHORT_TEXT)
     with pytest.raises(InvalidInput) as named:
         service.register("d" * HUGE, table, project="p")
     _refused(named, "dataset", HUGE, limits.NAME)

@@ -46,7 +46,7 @@ TAG_VALUE = 5000
 PARAM_VALUE = 64 * 1024
 #: Descriptions of projects and dataset versions.
 DESCRIPTION = 10_000
-#: A run's user and host names.
+#: A run's user and host names; who registered a dataset version.
 SHORT_TEXT = 255
 #: E-mail addresses of users.
 EMAIL = 255

@@ -177,6 +177,8 @@ class DatasetService:
 
         if source is not None:
             limits.check_text(source, "source", limits.SOURCE)
+        if user is not None:
+            limits.check_text(user, "user", limits.SHORT_TEXT)
         wanted = self.check_register(
             name, project=project, aliases=aliases, description=description, run_id=run_id
         )
