@@ -71,43 +71,60 @@ def _create(api: httpx.Client, name: str, size: int) -> httpx.Response:
 
 BODY_BYTES = 16 * MIB
 IN_FLIGHT_BYTES = 32 * MIB
+UPLOAD_BYTES = 64 * MIB
 #: What eight concurrent maximum-size bodies may add to the server's resident memory.
 RSS_BOUND = 300 * 1000 * 1000
 
 
-@pytest.mark.slow
-def test_eight_concurrent_maximum_size_bodies_keep_the_server_within_its_bound(
+@pytest.fixture
+def server(
     embedded_settings: Settings,
     server_process: Callable[..., ServerProcess],
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
+) -> ServerProcess:
+    """``modelyard server`` with 16 MiB JSON bodies, 32 MiB of them in flight."""
     monkeypatch.setenv("MODELYARD_SERVER_MAX_BODY_BYTES", str(BODY_BYTES))
     monkeypatch.setenv("MODELYARD_SERVER_MAX_BODY_BYTES_IN_FLIGHT", str(IN_FLIGHT_BYTES))
-    server = server_process(embedded_settings)
+    return server_process(embedded_settings)
+
+
+def _eight_at_once(
+    server: ServerProcess, send: Callable[[int], httpx.Response]
+) -> tuple[list[httpx.Response], int]:
+    """``send(0)`` ... ``send(7)`` at once; their answers, and how much the server's
+    resident memory grew at its peak meanwhile (sampled every 5 ms)."""
     assert server.proc is not None
     process = psutil.Process(server.proc.pid)
+    baseline = process.memory_info().rss
+    peak, stop = [baseline], threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], process.memory_info().rss)
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(send, range(8)))
+    finally:
+        stop.set()
+        sampler.join()
+    return answers, peak[0] - baseline
+
+
+@pytest.mark.slow
+def test_eight_concurrent_maximum_size_bodies_keep_the_server_within_its_bound(
+    server: ServerProcess,
+) -> None:
     with httpx.Client(base_url=server.url + "/api/v1", timeout=120) as api:
         run_id = api.post("/runs", json={"project": "p"}).json()["id"]
         api.post("/runs/search", json={"project": "p"})  # warm: the routes' first use
-        baseline = process.memory_info().rss
         bodies = [_batch(run_id, n) for n in range(8)]
-        peak, stop = [baseline], threading.Event()
-
-        def sample() -> None:
-            while not stop.is_set():
-                peak[0] = max(peak[0], process.memory_info().rss)
-                time.sleep(0.005)
-
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        try:
-            with ThreadPoolExecutor(8) as pool:
-                answers = list(
-                    pool.map(lambda body: api.post("/batches", content=body, headers=JSON), bodies)
-                )
-        finally:
-            stop.set()
-            sampler.join()
+        answers, grown = _eight_at_once(
+            server, lambda n: api.post("/batches", content=bodies[n], headers=JSON)
+        )
         statuses = sorted(a.status_code for a in answers)
         for answer in answers:
             assert answer.status_code in (200, 413, 503), answer.text
@@ -116,9 +133,31 @@ def test_eight_concurrent_maximum_size_bodies_keep_the_server_within_its_bound(
             if answer.status_code == 503:
                 assert answer.headers["Retry-After"] == "1"
         assert statuses.count(200) >= 1, statuses
-        assert peak[0] - baseline < RSS_BOUND, (statuses, (peak[0] - baseline) / MIB)
+        assert grown < RSS_BOUND, (statuses, grown / MIB)
         assert api.get("/health").status_code == 200
         assert api.get(f"/runs/{run_id}").status_code == 200
+
+
+@pytest.mark.slow
+def test_eight_concurrent_uploads_stream_to_disk(server: ServerProcess) -> None:
+    """Uploads are not counted in the budget: they are staged on disk as they arrive,
+    never held whole in memory."""
+    octets = {"Content-Type": "application/octet-stream"}
+    with httpx.Client(base_url=server.url + "/api/v1", timeout=120) as api:
+        run_id = api.post("/runs", json={"project": "p"}).json()["id"]
+        url = f"/runs/{run_id}/artifacts/content"
+        api.put(url, params={"path": "warm.bin"}, content=b"w", headers=octets)
+        data = [bytes([n]) * UPLOAD_BYTES for n in range(8)]
+        answers, grown = _eight_at_once(
+            server,
+            lambda n: api.put(url, params={"path": f"{n}.bin"}, content=data[n], headers=octets),
+        )
+        assert [a.status_code for a in answers] == [201] * 8, [a.text for a in answers]
+        assert grown < RSS_BOUND, grown / MIB
+        listed = api.get(f"/runs/{run_id}/artifacts").json()["items"]
+        assert {a["path"]: a["size"] for a in listed if a["path"] != "warm.bin"} == {
+            f"{n}.bin": UPLOAD_BYTES for n in range(8)
+        }
 
 
 def _batch(run_id: str, n: int) -> bytes:
