@@ -109,9 +109,10 @@ class RoleService:
         change anything). ``hidden``: what to raise instead when the principal has no
         role in the project at all -- the NotFound of the object asked for, so that it
         cannot be told from a missing one."""
-        if hidden is not None and not self.can_view(conn, principal, project):
+        role = self._effective(conn, principal, project)
+        if role is None and hidden is not None:
             raise hidden
-        return self._check(conn, principal, project, needed)
+        return _judge(principal, project, needed, role)
 
     def can_view(self, conn: Connection, principal: Principal, project: str) -> bool:
         """Whether the principal has any role in ``project`` (or is a global admin)."""
@@ -219,14 +220,9 @@ class RoleService:
         needed: Role,
         purpose: str = "",
     ) -> Role:
-        role = self._effective(conn, principal, project)
-        if role is None or not role.includes(needed):
-            has = f"has {role.value}" if role is not None else "has no role there"
-            raise PermissionDenied(
-                f"user {principal.username} needs role {needed.value} on project {project}"
-                f"{purpose} ({has})"
-            )
-        return role
+        return _judge(
+            principal, project, needed, self._effective(conn, principal, project), purpose
+        )
 
     def _project_id(self, conn: Connection, project: str) -> str:
         project_id = conn.execute(select(projects.c.id).where(projects.c.name == project)).scalar()
@@ -256,3 +252,16 @@ def _missing_project(project: str) -> NotFound:
         f"project {project!r} does not exist (create it with `modelyard projects create`)",
         field="project",
     )
+
+
+def _judge(
+    principal: Principal, project: str, needed: Role, role: Role | None, purpose: str = ""
+) -> Role:
+    """``role`` (the principal's in ``project``) if it includes ``needed``."""
+    if role is None or not role.includes(needed):
+        has = f"has {role.value}" if role is not None else "has no role there"
+        raise PermissionDenied(
+            f"user {principal.username} needs role {needed.value} on project {project}"
+            f"{purpose} ({has})"
+        )
+    return role
