@@ -106,9 +106,10 @@ def _content_length(scope: Scope) -> int | None:
     for key, value in scope["headers"]:
         if key.lower() == b"content-length":
             try:
-                return int(value)
+                length = int(value)
             except ValueError:
                 return None  # the request guard refuses it
+            return length if length >= 0 else None
     return None
 
 
