@@ -16,6 +16,7 @@ import pyarrow as pa
 import pytest
 
 from modelyard.config import Settings
+from modelyard.datasets.edges import Lineage
 from modelyard.governance import SYSTEM, Governance
 from modelyard.store import open_store
 from pipeline_files import pipeline_file
@@ -34,6 +35,7 @@ class Hidden:
     run_id: str
     digest: str
     version_id: str
+    lineage: Lineage
 
 
 @pytest.fixture
@@ -78,7 +80,7 @@ def hidden(
         )["version"]
         schedule = {"name": "nightly", "pipeline": "oracle_pipes.py:tick", "cron": "0 3 * * *"}
         _ok(admin.post("/projects/vault/schedules", json=schedule))
-        yield Hidden(admin, eve, run_id, digest, version["id"])
+        yield Hidden(admin, eve, run_id, digest, version["id"], Lineage(store))
     store.dispose()
 
 
@@ -177,3 +179,24 @@ def test_a_viewer_still_learns_that_a_write_is_refused(hidden: Hidden) -> None:
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "permission_denied"
     missing = hidden.eve.get(f"/runs/{MISSING_RUN}")
     assert missing.status_code == 404
+
+
+def test_lineage_shows_no_edge_of_a_run_the_user_cannot_read(hidden: Hidden) -> None:
+    """The same bytes stored in a project of one's own are no window on the pipelines of
+    projects where one has no role."""
+    mine = _ok(hidden.eve.post("/runs", json={"project": "mine"}))["id"]
+    stored = hidden.eve.put(
+        f"/runs/{mine}/artifacts/content",
+        params={"path": "guess.txt"},
+        content=b"secret bytes",
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert _ok(stored)["digest"] == hidden.digest
+    artifact = ("artifact", hidden.digest)
+    hidden.lineage.record(artifact, ("run", hidden.run_id), "input", run_id=hidden.run_id)
+    hidden.lineage.record(artifact, ("run", mine), "input", run_id=mine)
+    asked = {"kind": "artifact", "id": hidden.digest}
+    seen = _ok(hidden.eve.get("/lineage", params=asked))["items"]
+    assert [e["target_id"] for e in seen] == [mine]
+    everything = _ok(hidden.admin.get("/lineage", params=asked))["items"]
+    assert [e["target_id"] for e in everything] == [hidden.run_id, mine]

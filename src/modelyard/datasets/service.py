@@ -552,7 +552,7 @@ class DatasetService:
         self, version: DatasetVersion, direction: Direction = "both"
     ) -> list[LineageEdge]:
         """One hop of lineage around a version (see :meth:`Lineage.edges`)."""
-        return self.lineage.edges(DATASET_VERSION, version.id, direction)
+        return self._readable(self.lineage.edges(DATASET_VERSION, version.id, direction))
 
     def lineage_edges(
         self, kind: str, object_id: str, direction: Direction = "both"
@@ -571,7 +571,30 @@ class DatasetService:
                 f"kind must be {RUN!r}, {DATASET_VERSION!r} or {ARTIFACT!r}; got {kind!r}",
                 field="kind",
             )
-        return self.lineage.edges(kind, object_id, direction)
+        return self._readable(self.lineage.edges(kind, object_id, direction))
+
+    def _readable(self, edges: list[LineageEdge]) -> list[LineageEdge]:
+        """The edges whose run the actor may read: an edge is a fact about its run, and a
+        principal learns nothing of runs in projects where it has no role (the same bytes
+        as an artifact of its own are no window on other projects' pipelines)."""
+        principal = self.actor.principal
+        run_ids = sorted({e.run_id for e in edges if e.run_id is not None})
+        if principal is None or principal.is_admin or not run_ids:
+            return edges
+        readable: set[str] = set()
+        with self.store.read() as conn:
+            for start in range(0, len(run_ids), 500):
+                readable.update(
+                    conn.execute(
+                        select(runs.c.id)
+                        .join(memberships, memberships.c.project_id == runs.c.project_id)
+                        .where(
+                            memberships.c.user_id == principal.user_id,
+                            runs.c.id.in_(run_ids[start : start + 500]),
+                        )
+                    ).scalars()
+                )
+        return [e for e in edges if e.run_id is None or e.run_id in readable]
 
     def _check_artifact_access(self, digest: str) -> None:
         with self.store.read() as conn:
