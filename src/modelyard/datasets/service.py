@@ -44,7 +44,7 @@ from modelyard.datasets.reports import PROFILE, REPORT_KINDS, Reports, check_kin
 from modelyard.errors import Conflict, InvalidInput, NotFound
 from modelyard.governance.audit import AuditLog
 from modelyard.governance.identity import Actor
-from modelyard.governance.roles import Role, RoleService
+from modelyard.governance.roles import Role, RoleService, missing_project
 from modelyard.store import Store
 from modelyard.store.tables import (
     artifacts,
@@ -94,10 +94,6 @@ def check_alias(alias: object) -> str:
             field="alias",
         )
     return alias
-
-
-def _missing_project(project: str) -> NotFound:
-    return NotFound(f"project {project!r} does not exist", field="project")
 
 
 def _check_version(version: object) -> int:
@@ -410,12 +406,12 @@ class DatasetService:
         ).first()
         if row is None:
             if conn.execute(select(projects.c.id).where(projects.c.name == project)).first():
-                self._require(conn, project, Role.VIEWER, hidden=_missing_project(project))
+                self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
                 raise NotFound(
                     f"dataset {name!r} does not exist in project {project!r}", field="dataset"
                 )
-            raise _missing_project(project)
-        self._require(conn, project, Role.VIEWER, hidden=_missing_project(project))
+            raise missing_project(project)
+        self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
         return row
 
     def get(
@@ -505,9 +501,9 @@ class DatasetService:
             if project is not None:
                 validate_name(project, "project")
                 if conn.execute(select(projects.c.id).where(projects.c.name == project)).first():
-                    self._require(conn, project, Role.VIEWER, hidden=_missing_project(project))
+                    self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
                 else:
-                    raise _missing_project(project)
+                    raise missing_project(project)
                 stmt = stmt.where(projects.c.name == project)
             elif principal is not None and not principal.is_admin:
                 stmt = stmt.join(memberships, memberships.c.project_id == projects.c.id).where(

@@ -35,7 +35,7 @@ from modelyard.governance.identity import Actor, Principal
 from modelyard.store import Store
 from modelyard.store.tables import memberships, projects, users
 
-__all__ = ["Member", "Role", "RoleService"]
+__all__ = ["Member", "Role", "RoleService", "missing_project"]
 
 
 class Role(StrEnum):
@@ -247,11 +247,14 @@ class RoleService:
         return Member(project, r.username, Role(r.role), r.granted_at, r.granted_by)
 
 
+def missing_project(project: str, hint: str = "") -> NotFound:
+    """The answer for a project that does not exist, or one the principal has no role in
+    (the services raise the same, so that neither can be told from the other)."""
+    return NotFound(f"project {project!r} does not exist{hint}", field="project")
+
+
 def _missing_project(project: str) -> NotFound:
-    return NotFound(
-        f"project {project!r} does not exist (create it with `modelyard projects create`)",
-        field="project",
-    )
+    return missing_project(project, " (create it with `modelyard projects create`)")
 
 
 def _judge(

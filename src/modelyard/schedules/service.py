@@ -41,7 +41,7 @@ from modelyard._util import new_id, validate_name
 from modelyard.errors import AlreadyExists, InvalidInput, NotFound
 from modelyard.governance.audit import AuditLog
 from modelyard.governance.identity import Actor
-from modelyard.governance.roles import Role, RoleService
+from modelyard.governance.roles import Role, RoleService, missing_project
 from modelyard.schedules.cron import Cron, check_timezone, from_ms, to_ms
 from modelyard.schedules.entities import Due, Fire, Schedule
 from modelyard.store import Store
@@ -363,12 +363,12 @@ class ScheduleService:
         ).first()
         if row is None:
             if conn.execute(select(projects.c.id).where(projects.c.name == project)).first():
-                self._require(conn, project, Role.VIEWER, hidden=_missing_project(project))
+                self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
                 raise NotFound(
                     f"schedule {name!r} does not exist in project {project!r}", field="schedule"
                 )
-            raise _missing_project(project)
-        self._require(conn, project, Role.VIEWER, hidden=_missing_project(project))
+            raise missing_project(project)
+        self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
         return row
 
     def get(self, name: str, *, project: str) -> Schedule:
@@ -384,7 +384,7 @@ class ScheduleService:
         with self.store.read() as conn:
             if project is not None:
                 validate_name(project, "project")
-                self._require(conn, project, Role.VIEWER, hidden=_missing_project(project))
+                self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
                 stmt = stmt.where(projects.c.name == project)
             rows = conn.execute(stmt).all()
         principal = self.actor.principal
@@ -633,10 +633,6 @@ class ScheduleService:
                     .values(**values)
                 ).rowcount
             )
-
-
-def _missing_project(project: str) -> NotFound:
-    return NotFound(f"project {project!r} does not exist", field="project")
 
 
 def _latest_version(conn: Connection, project_id: str, dataset: str) -> int | None:

@@ -38,7 +38,7 @@ from modelyard.errors import (
 )
 from modelyard.governance.audit import AuditLog
 from modelyard.governance.identity import Actor
-from modelyard.governance.roles import Role, RoleService
+from modelyard.governance.roles import Role, RoleService, missing_project
 from modelyard.store import Store
 from modelyard.store.tables import (
     artifacts,
@@ -207,8 +207,8 @@ class TrackingService:
         with self.store.read() as conn:
             row = conn.execute(select(projects).where(projects.c.name == name)).first()
             if row is None:
-                raise _missing_project(name)
-            self._require(conn, name, Role.VIEWER, hidden=_missing_project(name))
+                raise missing_project(name)
+            self._require(conn, name, Role.VIEWER, hidden=missing_project(name))
         return _project(row)
 
     def ensure_project(self, name: str) -> Project:
@@ -714,10 +714,6 @@ class TrackingService:
 
 def _missing_run(run_id: str) -> NotFound:
     return NotFound(f"run {run_id!r} does not exist", field="run_id")
-
-
-def _missing_project(name: str) -> NotFound:
-    return NotFound(f"project {name!r} does not exist", field="project")
 
 
 def _batch_runs(batch: Batch) -> set[str]:
