@@ -3,11 +3,13 @@
 before any body is buffered or parsed).
 
 A JSON body costs memory from its first byte until its answer is sent: its bytes, then
-the objects parsed from them (several times as many). Each request with a body takes
-its ``Content-Length`` from a server-wide budget of ``server.max_body_bytes_in_flight``
-bytes before a byte is read (a body without ``Content-Length`` takes its bytes as they
-arrive) and gives them back when its answer has been sent. A request that does not fit
-is answered 503 ``server_busy`` with ``Retry-After``, unless nothing else is in flight:
+the objects parsed from them (several times as many). When its first bytes are read (by
+the request guard, once it knows the caller has credentials: a request refused before
+its body is read takes nothing), a request takes its whole ``Content-Length`` from a
+server-wide budget of ``server.max_body_bytes_in_flight`` bytes (a body without
+``Content-Length`` takes its bytes as they arrive) and gives them back when its answer
+has been sent. A request that does not fit is answered 503 ``server_busy`` with
+``Retry-After``, before the rest of its body is read, unless nothing else is in flight:
 a body up to ``server.max_body_bytes`` (the request guard's limit, 413 above it) always
 gets through alone. Uploads (artifacts, dataset versions) stream to a staging file, not
 into memory, and are not counted.
@@ -52,13 +54,7 @@ class BodyBudget:
         if declared is not None and declared > self.max_body_bytes:
             await self.app(scope, receive, send)  # the request guard answers 413 at once
             return
-        held = 0
-        if declared:
-            if not self._take(declared):
-                await _busy(send)
-                return
-            held = declared
-        received = 0
+        held = received = 0
         started = False
 
         async def counted() -> Message:
@@ -66,10 +62,11 @@ class BodyBudget:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > held:
-                    if not self._take(received - held):
+                needed = max(received, declared or 0)
+                if needed > held:
+                    if not self._take(needed - held):
                         raise _OverBudget
-                    held = received
+                    held = needed
             return message
 
         async def watched(message: Message) -> None:
