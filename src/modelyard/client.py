@@ -142,9 +142,11 @@ class Client:
 
                 self._schedules = RemoteSchedules(self._session())
             else:
+                from modelyard.pipelines.refs import PipelineSources
                 from modelyard.schedules import ScheduleService
 
-                self._schedules = ScheduleService(self.store)
+                sources = PipelineSources.from_settings(self.settings)
+                self._schedules = ScheduleService(self.store, sources=sources)
         return self._schedules
 
     def _session(self) -> HttpSession:
@@ -344,6 +346,11 @@ class Client:
 
     def delete_run(self, run_id: str, permanent: bool = False) -> None:
         self.tracking.delete_run(run_id, permanent=permanent)
+
+    def restore_run(self, run_id: str) -> int:
+        """Show a deleted run (not one deleted ``permanent``) again, with the child runs
+        deleted with it; returns how many runs were restored (0: it was not deleted)."""
+        return self.tracking.restore_run(run_id)
 
     # -- artifacts --------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from pydantic_settings import (
 
 from modelyard.errors import InvalidInput
 
-__all__ = ["Settings", "iter_settings", "load_settings"]
+__all__ = ["Settings", "iter_settings", "load_settings", "setting_origin"]
 
 CONFIG_ENV = "MODELYARD_CONFIG"
 DEFAULT_CONFIG_FILE = "modelyard.toml"
@@ -120,7 +120,9 @@ class TrackingSettings(BaseModel):
         30.0,
         ge=0,
         description="How long a call to the tracking server keeps retrying connection errors "
-        "and 5xx answers (exponential backoff with jitter) before it fails with StorageError.",
+        "and 5xx answers (exponential backoff with jitter) before it fails with StorageError. "
+        "The first failure is reported at once with the deadline (a warning on the "
+        "`modelyard.remote` logger; a `warning:` line from the CLI).",
     )
 
     @field_validator("uri")
@@ -159,11 +161,13 @@ class ServerSettings(BaseModel):
         description="Largest artifact upload (one file, or a folder sent as a tar); a larger "
         "one is answered with 413.",
     )
-    allowed_hosts: list[str] = Field(
-        ["127.0.0.1", "localhost", "::1"],
+    allowed_hosts: list[str] | None = Field(
+        None,
         description="Host header values the server answers (protection against DNS "
         "rebinding); the address it binds is added. `*.example.com` matches subdomains, `*` "
-        "any host.",
+        "any host. Unset: it follows `host` -- every interface (0.0.0.0, ::): any host; a "
+        "loopback address: 127.0.0.1, localhost, ::1; another address: that address and "
+        "its names.",
     )
     cors_origins: list[str] = Field(
         [],
@@ -182,6 +186,13 @@ class ServerSettings(BaseModel):
     login_failure_window_s: float = Field(
         900.0, gt=0, description="Window of `login_failures_per_address`, in seconds."
     )
+    reauth_window_s: float = Field(
+        600.0,
+        ge=0,
+        description="How long after a password sign-in a browser session may create tokens "
+        "and enrol an authenticator without sending the password again; later, and always "
+        "with an access token, those requests must carry the current password. 0: always.",
+    )
     secret_key: SecretStr | None = Field(
         None,
         description="Fernet key (32 bytes, URL-safe base64) that encrypts TOTP secrets in the "
@@ -194,12 +205,13 @@ class ServerSettings(BaseModel):
         "`modelyard mfa encrypt-secrets` re-encrypts with the current key (rotation).",
     )
     forwarded_allow_ips: list[str] = Field(
-        ["127.0.0.1"],
+        [],
         description="Reverse proxies (IP addresses, CIDR networks, or `*` for any) whose "
         "X-Forwarded-For and X-Forwarded-Proto headers give the client's address and scheme "
         "(what sign-in and token throttling count, audit events record, and the Secure "
-        "cookie flag follows). Empty: no proxy is trusted; each connection's own address "
-        "counts.",
+        "cookie flag follows). Empty (the default): no proxy is trusted; each connection's own "
+        "address counts, so no client can choose the address its sign-in failures count "
+        "against.",
     )
 
     @field_validator("forwarded_allow_ips")
@@ -284,6 +296,27 @@ class WorkerSettings(BaseModel):
         description="How many fires `modelyard worker` runs at once; it claims a due occurrence "
         "only while fewer are running, so it never holds a fire it cannot start.",
     )
+    pipeline_packages: list[str] = Field(
+        [],
+        description="Top-level packages whose modules a schedule may name as MODULE:PIPELINE "
+        "(`mypkg` allows `mypkg.pipelines:nightly`); empty: none. The server checks a "
+        "schedule's reference against it without importing anything; only `modelyard worker` "
+        "imports, and only from here.",
+    )
+    pipeline_dir: Path | None = Field(
+        None,
+        description="Folder whose FILE.py files (after symlinks) a schedule may name as "
+        "FILE.py:PIPELINE; a relative path in a reference is taken from it. Unset: the "
+        "working directory of the server, the worker or the program.",
+    )
+
+    @field_validator("pipeline_packages")
+    @classmethod
+    def _top_level_names(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not entry.isidentifier():
+                raise ValueError(f"{entry!r} is not a top-level package name")
+        return value
 
 
 class RaySettings(BaseModel):
@@ -347,15 +380,21 @@ class Settings(BaseSettings):
         return (init_settings, env_settings)
 
 
+def _config_path(path: Path | None) -> Path | None:
+    """The config file that is read: ``path``, else $MODELYARD_CONFIG, else
+    ./modelyard.toml when there is one."""
+    if path is not None:
+        return path
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    return Path(DEFAULT_CONFIG_FILE) if Path(DEFAULT_CONFIG_FILE).is_file() else None
+
+
 def _read_config_file(path: Path | None) -> dict[str, Any]:
+    path = _config_path(path)
     if path is None:
-        env = os.environ.get(CONFIG_ENV)
-        if env:
-            path = Path(env)
-        elif Path(DEFAULT_CONFIG_FILE).is_file():
-            path = Path(DEFAULT_CONFIG_FILE)
-        else:
-            return {}
+        return {}
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
@@ -405,6 +444,32 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         raise InvalidInput(f"invalid setting {where}: {err['msg']}", field=where) from None
+
+
+def setting_origin(
+    path: str, config_file: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> str:
+    """Where :func:`load_settings` takes setting ``path`` (dotted, e.g. ``store.url``)
+    from: ``"override"`` (a flag or keyword argument), the environment variable's name,
+    ``"config file PATH"`` or ``"default"``."""
+    parts = path.split(".")
+
+    def given(values: dict[str, Any]) -> bool:
+        for part in parts:
+            if not isinstance(values, dict) or values.get(part) is None:
+                return False
+            values = values[part]
+        return True
+
+    if given(overrides or {}):
+        return "override"
+    env = "MODELYARD_" + "_".join(parts).upper()
+    if os.environ.get(env):
+        return env
+    file = _config_path(Path(config_file) if config_file else None)
+    if file is not None and given(_read_config_file(file)):
+        return f"config file {file}"
+    return "default"
 
 
 def iter_settings(

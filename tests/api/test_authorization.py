@@ -53,8 +53,11 @@ class World:
 @pytest.fixture
 def embedded_settings(embedded_settings: Settings) -> Settings:
     """The test's settings, with room for one refused token per route from this address
-    (past ``login_failures_per_address`` the server answers 429, tested elsewhere)."""
-    server = embedded_settings.server.model_copy(update={"login_failures_per_address": 10_000})
+    (past ``login_failures_per_address`` the server answers 429, tested elsewhere), and the
+    smallest JSON body limit."""
+    server = embedded_settings.server.model_copy(
+        update={"login_failures_per_address": 10_000, "max_body_bytes": MAX_BODY}
+    )
     return embedded_settings.model_copy(update={"server": server})
 
 
@@ -66,6 +69,7 @@ def governance(embedded_settings: Settings) -> Iterator[Governance]:
 
 
 PASSWORD = "Quartz-Lantern-Orbit-7"
+MAX_BODY = 64 * 1024
 
 
 def _token(gov: Governance, username: str) -> str:
@@ -120,13 +124,12 @@ def _arrow_body() -> bytes:
     return sink.getvalue()
 
 
-def _call(world: World, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
-    """One request to ``method path`` with valid-looking arguments."""
-    run_id = world.run_id
-    url = (
+def _url(world: World, path: str) -> str:
+    """``path`` with its parameters filled in with things that exist."""
+    return (
         path.replace("{name}", "p")
         .replace("{username}", "alice")
-        .replace("{run_id}", run_id)
+        .replace("{run_id}", world.run_id)
         .replace("{token_id}", world.admin_token_id)
         .replace("{project}", "p")
         .replace("{dataset}", "d")
@@ -135,6 +138,12 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
         .replace("{version_id}", world.version_id)
         .replace("{report_id}", world.report_id)
     )
+
+
+def _call(world: World, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
+    """One request to ``method path`` with valid-looking arguments."""
+    run_id = world.run_id
+    url = _url(world, path)
     kwargs: dict[str, Any] = {}
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/projects"): {"name": "fresh"},
@@ -144,7 +153,8 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
         ("POST", "/runs/search"): {"project": "p"},
         ("POST", "/batches"): {"batch_id": "batch-0001", "metrics": [_one_point(run_id)]},
         ("POST", "/auth/mfa/confirm"): {"code": "123456"},
-        ("POST", "/tokens"): {"name": "mine"},
+        ("POST", "/tokens"): {"name": "mine", "password": PASSWORD},
+        ("POST", "/auth/mfa/enrol"): {"password": PASSWORD},
         ("POST", "/auth/login"): {"username": "nobody", "password": "wrong-password"},
         ("PUT", "/projects/{project}/datasets/{dataset}/aliases/{alias}"): {"version": 1},
         ("POST", "/projects/{project}/datasets/{dataset}/versions/{ref}/reports"): {
@@ -229,6 +239,27 @@ def test_every_route_but_the_public_ones_needs_credentials(
             assert answer.json()["error"]["code"] == "unauthenticated"
             assert answer.headers["WWW-Authenticate"].startswith("Bearer")
     assert world.api.get("/openapi.json").status_code == 200
+
+
+def test_credentials_come_before_the_body(world: World, routes: list[tuple[str, str]]) -> None:
+    """No route looks at the body, its type or its size before the caller is known: no
+    credentials, with no, a wrong or a right content type and a garbage, deeply nested or
+    too large body, is always 401."""
+    public = {p.removeprefix(API_PREFIX) for p in PUBLIC_PATHS}
+    bodies = [b"", b"\xff\xfe{garbage", b"[" * 1000, b"{" + b" " * MAX_BODY + b"}"]
+    types = [None, "text/plain", "application/json", "application/x-tar", ARROW["Content-Type"]]
+    for method, path in routes:
+        if path in public:
+            continue
+        for body in bodies:
+            for media in types:
+                headers = {"Content-Type": media} if media else {}
+                answer = world.api.request(method, _url(world, path), content=body, headers=headers)
+                assert answer.status_code == 401, (method, path, media, body[:10], answer.text)
+                assert answer.json()["error"]["code"] == "unauthenticated"
+                assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+    unknown = world.api.post("/nowhere", content=b"{", headers={"Content-Type": "text/plain"})
+    assert unknown.status_code == 401  # no route is revealed to a stranger either
 
 
 def test_a_user_without_a_role_is_refused_everywhere_else(

@@ -90,6 +90,23 @@ def test_unexpected_errors_are_500_without_details(
     assert "secret internals" in caplog.text  # in the server's log only
 
 
+@pytest.mark.parametrize("escape", [SystemExit, SystemExit(0), KeyboardInterrupt, GeneratorExit])
+def test_a_base_exception_in_a_handler_is_500_in_the_shape(
+    api: httpx.Client, monkeypatch: pytest.MonkeyPatch, escape: BaseException
+) -> None:
+    def exits(self: object, run_id: str) -> None:
+        raise escape
+
+    monkeypatch.setattr(runs_routes.TrackingService, "get_run", exits)
+    # uvicorn closes a connection whose request raised: this one is not used again.
+    answer = api.get("/runs/" + "a" * 32, headers={"Connection": "close"})
+    assert answer.status_code == 500, answer.text
+    assert answer.headers["content-type"] == "application/json"
+    assert _shape(answer) == {"code": "internal", "message": "internal server error", "field": None}
+    monkeypatch.undo()
+    assert api.get("/projects").status_code == 200  # the server goes on
+
+
 @pytest.mark.parametrize(
     ("status", "code", "expected"),
     [

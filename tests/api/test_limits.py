@@ -120,6 +120,51 @@ def test_hosts_not_allowed_are_refused(
     assert other.get("/health", headers={"Host": "ml.example.com"}).status_code == 200
     assert other.get("/health", headers={"Host": "example.com.evil"}).status_code == 400
     assert other.get("/health", headers={"Host": "127.0.0.1"}).status_code == 200  # bound
+    refused = api.get("/health", headers={"Host": "rebound.example.com"}).json()["error"]
+    assert refused["code"] == "invalid_host" and refused["field"] == "host"
+    assert "server.allowed_hosts (MODELYARD_SERVER_ALLOWED_HOSTS)" in refused["message"]
+
+
+def test_the_hosts_answered_follow_the_bind_address(
+    server_with: Callable[..., httpx.Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A team server bound to every interface answers by IP and by name; one bound to an
+    address answers that address and its names; a loopback one the loopback names."""
+    everywhere = server_with(host="0.0.0.0")
+    for host in ("192.0.2.10:8080", "ml-box", "ml-box.example.com:8080", "[2001:db8::1]"):
+        assert everywhere.get("/health", headers={"Host": host}).status_code == 200, host
+
+    def lookup(address: str) -> tuple[str, list[str], list[str]]:
+        assert address == "192.0.2.10"
+        return "ml-box.example.com", ["ml-box"], [address]
+
+    monkeypatch.setattr("socket.gethostbyaddr", lookup)
+    one = server_with(host="192.0.2.10")
+    for host in ("192.0.2.10:8080", "ml-box", "ML-BOX.example.com"):
+        assert one.get("/health", headers={"Host": host}).status_code == 200, host
+    for host in ("localhost", "rebound.example.com"):
+        assert one.get("/health", headers={"Host": host}).status_code == 400, host
+    loopback = server_with(host="127.0.0.1")
+    assert loopback.get("/health", headers={"Host": "localhost:8080"}).status_code == 200
+    assert loopback.get("/health", headers={"Host": "192.0.2.10"}).status_code == 400
+
+
+def test_accepted_hosts() -> None:
+    from modelyard.api.app import accepted_hosts
+    from modelyard.config import load_settings
+
+    def hosts(**server: object) -> list[str]:
+        return accepted_hosts(load_settings(server=server).server)
+
+    assert hosts(host="0.0.0.0") == hosts(host="::") == ["*"]
+    assert hosts() == hosts(host="localhost") == ["127.0.0.1", "localhost", "::1"]
+    assert hosts(host="127.0.0.2") == ["127.0.0.1", "localhost", "::1", "127.0.0.2"]
+    assert hosts(host="ml-box.example.com") == ["ml-box.example.com"]
+    assert hosts(host="0.0.0.0", allowed_hosts=["ml.example.com"]) == ["ml.example.com"]
+    assert hosts(host="127.0.0.1", allowed_hosts=["ml.example.com"]) == [
+        "ml.example.com",
+        "127.0.0.1",
+    ]
 
 
 def test_no_cors_by_default(api: httpx.Client) -> None:

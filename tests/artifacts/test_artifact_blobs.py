@@ -12,7 +12,7 @@ import pytest
 from blake3 import blake3
 
 from modelyard.artifacts import BlobInfo, BlobStore, LocalBackend, TreeEntry
-from modelyard.artifacts.blobs import blob_key
+from modelyard.artifacts.blobs import blob_key, local_digest
 from modelyard.errors import CorruptBlob, InvalidInput, ModelyardError, NotFound
 
 CHUNK = 64 * 1024  # the chunk size the fixtures configure (conftest.CHUNK)
@@ -508,3 +508,20 @@ def test_modified_at_and_relogging_refreshes_local_blobs(blob_store: BlobStore) 
         assert blob_store.modified_at(info.digest) > 1_000_000
     with pytest.raises(NotFound):
         blob_store.modified_at("0" * 64)
+
+
+def test_local_digest_is_what_storing_would_give_without_storing(tmp_path: Path) -> None:
+    store = BlobStore(LocalBackend(tmp_path / "store"), chunk_size=64 * 1024)
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(200_000))  # several chunks
+    folder = tmp_path / "folder"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("a")
+    (folder / "sub" / "b.txt").write_text("b")
+
+    assert local_digest(big) == BlobInfo(digest_of(big.read_bytes()), 200_000)
+    assert stored_keys(store) == []
+    assert local_digest(folder) == store.put_tree(folder)
+    assert local_digest(big) == store.put_file(big)
+    with pytest.raises(NotFound, match="no file or folder at"):
+        local_digest(tmp_path / "missing")

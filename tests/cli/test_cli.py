@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -59,10 +61,10 @@ def test_runs_compare(cli, two_runs: list[str]) -> None:
 
 
 def test_runs_delete(cli, client: Client, two_runs: list[str]) -> None:
-    assert cli("runs", "delete", two_runs[0]).exit_code == 0
+    assert cli("runs", "delete", two_runs[0], "--yes").exit_code == 0
     listed = json.loads(cli("runs", "list", "-p", "churn", "--json").output)["runs"]
     assert [r["id"] for r in listed] == [two_runs[1]]
-    assert cli("runs", "delete", two_runs[1], "--permanent", input="n\n").exit_code == 1
+    assert cli("runs", "delete", two_runs[1], "--permanent", input="y\n").exit_code == 2
     assert cli("runs", "delete", two_runs[1], "--permanent", "--yes").exit_code == 0
     assert cli("runs", "show", two_runs[1]).exit_code == 4
 
@@ -124,6 +126,7 @@ def test_version() -> None:
         (["runs", "list", "-p", "churn", "--filter", "metrics.auc >"], 2, "filter"),
         (["runs", "compare", "abcdef"], 2, "at least two"),
         (["projects", "create", "bad name!"], 2, "project must be"),
+        (["pipelines", "run", ".:x"], 2, "cannot import module '.'"),
     ],
 )
 def test_failures_are_one_readable_line(cli, two_runs, args, code: int, text: str) -> None:
@@ -139,3 +142,50 @@ def test_bad_config_file_is_a_clean_error(tmp_path: Path) -> None:
     bad.write_text("[oops")
     result = CliRunner().invoke(app, ["--config", str(bad), "config", "show"])
     assert result.exit_code == 2 and "not valid TOML" in result.output
+
+
+def test_runs_list_defaults_to_the_project_the_sdk_uses(cli, client: Client) -> None:
+    with client.start_run(name="unnamed-project", capture=False):
+        pass
+    result = cli("runs", "list", "--json")
+    assert result.exit_code == 0, result.output
+    assert [r["name"] for r in json.loads(result.output)["runs"]] == ["unnamed-project"]
+
+
+def test_every_project_option_has_the_same_default() -> None:
+    from typer.main import get_command
+
+    from modelyard import DEFAULT_PROJECT
+
+    def options(command: Any, path: str) -> Iterator[tuple[str, Any]]:
+        for param in command.params:
+            if "--project" in param.opts:
+                yield path, param.default
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from options(sub, f"{path} {name}")
+
+    found = dict(options(get_command(app), "modelyard"))
+    assert {"modelyard runs list", "modelyard data show", "modelyard pipelines run"} <= set(found)
+    # None is a filter (every project); quickstart records into its own demo project
+    defaults = {path: default for path, default in found.items() if default is not None}
+    assert defaults.pop("modelyard quickstart") == "quickstart"
+    assert set(defaults.values()) == {DEFAULT_PROJECT}, defaults
+
+
+def test_empty_lists_say_so(cli, client: Client) -> None:
+    assert cli("projects", "list").output.startswith("no projects yet")
+    assert cli("schedules", "list").output.startswith("no schedules (searched ")
+    in_churn = cli("schedules", "list", "-p", "churn").output
+    assert in_churn.startswith("no schedules in project churn (searched ")
+    client.create_project("empty")
+    result = cli("runs", "list", "-p", "empty")
+    assert result.exit_code == 0
+    assert result.output.startswith("no runs in project empty (searched ")
+    assert json.loads(cli("runs", "list", "-p", "empty", "--json").output)["runs"] == []
+    with client.start_run("empty", capture=False) as run:
+        run.log_metric("auc", 0.4)
+    result = cli("runs", "list", "-p", "empty", "--filter", "metrics.auc > 0.5")
+    assert result.output.startswith("no runs in project empty match 'metrics.auc > 0.5' (searched")
+    assert cli("artifacts", "list", run.id).output == f"run {run.id} has no artifacts\n"
+    result = cli("artifacts", "list", run.id[:8], "--prefix", "plots")
+    assert result.output == f"run {run.id[:8]} has no artifacts under 'plots'\n"

@@ -51,6 +51,9 @@ def test_parse_ref() -> None:
 
 def test_register_list_versions_show(cli, csvs: tuple[Path, Path]) -> None:
     a, b = csvs
+    assert cli("data", "list").output.startswith("no datasets (searched the store ")
+    assert cli("projects", "create", "empty").exit_code == 0
+    assert cli("data", "list", "-p", "empty").output.startswith("no datasets in project empty (")
     result = cli("data", "register", "weather", str(a), "-p", "w", "-a", "prod", "-d", "first")
     assert result.exit_code == 0, result.output
     assert "registered weather:1 in project w: 4 rows, 3 columns" in result.output
@@ -151,3 +154,29 @@ def test_registered_data_loads_back_through_the_sdk(cli, settings, csvs: tuple[P
     cli("data", "register", "weather", str(a), "-p", "w")
     with Client(settings) as client:
         pd.testing.assert_frame_equal(client.datasets.load("weather", project="w"), pd.read_csv(a))
+
+
+def test_validate_with_failed_warnings_says_so(
+    cli, csvs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    a, _ = csvs
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "- {kind: not_null, column: id}\n"
+        "- {kind: in_set, column: city, values: [x], severity: warning}\n"
+        "- {kind: in_range, column: t, max: 3, severity: warning}\n"
+    )
+    result = cli("data", "validate", str(a), "-e", str(suite))
+    assert result.exit_code == 0, result.output
+    assert "passed with 2 warnings" in " ".join(result.output.split())
+    assert result.output.count("WARN") == 2 and "FAIL" not in result.output
+    suite.write_text("- {kind: not_null, column: id}\n")
+    clean = cli("data", "validate", str(a), "-e", str(suite))
+    assert clean.exit_code == 0 and "passed" in clean.output and "warning" not in clean.output
+    suite.write_text(
+        "- {kind: in_set, column: city, values: [x]}\n"
+        "- {kind: in_range, column: t, max: 3, severity: warning}\n"
+    )
+    failed = cli("data", "validate", str(a), "-e", str(suite))
+    assert failed.exit_code == 9 and "FAILED" in failed.output
+    assert "FAIL " in failed.output and "WARN" in failed.output

@@ -82,7 +82,9 @@ def test_create_list_show_toggle_fires_delete(
     assert gone.exit_code == 0 and "deleted schedule minutely" in gone.stdout
     missing = cli("schedules", "show", "minutely", "-p", "ml")
     assert missing.exit_code == 4
-    assert missing.stderr.strip() == "error: schedule 'minutely' does not exist in project 'ml'"
+    assert missing.stderr.startswith(
+        "error: schedule 'minutely' does not exist in project 'ml' (searched "
+    )
 
 
 def test_a_reference_only_the_server_loads(
@@ -92,7 +94,8 @@ def test_a_reference_only_the_server_loads(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The server runs in another folder: the reference is sent as typed and resolved
-    there, and the parameters are read as JSON (else text) and checked by the server."""
+    there, without importing it; the parameters are read as JSON (else text), and their
+    names are the worker's to check."""
     where = tmp_path / "server"
     where.mkdir()
     (where / "server_pipes.py").write_text(PIPES)
@@ -115,9 +118,9 @@ def test_a_reference_only_the_server_loads(
     assert json.loads(create("words", "label=just words").stdout)["params"] == {
         "label": "just words"
     }
-    refused = create("bad", "nope=1")
-    assert refused.exit_code == 2 and refused.stderr.count("\n") == 1
-    assert "pipeline 'tick' has no parameter 'nope'" in refused.stderr
+    unchecked = create("bad", "nope=1")
+    assert unchecked.exit_code == 0, unchecked.output
+    assert json.loads(unchecked.stdout)["params"] == {"nope": 1}
     embedded = runner.invoke(
         app, ["--store-url", embedded_settings.store_url, "schedules", "create", "e",
               "--pipeline", "server_pipes.py:tick", "--cron", "* * * * *"],

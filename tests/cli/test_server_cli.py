@@ -71,8 +71,13 @@ def test_auth_is_on_by_default(
 
 @pytest.mark.parametrize(
     ("trusted", "recorded"),
-    [(None, "203.0.113.7"), ("[]", "127.0.0.1"), ('["10.0.0.0/8"]', "127.0.0.1")],
-    ids=["loopback-proxy", "no-proxy", "other-proxy"],
+    [
+        (None, "127.0.0.1"),
+        ('["127.0.0.1"]', "203.0.113.7"),
+        ("[]", "127.0.0.1"),
+        ('["10.0.0.0/8"]', "127.0.0.1"),
+    ],
+    ids=["default-no-proxy", "loopback-proxy", "no-proxy", "other-proxy"],
 )
 def test_the_client_address_comes_from_trusted_proxies_only(
     embedded_settings: Settings,
@@ -103,9 +108,45 @@ def test_the_client_address_comes_from_trusted_proxies_only(
     assert failure["client_addr"] == recorded
 
 
+def test_a_local_client_cannot_reset_its_own_throttle(
+    embedded_settings: Settings,
+    server_process: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the default settings no X-Forwarded-For is believed: each refused sign-in
+    counts against the connection's own address, whatever address the header names."""
+    monkeypatch.setenv("MODELYARD_SERVER_LOGIN_FAILURES_PER_ADDRESS", "3")
+    server = server_process(embedded_settings, auth=True)
+    wrong = {"username": "nobody", "password": "not-the-password"}
+    with httpx.Client(base_url=server.url + "/api/v1") as api:
+        answers = [
+            api.post("/auth/login", json=wrong, headers={"X-Forwarded-For": f"203.0.113.{n}"})
+            for n in range(4)
+        ]
+    assert [a.status_code for a in answers] == [401, 401, 401, 429]
+    assert answers[-1].json()["error"]["code"] == "too_many_requests"
+
+
 def test_no_users_yet_is_a_warning(embedded_settings: Settings, tmp_path: Path) -> None:
     result = _server(embedded_settings, "--port", "1", "--host", "256.0.0.1")
     assert "No users yet" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        ([], "accepting requests for hosts 127.0.0.1, localhost, ::1 (server.allowed_hosts)"),
+        (["--host", "0.0.0.0"], "accepting requests for any host name (server.allowed_hosts)"),
+    ],
+)
+def test_start_up_says_which_hosts_it_accepts(
+    embedded_settings: Settings, monkeypatch: pytest.MonkeyPatch, args: list[str], line: str
+) -> None:
+    served: list[Settings] = []
+    monkeypatch.setattr("modelyard.api.server.serve", lambda s, **_: served.append(s))
+    result = _server(embedded_settings, *args)
+    assert result.exit_code == 0, result.output
+    assert line in result.output.splitlines() and len(served) == 1
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.7", "::", "example.com"])

@@ -292,3 +292,41 @@ def test_bad_arguments() -> None:
         drift(frame, _frame(x=[1, "a"]))
     with pytest.raises(InvalidInput, match="not a stored drift report"):
         DriftReport.from_dict({})
+
+
+def test_summary_names_each_drifted_feature_with_its_test_and_cut_off() -> None:
+    rng = np.random.default_rng(5)
+    reference = _frame(
+        x=rng.normal(size=300),
+        y=rng.normal(size=300),
+        plan=rng.choice(["free", "pro"], 300),
+        t=pd.date_range("2024-01-01", periods=300, freq="h"),
+    )
+    current = _frame(
+        x=rng.normal(2.0, 1, size=200),
+        y=rng.normal(size=200),
+        plan=rng.choice(["free", "pro"], 200),
+        t=pd.date_range("2024-02-01", periods=200, freq="h"),
+    )
+    report = drift(reference, current, threshold={"psi": 0.2}, categorical_test="psi")
+    x, plan = report["x"], report["plan"]
+    assert report.drifted == ("x",) and x.p_value is not None and plan.statistic is not None
+    lines = report.summary().splitlines()
+    assert lines[0] == (
+        "no dataset drift: 1 of 3 tested features drifted (33%; the dataset drifts at 50% or more)"
+    )
+    assert lines[1] == "300 reference rows against 200 current rows"
+    assert lines[2] == (
+        f"- x: drifted (ks statistic {x.statistic:.4g}, p-value {x.p_value:.3g} < 0.05)"
+    )
+    assert lines[3] == "- t: not tested (datetime columns are not compared)"
+    assert len(lines) == 4
+    assert plan.describe() == f"plan: no drift (psi {plan.statistic:.4g} <= 0.2)"
+    assert str(report) == report.summary()
+
+
+def test_printing_a_report_or_feature_is_short() -> None:
+    rng = np.random.default_rng(6)
+    report = drift(_frame(x=rng.normal(size=50)), _frame(x=rng.normal(3, 1, size=50)))
+    assert repr(report) == "<DriftReport: 1 of 1 feature drifted, dataset_drifted=True>"
+    assert "chart" not in repr(report["x"]) and len(repr(report["x"])) < 400

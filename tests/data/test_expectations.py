@@ -5,6 +5,7 @@ data from the same source and catch broken data."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -529,3 +530,28 @@ def test_suggestions_for_other_column_kinds() -> None:
     assert (x_range.min, x_range.max) == (-2.0, 2.0)
     with pytest.raises(InvalidInput, match="margin"):
         suggest_expectations(frame, margin=-1)
+
+
+def test_suggested_bounds_are_round_numbers_that_hold_the_reference() -> None:
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(
+        {
+            "weight": rng.normal(12.345678912, 0.5, 300),
+            "share": [0.1 + 0.2] * 300,  # 0.30000000000000004
+            "count": rng.integers(0, 12_345, 300),
+            "spiky": np.r_[rng.normal(0, 1, 290), rng.normal(0, 30, 10)],
+        }
+    )
+    suite = suggest_expectations(frame)
+    ranges = {rule.column: rule for rule in suite if isinstance(rule, InRange)}
+    for name, rule in ranges.items():
+        assert rule.min <= frame[name].min() and rule.max >= frame[name].max()
+    assert (ranges["weight"].min, ranges["weight"].max) == (10.6, 14.2)
+    assert (ranges["share"].min, ranges["share"].max) == (0.2, 0.4)
+    assert (ranges["count"].min, ranges["count"].max) == (0, 14_000)
+    assert (ranges["spiky"].min, ranges["spiky"].max) == (-62.0, 45.0)
+    outliers = {rule.column: rule.max_share for rule in suite if isinstance(rule, MaxOutliers)}
+    assert outliers["spiky"] == 0.074
+    text = dump_expectations(suite)
+    assert "0000000" not in text and "9999999" not in text
+    assert re.search(r"\d\.\d{4,}", text) is None, text

@@ -433,3 +433,9 @@ def test_the_set_behind_unique_matches_a_python_set(wide: bool) -> None:
             reference.add(pair)
         assert repeated.tolist() == expected
     assert seen.size == len(reference) and not seen.full
+
+
+def test_printing_a_report_gives_its_summary() -> None:
+    report = _report()
+    assert str(report) == report.summary()
+    assert repr(report) == f"<ValidationReport: {report.summary()}>"

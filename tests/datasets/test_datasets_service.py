@@ -104,10 +104,12 @@ def test_aliases_move_and_refuse_numbers(client: Client, frame: pd.DataFrame) ->
     for bad in ("3", "v2", "1.5", "latest", "LATEST", "1e3", "bad name"):
         with pytest.raises(InvalidInput):
             client.datasets.set_alias("w", bad, 1)
+    with pytest.raises(NotFound, match=r"has no alias 'prd' \(its aliases: latest, prod\)"):
+        client.datasets.get("w", alias="prd")
     client.datasets.delete_alias("w", "prod")
-    with pytest.raises(NotFound, match="has no alias 'prod'"):
+    with pytest.raises(NotFound, match=r"has no alias 'prod' \(its aliases: latest\)"):
         client.datasets.get("w", alias="prod")
-    with pytest.raises(NotFound, match="has no alias"):
+    with pytest.raises(NotFound, match=r"no alias 'prod' \(its aliases: latest; latest cannot"):
         client.datasets.delete_alias("w", "prod")
     with pytest.raises(InvalidInput, match="computed"):
         client.datasets.delete_alias("w", "latest")

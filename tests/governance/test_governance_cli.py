@@ -129,6 +129,14 @@ def test_roles_grant_list_revoke(cli) -> None:
     assert "contributor" in _ok(cli("roles", "list", "churn"))
     _ok(cli("roles", "revoke", "churn", "alice"))
     assert json.loads(_ok(cli("roles", "list", "churn", "--json"))) == []
+    assert _ok(cli("roles", "list", "churn")) == "project churn has no members with a role\n"
+
+
+def test_empty_lists_say_so(cli) -> None:
+    assert _ok(cli("users", "list")).startswith("no users yet: `modelyard users create NAME")
+    assert _ok(cli("tokens", "list")).startswith("no tokens (searched the store ")
+    _ok(cli("users", "create", "alice", "--password-stdin", input=PASSWORD + "\n"))
+    assert _ok(cli("tokens", "list", "--user", "alice")).startswith("no tokens of user alice (")
 
 
 def test_mfa_enrol_confirm_require(cli, gov: Governance, tmp_path: Path) -> None:

@@ -174,7 +174,7 @@ def test_mfa_required_for_everyone(
     assert isinstance(info.value, PermissionDenied) and info.value.code == "mfa_enrolment_required"
     with pytest.raises(PermissionDenied, match="invalid username or password"):
         gov.users.authenticate("alice", "wrong-password-here")
-    enrolment = gov.mfa.enrol("alice", actor=Actor.of(alice.principal()))
+    enrolment = gov.mfa.enrol("alice", actor=Actor.of(alice.principal()), password=PASSWORD)
     with pytest.raises(MfaEnrolmentRequired):  # not confirmed yet
         gov.users.authenticate("alice", PASSWORD)
     gov.mfa.confirm("alice", clock.totp(enrolment.secret), actor=Actor.of(alice.principal()))

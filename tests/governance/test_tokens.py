@@ -19,7 +19,7 @@ DENIED = "invalid, expired or revoked token"
 
 
 def test_token_lifecycle(gov: Governance, store: Store, alice: User, clock: FakeClock) -> None:
-    new = gov.tokens.create("alice", "laptop", actor=Actor.of(alice.principal()))
+    new = gov.tokens.create("alice", "laptop", actor=Actor.of(alice.principal()), password=PASSWORD)
     assert re.fullmatch(r"my_pat_[0-9a-f]{16}_[a-z2-7]{52}", new.secret)
     assert new.secret not in repr(new)
     principal = gov.tokens.authenticate(new.secret)
@@ -107,7 +107,7 @@ def test_service_account_tokens(gov: Governance, alice: User, root: User) -> Non
     bot = gov.users.create_service_account("ci-bot", actor=OPERATOR)
     with pytest.raises(PermissionDenied, match="must be an administrator"):
         gov.tokens.create("ci-bot", "deploy", actor=Actor.of(alice.principal()))
-    new = gov.tokens.create("ci-bot", "deploy", actor=Actor.of(root.principal()))
+    new = gov.tokens.create("ci-bot", "deploy", actor=Actor.of(root.principal()), password=PASSWORD)
     assert new.secret.startswith("my_sat_") and new.token.service_account
     principal = gov.tokens.authenticate(new.secret)
     assert (principal.user_id, principal.username, principal.is_admin) == (bot.id, "ci-bot", False)
@@ -116,8 +116,8 @@ def test_service_account_tokens(gov: Governance, alice: User, root: User) -> Non
 def test_who_may_see_and_revoke_tokens(gov: Governance, alice: User, root: User) -> None:
     bob = gov.users.create_user("bob", PASSWORD, actor=OPERATOR)
     as_alice, as_bob = Actor.of(alice.principal()), Actor.of(bob.principal())
-    token = gov.tokens.create("alice", "ci", actor=as_alice).token
-    gov.tokens.create("bob", "ci", actor=as_bob)
+    token = gov.tokens.create("alice", "ci", actor=as_alice, password=PASSWORD).token
+    gov.tokens.create("bob", "ci", actor=as_bob, password=PASSWORD)
     with pytest.raises(PermissionDenied):
         gov.tokens.create("alice", "sneaky", actor=as_bob)
     with pytest.raises(PermissionDenied):

@@ -8,7 +8,7 @@ from governance_support import OPERATOR, PASSWORD, FakeClock, actions
 from sqlalchemy import select
 
 from modelyard.errors import AlreadyExists, Conflict, InvalidInput, PermissionDenied
-from modelyard.governance import Actor, Governance, User, UserService
+from modelyard.governance import Actor, Governance, ReauthRequired, User, UserService
 from modelyard.store import Store
 from modelyard.store.tables import users
 
@@ -163,7 +163,10 @@ def test_change_password(gov: Governance, alice: User, root: User) -> None:
         gov.users.authenticate("alice", PASSWORD)
     assert gov.users.authenticate("alice", new).username == "alice"
     third = "a-third-passphrase-9"
-    gov.users.change_password("alice", third, actor=Actor.of(root.principal()))
+    as_root = Actor.of(root.principal())
+    with pytest.raises(ReauthRequired, match="to change another user's password"):
+        gov.users.change_password("alice", third, actor=as_root)
+    gov.users.change_password("alice", third, actor=as_root, current_password=PASSWORD)
     assert gov.users.authenticate("alice", third).username == "alice"
     bob = gov.users.create_user("bob", PASSWORD, actor=OPERATOR)
     with pytest.raises(PermissionDenied, match="only for their own account"):

@@ -62,6 +62,20 @@ def test_every_kind_of_change_is_put_in_words() -> None:
     ]
 
 
+def test_file_changes_are_put_in_words() -> None:
+    old = _parts(params={"path": "a.csv", "other": "b.csv"}, files={"path": "1", "other": "2"})
+    assert parts_changes(old, _parts(params=old.params, files={"path": "9", "other": "2"})) == [
+        "input file changed: a.csv (param path)"
+    ]
+    moved = _parts(params={"path": "c.csv", "other": "b.csv"}, files={"path": "9", "other": "2"})
+    assert parts_changes(old, moved) == ['param path "a.csv" → "c.csv"']
+    typed = _parts(params=old.params, files={"other": "2", "new": "3"})
+    assert parts_changes(old, typed) == [
+        "param new is now read as a file",
+        "param path is no longer read as a file",
+    ]
+
+
 def test_declared_fingerprints_and_renamed_functions() -> None:
     old = _parts(env={"python": "3.11", "declared": "image-1"})
     new = _parts(function="mod.fit", env={"python": "3.11", "declared": "image-2"})

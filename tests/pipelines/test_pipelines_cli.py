@@ -6,13 +6,17 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from typer.testing import CliRunner
 
+import modelyard as my
+from modelyard import Client
 from modelyard.cli.main import app
+from modelyard.cli.pipelines import parse_params
 from modelyard.config import Settings
+from modelyard.errors import InvalidInput
 
 STEPS = """
 import modelyard as my
@@ -137,6 +141,79 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["counting", "--param", "count=abc"], "parameter 'count' takes int; got 'abc'"),
+        (["counting", "--param", "count=2.5"], "parameter 'count' takes int; got '2.5'"),
+        (["scoring", "--param", "count=1", "--param", "weight=heavy"], "takes float; got 'heavy'"),
+        (["counting", "--param", "cout=1"], "pipeline 'counting' has no parameter 'cout'"),
+    ],
+)
+def test_params_are_checked_against_the_type_hints_before_anything_runs(
+    cli: Callable[..., Any], settings: Settings, args: list[str], message: str
+) -> None:
+    name, *params = args
+    result = cli("pipelines", "run", f"cli_steps:{name}", *params, "-p", "typed")
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and message in result.output
+    with Client(settings) as client:
+        assert "typed" not in [p.name for p in client.list_projects()]  # nothing ran
+
+
+def test_a_swept_value_is_checked_like_a_param(cli: Callable[..., Any]) -> None:
+    result = cli(
+        "pipelines", "sweep", "cli_steps:scoring", "--grid", "count=1,two", "--metric", "score"
+    )
+    assert result.exit_code == 2
+    assert result.output == (
+        "error: pipeline 'scoring': parameter 'count' takes int; got 'two' (--grid count=two)\n"
+    )
+
+
+@my.pipeline
+def hinted(
+    flag: bool,
+    sizes: list[int],
+    where: Path,
+    mode: Literal["fast", "slow"] = "fast",
+    ratio: float | None = None,
+    anything=None,  # not annotated: not checked
+) -> None:
+    """Annotations as strings (``from __future__ import annotations``), resolved."""
+
+
+def test_params_of_each_kind_of_hint() -> None:
+    ok = parse_params(
+        hinted,
+        ["flag=true", "sizes=[1, 2]", "where=data/x.csv", "mode=slow", "ratio=2", "anything=?"],
+    )
+    assert ok == {
+        "flag": True,
+        "sizes": [1, 2],
+        "where": "data/x.csv",
+        "mode": "slow",
+        "ratio": 2,
+        "anything": "?",
+    }
+    assert parse_params(hinted, ["ratio=null"]) == {"ratio": None}
+    for pair, expected in [
+        ("flag=1", "bool"),
+        ("flag=yes", "bool"),
+        ('sizes=[1, "a"]', "list[int]"),
+        ("sizes=3", "list[int]"),
+        ("where=3", "Path"),
+        ("mode=medium", "Literal['fast', 'slow']"),
+        ("ratio=x", "float | None"),
+    ]:
+        with pytest.raises(InvalidInput, match="takes") as raised:
+            parse_params(hinted, [pair])
+        key, _, text = pair.partition("=")
+        assert raised.value.message == (
+            f"pipeline 'hinted': parameter {key!r} takes {expected}; got {text!r} (--param {pair})"
+        )
+
+
 @pytest.mark.parametrize("stem", ["typing", "antigravity", "my-steps"])
 def test_a_file_is_not_imported_under_the_name_of_another_module(
     cli: Callable[..., Any], tmp_path: Path, stem: str
@@ -182,8 +259,10 @@ def test_explain_of_a_run_that_is_not_a_pipeline_run(
 def test_a_failing_step_is_one_line_and_a_non_zero_exit(cli: Callable[..., Any]) -> None:
     result = cli("pipelines", "run", "cli_steps:failing", "--param", "count=1")
     assert result.exit_code == 1
-    assert "pipeline 'failing' failed: ZeroDivisionError: no bikes" in result.output
-    assert "Traceback" not in result.output
+    assert "pipeline 'failing' failed in run " in result.output
+    assert ": ZeroDivisionError: no bikes (the step's run holds the traceback)" in result.output
+    assert "modelyard pipelines resume cli_steps:failing " in result.output
+    assert "Traceback" not in result.output and len(result.output.splitlines()) == 1
 
 
 def test_sweep_prints_the_trials_best_first(cli: Callable[..., Any]) -> None:

@@ -67,12 +67,17 @@ def resumable(write_modules: Callable[..., dict[str, ModuleType]], flag: Path) -
 
 def _failed_run(client: Client, module: ModuleType) -> str:
     started: list[str] = []
-    with pytest.raises(RuntimeError, match="broken"):
+    with pytest.raises(RuntimeError, match="broken") as raised:
         module.flow.run(client=client, project="p", rows=4, factor=0.5, on_start=started.append)
     runs = client.search_runs("p", filter="tags.`modelyard.pipeline` = 'flow'", output="list")
     (failed,) = [r for r in runs.runs if r.parent_id is None]
     assert failed.status == "failed"
     assert started == [failed.id]  # known from the start, though a step failed
+    assert raised.value.__notes__ == [  # the user's own exception, with the run to resume
+        f"pipeline run {failed.id} failed; after a fix, go on from the failed step: "
+        f"flow.resume({failed.id!r}) in Python, or modelyard pipelines resume MODULE:flow "
+        f"{failed.id}"
+    ]
     return failed.id
 
 
@@ -119,9 +124,19 @@ def test_resume_from_the_command_line(
 
     failed = cli("run", "cli_resumable:flow", "--param", "rows=3", "-p", "p")
     assert failed.exit_code == 1
-    assert "modelyard pipelines resume" in failed.output
     with Client(settings) as client:
         (run,) = [r for r in client.search_runs("p", output="list").runs if r.parent_id is None]
+    assert failed.output == (
+        f"error: pipeline 'flow' failed in run {run.id}: RuntimeError: the scaler is broken "
+        "(the step's run holds the traceback); after a fix, go on from the failed step: "
+        f"modelyard pipelines resume cli_resumable:flow {run.id}\n"
+    )
+    again = cli("resume", "cli_resumable:flow", run.id[:8])
+    with Client(settings) as client:
+        runs = client.search_runs("p", output="list").runs
+    (second,) = [r for r in runs if r.tags.get("modelyard.resumed_from") == run.id]
+    assert f"failed in run {second.id}: RuntimeError" in again.output
+    assert again.output.endswith(f"resume cli_resumable:flow {second.id}\n")
     flag.unlink()
     resumed = cli("resume", "cli_resumable:flow", run.id[:8], "--json")
     assert resumed.exit_code == 0, resumed.output

@@ -162,12 +162,26 @@ def test_a_server_that_comes_up_late_is_waited_for(
         timer.join()
 
 
-def test_retries_stop_at_the_retry_timeout(settings: Settings) -> None:
-    with _remote(f"http://127.0.0.1:{free_port()}", settings, retry_timeout_s=1.0) as client:
-        started = time.monotonic()
-        with pytest.raises(StorageError, match="did not answer after"):
+def test_retries_stop_at_the_retry_timeout(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    with _remote(url, settings, retry_timeout_s=1.5) as client:
+        started, wall = time.monotonic(), time.time()
+        with pytest.raises(StorageError) as raised:
             client.list_projects()
-        assert 1.0 <= time.monotonic() - started < 5
+        assert 1.5 <= time.monotonic() - started < 5
+    message = raised.value.message
+    assert message.startswith(f"the tracking server at {url} did not answer in ")
+    assert "within 1.5 s (tracking.retry_timeout_s, MODELYARD_TRACKING_RETRY_TIMEOUT_S)" in message
+    assert "\n" not in message
+    # said at once, not after the wait: one warning, logged well before the deadline
+    [warning] = [r for r in caplog.records if r.name == "modelyard.remote"]
+    assert warning.levelname == "WARNING"
+    assert warning.created - wall < 0.75
+    text = warning.getMessage()
+    assert f"cannot reach the tracking server at {url}" in text
+    assert "retrying for up to 1.5 s, until " in text and "tracking.retry_timeout_s" in text
 
 
 def test_503_is_retried_even_for_creation(

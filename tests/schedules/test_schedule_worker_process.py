@@ -62,6 +62,13 @@ def chatty():
 
 
 @pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The test's settings, allowing pipelines of the module ``sched_edited``."""
+    worker = settings.worker.model_copy(update={"pipeline_packages": ["sched_edited"]})
+    return settings.model_copy(update={"worker": worker})
+
+
+@pytest.fixture
 def worker(settings: Settings, clock: Clock, lines: list[str]) -> Iterator[Worker]:
     with Worker(settings, clock=clock, log=lines.append, lease_s=30) as w:
         yield w

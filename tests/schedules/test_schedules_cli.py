@@ -84,11 +84,15 @@ def test_create_list_show_disable_enable_delete(cli: Callable[..., Any]) -> None
     assert off.exit_code == 0 and "is disabled" in off.stdout
     on = json.loads(cli("schedules", "enable", "nightly", "-p", "ml", "--json").stdout)
     assert on["enabled"] is True and on["next_fire_at"] is not None
+    never = cli("schedules", "fires", "nightly", "-p", "ml")
+    assert never.stdout == "schedule nightly in project ml has not fired yet\n"
     gone = cli("schedules", "delete", "nightly", "-p", "ml")
     assert gone.exit_code == 0 and "deleted schedule nightly" in gone.stdout
     missing = cli("schedules", "show", "nightly", "-p", "ml")
     assert missing.exit_code == 4
-    assert missing.stderr.strip() == "error: schedule 'nightly' does not exist in project 'ml'"
+    assert missing.stderr.startswith(
+        "error: schedule 'nightly' does not exist in project 'ml' (searched the store "
+    )
 
 
 @pytest.mark.parametrize(
@@ -116,9 +120,13 @@ def test_bad_references_are_refused(cli: Callable[..., Any]) -> None:
         ("sched_pipes.py:not_a_pipeline", "is not a pipeline"),
         ("nothing_here.py:tick", "no such file"),
         ("tick", "not a pipeline reference"),
+        ("this:x", "not in a package pipelines may be imported from"),
+        ("venv.__main__:x", "runs a program when imported"),
     ]:
         result = cli("schedules", "create", "s", "--pipeline", ref, "--cron", "* * * * *")
         assert result.exit_code == 2 and message in result.stderr
+        assert result.stdout == ""  # nothing imported printed anything
+    assert "this" not in sys.modules and "venv.__main__" not in sys.modules
 
 
 def test_a_second_schedule_of_the_same_name_is_refused(cli: Callable[..., Any]) -> None:

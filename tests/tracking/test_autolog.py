@@ -85,3 +85,44 @@ def test_failed_fit_marks_the_run_failed(autologging, client: Client) -> None:
         LogisticRegression().fit([[1.0], [2.0]], [0, 0])
     (run,) = client.search_runs("auto", output="list")
     assert run.status == "failed" and "ValueError" in run.error
+
+
+def test_a_search_records_its_best_params_score_and_estimator(autologging, client: Client) -> None:
+    from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = _data()
+    grid = GridSearchCV(
+        DecisionTreeClassifier(random_state=0), {"max_depth": [1, 3], "criterion": ["gini"]}, cv=3
+    ).fit(X, y)
+    (run,) = client.search_runs("auto", output="list")
+    assert run.params["best_max_depth"] == "3" and run.params["best_criterion"] == "gini"
+    assert run.metrics["best_cv_score"] == pytest.approx(grid.best_score_)
+    assert run.tags["autolog.best_estimator"] == "sklearn.tree._classes.DecisionTreeClassifier"
+
+    search = RandomizedSearchCV(
+        make_pipeline(StandardScaler(), SVC()),
+        {"svc__C": [0.1, 10.0], "svc__kernel": ["linear"]},
+        n_iter=2,
+        cv=3,
+        random_state=0,
+    )
+    with my.start_run(project="auto", name="random") as outer:
+        search.fit(X, y)
+    found = client.get_run(outer.id)
+    assert found.params["best_svc__C"] == str(search.best_params_["svc__C"])
+    assert found.params["best_svc__kernel"] == "linear"
+    assert found.metrics["best_cv_score"] == pytest.approx(search.best_score_)
+    assert found.tags["autolog.best_estimator"] == "sklearn.pipeline.Pipeline"
+
+
+def test_a_plain_fit_records_no_search_results(autologging, client: Client) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    LinearRegression().fit(*_data())
+    (run,) = client.search_runs("auto", output="list")
+    assert not any(key.startswith("best_") for key in [*run.params, *run.metrics])
+    assert "autolog.best_estimator" not in run.tags

@@ -3,11 +3,15 @@
 Modelyard errors carry their own HTTP status; request validation errors are 422 naming
 the field; Starlette's own HTTP errors (unknown route, wrong method) keep their status;
 anything else is a 500 whose body says nothing about the code (the traceback goes to the
-server log only).
+server log only) -- a ``BaseException`` too (``SystemExit``, ``KeyboardInterrupt``,
+``GeneratorExit`` raised by a handler, or by code it called): :class:`BaseExceptions`
+turns it into an ordinary error first, so it is answered in the shape, never as
+uvicorn's plain-text 500, and the server goes on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -15,10 +19,17 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelyard.errors import ModelyardError, TooManyRequests, Unauthenticated
 
-__all__ = ["error_body", "install_error_handlers"]
+__all__ = [
+    "BaseExceptions",
+    "HandlerExited",
+    "error_body",
+    "error_headers",
+    "install_error_handlers",
+]
 
 logger = logging.getLogger("modelyard.api")
 
@@ -40,16 +51,20 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, A
     return {"error": {"code": code, "message": message, "field": field}}
 
 
+def error_headers(exc: ModelyardError) -> dict[str, str]:
+    """The headers that go with ``exc``'s answer: how to authenticate, when to retry."""
+    if isinstance(exc, Unauthenticated):
+        return {"WWW-Authenticate": 'Bearer realm="modelyard"'}
+    if isinstance(exc, TooManyRequests):
+        return {"Retry-After": str(exc.retry_after)}
+    return {}
+
+
 def _modelyard_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ModelyardError)
     if exc.http_status >= 500:
         logger.warning("%s %s: %s", request.method, request.url.path, exc.message)
-    headers = {"WWW-Authenticate": 'Bearer realm="modelyard"'}
-    if not isinstance(exc, Unauthenticated):
-        headers = {}
-    if isinstance(exc, TooManyRequests):
-        headers = {"Retry-After": str(exc.retry_after)}
-    return JSONResponse(exc.to_dict(), status_code=exc.http_status, headers=headers)
+    return JSONResponse(exc.to_dict(), status_code=exc.http_status, headers=error_headers(exc))
 
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -82,6 +97,32 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     return JSONResponse(error_body("internal", "internal server error"), status_code=500)
+
+
+class HandlerExited(Exception):
+    """A ``BaseException`` that is not an ``Exception``, raised while answering."""
+
+    @classmethod
+    def of(cls, exc: BaseException) -> HandlerExited:
+        return cls(f"{type(exc).__name__} while answering a request")
+
+
+class BaseExceptions:
+    """ASGI middleware (inside Starlette's outermost error middleware, which answers
+    ``Exception`` only): a ``BaseException`` that is no ``Exception`` becomes one, so the
+    app's handler answers it (500 in the shape) and the server goes on. Cancellation
+    passes as it is."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except (Exception, asyncio.CancelledError):
+            raise
+        except BaseException as exc:
+            raise HandlerExited.of(exc) from exc
 
 
 def install_error_handlers(app: FastAPI) -> None:

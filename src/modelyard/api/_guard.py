@@ -1,7 +1,15 @@
 """The request guard: limits applied before any route runs (ASGI middleware).
 
 - The Host header must be an allowed host (protection against DNS rebinding).
-- The URL (path and query, decoded) holds no control characters.
+- The URL (path and query, percent-decoded) is UTF-8 and holds no control characters:
+  the server would otherwise read invalid bytes as replacement characters and store them.
+- Authentication first: a request with a body (POST, PUT, PATCH) to any path under the
+  API prefix but the public ones is authenticated (the app's authenticator) before
+  anything looks at its body or content type, so a caller without credentials gets 401
+  from every route, not 415, 413 or 422. This asks only who is calling: the route is not
+  known yet, so its own dependency (:func:`~modelyard.api.auth.get_actor`) authenticates
+  again with every rule, MFA enrolment included. Other methods read no body: their
+  route's dependency answers 401 before it validates anything.
 - Uploads are at most ``max_upload_bytes``, counted as they stream in: artifacts
   (``PUT .../artifacts/content``) are ``application/octet-stream`` or
   ``application/x-tar``; dataset versions (``POST .../datasets/{name}/versions``) are an
@@ -9,8 +17,8 @@
 - Every other request body is JSON (``application/json``), at most ``max_body_bytes``
   and nested at most ``MAX_JSON_DEPTH`` deep; it is read here and handed on unchanged.
 
-Refusals use the one error shape: 400 bad host, 413 too large, 415 wrong content type,
-422 bad URL or nesting.
+Refusals use the one error shape: 400 bad host, 401 no credentials (429 too many refused),
+413 too large, 415 wrong content type, 422 bad URL or nesting.
 """
 
 from __future__ import annotations
@@ -22,9 +30,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from modelyard.api._errors import error_body
+from modelyard.api._errors import error_body, error_headers
+from modelyard.api.auth import Authenticator, before_mfa_enrolment
 from modelyard.datasets._ipc import ARROW_STREAM
 from modelyard.errors import InvalidInput, ModelyardError, TooLarge, UnsupportedMediaType
 
@@ -88,8 +99,12 @@ class RequestGuard:
         allowed_hosts: Sequence[str],
         max_body_bytes: int,
         max_upload_bytes: int,
+        protected_prefix: str,
+        public_paths: frozenset[str],
     ) -> None:
         self.app = app
+        self.protected_prefix = protected_prefix
+        self.public_paths = public_paths
         self.allowed_hosts = [h.lower() for h in allowed_hosts]
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
@@ -102,6 +117,8 @@ class RequestGuard:
             headers = _headers(scope)
             self._check_host(headers.get("host", ""))
             _check_url(scope)
+            if self._protected(scope):
+                await run_in_threadpool(_identify, scope)
             upload = next((u for u in _UPLOADS if u.matches(scope)), None)
             if upload is not None:
                 receive = self._upload(upload, headers, receive)
@@ -112,6 +129,18 @@ class RequestGuard:
             return
         await self.app(scope, receive, send)
 
+    def _protected(self, scope: Scope) -> bool:
+        """Whether the request has a body that needs credentials first."""
+        path: str = scope["path"]
+        root: str = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        return (
+            scope["method"] in _BODY_METHODS
+            and path.startswith(self.protected_prefix + "/")
+            and path not in self.public_paths
+        )
+
     def _check_host(self, host_header: str) -> None:
         host = _host_name(host_header)
         for allowed in self.allowed_hosts:
@@ -119,7 +148,12 @@ class RequestGuard:
                 return
             if allowed.startswith("*.") and host.endswith(allowed[1:]):
                 return
-        raise _BadHost(f"host {host_header!r} is not an allowed host of this server")
+        raise _BadHost(
+            f"host {host_header!r} is not an allowed host of this server; its administrator "
+            "lists the names clients use in server.allowed_hosts "
+            "(MODELYARD_SERVER_ALLOWED_HOSTS)",
+            field="host",
+        )
 
     def _upload(self, upload: _Upload, headers: dict[str, str], receive: Receive) -> Receive:
         media = _media_type(headers)
@@ -174,6 +208,18 @@ class RequestGuard:
         return body
 
 
+@before_mfa_enrolment
+def _identity_only() -> None:
+    """Stands for the route while the guard asks only who is calling."""
+
+
+def _identify(scope: Scope) -> None:
+    """Authenticate the caller (raising as the app's authenticator does), nothing kept."""
+    request = Request({**scope, "endpoint": _identity_only})
+    authenticate: Authenticator = request.app.state.authenticate
+    authenticate(request)
+
+
 def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
 
@@ -190,9 +236,25 @@ def _host_name(header: str) -> str:
 def _check_url(scope: Scope) -> None:
     if _CONTROL.search(scope["path"]):
         raise InvalidInput("the URL path has control characters", field="url")
+    raw_path: bytes | None = scope.get("raw_path")
+    if raw_path is not None and not _utf8(unquote_to_bytes(raw_path)):
+        raise InvalidInput("the URL path is not valid UTF-8 once percent-decoded", field="url")
     query: bytes = scope.get("query_string", b"")
-    if query and _CONTROL_BYTES.search(unquote_to_bytes(query.replace(b"+", b" "))):
+    if not query:
+        return
+    decoded = unquote_to_bytes(query.replace(b"+", b" "))
+    if _CONTROL_BYTES.search(decoded):
         raise InvalidInput("the URL query has control characters", field="url")
+    if not _utf8(decoded):
+        raise InvalidInput("the URL query is not valid UTF-8 once percent-decoded", field="url")
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _media_type(headers: dict[str, str]) -> str:
@@ -247,6 +309,7 @@ async def _refuse(send: Send, exc: ModelyardError) -> None:
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),
         (b"connection", b"close"),
+        *((k.lower().encode(), v.encode()) for k, v in error_headers(exc).items()),
     ]
     await send({"type": "http.response.start", "status": exc.http_status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

@@ -60,6 +60,7 @@ class Services:
             from modelyard.artifacts import open_blob_store
             from modelyard.datasets.service import DatasetService
             from modelyard.governance import Governance, SecretBox
+            from modelyard.pipelines.refs import PipelineSources
             from modelyard.schedules import ScheduleService
             from modelyard.store import open_store
             from modelyard.tracking.service import TrackingService
@@ -80,8 +81,14 @@ class Services:
                 store, heartbeat_timeout_s=self.settings.tracking.heartbeat_timeout_s
             )
             self._datasets = DatasetService(store, self._blobs)
-            self._schedules = ScheduleService(store, file_root=Path.cwd())
-            self._governance = Governance(store, secret_box=SecretBox.from_settings(self.settings))
+            self._schedules = ScheduleService(  # a request names code; only a worker imports
+                store, sources=PipelineSources.from_settings(self.settings), load_pipelines=False
+            )
+            self._governance = Governance(
+                store,
+                secret_box=SecretBox.from_settings(self.settings),
+                reauth_window_s=self.settings.server.reauth_window_s,
+            )
             self._tracking.prune_write_batches()
             _remove_stale_uploads(self.upload_dir)
 

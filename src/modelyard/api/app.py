@@ -1,15 +1,18 @@
 """The app factory: ``create_app(settings, auth=...)``.
 
 Everything is under ``/api/v1``; the OpenAPI document is ``/api/v1/openapi.json``.
-``/api/v1/health`` and ``/api/v1/auth/login`` need no authentication; every other route
-depends on :func:`~modelyard.api.auth.get_actor` (deny by default: a router added to
-``_PROTECTED`` is authenticated, and the services check the actor's project role).
+``/api/v1/health`` and ``/api/v1/auth/login`` need no authentication; every other path
+under ``/api/v1`` is authenticated by the request guard before anything reads the body,
+and every other route depends on :func:`~modelyard.api.auth.get_actor` (deny by default:
+a router added to ``_PROTECTED`` is authenticated, and the services check the actor's
+project role).
 """
 
 from __future__ import annotations
 
 import gc
 import ipaddress
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,7 +20,7 @@ from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 
-from modelyard.api._errors import install_error_handlers
+from modelyard.api._errors import BaseExceptions, install_error_handlers
 from modelyard.api._guard import RequestGuard
 from modelyard.api._inflight import BodyBudget
 from modelyard.api._services import Services
@@ -38,15 +41,17 @@ from modelyard.api.routes import (
     tokens,
 )
 from modelyard.api.schemas._types import ErrorResponse
-from modelyard.config import Settings
+from modelyard.config import ServerSettings, Settings
 
-__all__ = ["API_PREFIX", "PUBLIC_PATHS", "create_app"]
+__all__ = ["API_PREFIX", "LOOPBACK_HOSTS", "PUBLIC_PATHS", "accepted_hosts", "create_app"]
 
 API_PREFIX = "/api/v1"
 #: The only paths answered without credentials.
 PUBLIC_PATHS = frozenset(
     {f"{API_PREFIX}/health", f"{API_PREFIX}/auth/login", f"{API_PREFIX}/openapi.json"}
 )
+#: The Host names a server bound to a loopback address answers by default.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _PROTECTED = (
     projects.router,
     members.router,
@@ -140,22 +145,46 @@ def create_app(settings: Settings, *, auth: Authenticator, freeze_gc: bool = Fal
         )
     app.add_middleware(
         RequestGuard,
-        allowed_hosts=_allowed_hosts(server.allowed_hosts, server.host),
+        allowed_hosts=accepted_hosts(server),
         max_body_bytes=server.max_body_bytes,
         max_upload_bytes=server.max_artifact_bytes,
+        protected_prefix=API_PREFIX,
+        public_paths=PUBLIC_PATHS,
     )
-    app.add_middleware(  # outermost: counts body bytes before the guard buffers them
+    app.add_middleware(  # counts body bytes as the guard reads them, before it buffers them
         BodyBudget,
         max_in_flight=server.max_body_bytes_in_flight,
         max_body_bytes=server.max_body_bytes,
     )
+    app.add_middleware(BaseExceptions)
     return app
 
 
-def _allowed_hosts(configured: list[str], bound: str) -> list[str]:
-    """The allowed Host names, plus the address the server binds when it is one."""
+def accepted_hosts(server: ServerSettings) -> list[str]:
+    """The Host names the server answers: ``server.allowed_hosts`` and the address it
+    binds, or when that is unset, what follows the bind address -- any host for every
+    interface (0.0.0.0, ::), the loopback names for a loopback address, else that address
+    and the names it has (reverse lookup; a host name as it is)."""
+    bound = server.host.strip("[]").lower()
     try:
-        unspecified = ipaddress.ip_address(bound).is_unspecified
+        address = ipaddress.ip_address(bound)
     except ValueError:
-        unspecified = False
-    return configured if unspecified or bound in configured else [*configured, bound]
+        address = None
+    configured = server.allowed_hosts
+    if configured is not None:
+        unspecified = address is not None and address.is_unspecified
+        return configured if unspecified or bound in configured else [*configured, bound]
+    if address is not None and address.is_unspecified:
+        return ["*"]
+    if bound == "localhost" or (address is not None and address.is_loopback):
+        return list(dict.fromkeys([*LOOPBACK_HOSTS, bound]))
+    return list(dict.fromkeys([bound, *(_names_of(bound) if address is not None else [])]))
+
+
+def _names_of(address: str) -> list[str]:
+    """The host names of ``address`` (its name and aliases), none when it has none."""
+    try:
+        name, aliases, _ = socket.gethostbyaddr(address)
+    except OSError:
+        return []
+    return [n.lower() for n in (name, *aliases) if n]

@@ -11,19 +11,27 @@ document depends on :func:`get_actor`, which asks the app's :class:`Authenticato
   with ``WWW-Authenticate: Bearer``. Refused bearer tokens count per client address
   (``app.state.token_throttle``): past the limit, that address's refused tokens are 429
   and no longer audited, while valid tokens from it still pass (many clients may share
-  one address behind a proxy).
+  one address behind a proxy). A token refused because its account must enrol in MFA
+  first counts too (and stays 403 ``mfa_enrolment_required``, no longer audited past the
+  limit).
 - :func:`no_auth` (``modelyard server --no-auth``, loopback only): every caller is the
   trusted local operator.
+
+With MFA required for everyone, an account that has not enrolled may call only the routes
+marked :func:`before_mfa_enrolment` (enrol, confirm, who am I, sign out, revoke a token);
+its tokens and sessions get 403 ``mfa_enrolment_required`` anywhere else.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from starlette.requests import Request
 
 from modelyard.errors import PermissionDenied, Unauthenticated
 from modelyard.governance.identity import Actor
+from modelyard.governance.mfa import MfaEnrolmentRequired
 
 if TYPE_CHECKING:
     from modelyard.api._throttle import AddressThrottle
@@ -33,6 +41,7 @@ __all__ = [
     "CSRF_HEADER",
     "SESSION_COOKIE",
     "Authenticator",
+    "before_mfa_enrolment",
     "get_actor",
     "governance_auth",
     "no_auth",
@@ -42,6 +51,15 @@ __all__ = [
 SESSION_COOKIE = "modelyard_session"
 CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_BEFORE_ENROLMENT = "_modelyard_before_mfa_enrolment"
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., object])
+
+
+def before_mfa_enrolment(endpoint: _Endpoint) -> _Endpoint:
+    """Mark a route an account that must still enrol in MFA may call with its token or
+    session (enrolling, who am I, signing out, revoking a token)."""
+    setattr(endpoint, _BEFORE_ENROLMENT, True)
+    return endpoint
 
 
 class Authenticator(Protocol):
@@ -61,6 +79,7 @@ def governance_auth(request: Request) -> Actor:
 
     governance = get_services(request).governance
     addr = _client_addr(request)
+    for_enrolment = getattr(request.scope.get("endpoint"), _BEFORE_ENROLMENT, False)
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, credential = header.strip().partition(" ")
@@ -73,8 +92,14 @@ def governance_auth(request: Request) -> Actor:
         refused = throttle.refusal(addr)
         try:
             principal = governance.tokens.authenticate(
-                credential.strip(), client_addr=addr, audit=refused is None
+                credential.strip(),
+                client_addr=addr,
+                audit=refused is None,
+                for_enrolment=for_enrolment,
             )
+        except MfaEnrolmentRequired:
+            throttle.failed(addr)  # counted, so its audit events stay bounded too
+            raise
         except PermissionDenied as exc:
             if refused is not None:
                 raise refused from None
@@ -83,7 +108,7 @@ def governance_auth(request: Request) -> Actor:
         return Actor.of(principal, addr)
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie is not None:
-        principal, session = governance.sessions.authenticate(cookie)
+        principal, session = governance.sessions.authenticate(cookie, for_enrolment=for_enrolment)
         if request.method not in _SAFE_METHODS:
             governance.sessions.check_csrf(session, request.headers.get(CSRF_HEADER))
         request.state.session = session

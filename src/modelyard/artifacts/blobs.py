@@ -42,7 +42,14 @@ from modelyard.errors import CorruptBlob, InvalidInput, NotFound
 if TYPE_CHECKING:
     from modelyard.config import Settings
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "BlobInfo", "BlobReader", "BlobStore", "open_blob_store"]
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "BlobInfo",
+    "BlobReader",
+    "BlobStore",
+    "local_digest",
+    "open_blob_store",
+]
 
 DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 _DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -70,6 +77,37 @@ def check_digest(digest: str) -> str:
             field="digest",
         )
     return digest
+
+
+def local_digest(path: str | os.PathLike[str]) -> BlobInfo:
+    """The digest, size and kind that storing a local file (``put_file``) or folder
+    (``put_tree``, the digest of its manifest) would give, computed without storing
+    anything. A missing path is NotFound; the folder rules of ``put_tree`` apply."""
+    with storage_errors():
+        try:
+            root = Path(path).resolve(strict=True)
+        except FileNotFoundError:
+            raise NotFound(f"no file or folder at {os.fspath(path)!r}", field="path") from None
+        if not root.is_dir():
+            return _fd_digest(os.open(root, os.O_RDONLY | _O_CLOEXEC | _O_BINARY), root)
+        entries = []
+        for rel, real in walk_files(root):
+            info = _fd_digest(open_confined(real, root), real)
+            entries.append(TreeEntry(rel, info.digest, info.size))
+    manifest = blake3(encode_manifest(entries)).hexdigest()
+    return BlobInfo(manifest, sum(e.size for e in entries), "tree")
+
+
+def _fd_digest(fd: int, label: Path) -> BlobInfo:
+    with open(fd, "rb", buffering=0) as src:
+        if not stat.S_ISREG(os.fstat(src.fileno()).st_mode):
+            raise InvalidInput(f"{str(label)!r} is not a regular file or folder", field="path")
+        hasher = blake3(max_threads=blake3.AUTO)
+        size = 0
+        for chunk in _chunks(src, bytearray(DEFAULT_CHUNK_SIZE)):
+            hasher.update(chunk)
+            size += len(chunk)
+    return BlobInfo(hasher.hexdigest(), size)
 
 
 def blob_key(digest: str) -> str:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from modelyard.cli._common import state
+from modelyard.cli._common import searching, state
 
 if TYPE_CHECKING:
     from modelyard.governance import Actor, Governance
@@ -31,7 +31,8 @@ def governance(ctx: typer.Context) -> Iterator[Governance]:
         auto_upgrade=settings.store.auto_upgrade,
     )
     try:
-        yield Governance(store, secret_box=SecretBox.from_settings(settings))
+        with searching(ctx):
+            yield Governance(store, secret_box=SecretBox.from_settings(settings))
     finally:
         store.dispose()
 

@@ -14,6 +14,7 @@ from modelyard.cli._common import (
     fmt_time,
     print_json,
     run_command,
+    say_empty,
     table,
 )
 from modelyard.cli.runs import _resolve
@@ -35,6 +36,9 @@ def list_(
             arts = c.list_artifacts(_resolve(c, run_id), prefix)
         if as_json:
             print_json([a.as_dict() for a in arts])
+            return
+        if not arts:
+            say_empty(f"run {run_id} has no artifacts" + (f" under {prefix!r}" if prefix else ""))
             return
         table(
             "Artifacts",

@@ -9,6 +9,7 @@ take the path of a CSV or Parquet file or a directory: an existing path wins ove
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,13 +27,16 @@ from modelyard.cli._common import (
     fmt_bytes,
     fmt_time,
     print_json,
+    project_option,
     run_command,
+    say_empty,
+    styled,
     table,
 )
 from modelyard.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from modelyard.data import Profile
+    from modelyard.data import Profile, ValidationReport
     from modelyard.datasets import ColumnSchema, DatasetVersion
 
 app = typer.Typer(
@@ -42,7 +46,12 @@ app = typer.Typer(
 
 _REF = re.compile(r"^(?P<name>[^:@]+)(?::(?P<version>\d+)|@(?P<alias>[^:@]+))?$")
 
-ProjectOption = typer.Option("default", "--project", "-p", help="Project of the dataset.")
+ProjectOption = project_option("Project of the dataset.")
+EncodingOption = typer.Option(
+    None, "--encoding", help="Text encoding of a CSV file given by path (default utf-8)."
+)
+#: Endings of the files the data commands read: a missing one is a missing file.
+_DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".arrow", ".feather", ".gz", ".bz2", ".zst")
 
 
 def parse_ref(ref: str) -> tuple[str, int | None, str | None]:
@@ -76,7 +85,7 @@ def _progress(label: str) -> Iterator[Any]:
     )
 
     with Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
@@ -138,10 +147,13 @@ def register(
             return
         verb = "registered" if new else "already registered as"
         console.print(
-            f"{verb} [bold]{found.ref}[/] in project {found.project}: {found.num_rows:,} rows, "
-            f"{found.num_columns} columns, {fmt_bytes(found.size_bytes)} "
-            f"(digest {found.digest[:16]})",
-            highlight=False,
+            styled(
+                f"{verb} ",
+                (found.ref, "bold"),
+                f" in project {found.project}: {found.num_rows:,} rows, "
+                f"{found.num_columns} columns, {fmt_bytes(found.size_bytes)} "
+                f"(digest {found.digest[:16]})",
+            )
         )
 
     run_command(body)
@@ -170,6 +182,9 @@ def list_(
             found = c.datasets.list_datasets(project)
         if as_json:
             print_json([d.as_dict() for d in found])
+            return
+        if not found:
+            say_empty("no datasets" + (f" in project {project}" if project else ""), ctx)
             return
         table(
             "Datasets",
@@ -263,7 +278,7 @@ def show(
             ("run", found.run_id or ""),
         ]
         for key, value in fields:
-            console.print(f"[bold]{key:>11}[/]  {fmt(value)}", highlight=False)
+            console.print(styled((f"{key:>11}", "bold"), f"  {fmt(value)}"))
         table(
             "Schema",
             ["column", "type", "stored as", "nullable"],
@@ -323,18 +338,37 @@ def load(
 # -- profile, drift, diff: datasets or files ----------------------------------------------
 
 
-def _side(c: Any, source: str, project: str) -> tuple[str, list[ColumnSchema], Profile]:
+def _side(
+    c: Any, source: str, project: str, encoding: str | None = None
+) -> tuple[str, list[ColumnSchema], Profile]:
     """Label, columns and profile of a dataset reference or a file/directory path."""
     if Path(source).exists():
         from modelyard.datasets._describe import describe
 
         with _progress(f"profiling {Path(source).name}") as update:
-            found = describe(source, progress=update)
+            found = describe(source, encoding=encoding, progress=update)
         assert found.profile is not None
         return source, list(found.columns), found.profile
-    version = _get(c, source, project)
+    version = _dataset(c, source, project)
     name, number = version.dataset, version.version
     return version.ref, list(version.columns), c.datasets.get_profile(name, number, project=project)
+
+
+def _dataset(c: Any, source: str, project: str) -> DatasetVersion:
+    """The dataset version ``source`` names; when there is none and ``source`` looks like
+    a path (a folder in it, or the ending of a data file), a missing file is the error."""
+    from modelyard.errors import NotFound
+
+    try:
+        return _get(c, source, project)
+    except (NotFound, InvalidInput):
+        if "/" in source or os.sep in source or source.lower().endswith(_DATA_SUFFIXES):
+            raise NotFound(
+                f"no such file or folder: {source} (nor a dataset of that name in project "
+                f"{project!r})",
+                field="source",
+            ) from None
+        raise
 
 
 def _write_html(path: Path | None, html: str) -> None:
@@ -351,13 +385,14 @@ def profile(
     source: str = typer.Argument(..., help="Dataset (NAME[:VERSION|@ALIAS]) or file/directory."),
     html: Path | None = typer.Option(None, "--html", help="Write the HTML report here."),
     project: str = ProjectOption,
+    encoding: str | None = EncodingOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Profile a dataset version (its stored profile) or a file."""
 
     def body() -> None:
         with client(ctx) as c:
-            label, _columns, found = _side(c, source, project)
+            label, _columns, found = _side(c, source, project, encoding)
         _write_html(html, found.to_html())
         if as_json:
             print_json(found.to_dict())
@@ -391,6 +426,7 @@ def drift(
     current: str = typer.Argument(..., help="Current: a dataset or a file/directory."),
     html: Path | None = typer.Option(None, "--html", help="Write the HTML report here."),
     project: str = ProjectOption,
+    encoding: str | None = EncodingOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Compare the distributions of two datasets or files, feature by feature."""
@@ -399,8 +435,8 @@ def drift(
         from modelyard.data import drift as measure
 
         with client(ctx) as c:
-            label_a, _, profile_a = _side(c, reference, project)
-            label_b, _, profile_b = _side(c, current, project)
+            label_a, _, profile_a = _side(c, reference, project, encoding)
+            label_b, _, profile_b = _side(c, current, project, encoding)
         report = measure(profile_a, profile_b)
         _write_html(html, report.to_html())
         if as_json:
@@ -417,15 +453,18 @@ def drift(
                     f.statistic,
                     f.p_value,
                     f.threshold,
-                    "[red]yes[/]" if f.drifted else "no",
+                    styled(("yes", "red")) if f.drifted else "no",
                 )
                 for f in report.features
             ],
         )
-        verdict = "[red]drifted[/]" if report.dataset_drifted else "[green]no drift[/]"
+        verdict = ("drifted", "red") if report.dataset_drifted else ("no drift", "green")
         console.print(
-            f"{verdict}: {len(report.drifted)} of {len(report.features)} features drifted "
-            f"({report.share_drifted:.0%}, threshold {report.drift_share:.0%})"
+            styled(
+                verdict,
+                f": {len(report.drifted)} of {len(report.features)} features drifted "
+                f"({report.share_drifted:.0%}, threshold {report.drift_share:.0%})",
+            )
         )
 
     run_command(body)
@@ -437,6 +476,7 @@ def diff(
     a: str = typer.Argument(..., help="First: a dataset or a file/directory."),
     b: str = typer.Argument(..., help="Second: a dataset or a file/directory."),
     project: str = ProjectOption,
+    encoding: str | None = EncodingOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Schema and profile differences between two datasets or files."""
@@ -445,14 +485,17 @@ def diff(
         from modelyard.datasets.diff import diff as compare
 
         with client(ctx) as c:
-            result = compare(_side(c, a, project), _side(c, b, project))
+            result = compare(_side(c, a, project, encoding), _side(c, b, project, encoding))
         if as_json:
             print_json(result.as_dict())
             return
         console.print(
-            f"[bold]{result.a}[/] ({fmt(result.rows[0])} rows) -> "
-            f"[bold]{result.b}[/] ({fmt(result.rows[1])} rows)",
-            highlight=False,
+            styled(
+                (result.a, "bold"),
+                f" ({fmt(result.rows[0])} rows) -> ",
+                (result.b, "bold"),
+                f" ({fmt(result.rows[1])} rows)",
+            )
         )
         changes = [("added", col.name, "", col.arrow_type) for col in result.added]
         changes += [("removed", col.name, col.arrow_type, "") for col in result.removed]
@@ -501,6 +544,7 @@ def validate(
     ),
     html: Path | None = typer.Option(None, "--html", help="Write the HTML report here."),
     project: str = ProjectOption,
+    encoding: str | None = EncodingOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Check data against expectations. A dataset's report is archived with its version;
@@ -511,28 +555,27 @@ def validate(
 
         with client(ctx) as c:
             if Path(source).exists():
-                report = check(source, expectations)
+                report = check(source, expectations, encoding=encoding)
                 label = source
             else:
-                name, version, alias = parse_ref(source)
+                found = _dataset(c, source, project)
                 report = c.datasets.validate(
-                    name, expectations, version=version, alias=alias, project=project
+                    found.dataset, expectations, version=found.version, project=found.project
                 )
-                label = _get(c, source, project).ref
+                label = found.ref
         _write_html(html, report.to_html())
         if as_json:
             print_json(report.to_dict())
         else:
             table(
-                f"Validation of {label} ({report.rows:,} rows): "
-                + ("passed" if report.ok else "FAILED"),
+                f"Validation of {label} ({report.rows:,} rows): {_verdict(report)}",
                 ["rule", "column", "severity", "result", "observed", "expected"],
                 [
                     (
                         r.kind,
                         r.column or "",
                         r.rule.severity,
-                        "ok" if r.passed else "FAIL",
+                        "ok" if r.passed else "FAIL" if r.critical_failure else "WARN",
                         _short(r.observed),
                         _short(r.expected),
                     )
@@ -550,6 +593,7 @@ def suggest(
     source: str = typer.Argument(..., help="Dataset (NAME[:VERSION|@ALIAS]) or file/directory."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Write the YAML here."),
     project: str = ProjectOption,
+    encoding: str | None = EncodingOption,
 ) -> None:
     """Suggest expectations (YAML) from a dataset's profile or a file, to edit and use with
     `data validate`."""
@@ -558,7 +602,7 @@ def suggest(
         from modelyard.data import dump_expectations, suggest_expectations
 
         with client(ctx) as c:
-            _label, _columns, found = _side(c, source, project)
+            _label, _columns, found = _side(c, source, project, encoding)
         text = dump_expectations(suggest_expectations(found), out)
         if out is None:
             console.print(text, end="", highlight=False, markup=False)
@@ -566,6 +610,16 @@ def suggest(
             err_console.print(f"wrote {out}", highlight=False)
 
     run_command(body)
+
+
+def _verdict(report: ValidationReport) -> str:
+    """FAILED on a critical failure; passed, saying so when warnings failed."""
+    if not report.ok:
+        return "FAILED"
+    warned = len(report.warnings)
+    if warned:
+        return f"passed with {warned} warning{'' if warned == 1 else 's'}"
+    return "passed"
 
 
 def _short(value: Any, width: int = 60) -> str:

@@ -12,7 +12,15 @@ from typing import Any
 import typer
 
 from modelyard._lineage import LineageGraph, LineageNode
-from modelyard.cli._common import JsonOption, client, console, print_json, run_command
+from modelyard.cli._common import (
+    JsonOption,
+    client,
+    console,
+    print_json,
+    project_option,
+    run_command,
+    styled,
+)
 from modelyard.errors import InvalidInput
 
 
@@ -29,7 +37,7 @@ def lineage(
         "up", "--direction", "-d", help="up: what produced it; down: what depends on it; both."
     ),
     depth: int = typer.Option(3, "--depth", help="How many hops to follow (0-50)."),
-    project: str = typer.Option("default", "--project", "-p", help="Project of a dataset."),
+    project: str = project_option("Project of a dataset."),
     as_json: bool = JsonOption,
 ) -> None:
     """Show the lineage of a run or a dataset version as a tree."""
@@ -63,21 +71,24 @@ def _node(c: Any, ref: str, project: str) -> tuple[str, str]:
 def tree(graph: LineageGraph) -> Any:
     """A Rich tree of the graph from its root; a node met again is shown once more by
     name only (its branch is under its first place)."""
+    from rich.text import Text
     from rich.tree import Tree
 
     shown: set[tuple[str, str]] = set()
 
-    def name(node: LineageNode) -> str:
-        text = node.label or f"{node.kind} {node.id}"
-        return f"{text} [dim]{node.id}[/dim]" + (f" [red]({node.note})[/red]" if node.note else "")
+    def name(node: LineageNode) -> Text:
+        text = styled(node.label or f"{node.kind} {node.id}", " ", (node.id, "dim"))
+        return text + styled(" ", (f"({node.note})", "red")) if node.note else text
 
-    root = Tree(f"[bold]{name(graph.root)}[/bold]")
+    label = name(graph.root)
+    label.stylize("bold")
+    root = Tree(label)
     shown.add(graph.root.key)
 
     def grow(branch: Tree, node: LineageNode) -> None:
         for edge, other, way in graph.neighbours(node):
             arrow = "<-" if way == "up" else "->"
-            child = branch.add(f"{arrow} {edge.relation}: {name(other)}")
+            child = branch.add(styled(f"{arrow} {edge.relation}: ", name(other)))
             if other.key not in shown:
                 shown.add(other.key)
                 grow(child, other)

@@ -13,6 +13,7 @@ from modelyard.cli.config import app as config_app
 from modelyard.cli.data import app as data_app
 from modelyard.cli.db import app as db_app
 from modelyard.cli.lineage import register as register_lineage
+from modelyard.cli.maintenance import installed_version
 from modelyard.cli.maintenance import register as register_maintenance
 from modelyard.cli.mfa import app as mfa_app
 from modelyard.cli.pipelines import app as pipelines_app
@@ -31,7 +32,16 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Help is printed as text: a "[server.host]" in a help string stays as written (Rich
+    # markup would eat it, leaving " ."), and a flag shows no "<bool>" value type.
+    rich_markup_mode=None,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        _common.console.print(f"modelyard {installed_version()}", highlight=False)
+        raise typer.Exit()
 
 
 @app.callback()
@@ -45,6 +55,14 @@ def root(
     artifacts_uri: str | None = typer.Option(None, "--artifacts-uri", help="Artifact store URI."),
     tracking_uri: str | None = typer.Option(
         None, "--tracking-uri", help="Work through the Modelyard server at this URL."
+    ),
+    _version: bool = typer.Option(
+        False,
+        "--version",
+        "-V",
+        is_eager=True,
+        callback=_print_version,
+        help="Print the installed version and exit.",
     ),
 ) -> None:
     overrides: dict = {}

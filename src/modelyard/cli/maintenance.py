@@ -38,6 +38,18 @@ def gc(
 
 def version() -> None:
     """Print the installed version."""
-    from modelyard import __version__
+    console.print(f"modelyard {installed_version()}", highlight=False)
 
-    console.print(f"modelyard {__version__}")
+
+def installed_version() -> str:
+    """The version in the installed package's metadata (``modelyard.__version__`` when
+    the source runs uninstalled)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as metadata_version
+
+    try:
+        return metadata_version("modelyard")
+    except PackageNotFoundError:
+        from modelyard import __version__
+
+        return __version__

@@ -5,11 +5,14 @@ A pipeline is named ``MODULE:NAME`` (imported from the current directory, like
 ``python -m``) or ``path/to/file.py:NAME`` (see :mod:`modelyard.pipelines.refs`);
 ``--param key=value`` sets its parameters.
 A value is JSON when it parses as JSON (``200``, ``true``, ``[1, 2]``) and the parameter
-is not annotated ``str``; otherwise it is the text itself.
+is not annotated ``str``; otherwise it is the text itself. Before anything runs, each value
+(and each ``--grid`` value) is checked against the parameter's annotation as JSON would be:
+``count=abc`` for an ``int`` is one line naming the parameter, the type and the value.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -22,7 +25,9 @@ from modelyard.cli._common import (
     console,
     fail,
     print_json,
+    project_option,
     run_command,
+    styled,
     table,
 )
 from modelyard.errors import InvalidInput, ModelyardError
@@ -43,7 +48,7 @@ ExecutorOption = typer.Option(
     "--executor",
     help="sequential (this process), local (processes) or ray (Ray tasks).",
 )
-ProjectOption = typer.Option("default", "--project", "-p", help="Project to run in.")
+ProjectOption = project_option("Project to run in.")
 NoCacheOption = typer.Option(False, "--no-cache", help="Run every step.")
 
 
@@ -60,13 +65,22 @@ def run(
     """Run a pipeline; prints each step, whether it ran or was cached, and its run."""
 
     def body() -> None:
+        from modelyard.pipelines.executors import records_params
+
         found = load_pipeline(ref)
         params = parse_params(found, param)
         with client(ctx) as c:
             result = _reported(
                 found,
-                lambda: found.run(
-                    client=c, project=project, cache=not no_cache, executor=executor, **params
+                ref,
+                records_params(found.bind(params)),
+                lambda on_start: found.run(
+                    client=c,
+                    project=project,
+                    cache=not no_cache,
+                    executor=executor,
+                    on_start=on_start,
+                    **params,
                 ),
             )
         _show(result, as_json)
@@ -88,22 +102,48 @@ def resume(
     def body() -> None:
         found = load_pipeline(ref)
         with client(ctx) as c:
-            result = _reported(found, lambda: found.resume(run_id, client=c, executor=executor))
+            result = _reported(
+                found,
+                ref,
+                True,  # the run being resumed recorded its params, so the new one does too
+                lambda on_start: found.resume(
+                    run_id, client=c, executor=executor, on_start=on_start
+                ),
+            )
         _show(result, as_json)
 
     run_command(body)
 
 
-def _reported(found: Pipeline, go: Callable[[], PipelineResult]) -> PipelineResult:
-    """``go()``; a step's own error (recorded with its run) becomes one line."""
+def _reported(
+    found: Pipeline,
+    ref: str,
+    resumable: bool,
+    go: Callable[[Callable[[str], None]], PipelineResult],
+) -> PipelineResult:
+    """``go(on_start)``; a failure becomes one line, and once the pipeline run exists it
+    names that run and the command that resumes it (the traceback is recorded with the
+    run of the step that failed)."""
+    started: list[str] = []
     try:
-        return go()
-    except ModelyardError:
-        raise
+        return go(started.append)
     except Exception as exc:
+        if isinstance(exc, ModelyardError) and not started:
+            raise
+        what = exc.message if isinstance(exc, ModelyardError) else f"{type(exc).__name__}: {exc}"
+        code = exc.exit_code if isinstance(exc, ModelyardError) else 1
+        if not started:
+            raise fail(f"pipeline {found.name!r} failed: {what}", code) from None
+        run_id = started[0]
+        then = (
+            f"after a fix, go on from the failed step: modelyard pipelines resume {ref} {run_id}"
+            if resumable
+            else "its params have no JSON form, so run it again after a fix"
+        )
         raise fail(
-            f"pipeline {found.name!r} failed: {type(exc).__name__}: {exc} (the traceback is "
-            "the error of the step run; after a fix: modelyard pipelines resume REF RUN)"
+            f"pipeline {found.name!r} failed in run {run_id}: {what} (the step's run holds "
+            f"the traceback); {then}",
+            code,
         ) from None
 
 
@@ -123,7 +163,7 @@ def _show(result: PipelineResult, as_json: bool) -> None:
         return
     rows = [(s["step"], s["outcome"], s["run_id"][:12], s["output"]["materializer"]) for s in steps]
     table(f"Pipeline {result.pipeline}", ["step", "outcome", "run", "output"], rows)
-    console.print(f"pipeline run [bold]{result.run_id}[/bold]", highlight=False)
+    console.print(styled("pipeline run ", (result.run_id, "bold")))
 
 
 @app.command("sweep")
@@ -219,7 +259,7 @@ def sweep(
             ["trial", "params", result.metric, "status", "run"],
             rows,
         )
-        console.print(f"sweep run [bold]{result.run_id}[/bold]", highlight=False)
+        console.print(styled("sweep run ", (result.run_id, "bold")))
 
     run_command(body)
 
@@ -253,7 +293,7 @@ def parse_params(found: Pipeline | None, pairs: list[str]) -> dict[str, Any]:
     if found is None:
         return {key: _value(text) for key, text in map(_param_pair, pairs)}
     params: dict[str, Any] = {}
-    hints = {name: p.annotation for name, p in found.signature.parameters.items()}
+    hints = _hints(found)
     for key, text in map(_param_pair, pairs):
         if key not in hints:
             raise InvalidInput(
@@ -261,8 +301,53 @@ def parse_params(found: Pipeline | None, pairs: list[str]) -> dict[str, Any]:
                 f"(its parameters: {', '.join(hints) or 'none'})",
                 field=key,
             )
-        params[key] = text if _is_str(hints[key]) else _value(text)
+        params[key] = _typed(found, key, hints[key], text, "--param")
     return params
+
+
+def _hints(found: Pipeline) -> dict[str, Any]:
+    """Each parameter's annotation, resolved where it is a string (``from __future__
+    import annotations``); ``inspect.Parameter.empty`` where there is none."""
+    import typing
+
+    try:
+        resolved = typing.get_type_hints(found.fn)
+    except (NameError, TypeError):  # a name it cannot resolve: keep them as written
+        resolved = {}
+    return {
+        name: resolved.get(name, p.annotation) for name, p in found.signature.parameters.items()
+    }
+
+
+def _typed(found: Pipeline, key: str, annotation: Any, text: str, option: str) -> Any:
+    """``text`` read as a value of parameter ``key`` (see the module docstring), checked
+    against its annotation as JSON would be (strictly: ``abc`` is no int, ``1`` no bool;
+    text is a path or a date); an annotation that is not a type is not checked."""
+    from pydantic import TypeAdapter, ValidationError
+    from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
+
+    value = text if _is_str(annotation) else _value(text)
+    if annotation is inspect.Parameter.empty or isinstance(annotation, str):
+        return value
+    try:
+        adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+    except (PydanticSchemaGenerationError, PydanticUserError, TypeError):
+        return value
+    try:
+        adapter.validate_json(json.dumps(value), strict=True)
+    except ValidationError:
+        raise InvalidInput(
+            f"pipeline {found.name!r}: parameter {key!r} takes {_type_name(annotation)}; "
+            f"got {text!r} ({option} {key}={text})",
+            field=key,
+        ) from None
+    return value
+
+
+def _type_name(annotation: Any) -> str:
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
 
 
 def _param_pair(pair: str) -> tuple[str, str]:
@@ -282,10 +367,8 @@ def _split(pair: str, option: str) -> tuple[str, str]:
 def _swept(found: Pipeline, pair: str, option: str) -> tuple[str, list[Any]]:
     """``key=v1,v2`` as the parameter's values, each read as ``--param`` reads one."""
     key, text = _split(pair, option)
-    annotation = (
-        found.signature.parameters[key].annotation if key in found.signature.parameters else None
-    )
-    return key, [part if _is_str(annotation) else _value(part) for part in text.split(",")]
+    annotation = _hints(found).get(key, inspect.Parameter.empty)
+    return key, [_typed(found, key, annotation, part, option) for part in text.split(",")]
 
 
 def _drawn(found: Pipeline, pair: str) -> tuple[str, Any]:

@@ -13,6 +13,8 @@ from modelyard.cli._common import (
     fmt_time,
     print_json,
     run_command,
+    say_empty,
+    styled,
     table,
 )
 
@@ -30,6 +32,9 @@ def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
             projects = c.list_projects()
         if as_json:
             print_json([asdict(p) for p in projects])
+            return
+        if not projects:
+            say_empty("no projects yet: `modelyard projects create NAME` makes one", ctx)
             return
         table(
             "Projects",
@@ -55,6 +60,6 @@ def create(
         if as_json:
             print_json(asdict(project))
         else:
-            console.print(f"created project [bold]{project.name}[/bold]")
+            console.print(styled("created project ", (project.name, "bold")))
 
     run_command(body)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from modelyard.cli._common import console, run_command, state, table
+from modelyard.cli._common import console, run_command, state, styled, table
 
 
 def register(app: typer.Typer) -> None:
@@ -61,20 +61,22 @@ def quickstart(
             highlight=False,
         )
         console.print(
-            f"\nRecorded into [bold]{settings.store_url}[/bold] "
-            f"(artifacts in {settings.artifacts_uri}):\n"
-            f"  a parent run and {len(result['children'])} child runs with params, per-iteration "
-            "metrics, system metrics, resource usage and cost,\n"
-            "  artifacts (model, confusion matrix, feature importances, report), git state and "
-            "installed packages,\n"
-            "  and two pipeline runs of 3 steps each (a run per step, outputs as artifacts).\n"
-            "\nLook at it:\n"
-            f"  modelyard runs list --project {project}\n"
-            f"  modelyard runs show {best['run_id'][:12]}\n"
-            f"  modelyard runs compare {' '.join(r['run_id'][:12] for r in children[:2])}\n"
-            f"  modelyard artifacts list {best['run_id'][:12]}\n"
-            f"  modelyard pipelines explain {tour.second.run_id[:12]}",
-            highlight=False,
+            styled(
+                "\nRecorded into ",
+                (settings.store_url, "bold"),
+                f" (artifacts in {settings.artifacts_uri}):\n"
+                f"  a parent run and {len(result['children'])} child runs with params, "
+                "per-iteration metrics, system metrics, resource usage and cost,\n"
+                "  artifacts (model, confusion matrix, feature importances, report), git state "
+                "and installed packages,\n"
+                "  and two pipeline runs of 3 steps each (a run per step, outputs as artifacts).\n"
+                "\nLook at it:\n"
+                f"  modelyard runs list --project {project}\n"
+                f"  modelyard runs show {best['run_id'][:12]}\n"
+                f"  modelyard runs compare {' '.join(r['run_id'][:12] for r in children[:2])}\n"
+                f"  modelyard artifacts list {best['run_id'][:12]}\n"
+                f"  modelyard pipelines explain {tour.second.run_id[:12]}",
+            )
         )
 
     run_command(body)

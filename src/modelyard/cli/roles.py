@@ -6,7 +6,15 @@ from dataclasses import asdict
 
 import typer
 
-from modelyard.cli._common import JsonOption, console, fmt_time, print_json, run_command, table
+from modelyard.cli._common import (
+    JsonOption,
+    console,
+    fmt_time,
+    print_json,
+    run_command,
+    say_empty,
+    table,
+)
 from modelyard.cli._governance import governance, operator
 
 app = typer.Typer(
@@ -61,6 +69,9 @@ def list_(
             members = gov.roles.list_members(project, actor=operator())
         if as_json:
             print_json([asdict(m) for m in members])
+            return
+        if not members:
+            say_empty(f"project {project} has no members with a role")
             return
         table(
             f"Members of {project}",

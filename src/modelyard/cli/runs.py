@@ -7,20 +7,25 @@ from dataclasses import asdict
 
 import typer
 from rich.panel import Panel
+from rich.text import Text
 
 from modelyard.cli._common import (
     JsonOption,
     client,
+    confirm,
     console,
     fmt,
     fmt_bytes,
     fmt_time,
     print_json,
+    project_option,
     run_command,
+    say_empty,
+    styled,
     table,
 )
 
-app = typer.Typer(help="Runs: list, show, compare, delete.", no_args_is_help=True)
+app = typer.Typer(help="Runs: list, show, compare, delete, restore.", no_args_is_help=True)
 
 _STATUS_STYLE = {
     "running": "cyan",
@@ -31,8 +36,8 @@ _STATUS_STYLE = {
 }
 
 
-def _status(status: str) -> str:
-    return f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]"
+def _status(status: str) -> Text:
+    return Text(status, style=_STATUS_STYLE.get(status, "white"))
 
 
 def _run_dict(run: object) -> dict:
@@ -44,10 +49,13 @@ def _run_dict(run: object) -> dict:
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    project: str = typer.Option(..., "--project", "-p", help="Project to list."),
+    project: str = project_option("Project to list."),
     filter: str | None = typer.Option(None, "--filter", "-f", help='e.g. "metrics.auc > 0.8".'),
     order_by: list[str] = typer.Option([], "--order-by", "-o", help='e.g. "metrics.auc DESC".'),
     max_results: int = typer.Option(50, "--max-results", "-n", help="How many runs to show."),
+    deleted: bool = typer.Option(
+        False, "--deleted", help="Include deleted runs (to restore with `runs restore`)."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """List a project's runs, newest first (or as ordered)."""
@@ -55,11 +63,21 @@ def list_(
     def body() -> None:
         with client(ctx) as c:
             page = c.search_runs(
-                project, filter=filter, order_by=order_by, max_results=max_results, output="list"
+                project,
+                filter=filter,
+                order_by=order_by,
+                max_results=max_results,
+                include_deleted=deleted,
+                output="list",
             )
         if as_json:
             print_json(
                 {"runs": [_run_dict(r) for r in page.runs], "next_page_token": page.next_page_token}
+            )
+            return
+        if not page.runs:
+            say_empty(
+                f"no runs in project {project}" + (f" match {filter!r}" if filter else ""), ctx
             )
             return
         keys = sorted({k for r in page.runs for k in r.metrics if not k.startswith("system/")})[:6]
@@ -67,7 +85,7 @@ def list_(
             (
                 r.id[:12],
                 r.name,
-                _status(r.status),
+                _status(r.status) + (" (deleted)" if r.deleted_at is not None else ""),
                 fmt_time(r.start_time),
                 fmt(r.duration_s),
                 *(fmt(r.metrics.get(k)) for k in keys),
@@ -76,7 +94,9 @@ def list_(
         ]
         table(f"Runs of {project}", ["id", "name", "status", "started", "duration s", *keys], rows)
         if page.next_page_token:
-            console.print(f"[dim]more runs exist; raise --max-results (showing {len(rows)})[/dim]")
+            console.print(
+                Text(f"more runs exist; raise --max-results (showing {len(rows)})", style="dim")
+            )
 
     run_command(body)
 
@@ -99,7 +119,6 @@ def show(
             print_json(data)
             return
         lines = [
-            f"[bold]{run.name}[/bold]  {_status(run.status)}",
             f"id        {run.id}",
             f"project   {run.project}",
             f"parent    {run.parent_id or '-'}",
@@ -109,7 +128,14 @@ def show(
             f"user      {run.user}@{run.host}",
             f"entry     {run.entry_point}",
         ]
-        console.print(Panel("\n".join(lines), title="run", expand=False))
+        if run.deleted_at is not None:
+            lines.append(
+                f"deleted   {fmt_time(run.deleted_at)} (hidden from lists; "
+                f"modelyard runs restore {run.id[:12]} shows it again)"
+            )
+        gone = ("  deleted", "bold red") if run.deleted_at is not None else ""
+        head = styled((run.name, "bold"), "  ", _status(run.status), gone, "\n")
+        console.print(Panel(head + "\n".join(lines), title="run", expand=False))
         if run.params:
             table("Params", ["key", "value"], sorted(run.params.items()))
         if run.metrics:
@@ -154,9 +180,9 @@ def compare(
             for key in keys:
                 values = [getter(r).get(key) for r in found]
                 differ = len({_cmp_key(v) for v in values}) > 1
-                cells = [fmt(v) if v is not None else "-" for v in values]
+                cells: list[str | Text] = [fmt(v) if v is not None else "-" for v in values]
                 if differ:
-                    cells = [f"[bold yellow]{c}[/]" for c in cells]
+                    cells = [Text(str(c), style="bold yellow") for c in cells]
                 rows.append((f"{kind}.{key}", *cells))
         table("Comparison", header, rows)
 
@@ -172,15 +198,40 @@ def delete(
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
-    """Delete a run and its child runs (hidden from lists, or removed with --permanent)."""
+    """Delete a run and its child runs (hidden from lists until `runs restore`, or removed
+    for good with --permanent); asks first unless --yes."""
 
     def body() -> None:
         with client(ctx) as c:
             full = _resolve(c, run_id)
-            if permanent and not yes:
-                typer.confirm(f"Permanently delete run {full} and its children?", abort=True)
+            how = "permanently delete" if permanent else "delete"
+            confirm(f"{how} run {full} and its child runs", yes)
             c.delete_run(full, permanent=permanent)
-        console.print(f"deleted run {full}{' permanently' if permanent else ''}")
+        if permanent:
+            console.print(f"deleted run {full} permanently")
+        else:
+            console.print(f"deleted run {full} (modelyard runs restore {full[:12]} undoes it)")
+
+    run_command(body)
+
+
+@app.command("restore")
+def restore(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., help="Run id (full or a unique prefix)."),
+) -> None:
+    """Show a deleted run again, with the child runs deleted with it (a run deleted with
+    --permanent is gone)."""
+
+    def body() -> None:
+        with client(ctx) as c:
+            full = _resolve(c, run_id)
+            restored = c.restore_run(full)
+        if not restored:
+            console.print(f"run {full} is not deleted: nothing to restore")
+            return
+        children = f" and {restored - 1} child run(s)" if restored > 1 else ""
+        console.print(f"restored run {full}{children}")
 
     run_command(body)
 

@@ -4,10 +4,12 @@
 A schedule is named per project (``--project``, ``default``). Its pipeline is
 ``MODULE:PIPELINE`` or ``path/to/file.py:PIPELINE`` and its ``--param key=value`` are
 read as ``modelyard pipelines run`` reads them. Through a server (``--tracking-uri``) the
-reference is sent as typed and the server resolves it (a relative file path against its
-working directory); a reference that does not load here has each value read as JSON,
-else as text, and the server checks the names. ``modelyard worker`` works where the
-store is, never through a server.
+reference is sent as typed (and loaded here only when this installation's
+``worker.pipeline_*`` settings allow it) and the server checks it against what its
+administrator allows, without importing it (a relative file path is taken from its
+``worker.pipeline_dir``); a reference that does not load here has each value read as
+JSON, else as text, and the worker checks the names when it fires. ``modelyard worker``
+works where the store is, never through a server.
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ from modelyard.cli._common import (
     err_console,
     fmt_time,
     print_json,
+    project_option,
     run_command,
+    say_empty,
     state,
+    styled,
     table,
 )
 from modelyard.errors import InvalidInput
@@ -38,7 +43,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-ProjectOption = typer.Option("default", "--project", "-p", help="Project of the schedule.")
+ProjectOption = project_option("Project of the schedule.")
 
 
 def register(root: typer.Typer) -> None:
@@ -93,16 +98,16 @@ def create(
 
     def body() -> None:
         from modelyard.cli.pipelines import parse_params
-        from modelyard.schedules.service import normalize_ref, resolve
+        from modelyard.pipelines.refs import PipelineSources
+        from modelyard.schedules.service import resolve
 
         if (cron is None) == (on_dataset is None):
             raise InvalidInput("give --cron EXPR or --on-dataset NAME (one of them)")
         if tz is not None and cron is None:
             raise InvalidInput("--tz goes with --cron")
         with client(ctx) as c:
-            ref = normalize_ref(pipeline)
-            try:
-                local = resolve(ref)
+            try:  # only code this installation allows is imported here too
+                local = resolve(pipeline, PipelineSources.from_settings(c.settings))
             except InvalidInput:
                 if not c.is_remote:
                     raise
@@ -129,9 +134,11 @@ def create(
                 when += f", next at {fmt_time(found.next_fire_at)} UTC"
         state_ = "" if found.enabled else " (disabled)"
         console.print(
-            f"created schedule [bold]{found.name}[/] in project {found.project}{state_}: "
-            f"runs {found.pipeline} {when}",
-            highlight=False,
+            styled(
+                "created schedule ",
+                (found.name, "bold"),
+                f" in project {found.project}{state_}: runs {found.pipeline} {when}",
+            ),
             soft_wrap=True,
         )
 
@@ -151,6 +158,9 @@ def list_(
             found = c.schedules.list_schedules(project)
         if as_json:
             print_json([s.as_dict() for s in found])
+            return
+        if not found:
+            say_empty("no schedules" + (f" in project {project}" if project else ""), ctx)
             return
         table(
             "Schedules",
@@ -287,6 +297,9 @@ def fires(
             found = c.schedules.fires(name, project=project, limit=limit)
         if as_json:
             print_json([f.as_dict() for f in found])
+            return
+        if not found:
+            say_empty(f"schedule {name} in project {project} has not fired yet")
             return
         table(
             f"Fires of {name}",

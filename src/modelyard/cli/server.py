@@ -6,7 +6,7 @@ import ipaddress
 
 import typer
 
-from modelyard.cli._common import err_console, run_command, state
+from modelyard.cli._common import err_console, run_command, state, styled
 from modelyard.errors import InvalidInput
 
 
@@ -46,6 +46,7 @@ def server(
                 field="--host",
             )
         from modelyard.api._services import Services
+        from modelyard.api.app import accepted_hosts
         from modelyard.api.auth import governance_auth
         from modelyard.api.auth import no_auth as authenticate_nobody
         from modelyard.api.server import serve
@@ -56,20 +57,30 @@ def server(
             has_users = bool(preflight.governance.users.count_users())
         finally:
             preflight.close()
+        hosts = accepted_hosts(settings.server)
+        err_console.print(
+            "accepting requests for "
+            + ("any host name" if hosts == ["*"] else "hosts " + ", ".join(hosts))
+            + " (server.allowed_hosts)",
+            markup=False,
+            highlight=False,
+        )
         if no_auth:
             err_console.print(
-                f"[bold red]WARNING: authentication is OFF (--no-auth).[/bold red] Anyone who "
-                f"can connect to {bound}:{settings.server.port} can read and change every "
-                f"project, run and artifact. Use it on this machine only.",
-                highlight=False,
+                styled(
+                    ("WARNING: authentication is OFF (--no-auth).", "bold red"),
+                    f" Anyone who can connect to {bound}:{settings.server.port} can read and "
+                    "change every project, run and artifact. Use it on this machine only.",
+                )
             )
             serve(settings, auth=authenticate_nobody, log_level=log_level)
             return
         if not has_users:
             err_console.print(
-                "[yellow]No users yet: nobody can sign in until you create the first "
-                "administrator with `modelyard users create NAME --admin` (and a token with "
-                "`modelyard tokens create NAME`).[/yellow]",
+                "No users yet: nobody can sign in until you create the first administrator "
+                "with `modelyard users create NAME --admin` (and a token with "
+                "`modelyard tokens create NAME`).",
+                style="yellow",
                 highlight=False,
             )
         serve(settings, auth=governance_auth, log_level=log_level)

@@ -14,6 +14,7 @@ from modelyard.cli._common import (
     fmt_time,
     print_json,
     run_command,
+    say_empty,
     table,
 )
 from modelyard.cli._governance import governance, operator
@@ -83,9 +84,12 @@ def list_(
         if as_json:
             print_json([asdict(t) for t in tokens])
             return
+        if not tokens:
+            say_empty("no tokens" + (f" of user {user}" if user else ""), ctx)
+            return
         table(
             "Tokens",
-            ["id", "user", "name", "state", "created", "expires", "last used"],
+            ["id", "user", "name", "state", "created", "expires", "last used", "minted by"],
             [
                 (
                     t.id,
@@ -95,6 +99,7 @@ def list_(
                     fmt_time(t.created_at),
                     fmt_time(t.expires_at) or "never",
                     fmt_time(t.last_used_at),
+                    t.parent_id or "",
                 )
                 for t in tokens
             ],
@@ -105,7 +110,7 @@ def list_(
 
 @app.command("revoke")
 def revoke(ctx: typer.Context, token_id: str = typer.Argument(..., help="Token id.")) -> None:
-    """Revoke a token; it stops working at once."""
+    """Revoke a token and every token minted with it; they stop working at once."""
 
     def body() -> None:
         with governance(ctx) as gov:

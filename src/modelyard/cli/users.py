@@ -6,7 +6,16 @@ from dataclasses import asdict
 
 import typer
 
-from modelyard.cli._common import JsonOption, console, fmt_time, print_json, run_command, table
+from modelyard.cli._common import (
+    JsonOption,
+    console,
+    fmt_time,
+    print_json,
+    run_command,
+    say_empty,
+    styled,
+    table,
+)
 from modelyard.cli._governance import PasswordStdinOption, governance, operator, read_password
 
 app = typer.Typer(
@@ -33,7 +42,7 @@ def create(
             print_json(asdict(user))
         else:
             role = " (administrator)" if user.is_admin else ""
-            console.print(f"created user [bold]{user.username}[/bold]{role}")
+            console.print(styled("created user ", (user.username, "bold"), role))
 
     run_command(body)
 
@@ -47,6 +56,9 @@ def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
             users = gov.users.list_users(actor=operator())
         if as_json:
             print_json([asdict(u) for u in users])
+            return
+        if not users:
+            say_empty("no users yet: `modelyard users create NAME --admin` makes the first", ctx)
             return
         table(
             "Users",
@@ -74,7 +86,7 @@ def disable(ctx: typer.Context, name: str = typer.Argument(..., help="Username."
     def body() -> None:
         with governance(ctx) as gov:
             user = gov.users.disable_user(name, actor=operator())
-        console.print(f"disabled [bold]{user.username}[/bold]")
+        console.print(styled("disabled ", (user.username, "bold")))
 
     run_command(body)
 
@@ -86,7 +98,7 @@ def enable(ctx: typer.Context, name: str = typer.Argument(..., help="Username.")
     def body() -> None:
         with governance(ctx) as gov:
             user = gov.users.enable_user(name, actor=operator())
-        console.print(f"enabled [bold]{user.username}[/bold]")
+        console.print(styled("enabled ", (user.username, "bold")))
 
     run_command(body)
 
@@ -98,7 +110,7 @@ def unlock(ctx: typer.Context, name: str = typer.Argument(..., help="Username.")
     def body() -> None:
         with governance(ctx) as gov:
             gov.users.unlock_user(name, actor=operator())
-        console.print(f"unlocked [bold]{name}[/bold]")
+        console.print(styled("unlocked ", (name, "bold")))
 
     run_command(body)
 
@@ -115,6 +127,6 @@ def set_password(
         password = read_password(password_stdin, "New password")
         with governance(ctx) as gov:
             gov.users.change_password(name, password, actor=operator())
-        console.print(f"password of [bold]{name}[/bold] changed")
+        console.print(styled("password of ", (name, "bold"), " changed"))
 
     run_command(body)

@@ -103,18 +103,26 @@ def as_source(data: object, role: str = "data") -> Source:
     )
 
 
-def open_source(data: object, role: str = "data", columns: Sequence[str] | None = None) -> Source:
+def open_source(
+    data: object,
+    role: str = "data",
+    columns: Sequence[str] | None = None,
+    encoding: str | None = None,
+) -> Source:
     """:func:`as_source`, or for a path (``str`` or ``os.PathLike``) a file read in batches.
 
     The schema is always the whole file's; with ``columns``, batches read from a Parquet
     file or directory may hold only those columns (read by name, never by position).
+    ``encoding`` is the text encoding of a CSV file (default UTF-8).
     """
     if isinstance(data, str | os.PathLike):
-        return _from_path(Path(data), role, columns)
+        return _from_path(Path(data), role, columns, encoding)
     return as_source(data, role)
 
 
-def _from_path(path: Path, role: str, columns: Sequence[str] | None) -> Source:
+def _from_path(
+    path: Path, role: str, columns: Sequence[str] | None, encoding: str | None = None
+) -> Source:
     if not path.exists():
         raise NotFound(f"{role} file {str(path)!r} does not exist", field=role)
     suffixes = [suffix.lower() for suffix in path.suffixes]
@@ -125,7 +133,7 @@ def _from_path(path: Path, role: str, columns: Sequence[str] | None) -> Source:
         if path.is_dir() or suffix in PARQUET_SUFFIXES:
             schema, batches = _read_parquet(path, columns)
         elif suffix in CSV_SUFFIXES:
-            schema, batches = _read_csv(path, suffix)
+            schema, batches = _read_csv(path, suffix, encoding)
         elif suffix in IPC_SUFFIXES:
             schema, batches = _read_ipc(path)
         else:
@@ -155,14 +163,28 @@ def _read_parquet(path: Path, columns: Sequence[str] | None) -> tuple[pa.Schema,
     return schema, handle.iter_batches(batch_size=BATCH_ROWS, columns=wanted)
 
 
-def _read_csv(path: Path, suffix: str) -> tuple[pa.Schema, Iterator[Any]]:
+def _read_csv(path: Path, suffix: str, encoding: str | None) -> tuple[pa.Schema, Iterator[Any]]:
+    import codecs
+
     from pyarrow import csv
 
+    try:
+        codecs.lookup(encoding or "utf8")
+    except LookupError:
+        raise InvalidInput(f"unknown encoding: {encoding}", field="encoding") from None
     reader = csv.open_csv(
         path,
-        read_options=csv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+        read_options=csv.ReadOptions(block_size=CSV_BLOCK_BYTES, encoding=encoding or "utf8"),
         parse_options=csv.ParseOptions(delimiter="\t" if suffix == ".tsv" else ","),
     )
+    binary = [f.name for f in reader.schema if pa.types.is_binary(f.type)]
+    if encoding is None and binary:
+        reader.close()
+        raise InvalidInput(
+            f"CSV file {str(path)!r} is not valid UTF-8 (column {binary[0]!r}); give its "
+            "encoding, e.g. encoding='latin-1' (--encoding latin-1 on the command line)",
+            field="encoding",
+        )
     return reader.schema, iter(reader)
 
 

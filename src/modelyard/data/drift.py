@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -53,6 +53,7 @@ from modelyard.data._accumulators import (
     consume,
 )
 from modelyard.data._arrow import Source, as_source, kind_of, logical_type
+from modelyard.data._checks import plural
 from modelyard.data._codec import decode, encode
 from modelyard.data._sketches import even_edges, sorted_unique
 from modelyard.data.profile import ColumnProfile, Profile
@@ -115,7 +116,24 @@ class FeatureDrift:
     new_categories: tuple[str, ...] = ()
     missing_categories: tuple[str, ...] = ()
     note: str | None = None
-    chart: DriftChart | None = None
+    chart: DriftChart | None = field(default=None, repr=False)
+
+    def describe(self) -> str:
+        """One line: the test, its statistic and the cut-off it was held to (or why the
+        feature was not tested)."""
+        if self.test is None or self.statistic is None or self.threshold is None:
+            return f"{self.column}: not tested ({self.note})"
+        if self.p_value is not None:
+            compared = "<" if self.drifted else ">="
+            result = (
+                f"statistic {self.statistic:.4g}, p-value {self.p_value:.3g} {compared} "
+                f"{self.threshold:g}"
+            )
+        else:
+            compared = ">" if self.drifted else "<="
+            result = f"{self.statistic:.4g} {compared} {self.threshold:g}"
+        verdict = "drifted" if self.drifted else "no drift"
+        return f"{self.column}: {verdict} ({self.test} {result})"
 
 
 @dataclass(frozen=True)
@@ -142,6 +160,32 @@ class DriftReport:
 
     def __getitem__(self, name: str) -> FeatureDrift:
         return self.feature(name)
+
+    def summary(self) -> str:
+        """The verdict on the first line (drifted features among those tested, against
+        ``drift_share``), the rows compared, then each drifted feature with its test,
+        statistic and threshold, and the features that could not be tested."""
+        tested = [feature for feature in self.features if feature.test is not None]
+        verdict = "dataset drifted" if self.dataset_drifted else "no dataset drift"
+        lines = [
+            f"{verdict}: {len(self.drifted)} of {plural(len(tested), 'tested feature')} "
+            f"drifted ({self.share_drifted:.0%}; the dataset drifts at "
+            f"{self.drift_share:.0%} or more)",
+            f"{plural(self.reference_rows, 'reference row')} against "
+            f"{plural(self.current_rows, 'current row')}",
+        ]
+        lines += [f"- {feature.describe()}" for feature in self.features if feature.drifted]
+        lines += [f"- {feature.describe()}" for feature in self.features if feature.test is None]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        return (
+            f"<DriftReport: {len(self.drifted)} of {plural(len(self.features), 'feature')} "
+            f"drifted, dataset_drifted={self.dataset_drifted}>"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: non-finite floats become the strings "nan", "inf" and "-inf"."""

@@ -193,10 +193,12 @@ def suggest_expectations(
     Warnings (what a sample shows, but new data may rightly differ from): ``in_set`` for
     text columns with at most ``max_set_size`` values (all counted exactly); ``in_range``
     for numeric columns without ±inf and not ID-like, the observed range widened by
-    ``margin`` of its span on each side (whole numbers for integer columns; not below 0
-    when the reference has no negative values); ``max_outliers`` (IQR) for numeric columns
-    with more than ``max_set_size`` distinct values, at twice the observed share or the
-    share plus 2 %, whichever is more; ``max_cardinality`` for the other text columns that
+    ``margin`` of its span on each side and rounded outward to a multiple of the power of
+    ten at or below that widening, so the bounds print short (whole numbers for integer
+    columns; not below 0 when the reference has no negative values); ``max_outliers``
+    (IQR) for numeric columns with more than ``max_set_size`` distinct values, at twice the
+    observed share or the share plus 2 %, whichever is more, rounded up to two significant
+    digits; ``max_cardinality`` for the other text columns that
     are not ID-like, the distinct count grown by ``margin``; ``row_count`` within
     ``margin`` of the reference's rows.
 
@@ -267,7 +269,7 @@ def _numeric(column: ColumnProfile, margin: float, max_set_size: int) -> list[Co
     ):
         span = float(high) - float(low)
         pad = margin * span if span > 0 else margin * max(abs(float(low)), 1.0)
-        lower, upper = float(low) - pad, float(high) + pad
+        lower, upper = _round_out(float(low) - pad, float(high) + pad, pad)
         if low >= 0:
             lower = max(lower, 0.0)
         if column.type == "integer":
@@ -281,5 +283,30 @@ def _numeric(column: ColumnProfile, margin: float, max_set_size: int) -> list[Co
         values = column.present - column.infinite
         share = column.outliers_iqr / values if values else 0.0
         bound = min(1.0, max(2 * share, share + MIN_OUTLIER_SLACK))
-        found.append(MaxOutliers(column.name, round(bound, 6), severity="warning"))
+        found.append(MaxOutliers(column.name, _round_up(bound), severity="warning"))
     return found
+
+
+def _round_out(lower: float, upper: float, pad: float) -> tuple[float, float]:
+    """``lower`` rounded down and ``upper`` up to a multiple of the power of ten at or
+    below ``pad``: bounds that print short (``0.3``, ``1200``) and still hold the observed
+    range, widened by less than ``pad`` more on each side."""
+    if not (pad > 0 and math.isfinite(pad) and math.isfinite(lower) and math.isfinite(upper)):
+        return lower, upper
+    exponent = math.floor(math.log10(pad))
+    if exponent >= 0:
+        step = 10**exponent
+        return float(math.floor(lower / step) * step), float(math.ceil(upper / step) * step)
+    scale = 10**-exponent
+    return (
+        math.floor(round(lower * scale, 6)) / scale,
+        math.ceil(round(upper * scale, 6)) / scale,
+    )
+
+
+def _round_up(share: float, digits: int = 2) -> float:
+    """``share`` (0 to 1) rounded up to ``digits`` significant digits."""
+    if share <= 0:
+        return share
+    scale = 10 ** (digits - 1 - math.floor(math.log10(share)))
+    return min(1.0, math.ceil(round(share * scale, 6)) / scale)

@@ -165,6 +165,12 @@ class ValidationReport:
             f"{plural(len(self.warnings), 'warning')} ({plural(self.rows, 'row')})"
         )
 
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        return f"<ValidationReport: {self.summary()}>"
+
     def raise_for_critical(self) -> None:
         """Raise :class:`~modelyard.errors.DataValidationError` listing every failed critical
         expectation (its column, observed value and expected bound) unless :attr:`ok`."""
@@ -220,6 +226,7 @@ def validate(
     now: dt.datetime | str | None = None,
     raise_on_critical: bool = False,
     unique_limit: int = UNIQUE_LIMIT,
+    encoding: str | None = None,
 ) -> ValidationReport:
     """Check ``data`` against ``expectations`` in one pass over its record batches.
 
@@ -230,6 +237,7 @@ def validate(
     the current time; naive means UTC) is what ``fresh`` measures ages against.
     ``raise_on_critical`` raises :class:`~modelyard.errors.DataValidationError` when a
     critical expectation fails (see :meth:`ValidationReport.raise_for_critical`).
+    ``encoding`` is the text encoding of a CSV file (default UTF-8).
     """
     rules = _rules(expectations)
     when = _now(now)
@@ -238,7 +246,7 @@ def validate(
             f"unique_limit must be a positive integer; got {unique_limit!r}", field="unique_limit"
         )
     needed = sorted({rule.column for rule in rules if isinstance(rule, ColumnExpectation)})
-    source = open_source(data, "data", columns=needed)
+    source = open_source(data, "data", columns=needed, encoding=encoding)
     checks = [make_check(rule, source.schema, when, unique_limit) for rule in rules]
     rows = 0
     for batch in source.batches:

@@ -597,7 +597,7 @@ def _csv_error(
             field=column.name,
         )
     if isinstance(exc, LookupError):
-        return InvalidInput(f"unknown encoding: {message}", field="encoding")
+        return InvalidInput(message, field="encoding")  # "unknown encoding: NAME"
     if "Empty CSV file" in message:
         return InvalidInput(f"CSV file {str(path)!r} is empty: no header and no rows", field="path")
     return InvalidInput(f"cannot read CSV file {str(path)!r}: {message}", field="path")

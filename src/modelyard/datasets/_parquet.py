@@ -222,7 +222,10 @@ def export(batches: Iterator[pa.RecordBatch], schema: pa.Schema, dest: Path) -> 
             field="dest",
         )
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    except OSError as exc:  # name the file asked for, not the temporary one beside it
+        raise OSError(exc.errno, exc.strerror, str(dest)) from None
     os.close(fd)
     rows = 0
     try:

@@ -438,10 +438,10 @@ class DatasetService:
                     )
                 ).scalar()
                 if target is None:
-                    known = alias_names(conn, ds.id)
+                    known = [LATEST, *alias_names(conn, ds.id)]
                     raise NotFound(
-                        f"dataset {name!r} has no alias {alias!r}"
-                        + (f" (its aliases: {', '.join(known)})" if known else ""),
+                        f"dataset {name!r} has no alias {alias!r} (its aliases: "
+                        f"{', '.join(known)})",
                         field="alias",
                     )
                 where = dataset_versions.c.id == target
@@ -643,7 +643,12 @@ class DatasetService:
                 .returning(dataset_aliases.c.version_id)
             ).scalar()
             if gone is None:
-                raise NotFound(f"dataset {name!r} has no alias {alias!r}", field="alias")
+                known = ", ".join([LATEST, *alias_names(conn, ds.id)])
+                raise NotFound(
+                    f"dataset {name!r} has no alias {alias!r} (its aliases: {known}; "
+                    "latest cannot be deleted)",
+                    field="alias",
+                )
             self._audit(
                 conn, "dataset.alias_deleted", str(gone), f"{project}/{name}@{alias} removed"
             )

@@ -5,7 +5,7 @@ builds them all around one shared audit log. ``docs/governance.md`` describes th
 """
 
 from modelyard.governance.audit import AuditEvent, AuditLog, ChainReport
-from modelyard.governance.identity import SYSTEM, Actor, Principal
+from modelyard.governance.identity import SYSTEM, Actor, Principal, ReauthRequired
 from modelyard.governance.mfa import (
     EncryptionReport,
     Enrolment,
@@ -38,6 +38,7 @@ __all__ = [
     "NewSession",
     "NewToken",
     "Principal",
+    "ReauthRequired",
     "Role",
     "RoleService",
     "SecretBox",

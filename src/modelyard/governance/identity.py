@@ -10,21 +10,36 @@ metadata store's credentials.
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from modelyard.errors import PermissionDenied
 
-__all__ = ["SYSTEM", "Actor", "Principal", "require_admin", "require_self_or_admin"]
+__all__ = [
+    "SYSTEM",
+    "Actor",
+    "Principal",
+    "ReauthRequired",
+    "Reauthenticate",
+    "require_admin",
+    "require_self_or_admin",
+]
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """An authenticated user or service account (``token_id`` when signed in by token)."""
+    """An authenticated user or service account.
+
+    ``token_id`` names the token of a token-authenticated request; ``signed_in_at`` is when
+    a browser session signed in with the password (ms since the epoch; None for tokens):
+    within ``server.reauth_window_s`` of it the session counts as re-authenticated.
+    """
 
     user_id: str
     username: str
     is_admin: bool
     token_id: str | None = None
+    signed_in_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +63,18 @@ class Actor:
         except (OSError, KeyError):
             who = "unknown"
         return cls(f"local:{who}")
+
+
+class ReauthRequired(PermissionDenied):
+    """The change needs the password again (a token alone, or an old session, cannot)."""
+
+    code = "reauth_required"
+
+
+#: ``reauthenticate(actor, password, doing)``: returns when ``actor`` may do a sensitive
+#: change (create tokens, enrol an authenticator) now; raises :class:`ReauthRequired`
+#: without a recent password, or PermissionDenied for a wrong one.
+Reauthenticate = Callable[[Actor, str | None, str], None]
 
 
 #: Changes made by Modelyard itself (bootstrap, maintenance).

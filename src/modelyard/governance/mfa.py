@@ -34,7 +34,12 @@ from modelyard._util import now_ms
 from modelyard.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from modelyard.governance._lookup import find_user
 from modelyard.governance.audit import AuditLog
-from modelyard.governance.identity import Actor, require_admin, require_self_or_admin
+from modelyard.governance.identity import (
+    Actor,
+    Reauthenticate,
+    require_admin,
+    require_self_or_admin,
+)
 from modelyard.governance.secret_box import SecretBox, SecretUnreadable
 from modelyard.store import Store
 from modelyard.store.tables import governance_settings, mfa_secrets, recovery_codes, users
@@ -109,18 +114,22 @@ class MfaService:
 
     ``secret_box`` encrypts the TOTP secrets (``SecretBox.from_settings(settings)`` for an
     installation's key); without one, everything that reads or writes a secret refuses.
+    ``reauthenticate`` (:meth:`UserService.reauthenticate`) asks a signed-in enroller for
+    the password again.
     """
 
     def __init__(
         self,
         store: Store,
         *,
+        reauthenticate: Reauthenticate,
         secret_box: SecretBox | None = None,
         audit: AuditLog | None = None,
         clock: Callable[[], int] = now_ms,
         valid_window: int = 1,
     ) -> None:
         self.store = store
+        self.reauthenticate = reauthenticate
         self.secret_box = secret_box
         self.audit = audit if audit is not None else AuditLog(store, clock=clock)
         self._clock = clock
@@ -128,20 +137,28 @@ class MfaService:
 
     # -- enrolment --------------------------------------------------------------------
 
-    def enrol(self, username: str, *, actor: Actor) -> Enrolment:
-        """Start (or restart) an enrolment; refused while a confirmed one exists."""
+    def enrol(self, username: str, *, actor: Actor, password: str | None = None) -> Enrolment:
+        """Start (or restart) an enrolment; refused while a confirmed one exists.
+
+        Whoever holds the enrolment holds the second factor, so a signed-in ``actor`` needs
+        the password again (``password``, or a session signed in recently): a token alone
+        cannot enrol.
+        """
+        with self.store.read() as conn:
+            user = find_user(conn, username)
+        require_self_or_admin(actor, user.id, "enrol an authenticator")
+        if user.is_service_account:
+            raise InvalidInput(
+                f"{user.username} is a service account: it signs in with tokens only",
+                field="username",
+            )
+        self.reauthenticate(actor, password, "enrol an authenticator")
         secret = pyotp.random_base32()
         sealed = self._box().seal(secret)
         codes = tuple(_new_recovery_code() for _ in range(RECOVERY_CODE_COUNT))
         now = self._clock()
         with self.store.write() as conn:
             user = find_user(conn, username)
-            require_self_or_admin(actor, user.id, "enrol an authenticator")
-            if user.is_service_account:
-                raise InvalidInput(
-                    f"{user.username} is a service account: it signs in with tokens only",
-                    field="username",
-                )
             current = conn.execute(
                 select(mfa_secrets.c.confirmed_at).where(mfa_secrets.c.user_id == user.id)
             ).first()
@@ -267,6 +284,16 @@ class MfaService:
         if confirmed is not None:
             return "code"
         return "enrolment" if self._required(conn) else None
+
+    def enrolment_pending(self, conn: Connection, user_id: str, service_account: bool) -> bool:
+        """Whether MFA is required for everyone and this user (not a service account) has no
+        confirmed authenticator yet: then their tokens and sessions serve enrolment only."""
+        if service_account or not self._required(conn):
+            return False
+        confirmed = conn.execute(
+            select(mfa_secrets.c.confirmed_at).where(mfa_secrets.c.user_id == user_id)
+        ).scalar()
+        return confirmed is None
 
     def encrypt_secrets(self, *, actor: Actor) -> EncryptionReport:
         """Encrypt every TOTP secret with the current server key; admins only.

@@ -9,11 +9,12 @@ from argon2 import PasswordHasher
 
 from modelyard._util import now_ms
 from modelyard.governance.audit import AuditLog
+from modelyard.governance.identity import Actor
 from modelyard.governance.mfa import MfaService
 from modelyard.governance.roles import RoleService
 from modelyard.governance.secret_box import SecretBox
 from modelyard.governance.sessions import SessionService
-from modelyard.governance.tokens import TokenService
+from modelyard.governance.tokens import MAX_TOKEN_LIFETIME, TokenService
 from modelyard.governance.users import UserService
 from modelyard.store import Store
 
@@ -25,6 +26,8 @@ class Governance:
 
     ``secret_box`` holds the server key that encrypts TOTP secrets
     (``SecretBox.from_settings(settings)``); MFA enrolment and codes need it.
+    ``reauth_window_s`` is how long after a password sign-in a session may create tokens and
+    enrol an authenticator without sending the password again (``server.reauth_window_s``).
     """
 
     def __init__(
@@ -37,11 +40,18 @@ class Governance:
         max_failures: int = 5,
         failure_window_s: float = 900.0,
         lockout_s: float = 900.0,
-        token_max_lifetime: timedelta = timedelta(days=365),
+        token_max_lifetime: timedelta = MAX_TOKEN_LIFETIME,
+        reauth_window_s: float = 600.0,
     ) -> None:
         self.store = store
         self.audit = AuditLog(store, clock=clock)
-        self.mfa = MfaService(store, secret_box=secret_box, audit=self.audit, clock=clock)
+        self.mfa = MfaService(
+            store,
+            reauthenticate=self._reauthenticate,
+            secret_box=secret_box,
+            audit=self.audit,
+            clock=clock,
+        )
         self.users = UserService(
             store,
             hasher=hasher,
@@ -51,9 +61,19 @@ class Governance:
             max_failures=max_failures,
             failure_window_s=failure_window_s,
             lockout_s=lockout_s,
+            reauth_window_s=reauth_window_s,
         )
         self.tokens = TokenService(
-            store, audit=self.audit, clock=clock, max_lifetime=token_max_lifetime
+            store,
+            mfa=self.mfa,
+            reauthenticate=self.users.reauthenticate,
+            audit=self.audit,
+            clock=clock,
+            max_lifetime=token_max_lifetime,
         )
         self.roles = RoleService(store, audit=self.audit, clock=clock)
         self.sessions = SessionService(store, users=self.users, audit=self.audit, clock=clock)
+
+    def _reauthenticate(self, actor: Actor, password: str | None, doing: str) -> None:
+        """The users' re-authentication, for the MFA service built before them."""
+        self.users.reauthenticate(actor, password, doing)

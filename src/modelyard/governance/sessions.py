@@ -27,6 +27,7 @@ from modelyard._util import new_id, now_ms
 from modelyard.errors import PermissionDenied, Unauthenticated
 from modelyard.governance.audit import AuditLog
 from modelyard.governance.identity import Actor, Principal
+from modelyard.governance.mfa import MfaEnrolmentRequired
 from modelyard.governance.users import User, UserService
 from modelyard.store import Store
 from modelyard.store.tables import sessions, users
@@ -134,16 +135,33 @@ class SessionService:
             )
         return NewSession(session_id, f"{session_id}.{secret}", csrf_token, expires_at, user)
 
-    def authenticate(self, cookie: str) -> tuple[Principal, Session]:
-        """The principal and session a cookie stands for, or :class:`Unauthenticated`."""
+    def authenticate(
+        self, cookie: str, *, for_enrolment: bool = False
+    ) -> tuple[Principal, Session]:
+        """The principal and session a cookie stands for, or :class:`Unauthenticated`.
+
+        The principal's ``signed_in_at`` is the session's password sign-in. With MFA
+        required for everyone (switched on after this sign-in) and no confirmed
+        authenticator, the session serves enrolment only: :class:`MfaEnrolmentRequired`
+        unless ``for_enrolment``.
+        """
         match = _COOKIE.match(cookie) if isinstance(cookie, str) else None
         session_id = match.group(1) if match else ""
         with self.store.read() as conn:
             row = conn.execute(
-                select(sessions, users.c.username, users.c.is_admin, users.c.disabled_at)
+                select(
+                    sessions,
+                    users.c.username,
+                    users.c.is_admin,
+                    users.c.is_service_account,
+                    users.c.disabled_at,
+                )
                 .join(users, users.c.id == sessions.c.user_id)
                 .where(sessions.c.id == session_id)
             ).first()
+            pending = row is not None and self.users.mfa.enrolment_pending(
+                conn, row.user_id, bool(row.is_service_account)
+            )
         stored = row.secret_hash if row is not None else _DUMMY_DIGEST
         given = _digest(match.group(2)) if match else _DUMMY_DIGEST[::-1]
         now = self._clock()
@@ -156,6 +174,12 @@ class SessionService:
             or row.disabled_at is not None
         ):
             raise Unauthenticated(_DENIED)
+        if pending and not for_enrolment:
+            raise MfaEnrolmentRequired(
+                "multi-factor authentication is now required for every account: enrol an "
+                "authenticator (POST /api/v1/auth/mfa/enrol, then /auth/mfa/confirm) before "
+                "anything else"
+            )
         if now - row.last_used_at >= self.touch_interval_ms:
             with self.store.write() as conn:
                 conn.execute(
@@ -163,7 +187,9 @@ class SessionService:
                     .where(sessions.c.id == row.id, sessions.c.last_used_at < now)
                     .values(last_used_at=now)
                 )
-        principal = Principal(row.user_id, row.username, bool(row.is_admin))
+        principal = Principal(
+            row.user_id, row.username, bool(row.is_admin), signed_in_at=row.created_at
+        )
         return principal, Session(row.id, row.user_id, row.expires_at, row.csrf_hash)
 
     @staticmethod

@@ -15,6 +15,15 @@ a revoked or expired token, or one of a disabled account) is audited as ``token.
 with the reason, under the owner's name and the caller's address; unknown and malformed
 ones name nothing to audit. ``last_used_at`` is written at most once per ``touch_interval_s``,
 so a busy client does not turn every request into a write.
+
+A token cannot outlive or outrank what created it. Creating a token needs the password again
+(a recent password session, or the password sent with the request), never a token alone. A
+token minted by a request that a token authenticated records that token as its parent,
+expires no later than it (a later expiry, or none, is capped to the parent's), and dies with
+it: revoking a token revokes its descendants in the same transaction, and authentication
+refuses a token any of whose ancestors is revoked, expired or of a disabled account. With
+MFA required for everyone, the tokens of an account that has not enrolled serve enrolment
+only (``for_enrolment``); anything else is :class:`MfaEnrolmentRequired`.
 """
 
 from __future__ import annotations
@@ -35,11 +44,21 @@ from modelyard._util import now_ms, validate_key
 from modelyard.errors import InvalidInput, NotFound, PermissionDenied
 from modelyard.governance._lookup import find_user
 from modelyard.governance.audit import AuditLog
-from modelyard.governance.identity import Actor, Principal, require_admin, require_self_or_admin
+from modelyard.governance.identity import (
+    Actor,
+    Principal,
+    Reauthenticate,
+    require_admin,
+    require_self_or_admin,
+)
+from modelyard.governance.mfa import MfaEnrolmentRequired, MfaService
 from modelyard.store import Store
 from modelyard.store.tables import access_tokens, users
 
-__all__ = ["NewToken", "Token", "TokenService"]
+__all__ = ["MAX_TOKEN_LIFETIME", "NewToken", "Token", "TokenService"]
+
+#: The longest a token may be made to live (the API's ``expires_in_days`` says the same).
+MAX_TOKEN_LIFETIME = timedelta(days=365)
 
 _TOKEN = re.compile(r"^my_(pat|sat)_([0-9a-f]{16})_([a-z2-7]{52})$")
 _DENIED = "invalid, expired or revoked token"
@@ -61,6 +80,7 @@ class Token:
     revoked_at: int | None
     last_used_at: int | None
     state: TokenState
+    parent_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,18 +92,26 @@ class NewToken:
 
 
 class TokenService:
-    """Creates, authenticates, lists and revokes access tokens."""
+    """Creates, authenticates, lists and revokes access tokens.
+
+    ``mfa`` tells whether an account must still enrol; ``reauthenticate``
+    (:meth:`UserService.reauthenticate`) asks a signed-in creator for the password again.
+    """
 
     def __init__(
         self,
         store: Store,
         *,
+        mfa: MfaService,
+        reauthenticate: Reauthenticate,
         audit: AuditLog | None = None,
         clock: Callable[[], int] = now_ms,
-        max_lifetime: timedelta = timedelta(days=365),
+        max_lifetime: timedelta = MAX_TOKEN_LIFETIME,
         touch_interval_s: float = 60.0,
     ) -> None:
         self.store = store
+        self.mfa = mfa
+        self.reauthenticate = reauthenticate
         self.audit = audit if audit is not None else AuditLog(store, clock=clock)
         self._clock = clock
         self.max_lifetime = max_lifetime
@@ -96,10 +124,14 @@ class TokenService:
         *,
         actor: Actor,
         expires_in: timedelta | None = None,
+        password: str | None = None,
     ) -> NewToken:
         """A new token for ``username`` (a user, or a service account: admins only).
 
         ``expires_in`` must be positive and at most ``max_lifetime``; None never expires.
+        A signed-in ``actor`` needs the password again (``password``, unless its session
+        signed in recently). When ``actor`` came with a token, the new token is its child:
+        it expires no later than that token and is revoked with it.
         """
         validate_key(name, "token name")
         if expires_in is not None and not timedelta(0) < expires_in <= self.max_lifetime:
@@ -107,20 +139,25 @@ class TokenService:
                 f"a token must expire after more than 0 and at most {self.max_lifetime.days} days",
                 field="expires_in",
             )
+        with self.store.read() as conn:
+            _authorize_create(actor, find_user(conn, username))
+        self.reauthenticate(actor, password, "create tokens")
         now = self._clock()
         token_id = secrets.token_hex(8)
         key = base64.b32encode(secrets.token_bytes(32)).decode().rstrip("=").lower()
+        parent_id = actor.principal.token_id if actor.principal is not None else None
         with self.store.write() as conn:
             user = find_user(conn, username)
-            if user.is_service_account:
-                require_admin(actor, "create service-account tokens")
-            else:
-                require_self_or_admin(actor, user.id, "create tokens")
             if user.disabled_at is not None:
                 raise InvalidInput(f"{user.username} is disabled", field="username")
             kind = "sat" if user.is_service_account else "pat"
             secret = f"my_{kind}_{token_id}_{key}"
             expires_at = now + int(expires_in.total_seconds() * 1000) if expires_in else None
+            capped = ""
+            if parent_id is not None:
+                parent_expiry = self._live_parent_expiry(conn, parent_id, now)
+                if parent_expiry is not None and (expires_at is None or expires_at > parent_expiry):
+                    expires_at, capped = parent_expiry, ", capped to its parent's expiry"
             conn.execute(
                 access_tokens.insert().values(
                     id=token_id,
@@ -129,16 +166,18 @@ class TokenService:
                     secret_hash=_digest(secret),
                     created_at=now,
                     expires_at=expires_at,
+                    parent_id=parent_id,
                 )
             )
             until = f"expires {_iso(expires_at)}" if expires_at is not None else "never expires"
+            minted = f"; minted by token {parent_id}" if parent_id is not None else ""
             self.audit.record(
                 conn,
                 actor,
                 "token.created",
                 "token",
                 token_id,
-                f"token {name!r} for {user.username} ({until})",
+                f"token {name!r} for {user.username} ({until}{capped}){minted}",
             )
         token = Token(
             id=token_id,
@@ -150,35 +189,52 @@ class TokenService:
             revoked_at=None,
             last_used_at=None,
             state="active",
+            parent_id=parent_id,
         )
         return NewToken(token, secret)
 
     def authenticate(
-        self, secret: str, *, client_addr: str | None = None, audit: bool = True
+        self,
+        secret: str,
+        *,
+        client_addr: str | None = None,
+        audit: bool = True,
+        for_enrolment: bool = False,
     ) -> Principal:
         """The principal a token string stands for, or PermissionDenied (audited when the
-        token's id names a stored token, unless ``audit`` is false)."""
+        token's id names a stored token, unless ``audit`` is false).
+
+        With MFA required for everyone, a token of an account that has not enrolled is
+        :class:`MfaEnrolmentRequired` (audited) unless ``for_enrolment``: the request is one
+        such an account may make (enrol, confirm, who am I, sign out).
+        """
         match = _TOKEN.match(secret) if isinstance(secret, str) else None
         token_id = match.group(2) if match else ""
-        with self.store.read() as conn:
-            row = conn.execute(
-                select(
-                    access_tokens,
-                    users.c.username,
-                    users.c.is_admin,
-                    users.c.disabled_at,
-                )
-                .join(users, users.c.id == access_tokens.c.user_id)
-                .where(access_tokens.c.id == token_id)
-            ).first()
-        stored = row.secret_hash if row is not None else _DUMMY_DIGEST
-        matches = match is not None and hmac.compare_digest(stored, _digest(secret))
         now = self._clock()
-        if row is None:
-            raise PermissionDenied(_DENIED)
-        refusal = _refusal(row, matches, now)
+        with self.store.read() as conn:
+            row = conn.execute(_with_owner(access_tokens.c.id == token_id)).first()
+            stored = row.secret_hash if row is not None else _DUMMY_DIGEST
+            matches = match is not None and hmac.compare_digest(stored, _digest(secret))
+            if row is None:
+                raise PermissionDenied(_DENIED)
+            refusal = _refusal(row, matches, now)
+            if refusal is None and row.parent_id is not None:
+                refusal = _ancestor_refusal(conn, row.parent_id, now)
+            pending = (
+                refusal is None
+                and not for_enrolment
+                and self.mfa.enrolment_pending(conn, row.user_id, bool(row.is_service_account))
+            )
+        error = PermissionDenied(_DENIED)
+        if pending:
+            refusal = "MFA enrolment required: the token serves enrolment only"
+            error = MfaEnrolmentRequired(
+                "multi-factor authentication is required for every account: enrol an "
+                "authenticator first (POST /api/v1/auth/mfa/enrol with your password, then "
+                "/auth/mfa/confirm); until then your tokens serve enrolment only"
+            )
         if refusal is not None and not audit:
-            raise PermissionDenied(_DENIED)
+            raise error
         if refusal is not None:
             with self.store.write() as conn:
                 self.audit.append(
@@ -190,7 +246,7 @@ class TokenService:
                     summary=f"token {row.name!r} refused: {refusal}",
                     client_addr=client_addr,
                 )
-            raise PermissionDenied(_DENIED)
+            raise error
         if row.last_used_at is None or now - row.last_used_at >= self.touch_interval_ms:
             with self.store.write() as conn:
                 conn.execute(
@@ -225,34 +281,95 @@ class TokenService:
         return [_token(r, now) for r in rows]
 
     def revoke(self, token_id: str, *, actor: Actor) -> Token:
-        """Revoke a token (its owner or an admin); revoking twice changes nothing."""
+        """Revoke a token (its owner or an admin) and, in the same transaction, every token
+        minted from it, their children included; revoking twice changes nothing."""
         now = self._clock()
         with self.store.write() as conn:
             row = self._get(conn, token_id)
             require_self_or_admin(actor, row.user_id, "revoke tokens")
-            if row.revoked_at is None:
-                conn.execute(
-                    update(access_tokens).where(access_tokens.c.id == row.id).values(revoked_at=now)
-                )
-                self.audit.record(
-                    conn,
-                    actor,
-                    "token.revoked",
-                    "token",
-                    row.id,
-                    f"token {row.name!r} of {row.username} revoked",
-                )
+            self._revoke_row(conn, row, actor, now, f"token {row.name!r} of {row.username} revoked")
+            parents = [row.id]
+            while parents:
+                children = conn.execute(
+                    _with_owner(access_tokens.c.parent_id.in_(parents)).order_by(
+                        access_tokens.c.created_at, access_tokens.c.id
+                    )
+                ).all()
+                for child in children:
+                    self._revoke_row(
+                        conn,
+                        child,
+                        actor,
+                        now,
+                        f"token {child.name!r} of {child.username} revoked with its parent "
+                        f"token {child.parent_id}",
+                    )
+                parents = [child.id for child in children]
             return _token(self._get(conn, token_id), now)
 
-    def _get(self, conn: Any, token_id: str) -> Any:
-        row = conn.execute(
-            select(access_tokens, users.c.username, users.c.is_service_account)
-            .join(users, users.c.id == access_tokens.c.user_id)
-            .where(access_tokens.c.id == token_id)
+    def _revoke_row(self, conn: Any, row: Any, actor: Actor, now: int, summary: str) -> None:
+        if row.revoked_at is None:
+            conn.execute(
+                update(access_tokens).where(access_tokens.c.id == row.id).values(revoked_at=now)
+            )
+            self.audit.record(conn, actor, "token.revoked", "token", row.id, summary)
+
+    def _live_parent_expiry(self, conn: Any, parent_id: str, now: int) -> int | None:
+        """The expiry of the minting token, locked until this transaction ends (so a
+        concurrent revocation of it sees the child); PermissionDenied when it no longer
+        stands (revoked or expired meanwhile)."""
+        parent = conn.execute(
+            _with_owner(access_tokens.c.id == parent_id).with_for_update(of=access_tokens)
         ).first()
+        refusal = _refusal(parent, True, now) if parent is not None else "it no longer exists"
+        if refusal is not None:
+            raise PermissionDenied(f"the token of this request cannot mint tokens: {refusal}")
+        expires_at: int | None = parent.expires_at
+        return expires_at
+
+    def _get(self, conn: Any, token_id: str) -> Any:
+        row = conn.execute(_with_owner(access_tokens.c.id == token_id)).first()
         if row is None:
             raise NotFound(f"token {token_id!r} does not exist", field="token_id")
         return row
+
+
+def _authorize_create(actor: Actor, user: Any) -> None:
+    if user.is_service_account:
+        require_admin(actor, "create service-account tokens")
+    else:
+        require_self_or_admin(actor, user.id, "create tokens")
+
+
+def _with_owner(where: Any) -> Any:
+    """Tokens matching ``where``, each with its owner's name and flags."""
+    return (
+        select(
+            access_tokens,
+            users.c.username,
+            users.c.is_admin,
+            users.c.is_service_account,
+            users.c.disabled_at,
+        )
+        .join(users, users.c.id == access_tokens.c.user_id)
+        .where(where)
+    )
+
+
+def _ancestor_refusal(conn: Any, parent_id: str | None, now: int) -> str | None:
+    """Why a token's ancestry refuses it (a revoked or expired ancestor, or one of a
+    disabled account), or None when every ancestor stands."""
+    seen: set[str] = set()
+    while parent_id is not None and parent_id not in seen:
+        seen.add(parent_id)
+        parent = conn.execute(_with_owner(access_tokens.c.id == parent_id)).first()
+        if parent is None:
+            return f"its parent token {parent_id} no longer exists"
+        refusal = _refusal(parent, True, now)
+        if refusal is not None:
+            return f"its ancestor token {parent.id} is refused ({refusal})"
+        parent_id = parent.parent_id
+    return None
 
 
 def _refusal(row: Any, matches: bool, now: int) -> str | None:
@@ -294,4 +411,5 @@ def _token(row: Any, now: int) -> Token:
         revoked_at=row.revoked_at,
         last_used_at=row.last_used_at,
         state=state,
+        parent_id=row.parent_id,
     )

@@ -29,6 +29,7 @@ from modelyard.governance.audit import AuditLog
 from modelyard.governance.identity import (
     Actor,
     Principal,
+    ReauthRequired,
     require_admin,
     require_self_or_admin,
 )
@@ -76,17 +77,25 @@ class UserService:
         max_failures: int = 5,
         failure_window_s: float = 900.0,
         lockout_s: float = 900.0,
+        reauth_window_s: float = 600.0,
     ) -> None:
         if max_failures < 1:
             raise InvalidInput("max_failures must be at least 1", field="max_failures")
         self.store = store
         self.hasher = hasher if hasher is not None else PasswordHasher()
         self.audit = audit if audit is not None else AuditLog(store, clock=clock)
-        self.mfa = mfa if mfa is not None else MfaService(store, audit=self.audit, clock=clock)
+        self.mfa = (
+            mfa
+            if mfa is not None
+            else MfaService(
+                store, audit=self.audit, clock=clock, reauthenticate=self.reauthenticate
+            )
+        )
         self._clock = clock
         self.max_failures = max_failures
         self.failure_window_ms = int(failure_window_s * 1000)
         self.lockout_ms = int(lockout_s * 1000)
+        self.reauth_window_ms = int(reauth_window_s * 1000)
 
     # -- accounts -----------------------------------------------------------------------
 
@@ -194,8 +203,13 @@ class UserService:
         actor: Actor,
         current_password: str | None = None,
     ) -> None:
-        """Set a new password. Users changing their own must give the current one;
-        administrators and the local operator need not."""
+        """Set a new password.
+
+        ``current_password`` is the password of whoever makes the change: users changing
+        their own must always give it; an administrator changing someone else's gives their
+        own unless their session signed in recently (:meth:`reauthenticate`); the local
+        operator needs none. A wrong one counts towards the lock-out like a failed sign-in.
+        """
         with self.store.read() as conn:
             row = find_user(conn, username)
         require_self_or_admin(actor, row.id, "change the password")
@@ -203,11 +217,15 @@ class UserService:
             raise InvalidInput(
                 f"{row.username} is a service account and has no password", field="username"
             )
-        own = actor.principal is not None and actor.principal.user_id == row.id
-        if own and (
-            current_password is None or not self._verify(row.password_hash, current_password)
-        ):
-            raise PermissionDenied("the current password is not correct")
+        if actor.principal is not None and actor.principal.user_id == row.id:
+            if current_password is None or not self._password_again(
+                row, current_password, "change the password", actor.client_addr
+            ):
+                raise PermissionDenied(
+                    "the current password is not correct", field="current_password"
+                )
+        else:
+            self.reauthenticate(actor, current_password, "change another user's password")
         check_password(new_password, row.username)
         new_hash = self.hasher.hash(new_password)
         with self.store.write() as conn:
@@ -243,13 +261,7 @@ class UserService:
                 select(login_throttle.c.locked_until).where(login_throttle.c.username == key)
             ).scalar()
             row = conn.execute(select(users).where(users.c.username == key)).first()
-        if locked_until is not None and locked_until > now:
-            minutes = -(-(locked_until - now) // 60_000)
-            self._record_failure(key, "rejected: locked out", client_addr, count=False)
-            raise PermissionDenied(
-                f"too many failed sign-ins: try again in {minutes} minute(s) "
-                "or ask an administrator to unlock the account"
-            )
+        self._refuse_while_locked(key, locked_until, now, "rejected", client_addr)
         verified = self._verify(row.password_hash if row is not None else None, password)
         if row is None or not verified:
             reason = "unknown user" if row is None else "wrong password"
@@ -286,7 +298,86 @@ class UserService:
             raise PermissionDenied("the one-time code is not valid")
         return self.get_user_by_id(row.id)
 
+    # -- re-authentication ----------------------------------------------------------------
+
+    def reauthenticate(self, actor: Actor, password: str | None, doing: str) -> None:
+        """Let ``actor`` ``doing`` (create tokens, enrol an authenticator) only with a
+        recent password.
+
+        The local operator passes; a browser session passes within ``reauth_window_s`` of
+        its password sign-in; otherwise (a token, an older session) ``password`` must be the
+        principal's current password. Without one: :class:`ReauthRequired` (audited as
+        ``reauth.required``). A wrong one counts towards the lock-out like a failed sign-in
+        (audited as ``login.failure``) and is refused with :class:`ReauthRequired` too.
+        """
+        p = actor.principal
+        if p is None:
+            return
+        now = self._clock()
+        if p.token_id is None and p.signed_in_at is not None:
+            if now - p.signed_in_at < self.reauth_window_ms:
+                return
+            alone = f"a session that signed in {self.reauth_window_ms // 1000} s ago or more"
+        else:
+            alone = "an access token"
+        with self.store.read() as conn:
+            row = conn.execute(select(users).where(users.c.id == p.user_id)).first()
+        if row is None or row.is_service_account:
+            raise ReauthRequired(
+                f"{p.username} is a service account and has no password: an administrator "
+                f"must {doing} for it (modelyard tokens create --service-account)",
+                field="password",
+            )
+        if password is None:
+            with self.store.write() as conn:
+                self.audit.record(
+                    conn,
+                    actor,
+                    "reauth.required",
+                    "user",
+                    row.username,
+                    f"refused to {doing} with {alone} and no password",
+                )
+            raise ReauthRequired(
+                f"to {doing}, send your current password in the `password` field "
+                f"({alone} is not enough)",
+                field="password",
+            )
+        if not self._password_again(row, password, doing, actor.client_addr):
+            raise ReauthRequired("the password is not correct", field="password")
+
     # -- internals ------------------------------------------------------------------------
+
+    def _password_again(self, row: Any, password: str, doing: str, client_addr: str | None) -> bool:
+        """Whether ``password`` is the current one of ``row`` (a ``users`` row), asked again
+        before a sensitive change: refused while the username is locked out, and a wrong
+        one counts towards the lock-out (a stolen token or session is no way to guess)."""
+        key = _throttle_key(row.username)
+        with self.store.read() as conn:
+            locked_until = conn.execute(
+                select(login_throttle.c.locked_until).where(login_throttle.c.username == key)
+            ).scalar()
+        self._refuse_while_locked(
+            key, locked_until, self._clock(), "re-authentication rejected", client_addr
+        )
+        if self._verify(row.password_hash, password):
+            return True
+        self._record_failure(
+            key, f"re-authentication to {doing}: wrong password", client_addr, count=True
+        )
+        return False
+
+    def _refuse_while_locked(
+        self, key: str, locked_until: int | None, now: int, doing: str, client_addr: str | None
+    ) -> None:
+        """Refuse (and record) a password check of a username locked out now."""
+        if locked_until is not None and locked_until > now:
+            minutes = -(-(locked_until - now) // 60_000)
+            self._record_failure(key, f"{doing}: locked out", client_addr, count=False)
+            raise PermissionDenied(
+                f"too many failed sign-ins: try again in {minutes} minute(s) "
+                "or ask an administrator to unlock the account"
+            )
 
     def _create(
         self,

@@ -137,6 +137,8 @@ def run_step(client: Client, step: Step[..., Any], task: StepTask) -> StepResult
         stdout, stderr = io.StringIO(), io.StringIO()
         try:
             kwargs = dict(task.params)
+            for name in task.parts.files:  # kept as text in params and the key
+                kwargs[name] = Path(kwargs[name])
             for name, ref in task.inputs.items():
                 kwargs[name] = load_output(client, ref)
             value = _call(step, kwargs, run, stdout, stderr)

@@ -14,15 +14,17 @@ served from the cache, so a step shared by the trials runs once.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Mapping
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from modelyard._util import new_id
 from modelyard.errors import InvalidInput
 from modelyard.pipelines.backends import Backend, import_ray, open_backend
 from modelyard.pipelines.execute import PIPELINE_TAG, StepTask, record_cached, step_from_ref
-from modelyard.pipelines.fingerprint import canonical_json, key_parts
+from modelyard.pipelines.fingerprint import canonical_json, check_files, key_parts
 from modelyard.pipelines.graph import Graph, Node
 from modelyard.pipelines.index import StepIndex
 from modelyard.pipelines.result import PipelineResult, StepResult
@@ -31,7 +33,15 @@ if TYPE_CHECKING:
     from modelyard.client import Client
     from modelyard.tracking.run import ActiveRun
 
-__all__ = ["EXECUTORS", "PARAMS_ARTIFACT", "Plan", "check", "drive", "execute"]
+__all__ = [
+    "EXECUTORS",
+    "PARAMS_ARTIFACT",
+    "Plan",
+    "check",
+    "drive",
+    "execute",
+    "records_params",
+]
 
 EXECUTORS: tuple[str, ...] = ("sequential", "local", "ray")
 EXECUTOR_TAG = "modelyard.executor"
@@ -63,15 +73,32 @@ def execute(
     with parent:
         if on_start is not None:
             on_start(parent.id)
+        params = {k: os.fspath(v) if isinstance(v, PurePath) else v for k, v in params.items()}
         parent.log_params(params)
-        if all(_has_canonical_json(value) for value in params.values()):
+        resumable = records_params(params)
+        if resumable:
             parent.log_text(canonical_json(params), PARAMS_ARTIFACT)
         plan = Plan(graph, client, parent, project, project_id, cache)
-        with open_backend(executor, client, max_workers) as backend:
-            drive([plan], backend)
-        if plan.failure is not None:
-            raise plan.failure
+        try:
+            with open_backend(executor, client, max_workers) as backend:
+                drive([plan], backend)
+            if plan.failure is not None:
+                raise plan.failure
+        except Exception as exc:
+            if resumable:
+                exc.add_note(
+                    f"pipeline run {parent.id} failed; after a fix, go on from the failed "
+                    f"step: {graph.pipeline}.resume({parent.id!r}) in Python, or "
+                    f"modelyard pipelines resume MODULE:{graph.pipeline} {parent.id}"
+                )
+            raise
     return PipelineResult(graph.pipeline, parent.id, plan.done, client)
+
+
+def records_params(params: Mapping[str, Any]) -> bool:
+    """Whether a pipeline run records ``params`` (every value has canonical JSON), so
+    that :meth:`~modelyard.pipelines.Pipeline.resume` can run it again."""
+    return all(_has_canonical_json(value) for value in params.values())
 
 
 def _has_canonical_json(value: Any) -> bool:
@@ -84,7 +111,8 @@ def _has_canonical_json(value: Any) -> bool:
 
 def check(graph: Graph, client: Client, executor: str) -> None:
     """What must hold before a run of ``graph`` starts: a known executor, a client on
-    the stores, params with canonical JSON, and steps a worker can import."""
+    the stores, params with canonical JSON, files or folders at the path params, and
+    steps a worker can import."""
     if executor not in EXECUTORS:
         raise InvalidInput(
             f"executor must be one of {', '.join(EXECUTORS)}; got {executor!r}", field="executor"
@@ -98,6 +126,7 @@ def check(graph: Graph, client: Client, executor: str) -> None:
     for node in graph.nodes.values():
         for name, value in node.params.items():
             canonical_json(value, f"step {node.name!r}, param {name!r}")
+        check_files(node.name, {name: node.params[name] for name in node.files})
     if executor == "ray":
         import_ray()
     if executor != "sequential":
@@ -145,7 +174,11 @@ class Plan:
             return self._tasks[node.name]
         inputs = {param: self.done[producer].output for param, producer in node.inputs.items()}
         parts = key_parts(
-            node.step, node.name, node.params, {p: ref.digest for p, ref in inputs.items()}
+            node.step,
+            node.name,
+            node.params,
+            {p: ref.digest for p, ref in inputs.items()},
+            node.files,
         )
         fn = node.step.fn
         task = StepTask(

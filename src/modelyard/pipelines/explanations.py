@@ -2,8 +2,8 @@
 
 A cached step names the run whose outputs it reused. A step that ran is compared with
 the previous run of the same step of the same pipeline (by the key parts recorded with
-each step run): which step or helper source changed, which constant, param, input or
-package version; or there was no earlier run, or the cache was turned off.
+each step run): which step or helper source changed, which constant, param, input, input
+file or package version; or there was no earlier run, or the cache was turned off.
 
 Embedded, :func:`explain` reads the step index of the store; in remote mode it asks the
 server (``GET /api/v1/runs/{run_id}/explain``), which answers with :func:`explain_in`
@@ -135,6 +135,13 @@ def parts_changes(old: KeyParts, new: KeyParts) -> list[str]:
     for name in sorted(old.inputs.keys() | new.inputs.keys()):
         if old.inputs.get(name) != new.inputs.get(name):
             changes.append(f"input {name} changed")
+    for name in sorted(old.files.keys() | new.files.keys()):
+        if name not in new.files:
+            changes.append(f"param {name} is no longer read as a file")
+        elif name not in old.files:
+            changes.append(f"param {name} is now read as a file")
+        elif old.files[name] != new.files[name] and old.params.get(name) == new.params[name]:
+            changes.append(f"input file changed: {new.params[name]} (param {name})")
     changes.extend(_env_changes(old.env, new.env))
     return changes
 

@@ -10,6 +10,10 @@ The key is the BLAKE3 digest of canonical JSON of :class:`KeyParts`:
 - ``params``: the step's non-input arguments as canonical JSON (values that have none are
   rejected);
 - ``inputs``: the digest of each input artifact;
+- ``files``: for each param that is the path of a local file or folder (annotated
+  ``pathlib.Path``, or given a path object), the BLAKE3 digest of the file's bytes or
+  the folder's tree (as the blob store would store it); left out of the key when there
+  are none, so the keys of other steps do not change;
 - ``env``: Python's major.minor and the versions of the distributions the visited
   project modules import, or the step's declared fingerprint.
 
@@ -25,20 +29,30 @@ import inspect
 import json
 import marshal
 import math
+import os
 import sys
 import sysconfig
 import types
-from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from blake3 import blake3
 
-from modelyard.errors import InvalidInput
+from modelyard.artifacts.blobs import local_digest
+from modelyard.errors import InvalidInput, ModelyardError, NotFound
 from modelyard.pipelines.step import Step
 
-__all__ = ["KeyParts", "canonical_json", "code_parts", "environment", "key_parts"]
+__all__ = [
+    "KeyParts",
+    "canonical_json",
+    "check_files",
+    "code_parts",
+    "environment",
+    "file_digests",
+    "key_parts",
+]
 
 _CONSTANT_TYPES = (str, int, float, bool, bytes, type(None))
 
@@ -53,12 +67,16 @@ class KeyParts:
     params: dict[str, Any]
     inputs: dict[str, str]
     env: dict[str, Any]
+    files: dict[str, str] = field(default_factory=dict)
 
     def key(self) -> str:
-        return blake3(canonical_json(asdict(self)).encode()).hexdigest()
+        return blake3(self.to_json().encode()).hexdigest()
 
     def to_json(self) -> str:
-        return canonical_json(asdict(self))
+        parts = asdict(self)
+        if not self.files:  # the keys of steps without file params stay as they were
+            del parts["files"]
+        return canonical_json(parts)
 
     @classmethod
     def from_json(cls, text: str) -> KeyParts:
@@ -105,9 +123,14 @@ def _check_canonical(value: Any, where: str) -> None:
 
 
 def key_parts(
-    step: Step[..., Any], node: str, params: dict[str, Any], inputs: dict[str, str]
+    step: Step[..., Any],
+    node: str,
+    params: dict[str, Any],
+    inputs: dict[str, str],
+    files: Iterable[str] = (),
 ) -> KeyParts:
-    """The parts of the cache key of one call of ``step``."""
+    """The parts of the cache key of one call of ``step``; ``files`` names the params
+    that are paths of local files or folders (their value is the path as text)."""
     clean: dict[str, Any] = {}
     for name, value in params.items():
         clean[name] = json.loads(canonical_json(value, f"step {node!r}, param {name!r}"))
@@ -119,7 +142,34 @@ def key_parts(
         params=clean,
         inputs=dict(inputs),
         env=environment(modules, step.options.fingerprint),
+        files=file_digests(node, {name: params[name] for name in files}),
     )
+
+
+def file_digests(node: str, paths: Mapping[str, str]) -> dict[str, str]:
+    """The digest of the file or folder at each path, by param name: NotFound (or
+    InvalidInput for what a folder may not hold) naming the step, the param and the path."""
+    digests: dict[str, str] = {}
+    for name, path in paths.items():
+        try:
+            digests[name] = local_digest(path).digest
+        except (NotFound, InvalidInput) as exc:
+            raise _about(exc, node, name, path) from None
+    return digests
+
+
+def check_files(node: str, paths: Mapping[str, str]) -> None:
+    """NotFound, as :func:`file_digests` raises it, for a path where nothing is (nothing
+    is read: the run has not started)."""
+    for name, path in paths.items():
+        if not os.path.exists(path):
+            missing = NotFound(f"no file or folder at {path!r}", field="path")
+            raise _about(missing, node, name, path)
+
+
+def _about(exc: NotFound | InvalidInput, node: str, name: str, path: str) -> ModelyardError:
+    where = "" if Path(path).is_absolute() else f" (relative to {str(Path.cwd())!r})"
+    return type(exc)(f"step {node!r}, param {name!r}: {exc.message}{where}", field=name)
 
 
 def code_parts(fn: types.FunctionType) -> tuple[dict[str, str], dict[str, str], set[str]]:

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import contextvars
 import inspect
+import os
+import types
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from modelyard.errors import InvalidInput
@@ -65,12 +68,15 @@ class Output:
 @dataclass(slots=True)
 class Node:
     """One call of a step in a pipeline: its inputs (outputs of earlier nodes) and its
-    params (every other argument, defaults included)."""
+    params (every other argument, defaults included). ``files`` names the params that
+    are paths of local files or folders (annotated ``pathlib.Path``, or given a path
+    object), kept in ``params`` as text; their content is part of the cache key."""
 
     name: str
     step: Step[..., Any]
     inputs: dict[str, str] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
 
     @property
     def upstream(self) -> set[str]:
@@ -93,6 +99,7 @@ class Graph:
             name, n = f"{step.name}_{n}", n + 1
         bound = _bind(step, args, kwargs)
         node = Node(name, step)
+        hints = _hints(step)
         for param, value in bound.items():
             if isinstance(value, Output):
                 if value.graph is not self:
@@ -102,6 +109,11 @@ class Graph:
                         field=param,
                     )
                 node.inputs[param] = value.node
+            elif isinstance(value, PurePath) or (
+                isinstance(value, str) and _is_path_type(hints.get(param))
+            ):
+                node.params[param] = os.fspath(value)
+                node.files.append(param)
             else:
                 _no_nested_output(name, param, value)
                 node.params[param] = value
@@ -211,6 +223,16 @@ def _hints(step: Step[..., Any]) -> dict[str, Any]:
         return typing.get_type_hints(step.fn)
     except Exception:  # an annotation naming something the module does not define
         return {}
+
+
+def _is_path_type(hint: Any) -> bool:
+    """``pathlib.Path`` (or another ``PurePath`` class), alone or in a union
+    (``Path | None``)."""
+    if isinstance(hint, type):
+        return issubclass(hint, PurePath)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_is_path_type(arg) for arg in typing.get_args(hint))
+    return False
 
 
 def _type_name(cls: type) -> str:

@@ -98,7 +98,8 @@ class Pipeline:
         **params: Any,
     ) -> PipelineResult:
         """Trace, check and run the pipeline with ``params``; returns when every step is
-        done (raises the exception of a failed step, after recording it).
+        done (raises the exception of a failed step, after recording it, with a note that
+        names the pipeline run to :meth:`resume`).
 
         ``client``: where to track (default: one from the settings). ``project``:
         ``default`` unless given. ``cache=False`` runs every step. ``executor``:
@@ -138,11 +139,13 @@ class Pipeline:
         client: Client | None = None,
         executor: str = "sequential",
         max_workers: int | None = None,
+        on_start: Callable[[str], None] | None = None,
     ) -> PipelineResult:
         """Run a failed (or killed, or lost) run of this pipeline again with the same
         params in the same project: the steps that finished are served from the cache,
         so it goes on from the step that failed. The new run is tagged
-        ``modelyard.resumed_from`` with ``run_id`` (a full id or a unique prefix)."""
+        ``modelyard.resumed_from`` with ``run_id`` (a full id or a unique prefix);
+        ``on_start(new_run_id)`` is called once it exists, as in :meth:`run`."""
         from modelyard.client import Client
 
         own = client is None
@@ -155,6 +158,7 @@ class Pipeline:
                 executor=executor,
                 max_workers=max_workers,
                 tags={RESUMED_FROM_TAG: run.id},
+                on_start=on_start,
                 **params,
             )
         finally:

@@ -8,20 +8,109 @@ by). A file whose stem is the name of another module -- one already imported, or
 import system would find elsewhere (``typing.py``, ``json.py``) -- is refused: loading it
 would replace that module for the whole process, and a worker would import the other one.
 A file loaded earlier from another folder under the same stem may be replaced.
+
+:class:`PipelineSources` is what an administrator lets a worker import: the top-level
+packages of ``MODULE:NAME`` references and the folder of ``FILE.py:NAME`` references
+(settings ``worker.pipeline_packages`` and ``worker.pipeline_dir``). It checks a
+reference without importing anything, so a server can judge a reference a request sent.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import keyword
 import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from modelyard.errors import InvalidInput
 from modelyard.pipelines.pipeline import Pipeline
 
-__all__ = ["load_pipeline"]
+if TYPE_CHECKING:
+    from modelyard.config import Settings
+
+__all__ = ["PipelineSources", "load_pipeline"]
+
+_PACKAGES_SETTING = "worker.pipeline_packages (MODELYARD_WORKER_PIPELINE_PACKAGES)"
+_DIR_SETTING = "worker.pipeline_dir (MODELYARD_WORKER_PIPELINE_DIR)"
+
+
+@dataclass(frozen=True)
+class PipelineSources:
+    """The code a worker may import for a pipeline reference: modules of ``packages``
+    (top-level names) for ``MODULE:NAME``, files under ``folder`` for ``FILE.py:NAME``."""
+
+    packages: frozenset[str]
+    folder: Path
+
+    @classmethod
+    def of(cls, packages: Iterable[str], folder: Path) -> PipelineSources:
+        return cls(frozenset(packages), folder.resolve())
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PipelineSources:
+        """``worker.pipeline_packages`` and ``worker.pipeline_dir`` (default: the working
+        directory)."""
+        conf = settings.worker
+        return cls.of(conf.pipeline_packages, conf.pipeline_dir or Path.cwd())
+
+    def check(self, ref: str) -> str:
+        """``ref`` as stored (a file by its absolute path, a relative one taken from
+        :attr:`folder`), or InvalidInput when it is no reference or names code outside
+        these sources. Nothing is imported (a file is only looked at)."""
+        where, sep, name = ref.rpartition(":")
+        if not sep or not where or not name:
+            raise InvalidInput(
+                f"not a pipeline reference: {ref!r}; use MODULE:PIPELINE or FILE.py:PIPELINE",
+                field="ref",
+            )
+        if not _is_identifier(name):
+            raise InvalidInput(
+                f"not a pipeline reference: {name!r} is not a Python name", field="ref"
+            )
+        if where.endswith(".py"):
+            return f"{self._check_file(where)}:{name}"
+        parts = where.split(".")
+        if not all(_is_identifier(part) for part in parts):
+            raise InvalidInput(
+                f"cannot import {where!r}: not a module name (dotted Python names)", field="ref"
+            )
+        if any(part.startswith("__") and part.endswith("__") for part in parts):
+            raise InvalidInput(
+                f"cannot import {where!r}: a module named like __main__ runs a program "
+                "when imported",
+                field="ref",
+            )
+        if parts[0] not in self.packages:
+            allowed = ", ".join(sorted(self.packages)) or "none"
+            raise InvalidInput(
+                f"module {where!r} is not in a package pipelines may be imported from "
+                f"(allowed: {allowed}); an administrator lists packages in {_PACKAGES_SETTING}",
+                field="ref",
+            )
+        return ref
+
+    def _check_file(self, where: str) -> Path:
+        path = (self.folder / where).resolve()
+        if not path.is_relative_to(self.folder):
+            raise InvalidInput(
+                f"a pipeline file must lie under {self.folder} (after symlinks), set by "
+                f"{_DIR_SETTING}; got {where}",
+                field="ref",
+            )
+        if not path.is_file():
+            raise InvalidInput(f"no such file: {where}", field="ref")
+        _check_stem(path)
+        return path
+
+
+def _is_identifier(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
+
 
 #: Set on the modules :func:`load_pipeline` loads from a file.
 _LOADED_FROM_FILE = "__modelyard_pipeline_file__"
@@ -70,7 +159,7 @@ def _import(where: str) -> ModuleType:
         sys.path.insert(0, str(Path.cwd()))  # as ``python -m`` does
     try:
         return importlib.import_module(where)
-    except (ImportError, SyntaxError) as exc:
+    except (ImportError, SyntaxError, TypeError) as exc:  # TypeError: a relative name
         raise InvalidInput(
             f"cannot import module {where!r}: {type(exc).__name__}: {exc}", field="ref"
         ) from None

@@ -1,7 +1,10 @@
 """One HTTP session with a Modelyard server: keep-alive, timeouts, retries, typed errors.
 
 Retries use exponential backoff with full jitter, within ``tracking.retry_timeout_s``
-(30 s by default), then fail with StorageError. What is retried:
+(30 s by default), then fail with StorageError naming the server and the setting. The
+first failure of a call that will be retried is logged at once as a warning on the
+``modelyard.remote`` logger (on stderr when logging is not configured; the CLI prints it
+as a ``warning:`` line), with the deadline. What is retried:
 
 - connection failures before the request was sent (refused, DNS, connect timeout), and
   503 answers (the server stored nothing): always;
@@ -16,11 +19,13 @@ Errors come back as the same typed exceptions the embedded SDK raises: the error
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
@@ -31,6 +36,8 @@ from modelyard.errors import ModelyardError, StorageError
 __all__ = ["HttpSession", "dumps", "entity", "error_from_response"]
 
 T = TypeVar("T")
+
+log = logging.getLogger("modelyard.remote")
 
 API_PREFIX = "/api/v1"
 _CONNECT_TIMEOUT_S = 5.0
@@ -93,6 +100,7 @@ class HttpSession:
         self.base_url = base_url
         self.retry_timeout_s = retry_timeout_s
         headers = {"User-Agent": f"modelyard/{__version__}"}
+        self.has_token = bool(token)
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._client = httpx.Client(
@@ -174,7 +182,7 @@ class HttpSession:
                     try:
                         if status >= 400 and status not in accept:
                             response.read()
-                            raise error_from_response(response)
+                            raise self._explained(error_from_response(response))
                         yield response
                     finally:
                         response.close()
@@ -186,12 +194,43 @@ class HttpSession:
             if remaining <= 0:
                 raise StorageError(
                     f"the tracking server at {self.base_url} did not answer"
-                    + (f" after {attempt + 1} attempts" if attempt else "")
+                    + (
+                        f" in {attempt + 1} attempt(s) within {self.retry_timeout_s:g} s "
+                        "(tracking.retry_timeout_s, MODELYARD_TRACKING_RETRY_TIMEOUT_S)"
+                        if retry
+                        else ""
+                    )
                     + f": {failure}"
+                )
+            if attempt == 0:
+                until = datetime.now(UTC) + timedelta(seconds=remaining)
+                log.warning(
+                    "%s; retrying for up to %g s, until %s UTC (tracking.retry_timeout_s)",
+                    failure,
+                    self.retry_timeout_s,
+                    until.strftime("%H:%M:%S"),
                 )
             delay = random.uniform(0, min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2**attempt))
             time.sleep(min(delay, remaining))
             attempt += 1
+
+    def _explained(self, error: ModelyardError) -> ModelyardError:
+        """A refusal of the credentials says which setting gives them (a shell user sets
+        an environment variable, not an HTTP header)."""
+        if not isinstance(error, errors.Unauthenticated):
+            return error
+        if not self.has_token:
+            return errors.Unauthenticated(
+                f"the tracking server at {self.base_url} needs an access token: set "
+                "MODELYARD_TRACKING_TOKEN (or tracking.token in the config file) to one "
+                "made with `modelyard tokens create`",
+                field="tracking.token",
+            )
+        return errors.Unauthenticated(
+            f"the tracking server at {self.base_url} refused the access token of "
+            f"tracking.token (MODELYARD_TRACKING_TOKEN): {error.message}",
+            field="tracking.token",
+        )
 
     def _unreachable(self, exc: Exception) -> str:
         return f"cannot reach the tracking server at {self.base_url}: {type(exc).__name__}: {exc}"

@@ -62,6 +62,7 @@ class RemoteArtifacts:
     def download(self, run_id: str, name: str, dest: Path) -> Path:
         """Write artifact ``name`` (a file, or a tree as a folder) under ``dest``."""
         target = safe_join(dest, name)
+        target.parent.mkdir(parents=True, exist_ok=True)  # fail here, not mid-download
         with self.http.stream(_content_path(run_id), {"path": name}) as response:
             if response.headers.get("X-Modelyard-Kind") == "tree":
                 extract_tar(io.BufferedReader(_ChunkReader(response.iter_bytes())), target)

@@ -4,8 +4,9 @@
 :class:`~modelyard.schedules.service.ScheduleService` (create, read, enable, disable,
 run now, delete, fires) with the same signatures, results and errors. The worker's methods (due,
 claim, take_over, renew, record_run, finish) are not here: a worker runs where the store
-is. The server resolves a pipeline reference, as its workers will: it is sent as given
-(a relative ``FILE.py`` path is relative to the server's working directory).
+is. A pipeline reference is sent as given and checked by the server against what its
+administrator allows, without importing it (a relative ``FILE.py`` path is taken from
+the server's ``worker.pipeline_dir``); a worker loads it when it fires.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ class RemoteSchedules:
     ) -> Schedule:
         """A schedule that runs ``pipeline`` with ``params`` on the cron expression
         ``cron`` (in ``timezone``, default UTC) or on each new version of ``dataset`` in
-        ``project``. The server imports the pipeline to check the reference and the
-        parameters."""
+        ``project``. The server checks the reference against what its administrator
+        allows and the parameters as JSON values; a worker loads the pipeline."""
         validate_name(name, "schedule")
         body = {
             "name": name,

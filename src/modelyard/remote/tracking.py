@@ -116,6 +116,11 @@ class RemoteTracking:
         params = {"permanent": "true" if permanent else "false"}
         self.http.call("DELETE", f"/runs/{_segment(run_id)}", params=params)
 
+    def restore_run(self, run_id: str) -> int:
+        """Show a deleted run again, with its child runs deleted with it; how many."""
+        answer = self.http.call("POST", f"/runs/{_segment(run_id)}/restore")
+        return int(answer.json()["restored"])
+
     def write_batch(self, batch: Batch, batch_id: str | None = None) -> ModelyardError | None:
         """Store one batch of buffered values in one attempt (the log buffer retries a
         failed batch itself, under the same id, so it is stored once).
@@ -300,6 +305,7 @@ def _run(data: dict[str, Any]) -> Run:
         gpu_time_s=_float(data["gpu_time_s"]),
         cost=_float(data["cost"]),
         metrics={key: float(value) for key, value in data["metrics"].items()},
+        deleted_at=data.get("deleted_at"),
     )
 
 

@@ -27,6 +27,7 @@ from pydantic import SecretStr
 
 from modelyard.client import Client
 from modelyard.config import Settings
+from modelyard.pipelines.refs import PipelineSources
 from modelyard.schedules.service import FAILED, FINISHED, resolve
 
 __all__ = ["job_line", "main", "one_line"]
@@ -105,9 +106,10 @@ def main() -> int:
         protocol.write(json.dumps(message) + "\n")
 
     status, error = FINISHED, None
-    with Client(Settings.model_validate(job["settings"])) as client:
+    settings = Settings.model_validate(job["settings"])
+    with Client(settings) as client:
         try:
-            resolve(job["pipeline"]).run(
+            resolve(job["pipeline"], PipelineSources.from_settings(settings)).run(
                 client=client,
                 project=job["project"],
                 tags=job["tags"],

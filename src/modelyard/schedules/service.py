@@ -55,6 +55,7 @@ from modelyard.store.tables import (
 
 if TYPE_CHECKING:
     from modelyard.pipelines import Pipeline
+    from modelyard.pipelines.refs import PipelineSources
 
 __all__ = ["MAX_ATTEMPTS", "MAX_FIRES", "SCHEDULE", "ScheduleService", "normalize_ref"]
 
@@ -93,12 +94,28 @@ def normalize_ref(ref: object) -> str:
     return ref
 
 
-def resolve(ref: str) -> Pipeline:
-    """The pipeline ``ref`` names, loaded the way ``modelyard pipelines run`` loads it.
-    Whatever stops it loading -- the reference, or the imported code failing in any way
-    -- is InvalidInput on ``pipeline`` (on a server, the reference is a request's)."""
+def check_ref(ref: object, sources: PipelineSources) -> str:
+    """``ref`` as stored when ``sources`` allow it (nothing imported), else InvalidInput
+    on ``pipeline``."""
+    if not isinstance(ref, str):
+        raise InvalidInput(
+            f"pipeline must be MODULE:NAME or FILE.py:NAME; got {ref!r}", field="pipeline"
+        )
+    try:
+        return sources.check(ref)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, field="pipeline") from None
+
+
+def resolve(ref: str, sources: PipelineSources | None = None) -> Pipeline:
+    """The pipeline ``ref`` names, loaded the way ``modelyard pipelines run`` loads it
+    (when ``sources`` are given, only if they allow it). Whatever stops it loading -- the
+    reference, or the imported code failing in any way -- is InvalidInput on
+    ``pipeline``."""
     from modelyard.pipelines.refs import load_pipeline
 
+    if sources is not None:
+        ref = check_ref(ref, sources)
     try:
         return load_pipeline(ref)
     except InvalidInput as exc:
@@ -158,13 +175,16 @@ class ScheduleService:
         *,
         actor: Actor | None = None,
         clock: Clock | None = None,
-        file_root: Path | None = None,
+        sources: PipelineSources | None = None,
+        load_pipelines: bool = True,
     ) -> None:
-        """``file_root``: where a ``FILE.py`` pipeline must lie (after symlinks), for a
-        service that imports references on other people's behalf (the server); None
-        allows any file."""
+        """``sources``: the code a schedule may name (None: any). ``load_pipelines``:
+        whether :meth:`create` imports the pipeline to check the reference and the
+        parameters -- for a program creating schedules of its own code; a server, where
+        a request names the code, passes False (only a worker imports)."""
         self.store = store
-        self.file_root = file_root.resolve() if file_root is not None else None
+        self.sources = sources
+        self.load_pipelines = load_pipelines
         self.actor = actor if actor is not None else Actor.local()
         self.clock = clock or _utcnow
         self.audit = AuditLog(store)
@@ -210,8 +230,10 @@ class ScheduleService:
     ) -> Schedule:
         """A schedule that runs ``pipeline`` with ``params`` on the cron expression
         ``cron`` (in ``timezone``, default UTC) or on each new version of ``dataset`` in
-        ``project`` (versions registered after this call). The pipeline is imported to
-        check the reference and the parameters."""
+        ``project`` (versions registered after this call). The reference must lie within
+        :attr:`sources`; with :attr:`load_pipelines` the pipeline is imported to check it
+        and the parameters, else the parameters are checked as JSON values only and the
+        worker checks the rest when it loads the pipeline."""
         from modelyard.tracking.service import TrackingService
 
         validate_name(name, "schedule")
@@ -234,12 +256,15 @@ class ScheduleService:
         if dataset is not None:
             validate_name(dataset, "dataset")
         values = check_params(params)
-        ref = normalize_ref(pipeline)
-        self._check_file_root(ref)
-        with self.store.read() as conn:  # refused before the pipeline's code is imported
+        with self.store.read() as conn:  # refused before the reference is looked at
             if conn.execute(select(projects.c.id).where(projects.c.name == project)).first():
                 self._require(conn, project, Role.CONTRIBUTOR)
-        resolve(ref).bind(values)
+        if self.sources is not None:
+            ref = check_ref(pipeline, self.sources)
+        else:
+            ref = normalize_ref(pipeline)
+        if self.load_pipelines:
+            resolve(ref).bind(values)
         TrackingService(self.store, actor=self.actor).ensure_project(project)
         now = to_ms(self._now(None))
         schedule_id = new_id()
@@ -282,17 +307,6 @@ class ScheduleService:
                 conn, "schedule.created", schedule_id, f"{project}/{name}: {ref} on {trigger}"
             )
         return self.get(name, project=project)
-
-    def _check_file_root(self, ref: str) -> None:
-        where = ref.rpartition(":")[0]
-        if self.file_root is None or not where.endswith(".py"):
-            return
-        if not Path(where).resolve().is_relative_to(self.file_root):
-            raise InvalidInput(
-                f"a pipeline file must lie under {self.file_root} here (the server's working "
-                f"directory); got {where}. Use MODULE:PIPELINE for installed code",
-                field="pipeline",
-            )
 
     def set_enabled(self, name: str, enabled: bool, *, project: str) -> Schedule:
         """Enable or disable a schedule. Enabling starts from now: cron occurrences and

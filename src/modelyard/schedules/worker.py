@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from modelyard.client import Client
 from modelyard.errors import InvalidInput, ModelyardError
+from modelyard.pipelines.refs import PipelineSources
 from modelyard.schedules._fire import job_line, one_line
 from modelyard.schedules.cron import MAX_COUNTED
 from modelyard.schedules.entities import Due, Fire, Schedule
@@ -166,6 +167,7 @@ class Worker:
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.client = Client(settings)
         self.service = ScheduleService(self.client.store, clock=self.clock)
+        self.sources = PipelineSources.from_settings(settings)
         self._stop = threading.Event()
         self._interrupted = threading.Event()
         self._ended = threading.Event()  # a fire's thread ended
@@ -398,7 +400,7 @@ class Worker:
     ) -> tuple[str, str | None]:
         """Run the pipeline in this process."""
         try:
-            resolve(schedule.pipeline).run(
+            resolve(schedule.pipeline, self.sources).run(
                 client=self.client,
                 project=schedule.project,
                 tags=tags,

@@ -181,7 +181,13 @@ access_tokens = Table(
     Column("expires_at", BigInteger, nullable=True),
     Column("revoked_at", BigInteger, nullable=True),
     Column("last_used_at", BigInteger, nullable=True),
+    # The token whose request minted this one (None: minted by a password session or the
+    # operator); it expires no later than its parent and is revoked with it.
+    Column(
+        "parent_id", String(32), ForeignKey("access_tokens.id", ondelete="CASCADE"), nullable=True
+    ),
     Index(None, "user_id"),
+    Index(None, "parent_id"),
 )
 
 mfa_secrets = Table(

@@ -1,5 +1,6 @@
 """Autologging for scikit-learn: every ``fit`` records params, fit time, training score
-and the fitted model.
+and the fitted model; a hyper-parameter search also records its best params, best
+cross-validated score and the class of its best estimator.
 
 Patching estimator classes is process-wide by nature (it changes the classes), so the
 switch lives here, in one small settings object. Classes already imported are patched
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import numbers
 import time
 import traceback
 from dataclasses import dataclass
@@ -121,6 +123,7 @@ def _fit_and_log(fit: Any, est: Any, args: tuple, kwargs: dict) -> Any:
         run.set_tag("autolog.estimator", f"{type(est).__module__}.{name}")
         run.log_params(_params(est))
         run.log_metric("fit_time_s", fit_time)
+        _log_search(run, est)
         if X is not None and y is not None and hasattr(est, "score"):
             try:
                 run.log_metric("training_score", float(est.score(X, y)))
@@ -136,9 +139,26 @@ def _fit_and_log(fit: Any, est: Any, args: tuple, kwargs: dict) -> Any:
 
 
 def _params(est: Any) -> dict[str, Any]:
-    out = {}
-    for key, value in est.get_params(deep=False).items():
-        if hasattr(value, "get_params"):
-            value = type(value).__name__
-        out[key] = value
-    return out
+    return {key: _value(value) for key, value in est.get_params(deep=False).items()}
+
+
+def _value(value: Any) -> Any:
+    """An estimator by its class name; anything else as it is."""
+    return type(value).__name__ if hasattr(value, "get_params") else value
+
+
+def _log_search(run: Any, est: Any) -> None:
+    """What a hyper-parameter search (``GridSearchCV``, ``RandomizedSearchCV``, ...) found:
+    ``best_params_`` as params prefixed ``best_``, ``best_score_`` as the metric
+    ``best_cv_score`` and the class of ``best_estimator_`` as the tag
+    ``autolog.best_estimator`` (each where the search has it: without ``refit`` there is
+    no best estimator)."""
+    best_params = getattr(est, "best_params_", None)
+    if isinstance(best_params, dict):
+        run.log_params({f"best_{key}": _value(value) for key, value in best_params.items()})
+    best_score = getattr(est, "best_score_", None)
+    if isinstance(best_score, numbers.Real) and not isinstance(best_score, bool):
+        run.log_metric("best_cv_score", float(best_score))
+    best = getattr(est, "best_estimator_", None)
+    if best is not None:
+        run.set_tag("autolog.best_estimator", f"{type(best).__module__}.{type(best).__name__}")

@@ -55,6 +55,8 @@ class Run:
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    deleted_at: int | None = None
+    """When the run was deleted (epoch ms; hidden from lists until restored), else None."""
 
     @property
     def duration_s(self) -> float | None:

@@ -5,10 +5,10 @@ touch tables directly.
 A service acts for one :class:`~modelyard.governance.Actor` (the local operator unless
 :meth:`TrackingService.acting_as` says otherwise). A signed-in principal's project role is
 checked before every read and write: viewer reads, contributor writes runs and
-artifacts, admin deletes; whoever creates a project becomes its admin. Projects, runs
-(created, resumed, ended, deleted) and stored artifacts are recorded in the audit log in
-the same transaction as the change; the points, params and tags logged to a run are its
-data and are not audited one by one.
+artifacts, admin deletes and restores; whoever creates a project becomes its admin.
+Projects, runs (created, resumed, ended, deleted, restored) and stored artifacts are
+recorded in the audit log in the same transaction as the change; the points, params and
+tags logged to a run are its data and are not audited one by one.
 """
 
 from __future__ import annotations
@@ -392,6 +392,32 @@ class TrackingService:
             how = "removed for good" if permanent else "deleted"
             action = "run.purged" if permanent else "run.deleted"
             self._audit(conn, action, "run", run_id, f"run {how} with {len(ids) - 1} child run(s)")
+
+    def restore_run(self, run_id: str) -> int:
+        """Show a deleted run again, with its child runs deleted with it (or after it);
+        returns how many runs were restored (0: the run was not deleted)."""
+        with self.store.write() as conn:
+            row = conn.execute(select(runs.c.deleted_at).where(runs.c.id == run_id)).first()
+            if row is None:
+                raise NotFound(f"run {run_id!r} does not exist", field="run_id")
+            self._require_runs(conn, [run_id], Role.ADMIN)
+            if row.deleted_at is None:
+                return 0
+            restored = 0
+            for chunk in _chunks(_descendants(conn, run_id)):
+                restored += conn.execute(
+                    update(runs)
+                    .where(runs.c.id.in_(chunk), runs.c.deleted_at >= row.deleted_at)
+                    .values(deleted_at=None)
+                ).rowcount
+            self._audit(
+                conn,
+                "run.restored",
+                "run",
+                run_id,
+                f"run restored with {restored - 1} child run(s)",
+            )
+            return restored
 
     def write_batch(self, batch: Batch, batch_id: str | None = None) -> ModelyardError | None:
         """Store one batch of buffered values in one transaction.
@@ -781,6 +807,7 @@ def _hydrate(conn: Connection, rows: Sequence[Any]) -> list[Run]:
             params=p[r.id],
             metrics=m[r.id],
             tags=t[r.id],
+            deleted_at=r.deleted_at,
         )
         for r in rows
     ]

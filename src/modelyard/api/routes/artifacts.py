@@ -18,8 +18,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
 from modelyard.api._pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, page
+from modelyard.api._routing import Route
 from modelyard.api._services import Services, get_services, get_tracking
 from modelyard.api.schemas._types import Text
 from modelyard.api.schemas.artifacts import ArtifactPage, ArtifactPublic
@@ -28,7 +30,7 @@ from modelyard.tracking.service import TrackingService
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/runs/{run_id}/artifacts", tags=["artifacts"])
+router = APIRouter(prefix="/runs/{run_id}/artifacts", tags=["artifacts"], route_class=Route)
 Tracking = Annotated[TrackingService, Depends(get_tracking)]
 ArtifactPath = Annotated[str, Query(description="The artifact's path inside the run.")]
 
@@ -83,7 +85,10 @@ def download_artifact(
     reader = services.blobs.open(info.digest)
     headers["Content-Length"] = str(info.size)
     return StreamingResponse(
-        _read_chunks(reader), media_type="application/octet-stream", headers=headers
+        _read_chunks(reader),
+        media_type="application/octet-stream",
+        headers=headers,
+        background=BackgroundTask(reader.close),  # also when the client left before the body
     )
 
 

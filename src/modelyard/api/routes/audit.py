@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from modelyard.api._pagination import DEFAULT_PAGE_SIZE, Limit
+from modelyard.api._routing import Route
 from modelyard.api._services import get_governance
 from modelyard.api.auth import get_actor
 from modelyard.api.schemas.governance import AuditEventPublic, AuditPage
@@ -16,7 +17,7 @@ from modelyard.governance import Actor, Governance
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(prefix="/audit", tags=["audit"], route_class=Route)
 Gov = Annotated[Governance, Depends(get_governance)]
 Caller = Annotated[Actor, Depends(get_actor)]
 

@@ -27,6 +27,7 @@ from starlette.requests import ClientDisconnect
 
 from modelyard import limits
 from modelyard.api._pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, page
+from modelyard.api._routing import Route
 from modelyard.api._services import Services, get_datasets, get_services
 from modelyard.api.schemas._types import NUL_FREE, Description, ShortText
 from modelyard.api.schemas.datasets import (
@@ -50,9 +51,9 @@ from modelyard.errors import InvalidInput, NotFound
 
 __all__ = ["ROWS_HEADER", "lineage_router", "router"]
 
-router = APIRouter(prefix="/projects/{project}/datasets", tags=["datasets"])
+router = APIRouter(prefix="/projects/{project}/datasets", tags=["datasets"], route_class=Route)
 #: Routes that are not under one project: the list of datasets, a version by id, lineage.
-lineage_router = APIRouter(tags=["datasets"])
+lineage_router = APIRouter(tags=["datasets"], route_class=Route)
 
 Datasets = Annotated[DatasetService, Depends(get_datasets)]
 Ref = Annotated[

@@ -8,13 +8,20 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from modelyard._util import now_ms
+from modelyard.api._routing import Route
 from modelyard.api._services import get_governance
 from modelyard.api._throttle import AddressThrottle
-from modelyard.api.auth import SESSION_COOKIE, get_actor, request_session
+from modelyard.api.auth import (
+    SESSION_COOKIE,
+    before_mfa_enrolment,
+    get_actor,
+    request_session,
+)
 from modelyard.api.schemas.governance import (
     LoginRequest,
     LoginResponse,
     MfaCode,
+    MfaEnrol,
     MfaEnrolmentPublic,
     WhoAmI,
 )
@@ -23,8 +30,8 @@ from modelyard.governance import Actor, Governance, MfaEnrolmentRequired, MfaReq
 
 __all__ = ["public_router", "router"]
 
-public_router = APIRouter(prefix="/auth", tags=["auth"])
-router = APIRouter(prefix="/auth", tags=["auth"])
+public_router = APIRouter(prefix="/auth", tags=["auth"], route_class=Route)
+router = APIRouter(prefix="/auth", tags=["auth"], route_class=Route)
 Gov = Annotated[Governance, Depends(get_governance)]
 Caller = Annotated[Actor, Depends(get_actor)]
 
@@ -68,6 +75,7 @@ def login(body: LoginRequest, request: Request, response: Response, gov: Gov) ->
 
 
 @router.post("/logout", status_code=204, response_class=Response)
+@before_mfa_enrolment
 def logout(request: Request, response: Response, actor: Caller, gov: Gov) -> None:
     """End the session of this cookie (a token-authenticated call changes nothing)."""
     session = request_session(request)
@@ -79,6 +87,7 @@ def logout(request: Request, response: Response, actor: Caller, gov: Gov) -> Non
 
 
 @router.get("/me", response_model=WhoAmI)
+@before_mfa_enrolment
 def whoami(request: Request, actor: Caller, gov: Gov) -> WhoAmI:
     """The caller: name, admin flag, how they signed in, and their project roles."""
     principal = actor.principal
@@ -95,9 +104,16 @@ def whoami(request: Request, actor: Caller, gov: Gov) -> WhoAmI:
 
 
 @router.post("/mfa/enrol", response_model=MfaEnrolmentPublic)
-def enrol_mfa(actor: Caller, gov: Gov) -> MfaEnrolmentPublic:
-    """Start enrolling an authenticator app for the caller; confirm with a first code."""
-    enrolment = gov.mfa.enrol(_own_username(actor), actor=actor)
+@before_mfa_enrolment
+def enrol_mfa(actor: Caller, gov: Gov, body: MfaEnrol | None = None) -> MfaEnrolmentPublic:
+    """Start enrolling an authenticator app for the caller; confirm with a first code.
+
+    Whoever enrols holds the second factor, so this needs the password again: send
+    ``password`` unless this is a session that signed in within ``server.reauth_window_s``
+    (403 ``reauth_required`` otherwise; a token alone never enrols).
+    """
+    password = body.password if body is not None else None
+    enrolment = gov.mfa.enrol(_own_username(actor), actor=actor, password=password)
     return MfaEnrolmentPublic(
         uri=enrolment.uri,
         qr_png_base64=base64.b64encode(enrolment.qr_png).decode(),
@@ -106,6 +122,7 @@ def enrol_mfa(actor: Caller, gov: Gov) -> MfaEnrolmentPublic:
 
 
 @router.post("/mfa/confirm", status_code=204, response_class=Response)
+@before_mfa_enrolment
 def confirm_mfa(body: MfaCode, actor: Caller, gov: Gov) -> None:
     """Complete the caller's enrolment with the current code of the authenticator."""
     gov.mfa.confirm(_own_username(actor), body.code, actor=actor)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from modelyard.api._pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, page
+from modelyard.api._routing import Route
 from modelyard.api._services import get_governance
 from modelyard.api.auth import get_actor
 from modelyard.api.schemas.governance import MemberGrant, MemberPage, MemberPublic
@@ -14,7 +15,7 @@ from modelyard.governance import Actor, Governance
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/projects/{name}/members", tags=["members"])
+router = APIRouter(prefix="/projects/{name}/members", tags=["members"], route_class=Route)
 Gov = Annotated[Governance, Depends(get_governance)]
 Caller = Annotated[Actor, Depends(get_actor)]
 

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from modelyard._util import gc_paused
 from modelyard.api._errors import error_body
+from modelyard.api._routing import Route
 from modelyard.api._services import get_tracking
 from modelyard.api.schemas._types import Text
 from modelyard.api.schemas.metrics import (
@@ -23,7 +24,7 @@ from modelyard.tracking.service import MAX_HISTORY_POINTS, TrackingService
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["metrics"])
+router = APIRouter(tags=["metrics"], route_class=Route)
 Tracking = Annotated[TrackingService, Depends(get_tracking)]
 
 

@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from modelyard.api._pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, page
+from modelyard.api._routing import Route
 from modelyard.api._services import get_tracking
 from modelyard.api.schemas.projects import ProjectCreate, ProjectPage, ProjectPublic
 from modelyard.tracking.service import TrackingService
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/projects", tags=["projects"])
+router = APIRouter(prefix="/projects", tags=["projects"], route_class=Route)
 Tracking = Annotated[TrackingService, Depends(get_tracking)]
 
 

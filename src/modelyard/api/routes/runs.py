@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from modelyard.api._routing import Route
 from modelyard.api._services import get_tracking
 from modelyard.api.schemas.runs import (
     ExplanationPublic,
@@ -15,13 +16,14 @@ from modelyard.api.schemas.runs import (
     RunEnd,
     RunPublic,
     RunRef,
+    RunRestored,
     StepExplanationPublic,
 )
 from modelyard.tracking.service import TrackingService
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/runs", tags=["runs"])
+router = APIRouter(prefix="/runs", tags=["runs"], route_class=Route)
 Tracking = Annotated[TrackingService, Depends(get_tracking)]
 
 
@@ -79,6 +81,12 @@ def end_run(run_id: str, body: RunEnd, tracking: Tracking) -> None:
 def delete_run(run_id: str, tracking: Tracking, permanent: bool = False) -> None:
     """Hide a run and its children, or with ``permanent`` remove them."""
     tracking.delete_run(run_id, permanent=permanent)
+
+
+@router.post("/{run_id}/restore", response_model=RunRestored)
+def restore_run(run_id: str, tracking: Tracking) -> RunRestored:
+    """Show a deleted run again, with the child runs deleted with it."""
+    return RunRestored(restored=tracking.restore_run(run_id))
 
 
 @router.get("/{run_id}/last-steps", response_model=LastStepsPublic)

@@ -1,10 +1,12 @@
 """Schedules: create, list, read, enable, disable, delete, and the history of their fires.
 
 Every rule -- names, triggers, parameters, who may read or change -- is the schedule
-service's; routes translate. Creating a schedule resolves its pipeline reference on the
-server, as the server's workers will: ``MODULE:PIPELINE`` is imported from the server's
-working directory (and installed packages), ``FILE.py:PIPELINE`` is a file on the server,
-a relative path resolved against its working directory and stored absolute.
+service's; routes translate. The server never imports the pipeline a request names: it
+checks the reference against what its administrator allows (``worker.pipeline_packages``
+for ``MODULE:PIPELINE``, files under ``worker.pipeline_dir`` for ``FILE.py:PIPELINE``, a
+relative path taken from that folder and stored absolute) and the parameters as JSON
+values; a worker imports the pipeline when it fires, and records what stops it as the
+fire's error.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from modelyard.api._pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, page
+from modelyard.api._routing import Route
 from modelyard.api._services import get_schedules
 from modelyard.api.schemas._types import ShortText
 from modelyard.api.schemas.schedules import (
@@ -28,7 +31,7 @@ from modelyard.schedules.service import MAX_FIRES, ScheduleService
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["schedules"])
+router = APIRouter(tags=["schedules"], route_class=Route)
 _IN_PROJECT = "/projects/{project}/schedules"
 
 Schedules = Annotated[ScheduleService, Depends(get_schedules)]
@@ -50,7 +53,9 @@ def list_all_schedules(
 @router.post(_IN_PROJECT, status_code=201, response_model=SchedulePublic)
 def create_schedule(project: str, body: ScheduleCreate, schedules: Schedules) -> SchedulePublic:
     """Create a schedule (409 ``already_exists`` when the name is taken in the project).
-    The server imports the pipeline to check the reference and the parameters."""
+    The pipeline reference must name code the administrator allows (422 otherwise);
+    nothing is imported here: a worker loads the pipeline and binds the parameters when
+    it fires."""
     made = schedules.create(
         body.name,
         project=project,

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from modelyard.api._routing import Route
 from modelyard.api._services import get_tracking
 from modelyard.api.schemas.runs import RunPublic
 from modelyard.api.schemas.search import RunPagePublic, RunSearch
@@ -13,7 +14,7 @@ from modelyard.tracking.service import TrackingService
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["search"])
+router = APIRouter(tags=["search"], route_class=Route)
 Tracking = Annotated[TrackingService, Depends(get_tracking)]
 
 

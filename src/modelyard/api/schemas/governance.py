@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from modelyard.api.schemas._types import Public, ShortText
+from modelyard.governance.tokens import MAX_TOKEN_LIFETIME
 
 __all__ = [
     "AuditEventPublic",
@@ -67,11 +68,27 @@ class MfaCode(BaseModel):
     code: ShortText
 
 
+_REAUTH = (
+    "Your current password (re-authentication): needed with an access token, or when the "
+    "session signed in more than `server.reauth_window_s` ago."
+)
+
+
+class MfaEnrol(BaseModel):
+    password: str | None = Field(None, max_length=1024, description=_REAUTH)
+
+
 class TokenCreate(BaseModel):
     name: ShortText
     expires_in_days: int | None = Field(
-        None, ge=1, le=3650, description="Days until it expires; omit for no expiry."
+        None,
+        ge=1,
+        le=MAX_TOKEN_LIFETIME.days,
+        description=f"Days until it expires, at most {MAX_TOKEN_LIFETIME.days}; omit for no "
+        "expiry.",
     )
+
+    password: str | None = Field(None, max_length=1024, description=_REAUTH)
 
 
 class TokenPublic(Public):
@@ -84,6 +101,9 @@ class TokenPublic(Public):
     revoked_at: int | None
     last_used_at: int | None
     state: str
+    parent_id: str | None = Field(
+        description="The token that minted this one: it expires no later and is revoked with it."
+    )
 
 
 class TokenPage(Public):

@@ -72,6 +72,13 @@ class RunPublic(Public):
     params: dict[str, str]
     metrics: dict[str, float] = Field(description="The latest value of each metric.")
     tags: dict[str, str]
+    deleted_at: int | None = Field(
+        None, description="When the run was deleted (hidden from lists until restored)."
+    )
+
+
+class RunRestored(Public):
+    restored: int = Field(description="How many runs were restored (0: it was not deleted).")
 
 
 class RunRef(Public):
