@@ -106,6 +106,7 @@ def _pairs(h: Hidden) -> list[tuple[str, str, dict[str, Any], str, str]]:
         ("POST", "/runs/{id}/end", {"json": {"status": "finished"}}, run, missing_run),
         ("POST", "/runs/{id}/resume", {}, run, missing_run),
         ("DELETE", "/runs/{id}", {}, run, missing_run),
+        ("POST", "/runs/{id}/restore", {}, run, missing_run),
         ("GET", "/runs/{id}/metrics/history", {"params": {"key": "m"}}, run, missing_run),
         (
             "POST",
