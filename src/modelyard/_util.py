@@ -11,14 +11,15 @@ import time
 import uuid
 from collections.abc import Iterator
 
+from modelyard import limits
 from modelyard.errors import InvalidInput
 
 __all__ = ["gc_paused", "new_id", "now_ms", "validate_key", "validate_name"]
 
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_NAME = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{limits.NAME - 1}}}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-MAX_KEY_LENGTH = 250
+MAX_KEY_LENGTH = limits.KEY
 
 
 def new_id() -> str:
@@ -32,10 +33,12 @@ def now_ms() -> int:
 
 def validate_name(value: object, field: str) -> str:
     """Project-style names: letters, digits, ``.``, ``_``, ``-``; 1-128 chars."""
+    if isinstance(value, str):
+        limits.check_text(value, field, limits.NAME)
     if not isinstance(value, str) or not _NAME.match(value):
         raise InvalidInput(
-            f"{field} must be 1-128 characters of letters, digits, '.', '_' or '-', "
-            f"starting with a letter or digit; got {value!r}",
+            f"{field} must be 1-{limits.NAME} characters of letters, digits, '.', '_' or '-', "
+            f"starting with a letter or digit; got {limits.preview(value)}",
             field=field,
         )
     return value
@@ -43,10 +46,12 @@ def validate_name(value: object, field: str) -> str:
 
 def validate_key(value: object, field: str) -> str:
     """Metric, param and tag keys: any printable text up to 250 characters."""
-    if not isinstance(value, str) or not value or len(value) > MAX_KEY_LENGTH:
+    if isinstance(value, str):
+        limits.check_text(value, field, MAX_KEY_LENGTH)
+    if not isinstance(value, str) or not value:
         raise InvalidInput(
             f"{field} must be a non-empty string of at most {MAX_KEY_LENGTH} characters; "
-            f"got {value!r}",
+            f"got {limits.preview(value)}",
             field=field,
         )
     if _CONTROL.search(value) or value != value.strip():

@@ -148,6 +148,13 @@ class ServerSettings(BaseModel):
         description="Largest JSON request body the server reads; a larger one is answered "
         "with 413.",
     )
+    max_body_bytes_in_flight: int = Field(
+        128 * 1024 * 1024,
+        ge=64 * 1024,
+        description="JSON request bytes the server holds at once, all requests together "
+        "(each body from its first byte until its answer is sent); a request that does not "
+        "fit is answered 503 with Retry-After, but a body alone always fits.",
+    )
     max_artifact_bytes: int = Field(
         10 * 1024**3,
         ge=1,

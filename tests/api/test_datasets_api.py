@@ -16,7 +16,7 @@ import modelyard.datasets._csv as csv_reading
 from modelyard import Client
 from modelyard.config import Settings
 from modelyard.datasets.edges import DATASET_VERSION, INPUT, OUTPUT, RUN
-from modelyard.errors import InvalidInput, PermissionDenied, Unauthenticated
+from modelyard.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from modelyard.governance import SYSTEM, Governance
 from modelyard.store import open_store
 
@@ -219,8 +219,8 @@ def test_roles_decide_who_reads_and_who_registers(
     eve_token = user_token("eve")
     with _remote(embedded_settings, served, eve_token) as eve:
         assert eve.datasets.list_datasets() == []
-        with pytest.raises(PermissionDenied):
-            eve.datasets.get("d", project="p")
+        with pytest.raises(NotFound, match=r"^project 'p' does not exist$"):
+            eve.datasets.get("d", project="p")  # as if the project did not exist
     with _remote(embedded_settings, served, None) as nobody:
         with pytest.raises(Unauthenticated):
             nobody.datasets.list_datasets()

@@ -38,9 +38,12 @@ def test_already_exists_and_conflict(api: httpx.Client, run_id: str) -> None:
     series = {"run_id": "f" * 32, "key": "m", "steps": [0], "values": [1.0], "timestamps": [0]}
     batch = {"batch_id": "batch-0001", "metrics": [series]}
     unknown_run = api.post("/batches", json=batch)  # nothing stored: the run is unknown
-    assert unknown_run.status_code == 409 and unknown_run.json()["error"]["code"] == "conflict"
-    assert unknown_run.json().get("batch") is None
-    assert type(error_from_response(unknown_run)) is errors.Conflict
+    assert unknown_run.status_code == 404 and _shape(unknown_run) == {
+        "code": "not_found",
+        "message": f"run {'f' * 32!r} does not exist",
+        "field": "run_id",
+    }
+    assert type(error_from_response(unknown_run)) is errors.NotFound
 
 
 def test_validation_errors_name_the_field(api: httpx.Client) -> None:

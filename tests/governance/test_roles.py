@@ -107,8 +107,12 @@ def test_only_project_admins_manage_members(gov: Governance, churn: str, alice: 
     assert len(gov.roles.list_members(churn, actor=as_bob)) == 3
     assert len(gov.roles.list_members(churn, actor=Actor.of(carol.principal()))) == 3
     outsider = gov.users.create_user("dave", PASSWORD, actor=OPERATOR)
-    with pytest.raises(PermissionDenied, match="needs role viewer"):
-        gov.roles.list_members(churn, actor=Actor.of(outsider.principal()))
+    as_outsider = Actor.of(outsider.principal())
+    with pytest.raises(NotFound) as hidden:  # as if the project did not exist
+        gov.roles.list_members(churn, actor=as_outsider)
+    with pytest.raises(NotFound) as missing:
+        gov.roles.list_members("nope", actor=as_outsider)
+    assert hidden.value.message == missing.value.message.replace("nope", churn)
     grants = [e for e in gov.audit.export(actor=OPERATOR) if e["action"] == "role.granted"]
     assert (grants[-1]["actor"], grants[-1]["summary"]) == ("alice", "carol granted viewer")
 

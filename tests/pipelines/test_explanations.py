@@ -10,7 +10,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from modelyard import Client, InvalidInput, NotFound, PermissionDenied
+from modelyard import Client, InvalidInput, NotFound
 from modelyard.cli.main import app
 from modelyard.config import Settings
 from modelyard.governance import SYSTEM, Governance
@@ -214,10 +214,10 @@ def test_explain_through_the_server_answers_as_embedded(
         answer = web.get(
             f"/runs/{again.run_id}/explain", headers={"Authorization": f"Bearer {token}"}
         )
-    assert answer.status_code == 403, answer.text
+    assert answer.status_code == 404, answer.text  # as if the run did not exist
     outsider = remote.tracking.model_copy(update={"token": token})
     with (
         Client(remote.model_copy(update={"tracking": outsider})) as theirs,
-        pytest.raises(PermissionDenied),
+        pytest.raises(NotFound),
     ):
         explain(again.run_id, client=theirs)

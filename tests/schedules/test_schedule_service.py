@@ -136,8 +136,8 @@ def test_roles_viewer_reads_contributor_writes(
 
     assert as_viewer.get("t", project="ml").name == "t"
     assert [s.name for s in as_viewer.list_schedules()] == ["t"]
-    with pytest.raises(PermissionDenied):
-        as_viewer.get("other", project="secret")
+    with pytest.raises(NotFound, match=r"^project 'secret' does not exist$"):
+        as_viewer.get("other", project="secret")  # no role there: as if it did not exist
     with pytest.raises(PermissionDenied):
         as_viewer.disable("t", project="ml")
     with pytest.raises(PermissionDenied):

@@ -162,3 +162,12 @@ def test_run_now_is_claimed_once_by_the_next_worker(
     assert schedules.get("nightly", project="ml").next_fire_at == nightly.next_fire_at
     with pytest.raises(NotFound):
         schedules.run_now("nope", project="ml")
+
+
+def test_params_over_their_limit_are_refused_in_both_modes(client: Client) -> None:
+    with pytest.raises(InvalidInput, match=r"^params: 70012 characters, the limit is 65536$"):
+        client.schedules.create(
+            "big", project="ml", pipeline="sched_pipes.py:tick", cron="* * * * *",
+            params={"text": "x" * 70_000},
+        )  # fmt: skip
+    assert client.schedules.list_schedules() == []

@@ -319,3 +319,13 @@ def test_a_retried_batch_is_stored_once(client: Client) -> None:
         assert len(client.get_metric_history(run.id, "m")) == 4
         with pytest.raises(InvalidInput):
             client.tracking.write_batch(batch, batch_id="short")
+
+
+def test_a_batch_naming_a_run_that_does_not_exist_is_not_found(client: Client) -> None:
+    from modelyard.tracking._buffer import Batch
+
+    run = client.tracking.create_run("p")
+    batch = Batch(metrics=[(run.id, "m", 1.0, 0, 1), ("f" * 32, "m", 1.0, 0, 1)])
+    with pytest.raises(NotFound, match=f"^run '{'f' * 32}' does not exist$"):
+        client.tracking.write_batch(batch, "batch-0001")
+    assert client.get_run(run.id).metrics == {}  # none of it stored

@@ -22,6 +22,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from modelyard.api._errors import BaseExceptions, install_error_handlers
 from modelyard.api._guard import RequestGuard
+from modelyard.api._inflight import BodyBudget
 from modelyard.api._services import Services
 from modelyard.api._throttle import AddressThrottle
 from modelyard.api.auth import Authenticator, get_actor
@@ -79,7 +80,8 @@ _ERRORS = {
         422: "Invalid input; `field` names it.",
         429: "Too many failed sign-ins from this address; `Retry-After` says when to retry.",
         500: "Internal error.",
-        503: "The metadata or artifact store is unavailable.",
+        503: "The metadata or artifact store is unavailable, or the server holds as many "
+        "request bytes as it may (`server_busy`; `Retry-After` says when to retry).",
     }.items()
 }
 
@@ -148,6 +150,11 @@ def create_app(settings: Settings, *, auth: Authenticator, freeze_gc: bool = Fal
         max_upload_bytes=server.max_artifact_bytes,
         protected_prefix=API_PREFIX,
         public_paths=PUBLIC_PATHS,
+    )
+    app.add_middleware(  # counts body bytes as the guard reads them, before it buffers them
+        BodyBudget,
+        max_in_flight=server.max_body_bytes_in_flight,
+        max_body_bytes=server.max_body_bytes,
     )
     app.add_middleware(BaseExceptions)
     return app

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
 
+from modelyard import limits
 from modelyard._util import new_id, now_ms
 from modelyard.datasets.entities import DatasetReport, DatasetVersion
 from modelyard.errors import InvalidInput
@@ -47,7 +48,7 @@ def check_kind(kind: object) -> str:
     if not isinstance(kind, str) or not _KIND.match(kind):
         raise InvalidInput(
             f"report kind must be a short lowercase word such as {' or '.join(REPORT_KINDS)}; "
-            f"got {kind!r}",
+            f"got {limits.preview(kind)}",
             field="kind",
         )
     return kind

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection, delete, func, select
 
+from modelyard import limits
 from modelyard._util import new_id, now_ms, validate_name
 from modelyard.datasets._rows import LATEST, alias_names, hydrate, latest_version, version_row
 from modelyard.datasets.edges import (
@@ -40,10 +41,10 @@ from modelyard.datasets.edges import (
 )
 from modelyard.datasets.entities import Dataset, DatasetReport, DatasetVersion, LineageEdge
 from modelyard.datasets.reports import PROFILE, REPORT_KINDS, Reports, check_kind
-from modelyard.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from modelyard.errors import Conflict, InvalidInput, NotFound
 from modelyard.governance.audit import AuditLog
 from modelyard.governance.identity import Actor
-from modelyard.governance.roles import Role, RoleService
+from modelyard.governance.roles import Role, RoleService, missing_project
 from modelyard.store import Store
 from modelyard.store.tables import (
     artifacts,
@@ -130,10 +131,14 @@ class DatasetService:
         view._tracking = self._tracking.acting_as(actor)
         return view
 
-    def _require(self, conn: Connection, project: str, needed: Role) -> None:
+    def _require(
+        self, conn: Connection, project: str, needed: Role, hidden: NotFound | None = None
+    ) -> None:
+        """Deny a signed-in principal without ``needed`` on ``project``; ``hidden``: the
+        answer to one with no role there at all (see :meth:`RoleService.check`)."""
         principal = self.actor.principal
         if principal is not None:
-            self.roles.check(conn, principal, project, needed)
+            self.roles.check(conn, principal, project, needed, hidden=hidden)
 
     def _audit(self, conn: Connection, action: str, version_id: str, summary: str) -> None:
         self.audit.record(conn, self.actor, action, DATASET_VERSION, version_id, summary)
@@ -166,6 +171,10 @@ class DatasetService:
         """
         from modelyard.datasets._ingest import ingest
 
+        if source is not None:
+            limits.check_text(source, "source", limits.SOURCE)
+        if user is not None:
+            limits.check_text(user, "user", limits.SHORT_TEXT)
         wanted = self.check_register(
             name, project=project, aliases=aliases, description=description, run_id=run_id
         )
@@ -205,8 +214,7 @@ class DatasetService:
         wanted = [
             check_alias(alias) for alias in ([aliases] if isinstance(aliases, str) else aliases)
         ]
-        if not isinstance(description, str):
-            raise InvalidInput("description must be a string", field="description")
+        limits.check_text(description, "description", limits.DESCRIPTION)
         self._tracking.ensure_project(project)
         with self.store.read() as conn:
             self._require(conn, project, Role.CONTRIBUTOR)
@@ -221,9 +229,10 @@ class DatasetService:
             .join(runs, runs.c.project_id == projects.c.id)
             .where(runs.c.id == run_id)
         ).scalar()
+        missing = NotFound(f"run {run_id!r} does not exist", field="run_id")
         if project is None:
-            raise NotFound(f"run {run_id!r} does not exist", field="run_id")
-        self._require(conn, project, Role.CONTRIBUTOR)
+            raise missing
+        self._require(conn, project, Role.CONTRIBUTOR, hidden=missing)
 
     def _record(
         self,
@@ -397,12 +406,12 @@ class DatasetService:
         ).first()
         if row is None:
             if conn.execute(select(projects.c.id).where(projects.c.name == project)).first():
-                self._require(conn, project, Role.VIEWER)
+                self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
                 raise NotFound(
                     f"dataset {name!r} does not exist in project {project!r}", field="dataset"
                 )
-            raise NotFound(f"project {project!r} does not exist", field="project")
-        self._require(conn, project, Role.VIEWER)
+            raise missing_project(project)
+        self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
         return row
 
     def get(
@@ -453,9 +462,10 @@ class DatasetService:
         """A version by its id (as lineage edges name it)."""
         with self.store.read() as conn:
             row = version_row(conn, version_id)
+            missing = NotFound(f"dataset version {version_id!r} does not exist", field="version")
             if row is None:
-                raise NotFound(f"dataset version {version_id!r} does not exist", field="version")
-            self._require(conn, row.project, Role.VIEWER)
+                raise missing
+            self._require(conn, row.project, Role.VIEWER, hidden=missing)
             return hydrate(conn, [row], row.project, row.dataset_name)[0]
 
     def list_versions(self, name: str, *, project: str) -> list[DatasetVersion]:
@@ -491,9 +501,9 @@ class DatasetService:
             if project is not None:
                 validate_name(project, "project")
                 if conn.execute(select(projects.c.id).where(projects.c.name == project)).first():
-                    self._require(conn, project, Role.VIEWER)
+                    self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
                 else:
-                    raise NotFound(f"project {project!r} does not exist", field="project")
+                    raise missing_project(project)
                 stmt = stmt.where(projects.c.name == project)
             elif principal is not None and not principal.is_admin:
                 stmt = stmt.join(memberships, memberships.c.project_id == projects.c.id).where(
@@ -538,7 +548,7 @@ class DatasetService:
         self, version: DatasetVersion, direction: Direction = "both"
     ) -> list[LineageEdge]:
         """One hop of lineage around a version (see :meth:`Lineage.edges`)."""
-        return self.lineage.edges(DATASET_VERSION, version.id, direction)
+        return self._readable(self.lineage.edges(DATASET_VERSION, version.id, direction))
 
     def lineage_edges(
         self, kind: str, object_id: str, direction: Direction = "both"
@@ -557,7 +567,30 @@ class DatasetService:
                 f"kind must be {RUN!r}, {DATASET_VERSION!r} or {ARTIFACT!r}; got {kind!r}",
                 field="kind",
             )
-        return self.lineage.edges(kind, object_id, direction)
+        return self._readable(self.lineage.edges(kind, object_id, direction))
+
+    def _readable(self, edges: list[LineageEdge]) -> list[LineageEdge]:
+        """The edges whose run the actor may read: an edge is a fact about its run, and a
+        principal learns nothing of runs in projects where it has no role (the same bytes
+        as an artifact of its own are no window on other projects' pipelines)."""
+        principal = self.actor.principal
+        run_ids = sorted({e.run_id for e in edges if e.run_id is not None})
+        if principal is None or principal.is_admin or not run_ids:
+            return edges
+        readable: set[str] = set()
+        with self.store.read() as conn:
+            for start in range(0, len(run_ids), 500):
+                readable.update(
+                    conn.execute(
+                        select(runs.c.id)
+                        .join(memberships, memberships.c.project_id == runs.c.project_id)
+                        .where(
+                            memberships.c.user_id == principal.user_id,
+                            runs.c.id.in_(run_ids[start : start + 500]),
+                        )
+                    ).scalars()
+                )
+        return [e for e in edges if e.run_id is None or e.run_id in readable]
 
     def _check_artifact_access(self, digest: str) -> None:
         with self.store.read() as conn:
@@ -568,17 +601,13 @@ class DatasetService:
                 .scalars()
                 .all()
             )
-        if not holders:
-            raise NotFound(f"no run holds an artifact with digest {digest!r}", field="id")
-        denied: PermissionDenied | None = None
         for run_id in holders:
             try:
                 self._tracking.check_run_access(run_id, Role.VIEWER)
                 return
-            except PermissionDenied as exc:
-                denied = exc
-        assert denied is not None
-        raise denied
+            except NotFound:  # a run in a project the actor has no role in
+                continue
+        raise NotFound(f"no run holds an artifact with digest {digest!r}", field="id")
 
     # -- aliases ----------------------------------------------------------------------------
 

@@ -13,7 +13,10 @@ Roles are ordered, each including every right of the ones before it::
   deletes things.
 
 Access is denied by default: no membership, no access. A user with the global admin flag
-passes every check in every project.
+passes every check in every project. A user with no role at all in a project cannot tell
+its objects from missing ones: the services pass :meth:`RoleService.check` the NotFound
+they raise for a missing object (``hidden``), and that is the answer (no existence
+oracle); a role too low for the act is PermissionDenied.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from modelyard.governance.identity import Actor, Principal
 from modelyard.store import Store
 from modelyard.store.tables import memberships, projects, users
 
-__all__ = ["Member", "Role", "RoleService"]
+__all__ = ["Member", "Role", "RoleService", "missing_project"]
 
 
 class Role(StrEnum):
@@ -93,10 +96,27 @@ class RoleService:
         with self.store.read() as conn:
             return self._check(conn, principal, project, needed)
 
-    def check(self, conn: Connection, principal: Principal, project: str, needed: Role) -> Role:
+    def check(
+        self,
+        conn: Connection,
+        principal: Principal,
+        project: str,
+        needed: Role,
+        *,
+        hidden: NotFound | None = None,
+    ) -> Role:
         """:meth:`require` inside the caller's transaction (services check before they
-        change anything)."""
-        return self._check(conn, principal, project, needed)
+        change anything). ``hidden``: what to raise instead when the principal has no
+        role in the project at all -- the NotFound of the object asked for, so that it
+        cannot be told from a missing one."""
+        role = self._effective(conn, principal, project)
+        if role is None and hidden is not None:
+            raise hidden
+        return _judge(principal, project, needed, role)
+
+    def can_view(self, conn: Connection, principal: Principal, project: str) -> bool:
+        """Whether the principal has any role in ``project`` (or is a global admin)."""
+        return self._effective(conn, principal, project) is not None
 
     def projects_of(self, principal: Principal) -> dict[str, Role]:
         """The projects the principal is a member of, with its role in each."""
@@ -172,9 +192,10 @@ class RoleService:
 
     def list_members(self, project: str, *, actor: Actor) -> list[Member]:
         """Members of ``project`` (anyone who can view the project may list them)."""
-        if actor.principal is not None:
-            self.require(actor.principal, project, Role.VIEWER)
         with self.store.read() as conn:
+            if actor.principal is not None:
+                hidden = _missing_project(project)
+                self.check(conn, actor.principal, project, Role.VIEWER, hidden=hidden)
             project_id = self._project_id(conn, project)
             rows = conn.execute(
                 select(memberships, users.c.username)
@@ -199,22 +220,14 @@ class RoleService:
         needed: Role,
         purpose: str = "",
     ) -> Role:
-        role = self._effective(conn, principal, project)
-        if role is None or not role.includes(needed):
-            has = f"has {role.value}" if role is not None else "has no role there"
-            raise PermissionDenied(
-                f"user {principal.username} needs role {needed.value} on project {project}"
-                f"{purpose} ({has})"
-            )
-        return role
+        return _judge(
+            principal, project, needed, self._effective(conn, principal, project), purpose
+        )
 
     def _project_id(self, conn: Connection, project: str) -> str:
         project_id = conn.execute(select(projects.c.id).where(projects.c.name == project)).scalar()
         if project_id is None:
-            raise NotFound(
-                f"project {project!r} does not exist (create it with `modelyard projects create`)",
-                field="project",
-            )
+            raise _missing_project(project)
         return str(project_id)
 
     def _membership(self, conn: Connection, user_id: str, project: str) -> Role | None:
@@ -232,3 +245,26 @@ class RoleService:
             .where(memberships.c.project_id == project_id, memberships.c.user_id == user_id)
         ).one()
         return Member(project, r.username, Role(r.role), r.granted_at, r.granted_by)
+
+
+def missing_project(project: str, hint: str = "") -> NotFound:
+    """The answer for a project that does not exist, or one the principal has no role in
+    (the services raise the same, so that neither can be told from the other)."""
+    return NotFound(f"project {project!r} does not exist{hint}", field="project")
+
+
+def _missing_project(project: str) -> NotFound:
+    return missing_project(project, " (create it with `modelyard projects create`)")
+
+
+def _judge(
+    principal: Principal, project: str, needed: Role, role: Role | None, purpose: str = ""
+) -> Role:
+    """``role`` (the principal's in ``project``) if it includes ``needed``."""
+    if role is None or not role.includes(needed):
+        has = f"has {role.value}" if role is not None else "has no role there"
+        raise PermissionDenied(
+            f"user {principal.username} needs role {needed.value} on project {project}"
+            f"{purpose} ({has})"
+        )
+    return role

@@ -20,6 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, delete, func, or_, select, update
 
+from modelyard import limits
 from modelyard._util import new_id, now_ms
 from modelyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
 from modelyard.governance._lookup import find_user, normalize_username
@@ -387,8 +388,10 @@ class UserService:
         email: str | None,
         service_account: bool,
     ) -> User:
-        if email is not None and (len(email) > 255 or not _EMAIL.match(email)):
-            raise InvalidInput(f"not an email address: {email!r}", field="email")
+        if email is not None:
+            limits.check_text(email, "email", limits.EMAIL)
+            if not _EMAIL.match(email):
+                raise InvalidInput(f"not an email address: {email!r}", field="email")
         user = User(
             id=new_id(),
             username=name,

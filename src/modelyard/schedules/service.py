@@ -36,11 +36,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
+from modelyard import limits
 from modelyard._util import new_id, validate_name
 from modelyard.errors import AlreadyExists, InvalidInput, NotFound
 from modelyard.governance.audit import AuditLog
 from modelyard.governance.identity import Actor
-from modelyard.governance.roles import Role, RoleService
+from modelyard.governance.roles import Role, RoleService, missing_project
 from modelyard.schedules.cron import Cron, check_timezone, from_ms, to_ms
 from modelyard.schedules.entities import Due, Fire, Schedule
 from modelyard.store import Store
@@ -81,6 +82,7 @@ def normalize_ref(ref: object) -> str:
         raise InvalidInput(
             f"pipeline must be MODULE:NAME or FILE.py:NAME; got {ref!r}", field="pipeline"
         )
+    limits.check_text(ref, "pipeline", limits.PIPELINE_REF)
     where, sep, name = ref.rpartition(":")
     if not sep or not where.strip() or not name.strip():
         raise InvalidInput(
@@ -132,6 +134,7 @@ def check_params(params: object) -> dict[str, Any]:
     if params is None:
         return {}
     if isinstance(params, str):
+        limits.check_text(params, "params", limits.SCHEDULE_PARAMS)
         try:
             params = json.loads(params)
         except ValueError as exc:
@@ -148,8 +151,9 @@ def check_params(params: object) -> dict[str, Any]:
             raise InvalidInput(
                 f"param names must be non-empty strings; got {key!r}", field="params"
             )
-        canonical_json(value, f"param {key!r}")
+        canonical_json(value, f"param {limits.preview(key)}")
         out[key] = value
+    limits.check_text(json.dumps(out, sort_keys=True), "params", limits.SCHEDULE_PARAMS)
     return out
 
 
@@ -192,10 +196,14 @@ class ScheduleService:
         view.actor = actor
         return view
 
-    def _require(self, conn: Connection, project: str, needed: Role) -> None:
+    def _require(
+        self, conn: Connection, project: str, needed: Role, hidden: NotFound | None = None
+    ) -> None:
+        """Deny a signed-in principal without ``needed`` on ``project``; ``hidden``: the
+        answer to one with no role there at all (see :meth:`RoleService.check`)."""
         principal = self.actor.principal
         if principal is not None:
-            self.roles.check(conn, principal, project, needed)
+            self.roles.check(conn, principal, project, needed, hidden=hidden)
 
     def _audit(self, conn: Connection, action: str, schedule_id: str, summary: str) -> None:
         self.audit.record(conn, self.actor, action, SCHEDULE, schedule_id, summary)
@@ -230,6 +238,10 @@ class ScheduleService:
 
         validate_name(name, "schedule")
         validate_name(project, "project")
+        if cron is not None:
+            limits.check_text(cron, "cron", limits.CRON)
+        if timezone is not None:
+            limits.check_text(timezone, "timezone", limits.TIMEZONE)
         if (cron is None) == (dataset is None):
             raise InvalidInput(
                 "a schedule needs one trigger: a cron expression or a dataset", field="cron"
@@ -365,11 +377,12 @@ class ScheduleService:
         ).first()
         if row is None:
             if conn.execute(select(projects.c.id).where(projects.c.name == project)).first():
-                self._require(conn, project, Role.VIEWER)
+                self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
                 raise NotFound(
                     f"schedule {name!r} does not exist in project {project!r}", field="schedule"
                 )
-            raise NotFound(f"project {project!r} does not exist", field="project")
+            raise missing_project(project)
+        self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
         return row
 
     def get(self, name: str, *, project: str) -> Schedule:
@@ -385,7 +398,7 @@ class ScheduleService:
         with self.store.read() as conn:
             if project is not None:
                 validate_name(project, "project")
-                self._require(conn, project, Role.VIEWER)
+                self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
                 stmt = stmt.where(projects.c.name == project)
             rows = conn.execute(stmt).all()
         principal = self.actor.principal
@@ -619,7 +632,11 @@ class ScheduleService:
             raise InvalidInput(f"a fire ends finished or failed; got {status!r}", field="status")
         moment = to_ms(self._now(now))
         f = schedule_fires.c
-        values: dict[str, Any] = {"status": status, "error": error, "finished_at": moment}
+        values: dict[str, Any] = {
+            "status": status,
+            "error": limits.tail(error, limits.RUN_ERROR),
+            "finished_at": moment,
+        }
         if run_id is not None:
             values["run_id"] = run_id
         with self.store.write() as conn:

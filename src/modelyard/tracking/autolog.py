@@ -19,6 +19,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
+from modelyard import limits
 from modelyard.errors import MissingDependency
 
 __all__ = ["configure"]
@@ -127,7 +128,8 @@ def _fit_and_log(fit: Any, est: Any, args: tuple, kwargs: dict) -> Any:
             try:
                 run.log_metric("training_score", float(est.score(X, y)))
             except Exception as exc:  # a scorer that cannot score its own training data
-                run.set_tag("autolog.score_error", f"{type(exc).__name__}: {exc}")
+                error = f"{type(exc).__name__}: {exc}"
+                run.set_tag("autolog.score_error", limits.head(error, limits.TAG_VALUE))
         if _CONFIG.log_models:
             run.log_model_file(est, "model/model.pkl")
     finally:

@@ -22,6 +22,7 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
+from modelyard import limits
 from modelyard.config import TrackingSettings
 
 __all__ = [
@@ -58,7 +59,7 @@ def capture_fast() -> dict[str, str]:
     uname = platform.uname()
     return {
         "source.entry_point": _entry_point(),
-        "source.argv": json.dumps(sys.argv),
+        "source.argv": limits.head(json.dumps(sys.argv), limits.TAG_VALUE),
         "host.name": socket.gethostname(),
         "user": _user(),
         "python.version": platform.python_version(),

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from modelyard import limits
 from modelyard._util import now_ms, validate_key
 from modelyard.artifacts import normalize_artifact_path
 from modelyard.errors import Conflict, InvalidInput, MissingDependency
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ActiveRun", "active_run"]
 
-MAX_PARAM_LENGTH = 64 * 1024
 _MAX_INT64 = 2**63 - 1  # steps and timestamps are 64-bit columns
 _ACTIVE: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar(
     "modelyard_active_runs", default=()
@@ -165,7 +165,10 @@ class ActiveRun:
     def set_tag(self, key: str, value: Any) -> None:
         """Set a tag (tags, unlike params, may change)."""
         self._check_key(key, "tag")
-        self._buffer.tags.append((self.id, key, value if isinstance(value, str) else str(value)))
+        text = limits.check_text(
+            value if isinstance(value, str) else str(value), f"tags.{key}", limits.TAG_VALUE
+        )
+        self._buffer.tags.append((self.id, key, text))
         if len(self._buffer.tags) >= self._buffer.max_size:
             self._buffer.full()
 
@@ -379,9 +382,4 @@ def _param_text(key: str, value: Any) -> str:
             text = json.dumps(value, sort_keys=True, default=str)
         except (TypeError, ValueError):
             text = str(value)
-    if len(text) > MAX_PARAM_LENGTH:
-        raise InvalidInput(
-            f"param {key!r} is {len(text)} characters; the limit is {MAX_PARAM_LENGTH}",
-            field=f"params.{key}",
-        )
-    return text
+    return limits.check_text(text, f"params.{key}", limits.PARAM_VALUE)

@@ -33,7 +33,8 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from modelyard._util import gc_paused, new_id, now_ms, validate_name
+from modelyard import limits
+from modelyard._util import gc_paused, new_id, now_ms, validate_key, validate_name
 from modelyard.artifacts import normalize_artifact_path
 from modelyard.artifacts.blobs import check_digest
 from modelyard.errors import (
@@ -48,7 +49,7 @@ from modelyard.errors import (
 )
 from modelyard.governance.audit import AuditLog
 from modelyard.governance.identity import Actor
-from modelyard.governance.roles import Role, RoleService
+from modelyard.governance.roles import Role, RoleService, missing_project
 from modelyard.store import Store
 from modelyard.store.tables import (
     artifacts,
@@ -127,19 +128,25 @@ class TrackingService:
 
     # -- access -------------------------------------------------------------------
 
-    def _require(self, conn: Connection, project: str, needed: Role) -> None:
-        """Deny a signed-in principal without ``needed`` on ``project``; operators pass."""
+    def _require(
+        self, conn: Connection, project: str, needed: Role, hidden: NotFound | None = None
+    ) -> None:
+        """Deny a signed-in principal without ``needed`` on ``project``; operators pass.
+        ``hidden``: the answer to a principal with no role there at all (see
+        :meth:`RoleService.check`)."""
         principal = self.actor.principal
         if principal is not None:
-            self.roles.check(conn, principal, project, needed)
+            self.roles.check(conn, principal, project, needed, hidden=hidden)
 
     def _require_runs(self, conn: Connection, run_ids: Iterable[str], needed: Role) -> None:
-        """:meth:`_require` on the project of each run (unknown runs are left to the
-        caller, which reports them as not found)."""
+        """:meth:`_require` on the project of each run. For a signed-in principal, a run
+        that does not exist and a run in a project where it has no role are the same
+        NotFound (the first such run id), so that neither can be told from the other."""
         if self.actor.principal is None:
             return
         cache = self._run_projects
-        missing = sorted({r for r in run_ids if r not in cache})
+        wanted = set(run_ids)
+        missing = sorted({r for r in wanted if r not in cache})
         for chunk in _chunks(missing):
             found = conn.execute(
                 select(runs.c.id, projects.c.name)
@@ -150,7 +157,17 @@ class TrackingService:
                 if len(cache) >= _RUN_PROJECT_CACHE:
                     cache.clear()
                 cache[run_id] = project
-        for project in sorted({cache[r] for r in run_ids if r in cache}):
+        by_project: dict[str, list[str]] = {}
+        for run_id in wanted:
+            if run_id in cache:
+                by_project.setdefault(cache[run_id], []).append(run_id)
+        unseen = [r for r in wanted if r not in cache]
+        for project, ids in by_project.items():
+            if not self.roles.can_view(conn, self.actor.principal, project):
+                unseen += ids
+        if unseen:
+            raise _missing_run(min(unseen))
+        for project in sorted(by_project):
             self._require(conn, project, needed)
 
     def check_run_access(self, run_id: str, needed: Role | str) -> None:
@@ -229,6 +246,7 @@ class TrackingService:
     def create_project(self, name: str, description: str = "") -> Project:
         """Create a project; a signed-in creator becomes its admin."""
         validate_name(name, "project")
+        limits.check_text(description, "description", limits.DESCRIPTION)
         project = Project(id=new_id(), name=name, description=description, created_at=now_ms())
         principal = self.actor.principal
         try:
@@ -260,13 +278,20 @@ class TrackingService:
         with self.store.read() as conn:
             row = conn.execute(select(projects).where(projects.c.name == name)).first()
             if row is None:
-                raise NotFound(f"project {name!r} does not exist", field="project")
-            self._require(conn, name, Role.VIEWER)
+                raise missing_project(name)
+            self._require(conn, name, Role.VIEWER, hidden=missing_project(name))
         return _project(row)
 
     def ensure_project(self, name: str) -> Project:
-        """Get a project, creating it when missing (safe when several processes race)."""
-        return get_or_create_project(self, name)
+        """Get a project, creating it when missing (safe when several processes race), to
+        write in it. One the principal has no role in is PermissionDenied (it cannot be
+        hidden from someone who would create it under its name)."""
+        try:
+            return get_or_create_project(self, name)
+        except NotFound:
+            with self.store.read() as conn:
+                self._require(conn, name, Role.CONTRIBUTOR)
+            raise
 
     def list_projects(self) -> list[Project]:
         """Every project; for a signed-in principal, the projects they are a member of."""
@@ -293,16 +318,15 @@ class TrackingService:
         entry_point: str = "",
         tags_: dict[str, str] | None = None,
     ) -> Run:
-        proj = self.ensure_project(project)
         run_id = new_id()
         start = now_ms()
         name = name or f"run-{run_id[:8]}"
         if self.actor.principal is not None:
             user = self.actor.principal.username
-        if not isinstance(name, str) or len(name) > 255 or not name.strip():
-            raise InvalidInput(
-                "run name must be a non-empty string of at most 255 characters", field="name"
-            )
+        if not limits.check_text(name, "name", limits.RUN_NAME).strip():
+            raise InvalidInput("a run name must not be blank", field="name")
+        _check_run_text(user, host, entry_point, tags_ or {})
+        proj = self.ensure_project(project)
         row = {
             "id": run_id,
             "project_id": proj.id,
@@ -321,11 +345,11 @@ class TrackingService:
                 parent = conn.execute(
                     select(runs.c.project_id).where(runs.c.id == parent_id)
                 ).first()
-                if parent is None:
-                    raise NotFound(f"parent run {parent_id!r} does not exist", field="parent_id")
-                if parent.project_id != proj.id:
-                    raise InvalidInput(
-                        "a child run must be in the same project as its parent", field="parent_id"
+                if parent is None or parent.project_id != proj.id:
+                    raise NotFound(
+                        f"parent run {parent_id!r} does not exist in project {project!r} (a "
+                        "child run is in the project of its parent)",
+                        field="parent_id",
                     )
             conn.execute(runs.insert().values(**row))
             if tags_:
@@ -401,7 +425,11 @@ class TrackingService:
             raise InvalidInput(
                 f"status must be one of {sorted(TERMINAL_STATUSES)}; got {status!r}", field="status"
             )
-        values: dict[str, Any] = {"status": status, "end_time": now_ms(), "error": error}
+        values: dict[str, Any] = {
+            "status": status,
+            "end_time": now_ms(),
+            "error": limits.tail(error, limits.RUN_ERROR),
+        }
         for key, value in (
             ("wall_time_s", wall_time_s),
             ("cpu_time_s", cpu_time_s),
@@ -497,6 +525,7 @@ class TrackingService:
         deferred: ModelyardError | None = None
         if batch_id is not None and (not isinstance(batch_id, str) or not 8 <= len(batch_id) <= 64):
             raise InvalidInput("batch_id must be a string of 8-64 characters", field="batch_id")
+        _check_batch_text(batch)
         try:
             with self.store.write() as conn:
                 if self.actor.principal is not None:
@@ -530,7 +559,10 @@ class TrackingService:
                         .where(runs.c.id.in_(batch.heartbeats), runs.c.status == "lost")
                         .values(status="running")
                     )
-        except IntegrityError as exc:
+        except (IntegrityError, Conflict) as exc:
+            missing = self._missing_runs(_batch_runs(batch))
+            if missing:  # what the foreign key refused: a run that does not exist
+                raise _missing_run(min(missing)) from None
             raise translate(exc) from exc
         return deferred
 
@@ -584,6 +616,13 @@ class TrackingService:
                 was = f"was {old[key]!r}" if key in old else "was unset"
                 summary = f"tag {key!r} of {owner}'s run set to {value!r} ({was})"
                 self._audit(conn, "run.tag_set", "run", run_id, summary)
+
+    def _missing_runs(self, run_ids: set[str]) -> set[str]:
+        found: set[str] = set()
+        with self.store.read() as conn:
+            for chunk in _chunks(sorted(run_ids)):
+                found.update(conn.execute(select(runs.c.id).where(runs.c.id.in_(chunk))).scalars())
+        return run_ids - found
 
     def _insert_metrics(
         self, conn: Connection, rows: list[tuple[str, str, float, int, int]]
@@ -766,8 +805,8 @@ class TrackingService:
         with self.store.read() as conn:
             row = conn.execute(_run_select().where(runs.c.id == run_id)).first()
             if row is None:
-                raise NotFound(f"run {run_id!r} does not exist", field="run_id")
-            self._require(conn, row.project_name, Role.VIEWER)
+                raise _missing_run(run_id)
+            self._require(conn, row.project_name, Role.VIEWER, hidden=_missing_run(run_id))
             return _hydrate(conn, [row])[0]
 
     def resolve_run_id(self, ref: str) -> str:
@@ -775,16 +814,20 @@ class TrackingService:
         ref = ref.strip().lower()
         if not _HEX.match(ref) or len(ref) < 6 or len(ref) > 32:
             raise InvalidInput(f"run id must be 6-32 hex digits; got {ref!r}", field="run_id")
-        with self.store.read() as conn:
-            found = (
-                conn.execute(
-                    select(runs.c.id).where(runs.c.id.startswith(ref, autoescape=True)).limit(2)
+        stmt = select(runs.c.id).where(runs.c.id.startswith(ref, autoescape=True))
+        principal = self.actor.principal
+        if principal is not None and not principal.is_admin:  # runs it may see, only
+            stmt = stmt.where(
+                runs.c.project_id.in_(
+                    select(memberships.c.project_id).where(
+                        memberships.c.user_id == principal.user_id
+                    )
                 )
-                .scalars()
-                .all()
             )
+        with self.store.read() as conn:
+            found = conn.execute(stmt.limit(2)).scalars().all()
         if not found:
-            raise NotFound(f"run {ref!r} does not exist", field="run_id")
+            raise _missing_run(ref)
         if len(found) > 1:
             raise InvalidInput(
                 f"run id prefix {ref!r} is ambiguous; give more digits", field="run_id"
@@ -935,6 +978,10 @@ def _non_negative_int(field: str, value: Any) -> int:
     return int(value)
 
 
+def _missing_run(run_id: str) -> NotFound:
+    return NotFound(f"run {run_id!r} does not exist", field="run_id")
+
+
 def _batch_runs(batch: Batch) -> set[str]:
     """The ids of the runs a batch writes to."""
     found = set(batch.heartbeats)
@@ -1044,3 +1091,27 @@ def _decode_token(token: str | None, fingerprint: str) -> int:
             "page_token is invalid or belongs to a different query", field="page_token"
         ) from None
     return offset
+
+
+def _check_run_text(user: str, host: str, entry_point: str, tags_: dict[str, str]) -> None:
+    limits.check_text(user, "user", limits.SHORT_TEXT)
+    limits.check_text(host, "host", limits.SHORT_TEXT)
+    limits.check_text(entry_point, "entry_point", limits.ENTRY_POINT)
+    _check_tags(tags_.items())
+
+
+def _check_tags(pairs: Iterable[tuple[str, str]]) -> None:
+    for key, value in pairs:
+        validate_key(key, "tag key")
+        limits.check_text(value, f"tags.{key}", limits.TAG_VALUE)
+
+
+def _check_batch_text(batch: Batch) -> None:
+    """Every key and value of ``batch`` within :mod:`modelyard.limits` (before any of it
+    is stored)."""
+    for key in {row[1] for row in batch.metrics}:
+        validate_key(key, "metric key")
+    for _, key, value in batch.params:
+        validate_key(key, "param key")
+        limits.check_text(value, f"params.{key}", limits.PARAM_VALUE)
+    _check_tags((key, value) for _, key, value in batch.tags)

@@ -23,11 +23,12 @@ from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, StreamingResponse
 
+from modelyard import limits
 from modelyard.api._pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, page
 from modelyard.api._routing import Route
 from modelyard.api._services import Services, get_datasets, get_services
 from modelyard.api._uploads import stage_body
-from modelyard.api.schemas._types import NUL_FREE, ShortText, Text
+from modelyard.api.schemas._types import NUL_FREE, Description, ShortText
 from modelyard.api.schemas.datasets import (
     AliasSet,
     DatasetPage,
@@ -167,7 +168,7 @@ async def register_version(
     response: Response,
     datasets: Datasets,
     services: Annotated[Services, Depends(get_services)],
-    description: Annotated[Text, Query(description="What this version is.")] = "",
+    description: Annotated[Description, Query(description="What this version is.")] = "",
     aliases: Annotated[
         list[ShortText], Query(description="Aliases to point at it (repeat the parameter).")
     ] = [],  # noqa: B006 -- FastAPI copies defaults
@@ -177,7 +178,7 @@ async def register_version(
     ] = None,
     source: Annotated[
         str | None,
-        Query(max_length=4096, pattern=NUL_FREE, description="Where the data came from."),
+        Query(max_length=limits.SOURCE, pattern=NUL_FREE, description="Where the data came from."),
     ] = None,
     user: Annotated[
         ShortText | None, Query(description="Who registers it (servers without sign-in).")

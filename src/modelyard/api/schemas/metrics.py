@@ -6,9 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
-from modelyard.api.schemas._types import NUL_FREE, ErrorBody, Int64, Key, Public, RunId
+from modelyard.api.schemas._types import ErrorBody, Int64, Key, ParamValue, Public, RunId, TagValue
 from modelyard.tracking._buffer import MAX_BATCH_ROWS
-from modelyard.tracking.run import MAX_PARAM_LENGTH
 
 __all__ = [
     "BatchConflict",
@@ -19,8 +18,6 @@ __all__ = [
 ]
 
 BatchId = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{8,64}$")]
-ParamValue = Annotated[str, StringConstraints(max_length=MAX_PARAM_LENGTH, pattern=NUL_FREE)]
-TagValue = Annotated[str, StringConstraints(pattern=NUL_FREE)]
 
 
 class MetricSeriesCreate(BaseModel):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from modelyard.api.schemas._types import Public, Text
+from modelyard.api.schemas._types import Description, Public, Text
 
 __all__ = ["ProjectCreate", "ProjectPage", "ProjectPublic"]
 
 
 class ProjectCreate(BaseModel):
     name: Text = Field(description="Letters, digits, '.', '_' or '-'; 1-128 characters.")
-    description: Text = ""
+    description: Description = ""
 
 
 class ProjectPublic(Public):

@@ -8,11 +8,14 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from modelyard.api.schemas._types import (
     NUL_FREE,
+    EntryPoint,
     Int64,
     Key,
     NonNegative,
     Public,
+    RunName,
     ShortText,
+    TagValue,
     Text,
 )
 
@@ -29,17 +32,19 @@ __all__ = [
 
 class RunCreate(BaseModel):
     project: Text = Field(description="Created when it does not exist yet.")
-    name: Text | None = Field(None, description="Default: run-<first 8 digits of the id>.")
+    name: RunName | None = Field(None, description="Default: run-<first 8 digits of the id>.")
     parent_id: Annotated[str, StringConstraints(max_length=64, pattern=NUL_FREE)] | None = None
     user: ShortText = ""
     host: ShortText = ""
-    entry_point: Text = ""
-    tags: dict[Key, Text] = {}
+    entry_point: EntryPoint = ""
+    tags: dict[Key, TagValue] = {}
 
 
 class RunEnd(BaseModel):
     status: Text = Field(description="finished, failed or killed.")
-    error: Text | None = Field(None, description="The traceback of a failed run.")
+    error: Text | None = Field(
+        None, description="The traceback of a failed run (its last 65,536 characters are kept)."
+    )
     wall_time_s: NonNegative | None = Field(None, description="Seconds, >= 0.")
     cpu_time_s: NonNegative | None = Field(None, description="CPU-seconds, >= 0.")
     peak_rss_bytes: Int64 | None = None

@@ -6,11 +6,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from modelyard import limits
 from modelyard.api.schemas._types import NUL_FREE, Public, ShortText
 
 __all__ = ["FireList", "FirePublic", "ScheduleCreate", "SchedulePage", "SchedulePublic"]
 
-PipelineRef = Annotated[str, StringConstraints(min_length=1, max_length=4096, pattern=NUL_FREE)]
+PipelineRef = Annotated[
+    str, StringConstraints(min_length=1, max_length=limits.PIPELINE_REF, pattern=NUL_FREE)
+]
 
 
 class ScheduleCreate(BaseModel):
