@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from importlib.metadata import version
 
@@ -10,7 +11,7 @@ import pytest
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from modelyard.cli.main import app
+from modelyard.cli.main import app, main
 
 
 def _command_paths() -> Iterator[list[str]]:
@@ -48,3 +49,38 @@ def test_every_help_reads_cleanly() -> None:
 def test_setting_names_in_help_stay_as_written() -> None:
     result = CliRunner().invoke(app, ["server", "--help"])
     assert "Address to bind [server.host]." in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["runs", "list", "--bogus"],
+            "error: No such option: --bogus (see `modelyard runs list --help`)",
+        ),
+        (["nosuch"], "error: No such command 'nosuch' (see `modelyard --help`)"),
+        (
+            ["runs", "show"],
+            "error: Missing argument 'run_id' (see `modelyard runs show --help`)",
+        ),
+    ],
+    ids=["option", "command", "argument"],
+)
+def test_a_usage_error_is_one_line_naming_the_help(
+    args: list[str], line: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["modelyard", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == line + "\n"
+
+
+def test_a_group_without_a_command_shows_its_help(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["modelyard", "runs"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    assert "Usage: modelyard runs [OPTIONS] COMMAND [ARGS]..." in capsys.readouterr().err

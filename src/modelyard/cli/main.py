@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
+
+try:  # typer 0.24+ carries its own copy of click, whose exceptions it raises
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - older typer raises click's own
+    from click import exceptions as click_errors  # type: ignore[no-redef]
 
 from modelyard.cli import _common
 from modelyard.cli.artifacts import app as artifacts_app
@@ -99,5 +105,20 @@ app.add_typer(audit_app, name="audit")
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point. A usage error (an unknown option or command, a missing
+    argument, a bad value) is one line naming where help is, as every other failure is."""
+    try:
+        code = app(standalone_mode=False, prog_name="modelyard")
+    except click_errors.NoArgsIsHelpError as exc:
+        exc.show()  # the help of the group given no command
+        sys.exit(exc.exit_code)
+    except click_errors.UsageError as exc:
+        where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+        raise SystemExit(
+            _common.fail(exc.format_message().rstrip(".") + where, exc.exit_code).exit_code
+        ) from None
+    except click_errors.ClickException as exc:
+        raise SystemExit(_common.fail(exc.format_message(), exc.exit_code).exit_code) from None
+    except typer.Abort:
+        raise SystemExit(_common.fail("aborted", 130).exit_code) from None
+    sys.exit(code if isinstance(code, int) else 0)
