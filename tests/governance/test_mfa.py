@@ -203,10 +203,13 @@ def test_reset_by_an_administrator(
 
 def test_who_may_enrol(gov: Governance, alice: User) -> None:
     bob = gov.users.create_user("bob", PASSWORD, actor=OPERATOR)
-    with pytest.raises(PermissionDenied, match="only for their own account"):
+    # Another user's account is as a missing one (no existence oracle).
+    with pytest.raises(NotFound, match=r"^user 'alice' does not exist$"):
         gov.mfa.enrol("alice", actor=Actor.of(bob.principal()))
-    with pytest.raises(PermissionDenied, match="only for their own account"):
+    with pytest.raises(NotFound, match=r"^user 'alice' does not exist$"):
         gov.mfa.status("alice", actor=Actor.of(bob.principal()))
+    with pytest.raises(NotFound, match=r"^user 'alice' does not exist$"):
+        gov.mfa.confirm("alice", "123456", actor=Actor.of(bob.principal()))
     gov.users.create_service_account("bot", actor=OPERATOR)
     with pytest.raises(InvalidInput, match="service account"):
         gov.mfa.enrol("bot", actor=OPERATOR)

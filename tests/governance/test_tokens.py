@@ -105,8 +105,10 @@ def test_tokens_of_disabled_users_stop_working(gov: Governance, alice: User, roo
 
 def test_service_account_tokens(gov: Governance, alice: User, root: User) -> None:
     bot = gov.users.create_service_account("ci-bot", actor=OPERATOR)
-    with pytest.raises(PermissionDenied, match="must be an administrator"):
+    with pytest.raises(NotFound, match=r"^user 'ci-bot' does not exist$"):
         gov.tokens.create("ci-bot", "deploy", actor=Actor.of(alice.principal()))
+    with pytest.raises(PermissionDenied, match="must be an administrator"):
+        gov.tokens.create("ci-bot", "deploy", actor=Actor.of(bot.principal()))
     new = gov.tokens.create("ci-bot", "deploy", actor=Actor.of(root.principal()), password=PASSWORD)
     assert new.secret.startswith("my_sat_") and new.token.service_account
     principal = gov.tokens.authenticate(new.secret)
@@ -118,14 +120,17 @@ def test_who_may_see_and_revoke_tokens(gov: Governance, alice: User, root: User)
     as_alice, as_bob = Actor.of(alice.principal()), Actor.of(bob.principal())
     token = gov.tokens.create("alice", "ci", actor=as_alice, password=PASSWORD).token
     gov.tokens.create("bob", "ci", actor=as_bob, password=PASSWORD)
-    with pytest.raises(PermissionDenied):
+    # Another user's account and tokens are as missing ones to a user who is not an
+    # administrator (no existence oracle).
+    with pytest.raises(NotFound, match=r"^user 'alice' does not exist$"):
         gov.tokens.create("alice", "sneaky", actor=as_bob)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound, match=r"^user 'alice' does not exist$"):
         gov.tokens.list_tokens("alice", actor=as_bob)
     with pytest.raises(PermissionDenied, match="must be an administrator"):
         gov.tokens.list_tokens(actor=as_alice)
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound, match=rf"^token '{token.id}' does not exist$"):
         gov.tokens.revoke(token.id, actor=as_bob)
+    assert gov.tokens.list_tokens("alice", actor=as_alice)[0].state == "active"
     everyone = gov.tokens.list_tokens(actor=Actor.of(root.principal()))
     assert sorted(t.username for t in everyone) == ["alice", "bob"]
     with pytest.raises(NotFound):

@@ -10,7 +10,7 @@ from modelyard._util import validate_name
 from modelyard.errors import NotFound
 from modelyard.store.tables import users
 
-__all__ = ["find_user", "normalize_username"]
+__all__ = ["find_user", "missing_user", "normalize_username"]
 
 
 def normalize_username(value: object) -> str:
@@ -23,5 +23,11 @@ def find_user(conn: Connection, username: str) -> Any:
     name = normalize_username(username)
     row = conn.execute(select(users).where(users.c.username == name)).first()
     if row is None:
-        raise NotFound(f"user {name!r} does not exist", field="username")
+        raise missing_user(name)
     return row
+
+
+def missing_user(username: str) -> NotFound:
+    """The answer for a user that does not exist, or another account a user may not act
+    on (``require_self_or_admin``): the same, so that neither can be told apart."""
+    return NotFound(f"user {normalize_username(username)!r} does not exist", field="username")

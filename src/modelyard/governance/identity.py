@@ -13,7 +13,7 @@ import getpass
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from modelyard.errors import PermissionDenied
+from modelyard.errors import NotFound, PermissionDenied
 
 __all__ = [
     "SYSTEM",
@@ -88,10 +88,10 @@ def require_admin(actor: Actor, doing: str) -> None:
         raise PermissionDenied(f"user {p.username} must be an administrator to {doing}")
 
 
-def require_self_or_admin(actor: Actor, user_id: str, doing: str) -> None:
-    """Allow the account's own principal, a global admin, or an operator."""
+def require_self_or_admin(actor: Actor, user_id: str, *, hidden: NotFound) -> None:
+    """Allow the account's own principal, a global admin, or an operator. Anyone else
+    gets ``hidden``, the NotFound of the object asked for (another user's token, another
+    account), so that it cannot be told from a missing one (no existence oracle)."""
     p = actor.principal
     if p is not None and not p.is_admin and p.user_id != user_id:
-        raise PermissionDenied(
-            f"user {p.username} may {doing} only for their own account (or be an administrator)"
-        )
+        raise hidden

@@ -32,7 +32,7 @@ from sqlalchemy import Connection, delete, func, select, update
 
 from modelyard._util import now_ms
 from modelyard.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from modelyard.governance._lookup import find_user
+from modelyard.governance._lookup import find_user, missing_user
 from modelyard.governance.audit import AuditLog
 from modelyard.governance.identity import (
     Actor,
@@ -146,7 +146,7 @@ class MfaService:
         """
         with self.store.read() as conn:
             user = find_user(conn, username)
-        require_self_or_admin(actor, user.id, "enrol an authenticator")
+        require_self_or_admin(actor, user.id, hidden=missing_user(user.username))
         if user.is_service_account:
             raise InvalidInput(
                 f"{user.username} is a service account: it signs in with tokens only",
@@ -199,7 +199,7 @@ class MfaService:
         """Complete an enrolment with a first valid code from the authenticator."""
         with self.store.write() as conn:
             user = find_user(conn, username)
-            require_self_or_admin(actor, user.id, "confirm an authenticator")
+            require_self_or_admin(actor, user.id, hidden=missing_user(user.username))
             row = conn.execute(select(mfa_secrets).where(mfa_secrets.c.user_id == user.id)).first()
             if row is None:
                 raise NotFound(f"{user.username} has no authenticator enrolment to confirm")
@@ -347,7 +347,7 @@ class MfaService:
     def status(self, username: str, *, actor: Actor) -> MfaStatus:
         with self.store.read() as conn:
             user = find_user(conn, username)
-            require_self_or_admin(actor, user.id, "see multi-factor status")
+            require_self_or_admin(actor, user.id, hidden=missing_user(user.username))
             row = conn.execute(
                 select(mfa_secrets.c.confirmed_at).where(mfa_secrets.c.user_id == user.id)
             ).first()

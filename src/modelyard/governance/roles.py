@@ -104,15 +104,16 @@ class RoleService:
         needed: Role,
         *,
         hidden: NotFound | None = None,
+        purpose: str = "",
     ) -> Role:
         """:meth:`require` inside the caller's transaction (services check before they
         change anything). ``hidden``: what to raise instead when the principal has no
         role in the project at all -- the NotFound of the object asked for, so that it
-        cannot be told from a missing one."""
+        cannot be told from a missing one. ``purpose`` ends the refusal's message."""
         role = self._effective(conn, principal, project)
         if role is None and hidden is not None:
             raise hidden
-        return _judge(principal, project, needed, role)
+        return _judge(principal, project, needed, role, purpose)
 
     def can_view(self, conn: Connection, principal: Principal, project: str) -> bool:
         """Whether the principal has any role in ``project`` (or is a global admin)."""
@@ -137,7 +138,7 @@ class RoleService:
         now = self._clock()
         with self.store.write() as conn:
             if actor.principal is not None:
-                self._check(conn, actor.principal, project, Role.ADMIN, " to manage its members")
+                self._check_manager(conn, actor.principal, project)
             project_id = self._project_id(conn, project)
             user = find_user(conn, username)
             before = self._membership(conn, user.id, project)
@@ -170,7 +171,7 @@ class RoleService:
         """Remove ``username`` from ``project``."""
         with self.store.write() as conn:
             if actor.principal is not None:
-                self._check(conn, actor.principal, project, Role.ADMIN, " to manage its members")
+                self._check_manager(conn, actor.principal, project)
             project_id = self._project_id(conn, project)
             user = find_user(conn, username)
             before = self._membership(conn, user.id, project)
@@ -223,6 +224,12 @@ class RoleService:
         return _judge(
             principal, project, needed, self._effective(conn, principal, project), purpose
         )
+
+    def _check_manager(self, conn: Connection, principal: Principal, project: str) -> None:
+        """Managing members needs the admin role; no role at all is a missing project."""
+        hidden = _missing_project(project)
+        purpose = " to manage its members"
+        self.check(conn, principal, project, Role.ADMIN, hidden=hidden, purpose=purpose)
 
     def _project_id(self, conn: Connection, project: str) -> str:
         project_id = conn.execute(select(projects.c.id).where(projects.c.name == project)).scalar()

@@ -42,7 +42,7 @@ from sqlalchemy import or_, select, update
 
 from modelyard._util import now_ms, validate_key
 from modelyard.errors import InvalidInput, NotFound, PermissionDenied
-from modelyard.governance._lookup import find_user
+from modelyard.governance._lookup import find_user, missing_user
 from modelyard.governance.audit import AuditLog
 from modelyard.governance.identity import (
     Actor,
@@ -272,7 +272,7 @@ class TokenService:
                 require_admin(actor, "list every token")
             else:
                 user = find_user(conn, username)
-                require_self_or_admin(actor, user.id, "list tokens")
+                require_self_or_admin(actor, user.id, hidden=missing_user(user.username))
                 query = query.where(access_tokens.c.user_id == user.id)
             rows = conn.execute(
                 query.order_by(access_tokens.c.created_at, access_tokens.c.id)
@@ -286,7 +286,7 @@ class TokenService:
         now = self._clock()
         with self.store.write() as conn:
             row = self._get(conn, token_id)
-            require_self_or_admin(actor, row.user_id, "revoke tokens")
+            require_self_or_admin(actor, row.user_id, hidden=_missing_token(token_id))
             self._revoke_row(conn, row, actor, now, f"token {row.name!r} of {row.username} revoked")
             parents = [row.id]
             while parents:
@@ -330,15 +330,20 @@ class TokenService:
     def _get(self, conn: Any, token_id: str) -> Any:
         row = conn.execute(_with_owner(access_tokens.c.id == token_id)).first()
         if row is None:
-            raise NotFound(f"token {token_id!r} does not exist", field="token_id")
+            raise _missing_token(token_id)
         return row
 
 
 def _authorize_create(actor: Actor, user: Any) -> None:
+    require_self_or_admin(actor, user.id, hidden=missing_user(user.username))
     if user.is_service_account:
         require_admin(actor, "create service-account tokens")
-    else:
-        require_self_or_admin(actor, user.id, "create tokens")
+
+
+def _missing_token(token_id: str) -> NotFound:
+    """The answer for a token that does not exist, or one of another user's that a user
+    who is not an administrator asks for: the same."""
+    return NotFound(f"token {token_id!r} does not exist", field="token_id")
 
 
 def _with_owner(where: Any) -> Any:

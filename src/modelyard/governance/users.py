@@ -23,7 +23,7 @@ from sqlalchemy import Connection, delete, func, or_, select, update
 from modelyard import limits
 from modelyard._util import new_id, now_ms
 from modelyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
-from modelyard.governance._lookup import find_user, normalize_username
+from modelyard.governance._lookup import find_user, missing_user, normalize_username
 from modelyard.governance._passwords import MAX_LENGTH, check_password
 from modelyard.governance.audit import AuditLog
 from modelyard.governance.identity import (
@@ -212,7 +212,7 @@ class UserService:
         """
         with self.store.read() as conn:
             row = find_user(conn, username)
-        require_self_or_admin(actor, row.id, "change the password")
+        require_self_or_admin(actor, row.id, hidden=missing_user(row.username))
         if row.is_service_account:
             raise InvalidInput(
                 f"{row.username} is a service account and has no password", field="username"
