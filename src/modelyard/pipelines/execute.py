@@ -174,6 +174,7 @@ def _index(
         edges.append((me, (ARTIFACT, output.digest), OUTPUT))
     lineage = Lineage(client.store)
     with client.store.write() as conn:
+        _service(client).check_run_open(conn, run_id)  # its lineage closes when it ends
         for edge_from, edge_to, relation in edges:
             lineage.add(conn, edge_from, edge_to, relation, run_id=run_id)
         StepIndex(client.store).record(

@@ -11,7 +11,8 @@ recorded in the audit log in the same transaction as the change; the points, par
 tags logged to a run are its data and are not audited one by one, but a tag changed on
 someone else's run is, with its old value.
 
-A run's data is closed once it ends: the params, metrics and artifacts of a finished,
+A run's data is closed once it ends: the params, metrics, artifacts and lineage edges
+(:meth:`TrackingService.check_run_open`, asked by the dataset service) of a finished,
 failed or killed run are refused (Conflict naming the run and its status), and it ends
 once. Reopening it (:meth:`TrackingService.resume_run`) is its owner's act or an admin's;
 so is writing to a ``lost`` run (its owner's process may come back). An artifact name is
@@ -225,12 +226,13 @@ class TrackingService:
         return True
 
     def _closed(self, conn: Connection, run: Any) -> Conflict | None:
-        """Why the params, metrics and artifacts of ``run`` cannot be written now, if they
-        cannot: an ended run's are closed; a lost run's are its owner's and admins'."""
+        """Why the params, metrics, artifacts and lineage of ``run`` cannot be written now,
+        if they cannot: an ended run's are closed; a lost run's are its owner's and
+        admins'."""
         if run.status in TERMINAL_STATUSES:
             return Conflict(
-                f"run {run.id} is {run.status}: its params, metrics and artifacts are closed "
-                f"(its owner or a project admin may resume it)",
+                f"run {run.id} is {run.status}: its params, metrics, artifacts and lineage are "
+                f"closed (its owner or a project admin may resume it)",
                 field="run_id",
             )
         if run.status == "lost" and not self._may_reopen(conn, run):
@@ -240,6 +242,16 @@ class TrackingService:
                 field="run_id",
             )
         return None
+
+    def check_run_open(self, conn: Connection, run_id: str) -> None:
+        """Raise unless the actor may write data to run ``run_id`` now, inside the caller's
+        transaction: NotFound for a run it cannot see, PermissionDenied below contributor,
+        and :meth:`_closed`'s Conflict. Other services ask before they write what belongs
+        to a run (the lineage edges of the dataset versions it read or made)."""
+        self._require_runs(conn, [run_id], Role.CONTRIBUTOR)
+        closed = self._closed(conn, self._run_fact(conn, run_id))
+        if closed is not None:
+            raise closed
 
     # -- projects -----------------------------------------------------------------
 
