@@ -1,8 +1,8 @@
 """The attack: a contributor replaces an artifact in another user's finished run and
 overwrites its tags. Through the API, with two users and their tokens: the finished
-run's params, metrics and artifacts are closed (409 naming the run and its status), its
-artifact names are write-once, reopening it is its owner's act (403 for others, audited
-for her), and tags changed on it are audited with their old values."""
+run's params, metrics, artifacts, child runs and lineage are closed (409 naming the run
+and its status), its artifact names are write-once, reopening it is its owner's act (403
+for others, audited for her), and tags changed on it are audited with their old values."""
 
 from __future__ import annotations
 
@@ -97,6 +97,9 @@ def test_another_users_finished_run_cannot_be_rewritten(users: dict) -> None:
     assert bob.post(f"/runs/{run_id}/resume").status_code == 403
     ended = bob.post(f"/runs/{run_id}/end", json={"status": "failed", "error": "x"})
     assert ended.status_code == 409 and ended.json()["error"]["field"] == "status"
+    child = bob.post("/runs", json={"project": "p", "name": "mine-now", "parent_id": run_id})
+    assert child.status_code == 409 and child.json()["error"]["field"] == "parent_id"
+    assert "finished" in child.json()["error"]["message"]
 
     after = admin.get(f"/runs/{run_id}").json()
     assert after == before

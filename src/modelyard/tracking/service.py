@@ -11,12 +11,13 @@ recorded in the audit log in the same transaction as the change; the points, par
 tags logged to a run are its data and are not audited one by one, but a tag changed on
 someone else's run is, with its old value.
 
-A run's data is closed once it ends: the params, metrics, artifacts and lineage edges
-(:meth:`TrackingService.check_run_open`, asked by the dataset service) of a finished,
-failed or killed run are refused (Conflict naming the run and its status), and it ends
-once. Reopening it (:meth:`TrackingService.resume_run`) is its owner's act or an admin's;
-so is writing to a ``lost`` run (its owner's process may come back). An artifact name is
-write-once (the same bytes again are fine) and is either a file or a folder of others.
+A run's data is closed once it ends: the params, metrics, artifacts, child runs and
+lineage edges (:meth:`TrackingService.check_run_open`, asked by the dataset service and
+pipeline steps) of a finished, failed or killed run are refused (Conflict naming the run
+and its status), and it ends once. Reopening it (:meth:`TrackingService.resume_run`) is
+its owner's act or an admin's; so is writing to a ``lost`` run (its owner's process may
+come back). An artifact name is write-once (the same bytes again are fine) and is either
+a file or a folder of others.
 """
 
 from __future__ import annotations
@@ -226,13 +227,13 @@ class TrackingService:
         return True
 
     def _closed(self, conn: Connection, run: Any) -> Conflict | None:
-        """Why the params, metrics, artifacts and lineage of ``run`` cannot be written now,
-        if they cannot: an ended run's are closed; a lost run's are its owner's and
-        admins'."""
+        """Why the params, metrics, artifacts, lineage and child runs of ``run`` cannot be
+        written now, if they cannot: an ended run's are closed; a lost run's are its
+        owner's and admins'."""
         if run.status in TERMINAL_STATUSES:
             return Conflict(
-                f"run {run.id} is {run.status}: its params, metrics, artifacts and lineage are "
-                f"closed (its owner or a project admin may resume it)",
+                f"run {run.id} is {run.status}: its params, metrics, artifacts, lineage and "
+                f"child runs are closed (its owner or a project admin may resume it)",
                 field="run_id",
             )
         if run.status == "lost" and not self._may_reopen(conn, run):
@@ -354,15 +355,16 @@ class TrackingService:
         with self.store.write() as conn:
             self._require(conn, project, Role.CONTRIBUTOR)
             if parent_id is not None:
-                parent = conn.execute(
-                    select(runs.c.project_id).where(runs.c.id == parent_id)
-                ).first()
-                if parent is None or parent.project_id != proj.id:
+                parent = self._run_facts(conn, [parent_id]).get(parent_id)
+                if parent is None or parent.project != project:
                     raise NotFound(
                         f"parent run {parent_id!r} does not exist in project {project!r} (a "
                         "child run is in the project of its parent)",
                         field="parent_id",
                     )
+                closed = self._closed(conn, parent)
+                if closed is not None:  # a child run is part of its parent's work
+                    raise Conflict(closed.message, field="parent_id")
             conn.execute(runs.insert().values(**row))
             if tags_:
                 conn.execute(
