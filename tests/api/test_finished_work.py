@@ -17,6 +17,7 @@ from modelyard.api.app import API_PREFIX
 from modelyard.config import Settings
 from modelyard.governance import SYSTEM, Governance
 from modelyard.store import open_store
+from modelyard.tracking.service import TrackingService
 
 OCTETS = {"Content-Type": "application/octet-stream"}
 ARROW = {"Content-Type": "application/vnd.apache.arrow.stream"}
@@ -163,6 +164,27 @@ def test_another_users_finished_run_takes_no_lineage(users: dict) -> None:
     mine = alice.post(VERSIONS, params={"run_id": run_id}, content=_arrow([5]), headers=ARROW)
     assert mine.status_code == 201, mine.text
     assert len(_lineage(admin, run_id)) == 2
+
+
+def test_another_users_lost_run_is_hers_to_end(users: dict, embedded_settings: Settings) -> None:
+    alice, bob = users["alice"], users["bob"]
+    run_id = alice.post("/runs", json={"project": "p"}).json()["id"]
+    assert bob.post(VERSIONS, content=_arrow([1]), headers=ARROW).status_code == 201
+    store = open_store(embedded_settings.store_url)
+    assert TrackingService(store, heartbeat_timeout_s=0.0).sweep_lost() == 1
+    store.dispose()
+
+    attempts = [
+        bob.post(f"/runs/{run_id}/end", json={"status": "killed"}),
+        bob.post("/runs", json={"project": "p", "parent_id": run_id}),
+        bob.post(f"{VERSIONS}/1/inputs", json={"run_id": run_id}),
+    ]
+    for answer in attempts:
+        assert answer.status_code == 409, answer.text
+        assert "only its owner (alice)" in answer.json()["error"]["message"]
+    assert alice.get(f"/runs/{run_id}").json()["status"] == "lost"
+    assert alice.post(f"{VERSIONS}/1/inputs", json={"run_id": run_id}).status_code == 204
+    assert alice.post(f"/runs/{run_id}/end", json={"status": "killed"}).status_code == 204
 
 
 def test_the_owner_reopens_her_run_and_names_stay_write_once(users: dict) -> None:

@@ -12,12 +12,12 @@ tags logged to a run are its data and are not audited one by one, but a tag chan
 someone else's run is, with its old value.
 
 A run's data is closed once it ends: the params, metrics, artifacts, child runs and
-lineage edges (:meth:`TrackingService.check_run_open`, asked by the dataset service and
-pipeline steps) of a finished, failed or killed run are refused (Conflict naming the run
-and its status), and it ends once. Reopening it (:meth:`TrackingService.resume_run`) is
-its owner's act or an admin's; so is writing to a ``lost`` run (its owner's process may
-come back). An artifact name is write-once (the same bytes again are fine) and is either
-a file or a folder of others.
+lineage edges (:meth:`TrackingService.check_run_open`, asked by the dataset service) of
+a finished, failed or killed run are refused (Conflict naming the run and its status),
+and it ends once. Reopening it (:meth:`TrackingService.resume_run`) is its owner's act
+or an admin's; so is writing to or ending a ``lost`` run (its owner's process may come
+back). An artifact name is write-once (the same bytes again are fine) and is either a
+file or a folder of others.
 """
 
 from __future__ import annotations
@@ -434,7 +434,8 @@ class TrackingService:
     ) -> None:
         """End a running (or lost) run with its resource usage and cost, each a finite
         number >= 0. A run ends once: ending it again the same way changes nothing (a
-        retried request), another way is Conflict."""
+        retried request), another way is Conflict. A lost run is ended only by those who
+        may write to it (see :meth:`_closed`)."""
         if status not in TERMINAL_STATUSES:
             raise InvalidInput(
                 f"status must be one of {sorted(TERMINAL_STATUSES)}; got {status!r}", field="status"
@@ -465,6 +466,9 @@ class TrackingService:
                     f"{status}",
                     field="status",
                 )
+            closed = self._closed(conn, run)  # a lost run is its owner's to end
+            if closed is not None:
+                raise closed
             conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
             self._audit(conn, "run.ended", "run", run_id, f"run ended: {status}")
 
