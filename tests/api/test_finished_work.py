@@ -1,22 +1,27 @@
 """The attack: a contributor replaces an artifact in another user's finished run and
 overwrites its tags. Through the API, with two users and their tokens: the finished
-run's params, metrics and artifacts are closed (409 naming the run and its status), its
-artifact names are write-once, reopening it is its owner's act (403 for others, audited
-for her), and tags changed on it are audited with their old values."""
+run's params, metrics, artifacts, child runs and lineage are closed (409 naming the run
+and its status), its artifact names are write-once, reopening it is its owner's act (403
+for others, audited for her), and tags changed on it are audited with their old values."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 
 import httpx
+import pyarrow as pa
 import pytest
 
 from modelyard.api.app import API_PREFIX
 from modelyard.config import Settings
 from modelyard.governance import SYSTEM, Governance
 from modelyard.store import open_store
+from modelyard.tracking.service import TrackingService
 
 OCTETS = {"Content-Type": "application/octet-stream"}
+ARROW = {"Content-Type": "application/vnd.apache.arrow.stream"}
+VERSIONS = "/projects/p/datasets/d/versions"
 
 
 @pytest.fixture
@@ -93,6 +98,9 @@ def test_another_users_finished_run_cannot_be_rewritten(users: dict) -> None:
     assert bob.post(f"/runs/{run_id}/resume").status_code == 403
     ended = bob.post(f"/runs/{run_id}/end", json={"status": "failed", "error": "x"})
     assert ended.status_code == 409 and ended.json()["error"]["field"] == "status"
+    child = bob.post("/runs", json={"project": "p", "name": "mine-now", "parent_id": run_id})
+    assert child.status_code == 409 and child.json()["error"]["field"] == "parent_id"
+    assert "finished" in child.json()["error"]["message"]
 
     after = admin.get(f"/runs/{run_id}").json()
     assert after == before
@@ -107,6 +115,76 @@ def test_another_users_finished_run_cannot_be_rewritten(users: dict) -> None:
     assert _tag_events(admin, run_id) == [
         ("bob", "tag 'stage' of alice's run set to 'broken' (was 'ok')")
     ]
+
+
+def _arrow(values: list[int]) -> bytes:
+    """A one-column table as an Arrow IPC stream (how dataset versions are uploaded)."""
+    table = pa.table({"x": values})
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def _lineage(admin: httpx.Client, run_id: str) -> list[dict]:
+    answer = admin.get("/lineage", params={"kind": "run", "id": run_id, "limit": 1000})
+    assert answer.status_code == 200, answer.text
+    return list(answer.json()["items"])
+
+
+def test_another_users_finished_run_takes_no_lineage(users: dict) -> None:
+    alice, bob, admin = users["alice"], users["bob"], users["admin"]
+    run_id = alice.post("/runs", json={"project": "p"}).json()["id"]
+    made = bob.post(VERSIONS, content=_arrow([1, 2]), headers=ARROW)
+    assert made.status_code == 201, made.text
+    read = alice.post(f"{VERSIONS}/1/inputs", json={"run_id": run_id})
+    assert read.status_code == 204, read.text  # her open run read it: recorded
+    assert alice.post(f"/runs/{run_id}/end", json={"status": "finished"}).status_code == 204
+    before = _lineage(admin, run_id)
+    assert [(e["source_kind"], e["relation"]) for e in before] == [("dataset_version", "input")]
+
+    # bob says her finished run read a version, made new data, or made the old data
+    attempts = [
+        bob.post(f"{VERSIONS}/1/inputs", json={"run_id": run_id}),
+        bob.post(VERSIONS, params={"run_id": run_id}, content=_arrow([3]), headers=ARROW),
+        bob.post(VERSIONS, params={"run_id": run_id}, content=_arrow([1, 2]), headers=ARROW),
+    ]
+    for answer in attempts:
+        assert answer.status_code == 409, answer.text
+        error = answer.json()["error"]
+        assert error["code"] == "conflict" and error["field"] == "run_id"
+        assert run_id in error["message"] and "finished" in error["message"]
+    assert _lineage(admin, run_id) == before
+    assert [v["version"] for v in bob.get(VERSIONS).json()["items"]] == [1]
+
+    # closed for her too until she resumes it; then her run's lineage is hers to add to
+    mine = alice.post(VERSIONS, params={"run_id": run_id}, content=_arrow([5]), headers=ARROW)
+    assert mine.status_code == 409, mine.text
+    assert alice.post(f"/runs/{run_id}/resume").status_code == 200
+    mine = alice.post(VERSIONS, params={"run_id": run_id}, content=_arrow([5]), headers=ARROW)
+    assert mine.status_code == 201, mine.text
+    assert len(_lineage(admin, run_id)) == 2
+
+
+def test_another_users_lost_run_is_hers_to_end(users: dict, embedded_settings: Settings) -> None:
+    alice, bob = users["alice"], users["bob"]
+    run_id = alice.post("/runs", json={"project": "p"}).json()["id"]
+    assert bob.post(VERSIONS, content=_arrow([1]), headers=ARROW).status_code == 201
+    store = open_store(embedded_settings.store_url)
+    assert TrackingService(store, heartbeat_timeout_s=0.0).sweep_lost() == 1
+    store.dispose()
+
+    attempts = [
+        bob.post(f"/runs/{run_id}/end", json={"status": "killed"}),
+        bob.post("/runs", json={"project": "p", "parent_id": run_id}),
+        bob.post(f"{VERSIONS}/1/inputs", json={"run_id": run_id}),
+    ]
+    for answer in attempts:
+        assert answer.status_code == 409, answer.text
+        assert "only its owner (alice)" in answer.json()["error"]["message"]
+    assert alice.get(f"/runs/{run_id}").json()["status"] == "lost"
+    assert alice.post(f"{VERSIONS}/1/inputs", json={"run_id": run_id}).status_code == 204
+    assert alice.post(f"/runs/{run_id}/end", json={"status": "killed"}).status_code == 204
 
 
 def test_the_owner_reopens_her_run_and_names_stay_write_once(users: dict) -> None:

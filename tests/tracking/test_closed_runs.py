@@ -1,14 +1,15 @@
 """What may be written to a run, and when, in both SDK modes: an ended run's params,
-metrics and artifacts are closed (its tags are not), a run ends once, an artifact name is
-write-once and is a file or a folder of others, never both, and a run's resource figures
-are finite numbers >= 0. The SDK's own flow (log, leave the block: flushed, then ended)
-keeps working."""
+metrics, artifacts, lineage and child runs are closed (its tags are not), a run ends
+once, an artifact name is write-once and is a file or a folder of others, never both,
+and a run's resource figures are finite numbers >= 0. The SDK's own flow (log, leave the
+block: flushed, then ended) keeps working."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from modelyard import Client
@@ -48,6 +49,43 @@ def test_an_ended_run_takes_no_params_metrics_or_artifacts(client: Client, statu
     assert [a.path for a in client.list_artifacts(run.id)] == ["notes.txt"]
     assert client.read_artifact(run.id, "notes.txt") == b"first"
     assert client.get_metric_history(other.id, "loss").values == [2.0]
+
+
+def test_an_ended_runs_lineage_is_closed(client: Client) -> None:
+    client.datasets.register("raw", pa.table({"x": [1, 2]}), project="p")
+    with client.start_run("p", capture=False) as run:  # the SDK's own flow records both
+        client.datasets.load("raw", project="p", format="arrow")
+        client.datasets.register("made", pa.table({"y": [1]}), project="p")
+    service = client.datasets.service
+
+    def relations() -> list[str]:
+        return sorted(e.relation for e in service.lineage_edges("run", run.id, "both"))
+
+    assert relations() == ["input", "output"]
+    raw = service.get("raw", project="p")
+    with pytest.raises(Conflict, match=f"run {run.id} is finished") as refused:
+        service.record_input(raw, run.id)
+    assert refused.value.field == "run_id"
+    with pytest.raises(Conflict, match="lineage and child runs are closed"):
+        service.register("later", pa.table({"z": [1]}), project="p", run_id=run.id)
+    with pytest.raises(Conflict, match="lineage and child runs are closed"):  # data it did not make
+        service.register("raw", pa.table({"x": [1, 2]}), project="p", run_id=run.id)
+    assert relations() == ["input", "output"]
+    assert [d.name for d in service.list_datasets("p")] == ["made", "raw"]
+
+    client.tracking.resume_run(run.id)
+    service.register("later", pa.table({"z": [1]}), project="p", run_id=run.id)
+    assert relations() == ["input", "output", "output"]
+
+
+def test_an_ended_run_takes_no_child_runs(client: Client) -> None:
+    with client.start_run("p", capture=False) as run, run.start_run("inner") as inner:
+        inner.log_metric("auc", 0.9)  # the SDK's own flow: children while it is open
+    with pytest.raises(Conflict, match=f"run {run.id} is finished") as refused:
+        client.start_run("p", name="late", parent=run.id, capture=False)
+    assert refused.value.field == "parent_id"
+    children = client.search_runs("p", f"attributes.parent_id = '{run.id}'", output="list")
+    assert [r.name for r in children.runs] == ["inner"]
 
 
 def test_tags_stay_open_after_the_end(client: Client) -> None:

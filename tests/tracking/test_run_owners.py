@@ -1,5 +1,6 @@
-"""Other users' runs: reopening a run (resume) and writing to a lost one are its owner's
-acts or an admin's; a tag changed on someone else's run is audited with its old value."""
+"""Other users' runs: reopening a run (resume) and writing to, ending or adding a child
+under a lost one are its owner's acts or an admin's; a tag changed on someone else's run
+is audited with its old value."""
 
 from __future__ import annotations
 
@@ -89,6 +90,12 @@ def test_a_lost_run_is_its_owners(team: Team, store: Store) -> None:
         team.bob.record_artifact(run.id, "x.bin", "ab" * 32, "file", 1)
     with pytest.raises(PermissionDenied):
         team.bob.resume_run(run.id)
+    with pytest.raises(Conflict, match="only its owner") as ending:  # ending closes it
+        team.bob.end_run(run.id, "killed")
+    assert ending.value.field == "run_id"
+    with pytest.raises(Conflict, match="is lost") as child:
+        team.bob.create_run("p", name="under-hers", parent_id=run.id)
+    assert child.value.field == "parent_id"
     stored = team.alice.get_run(run.id)
     assert stored.status == "lost" and stored.metrics == {}
 

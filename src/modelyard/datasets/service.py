@@ -11,7 +11,9 @@ profile report, aliases, lineage and an audit event, in one transaction.
 
 A service acts for one :class:`~modelyard.governance.Actor`, as the tracking service does:
 a signed-in principal needs ``viewer`` on the project to read and ``contributor`` to
-register, move aliases or add reports.
+register, move aliases or add reports. The lineage edges of a run (a version it made,
+one it read) are its data: they are written only while the tracking service says the
+run is open to the actor (``TrackingService.check_run_open``), in the same transaction.
 """
 
 from __future__ import annotations
@@ -223,16 +225,9 @@ class DatasetService:
         return wanted
 
     def _check_run(self, conn: Connection, run_id: str) -> None:
-        """The run exists and the actor may write to it (lineage edges are the run's)."""
-        project = conn.execute(
-            select(projects.c.name)
-            .join(runs, runs.c.project_id == projects.c.id)
-            .where(runs.c.id == run_id)
-        ).scalar()
-        missing = NotFound(f"run {run_id!r} does not exist", field="run_id")
-        if project is None:
-            raise missing
-        self._require(conn, project, Role.CONTRIBUTOR, hidden=missing)
+        """The run exists, the actor may write to it and its data is open: lineage edges
+        are the run's, closed once it ends (the tracking service's rule)."""
+        self._tracking.check_run_open(conn, run_id)
 
     def _record(
         self,
@@ -267,6 +262,8 @@ class DatasetService:
             version_id = new_id()
             try:
                 with self.store.write() as conn:
+                    if run_id is not None:
+                        self._check_run(conn, run_id)  # it may have ended since it was asked
                     dataset_id = self._dataset_id(conn, project, name, description, created)
                     number = latest_version(conn, dataset_id) + 1
                     conn.execute(
@@ -300,7 +297,9 @@ class DatasetService:
                         f"{project}/{name} version {number}: {found.rows} rows, "
                         f"digest {found.digest[:16]}",
                     )
-            except Conflict:
+            except Conflict as exc:
+                if exc.field == "run_id":
+                    raise  # the run's lineage is closed: trying again changes nothing
                 continue  # another writer took the number or registered the same data
             return self.get_by_id(version_id)
         raise Conflict(f"could not register dataset {name!r}: too many concurrent writers")
@@ -310,6 +309,8 @@ class DatasetService:
         the run recorded."""
         if aliases or run_id is not None:
             with self.store.write() as conn:
+                if run_id is not None:
+                    self._check_run(conn, run_id)
                 dataset_id = conn.execute(
                     select(dataset_versions.c.dataset_id).where(dataset_versions.c.id == version_id)
                 ).scalar_one()

@@ -163,7 +163,12 @@ def _index(
     ``source`` names the run whose output it reuses; ``output`` None when it failed) and
     its lineage edges: each input artifact into it (``artifact -> run``, ``input``), the
     artifact it wrote (``run -> artifact``, ``output``), or the run whose output it reuses
-    (``run -> run``, ``reused``). Artifacts are named by their blob digest."""
+    (``run -> run``, ``reused``). Artifacts are named by their blob digest.
+
+    Written straight to the store, not through the tracking service's closed-run rule:
+    pipelines run embedded only (a remote client is refused before a run starts), and
+    this is the step run this process started, recorded even when a worker has already
+    ended it (an interrupted fire)."""
     from modelyard.datasets.edges import ARTIFACT, INPUT, OUTPUT, RUN, Lineage
 
     me = (RUN, run_id)

@@ -11,11 +11,13 @@ recorded in the audit log in the same transaction as the change; the points, par
 tags logged to a run are its data and are not audited one by one, but a tag changed on
 someone else's run is, with its old value.
 
-A run's data is closed once it ends: the params, metrics and artifacts of a finished,
-failed or killed run are refused (Conflict naming the run and its status), and it ends
-once. Reopening it (:meth:`TrackingService.resume_run`) is its owner's act or an admin's;
-so is writing to a ``lost`` run (its owner's process may come back). An artifact name is
-write-once (the same bytes again are fine) and is either a file or a folder of others.
+A run's data is closed once it ends: the params, metrics, artifacts, child runs and
+lineage edges (:meth:`TrackingService.check_run_open`, asked by the dataset service) of
+a finished, failed or killed run are refused (Conflict naming the run and its status),
+and it ends once. Reopening it (:meth:`TrackingService.resume_run`) is its owner's act
+or an admin's; so is writing to or ending a ``lost`` run (its owner's process may come
+back). An artifact name is write-once (the same bytes again are fine) and is either a
+file or a folder of others.
 """
 
 from __future__ import annotations
@@ -225,12 +227,13 @@ class TrackingService:
         return True
 
     def _closed(self, conn: Connection, run: Any) -> Conflict | None:
-        """Why the params, metrics and artifacts of ``run`` cannot be written now, if they
-        cannot: an ended run's are closed; a lost run's are its owner's and admins'."""
+        """Why the params, metrics, artifacts, lineage and child runs of ``run`` cannot be
+        written now, if they cannot: an ended run's are closed; a lost run's are its
+        owner's and admins'."""
         if run.status in TERMINAL_STATUSES:
             return Conflict(
-                f"run {run.id} is {run.status}: its params, metrics and artifacts are closed "
-                f"(its owner or a project admin may resume it)",
+                f"run {run.id} is {run.status}: its params, metrics, artifacts, lineage and "
+                f"child runs are closed (its owner or a project admin may resume it)",
                 field="run_id",
             )
         if run.status == "lost" and not self._may_reopen(conn, run):
@@ -240,6 +243,16 @@ class TrackingService:
                 field="run_id",
             )
         return None
+
+    def check_run_open(self, conn: Connection, run_id: str) -> None:
+        """Raise unless the actor may write data to run ``run_id`` now, inside the caller's
+        transaction: NotFound for a run it cannot see, PermissionDenied below contributor,
+        and :meth:`_closed`'s Conflict. Other services ask before they write what belongs
+        to a run (the lineage edges of the dataset versions it read or made)."""
+        self._require_runs(conn, [run_id], Role.CONTRIBUTOR)
+        closed = self._closed(conn, self._run_fact(conn, run_id))
+        if closed is not None:
+            raise closed
 
     # -- projects -----------------------------------------------------------------
 
@@ -342,15 +355,16 @@ class TrackingService:
         with self.store.write() as conn:
             self._require(conn, project, Role.CONTRIBUTOR)
             if parent_id is not None:
-                parent = conn.execute(
-                    select(runs.c.project_id).where(runs.c.id == parent_id)
-                ).first()
-                if parent is None or parent.project_id != proj.id:
+                parent = self._run_facts(conn, [parent_id]).get(parent_id)
+                if parent is None or parent.project != project:
                     raise NotFound(
                         f"parent run {parent_id!r} does not exist in project {project!r} (a "
                         "child run is in the project of its parent)",
                         field="parent_id",
                     )
+                closed = self._closed(conn, parent)
+                if closed is not None:  # a child run is part of its parent's work
+                    raise Conflict(closed.message, field="parent_id")
             conn.execute(runs.insert().values(**row))
             if tags_:
                 conn.execute(
@@ -420,7 +434,8 @@ class TrackingService:
     ) -> None:
         """End a running (or lost) run with its resource usage and cost, each a finite
         number >= 0. A run ends once: ending it again the same way changes nothing (a
-        retried request), another way is Conflict."""
+        retried request), another way is Conflict. A lost run is ended only by those who
+        may write to it (see :meth:`_closed`)."""
         if status not in TERMINAL_STATUSES:
             raise InvalidInput(
                 f"status must be one of {sorted(TERMINAL_STATUSES)}; got {status!r}", field="status"
@@ -451,6 +466,9 @@ class TrackingService:
                     f"{status}",
                     field="status",
                 )
+            closed = self._closed(conn, run)  # a lost run is its owner's to end
+            if closed is not None:
+                raise closed
             conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
             self._audit(conn, "run.ended", "run", run_id, f"run ended: {status}")
 
