@@ -431,14 +431,20 @@ class Client:
             return self._sampling
 
     def close(self) -> None:
-        """Flush pending values and release connections."""
-        if self._sampling is not None:
-            self._sampling.close()
-            self._sampling = None
-        if self._buffer is not None:
-            atexit.unregister(self._end_open_runs)
-            self._buffer.close()
-            self._buffer = None
+        """Flush pending values and release connections (also when the flush raises: a
+        value refused for good, such as one logged into a run that has ended)."""
+        try:
+            if self._sampling is not None:
+                self._sampling.close()
+                self._sampling = None
+            if self._buffer is not None:
+                atexit.unregister(self._end_open_runs)
+                buffer, self._buffer = self._buffer, None
+                buffer.close()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
         if self._store is not None:
             self._store.dispose()
             self._store = None

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from modelyard.client import Client
-from modelyard.errors import InvalidInput, ModelyardError
+from modelyard.errors import Conflict, InvalidInput, ModelyardError
 from modelyard.pipelines.refs import PipelineSources
 from modelyard.schedules._fire import job_line, one_line
 from modelyard.schedules.cron import MAX_COUNTED
@@ -232,7 +232,15 @@ class Worker:
         return done
 
     def close(self) -> None:
-        self.client.close()
+        """Close the client. Values an inline fire logged after this worker interrupted it
+        and ended its run as killed are refused by the closed-run rule (a Conflict at the
+        last flush): the interruption's doing, already reported with the fire, so it does
+        not fail the worker."""
+        try:
+            self.client.close()
+        except Conflict:
+            if not self._interrupted.is_set():
+                raise
 
     def __enter__(self) -> Worker:
         return self
