@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from modelyard import Client, ModelyardError
+from modelyard import Client, InvalidInput, ModelyardError
+from modelyard._util import now_ms
+from modelyard.artifacts._trees import TreeEntry, encode_manifest
 from modelyard.gc import blob_columns, collect_garbage
-from modelyard.store.tables import BLOB_DIGEST, metadata
+from modelyard.store.tables import BLOB_DIGEST, artifacts, metadata
 
 # Columns whose names say digest or hash but that point at no blob, and why.
 NOT_BLOBS = {
@@ -65,3 +67,40 @@ def test_gc_with_a_blob_column_unanswered_for_deletes_nothing(client: Client) ->
         assert name in str(exc.value)
     assert client.blobs.exists(stray)
     assert client.gc(min_age_s=0) == [stray]
+
+
+@pytest.mark.local_only("garbage collection runs where the stores are")
+def test_gc_keeps_the_files_of_a_tree_stored_before_its_names_were_refused(
+    client: Client,
+) -> None:
+    files = {"aux/x.py": b"print(1)\n", "report\u202e.txt": b"ok", "fine.txt": b"fine"}
+    entries = [
+        TreeEntry(path, client.blobs.put_bytes(data).digest, len(data))
+        for path, data in files.items()
+    ]
+    manifest = client.blobs.put_bytes(encode_manifest(entries)).digest
+    with pytest.raises(InvalidInput, match="reserved device name"):
+        client.blobs.read_tree(manifest)  # today's name rules refuse it
+    with client.start_run("default") as run:
+        pass
+    with client.store.write() as conn:  # recorded when the names were still allowed
+        conn.execute(
+            artifacts.insert().values(
+                run_id=run.id,
+                path="legacy",
+                digest=manifest,
+                kind="tree",
+                size=sum(len(d) for d in files.values()),
+                created_at=now_ms(),
+            )
+        )
+    stray = client.blobs.put_bytes(b"nobody points here").digest
+    assert client.gc(min_age_s=0) == [stray]
+    assert all(client.blobs.exists(e.digest) for e in entries)
+    assert client.blobs.exists(manifest)
+
+
+def test_a_tree_member_digest_is_still_checked(client: Client) -> None:
+    bad = encode_manifest([TreeEntry("a.txt", "not a digest", 1)])
+    with pytest.raises(InvalidInput, match="has an invalid digest"):
+        client.blobs.tree_member_digests(client.blobs.put_bytes(bad).digest)

@@ -80,7 +80,7 @@ def collect_garbage(
     for holder in holders:
         referenced |= holder.referenced_digests()
         for tree in holder.tree_digests():
-            referenced.update(entry.digest for entry in blobs.read_tree(tree))
+            referenced.update(blobs.tree_member_digests(tree))
     garbage = sorted(
         d for d in blobs.iter_digests() if d not in referenced and blobs.modified_at(d) <= cutoff
     )
