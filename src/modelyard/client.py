@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from modelyard._lineage import LineageGraph
     from modelyard.artifacts import BlobStore
     from modelyard.datasets.client import Datasets
+    from modelyard.gc import BlobReferences
     from modelyard.remote import HttpSession, RemoteArtifacts, RemoteTracking
     from modelyard.remote.schedules import RemoteSchedules
     from modelyard.schedules import ScheduleService
@@ -407,13 +408,18 @@ class Client:
         from modelyard.gc import collect_garbage
 
         self._not_remote("garbage collection")
-        from modelyard.datasets.service import DatasetService, with_dataset_blobs
+        return collect_garbage(
+            self._blob_references(), self.blobs, dry_run=dry_run, min_age_s=min_age_s
+        )
 
-        # collect_garbage asks its first argument for referenced_digests() and
-        # tree_digests(); this one answers for the tracking and the dataset tables.
-        datasets = cast(DatasetService, self.datasets.service)  # embedded: checked above
-        referenced = cast("TrackingService", with_dataset_blobs(self._service(), datasets))
-        return collect_garbage(referenced, self.blobs, dry_run=dry_run, min_age_s=min_age_s)
+    def _blob_references(self) -> list[BlobReferences]:
+        """Every service whose tables point at blobs (embedded mode): what gc asks."""
+        from modelyard.datasets.service import DatasetService
+        from modelyard.pipelines.index import StepIndex
+
+        tracking = self._service()  # refuses remote mode before the cast below
+        datasets = cast(DatasetService, self.datasets.service)
+        return [tracking, datasets, StepIndex(self.store)]
 
     # -- lifecycle --------------------------------------------------------------------------
 

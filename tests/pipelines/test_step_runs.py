@@ -269,6 +269,39 @@ def test_garbage_collection_keeps_step_outputs(pipe_client: Client, steps: Modul
     assert again.output("summary") == first.output("summary")
 
 
+def test_the_step_index_answers_gc_for_the_blobs_of_step_outputs(
+    pipe_client: Client, steps: ModuleType, tmp_path: Path
+) -> None:
+    from modelyard.pipelines.index import OutputRef, StepIndex
+
+    result = steps.squares.run(n=3, client=pipe_client)
+    files = {o.digest for o in (step.output for step in result.steps.values()) if o}
+    index = StepIndex(pipe_client.store)
+    assert index.referenced_digests() == files and len(files) == 2
+    assert index.tree_digests() == set()
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "weights.bin").write_bytes(b"w")
+    tree = pipe_client.blobs.put_tree(tmp_path / "model")
+    with pipe_client.start_run("default") as run:  # a step run whose output is a folder
+        pass
+    record = index.of_pipeline_run(result.run_id)[0]
+    with pipe_client.store.write() as conn:
+        index.record(
+            conn,
+            run_id=run.id,
+            pipeline_run_id=result.run_id,
+            project_id=str(index.project_of(result.run_id)),
+            pipeline=record.pipeline,
+            step="folder",
+            parts=record.parts,
+            cached=False,
+            source_run_id=None,
+            output=OutputRef("outputs/model", tree.digest, "tree", tree.size, "folder", "dir"),
+        )
+    assert index.referenced_digests() == files | {tree.digest}
+    assert index.tree_digests() == {tree.digest}
+
+
 def test_a_param_too_long_to_log_fails_the_runs_it_was_given_to(
     pipe_client: Client, steps: ModuleType
 ) -> None:

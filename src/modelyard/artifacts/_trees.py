@@ -27,6 +27,7 @@ __all__ = [
     "decode_manifest",
     "encode_manifest",
     "file_and_folder",
+    "manifest_digests",
     "open_confined",
     "walk_files",
 ]
@@ -61,11 +62,11 @@ def _bad(digest: str, why: str) -> InvalidInput:
     return InvalidInput(f"blob {digest} is not a tree manifest: {why}", field="digest")
 
 
-def _entry(digest: str, item: Any) -> TreeEntry:
+def _entry(digest: str, item: Any, *, names: bool) -> TreeEntry:
     if not isinstance(item, dict) or set(item) != {"path", "digest", "size"}:
         raise _bad(digest, "an entry does not have exactly path, digest and size")
     path, blob, size = item["path"], item["digest"], item["size"]
-    if not isinstance(path, str) or normalize_artifact_path(path) != path:
+    if not isinstance(path, str) or (names and normalize_artifact_path(path) != path):
         raise _bad(digest, f"entry path {path!r} is not a normalized relative path")
     if not isinstance(blob, str) or len(blob) != 64 or not set(blob) <= _DIGEST_CHARS:
         raise _bad(digest, f"entry {path!r} has an invalid digest")
@@ -74,8 +75,8 @@ def _entry(digest: str, item: Any) -> TreeEntry:
     return TreeEntry(path, blob, size)
 
 
-def decode_manifest(digest: str, data: bytes) -> list[TreeEntry]:
-    """Parse and validate manifest bytes (paths confined, sorted, unique, no clashes)."""
+def _entries(digest: str, data: bytes, *, names: bool) -> list[TreeEntry]:
+    """The entries of manifest bytes; ``names``: each path must be a valid artifact name."""
     try:
         doc = json.loads(data)
     except (UnicodeDecodeError, ValueError):
@@ -85,7 +86,18 @@ def decode_manifest(digest: str, data: bytes) -> list[TreeEntry]:
     items = doc.get("entries")
     if set(doc) != {"entries", "format"} or not isinstance(items, list):
         raise _bad(digest, "unexpected structure")
-    entries = [_entry(digest, item) for item in items]
+    return [_entry(digest, item, names=names) for item in items]
+
+
+def manifest_digests(digest: str, data: bytes) -> list[str]:
+    """The member digests of manifest bytes, whatever names the members have: a manifest
+    stored before a stricter artifact-name rule still says which blobs it holds."""
+    return [entry.digest for entry in _entries(digest, data, names=False)]
+
+
+def decode_manifest(digest: str, data: bytes) -> list[TreeEntry]:
+    """Parse and validate manifest bytes (paths confined, sorted, unique, no clashes)."""
+    entries = _entries(digest, data, names=True)
     paths = [e.path for e in entries]
     if paths != sorted(set(paths)):
         raise _bad(digest, "entries are not sorted and unique")

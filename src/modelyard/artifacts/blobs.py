@@ -33,6 +33,7 @@ from modelyard.artifacts._trees import (
     TreeEntry,
     decode_manifest,
     encode_manifest,
+    manifest_digests,
     open_confined,
     walk_files,
 )
@@ -436,12 +437,19 @@ class BlobStore:
 
     def read_tree(self, digest: str) -> list[TreeEntry]:
         """The entries of a tree stored by :meth:`put_tree` (InvalidInput if not a tree)."""
+        return decode_manifest(digest, self._manifest(digest))
+
+    def tree_member_digests(self, digest: str) -> list[str]:
+        """The blobs a stored tree holds, read without the artifact-name rules (what
+        garbage collection keeps, for trees stored before a name was refused)."""
+        return manifest_digests(digest, self._manifest(digest))
+
+    def _manifest(self, digest: str) -> bytes:
         with self.open(digest) as reader:
             head = reader.read(len(MANIFEST_PREFIX))
             if head != MANIFEST_PREFIX:
                 raise InvalidInput(f"blob {digest} is not a tree manifest", field="digest")
-            data = head + reader.read()
-        return decode_manifest(digest, data)
+            return head + reader.read()
 
     def tar_stream(self, digest: str) -> Iterator[bytes]:
         """A stored tree as a tar stream, each file verified as it is read and its digest

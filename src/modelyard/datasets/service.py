@@ -25,9 +25,9 @@ import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Column, Connection, delete, func, select
 
 from modelyard import limits
 from modelyard._util import new_id, now_ms, validate_name
@@ -51,6 +51,7 @@ from modelyard.store import Store
 from modelyard.store.tables import (
     artifacts,
     dataset_aliases,
+    dataset_reports,
     dataset_versions,
     datasets,
     memberships,
@@ -65,7 +66,7 @@ if TYPE_CHECKING:
     from modelyard.data import Profile
     from modelyard.datasets._ingest import Ingested
 
-__all__ = ["LATEST", "REPORT_KINDS", "DatasetService", "check_alias", "with_dataset_blobs"]
+__all__ = ["LATEST", "REPORT_KINDS", "DatasetService", "check_alias"]
 
 _NUMBERISH = re.compile(r"^[vV]?[0-9][0-9_]*$")
 _ATTEMPTS = 5
@@ -113,6 +114,14 @@ class _Stored:
 
 class DatasetService:
     """Rules and queries for datasets over one metadata store and one blob store."""
+
+    #: The blobs of versions (Parquet trees) and of reports (JSON, HTML), for garbage
+    #: collection.
+    blob_columns: ClassVar[tuple[Column[Any], ...]] = (
+        dataset_versions.c.tree_digest,
+        dataset_reports.c.data_digest,
+        dataset_reports.c.html_digest,
+    )
 
     def __init__(self, store: Store, blobs: BlobStore, *, actor: Actor | None = None) -> None:
         from modelyard.tracking.service import TrackingService
@@ -719,26 +728,3 @@ def _columns(version: DatasetVersion, columns: Sequence[str] | None) -> list[str
             field="columns",
         )
     return list(columns)
-
-
-class _References(Protocol):
-    def referenced_digests(self) -> set[str]: ...
-    def tree_digests(self) -> set[str]: ...
-
-
-class _Together:
-    """The blobs that any of several services refers to (what garbage collection keeps)."""
-
-    def __init__(self, *parts: _References) -> None:
-        self._parts = parts
-
-    def referenced_digests(self) -> set[str]:
-        return set().union(*(part.referenced_digests() for part in self._parts))
-
-    def tree_digests(self) -> set[str]:
-        return set().union(*(part.tree_digests() for part in self._parts))
-
-
-def with_dataset_blobs(tracking: _References, service: DatasetService) -> _References:
-    """What ``collect_garbage`` must keep: the blobs of runs and of dataset versions."""
-    return _Together(tracking, service)

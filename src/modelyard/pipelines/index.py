@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Column, Connection, and_, select
 
 from modelyard._util import now_ms
 from modelyard.pipelines.fingerprint import KeyParts
@@ -65,6 +65,9 @@ class StepRecord:
 
 class StepIndex:
     """Records and finds step runs in one metadata store."""
+
+    #: The blobs of step outputs, for garbage collection.
+    blob_columns: ClassVar[tuple[Column[Any], ...]] = (step_runs.c.outputs,)
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -161,6 +164,19 @@ class StepIndex:
         with self.store.read() as conn:
             found = conn.execute(stmt).scalar()
         return None if found is None else str(found)
+
+    def referenced_digests(self) -> set[str]:
+        """The blob of every recorded step output (also an artifact of the step's run)."""
+        return {output.digest for output in self._outputs()}
+
+    def tree_digests(self) -> set[str]:
+        """The step outputs stored as trees (their files are referenced too)."""
+        return {output.digest for output in self._outputs() if output.kind == "tree"}
+
+    def _outputs(self) -> list[OutputRef]:
+        stmt = select(step_runs.c.outputs).where(step_runs.c.outputs.is_not(None))
+        with self.store.read() as conn:
+            return [OutputRef(**json.loads(found)) for found in conn.execute(stmt).scalars()]
 
 
 def _select() -> Any:

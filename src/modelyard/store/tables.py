@@ -8,6 +8,11 @@ and read back as NaN; ±inf are stored as they are.
 
 Governance tables (users, credentials, memberships, the audit chain) are at the end;
 ``docs/governance.md`` explains them.
+
+A column that points at blobs (a blob digest, or JSON holding digests) carries
+``info={BLOB_DIGEST: True}``. Garbage collection deletes a blob only when no such column
+points at it, and refuses to run unless the services it asks (``gc.BlobReferences``)
+answer for every one of them.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from sqlalchemy import (
 
 # SQLite auto-increments only an INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
 _BigInt = Integer().with_variant(BigInteger, "postgresql")
+
+BLOB_DIGEST = "blob_digest"
 
 metadata = MetaData(
     naming_convention={
@@ -125,7 +132,7 @@ artifacts = Table(
     metadata,
     Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("path", String(1024), primary_key=True),
-    Column("digest", String(64), nullable=False),
+    Column("digest", String(64), nullable=False, info={BLOB_DIGEST: True}),
     Column("kind", String(8), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
@@ -295,7 +302,7 @@ dataset_versions = Table(
     Column("dataset_id", String(32), ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
     Column("version", Integer, nullable=False),
     Column("digest", String(64), nullable=False),
-    Column("tree_digest", String(64), nullable=False),
+    Column("tree_digest", String(64), nullable=False, info={BLOB_DIGEST: True}),
     Column("schema_json", Text, nullable=False),
     Column("num_rows", BigInteger, nullable=False),
     Column("num_columns", Integer, nullable=False),
@@ -339,8 +346,8 @@ dataset_reports = Table(
         nullable=False,
     ),
     Column("kind", String(32), nullable=False),
-    Column("data_digest", String(64), nullable=False),
-    Column("html_digest", String(64), nullable=True),
+    Column("data_digest", String(64), nullable=False, info={BLOB_DIGEST: True}),
+    Column("html_digest", String(64), nullable=True, info={BLOB_DIGEST: True}),
     Column("created_at", BigInteger, nullable=False),
     Index(None, "version_id", "kind"),
 )
@@ -388,7 +395,7 @@ step_runs = Table(
     Column("key_parts", Text, nullable=False),
     Column("cached", Boolean, nullable=False),
     Column("source_run_id", String(32), nullable=True),
-    Column("outputs", Text, nullable=True),
+    Column("outputs", Text, nullable=True, info={BLOB_DIGEST: True}),
     Column("created_at", BigInteger, nullable=False),
     Index(None, "project_id", "cache_key"),
     Index(None, "project_id", "pipeline", "step", "created_at"),

@@ -30,9 +30,9 @@ import math
 import numbers
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import Connection, and_, delete, func, select, update
+from sqlalchemy import Column, Connection, and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from modelyard import limits
@@ -92,6 +92,9 @@ _LIVE = ("running", "lost")
 
 class TrackingService:
     """Rules and queries for experiment tracking over one metadata store."""
+
+    #: The blobs of run artifacts (files and tree manifests), for garbage collection.
+    blob_columns: ClassVar[tuple[Column[Any], ...]] = (artifacts.c.digest,)
 
     def __init__(
         self, store: Store, *, heartbeat_timeout_s: float = 60.0, actor: Actor | None = None
