@@ -265,6 +265,15 @@ def test_storage_errors_are_translated(error: BaseException, expected: type) -> 
     assert exc.value.__cause__ is error
 
 
+def test_storage_errors_translate_the_libraries_under_s3fs_by_type() -> None:
+    urllib3 = pytest.importorskip("urllib3.exceptions")
+    aiohttp = pytest.importorskip("aiohttp")
+    for error in (urllib3.ProtocolError("reset"), aiohttp.ClientPayloadError("cut short")):
+        with pytest.raises(StorageError) as exc, storage_errors():
+            raise error
+        assert exc.value.__cause__ is error
+
+
 def test_storage_errors_broad_and_narrow() -> None:
     with pytest.raises(StorageError), storage_errors(broad=True):
         raise ValueError("odd library failure")

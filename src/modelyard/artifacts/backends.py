@@ -31,27 +31,26 @@ __all__ = ["Backend", "LocalBackend", "S3Backend", "storage_errors"]
 
 _MIN_PART = 5 * 1024 * 1024  # S3's smallest multipart part
 _MAX_PARTS = 10_000  # S3's most parts per upload
-_LIBRARY_MODULES = ("botocore", "aiobotocore", "s3fs", "fsspec", "aiohttp", "urllib3")
 
 
 @contextmanager
 def storage_errors(*, broad: bool = False) -> Iterator[None]:
     """Translate library errors raised inside the block into the error vocabulary.
 
-    ``OSError`` and errors from storage libraries are always translated; with
-    ``broad=True`` (code that only calls a storage library) every exception is.
+    Exceptions of the types :func:`~modelyard.errors.translate` maps (``OSError``, the
+    storage libraries') are always translated; with ``broad=True`` (code that only calls
+    a storage library) every exception is.
     """
     try:
         yield
     except ModelyardError:
         raise
     except Exception as exc:
-        module = type(exc).__module__ or ""
-        if not (broad or isinstance(exc, OSError) or module.startswith(_LIBRARY_MODULES)):
-            raise
         err = translate(exc)
-        if type(err) is ModelyardError:  # unknown library error: still a storage failure
-            err = StorageError(f"artifact storage error: {err.message}")
+        if type(err) is ModelyardError:  # a type translate does not know
+            if not broad:
+                raise  # our own bugs are not disguised
+            err = StorageError(f"artifact storage error: {err.message}")  # still storage
         raise err from exc
 
 
