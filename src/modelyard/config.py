@@ -53,8 +53,9 @@ class StoreSettings(BaseModel):
 class ArtifactSettings(BaseModel):
     uri: str | None = Field(
         None,
-        description="Where blobs live: a local directory (default <home>/artifacts) or "
-        "s3://bucket/prefix.",
+        description="Where blobs live: a local directory (default <home>/artifacts), "
+        "file:///path or s3://bucket/prefix; the scheme chooses the artifact backend (another "
+        "package may add one, see architecture.md).",
     )
     endpoint_url: str | None = Field(
         None, description="Endpoint of an S3-compatible server (for example http://127.0.0.1:9000)."

@@ -8,6 +8,9 @@ Library errors (SQLAlchemy, fsspec, botocore) are translated at the storage boun
 
 from __future__ import annotations
 
+import errno
+import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -165,28 +168,99 @@ class MissingDependency(ModelyardError, ImportError):
 
 
 def translate(exc: BaseException) -> ModelyardError:
-    """Map a library exception to the error vocabulary (used at the storage boundary)."""
+    """Map a library exception to the error vocabulary (used at the storage boundary), by
+    its type and, where the library gives one, its error code: the first row of
+    :data:`_TRANSLATIONS` whose type ``exc`` is an instance of decides. Anything else is
+    a plain :class:`ModelyardError`."""
     if isinstance(exc, ModelyardError):
         return exc
-    name = type(exc).__name__
-    module = type(exc).__module__ or ""
-    text = str(exc).splitlines()[0] if str(exc) else name
-    if module.startswith("sqlalchemy"):
-        if name == "IntegrityError":
-            return Conflict(f"the change conflicts with stored data: {text}")
-        return StorageError(f"metadata store error ({name}): {text}")
-    if module.startswith(("botocore", "s3fs", "aiobotocore")):
-        if name in {"NoSuchKey", "NoSuchBucket"} or any(
-            word in text for word in ("NoSuchKey", "NoSuchBucket", "404")
-        ):
-            return NotFound(f"object not found in artifact storage: {text}")
-        if "AccessDenied" in text or "403" in text:
-            return PermissionDenied(f"artifact storage refused access: {text}")
-        return StorageError(f"artifact storage error ({name}): {text}")
-    if isinstance(exc, FileNotFoundError):
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    for module, name, translation in _TRANSLATIONS:
+        # A library's exception can only be raised once its module is imported: looking
+        # in sys.modules keeps this from importing SQLAlchemy, botocore or psycopg.
+        cls = getattr(sys.modules.get(module), name, None)
+        if isinstance(cls, type) and isinstance(exc, cls):
+            return translation(exc, text)
+    return ModelyardError(f"{type(exc).__name__}: {text}")
+
+
+#: SQLite's primary result code for a constraint violation (extended codes keep it in
+#: the low byte), and PostgreSQL's SQLSTATE class "integrity constraint violation".
+_SQLITE_CONSTRAINT = 19
+_SQLSTATE_INTEGRITY = "23"
+
+
+def _violates_constraint(exc: BaseException) -> bool:
+    """Whether a database error (or the DBAPI error SQLAlchemy wraps) reports a
+    constraint violation by its code: ``sqlite_errorcode`` (sqlite3), ``sqlstate``
+    (psycopg) or ``pgcode`` (psycopg2)."""
+    for err in (exc, getattr(exc, "orig", None)):
+        code = getattr(err, "sqlite_errorcode", None)
+        if isinstance(code, int) and code & 0xFF == _SQLITE_CONSTRAINT:
+            return True
+        state = getattr(err, "sqlstate", None) or getattr(err, "pgcode", None)
+        if isinstance(state, str) and state.startswith(_SQLSTATE_INTEGRITY):
+            return True
+    return False
+
+
+def _conflict(exc: BaseException, text: str) -> ModelyardError:
+    return Conflict(f"the change conflicts with stored data: {text}")
+
+
+def _metadata_store(exc: BaseException, text: str) -> ModelyardError:
+    if _violates_constraint(exc):
+        return _conflict(exc, text)
+    return StorageError(f"metadata store error ({type(exc).__name__}): {text}")
+
+
+def _s3_answer(exc: BaseException, text: str) -> ModelyardError:
+    """An error answer from S3 (botocore's ClientError), by its error code and status."""
+    response = getattr(exc, "response", None) or {}
+    code = str(response.get("Error", {}).get("Code", ""))
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code in {"NoSuchKey", "NoSuchBucket", "NotFound", "404"} or status == 404:
+        return NotFound(f"object not found in artifact storage: {text}")
+    if code in {"AccessDenied", "Forbidden", "403"} or status == 403:
+        return PermissionDenied(f"artifact storage refused access: {text}")
+    return _artifact_storage(exc, text)
+
+
+def _artifact_storage(exc: BaseException, text: str) -> ModelyardError:
+    return StorageError(f"artifact storage error ({type(exc).__name__}): {text}")
+
+
+def _os_error(exc: BaseException, text: str) -> ModelyardError:
+    """An ``OSError`` by its type, or by its ``errno`` where a library subclasses
+    ``OSError`` itself (Python picks the subclass only for ``OSError(errno, ...)``)."""
+    assert isinstance(exc, OSError)
+    code = exc.errno
+    if isinstance(exc, FileNotFoundError) or code == errno.ENOENT:
         return NotFound(f"not found: {exc.filename or text}")
-    if isinstance(exc, PermissionError):
+    if isinstance(exc, PermissionError) or code in {errno.EACCES, errno.EPERM}:
         return PermissionDenied(f"permission denied: {exc.filename or text}")
-    if isinstance(exc, OSError):
-        return StorageError(f"storage error ({name}): {text}")
-    return ModelyardError(f"{name}: {text}")
+    return StorageError(f"storage error ({type(exc).__name__}): {text}")
+
+
+_Translation = Callable[[BaseException, str], ModelyardError]
+
+#: (module, class, translation), most specific first. The DBAPI rows (sqlite3, psycopg,
+#: psycopg2) cover driver errors that reach a caller unwrapped by SQLAlchemy; the rows
+#: after botocore, the libraries s3fs reads and writes through (their ``OSError``
+#: subclasses, s3fs's own included, fall to the last row).
+_TRANSLATIONS: tuple[tuple[str, str, _Translation], ...] = (
+    ("sqlalchemy.exc", "IntegrityError", _conflict),
+    ("sqlalchemy.exc", "SQLAlchemyError", _metadata_store),
+    ("sqlite3", "IntegrityError", _conflict),
+    ("sqlite3", "Error", _metadata_store),
+    ("psycopg", "IntegrityError", _conflict),
+    ("psycopg", "Error", _metadata_store),
+    ("psycopg2", "IntegrityError", _conflict),
+    ("psycopg2", "Error", _metadata_store),
+    ("botocore.exceptions", "ClientError", _s3_answer),
+    ("botocore.exceptions", "BotoCoreError", _artifact_storage),
+    ("aiohttp", "ClientError", _artifact_storage),
+    ("urllib3.exceptions", "HTTPError", _artifact_storage),
+    ("fsspec.exceptions", "BlocksizeMismatchError", _artifact_storage),
+    ("builtins", "OSError", _os_error),
+)

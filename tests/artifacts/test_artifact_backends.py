@@ -16,7 +16,7 @@ from blake3 import blake3
 import modelyard.artifacts as artifacts
 from modelyard.artifacts import BlobStore, LocalBackend, S3Backend, open_blob_store
 from modelyard.artifacts._trees import open_confined
-from modelyard.artifacts.backends import storage_errors
+from modelyard.artifacts.backends import ARTIFACT_BACKENDS, storage_errors
 from modelyard.config import Settings
 from modelyard.errors import (
     CorruptBlob,
@@ -27,6 +27,7 @@ from modelyard.errors import (
     PermissionDenied,
     StorageError,
 )
+from plugin_support import install_entry_point
 
 
 def test_public_api() -> None:
@@ -265,6 +266,15 @@ def test_storage_errors_are_translated(error: BaseException, expected: type) -> 
     assert exc.value.__cause__ is error
 
 
+def test_storage_errors_translate_the_libraries_under_s3fs_by_type() -> None:
+    urllib3 = pytest.importorskip("urllib3.exceptions")
+    aiohttp = pytest.importorskip("aiohttp")
+    for error in (urllib3.ProtocolError("reset"), aiohttp.ClientPayloadError("cut short")):
+        with pytest.raises(StorageError) as exc, storage_errors():
+            raise error
+        assert exc.value.__cause__ is error
+
+
 def test_storage_errors_broad_and_narrow() -> None:
     with pytest.raises(StorageError), storage_errors(broad=True):
         raise ValueError("odd library failure")
@@ -317,6 +327,60 @@ def test_open_blob_store_refuses_other_schemes(tmp_path: Path, uri: str) -> None
         open_blob_store(Settings(home=tmp_path, artifacts={"uri": uri}))
     assert exc.value.field == "artifacts.uri"
     assert uri in exc.value.message
+
+
+@pytest.fixture
+def backends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Backends registered by a test are forgotten after it."""
+    monkeypatch.setattr(ARTIFACT_BACKENDS, "_entries", dict(ARTIFACT_BACKENDS._entries))
+
+
+@pytest.mark.usefixtures("backends")
+def test_a_third_party_backend_is_chosen_by_its_scheme(tmp_path: Path) -> None:
+    made: list[tuple[str, Settings]] = []
+
+    def open_memory(uri: str, settings: Settings) -> LocalBackend:
+        made.append((uri, settings))
+        return LocalBackend(tmp_path / "memory" / uri.removeprefix("mem://"))
+
+    ARTIFACT_BACKENDS.register("mem", open_memory)
+    settings = Settings(home=tmp_path, artifacts={"uri": "MEM://bucket/x"})
+    with open_blob_store(settings) as store:
+        info = store.put_bytes(b"kept")
+        assert store.get_bytes(info.digest) == b"kept"
+    assert made == [("mem://bucket/x", settings)]
+    assert store.backend.uri == str((tmp_path / "memory" / "bucket" / "x").resolve())
+
+
+@pytest.mark.usefixtures("backends")
+def test_a_backend_declared_as_an_entry_point_is_chosen_by_its_scheme(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = f"""
+        from modelyard.artifacts import LocalBackend
+
+        def ENTRY(uri, settings):
+            return LocalBackend({str(tmp_path / "plugin")!r} + "/" + uri.partition("://")[2])
+    """
+    install_entry_point(monkeypatch, tmp_path, "modelyard.artifact_backends", "plug", source)
+    store = open_blob_store(Settings(home=tmp_path, artifacts={"uri": "plug://b"}))
+    assert isinstance(store.backend, LocalBackend)
+    assert store.backend.root == (tmp_path / "plugin" / "b").resolve()
+
+
+@pytest.mark.usefixtures("backends")
+def test_an_unknown_scheme_lists_the_backends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ARTIFACT_BACKENDS.register("mem", lambda uri, settings: LocalBackend(tmp_path))
+    install_entry_point(monkeypatch, tmp_path, "modelyard.artifact_backends", "plug", "")
+    with pytest.raises(InvalidInput) as exc:
+        open_blob_store(Settings(home=tmp_path, artifacts={"uri": "gs://bucket/x"}))
+    assert exc.value.field == "artifacts.uri"
+    assert exc.value.message == (
+        "unsupported artifacts URI 'gs://bucket/x': use a local folder, file://, s3://, "
+        "mem:// or plug://"
+    )
 
 
 class Zeros:

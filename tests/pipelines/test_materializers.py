@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import importlib
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from modelyard.pipelines import materializers, register_materializer
 from modelyard.pipelines.execute import load_output
 from modelyard.pipelines.index import OutputRef
 from modelyard.pipelines.materializers import materializer_for, materializer_named
+from plugin_support import install_entry_point
 
 
 def _round_trip(value: Any, tmp_path: Path) -> tuple[str, str, Any]:
@@ -92,12 +94,12 @@ class _CelsiusText:
 
 
 @pytest.fixture
-def restore_registry() -> Iterator[None]:
-    by_type, by_name = list(materializers._BY_TYPE), dict(materializers._BY_NAME)
-    yield
-    materializers._BY_TYPE[:] = by_type
-    materializers._BY_NAME.clear()
-    materializers._BY_NAME.update(by_name)
+def restore_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Materializers registered (or loaded from entry points) by a test are forgotten
+    after it."""
+    monkeypatch.setattr(materializers, "_BY_TYPE", list(materializers._BY_TYPE))
+    monkeypatch.setattr(materializers._BY_NAME, "_entries", dict(materializers._BY_NAME._entries))
+    monkeypatch.setattr(materializers._BY_NAME, "_all_loaded", False)
 
 
 @pytest.mark.usefixtures("restore_registry")
@@ -120,6 +122,71 @@ def test_registration_is_checked() -> None:
         register_materializer("DataFrame", _CelsiusText())
     with pytest.raises(InvalidInput, match="no materializer named 'nope'"):
         materializer_named("nope")
+
+
+#: A third party's materializer, declared as an entry point: ``types`` say what it saves.
+KELVIN = """
+from pathlib import Path
+
+
+class Kelvin:
+    def __init__(self, degrees):
+        self.degrees = degrees
+
+
+class _KelvinText:
+    name = "kelvin-text"
+    types = (Kelvin,)
+
+    def save(self, value, directory):
+        path = directory / "output.txt"
+        path.write_text(f"{value.degrees}K")
+        return path
+
+    def load(self, path):
+        return Kelvin(float(Path(path).read_text().removesuffix("K")))
+
+
+ENTRY = _KelvinText()
+"""
+
+
+@pytest.mark.usefixtures("restore_registry")
+def test_a_materializer_declared_as_an_entry_point_saves_its_types(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group = "modelyard.materializers"
+    module = install_entry_point(monkeypatch, tmp_path, group, "kelvin-text", KELVIN)
+    kelvin = importlib.import_module(module).Kelvin
+    name, file, back = _round_trip(kelvin(300.5), tmp_path)
+    assert (name, file) == ("kelvin-text", "output.txt")
+    assert type(back) is kelvin and back.degrees == 300.5
+    assert materializer_for(Celsius(1.0)).name == "pickle"  # other types as before
+
+
+@pytest.mark.usefixtures("restore_registry")
+def test_a_stored_output_finds_its_entry_point_materializer_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group = "modelyard.materializers"
+    module = install_entry_point(monkeypatch, tmp_path, group, "kelvin-text", KELVIN)
+    (tmp_path / "output.txt").write_text("12.5K")
+    assert module not in sys.modules  # as in a process that has saved nothing yet
+    assert materializer_named("kelvin-text").load(tmp_path / "output.txt").degrees == 12.5
+    with pytest.raises(InvalidInput) as exc:
+        materializer_named("nope")
+    assert exc.value.message.endswith(
+        "must be one of pickle, sklearn, bytes, json, numpy, arrow, pandas, kelvin-text"
+    )
+
+
+@pytest.mark.usefixtures("restore_registry")
+def test_an_entry_point_names_its_materializer_by_the_materializer_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install_entry_point(monkeypatch, tmp_path, "modelyard.materializers", "kelvin", KELVIN)
+    with pytest.raises(InvalidInput, match="'kelvin' names a materializer named 'kelvin-text'"):
+        materializer_named("kelvin")
 
 
 def test_an_unpicklable_output_names_its_type(tmp_path: Path) -> None:

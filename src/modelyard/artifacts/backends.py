@@ -3,6 +3,12 @@
 A backend knows nothing about digests; :class:`~modelyard.artifacts.blobs.BlobStore`
 adds content addressing on top. Every library error (``OSError``, botocore, s3fs) is
 translated with :func:`modelyard.errors.translate` here and never leaves this module.
+
+The scheme of ``artifacts.uri`` chooses the backend from :data:`ARTIFACT_BACKENDS`
+(``file`` and ``s3`` built in; a local folder without a scheme is ``file``). A third
+party adds one with ``ARTIFACT_BACKENDS.register(scheme, factory)`` or an entry point in
+the group ``modelyard.artifact_backends``; ``factory(uri, settings)`` returns the
+:class:`Backend`.
 """
 
 from __future__ import annotations
@@ -14,11 +20,14 @@ import secrets
 import shutil
 import sys
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
+from modelyard._registry import Registry
 from modelyard.errors import (
     InvalidInput,
     MissingDependency,
@@ -27,31 +36,40 @@ from modelyard.errors import (
     translate,
 )
 
-__all__ = ["Backend", "LocalBackend", "S3Backend", "storage_errors"]
+if TYPE_CHECKING:
+    from modelyard.config import Settings
+
+__all__ = [
+    "ARTIFACT_BACKENDS",
+    "Backend",
+    "BackendFactory",
+    "LocalBackend",
+    "S3Backend",
+    "storage_errors",
+]
 
 _MIN_PART = 5 * 1024 * 1024  # S3's smallest multipart part
 _MAX_PARTS = 10_000  # S3's most parts per upload
-_LIBRARY_MODULES = ("botocore", "aiobotocore", "s3fs", "fsspec", "aiohttp", "urllib3")
 
 
 @contextmanager
 def storage_errors(*, broad: bool = False) -> Iterator[None]:
     """Translate library errors raised inside the block into the error vocabulary.
 
-    ``OSError`` and errors from storage libraries are always translated; with
-    ``broad=True`` (code that only calls a storage library) every exception is.
+    Exceptions of the types :func:`~modelyard.errors.translate` maps (``OSError``, the
+    storage libraries') are always translated; with ``broad=True`` (code that only calls
+    a storage library) every exception is.
     """
     try:
         yield
     except ModelyardError:
         raise
     except Exception as exc:
-        module = type(exc).__module__ or ""
-        if not (broad or isinstance(exc, OSError) or module.startswith(_LIBRARY_MODULES)):
-            raise
         err = translate(exc)
-        if type(err) is ModelyardError:  # unknown library error: still a storage failure
-            err = StorageError(f"artifact storage error: {err.message}")
+        if type(err) is ModelyardError:  # a type translate does not know
+            if not broad:
+                raise  # our own bugs are not disguised
+            err = StorageError(f"artifact storage error: {err.message}")  # still storage
         raise err from exc
 
 
@@ -357,3 +375,52 @@ def _valid_prefix(prefix: str) -> bool:
     except InvalidInput:
         return False
     return True
+
+
+#: Makes the backend for an ``artifacts.uri`` of its scheme: ``factory(uri, settings)``.
+BackendFactory = Callable[[str, "Settings"], Backend]
+
+
+def _adopt(name: str, loaded: Any) -> BackendFactory:
+    if not callable(loaded):
+        raise InvalidInput(
+            f"the artifact backend {name!r} must be a factory(uri, settings); "
+            f"got {type(loaded).__name__}",
+            field="artifacts.uri",
+        )
+    return loaded
+
+
+#: The artifact backends by URI scheme.
+ARTIFACT_BACKENDS: Registry[BackendFactory] = Registry(
+    "artifact backend", "modelyard.artifact_backends", field="artifacts.uri", adopt=_adopt
+)
+
+
+def _open_local(uri: str, settings: Settings) -> Backend:
+    """A ``file://`` URI (a plain folder is given as it is)."""
+    if uri[:7].lower() != "file://":
+        return LocalBackend(uri)
+    parts = urlsplit(uri)
+    if parts.netloc not in {"", "localhost"} or not parts.path:
+        raise InvalidInput(
+            f"unsupported file URI {uri!r}: use file:///absolute/path", field="artifacts.uri"
+        )
+    return LocalBackend(url2pathname(parts.path))
+
+
+def _open_s3(uri: str, settings: Settings) -> Backend:
+    conf = settings.artifacts
+    return S3Backend(
+        uri,
+        endpoint_url=conf.endpoint_url,
+        region=conf.region,
+        access_key_id=conf.access_key_id,
+        secret_access_key=conf.secret_access_key,
+        staging_dir=Path(settings.home) / "tmp",
+        block_size=conf.chunk_size,
+    )
+
+
+ARTIFACT_BACKENDS.register("file", _open_local)
+ARTIFACT_BACKENDS.register("s3", _open_s3)

@@ -21,8 +21,6 @@ from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Literal
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
 from blake3 import blake3
 
@@ -37,7 +35,7 @@ from modelyard.artifacts._trees import (
     open_confined,
     walk_files,
 )
-from modelyard.artifacts.backends import Backend, LocalBackend, S3Backend, storage_errors
+from modelyard.artifacts.backends import ARTIFACT_BACKENDS, Backend, storage_errors
 from modelyard.errors import CorruptBlob, InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -55,7 +53,7 @@ __all__ = [
 DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _PREFIX = "blobs"
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_BINARY = getattr(os, "O_BINARY", 0)
 _WILLNEED: int | None = getattr(os, "POSIX_FADV_WILLNEED", None)
@@ -510,38 +508,20 @@ class BlobStore:
                     yield digest
 
 
-def _local_path(uri: str) -> str:
-    parts = urlsplit(uri)
-    if parts.netloc not in {"", "localhost"} or not parts.path:
-        raise InvalidInput(
-            f"unsupported file URI {uri!r}: use file:///absolute/path", field="artifacts.uri"
-        )
-    return url2pathname(parts.path)
-
-
 def open_blob_store(settings: Settings) -> BlobStore:
-    """The blob store named by ``settings.artifacts_uri``: a local folder, ``file://`` or
-    ``s3://bucket/prefix``."""
+    """The blob store named by ``settings.artifacts_uri``: a local folder, or a URI whose
+    scheme names an artifact backend (``file://``, ``s3://bucket/prefix`` or a third
+    party's, see :data:`~modelyard.artifacts.backends.ARTIFACT_BACKENDS`)."""
     uri = settings.artifacts_uri
-    conf = settings.artifacts
-    backend: Backend
-    if uri[:5].lower() == "s3://":
-        backend = S3Backend(
-            "s3://" + uri[5:],
-            endpoint_url=conf.endpoint_url,
-            region=conf.region,
-            access_key_id=conf.access_key_id,
-            secret_access_key=conf.secret_access_key,
-            staging_dir=Path(settings.home) / "tmp",
-            block_size=conf.chunk_size,
-        )
-    elif uri[:7].lower() == "file://":
-        backend = LocalBackend(_local_path(uri))
-    elif not uri or _SCHEME.match(uri):
+    found = _SCHEME.match(uri)
+    scheme = found.group(1).lower() if found else "file"
+    if not uri or scheme not in ARTIFACT_BACKENDS:
+        ways = ["a local folder", *(f"{name}://" for name in ARTIFACT_BACKENDS.names())]
         raise InvalidInput(
-            f"unsupported artifacts URI {uri!r}: use a local folder, file:// or s3://",
+            f"unsupported artifacts URI {uri!r}: use {', '.join(ways[:-1])} or {ways[-1]}",
             field="artifacts.uri",
         )
-    else:
-        backend = LocalBackend(uri)
-    return BlobStore(backend, chunk_size=conf.chunk_size)
+    if found:
+        uri = scheme + uri[len(scheme) :]  # the scheme in lower case, as the backend sees it
+    backend = ARTIFACT_BACKENDS.get(scheme)(uri, settings)
+    return BlobStore(backend, chunk_size=settings.artifacts.chunk_size)

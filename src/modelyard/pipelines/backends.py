@@ -1,6 +1,11 @@
 """Where the steps that miss the cache run: in this process (``sequential``), in worker
 processes (``local``) or as Ray tasks (``ray``).
 
+An :class:`Executor` opens the :class:`Backend` a pipeline run (or a sweep) submits its
+steps to; :data:`EXECUTORS` has them by name. A third party adds one with
+``EXECUTORS.register(name, Executor(...))`` or an entry point in the group
+``modelyard.executors`` naming its :class:`Executor`.
+
 A backend takes a :class:`StepTask` and hands back its :class:`StepResult`. Out of
 process, the work is the same function, :func:`work`: it opens a Client of its own
 from the driver's settings (passed as an argument), imports the step, reads the inputs
@@ -14,10 +19,13 @@ import concurrent.futures as cf
 import contextlib
 import multiprocessing
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from modelyard._registry import Registry
 from modelyard.errors import InvalidInput, MissingDependency
 from modelyard.pipelines.execute import StepTask, run_step, step_from_ref
 from modelyard.pipelines.result import StepResult
@@ -27,7 +35,7 @@ if TYPE_CHECKING:
     from modelyard.config import Settings
     from modelyard.pipelines.step import Step
 
-__all__ = ["Backend", "import_ray", "open_backend", "work"]
+__all__ = ["EXECUTORS", "Backend", "Executor", "import_ray", "open_backend", "work"]
 
 
 class Backend(Protocol):
@@ -53,20 +61,63 @@ def work(settings: Settings, task: StepTask) -> StepResult:
         return run_step(client, step_from_ref(task.step_ref), task)
 
 
+@dataclass(frozen=True)
+class Executor:
+    """How the steps that miss the cache run.
+
+    ``open(client, max_workers)`` gives, as a context manager, the :class:`Backend` of one
+    pipeline run or sweep, and releases what it started on leaving (after the steps
+    submitted are done). ``in_process``: steps run in the driver's process, so they
+    need not be importable by a worker. ``check()``: called before a run starts, to
+    refuse it early (a missing extra: :class:`~modelyard.errors.MissingDependency`).
+    """
+
+    open: Callable[[Client, int | None], AbstractContextManager[Backend]]
+    in_process: bool = False
+    check: Callable[[], object] | None = None
+
+
+def _adopt(name: str, loaded: Any) -> Executor:
+    if not isinstance(loaded, Executor):
+        raise InvalidInput(
+            f"the executor {name!r} must be a modelyard.pipelines.backends.Executor; "
+            f"got {type(loaded).__name__}",
+            field="executor",
+        )
+    return loaded
+
+
+#: The executors by name.
+EXECUTORS: Registry[Executor] = Registry(
+    "executor", "modelyard.executors", field="executor", adopt=_adopt
+)
+
+
+def open_backend(
+    executor: str, client: Client, max_workers: int | None
+) -> AbstractContextManager[Backend]:
+    """The backend of the executor named ``executor``; leaving shuts the local pool down
+    (once its steps are done) or stops a Ray instance it started."""
+    return EXECUTORS.get(executor).open(client, max_workers)
+
+
 @contextlib.contextmanager
-def open_backend(executor: str, client: Client, max_workers: int | None) -> Iterator[Backend]:
-    """The backend of ``executor``; leaving shuts the local pool down (once its steps
-    are done) or stops a Ray instance it started."""
-    if executor == "sequential":
-        yield _Sequential(client)
-    elif executor == "local":
-        with cf.ProcessPoolExecutor(
-            max_workers=max_workers, mp_context=multiprocessing.get_context("spawn")
-        ) as pool:
-            yield _Local(pool, client.settings, max_workers or os.cpu_count() or 1)
-    else:
-        with _ray_session(client.settings, max_workers) as ray:
-            yield _Ray(ray, client.settings, max_workers)
+def _open_sequential(client: Client, max_workers: int | None) -> Iterator[Backend]:
+    yield _Sequential(client)
+
+
+@contextlib.contextmanager
+def _open_local(client: Client, max_workers: int | None) -> Iterator[Backend]:
+    with cf.ProcessPoolExecutor(
+        max_workers=max_workers, mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
+        yield _Local(pool, client.settings, max_workers or os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def _open_ray(client: Client, max_workers: int | None) -> Iterator[Backend]:
+    with _ray_session(client.settings, max_workers) as ray:
+        yield _Ray(ray, client.settings, max_workers)
 
 
 class _Done:
@@ -226,3 +277,8 @@ def _absolute(settings: Settings) -> Settings:
     return settings.model_copy(
         update={"home": settings.home.resolve(), "store": store, "artifacts": artifacts}
     )
+
+
+EXECUTORS.register("sequential", Executor(_open_sequential, in_process=True))
+EXECUTORS.register("local", Executor(_open_local))
+EXECUTORS.register("ray", Executor(_open_ray, check=import_ray))

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelyard._util import new_id
 from modelyard.errors import InvalidInput
-from modelyard.pipelines.backends import Backend, import_ray, open_backend
+from modelyard.pipelines.backends import EXECUTORS, Backend, Executor, open_backend
 from modelyard.pipelines.execute import PIPELINE_TAG, StepTask, record_cached, step_from_ref
 from modelyard.pipelines.fingerprint import canonical_json, check_files, key_parts
 from modelyard.pipelines.graph import Graph, Node
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EXECUTORS",
     "PARAMS_ARTIFACT",
+    "Executor",
     "Plan",
     "check",
     "drive",
@@ -43,7 +44,6 @@ __all__ = [
     "records_params",
 ]
 
-EXECUTORS: tuple[str, ...] = ("sequential", "local", "ray")
 EXECUTOR_TAG = "modelyard.executor"
 #: The pipeline run's params as canonical JSON (what ``Pipeline.resume`` runs again).
 PARAMS_ARTIFACT = "pipeline/params.json"
@@ -110,13 +110,11 @@ def _has_canonical_json(value: Any) -> bool:
 
 
 def check(graph: Graph, client: Client, executor: str) -> None:
-    """What must hold before a run of ``graph`` starts: a known executor, a client on
-    the stores, params with canonical JSON, files or folders at the path params, and
-    steps a worker can import."""
-    if executor not in EXECUTORS:
-        raise InvalidInput(
-            f"executor must be one of {', '.join(EXECUTORS)}; got {executor!r}", field="executor"
-        )
+    """What must hold before a run of ``graph`` starts: a known executor (one of
+    :data:`EXECUTORS`), a client on the stores, params with canonical JSON, files or
+    folders at the path params, what the executor checks, and steps a worker can import
+    (out of process)."""
+    chosen = EXECUTORS.get(executor)
     if client.is_remote:
         raise InvalidInput(
             "pipelines run against the stores (embedded mode); this client works through "
@@ -127,9 +125,9 @@ def check(graph: Graph, client: Client, executor: str) -> None:
         for name, value in node.params.items():
             canonical_json(value, f"step {node.name!r}, param {name!r}")
         check_files(node.name, {name: node.params[name] for name in node.files})
-    if executor == "ray":
-        import_ray()
-    if executor != "sequential":
+    if chosen.check is not None:
+        chosen.check()
+    if not chosen.in_process:
         for node in graph.nodes.values():
             _check_importable(node, executor)
 

@@ -4,7 +4,12 @@ output's type.
 The registry maps a type (or its qualified name, so built-ins need not import pandas or
 numpy to register) to a :class:`Materializer`; the first class in the value's MRO with
 one registered wins, and a materializer may decline a value (``accepts``) to let the next
-one try. Built-ins are registered the same way users register theirs:
+one try. Built-ins are registered the same way users register theirs
+(:func:`register_materializer`); a package may also declare one as an entry point in the
+group ``modelyard.materializers``, named as the materializer is and naming the
+materializer object, whose ``types`` (classes or import paths) say which outputs it
+saves. Entry points are loaded on the first output saved, or when a stored output names
+one:
 
 ======================================  ==========  ===============================
 type                                    name        file
@@ -27,6 +32,7 @@ import sys
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from modelyard._registry import Registry
 from modelyard.errors import InvalidInput
 
 __all__ = [
@@ -53,26 +59,48 @@ class Materializer(Protocol):
         ...
 
 
+def _check(materializer: object) -> Materializer:
+    if not isinstance(materializer, Materializer):
+        raise InvalidInput(
+            "a materializer needs a name and save(value, directory) and load(path) methods",
+            field="materializer",
+        )
+    return materializer
+
+
+def _check_type(cls: type | str) -> type | str:
+    if isinstance(cls, str) and "." not in cls:
+        raise InvalidInput(f"{cls!r} is not an import path such as 'pandas.DataFrame'", field="cls")
+    return cls
+
+
+def _adopt(name: str, loaded: Any) -> Materializer:
+    """A materializer from an entry point: checked, and registered for its ``types``."""
+    materializer = _check(loaded)
+    if materializer.name != name:
+        raise InvalidInput(
+            f"the entry point {name!r} names a materializer named {materializer.name!r}",
+            field="materializer",
+        )
+    types = [_check_type(cls) for cls in getattr(materializer, "types", ())]
+    for cls in types:
+        _BY_TYPE.insert(0, (cls, materializer))
+    return materializer
+
+
 _BY_TYPE: list[tuple[type | str, Materializer]] = []  # newest first
-_BY_NAME: dict[str, Materializer] = {}
+_BY_NAME: Registry[Materializer] = Registry(
+    "materializer", "modelyard.materializers", field="materializer", adopt=_adopt
+)
 
 
 def register_materializer(cls: type | str, materializer: Materializer) -> None:
     """Use ``materializer`` for outputs of type ``cls`` and its subclasses. ``cls`` is a
     class, or its import path (``"pandas.DataFrame"``), resolved only once its top-level
     package has been imported. Registered later, it is tried before earlier ones."""
-    if not isinstance(materializer, Materializer):
-        raise InvalidInput(
-            "a materializer needs a name and save(value, directory) and load(path) methods",
-            field="materializer",
-        )
-    if isinstance(cls, str) and "." not in cls:
-        raise InvalidInput(f"{cls!r} is not an import path such as 'pandas.DataFrame'", field="cls")
-    name = materializer.name
-    known = _BY_NAME.get(name)
-    if known is not None and known is not materializer:
-        raise InvalidInput(f"another materializer is named {name!r}", field="materializer")
-    _BY_NAME[name] = materializer
+    _check(materializer)
+    _check_type(cls)
+    _BY_NAME.register(materializer.name, materializer)
     _BY_TYPE.insert(0, (cls, materializer))
 
 
@@ -94,6 +122,7 @@ def _resolve(cls: type | str) -> type | None:
 def materializer_for(value: Any) -> Materializer:
     """The materializer for ``value``: by the first class of its MRO with one registered
     that accepts it."""
+    _BY_NAME.load_all()
     entries = [(_resolve(cls), m) for cls, m in _BY_TYPE]
     for cls in type(value).__mro__:
         for registered, candidate in entries:
@@ -111,12 +140,7 @@ def materializer_for(value: Any) -> Materializer:
 
 def materializer_named(name: str) -> Materializer:
     """The materializer registered under ``name`` (to load a stored output)."""
-    found = _BY_NAME.get(name)
-    if found is None:
-        raise InvalidInput(
-            f"no materializer named {name!r} is registered in this process", field="materializer"
-        )
-    return found
+    return _BY_NAME.get(name)
 
 
 class _PandasParquet:
