@@ -17,7 +17,7 @@ import pytest
 import typer
 
 from modelyard import Client
-from modelyard.cli._common import os_error_line, run_command
+from modelyard.cli._common import one_line_errors, os_error_line
 
 as_root = pytest.mark.skipif(
     hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only folders"
@@ -123,11 +123,12 @@ def test_each_kind_of_filesystem_error_is_named(capsys: pytest.CaptureFixture[st
     for exc, code, reason in cases:
         assert os_error_line(exc) == (f"/x/y: {reason}", code)
 
-        def body(exc: OSError = exc) -> None:
+        @one_line_errors
+        def command(exc: OSError = exc) -> None:
             raise exc
 
         with pytest.raises(typer.Exit) as raised:
-            run_command(body)
+            command()
         assert raised.value.exit_code == code
         assert capsys.readouterr().err == f"error: /x/y: {reason}\n"
     assert os_error_line(OSError("cannot save into a folder that does not exist")) == (

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from modelyard import Client
-from modelyard.cli._common import run_command
+from modelyard.cli._common import one_line_errors
 from modelyard.errors import MissingDependency
 from pipeline_files import pipeline_file
 
@@ -78,11 +78,12 @@ def test_error_lines_print_user_text_as_text(cli: Callable[..., Any]) -> None:
 
 
 def test_the_install_hint_keeps_its_brackets(capsys: pytest.CaptureFixture[str]) -> None:
-    def body() -> None:
+    @one_line_errors
+    def command() -> None:
         raise MissingDependency.for_extra("uvicorn", "server")
 
     with pytest.raises(Exception) as raised:
-        run_command(body)
+        command()
     assert getattr(raised.value, "exit_code", None) == 3
     assert "pip install 'modelyard[server]'" in capsys.readouterr().err
 

@@ -7,6 +7,7 @@ they are (``markup=False``), and the commands style their own words with
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -16,8 +17,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as metadata_version
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 import typer
 from rich.console import Console
@@ -27,6 +30,8 @@ from rich.text import Text
 from modelyard import errors
 from modelyard.client import DEFAULT_PROJECT
 from modelyard.errors import ModelyardError
+
+_P = ParamSpec("_P")
 
 
 class _Console(Console):
@@ -56,6 +61,17 @@ def state(ctx: typer.Context) -> State:
     if not isinstance(root.obj, State):
         root.obj = State()
     return root.obj
+
+
+def installed_version() -> str:
+    """The version in the installed package's metadata (``modelyard.__version__`` when
+    the source runs uninstalled)."""
+    try:
+        return metadata_version("modelyard")
+    except PackageNotFoundError:
+        from modelyard import __version__
+
+        return __version__
 
 
 @contextmanager
@@ -162,18 +178,23 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def run_command(fn: Callable[[], None]) -> None:
-    """Run a command body; a ModelyardError or a filesystem error (an OSError: a file that
+def one_line_errors(command: Callable[_P, None]) -> Callable[_P, None]:
+    """Decorate a command: a ModelyardError or a filesystem error (an OSError: a file that
     exists, a missing folder, no permission, a full disk) becomes one line and its exit
-    code."""
-    try:
-        fn()
-    except ModelyardError as exc:
-        raise fail(exc.message, exc.exit_code) from None
-    except BrokenPipeError:
-        raise _reader_gone() from None
-    except OSError as exc:
-        raise fail(*os_error_line(exc)) from None
+    code, and a reader of stdout that went away ends it quietly."""
+
+    @functools.wraps(command)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except ModelyardError as exc:
+            raise fail(exc.message, exc.exit_code) from None
+        except BrokenPipeError:
+            raise _reader_gone() from None
+        except OSError as exc:
+            raise fail(*os_error_line(exc)) from None
+
+    return run
 
 
 def _reader_gone() -> SystemExit:

@@ -12,8 +12,8 @@ from modelyard.cli._common import (
     console,
     fmt_bytes,
     fmt_time,
+    one_line_errors,
     print_json,
-    run_command,
     say_empty,
     table,
 )
@@ -23,6 +23,7 @@ app = typer.Typer(help="Artifacts: files and folders stored with runs.", no_args
 
 
 @app.command("list")
+@one_line_errors
 def list_(
     ctx: typer.Context,
     run_id: str = typer.Argument(..., help="Run id (or a unique prefix)."),
@@ -30,29 +31,23 @@ def list_(
     as_json: bool = JsonOption,
 ) -> None:
     """List a run's artifacts."""
-
-    def body() -> None:
-        with client(ctx) as c:
-            arts = c.list_artifacts(_resolve(c, run_id), prefix)
-        if as_json:
-            print_json([a.as_dict() for a in arts])
-            return
-        if not arts:
-            say_empty(f"run {run_id} has no artifacts" + (f" under {prefix!r}" if prefix else ""))
-            return
-        table(
-            "Artifacts",
-            ["path", "kind", "size", "digest", "logged"],
-            [
-                (a.path, a.kind, fmt_bytes(a.size), a.digest[:16], fmt_time(a.created_at))
-                for a in arts
-            ],
-        )
-
-    run_command(body)
+    with client(ctx) as c:
+        arts = c.list_artifacts(_resolve(c, run_id), prefix)
+    if as_json:
+        print_json([a.as_dict() for a in arts])
+        return
+    if not arts:
+        say_empty(f"run {run_id} has no artifacts" + (f" under {prefix!r}" if prefix else ""))
+        return
+    table(
+        "Artifacts",
+        ["path", "kind", "size", "digest", "logged"],
+        [(a.path, a.kind, fmt_bytes(a.size), a.digest[:16], fmt_time(a.created_at)) for a in arts],
+    )
 
 
 @app.command("get")
+@one_line_errors
 def get(
     ctx: typer.Context,
     run_id: str = typer.Argument(..., help="Run id (or a unique prefix)."),
@@ -60,10 +55,6 @@ def get(
     dest: Path = typer.Option(Path("."), "--dest", "-d", help="Folder to write into."),
 ) -> None:
     """Download an artifact (file or folder) into a local folder, verified on the way."""
-
-    def body() -> None:
-        with client(ctx) as c:
-            written = c.download_artifact(_resolve(c, run_id), path, dest)
-        console.print(f"wrote {written}")
-
-    run_command(body)
+    with client(ctx) as c:
+        written = c.download_artifact(_resolve(c, run_id), path, dest)
+    console.print(f"wrote {written}")

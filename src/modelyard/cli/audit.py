@@ -14,8 +14,8 @@ from modelyard.cli._common import (
     console,
     err_console,
     fail,
+    one_line_errors,
     print_json,
-    run_command,
 )
 from modelyard.cli._governance import governance, operator
 
@@ -25,6 +25,7 @@ _DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]
 
 
 @app.command("verify")
+@one_line_errors
 def verify(
     ctx: typer.Context,
     anchor: str | None = typer.Option(
@@ -35,25 +36,22 @@ def verify(
     as_json: bool = JsonOption,
 ) -> None:
     """Check every event's digest and link; exit 1 naming the first broken event."""
-
-    def body() -> None:
-        with governance(ctx) as gov:
-            report = gov.audit.verify(actor=operator(), anchor=_parse_anchor(anchor))
-        if as_json:
-            print_json(asdict(report))
-        elif report.ok:
-            console.print(
-                f"audit chain intact: {report.count} events "
-                f"(head: event {report.head_seq}, digest {report.head_digest})",
-                highlight=False,
-            )
-        if not report.ok:
-            raise fail(f"audit chain broken at event {report.bad_seq}: {report.reason}", 1)
-
-    run_command(body)
+    with governance(ctx) as gov:
+        report = gov.audit.verify(actor=operator(), anchor=_parse_anchor(anchor))
+    if as_json:
+        print_json(asdict(report))
+    elif report.ok:
+        console.print(
+            f"audit chain intact: {report.count} events "
+            f"(head: event {report.head_seq}, digest {report.head_digest})",
+            highlight=False,
+        )
+    if not report.ok:
+        raise fail(f"audit chain broken at event {report.bad_seq}: {report.reason}", 1)
 
 
 @app.command("export")
+@one_line_errors
 def export(
     ctx: typer.Context,
     since: datetime | None = typer.Option(
@@ -62,17 +60,13 @@ def export(
     out: Path | None = typer.Option(None, "--out", "-o", help="File to write (default: stdout)."),
 ) -> None:
     """Write events, oldest first, as JSON Lines."""
-
-    def body() -> None:
-        with governance(ctx) as gov:
-            if out is None:
-                gov.audit.write_jsonl(sys.stdout, actor=operator(), since=since)
-                return
-            with out.open("w", encoding="utf-8") as f:
-                count = gov.audit.write_jsonl(f, actor=operator(), since=since)
-        err_console.print(f"wrote {count} events to {out}", highlight=False)
-
-    run_command(body)
+    with governance(ctx) as gov:
+        if out is None:
+            gov.audit.write_jsonl(sys.stdout, actor=operator(), since=since)
+            return
+        with out.open("w", encoding="utf-8") as f:
+            count = gov.audit.write_jsonl(f, actor=operator(), since=since)
+    err_console.print(f"wrote {count} events to {out}", highlight=False)
 
 
 def _parse_anchor(value: str | None) -> tuple[int, str] | None:

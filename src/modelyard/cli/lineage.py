@@ -16,18 +16,15 @@ from modelyard.cli._common import (
     JsonOption,
     client,
     console,
+    one_line_errors,
     print_json,
     project_option,
-    run_command,
     styled,
 )
 from modelyard.errors import InvalidInput
 
 
-def register(app: typer.Typer) -> None:
-    app.command("lineage")(lineage)
-
-
+@one_line_errors
 def lineage(
     ctx: typer.Context,
     ref: str = typer.Argument(
@@ -41,20 +38,16 @@ def lineage(
     as_json: bool = JsonOption,
 ) -> None:
     """Show the lineage of a run or a dataset version as a tree."""
-
-    def body() -> None:
-        if direction not in ("up", "down", "both"):
-            raise InvalidInput(
-                f"--direction must be up, down or both, not {direction!r}", field="direction"
-            )
-        with client(ctx) as c:
-            graph = c.lineage(_node(c, ref, project), direction=direction, depth=depth)
-        if as_json:
-            print_json(graph.as_dict())
-        else:
-            console.print(tree(graph))
-
-    run_command(body)
+    if direction not in ("up", "down", "both"):
+        raise InvalidInput(
+            f"--direction must be up, down or both, not {direction!r}", field="direction"
+        )
+    with client(ctx) as c:
+        graph = c.lineage(_node(c, ref, project), direction=direction, depth=depth)
+    if as_json:
+        print_json(graph.as_dict())
+    else:
+        console.print(tree(graph))
 
 
 def _node(c: Any, ref: str, project: str) -> tuple[str, str]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import ClassVar
 
 import typer
 
@@ -13,27 +15,83 @@ except ImportError:  # pragma: no cover - older typer raises click's own
     from click import exceptions as click_errors  # type: ignore[no-redef]
 
 from modelyard.cli import _common
-from modelyard.cli.artifacts import app as artifacts_app
-from modelyard.cli.audit import app as audit_app
-from modelyard.cli.config import app as config_app
-from modelyard.cli.data import app as data_app
-from modelyard.cli.db import app as db_app
-from modelyard.cli.lineage import register as register_lineage
-from modelyard.cli.maintenance import installed_version
-from modelyard.cli.maintenance import register as register_maintenance
-from modelyard.cli.mfa import app as mfa_app
-from modelyard.cli.pipelines import app as pipelines_app
-from modelyard.cli.projects import app as projects_app
-from modelyard.cli.quickstart import register as register_quickstart
-from modelyard.cli.roles import app as roles_app
-from modelyard.cli.runs import app as runs_app
-from modelyard.cli.schedules import register as register_schedules
-from modelyard.cli.server import register as register_server
-from modelyard.cli.tokens import app as tokens_app
-from modelyard.cli.users import app as users_app
+from modelyard.cli._lazy import Lazy, LazyGroup
+
+
+class Modelyard(LazyGroup):
+    """The ``modelyard`` command: each command and command group is imported when it runs
+    (or shows its own help); ``modelyard --help`` lists them from here."""
+
+    lazy: ClassVar[Mapping[str, Lazy]] = {
+        "lineage": Lazy(
+            "modelyard.cli.lineage:lineage",
+            "Show the lineage of a run or a dataset version as a tree.",
+        ),
+        "worker": Lazy(
+            "modelyard.cli.schedules:worker",
+            "Run scheduled pipelines: cron occurrences and new dataset versions as they come "
+            "due, each in a fresh process, one line per fire on stderr.",
+        ),
+        "gc": Lazy(
+            "modelyard.cli.maintenance:gc", "Remove blobs that no artifact refers to any more."
+        ),
+        "version": Lazy("modelyard.cli.maintenance:version", "Print the installed version."),
+        "quickstart": Lazy(
+            "modelyard.cli.quickstart:quickstart",
+            "Train a small model sweep on scikit-learn's breast-cancer data and track it all, "
+            "then retrain the best configuration as a pipeline twice (the second run is "
+            "cached).",
+        ),
+        "server": Lazy(
+            "modelyard.cli.server:server",
+            "Run the REST API server (OpenAPI document at /api/v1/openapi.json).",
+        ),
+        "runs": Lazy("modelyard.cli.runs:app", "Runs: list, show, compare, delete, restore."),
+        "projects": Lazy(
+            "modelyard.cli.projects:app", "Projects: the namespace of runs, datasets and models."
+        ),
+        "artifacts": Lazy(
+            "modelyard.cli.artifacts:app", "Artifacts: files and folders stored with runs."
+        ),
+        "db": Lazy("modelyard.cli.db:app", "Metadata store schema."),
+        "config": Lazy("modelyard.cli.config:app", "Settings."),
+        "data": Lazy(
+            "modelyard.cli.data:app",
+            "Datasets: register versioned data, inspect, load, profile, validate, compare.",
+        ),
+        "pipelines": Lazy(
+            "modelyard.cli.pipelines:app",
+            "Pipelines: run them, sweep their parameters, and explain their cache.",
+        ),
+        "schedules": Lazy(
+            "modelyard.cli.schedules:app",
+            "Schedules: run pipelines on cron expressions or on new dataset versions.",
+        ),
+        # Governance: accounts, tokens, project roles, MFA, the audit log.
+        "users": Lazy(
+            "modelyard.cli.users:app",
+            "User accounts (on the metadata store, as the local operator).",
+        ),
+        "tokens": Lazy(
+            "modelyard.cli.tokens:app",
+            "Personal access tokens and service-account tokens (as the local operator).",
+        ),
+        "roles": Lazy(
+            "modelyard.cli.roles:app",
+            "Project roles: viewer < contributor < approver < admin (as the local operator).",
+        ),
+        "mfa": Lazy(
+            "modelyard.cli.mfa:app", "Multi-factor authentication (as the local operator)."
+        ),
+        "audit": Lazy(
+            "modelyard.cli.audit:app", "The hash-chained audit log (as the local operator)."
+        ),
+    }
+
 
 app = typer.Typer(
     name="modelyard",
+    cls=Modelyard,
     help="Modelyard: track experiments, version data and models, and ship them.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -46,7 +104,7 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
-        _common.console.print(f"modelyard {installed_version()}", highlight=False)
+        _common.console.print(f"modelyard {_common.installed_version()}", highlight=False)
         raise typer.Exit()
 
 
@@ -81,27 +139,6 @@ def root(
     if tracking_uri is not None:
         overrides["tracking"] = {"uri": tracking_uri}
     ctx.obj = _common.State(config_file=config, overrides=overrides)
-
-
-app.add_typer(runs_app, name="runs")
-app.add_typer(projects_app, name="projects")
-app.add_typer(artifacts_app, name="artifacts")
-app.add_typer(db_app, name="db")
-app.add_typer(config_app, name="config")
-app.add_typer(data_app, name="data")
-app.add_typer(pipelines_app, name="pipelines")
-register_lineage(app)
-register_schedules(app)
-register_maintenance(app)
-register_quickstart(app)
-register_server(app)
-
-# Governance: accounts, tokens, project roles, MFA, the audit log.
-app.add_typer(users_app, name="users")
-app.add_typer(tokens_app, name="tokens")
-app.add_typer(roles_app, name="roles")
-app.add_typer(mfa_app, name="mfa")
-app.add_typer(audit_app, name="audit")
 
 
 def main() -> None:

@@ -24,9 +24,9 @@ from modelyard.cli._common import (
     client,
     console,
     fail,
+    one_line_errors,
     print_json,
     project_option,
-    run_command,
     styled,
     table,
 )
@@ -53,6 +53,7 @@ NoCacheOption = typer.Option(False, "--no-cache", help="Run every step.")
 
 
 @app.command("run")
+@one_line_errors
 def run(
     ctx: typer.Context,
     ref: str = RefArgument,
@@ -63,32 +64,29 @@ def run(
     as_json: bool = JsonOption,
 ) -> None:
     """Run a pipeline; prints each step, whether it ran or was cached, and its run."""
+    from modelyard.pipelines.executors import records_params
 
-    def body() -> None:
-        from modelyard.pipelines.executors import records_params
-
-        found = load_pipeline(ref)
-        params = parse_params(found, param)
-        with client(ctx) as c:
-            result = _reported(
-                found,
-                ref,
-                records_params(found.bind(params)),
-                lambda on_start: found.run(
-                    client=c,
-                    project=project,
-                    cache=not no_cache,
-                    executor=executor,
-                    on_start=on_start,
-                    **params,
-                ),
-            )
-        _show(result, as_json)
-
-    run_command(body)
+    found = load_pipeline(ref)
+    params = parse_params(found, param)
+    with client(ctx) as c:
+        result = _reported(
+            found,
+            ref,
+            records_params(found.bind(params)),
+            lambda on_start: found.run(
+                client=c,
+                project=project,
+                cache=not no_cache,
+                executor=executor,
+                on_start=on_start,
+                **params,
+            ),
+        )
+    _show(result, as_json)
 
 
 @app.command("resume")
+@one_line_errors
 def resume(
     ctx: typer.Context,
     ref: str = RefArgument,
@@ -98,21 +96,15 @@ def resume(
 ) -> None:
     """Run a failed pipeline run again with its params: finished steps come from the
     cache, so it goes on from the step that failed."""
-
-    def body() -> None:
-        found = load_pipeline(ref)
-        with client(ctx) as c:
-            result = _reported(
-                found,
-                ref,
-                True,  # the run being resumed recorded its params, so the new one does too
-                lambda on_start: found.resume(
-                    run_id, client=c, executor=executor, on_start=on_start
-                ),
-            )
-        _show(result, as_json)
-
-    run_command(body)
+    found = load_pipeline(ref)
+    with client(ctx) as c:
+        result = _reported(
+            found,
+            ref,
+            True,  # the run being resumed recorded its params, so the new one does too
+            lambda on_start: found.resume(run_id, client=c, executor=executor, on_start=on_start),
+        )
+    _show(result, as_json)
 
 
 def _reported(
@@ -167,6 +159,7 @@ def _show(result: PipelineResult, as_json: bool) -> None:
 
 
 @app.command("sweep")
+@one_line_errors
 def sweep(
     ctx: typer.Context,
     ref: str = RefArgument,
@@ -193,97 +186,90 @@ def sweep(
 ) -> None:
     """Run a pipeline over a grid or random draws of its parameters; prints the trials,
     best first."""
-
-    def body() -> None:
-        found = load_pipeline(ref)
-        space = dict(_swept(found, pair, "--grid") for pair in grid)
-        draws = dict(_drawn(found, pair) for pair in random)
-        with client(ctx) as c:
-            try:
-                result = found.sweep(
-                    space or None,
-                    random=draws or None,
-                    trials=trials,
-                    seed=seed,
-                    metric=metric,
-                    mode=mode,
-                    params=parse_params(found, param),
-                    executor=executor,
-                    max_workers=max_workers,
-                    client=c,
-                    project=project,
-                    cache=not no_cache,
-                )
-            except ModelyardError:
-                raise
-            except Exception as exc:  # every trial failed: the first one's error
-                raise fail(
-                    f"sweep of {found.name!r} failed: every trial failed, the first with "
-                    f"{type(exc).__name__}: {exc}"
-                ) from None
-        ranked = [
+    found = load_pipeline(ref)
+    space = dict(_swept(found, pair, "--grid") for pair in grid)
+    draws = dict(_drawn(found, pair) for pair in random)
+    with client(ctx) as c:
+        try:
+            result = found.sweep(
+                space or None,
+                random=draws or None,
+                trials=trials,
+                seed=seed,
+                metric=metric,
+                mode=mode,
+                params=parse_params(found, param),
+                executor=executor,
+                max_workers=max_workers,
+                client=c,
+                project=project,
+                cache=not no_cache,
+            )
+        except ModelyardError:
+            raise
+        except Exception as exc:  # every trial failed: the first one's error
+            raise fail(
+                f"sweep of {found.name!r} failed: every trial failed, the first with "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+    ranked = [
+        {
+            "trial": t.number,
+            "params": t.params,
+            "metric": t.metric,
+            "status": t.status,
+            "run_id": t.run_id,
+            "error": t.error,
+        }
+        for t in result.ranked()
+    ]
+    if as_json:
+        print_json(
             {
-                "trial": t.number,
-                "params": t.params,
-                "metric": t.metric,
-                "status": t.status,
-                "run_id": t.run_id,
-                "error": t.error,
+                "pipeline": result.pipeline,
+                "run_id": result.run_id,
+                "metric": result.metric,
+                "mode": result.mode,
+                "best": ranked[0],
+                "trials": ranked,
             }
-            for t in result.ranked()
-        ]
-        if as_json:
-            print_json(
-                {
-                    "pipeline": result.pipeline,
-                    "run_id": result.run_id,
-                    "metric": result.metric,
-                    "mode": result.mode,
-                    "best": ranked[0],
-                    "trials": ranked,
-                }
-            )
-            return
-        rows = [
-            (
-                t.number,
-                " ".join(f"{k}={json.dumps(v)}" for k, v in t.params.items()),
-                t.metric if t.status == "finished" else t.error,
-                t.status,
-                t.run_id[:12],
-            )
-            for t in result.ranked()
-        ]
-        table(
-            f"Sweep of {result.pipeline}, best first ({result.mode} {result.metric})",
-            ["trial", "params", result.metric, "status", "run"],
-            rows,
         )
-        console.print(styled("sweep run ", (result.run_id, "bold")))
-
-    run_command(body)
+        return
+    rows = [
+        (
+            t.number,
+            " ".join(f"{k}={json.dumps(v)}" for k, v in t.params.items()),
+            t.metric if t.status == "finished" else t.error,
+            t.status,
+            t.run_id[:12],
+        )
+        for t in result.ranked()
+    ]
+    table(
+        f"Sweep of {result.pipeline}, best first ({result.mode} {result.metric})",
+        ["trial", "params", result.metric, "status", "run"],
+        rows,
+    )
+    console.print(styled("sweep run ", (result.run_id, "bold")))
 
 
 @app.command("explain")
+@one_line_errors
 def explain(
     ctx: typer.Context,
     run_id: str = typer.Argument(..., help="The pipeline run (an id or a unique prefix)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Say why each step of a pipeline run ran or was served from the cache."""
+    from modelyard.pipelines.explanations import explain as explain_run
 
-    def body() -> None:
-        from modelyard.pipelines.explanations import explain as explain_run
-
-        with client(ctx) as c:
-            found = explain_run(c, run_id)
-        if as_json:
-            print_json({"steps": [e.to_dict() for e in found]})
-            return
-        rows = [(e.step, e.outcome, "; ".join(e.reasons), e.run_id[:12]) for e in found]
-        table(None, ["step", "outcome", "why", "run"], rows)
-
-    run_command(body)
+    with client(ctx) as c:
+        found = explain_run(c, run_id)
+    if as_json:
+        print_json({"steps": [e.to_dict() for e in found]})
+        return
+    rows = [(e.step, e.outcome, "; ".join(e.reasons), e.run_id[:12]) for e in found]
+    table(None, ["step", "outcome", "why", "run"], rows)
 
 
 def parse_params(found: Pipeline | None, pairs: list[str]) -> dict[str, Any]:

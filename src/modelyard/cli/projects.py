@@ -11,8 +11,8 @@ from modelyard.cli._common import (
     client,
     console,
     fmt_time,
+    one_line_errors,
     print_json,
-    run_command,
     say_empty,
     styled,
     table,
@@ -24,28 +24,26 @@ app = typer.Typer(
 
 
 @app.command("list")
+@one_line_errors
 def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """List projects."""
-
-    def body() -> None:
-        with client(ctx) as c:
-            projects = c.list_projects()
-        if as_json:
-            print_json([asdict(p) for p in projects])
-            return
-        if not projects:
-            say_empty("no projects yet: `modelyard projects create NAME` makes one", ctx)
-            return
-        table(
-            "Projects",
-            ["name", "description", "created"],
-            [(p.name, p.description, fmt_time(p.created_at)) for p in projects],
-        )
-
-    run_command(body)
+    with client(ctx) as c:
+        projects = c.list_projects()
+    if as_json:
+        print_json([asdict(p) for p in projects])
+        return
+    if not projects:
+        say_empty("no projects yet: `modelyard projects create NAME` makes one", ctx)
+        return
+    table(
+        "Projects",
+        ["name", "description", "created"],
+        [(p.name, p.description, fmt_time(p.created_at)) for p in projects],
+    )
 
 
 @app.command("create")
+@one_line_errors
 def create(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Project name (letters, digits, '.', '_', '-')."),
@@ -53,13 +51,9 @@ def create(
     as_json: bool = JsonOption,
 ) -> None:
     """Create a project."""
-
-    def body() -> None:
-        with client(ctx) as c:
-            project = c.create_project(name, description)
-        if as_json:
-            print_json(asdict(project))
-        else:
-            console.print(styled("created project ", (project.name, "bold")))
-
-    run_command(body)
+    with client(ctx) as c:
+        project = c.create_project(name, description)
+    if as_json:
+        print_json(asdict(project))
+    else:
+        console.print(styled("created project ", (project.name, "bold")))

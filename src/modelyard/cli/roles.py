@@ -10,8 +10,8 @@ from modelyard.cli._common import (
     JsonOption,
     console,
     fmt_time,
+    one_line_errors,
     print_json,
-    run_command,
     say_empty,
     table,
 )
@@ -24,6 +24,7 @@ app = typer.Typer(
 
 
 @app.command("grant")
+@one_line_errors
 def grant(
     ctx: typer.Context,
     project: str = typer.Argument(..., help="Project name."),
@@ -31,52 +32,42 @@ def grant(
     role: str = typer.Argument(..., help="viewer, contributor, approver or admin."),
 ) -> None:
     """Give a user a role on a project (replacing the role they had)."""
-
-    def body() -> None:
-        with governance(ctx) as gov:
-            member = gov.roles.grant(project, user, role, actor=operator())
-        console.print(f"{member.username} is {member.role.value} on project {project}")
-
-    run_command(body)
+    with governance(ctx) as gov:
+        member = gov.roles.grant(project, user, role, actor=operator())
+    console.print(f"{member.username} is {member.role.value} on project {project}")
 
 
 @app.command("revoke")
+@one_line_errors
 def revoke(
     ctx: typer.Context,
     project: str = typer.Argument(..., help="Project name."),
     user: str = typer.Argument(..., help="Username."),
 ) -> None:
     """Remove a user from a project."""
-
-    def body() -> None:
-        with governance(ctx) as gov:
-            gov.roles.revoke(project, user, actor=operator())
-        console.print(f"{user} removed from project {project}")
-
-    run_command(body)
+    with governance(ctx) as gov:
+        gov.roles.revoke(project, user, actor=operator())
+    console.print(f"{user} removed from project {project}")
 
 
 @app.command("list")
+@one_line_errors
 def list_(
     ctx: typer.Context,
     project: str = typer.Argument(..., help="Project name."),
     as_json: bool = JsonOption,
 ) -> None:
     """List a project's members and their roles."""
-
-    def body() -> None:
-        with governance(ctx) as gov:
-            members = gov.roles.list_members(project, actor=operator())
-        if as_json:
-            print_json([asdict(m) for m in members])
-            return
-        if not members:
-            say_empty(f"project {project} has no members with a role")
-            return
-        table(
-            f"Members of {project}",
-            ["user", "role", "granted", "by"],
-            [(m.username, m.role.value, fmt_time(m.granted_at), m.granted_by) for m in members],
-        )
-
-    run_command(body)
+    with governance(ctx) as gov:
+        members = gov.roles.list_members(project, actor=operator())
+    if as_json:
+        print_json([asdict(m) for m in members])
+        return
+    if not members:
+        say_empty(f"project {project} has no members with a role")
+        return
+    table(
+        f"Members of {project}",
+        ["user", "role", "granted", "by"],
+        [(m.username, m.role.value, fmt_time(m.granted_at), m.granted_by) for m in members],
+    )

@@ -25,9 +25,9 @@ from modelyard.cli._common import (
     console,
     err_console,
     fmt_time,
+    one_line_errors,
     print_json,
     project_option,
-    run_command,
     say_empty,
     state,
     styled,
@@ -44,11 +44,6 @@ app = typer.Typer(
 )
 
 ProjectOption = project_option("Project of the schedule.")
-
-
-def register(root: typer.Typer) -> None:
-    root.add_typer(app, name="schedules")
-    root.command("worker")(worker)
 
 
 def _show(found: Schedule, as_json: bool) -> None:
@@ -74,6 +69,7 @@ def _show(found: Schedule, as_json: bool) -> None:
 
 
 @app.command("create")
+@one_line_errors
 def create(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Schedule name (unique in the project)."),
@@ -95,93 +91,87 @@ def create(
     as_json: bool = JsonOption,
 ) -> None:
     """Create a schedule: a pipeline with its parameters, on --cron or --on-dataset."""
+    from modelyard.cli.pipelines import parse_params
+    from modelyard.pipelines.refs import PipelineSources
+    from modelyard.schedules.service import resolve
 
-    def body() -> None:
-        from modelyard.cli.pipelines import parse_params
-        from modelyard.pipelines.refs import PipelineSources
-        from modelyard.schedules.service import resolve
-
-        if (cron is None) == (on_dataset is None):
-            raise InvalidInput("give --cron EXPR or --on-dataset NAME (one of them)")
-        if tz is not None and cron is None:
-            raise InvalidInput("--tz goes with --cron")
-        with client(ctx) as c:
-            try:  # only code this installation allows is imported here too
-                local = resolve(pipeline, PipelineSources.from_settings(c.settings))
-            except InvalidInput:
-                if not c.is_remote:
-                    raise
-                local = None  # the server loads it, and checks the parameters' names
-            params = parse_params(local, param)
-            found = c.schedules.create(
-                name,
-                project=project,
-                pipeline=pipeline,
-                params=params,
-                cron=cron,
-                timezone=tz,
-                dataset=on_dataset,
-                enabled=not disabled,
-            )
-        if as_json:
-            print_json(found.as_dict())
-            return
-        if found.cron is None:
-            when = f"on each new version of dataset {found.dataset}"
-        else:
-            when = f"on {found.trigger}"
-            if found.next_fire_at is not None:
-                when += f", next at {fmt_time(found.next_fire_at)} UTC"
-        state_ = "" if found.enabled else " (disabled)"
-        console.print(
-            styled(
-                "created schedule ",
-                (found.name, "bold"),
-                f" in project {found.project}{state_}: runs {found.pipeline} {when}",
-            ),
-            soft_wrap=True,
+    if (cron is None) == (on_dataset is None):
+        raise InvalidInput("give --cron EXPR or --on-dataset NAME (one of them)")
+    if tz is not None and cron is None:
+        raise InvalidInput("--tz goes with --cron")
+    with client(ctx) as c:
+        try:  # only code this installation allows is imported here too
+            local = resolve(pipeline, PipelineSources.from_settings(c.settings))
+        except InvalidInput:
+            if not c.is_remote:
+                raise
+            local = None  # the server loads it, and checks the parameters' names
+        params = parse_params(local, param)
+        found = c.schedules.create(
+            name,
+            project=project,
+            pipeline=pipeline,
+            params=params,
+            cron=cron,
+            timezone=tz,
+            dataset=on_dataset,
+            enabled=not disabled,
         )
-
-    run_command(body)
+    if as_json:
+        print_json(found.as_dict())
+        return
+    if found.cron is None:
+        when = f"on each new version of dataset {found.dataset}"
+    else:
+        when = f"on {found.trigger}"
+        if found.next_fire_at is not None:
+            when += f", next at {fmt_time(found.next_fire_at)} UTC"
+    state_ = "" if found.enabled else " (disabled)"
+    console.print(
+        styled(
+            "created schedule ",
+            (found.name, "bold"),
+            f" in project {found.project}{state_}: runs {found.pipeline} {when}",
+        ),
+        soft_wrap=True,
+    )
 
 
 @app.command("list")
+@one_line_errors
 def list_(
     ctx: typer.Context,
     project: str | None = typer.Option(None, "--project", "-p", help="Only this project."),
     as_json: bool = JsonOption,
 ) -> None:
     """List schedules with their trigger and next fire."""
-
-    def body() -> None:
-        with client(ctx) as c:
-            found = c.schedules.list_schedules(project)
-        if as_json:
-            print_json([s.as_dict() for s in found])
-            return
-        if not found:
-            say_empty("no schedules" + (f" in project {project}" if project else ""), ctx)
-            return
-        table(
-            "Schedules",
-            ["project", "name", "pipeline", "trigger", "enabled", "next fire (UTC)"],
-            [
-                (
-                    s.project,
-                    s.name,
-                    s.pipeline,
-                    s.trigger,
-                    "yes" if s.enabled else "no",
-                    fmt_time(s.next_fire_at),
-                )
-                for s in found
-            ],
-        )
-
-    run_command(body)
+    with client(ctx) as c:
+        found = c.schedules.list_schedules(project)
+    if as_json:
+        print_json([s.as_dict() for s in found])
+        return
+    if not found:
+        say_empty("no schedules" + (f" in project {project}" if project else ""), ctx)
+        return
+    table(
+        "Schedules",
+        ["project", "name", "pipeline", "trigger", "enabled", "next fire (UTC)"],
+        [
+            (
+                s.project,
+                s.name,
+                s.pipeline,
+                s.trigger,
+                "yes" if s.enabled else "no",
+                fmt_time(s.next_fire_at),
+            )
+            for s in found
+        ],
+    )
 
 
 @app.command("show")
+@one_line_errors
 def show(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Schedule name."),
@@ -189,33 +179,27 @@ def show(
     as_json: bool = JsonOption,
 ) -> None:
     """Show a schedule."""
-
-    def body() -> None:
-        with client(ctx) as c:
-            found = c.schedules.get(name, project=project)
-        _show(found, as_json)
-
-    run_command(body)
+    with client(ctx) as c:
+        found = c.schedules.get(name, project=project)
+    _show(found, as_json)
 
 
 def _toggle(ctx: typer.Context, name: str, project: str, enabled: bool, as_json: bool) -> None:
-    def body() -> None:
-        with client(ctx) as c:
-            found = c.schedules.set_enabled(name, enabled, project=project)
-        if as_json:
-            print_json(found.as_dict())
-            return
-        console.print(
-            f"schedule {found.name} in project {found.project} is "
-            f"{'enabled' if found.enabled else 'disabled'}",
-            highlight=False,
-            soft_wrap=True,
-        )
-
-    run_command(body)
+    with client(ctx) as c:
+        found = c.schedules.set_enabled(name, enabled, project=project)
+    if as_json:
+        print_json(found.as_dict())
+        return
+    console.print(
+        f"schedule {found.name} in project {found.project} is "
+        f"{'enabled' if found.enabled else 'disabled'}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command("enable")
+@one_line_errors
 def enable(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Schedule name."),
@@ -227,6 +211,7 @@ def enable(
 
 
 @app.command("disable")
+@one_line_errors
 def disable(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Schedule name."),
@@ -238,6 +223,7 @@ def disable(
 
 
 @app.command("run")
+@one_line_errors
 def run_now(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Schedule name."),
@@ -246,43 +232,35 @@ def run_now(
 ) -> None:
     """Ask for a run now: the next worker to poll runs the pipeline once with the
     schedule's params, even when the schedule is disabled."""
-
-    def body() -> None:
-        with client(ctx) as c:
-            found = c.schedules.run_now(name, project=project)
-        if as_json:
-            print_json(found.as_dict())
-            return
-        console.print(
-            f"asked for a run of schedule {found.name} in project {found.project} "
-            f"(at {fmt_time(found.requested_at)} UTC by {found.requested_by}): the next "
-            "worker to poll runs it",
-            highlight=False,
-            soft_wrap=True,
-        )
-
-    run_command(body)
+    with client(ctx) as c:
+        found = c.schedules.run_now(name, project=project)
+    if as_json:
+        print_json(found.as_dict())
+        return
+    console.print(
+        f"asked for a run of schedule {found.name} in project {found.project} "
+        f"(at {fmt_time(found.requested_at)} UTC by {found.requested_by}): the next "
+        "worker to poll runs it",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command("delete")
+@one_line_errors
 def delete(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Schedule name."),
     project: str = ProjectOption,
 ) -> None:
     """Delete a schedule and the record of its fires (its runs stay)."""
-
-    def body() -> None:
-        with client(ctx) as c:
-            c.schedules.delete(name, project=project)
-        console.print(
-            f"deleted schedule {name} in project {project}", highlight=False, soft_wrap=True
-        )
-
-    run_command(body)
+    with client(ctx) as c:
+        c.schedules.delete(name, project=project)
+    console.print(f"deleted schedule {name} in project {project}", highlight=False, soft_wrap=True)
 
 
 @app.command("fires")
+@one_line_errors
 def fires(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Schedule name."),
@@ -291,36 +269,33 @@ def fires(
     as_json: bool = JsonOption,
 ) -> None:
     """The history of a schedule: each fire, its trigger, run and outcome."""
-
-    def body() -> None:
-        with client(ctx) as c:
-            found = c.schedules.fires(name, project=project, limit=limit)
-        if as_json:
-            print_json([f.as_dict() for f in found])
-            return
-        if not found:
-            say_empty(f"schedule {name} in project {project} has not fired yet")
-            return
-        table(
-            f"Fires of {name}",
-            ["claimed (UTC)", "trigger", "status", "run", "attempts", "worker", "error"],
-            [
-                (
-                    fmt_time(f.claimed_at),
-                    f.trigger + (f" (+{f.missed} missed)" if f.missed else ""),
-                    f.status,
-                    (f.run_id or "")[:12],
-                    f.attempts,
-                    f.worker,
-                    f.error,
-                )
-                for f in found
-            ],
-        )
-
-    run_command(body)
+    with client(ctx) as c:
+        found = c.schedules.fires(name, project=project, limit=limit)
+    if as_json:
+        print_json([f.as_dict() for f in found])
+        return
+    if not found:
+        say_empty(f"schedule {name} in project {project} has not fired yet")
+        return
+    table(
+        f"Fires of {name}",
+        ["claimed (UTC)", "trigger", "status", "run", "attempts", "worker", "error"],
+        [
+            (
+                fmt_time(f.claimed_at),
+                f.trigger + (f" (+{f.missed} missed)" if f.missed else ""),
+                f.status,
+                (f.run_id or "")[:12],
+                f.attempts,
+                f.worker,
+                f.error,
+            )
+            for f in found
+        ],
+    )
 
 
+@one_line_errors
 def worker(
     ctx: typer.Context,
     once: bool = typer.Option(False, "--once", help="One pass over what is due, then exit."),
@@ -349,8 +324,7 @@ def worker(
     due, each in a fresh process, one line per fire on stderr. Several workers may share
     a store: each occurrence runs once. Stops after the running fires on SIGINT or SIGTERM
     (again: interrupts them)."""
-
-    def body() -> None:
+    try:
         from modelyard.schedules.worker import Worker
 
         if poll_interval is not None and poll_interval <= 0:
@@ -396,9 +370,6 @@ def worker(
             if w.interrupted:  # the running fires are recorded interrupted
                 raise KeyboardInterrupt
             err_console.print(f"worker {w.name} stopped", highlight=False)
-
-    try:
-        run_command(body)
     except KeyboardInterrupt:
         err_console.print("interrupted", highlight=False)
         raise typer.Exit(130) from None

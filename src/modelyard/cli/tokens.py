@@ -12,8 +12,8 @@ from modelyard.cli._common import (
     console,
     err_console,
     fmt_time,
+    one_line_errors,
     print_json,
-    run_command,
     say_empty,
     table,
 )
@@ -26,6 +26,7 @@ app = typer.Typer(
 
 
 @app.command("create")
+@one_line_errors
 def create(
     ctx: typer.Context,
     user: str = typer.Option(..., "--user", "-u", help="Whose token it is."),
@@ -41,80 +42,70 @@ def create(
     as_json: bool = JsonOption,
 ) -> None:
     """Create a token and print its secret (shown this once)."""
+    from modelyard.errors import InvalidInput, NotFound
 
-    def body() -> None:
-        from modelyard.errors import InvalidInput, NotFound
-
-        expires = timedelta(days=expires_days) if expires_days is not None else None
-        with governance(ctx) as gov:
-            if service_account:
-                try:
-                    account = gov.users.get_user(user)
-                except NotFound:
-                    account = gov.users.create_service_account(user, actor=operator())
-                if not account.is_service_account:
-                    raise InvalidInput(
-                        f"{account.username} is a user, not a service account", field="user"
-                    )
-            new = gov.tokens.create(user, name, actor=operator(), expires_in=expires)
-        if as_json:
-            print_json({"token": asdict(new.token), "secret": new.secret})
-            return
-        console.print(new.secret, highlight=False, soft_wrap=True)
-        err_console.print(
-            f"token {new.token.id} ({name!r} for {new.token.username}); "
-            "copy the secret above now: it is not shown again",
-            highlight=False,
-        )
-
-    run_command(body)
+    expires = timedelta(days=expires_days) if expires_days is not None else None
+    with governance(ctx) as gov:
+        if service_account:
+            try:
+                account = gov.users.get_user(user)
+            except NotFound:
+                account = gov.users.create_service_account(user, actor=operator())
+            if not account.is_service_account:
+                raise InvalidInput(
+                    f"{account.username} is a user, not a service account", field="user"
+                )
+        new = gov.tokens.create(user, name, actor=operator(), expires_in=expires)
+    if as_json:
+        print_json({"token": asdict(new.token), "secret": new.secret})
+        return
+    console.print(new.secret, highlight=False, soft_wrap=True)
+    err_console.print(
+        f"token {new.token.id} ({name!r} for {new.token.username}); "
+        "copy the secret above now: it is not shown again",
+        highlight=False,
+    )
 
 
 @app.command("list")
+@one_line_errors
 def list_(
     ctx: typer.Context,
     user: str | None = typer.Option(None, "--user", "-u", help="Only this user's tokens."),
     as_json: bool = JsonOption,
 ) -> None:
     """List tokens (never their secrets)."""
-
-    def body() -> None:
-        with governance(ctx) as gov:
-            tokens = gov.tokens.list_tokens(user, actor=operator())
-        if as_json:
-            print_json([asdict(t) for t in tokens])
-            return
-        if not tokens:
-            say_empty("no tokens" + (f" of user {user}" if user else ""), ctx)
-            return
-        table(
-            "Tokens",
-            ["id", "user", "name", "state", "created", "expires", "last used", "minted by"],
-            [
-                (
-                    t.id,
-                    t.username,
-                    t.name,
-                    t.state,
-                    fmt_time(t.created_at),
-                    fmt_time(t.expires_at) or "never",
-                    fmt_time(t.last_used_at),
-                    t.parent_id or "",
-                )
-                for t in tokens
-            ],
-        )
-
-    run_command(body)
+    with governance(ctx) as gov:
+        tokens = gov.tokens.list_tokens(user, actor=operator())
+    if as_json:
+        print_json([asdict(t) for t in tokens])
+        return
+    if not tokens:
+        say_empty("no tokens" + (f" of user {user}" if user else ""), ctx)
+        return
+    table(
+        "Tokens",
+        ["id", "user", "name", "state", "created", "expires", "last used", "minted by"],
+        [
+            (
+                t.id,
+                t.username,
+                t.name,
+                t.state,
+                fmt_time(t.created_at),
+                fmt_time(t.expires_at) or "never",
+                fmt_time(t.last_used_at),
+                t.parent_id or "",
+            )
+            for t in tokens
+        ],
+    )
 
 
 @app.command("revoke")
+@one_line_errors
 def revoke(ctx: typer.Context, token_id: str = typer.Argument(..., help="Token id.")) -> None:
     """Revoke a token and every token minted with it; they stop working at once."""
-
-    def body() -> None:
-        with governance(ctx) as gov:
-            token = gov.tokens.revoke(token_id, actor=operator())
-        console.print(f"revoked token {token.id} ({token.name!r} of {token.username})")
-
-    run_command(body)
+    with governance(ctx) as gov:
+        token = gov.tokens.revoke(token_id, actor=operator())
+    console.print(f"revoked token {token.id} ({token.name!r} of {token.username})")
