@@ -244,7 +244,7 @@ def test_allowed_code_is_stored_not_imported_and_the_worker_reports_what_stops_i
     pipes: Path,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    from modelyard.schedules.worker import Worker
+    from modelyard.worker.worker import Worker
 
     (pipes.parent / "api_broken.py").write_text(
         "print('imported!')\nraise RuntimeError('at import')\n"

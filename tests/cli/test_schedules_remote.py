@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from modelyard.cli.main import app
 from modelyard.config import Settings
-from modelyard.schedules.worker import Worker
+from modelyard.worker.worker import Worker
 from pipeline_files import pipeline_file
 
 #: ``tick`` with a parameter whose values are JSON (``--param sizes=[1, 2]``).

@@ -47,7 +47,7 @@ def work_once(settings: Any, now: str, barrier: Any, results: Any) -> None:
     """In a child process: one pass of a worker whose clock says ``now``, started at the
     same moment as the other process's; put (schedule, trigger, run id, status) of each
     fire it ran."""
-    from modelyard.schedules.worker import Worker
+    from modelyard.worker.worker import Worker
 
     moment = datetime.fromisoformat(now)
     with Worker(settings, clock=lambda: moment, log=lambda _: None) as worker:

@@ -13,7 +13,7 @@ from schedule_support import Clock, claim_everything, in_two_processes, work_onc
 from modelyard import Client
 from modelyard.config import Settings
 from modelyard.schedules import ScheduleService
-from modelyard.schedules.worker import SCHEDULE_TAG, TRIGGER_TAG
+from modelyard.worker.worker import SCHEDULE_TAG, TRIGGER_TAG
 
 
 def make_due_work(client: Client, clock: Clock, pipes: Path, crons: int) -> set[tuple[str, str]]:

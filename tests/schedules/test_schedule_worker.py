@@ -19,7 +19,7 @@ from modelyard import Client
 from modelyard.config import Settings
 from modelyard.errors import InvalidInput
 from modelyard.schedules import ScheduleService
-from modelyard.schedules.worker import FIRE_TAG, SCHEDULE_TAG, TRIGGER_TAG, Outcome, Worker
+from modelyard.worker.worker import FIRE_TAG, SCHEDULE_TAG, TRIGGER_TAG, Outcome, Worker
 
 
 @pytest.fixture(params=["process", "inline"])

@@ -18,8 +18,8 @@ from schedule_support import Clock
 from modelyard import Client
 from modelyard.config import Settings, load_settings
 from modelyard.schedules import ScheduleService
-from modelyard.schedules._fire import job_line
-from modelyard.schedules.worker import Worker, fire_command
+from modelyard.worker._fire import job_line
+from modelyard.worker.worker import Worker, fire_command
 
 EDITED = """
 import pathlib

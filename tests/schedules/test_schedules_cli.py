@@ -20,7 +20,7 @@ from modelyard import Client
 from modelyard.cli.main import app
 from modelyard.config import Settings
 from modelyard.schedules import ScheduleService
-from modelyard.schedules.worker import INTERRUPTED, TRIGGER_TAG
+from modelyard.worker.worker import INTERRUPTED, TRIGGER_TAG
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from modelyard import Client
 from modelyard.config import Settings
 from modelyard.errors import AlreadyExists, InvalidInput, NotFound
 from modelyard.schedules import Fire, Schedule
-from modelyard.schedules.worker import Worker
+from modelyard.worker.worker import Worker
 
 
 @pytest.fixture

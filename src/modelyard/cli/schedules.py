@@ -325,7 +325,7 @@ def worker(
     a store: each occurrence runs once. Stops after the running fires on SIGINT or SIGTERM
     (again: interrupts them)."""
     try:
-        from modelyard.schedules.worker import Worker
+        from modelyard.worker.worker import Worker
 
         if poll_interval is not None and poll_interval <= 0:
             raise InvalidInput("--poll-interval must be positive", field="--poll-interval")

@@ -1,7 +1,8 @@
 """Schedules: run pipelines on cron expressions and on new dataset versions.
 
-:class:`ScheduleService` keeps the schedules and the claiming rule; :class:`Worker`
-(``modelyard worker``) finds due occurrences, claims them and runs the pipelines.
+:class:`ScheduleService` keeps the schedules and the claiming rule; the worker
+(``modelyard worker``, in :mod:`modelyard.worker`) finds due occurrences, claims them and
+runs the pipelines.
 """
 
 from modelyard.schedules.cron import Cron

@@ -1,4 +1,4 @@
-"""One fire's pipeline in a process of its own: ``python -m modelyard.schedules._fire``.
+"""One fire's pipeline in a process of its own: ``python -m modelyard.worker._fire``.
 
 The worker starts this module in its working directory and writes one JSON line on its
 stdin, the job: the settings (secrets included, so they never appear in argv), the

@@ -5,7 +5,7 @@ due occurrences of the enabled schedules (:meth:`ScheduleService.due`) one at a 
 each only while fewer than ``concurrency`` fires run, and runs each claimed fire on a
 thread of its own, which runs the pipeline with ``Pipeline.run(client=..., project=...,
 **params)``: by default in a fresh Python process per fire (``python -m
-modelyard.schedules._fire``, the job on its stdin, the run id and outcome back on its
+modelyard.worker._fire``, the job on its stdin, the run id and outcome back on its
 stdout), or with ``isolation="inline"`` on that thread. While a pipeline runs, another
 thread renews the fire's lease. The pipeline run carries the fire's trigger from its
 first moment as tags (:data:`TRIGGER_TAG`, :data:`SCHEDULE_TAG`, :data:`FIRE_TAG`); the
@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from modelyard.client import Client
 from modelyard.errors import Conflict, InvalidInput, ModelyardError
 from modelyard.pipelines.refs import PipelineSources
-from modelyard.schedules._fire import job_line, one_line
 from modelyard.schedules.cron import MAX_COUNTED
 from modelyard.schedules.entities import Due, Fire, Schedule
 from modelyard.schedules.service import FAILED, FINISHED, Clock, ScheduleService, resolve
+from modelyard.worker._fire import job_line, one_line
 
 if TYPE_CHECKING:
     from modelyard.config import Settings
@@ -521,7 +521,7 @@ class Worker:
 def fire_command() -> list[str]:
     """The command of a fire's pipeline process; the job (secrets included) goes on its
     stdin, never in its arguments."""
-    return [sys.executable, "-m", "modelyard.schedules._fire"]
+    return [sys.executable, "-m", "modelyard.worker._fire"]
 
 
 def _follow(
