@@ -7,8 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sign_in_support import PASSWORD
 
 from modelyard.config import Settings
+from modelyard.governance import SYSTEM, Governance
+from modelyard.store import open_store
 
 
 @pytest.fixture
@@ -49,3 +52,13 @@ def server_with(
     yield start
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def governance(embedded_settings: Settings) -> Iterator[Governance]:
+    """The governance services over the test's store, with the user ``dana`` (PASSWORD)."""
+    store = open_store(embedded_settings.store_url, auto_upgrade=True)
+    gov = Governance(store)
+    gov.users.create_user("dana", PASSWORD, actor=SYSTEM)
+    yield gov
+    store.dispose()

@@ -10,22 +10,11 @@ import httpx
 import pyotp
 import pytest
 from cryptography.fernet import Fernet
+from sign_in_support import PASSWORD
 
 from modelyard.api.app import API_PREFIX
 from modelyard.config import Settings
 from modelyard.governance import SYSTEM, Governance, SecretBox
-from modelyard.store import open_store
-
-PASSWORD = "Quartz-Lantern-Orbit-7"
-
-
-@pytest.fixture
-def governance(embedded_settings: Settings) -> Iterator[Governance]:
-    store = open_store(embedded_settings.store_url, auto_upgrade=True)
-    gov = Governance(store)
-    gov.users.create_user("dana", PASSWORD, actor=SYSTEM)
-    yield gov
-    store.dispose()
 
 
 @pytest.fixture
