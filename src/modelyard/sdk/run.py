@@ -22,7 +22,7 @@ from modelyard.errors import Conflict, InvalidInput, MissingDependency
 from modelyard.tracking.entities import TERMINAL_STATUSES, ArtifactInfo, Run
 
 if TYPE_CHECKING:
-    from modelyard.client import Client
+    from modelyard.sdk.client import Client
     from modelyard.tracking.system import SystemSampler
 
 __all__ = ["ActiveRun", "active_run"]
