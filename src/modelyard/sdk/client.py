@@ -62,6 +62,7 @@ class Client:
         self._sampling: SamplingThread | None = None
         self._open_runs: set[ActiveRun] = set()
         self._lock = threading.Lock()
+        self._opening = threading.Lock()  # not _lock: the log buffer holds that one
         self._datasets: Datasets | None = None
         self._dataset_service: RemoteDatasets | None = None
         self._lineage: LineageService | RemoteLineage | None = None
@@ -86,7 +87,7 @@ class Client:
     def services(self) -> Services:
         """Every service of the installation in this process (embedded mode only)."""
         self._not_remote("the services")
-        with self._lock:
+        with self._opening:
             if self._services is None:
                 from modelyard.services import Services
 
