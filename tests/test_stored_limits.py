@@ -13,8 +13,8 @@ import pytest
 from modelyard import Client, limits
 from modelyard.errors import InvalidInput
 from modelyard.governance import SYSTEM, Governance
-from modelyard.schedules import ScheduleService
 from modelyard.tracking._buffer import Batch
+from service_support import schedule_service
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "limits.md"
 HUGE = 60 * 1024 * 1024
@@ -47,7 +47,7 @@ def test_a_60_mib_tag_value_is_refused_and_no_run_is_created(client: Client) -> 
     with pytest.raises(InvalidInput) as exc:
         service.create_run("p", name="r", tags_={"note": "x" * HUGE})
     _refused(exc, "tags.note", HUGE, limits.TAG_VALUE)
-    assert [p.name for p in service.list_projects()] == []
+    assert [p.name for p in client.projects.list_projects()] == []
     service.create_run("p", name="r", tags_={"note": "x" * limits.TAG_VALUE})
     assert service.count_runs("p") == 1
 
@@ -67,7 +67,7 @@ def test_run_fields_over_their_limit_store_nothing(
     with pytest.raises(InvalidInput) as exc:
         client.tracking.create_run("p", **kwargs)
     _refused(exc, field, limit + 1, limit)
-    assert client.tracking.list_projects() == []
+    assert client.projects.list_projects() == []
 
 
 def test_a_batch_with_one_value_over_its_limit_stores_none_of_its_rows(client: Client) -> None:
@@ -107,12 +107,12 @@ def test_an_ended_runs_error_keeps_its_last_characters(client: Client) -> None:
 
 def test_project_descriptions_and_names(client: Client) -> None:
     with pytest.raises(InvalidInput) as exc:
-        client.tracking.create_project("p", description="d" * 10_001)
+        client.projects.create("p", description="d" * 10_001)
     _refused(exc, "description", 10_001, limits.DESCRIPTION)
     with pytest.raises(InvalidInput) as named:
-        client.tracking.create_project("p" * HUGE)
+        client.projects.create("p" * HUGE)
     _refused(named, "project", HUGE, limits.NAME)
-    assert client.tracking.list_projects() == []
+    assert client.projects.list_projects() == []
 
 
 def test_dataset_descriptions_and_sources(client: Client) -> None:
@@ -146,13 +146,13 @@ def test_dataset_descriptions_and_sources(client: Client) -> None:
 def test_schedule_fields_over_their_limit_store_nothing(
     client: Client, kwargs: dict[str, object], field: str, size: int, limit: int
 ) -> None:
-    service = ScheduleService(client.store)
+    service = schedule_service(client.store)
     args: dict[str, object] = {"pipeline": "some_module:pipe", "cron": "* * * * *", **kwargs}
     with pytest.raises(InvalidInput) as exc:
         service.create("s", project="p", **args)  # type: ignore[arg-type]
     _refused(exc, field, size, limit)
     assert service.list_schedules() == []
-    assert client.tracking.list_projects() == []
+    assert client.projects.list_projects() == []
 
 
 def test_user_and_token_names(client: Client) -> None:
@@ -175,7 +175,7 @@ def test_user_and_token_names(client: Client) -> None:
 
 def test_a_refusal_quotes_a_preview_of_the_value_not_all_of_it(client: Client) -> None:
     with pytest.raises(InvalidInput) as exc:
-        client.tracking.create_project("bad name" + "!" * 100)
+        client.projects.create("bad name" + "!" * 100)
     assert exc.value.message.endswith("'bad name!!!" + "!" * 49 + "'... (108 characters)")
 
 

@@ -4,8 +4,10 @@ The embedded SDK (:class:`~modelyard.sdk.client.Client`), the server
 (:mod:`modelyard.api`) and the worker get their services here, and only here; no service
 builds another (each is handed what it depends on). Parts open on first use, once, and
 :meth:`Services.close` releases them. To add a service: build it in one property below
-from the parts it needs, and name it in :meth:`Services.blob_references` when its tables
-point at blobs.
+from the parts it needs -- :attr:`Services.access` for role checks and audit, the other
+services it asks -- and name it in :meth:`Services.blob_references` when its tables
+point at blobs. Every service acts for the local operator here; ``acting_as(actor)``
+gives one acting for another (the server: per request).
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from modelyard._refs import PipelineSources
 from modelyard.artifacts import open_blob_store
 from modelyard.datasets.service import DatasetService
 from modelyard.governance import Governance, SecretBox
+from modelyard.governance.access import Access
 from modelyard.lineage.service import LineageService
 from modelyard.pipelines.index import StepIndex
+from modelyard.projects.service import ProjectService
 from modelyard.schedules.service import ScheduleService
 from modelyard.store import open_store
 from modelyard.tracking.service import TrackingService
@@ -46,6 +50,8 @@ class Services:
         self._lock = threading.RLock()
         self._store: Store | None = None
         self._blobs: BlobStore | None = None
+        self._access: Access | None = None
+        self._projects: ProjectService | None = None
         self._tracking: TrackingService | None = None
         self._datasets: DatasetService | None = None
         self._lineage: LineageService | None = None
@@ -75,11 +81,30 @@ class Services:
             return self._blobs
 
     @property
+    def access(self) -> Access:
+        """Who the services act for (the local operator), their role checks and audit log:
+        one helper, handed to every service."""
+        with self._lock:
+            if self._access is None:
+                self._access = Access(self.store)
+            return self._access
+
+    @property
+    def projects(self) -> ProjectService:
+        with self._lock:
+            if self._projects is None:
+                self._projects = ProjectService(self.store, self.access)
+            return self._projects
+
+    @property
     def tracking(self) -> TrackingService:
         with self._lock:
             if self._tracking is None:
                 self._tracking = TrackingService(
-                    self.store, heartbeat_timeout_s=self.settings.tracking.heartbeat_timeout_s
+                    self.store,
+                    self.access,
+                    self.projects,
+                    heartbeat_timeout_s=self.settings.tracking.heartbeat_timeout_s,
                 )
             return self._tracking
 
@@ -87,7 +112,9 @@ class Services:
     def datasets(self) -> DatasetService:
         with self._lock:
             if self._datasets is None:
-                self._datasets = DatasetService(self.store, self.blobs)
+                self._datasets = DatasetService(
+                    self.store, self.blobs, self.access, self.projects, self.tracking
+                )
             return self._datasets
 
     @property
@@ -95,7 +122,7 @@ class Services:
         with self._lock:
             if self._lineage is None:
                 self._lineage = LineageService(
-                    self.store, tracking=self.tracking, datasets=self.datasets
+                    self.store, self.access, tracking=self.tracking, datasets=self.datasets
                 )
             return self._lineage
 
@@ -113,6 +140,8 @@ class Services:
             if self._schedules is None:
                 self._schedules = ScheduleService(
                     self.store,
+                    self.access,
+                    self.projects,
                     sources=PipelineSources.from_settings(self.settings),
                     load_pipelines=self.load_pipelines,
                 )
@@ -140,6 +169,6 @@ class Services:
                 self._blobs.close()
             if self._store is not None:
                 self._store.dispose()
-            self._store = self._blobs = None
+            self._store = self._blobs = self._access = self._projects = None
             self._tracking = self._datasets = self._lineage = None
             self._steps = self._schedules = self._governance = None

@@ -17,7 +17,7 @@ from modelyard.api.app import API_PREFIX
 from modelyard.config import Settings
 from modelyard.governance import SYSTEM, Governance
 from modelyard.store import open_store
-from modelyard.tracking.service import TrackingService
+from service_support import tracking_service
 
 OCTETS = {"Content-Type": "application/octet-stream"}
 ARROW = {"Content-Type": "application/vnd.apache.arrow.stream"}
@@ -171,7 +171,7 @@ def test_another_users_lost_run_is_hers_to_end(users: dict, embedded_settings: S
     run_id = alice.post("/runs", json={"project": "p"}).json()["id"]
     assert bob.post(VERSIONS, content=_arrow([1]), headers=ARROW).status_code == 201
     store = open_store(embedded_settings.store_url)
-    assert TrackingService(store, heartbeat_timeout_s=0.0).sweep_lost() == 1
+    assert tracking_service(store, heartbeat_timeout_s=0.0).sweep_lost() == 1
     store.dispose()
 
     attempts = [

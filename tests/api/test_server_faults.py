@@ -18,7 +18,7 @@ import pytest
 
 from modelyard.config import Settings
 from modelyard.store import open_store
-from modelyard.tracking.service import TrackingService
+from service_support import tracking_service
 
 pytestmark = pytest.mark.slow
 
@@ -90,7 +90,7 @@ def _finish(procs: list[subprocess.Popen[str]], errors: Path) -> None:
 def _stored_points(settings: Settings, run_ids: list[str]) -> int:
     store = open_store(settings.store_url)
     try:
-        tracking = TrackingService(store)
+        tracking = tracking_service(store)
         return sum(len(tracking.metric_history(run_id, "x")) for run_id in run_ids)
     finally:
         store.dispose()
@@ -102,7 +102,7 @@ def _check_every_point_once(settings: Settings, run_ids: list[str]) -> None:
             assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     store = open_store(settings.store_url)
     try:
-        tracking = TrackingService(store)
+        tracking = tracking_service(store)
         assert len(set(run_ids)) == CLIENTS
         for run_id in run_ids:
             assert tracking.metric_history(run_id, "x").steps == list(range(POINTS))

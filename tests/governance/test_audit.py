@@ -20,6 +20,7 @@ from modelyard.governance import Actor, AuditLog, Governance
 from modelyard.governance.audit import GENESIS, event_digest
 from modelyard.store import Store
 from modelyard.store.tables import audit_events
+from service_support import project_service
 
 
 def _append(log: AuditLog, store: Store, n: int, actor: str = "tester") -> None:
@@ -273,9 +274,8 @@ def test_only_administrators_read_the_log(gov: Governance) -> None:
 def test_every_governance_change_is_recorded(
     gov: Governance, store: Store, clock: FakeClock
 ) -> None:
-    from modelyard.tracking.service import TrackingService
 
-    TrackingService(store).create_project("churn")
+    project_service(store).create("churn")
     gov.users.create_user("root", PASSWORD, actor=OPERATOR, admin=True)
     gov.users.create_user("alice", PASSWORD, actor=OPERATOR)
     gov.users.create_service_account("bot", actor=OPERATOR)

@@ -8,14 +8,14 @@ from governance_support import OPERATOR, PASSWORD
 from modelyard.errors import InvalidInput, NotFound, PermissionDenied
 from modelyard.governance import Actor, Governance, Role, User
 from modelyard.store import Store
-from modelyard.tracking.service import TrackingService
+from service_support import project_service
 
 ORDER = [Role.VIEWER, Role.CONTRIBUTOR, Role.APPROVER, Role.ADMIN]
 
 
 @pytest.fixture
 def churn(store: Store) -> str:
-    return TrackingService(store).create_project("churn").name
+    return project_service(store).create("churn").name
 
 
 def test_roles_are_ordered() -> None:
@@ -52,7 +52,7 @@ def test_role_matrix(
 
 
 def test_no_membership_elsewhere(gov: Governance, churn: str, alice: User, store: Store) -> None:
-    TrackingService(store).create_project("vision")
+    project_service(store).create("vision")
     gov.roles.grant(churn, "alice", "admin", actor=OPERATOR)
     principal = alice.principal()
     assert gov.roles.role_of(principal, "vision") is None

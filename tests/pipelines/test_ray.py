@@ -103,7 +103,7 @@ def single():
 def test_without_ray_the_ray_executor_names_the_extra(
     pipe_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pipe_client.tracking.ensure_project("default")
+    pipe_client.projects.ensure("default")
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
     with pytest.raises(MissingDependency, match=r"pip install 'modelyard\[ray\]'"):
         single.run(client=pipe_client, executor="ray")

@@ -176,7 +176,7 @@ def test_a_bad_sweep_is_refused_before_any_run(
     options = {"metric": "evaluate.total", **kwargs}
     with pytest.raises(InvalidInput, match=message):
         tune.sweep(params={"n": 2}, client=pipe_client, **options)
-    pipe_client.tracking.ensure_project("default")
+    pipe_client.projects.ensure("default")
     assert pipe_client.search_runs("default", output="list").runs == []
 
 

@@ -16,8 +16,10 @@ import pytest
 import modelyard as my
 from modelyard import Client, InvalidInput, StorageError
 from modelyard.config import Settings, load_settings
+from modelyard.projects import ProjectService
 from modelyard.remote import RemoteTracking
 from modelyard.remote import tracking as remote_tracking
+from modelyard.remote.projects import RemoteProjects
 from modelyard.remote.schedules import RemoteSchedules
 from modelyard.schedules import ScheduleService
 from modelyard.tracking._buffer import Batch
@@ -97,6 +99,18 @@ def test_remote_tracking_has_the_services_signatures() -> None:
     for name in public - left_out:
         ours = inspect.signature(getattr(RemoteTracking, name))
         theirs = inspect.signature(getattr(TrackingService, name))
+        assert ours == theirs, name
+
+
+def test_remote_projects_have_the_services_signatures() -> None:
+    service = {n for n, f in inspect.getmembers(ProjectService, inspect.isfunction)}
+    remote = {n for n, f in inspect.getmembers(RemoteProjects, inspect.isfunction)}
+    public = {n for n in service if not n.startswith("_")}
+    left_out = {"acting_as"}  # the server's own: it acts for each request's caller
+    assert public - remote == left_out and remote - {"__init__"} <= public
+    for name in public - left_out:
+        ours = inspect.signature(getattr(RemoteProjects, name))
+        theirs = inspect.signature(getattr(ProjectService, name))
         assert ours == theirs, name
 
 

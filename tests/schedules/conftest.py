@@ -12,12 +12,13 @@ from schedule_support import Clock
 from modelyard import Client
 from modelyard.schedules import ScheduleService
 from pipeline_files import pipeline_file
+from service_support import schedule_service
 
 
 @pytest.fixture
 def service(client: Client, clock: Clock) -> ScheduleService:
     """The schedule service on the test's store, with the test's clock."""
-    return ScheduleService(client.store, clock=clock)
+    return schedule_service(client.store, clock=clock)
 
 
 @pytest.fixture

@@ -26,12 +26,12 @@ def claim_everything(url: str, now: str, barrier: Any, results: Any) -> None:
     """In a child process: list what is due at ``now``, wait for the other process, then
     claim all of it; put how much was due and the (schedule, trigger) pairs this process
     won on ``results``."""
-    from modelyard.schedules import ScheduleService
     from modelyard.store import open_store
+    from service_support import schedule_service
 
     store = open_store(url)
     moment = datetime.fromisoformat(now)
-    service = ScheduleService(store, clock=lambda: moment)
+    service = schedule_service(store, clock=lambda: moment)
     due = service.due()
     barrier.wait(timeout=60)
     won = [

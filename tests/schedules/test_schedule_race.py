@@ -12,14 +12,14 @@ from schedule_support import Clock, claim_everything, in_two_processes, work_onc
 
 from modelyard import Client
 from modelyard.config import Settings
-from modelyard.schedules import ScheduleService
 from modelyard.worker.worker import SCHEDULE_TAG, TRIGGER_TAG
+from service_support import schedule_service
 
 
 def make_due_work(client: Client, clock: Clock, pipes: Path, crons: int) -> set[tuple[str, str]]:
     """``crons`` cron schedules and a dataset schedule with three new versions, all due
     at ``clock.now`` afterwards; the (schedule, trigger) pairs that are due."""
-    service = ScheduleService(client.store, clock=clock)
+    service = schedule_service(client.store, clock=clock)
     for n in range(crons):
         service.create(f"c{n}", project="ml", pipeline=f"{pipes}:tick", cron="*/5 * * * *")
     service.create("d", project="ml", pipeline=f"{pipes}:tick", dataset="sales")

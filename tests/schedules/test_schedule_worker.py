@@ -20,6 +20,7 @@ from modelyard.config import Settings
 from modelyard.errors import InvalidInput
 from modelyard.schedules import ScheduleService
 from modelyard.worker.worker import FIRE_TAG, SCHEDULE_TAG, TRIGGER_TAG, Outcome, Worker
+from service_support import schedule_service
 
 
 @pytest.fixture(params=["process", "inline"])
@@ -194,10 +195,10 @@ def test_the_lease_is_renewed_while_the_pipeline_runs(
     settings: Settings, client: Client, pipes: Path
 ) -> None:
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
-    ScheduleService(client.store, clock=lambda: an_hour_ago).create(
+    schedule_service(client.store, clock=lambda: an_hour_ago).create(
         "long", project="ml", pipeline=f"{pipes}:slow", params={"seconds": 3.0}, cron="* * * * *"
     )
-    thief = ScheduleService(client.store)
+    thief = schedule_service(client.store)
     outcomes = []
     with Worker(settings, lease_s=1.2, log=lambda _: None) as w:
         thread = threading.Thread(target=lambda: outcomes.extend(w.run_once().ran))

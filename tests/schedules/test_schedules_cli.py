@@ -21,6 +21,7 @@ from modelyard.cli.main import app
 from modelyard.config import Settings
 from modelyard.schedules import ScheduleService
 from modelyard.worker.worker import INTERRUPTED, TRIGGER_TAG
+from service_support import schedule_service
 
 
 @pytest.fixture
@@ -150,7 +151,7 @@ def test_worker_once_runs_what_is_due_and_fires_shows_it(
 ) -> None:
     clear_of_the_next_minute()
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
-    ScheduleService(client.store, clock=lambda: an_hour_ago).create(
+    schedule_service(client.store, clock=lambda: an_hour_ago).create(
         "every-minute", project="ml", pipeline=f"{pipes}:tick", cron="* * * * *"
     )
     ran = cli("worker", "--once")
@@ -282,7 +283,7 @@ def wait_for_the_run(service: ScheduleService, tmp_path: Path) -> int:
 def long_fire(client: Client, pipes: Path) -> ScheduleService:
     """A schedule ``long`` in project ``ml`` whose pipeline sleeps 60 s, due now."""
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
-    service = ScheduleService(client.store, clock=lambda: an_hour_ago)
+    service = schedule_service(client.store, clock=lambda: an_hour_ago)
     service.create(
         "long", project="ml", pipeline=f"{pipes}:slow", params={"seconds": 60}, cron="* * * * *"
     )
@@ -329,7 +330,7 @@ def test_a_second_sigint_interrupts_every_running_fire(
     marks.mkdir()
     (marks / "hold").touch()  # neither pipeline ends on its own
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
-    service = ScheduleService(client.store, clock=lambda: an_hour_ago)
+    service = schedule_service(client.store, clock=lambda: an_hour_ago)
     for name in ("a", "b"):
         params = {"marks": str(marks), "label": name, "deadline_s": 120}
         service.create(
@@ -385,7 +386,7 @@ def test_worker_inline_runs_the_pipeline_in_its_own_process(
     cli: Callable[..., Any], client: Client, pipes: Path, tmp_path: Path
 ) -> None:
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
-    ScheduleService(client.store, clock=lambda: an_hour_ago).create(
+    schedule_service(client.store, clock=lambda: an_hour_ago).create(
         "who", project="ml", pipeline=f"{pipes}:whoami", cron="* * * * *"
     )
     ran = cli("worker", "--once", "--inline")

@@ -12,7 +12,7 @@ from modelyard.config import Settings
 from modelyard.errors import NotFound, PermissionDenied
 from modelyard.governance import SYSTEM, Actor, Governance
 from modelyard.store import Store, open_store
-from modelyard.tracking.service import TrackingService
+from service_support import project_service, tracking_service
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def _actions(gov: Governance) -> list[tuple[str, str, str]]:
 
 def test_changes_are_audited_with_their_actor(store: Store) -> None:
     gov = Governance(store)
-    tracking = TrackingService(store, actor=Actor("local:ops"))
+    tracking = tracking_service(store, Actor("local:ops"))
     run = tracking.create_run("p", name="r")
     tracking.end_run(run.id, "finished")
     tracking.resume_run(run.id)
@@ -47,8 +47,8 @@ def test_changes_are_audited_with_their_actor(store: Store) -> None:
 
 def test_a_failed_change_leaves_no_event(store: Store) -> None:
     gov = Governance(store)
-    tracking = TrackingService(store)
-    tracking.create_project("p")
+    tracking = tracking_service(store)
+    project_service(store).create("p")
     before = _actions(gov)
     with pytest.raises(NotFound):
         tracking.create_run("p", parent_id="f" * 32)
@@ -63,7 +63,7 @@ def test_a_principal_needs_the_role_and_the_store_is_untouched(store: Store) -> 
     gov.users.create_service_account("ben", actor=SYSTEM)
     ann = Actor.of(gov.users.get_user("ann").principal())
     ben = Actor.of(gov.users.get_user("ben").principal())
-    as_ann = TrackingService(store).acting_as(ann)
+    as_ann = tracking_service(store).acting_as(ann)
     run = as_ann.create_run("ann-project")  # creates the project: ann is its admin
     assert gov.roles.role_of(ann.principal, "ann-project").value == "admin"  # type: ignore[arg-type]
 
@@ -80,5 +80,5 @@ def test_a_principal_needs_the_role_and_the_store_is_untouched(store: Store) -> 
         with pytest.raises(NotFound):
             attempt()
     assert len(_actions(gov)) == events
-    assert as_ben.list_projects() == []
+    assert as_ben.projects.list_projects() == []
     assert as_ann.get_run(run.id).status == "running"

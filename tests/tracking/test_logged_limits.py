@@ -27,4 +27,4 @@ def test_a_tag_or_param_over_its_limit_is_refused_where_it_is_logged(client: Cli
 def test_a_run_whose_tag_is_over_its_limit_is_not_created(client: Client) -> None:
     with pytest.raises(InvalidInput, match=r"^tags.note: 60000 characters, the limit is 5000$"):
         client.start_run("p", name="r", tags={"note": "x" * 60_000}, capture=False)
-    assert client.tracking.list_projects() == []
+    assert client.projects.list_projects() == []

@@ -15,6 +15,7 @@ from modelyard.governance import SYSTEM, Actor, Governance
 from modelyard.store import Store, open_store
 from modelyard.tracking._buffer import Batch
 from modelyard.tracking.service import TrackingService
+from service_support import project_service, tracking_service
 
 
 @dataclass
@@ -36,8 +37,8 @@ def store(embedded_settings: Settings) -> Iterator[Store]:
 @pytest.fixture
 def team(store: Store) -> Team:
     gov = Governance(store)
-    tracking = TrackingService(store)
-    tracking.create_project("p")
+    tracking = tracking_service(store)
+    project_service(store).create("p")
     services = {}
     for name, role in (
         ("alice", "contributor"),
@@ -80,7 +81,7 @@ def test_resume_is_the_owners_or_an_admins(team: Team, status: str) -> None:
 
 def test_a_lost_run_is_its_owners(team: Team, store: Store) -> None:
     run = team.alice.create_run("p", name="mine")
-    assert TrackingService(store, heartbeat_timeout_s=0.0).sweep_lost() == 1  # no heartbeat
+    assert tracking_service(store, heartbeat_timeout_s=0.0).sweep_lost() == 1  # no heartbeat
     assert team.alice.get_run(run.id).status == "lost"
 
     intrusion = Batch(metrics=[(run.id, "loss", 9.0, 0, 1)], heartbeats=[run.id])
@@ -125,13 +126,13 @@ def test_tags_on_someone_elses_run_are_audited_with_the_old_value(team: Team) ->
 
 
 def test_an_operator_is_trusted_and_audited_on_others_runs(store: Store) -> None:
-    ops = TrackingService(store, actor=Actor("local:ops"))
-    run = TrackingService(store, actor=Actor("local:dana")).create_run("p", user="dana")
+    ops = tracking_service(store, Actor("local:ops"))
+    run = tracking_service(store, Actor("local:dana")).create_run("p", user="dana")
     ops.end_run(run.id, "failed")
     assert ops.resume_run(run.id).status == "running"
     ops.write_batch(Batch(tags=[(run.id, "k", "v")]))
     # A server without sign-in acts as "local" for every caller: no one to tell apart.
-    TrackingService(store, actor=Actor("local")).write_batch(Batch(tags=[(run.id, "k", "w")]))
+    tracking_service(store, Actor("local")).write_batch(Batch(tags=[(run.id, "k", "w")]))
     gov = Governance(store)
     assert _events(gov, "run.tag_set") == [
         ("local:ops", run.id, "tag 'k' of dana's run set to 'v' (was unset)")

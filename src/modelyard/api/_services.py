@@ -1,5 +1,5 @@
-"""What the routes call: the tracking, dataset and schedule services, governance and the
-blob store of one installation."""
+"""What the routes call: the project, tracking, dataset and schedule services, governance
+and the blob store of one installation."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from modelyard.datasets.service import DatasetService
     from modelyard.governance import Governance
     from modelyard.lineage.service import LineageService
+    from modelyard.projects import ProjectService
     from modelyard.schedules import ScheduleService
     from modelyard.tracking.service import TrackingService
 
@@ -27,6 +28,7 @@ __all__ = [
     "get_datasets",
     "get_governance",
     "get_lineage",
+    "get_projects",
     "get_schedules",
     "get_services",
     "get_tracking",
@@ -81,6 +83,13 @@ def get_services(request: Request) -> Services:
     """FastAPI dependency: the app's services."""
     services: Services = request.app.state.services
     return services
+
+
+def get_projects(request: Request) -> ProjectService:
+    """FastAPI dependency: the project service, acting for the request's actor."""
+    from modelyard.api.auth import get_actor
+
+    return get_services(request).projects.acting_as(get_actor(request))
 
 
 def get_tracking(request: Request) -> TrackingService:

@@ -28,7 +28,7 @@ app = typer.Typer(
 def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
     """List projects."""
     with client(ctx) as c:
-        projects = c.list_projects()
+        projects = c.projects.list_projects()
     if as_json:
         print_json([asdict(p) for p in projects])
         return
@@ -52,7 +52,7 @@ def create(
 ) -> None:
     """Create a project."""
     with client(ctx) as c:
-        project = c.create_project(name, description)
+        project = c.projects.create(name, description)
     if as_json:
         print_json(asdict(project))
     else:

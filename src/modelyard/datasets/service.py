@@ -9,7 +9,8 @@ the same name is that version (nothing new is stored); data registered under ano
 reuses its blobs and profile; anything else is stored as a blob tree and recorded, with its
 profile report, aliases, lineage and an audit event, in one transaction.
 
-A service acts for one :class:`~modelyard.governance.Actor`, as the tracking service does:
+A service acts for one :class:`~modelyard.governance.Actor` through its
+:class:`~modelyard.governance.access.Access`, as the tracking service does:
 a signed-in principal needs ``viewer`` on the project to read and ``contributor`` to
 register, move aliases or add reports. The lineage edges of a run (a version it made,
 one it read) are its data: they are written only while the tracking service says the
@@ -19,7 +20,6 @@ run is open to the actor (``TrackingService.check_run_open``), in the same trans
 from __future__ import annotations
 
 import copy
-import getpass
 import json
 import re
 import shutil
@@ -35,9 +35,9 @@ from modelyard.datasets._rows import LATEST, alias_names, hydrate, latest_versio
 from modelyard.datasets.entities import Dataset, DatasetReport, DatasetVersion
 from modelyard.datasets.reports import PROFILE, REPORT_KINDS, Reports, check_kind
 from modelyard.errors import Conflict, InvalidInput, NotFound
-from modelyard.governance.audit import AuditLog
+from modelyard.governance.access import Access
 from modelyard.governance.identity import Actor
-from modelyard.governance.roles import Role, RoleService, missing_project
+from modelyard.governance.roles import Role, missing_project
 from modelyard.lineage.edges import (
     DATASET_VERSION,
     INPUT,
@@ -45,13 +45,13 @@ from modelyard.lineage.edges import (
     RUN,
     Lineage,
 )
+from modelyard.projects.service import ProjectService
 from modelyard.store import Store
 from modelyard.store.tables import (
     dataset_aliases,
     dataset_reports,
     dataset_versions,
     datasets,
-    memberships,
     projects,
 )
 
@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from modelyard.artifacts import BlobStore
     from modelyard.data import Profile
     from modelyard.datasets._ingest import Ingested
+    from modelyard.tracking.service import TrackingService
 
 __all__ = ["LATEST", "REPORT_KINDS", "DatasetService", "check_alias"]
 
@@ -119,36 +120,32 @@ class DatasetService:
         dataset_reports.c.html_digest,
     )
 
-    def __init__(self, store: Store, blobs: BlobStore, *, actor: Actor | None = None) -> None:
-        from modelyard.tracking.service import TrackingService
-
+    def __init__(
+        self,
+        store: Store,
+        blobs: BlobStore,
+        access: Access,
+        projects: ProjectService,
+        tracking: TrackingService,
+    ) -> None:
+        """``access``: the actor, its checks and the audit log; ``projects``: what a
+        dataset's project is ensured by; ``tracking``: the closed-run rule the lineage
+        edges of a run ask."""
         self.store = store
         self.blobs = blobs
-        self.actor = actor if actor is not None else Actor.local()
-        self.audit = AuditLog(store)
-        self.roles = RoleService(store, audit=self.audit)
+        self.access = access
+        self.projects = projects
+        self.tracking = tracking
         self.lineage = Lineage(store)
         self.reports = Reports(store, blobs)
-        self._tracking = TrackingService(store, actor=self.actor)
 
     def acting_as(self, actor: Actor) -> DatasetService:
         """This service acting for ``actor`` (the server makes one per request)."""
         view = copy.copy(self)
-        view.actor = actor
-        view._tracking = self._tracking.acting_as(actor)
+        view.access = self.access.acting_as(actor)
+        view.projects = self.projects.acting_as(actor)
+        view.tracking = self.tracking.acting_as(actor)
         return view
-
-    def _require(
-        self, conn: Connection, project: str, needed: Role, hidden: NotFound | None = None
-    ) -> None:
-        """Deny a signed-in principal without ``needed`` on ``project``; ``hidden``: the
-        answer to one with no role there at all (see :meth:`RoleService.check`)."""
-        principal = self.actor.principal
-        if principal is not None:
-            self.roles.check(conn, principal, project, needed, hidden=hidden)
-
-    def _audit(self, conn: Connection, action: str, version_id: str, summary: str) -> None:
-        self.audit.record(conn, self.actor, action, DATASET_VERSION, version_id, summary)
 
     # -- registering ----------------------------------------------------------------------
 
@@ -222,9 +219,9 @@ class DatasetService:
             check_alias(alias) for alias in ([aliases] if isinstance(aliases, str) else aliases)
         ]
         limits.check_text(description, "description", limits.DESCRIPTION)
-        self._tracking.ensure_project(project)
+        self.projects.ensure(project)
         with self.store.read() as conn:
-            self._require(conn, project, Role.CONTRIBUTOR)
+            self.access.require(conn, project, Role.CONTRIBUTOR)
             if run_id is not None:
                 self._check_run(conn, run_id)
         return wanted
@@ -232,7 +229,7 @@ class DatasetService:
     def _check_run(self, conn: Connection, run_id: str) -> None:
         """The run exists, the actor may write to it and its data is open: lineage edges
         are the run's, closed once it ends (the tracking service's rule)."""
-        self._tracking.check_run_open(conn, run_id)
+        self.tracking.check_run_open(conn, run_id)
 
     def _record(
         self,
@@ -284,7 +281,7 @@ class DatasetService:
                             size_bytes=stored.size,
                             source=found.source,
                             description=description,
-                            created_by=self._who(user),
+                            created_by=self.access.who(user),
                             created_at=created,
                             run_id=run_id,
                         )
@@ -295,9 +292,10 @@ class DatasetService:
                     if run_id is not None:
                         edge = (RUN, run_id), (DATASET_VERSION, version_id)
                         self.lineage.add(conn, *edge, OUTPUT, run_id=run_id)
-                    self._audit(
+                    self.access.record(
                         conn,
                         "dataset.registered",
+                        DATASET_VERSION,
                         version_id,
                         f"{project}/{name} version {number}: {found.rows} rows, "
                         f"digest {found.digest[:16]}",
@@ -390,17 +388,6 @@ class DatasetService:
                 },
             )
 
-    def _who(self, user: str | None) -> str:
-        principal = self.actor.principal
-        if principal is not None:
-            return principal.username
-        if user:
-            return user
-        try:
-            return getpass.getuser()
-        except (KeyError, OSError):
-            return self.actor.name
-
     # -- reading ----------------------------------------------------------------------------
 
     def _dataset_row(self, conn: Connection, project: str, name: str) -> Any:
@@ -412,12 +399,12 @@ class DatasetService:
         ).first()
         if row is None:
             if conn.execute(select(projects.c.id).where(projects.c.name == project)).first():
-                self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
+                self.access.require(conn, project, Role.VIEWER, hidden=missing_project(project))
                 raise NotFound(
                     f"dataset {name!r} does not exist in project {project!r}", field="dataset"
                 )
             raise missing_project(project)
-        self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
+        self.access.require(conn, project, Role.VIEWER, hidden=missing_project(project))
         return row
 
     def get(
@@ -471,7 +458,7 @@ class DatasetService:
             missing = NotFound(f"dataset version {version_id!r} does not exist", field="version")
             if row is None:
                 raise missing
-            self._require(conn, row.project, Role.VIEWER, hidden=missing)
+            self.access.require(conn, row.project, Role.VIEWER, hidden=missing)
             return hydrate(conn, [row], row.project, row.dataset_name)[0]
 
     def list_versions(self, name: str, *, project: str) -> list[DatasetVersion]:
@@ -502,19 +489,16 @@ class DatasetService:
             .join(newest, newest.c.dataset_id == datasets.c.id)
             .order_by(projects.c.name, datasets.c.name)
         )
-        principal = self.actor.principal
         with self.store.read() as conn:
             if project is not None:
                 validate_name(project, "project")
                 if conn.execute(select(projects.c.id).where(projects.c.name == project)).first():
-                    self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
+                    self.access.require(conn, project, Role.VIEWER, hidden=missing_project(project))
                 else:
                     raise missing_project(project)
                 stmt = stmt.where(projects.c.name == project)
-            elif principal is not None and not principal.is_admin:
-                stmt = stmt.join(memberships, memberships.c.project_id == projects.c.id).where(
-                    memberships.c.user_id == principal.user_id
-                )
+            elif (readable := self.access.member_projects()) is not None:
+                stmt = stmt.where(projects.c.id.in_(readable))
             rows = conn.execute(stmt).all()
         return [
             Dataset(
@@ -557,14 +541,15 @@ class DatasetService:
         check_alias(alias)
         target = self.get(name, project=project, version=version)
         with self.store.write() as conn:
-            self._require(conn, project, Role.CONTRIBUTOR)
+            self.access.require(conn, project, Role.CONTRIBUTOR)
             dataset_id = conn.execute(
                 select(dataset_versions.c.dataset_id).where(dataset_versions.c.id == target.id)
             ).scalar_one()
             self._point_aliases(conn, dataset_id, [alias], target.id)
-            self._audit(
+            self.access.record(
                 conn,
                 "dataset.alias_set",
+                DATASET_VERSION,
                 target.id,
                 f"{project}/{name}@{alias} -> version {target.version}",
             )
@@ -577,7 +562,7 @@ class DatasetService:
             raise InvalidInput("'latest' is computed and cannot be deleted", field="alias")
         with self.store.write() as conn:
             ds = self._dataset_row(conn, project, name)
-            self._require(conn, project, Role.CONTRIBUTOR)
+            self.access.require(conn, project, Role.CONTRIBUTOR)
             gone = conn.execute(
                 delete(dataset_aliases)
                 .where(dataset_aliases.c.dataset_id == ds.id, dataset_aliases.c.alias == alias)
@@ -590,8 +575,12 @@ class DatasetService:
                     "latest cannot be deleted)",
                     field="alias",
                 )
-            self._audit(
-                conn, "dataset.alias_deleted", str(gone), f"{project}/{name}@{alias} removed"
+            self.access.record(
+                conn,
+                "dataset.alias_deleted",
+                DATASET_VERSION,
+                str(gone),
+                f"{project}/{name}@{alias} removed",
             )
 
     # -- reports ----------------------------------------------------------------------------
@@ -606,19 +595,23 @@ class DatasetService:
         """Keep a report (its JSON, and optionally an HTML rendering) with a version."""
         check_kind(kind)
         with self.store.read() as conn:
-            self._require(conn, version.project, Role.CONTRIBUTOR)
+            self.access.require(conn, version.project, Role.CONTRIBUTOR)
         digests = self.reports.store_blobs(data, html)
         with self.store.write() as conn:
             report_id = self.reports.insert(conn, version.id, kind, digests)
-            self._audit(
-                conn, "dataset.report_added", version.id, f"{version.project}/{version.ref}: {kind}"
+            self.access.record(
+                conn,
+                "dataset.report_added",
+                DATASET_VERSION,
+                version.id,
+                f"{version.project}/{version.ref}: {kind}",
             )
         return next(r for r in self.reports.list(version, kind) if r.id == report_id)
 
     def get_reports(self, version: DatasetVersion, kind: str | None = None) -> list[DatasetReport]:
         """A version's reports, newest first (only those of ``kind`` when given)."""
         with self.store.read() as conn:
-            self._require(conn, version.project, Role.VIEWER)
+            self.access.require(conn, version.project, Role.VIEWER)
         return self.reports.list(version, kind)
 
     def report_html(self, report: DatasetReport) -> str | None:

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, select
 
 from modelyard.errors import InvalidInput, NotFound
-from modelyard.governance.audit import AuditLog
+from modelyard.governance.access import Access
 from modelyard.governance.identity import Actor
 from modelyard.governance.roles import Role
 from modelyard.lineage.edges import ARTIFACT, DATASET_VERSION, RUN, Direction, Lineage
 from modelyard.lineage.entities import LineageEdge
 from modelyard.store import Store
-from modelyard.store.tables import artifacts, memberships, runs
+from modelyard.store.tables import artifacts, runs
 
 if TYPE_CHECKING:
     from modelyard.datasets.service import DatasetService
@@ -48,22 +48,22 @@ class LineageService:
     def __init__(
         self,
         store: Store,
+        access: Access,
         *,
         tracking: TrackingService,
         datasets: DatasetService,
-        actor: Actor | None = None,
     ) -> None:
+        """``access``: the actor, its checks and the audit log."""
         self.store = store
+        self.access = access
         self.tracking = tracking
         self.datasets = datasets
-        self.actor = actor if actor is not None else Actor.local()
-        self.audit = AuditLog(store)
         self.table = Lineage(store)
 
     def acting_as(self, actor: Actor) -> LineageService:
         """This service acting for ``actor`` (the server makes one per request)."""
         view = copy.copy(self)
-        view.actor = actor
+        view.access = self.access.acting_as(actor)
         view.tracking = self.tracking.acting_as(actor)
         view.datasets = self.datasets.acting_as(actor)
         return view
@@ -80,9 +80,7 @@ class LineageService:
         self.tracking.require_run(conn, run_id, Role.CONTRIBUTOR)
         for source, target, relation in edges:
             self.table.add(conn, source, target, relation, run_id=run_id)
-        self.audit.record(
-            conn, self.actor, "lineage.recorded", RUN, run_id, f"{len(edges)} lineage edge(s)"
-        )
+        self.access.record(conn, "lineage.recorded", RUN, run_id, f"{len(edges)} lineage edge(s)")
 
     # -- reading --------------------------------------------------------------------------
 
@@ -107,19 +105,17 @@ class LineageService:
         """The edges whose run the actor may read: an edge is a fact about its run, and a
         principal learns nothing of runs in projects where it has no role (the same bytes
         as an artifact of its own are no window on other projects' pipelines)."""
-        principal = self.actor.principal
+        member_projects = self.access.member_projects()
         run_ids = sorted({e.run_id for e in edges if e.run_id is not None})
-        if principal is None or principal.is_admin or not run_ids:
+        if member_projects is None or not run_ids:
             return edges
         readable: set[str] = set()
         with self.store.read() as conn:
             for start in range(0, len(run_ids), _CHUNK):
                 readable.update(
                     conn.execute(
-                        select(runs.c.id)
-                        .join(memberships, memberships.c.project_id == runs.c.project_id)
-                        .where(
-                            memberships.c.user_id == principal.user_id,
+                        select(runs.c.id).where(
+                            runs.c.project_id.in_(member_projects),
                             runs.c.id.in_(run_ids[start : start + _CHUNK]),
                         )
                     ).scalars()

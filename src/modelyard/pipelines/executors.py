@@ -63,7 +63,7 @@ def execute(
     """Run a checked graph as a pipeline run (a parent run with one child per step);
     ``on_start(run_id)`` is called once the pipeline run exists."""
     check(graph, client, executor)
-    project_id = client.tracking.ensure_project(project).id
+    project_id = client.projects.ensure(project).id
     parent = client.start_run(
         project,
         name=f"{graph.pipeline}-{new_id()[:8]}",

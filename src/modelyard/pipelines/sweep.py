@@ -191,7 +191,7 @@ def run_sweep(
                 field="metric",
             )
         traced.append((bound, graph))
-    project_id = client.tracking.ensure_project(project).id
+    project_id = client.projects.ensure(project).id
     sweep_run = client.start_run(
         project,
         name=f"{pipeline.name}-sweep-{new_id()[:8]}",

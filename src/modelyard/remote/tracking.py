@@ -6,7 +6,8 @@ and ``ActiveRun`` run unchanged against a server. Left out, as server-side busin
 ``record_artifact`` and ``check_artifact`` (artifacts are uploaded with their bytes, see
 ``remote/artifacts.py``, and checked by the server before it stages them),
 ``referenced_digests`` and ``tree_digests`` (garbage collection runs next to the blob
-store), ``sweep_lost`` (every read does it on the server) and ``count_runs``.
+store), ``sweep_lost`` (every read does it on the server) and ``count_runs``. Projects
+are :class:`~modelyard.remote.projects.RemoteProjects`'.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from urllib.parse import quote
 from modelyard.errors import ModelyardError
 from modelyard.remote._http import HttpSession, dumps, entity, error_from_response
 from modelyard.tracking._buffer import Batch
-from modelyard.tracking._projects import get_or_create_project
-from modelyard.tracking.entities import ArtifactInfo, MetricHistory, Project, Run, RunPage
+from modelyard.tracking.entities import ArtifactInfo, MetricHistory, Run, RunPage
 
 __all__ = ["RemoteTracking"]
 
@@ -33,27 +33,10 @@ _NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
 
 
 class RemoteTracking:
-    """Projects, runs, metrics, search and artifact listings on a Modelyard server."""
+    """Runs, metrics, search and artifact listings on a Modelyard server."""
 
     def __init__(self, http: HttpSession) -> None:
         self.http = http
-
-    # -- projects -----------------------------------------------------------------
-
-    def create_project(self, name: str, description: str = "") -> Project:
-        body = {"name": name, "description": description}
-        answer = self.http.call("POST", "/projects", json_body=body, idempotent=False)
-        return _project(answer.json())
-
-    def get_project(self, name: str) -> Project:
-        return _project(self.http.call("GET", f"/projects/{_segment(name)}").json())
-
-    def ensure_project(self, name: str) -> Project:
-        """Get a project, creating it when missing (safe when several clients race)."""
-        return get_or_create_project(self, name)
-
-    def list_projects(self) -> list[Project]:
-        return [_project(item) for item in self.http.all_pages("/projects", {})]
 
     # -- runs: writes ---------------------------------------------------------------
 
@@ -275,10 +258,6 @@ def _batch_of(rows: list[tuple[int, Any]]) -> Batch:
     for kind, row in rows:
         lists[kind].append(row)
     return Batch(metrics=lists[0], params=lists[1], tags=lists[2], heartbeats=lists[3])
-
-
-def _project(data: dict[str, Any]) -> Project:
-    return entity(Project, data)
 
 
 def _artifact(data: dict[str, Any]) -> ArtifactInfo:

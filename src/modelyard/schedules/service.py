@@ -27,7 +27,6 @@ saw (``UPDATE ... WHERE requested_at = seen``), which again only one transaction
 from __future__ import annotations
 
 import copy
-import getpass
 import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -40,9 +39,10 @@ from modelyard import limits
 from modelyard._refs import PipelineSources, load_object, not_a_pipeline
 from modelyard._util import canonical_json, new_id, validate_name
 from modelyard.errors import AlreadyExists, InvalidInput, NotFound
-from modelyard.governance.audit import AuditLog
+from modelyard.governance.access import Access
 from modelyard.governance.identity import Actor
-from modelyard.governance.roles import Role, RoleService, missing_project
+from modelyard.governance.roles import Role, missing_project
+from modelyard.projects.service import ProjectService
 from modelyard.schedules.cron import Cron, check_timezone, from_ms, to_ms
 from modelyard.schedules.entities import Due, Fire, Schedule
 from modelyard.store import Store
@@ -177,41 +177,32 @@ class ScheduleService:
     def __init__(
         self,
         store: Store,
+        access: Access,
+        projects: ProjectService,
         *,
-        actor: Actor | None = None,
         clock: Clock | None = None,
         sources: PipelineSources | None = None,
         load_pipelines: bool = True,
     ) -> None:
-        """``sources``: the code a schedule may name (None: any). ``load_pipelines``:
+        """``access``: the actor, its checks and the audit log; ``projects``: what a
+        schedule's project is ensured by. ``sources``: the code a schedule may name (None:
+        any). ``load_pipelines``:
         whether :meth:`create` imports the pipeline to check the reference and the
         parameters -- for a program creating schedules of its own code; a server, where
         a request names the code, passes False (only a worker imports)."""
         self.store = store
         self.sources = sources
         self.load_pipelines = load_pipelines
-        self.actor = actor if actor is not None else Actor.local()
+        self.access = access
+        self.projects = projects
         self.clock = clock or _utcnow
-        self.audit = AuditLog(store)
-        self.roles = RoleService(store, audit=self.audit)
 
     def acting_as(self, actor: Actor) -> ScheduleService:
         """This service acting for ``actor``."""
         view = copy.copy(self)
-        view.actor = actor
+        view.access = self.access.acting_as(actor)
+        view.projects = self.projects.acting_as(actor)
         return view
-
-    def _require(
-        self, conn: Connection, project: str, needed: Role, hidden: NotFound | None = None
-    ) -> None:
-        """Deny a signed-in principal without ``needed`` on ``project``; ``hidden``: the
-        answer to one with no role there at all (see :meth:`RoleService.check`)."""
-        principal = self.actor.principal
-        if principal is not None:
-            self.roles.check(conn, principal, project, needed, hidden=hidden)
-
-    def _audit(self, conn: Connection, action: str, schedule_id: str, summary: str) -> None:
-        self.audit.record(conn, self.actor, action, SCHEDULE, schedule_id, summary)
 
     def _now(self, now: datetime | None) -> datetime:
         moment = now if now is not None else self.clock()
@@ -239,8 +230,6 @@ class ScheduleService:
         :attr:`sources`; with :attr:`load_pipelines` the pipeline is imported to check it
         and the parameters, else the parameters are checked as JSON values only and the
         worker checks the rest when it loads the pipeline."""
-        from modelyard.tracking.service import TrackingService
-
         validate_name(name, "schedule")
         validate_name(project, "project")
         if cron is not None:
@@ -263,18 +252,18 @@ class ScheduleService:
         values = check_params(params)
         with self.store.read() as conn:  # refused before the reference is looked at
             if conn.execute(select(projects.c.id).where(projects.c.name == project)).first():
-                self._require(conn, project, Role.CONTRIBUTOR)
+                self.access.require(conn, project, Role.CONTRIBUTOR)
         if self.sources is not None:
             ref = check_ref(pipeline, self.sources)
         else:
             ref = normalize_ref(pipeline)
         if self.load_pipelines:
             resolve(ref).bind(values)
-        TrackingService(self.store, actor=self.actor).ensure_project(project)
+        self.projects.ensure(project)
         now = to_ms(self._now(None))
         schedule_id = new_id()
         with self.store.write() as conn:
-            self._require(conn, project, Role.CONTRIBUTOR)
+            self.access.require(conn, project, Role.CONTRIBUTOR)
             project_id = conn.execute(
                 select(projects.c.id).where(projects.c.name == project)
             ).scalar_one()
@@ -302,14 +291,18 @@ class ScheduleService:
                     seen_version=(
                         _latest_version(conn, project_id, dataset) if dataset is not None else None
                     ),
-                    created_by=self._who(),
+                    created_by=self.access.who(),
                     created_at=now,
                     updated_at=now,
                 )
             )
             trigger = f"cron {cron} ({timezone})" if cron is not None else f"dataset {dataset}"
-            self._audit(
-                conn, "schedule.created", schedule_id, f"{project}/{name}: {ref} on {trigger}"
+            self.access.record(
+                conn,
+                "schedule.created",
+                SCHEDULE,
+                schedule_id,
+                f"{project}/{name}: {ref} on {trigger}",
             )
         return self.get(name, project=project)
 
@@ -318,7 +311,7 @@ class ScheduleService:
         dataset versions that came while it was disabled do not fire."""
         with self.store.write() as conn:
             row = self._row(conn, project, name)
-            self._require(conn, project, Role.CONTRIBUTOR)
+            self.access.require(conn, project, Role.CONTRIBUTOR)
             if bool(row.enabled) != enabled:
                 values: dict[str, Any] = {"enabled": enabled, "updated_at": to_ms(self._now(None))}
                 if enabled and row.cron is not None:
@@ -327,7 +320,7 @@ class ScheduleService:
                     values["seen_version"] = _latest_version(conn, row.project_id, row.dataset)
                 conn.execute(update(schedules).where(schedules.c.id == row.id).values(**values))
                 action = "schedule.enabled" if enabled else "schedule.disabled"
-                self._audit(conn, action, row.id, f"{project}/{name}")
+                self.access.record(conn, action, SCHEDULE, row.id, f"{project}/{name}")
         return self.get(name, project=project)
 
     def enable(self, name: str, *, project: str) -> Schedule:
@@ -343,34 +336,27 @@ class ScheduleService:
         are. A request still waiting for a worker is kept, not doubled."""
         with self.store.write() as conn:
             row = self._row(conn, project, name)
-            self._require(conn, project, Role.CONTRIBUTOR)
+            self.access.require(conn, project, Role.CONTRIBUTOR)
             if row.requested_at is None:
                 now = to_ms(self._now(None))
                 conn.execute(
                     update(schedules)
                     .where(schedules.c.id == row.id, schedules.c.requested_at.is_(None))
-                    .values(requested_at=now, requested_by=self._who())
+                    .values(requested_at=now, requested_by=self.access.who())
                 )
-                self._audit(conn, "schedule.run_requested", row.id, f"{project}/{name}")
+                self.access.record(
+                    conn, "schedule.run_requested", SCHEDULE, row.id, f"{project}/{name}"
+                )
         return self.get(name, project=project)
 
     def delete(self, name: str, *, project: str) -> None:
         """Delete a schedule and the record of its fires (the runs stay)."""
         with self.store.write() as conn:
             row = self._row(conn, project, name)
-            self._require(conn, project, Role.CONTRIBUTOR)
+            self.access.require(conn, project, Role.CONTRIBUTOR)
             conn.execute(delete(schedule_fires).where(schedule_fires.c.schedule_id == row.id))
             conn.execute(delete(schedules).where(schedules.c.id == row.id))
-            self._audit(conn, "schedule.deleted", row.id, f"{project}/{name}")
-
-    def _who(self) -> str:
-        principal = self.actor.principal
-        if principal is not None:
-            return principal.username
-        try:
-            return getpass.getuser()
-        except (KeyError, OSError):
-            return self.actor.name
+            self.access.record(conn, "schedule.deleted", SCHEDULE, row.id, f"{project}/{name}")
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -382,19 +368,19 @@ class ScheduleService:
         ).first()
         if row is None:
             if conn.execute(select(projects.c.id).where(projects.c.name == project)).first():
-                self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
+                self.access.require(conn, project, Role.VIEWER, hidden=missing_project(project))
                 raise NotFound(
                     f"schedule {name!r} does not exist in project {project!r}", field="schedule"
                 )
             raise missing_project(project)
-        self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
+        self.access.require(conn, project, Role.VIEWER, hidden=missing_project(project))
         return row
 
     def get(self, name: str, *, project: str) -> Schedule:
         """One schedule by name."""
         with self.store.read() as conn:
             row = self._row(conn, project, name)
-            self._require(conn, project, Role.VIEWER)
+            self.access.require(conn, project, Role.VIEWER)
             return _schedule(row)
 
     def list_schedules(self, project: str | None = None) -> list[Schedule]:
@@ -403,13 +389,11 @@ class ScheduleService:
         with self.store.read() as conn:
             if project is not None:
                 validate_name(project, "project")
-                self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
+                self.access.require(conn, project, Role.VIEWER, hidden=missing_project(project))
                 stmt = stmt.where(projects.c.name == project)
+            elif (readable := self.access.member_projects()) is not None:
+                stmt = stmt.where(projects.c.id.in_(readable))
             rows = conn.execute(stmt).all()
-        principal = self.actor.principal
-        if project is None and principal is not None and not principal.is_admin:
-            readable = set(self.roles.projects_of(principal))
-            rows = [r for r in rows if r.project in readable]
         return [_schedule(r) for r in rows]
 
     def fires(self, name: str, *, project: str, limit: int = 50) -> list[Fire]:
@@ -418,7 +402,7 @@ class ScheduleService:
         check_limit(limit)
         with self.store.read() as conn:
             row = self._row(conn, project, name)
-            self._require(conn, project, Role.VIEWER)
+            self.access.require(conn, project, Role.VIEWER)
             found = conn.execute(
                 _fire_select()
                 .where(schedule_fires.c.schedule_id == row.id)
@@ -444,7 +428,7 @@ class ScheduleService:
         found: list[Due] = []
         with self.store.read() as conn:
             if project is not None:
-                self._require(conn, project, Role.VIEWER)
+                self.access.require(conn, project, Role.VIEWER)
             for row in conn.execute(
                 stmt.order_by(schedules.c.created_at, projects.c.name, schedules.c.name)
             ).all():

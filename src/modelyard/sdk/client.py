@@ -30,9 +30,11 @@ if TYPE_CHECKING:
     from modelyard.datasets.service import DatasetService
     from modelyard.lineage.graph import LineageGraph
     from modelyard.lineage.service import LineageService
+    from modelyard.projects import Project, ProjectService
     from modelyard.remote import HttpSession, RemoteArtifacts, RemoteTracking
     from modelyard.remote.datasets import RemoteDatasets
     from modelyard.remote.lineage import RemoteLineage
+    from modelyard.remote.projects import RemoteProjects
     from modelyard.remote.schedules import RemoteSchedules
     from modelyard.schedules import ScheduleService
     from modelyard.sdk.datasets import Datasets
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
     from modelyard.services import Services
     from modelyard.store import Store
     from modelyard.tracking._buffer import LogBuffer
-    from modelyard.tracking.entities import ArtifactInfo, MetricHistory, Project, Run, RunPage
+    from modelyard.tracking.entities import ArtifactInfo, MetricHistory, Run, RunPage
     from modelyard.tracking.service import TrackingService
     from modelyard.tracking.system import SamplingThread
 
@@ -55,6 +57,7 @@ class Client:
     def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
         self.settings = settings if settings is not None else load_settings(**overrides)
         self._services: Services | None = None
+        self._projects: ProjectService | RemoteProjects | None = None
         self._tracking: TrackingService | RemoteTracking | None = None
         self._http: HttpSession | None = None
         self._remote_artifacts: RemoteArtifacts | None = None
@@ -105,6 +108,19 @@ class Client:
         """The blob store (embedded mode only)."""
         self._not_remote("the blob store")
         return self.services.blobs
+
+    @property
+    def projects(self) -> ProjectService | RemoteProjects:
+        """The project service: in this process, or on the server in remote mode (the
+        same methods either way)."""
+        if self._projects is None:
+            if self.is_remote:
+                from modelyard.remote.projects import RemoteProjects
+
+                self._projects = RemoteProjects(self._session())
+            else:
+                self._projects = self.services.projects
+        return self._projects
 
     @property
     def tracking(self) -> TrackingService | RemoteTracking:
@@ -217,13 +233,13 @@ class Client:
     # -- projects -------------------------------------------------------------------------
 
     def create_project(self, name: str, description: str = "") -> Project:
-        return self.tracking.create_project(name, description)
+        return self.projects.create(name, description)
 
     def get_project(self, name: str) -> Project:
-        return self.tracking.get_project(name)
+        return self.projects.get(name)
 
     def list_projects(self) -> list[Project]:
-        return self.tracking.list_projects()
+        return self.projects.list_projects()
 
     # -- runs -------------------------------------------------------------------------------
 
@@ -466,11 +482,11 @@ class Client:
         if self._services is not None:
             self._services.close()
             self._services = None
-            self._tracking = self._lineage = self._schedules = None
+            self._projects = self._tracking = self._lineage = self._schedules = None
         if self._http is not None:
             self._http.close()
             self._http = None
-            self._tracking = self._lineage = self._schedules = None
+            self._projects = self._tracking = self._lineage = self._schedules = None
             self._dataset_service = self._remote_artifacts = None
 
     def __enter__(self) -> Client:

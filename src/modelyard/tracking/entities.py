@@ -15,21 +15,12 @@ __all__ = [
     "TERMINAL_STATUSES",
     "ArtifactInfo",
     "MetricHistory",
-    "Project",
     "Run",
     "RunPage",
 ]
 
 RUN_STATUSES = ("running", "finished", "failed", "killed", "lost")
 TERMINAL_STATUSES = frozenset({"finished", "failed", "killed"})
-
-
-@dataclass(frozen=True, slots=True)
-class Project:
-    id: str
-    name: str
-    description: str
-    created_at: int
 
 
 @dataclass(frozen=True, slots=True)

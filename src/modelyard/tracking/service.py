@@ -1,15 +1,16 @@
-"""The tracking service: every rule about projects, runs, params, metrics, tags and
-artifacts lives here. Interfaces (SDK, CLI, the REST API) call these methods and never
-touch tables directly.
+"""The tracking service: every rule about runs, params, metrics, tags and artifacts
+lives here. Interfaces (SDK, CLI, the REST API) call these methods and never touch tables
+directly; projects are the project service's (``modelyard/projects``), which a new run's
+project is ensured by.
 
-A service acts for one :class:`~modelyard.governance.Actor` (the local operator unless
+A service acts for one :class:`~modelyard.governance.Actor` through its
+:class:`~modelyard.governance.access.Access` (the local operator unless
 :meth:`TrackingService.acting_as` says otherwise). A signed-in principal's project role is
 checked before every read and write: viewer reads, contributor writes runs and
-artifacts, admin deletes and restores; whoever creates a project becomes its admin.
-Projects, runs (created, resumed, ended, deleted, restored) and stored artifacts are
-recorded in the audit log in the same transaction as the change; the points, params and
-tags logged to a run are its data and are not audited one by one, but a tag changed on
-someone else's run is, with its old value.
+artifacts, admin deletes and restores. Runs (created, resumed, ended, deleted, restored)
+and stored artifacts are recorded in the audit log in the same transaction as the change;
+the points, params and tags logged to a run are its data and are not audited one by one,
+but a tag changed on someone else's run is, with its old value.
 
 A run's data is closed once it ends: the params, metrics, artifacts, child runs and
 lineage edges (:meth:`TrackingService.check_run_open`, asked by the dataset service) of
@@ -36,11 +37,10 @@ from sqlalchemy import Column, Connection, and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from modelyard import limits
-from modelyard._util import gc_paused, new_id, now_ms, validate_key, validate_name
+from modelyard._util import gc_paused, new_id, now_ms, validate_key
 from modelyard.artifacts import normalize_artifact_path
 from modelyard.artifacts.blobs import check_digest
 from modelyard.errors import (
-    AlreadyExists,
     Conflict,
     InvalidInput,
     ModelyardError,
@@ -49,14 +49,14 @@ from modelyard.errors import (
     StorageError,
     translate,
 )
-from modelyard.governance.audit import AuditLog
+from modelyard.governance.access import Access
 from modelyard.governance.identity import Actor
-from modelyard.governance.roles import Role, RoleService, missing_project
+from modelyard.governance.roles import Role
+from modelyard.projects.service import ProjectService
 from modelyard.store import Store
 from modelyard.store.tables import (
     artifacts,
     latest_metrics,
-    memberships,
     metrics,
     params,
     projects,
@@ -66,12 +66,10 @@ from modelyard.store.tables import (
 )
 from modelyard.tracking._buffer import Batch
 from modelyard.tracking._downsample import downsample
-from modelyard.tracking._projects import get_or_create_project
 from modelyard.tracking.entities import (
     TERMINAL_STATUSES,
     ArtifactInfo,
     MetricHistory,
-    Project,
     Run,
     RunPage,
 )
@@ -97,13 +95,19 @@ class TrackingService:
     blob_columns: ClassVar[tuple[Column[Any], ...]] = (artifacts.c.digest,)
 
     def __init__(
-        self, store: Store, *, heartbeat_timeout_s: float = 60.0, actor: Actor | None = None
+        self,
+        store: Store,
+        access: Access,
+        projects: ProjectService,
+        *,
+        heartbeat_timeout_s: float = 60.0,
     ) -> None:
+        """``access``: the actor, its checks and the audit log; ``projects``: the project
+        service a new run's project is ensured by."""
         self.store = store
+        self.access = access
+        self.projects = projects
         self.heartbeat_timeout_ms = int(heartbeat_timeout_s * 1000)
-        self.actor = actor if actor is not None else Actor.local()
-        self.audit = AuditLog(store)
-        self.roles = RoleService(store, audit=self.audit)
         self._run_projects: dict[str, str] = {}
         marks = ", ".join(["?" if store.is_sqlite else "%s"] * 4)
         self._insert_metrics_sql = (
@@ -128,26 +132,17 @@ class TrackingService:
         """This service acting for ``actor`` (sharing its caches): the server makes one
         per request for the signed-in principal."""
         view = copy.copy(self)
-        view.actor = actor
+        view.access = self.access.acting_as(actor)
+        view.projects = self.projects.acting_as(actor)
         return view
 
     # -- access -------------------------------------------------------------------
 
-    def _require(
-        self, conn: Connection, project: str, needed: Role, hidden: NotFound | None = None
-    ) -> None:
-        """Deny a signed-in principal without ``needed`` on ``project``; operators pass.
-        ``hidden``: the answer to a principal with no role there at all (see
-        :meth:`RoleService.check`)."""
-        principal = self.actor.principal
-        if principal is not None:
-            self.roles.check(conn, principal, project, needed, hidden=hidden)
-
     def _require_runs(self, conn: Connection, run_ids: Iterable[str], needed: Role) -> None:
-        """:meth:`_require` on the project of each run. For a signed-in principal, a run
+        """:meth:`Access.require` on the project of each run. For a signed-in principal, a run
         that does not exist and a run in a project where it has no role are the same
         NotFound (the first such run id), so that neither can be told from the other."""
-        if self.actor.principal is None:
+        if self.access.principal is None:
             return
         cache = self._run_projects
         wanted = set(run_ids)
@@ -168,12 +163,12 @@ class TrackingService:
                 by_project.setdefault(cache[run_id], []).append(run_id)
         unseen = [r for r in wanted if r not in cache]
         for project, ids in by_project.items():
-            if not self.roles.can_view(conn, self.actor.principal, project):
+            if not self.access.can_view(conn, project):
                 unseen += ids
         if unseen:
             raise _missing_run(min(unseen))
         for project in sorted(by_project):
-            self._require(conn, project, needed)
+            self.access.require(conn, project, needed)
 
     def require_run(self, conn: Connection, run_id: str, needed: Role) -> None:
         """Inside the caller's transaction: NotFound for a run that does not exist (or that
@@ -189,9 +184,6 @@ class TrackingService:
             if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
                 raise NotFound(f"run {run_id!r} does not exist", field="run_id")
             self._require_runs(conn, [run_id], Role.parse(needed))
-
-    def _audit(self, conn: Connection, action: str, kind: str, obj: str, summary: str) -> None:
-        self.audit.record(conn, self.actor, action, kind, obj, summary)
 
     # -- who may write what to a run ------------------------------------------------
 
@@ -218,20 +210,20 @@ class TrackingService:
         or for an operator (``local:<os user>``) the OS user it was started as. An actor
         with no identity (a server without sign-in acts as ``local`` for everyone) cannot
         be told apart from anyone, so it counts as the owner."""
-        principal = self.actor.principal
+        principal = self.access.principal
         if principal is not None:
             return principal.username == owner
-        name = self.actor.name
+        name = self.access.actor.name
         return not name.startswith("local:") or name == f"local:{owner}"
 
     def _may_reopen(self, conn: Connection, run: Any) -> bool:
         """Whether the actor may reopen ``run`` (resume it, or write to it while it is
         lost): its owner, an admin of its project, a global admin or an operator."""
-        principal = self.actor.principal
+        principal = self.access.principal
         if principal is None or principal.is_admin or principal.username == run.user_name:
             return True
         try:
-            self.roles.check(conn, principal, run.project, Role.ADMIN)
+            self.access.roles.check(conn, principal, run.project, Role.ADMIN)
         except PermissionDenied:
             return False
         return True
@@ -264,70 +256,6 @@ class TrackingService:
         if closed is not None:
             raise closed
 
-    # -- projects -----------------------------------------------------------------
-
-    def create_project(self, name: str, description: str = "") -> Project:
-        """Create a project; a signed-in creator becomes its admin."""
-        validate_name(name, "project")
-        limits.check_text(description, "description", limits.DESCRIPTION)
-        project = Project(id=new_id(), name=name, description=description, created_at=now_ms())
-        principal = self.actor.principal
-        try:
-            with self.store.write() as conn:
-                conn.execute(
-                    projects.insert().values(
-                        id=project.id,
-                        name=name,
-                        description=description,
-                        created_at=project.created_at,
-                    )
-                )
-                if principal is not None:
-                    conn.execute(
-                        memberships.insert().values(
-                            project_id=project.id,
-                            user_id=principal.user_id,
-                            role=Role.ADMIN.value,
-                            granted_at=project.created_at,
-                            granted_by=self.actor.name,
-                        )
-                    )
-                self._audit(conn, "project.created", "project", name, "project created")
-        except Conflict:
-            raise AlreadyExists(f"project {name!r} already exists", field="project") from None
-        return project
-
-    def get_project(self, name: str) -> Project:
-        with self.store.read() as conn:
-            row = conn.execute(select(projects).where(projects.c.name == name)).first()
-            if row is None:
-                raise missing_project(name)
-            self._require(conn, name, Role.VIEWER, hidden=missing_project(name))
-        return _project(row)
-
-    def ensure_project(self, name: str) -> Project:
-        """Get a project, creating it when missing (safe when several processes race), to
-        write in it. One the principal has no role in is PermissionDenied (it cannot be
-        hidden from someone who would create it under its name)."""
-        try:
-            return get_or_create_project(self, name)
-        except NotFound:
-            with self.store.read() as conn:
-                self._require(conn, name, Role.CONTRIBUTOR)
-            raise
-
-    def list_projects(self) -> list[Project]:
-        """Every project; for a signed-in principal, the projects they are a member of."""
-        stmt = select(projects).order_by(projects.c.name)
-        principal = self.actor.principal
-        if principal is not None and not principal.is_admin:
-            stmt = stmt.join(memberships, memberships.c.project_id == projects.c.id).where(
-                memberships.c.user_id == principal.user_id
-            )
-        with self.store.read() as conn:
-            rows = conn.execute(stmt).all()
-        return [_project(r) for r in rows]
-
     # -- runs: writes ---------------------------------------------------------------
 
     def create_run(
@@ -344,12 +272,12 @@ class TrackingService:
         run_id = new_id()
         start = now_ms()
         name = name or f"run-{run_id[:8]}"
-        if self.actor.principal is not None:
-            user = self.actor.principal.username
+        if self.access.principal is not None:
+            user = self.access.principal.username
         if not limits.check_text(name, "name", limits.RUN_NAME).strip():
             raise InvalidInput("a run name must not be blank", field="name")
         _check_run_text(user, host, entry_point, tags_ or {})
-        proj = self.ensure_project(project)
+        proj = self.projects.ensure(project)
         row = {
             "id": run_id,
             "project_id": proj.id,
@@ -363,7 +291,7 @@ class TrackingService:
             "entry_point": entry_point,
         }
         with self.store.write() as conn:
-            self._require(conn, project, Role.CONTRIBUTOR)
+            self.access.require(conn, project, Role.CONTRIBUTOR)
             if parent_id is not None:
                 parent = self._run_facts(conn, [parent_id]).get(parent_id)
                 if parent is None or parent.project != project:
@@ -381,7 +309,9 @@ class TrackingService:
                     tags.insert(),
                     [{"run_id": run_id, "key": k, "value": v} for k, v in tags_.items()],
                 )
-            self._audit(conn, "run.created", "run", run_id, f"run {name} in project {project}")
+            self.access.record(
+                conn, "run.created", "run", run_id, f"run {name} in project {project}"
+            )
         return Run(
             id=run_id,
             project=project,
@@ -415,7 +345,9 @@ class TrackingService:
                 .where(runs.c.id == run_id)
                 .values(status="running", end_time=None, error=None, heartbeat_at=now_ms())
             )
-            self._audit(conn, "run.resumed", "run", run_id, f"run resumed (was {run.status})")
+            self.access.record(
+                conn, "run.resumed", "run", run_id, f"run resumed (was {run.status})"
+            )
         return self.get_run(run_id)
 
     def last_steps(self, run_id: str) -> dict[str, int]:
@@ -480,7 +412,7 @@ class TrackingService:
             if closed is not None:
                 raise closed
             conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
-            self._audit(conn, "run.ended", "run", run_id, f"run ended: {status}")
+            self.access.record(conn, "run.ended", "run", run_id, f"run ended: {status}")
 
     def delete_run(self, run_id: str, *, permanent: bool = False) -> None:
         """Hide a run (and its children) from lists, or remove it and its rows for good."""
@@ -509,7 +441,9 @@ class TrackingService:
                     del self._series_cache[pair]
             how = "removed for good" if permanent else "deleted"
             action = "run.purged" if permanent else "run.deleted"
-            self._audit(conn, action, "run", run_id, f"run {how} with {len(ids) - 1} child run(s)")
+            self.access.record(
+                conn, action, "run", run_id, f"run {how} with {len(ids) - 1} child run(s)"
+            )
 
     def restore_run(self, run_id: str) -> int:
         """Show a deleted run again, with its child runs deleted with it (or after it);
@@ -528,7 +462,7 @@ class TrackingService:
                     .where(runs.c.id.in_(chunk), runs.c.deleted_at >= row.deleted_at)
                     .values(deleted_at=None)
                 ).rowcount
-            self._audit(
+            self.access.record(
                 conn,
                 "run.restored",
                 "run",
@@ -556,7 +490,7 @@ class TrackingService:
         _check_batch_text(batch)
         try:
             with self.store.write() as conn:
-                if self.actor.principal is not None:
+                if self.access.principal is not None:
                     self._require_runs(conn, _batch_runs(batch), Role.CONTRIBUTOR)
                 if batch_id is not None:
                     first_time = conn.execute(
@@ -643,7 +577,7 @@ class TrackingService:
                     continue
                 was = f"was {old[key]!r}" if key in old else "was unset"
                 summary = f"tag {key!r} of {owner}'s run set to {value!r} ({was})"
-                self._audit(conn, "run.tag_set", "run", run_id, summary)
+                self.access.record(conn, "run.tag_set", "run", run_id, summary)
 
     def _missing_runs(self, run_ids: set[str]) -> set[str]:
         found: set[str] = set()
@@ -758,7 +692,7 @@ class TrackingService:
                     .on_conflict_do_nothing(index_elements=["run_id", "path"])
                 ).rowcount
                 if added:
-                    self._audit(
+                    self.access.record(
                         conn, "artifact.stored", "run", run_id, f"{kind} {path} ({size} bytes)"
                     )
                     return info
@@ -834,7 +768,7 @@ class TrackingService:
             row = conn.execute(_run_select().where(runs.c.id == run_id)).first()
             if row is None:
                 raise _missing_run(run_id)
-            self._require(conn, row.project_name, Role.VIEWER, hidden=_missing_run(run_id))
+            self.access.require(conn, row.project_name, Role.VIEWER, hidden=_missing_run(run_id))
             return _hydrate(conn, [row])[0]
 
     def resolve_run_id(self, ref: str) -> str:
@@ -843,15 +777,9 @@ class TrackingService:
         if not _HEX.match(ref) or len(ref) < 6 or len(ref) > 32:
             raise InvalidInput(f"run id must be 6-32 hex digits; got {ref!r}", field="run_id")
         stmt = select(runs.c.id).where(runs.c.id.startswith(ref, autoescape=True))
-        principal = self.actor.principal
-        if principal is not None and not principal.is_admin:  # runs it may see, only
-            stmt = stmt.where(
-                runs.c.project_id.in_(
-                    select(memberships.c.project_id).where(
-                        memberships.c.user_id == principal.user_id
-                    )
-                )
-            )
+        readable = self.access.member_projects()
+        if readable is not None:  # runs it may see, only
+            stmt = stmt.where(runs.c.project_id.in_(readable))
         with self.store.read() as conn:
             found = conn.execute(stmt.limit(2)).scalars().all()
         if not found:
@@ -882,7 +810,7 @@ class TrackingService:
             )
         if isinstance(order_by, str):
             order_by = [order_by]
-        proj = self.get_project(project)
+        proj = self.projects.get(project)
         where = compile_filter(filter)
         order = compile_order_by(list(order_by or []))
         fingerprint = _fingerprint(project, filter, order_by, include_deleted)
@@ -975,7 +903,7 @@ class TrackingService:
             return set(conn.execute(stmt).scalars())
 
     def count_runs(self, project: str) -> int:
-        proj = self.get_project(project)
+        proj = self.projects.get(project)
         with self.store.read() as conn:
             stmt = select(func.count()).select_from(runs).where(runs.c.project_id == proj.id)
             return int(conn.execute(stmt).scalar_one())
@@ -1016,10 +944,6 @@ def _batch_runs(batch: Batch) -> set[str]:
     for rows in (batch.metrics, batch.params, batch.tags):
         found.update(row[0] for row in rows)
     return found
-
-
-def _project(row: Any) -> Project:
-    return Project(id=row.id, name=row.name, description=row.description, created_at=row.created_at)
 
 
 def _artifact(row: Any) -> ArtifactInfo:

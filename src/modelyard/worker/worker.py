@@ -166,7 +166,10 @@ class Worker:
         self.log = log or _stderr
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.client = Client(settings)
-        self.service = ScheduleService(self.client.store, clock=self.clock)
+        services = self.client.services
+        self.service = ScheduleService(
+            services.store, services.access, services.projects, clock=self.clock
+        )
         self.sources = PipelineSources.from_settings(settings)
         self._stop = threading.Event()
         self._interrupted = threading.Event()
