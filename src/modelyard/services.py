@@ -131,7 +131,7 @@ class Services:
         """The pipelines' step index."""
         with self._lock:
             if self._steps is None:
-                self._steps = StepIndex(self.store)
+                self._steps = StepIndex(self.store, self.access)
             return self._steps
 
     @property

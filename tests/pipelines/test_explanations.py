@@ -17,7 +17,6 @@ from modelyard.governance import SYSTEM, Governance
 from modelyard.pipelines import explain
 from modelyard.pipelines.explanations import parts_changes
 from modelyard.pipelines.fingerprint import KeyParts
-from modelyard.pipelines.index import StepIndex
 
 Write = Callable[..., dict[str, ModuleType]]
 
@@ -157,7 +156,7 @@ def test_deleted_runs_serve_no_cache_and_purged_runs_leave_no_rows(
     assert again.cached == []
 
     pipe_client.delete_run(again.run_id, permanent=True)
-    assert StepIndex(pipe_client.store).of_pipeline_run(again.run_id) == []
+    assert pipe_client.services.steps.of_pipeline_run(again.run_id) == []
     with pytest.raises(NotFound):
         explain(again.run_id, client=pipe_client)
     with pytest.raises(InvalidInput, match="is not a pipeline run"):

@@ -13,7 +13,7 @@ from types import ModuleType
 import pandas as pd
 import pytest
 
-from modelyard import Client, InvalidInput, NotFound
+from modelyard import Client, InvalidInput, NotFound, PermissionDenied
 from modelyard.config import Settings
 from modelyard.pipelines import explain
 
@@ -272,11 +272,11 @@ def test_garbage_collection_keeps_step_outputs(pipe_client: Client, steps: Modul
 def test_the_step_index_answers_gc_for_the_blobs_of_step_outputs(
     pipe_client: Client, steps: ModuleType, tmp_path: Path
 ) -> None:
-    from modelyard.pipelines.index import OutputRef, StepIndex
+    from modelyard.pipelines.index import OutputRef
 
     result = steps.squares.run(n=3, client=pipe_client)
     files = {o.digest for o in (step.output for step in result.steps.values()) if o}
-    index = StepIndex(pipe_client.store)
+    index = pipe_client.services.steps
     assert index.referenced_digests() == files and len(files) == 2
     assert index.tree_digests() == set()
     (tmp_path / "model").mkdir()
@@ -300,6 +300,66 @@ def test_the_step_index_answers_gc_for_the_blobs_of_step_outputs(
         )
     assert index.referenced_digests() == files | {tree.digest}
     assert index.tree_digests() == {tree.digest}
+
+
+def test_step_runs_are_recorded_by_contributors_with_an_audit_event(
+    pipe_client: Client, steps: ModuleType
+) -> None:
+    from modelyard.governance import SYSTEM, Actor, Governance
+
+    result = steps.squares.run(n=3, client=pipe_client, project="secret")
+    gov = Governance(pipe_client.store)
+
+    def recorded() -> list[tuple[str, str, str]]:
+        return [
+            (e["actor"], e["object_id"], e["summary"])
+            for e in gov.audit.export(actor=SYSTEM)
+            if e["action"] == "step.recorded"
+        ]
+
+    operator = pipe_client.services.access.actor.name
+    ran = "of pipeline squares in project secret: ran"
+    assert recorded() == [
+        (operator, result.steps[name].run_id, f"step {name} {ran}") for name in ("table", "summary")
+    ]
+    index = pipe_client.services.steps
+    record = index.of_pipeline_run(result.run_id)[0]
+    with pipe_client.start_run("secret") as run:  # a step run not recorded yet
+        pass
+    for name, role in (("vic", "viewer"), ("wes", "contributor")):
+        gov.users.create_service_account(name, actor=SYSTEM)
+        gov.roles.grant("secret", name, role, actor=SYSTEM)
+    gov.users.create_service_account("oz", actor=SYSTEM)
+
+    def record_as(name: str) -> None:
+        acting = index.acting_as(Actor.of(gov.users.get_user(name).principal()))
+        with pipe_client.store.write() as conn:
+            acting.record(
+                conn,
+                run_id=run.id,
+                pipeline_run_id=result.run_id,
+                project_id=str(index.project_of(result.run_id)),
+                pipeline=record.pipeline,
+                step="extra",
+                parts=record.parts,
+                cached=True,
+                source_run_id=record.run_id,
+                output=record.output,
+            )
+
+    with pytest.raises(PermissionDenied, match="needs role contributor on project secret"):
+        record_as("vic")
+    with pytest.raises(NotFound, match=f"run '{run.id}' does not exist"):  # no role there
+        record_as("oz")
+    assert len(index.of_pipeline_run(result.run_id)) == 2 and len(recorded()) == 2
+    record_as("wes")
+    assert [r.step for r in index.of_pipeline_run(result.run_id)][-1] == "extra"
+    assert recorded()[-1] == (
+        "wes",
+        run.id,
+        f"step extra of pipeline squares in project secret: cached from run {record.run_id}",
+    )
+    assert gov.audit.verify(actor=SYSTEM).ok
 
 
 def test_a_param_too_long_to_log_fails_the_runs_it_was_given_to(

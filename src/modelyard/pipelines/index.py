@@ -3,10 +3,14 @@
 It is the cache (the newest finished, not deleted step run of a project with a given key
 whose outputs are known) and the memory ``explain`` compares against (the key parts of
 each step run, and which run an earlier one of the same step was).
+
+A step run is recorded (:meth:`StepIndex.record`) in the caller's write transaction, for
+an actor that may write to the run's project (contributor), with an audit event.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -14,9 +18,13 @@ from typing import Any, ClassVar
 from sqlalchemy import Column, Connection, and_, select
 
 from modelyard._util import now_ms
+from modelyard.errors import InvalidInput, NotFound
+from modelyard.governance.access import Access
+from modelyard.governance.identity import Actor
+from modelyard.governance.roles import Role
 from modelyard.pipelines.fingerprint import KeyParts
 from modelyard.store import Store
-from modelyard.store.tables import runs, step_runs
+from modelyard.store.tables import projects, runs, step_runs
 
 __all__ = ["OutputRef", "StepIndex", "StepRecord"]
 
@@ -69,8 +77,16 @@ class StepIndex:
     #: The blobs of step outputs, for garbage collection.
     blob_columns: ClassVar[tuple[Column[Any], ...]] = (step_runs.c.outputs,)
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, access: Access) -> None:
+        """``access``: the actor, its checks and the audit log."""
         self.store = store
+        self.access = access
+
+    def acting_as(self, actor: Actor) -> StepIndex:
+        """This index acting for ``actor``."""
+        view = copy.copy(self)
+        view.access = self.access.acting_as(actor)
+        return view
 
     def record(
         self,
@@ -86,7 +102,24 @@ class StepIndex:
         source_run_id: str | None,
         output: OutputRef | None,
     ) -> None:
-        """Insert the row of a step run inside the caller's write transaction."""
+        """Insert the row of a step run inside the caller's write transaction, and its
+        audit event. The actor must be a contributor of the run's project, ``project_id``
+        (a run it has no role in is NotFound, as a missing one). Not the closed-run rule:
+        a step run is recorded even when a worker has already ended it (an interrupted
+        fire)."""
+        found = conn.execute(
+            select(runs.c.project_id, projects.c.name)
+            .join(projects, projects.c.id == runs.c.project_id)
+            .where(runs.c.id == run_id)
+        ).first()
+        missing = NotFound(f"run {run_id!r} does not exist", field="run_id")
+        if found is None:
+            raise missing
+        self.access.require(conn, found.name, Role.CONTRIBUTOR, hidden=missing)
+        if found.project_id != project_id:
+            raise InvalidInput(
+                f"run {run_id} is not in the project of its step record", field="project_id"
+            )
         conn.execute(
             step_runs.insert().values(
                 run_id=run_id,
@@ -102,6 +135,12 @@ class StepIndex:
                 created_at=now_ms(),
             )
         )
+        if source_run_id is not None:
+            outcome = f"cached from run {source_run_id}"
+        else:
+            outcome = "failed" if output is None else "ran"
+        summary = f"step {step} of pipeline {pipeline} in project {found.name}: {outcome}"
+        self.access.record(conn, "step.recorded", "run", run_id, summary)
 
     def find_cached(self, project_id: str, key: str) -> StepRecord | None:
         """The newest usable step run with ``key``: finished, not deleted, outputs known."""
