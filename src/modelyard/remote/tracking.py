@@ -7,7 +7,7 @@ and ``ActiveRun`` run unchanged against a server. Left out, as server-side busin
 ``remote/artifacts.py``, and checked by the server before it stages them),
 ``referenced_digests`` and ``tree_digests`` (garbage collection runs next to the blob
 store), ``sweep_lost`` (every read does it on the server) and ``count_runs``. Projects
-are :class:`~modelyard.remote.projects.RemoteProjects`'.
+go through :class:`~modelyard.remote.projects.RemoteProjects` (``Client.projects``).
 """
 
 from __future__ import annotations
