@@ -21,9 +21,9 @@ from modelyard.datasets.service import DatasetService
 from modelyard.governance import Governance, SecretBox
 from modelyard.governance.access import Access
 from modelyard.lineage.service import LineageService
-from modelyard.pipelines.index import StepIndex
 from modelyard.projects.service import ProjectService
 from modelyard.schedules.service import ScheduleService
+from modelyard.steps.service import StepIndex
 from modelyard.store import open_store
 from modelyard.tracking.service import TrackingService
 

@@ -16,8 +16,8 @@ from sklearn.linear_model import LinearRegression
 from modelyard import Client, CorruptBlob, InvalidInput
 from modelyard.pipelines import materializers, register_materializer
 from modelyard.pipelines.execute import load_output
-from modelyard.pipelines.index import OutputRef
 from modelyard.pipelines.materializers import materializer_for, materializer_named
+from modelyard.steps.entities import OutputRef
 from plugin_support import install_entry_point
 
 

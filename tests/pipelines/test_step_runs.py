@@ -272,7 +272,7 @@ def test_garbage_collection_keeps_step_outputs(pipe_client: Client, steps: Modul
 def test_the_step_index_answers_gc_for_the_blobs_of_step_outputs(
     pipe_client: Client, steps: ModuleType, tmp_path: Path
 ) -> None:
-    from modelyard.pipelines.index import OutputRef
+    from modelyard.steps.entities import OutputRef
 
     result = steps.squares.run(n=3, client=pipe_client)
     files = {o.digest for o in (step.output for step in result.steps.values()) if o}

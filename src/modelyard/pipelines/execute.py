@@ -28,10 +28,10 @@ from modelyard.errors import InvalidInput
 from modelyard.lineage.edges import ARTIFACT, INPUT, OUTPUT, RUN
 from modelyard.lineage.service import Edge
 from modelyard.pipelines.fingerprint import KeyParts
-from modelyard.pipelines.index import OutputRef, StepRecord
 from modelyard.pipelines.materializers import materializer_for, materializer_named
 from modelyard.pipelines.result import StepResult
 from modelyard.pipelines.step import Step
+from modelyard.steps.entities import OutputRef, StepRecord
 
 if TYPE_CHECKING:
     from modelyard.sdk.client import Client

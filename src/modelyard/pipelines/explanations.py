@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from modelyard.errors import InvalidInput
 from modelyard.pipelines.execute import CACHE_OFF_TAG
 from modelyard.pipelines.fingerprint import KeyParts
-from modelyard.pipelines.index import StepIndex, StepRecord
+from modelyard.steps.entities import StepRecord
+from modelyard.steps.service import StepIndex
 
 if TYPE_CHECKING:
     from modelyard.sdk.client import Client

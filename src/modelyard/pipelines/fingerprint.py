@@ -33,7 +33,6 @@ import sys
 import sysconfig
 import types
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,7 @@ from modelyard._util import canonical_json
 from modelyard.artifacts.blobs import local_digest
 from modelyard.errors import InvalidInput, ModelyardError, NotFound
 from modelyard.pipelines.step import Step
+from modelyard.steps.entities import KeyParts
 
 __all__ = [
     "KeyParts",
@@ -55,32 +55,6 @@ __all__ = [
 ]
 
 _CONSTANT_TYPES = (str, int, float, bool, bytes, type(None))
-
-
-@dataclass(frozen=True, slots=True)
-class KeyParts:
-    """What a cache key is computed from (kept with each step run for ``explain``)."""
-
-    function: str
-    code: dict[str, str]
-    constants: dict[str, str]
-    params: dict[str, Any]
-    inputs: dict[str, str]
-    env: dict[str, Any]
-    files: dict[str, str] = field(default_factory=dict)
-
-    def key(self) -> str:
-        return blake3(self.to_json().encode()).hexdigest()
-
-    def to_json(self) -> str:
-        parts = asdict(self)
-        if not self.files:  # the keys of steps without file params stay as they were
-            del parts["files"]
-        return canonical_json(parts)
-
-    @classmethod
-    def from_json(cls, text: str) -> KeyParts:
-        return cls(**json.loads(text))
 
 
 def key_parts(

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from modelyard.errors import NotFound
-from modelyard.pipelines.index import OutputRef
+from modelyard.steps.entities import OutputRef
 
 if TYPE_CHECKING:
     from modelyard.sdk.client import Client

@@ -1,4 +1,4 @@
-"""The step index: one ``step_runs`` row per step run, in the metadata store.
+"""The step index (a service): one ``step_runs`` row per step run, in the metadata store.
 
 It is the cache (the newest finished, not deleted step run of a project with a given key
 whose outputs are known) and the memory ``explain`` compares against (the key parts of
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sqlalchemy import Column, Connection, and_, select
@@ -22,53 +21,11 @@ from modelyard.errors import InvalidInput, NotFound
 from modelyard.governance.access import Access
 from modelyard.governance.identity import Actor
 from modelyard.governance.roles import Role
-from modelyard.pipelines.fingerprint import KeyParts
+from modelyard.steps.entities import KeyParts, OutputRef, StepRecord
 from modelyard.store import Store
 from modelyard.store.tables import projects, runs, step_runs
 
-__all__ = ["OutputRef", "StepIndex", "StepRecord"]
-
-
-@dataclass(frozen=True, slots=True)
-class OutputRef:
-    """A stored step output: the artifact (``path`` in the run that made it, blob
-    ``digest``, ``kind`` file or tree, ``size``) and the materializer that reads it."""
-
-    path: str
-    digest: str
-    kind: str
-    size: int
-    materializer: str
-    type: str
-    dataset: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "digest": self.digest,
-            "kind": self.kind,
-            "size": self.size,
-            "materializer": self.materializer,
-            "type": self.type,
-            "dataset": self.dataset,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class StepRecord:
-    """One step run as the index keeps it."""
-
-    run_id: str
-    pipeline_run_id: str
-    pipeline: str
-    step: str
-    cache_key: str
-    parts: KeyParts
-    cached: bool
-    source_run_id: str | None
-    output: OutputRef | None
-    created_at: int
-    status: str
+__all__ = ["StepIndex"]
 
 
 class StepIndex:
