@@ -67,6 +67,7 @@ from modelyard.store.tables import (
 from modelyard.tracking._buffer import Batch
 from modelyard.tracking._downsample import downsample
 from modelyard.tracking._projects import get_or_create_project
+from modelyard.tracking._values import as_metric_value, as_step, as_timestamp
 from modelyard.tracking.entities import (
     TERMINAL_STATUSES,
     ArtifactInfo,
@@ -76,16 +77,18 @@ from modelyard.tracking.entities import (
     RunPage,
 )
 
-__all__ = ["TrackingService"]
+__all__ = ["BATCH_ID_PATTERN", "TrackingService"]
 
+#: A client batch id: 8-64 printable ASCII characters.
+BATCH_ID_PATTERN = r"^[\x21-\x7e]{8,64}$"
 MAX_RESULTS = 50_000
 MAX_HISTORY_POINTS = 1_000_000
 _RUN_PROJECT_CACHE = 100_000
 #: How long a client batch id is remembered (clients give up retrying after minutes).
 WRITE_BATCH_RETENTION_S = 7 * 24 * 3600.0
 _CHUNK = 500
+_BATCH_ID = re.compile(BATCH_ID_PATTERN)
 _HEX = re.compile(r"^[0-9a-f]+$")
-_MAX_INT64 = 2**63 - 1
 _ARTIFACT_KINDS = frozenset({"file", "tree"})
 _LIVE = ("running", "lost")
 
@@ -533,6 +536,9 @@ class TrackingService:
     def write_batch(self, batch: Batch, batch_id: str | None = None) -> ModelyardError | None:
         """Store one batch of buffered values in one transaction.
 
+        Every row is checked first (``_checked_batch``: counts, keys, text, numbers): a
+        batch that breaks a rule is InvalidInput and nothing of it is stored.
+
         ``batch_id`` (client-generated) makes the write idempotent: a batch whose id was
         stored already is skipped, so a retried request never duplicates rows. Returns a
         deferred error (a param conflict with another writer) after storing the rest of
@@ -544,9 +550,14 @@ class TrackingService:
         someone else's run is audited with its old value.
         """
         deferred: ModelyardError | None = None
-        if batch_id is not None and (not isinstance(batch_id, str) or not 8 <= len(batch_id) <= 64):
-            raise InvalidInput("batch_id must be a string of 8-64 characters", field="batch_id")
-        _check_batch_text(batch)
+        if batch_id is not None and (
+            not isinstance(batch_id, str) or not _BATCH_ID.match(batch_id)
+        ):
+            raise InvalidInput(
+                f"batch_id must be 8-64 printable ASCII characters; got {limits.preview(batch_id)}",
+                field="batch_id",
+            )
+        batch = _checked_batch(batch)
         try:
             with self.store.write() as conn:
                 if self.actor.principal is not None:
@@ -991,10 +1002,10 @@ def _non_negative_int(field: str, value: Any) -> int:
     if (
         isinstance(value, bool)
         or not isinstance(value, numbers.Integral)
-        or not 0 <= int(value) <= _MAX_INT64
+        or not 0 <= int(value) <= limits.INTEGER
     ):
         raise InvalidInput(
-            f"{field} must be an integer from 0 to {_MAX_INT64}; got {value!r}", field=field
+            f"{field} must be an integer from 0 to {limits.INTEGER}; got {value!r}", field=field
         )
     return int(value)
 
@@ -1127,12 +1138,43 @@ def _check_tags(pairs: Iterable[tuple[str, str]]) -> None:
         limits.check_text(value, f"tags.{key}", limits.TAG_VALUE)
 
 
-def _check_batch_text(batch: Batch) -> None:
-    """Every key and value of ``batch`` within :mod:`modelyard.limits` (before any of it
-    is stored)."""
+def _checked_batch(batch: Batch) -> Batch:
+    """``batch`` when every row keeps the rules (before any of it is stored): at most
+    :data:`~modelyard.limits.BATCH_ROWS` rows of each kind, keys and text within
+    :mod:`modelyard.limits`, metric points a number at an integer step and time (see
+    ``tracking/_values.py``). A point given as another kind of number (an int value, a
+    NumPy step) comes back as float and int, in a copy; anything else is InvalidInput."""
+    for kind, rows in (
+        ("metrics", batch.metrics),
+        ("params", batch.params),
+        ("tags", batch.tags),
+        ("heartbeats", batch.heartbeats),
+    ):
+        if len(rows) > limits.BATCH_ROWS:
+            raise InvalidInput(
+                f"a batch holds at most {limits.BATCH_ROWS:,} {kind}, not {len(rows):,}",
+                field=kind,
+            )
     for key in {row[1] for row in batch.metrics}:
         validate_key(key, "metric key")
     for _, key, value in batch.params:
         validate_key(key, "param key")
         limits.check_text(value, f"params.{key}", limits.PARAM_VALUE)
     _check_tags((key, value) for _, key, value in batch.tags)
+    top = limits.INTEGER
+    for _, _, number, step, stamp in batch.metrics:  # the common case, at ~100 ns a point
+        if not (
+            type(number) is float
+            and type(step) is int
+            and type(stamp) is int
+            and 0 <= step <= top
+            and 0 <= stamp <= top
+        ):
+            break
+    else:
+        return batch
+    points = [
+        (run_id, key, as_metric_value(key, value), as_step(step), as_timestamp(stamp))
+        for run_id, key, value, step, stamp in batch.metrics
+    ]
+    return Batch(metrics=points, params=batch.params, tags=batch.tags, heartbeats=batch.heartbeats)
