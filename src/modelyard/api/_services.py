@@ -78,7 +78,9 @@ class Services:
                 raise
             self._store = store
             self._tracking = TrackingService(
-                store, heartbeat_timeout_s=self.settings.tracking.heartbeat_timeout_s
+                store,
+                blobs=self._blobs,
+                heartbeat_timeout_s=self.settings.tracking.heartbeat_timeout_s,
             )
             self._datasets = DatasetService(store, self._blobs)
             self._schedules = ScheduleService(  # a request names code; only a worker imports

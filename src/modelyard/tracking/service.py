@@ -30,15 +30,17 @@ import math
 import numbers
 import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
+from blake3 import blake3
 from sqlalchemy import Column, Connection, and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from modelyard import limits
 from modelyard._util import gc_paused, new_id, now_ms, validate_key, validate_name
-from modelyard.artifacts import normalize_artifact_path
-from modelyard.artifacts.blobs import check_digest
+from modelyard.artifacts import BlobInfo, BlobStore, normalize_artifact_path
+from modelyard.artifacts.blobs import check_digest, local_digest
 from modelyard.errors import (
     AlreadyExists,
     Conflict,
@@ -71,10 +73,12 @@ from modelyard.tracking._values import as_metric_value, as_step, as_timestamp
 from modelyard.tracking.entities import (
     TERMINAL_STATUSES,
     ArtifactInfo,
+    ArtifactSource,
     MetricHistory,
     Project,
     Run,
     RunPage,
+    TarArchive,
 )
 
 __all__ = ["BATCH_ID_PATTERN", "TrackingService"]
@@ -100,9 +104,17 @@ class TrackingService:
     blob_columns: ClassVar[tuple[Column[Any], ...]] = (artifacts.c.digest,)
 
     def __init__(
-        self, store: Store, *, heartbeat_timeout_s: float = 60.0, actor: Actor | None = None
+        self,
+        store: Store,
+        *,
+        blobs: BlobStore | None = None,
+        heartbeat_timeout_s: float = 60.0,
+        actor: Actor | None = None,
     ) -> None:
+        """``blobs``: where :meth:`store_artifact` puts the bytes of artifacts (a service
+        without one records artifacts stored elsewhere, :meth:`record_artifact`)."""
         self.store = store
+        self.blobs = blobs
         self.heartbeat_timeout_ms = int(heartbeat_timeout_s * 1000)
         self.actor = actor if actor is not None else Actor.local()
         self.audit = AuditLog(store)
@@ -735,10 +747,33 @@ class TrackingService:
         PermissionDenied, InvalidInput for the name, Conflict for a run whose artifacts
         are closed or a file/folder clash (the server asks before it stages an upload, the
         SDK before it stores blobs)."""
+        self._stored_as(run_id, path)
+
+    def _stored_as(self, run_id: str, path: str) -> Any:
+        """:meth:`check_artifact`, returning the artifact stored as ``path`` (None if the
+        name is free)."""
         path = normalize_artifact_path(path)
         with self.store.read() as conn:
             self._require_runs(conn, [run_id], Role.CONTRIBUTOR)
-            self._artifact_slot(conn, self._run_fact(conn, run_id), path)
+            return self._artifact_slot(conn, self._run_fact(conn, run_id), path)
+
+    def store_artifact(self, run_id: str, path: str, source: ArtifactSource) -> ArtifactInfo:
+        """Store ``source`` as artifact ``path`` of a run: bytes or a local file as a file,
+        a local folder or a :class:`~modelyard.tracking.entities.TarArchive` as a tree.
+
+        What :meth:`record_artifact` would refuse is refused before a blob is stored: the
+        checks of :meth:`check_artifact` first and, when the name is taken, the bytes are
+        hashed without being stored and compared (the same bytes again return the
+        artifact as stored, others are Conflict; a tar archive, which is unpacked to be
+        hashed, is stored and then compared). Then the bytes are put and recorded."""
+        if self.blobs is None:
+            raise StorageError("this tracking service has no blob store to put artifacts in")
+        path = normalize_artifact_path(path)
+        if self._stored_as(run_id, path) is not None and not isinstance(source, TarArchive):
+            info = _digest(source)
+        else:
+            info = _put(self.blobs, source)
+        return self.record_artifact(run_id, path, info.digest, info.kind, info.size)
 
     def record_artifact(
         self, run_id: str, path: str, digest: str, kind: str, size: int
@@ -1008,6 +1043,25 @@ def _non_negative_int(field: str, value: Any) -> int:
             f"{field} must be an integer from 0 to {limits.INTEGER}; got {value!r}", field=field
         )
     return int(value)
+
+
+def _digest(source: bytes | Path) -> BlobInfo:
+    """What putting ``source`` would give, without storing it."""
+    if isinstance(source, bytes):
+        return BlobInfo(blake3(source).hexdigest(), len(source))
+    return local_digest(source)
+
+
+def _put(blobs: BlobStore, source: ArtifactSource) -> BlobInfo:
+    """Put the bytes of an artifact in the blob store."""
+    if isinstance(source, TarArchive):
+        with open(source.path, "rb") as tar:
+            return blobs.put_tar(tar)
+    if isinstance(source, bytes):
+        return blobs.put_bytes(source)
+    if source.is_dir():
+        return blobs.put_tree(source)
+    return blobs.put_file(source)
 
 
 def _missing_run(run_id: str) -> NotFound:
