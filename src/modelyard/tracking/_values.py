@@ -11,8 +11,8 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-from modelyard import limits
 from modelyard.errors import InvalidInput
+from modelyard.limits import INTEGER
 
 __all__ = ["as_metric_value", "as_step", "as_timestamp"]
 
@@ -34,9 +34,7 @@ def as_step(step: Any) -> int:
     """``step`` as an int from 0 to :data:`~modelyard.limits.INTEGER`."""
     if _in_range(step):
         return int(step)
-    raise InvalidInput(
-        f"step must be an integer from 0 to {limits.INTEGER}; got {step!r}", field="step"
-    )
+    raise InvalidInput(f"step must be an integer from 0 to {INTEGER}; got {step!r}", field="step")
 
 
 def as_timestamp(timestamp: Any) -> int:
@@ -54,5 +52,5 @@ def _in_range(value: Any) -> bool:
     return (
         isinstance(value, numbers.Integral)
         and not isinstance(value, bool)
-        and 0 <= int(value) <= limits.INTEGER
+        and 0 <= int(value) <= INTEGER
     )
