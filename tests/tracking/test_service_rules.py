@@ -1,6 +1,7 @@
 """The tracking service holds a batch to every rule itself, called directly (no SDK, no
 REST API): rows per batch, metric points (a number at an integer step and time within
-limits.INTEGER), batch ids. A batch that breaks one is InvalidInput and stores nothing."""
+limits.INTEGER), batch ids, run ids. A batch that breaks one is InvalidInput and stores
+nothing (on PostgreSQL a NUL or a number as a run id was a StorageError before)."""
 
 from __future__ import annotations
 
@@ -96,3 +97,22 @@ def test_a_batch_id_is_8_to_64_printable_ascii_characters(
         service.write_batch(Batch(tags=[(run.id, "k", "v")]), batch_id)
     assert exc.value.field == "batch_id"
     _nothing_stored(service, run.id)
+
+
+@pytest.mark.parametrize("bad", ["ab\x00cd", "", 7, None])
+def test_run_ids_are_strings_without_nul(service: TrackingService, bad: Any) -> None:
+    run = service.create_run("p")
+    for batch in (
+        Batch(metrics=[(run.id, "loss", 0.5, 0, 1), (bad, "loss", 0.5, 0, 1)]),
+        Batch(tags=[(run.id, "k", "v"), (bad, "k", "v")]),
+        Batch(heartbeats=[run.id, bad]),
+    ):
+        with pytest.raises(InvalidInput) as exc:
+            service.write_batch(batch)
+        assert exc.value.field == "run_id"
+    if bad is not None:  # no parent_id: a top-level run
+        with pytest.raises(InvalidInput) as parent:
+            service.create_run("p", parent_id=bad)
+        assert parent.value.field == "parent_id"
+    _nothing_stored(service, run.id)
+    assert len(service.search_runs("p").runs) == 1  # no child run was created

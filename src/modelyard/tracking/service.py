@@ -357,6 +357,8 @@ class TrackingService:
         if not limits.check_text(name, "name", limits.RUN_NAME).strip():
             raise InvalidInput("a run name must not be blank", field="name")
         _check_run_text(user, host, entry_point, tags_ or {})
+        if parent_id is not None:
+            _check_run_refs([parent_id], "parent_id")
         proj = self.ensure_project(project)
         row = {
             "id": run_id,
@@ -1192,12 +1194,23 @@ def _check_tags(pairs: Iterable[tuple[str, str]]) -> None:
         limits.check_text(value, f"tags.{key}", limits.TAG_VALUE)
 
 
+def _check_run_refs(run_ids: Iterable[object], field: str) -> None:
+    """Each a reference to a run: a non-empty string without NUL (one that names no run is
+    NotFound when it is looked up; anything else is InvalidInput before)."""
+    for run_id in run_ids:
+        if not isinstance(run_id, str) or not run_id or "\x00" in run_id:
+            raise InvalidInput(
+                f"{field} must be a run id; got {limits.preview(run_id)}", field=field
+            )
+
+
 def _checked_batch(batch: Batch) -> Batch:
     """``batch`` when every row keeps the rules (before any of it is stored): at most
     :data:`~modelyard.limits.BATCH_ROWS` rows of each kind, keys and text within
-    :mod:`modelyard.limits`, metric points a number at an integer step and time (see
-    ``tracking/_values.py``). A point given as another kind of number (an int value, a
-    NumPy step) comes back as float and int, in a copy; anything else is InvalidInput."""
+    :mod:`modelyard.limits`, run ids strings (see :func:`_check_run_refs`), metric points a
+    number at an integer step and time (see ``tracking/_values.py``). A point given as
+    another kind of number (an int value, a NumPy step) comes back as float and int, in a
+    copy; anything else is InvalidInput."""
     for kind, rows in (
         ("metrics", batch.metrics),
         ("params", batch.params),
@@ -1209,6 +1222,11 @@ def _checked_batch(batch: Batch) -> Batch:
                 f"a batch holds at most {limits.BATCH_ROWS:,} {kind}, not {len(rows):,}",
                 field=kind,
             )
+    try:
+        run_ids = _batch_runs(batch)
+    except TypeError:  # an unhashable run id
+        raise InvalidInput("run ids must be strings", field="run_id") from None
+    _check_run_refs(run_ids, "run_id")
     for key in {row[1] for row in batch.metrics}:
         validate_key(key, "metric key")
     for _, key, value in batch.params:
