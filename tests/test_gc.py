@@ -47,7 +47,7 @@ def test_each_column_named_like_a_digest_is_marked_a_blob_or_explained() -> None
 def test_what_gc_asks_answers_for_every_blob_column(client: Client) -> None:
     answered = [
         f"{c.table.name}.{c.name}"
-        for holder in client._blob_references()
+        for holder in client.services.blob_references()
         for c in holder.blob_columns
     ]
     assert sorted(answered) == sorted(n for n, blob in _columns().items() if blob)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from modelyard import datasets as datasets  # the ``modelyard.datasets`` sugar (light)
 from modelyard import pipelines as pipelines  # ``modelyard.pipelines`` (light until run)
-from modelyard.client import DEFAULT_PROJECT, Client
+from modelyard._version import __version__
 from modelyard.config import Settings, load_settings
 from modelyard.errors import (
     AlreadyExists,
@@ -27,14 +27,15 @@ from modelyard.errors import (
     StorageError,
 )
 from modelyard.pipelines import pipeline, step
+from modelyard.sdk.client import DEFAULT_PROJECT, Client
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from modelyard._lineage import LineageGraph
-    from modelyard.tracking import ActiveRun, MetricHistory, Run, RunPage
+    from modelyard.lineage.graph import LineageGraph
+    from modelyard.sdk.run import ActiveRun
+    from modelyard.tracking import MetricHistory, Run, RunPage
 
-__version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_PROJECT",
@@ -77,7 +78,7 @@ def connect(url: str, token: str | None = None, **overrides: Any) -> Client:
 
 def active_run() -> ActiveRun | None:
     """The innermost run entered with ``with`` in this context, if any."""
-    from modelyard.tracking.run import active_run as _active
+    from modelyard.sdk.run import active_run as _active
 
     return _active()
 
@@ -173,6 +174,6 @@ def lineage(
 def autolog(project: str | None = None, *, log_models: bool = True, disable: bool = False) -> None:
     """Record params, fit time, training score and the fitted model of every scikit-learn
     ``fit`` (into the active run, or a new run in ``project``)."""
-    from modelyard.tracking.autolog import configure
+    from modelyard.sdk.autolog import configure
 
     configure(project=project, log_models=log_models, disable=disable)

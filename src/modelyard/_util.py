@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
+import math
 import re
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 from modelyard import limits
 from modelyard.errors import InvalidInput
 
-__all__ = ["gc_paused", "new_id", "now_ms", "validate_key", "validate_name"]
+__all__ = ["canonical_json", "gc_paused", "new_id", "now_ms", "validate_key", "validate_name"]
 
 
 _NAME = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{limits.NAME - 1}}}$")
@@ -100,3 +103,42 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         _GC_PAUSES.leave()
+
+
+def canonical_json(value: Any, where: str = "value") -> str:
+    """``value`` as canonical JSON (sorted keys, no spaces); InvalidInput naming ``where``
+    for anything but None, bools, ints, finite floats, strings, lists, tuples and dicts
+    with string keys."""
+    _check_canonical(value, where)
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except ValueError as exc:  # an int too long to print (sys.set_int_max_str_digits)
+        raise InvalidInput(f"{where} has no canonical JSON: {exc}", field=where) from None
+
+
+def _check_canonical(value: Any, where: str) -> None:
+    if value is None or isinstance(value, bool | int | str):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInput(f"{where} is {value}, which has no canonical JSON", field=where)
+        return
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_canonical(item, f"{where}[{i}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInput(
+                    f"{where} has the key {key!r}; only string keys have canonical JSON",
+                    field=where,
+                )
+            _check_canonical(item, f"{where}[{key!r}]")
+        return
+    raise InvalidInput(
+        f"{where} is a {type(value).__module__}.{type(value).__qualname__}, which has no "
+        "canonical JSON; pass plain values (str, int, float, bool, None, lists, dicts) as "
+        "params, or make it the output of a step",
+        field=where,
+    )

@@ -11,10 +11,7 @@ from __future__ import annotations
 import errno
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
-
-if TYPE_CHECKING:
-    from modelyard.data.validation import ValidationReport
+from typing import Any, ClassVar, Protocol
 
 __all__ = [
     "AlreadyExists",
@@ -84,6 +81,16 @@ class UnsupportedMediaType(InvalidInput):
     http_status = 415
 
 
+class ValidationFindings(Protocol):
+    """What this module needs of a :class:`~modelyard.data.ValidationReport` (named by
+    its shape, so that errors, the ground floor, imports nothing of ``data``)."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    def summary(self) -> str: ...
+
+
 class DataValidationError(InvalidInput):
     """Data failed a critical expectation; ``report`` is the whole
     :class:`~modelyard.data.ValidationReport` (None when rebuilt from an HTTP answer).
@@ -96,7 +103,7 @@ class DataValidationError(InvalidInput):
     exit_code = 9
 
     def __init__(
-        self, message: str, *, report: ValidationReport | None = None, field: str | None = None
+        self, message: str, *, report: ValidationFindings | None = None, field: str | None = None
     ) -> None:
         super().__init__(message, field=field)
         self.report = report

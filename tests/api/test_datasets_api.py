@@ -15,9 +15,9 @@ import pytest
 import modelyard.datasets._csv as csv_reading
 from modelyard import Client
 from modelyard.config import Settings
-from modelyard.datasets.edges import DATASET_VERSION, INPUT, OUTPUT, RUN
 from modelyard.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from modelyard.governance import SYSTEM, Governance
+from modelyard.lineage.edges import DATASET_VERSION, INPUT, OUTPUT, RUN
 from modelyard.store import open_store
 
 ARROW = {"Content-Type": "application/vnd.apache.arrow.stream"}

@@ -17,8 +17,8 @@ import pyarrow as pa
 import pytest
 
 from modelyard.config import Settings
-from modelyard.datasets.edges import Lineage
 from modelyard.governance import SYSTEM, Governance
+from modelyard.lineage.edges import Lineage
 from modelyard.store import open_store
 from pipeline_files import pipeline_file
 

@@ -14,8 +14,8 @@ import pytest
 import modelyard
 from modelyard import Client
 from modelyard.config import Settings
-from modelyard.datasets.edges import DATASET_VERSION, INPUT, OUTPUT, RUN
 from modelyard.errors import InvalidInput, NotFound
+from modelyard.lineage.edges import DATASET_VERSION, INPUT, OUTPUT, RUN
 
 
 @pytest.fixture
@@ -180,7 +180,7 @@ def test_lineage_inside_runs(client: Client, frame: pd.DataFrame) -> None:
     }
     up = client.datasets.lineage("clean", project="bikes", direction="up")
     assert [(e.source_id, e.relation, e.run_id) for e in up] == [(run.id, OUTPUT, run.id)]
-    down = client.datasets.service.lineage_edges(RUN, run.id, "down")
+    down = client.lineage_service.edges(RUN, run.id, "down")
     assert [e.target_id for e in down] == [made.id]
     with client.start_run("bikes", capture=False) as second:
         client.datasets.load("clean")

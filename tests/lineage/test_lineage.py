@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 import modelyard as my
 from modelyard import Client, InvalidInput, NotFound
-from modelyard._lineage import LineageGraph, LineageNode, walk
 from modelyard.cli.main import app
 from modelyard.config import Settings
 from modelyard.datasets import DatasetVersion
+from modelyard.lineage.graph import LineageGraph, LineageNode, walk
 
 
 @dataclass
@@ -114,7 +114,7 @@ def test_bad_starts_and_arguments_are_clear_errors(client: Client, chain: Chain)
 
 
 def test_cycles_and_diamonds_visit_each_node_once() -> None:
-    from modelyard.datasets.entities import LineageEdge
+    from modelyard.lineage.entities import LineageEdge
 
     def edge(a: str, b: str) -> LineageEdge:
         return LineageEdge("run", a, "run", b, "output", None, 0)

@@ -247,7 +247,7 @@ def test_step_runs_and_their_artifacts_are_linked_by_lineage_edges(
     readers = pipe_client.lineage(("artifact", table_out), direction="down", depth=1)
     assert {n.id for n in readers.nodes} == {table_out, summary_run, again.steps["summary"].run_id}
     with pytest.raises(NotFound, match="no run holds an artifact"):
-        pipe_client.datasets.service.lineage_edges("artifact", "0" * 64)
+        pipe_client.lineage_service.edges("artifact", "0" * 64)
 
 
 def test_without_a_client_the_settings_make_one(settings_env: Settings, steps: ModuleType) -> None:
@@ -324,11 +324,11 @@ def test_an_artifact_is_readable_in_lineage_only_through_a_readable_run(
     outsider = gov.users.create_service_account("outsider", actor=SYSTEM)
     reader = gov.users.create_service_account("reader", actor=SYSTEM)
     gov.roles.grant("secret", "reader", "viewer", actor=SYSTEM)
-    service = pipe_client.datasets.service
-    assert service.acting_as(Actor.of(reader.principal())).lineage_edges("artifact", digest)
+    service = pipe_client.services.lineage
+    assert service.acting_as(Actor.of(reader.principal())).edges("artifact", digest)
     outsiders = service.acting_as(Actor.of(outsider.principal()))
     with pytest.raises(NotFound) as held:  # as if no run held those bytes
-        outsiders.lineage_edges("artifact", digest)
+        outsiders.edges("artifact", digest)
     with pytest.raises(NotFound) as unheld:
-        outsiders.lineage_edges("artifact", "f" * 64)
+        outsiders.edges("artifact", "f" * 64)
     assert held.value.message == unheld.value.message.replace("f" * 64, digest)

@@ -59,7 +59,8 @@ def test_an_ended_runs_lineage_is_closed(client: Client) -> None:
     service = client.datasets.service
 
     def relations() -> list[str]:
-        return sorted(e.relation for e in service.lineage_edges("run", run.id, "both"))
+        edges = client.lineage_service.edges("run", run.id, "both")
+        return sorted(e.relation for e in edges)
 
     assert relations() == ["input", "output"]
     raw = service.get("raw", project="p")

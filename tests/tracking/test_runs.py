@@ -89,7 +89,7 @@ def test_param_conflict_from_another_writer_surfaces_on_flush(client: Client) ->
         run.flush()
         other = Client(client.settings)
         try:
-            from modelyard.tracking.run import ActiveRun
+            from modelyard.sdk.run import ActiveRun
 
             # a writer that started before the param was logged (knows no params yet)
             twin = ActiveRun(other, dataclasses.replace(client.get_run(run.id), params={}))

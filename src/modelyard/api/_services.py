@@ -4,20 +4,21 @@ blob store of one installation."""
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
+from modelyard import services
+
 if TYPE_CHECKING:
     from modelyard.artifacts import BlobStore
     from modelyard.config import Settings
     from modelyard.datasets.service import DatasetService
     from modelyard.governance import Governance
+    from modelyard.lineage.service import LineageService
     from modelyard.schedules import ScheduleService
-    from modelyard.store import Store
     from modelyard.tracking.service import TrackingService
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "get_blobs",
     "get_datasets",
     "get_governance",
+    "get_lineage",
     "get_schedules",
     "get_services",
     "get_tracking",
@@ -34,100 +36,28 @@ __all__ = [
 STALE_UPLOAD_S = 6 * 3600.0
 
 
-class Services:
-    """The store, blob store, tracking, dataset, schedule and governance services of the
-    server, opened once.
+class Services(services.Services):
+    """The server's services (:class:`modelyard.services.Services`): a request's pipeline
+    reference is judged, never imported (only a worker imports code).
 
     The app opens them at start-up (so a bad store URL or a stale schema stops the server
     at once); anything asked for before that opens on first use.
     """
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._lock = threading.Lock()
-        self._store: Store | None = None
-        self._blobs: BlobStore | None = None
-        self._tracking: TrackingService | None = None
-        self._datasets: DatasetService | None = None
-        self._schedules: ScheduleService | None = None
-        self._governance: Governance | None = None
+        super().__init__(settings, load_pipelines=False)
 
     def open(self) -> None:
-        """Open the metadata store (its schema must be current) and the blob store."""
-        with self._lock:
-            if self._tracking is not None:
-                return
-            from modelyard.artifacts import open_blob_store
-            from modelyard.datasets.service import DatasetService
-            from modelyard.governance import Governance, SecretBox
-            from modelyard.pipelines.refs import PipelineSources
-            from modelyard.schedules import ScheduleService
-            from modelyard.store import open_store
-            from modelyard.tracking.service import TrackingService
-
-            conf = self.settings.store
-            store = open_store(
-                self.settings.store_url,
-                busy_timeout_s=conf.busy_timeout_s,
-                auto_upgrade=conf.auto_upgrade,
-            )
-            try:
-                self._blobs = open_blob_store(self.settings)
-            except BaseException:
-                store.dispose()
-                raise
-            self._store = store
-            self._tracking = TrackingService(
-                store,
-                blobs=self._blobs,
-                heartbeat_timeout_s=self.settings.tracking.heartbeat_timeout_s,
-            )
-            self._datasets = DatasetService(store, self._blobs)
-            self._schedules = ScheduleService(  # a request names code; only a worker imports
-                store, sources=PipelineSources.from_settings(self.settings), load_pipelines=False
-            )
-            self._governance = Governance(
-                store,
-                secret_box=SecretBox.from_settings(self.settings),
-                reauth_window_s=self.settings.server.reauth_window_s,
-            )
-            self._tracking.prune_write_batches()
-            _remove_stale_uploads(self.upload_dir)
-
-    @property
-    def tracking(self) -> TrackingService:
-        if self._tracking is None:
-            self.open()
-        assert self._tracking is not None
-        return self._tracking
-
-    @property
-    def datasets(self) -> DatasetService:
-        if self._datasets is None:
-            self.open()
-        assert self._datasets is not None
-        return self._datasets
-
-    @property
-    def schedules(self) -> ScheduleService:
-        if self._schedules is None:
-            self.open()
-        assert self._schedules is not None
-        return self._schedules
-
-    @property
-    def governance(self) -> Governance:
-        if self._governance is None:
-            self.open()
-        assert self._governance is not None
-        return self._governance
-
-    @property
-    def blobs(self) -> BlobStore:
-        if self._blobs is None:
-            self.open()
-        assert self._blobs is not None
-        return self._blobs
+        """Open the metadata store (its schema must be current) and the blob store, and
+        tidy what a dead server left behind."""
+        self.store  # noqa: B018 (opened now: a bad URL or a stale schema stops the start)
+        try:
+            self.blobs  # noqa: B018
+        except BaseException:
+            self.close()
+            raise
+        self.tracking.prune_write_batches()
+        _remove_stale_uploads(self.upload_dir)
 
     @property
     def upload_dir(self) -> Path:
@@ -135,15 +65,6 @@ class Services:
         folder = Path(self.settings.home) / "tmp" / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
         return folder
-
-    def close(self) -> None:
-        with self._lock:
-            if self._blobs is not None:
-                self._blobs.close()
-            if self._store is not None:
-                self._store.dispose()
-            self._store = self._blobs = self._tracking = self._governance = None
-            self._datasets = self._schedules = None
 
 
 def _remove_stale_uploads(folder: Path, older_than_s: float = STALE_UPLOAD_S) -> None:
@@ -176,6 +97,13 @@ def get_datasets(request: Request) -> DatasetService:
     from modelyard.api.auth import get_actor
 
     return get_services(request).datasets.acting_as(get_actor(request))
+
+
+def get_lineage(request: Request) -> LineageService:
+    """FastAPI dependency: the lineage service, acting for the request's actor."""
+    from modelyard.api.auth import get_actor
+
+    return get_services(request).lineage.acting_as(get_actor(request))
 
 
 def get_schedules(request: Request) -> ScheduleService:

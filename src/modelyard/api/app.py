@@ -94,7 +94,7 @@ def create_app(settings: Settings, *, auth: Authenticator, freeze_gc: bool = Fal
     has started into the collector's permanent generation: the app's ~100,000 long-lived
     objects are then not walked again by every full collection.
     """
-    from modelyard import __version__
+    from modelyard._version import __version__
 
     services = Services(settings)
 

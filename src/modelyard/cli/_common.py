@@ -28,8 +28,8 @@ from rich.table import Table
 from rich.text import Text
 
 from modelyard import errors
-from modelyard.client import DEFAULT_PROJECT
 from modelyard.errors import ModelyardError
+from modelyard.sdk.client import DEFAULT_PROJECT
 
 _P = ParamSpec("_P")
 
@@ -69,7 +69,7 @@ def installed_version() -> str:
     try:
         return metadata_version("modelyard")
     except PackageNotFoundError:
-        from modelyard import __version__
+        from modelyard._version import __version__
 
         return __version__
 
@@ -77,7 +77,7 @@ def installed_version() -> str:
 @contextmanager
 def client(ctx: typer.Context) -> Iterator[Any]:
     """The Client of the global options; what it does not find names the store searched."""
-    from modelyard.client import Client
+    from modelyard.sdk.client import Client
 
     _print_warnings()
     with searching(ctx), Client(state(ctx).settings()) as c:

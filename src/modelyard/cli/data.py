@@ -34,6 +34,7 @@ from modelyard.cli._common import (
     table,
 )
 from modelyard.errors import InvalidInput
+from modelyard.lineage.edges import DATASET_VERSION
 
 if TYPE_CHECKING:
     from modelyard.data import Profile, ValidationReport
@@ -236,7 +237,7 @@ def show(
     """Show a version: schema, rows, digest, aliases, lineage and reports."""
     with client(ctx) as c:
         found = _get(c, ref, project)
-        edges = c.datasets.service.lineage_of(found)
+        edges = c.lineage_service.edges(DATASET_VERSION, found.id)
         reports = c.datasets.service.get_reports(found)
     if as_json:
         print_json(

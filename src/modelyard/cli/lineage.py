@@ -11,7 +11,6 @@ from typing import Any
 
 import typer
 
-from modelyard._lineage import LineageGraph, LineageNode
 from modelyard.cli._common import (
     JsonOption,
     client,
@@ -22,6 +21,7 @@ from modelyard.cli._common import (
     styled,
 )
 from modelyard.errors import InvalidInput
+from modelyard.lineage.graph import LineageGraph, LineageNode
 
 
 @one_line_errors

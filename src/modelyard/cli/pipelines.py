@@ -261,10 +261,10 @@ def explain(
     as_json: bool = JsonOption,
 ) -> None:
     """Say why each step of a pipeline run ran or was served from the cache."""
-    from modelyard.pipelines.explanations import explain as explain_run
+    from modelyard.pipelines import explain as explain_run
 
     with client(ctx) as c:
-        found = explain_run(c, run_id)
+        found = explain_run(run_id, client=c)
     if as_json:
         print_json({"steps": [e.to_dict() for e in found]})
         return

@@ -91,8 +91,9 @@ def create(
     as_json: bool = JsonOption,
 ) -> None:
     """Create a schedule: a pipeline with its parameters, on --cron or --on-dataset."""
+    from modelyard._refs import PipelineSources
     from modelyard.cli.pipelines import parse_params
-    from modelyard.pipelines.refs import PipelineSources
+    from modelyard.pipelines import Pipeline
     from modelyard.schedules.service import resolve
 
     if (cron is None) == (on_dataset is None):
@@ -106,7 +107,7 @@ def create(
             if not c.is_remote:
                 raise
             local = None  # the server loads it, and checks the parameters' names
-        params = parse_params(local, param)
+        params = parse_params(local if isinstance(local, Pipeline) else None, param)
         found = c.schedules.create(
             name,
             project=project,

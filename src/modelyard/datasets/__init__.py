@@ -21,16 +21,16 @@ from modelyard.datasets.entities import (
     Dataset,
     DatasetReport,
     DatasetVersion,
-    LineageEdge,
 )
+from modelyard.lineage.entities import LineageEdge
 
 if TYPE_CHECKING:
-    from modelyard.client import Client
     from modelyard.config import Settings
     from modelyard.data import Profile, ValidationReport
-    from modelyard.datasets.client import Expectations, Format
-    from modelyard.datasets.edges import Direction
     from modelyard.datasets.service import Progress
+    from modelyard.lineage.edges import Direction
+    from modelyard.sdk.client import Client
+    from modelyard.sdk.datasets import Expectations, Format
 
 __all__ = [
     "ColumnSchema",
@@ -58,8 +58,8 @@ __all__ = [
 
 @contextlib.contextmanager
 def _client(settings: Settings | None) -> Iterator[Client]:
-    from modelyard.client import Client
-    from modelyard.tracking.run import active_run
+    from modelyard.sdk.client import Client
+    from modelyard.sdk.run import active_run
 
     outer = active_run()
     if outer is not None and settings is None:

@@ -33,31 +33,27 @@ from sqlalchemy import Column, Connection, delete, func, select
 from modelyard import limits
 from modelyard._util import new_id, now_ms, validate_name
 from modelyard.datasets._rows import LATEST, alias_names, hydrate, latest_version, version_row
-from modelyard.datasets.edges import (
-    ARTIFACT,
-    DATASET_VERSION,
-    INPUT,
-    OUTPUT,
-    RUN,
-    Direction,
-    Lineage,
-)
-from modelyard.datasets.entities import Dataset, DatasetReport, DatasetVersion, LineageEdge
+from modelyard.datasets.entities import Dataset, DatasetReport, DatasetVersion
 from modelyard.datasets.reports import PROFILE, REPORT_KINDS, VALIDATION, Reports, check_kind
 from modelyard.errors import Conflict, InvalidInput, NotFound
 from modelyard.governance.audit import AuditLog
 from modelyard.governance.identity import Actor
 from modelyard.governance.roles import Role, RoleService, missing_project
+from modelyard.lineage.edges import (
+    DATASET_VERSION,
+    INPUT,
+    OUTPUT,
+    RUN,
+    Lineage,
+)
 from modelyard.store import Store
 from modelyard.store.tables import (
-    artifacts,
     dataset_aliases,
     dataset_reports,
     dataset_versions,
     datasets,
     memberships,
     projects,
-    runs,
 )
 
 if TYPE_CHECKING:
@@ -571,71 +567,6 @@ class DatasetService:
             self._check_run(conn, run_id)
             edge = (DATASET_VERSION, version.id), (RUN, run_id)
             self.lineage.add(conn, *edge, INPUT, run_id=run_id)
-
-    def lineage_of(
-        self, version: DatasetVersion, direction: Direction = "both"
-    ) -> list[LineageEdge]:
-        """One hop of lineage around a version (see :meth:`Lineage.edges`)."""
-        return self._readable(self.lineage.edges(DATASET_VERSION, version.id, direction))
-
-    def lineage_edges(
-        self, kind: str, object_id: str, direction: Direction = "both"
-    ) -> list[LineageEdge]:
-        """One hop of lineage around any object the actor may read: a ``run``, a
-        ``dataset_version`` (by id) or an ``artifact`` (by blob digest: readable when a run
-        that holds it is)."""
-        if kind == DATASET_VERSION:
-            self.get_by_id(object_id)
-        elif kind == RUN:
-            self._tracking.check_run_access(object_id, Role.VIEWER)
-        elif kind == ARTIFACT:
-            self._check_artifact_access(object_id)
-        else:
-            raise InvalidInput(
-                f"kind must be {RUN!r}, {DATASET_VERSION!r} or {ARTIFACT!r}; got {kind!r}",
-                field="kind",
-            )
-        return self._readable(self.lineage.edges(kind, object_id, direction))
-
-    def _readable(self, edges: list[LineageEdge]) -> list[LineageEdge]:
-        """The edges whose run the actor may read: an edge is a fact about its run, and a
-        principal learns nothing of runs in projects where it has no role (the same bytes
-        as an artifact of its own are no window on other projects' pipelines)."""
-        principal = self.actor.principal
-        run_ids = sorted({e.run_id for e in edges if e.run_id is not None})
-        if principal is None or principal.is_admin or not run_ids:
-            return edges
-        readable: set[str] = set()
-        with self.store.read() as conn:
-            for start in range(0, len(run_ids), 500):
-                readable.update(
-                    conn.execute(
-                        select(runs.c.id)
-                        .join(memberships, memberships.c.project_id == runs.c.project_id)
-                        .where(
-                            memberships.c.user_id == principal.user_id,
-                            runs.c.id.in_(run_ids[start : start + 500]),
-                        )
-                    ).scalars()
-                )
-        return [e for e in edges if e.run_id is None or e.run_id in readable]
-
-    def _check_artifact_access(self, digest: str) -> None:
-        with self.store.read() as conn:
-            holders = (
-                conn.execute(
-                    select(artifacts.c.run_id).where(artifacts.c.digest == digest).limit(100)
-                )
-                .scalars()
-                .all()
-            )
-        for run_id in holders:
-            try:
-                self._tracking.check_run_access(run_id, Role.VIEWER)
-                return
-            except NotFound:  # a run in a project the actor has no role in
-                continue
-        raise NotFound(f"no run holds an artifact with digest {digest!r}", field="id")
 
     # -- aliases ----------------------------------------------------------------------------
 

@@ -15,10 +15,10 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from modelyard.client import Client
 from modelyard.config import Settings
 from modelyard.errors import MissingDependency
 from modelyard.examples.quickstart_pipeline import run_pipeline_tour
+from modelyard.sdk.client import Client
 from modelyard.tracking.frames import runs_to_frame
 
 GRID = [

@@ -17,9 +17,9 @@ if TYPE_CHECKING:
     import pandas as pd
     from sklearn.ensemble import GradientBoostingClassifier
 
-    from modelyard.client import Client
     from modelyard.pipelines.explanations import StepExplanation
     from modelyard.pipelines.result import PipelineResult
+    from modelyard.sdk.client import Client
 
 SEED = 7
 VAL_FRACTION = 0.25

@@ -13,8 +13,8 @@ from modelyard.pipelines.refs import load_pipeline
 from modelyard.pipelines.step import Step, StepOptions, step
 
 if TYPE_CHECKING:
-    from modelyard.client import Client
     from modelyard.pipelines.explanations import StepExplanation
+    from modelyard.sdk.client import Client
 
 __all__ = [
     "Materializer",
@@ -31,10 +31,18 @@ __all__ = [
 
 def explain(run_id: str, *, client: Client | None = None) -> list[StepExplanation]:
     """Why each step of the pipeline run ``run_id`` ran or was served from the cache."""
-    from modelyard.client import Client
-    from modelyard.pipelines.explanations import explain as _explain
+    from modelyard.sdk.client import Client
 
     if client is not None:
         return _explain(client, run_id)
     with Client() as own:
         return _explain(own, run_id)
+
+
+def _explain(client: Client, run_id: str) -> list[StepExplanation]:
+    from modelyard.pipelines.explanations import explain as explain_here
+    from modelyard.remote.pipelines import explain as explain_remote
+
+    if client.is_remote:
+        return explain_remote(client._session(), run_id)
+    return explain_here(client, run_id)

@@ -31,9 +31,9 @@ from modelyard.pipelines.execute import StepTask, run_step, step_from_ref
 from modelyard.pipelines.result import StepResult
 
 if TYPE_CHECKING:
-    from modelyard.client import Client
     from modelyard.config import Settings
     from modelyard.pipelines.step import Step
+    from modelyard.sdk.client import Client
 
 __all__ = ["EXECUTORS", "Backend", "Executor", "import_ray", "open_backend", "work"]
 
@@ -55,7 +55,7 @@ class Backend(Protocol):
 
 def work(settings: Settings, task: StepTask) -> StepResult:
     """Run one step out of the driver's process, with a Client of its own."""
-    from modelyard.client import Client
+    from modelyard.sdk.client import Client
 
     with Client(settings) as client:
         return run_step(client, step_from_ref(task.step_ref), task)

@@ -25,14 +25,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from modelyard.errors import InvalidInput
+from modelyard.lineage.edges import ARTIFACT, INPUT, OUTPUT, RUN
+from modelyard.lineage.service import Edge
 from modelyard.pipelines.fingerprint import KeyParts
-from modelyard.pipelines.index import OutputRef, StepIndex, StepRecord
+from modelyard.pipelines.index import OutputRef, StepRecord
 from modelyard.pipelines.materializers import materializer_for, materializer_named
 from modelyard.pipelines.result import StepResult
 from modelyard.pipelines.step import Step
 
 if TYPE_CHECKING:
-    from modelyard.client import Client
+    from modelyard.sdk.client import Client
     from modelyard.tracking.service import TrackingService
 
 __all__ = ["StepTask", "load_output", "record_cached", "run_step", "step_from_ref"]
@@ -165,23 +167,21 @@ def _index(
     artifact it wrote (``run -> artifact``, ``output``), or the run whose output it reuses
     (``run -> run``, ``reused``). Artifacts are named by their blob digest.
 
-    Written straight to the store, not through the tracking service's closed-run rule:
-    pipelines run embedded only (a remote client is refused before a run starts), and
-    this is the step run this process started, recorded even when a worker has already
-    ended it (an interrupted fire)."""
-    from modelyard.datasets.edges import ARTIFACT, INPUT, OUTPUT, RUN, Lineage
-
+    Through the lineage service and the step index (the actor needs ``contributor`` on
+    the project; each leaves an audit event), not the closed-run rule: pipelines run
+    embedded only (a remote client is refused before a run starts), and this is the step
+    run this process started, recorded even when a worker has already ended it (an
+    interrupted fire)."""
     me = (RUN, run_id)
-    edges = [((ARTIFACT, ref.digest), me, INPUT) for ref in task.inputs.values()]
+    edges: list[Edge] = [((ARTIFACT, ref.digest), me, INPUT) for ref in task.inputs.values()]
     if source is not None:
         edges.append(((RUN, source), me, REUSED))
     elif output is not None:
         edges.append((me, (ARTIFACT, output.digest), OUTPUT))
-    lineage = Lineage(client.store)
-    with client.store.write() as conn:
-        for edge_from, edge_to, relation in edges:
-            lineage.add(conn, edge_from, edge_to, relation, run_id=run_id)
-        StepIndex(client.store).record(
+    services = client.services
+    with services.store.write() as conn:
+        services.lineage.record_run_edges(conn, run_id, edges)
+        services.steps.record(
             conn,
             run_id=run_id,
             pipeline_run_id=task.parent_run_id,

@@ -20,18 +20,17 @@ from collections.abc import Callable, Mapping
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
-from modelyard._util import new_id
+from modelyard._util import canonical_json, new_id
 from modelyard.errors import InvalidInput
 from modelyard.pipelines.backends import EXECUTORS, Backend, Executor, open_backend
 from modelyard.pipelines.execute import PIPELINE_TAG, StepTask, record_cached, step_from_ref
-from modelyard.pipelines.fingerprint import canonical_json, check_files, key_parts
+from modelyard.pipelines.fingerprint import check_files, key_parts
 from modelyard.pipelines.graph import Graph, Node
-from modelyard.pipelines.index import StepIndex
 from modelyard.pipelines.result import PipelineResult, StepResult
 
 if TYPE_CHECKING:
-    from modelyard.client import Client
-    from modelyard.tracking.run import ActiveRun
+    from modelyard.sdk.client import Client
+    from modelyard.sdk.run import ActiveRun
 
 __all__ = [
     "EXECUTORS",
@@ -151,7 +150,7 @@ class Plan:
         self.project = project
         self.project_id = project_id
         self.cache = cache
-        self.index = StepIndex(client.store)
+        self.index = client.services.steps
         self.started: set[str] = set()
         self.done: dict[str, StepResult] = {}
         self.failure: BaseException | None = None

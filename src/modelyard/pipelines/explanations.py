@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from modelyard.errors import InvalidInput
 from modelyard.pipelines.execute import CACHE_OFF_TAG
@@ -22,7 +22,7 @@ from modelyard.pipelines.fingerprint import KeyParts
 from modelyard.pipelines.index import StepIndex, StepRecord
 
 if TYPE_CHECKING:
-    from modelyard.client import Client
+    from modelyard.sdk.client import Client
     from modelyard.tracking.service import TrackingService
 
 __all__ = ["StepExplanation", "explain", "explain_in", "parts_changes"]
@@ -52,12 +52,10 @@ class StepExplanation:
 
 def explain(client: Client, run_id: str) -> list[StepExplanation]:
     """Per step of the pipeline run ``run_id`` (a full id or a unique prefix), why it ran
-    or was cached, in the order the steps were recorded."""
-    if client.is_remote:
-        from modelyard.remote.pipelines import explain as explain_remote
-
-        return explain_remote(client._session(), run_id)
-    return explain_in(cast("TrackingService", client.tracking), StepIndex(client.store), run_id)
+    or was cached, in the order the steps were recorded (embedded: a remote client asks
+    the server, :func:`modelyard.remote.pipelines.explain`)."""
+    services = client.services
+    return explain_in(services.tracking, services.steps, run_id)
 
 
 def explain_in(tracking: TrackingService, index: StepIndex, run_id: str) -> list[StepExplanation]:

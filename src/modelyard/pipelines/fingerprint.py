@@ -28,7 +28,6 @@ import importlib.metadata
 import inspect
 import json
 import marshal
-import math
 import os
 import sys
 import sysconfig
@@ -40,6 +39,7 @@ from typing import Any
 
 from blake3 import blake3
 
+from modelyard._util import canonical_json
 from modelyard.artifacts.blobs import local_digest
 from modelyard.errors import InvalidInput, ModelyardError, NotFound
 from modelyard.pipelines.step import Step
@@ -81,45 +81,6 @@ class KeyParts:
     @classmethod
     def from_json(cls, text: str) -> KeyParts:
         return cls(**json.loads(text))
-
-
-def canonical_json(value: Any, where: str = "value") -> str:
-    """``value`` as canonical JSON (sorted keys, no spaces); InvalidInput naming ``where``
-    for anything but None, bools, ints, finite floats, strings, lists, tuples and dicts
-    with string keys."""
-    _check_canonical(value, where)
-    try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    except ValueError as exc:  # an int too long to print (sys.set_int_max_str_digits)
-        raise InvalidInput(f"{where} has no canonical JSON: {exc}", field=where) from None
-
-
-def _check_canonical(value: Any, where: str) -> None:
-    if value is None or isinstance(value, bool | int | str):
-        return
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidInput(f"{where} is {value}, which has no canonical JSON", field=where)
-        return
-    if isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            _check_canonical(item, f"{where}[{i}]")
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InvalidInput(
-                    f"{where} has the key {key!r}; only string keys have canonical JSON",
-                    field=where,
-                )
-            _check_canonical(item, f"{where}[{key!r}]")
-        return
-    raise InvalidInput(
-        f"{where} is a {type(value).__module__}.{type(value).__qualname__}, which has no "
-        "canonical JSON; pass plain values (str, int, float, bool, None, lists, dicts) as "
-        "params, or make it the output of a step",
-        field=where,
-    )
 
 
 def key_parts(
@@ -380,7 +341,5 @@ def _is_project_file(path: str) -> bool:
 def _library_roots() -> tuple[Path, ...]:
     paths = sysconfig.get_paths()
     roots = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
-    import modelyard
-
-    roots.add(str(Path(modelyard.__file__).parent))
+    roots.add(str(Path(__file__).resolve().parents[1]))  # the modelyard package
     return tuple(Path(r).resolve() for r in roots)

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any, overload
 from modelyard.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
-    from modelyard.client import Client
     from modelyard.pipelines.graph import Graph
     from modelyard.pipelines.result import PipelineResult
     from modelyard.pipelines.sweep import Metric, SweepResult
+    from modelyard.sdk.client import Client
     from modelyard.tracking.entities import Run
 
 __all__ = ["Pipeline", "pipeline"]
@@ -109,8 +109,8 @@ class Pipeline:
         ``tags``: set on the pipeline run from its start; ``on_start(run_id)``: called
         once the pipeline run exists (its id is known even if a step then fails).
         """
-        from modelyard.client import DEFAULT_PROJECT, Client
         from modelyard.pipelines.executors import execute
+        from modelyard.sdk.client import DEFAULT_PROJECT, Client
 
         bound = self.bind(params)
         graph = self(**bound)
@@ -146,7 +146,7 @@ class Pipeline:
         so it goes on from the step that failed. The new run is tagged
         ``modelyard.resumed_from`` with ``run_id`` (a full id or a unique prefix);
         ``on_start(new_run_id)`` is called once it exists, as in :meth:`run`."""
-        from modelyard.client import Client
+        from modelyard.sdk.client import Client
 
         own = client is None
         active = client if client is not None else Client()
@@ -224,8 +224,8 @@ class Pipeline:
         runs once. A failed trial is recorded and ranked last; if every trial fails,
         the first failure is raised.
         """
-        from modelyard.client import DEFAULT_PROJECT, Client
         from modelyard.pipelines.sweep import metric_name, run_sweep, sweep_points
+        from modelyard.sdk.client import DEFAULT_PROJECT, Client
 
         points = sweep_points(grid, random, trials, seed)
         definition: dict[str, Any] = {"metric": metric_name(metric), "mode": mode}

@@ -9,7 +9,7 @@ from modelyard.errors import NotFound
 from modelyard.pipelines.index import OutputRef
 
 if TYPE_CHECKING:
-    from modelyard.client import Client
+    from modelyard.sdk.client import Client
 
 __all__ = ["PipelineResult", "StepResult"]
 

@@ -29,9 +29,9 @@ from modelyard.pipelines.executors import EXECUTOR_TAG, Plan, check, drive
 from modelyard.pipelines.result import PipelineResult, StepResult
 
 if TYPE_CHECKING:
-    from modelyard.client import Client
     from modelyard.pipelines.graph import Graph
     from modelyard.pipelines.pipeline import Pipeline
+    from modelyard.sdk.client import Client
 
 __all__ = ["Metric", "SweepResult", "Trial", "sweep_points"]
 

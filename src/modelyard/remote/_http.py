@@ -91,11 +91,15 @@ def error_from_response(response: httpx.Response) -> ModelyardError:
     return cls(message, field=field if isinstance(field, str) else None)
 
 
+#: Items asked for per page when a listing is read whole.
+LIST_PAGE = 1000
+
+
 class HttpSession:
     """A keep-alive connection pool to one server's ``/api/v1``."""
 
     def __init__(self, base_url: str, *, token: str | None, retry_timeout_s: float) -> None:
-        from modelyard import __version__
+        from modelyard._version import __version__
 
         self.base_url = base_url
         self.retry_timeout_s = retry_timeout_s
@@ -115,6 +119,18 @@ class HttpSession:
 
     def close(self) -> None:
         self._client.close()
+
+    def all_pages(self, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every item of a paged listing (``GET path``), following ``next_cursor``."""
+        items: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            query = {**(params or {}), "limit": LIST_PAGE, **({"cursor": cursor} if cursor else {})}
+            answer = self.call("GET", path, params=query).json()
+            items += answer["items"]
+            cursor = answer["next_cursor"]
+            if cursor is None:
+                return items
 
     def call(
         self,

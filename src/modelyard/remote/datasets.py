@@ -26,13 +26,11 @@ from urllib.parse import quote
 
 from modelyard._util import validate_name
 from modelyard.datasets._ipc import ARROW_STREAM, ipc_chunks
-from modelyard.datasets.edges import DATASET_VERSION, Direction
 from modelyard.datasets.entities import (
     ColumnSchema,
     Dataset,
     DatasetReport,
     DatasetVersion,
-    LineageEdge,
 )
 from modelyard.errors import InvalidInput, StorageError
 from modelyard.remote._http import HttpSession, entity
@@ -46,7 +44,6 @@ if TYPE_CHECKING:
 
 __all__ = ["RemoteDatasets"]
 _ROWS_HEADER = "X-Modelyard-Rows"
-_LIST_PAGE = 1000
 _MAX_WIDENINGS = 256
 
 
@@ -148,13 +145,15 @@ class RemoteDatasets:
     def list_versions(self, name: str, *, project: str) -> list[DatasetVersion]:
         """Every version of a dataset, oldest first."""
         path = f"{_dataset_path(project, name)}/versions"
-        return [_version(item) for item in self._all_pages(path, {})]
+        return [_version(item) for item in self.http.all_pages(path, {})]
 
     def list_datasets(self, project: str | None = None) -> list[Dataset]:
         """The datasets of a project (or of every project the caller may read), by name."""
         if project is not None:
             validate_name(project, "project")
-        return [_dataset(item) for item in self._all_pages("/datasets", _present(project=project))]
+        return [
+            _dataset(item) for item in self.http.all_pages("/datasets", _present(project=project))
+        ]
 
     def iter_batches(
         self, version: DatasetVersion, columns: Sequence[str] | None = None
@@ -176,20 +175,6 @@ class RemoteDatasets:
     def record_input(self, version: DatasetVersion, run_id: str) -> None:
         """Record that run ``run_id`` read ``version`` (lineage ``version -> run``)."""
         self.http.call("POST", f"{_version_path(version)}/inputs", json_body={"run_id": run_id})
-
-    def lineage_of(
-        self, version: DatasetVersion, direction: Direction = "both"
-    ) -> list[LineageEdge]:
-        """One hop of lineage around a version."""
-        return self.lineage_edges(DATASET_VERSION, version.id, direction)
-
-    def lineage_edges(
-        self, kind: str, object_id: str, direction: Direction = "both"
-    ) -> list[LineageEdge]:
-        """One hop of lineage around a run, a dataset version or an artifact the caller may
-        read."""
-        params = {"kind": kind, "id": object_id, "direction": direction}
-        return [_edge(item) for item in self._all_pages("/lineage", params)]
 
     # -- aliases ----------------------------------------------------------------------------
 
@@ -230,7 +215,7 @@ class RemoteDatasets:
     def get_reports(self, version: DatasetVersion, kind: str | None = None) -> list[DatasetReport]:
         """A version's reports, newest first (only those of ``kind`` when given)."""
         path = f"{_version_path(version)}/reports"
-        return [_report(item) for item in self._all_pages(path, _present(kind=kind))]
+        return [_report(item) for item in self.http.all_pages(path, _present(kind=kind))]
 
     def report_html(self, report: DatasetReport) -> str | None:
         """The HTML rendering stored with a report, if any."""
@@ -279,17 +264,6 @@ class RemoteDatasets:
                     f"the data of dataset {version.ref} arrived incomplete: {rows} of "
                     f"{expected} rows"
                 )
-
-    def _all_pages(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        cursor = None
-        while True:
-            query = {**params, "limit": _LIST_PAGE, **({"cursor": cursor} if cursor else {})}
-            answer = self.http.call("GET", path, params=query).json()
-            items += answer["items"]
-            cursor = answer["next_cursor"]
-            if cursor is None:
-                return items
 
 
 class _Upload:
@@ -364,7 +338,3 @@ def _dataset(data: dict[str, Any]) -> Dataset:
 
 def _report(data: dict[str, Any]) -> DatasetReport:
     return entity(DatasetReport, data)
-
-
-def _edge(data: dict[str, Any]) -> LineageEdge:
-    return entity(LineageEdge, data)

@@ -21,7 +21,6 @@ from modelyard.schedules.entities import Fire, Schedule
 from modelyard.schedules.service import check_limit, check_params
 
 __all__ = ["RemoteSchedules"]
-_LIST_PAGE = 1000
 
 
 class RemoteSchedules:
@@ -94,15 +93,7 @@ class RemoteSchedules:
     def list_schedules(self, project: str | None = None) -> list[Schedule]:
         """The schedules of a project, or of every project the caller may read."""
         path = _path(project) if project is not None else "/schedules"
-        items: list[dict[str, Any]] = []
-        cursor = None
-        while True:
-            query = {"limit": _LIST_PAGE, **({"cursor": cursor} if cursor else {})}
-            answer = self.http.call("GET", path, params=query).json()
-            items += answer["items"]
-            cursor = answer["next_cursor"]
-            if cursor is None:
-                return [_schedule(item) for item in items]
+        return [_schedule(item) for item in self.http.all_pages(path)]
 
     def fires(self, name: str, *, project: str, limit: int = 50) -> list[Fire]:
         """The fires of a schedule, newest first: at most ``limit`` (1 to 500)."""

@@ -34,7 +34,6 @@ from modelyard.tracking.entities import (
 
 __all__ = ["RemoteTracking"]
 
-_LIST_PAGE = 1000
 # A batch whose JSON is larger than this is sent in parts, each with its own id derived
 # from the batch's (so a retried batch splits, and is recognized, the same way).
 _MAX_REQUEST_BYTES = 16 * 1024 * 1024
@@ -62,7 +61,7 @@ class RemoteTracking:
         return get_or_create_project(self, name)
 
     def list_projects(self) -> list[Project]:
-        return [_project(item) for item in self._all_pages("/projects", {})]
+        return [_project(item) for item in self.http.all_pages("/projects", {})]
 
     # -- runs: writes ---------------------------------------------------------------
 
@@ -202,7 +201,7 @@ class RemoteTracking:
     def list_artifacts(self, run_id: str, prefix: str | None = None) -> list[ArtifactInfo]:
         params = {"prefix": prefix} if prefix else {}
         path = f"/runs/{_segment(run_id)}/artifacts"
-        return [_artifact(item) for item in self._all_pages(path, params)]
+        return [_artifact(item) for item in self.http.all_pages(path, params)]
 
     def store_artifact(self, run_id: str, path: str, source: ArtifactSource) -> ArtifactInfo:
         """Upload ``source`` as artifact ``path`` of a run (the server stores it)."""
@@ -213,17 +212,6 @@ class RemoteTracking:
             "GET", f"/runs/{_segment(run_id)}/artifacts/info", params={"path": path}
         )
         return _artifact(answer.json())
-
-    def _all_pages(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        cursor = None
-        while True:
-            query = {**params, "limit": _LIST_PAGE, **({"cursor": cursor} if cursor else {})}
-            answer = self.http.call("GET", path, params=query).json()
-            items += answer["items"]
-            cursor = answer["next_cursor"]
-            if cursor is None:
-                return items
 
 
 _JSON = {"Content-Type": "application/json"}

@@ -32,12 +32,13 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
 from modelyard import limits
-from modelyard._util import new_id, validate_name
+from modelyard._refs import PipelineSources, load_object, not_a_pipeline
+from modelyard._util import canonical_json, new_id, validate_name
 from modelyard.errors import AlreadyExists, InvalidInput, NotFound
 from modelyard.governance.audit import AuditLog
 from modelyard.governance.identity import Actor
@@ -52,10 +53,6 @@ from modelyard.store.tables import (
     schedule_fires,
     schedules,
 )
-
-if TYPE_CHECKING:
-    from modelyard.pipelines import Pipeline
-    from modelyard.pipelines.refs import PipelineSources
 
 __all__ = ["MAX_ATTEMPTS", "MAX_FIRES", "SCHEDULE", "ScheduleService", "normalize_ref"]
 
@@ -107,17 +104,27 @@ def check_ref(ref: object, sources: PipelineSources) -> str:
         raise InvalidInput(exc.message, field="pipeline") from None
 
 
-def resolve(ref: str, sources: PipelineSources | None = None) -> Pipeline:
+@runtime_checkable
+class Runnable(Protocol):
+    """What a schedule runs: a pipeline (:class:`modelyard.pipelines.Pipeline`)."""
+
+    def bind(self, params: dict[str, Any]) -> dict[str, Any]: ...
+
+    def run(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
+def resolve(ref: str, sources: PipelineSources | None = None) -> Runnable:
     """The pipeline ``ref`` names, loaded the way ``modelyard pipelines run`` loads it
     (when ``sources`` are given, only if they allow it). Whatever stops it loading -- the
     reference, or the imported code failing in any way -- is InvalidInput on
     ``pipeline``."""
-    from modelyard.pipelines.refs import load_pipeline
-
     if sources is not None:
         ref = check_ref(ref, sources)
     try:
-        return load_pipeline(ref)
+        found = load_object(ref)
+        if not isinstance(found, Runnable):
+            raise not_a_pipeline(ref)
+        return found
     except InvalidInput as exc:
         raise InvalidInput(exc.message, field="pipeline") from None
     except Exception as exc:  # the imported module's own code failed
@@ -129,8 +136,6 @@ def resolve(ref: str, sources: PipelineSources | None = None) -> Pipeline:
 
 def check_params(params: object) -> dict[str, Any]:
     """Pipeline parameters: a mapping (or a JSON object as text) of JSON values."""
-    from modelyard.pipelines.fingerprint import canonical_json
-
     if params is None:
         return {}
     if isinstance(params, str):

@@ -1,6 +1,6 @@
-"""Experiment tracking: projects, runs, params, metrics, tags, artifacts, search."""
+"""Experiment tracking: projects, runs, params, metrics, tags, artifacts, search (the
+service; the SDK's ``ActiveRun`` is in :mod:`modelyard.sdk.run`)."""
 
 from modelyard.tracking.entities import ArtifactInfo, MetricHistory, Project, Run, RunPage
-from modelyard.tracking.run import ActiveRun, active_run
 
-__all__ = ["ActiveRun", "ArtifactInfo", "MetricHistory", "Project", "Run", "RunPage", "active_run"]
+__all__ = ["ArtifactInfo", "MetricHistory", "Project", "Run", "RunPage"]

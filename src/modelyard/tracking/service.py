@@ -190,6 +190,13 @@ class TrackingService:
         for project in sorted(by_project):
             self._require(conn, project, needed)
 
+    def require_run(self, conn: Connection, run_id: str, needed: Role) -> None:
+        """Inside the caller's transaction: NotFound for a run that does not exist (or that
+        a signed-in principal may not see), PermissionDenied below ``needed`` on its
+        project. Other services ask before they write what belongs to a run."""
+        self._require_runs(conn, [run_id], needed)
+        self._run_fact(conn, run_id)
+
     def check_run_access(self, run_id: str, needed: Role | str) -> None:
         """Raise unless the actor holds ``needed`` on the run's project (NotFound when
         the run does not exist): the server asks before it streams an upload."""

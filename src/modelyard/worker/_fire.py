@@ -25,10 +25,10 @@ from typing import IO, Any, NoReturn
 
 from pydantic import SecretStr
 
-from modelyard.client import Client
+from modelyard._refs import PipelineSources
 from modelyard.config import Settings
-from modelyard.pipelines.refs import PipelineSources
 from modelyard.schedules.service import FAILED, FINISHED, resolve
+from modelyard.sdk.client import Client
 
 __all__ = ["job_line", "main", "one_line"]
 

@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from modelyard.client import Client
+from modelyard._refs import PipelineSources
 from modelyard.errors import Conflict, InvalidInput, ModelyardError
-from modelyard.pipelines.refs import PipelineSources
 from modelyard.schedules.cron import MAX_COUNTED
 from modelyard.schedules.entities import Due, Fire, Schedule
 from modelyard.schedules.service import FAILED, FINISHED, Clock, ScheduleService, resolve
+from modelyard.sdk.client import Client
 from modelyard.worker._fire import job_line, one_line
 
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from modelyard import limits
 from modelyard.api._pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, page
 from modelyard.api._routing import Route
-from modelyard.api._services import Services, get_datasets, get_services
+from modelyard.api._services import Services, get_datasets, get_lineage, get_services
 from modelyard.api._uploads import stage_body
 from modelyard.api.schemas._types import NUL_FREE, Description, ShortText
 from modelyard.api.schemas.datasets import (
@@ -48,6 +48,7 @@ from modelyard.datasets._ipc import ARROW_STREAM, ipc_chunks
 from modelyard.datasets.entities import DatasetReport, DatasetVersion
 from modelyard.datasets.service import DatasetService
 from modelyard.errors import InvalidInput, NotFound
+from modelyard.lineage.service import LineageService
 
 if TYPE_CHECKING:
     from modelyard.data import Expectation
@@ -59,6 +60,7 @@ router = APIRouter(prefix="/projects/{project}/datasets", tags=["datasets"], rou
 lineage_router = APIRouter(tags=["datasets"], route_class=Route)
 
 Datasets = Annotated[DatasetService, Depends(get_datasets)]
+Lineage = Annotated[LineageService, Depends(get_lineage)]
 Ref = Annotated[
     str, PathParam(description="A version number, or an alias (`latest`: the newest version).")
 ]
@@ -318,7 +320,7 @@ def report_html(
 
 @lineage_router.get("/lineage", response_model=LineagePage)
 def lineage(
-    datasets: Datasets,
+    lineage: Lineage,
     kind: Annotated[ShortText, Query(description="run, dataset_version or artifact.")],
     id: Annotated[ShortText, Query(description="The object's id.")],
     direction: Annotated[
@@ -329,7 +331,7 @@ def lineage(
     cursor: Cursor = None,
 ) -> LineagePage:
     """Lineage edges one hop around an object the caller may read, oldest first."""
-    edges = datasets.lineage_edges(kind, id, direction)
+    edges = lineage.edges(kind, id, direction)
     items, next_cursor = page(edges, limit, cursor, "lineage", kind, id, direction)
     return LineagePage(
         items=[LineageEdgePublic.model_validate(e) for e in items], next_cursor=next_cursor

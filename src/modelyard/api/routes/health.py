@@ -14,6 +14,6 @@ router = APIRouter(tags=["health"], route_class=Route)
 
 @router.get("/health", response_model=HealthPublic)
 def health() -> HealthPublic:
-    from modelyard import __version__
+    from modelyard._version import __version__
 
     return HealthPublic(status="ok", version=__version__)

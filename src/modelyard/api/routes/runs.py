@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from modelyard.api._routing import Route
-from modelyard.api._services import get_tracking
+from modelyard.api._services import Services, get_services, get_tracking
 from modelyard.api.schemas.runs import (
     ExplanationPublic,
     LastStepsPublic,
@@ -98,13 +98,14 @@ def last_steps(run_id: str, tracking: Tracking) -> LastStepsPublic:
 
 
 @router.get("/{run_id}/explain", response_model=ExplanationPublic)
-def explain(run_id: str, tracking: Tracking) -> ExplanationPublic:
+def explain(
+    run_id: str, tracking: Tracking, services: Annotated[Services, Depends(get_services)]
+) -> ExplanationPublic:
     """Why each step of a pipeline run (an id or a unique prefix) ran or was served from
     the cache (422 for a run that is not a pipeline run)."""
     from modelyard.pipelines.explanations import explain_in
-    from modelyard.pipelines.index import StepIndex
 
-    found = explain_in(tracking, StepIndex(tracking.store), run_id)
+    found = explain_in(tracking, services.steps, run_id)
     return ExplanationPublic(
         steps=[StepExplanationPublic.model_validate(e.to_dict()) for e in found]
     )

@@ -19,8 +19,8 @@ from typing import Literal
 from sqlalchemy import Connection, and_, or_, select
 
 from modelyard._util import now_ms
-from modelyard.datasets.entities import LineageEdge
 from modelyard.errors import InvalidInput
+from modelyard.lineage.entities import LineageEdge
 from modelyard.store import Store
 from modelyard.store.tables import lineage_edges
 

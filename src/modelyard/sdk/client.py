@@ -26,17 +26,21 @@ from modelyard.errors import InvalidInput, ModelyardError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from modelyard._lineage import LineageGraph
     from modelyard.artifacts import BlobStore
-    from modelyard.datasets.client import Datasets
-    from modelyard.gc import BlobReferences
+    from modelyard.datasets.service import DatasetService
+    from modelyard.lineage.graph import LineageGraph
+    from modelyard.lineage.service import LineageService
     from modelyard.remote import HttpSession, RemoteArtifacts, RemoteTracking
+    from modelyard.remote.datasets import RemoteDatasets
+    from modelyard.remote.lineage import RemoteLineage
     from modelyard.remote.schedules import RemoteSchedules
     from modelyard.schedules import ScheduleService
+    from modelyard.sdk.datasets import Datasets
+    from modelyard.sdk.run import ActiveRun
+    from modelyard.services import Services
     from modelyard.store import Store
     from modelyard.tracking._buffer import LogBuffer
     from modelyard.tracking.entities import ArtifactInfo, MetricHistory, Project, Run, RunPage
-    from modelyard.tracking.run import ActiveRun
     from modelyard.tracking.service import TrackingService
     from modelyard.tracking.system import SamplingThread
 
@@ -50,8 +54,7 @@ class Client:
 
     def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
         self.settings = settings if settings is not None else load_settings(**overrides)
-        self._store: Store | None = None
-        self._blobs: BlobStore | None = None
+        self._services: Services | None = None
         self._tracking: TrackingService | RemoteTracking | None = None
         self._http: HttpSession | None = None
         self._remote_artifacts: RemoteArtifacts | None = None
@@ -60,6 +63,8 @@ class Client:
         self._open_runs: set[ActiveRun] = set()
         self._lock = threading.Lock()
         self._datasets: Datasets | None = None
+        self._dataset_service: RemoteDatasets | None = None
+        self._lineage: LineageService | RemoteLineage | None = None
         self._schedules: ScheduleService | RemoteSchedules | None = None
 
     # -- lazily opened parts ------------------------------------------------------------
@@ -78,29 +83,27 @@ class Client:
             )
 
     @property
+    def services(self) -> Services:
+        """Every service of the installation in this process (embedded mode only)."""
+        self._not_remote("the services")
+        with self._lock:
+            if self._services is None:
+                from modelyard.services import Services
+
+                self._services = Services(self.settings)
+            return self._services
+
+    @property
     def store(self) -> Store:
         """The metadata store (embedded mode only)."""
         self._not_remote("the metadata store")
-        if self._store is None:
-            from modelyard.store import open_store
-
-            s = self.settings.store
-            self._store = open_store(
-                self.settings.store_url,
-                busy_timeout_s=s.busy_timeout_s,
-                auto_upgrade=s.auto_upgrade,
-            )
-        return self._store
+        return self.services.store
 
     @property
     def blobs(self) -> BlobStore:
         """The blob store (embedded mode only)."""
         self._not_remote("the blob store")
-        if self._blobs is None:
-            from modelyard.artifacts import open_blob_store
-
-            self._blobs = open_blob_store(self.settings)
-        return self._blobs
+        return self.services.blobs
 
     @property
     def tracking(self) -> TrackingService | RemoteTracking:
@@ -112,13 +115,7 @@ class Client:
 
                 self._tracking = RemoteTracking(self._session())
             else:
-                from modelyard.tracking.service import TrackingService
-
-                self._tracking = TrackingService(
-                    self.store,
-                    blobs=self.blobs,
-                    heartbeat_timeout_s=self.settings.tracking.heartbeat_timeout_s,
-                )
+                self._tracking = self.services.tracking
         return self._tracking
 
     def _service(self) -> TrackingService:
@@ -127,10 +124,35 @@ class Client:
         return cast("TrackingService", self.tracking)
 
     @property
+    def dataset_service(self) -> DatasetService | RemoteDatasets:
+        """The dataset service: in this process, or on the server in remote mode (the
+        same methods either way); ``client.datasets`` is the SDK's side of it."""
+        if self.is_remote:
+            if self._dataset_service is None:
+                from modelyard.remote.datasets import RemoteDatasets
+
+                self._dataset_service = RemoteDatasets(self._session())
+            return self._dataset_service
+        return self.services.datasets
+
+    @property
+    def lineage_service(self) -> LineageService | RemoteLineage:
+        """The lineage service (one hop of edges with the caller's rights): in this
+        process, or on the server in remote mode; :meth:`lineage` walks it."""
+        if self._lineage is None:
+            if self.is_remote:
+                from modelyard.remote.lineage import RemoteLineage
+
+                self._lineage = RemoteLineage(self._session())
+            else:
+                self._lineage = self.services.lineage
+        return self._lineage
+
+    @property
     def datasets(self) -> Datasets:
         """Versioned datasets: ``client.datasets.register(name, data)``, ``.load(name)``..."""
         if self._datasets is None:
-            from modelyard.datasets.client import Datasets
+            from modelyard.sdk.datasets import Datasets
 
             self._datasets = Datasets(self)
         return self._datasets
@@ -145,11 +167,7 @@ class Client:
 
                 self._schedules = RemoteSchedules(self._session())
             else:
-                from modelyard.pipelines.refs import PipelineSources
-                from modelyard.schedules import ScheduleService
-
-                sources = PipelineSources.from_settings(self.settings)
-                self._schedules = ScheduleService(self.store, sources=sources)
+                self._schedules = self.services.schedules
         return self._schedules
 
     def _session(self) -> HttpSession:
@@ -188,7 +206,7 @@ class Client:
     def _end_open_runs(self) -> None:
         """At interpreter exit, end runs the program left open: ``failed`` with the
         traceback after an uncaught exception, ``finished`` otherwise."""
-        from modelyard.tracking.run import uncaught_exception
+        from modelyard.sdk.run import uncaught_exception
 
         error = uncaught_exception()
         for run in list(self._open_runs):
@@ -232,8 +250,8 @@ class Client:
         captured when it started and is not captured again (artifact names are
         write-once).
         """
+        from modelyard.sdk.run import ActiveRun, active_run
         from modelyard.tracking.capture import capture_fast
-        from modelyard.tracking.run import ActiveRun, active_run
 
         if run_id is not None:
             resumed = self.tracking.resume_run(self.tracking.resolve_run_id(run_id))
@@ -346,7 +364,7 @@ class Client:
     ) -> LineageGraph:
         """What produced ``obj`` (``up``), what depends on it (``down``), or both, to
         ``depth`` hops: ``obj`` is a run, a dataset version or a ``(kind, id)`` pair."""
-        from modelyard._lineage import lineage
+        from modelyard.sdk.lineage import lineage
 
         return lineage(self, obj, direction=direction, depth=depth)
 
@@ -401,17 +419,8 @@ class Client:
 
         self._not_remote("garbage collection")
         return collect_garbage(
-            self._blob_references(), self.blobs, dry_run=dry_run, min_age_s=min_age_s
+            self.services.blob_references(), self.blobs, dry_run=dry_run, min_age_s=min_age_s
         )
-
-    def _blob_references(self) -> list[BlobReferences]:
-        """Every service whose tables point at blobs (embedded mode): what gc asks."""
-        from modelyard.datasets.service import DatasetService
-        from modelyard.pipelines.index import StepIndex
-
-        tracking = self._service()  # refuses remote mode before the cast below
-        datasets = cast(DatasetService, self.datasets.service)
-        return [tracking, datasets, StepIndex(self.store)]
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -443,18 +452,15 @@ class Client:
             self._release()
 
     def _release(self) -> None:
-        if self._store is not None:
-            self._store.dispose()
-            self._store = None
-            self._tracking = None
-            self._datasets = None
-            self._schedules = None
+        if self._services is not None:
+            self._services.close()
+            self._services = None
+            self._tracking = self._lineage = self._schedules = None
         if self._http is not None:
             self._http.close()
             self._http = None
-            self._tracking = None
-            self._remote_artifacts = None
-            self._schedules = None
+            self._tracking = self._lineage = self._schedules = None
+            self._dataset_service = self._remote_artifacts = None
 
     def __enter__(self) -> Client:
         return self

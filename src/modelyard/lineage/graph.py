@@ -19,14 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from modelyard.datasets.edges import ARTIFACT, DATASET_VERSION, RUN
 from modelyard.errors import InvalidInput, NotFound, PermissionDenied
+from modelyard.lineage.edges import ARTIFACT, DATASET_VERSION, RUN
 
 if TYPE_CHECKING:
-    from modelyard.client import Client
-    from modelyard.datasets.entities import LineageEdge
+    from modelyard.lineage.entities import LineageEdge
 
-__all__ = ["MAX_DEPTH", "LineageGraph", "LineageNode", "lineage", "node_of", "walk"]
+__all__ = ["EXPANDABLE", "MAX_DEPTH", "LineageGraph", "LineageNode", "Walk", "walk"]
 
 #: The deepest walk one call may ask for.
 MAX_DEPTH = 50
@@ -153,48 +152,3 @@ def _reach(kind: str, object_id: str, label: Callable[[str, str], str] | None) -
         return LineageNode(kind, object_id, label(kind, object_id))
     except (NotFound, PermissionDenied) as exc:
         return LineageNode(kind, object_id, note=str(exc))
-
-
-def node_of(obj: object) -> LineageNode:
-    """The node for a run (``Run``, ``ActiveRun``), a dataset version, a node, or a
-    ``(kind, id)`` pair."""
-    from modelyard.datasets.entities import DatasetVersion
-    from modelyard.tracking import ActiveRun, Run
-
-    if isinstance(obj, LineageNode):
-        return obj
-    if isinstance(obj, DatasetVersion):
-        return LineageNode(DATASET_VERSION, obj.id)
-    if isinstance(obj, Run | ActiveRun):
-        return LineageNode(RUN, str(obj.id))
-    if (
-        isinstance(obj, tuple)
-        and len(obj) == 2
-        and all(isinstance(part, str) and part for part in obj)
-    ):
-        return LineageNode(obj[0], obj[1])
-    raise InvalidInput(
-        "lineage starts from a run, a dataset version or a (kind, id) pair, "
-        f"not {type(obj).__name__}",
-        field="obj",
-    )
-
-
-def lineage(client: Client, obj: object, *, direction: Walk = "up", depth: int = 3) -> LineageGraph:
-    """The lineage graph around ``obj`` in ``client``'s store (or server), with labels."""
-    start = node_of(obj)
-    service = client.datasets.service
-
-    def label(kind: str, object_id: str) -> str:
-        if kind == RUN:
-            run = client.get_run(object_id)
-            return f"run {run.name or run.id[:8]} ({run.status}, project {run.project})"
-        if kind == DATASET_VERSION:
-            version = service.get_by_id(object_id)
-            return f"dataset {version.dataset} v{version.version} ({version.num_rows:,} rows)"
-        if kind == ARTIFACT:
-            return f"artifact blake3:{object_id[:16]}"
-        return f"{kind} {object_id}"
-
-    root = LineageNode(start.kind, start.id, label(start.kind, start.id))  # errors surface
-    return walk(root, service.lineage_edges, direction=direction, depth=depth, label=label)

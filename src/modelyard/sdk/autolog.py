@@ -21,6 +21,8 @@ from typing import Any
 
 from modelyard import limits
 from modelyard.errors import MissingDependency
+from modelyard.sdk.client import Client
+from modelyard.sdk.run import active_run
 
 __all__ = ["configure"]
 
@@ -98,18 +100,18 @@ def _patch(cls: type) -> None:
 
 
 def _fit_and_log(fit: Any, est: Any, args: tuple, kwargs: dict) -> Any:
-    import modelyard
-
     X = args[0] if args else kwargs.get("X")
     y = args[1] if len(args) > 1 else kwargs.get("y")
-    outer = modelyard.active_run()
+    outer = active_run()
     name = type(est).__name__
     if outer is not None and not outer._autologged:
         run, owned = outer, False
     elif outer is not None:
         run, owned = outer.start_run(name=f"{name}-fit"), True
     else:
-        run, owned = modelyard.start_run(_CONFIG.project, name=f"{name}-fit"), True
+        client = Client()
+        run = client.start_run(_CONFIG.project, name=f"{name}-fit", _owns_client=True)
+        owned = True
     run._autologged = True
     start = time.perf_counter()
     try:

@@ -17,21 +17,21 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from modelyard.datasets.reports import VALIDATION
 from modelyard.errors import InvalidInput, MissingDependency
+from modelyard.lineage.edges import DATASET_VERSION, Direction
+from modelyard.lineage.entities import LineageEdge
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from modelyard.client import Client
     from modelyard.data import Expectation, Profile, ValidationReport
-    from modelyard.datasets.edges import Direction
     from modelyard.datasets.entities import (
         Dataset,
         DatasetReport,
         DatasetVersion,
-        LineageEdge,
     )
     from modelyard.datasets.service import DatasetService, Progress
     from modelyard.remote.datasets import RemoteDatasets
+    from modelyard.sdk.client import Client
 
     Expectations: TypeAlias = Iterable[Expectation] | str | os.PathLike[str]
 
@@ -45,26 +45,16 @@ class Datasets:
 
     def __init__(self, client: Client) -> None:
         self._client = client
-        self._service: DatasetService | None = None
 
     @property
     def service(self) -> DatasetService | RemoteDatasets:
         """The dataset service: in this process, or on the server in remote mode (the
         same methods either way)."""
-        client = self._client
-        if client.is_remote:
-            from modelyard.remote.datasets import RemoteDatasets
-
-            return RemoteDatasets(client._session())
-        if self._service is None:
-            from modelyard.datasets.service import DatasetService
-
-            self._service = DatasetService(client.store, client.blobs)
-        return self._service
+        return self._client.dataset_service
 
     def _run_id(self) -> str | None:
         """The active run, when it tracks into this client's store (or server)."""
-        from modelyard.tracking.run import active_run
+        from modelyard.sdk.run import active_run
 
         run = active_run()
         if run is None:
@@ -83,8 +73,8 @@ class Datasets:
     def _project(self, project: str | None) -> str:
         if project is not None:
             return project
-        from modelyard.client import DEFAULT_PROJECT
-        from modelyard.tracking.run import active_run
+        from modelyard.sdk.client import DEFAULT_PROJECT
+        from modelyard.sdk.run import active_run
 
         run = active_run()
         if run is not None and self._run_id() is not None:
@@ -114,7 +104,7 @@ class Datasets:
         service on the same pass that stores it (the input is read once): a critical
         failure raises :class:`~modelyard.DataValidationError` and registers nothing;
         otherwise the ValidationReport is archived with the version."""
-        from modelyard.client import _user
+        from modelyard.sdk.client import _user
 
         return self.service.register(
             name,
@@ -321,7 +311,7 @@ class Datasets:
         """Lineage edges one hop around a version: ``up`` (what made it), ``down`` (what
         read it) or ``both``."""
         found = self.get(name, version=version, alias=alias, project=project)
-        return self.service.lineage_of(found, direction)
+        return self._client.lineage_service.edges(DATASET_VERSION, found.id, direction)
 
 
 def _convert(table: pa.Table, format: Format) -> Any:

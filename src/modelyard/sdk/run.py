@@ -23,7 +23,7 @@ from modelyard.tracking._values import as_metric_value, as_step, as_timestamp
 from modelyard.tracking.entities import TERMINAL_STATUSES, ArtifactInfo, Run
 
 if TYPE_CHECKING:
-    from modelyard.client import Client
+    from modelyard.sdk.client import Client
     from modelyard.tracking.system import SystemSampler
 
 __all__ = ["ActiveRun", "active_run"]
