@@ -1518,14 +1518,14 @@ def remote_breakdown(r: RemoteSides, root: str, args: argparse.Namespace) -> dic
     which the pieces timed here after a full pass mostly escape. Uses internals of the
     SDK and the server: a diagnostic, not an API."""
     from modelyard import Client, load_settings
-    from modelyard.tracking._buffer import MAX_BATCH_ROWS
+    from modelyard.limits import BATCH_ROWS
 
     home = os.path.join(root, "breakdown")
     local = Client(load_settings(home=home, store={"url": f"sqlite:///{home}/modelyard.db"}))
     local.create_project("bench")
     shapes = {
         "one_call_batch": (args.remote_points, 1),
-        "full_batch": (min(MAX_BATCH_ROWS, args.remote_batch_points), args.batch_keys),
+        "full_batch": (min(BATCH_ROWS, args.remote_batch_points), args.batch_keys),
     }
     try:
         return {

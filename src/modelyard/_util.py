@@ -22,7 +22,6 @@ __all__ = ["canonical_json", "gc_paused", "new_id", "now_ms", "validate_key", "v
 
 _NAME = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{limits.NAME - 1}}}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-MAX_KEY_LENGTH = limits.KEY
 
 
 def new_id() -> str:
@@ -50,10 +49,10 @@ def validate_name(value: object, field: str) -> str:
 def validate_key(value: object, field: str) -> str:
     """Metric, param and tag keys: any printable text up to 250 characters."""
     if isinstance(value, str):
-        limits.check_text(value, field, MAX_KEY_LENGTH)
+        limits.check_text(value, field, limits.KEY)
     if not isinstance(value, str) or not value:
         raise InvalidInput(
-            f"{field} must be a non-empty string of at most {MAX_KEY_LENGTH} characters; "
+            f"{field} must be a non-empty string of at most {limits.KEY} characters; "
             f"got {limits.preview(value)}",
             field=field,
         )

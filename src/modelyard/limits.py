@@ -1,4 +1,5 @@
-"""The limits on every string Modelyard stores, in one place.
+"""The limits on every string Modelyard stores, and on the numbers and counts of a batch of
+logged values, in one place.
 
 The services enforce them with :func:`check_text` (so the SDK, the CLI and the REST API
 refuse the same values) and the API's request models reuse them for the OpenAPI
@@ -13,10 +14,12 @@ from __future__ import annotations
 from modelyard.errors import InvalidInput
 
 __all__ = [
+    "BATCH_ROWS",
     "CRON",
     "DESCRIPTION",
     "EMAIL",
     "ENTRY_POINT",
+    "INTEGER",
     "KEY",
     "NAME",
     "PARAM_VALUE",
@@ -64,6 +67,11 @@ CRON = 255
 TIMEZONE = 64
 #: A schedule's parameters, as JSON text.
 SCHEDULE_PARAMS = 64 * 1024
+
+#: Metric steps and timestamps, byte counts: integers from 0 to this (64-bit columns).
+INTEGER = 2**63 - 1
+#: Most rows of one kind (metric points, params, tags, heartbeats) in one batch of writes.
+BATCH_ROWS = 50_000
 
 _PREVIEW = 60
 

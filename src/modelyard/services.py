@@ -104,6 +104,7 @@ class Services:
                     self.store,
                     self.access,
                     self.projects,
+                    blobs=self.blobs,
                     heartbeat_timeout_s=self.settings.tracking.heartbeat_timeout_s,
                 )
             return self._tracking

@@ -27,17 +27,20 @@ import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelyard.data._arrow import open_source
-from modelyard.data._checks import Batch, plural
+from modelyard.data._checks import Batch, Check, plural
 from modelyard.data._column_checks import make_check
 from modelyard.data._fields import parse_time
 from modelyard.data.expectations import ColumnExpectation, Expectation
 from modelyard.data.suite import load_expectations
 from modelyard.errors import DataValidationError, InvalidInput
 
-__all__ = ["ExpectationResult", "ValidationReport", "validate"]
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["ExpectationResult", "ValidationReport", "Validator", "validate"]
 
 FORMAT = "modelyard.validation/1"
 UNIQUE_LIMIT = 10_000_000
@@ -239,33 +242,78 @@ def validate(
     critical expectation fails (see :meth:`ValidationReport.raise_for_critical`).
     ``encoding`` is the text encoding of a CSV file (default UTF-8).
     """
-    rules = _rules(expectations)
-    when = _now(now)
-    if isinstance(unique_limit, bool) or not isinstance(unique_limit, int) or unique_limit < 1:
-        raise InvalidInput(
-            f"unique_limit must be a positive integer; got {unique_limit!r}", field="unique_limit"
-        )
-    needed = sorted({rule.column for rule in rules if isinstance(rule, ColumnExpectation)})
-    source = open_source(data, "data", columns=needed, encoding=encoding)
-    checks = [make_check(rule, source.schema, when, unique_limit) for rule in rules]
-    rows = 0
+    validator = Validator(expectations, now=now, unique_limit=unique_limit)
+    source = open_source(data, "data", columns=validator.columns, encoding=encoding)
+    validator.begin(source.schema, source.names)
     for batch in source.batches:
-        view = Batch(batch, rows)
-        for check in checks:
-            check.feed(view)
-        rows += batch.num_rows
-    report = ValidationReport(
-        results=tuple(
-            ExpectationResult(rule, **vars(check.result(rows)))
-            for rule, check in zip(rules, checks, strict=True)
-        ),
-        rows=rows,
-        columns=tuple(source.names),
-        now=when.isoformat() + "Z",
-    )
+        validator.feed(batch)
+    report = validator.report()
     if raise_on_critical:
         report.raise_for_critical()
     return report
+
+
+class Validator:
+    """Expectations checked one record batch at a time, as a stream goes by: what
+    :func:`validate` does over a source it opens, and what the dataset service does on
+    the one pass that also digests and stores the data it registers.
+
+    The rules, ``now`` and ``unique_limit`` are checked when it is made (before any data
+    is read); :meth:`begin` starts a pass over a stream of a schema (again from the start
+    when the stream is read again), :meth:`feed` takes its batches in order and
+    :meth:`report` gives the result of the pass.
+    """
+
+    def __init__(
+        self,
+        expectations: Iterable[Expectation] | str | os.PathLike[str],
+        *,
+        now: dt.datetime | str | None = None,
+        unique_limit: int = UNIQUE_LIMIT,
+    ) -> None:
+        self.rules = _rules(expectations)
+        self.now = _now(now)
+        if isinstance(unique_limit, bool) or not isinstance(unique_limit, int) or unique_limit < 1:
+            raise InvalidInput(
+                f"unique_limit must be a positive integer; got {unique_limit!r}",
+                field="unique_limit",
+            )
+        self.unique_limit = unique_limit
+        self._checks: list[Check] = []
+        self._rows = 0
+        self._names: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns the rules read."""
+        return sorted({rule.column for rule in self.rules if isinstance(rule, ColumnExpectation)})
+
+    def begin(self, schema: pa.Schema, names: Iterable[str] | None = None) -> None:
+        """Start a pass over a stream of ``schema``; ``names``: the table's columns, when
+        the stream holds only those the rules read."""
+        limit = self.unique_limit
+        self._checks = [make_check(rule, schema, self.now, limit) for rule in self.rules]
+        self._rows = 0
+        self._names = tuple(schema.names if names is None else names)
+
+    def feed(self, batch: pa.RecordBatch) -> None:
+        view = Batch(batch, self._rows)
+        for check in self._checks:
+            check.feed(view)
+        self._rows += batch.num_rows
+
+    def report(self) -> ValidationReport:
+        """Every rule's result over the batches fed since :meth:`begin`."""
+        rows = self._rows
+        return ValidationReport(
+            results=tuple(
+                ExpectationResult(rule, **vars(check.result(rows)))
+                for rule, check in zip(self.rules, self._checks, strict=True)
+            ),
+            rows=rows,
+            columns=self._names,
+            now=self.now.isoformat() + "Z",
+        )
 
 
 def _rules(expectations: object) -> list[Expectation]:

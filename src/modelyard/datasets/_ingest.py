@@ -1,11 +1,14 @@
-"""One streaming pass over an input: digest, profile and (optionally) Parquet parts.
+"""One streaming pass over an input: digest, profile, expectations and (optionally)
+Parquet parts.
 
-Each canonical record batch is hashed, written to the part writer and handed to
-``modelyard.data.profile`` as it goes by, so the input is read once and memory stays
-bounded by a batch plus a row group. Consecutive small batches (a folder of small files)
-are combined first, since every step has a fixed cost per batch; the digest does not
-depend on how rows are batched. A CSV whose column types have to widen part-way
-(see ``_sources.WidenColumn``) is read again from the start with the wider types.
+Each canonical record batch is hashed, written to the part writer, handed to
+``modelyard.data.profile`` and, when expectations are given, to a
+:class:`~modelyard.data.validation.Validator` as it goes by, so the input is read once and
+memory stays bounded by a batch plus a row group. Consecutive small batches (a folder of
+small files) are combined first, since every step has a fixed cost per batch; the digest
+does not depend on how rows are batched. A CSV whose column types have to widen part-way
+(see ``_sources.WidenColumn``) is read again from the start with the wider types (and
+validated again).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from modelyard.data import Profile
+    from modelyard.data.validation import Validator
 
 __all__ = ["Ingested", "ingest"]
 
@@ -56,14 +60,16 @@ def ingest(
     with_profile: bool = True,
     write: bool = False,
     staging: Path | None = None,
+    validator: Validator | None = None,
 ) -> Ingested:
     """Read ``data`` once; with ``write``, also as Parquet parts in a new folder under
-    ``staging`` (the system temp folder when None)."""
+    ``staging`` (the system temp folder when None); with ``validator``, its report is of
+    the pass (ask it for the report afterwards)."""
     csv_types: dict[str, Any] = {}
     for _ in range(_MAX_WIDENINGS):
         folder = Path(tempfile.mkdtemp(prefix="modelyard-dataset-", dir=staging)) if write else None
         try:
-            return _once(data, encoding, csv_types, progress, with_profile, folder)
+            return _once(data, encoding, csv_types, progress, with_profile, folder, validator)
         except WidenColumn as widen:
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -84,18 +90,23 @@ def _once(
     progress: Progress | None,
     with_profile: bool,
     folder: Path | None,
+    validator: Validator | None,
 ) -> Ingested:
     from modelyard.data._arrow import coalesce
 
     source = open_input(data, encoding=encoding, csv_types=csv_types, progress=progress)
     writer = PartWriter(source.schema, folder) if folder is not None else None
     hasher = ContentHasher(source.schema)
+    if validator is not None:
+        validator.begin(source.schema)
 
     def tap() -> Iterator[pa.RecordBatch]:
         for batch in coalesce(source.batches):
             hasher.update(batch)
             if writer is not None:
                 writer.write(batch)
+            if validator is not None:
+                validator.feed(batch)
             yield batch
 
     try:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -33,7 +34,7 @@ from modelyard import limits
 from modelyard._util import new_id, now_ms, validate_name
 from modelyard.datasets._rows import LATEST, alias_names, hydrate, latest_version, version_row
 from modelyard.datasets.entities import Dataset, DatasetReport, DatasetVersion
-from modelyard.datasets.reports import PROFILE, REPORT_KINDS, Reports, check_kind
+from modelyard.datasets.reports import PROFILE, REPORT_KINDS, VALIDATION, Reports, check_kind
 from modelyard.errors import Conflict, InvalidInput, NotFound
 from modelyard.governance.access import Access
 from modelyard.governance.identity import Actor
@@ -59,7 +60,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from modelyard.artifacts import BlobStore
-    from modelyard.data import Profile
+    from modelyard.data import Expectation, Profile
     from modelyard.datasets._ingest import Ingested
     from modelyard.tracking.service import TrackingService
 
@@ -163,6 +164,7 @@ class DatasetService:
         profile: bool = True,
         progress: Progress | None = None,
         source: str | None = None,
+        expectations: Iterable[Expectation] | str | os.PathLike[str] | None = None,
     ) -> DatasetVersion:
         """Register ``data`` (a frame, an Arrow table or reader, or the path of a CSV or
         Parquet file or a directory of them) as a version of dataset ``name``.
@@ -172,8 +174,17 @@ class DatasetService:
         ``progress(done, total)`` is called as source bytes are read. ``source`` says
         where the data came from when ``data`` only relays it (the server's Arrow stream
         of a client's file or frame); by default it is described from ``data``.
+
+        With ``expectations`` (rules, or a YAML file or text) the data is validated on
+        the same pass that digests and stores it (it is read once): a critical failure
+        raises :class:`~modelyard.errors.DataValidationError` with the report and
+        registers nothing; otherwise the ValidationReport is archived with the version
+        (kind ``validation``).
         """
+        from modelyard.data.validation import Validator
         from modelyard.datasets._ingest import ingest
+
+        validator = Validator(expectations) if expectations is not None else None
 
         if source is not None:
             limits.check_text(source, "source", limits.SOURCE)
@@ -192,14 +203,21 @@ class DatasetService:
             with_profile=profile,
             write=True,
             staging=staging,
+            validator=validator,
         )
         if source is not None:
             found.source = source
         try:
-            return self._record(name, project, found, description, wanted, user, run_id)
+            report = validator.report() if validator is not None else None
+            if report is not None:
+                report.raise_for_critical()
+            version = self._record(name, project, found, description, wanted, user, run_id)
         finally:
             if found.folder is not None:
                 shutil.rmtree(found.folder, ignore_errors=True)
+        if report is not None:
+            self.add_report(version, VALIDATION, report.to_dict(), report.to_html())
+        return version
 
     def check_register(
         self,

@@ -22,7 +22,7 @@ from modelyard.artifacts import safe_join
 from modelyard.artifacts._tar import extract_tar, tar_directory, write_verified
 from modelyard.errors import CorruptBlob, InvalidInput, StorageError
 from modelyard.remote._http import Content, HttpSession
-from modelyard.tracking.entities import ArtifactInfo
+from modelyard.tracking.entities import ArtifactInfo, ArtifactSource, TarArchive
 
 __all__ = ["RemoteArtifacts"]
 
@@ -35,12 +35,17 @@ class RemoteArtifacts:
     def __init__(self, http: HttpSession) -> None:
         self.http = http
 
-    def upload(self, run_id: str, name: str, source: Path | bytes) -> ArtifactInfo:
-        """Store bytes, a local file or a local folder (as a tree) as artifact ``name``."""
+    def upload(self, run_id: str, name: str, source: ArtifactSource) -> ArtifactInfo:
+        """Store bytes, a local file, a local folder (as a tree) or a tar archive of one
+        (as a tree) as artifact ``name``."""
         headers = {"Content-Type": "application/octet-stream"}
         content: Content  # a stream is made anew for each attempt
         if isinstance(source, bytes):
             content = source
+        elif isinstance(source, TarArchive):
+            size = source.path.stat().st_size
+            headers |= {"Content-Type": "application/x-tar", "Content-Length": str(size)}
+            content = partial(_file_chunks, source.path, size)
         elif source.is_dir():
             headers["Content-Type"] = "application/x-tar"
             content = partial(tar_directory, source)

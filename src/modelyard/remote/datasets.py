@@ -17,7 +17,9 @@ RecordBatchReader or an iterator, is not retried). Reads come back batch by batc
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
@@ -36,7 +38,7 @@ from modelyard.remote._http import HttpSession, entity
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from modelyard.data import Profile
+    from modelyard.data import Expectation, Profile
     from modelyard.datasets._sources import Input
     from modelyard.datasets.service import Progress
 
@@ -67,13 +69,18 @@ class RemoteDatasets:
         profile: bool = True,
         progress: Progress | None = None,
         source: str | None = None,
+        expectations: Iterable[Expectation] | str | os.PathLike[str] | None = None,
     ) -> DatasetVersion:
         """Register ``data`` as a version of dataset ``name`` (see the module docstring);
-        the same values registered again return the existing version."""
+        the same values registered again return the existing version. ``expectations``
+        (rules, or a YAML file or text, read here) travel as JSON and the server checks
+        them on its one pass over the data (a DataValidationError from an HTTP answer
+        carries the message, not the report)."""
         from collections.abc import Iterator as AnyIterator
 
         import pyarrow as pa
 
+        from modelyard.data.validation import Validator
         from modelyard.datasets._sources import WidenColumn
 
         path = _dataset_path(project, name) + "/versions"
@@ -83,6 +90,9 @@ class RemoteDatasets:
             "profile": bool(profile),
         }
         params |= _present(run_id=run_id, user=user)
+        if expectations is not None:
+            rules = Validator(expectations).rules
+            params["expectations"] = json.dumps([rule.to_dict() for rule in rules])
         one_pass = isinstance(data, pa.RecordBatchReader | AnyIterator)
         csv_types: dict[str, Any] = {}
         for _ in range(_MAX_WIDENINGS):

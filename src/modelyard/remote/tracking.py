@@ -3,8 +3,8 @@
 ``RemoteTracking`` has the methods of :class:`~modelyard.tracking.service.TrackingService`
 that the SDK and the CLI use, with the same signatures, results and errors, so ``Client``
 and ``ActiveRun`` run unchanged against a server. Left out, as server-side business:
-``record_artifact`` and ``check_artifact`` (artifacts are uploaded with their bytes, see
-``remote/artifacts.py``, and checked by the server before it stages them),
+``record_artifact`` and ``check_artifact`` (``store_artifact`` uploads an artifact with
+its bytes, see ``remote/artifacts.py``, and the server checks it before it stages them),
 ``referenced_digests`` and ``tree_digests`` (garbage collection runs next to the blob
 store), ``sweep_lost`` (every read does it on the server) and ``count_runs``. Projects
 go through :class:`~modelyard.remote.projects.RemoteProjects` (``Client.projects``).
@@ -21,8 +21,15 @@ from urllib.parse import quote
 
 from modelyard.errors import ModelyardError
 from modelyard.remote._http import HttpSession, dumps, entity, error_from_response
+from modelyard.remote.artifacts import RemoteArtifacts
 from modelyard.tracking._buffer import Batch
-from modelyard.tracking.entities import ArtifactInfo, MetricHistory, Run, RunPage
+from modelyard.tracking.entities import (
+    ArtifactInfo,
+    ArtifactSource,
+    MetricHistory,
+    Run,
+    RunPage,
+)
 
 __all__ = ["RemoteTracking"]
 
@@ -177,6 +184,10 @@ class RemoteTracking:
         params = {"prefix": prefix} if prefix else {}
         path = f"/runs/{_segment(run_id)}/artifacts"
         return [_artifact(item) for item in self.http.all_pages(path, params)]
+
+    def store_artifact(self, run_id: str, path: str, source: ArtifactSource) -> ArtifactInfo:
+        """Upload ``source`` as artifact ``path`` of a run (the server stores it)."""
+        return RemoteArtifacts(self.http).upload(run_id, path, source)
 
     def get_artifact(self, run_id: str, path: str) -> ArtifactInfo:
         answer = self.http.call(

@@ -401,17 +401,7 @@ class Client:
     def store_artifact(self, run_id: str, name: str, source: Path | bytes) -> ArtifactInfo:
         """Store a local file, a local directory (as a tree) or bytes as artifact ``name``
         of a run (``name`` already normalized)."""
-        if self.is_remote:
-            return self._artifacts().upload(run_id, name, source)
-        self._service().check_artifact(run_id, name)  # before a blob is stored for nothing
-        blobs = self.blobs
-        if isinstance(source, bytes):
-            info = blobs.put_bytes(source)
-        elif source.is_dir():
-            info = blobs.put_tree(source)
-        else:
-            info = blobs.put_file(source)
-        return self._service().record_artifact(run_id, name, info.digest, info.kind, info.size)
+        return self.tracking.store_artifact(run_id, name, source)
 
     def download_artifact(self, run_id: str, path: str, dest: str | os.PathLike[str]) -> Path:
         """Copy an artifact (file or tree) into the folder ``dest``; returns the written path."""

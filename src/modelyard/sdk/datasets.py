@@ -15,6 +15,7 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
+from modelyard.datasets.reports import VALIDATION
 from modelyard.errors import InvalidInput, MissingDependency
 from modelyard.lineage.edges import DATASET_VERSION, Direction
 from modelyard.lineage.entities import LineageEdge
@@ -37,8 +38,6 @@ if TYPE_CHECKING:
 __all__ = ["Datasets"]
 
 Format = Literal["pandas", "arrow", "polars"]
-#: The report kind validation results are archived under.
-VALIDATION = "validation"
 
 
 class Datasets:
@@ -101,16 +100,13 @@ class Datasets:
         a new version of ``name`` -- or return the version that already holds the same
         values. Inside an active run, the run is recorded as its maker.
 
-        With ``expectations`` (rules, or a YAML file or text) the data is validated first:
-        a critical failure raises :class:`~modelyard.DataValidationError` and registers
-        nothing; otherwise the ValidationReport is archived with the version."""
-        from modelyard.data import validate
+        With ``expectations`` (rules, or a YAML file or text) the data is validated by the
+        service on the same pass that stores it (the input is read once): a critical
+        failure raises :class:`~modelyard.DataValidationError` and registers nothing;
+        otherwise the ValidationReport is archived with the version."""
         from modelyard.sdk.client import _user
 
-        report = None
-        if expectations is not None:
-            report = validate(data, expectations, raise_on_critical=True)
-        found = self.service.register(
+        return self.service.register(
             name,
             data,
             project=self._project(project),
@@ -121,10 +117,8 @@ class Datasets:
             run_id=self._run_id(),
             profile=profile,
             progress=progress,
+            expectations=expectations,
         )
-        if report is not None:
-            self.service.add_report(found, VALIDATION, report.to_dict(), report.to_html())
-        return found
 
     def validate(
         self,

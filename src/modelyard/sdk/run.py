@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextvars
 import io
 import json
-import numbers
 import os
 import sys
 import tempfile
@@ -19,6 +18,8 @@ from modelyard import limits
 from modelyard._util import now_ms, validate_key
 from modelyard.artifacts import normalize_artifact_path
 from modelyard.errors import Conflict, InvalidInput, MissingDependency
+from modelyard.limits import INTEGER
+from modelyard.tracking._values import as_metric_value, as_step, as_timestamp
 from modelyard.tracking.entities import TERMINAL_STATUSES, ArtifactInfo, Run
 
 if TYPE_CHECKING:
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ActiveRun", "active_run"]
 
-_MAX_INT64 = 2**63 - 1  # steps and timestamps are 64-bit columns
 _ACTIVE: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar(
     "modelyard_active_runs", default=()
 )
@@ -113,16 +113,16 @@ class ActiveRun:
         if key not in self._known_keys:
             self._check_key(key, "metric")
         if type(value) is not float:
-            value = _as_float(key, value)
+            value = as_metric_value(key, value)
         if step is None:
             step = self._next_step.get(key, 0)
-        elif type(step) is not int or not 0 <= step <= _MAX_INT64:
-            step = _as_step(step)
+        elif type(step) is not int or not 0 <= step <= INTEGER:
+            step = as_step(step)
         self._next_step[key] = step + 1
         if not timestamp:
             timestamp = now_ms()
-        elif type(timestamp) is not int or not 0 <= timestamp <= _MAX_INT64:
-            timestamp = _as_timestamp(timestamp)
+        elif type(timestamp) is not int or not 0 <= timestamp <= INTEGER:
+            timestamp = as_timestamp(timestamp)
         m = self._metrics
         m.append((self.id, key, value, step, timestamp))
         if len(m) >= self._buffer.max_size:
@@ -328,42 +328,6 @@ class ActiveRun:
 
     def __repr__(self) -> str:
         return f"<ActiveRun {self.id} project={self.project!r} name={self.name!r}>"
-
-
-def _as_float(key: str, value: Any) -> float:
-    if isinstance(value, str | bytes) or value is None:
-        raise InvalidInput(f"metric {key!r} must be a number; got {value!r}", field="value")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(
-            f"metric {key!r} must be a number; got {value!r}", field="value"
-        ) from None
-
-
-def _as_step(step: Any) -> int:
-    if (
-        isinstance(step, numbers.Integral)
-        and not isinstance(step, bool)
-        and 0 <= int(step) <= _MAX_INT64
-    ):
-        return int(step)
-    raise InvalidInput(
-        f"step must be an integer from 0 to {_MAX_INT64}; got {step!r}", field="step"
-    )
-
-
-def _as_timestamp(timestamp: Any) -> int:
-    if (
-        isinstance(timestamp, numbers.Integral)
-        and not isinstance(timestamp, bool)
-        and 0 <= int(timestamp) <= _MAX_INT64
-    ):
-        return int(timestamp)
-    raise InvalidInput(
-        f"timestamp must be milliseconds since the epoch, an integer >= 0; got {timestamp!r}",
-        field="timestamp",
-    )
 
 
 def _as_mapping(values: Any, field: str) -> dict[str, Any]:

@@ -29,14 +29,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from modelyard.errors import ModelyardError, StorageError
+from modelyard.limits import BATCH_ROWS
 
 __all__ = ["Batch", "LogBuffer"]
 
 MetricRow = tuple[str, str, float, int, int]  # run_id, key, value, step, timestamp_ms
 KeyValueRow = tuple[str, str, str]  # run_id, key, value
 
-#: Most rows of one kind (metrics, params or tags) in one batch.
-MAX_BATCH_ROWS = 50_000
 _RETRY_DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 
 
@@ -169,9 +168,9 @@ class LogBuffer:
         """Write the batch that failed last time, else take a new one from the queues."""
         if self._inflight is None:
             batch = Batch(
-                metrics=_take(self.metrics, MAX_BATCH_ROWS),
-                params=_take(self.params, MAX_BATCH_ROWS),
-                tags=_take(self.tags, MAX_BATCH_ROWS),
+                metrics=_take(self.metrics, BATCH_ROWS),
+                params=_take(self.params, BATCH_ROWS),
+                tags=_take(self.tags, BATCH_ROWS),
                 heartbeats=heartbeats or [],
             )
             if not batch:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -14,9 +15,11 @@ __all__ = [
     "RUN_STATUSES",
     "TERMINAL_STATUSES",
     "ArtifactInfo",
+    "ArtifactSource",
     "MetricHistory",
     "Run",
     "RunPage",
+    "TarArchive",
 ]
 
 RUN_STATUSES = ("running", "finished", "failed", "killed", "lost")
@@ -115,3 +118,16 @@ class ArtifactInfo:
             "size": self.size,
             "created_at": self.created_at,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class TarArchive:
+    """A folder packed as a tar file (the format of ``artifacts/_tar.py``), to be stored
+    as a tree: what the server stages from an ``application/x-tar`` upload."""
+
+    path: Path
+
+
+#: What an artifact is stored from: bytes, a local file, a local folder (stored as a tree)
+#: or a tar archive of a folder (stored as a tree).
+ArtifactSource: TypeAlias = bytes | Path | TarArchive

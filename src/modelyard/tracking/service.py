@@ -31,15 +31,17 @@ import math
 import numbers
 import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
+from blake3 import blake3
 from sqlalchemy import Column, Connection, and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from modelyard import limits
 from modelyard._util import gc_paused, new_id, now_ms, validate_key
-from modelyard.artifacts import normalize_artifact_path
-from modelyard.artifacts.blobs import check_digest
+from modelyard.artifacts import BlobInfo, BlobStore, normalize_artifact_path
+from modelyard.artifacts.blobs import check_digest, local_digest
 from modelyard.errors import (
     Conflict,
     InvalidInput,
@@ -66,24 +68,29 @@ from modelyard.store.tables import (
 )
 from modelyard.tracking._buffer import Batch
 from modelyard.tracking._downsample import downsample
+from modelyard.tracking._values import as_metric_value, as_step, as_timestamp
 from modelyard.tracking.entities import (
     TERMINAL_STATUSES,
     ArtifactInfo,
+    ArtifactSource,
     MetricHistory,
     Run,
     RunPage,
+    TarArchive,
 )
 
-__all__ = ["TrackingService"]
+__all__ = ["BATCH_ID_PATTERN", "TrackingService"]
 
+#: A client batch id: 8-64 printable ASCII characters.
+BATCH_ID_PATTERN = r"^[\x21-\x7e]{8,64}$"
 MAX_RESULTS = 50_000
 MAX_HISTORY_POINTS = 1_000_000
 _RUN_PROJECT_CACHE = 100_000
 #: How long a client batch id is remembered (clients give up retrying after minutes).
 WRITE_BATCH_RETENTION_S = 7 * 24 * 3600.0
 _CHUNK = 500
+_BATCH_ID = re.compile(BATCH_ID_PATTERN)
 _HEX = re.compile(r"^[0-9a-f]+$")
-_MAX_INT64 = 2**63 - 1
 _ARTIFACT_KINDS = frozenset({"file", "tree"})
 _LIVE = ("running", "lost")
 
@@ -100,13 +107,17 @@ class TrackingService:
         access: Access,
         projects: ProjectService,
         *,
+        blobs: BlobStore | None = None,
         heartbeat_timeout_s: float = 60.0,
     ) -> None:
         """``access``: the actor, its checks and the audit log; ``projects``: the project
-        service a new run's project is ensured by."""
+        service a new run's project is ensured by; ``blobs``: where :meth:`store_artifact`
+        puts the bytes of artifacts (a service without one records artifacts stored
+        elsewhere, :meth:`record_artifact`)."""
         self.store = store
         self.access = access
         self.projects = projects
+        self.blobs = blobs
         self.heartbeat_timeout_ms = int(heartbeat_timeout_s * 1000)
         self._run_projects: dict[str, str] = {}
         marks = ", ".join(["?" if store.is_sqlite else "%s"] * 4)
@@ -277,6 +288,8 @@ class TrackingService:
         if not limits.check_text(name, "name", limits.RUN_NAME).strip():
             raise InvalidInput("a run name must not be blank", field="name")
         _check_run_text(user, host, entry_point, tags_ or {})
+        if parent_id is not None:
+            _check_run_refs([parent_id], "parent_id")
         proj = self.projects.ensure(project)
         row = {
             "id": run_id,
@@ -474,6 +487,9 @@ class TrackingService:
     def write_batch(self, batch: Batch, batch_id: str | None = None) -> ModelyardError | None:
         """Store one batch of buffered values in one transaction.
 
+        Every row is checked first (``_checked_batch``: counts, keys, text, numbers): a
+        batch that breaks a rule is InvalidInput and nothing of it is stored.
+
         ``batch_id`` (client-generated) makes the write idempotent: a batch whose id was
         stored already is skipped, so a retried request never duplicates rows. Returns a
         deferred error (a param conflict with another writer) after storing the rest of
@@ -485,9 +501,14 @@ class TrackingService:
         someone else's run is audited with its old value.
         """
         deferred: ModelyardError | None = None
-        if batch_id is not None and (not isinstance(batch_id, str) or not 8 <= len(batch_id) <= 64):
-            raise InvalidInput("batch_id must be a string of 8-64 characters", field="batch_id")
-        _check_batch_text(batch)
+        if batch_id is not None and (
+            not isinstance(batch_id, str) or not _BATCH_ID.match(batch_id)
+        ):
+            raise InvalidInput(
+                f"batch_id must be 8-64 printable ASCII characters; got {limits.preview(batch_id)}",
+                field="batch_id",
+            )
+        batch = _checked_batch(batch)
         try:
             with self.store.write() as conn:
                 if self.access.principal is not None:
@@ -665,10 +686,33 @@ class TrackingService:
         PermissionDenied, InvalidInput for the name, Conflict for a run whose artifacts
         are closed or a file/folder clash (the server asks before it stages an upload, the
         SDK before it stores blobs)."""
+        self._stored_as(run_id, path)
+
+    def _stored_as(self, run_id: str, path: str) -> Any:
+        """:meth:`check_artifact`, returning the artifact stored as ``path`` (None if the
+        name is free)."""
         path = normalize_artifact_path(path)
         with self.store.read() as conn:
             self._require_runs(conn, [run_id], Role.CONTRIBUTOR)
-            self._artifact_slot(conn, self._run_fact(conn, run_id), path)
+            return self._artifact_slot(conn, self._run_fact(conn, run_id), path)
+
+    def store_artifact(self, run_id: str, path: str, source: ArtifactSource) -> ArtifactInfo:
+        """Store ``source`` as artifact ``path`` of a run: bytes or a local file as a file,
+        a local folder or a :class:`~modelyard.tracking.entities.TarArchive` as a tree.
+
+        What :meth:`record_artifact` would refuse is refused before a blob is stored: the
+        checks of :meth:`check_artifact` first and, when the name is taken, the bytes are
+        hashed without being stored and compared (the same bytes again return the
+        artifact as stored, others are Conflict; a tar archive, which is unpacked to be
+        hashed, is stored and then compared). Then the bytes are put and recorded."""
+        if self.blobs is None:
+            raise StorageError("this tracking service has no blob store to put artifacts in")
+        path = normalize_artifact_path(path)
+        if self._stored_as(run_id, path) is not None and not isinstance(source, TarArchive):
+            info = _digest(source)
+        else:
+            info = _put(self.blobs, source)
+        return self.record_artifact(run_id, path, info.digest, info.kind, info.size)
 
     def record_artifact(
         self, run_id: str, path: str, digest: str, kind: str, size: int
@@ -926,12 +970,31 @@ def _non_negative_int(field: str, value: Any) -> int:
     if (
         isinstance(value, bool)
         or not isinstance(value, numbers.Integral)
-        or not 0 <= int(value) <= _MAX_INT64
+        or not 0 <= int(value) <= limits.INTEGER
     ):
         raise InvalidInput(
-            f"{field} must be an integer from 0 to {_MAX_INT64}; got {value!r}", field=field
+            f"{field} must be an integer from 0 to {limits.INTEGER}; got {value!r}", field=field
         )
     return int(value)
+
+
+def _digest(source: bytes | Path) -> BlobInfo:
+    """What putting ``source`` would give, without storing it."""
+    if isinstance(source, bytes):
+        return BlobInfo(blake3(source).hexdigest(), len(source))
+    return local_digest(source)
+
+
+def _put(blobs: BlobStore, source: ArtifactSource) -> BlobInfo:
+    """Put the bytes of an artifact in the blob store."""
+    if isinstance(source, TarArchive):
+        with open(source.path, "rb") as tar:
+            return blobs.put_tar(tar)
+    if isinstance(source, bytes):
+        return blobs.put_bytes(source)
+    if source.is_dir():
+        return blobs.put_tree(source)
+    return blobs.put_file(source)
 
 
 def _missing_run(run_id: str) -> NotFound:
@@ -1058,12 +1121,59 @@ def _check_tags(pairs: Iterable[tuple[str, str]]) -> None:
         limits.check_text(value, f"tags.{key}", limits.TAG_VALUE)
 
 
-def _check_batch_text(batch: Batch) -> None:
-    """Every key and value of ``batch`` within :mod:`modelyard.limits` (before any of it
-    is stored)."""
+def _check_run_refs(run_ids: Iterable[object], field: str) -> None:
+    """Each a reference to a run: a non-empty string without NUL (one that names no run is
+    NotFound when it is looked up; anything else is InvalidInput before)."""
+    for run_id in run_ids:
+        if not isinstance(run_id, str) or not run_id or "\x00" in run_id:
+            raise InvalidInput(
+                f"{field} must be a run id; got {limits.preview(run_id)}", field=field
+            )
+
+
+def _checked_batch(batch: Batch) -> Batch:
+    """``batch`` when every row keeps the rules (before any of it is stored): at most
+    :data:`~modelyard.limits.BATCH_ROWS` rows of each kind, keys and text within
+    :mod:`modelyard.limits`, run ids strings (see :func:`_check_run_refs`), metric points a
+    number at an integer step and time (see ``tracking/_values.py``). A point given as
+    another kind of number (an int value, a NumPy step) comes back as float and int, in a
+    copy; anything else is InvalidInput."""
+    for kind, rows in (
+        ("metrics", batch.metrics),
+        ("params", batch.params),
+        ("tags", batch.tags),
+        ("heartbeats", batch.heartbeats),
+    ):
+        if len(rows) > limits.BATCH_ROWS:
+            raise InvalidInput(
+                f"a batch holds at most {limits.BATCH_ROWS:,} {kind}, not {len(rows):,}",
+                field=kind,
+            )
+    try:
+        run_ids = _batch_runs(batch)
+    except TypeError:  # an unhashable run id
+        raise InvalidInput("run ids must be strings", field="run_id") from None
+    _check_run_refs(run_ids, "run_id")
     for key in {row[1] for row in batch.metrics}:
         validate_key(key, "metric key")
     for _, key, value in batch.params:
         validate_key(key, "param key")
         limits.check_text(value, f"params.{key}", limits.PARAM_VALUE)
     _check_tags((key, value) for _, key, value in batch.tags)
+    top = limits.INTEGER
+    for _, _, number, step, stamp in batch.metrics:  # the common case, at ~100 ns a point
+        if not (
+            type(number) is float
+            and type(step) is int
+            and type(stamp) is int
+            and 0 <= step <= top
+            and 0 <= stamp <= top
+        ):
+            break
+    else:
+        return batch
+    points = [
+        (run_id, key, as_metric_value(key, value), as_step(step), as_timestamp(stamp))
+        for run_id, key, value, step, stamp in batch.metrics
+    ]
+    return Batch(metrics=points, params=batch.params, tags=batch.tags, heartbeats=batch.heartbeats)

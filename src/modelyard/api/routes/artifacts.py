@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -25,7 +24,8 @@ from modelyard.api._services import Services, get_services, get_tracking
 from modelyard.api._uploads import stage_body
 from modelyard.api.schemas._types import Text
 from modelyard.api.schemas.artifacts import ArtifactPage, ArtifactPublic
-from modelyard.artifacts import BlobInfo, BlobReader, BlobStore, normalize_artifact_path
+from modelyard.artifacts import BlobReader, normalize_artifact_path
+from modelyard.tracking.entities import TarArchive
 from modelyard.tracking.service import TrackingService
 
 __all__ = ["router"]
@@ -117,20 +117,11 @@ async def upload_artifact(
     await run_in_threadpool(tracking.check_artifact, run_id, name)
     staged = await stage_body(request, services.upload_dir)
     try:
-        info = await run_in_threadpool(_store, services.blobs, staged, is_tree)
-        recorded = await run_in_threadpool(
-            tracking.record_artifact, run_id, name, info.digest, info.kind, info.size
-        )
+        source = TarArchive(staged) if is_tree else staged
+        recorded = await run_in_threadpool(tracking.store_artifact, run_id, name, source)
     finally:
         os.unlink(staged)
     return ArtifactPublic.model_validate(recorded)
-
-
-def _store(blobs: BlobStore, staged: Path, is_tree: bool) -> BlobInfo:
-    if not is_tree:
-        return blobs.put_file(staged)
-    with open(staged, "rb") as tar:
-        return blobs.put_tar(tar)
 
 
 def _read_chunks(reader: BlobReader) -> Iterator[bytes]:

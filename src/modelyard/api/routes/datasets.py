@@ -11,12 +11,13 @@ validated; a download is written one record batch at a time from the blob store.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator, Sequence
 from itertools import chain
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
@@ -48,6 +49,9 @@ from modelyard.datasets.entities import DatasetReport, DatasetVersion
 from modelyard.datasets.service import DatasetService
 from modelyard.errors import InvalidInput, NotFound
 from modelyard.lineage.service import LineageService
+
+if TYPE_CHECKING:
+    from modelyard.data import Expectation
 
 __all__ = ["ROWS_HEADER", "lineage_router", "router"]
 
@@ -185,13 +189,22 @@ async def register_version(
     user: Annotated[
         ShortText | None, Query(description="Who registers it (servers without sign-in).")
     ] = None,
+    expectations: Annotated[
+        str | None,
+        Query(
+            description="Rules to check the data against, as JSON: the list of "
+            "expectations a suite file holds (`modelyard data suggest`)."
+        ),
+    ] = None,
 ) -> RegisteredPublic:
     """Register the body, an Arrow IPC stream, as a new version of the dataset (201), or
     find the version that already holds the same values (200, ``created: false``).
 
     The body is streamed to a staging file, never held in memory, then read one record
     batch at a time (each fully validated: a body that is not a valid Arrow IPC stream
-    is 422).
+    is 422). With ``expectations`` the data is validated on that same pass: a critical
+    failure is 422 ``data_validation_failed`` and registers nothing; otherwise the
+    ValidationReport is archived with the version (kind ``validation``).
     """
     # 404, 403 or 422 before a byte is staged
     wanted = await run_in_threadpool(
@@ -202,6 +215,7 @@ async def register_version(
         description=description,
         run_id=run_id,
     )
+    rules = _expectations(expectations) if expectations is not None else None
     staged = await stage_body(request, services.upload_dir)
     try:
         version, created = await run_in_threadpool(
@@ -216,6 +230,7 @@ async def register_version(
             run_id=run_id,
             profile=profile,
             source=source,
+            expectations=rules,
         )
     finally:
         os.unlink(staged)
@@ -355,6 +370,7 @@ def _register(
     run_id: str | None,
     profile: bool,
     source: str | None,
+    expectations: list[Expectation] | None,
 ) -> tuple[DatasetVersion, bool]:
     """Register the staged stream; also says whether the version is new."""
     import pyarrow as pa
@@ -375,8 +391,38 @@ def _register(
             run_id=run_id,
             profile=profile,
             source=source if source is not None else "Arrow IPC stream",
+            expectations=expectations,
         )
     return version, version.id not in before
+
+
+def _expectations(text: str) -> list[Expectation]:
+    """The rules of the ``expectations`` parameter: JSON, a list of expectations or a
+    suite mapping (never a path: the server reads no file a request names). A ``matches``
+    pattern must be one RE2 runs (in linear time): the server runs no backtracking
+    pattern a request sends over an upload."""
+    from modelyard.data._fields import regex_engine  # NumPy and Arrow: on first use
+    from modelyard.data.expectations import Matches
+    from modelyard.data.suite import load_expectations
+
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InvalidInput(f"expectations must be JSON: {exc}", field="expectations") from None
+    if not isinstance(data, list | dict):
+        raise InvalidInput(
+            "expectations must be a JSON list of expectations or a suite mapping",
+            field="expectations",
+        )
+    rules = load_expectations(data)
+    for number, rule in enumerate(rules, 1):
+        if isinstance(rule, Matches) and regex_engine(rule.pattern) != "re2":
+            raise InvalidInput(
+                f"expectation {number} (matches): over HTTP a pattern must be RE2 syntax "
+                f"(no lookarounds or backreferences); got {limits.preview(rule.pattern)}",
+                field="expectations",
+            )
+    return rules
 
 
 def _read_stream(source: Any) -> Iterator[Any]:

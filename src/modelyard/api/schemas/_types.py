@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from modelyard import limits
-from modelyard._util import MAX_KEY_LENGTH, validate_key
+from modelyard._util import validate_key
 
 __all__ = [
     "NUL_FREE",
@@ -39,7 +39,7 @@ __all__ = [
 NUL_FREE = r"^[^\x00]*$"
 
 Text = Annotated[str, StringConstraints(pattern=NUL_FREE)]
-ShortText = Annotated[str, StringConstraints(max_length=255, pattern=NUL_FREE)]
+ShortText = Annotated[str, StringConstraints(max_length=limits.SHORT_TEXT, pattern=NUL_FREE)]
 
 
 def _max(limit: int) -> Any:
@@ -58,11 +58,9 @@ def _key(value: str) -> str:
     return validate_key(value, "key")
 
 
-Key = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH), AfterValidator(_key)
-]
+Key = Annotated[str, StringConstraints(min_length=1, max_length=limits.KEY), AfterValidator(_key)]
 RunId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
-Int64 = Annotated[int, Field(ge=0, le=2**63 - 1)]
+Int64 = Annotated[int, Field(ge=0, le=limits.INTEGER)]
 #: A duration, a cost: finite and never negative (NaN and infinities are refused).
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from modelyard import limits
 from modelyard.api.schemas._types import Public, RunId, ShortText
 
 __all__ = [
@@ -81,7 +82,7 @@ class RegisteredPublic(Public):
 
 
 class AliasSet(BaseModel):
-    version: int = Field(ge=1, le=2**63 - 1, description="The version number to point at.")
+    version: int = Field(ge=1, le=limits.INTEGER, description="The version number to point at.")
 
 
 class ReportCreate(BaseModel):

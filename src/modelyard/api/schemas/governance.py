@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from modelyard.api.schemas._types import Public, ShortText
+from modelyard.governance._passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
 from modelyard.governance.tokens import MAX_TOKEN_LIFETIME
 
 __all__ = [
@@ -29,7 +30,7 @@ __all__ = [
 
 class LoginRequest(BaseModel):
     username: ShortText
-    password: str = Field(max_length=1024)
+    password: str = Field(max_length=MAX_PASSWORD_LENGTH)
     totp_code: ShortText | None = Field(
         None, description="The 6-digit code of the authenticator app, or a recovery code."
     )
@@ -75,7 +76,7 @@ _REAUTH = (
 
 
 class MfaEnrol(BaseModel):
-    password: str | None = Field(None, max_length=1024, description=_REAUTH)
+    password: str | None = Field(None, max_length=MAX_PASSWORD_LENGTH, description=_REAUTH)
 
 
 class TokenCreate(BaseModel):
@@ -88,7 +89,7 @@ class TokenCreate(BaseModel):
         "expiry.",
     )
 
-    password: str | None = Field(None, max_length=1024, description=_REAUTH)
+    password: str | None = Field(None, max_length=MAX_PASSWORD_LENGTH, description=_REAUTH)
 
 
 class TokenPublic(Public):

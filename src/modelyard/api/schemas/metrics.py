@@ -7,7 +7,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
 from modelyard.api.schemas._types import ErrorBody, Int64, Key, ParamValue, Public, RunId, TagValue
-from modelyard.tracking._buffer import MAX_BATCH_ROWS
+from modelyard.limits import BATCH_ROWS
+from modelyard.tracking.service import BATCH_ID_PATTERN
 
 __all__ = [
     "BatchConflict",
@@ -17,7 +18,7 @@ __all__ = [
     "MetricSeriesCreate",
 ]
 
-BatchId = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{8,64}$")]
+BatchId = Annotated[str, StringConstraints(pattern=BATCH_ID_PATTERN)]
 
 
 class MetricSeriesCreate(BaseModel):
@@ -25,12 +26,12 @@ class MetricSeriesCreate(BaseModel):
 
     run_id: RunId
     key: Key
-    steps: list[Int64] = Field(max_length=MAX_BATCH_ROWS)
+    steps: list[Int64] = Field(max_length=BATCH_ROWS)
     values: list[float] = Field(
-        max_length=MAX_BATCH_ROWS,
+        max_length=BATCH_ROWS,
         description='Numbers, or "NaN", "Infinity", "-Infinity".',
     )
-    timestamps: list[Int64] = Field(max_length=MAX_BATCH_ROWS, description="Milliseconds.")
+    timestamps: list[Int64] = Field(max_length=BATCH_ROWS, description="Milliseconds.")
 
     @model_validator(mode="after")
     def _same_lengths(self) -> MetricSeriesCreate:
@@ -54,27 +55,25 @@ class BatchCreate(BaseModel):
     batch_id: BatchId = Field(description="8-64 printable ASCII characters, unique per batch.")
     metrics: list[MetricSeriesCreate] = Field(
         [],
-        max_length=MAX_BATCH_ROWS,
-        description=f"Metric points by series; at most {MAX_BATCH_ROWS:,} points in all.",
+        max_length=BATCH_ROWS,
+        description=f"Metric points by series; at most {BATCH_ROWS:,} points in all.",
     )
     params: list[tuple[RunId, Key, ParamValue]] = Field(
-        [], max_length=MAX_BATCH_ROWS, description="[run_id, key, value]; params are write-once."
+        [], max_length=BATCH_ROWS, description="[run_id, key, value]; params are write-once."
     )
     tags: list[tuple[RunId, Key, TagValue]] = Field(
-        [], max_length=MAX_BATCH_ROWS, description="[run_id, key, value]."
+        [], max_length=BATCH_ROWS, description="[run_id, key, value]."
     )
     heartbeats: list[RunId] = Field(
-        [], max_length=MAX_BATCH_ROWS, description="Runs whose process is alive."
+        [], max_length=BATCH_ROWS, description="Runs whose process is alive."
     )
 
     @field_validator("metrics")
     @classmethod
     def _bounded_points(cls, metrics: list[MetricSeriesCreate]) -> list[MetricSeriesCreate]:
         points = sum(len(series.steps) for series in metrics)
-        if points > MAX_BATCH_ROWS:
-            raise ValueError(
-                f"a batch holds at most {MAX_BATCH_ROWS:,} metric points, not {points:,}"
-            )
+        if points > BATCH_ROWS:
+            raise ValueError(f"a batch holds at most {BATCH_ROWS:,} metric points, not {points:,}")
         return metrics
 
     def metric_rows(self) -> list[tuple[str, str, float, int, int]]:
