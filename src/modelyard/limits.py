@@ -18,6 +18,7 @@ __all__ = [
     "EMAIL",
     "ENTRY_POINT",
     "KEY",
+    "MODEL_JSON",
     "NAME",
     "PARAM_VALUE",
     "PIPELINE_REF",
@@ -64,6 +65,8 @@ CRON = 255
 TIMEZONE = 64
 #: A schedule's parameters, as JSON text.
 SCHEDULE_PARAMS = 64 * 1024
+#: A model version's flavor configuration, packages and signature, each as JSON text.
+MODEL_JSON = 1024 * 1024
 
 _PREVIEW = 60
 

@@ -13,6 +13,7 @@ from registry_support import model_files, move_alias_in_process
 
 from modelyard.config import Settings
 from modelyard.errors import InvalidInput, NotFound
+from modelyard.governance import SYSTEM, Governance
 from modelyard.registry.service import ModelService
 from modelyard.sdk.client import Client
 
@@ -44,6 +45,13 @@ def test_an_alias_moves_and_each_move_is_recorded(client: Client, tmp_path: Path
     assert len(service.history("m", project="lab")) == 3
     gone = service.delete_alias("m", "challenger", project="lab", reason="retired")
     assert (gone.from_version, gone.to_version) == (2, None)
+    events = Governance(client.store).audit.list_events(actor=SYSTEM, limit=1000)
+    assert [e.summary for e in events if e.action == "model.alias_moved"] == [
+        "lab/m@champion: - -> 1",
+        "lab/m@champion: 1 -> 3",
+        "lab/m@challenger: - -> 2",
+        "lab/m@challenger: 2 -> -",
+    ]
     with pytest.raises(NotFound) as exc:
         service.get_version("m", project="lab", alias="challenger")
     assert exc.value.field == "alias" and "champion" in exc.value.message

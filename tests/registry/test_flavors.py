@@ -111,6 +111,8 @@ def test_an_object_no_flavor_saves_names_the_flavors_and_how_to_add_one(client: 
 def test_a_third_party_flavor_is_found_by_entry_point(
     client: Client, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    monkeypatch.setattr(FLAVORS, "_entries", dict(FLAVORS._entries))  # forgotten after
+    monkeypatch.setattr(FLAVORS, "_all_loaded", False)
     install_entry_point(
         monkeypatch,
         tmp_path,
@@ -140,15 +142,11 @@ def test_a_third_party_flavor_is_found_by_entry_point(
         ENTRY = Text()
         """,
     )
-    try:
-        assert flavor_for("hello").name == "text"
-        with client.start_run("lab"):
-            mv = client.models.log("hello", "greeting")
-        assert mv.flavor == "text"
-        assert client.models.load("greeting", project="lab") == "hello"
-    finally:
-        FLAVORS._entries.pop("text", None)
-        FLAVORS._all_loaded = False
+    assert flavor_for("hello").name == "text"
+    with client.start_run("lab"):
+        mv = client.models.log("hello", "greeting")
+    assert mv.flavor == "text"
+    assert client.models.load("greeting", project="lab") == "hello"
 
 
 def test_a_package_of_another_version_warns_and_a_missing_one_is_refused(

@@ -12,7 +12,8 @@ import pytest
 from registry_support import model_files, register_in_process
 from sklearn.linear_model import LogisticRegression
 
-from modelyard.config import Settings
+from modelyard import limits
+from modelyard.config import Settings, load_settings
 from modelyard.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from modelyard.governance import SYSTEM, Actor, Governance
 from modelyard.lineage.edges import DATASET_VERSION, MODEL_VERSION, OUTPUT, RUN
@@ -121,6 +122,13 @@ def test_refusals_name_their_field_and_write_nothing(client: Client, tmp_path: P
     with pytest.raises(NotFound) as exc:
         service.register("m", files, project="lab", flavor="sklearn", run_id="f" * 32)
     assert exc.value.field == "run_id"
+    huge = {"x": "y" * limits.MODEL_JSON}
+    with pytest.raises(InvalidInput) as exc:
+        service.register("m", files, project="lab", flavor="sklearn", flavor_config=huge)
+    assert exc.value.field == "flavor_config" and "the limit is 1048576" in exc.value.message
+    with pytest.raises(InvalidInput) as exc:
+        service.register("m", files, project="lab", flavor="sklearn", packages={"numpy": 2})
+    assert exc.value.field == "packages"
     assert _count(client, model_versions) == 0 and _count(client, registered_models) == 0
     with pytest.raises(NotFound) as exc:
         service.get_version("m", project="lab")
@@ -149,6 +157,10 @@ def test_models_have_a_description_owners_and_tags(client: Client) -> None:
     with pytest.raises(InvalidInput) as exc:
         client.models.update_model("churn-rf", project="churn", owners="ana")
     assert exc.value.field == "owners"
+    with pytest.raises(InvalidInput) as exc:
+        client.models.update_model("churn-rf", project="churn", tags={"k": "v" * 5001})
+    assert exc.value.field == "tags"
+    assert client.models.get_model("churn-rf", project="churn").tags == {"team": "x"}
     assert [m.name for m in client.models.list_models("churn")] == ["churn-rf"]
 
 
@@ -192,3 +204,10 @@ def test_garbage_collection_keeps_the_files_of_versions(client: Client, tmp_path
     assert client.blobs.exists(mv.tree_digest)
     members = client.blobs.tree_member_digests(mv.tree_digest)
     assert members and all(client.blobs.exists(d) for d in members)
+
+
+def test_the_registry_is_embedded_only_for_now(tmp_path: Path) -> None:
+    remote = Client(load_settings(home=tmp_path, tracking={"uri": "http://127.0.0.1:9"}))
+    with pytest.raises(InvalidInput) as exc:
+        remote.models.list_models("lab")
+    assert exc.value.field == "tracking.uri" and "model registry" in exc.value.message

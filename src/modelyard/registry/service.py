@@ -120,9 +120,10 @@ def _check_tags(tags: object) -> dict[str, str]:
 
 def _json(value: Any, field: str) -> str:
     try:
-        return json.dumps(value, sort_keys=True, allow_nan=False)
+        text = json.dumps(value, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"{field} must be JSON: {exc}", field=field) from None
+    return limits.check_text(text, field, limits.MODEL_JSON)
 
 
 def _millis(at: int | datetime) -> int:
