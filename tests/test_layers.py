@@ -27,9 +27,10 @@ INTERFACES = {
     "pipelines",
     "examples",
 }
-#: Package faces that are the SDK's sugar (``my.datasets.register(...)``), as the root
-#: package is: interfaces too, though their package's modules are a service.
-FACES = {"modelyard.datasets"}
+#: Package faces and modules that are the SDK's sugar (``my.datasets.register(...)``,
+#: ``my.models.log(...)``), as the root package is: interfaces too, though their package's
+#: modules are a service.
+FACES = {"modelyard.datasets", "modelyard.models"}
 
 
 def _modules() -> dict[str, Path]:

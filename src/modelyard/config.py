@@ -326,6 +326,15 @@ class WorkerSettings(BaseModel):
         return value
 
 
+class RegistrySettings(BaseModel):
+    allow_code_formats: bool = Field(
+        False,
+        description="Whether models may be saved and loaded in formats that run code when "
+        "they are loaded (pickle, cloudpickle: the `python_function` flavor). Off: only formats "
+        "that cannot run code (skops for scikit-learn) are registered or loaded.",
+    )
+
+
 class RaySettings(BaseModel):
     address: str | None = Field(
         None,
@@ -365,6 +374,9 @@ class Settings(BaseSettings):
     )
     ray: RaySettings = Field(
         default_factory=RaySettings, description="The `ray` executor of pipelines and sweeps."
+    )
+    registry: RegistrySettings = Field(
+        default_factory=RegistrySettings, description="The model registry."
     )
 
     @property

@@ -21,6 +21,7 @@ __all__ = [
     "ENTRY_POINT",
     "INTEGER",
     "KEY",
+    "MODEL_JSON",
     "NAME",
     "PARAM_VALUE",
     "PIPELINE_REF",
@@ -67,6 +68,8 @@ CRON = 255
 TIMEZONE = 64
 #: A schedule's parameters, as JSON text.
 SCHEDULE_PARAMS = 64 * 1024
+#: A model version's flavor configuration, packages and signature, each as JSON text.
+MODEL_JSON = 1024 * 1024
 
 #: Metric steps and timestamps, byte counts: integers from 0 to this (64-bit columns).
 INTEGER = 2**63 - 1

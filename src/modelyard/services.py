@@ -22,6 +22,7 @@ from modelyard.governance import Governance, SecretBox
 from modelyard.governance.access import Access
 from modelyard.lineage.service import LineageService
 from modelyard.projects.service import ProjectService
+from modelyard.registry.service import ModelService
 from modelyard.schedules.service import ScheduleService
 from modelyard.steps.service import StepIndex
 from modelyard.store import open_store
@@ -58,6 +59,7 @@ class Services:
         self._steps: StepIndex | None = None
         self._schedules: ScheduleService | None = None
         self._governance: Governance | None = None
+        self._models: ModelService | None = None
 
     @property
     def store(self) -> Store:
@@ -128,6 +130,21 @@ class Services:
             return self._lineage
 
     @property
+    def models(self) -> ModelService:
+        """The model registry."""
+        with self._lock:
+            if self._models is None:
+                self._models = ModelService(
+                    self.store,
+                    self.blobs,
+                    self.access,
+                    self.projects,
+                    tracking=self.tracking,
+                    allow_code_formats=self.settings.registry.allow_code_formats,
+                )
+            return self._models
+
+    @property
     def steps(self) -> StepIndex:
         """The pipelines' step index."""
         with self._lock:
@@ -161,7 +178,7 @@ class Services:
 
     def blob_references(self) -> list[BlobReferences]:
         """Every service whose tables point at blobs: what garbage collection asks."""
-        return [self.tracking, self.datasets, self.steps]
+        return [self.tracking, self.datasets, self.steps, self.models]
 
     def close(self) -> None:
         """Release the stores; the services open again on next use."""
@@ -172,4 +189,4 @@ class Services:
                 self._store.dispose()
             self._store = self._blobs = self._access = self._projects = None
             self._tracking = self._datasets = self._lineage = None
-            self._steps = self._schedules = self._governance = None
+            self._steps = self._schedules = self._governance = self._models = None

@@ -4,8 +4,9 @@ An edge says that ``source`` was used to make ``target``: a run read a dataset v
 (``dataset_version -> run``, relation ``input``) or produced one (``run ->
 dataset_version``, relation ``output``); a pipeline step run wrote an artifact (``run ->
 artifact``, ``output``, the artifact named by its blob digest) that another step run read
-(``artifact -> run``, ``input``). Objects are named by kind and id, so model versions,
-deployments and predictions join the same table later. An edge is stored
+(``artifact -> run``, ``input``); a run registered a model version (``run ->
+model_version``, ``output``). Objects are named by kind and id, so deployments and
+predictions join the same table later. An edge is stored
 once (recording it again changes nothing). :meth:`Lineage.edges` answers one hop up
 (what an object came from) or down (what was made from it); walking further is the
 caller's loop.
@@ -24,10 +25,11 @@ from modelyard.lineage.entities import LineageEdge
 from modelyard.store import Store
 from modelyard.store.tables import lineage_edges
 
-__all__ = ["ARTIFACT", "DATASET_VERSION", "INPUT", "OUTPUT", "RUN", "Lineage"]
+__all__ = ["ARTIFACT", "DATASET_VERSION", "INPUT", "MODEL_VERSION", "OUTPUT", "RUN", "Lineage"]
 
 ARTIFACT = "artifact"
 DATASET_VERSION = "dataset_version"
+MODEL_VERSION = "model_version"
 RUN = "run"
 INPUT = "input"
 OUTPUT = "output"

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from modelyard.lineage.graph import LineageGraph
     from modelyard.lineage.service import LineageService
     from modelyard.projects import Project, ProjectService
+    from modelyard.registry.service import ModelService
     from modelyard.remote import HttpSession, RemoteArtifacts, RemoteTracking
     from modelyard.remote.datasets import RemoteDatasets
     from modelyard.remote.lineage import RemoteLineage
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from modelyard.remote.schedules import RemoteSchedules
     from modelyard.schedules import ScheduleService
     from modelyard.sdk.datasets import Datasets
+    from modelyard.sdk.models import Models
     from modelyard.sdk.run import ActiveRun
     from modelyard.services import Services
     from modelyard.store import Store
@@ -70,6 +72,7 @@ class Client:
         self._dataset_service: RemoteDatasets | None = None
         self._lineage: LineageService | RemoteLineage | None = None
         self._schedules: ScheduleService | RemoteSchedules | None = None
+        self._models: Models | None = None
 
     # -- lazily opened parts ------------------------------------------------------------
 
@@ -173,6 +176,23 @@ class Client:
 
             self._datasets = Datasets(self)
         return self._datasets
+
+    @property
+    def model_service(self) -> ModelService:
+        """The model registry service (embedded mode; through a server later):
+        ``client.models`` is the SDK's side of it."""
+        self._not_remote("the model registry")
+        return self.services.models
+
+    @property
+    def models(self) -> Models:
+        """The model registry: ``client.models.log(model, name, input_example=...)``,
+        ``.load("name@alias")``, ``.set_alias(...)``, ``.history(...)``..."""
+        if self._models is None:
+            from modelyard.sdk.models import Models
+
+            self._models = Models(self)
+        return self._models
 
     @property
     def schedules(self) -> ScheduleService | RemoteSchedules:

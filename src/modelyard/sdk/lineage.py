@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from modelyard.datasets.entities import DatasetVersion
 from modelyard.errors import InvalidInput
-from modelyard.lineage.edges import ARTIFACT, DATASET_VERSION, RUN
+from modelyard.lineage.edges import ARTIFACT, DATASET_VERSION, MODEL_VERSION, RUN
 from modelyard.lineage.graph import LineageGraph, LineageNode, Walk, walk
 from modelyard.sdk.run import ActiveRun
 from modelyard.tracking.entities import Run
@@ -55,6 +55,9 @@ def lineage(client: Client, obj: object, *, direction: Walk = "up", depth: int =
             return f"dataset {version.dataset} v{version.version} ({version.num_rows:,} rows)"
         if kind == ARTIFACT:
             return f"artifact blake3:{object_id[:16]}"
+        if kind == MODEL_VERSION and not client.is_remote:
+            model = client.model_service.get_version_by_id(object_id)
+            return f"model {model.name} v{model.version} ({model.flavor}, project {model.project})"
         return f"{kind} {object_id}"
 
     root = LineageNode(start.kind, start.id, label(start.kind, start.id))  # errors surface

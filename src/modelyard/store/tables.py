@@ -458,3 +458,96 @@ schedule_fires = Table(
     Index(None, "status", "lease_until"),
     Index(None, "schedule_id", "claimed_at"),
 )
+
+
+# -- model registry --------------------------------------------------------------------
+# A registered model is a name in a project; its versions are immutable, numbered 1, 2,
+# 3 (allocated under a lock on the model's row), and identified by the digest of their
+# blob tree (the flavor's files and the input example): the same bytes registered again
+# under the same name are the same version. A version keeps what its run knew when it was
+# registered (metrics, the dataset versions it read, the git commit) as JSON. Aliases are
+# movable names on versions; every move is a row of ``model_alias_moves``, never updated.
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("owners", Text, nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column(
+        "model_id",
+        String(32),
+        ForeignKey("registered_models.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("version", Integer, nullable=False),
+    Column("tree_digest", String(64), nullable=False, info={BLOB_DIGEST: True}),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("flavor", String(64), nullable=False),
+    Column("flavor_config", Text, nullable=False),
+    Column("packages", Text, nullable=False),
+    Column("signature", Text, nullable=True),
+    Column("input_example", String(255), nullable=True),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="SET NULL"), nullable=True),
+    Column("metrics", Text, nullable=False),
+    Column("dataset_versions", Text, nullable=False),
+    Column("code_commit", String(64), nullable=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_by", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("model_id", "version"),
+    UniqueConstraint("model_id", "tree_digest"),
+    Index(None, "run_id"),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column(
+        "model_id",
+        String(32),
+        ForeignKey("registered_models.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("alias", String(128), primary_key=True),
+    Column(
+        "version_id",
+        String(32),
+        ForeignKey("model_versions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("updated_at", BigInteger, nullable=False),
+    Index(None, "version_id"),
+)
+
+model_alias_moves = Table(
+    "model_alias_moves",
+    metadata,
+    Column("id", _BigInt, primary_key=True),
+    Column(
+        "model_id",
+        String(32),
+        ForeignKey("registered_models.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("alias", String(128), nullable=False),
+    Column("from_version", Integer, nullable=True),
+    Column("to_version", Integer, nullable=True),
+    Column("moved_by", String(255), nullable=False),
+    Column("moved_at", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Index(None, "model_id", "alias", "moved_at"),
+)

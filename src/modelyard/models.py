@@ -1,0 +1,226 @@
+"""The model registry, as sugar: register models from runs, load them by alias.
+
+>>> import modelyard as my                                                   # doctest: +SKIP
+>>> with my.start_run(project="churn"):                                      # doctest: +SKIP
+...     mv = my.models.log(model, "churn-rf", input_example=X_train[:5])
+>>> my.models.set_alias("churn-rf", "champion", mv.version, project="churn")  # doctest: +SKIP
+>>> model = my.models.load("churn-rf@champion", project="churn", trusted=[...])  # doctest: +SKIP
+
+These functions are thin sugar over ``Client.models`` (:class:`~modelyard.sdk.models.Models`):
+each uses the active run's client, or a Client built from the settings (``settings=`` or
+the environment). Importing this module is light.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from modelyard.config import Settings
+    from modelyard.registry.entities import AliasMove, ModelVersion, RegisteredModel
+    from modelyard.registry.signature import Signature, SignatureDiff
+    from modelyard.sdk.client import Client
+
+__all__ = [
+    "alias_at",
+    "compare",
+    "create_model",
+    "delete_alias",
+    "get_model",
+    "get_version",
+    "history",
+    "list_models",
+    "list_versions",
+    "load",
+    "log",
+    "set_alias",
+    "update_model",
+]
+
+
+@contextlib.contextmanager
+def _client(settings: Settings | None) -> Iterator[Client]:
+    from modelyard.sdk.client import Client
+    from modelyard.sdk.run import active_run
+
+    outer = active_run()
+    if outer is not None and settings is None:
+        yield outer.client
+        return
+    with Client(settings) as client:
+        yield client
+
+
+def log(
+    model: object,
+    name: str,
+    *,
+    input_example: object = None,
+    project: str | None = None,
+    flavor: str | None = None,
+    signature: Signature | None = None,
+    description: str = "",
+    settings: Settings | None = None,
+) -> ModelVersion:
+    """Register ``model`` as a new version of ``name`` from the active run."""
+    with _client(settings) as client:
+        return client.models.log(
+            model,
+            name,
+            input_example=input_example,
+            project=project,
+            flavor=flavor,
+            signature=signature,
+            description=description,
+        )
+
+
+def load(
+    ref: str,
+    version: int | None = None,
+    *,
+    project: str | None = None,
+    trusted: Sequence[str] = (),
+    settings: Settings | None = None,
+) -> Any:
+    """The model object of ``name@alias``, ``name/3`` or ``name`` (with ``version``, else
+    the newest), its files verified first."""
+    with _client(settings) as client:
+        return client.models.load(ref, version, project=project, trusted=trusted)
+
+
+def create_model(
+    name: str,
+    *,
+    project: str | None = None,
+    description: str = "",
+    owners: Sequence[str] | None = None,
+    tags: dict[str, str] | None = None,
+    settings: Settings | None = None,
+) -> RegisteredModel:
+    """Register a model name with its description, owners and tags."""
+    with _client(settings) as client:
+        return client.models.create_model(
+            name, project=project, description=description, owners=owners, tags=tags
+        )
+
+
+def update_model(
+    name: str,
+    *,
+    project: str | None = None,
+    description: str | None = None,
+    owners: Sequence[str] | None = None,
+    tags: dict[str, str] | None = None,
+    settings: Settings | None = None,
+) -> RegisteredModel:
+    """Change a model's description, owners or tags."""
+    with _client(settings) as client:
+        return client.models.update_model(
+            name, project=project, description=description, owners=owners, tags=tags
+        )
+
+
+def get_model(
+    name: str, *, project: str | None = None, settings: Settings | None = None
+) -> RegisteredModel:
+    """A registered model: description, owners, tags, newest version, aliases."""
+    with _client(settings) as client:
+        return client.models.get_model(name, project=project)
+
+
+def list_models(
+    project: str | None = None, *, settings: Settings | None = None
+) -> list[RegisteredModel]:
+    """The models of a project, by name."""
+    with _client(settings) as client:
+        return client.models.list_models(project)
+
+
+def get_version(
+    name: str,
+    version: int | None = None,
+    alias: str | None = None,
+    *,
+    project: str | None = None,
+    settings: Settings | None = None,
+) -> ModelVersion:
+    """One version's metadata (by number, alias, ``name@alias``/``name/3``, or the newest)."""
+    with _client(settings) as client:
+        return client.models.get_version(name, version, alias, project=project)
+
+
+def list_versions(
+    name: str, *, project: str | None = None, settings: Settings | None = None
+) -> list[ModelVersion]:
+    """Every version of a model, oldest first."""
+    with _client(settings) as client:
+        return client.models.list_versions(name, project=project)
+
+
+def set_alias(
+    name: str,
+    alias: str,
+    version: int,
+    *,
+    project: str | None = None,
+    reason: str = "",
+    settings: Settings | None = None,
+) -> AliasMove:
+    """Point ``alias`` at ``version``; the move is recorded with ``reason``."""
+    with _client(settings) as client:
+        return client.models.set_alias(name, alias, version, project=project, reason=reason)
+
+
+def delete_alias(
+    name: str,
+    alias: str,
+    *,
+    project: str | None = None,
+    reason: str = "",
+    settings: Settings | None = None,
+) -> AliasMove:
+    """Remove an alias; the move is recorded."""
+    with _client(settings) as client:
+        return client.models.delete_alias(name, alias, project=project, reason=reason)
+
+
+def history(
+    name: str,
+    *,
+    alias: str | None = None,
+    project: str | None = None,
+    settings: Settings | None = None,
+) -> list[AliasMove]:
+    """Every move of a model's aliases (of ``alias`` only, when given), oldest first."""
+    with _client(settings) as client:
+        return client.models.history(name, alias=alias, project=project)
+
+
+def alias_at(
+    name: str,
+    alias: str,
+    at: int | datetime,
+    *,
+    project: str | None = None,
+    settings: Settings | None = None,
+) -> int | None:
+    """The version ``alias`` pointed at at time ``at`` (None: nowhere)."""
+    with _client(settings) as client:
+        return client.models.alias_at(name, alias, at, project=project)
+
+
+def compare(
+    name: str,
+    before: int,
+    after: int,
+    *,
+    project: str | None = None,
+    settings: Settings | None = None,
+) -> SignatureDiff:
+    """Columns added, removed and retyped from version ``before``'s signature to ``after``'s."""
+    with _client(settings) as client:
+        return client.models.compare(name, before, after, project=project)

@@ -1,0 +1,83 @@
+"""The value objects of the model registry (never table rows): what the service returns,
+the same embedded and, later, through a server."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from modelyard.registry.signature import Signature
+
+__all__ = ["AliasMove", "ModelVersion", "RegisteredModel"]
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredModel:
+    """A model name in a project, with its versions' count and aliases."""
+
+    id: str
+    project: str
+    name: str
+    description: str
+    owners: list[str]
+    tags: dict[str, str]
+    created_by: str
+    created_at: int
+    updated_at: int
+    latest_version: int | None
+    aliases: dict[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    """One immutable version: its files (a blob tree), how to load them, what it takes and
+    gives, and what its run knew when it was registered."""
+
+    id: str
+    project: str
+    name: str
+    version: int
+    tree_digest: str
+    size_bytes: int
+    flavor: str
+    flavor_config: dict[str, Any]
+    packages: dict[str, str]
+    signature: Signature | None
+    input_example: str | None
+    run_id: str | None
+    metrics: dict[str, float | None]
+    dataset_versions: list[str]
+    code_commit: str | None
+    description: str
+    created_by: str
+    created_at: int
+    aliases: list[str]
+
+    @property
+    def ref(self) -> str:
+        """``name/version``, as :meth:`ModelService.resolve` reads it."""
+        return f"{self.name}/{self.version}"
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["signature"] = self.signature.as_dict() if self.signature is not None else None
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class AliasMove:
+    """An alias moved (``from_version`` None: it was new; ``to_version`` None: removed)."""
+
+    name: str
+    alias: str
+    from_version: int | None
+    to_version: int | None
+    moved_by: str
+    moved_at: int
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)

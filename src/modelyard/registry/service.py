@@ -1,0 +1,704 @@
+"""The model registry service: registered models, their immutable versions and aliases.
+
+Every rule lives here; the SDK (``Client.models``) calls it, and a server and its remote
+twin will call the same methods (plain arguments and value objects in and out: the
+model objects themselves never cross this surface, the SDK saves and loads them with a
+flavor, :mod:`modelyard.registry.flavors`).
+
+Registering takes a folder the flavor wrote (its files and the input example), stores it
+as one blob tree and records the version in one transaction, under a lock on the model's
+row (SQLite's write lock; ``SELECT ... FOR UPDATE`` on PostgreSQL): the number is the
+newest plus one, so concurrent registrations get 1..N with no gap or duplicate, and a tree
+already registered under the name is that version. The version keeps what its run knew
+then (latest metrics, the dataset versions it read, its git commit) and a lineage edge
+``run -> model_version`` ("output").
+
+An alias moves in one transaction under the same lock, and each move (who, from which
+version, to which, when, why) is a row that is never changed, so "which version had alias
+A at time T" is a query (:meth:`ModelService.alias_at`).
+
+A service acts for one :class:`~modelyard.governance.Actor`: a signed-in principal needs
+``viewer`` on the project to read and ``contributor`` to register or move aliases.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sqlalchemy import Column, Connection, delete, select, update
+
+from modelyard import limits
+from modelyard._util import new_id, now_ms, validate_name
+from modelyard.datasets.service import check_alias
+from modelyard.errors import Conflict, InvalidInput, NotFound
+from modelyard.governance.identity import Actor
+from modelyard.governance.roles import Role, missing_project
+from modelyard.lineage.edges import DATASET_VERSION, INPUT, MODEL_VERSION, OUTPUT, RUN, Lineage
+from modelyard.registry._rows import (
+    hydrate_model,
+    hydrate_versions,
+    latest_version,
+    model_row,
+    version_select,
+)
+from modelyard.registry.entities import AliasMove, ModelVersion, RegisteredModel
+from modelyard.registry.flavors import FLAVORS, check_code_format
+from modelyard.registry.signature import Signature
+from modelyard.store import Store
+from modelyard.store.tables import (
+    model_alias_moves,
+    model_aliases,
+    model_versions,
+    projects,
+    registered_models,
+    runs,
+)
+
+if TYPE_CHECKING:
+    from modelyard.artifacts import BlobStore
+    from modelyard.governance.access import Access
+    from modelyard.projects import ProjectService
+    from modelyard.tracking.entities import Run
+    from modelyard.tracking.service import TrackingService
+
+__all__ = ["MODEL", "ModelService", "parse_ref"]
+
+MODEL = "model"
+_MAX_OWNERS = 50
+_MAX_TAGS = 100
+
+
+def parse_ref(ref: str) -> tuple[str, int | None, str | None]:
+    """``name@alias``, ``name/3`` or ``name`` (the newest version) as ``(name, version,
+    alias)``."""
+    if not isinstance(ref, str) or not ref:
+        raise InvalidInput(
+            f"a model reference must be NAME, NAME/VERSION or NAME@ALIAS; got {ref!r}", field="ref"
+        )
+    if "@" in ref:
+        name, _, alias = ref.partition("@")
+        return validate_name(name, "name"), None, validate_name(alias, "alias")
+    if "/" in ref:
+        name, _, number = ref.partition("/")
+        if not number.isdigit() or int(number) < 1:
+            raise InvalidInput(
+                f"the version in {ref!r} must be a positive integer", field="version"
+            )
+        return validate_name(name, "name"), int(number), None
+    return validate_name(ref, "name"), None, None
+
+
+def _check_version(version: object) -> int:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InvalidInput(f"version must be a positive integer; got {version!r}", field="version")
+    return version
+
+
+def _check_owners(owners: object) -> list[str]:
+    if isinstance(owners, str) or not isinstance(owners, list | tuple):
+        raise InvalidInput("owners must be a list of user names", field="owners")
+    if len(owners) > _MAX_OWNERS:
+        raise InvalidInput(f"a model has at most {_MAX_OWNERS} owners", field="owners")
+    return [limits.check_text(o, "owners", limits.SHORT_TEXT) for o in owners]
+
+
+def _check_tags(tags: object) -> dict[str, str]:
+    if not isinstance(tags, dict):
+        raise InvalidInput("tags must be a mapping of names to text", field="tags")
+    if len(tags) > _MAX_TAGS:
+        raise InvalidInput(f"a model has at most {_MAX_TAGS} tags", field="tags")
+    checked = {}
+    for key, value in tags.items():
+        limits.check_text(key, "tags", limits.KEY)
+        checked[key] = limits.check_text(value, "tags", limits.TAG_VALUE)
+    return checked
+
+
+def _json(value: Any, field: str) -> str:
+    try:
+        text = json.dumps(value, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{field} must be JSON: {exc}", field=field) from None
+    return limits.check_text(text, field, limits.MODEL_JSON)
+
+
+def _millis(at: int | datetime) -> int:
+    if isinstance(at, datetime):
+        if at.tzinfo is None:
+            raise InvalidInput("give the time with its timezone", field="at")
+        return int(at.timestamp() * 1000)
+    if isinstance(at, bool) or not isinstance(at, int):
+        raise InvalidInput("at must be a datetime or milliseconds since the epoch", field="at")
+    return at
+
+
+class ModelService:
+    """Rules and queries for registered models over one metadata store and one blob store."""
+
+    #: The blob trees of model versions (the flavor's files and the input example).
+    blob_columns: ClassVar[tuple[Column[Any], ...]] = (model_versions.c.tree_digest,)
+
+    def __init__(
+        self,
+        store: Store,
+        blobs: BlobStore,
+        access: Access,
+        projects: ProjectService,
+        *,
+        tracking: TrackingService,
+        allow_code_formats: bool = False,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        """``access``: the actor, its checks and the audit log; ``projects``: the project
+        service a new model's project is ensured by; ``tracking``: the runs versions are
+        registered from."""
+        self.store = store
+        self.blobs = blobs
+        self.access = access
+        self.projects = projects
+        self.tracking = tracking
+        self.allow_code_formats = allow_code_formats
+        self.clock = clock
+        self.lineage = Lineage(store)
+
+    # -- access: the actor, its role checks and the audit trail ---------------------------
+
+    def acting_as(self, actor: Actor) -> ModelService:
+        """This service acting for ``actor`` (a server makes one per request)."""
+        view = copy.copy(self)
+        view.access = self.access.acting_as(actor)
+        view.projects = self.projects.acting_as(actor)
+        view.tracking = self.tracking.acting_as(actor)
+        return view
+
+    def _require(
+        self, conn: Connection, project: str, needed: Role, hidden: NotFound | None = None
+    ) -> None:
+        self.access.require(conn, project, needed, hidden=hidden)
+
+    def _audit(self, conn: Connection, action: str, kind: str, object_id: str, text: str) -> None:
+        self.access.record(conn, action, kind, object_id, text)
+
+    def _who(self) -> str:
+        principal = self.access.principal
+        return principal.username if principal is not None else self.access.actor.name
+
+    # -- models ---------------------------------------------------------------------------
+
+    def _model(self, conn: Connection, project: str, name: str) -> Any:
+        """The model's row, after the actor's right to read it."""
+        validate_name(project, "project")
+        validate_name(name, "name")
+        row = model_row(conn, project, name)
+        exists = conn.execute(select(projects.c.id).where(projects.c.name == project)).first()
+        if exists is None:
+            raise missing_project(project)
+        self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
+        if row is None:
+            raise NotFound(f"model {name!r} does not exist in project {project!r}", field="name")
+        return row
+
+    def create_model(
+        self,
+        name: str,
+        *,
+        project: str,
+        description: str = "",
+        owners: Sequence[str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> RegisteredModel:
+        """Register a model name (its owners: the creator unless given). The name taken:
+        the model as it is, when nothing else was asked for; else Conflict."""
+        validate_name(name, "name")
+        limits.check_text(description, "description", limits.DESCRIPTION)
+        owner_list = _check_owners(owners if owners is not None else [self._who()])
+        tag_map = _check_tags(tags or {})
+        self.projects.ensure(project)
+        with self.store.write() as conn:
+            self._require(conn, project, Role.CONTRIBUTOR)
+            if model_row(conn, project, name) is None:
+                self._insert_model(conn, project, name, description, owner_list, tag_map)
+            elif description or owners is not None or tags:
+                raise Conflict(
+                    f"model {name!r} already exists in project {project!r}; change it with "
+                    "update_model",
+                    field="name",
+                )
+            return hydrate_model(conn, model_row(conn, project, name))
+
+    def _insert_model(
+        self,
+        conn: Connection,
+        project: str,
+        name: str,
+        description: str,
+        owners: list[str],
+        tags: dict[str, str],
+    ) -> str:
+        project_id = conn.execute(select(projects.c.id).where(projects.c.name == project)).scalar()
+        if project_id is None:
+            raise missing_project(project)
+        created = now_ms()
+        model_id = new_id()
+        conn.execute(
+            self.store.insert_stmt(registered_models)
+            .values(
+                id=model_id,
+                project_id=project_id,
+                name=name,
+                description=description,
+                owners=json.dumps(owners),
+                tags=json.dumps(tags, sort_keys=True),
+                created_by=self._who(),
+                created_at=created,
+                updated_at=created,
+            )
+            .on_conflict_do_nothing(index_elements=["project_id", "name"])
+        )
+        row = model_row(conn, project, name)
+        if row.id == model_id:
+            self._audit(conn, "model.created", MODEL, model_id, f"{project}/{name}")
+        return str(row.id)
+
+    def update_model(
+        self,
+        name: str,
+        *,
+        project: str,
+        description: str | None = None,
+        owners: Sequence[str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> RegisteredModel:
+        """Change a model's description, owners or tags (those given)."""
+        values: dict[str, Any] = {}
+        if description is not None:
+            values["description"] = limits.check_text(
+                description, "description", limits.DESCRIPTION
+            )
+        if owners is not None:
+            values["owners"] = json.dumps(_check_owners(owners))
+        if tags is not None:
+            values["tags"] = json.dumps(_check_tags(tags), sort_keys=True)
+        with self.store.write() as conn:
+            row = self._model(conn, project, name)
+            self._require(conn, project, Role.CONTRIBUTOR)
+            if values:
+                conn.execute(
+                    update(registered_models)
+                    .where(registered_models.c.id == row.id)
+                    .values(**values, updated_at=now_ms())
+                )
+                self._audit(
+                    conn, "model.updated", MODEL, row.id, f"{project}/{name}: {', '.join(values)}"
+                )
+            return hydrate_model(conn, model_row(conn, project, name))
+
+    def get_model(self, name: str, *, project: str) -> RegisteredModel:
+        with self.store.read() as conn:
+            return hydrate_model(conn, self._model(conn, project, name))
+
+    def list_models(self, project: str) -> list[RegisteredModel]:
+        """The models of a project, by name."""
+        validate_name(project, "project")
+        with self.store.read() as conn:
+            if (
+                conn.execute(select(projects.c.id).where(projects.c.name == project)).first()
+                is None
+            ):
+                raise missing_project(project)
+            self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
+            rows = conn.execute(
+                select(registered_models, projects.c.name.label("project"))
+                .join(projects, projects.c.id == registered_models.c.project_id)
+                .where(projects.c.name == project)
+                .order_by(registered_models.c.name)
+            ).all()
+            return [hydrate_model(conn, row) for row in rows]
+
+    # -- versions -------------------------------------------------------------------------
+
+    def check_register(
+        self, name: str, *, project: str, flavor: str, run_id: str | None = None
+    ) -> None:
+        """Raise unless a version of ``name`` in ``flavor`` may be registered (the SDK asks
+        before it saves the model; :meth:`register` asks again)."""
+        validate_name(name, "name")
+        validate_name(project, "project")
+        check_code_format(FLAVORS.get(flavor), self.allow_code_formats, "registering")
+        with self.store.read() as conn:
+            if conn.execute(select(projects.c.id).where(projects.c.name == project)).first():
+                self._require(conn, project, Role.CONTRIBUTOR)
+            if run_id is not None:
+                self._run_in(conn, run_id, project)
+
+    def _run_in(self, conn: Connection, run_id: str, project: str) -> None:
+        """The run exists, the actor may read it, and it belongs to ``project``."""
+        self.tracking.require_run(conn, run_id, Role.VIEWER)
+        found = conn.execute(
+            select(projects.c.name)
+            .join(runs, runs.c.project_id == projects.c.id)
+            .where(runs.c.id == run_id)
+        ).scalar()
+        if found != project:
+            raise InvalidInput(
+                f"run {run_id} is in project {found!r}, not {project!r}: a model version comes "
+                "from a run of its own project",
+                field="run_id",
+            )
+
+    def register(
+        self,
+        name: str,
+        files: str | Path,
+        *,
+        project: str,
+        flavor: str,
+        flavor_config: dict[str, Any] | None = None,
+        packages: dict[str, str] | None = None,
+        signature: Signature | dict[str, Any] | None = None,
+        input_example: str | None = None,
+        run_id: str | None = None,
+        description: str = "",
+    ) -> ModelVersion:
+        """Register the folder ``files`` (written by ``flavor``) as a version of model
+        ``name``, creating the model if needed. ``input_example``: the path, inside the
+        folder, of the example the signature was inferred from. The same files registered
+        again under ``name`` are the existing version."""
+        folder = Path(files)
+        if not folder.is_dir():
+            raise InvalidInput(f"{str(folder)!r} is not a folder", field="files")
+        self.check_register(name, project=project, flavor=flavor, run_id=run_id)
+        config = _json(flavor_config or {}, "flavor_config")
+        if not isinstance(packages or {}, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in (packages or {}).items()
+        ):
+            raise InvalidInput("packages must map package names to versions", field="packages")
+        package_text = _json(packages or {}, "packages")
+        if isinstance(signature, dict):
+            try:
+                signature = Signature.from_dict(signature)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise InvalidInput(
+                    f"signature is not a signature: {exc!r}", field="signature"
+                ) from None
+        signature_text = _json(signature.as_dict(), "signature") if signature is not None else None
+        if input_example is not None:
+            limits.check_text(input_example, "input_example", limits.SHORT_TEXT)
+            if not (folder / input_example).is_file():
+                raise InvalidInput(
+                    f"the input example {input_example!r} is not a file in the folder",
+                    field="input_example",
+                )
+        limits.check_text(description, "description", limits.DESCRIPTION)
+        self.projects.ensure(project)
+        run = self.tracking.get_run(run_id) if run_id is not None else None
+        tree = self.blobs.put_tree(folder)
+        with self.store.write() as conn:
+            self._require(conn, project, Role.CONTRIBUTOR)
+            if run_id is not None:
+                self._run_in(conn, run_id, project)
+            model_id = self._insert_model(conn, project, name, "", [self._who()], {})
+            # The lock that orders this model's versions and alias moves (PostgreSQL; SQLite
+            # holds the database's write lock already).
+            conn.execute(
+                select(registered_models.c.id)
+                .where(registered_models.c.id == model_id)
+                .with_for_update()
+            )
+            same = conn.execute(
+                select(model_versions.c.id).where(
+                    model_versions.c.model_id == model_id,
+                    model_versions.c.tree_digest == tree.digest,
+                )
+            ).scalar()
+            if same is not None:
+                return self._version_by_id(conn, same)
+            number = latest_version(conn, model_id) + 1
+            version_id = new_id()
+            conn.execute(
+                model_versions.insert().values(
+                    id=version_id,
+                    model_id=model_id,
+                    version=number,
+                    tree_digest=tree.digest,
+                    size_bytes=tree.size,
+                    flavor=flavor,
+                    flavor_config=config,
+                    packages=package_text,
+                    signature=signature_text,
+                    input_example=input_example,
+                    run_id=run_id,
+                    metrics=json.dumps(_metrics(run), allow_nan=False),
+                    dataset_versions=json.dumps(self._inputs(run)),
+                    code_commit=run.tags.get("git.commit") if run is not None else None,
+                    description=description,
+                    created_by=self._who(),
+                    created_at=now_ms(),
+                )
+            )
+            if run_id is not None:
+                self.lineage.add(
+                    conn, (RUN, run_id), (MODEL_VERSION, version_id), OUTPUT, run_id=run_id
+                )
+            self._audit(
+                conn,
+                "model.version_registered",
+                MODEL_VERSION,
+                version_id,
+                f"{project}/{name} version {number}: {flavor}, tree {tree.digest[:16]}",
+            )
+            return self._version_by_id(conn, version_id)
+
+    def _inputs(self, run: Run | None) -> list[str]:
+        """The dataset versions the run read (lineage ``dataset_version -> run`` "input")."""
+        if run is None:
+            return []
+        return [
+            e.source_id
+            for e in self.lineage.edges(RUN, run.id, "up")
+            if e.source_kind == DATASET_VERSION and e.relation == INPUT
+        ]
+
+    def _version_by_id(self, conn: Connection, version_id: str) -> ModelVersion:
+        row = conn.execute(version_select().where(model_versions.c.id == version_id)).first()
+        return hydrate_versions(conn, [row])[0]
+
+    def get_version(
+        self,
+        name: str,
+        *,
+        project: str,
+        version: int | None = None,
+        alias: str | None = None,
+    ) -> ModelVersion:
+        """One version: by number, by alias, or the newest."""
+        if version is not None and alias is not None:
+            raise InvalidInput("give a version or an alias, not both", field="version")
+        with self.store.read() as conn:
+            row = self._model(conn, project, name)
+            if alias is not None:
+                validate_name(alias, "alias")
+                target = conn.execute(
+                    select(model_aliases.c.version_id).where(
+                        model_aliases.c.model_id == row.id, model_aliases.c.alias == alias
+                    )
+                ).scalar()
+                if target is None:
+                    known = ", ".join(hydrate_model(conn, row).aliases) or "none"
+                    raise NotFound(
+                        f"model {name!r} has no alias {alias!r} (its aliases: {known})",
+                        field="alias",
+                    )
+                return self._version_by_id(conn, target)
+            number = (
+                _check_version(version) if version is not None else latest_version(conn, row.id)
+            )
+            found = conn.execute(
+                version_select().where(
+                    model_versions.c.model_id == row.id, model_versions.c.version == number
+                )
+            ).first()
+            if found is None:
+                if not number:
+                    raise NotFound(f"model {name!r} has no versions yet", field="version")
+                raise NotFound(
+                    f"model {name!r} has no version {number} (the newest is "
+                    f"{latest_version(conn, row.id) or 'none'})",
+                    field="version",
+                )
+            return hydrate_versions(conn, [found])[0]
+
+    def get_version_by_id(self, version_id: str) -> ModelVersion:
+        """A version by its id (as lineage edges name it)."""
+        missing = NotFound(f"model version {version_id!r} does not exist", field="id")
+        with self.store.read() as conn:
+            row = conn.execute(version_select().where(model_versions.c.id == version_id)).first()
+            if row is None:
+                raise missing
+            self._require(conn, row.project, Role.VIEWER, hidden=missing)
+            return hydrate_versions(conn, [row])[0]
+
+    def resolve(self, ref: str, *, project: str) -> ModelVersion:
+        """The version ``ref`` names: ``name@alias``, ``name/3`` or ``name`` (the newest)."""
+        name, version, alias = parse_ref(ref)
+        return self.get_version(name, project=project, version=version, alias=alias)
+
+    def list_versions(self, name: str, *, project: str) -> list[ModelVersion]:
+        """Every version of a model, oldest first."""
+        with self.store.read() as conn:
+            row = self._model(conn, project, name)
+            rows = conn.execute(
+                version_select()
+                .where(model_versions.c.model_id == row.id)
+                .order_by(model_versions.c.version)
+            ).all()
+            return hydrate_versions(conn, rows)
+
+    def download(self, version: ModelVersion, dest: str | Path) -> Path:
+        """Write the version's files into the folder ``dest``, each verified against its
+        digest first (a corrupt blob is :class:`~modelyard.errors.CorruptBlob`)."""
+        with self.store.read() as conn:
+            self._require(
+                conn, version.project, Role.VIEWER, hidden=missing_project(version.project)
+            )
+        return self.blobs.get_tree(version.tree_digest, dest)
+
+    # -- aliases --------------------------------------------------------------------------
+
+    def set_alias(
+        self, name: str, alias: str, version: int, *, project: str, reason: str = ""
+    ) -> AliasMove:
+        """Point ``alias`` at ``version`` (moving it from where it was), recording the move."""
+        check_alias(alias)
+        _check_version(version)
+        limits.check_text(reason, "reason", limits.DESCRIPTION)
+        with self.store.write() as conn:
+            row = self._locked(conn, project, name)
+            target = conn.execute(
+                select(model_versions.c.id).where(
+                    model_versions.c.model_id == row.id, model_versions.c.version == version
+                )
+            ).scalar()
+            if target is None:
+                newest = latest_version(conn, row.id)
+                raise NotFound(
+                    f"model {name!r} has no version {version} (the newest is {newest or 'none'})",
+                    field="version",
+                )
+            before = self._alias_version(conn, row.id, alias)
+            at = self.clock()
+            conn.execute(
+                self.store.upsert_stmt(
+                    model_aliases, ["model_id", "alias"], ["version_id", "updated_at"]
+                ),
+                {
+                    "model_id": row.id,
+                    "alias": alias,
+                    "version_id": target,
+                    "updated_at": at,
+                },
+            )
+            return self._moved(conn, row, alias, before, version, reason, at)
+
+    def delete_alias(self, name: str, alias: str, *, project: str, reason: str = "") -> AliasMove:
+        """Remove an alias, recording the move (to no version)."""
+        validate_name(alias, "alias")
+        limits.check_text(reason, "reason", limits.DESCRIPTION)
+        with self.store.write() as conn:
+            row = self._locked(conn, project, name)
+            before = self._alias_version(conn, row.id, alias)
+            if before is None:
+                raise NotFound(f"model {name!r} has no alias {alias!r}", field="alias")
+            conn.execute(
+                delete(model_aliases).where(
+                    model_aliases.c.model_id == row.id, model_aliases.c.alias == alias
+                )
+            )
+            return self._moved(conn, row, alias, before, None, reason, self.clock())
+
+    def _locked(self, conn: Connection, project: str, name: str) -> Any:
+        """The model's row, locked for this transaction, after the contributor check."""
+        row = self._model(conn, project, name)
+        self._require(conn, project, Role.CONTRIBUTOR)
+        conn.execute(
+            select(registered_models.c.id).where(registered_models.c.id == row.id).with_for_update()
+        )
+        return row
+
+    def _alias_version(self, conn: Connection, model_id: str, alias: str) -> int | None:
+        found = conn.execute(
+            select(model_versions.c.version)
+            .join(model_aliases, model_aliases.c.version_id == model_versions.c.id)
+            .where(model_aliases.c.model_id == model_id, model_aliases.c.alias == alias)
+        ).scalar()
+        return int(found) if found is not None else None
+
+    def _moved(
+        self,
+        conn: Connection,
+        row: Any,
+        alias: str,
+        before: int | None,
+        after: int | None,
+        reason: str,
+        at: int,
+    ) -> AliasMove:
+        move = AliasMove(row.name, alias, before, after, self._who(), at, reason)
+        conn.execute(
+            model_alias_moves.insert().values(
+                model_id=row.id,
+                alias=alias,
+                from_version=before,
+                to_version=after,
+                moved_by=move.moved_by,
+                moved_at=move.moved_at,
+                reason=reason,
+            )
+        )
+        self._audit(
+            conn,
+            "model.alias_moved",
+            MODEL,
+            row.id,
+            f"{row.project}/{row.name}@{alias}: {before or '-'} -> {after or '-'}",
+        )
+        return move
+
+    def history(self, name: str, *, project: str, alias: str | None = None) -> list[AliasMove]:
+        """Every move of the model's aliases (of ``alias`` only, when given), oldest first."""
+        with self.store.read() as conn:
+            row = self._model(conn, project, name)
+            stmt = select(model_alias_moves).where(model_alias_moves.c.model_id == row.id)
+            if alias is not None:
+                stmt = stmt.where(model_alias_moves.c.alias == validate_name(alias, "alias"))
+            rows = conn.execute(
+                stmt.order_by(model_alias_moves.c.moved_at, model_alias_moves.c.id)
+            ).all()
+        return [
+            AliasMove(name, r.alias, r.from_version, r.to_version, r.moved_by, r.moved_at, r.reason)
+            for r in rows
+        ]
+
+    def alias_at(self, name: str, alias: str, at: int | datetime, *, project: str) -> int | None:
+        """The version ``alias`` pointed at at time ``at`` (a datetime with its timezone, or
+        milliseconds since the epoch); None when it pointed nowhere then."""
+        when = _millis(at)
+        with self.store.read() as conn:
+            row = self._model(conn, project, name)
+            found = conn.execute(
+                select(model_alias_moves.c.to_version)
+                .where(
+                    model_alias_moves.c.model_id == row.id,
+                    model_alias_moves.c.alias == validate_name(alias, "alias"),
+                    model_alias_moves.c.moved_at <= when,
+                )
+                .order_by(model_alias_moves.c.moved_at.desc(), model_alias_moves.c.id.desc())
+                .limit(1)
+            ).first()
+        return found.to_version if found is not None else None
+
+    # -- bookkeeping ----------------------------------------------------------------------
+
+    def referenced_digests(self) -> set[str]:
+        """Every blob tree of a version, for garbage collection."""
+        return self.tree_digests()
+
+    def tree_digests(self) -> set[str]:
+        """The same trees: their member blobs are kept too."""
+        with self.store.read() as conn:
+            return set(conn.execute(select(model_versions.c.tree_digest)).scalars())
+
+
+def _metrics(run: Run | None) -> dict[str, float | None]:
+    """The run's latest metrics (NaN and infinities as None: JSON has no such numbers)."""
+    if run is None:
+        return {}
+    return {
+        key: (value if value == value and abs(value) != float("inf") else None)
+        for key, value in sorted(run.metrics.items())
+    }

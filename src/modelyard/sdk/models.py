@@ -1,0 +1,285 @@
+"""The SDK's side of the model registry (``client.models``): model objects are saved and
+loaded here, with a flavor, in the caller's process; everything else is the registry
+service's (``client.model_service``), called with plain arguments.
+
+Logging saves the model with its flavor into a temporary folder (``model/`` and the input
+example), infers the signature from the example and the model's prediction on it, and
+registers the folder from the active run. Loading resolves the reference, checks the
+flavor may be loaded here and its packages, fetches the files (each blob verified against
+its digest first) and hands them to the flavor.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from modelyard.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from modelyard.registry.entities import AliasMove, ModelVersion, RegisteredModel
+    from modelyard.registry.service import ModelService
+    from modelyard.registry.signature import Signature, SignatureDiff
+    from modelyard.sdk.client import Client
+    from modelyard.sdk.run import ActiveRun
+
+__all__ = ["Models"]
+
+_MODEL_DIR = "model"
+
+
+class Models:
+    """Registered models of one :class:`~modelyard.Client` (``client.models``)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    @property
+    def service(self) -> ModelService:
+        """The registry service (embedded: in this process)."""
+        return self._client.model_service
+
+    def _run(self) -> ActiveRun | None:
+        """The active run, when it tracks into this client's store."""
+        from modelyard.sdk.run import active_run
+
+        run = active_run()
+        if run is None:
+            return None
+        if run.client is self._client or (
+            not run.client.is_remote
+            and run.client.settings.store_url == self._client.settings.store_url
+        ):
+            return run
+        return None
+
+    def _project(self, project: str | None) -> str:
+        if project is not None:
+            return project
+        from modelyard.sdk.client import DEFAULT_PROJECT
+
+        run = self._run()
+        return str(run.project) if run is not None else DEFAULT_PROJECT
+
+    # -- saving and loading model objects ----------------------------------------------
+
+    def log(
+        self,
+        model: object,
+        name: str,
+        *,
+        input_example: object = None,
+        project: str | None = None,
+        flavor: str | None = None,
+        signature: Signature | None = None,
+        description: str = "",
+    ) -> ModelVersion:
+        """Register ``model`` as a version of ``name`` from the active run: saved by its
+        flavor (chosen from the object unless named), with the signature inferred from
+        ``input_example`` and the model's prediction on it, and the run's metrics, the
+        dataset versions it read and its git commit."""
+        from modelyard.registry.flavors import FLAVORS, flavor_for, package_versions
+        from modelyard.registry.signature import infer_signature
+
+        run = self._run()
+        if run is None:
+            raise InvalidInput(
+                "models.log registers a model from the active run: call it inside "
+                "`with modelyard.start_run(...)`",
+                field="run",
+            )
+        project = project if project is not None else str(run.project)
+        chosen = FLAVORS.get(flavor) if flavor is not None else flavor_for(model)
+        if not chosen.handles(model):
+            raise InvalidInput(
+                f"the {chosen.name} flavor does not save a {type(model).__qualname__}",
+                field="flavor",
+            )
+        self.service.check_register(name, project=project, flavor=chosen.name, run_id=run.id)
+        if signature is None and input_example is not None:
+            signature = infer_signature(input_example, _predict(model, input_example))
+        run.flush()  # the run's metrics, recorded with the version
+        with tempfile.TemporaryDirectory(prefix="modelyard-model-") as tmp:
+            folder = Path(tmp)
+            (folder / _MODEL_DIR).mkdir()
+            config = chosen.save(model, folder / _MODEL_DIR)
+            example = _write_example(input_example, folder) if input_example is not None else None
+            return self.service.register(
+                name,
+                folder,
+                project=project,
+                flavor=chosen.name,
+                flavor_config=config,
+                packages=package_versions(chosen.packages(model)),
+                signature=signature,
+                input_example=example,
+                run_id=str(run.id),
+                description=description,
+            )
+
+    def load(
+        self,
+        ref: str,
+        version: int | None = None,
+        *,
+        project: str | None = None,
+        trusted: Sequence[str] = (),
+    ) -> Any:
+        """The model object of a version: ``ref`` is ``name@alias``, ``name/3``, or a name
+        (with ``version``, else the newest). Its files are verified against their digests
+        before the flavor reads them; ``trusted`` names types you vouch for that the
+        flavor's safe loader would refuse (skops' untrusted types)."""
+        from modelyard.registry.flavors import FLAVORS, check_code_format, check_packages
+
+        found = (
+            self.get_version(ref, version, project=project)
+            if version is not None
+            else self.service.resolve(ref, project=self._project(project))
+        )
+        flavor = FLAVORS.get(found.flavor)
+        allowed = self._client.settings.registry.allow_code_formats
+        check_code_format(flavor, allowed, "loading")
+        check_packages(found.packages, f"model {found.project}/{found.ref}")
+        with tempfile.TemporaryDirectory(prefix="modelyard-model-") as tmp:
+            self.service.download(found, tmp)
+            return flavor.load(Path(tmp) / _MODEL_DIR, found.flavor_config, trusted=list(trusted))
+
+    # -- the service's calls, with the project defaulted ---------------------------------
+
+    def create_model(
+        self,
+        name: str,
+        *,
+        project: str | None = None,
+        description: str = "",
+        owners: Sequence[str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> RegisteredModel:
+        return self.service.create_model(
+            name, project=self._project(project), description=description, owners=owners, tags=tags
+        )
+
+    def update_model(
+        self,
+        name: str,
+        *,
+        project: str | None = None,
+        description: str | None = None,
+        owners: Sequence[str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> RegisteredModel:
+        return self.service.update_model(
+            name, project=self._project(project), description=description, owners=owners, tags=tags
+        )
+
+    def get_model(self, name: str, *, project: str | None = None) -> RegisteredModel:
+        return self.service.get_model(name, project=self._project(project))
+
+    def list_models(self, project: str | None = None) -> list[RegisteredModel]:
+        return self.service.list_models(self._project(project))
+
+    def get_version(
+        self,
+        name: str,
+        version: int | None = None,
+        alias: str | None = None,
+        *,
+        project: str | None = None,
+    ) -> ModelVersion:
+        """One version's metadata: by number, alias, a reference (``name@alias``,
+        ``name/3``) or the newest."""
+        if version is None and alias is None and ("@" in name or "/" in name):
+            return self.service.resolve(name, project=self._project(project))
+        return self.service.get_version(
+            name, project=self._project(project), version=version, alias=alias
+        )
+
+    def list_versions(self, name: str, *, project: str | None = None) -> list[ModelVersion]:
+        return self.service.list_versions(name, project=self._project(project))
+
+    def set_alias(
+        self, name: str, alias: str, version: int, *, project: str | None = None, reason: str = ""
+    ) -> AliasMove:
+        return self.service.set_alias(
+            name, alias, version, project=self._project(project), reason=reason
+        )
+
+    def delete_alias(
+        self, name: str, alias: str, *, project: str | None = None, reason: str = ""
+    ) -> AliasMove:
+        return self.service.delete_alias(name, alias, project=self._project(project), reason=reason)
+
+    def history(
+        self, name: str, *, alias: str | None = None, project: str | None = None
+    ) -> list[AliasMove]:
+        return self.service.history(name, project=self._project(project), alias=alias)
+
+    def alias_at(
+        self, name: str, alias: str, at: int | datetime, *, project: str | None = None
+    ) -> int | None:
+        return self.service.alias_at(name, alias, at, project=self._project(project))
+
+    def compare(
+        self, name: str, before: int, after: int, *, project: str | None = None
+    ) -> SignatureDiff:
+        """How version ``after``'s signature differs from version ``before``'s."""
+        from modelyard.registry.signature import compare_signatures
+
+        old = self.get_version(name, before, project=project)
+        new = self.get_version(name, after, project=project)
+        for found in (old, new):
+            if found.signature is None:
+                raise InvalidInput(
+                    f"model version {found.ref} has no signature (it was logged without an "
+                    "input example)",
+                    field="version",
+                )
+        assert old.signature is not None and new.signature is not None
+        return compare_signatures(old.signature, new.signature)
+
+
+def _predict(model: object, example: object) -> object:
+    predict = getattr(model, "predict", None)
+    if not callable(predict):
+        return None
+    try:
+        return predict(example)
+    except Exception as exc:
+        raise InvalidInput(
+            f"the model could not predict on the input example ({type(exc).__name__}: {exc}); "
+            "give an example of what it takes",
+            field="input_example",
+        ) from exc
+
+
+def _write_example(example: object, folder: Path) -> str:
+    """Keep the input example with the model (a table as Parquet, dtypes and missing
+    values as they are; an array as .npy); returns its path in the folder."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(example, np.ndarray) and example.dtype != object and example.dtype.names is None:
+        np.save(folder / "input_example.npy", example, allow_pickle=False)
+        return "input_example.npy"
+    if isinstance(example, pd.Series):
+        frame = example.to_frame()
+    elif isinstance(example, pd.DataFrame):
+        frame = example.copy()
+    else:
+        try:
+            frame = pd.DataFrame(example)  # type: ignore[call-overload]
+        except (ValueError, TypeError) as exc:
+            raise InvalidInput(
+                f"input_example is not a table: {exc}", field="input_example"
+            ) from None
+    frame.columns = [str(c) for c in frame.columns]
+    try:
+        frame.to_parquet(folder / "input_example.parquet", index=False)
+    except (ValueError, TypeError, ImportError) as exc:
+        raise InvalidInput(
+            f"input_example could not be stored as Parquet: {exc}", field="input_example"
+        ) from None
+    return "input_example.parquet"
