@@ -56,7 +56,7 @@ def test_what_gc_asks_answers_for_every_blob_column(client: Client) -> None:
 @pytest.mark.local_only("garbage collection runs where the stores are")
 def test_gc_with_a_blob_column_unanswered_for_deletes_nothing(client: Client) -> None:
     stray = client.blobs.put_bytes(b"nobody points here").digest
-    tracking_only = [client._service()]
+    tracking_only = [client.services.tracking]
     with pytest.raises(ModelyardError, match="no service answers for the blobs of") as exc:
         collect_garbage(tracking_only, client.blobs, min_age_s=0)
     for name in (

@@ -3,7 +3,6 @@ and what only the embedded mode can do."""
 
 from __future__ import annotations
 
-import inspect
 import json
 import threading
 import time
@@ -16,14 +15,9 @@ import pytest
 import modelyard as my
 from modelyard import Client, InvalidInput, StorageError
 from modelyard.config import Settings, load_settings
-from modelyard.projects import ProjectService
 from modelyard.remote import RemoteTracking
 from modelyard.remote import tracking as remote_tracking
-from modelyard.remote.projects import RemoteProjects
-from modelyard.remote.schedules import RemoteSchedules
-from modelyard.schedules import ScheduleService
 from modelyard.tracking._buffer import Batch
-from modelyard.tracking.service import TrackingService
 from server_support import free_port
 
 
@@ -74,57 +68,6 @@ class _Flaky:
 
         await self.app(scope, receive, swallow)
         raise ConnectionResetError("the answer was lost after the commit")
-
-
-def test_remote_tracking_has_the_services_signatures() -> None:
-    service = {n for n, f in inspect.getmembers(TrackingService, inspect.isfunction)}
-    remote = {n for n, f in inspect.getmembers(RemoteTracking, inspect.isfunction)}
-    public = {n for n in service if not n.startswith("_")}
-    left_out = {
-        "record_artifact",
-        "referenced_digests",
-        "tree_digests",
-        "sweep_lost",
-        "count_runs",
-        "prune_write_batches",
-        # The server's own: it acts for each request's caller and checks uploads first.
-        "acting_as",
-        "check_run_access",
-        "check_artifact",
-        # Other services' (datasets, lineage): asked inside their own transaction.
-        "check_run_open",
-        "require_run",
-    }
-    assert public - remote == left_out
-    for name in public - left_out:
-        ours = inspect.signature(getattr(RemoteTracking, name))
-        theirs = inspect.signature(getattr(TrackingService, name))
-        assert ours == theirs, name
-
-
-def test_remote_projects_have_the_services_signatures() -> None:
-    service = {n for n, f in inspect.getmembers(ProjectService, inspect.isfunction)}
-    remote = {n for n, f in inspect.getmembers(RemoteProjects, inspect.isfunction)}
-    public = {n for n in service if not n.startswith("_")}
-    left_out = {"acting_as"}  # the server's own: it acts for each request's caller
-    assert public - remote == left_out and remote - {"__init__"} <= public
-    for name in public - left_out:
-        ours = inspect.signature(getattr(RemoteProjects, name))
-        theirs = inspect.signature(getattr(ProjectService, name))
-        assert ours == theirs, name
-
-
-def test_remote_schedules_have_the_services_signatures() -> None:
-    service = {n for n, f in inspect.getmembers(ScheduleService, inspect.isfunction)}
-    remote = {n for n, f in inspect.getmembers(RemoteSchedules, inspect.isfunction)}
-    public = {n for n in service if not n.startswith("_")}
-    # A worker's: it works where the store is. The server's own: it acts for each caller.
-    left_out = {"due", "claim", "take_over", "renew", "record_run", "finish", "acting_as"}
-    assert public - remote == left_out and remote - {"__init__"} <= public
-    for name in public - left_out:
-        ours = inspect.signature(getattr(RemoteSchedules, name))
-        theirs = inspect.signature(getattr(ScheduleService, name))
-        assert ours == theirs, name
 
 
 def test_connect_and_what_only_the_embedded_mode_has(

@@ -22,7 +22,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO
 
 from modelyard.errors import InvalidInput
 from modelyard.lineage.edges import ARTIFACT, INPUT, OUTPUT, RUN
@@ -98,7 +98,7 @@ def step_from_ref(ref: tuple[str, str, str | None]) -> Step[..., Any]:
 
 
 def _service(client: Client) -> TrackingService:
-    return cast("TrackingService", client._service())
+    return client.services.tracking
 
 
 def record_cached(client: Client, task: StepTask, hit: StepRecord) -> StepResult:

@@ -18,7 +18,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from modelyard.config import Settings, load_settings
 from modelyard.errors import InvalidInput, ModelyardError
@@ -27,25 +27,23 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from modelyard.artifacts import BlobStore
-    from modelyard.datasets.service import DatasetService
+    from modelyard.datasets.contract import DatasetContract
+    from modelyard.lineage.contract import LineageContract
     from modelyard.lineage.graph import LineageGraph
-    from modelyard.lineage.service import LineageService
-    from modelyard.projects import Project, ProjectService
+    from modelyard.projects import Project
+    from modelyard.projects.contract import ProjectContract
     from modelyard.registry.service import ModelService
-    from modelyard.remote import HttpSession, RemoteArtifacts, RemoteTracking
+    from modelyard.remote import HttpSession, RemoteArtifacts
     from modelyard.remote.datasets import RemoteDatasets
-    from modelyard.remote.lineage import RemoteLineage
-    from modelyard.remote.projects import RemoteProjects
-    from modelyard.remote.schedules import RemoteSchedules
-    from modelyard.schedules import ScheduleService
+    from modelyard.schedules.contract import ScheduleContract
     from modelyard.sdk.datasets import Datasets
     from modelyard.sdk.models import Models
     from modelyard.sdk.run import ActiveRun
     from modelyard.services import Services
     from modelyard.store import Store
     from modelyard.tracking._buffer import LogBuffer
+    from modelyard.tracking.contract import TrackingContract
     from modelyard.tracking.entities import ArtifactInfo, MetricHistory, Run, RunPage
-    from modelyard.tracking.service import TrackingService
     from modelyard.tracking.system import SamplingThread
 
 __all__ = ["DEFAULT_PROJECT", "Client"]
@@ -59,8 +57,8 @@ class Client:
     def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
         self.settings = settings if settings is not None else load_settings(**overrides)
         self._services: Services | None = None
-        self._projects: ProjectService | RemoteProjects | None = None
-        self._tracking: TrackingService | RemoteTracking | None = None
+        self._projects: ProjectContract | None = None
+        self._tracking: TrackingContract | None = None
         self._http: HttpSession | None = None
         self._remote_artifacts: RemoteArtifacts | None = None
         self._buffer: LogBuffer | None = None
@@ -70,8 +68,8 @@ class Client:
         self._opening = threading.Lock()  # not _lock: the log buffer holds that one
         self._datasets: Datasets | None = None
         self._dataset_service: RemoteDatasets | None = None
-        self._lineage: LineageService | RemoteLineage | None = None
-        self._schedules: ScheduleService | RemoteSchedules | None = None
+        self._lineage: LineageContract | None = None
+        self._schedules: ScheduleContract | None = None
         self._models: Models | None = None
 
     # -- lazily opened parts ------------------------------------------------------------
@@ -113,7 +111,7 @@ class Client:
         return self.services.blobs
 
     @property
-    def projects(self) -> ProjectService | RemoteProjects:
+    def projects(self) -> ProjectContract:
         """The project service: in this process, or on the server in remote mode (the
         same methods either way)."""
         if self._projects is None:
@@ -126,7 +124,7 @@ class Client:
         return self._projects
 
     @property
-    def tracking(self) -> TrackingService | RemoteTracking:
+    def tracking(self) -> TrackingContract:
         """The tracking service: in this process, or on the server in remote mode (the
         same methods either way)."""
         if self._tracking is None:
@@ -138,13 +136,8 @@ class Client:
                 self._tracking = self.services.tracking
         return self._tracking
 
-    def _service(self) -> TrackingService:
-        """The in-process tracking service (embedded mode)."""
-        self._not_remote("this operation")
-        return cast("TrackingService", self.tracking)
-
     @property
-    def dataset_service(self) -> DatasetService | RemoteDatasets:
+    def dataset_service(self) -> DatasetContract:
         """The dataset service: in this process, or on the server in remote mode (the
         same methods either way); ``client.datasets`` is the SDK's side of it."""
         if self.is_remote:
@@ -156,7 +149,7 @@ class Client:
         return self.services.datasets
 
     @property
-    def lineage_service(self) -> LineageService | RemoteLineage:
+    def lineage_service(self) -> LineageContract:
         """The lineage service (one hop of edges with the caller's rights): in this
         process, or on the server in remote mode; :meth:`lineage` walks it."""
         if self._lineage is None:
@@ -195,7 +188,7 @@ class Client:
         return self._models
 
     @property
-    def schedules(self) -> ScheduleService | RemoteSchedules:
+    def schedules(self) -> ScheduleContract:
         """Schedules of pipelines: ``client.schedules.create(...)``; the service in this
         process, or on the server in remote mode (the same methods, but a worker's)."""
         if self._schedules is None:

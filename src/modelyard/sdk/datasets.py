@@ -24,13 +24,13 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from modelyard.data import Expectation, Profile, ValidationReport
+    from modelyard.datasets.contract import DatasetContract
     from modelyard.datasets.entities import (
         Dataset,
         DatasetReport,
         DatasetVersion,
     )
-    from modelyard.datasets.service import DatasetService, Progress
-    from modelyard.remote.datasets import RemoteDatasets
+    from modelyard.datasets.service import Progress
     from modelyard.sdk.client import Client
 
     Expectations: TypeAlias = Iterable[Expectation] | str | os.PathLike[str]
@@ -47,7 +47,7 @@ class Datasets:
         self._client = client
 
     @property
-    def service(self) -> DatasetService | RemoteDatasets:
+    def service(self) -> DatasetContract:
         """The dataset service: in this process, or on the server in remote mode (the
         same methods either way)."""
         return self._client.dataset_service

@@ -1,0 +1,86 @@
+"""One contract per service: each service the SDK uses has a typed Protocol that the
+embedded service and its remote class both implement (mypy checks the types: ``Client``
+holds each as its contract), with the very signatures of the contract; what the embedded
+service has beyond it is listed here with the reason."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from modelyard.datasets.contract import DatasetContract
+from modelyard.datasets.service import DatasetService
+from modelyard.lineage.contract import LineageContract
+from modelyard.lineage.service import LineageService
+from modelyard.projects.contract import ProjectContract
+from modelyard.projects.service import ProjectService
+from modelyard.remote.datasets import RemoteDatasets
+from modelyard.remote.lineage import RemoteLineage
+from modelyard.remote.projects import RemoteProjects
+from modelyard.remote.schedules import RemoteSchedules
+from modelyard.remote.tracking import RemoteTracking
+from modelyard.schedules.contract import ScheduleContract
+from modelyard.schedules.service import ScheduleService
+from modelyard.tracking.contract import TrackingContract
+from modelyard.tracking.service import TrackingService
+
+#: The server's own: it makes one service per request, acting for its caller.
+SERVER = {"acting_as"}
+#: Garbage collection runs next to the blob store.
+GC = {"referenced_digests", "tree_digests"}
+
+CONTRACTS = [
+    (ProjectContract, ProjectService, RemoteProjects, SERVER),
+    (
+        TrackingContract,
+        TrackingService,
+        RemoteTracking,
+        SERVER
+        | GC
+        | {
+            # Answered where the store is: every read sweeps lost runs on the server.
+            "sweep_lost",
+            "count_runs",
+            "prune_write_batches",
+            # The server checks an upload before it stages it, then records it.
+            "check_run_access",
+            "check_artifact",
+            "record_artifact",
+            # Other services ask inside their own transaction (datasets, lineage).
+            "check_run_open",
+            "require_run",
+        },
+    ),
+    (DatasetContract, DatasetService, RemoteDatasets, SERVER | GC | {"check_register"}),
+    # A pipeline records a step run's edges where the store is.
+    (LineageContract, LineageService, RemoteLineage, SERVER | {"record_run_edges"}),
+    (
+        ScheduleContract,
+        ScheduleService,
+        RemoteSchedules,
+        # A worker's: it works where the store is.
+        SERVER | {"due", "claim", "take_over", "renew", "record_run", "finish"},
+    ),
+]
+
+
+def _public(cls: type) -> set[str]:
+    return {n for n, _ in inspect.getmembers(cls, inspect.isfunction) if not n.startswith("_")}
+
+
+@pytest.mark.parametrize(
+    ("contract", "embedded", "remote", "embedded_only"),
+    CONTRACTS,
+    ids=[c[0].__name__ for c in CONTRACTS],
+)
+def test_both_sides_implement_the_contract_with_its_signatures(
+    contract: type, embedded: type, remote: type, embedded_only: set[str]
+) -> None:
+    surface = _public(contract)
+    assert _public(embedded) - surface == embedded_only
+    assert _public(remote) == surface
+    for name in sorted(surface):
+        wanted = inspect.signature(getattr(contract, name))
+        for side in (embedded, remote):
+            assert inspect.signature(getattr(side, name)) == wanted, f"{side.__name__}.{name}"
