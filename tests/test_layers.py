@@ -158,3 +158,30 @@ def test_nothing_below_the_interfaces_imports_one() -> None:
         if _is_interface(target)
     )
     assert not upward, "\n".join(upward)
+
+
+#: The services (and the access helper they share) that only the composition root builds.
+SERVICES = {
+    "Access",
+    "DatasetService",
+    "Governance",
+    "LineageService",
+    "ModelService",
+    "ProjectService",
+    "ScheduleService",
+    "StepIndex",
+    "TrackingService",
+}
+
+
+def test_only_the_composition_root_builds_services() -> None:
+    built = sorted(
+        f"{module} builds {node.func.id} (line {node.lineno})"
+        for module, path in MODULES.items()
+        if module != "modelyard.services"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in SERVICES
+    )
+    assert not built, "\n".join(built)

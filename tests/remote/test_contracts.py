@@ -60,7 +60,7 @@ CONTRACTS = [
         ScheduleService,
         RemoteSchedules,
         # A worker's: it works where the store is.
-        SERVER | {"due", "claim", "take_over", "renew", "record_run", "finish"},
+        SERVER | {"due", "claim", "take_over", "renew", "record_run", "finish", "with_clock"},
     ),
 ]
 

@@ -21,20 +21,14 @@ if TYPE_CHECKING:
 
 @contextmanager
 def governance(ctx: typer.Context) -> Iterator[Governance]:
-    from modelyard.governance import Governance, SecretBox
-    from modelyard.store import open_store
+    from modelyard.services import Services
 
-    settings = state(ctx).settings()
-    store = open_store(
-        settings.store_url,
-        busy_timeout_s=settings.store.busy_timeout_s,
-        auto_upgrade=settings.store.auto_upgrade,
-    )
+    services = Services(state(ctx).settings())
     try:
         with searching(ctx):
-            yield Governance(store, secret_box=SecretBox.from_settings(settings))
+            yield services.governance
     finally:
-        store.dispose()
+        services.close()
 
 
 def operator() -> Actor:

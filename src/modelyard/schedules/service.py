@@ -204,6 +204,12 @@ class ScheduleService:
         view.projects = self.projects.acting_as(actor)
         return view
 
+    def with_clock(self, clock: Clock) -> ScheduleService:
+        """This service telling the time by ``clock`` (a worker's; a test's fake one)."""
+        view = copy.copy(self)
+        view.clock = clock
+        return view
+
     def _now(self, now: datetime | None) -> datetime:
         moment = now if now is not None else self.clock()
         if moment.tzinfo is None:

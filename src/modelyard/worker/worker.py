@@ -33,7 +33,7 @@ from modelyard._refs import PipelineSources
 from modelyard.errors import Conflict, InvalidInput, ModelyardError
 from modelyard.schedules.cron import MAX_COUNTED
 from modelyard.schedules.entities import Due, Fire, Schedule
-from modelyard.schedules.service import FAILED, FINISHED, Clock, ScheduleService, resolve
+from modelyard.schedules.service import FAILED, FINISHED, Clock, resolve
 from modelyard.sdk.client import Client
 from modelyard.worker._fire import job_line, one_line
 
@@ -166,10 +166,7 @@ class Worker:
         self.log = log or _stderr
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.client = Client(settings)
-        services = self.client.services
-        self.service = ScheduleService(
-            services.store, services.access, services.projects, clock=self.clock
-        )
+        self.service = self.client.services.schedules.with_clock(self.clock)
         self.sources = PipelineSources.from_settings(settings)
         self._stop = threading.Event()
         self._interrupted = threading.Event()
