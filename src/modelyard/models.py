@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from modelyard.config import Settings
-    from modelyard.registry.entities import AliasMove, ModelVersion, RegisteredModel
+    from modelyard.registry.entities import AliasMove, Evaluation, ModelVersion, RegisteredModel
     from modelyard.registry.signature import Signature, SignatureDiff
     from modelyard.sdk.client import Client
 
@@ -29,6 +29,9 @@ __all__ = [
     "compare",
     "create_model",
     "delete_alias",
+    "evaluate",
+    "evaluation_html",
+    "evaluations",
     "get_model",
     "get_version",
     "history",
@@ -224,3 +227,55 @@ def compare(
     """Columns added, removed and retyped from version ``before``'s signature to ``after``'s."""
     with _client(settings) as client:
         return client.models.compare(name, before, after, project=project)
+
+
+def evaluate(
+    ref: str,
+    data: object,
+    target: str,
+    *,
+    baseline: str | None = None,
+    slices: Sequence[str] = (),
+    project: str | None = None,
+    task: str | None = None,
+    trusted: Sequence[str] = (),
+    seed: int = 0,
+    sample_rows: int = 5000,
+    bootstrap: int = 200,
+    settings: Settings | None = None,
+) -> Evaluation:
+    """Evaluate a version on ``data`` (streamed) against ``target``, optionally against a
+    ``baseline`` version on the same rows, and keep the report with the version."""
+    with _client(settings) as client:
+        return client.models.evaluate(
+            ref,
+            data,
+            target,
+            baseline=baseline,
+            slices=slices,
+            project=project,
+            task=task,
+            trusted=trusted,
+            seed=seed,
+            sample_rows=sample_rows,
+            bootstrap=bootstrap,
+        )
+
+
+def evaluations(
+    ref: str,
+    *,
+    project: str | None = None,
+    limit: int | None = 1,
+    settings: Settings | None = None,
+) -> list[Evaluation]:
+    """A version's evaluations, newest first (the latest only unless ``limit`` says
+    otherwise; None: all)."""
+    with _client(settings) as client:
+        return client.models.evaluations(ref, project=project, limit=limit)
+
+
+def evaluation_html(evaluation: Evaluation | str, *, settings: Settings | None = None) -> str:
+    """The self-contained HTML page of an evaluation (or of its id)."""
+    with _client(settings) as client:
+        return client.models.evaluation_html(evaluation)

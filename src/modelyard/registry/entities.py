@@ -8,7 +8,7 @@ from typing import Any
 
 from modelyard.registry.signature import Signature
 
-__all__ = ["AliasMove", "ModelVersion", "RegisteredModel"]
+__all__ = ["AliasMove", "Evaluation", "ModelVersion", "RegisteredModel"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +78,35 @@ class AliasMove:
     moved_by: str
     moved_at: int
     reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """An evaluation of a version (``ref``) on some data, optionally against a baseline
+    version (``baseline``: its ``name/version``): the headline metrics and the whole
+    report (:mod:`modelyard.registry.evaluation` says what it holds); its HTML page is
+    read with ``evaluation_html(id)``."""
+
+    id: str
+    project: str
+    name: str
+    version: int
+    baseline: str | None
+    task: str
+    target: str
+    rows: int
+    source: str
+    metrics: dict[str, Any]
+    report: dict[str, Any]
+    created_by: str
+    created_at: int
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}/{self.version}"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -17,8 +17,15 @@ An alias moves in one transaction under the same lock, and each move (who, from 
 version, to which, when, why) is a row that is never changed, so "which version had alias
 A at time T" is a query (:meth:`ModelService.alias_at`).
 
+An evaluation (:mod:`modelyard.registry.evaluation` computes it, the SDK runs the model)
+is kept with its version: the report as a JSON blob, its HTML page (rendered here from the
+report, so the two always agree) as another, and a row of ``model_evaluations`` with the
+headline metrics, in one transaction with its audit event; evaluations are appended, never
+replaced, and read back newest first.
+
 A service acts for one :class:`~modelyard.governance.Actor`: a signed-in principal needs
-``viewer`` on the project to read and ``contributor`` to register or move aliases.
+``viewer`` on the project to read and ``contributor`` to register, move aliases or keep
+an evaluation.
 """
 
 from __future__ import annotations
@@ -34,11 +41,18 @@ from sqlalchemy import Column, Connection, delete, select, update
 
 from modelyard import limits
 from modelyard._util import new_id, now_ms, validate_name
+from modelyard.datasets.reports import json_bytes
 from modelyard.datasets.service import check_alias
 from modelyard.errors import Conflict, InvalidInput, NotFound
 from modelyard.governance.identity import Actor
 from modelyard.governance.roles import Role, missing_project
 from modelyard.lineage.edges import DATASET_VERSION, INPUT, MODEL_VERSION, OUTPUT, RUN, Lineage
+from modelyard.registry._evaluations import (
+    check_report,
+    evaluation_select,
+    hydrate_evaluations,
+)
+from modelyard.registry._report_html import render
 from modelyard.registry._rows import (
     hydrate_model,
     hydrate_versions,
@@ -46,13 +60,14 @@ from modelyard.registry._rows import (
     model_row,
     version_select,
 )
-from modelyard.registry.entities import AliasMove, ModelVersion, RegisteredModel
+from modelyard.registry.entities import AliasMove, Evaluation, ModelVersion, RegisteredModel
 from modelyard.registry.flavors import FLAVORS, check_code_format
 from modelyard.registry.signature import Signature
 from modelyard.store import Store
 from modelyard.store.tables import (
     model_alias_moves,
     model_aliases,
+    model_evaluations,
     model_versions,
     projects,
     registered_models,
@@ -140,8 +155,13 @@ def _millis(at: int | datetime) -> int:
 class ModelService:
     """Rules and queries for registered models over one metadata store and one blob store."""
 
-    #: The blob trees of model versions (the flavor's files and the input example).
-    blob_columns: ClassVar[tuple[Column[Any], ...]] = (model_versions.c.tree_digest,)
+    #: The blob trees of model versions (the flavor's files and the input example) and
+    #: each evaluation's report (JSON) and page (HTML).
+    blob_columns: ClassVar[tuple[Column[Any], ...]] = (
+        model_versions.c.tree_digest,
+        model_evaluations.c.data_digest,
+        model_evaluations.c.html_digest,
+    )
 
     def __init__(
         self,
@@ -682,11 +702,133 @@ class ModelService:
             ).first()
         return found.to_version if found is not None else None
 
+    # -- evaluations ----------------------------------------------------------------------
+
+    def check_evaluate(self, version: ModelVersion) -> None:
+        """Raise unless the actor may keep an evaluation of ``version`` (the SDK asks
+        before it reads any data; :meth:`record_evaluation` asks again)."""
+        with self.store.read() as conn:
+            self._require(
+                conn, version.project, Role.CONTRIBUTOR, hidden=missing_project(version.project)
+            )
+
+    def record_evaluation(
+        self,
+        version: ModelVersion,
+        report: dict[str, Any],
+        *,
+        baseline: ModelVersion | None = None,
+        source: str = "",
+    ) -> Evaluation:
+        """Keep ``report`` (from :func:`modelyard.registry.evaluation.evaluate`) with
+        ``version``: its JSON and the HTML page rendered from it, and a row with the
+        headline metrics. ``baseline``: the version it was compared with; ``source``:
+        what the data was, in words."""
+        check_report(report)
+        limits.check_text(source, "source", limits.DESCRIPTION)
+        self.check_evaluate(version)
+        if baseline is not None:
+            self.get_version_by_id(baseline.id)  # exists, and the actor may read it
+        kept = {
+            **report,
+            "model": {"project": version.project, "name": version.name, "version": version.version},
+            "baseline": (
+                {"project": baseline.project, "name": baseline.name, "version": baseline.version}
+                if baseline is not None
+                else None
+            ),
+            "source": source,
+        }
+        data = self.blobs.put_bytes(json_bytes(kept, "the evaluation report")).digest
+        title = f"Evaluation of {version.project}/{version.ref}"
+        html = self.blobs.put_bytes(render(kept, title).encode()).digest
+        evaluation_id = new_id()
+        with self.store.write() as conn:
+            self._require(conn, version.project, Role.CONTRIBUTOR)
+            if (
+                conn.execute(
+                    select(model_versions.c.id).where(model_versions.c.id == version.id)
+                ).first()
+                is None
+            ):
+                raise NotFound(f"model version {version.ref} no longer exists", field="version")
+            conn.execute(
+                model_evaluations.insert().values(
+                    id=evaluation_id,
+                    version_id=version.id,
+                    baseline_version_id=baseline.id if baseline is not None else None,
+                    task=report["task"],
+                    target=report["target"],
+                    rows=report["rows"],
+                    source=source,
+                    metrics=json.dumps(report["metrics"], sort_keys=True, allow_nan=False),
+                    data_digest=data,
+                    html_digest=html,
+                    created_by=self._who(),
+                    created_at=now_ms(),
+                )
+            )
+            against = f" against {baseline.project}/{baseline.ref}" if baseline else ""
+            self._audit(
+                conn,
+                "model.evaluated",
+                MODEL_VERSION,
+                version.id,
+                f"{version.project}/{version.ref} on {report['rows']} rows{against}",
+            )
+            row = conn.execute(
+                evaluation_select().where(model_evaluations.c.id == evaluation_id)
+            ).first()
+        return hydrate_evaluations([row], self.blobs)[0]
+
+    def evaluations(
+        self,
+        name: str,
+        *,
+        project: str,
+        version: int | None = None,
+        alias: str | None = None,
+        limit: int | None = 1,
+    ) -> list[Evaluation]:
+        """A version's evaluations, newest first: the latest only unless ``limit`` says
+        otherwise (None: all). The version: by number, alias, or the newest."""
+        bad = isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        if limit is not None and bad:
+            raise InvalidInput("limit must be a positive integer or None", field="limit")
+        found = self.get_version(name, project=project, version=version, alias=alias)
+        stmt = (
+            evaluation_select()
+            .where(model_evaluations.c.version_id == found.id)
+            .order_by(model_evaluations.c.created_at.desc(), model_evaluations.c.id.desc())
+        )
+        with self.store.read() as conn:
+            rows = conn.execute(stmt.limit(limit) if limit is not None else stmt).all()
+        return hydrate_evaluations(list(rows), self.blobs)
+
+    def evaluation_html(self, evaluation_id: str) -> str:
+        """The HTML page of an evaluation (by its id)."""
+        missing = NotFound(f"evaluation {evaluation_id!r} does not exist", field="id")
+        with self.store.read() as conn:
+            row = conn.execute(
+                evaluation_select().where(model_evaluations.c.id == evaluation_id)
+            ).first()
+            if row is None:
+                raise missing
+            self._require(conn, row.project, Role.VIEWER, hidden=missing)
+        return self.blobs.get_bytes(row.html_digest).decode()
+
     # -- bookkeeping ----------------------------------------------------------------------
 
     def referenced_digests(self) -> set[str]:
-        """Every blob tree of a version, for garbage collection."""
-        return self.tree_digests()
+        """Every blob tree of a version and every evaluation's blobs, for garbage
+        collection."""
+        with self.store.read() as conn:
+            found = set(
+                conn.execute(
+                    select(model_evaluations.c.data_digest, model_evaluations.c.html_digest)
+                ).all()
+            )
+        return self.tree_digests() | {d for pair in found for d in pair}
 
     def tree_digests(self) -> set[str]:
         """The same trees: their member blobs are kept too."""

@@ -12,7 +12,7 @@ its digest first) and hands them to the flavor.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from modelyard.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from modelyard.registry.entities import AliasMove, ModelVersion, RegisteredModel
+    from modelyard.registry.entities import AliasMove, Evaluation, ModelVersion, RegisteredModel
     from modelyard.registry.service import ModelService
     from modelyard.registry.signature import Signature, SignatureDiff
     from modelyard.sdk.client import Client
@@ -132,13 +132,16 @@ class Models:
         (with ``version``, else the newest). Its files are verified against their digests
         before the flavor reads them; ``trusted`` names types you vouch for that the
         flavor's safe loader would refuse (skops' untrusted types)."""
-        from modelyard.registry.flavors import FLAVORS, check_code_format, check_packages
-
         found = (
             self.get_version(ref, version, project=project)
             if version is not None
             else self.service.resolve(ref, project=self._project(project))
         )
+        return self._load(found, trusted)
+
+    def _load(self, found: ModelVersion, trusted: Sequence[str]) -> Any:
+        from modelyard.registry.flavors import FLAVORS, check_code_format, check_packages
+
         flavor = FLAVORS.get(found.flavor)
         allowed = self._client.settings.registry.allow_code_formats
         check_code_format(flavor, allowed, "loading")
@@ -146,6 +149,84 @@ class Models:
         with tempfile.TemporaryDirectory(prefix="modelyard-model-") as tmp:
             self.service.download(found, tmp)
             return flavor.load(Path(tmp) / _MODEL_DIR, found.flavor_config, trusted=list(trusted))
+
+    # -- evaluation --------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        ref: str,
+        data: object,
+        target: str,
+        *,
+        baseline: str | None = None,
+        slices: Sequence[str] = (),
+        project: str | None = None,
+        task: str | None = None,
+        trusted: Sequence[str] = (),
+        seed: int = 0,
+        sample_rows: int = 5000,
+        bootstrap: int = 200,
+    ) -> Evaluation:
+        """Evaluate the version ``ref`` (``name@alias``, ``name/3``, ``name``) on ``data``
+        against the column ``target``, and keep the report with the version.
+
+        ``data``: a dataset version (``client.datasets.get(...)``), a pandas or polars
+        DataFrame, an Arrow table, record batch reader or iterable of record batches, or a
+        Parquet or CSV path; it is read once, batch by batch, so it may be larger than
+        memory. ``baseline``: another version, compared on the same rows with paired
+        bootstrap intervals. ``slices``: columns whose values (categorical) or quantile
+        bins (numeric) get metrics of their own. ``task``: ``classification`` (the
+        default for models with ``classes_``) or ``regression``. ``trusted``: as for
+        :meth:`load`. See :mod:`modelyard.registry.evaluation` for the report."""
+        from modelyard.registry.evaluation import evaluate, scorer_for
+
+        project = self._project(project)
+        found = self.service.resolve(ref, project=project)
+        self.service.check_evaluate(found)
+        against = self.service.resolve(baseline, project=project) if baseline else None
+        batches, source = self._batches(data)
+        report = evaluate(
+            batches,
+            target=target,
+            model=scorer_for(self._load(found, trusted), _inputs(found)),
+            baseline=(
+                scorer_for(self._load(against, trusted), _inputs(against)) if against else None
+            ),
+            task=task,
+            slices=list(slices),
+            seed=seed,
+            sample_rows=sample_rows,
+            bootstrap=bootstrap,
+        )
+        return self.service.record_evaluation(found, report, baseline=against, source=source)
+
+    def _batches(self, data: object) -> tuple[Iterator[Any], str]:
+        from modelyard.datasets._sources import open_input
+        from modelyard.datasets.entities import DatasetVersion
+
+        if isinstance(data, DatasetVersion):
+            source = f"dataset {data.project}/{data.dataset} version {data.version}"
+            return self._client.datasets.service.iter_batches(data), source
+        opened = open_input(data)
+        return opened.batches, opened.source
+
+    def evaluations(
+        self, ref: str, *, project: str | None = None, limit: int | None = 1
+    ) -> list[Evaluation]:
+        """The evaluations of the version ``ref`` names, newest first: the latest only
+        unless ``limit`` says otherwise (None: every one)."""
+        from modelyard.registry.service import parse_ref
+
+        name, version, alias = parse_ref(ref)
+        return self.service.evaluations(
+            name, project=self._project(project), version=version, alias=alias, limit=limit
+        )
+
+    def evaluation_html(self, evaluation: Evaluation | str) -> str:
+        """The self-contained HTML page of an evaluation (or of its id)."""
+        return self.service.evaluation_html(
+            evaluation if isinstance(evaluation, str) else evaluation.id
+        )
 
     # -- the service's calls, with the project defaulted ---------------------------------
 
@@ -239,6 +320,13 @@ class Models:
                 )
         assert old.signature is not None and new.signature is not None
         return compare_signatures(old.signature, new.signature)
+
+
+def _inputs(version: ModelVersion) -> list[str] | None:
+    """The columns a version takes, by its signature (None: not known)."""
+    if version.signature is None or version.signature.inputs.columns is None:
+        return None
+    return [c.name for c in version.signature.inputs.columns]
 
 
 def _predict(model: object, example: object) -> object:

@@ -551,3 +551,34 @@ model_alias_moves = Table(
     Column("reason", Text, nullable=False),
     Index(None, "model_id", "alias", "moved_at"),
 )
+
+# An evaluation of a model version on some data (optionally against a baseline version on
+# the same rows): the report's JSON and its HTML page are blobs; the headline metrics are
+# copied into the row so listings need no blob. Appended, never replaced.
+model_evaluations = Table(
+    "model_evaluations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column(
+        "version_id",
+        String(32),
+        ForeignKey("model_versions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "baseline_version_id",
+        String(32),
+        ForeignKey("model_versions.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    Column("task", String(16), nullable=False),
+    Column("target", String(255), nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("metrics", Text, nullable=False),
+    Column("data_digest", String(64), nullable=False, info={BLOB_DIGEST: True}),
+    Column("html_digest", String(64), nullable=False, info={BLOB_DIGEST: True}),
+    Column("created_by", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "version_id", "created_at"),
+)
