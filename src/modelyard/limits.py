@@ -19,6 +19,7 @@ __all__ = [
     "DESCRIPTION",
     "EMAIL",
     "ENTRY_POINT",
+    "EVALUATION_JSON",
     "INTEGER",
     "KEY",
     "MODEL_JSON",
@@ -70,6 +71,8 @@ TIMEZONE = 64
 SCHEDULE_PARAMS = 64 * 1024
 #: A model version's flavor configuration, packages and signature, each as JSON text.
 MODEL_JSON = 1024 * 1024
+#: A model evaluation's report, as JSON text.
+EVALUATION_JSON = 16 * 1024 * 1024
 
 #: Metric steps and timestamps, byte counts: integers from 0 to this (64-bit columns).
 INTEGER = 2**63 - 1

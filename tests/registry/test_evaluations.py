@@ -16,6 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import modelyard as my
+from modelyard import limits
 from modelyard.config import Settings
 from modelyard.errors import InvalidInput, NotFound, PermissionDenied
 from modelyard.gc import collect_garbage
@@ -155,6 +156,9 @@ def test_a_report_without_its_parts_is_refused(client: Client) -> None:
     with pytest.raises(InvalidInput) as exc:
         service.record_evaluation(version, {**good, "extra": float("nan")})
     assert exc.value.field == "data"
+    with pytest.raises(InvalidInput) as exc:
+        service.record_evaluation(version, {**good, "extra": "x" * limits.EVALUATION_JSON})
+    assert exc.value.field == "report"
     assert service.evaluations("tumour", project="clinic", limit=None) == []
     with pytest.raises(InvalidInput) as exc:
         service.evaluations("tumour", project="clinic", limit=0)

@@ -131,10 +131,16 @@ class Bootstrap:
             self.sums[0] += weights @ stats[start:end]
             self.sums[1] += weights @ base_stats[start:end]
             if self.hist is not None:
+                offsets = np.arange(self.replicates) * (2 * _BOOTSTRAP_AUC_BINS)
                 for i, acc in enumerate((main, base)):
                     assert isinstance(acc, Classification)
                     assert acc.positive is not None and acc.truth is not None
-                    self.hist[i] += weights @ _onehot(acc.positive[start:end], acc.truth[start:end])
+                    cell = _cell(acc.positive[start:end], acc.truth[start:end])
+                    self.hist[i] += np.bincount(
+                        (offsets[:, None] + cell[None, :]).ravel(),
+                        weights=weights.ravel(),
+                        minlength=self.hist[i].size,
+                    ).reshape(self.hist[i].shape)
 
     def report(
         self, task: str, model: Classification | Regression, baseline: Classification | Regression
@@ -180,12 +186,10 @@ class Bootstrap:
         return {"replicates": self.replicates, "metrics": found}
 
 
-def _onehot(score: np.ndarray, positive: np.ndarray) -> np.ndarray:
+def _cell(score: np.ndarray, positive: np.ndarray) -> np.ndarray:
+    """Each row's histogram cell: its score's bin, among the negatives' or positives'."""
     index = np.clip((score * _BOOTSTRAP_AUC_BINS).astype(np.int64), 0, _BOOTSTRAP_AUC_BINS - 1)
-    index += positive.astype(np.int64) * _BOOTSTRAP_AUC_BINS
-    onehot = np.zeros((len(score), 2 * _BOOTSTRAP_AUC_BINS))
-    onehot[np.arange(len(score)), index] = 1
-    return onehot
+    return index + positive.astype(np.int64) * _BOOTSTRAP_AUC_BINS
 
 
 def _ratio(column: int) -> Callable[[np.ndarray], np.ndarray]:

@@ -739,7 +739,14 @@ class ModelService:
             ),
             "source": source,
         }
-        data = self.blobs.put_bytes(json_bytes(kept, "the evaluation report")).digest
+        text = json_bytes(kept, "the evaluation report")
+        if len(text) > limits.EVALUATION_JSON:
+            raise InvalidInput(
+                f"the evaluation report is {len(text)} bytes of JSON; the limit is "
+                f"{limits.EVALUATION_JSON}",
+                field="report",
+            )
+        data = self.blobs.put_bytes(text).digest
         title = f"Evaluation of {version.project}/{version.ref}"
         html = self.blobs.put_bytes(render(kept, title).encode()).digest
         evaluation_id = new_id()
