@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import tracemalloc
 from collections.abc import Iterator
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -306,7 +307,11 @@ def test_the_html_page_is_self_contained_and_escaped(cancer: tuple) -> None:
         slices=["mean radius"],
     )
     page = render(report, "Evaluation of <b>m</b>/1")
-    assert "<svg" in page and "Confusion matrix" in page and "Slices" in page
+    assert "Confusion matrix" in page and "Slices" in page and "Against the baseline" in page
+    charts = re.findall(r"<svg.*?</svg>", page, re.DOTALL)
+    assert len(charts) == 3  # ROC, calibration, importance
+    for chart in charts:
+        ElementTree.fromstring(chart)  # well-formed
     assert "<script" not in page and "&lt;script&gt;" in page
     assert not re.search(r"(https?:)?//|url\(|@import|<link|src=", page)
 

@@ -153,14 +153,14 @@ def binned_average_precision(
     for b in range(len(positive) - 1, -1, -1):
         pos, neg = float(positive[b]), float(negative[b])
         if pos:
-            ap += pos / p_total * (tp_above + pos) / (tp_above + fp_above + pos + neg)
+            ap += pos * (tp_above + pos) / (tp_above + fp_above + pos + neg)
         if pos and (mixed is None or mixed[b]):
             highest = (tp_above + pos) / (tp_above + fp_above + pos)
             lowest = (tp_above + 1) / (tp_above + fp_above + 1 + neg)
             bound += pos / p_total * (highest - lowest)
         tp_above += pos
         fp_above += neg
-    return ap, bound
+    return ap / p_total, bound
 
 
 def roc_points(negative: np.ndarray, positive: np.ndarray, most: int = 101) -> list[list[float]]:
