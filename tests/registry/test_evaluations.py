@@ -4,6 +4,7 @@ collection."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -136,6 +137,12 @@ def test_evaluating_needs_contributor_and_reading_viewer(client: Client) -> None
         as_outsider.evaluation_html(kept.id)
     with pytest.raises(NotFound):
         as_outsider.check_evaluate(version)
+    # The version's id decides, not the project it claims to be in.
+    client.create_project("mine")
+    gov.roles.grant("mine", "outsider", "contributor", actor=SYSTEM)
+    with pytest.raises(NotFound):
+        as_outsider.record_evaluation(dataclasses.replace(version, project="mine"), report)
+    assert as_writer.check_evaluate(dataclasses.replace(version, project="mine")) == version
 
 
 def test_a_report_without_its_parts_is_refused(client: Client) -> None:

@@ -704,13 +704,20 @@ class ModelService:
 
     # -- evaluations ----------------------------------------------------------------------
 
-    def check_evaluate(self, version: ModelVersion) -> None:
+    def check_evaluate(self, version: ModelVersion) -> ModelVersion:
         """Raise unless the actor may keep an evaluation of ``version`` (the SDK asks
-        before it reads any data; :meth:`record_evaluation` asks again)."""
+        before it reads any data; :meth:`record_evaluation` asks again); returns the
+        version as stored: its id decides, never the other fields given."""
         with self.store.read() as conn:
-            self._require(
-                conn, version.project, Role.CONTRIBUTOR, hidden=missing_project(version.project)
-            )
+            return self._evaluable(conn, version.id)
+
+    def _evaluable(self, conn: Connection, version_id: str) -> ModelVersion:
+        missing = NotFound(f"model version {version_id!r} does not exist", field="version")
+        row = conn.execute(version_select().where(model_versions.c.id == version_id)).first()
+        if row is None:
+            raise missing
+        self._require(conn, row.project, Role.CONTRIBUTOR, hidden=missing)
+        return hydrate_versions(conn, [row])[0]
 
     def record_evaluation(
         self,
@@ -726,9 +733,9 @@ class ModelService:
         what the data was, in words."""
         check_report(report)
         limits.check_text(source, "source", limits.DESCRIPTION)
-        self.check_evaluate(version)
+        version = self.check_evaluate(version)
         if baseline is not None:
-            self.get_version_by_id(baseline.id)  # exists, and the actor may read it
+            baseline = self.get_version_by_id(baseline.id)  # exists, and the actor may read it
         kept = {
             **report,
             "model": {"project": version.project, "name": version.name, "version": version.version},
@@ -751,14 +758,7 @@ class ModelService:
         html = self.blobs.put_bytes(render(kept, title).encode()).digest
         evaluation_id = new_id()
         with self.store.write() as conn:
-            self._require(conn, version.project, Role.CONTRIBUTOR)
-            if (
-                conn.execute(
-                    select(model_versions.c.id).where(model_versions.c.id == version.id)
-                ).first()
-                is None
-            ):
-                raise NotFound(f"model version {version.ref} no longer exists", field="version")
+            self._evaluable(conn, version.id)
             conn.execute(
                 model_evaluations.insert().values(
                     id=evaluation_id,
