@@ -345,3 +345,30 @@ def test_memory_does_not_grow_with_the_rows() -> None:
 
     few, many = peaks(3), peaks(24)
     assert many[0] < few[0] * 1.2 and many[1] < few[1] * 1.2 + 1_000_000
+
+
+def test_rows_without_a_target_are_counted_and_slice_values_capped() -> None:
+    rng = np.random.default_rng(4)
+    n = 1200
+    x = rng.normal(size=n)
+    label = pa.array([None if i % 100 == 0 else int(v > 0) for i, v in enumerate(x)])
+    table = pa.table({"x": x, "shop": [f"shop-{i % 60:02d}" for i in range(n)], "label": label})
+    known = np.asarray(label.is_valid())
+    model = LogisticRegression().fit(pd.DataFrame({"x": x[known]}), label.drop_null())
+    report = evaluate(
+        table.to_batches(max_chunksize=256),
+        target="label",
+        model=scorer_for(model, ["x"]),
+        slices=["shop"],
+    )
+    assert (report["rows"], report["rows_without_target"]) == (n - 12, 12)
+    shops = [s["slice"] for s in report["slices"]]
+    assert len(shops) == 51 and "(other)" in shops  # the first 50 values seen, then the rest
+    assert sum(s["rows"] for s in report["slices"]) == n - 12
+
+
+def test_a_regression_page_charts_the_residuals() -> None:
+    x, y = load_diabetes(return_X_y=True, as_frame=True)
+    report = evaluate(_batches(x.assign(y=y), 100), target="y", model=scorer_for(Ridge().fit(x, y)))
+    page = render(report, "diabetes")
+    assert "Residuals (actual - predicted)" in page and "p95" in page
