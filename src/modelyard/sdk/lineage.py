@@ -55,7 +55,7 @@ def lineage(client: Client, obj: object, *, direction: Walk = "up", depth: int =
             return f"dataset {version.dataset} v{version.version} ({version.num_rows:,} rows)"
         if kind == ARTIFACT:
             return f"artifact blake3:{object_id[:16]}"
-        if kind == MODEL_VERSION and not client.is_remote:
+        if kind == MODEL_VERSION:
             model = client.model_service.get_version_by_id(object_id)
             return f"model {model.name} v{model.version} ({model.flavor}, project {model.project})"
         return f"{kind} {object_id}"

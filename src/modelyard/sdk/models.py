@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from modelyard.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from modelyard.registry.contract import ModelContract
     from modelyard.registry.entities import AliasMove, ModelVersion, RegisteredModel
-    from modelyard.registry.service import ModelService
     from modelyard.registry.signature import Signature, SignatureDiff
     from modelyard.sdk.client import Client
     from modelyard.sdk.run import ActiveRun
@@ -38,8 +38,8 @@ class Models:
         self._client = client
 
     @property
-    def service(self) -> ModelService:
-        """The registry service (embedded: in this process)."""
+    def service(self) -> ModelContract:
+        """The registry service: in this process, or on the server in remote mode."""
         return self._client.model_service
 
     def _run(self) -> ActiveRun | None:
@@ -226,19 +226,7 @@ class Models:
         self, name: str, before: int, after: int, *, project: str | None = None
     ) -> SignatureDiff:
         """How version ``after``'s signature differs from version ``before``'s."""
-        from modelyard.registry.signature import compare_signatures
-
-        old = self.get_version(name, before, project=project)
-        new = self.get_version(name, after, project=project)
-        for found in (old, new):
-            if found.signature is None:
-                raise InvalidInput(
-                    f"model version {found.ref} has no signature (it was logged without an "
-                    "input example)",
-                    field="version",
-                )
-        assert old.signature is not None and new.signature is not None
-        return compare_signatures(old.signature, new.signature)
+        return self.service.compare(name, before, after, project=self._project(project))
 
 
 def _predict(model: object, example: object) -> object:
