@@ -59,6 +59,10 @@ class Modelyard(LazyGroup):
             "modelyard.cli.data:app",
             "Datasets: register versioned data, inspect, load, profile, validate, compare.",
         ),
+        "models": Lazy(
+            "modelyard.cli.models:app",
+            "Models: registered models, their versions, signatures and aliases.",
+        ),
         "pipelines": Lazy(
             "modelyard.cli.pipelines:app",
             "Pipelines: run them, sweep their parameters, and explain their cache.",
