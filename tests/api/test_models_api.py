@@ -60,9 +60,11 @@ def _data() -> tuple[pd.DataFrame, pd.Series]:
     return x, (x["a"] > 0.5).astype(int)
 
 
-def _tar(files: dict[str, bytes]) -> bytes:
+def _tar(files: dict[str, bytes], record: str | None = None) -> bytes:
+    """A tar stream of ``files``, opening with ``record`` as its MODELYARD.version."""
     out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    headers = {"MODELYARD.version": record} if record is not None else {}
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT, pax_headers=headers) as tar:
         for name, data in files.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -230,25 +232,51 @@ def test_routes_read_versions_aliases_history_and_signatures(
         (
             "post",
             f"{MODELS}/m/versions",
-            {"params": {"flavor": "sklearn", "signature": "{"}},
+            {"params": {"flavor": "sklearn"}, "content": _tar({"model/model.skops": b"new"}, "{")},
+            422,
+            "body",
+        ),
+        (
+            "post",
+            f"{MODELS}/m/versions",
+            {
+                "params": {"flavor": "sklearn"},
+                "content": _tar({"model/model.skops": b"new"}, '{"signature": [1]}'),
+            },
             422,
             "signature",
         ),
         (
             "post",
             f"{MODELS}/m/versions",
-            {"params": {"flavor": "sklearn", "signature": "[1]"}},
-            422,
-            "signature",
-        ),
-        (
-            "post",
-            f"{MODELS}/m/versions",
-            {"params": {"flavor": "sklearn", "flavor_config": "[]"}},
+            {
+                "params": {"flavor": "sklearn"},
+                "content": _tar({"model/model.skops": b"new"}, '{"flavor_config": []}'),
+            },
             422,
             "flavor_config",
         ),
         ("post", f"{MODELS}/m/versions", {"params": {"flavor": "no-such"}}, 422, "flavor"),
+        (
+            "post",
+            f"{MODELS}/m/versions",
+            {
+                "params": {"flavor": "sklearn"},
+                "content": _tar({"model/model.skops": b"new"}, '{"owner": "me"}'),
+            },
+            422,
+            "body",
+        ),
+        (
+            "post",
+            f"{MODELS}/m/versions",
+            {
+                "params": {"flavor": "sklearn"},
+                "content": _tar({"model/model.skops": b"new"}, '{"packages": {"a": 1}}'),
+            },
+            422,
+            "packages",
+        ),
         (
             "post",
             f"{MODELS}/m/versions",
@@ -292,3 +320,14 @@ def test_an_upload_of_another_type_is_415(api: httpx.Client) -> None:
     answer = api.post(f"{MODELS}/m/versions", params={"flavor": "sklearn"}, json={"a": 1})
     assert answer.status_code == 415
     assert json.loads(answer.text)["error"]["code"] == "unsupported_media_type"
+
+
+def test_a_wide_signature_travels_with_the_upload(remote: Client) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    x = pd.DataFrame({f"feature_{i:04d}": [0.5 * i, 1.0, 2.0] for i in range(1500)})
+    y = pd.Series([1.0, 2.0, 3.0])
+    with remote.start_run("p"):
+        mv = remote.models.log(LinearRegression().fit(x, y), "wide", input_example=x)
+    assert mv.signature is not None and len(mv.signature.inputs.columns or ()) == 1500
+    assert remote.models.get_version("wide", 1, project="p").signature == mv.signature

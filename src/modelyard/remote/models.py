@@ -5,9 +5,10 @@ with the same signatures, results and errors, so ``client.models`` (which saves 
 model objects with their flavor, in this process) runs unchanged against a server.
 
 A version's files travel as a tar stream (``artifacts/_tar.py``) both ways: registering
-sends the folder the flavor wrote (or a tar archive of one) with the version's
-description in the query (the flavor's configuration, packages and signature as JSON),
-and the server stores the tree and registers it; downloading writes each file
+sends the folder the flavor wrote (or a tar archive of one), the version's description
+(the flavor's configuration, packages, signature and description, as JSON: too large for
+a URL) in the stream's PAX global header record ``MODELYARD.version``, and the server
+stores the tree and registers it; downloading writes each file
 atomically, checked against the digest record the server sends with it, and then checks
 that the files are the version's tree (the manifest they make hashes to its
 ``tree_digest``), so a file missing, added or changed on the way is :class:`CorruptBlob`.
@@ -17,9 +18,11 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator, Sequence
+import tarfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from functools import partial
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
@@ -28,7 +31,7 @@ from blake3 import blake3
 
 from modelyard._util import validate_name
 from modelyard.artifacts import safe_join
-from modelyard.artifacts._tar import read_tar, tar_directory, write_verified
+from modelyard.artifacts._tar import VERSION_RECORD, read_tar, tar_directory, write_verified
 from modelyard.artifacts._trees import TreeEntry, encode_manifest
 from modelyard.errors import CorruptBlob, InvalidInput
 from modelyard.registry.entities import AliasMove, ModelVersion, RegisteredModel
@@ -120,24 +123,25 @@ class RemoteModels:
         """Upload the folder ``files`` (or a tar archive of one) written by ``flavor`` and
         register it as a version of model ``name``; the same files again are the existing
         version (so a lost answer is sent again safely)."""
-        content: Content
+        stream: Callable[[], Iterable[bytes]]
         if isinstance(files, TarArchive):
-            content = partial(_file_chunks, files.path)
+            stream = partial(_file_chunks, files.path)
         else:
             folder = Path(files)
             if not folder.is_dir():
                 raise InvalidInput(f"{str(folder)!r} is not a folder", field="files")
-            content = partial(tar_directory, folder)
+            stream = partial(tar_directory, folder)
         if isinstance(signature, Signature):
             signature = signature.as_dict()
-        params: dict[str, Any] = {"flavor": flavor, "description": description}
-        for key, value in (
-            ("flavor_config", flavor_config),
-            ("packages", packages),
-            ("signature", signature),
-        ):
-            if value is not None:
-                params[key] = _json(value, key)
+        record = {
+            "flavor_config": flavor_config,
+            "packages": packages,
+            "signature": signature,
+            "description": description,
+        }
+        header = tarfile.TarInfo.create_pax_global_header({VERSION_RECORD: _json(record, "files")})
+        content: Content = partial(_with_header, header, stream)
+        params: dict[str, Any] = {"flavor": flavor}
         params |= {k: v for k, v in (("input_example", input_example), ("run_id", run_id)) if v}
         path = f"{_model_path(project, name)}/versions"
         answer = self.http.call("POST", path, params=params, content=content, headers=_TAR)
@@ -273,6 +277,11 @@ def _json(value: Any, field: str) -> str:
         return json.dumps(value, sort_keys=True, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"{field} must be JSON: {exc}", field=field) from None
+
+
+def _with_header(header: bytes, stream: Callable[[], Iterable[bytes]]) -> Iterator[bytes]:
+    """The tar stream with the global header first (made anew for each attempt)."""
+    return chain([header], stream())
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:

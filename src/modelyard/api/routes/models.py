@@ -6,7 +6,9 @@ A version is named in the path by ``{ref}``: its number, an alias, or ``latest``
 newest). Every rule -- who may read or register, names, aliases, what a version holds --
 is the model service's; routes translate. A version's files go up and down as a tar
 stream (``application/x-tar``, see ``artifacts/_tar.py``): an upload is streamed to a
-staging file (never held in memory), its members checked as it is stored as a tree; a
+staging file (never held in memory), its members checked as it is stored as a tree, and
+the version's description (flavor configuration, packages, signature: JSON too large for
+a URL) comes in the stream's PAX global header record ``MODELYARD.version``; a
 download carries each file's digest in its member's ``MODELYARD.blake3`` record, and the
 client checks the files against the version's ``tree_digest``.
 """
@@ -16,6 +18,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import tarfile
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -28,7 +32,7 @@ from modelyard.api._pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, page
 from modelyard.api._routing import Route
 from modelyard.api._services import Services, get_models, get_services
 from modelyard.api._uploads import stage_body
-from modelyard.api.schemas._types import NUL_FREE, Description, Int64, ShortText
+from modelyard.api.schemas._types import Description, Int64, ShortText
 from modelyard.api.schemas.models import (
     AliasAtPublic,
     AliasMovePage,
@@ -43,6 +47,7 @@ from modelyard.api.schemas.models import (
     RegisterCheck,
     SignatureDiffPublic,
 )
+from modelyard.artifacts._tar import VERSION_RECORD
 from modelyard.errors import InvalidInput
 from modelyard.registry.entities import ModelVersion
 from modelyard.registry.service import ModelService
@@ -58,12 +63,12 @@ Models = Annotated[ModelService, Depends(get_models)]
 Ref = Annotated[
     str, PathParam(description="A version number, an alias, or `latest` (the newest version).")
 ]
-JsonText = Annotated[
-    str | None,
-    Query(max_length=limits.MODEL_JSON, pattern=NUL_FREE, description="JSON."),
-]
 
 _VERSION_NUMBER = re.compile(r"^[0-9]+$")
+_BLOCK = 512
+_RECORD_KEYS = frozenset({"flavor_config", "packages", "signature", "description"})
+#: The version's description: three JSON values of at most limits.MODEL_JSON and a text.
+_MAX_RECORD = 4 * limits.MODEL_JSON + 8 * limits.DESCRIPTION
 _TAR_BODY = {"application/x-tar": {"schema": {"type": "string", "format": "binary"}}}
 
 
@@ -141,41 +146,37 @@ async def register_version(
     models: Models,
     services: Annotated[Services, Depends(get_services)],
     flavor: Annotated[ShortText, Query(description="The flavor that wrote the files.")],
-    flavor_config: JsonText = None,
-    packages: JsonText = None,
-    signature: JsonText = None,
     input_example: Annotated[
         ShortText | None, Query(description="The input example's path among the files.")
     ] = None,
     run_id: Annotated[
         str | None, Query(pattern=r"^[0-9a-f]{32}$", description="The run it comes from.")
     ] = None,
-    description: Annotated[Description, Query(description="What this version is.")] = "",
 ) -> ModelVersionPublic:
     """Register the body, a tar stream of the folder the flavor wrote, as a version of the
     model (created if needed). The same files under this name are the version they already
-    are. ``flavor_config``, ``packages`` (name to version) and ``signature`` are JSON."""
+    are. The stream may open with a PAX global header whose record ``MODELYARD.version``
+    is a JSON object with any of ``flavor_config``, ``packages`` (name to version),
+    ``signature`` and ``description``."""
     # 404, 403 or 422 before a byte is staged
     await run_in_threadpool(
         models.check_register, name, project=project, flavor=flavor, run_id=run_id
     )
-    config = _json(flavor_config, "flavor_config")
-    needs = _json(packages, "packages")
-    sig = _json(signature, "signature")
     staged = await stage_body(request, services.upload_dir)
     try:
+        record = await run_in_threadpool(_version_record, staged)
         found = await run_in_threadpool(
             models.register,
             name,
             TarArchive(staged),
             project=project,
             flavor=flavor,
-            flavor_config=config,
-            packages=needs,
-            signature=sig,
+            flavor_config=record.get("flavor_config"),
+            packages=record.get("packages"),
+            signature=record.get("signature"),
             input_example=input_example,
             run_id=run_id,
-            description=description,
+            description=record.get("description", ""),
         )
     finally:
         os.unlink(staged)
@@ -312,10 +313,38 @@ def _version(version: ModelVersion) -> ModelVersionPublic:
     return ModelVersionPublic.model_validate(version.as_dict())
 
 
-def _json(text: str | None, field: str) -> Any:
+def _version_record(staged: Path) -> dict[str, Any]:
+    """The JSON object of the upload's ``MODELYARD.version`` global record ({} without
+    one): read from the first header block, bounded before anything is parsed."""
+    with open(staged, "rb") as tar:
+        block = tar.read(_BLOCK)
+        if len(block) < _BLOCK or block[156:157] != tarfile.XGLTYPE:
+            return {}
+        try:
+            header = tarfile.TarInfo.frombuf(block, "utf-8", "strict")
+        except tarfile.HeaderError as exc:
+            raise InvalidInput(f"not a valid tar stream: {exc}", field="body") from None
+        if header.size > _MAX_RECORD:
+            raise InvalidInput(
+                f"the tar stream's global header is over {_MAX_RECORD} bytes", field="body"
+            )
+        tar.seek(0)
+        try:
+            with tarfile.open(fileobj=tar, mode="r|") as stream:
+                text = stream.pax_headers.get(VERSION_RECORD)
+        except (tarfile.TarError, EOFError, UnicodeError) as exc:
+            raise InvalidInput(f"not a valid tar stream: {exc}", field="body") from None
     if text is None:
-        return None
+        return {}
     try:
-        return json.loads(text)
+        record = json.loads(text)
     except ValueError as exc:
-        raise InvalidInput(f"{field} must be JSON: {exc}", field=field) from None
+        raise InvalidInput(f"{VERSION_RECORD} must be JSON: {exc}", field="body") from None
+    if not isinstance(record, dict) or not set(record) <= _RECORD_KEYS:
+        raise InvalidInput(
+            f"{VERSION_RECORD} must be a JSON object of {', '.join(sorted(_RECORD_KEYS))}",
+            field="body",
+        )
+    if not isinstance(record.get("description", ""), str):
+        raise InvalidInput("description must be text", field="description")
+    return {key: value for key, value in record.items() if value is not None}
