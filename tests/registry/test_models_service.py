@@ -210,3 +210,14 @@ def test_garbage_collection_keeps_the_files_of_versions(client: Client, tmp_path
     assert client.blobs.exists(mv.tree_digest)
     members = client.blobs.tree_member_digests(mv.tree_digest)
     assert members and all(client.blobs.exists(d) for d in members)
+
+
+def test_a_value_json_cannot_hold_is_refused_by_its_name(client: Client, tmp_path: Path) -> None:
+    files = model_files(tmp_path / "m", b"bytes")
+    with pytest.raises(InvalidInput) as exc:
+        client.models.service.register(
+            "m", files, project="lab", flavor="sklearn", flavor_config={"x": float("nan")}
+        )
+    assert exc.value.field == "flavor_config"
+    with pytest.raises(NotFound):
+        client.models.get_model("m", project="lab")

@@ -139,6 +139,8 @@ class RemoteModels:
             "signature": signature,
             "description": description,
         }
+        for key, value in record.items():
+            _json(value, key)  # NaN or an object JSON cannot hold: refused here, by its name
         header = tarfile.TarInfo.create_pax_global_header({VERSION_RECORD: _json(record, "files")})
         content: Content = partial(_with_header, header, stream)
         params: dict[str, Any] = {"flavor": flavor}
