@@ -125,7 +125,11 @@ class Services:
         with self._lock:
             if self._lineage is None:
                 self._lineage = LineageService(
-                    self.store, self.access, tracking=self.tracking, datasets=self.datasets
+                    self.store,
+                    self.access,
+                    tracking=self.tracking,
+                    datasets=self.datasets,
+                    models=self.models,
                 )
             return self._lineage
 

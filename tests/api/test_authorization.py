@@ -6,6 +6,7 @@ object in a project where the user has no role at all); the role ladder
 from __future__ import annotations
 
 import io
+import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -124,6 +125,16 @@ def _arrow_body() -> bytes:
     return sink.getvalue()
 
 
+def _tar_body() -> bytes:
+    """A folder of one file as a tar stream (how a model version's files are uploaded)."""
+    sink = io.BytesIO()
+    with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("model/model.skops")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"m"))
+    return sink.getvalue()
+
+
 def _url(world: World, path: str) -> str:
     """``path`` with its parameters filled in with things that exist."""
     return (
@@ -164,6 +175,10 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
         ("POST", "/projects/{project}/datasets/{dataset}/versions/{ref}/inputs"): {
             "run_id": run_id
         },
+        ("POST", "/projects/{project}/models"): {"name": "m"},
+        ("PATCH", "/projects/{project}/models/{name}"): {"description": "d"},
+        ("POST", "/projects/{project}/models/{name}/versions/check"): {"flavor": "sklearn"},
+        ("PUT", "/projects/{project}/models/{name}/aliases/{alias}"): {"version": 1},
         ("POST", "/projects/{project}/schedules"): {
             "name": "s",
             "pipeline": "some_module:pipeline",
@@ -184,6 +199,14 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
     if (method, path) == ("POST", "/projects/{project}/datasets/{dataset}/versions"):
         kwargs["content"] = _arrow_body()
         headers = {**headers, **ARROW}
+    if (method, path) == ("POST", "/projects/{project}/models/{name}/versions"):
+        kwargs["content"] = _tar_body()
+        kwargs["params"] = {"flavor": "sklearn"}
+        headers = {**headers, "Content-Type": "application/x-tar"}
+    if path.endswith("/aliases/{alias}/at"):
+        kwargs["params"] = {"at": 0}
+    if path.endswith("/compare"):
+        kwargs["params"] = {"before": 1, "after": 1}
     if path == "/lineage":
         kwargs["params"] = {"kind": "dataset_version", "id": world.version_id}
     return world.api.request(method, url, headers=headers, **kwargs)

@@ -10,6 +10,7 @@ two cores). Strategies are drawn operation by operation rather than through
 from __future__ import annotations
 
 import io
+import tarfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -62,6 +63,28 @@ schemathesis.openapi.media_type(
     st.one_of(
         _VALID,
         st.tuples(_VALID, st.integers(0, 400)).map(lambda vb: vb[0][: vb[1]]),
+        st.binary(max_size=300),
+    ),
+)
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    sink = io.BytesIO()
+    with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return sink.getvalue()
+
+
+_VALID_TAR = st.dictionaries(_NAMES, st.binary(max_size=40), max_size=3).map(_tar)
+# Model versions' files are tar streams: valid ones (any member names), cut ones and noise.
+schemathesis.openapi.media_type(
+    "application/x-tar",
+    st.one_of(
+        _VALID_TAR,
+        st.tuples(_VALID_TAR, st.integers(0, 3000)).map(lambda vb: vb[0][: vb[1]]),
         st.binary(max_size=300),
     ),
 )

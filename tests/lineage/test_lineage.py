@@ -57,7 +57,8 @@ def test_up_answers_what_produced_a_run(client: Client, chain: Chain) -> None:
         ("dataset_version", chain.raw.id),
     }
     assert graph.depth[("dataset_version", chain.raw.id)] == 3
-    assert graph.node("dataset_version", chain.raw.id).label == "dataset raw v1 (3 rows)"
+    raw = graph.node("dataset_version", chain.raw.id)
+    assert raw.label == f"dataset raw v1 (3 rows, blake3:{chain.raw.digest[:16]})"
     assert [(e.source_kind, e.relation, e.target_kind) for e in graph.edges] == [
         ("dataset_version", "input", "run"),
         ("run", "output", "dataset_version"),

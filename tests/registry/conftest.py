@@ -1,4 +1,6 @@
-"""Registry tests run embedded, on SQLite and (when its URL is set) PostgreSQL."""
+"""Registry tests run in both SDK modes, embedded and through a live server (those that
+reach the store or act as other users directly are ``local_only``), on SQLite and (when
+its URL is set) PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ from modelyard.sdk.client import Client
 
 
 @pytest.fixture
-def settings(embedded_settings: Settings) -> Settings:
-    return embedded_settings
+def settings(settings_in_mode: Settings) -> Settings:
+    return settings_in_mode
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ def _three_versions(client: Client, tmp_path: Path, name: str = "m") -> ModelSer
     return service
 
 
+@pytest.mark.local_only("reads the audit log from the store")
 def test_an_alias_moves_and_each_move_is_recorded(client: Client, tmp_path: Path) -> None:
     service = _three_versions(client, tmp_path)
     first = service.set_alias("m", "champion", 1, project="lab", reason="initial")
@@ -57,6 +58,7 @@ def test_an_alias_moves_and_each_move_is_recorded(client: Client, tmp_path: Path
     assert exc.value.field == "alias" and "champion" in exc.value.message
 
 
+@pytest.mark.local_only("builds a service with a clock of its own")
 def test_which_version_had_an_alias_at_a_time(client: Client, tmp_path: Path) -> None:
     _three_versions(client, tmp_path)
     day = 86_400_000

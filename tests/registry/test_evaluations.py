@@ -24,6 +24,8 @@ from modelyard.gc import collect_garbage
 from modelyard.governance import SYSTEM, Actor, Governance
 from modelyard.sdk.client import Client
 
+LOCAL = pytest.mark.local_only("evaluations are embedded only, for now")
+
 TRUSTED = ["sklearn.pipeline.Pipeline", "sklearn.preprocessing._data.StandardScaler"]
 
 
@@ -46,6 +48,7 @@ def _log_two(client: Client, train: pd.DataFrame) -> None:
     client.models.set_alias("tumour", "champion", 1, project="clinic")
 
 
+@LOCAL
 def test_evaluate_a_version_on_a_dataset_against_the_champion(client: Client) -> None:
     train, test = _data()
     _log_two(client, train)
@@ -89,6 +92,7 @@ def test_evaluate_a_version_on_a_dataset_against_the_champion(client: Client) ->
     assert len(evaluated) == 2 and "against clinic/tumour/1" in evaluated[0].summary
 
 
+@LOCAL
 def test_evaluate_reads_parquet_csv_and_arrow_streams(client: Client, tmp_path: Path) -> None:
     train, test = _data()
     _log_two(client, train)
@@ -107,6 +111,7 @@ def test_evaluate_reads_parquet_csv_and_arrow_streams(client: Client, tmp_path: 
     assert "test.parquet" in results[0].source and "test.csv" in results[1].source
 
 
+@LOCAL
 def test_evaluating_needs_contributor_and_reading_viewer(client: Client) -> None:
     train, _ = _data()
     _log_two(client, train)
@@ -145,6 +150,7 @@ def test_evaluating_needs_contributor_and_reading_viewer(client: Client) -> None
     assert as_writer.check_evaluate(dataclasses.replace(version, project="mine")) == version
 
 
+@LOCAL
 def test_a_report_without_its_parts_is_refused(client: Client) -> None:
     train, _ = _data()
     _log_two(client, train)
@@ -174,6 +180,7 @@ def test_a_report_without_its_parts_is_refused(client: Client) -> None:
         service.evaluation_html("0" * 32)
 
 
+@LOCAL
 def test_garbage_collection_keeps_the_blobs_of_evaluations(client: Client) -> None:
     train, test = _data()
     _log_two(client, train)
@@ -183,6 +190,7 @@ def test_garbage_collection_keeps_the_blobs_of_evaluations(client: Client) -> No
     assert "<svg" in client.models.evaluation_html(found.id)
 
 
+@LOCAL
 def test_the_module_sugar(settings_env: Settings) -> None:
     train, test = _data()
     with my.start_run(project="clinic"):
@@ -191,3 +199,14 @@ def test_the_module_sugar(settings_env: Settings) -> None:
     found = my.models.evaluate("tumour/1", test, "diagnosis", project="clinic")
     assert my.models.evaluations("tumour/1", project="clinic") == [found]
     assert "<svg" in my.models.evaluation_html(found)
+
+
+def test_through_a_server_evaluation_is_refused_with_one_line(client: Client) -> None:
+    if not client.is_remote:
+        pytest.skip("the refusal is remote mode's")
+    train, test = _data()
+    _log_two(client, train)
+    with pytest.raises(InvalidInput, match="model evaluation is not available through"):
+        client.models.evaluate("tumour/2", test, target="diagnosis", project="clinic")
+    with pytest.raises(InvalidInput, match="model evaluation is not available through"):
+        client.models.evaluations("tumour/2", project="clinic")

@@ -15,8 +15,11 @@ from modelyard.lineage.contract import LineageContract
 from modelyard.lineage.service import LineageService
 from modelyard.projects.contract import ProjectContract
 from modelyard.projects.service import ProjectService
+from modelyard.registry.contract import ModelContract
+from modelyard.registry.service import ModelService
 from modelyard.remote.datasets import RemoteDatasets
 from modelyard.remote.lineage import RemoteLineage
+from modelyard.remote.models import RemoteModels
 from modelyard.remote.projects import RemoteProjects
 from modelyard.remote.schedules import RemoteSchedules
 from modelyard.remote.tracking import RemoteTracking
@@ -55,6 +58,13 @@ CONTRACTS = [
     (DatasetContract, DatasetService, RemoteDatasets, SERVER | GC | {"check_register"}),
     # A pipeline records a step run's edges where the store is.
     (LineageContract, LineageService, RemoteLineage, SERVER | {"record_run_edges"}),
+    (
+        ModelContract,
+        ModelService,
+        RemoteModels,
+        # Evaluations are embedded only, for now (the SDK refuses them through a server).
+        SERVER | GC | {"check_evaluate", "record_evaluation", "evaluations", "evaluation_html"},
+    ),
     (
         ScheduleContract,
         ScheduleService,

@@ -13,7 +13,8 @@
 - Uploads are at most ``max_upload_bytes``, counted as they stream in: artifacts
   (``PUT .../artifacts/content``) are ``application/octet-stream`` or
   ``application/x-tar``; dataset versions (``POST .../datasets/{name}/versions``) are an
-  Arrow IPC stream, ``application/vnd.apache.arrow.stream``.
+  Arrow IPC stream, ``application/vnd.apache.arrow.stream``; model versions (``POST
+  .../models/{name}/versions``) are a tar stream, ``application/x-tar``.
 - Every other request body is JSON (``application/json``), at most ``max_body_bytes``
   and nested at most ``MAX_JSON_DEPTH`` deep; it is read here and handed on unchanged.
 
@@ -39,12 +40,19 @@ from modelyard.api.auth import Authenticator, before_mfa_enrolment
 from modelyard.datasets._ipc import ARROW_STREAM
 from modelyard.errors import InvalidInput, ModelyardError, TooLarge, UnsupportedMediaType
 
-__all__ = ["DATASET_UPLOAD_PATH", "MAX_JSON_DEPTH", "UPLOAD_PATH", "RequestGuard"]
+__all__ = [
+    "DATASET_UPLOAD_PATH",
+    "MAX_JSON_DEPTH",
+    "MODEL_UPLOAD_PATH",
+    "UPLOAD_PATH",
+    "RequestGuard",
+]
 
 MAX_JSON_DEPTH = 32
 UPLOAD_PATH = re.compile(r"/api/v1/runs/[^/]+/artifacts/content$")
 UPLOAD_TYPES = frozenset({"application/octet-stream", "application/x-tar"})
 DATASET_UPLOAD_PATH = re.compile(r"/api/v1/projects/[^/]+/datasets/[^/]+/versions$")
+MODEL_UPLOAD_PATH = re.compile(r"/api/v1/projects/[^/]+/models/[^/]+/versions$")
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,12 @@ _UPLOADS = (
         DATASET_UPLOAD_PATH,
         frozenset({ARROW_STREAM}),
         f"a dataset version is uploaded as an Arrow IPC stream ({ARROW_STREAM})",
+    ),
+    _Upload(
+        "POST",
+        MODEL_UPLOAD_PATH,
+        frozenset({"application/x-tar"}),
+        "a model version's files are uploaded as a tar stream (application/x-tar)",
     ),
 )
 

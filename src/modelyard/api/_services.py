@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from modelyard.governance import Governance
     from modelyard.lineage.service import LineageService
     from modelyard.projects import ProjectService
+    from modelyard.registry.service import ModelService
     from modelyard.schedules import ScheduleService
     from modelyard.tracking.service import TrackingService
 
@@ -28,6 +29,7 @@ __all__ = [
     "get_datasets",
     "get_governance",
     "get_lineage",
+    "get_models",
     "get_projects",
     "get_schedules",
     "get_services",
@@ -113,6 +115,13 @@ def get_lineage(request: Request) -> LineageService:
     from modelyard.api.auth import get_actor
 
     return get_services(request).lineage.acting_as(get_actor(request))
+
+
+def get_models(request: Request) -> ModelService:
+    """FastAPI dependency: the model registry service, acting for the request's actor."""
+    from modelyard.api.auth import get_actor
+
+    return get_services(request).models.acting_as(get_actor(request))
 
 
 def get_schedules(request: Request) -> ScheduleService:

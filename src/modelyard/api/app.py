@@ -34,6 +34,7 @@ from modelyard.api.routes import (
     login,
     members,
     metrics,
+    models,
     projects,
     runs,
     schedules,
@@ -61,6 +62,8 @@ _PROTECTED = (
     artifacts.router,
     datasets.router,
     datasets.lineage_router,
+    models.router,
+    models.versions_router,
     schedules.router,
     login.router,
     tokens.router,
@@ -112,7 +115,9 @@ def create_app(settings: Settings, *, auth: Authenticator, freeze_gc: bool = Fal
     app = FastAPI(
         title="Modelyard",
         version=__version__,
-        summary="Control-plane API: projects, runs, metrics, artifacts, datasets, schedules.",
+        summary=(
+            "Control-plane API: projects, runs, metrics, artifacts, datasets, models, schedules."
+        ),
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=None,
         redoc_url=None,

@@ -2,9 +2,11 @@
 
 The stream is a POSIX (PAX) tar of regular files. Each member may carry the BLAKE3 digest
 of its bytes in the PAX record ``MODELYARD.blake3``, so the receiver verifies what it
-writes. Reading takes a stream (never seeks, never extracts with ``tarfile``): folders are
-skipped, anything but regular files is refused, names must be clean artifact paths, and a
-name may appear once and never be both a file and a folder. A stream that is cut short
+writes; a stream may open with a PAX global header whose record ``MODELYARD.version``
+describes what the tree is (a model version's flavor, signature, ...: JSON). Reading
+takes a stream (never seeks, never extracts with ``tarfile``): folders are skipped,
+anything but regular files is refused, names must be clean artifact paths, and a name
+may appear once and never be both a file and a folder. A stream that is cut short
 or corrupt anywhere -- a header, a member's bytes, a digest record, a missing
 end-of-archive block -- is refused as InvalidInput (``tarfile`` alone would take a bad
 header after the first member for the end of the archive).
@@ -31,6 +33,7 @@ from modelyard.errors import CorruptBlob, InvalidInput, StorageError
 
 __all__ = [
     "DIGEST_RECORD",
+    "VERSION_RECORD",
     "Readable",
     "TarMember",
     "extract_tar",
@@ -41,6 +44,7 @@ __all__ = [
 ]
 
 DIGEST_RECORD = "MODELYARD.blake3"
+VERSION_RECORD = "MODELYARD.version"
 _BLOCK = 512
 _CHUNK = 1024 * 1024
 _DIGEST = re.compile(r"[0-9a-f]{64}")

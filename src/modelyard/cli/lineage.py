@@ -1,8 +1,10 @@
 """``modelyard lineage REF``: what produced an object, or what depends on it, as a tree.
 
-``REF`` is a run (its id or a unique prefix of 6+ hex digits, or ``run:ID``) or a dataset
-version (``dataset:NAME``, ``dataset:NAME:VERSION`` or ``dataset:NAME@ALIAS`` in
-``--project``).
+``REF`` is a run (its id or a unique prefix of 6+ hex digits, or ``run:ID``), a dataset
+version (``dataset:NAME``, ``dataset:NAME:VERSION`` or ``dataset:NAME@ALIAS``) or a model
+version (``model:NAME``, ``model:NAME/VERSION`` or ``model:NAME@ALIAS``) in ``--project``.
+Up from a model version: its run, the dataset versions that run read (with the digests of
+their values) and the runs and data they came from, each run with its code commit.
 """
 
 from __future__ import annotations
@@ -28,16 +30,18 @@ from modelyard.lineage.graph import LineageGraph, LineageNode
 def lineage(
     ctx: typer.Context,
     ref: str = typer.Argument(
-        ..., help="A run id (or prefix), run:ID, or dataset:NAME[:VERSION|@ALIAS]."
+        ...,
+        help="A run id (or prefix), run:ID, dataset:NAME[:VERSION|@ALIAS] or "
+        "model:NAME[/VERSION|@ALIAS].",
     ),
     direction: str = typer.Option(
         "up", "--direction", "-d", help="up: what produced it; down: what depends on it; both."
     ),
     depth: int = typer.Option(3, "--depth", help="How many hops to follow (0-50)."),
-    project: str = project_option("Project of a dataset."),
+    project: str = project_option("Project of a dataset or a model."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Show the lineage of a run or a dataset version as a tree."""
+    """Show the lineage of a run, a dataset version or a model version as a tree."""
     if direction not in ("up", "down", "both"):
         raise InvalidInput(
             f"--direction must be up, down or both, not {direction!r}", field="direction"
@@ -57,6 +61,8 @@ def _node(c: Any, ref: str, project: str) -> tuple[str, str]:
     if kind == "dataset" and rest:
         name, version, alias = parse_ref(rest)
         return ("dataset_version", c.datasets.get(name, version, alias, project=project).id)
+    if kind == "model" and rest:
+        return ("model_version", c.models.get_version(rest, project=project).id)
     run_ref = rest if kind == "run" and rest else ref
     return ("run", c.tracking.resolve_run_id(run_ref))
 

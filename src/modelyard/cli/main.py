@@ -25,7 +25,7 @@ class Modelyard(LazyGroup):
     lazy: ClassVar[Mapping[str, Lazy]] = {
         "lineage": Lazy(
             "modelyard.cli.lineage:lineage",
-            "Show the lineage of a run or a dataset version as a tree.",
+            "Show the lineage of a run, a dataset version or a model version as a tree.",
         ),
         "worker": Lazy(
             "modelyard.cli.schedules:worker",
@@ -58,6 +58,10 @@ class Modelyard(LazyGroup):
         "data": Lazy(
             "modelyard.cli.data:app",
             "Datasets: register versioned data, inspect, load, profile, validate, compare.",
+        ),
+        "models": Lazy(
+            "modelyard.cli.models:app",
+            "Models: registered models, their versions, signatures and aliases.",
         ),
         "pipelines": Lazy(
             "modelyard.cli.pipelines:app",

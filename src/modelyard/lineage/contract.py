@@ -19,5 +19,5 @@ class LineageContract(Protocol):
 
     def edges(self, kind: str, object_id: str, direction: Direction = "both") -> list[LineageEdge]:
         """One hop of lineage around any object the actor may read: a ``run``, a
-        ``dataset_version`` (by id) or an ``artifact`` (by blob digest: readable when a run that
-        holds it is)."""
+        ``dataset_version`` or a ``model_version`` (by id) or an ``artifact`` (by blob
+        digest: readable when a run that holds it is)."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from modelyard.errors import InvalidInput, NotFound, PermissionDenied
-from modelyard.lineage.edges import ARTIFACT, DATASET_VERSION, RUN
+from modelyard.lineage.edges import ARTIFACT, DATASET_VERSION, MODEL_VERSION, RUN
 
 if TYPE_CHECKING:
     from modelyard.lineage.entities import LineageEdge
@@ -30,7 +30,7 @@ __all__ = ["EXPANDABLE", "MAX_DEPTH", "LineageGraph", "LineageNode", "Walk", "wa
 #: The deepest walk one call may ask for.
 MAX_DEPTH = 50
 #: Kinds whose neighbours can be looked up (others are leaves).
-EXPANDABLE = frozenset({RUN, DATASET_VERSION, ARTIFACT})
+EXPANDABLE = frozenset({RUN, DATASET_VERSION, MODEL_VERSION, ARTIFACT})
 
 Walk = Literal["up", "down", "both"]
 Hop = Callable[[str, str, Walk], list["LineageEdge"]]

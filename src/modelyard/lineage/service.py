@@ -1,12 +1,13 @@
 """The lineage service: lineage edges read and written with the caller's rights.
 
-Reading: one hop around a run, a dataset version (by id) or an artifact (by blob digest)
-the actor may read, keeping only the edges whose run the actor may read (an edge is a
-fact about its run). Writing: the edges a pipeline step run records about itself (the
-artifacts it read, the one it wrote, the run whose output it reused) need ``contributor``
-on the run's project and leave an audit event. The dataset service writes the edges of
-the versions a run read or made itself, in its own transactions (through
-:class:`~modelyard.lineage.edges.Lineage`, after the run's closed-run rule).
+Reading: one hop around a run, a dataset version (by id), a model version (by id) or an
+artifact (by blob digest) the actor may read, keeping only the edges whose run the actor
+may read (an edge is a fact about its run). Writing: the edges a pipeline step run
+records about itself (the artifacts it read, the one it wrote, the run whose output it
+reused) need ``contributor`` on the run's project and leave an audit event. The dataset
+service writes the edges of the versions a run read or made itself, in its own
+transactions (through :class:`~modelyard.lineage.edges.Lineage`, after the run's
+closed-run rule).
 
 Walks of several hops are :mod:`modelyard.lineage.graph`, over :meth:`LineageService.edges`
 (here or on a server).
@@ -24,13 +25,21 @@ from modelyard.errors import InvalidInput, NotFound
 from modelyard.governance.access import Access
 from modelyard.governance.identity import Actor
 from modelyard.governance.roles import Role
-from modelyard.lineage.edges import ARTIFACT, DATASET_VERSION, RUN, Direction, Lineage
+from modelyard.lineage.edges import (
+    ARTIFACT,
+    DATASET_VERSION,
+    MODEL_VERSION,
+    RUN,
+    Direction,
+    Lineage,
+)
 from modelyard.lineage.entities import LineageEdge
 from modelyard.store import Store
 from modelyard.store.tables import artifacts, runs
 
 if TYPE_CHECKING:
     from modelyard.datasets.service import DatasetService
+    from modelyard.registry.service import ModelService
     from modelyard.tracking.service import TrackingService
 
 __all__ = ["Edge", "LineageService"]
@@ -52,12 +61,16 @@ class LineageService:
         *,
         tracking: TrackingService,
         datasets: DatasetService,
+        models: ModelService,
     ) -> None:
-        """``access``: the actor, its checks and the audit log."""
+        """``access``: the actor, its checks and the audit log; ``tracking``,
+        ``datasets`` and ``models``: who may read a run, a dataset version, a model
+        version."""
         self.store = store
         self.access = access
         self.tracking = tracking
         self.datasets = datasets
+        self.models = models
         self.table = Lineage(store)
 
     def acting_as(self, actor: Actor) -> LineageService:
@@ -66,6 +79,7 @@ class LineageService:
         view.access = self.access.acting_as(actor)
         view.tracking = self.tracking.acting_as(actor)
         view.datasets = self.datasets.acting_as(actor)
+        view.models = self.models.acting_as(actor)
         return view
 
     # -- writing --------------------------------------------------------------------------
@@ -86,17 +100,20 @@ class LineageService:
 
     def edges(self, kind: str, object_id: str, direction: Direction = "both") -> list[LineageEdge]:
         """One hop of lineage around any object the actor may read: a ``run``, a
-        ``dataset_version`` (by id) or an ``artifact`` (by blob digest: readable when a run
-        that holds it is)."""
+        ``dataset_version`` or a ``model_version`` (by id) or an ``artifact`` (by blob
+        digest: readable when a run that holds it is)."""
         if kind == DATASET_VERSION:
             self.datasets.get_by_id(object_id)
+        elif kind == MODEL_VERSION:
+            self.models.get_version_by_id(object_id)
         elif kind == RUN:
             self.tracking.check_run_access(object_id, Role.VIEWER)
         elif kind == ARTIFACT:
             self._check_artifact_access(object_id)
         else:
             raise InvalidInput(
-                f"kind must be {RUN!r}, {DATASET_VERSION!r} or {ARTIFACT!r}; got {kind!r}",
+                f"kind must be {RUN!r}, {DATASET_VERSION!r}, {MODEL_VERSION!r} or {ARTIFACT!r}; "
+                f"got {kind!r}",
                 field="kind",
             )
         return self._readable(self.table.edges(kind, object_id, direction))

@@ -62,7 +62,7 @@ from modelyard.registry._rows import (
 )
 from modelyard.registry.entities import AliasMove, Evaluation, ModelVersion, RegisteredModel
 from modelyard.registry.flavors import FLAVORS, check_code_format
-from modelyard.registry.signature import Signature
+from modelyard.registry.signature import Signature, SignatureDiff, compare_signatures
 from modelyard.store import Store
 from modelyard.store.tables import (
     model_alias_moves,
@@ -73,9 +73,10 @@ from modelyard.store.tables import (
     registered_models,
     runs,
 )
+from modelyard.tracking.entities import TarArchive
 
 if TYPE_CHECKING:
-    from modelyard.artifacts import BlobStore
+    from modelyard.artifacts import BlobInfo, BlobStore
     from modelyard.governance.access import Access
     from modelyard.projects import ProjectService
     from modelyard.tracking.entities import Run
@@ -140,6 +141,12 @@ def _json(value: Any, field: str) -> str:
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"{field} must be JSON: {exc}", field=field) from None
     return limits.check_text(text, field, limits.MODEL_JSON)
+
+
+def _no_example(path: str) -> InvalidInput:
+    return InvalidInput(
+        f"the input example {path!r} is not a file in the folder", field="input_example"
+    )
 
 
 def _millis(at: int | datetime) -> int:
@@ -374,7 +381,7 @@ class ModelService:
     def register(
         self,
         name: str,
-        files: str | Path,
+        files: str | Path | TarArchive,
         *,
         project: str,
         flavor: str,
@@ -385,14 +392,19 @@ class ModelService:
         run_id: str | None = None,
         description: str = "",
     ) -> ModelVersion:
-        """Register the folder ``files`` (written by ``flavor``) as a version of model
-        ``name``, creating the model if needed. ``input_example``: the path, inside the
-        folder, of the example the signature was inferred from. The same files registered
-        again under ``name`` are the existing version."""
-        folder = Path(files)
-        if not folder.is_dir():
+        """Register the folder ``files`` (written by ``flavor``), or a tar archive of one
+        (what a server stages from an upload), as a version of model ``name``, creating
+        the model if needed. ``input_example``: the path, inside the folder, of the
+        example the signature was inferred from. The same files registered again under
+        ``name`` are the existing version."""
+        folder = None if isinstance(files, TarArchive) else Path(files)
+        if folder is not None and not folder.is_dir():
             raise InvalidInput(f"{str(folder)!r} is not a folder", field="files")
         self.check_register(name, project=project, flavor=flavor, run_id=run_id)
+        if flavor_config is not None and not isinstance(flavor_config, dict):
+            raise InvalidInput("flavor_config must be a mapping", field="flavor_config")
+        if signature is not None and not isinstance(signature, Signature | dict):
+            raise InvalidInput("signature must be a signature or its mapping", field="signature")
         config = _json(flavor_config or {}, "flavor_config")
         if not isinstance(packages or {}, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in (packages or {}).items()
@@ -409,15 +421,16 @@ class ModelService:
         signature_text = _json(signature.as_dict(), "signature") if signature is not None else None
         if input_example is not None:
             limits.check_text(input_example, "input_example", limits.SHORT_TEXT)
-            if not (folder / input_example).is_file():
-                raise InvalidInput(
-                    f"the input example {input_example!r} is not a file in the folder",
-                    field="input_example",
-                )
+            if folder is not None and not (folder / input_example).is_file():
+                raise _no_example(input_example)
         limits.check_text(description, "description", limits.DESCRIPTION)
         self.projects.ensure(project)
         run = self.tracking.get_run(run_id) if run_id is not None else None
-        tree = self.blobs.put_tree(folder)
+        tree = self._put_files(files if isinstance(files, TarArchive) else folder)
+        if folder is None and input_example is not None:
+            stored = {e.path for e in self.blobs.read_tree(tree.digest)}
+            if input_example not in stored:
+                raise _no_example(input_example)
         with self.store.write() as conn:
             self._require(conn, project, Role.CONTRIBUTOR)
             if run_id is not None:
@@ -473,6 +486,15 @@ class ModelService:
                 f"{project}/{name} version {number}: {flavor}, tree {tree.digest[:16]}",
             )
             return self._version_by_id(conn, version_id)
+
+    def _put_files(self, files: Path | TarArchive | None) -> BlobInfo:
+        """Store a version's files as one blob tree (a tar archive's members are checked
+        as ``artifacts/_tar.py`` reads them: clean paths, regular files, digests)."""
+        if isinstance(files, TarArchive):
+            with open(files.path, "rb") as tar:
+                return self.blobs.put_tar(tar)
+        assert files is not None
+        return self.blobs.put_tree(files)
 
     def _inputs(self, run: Run | None) -> list[str]:
         """The dataset versions the run read (lineage ``dataset_version -> run`` "input")."""
@@ -558,6 +580,20 @@ class ModelService:
                 .order_by(model_versions.c.version)
             ).all()
             return hydrate_versions(conn, rows)
+
+    def compare(self, name: str, before: int, after: int, *, project: str) -> SignatureDiff:
+        """How version ``after``'s signature differs from version ``before``'s."""
+        old = self.get_version(name, project=project, version=before)
+        new = self.get_version(name, project=project, version=after)
+        for found in (old, new):
+            if found.signature is None:
+                raise InvalidInput(
+                    f"model version {found.ref} has no signature (it was logged without an "
+                    "input example)",
+                    field="version",
+                )
+        assert old.signature is not None and new.signature is not None
+        return compare_signatures(old.signature, new.signature)
 
     def download(self, version: ModelVersion, dest: str | Path) -> Path:
         """Write the version's files into the folder ``dest``, each verified against its

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from modelyard.lineage.graph import LineageGraph
     from modelyard.projects import Project
     from modelyard.projects.contract import ProjectContract
-    from modelyard.registry.service import ModelService
+    from modelyard.registry.contract import ModelContract
     from modelyard.remote import HttpSession, RemoteArtifacts
     from modelyard.remote.datasets import RemoteDatasets
     from modelyard.schedules.contract import ScheduleContract
@@ -71,6 +71,7 @@ class Client:
         self._lineage: LineageContract | None = None
         self._schedules: ScheduleContract | None = None
         self._models: Models | None = None
+        self._model_service: ModelContract | None = None
 
     # -- lazily opened parts ------------------------------------------------------------
 
@@ -171,11 +172,17 @@ class Client:
         return self._datasets
 
     @property
-    def model_service(self) -> ModelService:
-        """The model registry service (embedded mode; through a server later):
-        ``client.models`` is the SDK's side of it."""
-        self._not_remote("the model registry")
-        return self.services.models
+    def model_service(self) -> ModelContract:
+        """The model registry service: in this process, or on the server in remote mode
+        (the same methods either way); ``client.models`` is the SDK's side of it."""
+        if self._model_service is None:
+            if self.is_remote:
+                from modelyard.remote.models import RemoteModels
+
+                self._model_service = RemoteModels(self._session())
+            else:
+                self._model_service = self.services.models
+        return self._model_service
 
     @property
     def models(self) -> Models:

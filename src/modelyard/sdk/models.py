@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from modelyard.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from modelyard.registry.contract import ModelContract
     from modelyard.registry.entities import AliasMove, Evaluation, ModelVersion, RegisteredModel
     from modelyard.registry.service import ModelService
     from modelyard.registry.signature import Signature, SignatureDiff
@@ -38,9 +39,14 @@ class Models:
         self._client = client
 
     @property
-    def service(self) -> ModelService:
-        """The registry service (embedded: in this process)."""
+    def service(self) -> ModelContract:
+        """The registry service: in this process, or on the server in remote mode."""
         return self._client.model_service
+
+    def _evaluator(self) -> ModelService:
+        """The registry service in this process: evaluations are embedded only, for now."""
+        self._client._not_remote("model evaluation")
+        return self._client.services.models
 
     def _run(self) -> ActiveRun | None:
         """The active run, when it tracks into this client's store."""
@@ -182,7 +188,7 @@ class Models:
 
         project = self._project(project)
         found = self.service.resolve(ref, project=project)
-        self.service.check_evaluate(found)
+        self._evaluator().check_evaluate(found)
         against = self.service.resolve(baseline, project=project) if baseline else None
         batches, source = self._batches(data)
         report = evaluate(
@@ -198,7 +204,7 @@ class Models:
             sample_rows=sample_rows,
             bootstrap=bootstrap,
         )
-        return self.service.record_evaluation(found, report, baseline=against, source=source)
+        return self._evaluator().record_evaluation(found, report, baseline=against, source=source)
 
     def _batches(self, data: object) -> tuple[Iterator[Any], str]:
         from modelyard.datasets._sources import open_input
@@ -218,13 +224,13 @@ class Models:
         from modelyard.registry.service import parse_ref
 
         name, version, alias = parse_ref(ref)
-        return self.service.evaluations(
+        return self._evaluator().evaluations(
             name, project=self._project(project), version=version, alias=alias, limit=limit
         )
 
     def evaluation_html(self, evaluation: Evaluation | str) -> str:
         """The self-contained HTML page of an evaluation (or of its id)."""
-        return self.service.evaluation_html(
+        return self._evaluator().evaluation_html(
             evaluation if isinstance(evaluation, str) else evaluation.id
         )
 
@@ -307,19 +313,7 @@ class Models:
         self, name: str, before: int, after: int, *, project: str | None = None
     ) -> SignatureDiff:
         """How version ``after``'s signature differs from version ``before``'s."""
-        from modelyard.registry.signature import compare_signatures
-
-        old = self.get_version(name, before, project=project)
-        new = self.get_version(name, after, project=project)
-        for found in (old, new):
-            if found.signature is None:
-                raise InvalidInput(
-                    f"model version {found.ref} has no signature (it was logged without an "
-                    "input example)",
-                    field="version",
-                )
-        assert old.signature is not None and new.signature is not None
-        return compare_signatures(old.signature, new.signature)
+        return self.service.compare(name, before, after, project=self._project(project))
 
 
 def _inputs(version: ModelVersion) -> list[str] | None:

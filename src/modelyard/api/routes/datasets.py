@@ -321,7 +321,9 @@ def report_html(
 @lineage_router.get("/lineage", response_model=LineagePage)
 def lineage(
     lineage: Lineage,
-    kind: Annotated[ShortText, Query(description="run, dataset_version or artifact.")],
+    kind: Annotated[
+        ShortText, Query(description="run, dataset_version, model_version or artifact.")
+    ],
     id: Annotated[ShortText, Query(description="The object's id.")],
     direction: Annotated[
         Literal["up", "down", "both"],

@@ -1,0 +1,350 @@
+"""The model registry: models, versions (registered by upload, read by number or alias,
+their files downloaded as a tar stream), aliases with their history, and signature
+comparison.
+
+A version is named in the path by ``{ref}``: its number, an alias, or ``latest`` (the
+newest). Every rule -- who may read or register, names, aliases, what a version holds --
+is the model service's; routes translate. A version's files go up and down as a tar
+stream (``application/x-tar``, see ``artifacts/_tar.py``): an upload is streamed to a
+staging file (never held in memory), its members checked as it is stored as a tree, and
+the version's description (flavor configuration, packages, signature: JSON too large for
+a URL) comes in the stream's PAX global header record ``MODELYARD.version``; a
+download carries each file's digest in its member's ``MODELYARD.blake3`` record, and the
+client checks the files against the version's ``tree_digest``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tarfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from modelyard import limits
+from modelyard.api._pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, page
+from modelyard.api._routing import Route
+from modelyard.api._services import Services, get_models, get_services
+from modelyard.api._uploads import stage_body
+from modelyard.api.schemas._types import Description, Int64, ShortText
+from modelyard.api.schemas.models import (
+    AliasAtPublic,
+    AliasMovePage,
+    AliasMovePublic,
+    AliasSet,
+    ModelCreate,
+    ModelPage,
+    ModelPublic,
+    ModelUpdate,
+    ModelVersionPage,
+    ModelVersionPublic,
+    RegisterCheck,
+    SignatureDiffPublic,
+)
+from modelyard.artifacts._tar import VERSION_RECORD
+from modelyard.errors import InvalidInput
+from modelyard.registry.entities import ModelVersion
+from modelyard.registry.service import ModelService
+from modelyard.tracking.entities import TarArchive
+
+__all__ = ["router", "versions_router"]
+
+router = APIRouter(prefix="/projects/{project}/models", tags=["models"], route_class=Route)
+#: Routes that are not under one project: a version by id.
+versions_router = APIRouter(tags=["models"], route_class=Route)
+
+Models = Annotated[ModelService, Depends(get_models)]
+Ref = Annotated[
+    str, PathParam(description="A version number, an alias, or `latest` (the newest version).")
+]
+
+_VERSION_NUMBER = re.compile(r"^[0-9]+$")
+_BLOCK = 512
+_RECORD_KEYS = frozenset({"flavor_config", "packages", "signature", "description"})
+#: The version's description: three JSON values of at most limits.MODEL_JSON and a text.
+_MAX_RECORD = 4 * limits.MODEL_JSON + 8 * limits.DESCRIPTION
+_TAR_BODY = {"application/x-tar": {"schema": {"type": "string", "format": "binary"}}}
+
+
+# -- models ---------------------------------------------------------------------------------
+
+
+@router.get("", response_model=ModelPage)
+def list_models(
+    project: str, models: Models, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
+) -> ModelPage:
+    """The models of a project, by name."""
+    items, next_cursor = page(models.list_models(project), limit, cursor, "models", project)
+    return ModelPage(items=[ModelPublic.model_validate(m) for m in items], next_cursor=next_cursor)
+
+
+@router.post("", status_code=201, response_model=ModelPublic)
+def create_model(project: str, body: ModelCreate, models: Models) -> ModelPublic:
+    """Register a model name (the name taken with nothing else asked: the model as it is;
+    otherwise 409)."""
+    found = models.create_model(
+        body.name,
+        project=project,
+        description=body.description,
+        owners=body.owners,
+        tags=body.tags,
+    )
+    return ModelPublic.model_validate(found)
+
+
+@router.get("/{name}", response_model=ModelPublic)
+def get_model(project: str, name: str, models: Models) -> ModelPublic:
+    """One model, with its newest version's number and its aliases."""
+    return ModelPublic.model_validate(models.get_model(name, project=project))
+
+
+@router.patch("/{name}", response_model=ModelPublic)
+def update_model(project: str, name: str, body: ModelUpdate, models: Models) -> ModelPublic:
+    """Change a model's description, owners or tags (the fields given)."""
+    found = models.update_model(
+        name, project=project, description=body.description, owners=body.owners, tags=body.tags
+    )
+    return ModelPublic.model_validate(found)
+
+
+# -- versions -------------------------------------------------------------------------------
+
+
+@router.get("/{name}/versions", response_model=ModelVersionPage)
+def list_versions(
+    project: str, name: str, models: Models, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
+) -> ModelVersionPage:
+    """Every version of a model, oldest first."""
+    found = models.list_versions(name, project=project)
+    items, next_cursor = page(found, limit, cursor, "model-versions", project, name)
+    return ModelVersionPage(items=[_version(v) for v in items], next_cursor=next_cursor)
+
+
+@router.post("/{name}/versions/check", status_code=204)
+def check_register(project: str, name: str, body: RegisterCheck, models: Models) -> None:
+    """204 when a version of the model in ``flavor`` (from ``run_id``) may be registered
+    by the caller; the refusal otherwise (the SDK asks before it saves a model)."""
+    models.check_register(name, project=project, flavor=body.flavor, run_id=body.run_id)
+
+
+@router.post(
+    "/{name}/versions",
+    status_code=201,
+    response_model=ModelVersionPublic,
+    openapi_extra={"requestBody": {"required": True, "content": _TAR_BODY}},
+)
+async def register_version(
+    project: str,
+    name: str,
+    request: Request,
+    models: Models,
+    services: Annotated[Services, Depends(get_services)],
+    flavor: Annotated[ShortText, Query(description="The flavor that wrote the files.")],
+    input_example: Annotated[
+        ShortText | None, Query(description="The input example's path among the files.")
+    ] = None,
+    run_id: Annotated[
+        str | None, Query(pattern=r"^[0-9a-f]{32}$", description="The run it comes from.")
+    ] = None,
+) -> ModelVersionPublic:
+    """Register the body, a tar stream of the folder the flavor wrote, as a version of the
+    model (created if needed). The same files under this name are the version they already
+    are. The stream may open with a PAX global header whose record ``MODELYARD.version``
+    is a JSON object with any of ``flavor_config``, ``packages`` (name to version),
+    ``signature`` and ``description``."""
+    # 404, 403 or 422 before a byte is staged
+    await run_in_threadpool(
+        models.check_register, name, project=project, flavor=flavor, run_id=run_id
+    )
+    staged = await stage_body(request, services.upload_dir)
+    try:
+        record = await run_in_threadpool(_version_record, staged)
+        found = await run_in_threadpool(
+            models.register,
+            name,
+            TarArchive(staged),
+            project=project,
+            flavor=flavor,
+            flavor_config=record.get("flavor_config"),
+            packages=record.get("packages"),
+            signature=record.get("signature"),
+            input_example=input_example,
+            run_id=run_id,
+            description=record.get("description", ""),
+        )
+    finally:
+        os.unlink(staged)
+    return _version(found)
+
+
+@router.get("/{name}/versions/{ref}", response_model=ModelVersionPublic)
+def get_version(project: str, name: str, ref: Ref, models: Models) -> ModelVersionPublic:
+    """One version, by number, alias or ``latest``."""
+    return _version(_get(models, project, name, ref))
+
+
+@router.get(
+    "/{name}/versions/{ref}/files",
+    response_class=StreamingResponse,
+    responses={200: {"content": _TAR_BODY, "description": "The version's files, as a tar."}},
+)
+def download_files(
+    project: str,
+    name: str,
+    ref: Ref,
+    models: Models,
+    services: Annotated[Services, Depends(get_services)],
+) -> StreamingResponse:
+    """The version's files as a tar stream, each verified against its digest as it is
+    read and carrying it in its ``MODELYARD.blake3`` record (the ``ETag`` is the tree's
+    digest)."""
+    found = _get(models, project, name, ref)
+    stream = services.blobs.tar_stream(found.tree_digest)
+    headers = {"ETag": f'"{found.tree_digest}"'}
+    return StreamingResponse(stream, media_type="application/x-tar", headers=headers)
+
+
+@versions_router.get("/model-versions/{version_id}", response_model=ModelVersionPublic)
+def get_version_by_id(version_id: str, models: Models) -> ModelVersionPublic:
+    """One version by its id (as lineage edges name it)."""
+    return _version(models.get_version_by_id(version_id))
+
+
+@router.get("/{name}/compare", response_model=SignatureDiffPublic)
+def compare(
+    project: str,
+    name: str,
+    models: Models,
+    before: Annotated[int, Query(ge=1, le=limits.INTEGER, description="The older version.")],
+    after: Annotated[int, Query(ge=1, le=limits.INTEGER, description="The newer version.")],
+) -> SignatureDiffPublic:
+    """How version ``after``'s signature differs from version ``before``'s: columns
+    added, removed and retyped, in inputs and outputs."""
+    diff = models.compare(name, before, after, project=project)
+    return SignatureDiffPublic(
+        same=diff.same,
+        added=diff.added,
+        removed=diff.removed,
+        retyped=diff.retyped,
+        outputs_added=diff.outputs_added,
+        outputs_removed=diff.outputs_removed,
+        outputs_retyped=diff.outputs_retyped,
+    )
+
+
+# -- aliases --------------------------------------------------------------------------------
+
+
+@router.put("/{name}/aliases/{alias}", response_model=AliasMovePublic)
+def set_alias(
+    project: str, name: str, alias: str, body: AliasSet, models: Models
+) -> AliasMovePublic:
+    """Point ``alias`` at a version (moving it from where it was); the move is recorded."""
+    move = models.set_alias(name, alias, body.version, project=project, reason=body.reason)
+    return AliasMovePublic.model_validate(move)
+
+
+@router.delete("/{name}/aliases/{alias}", response_model=AliasMovePublic)
+def delete_alias(
+    project: str,
+    name: str,
+    alias: str,
+    models: Models,
+    reason: Annotated[Description, Query(description="Why (kept with the move).")] = "",
+) -> AliasMovePublic:
+    """Remove an alias; the move (to no version) is recorded."""
+    return AliasMovePublic.model_validate(
+        models.delete_alias(name, alias, project=project, reason=reason)
+    )
+
+
+@router.get("/{name}/aliases/{alias}/at", response_model=AliasAtPublic)
+def alias_at(
+    project: str,
+    name: str,
+    alias: str,
+    models: Models,
+    at: Annotated[Int64, Query(description="Milliseconds since the epoch.")],
+) -> AliasAtPublic:
+    """The version ``alias`` pointed at at time ``at`` (null: none then)."""
+    return AliasAtPublic(version=models.alias_at(name, alias, at, project=project))
+
+
+@router.get("/{name}/history", response_model=AliasMovePage)
+def history(
+    project: str,
+    name: str,
+    models: Models,
+    alias: Annotated[ShortText | None, Query(description="Only this alias.")] = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> AliasMovePage:
+    """Every move of the model's aliases (of ``alias`` only, when given), oldest first:
+    who moved it, from which version, to which, when and why."""
+    moves = models.history(name, project=project, alias=alias)
+    items, next_cursor = page(moves, limit, cursor, "model-history", project, name, alias)
+    return AliasMovePage(
+        items=[AliasMovePublic.model_validate(m) for m in items], next_cursor=next_cursor
+    )
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _get(models: ModelService, project: str, name: str, ref: str) -> ModelVersion:
+    """The version ``ref`` names: digits are a number, ``latest`` the newest, anything
+    else an alias."""
+    if _VERSION_NUMBER.match(ref):
+        if len(ref) > 18:
+            raise InvalidInput(f"version {ref} is out of range", field="ref")
+        return models.get_version(name, project=project, version=int(ref))
+    if ref == "latest":
+        return models.get_version(name, project=project)
+    return models.get_version(name, project=project, alias=ref)
+
+
+def _version(version: ModelVersion) -> ModelVersionPublic:
+    return ModelVersionPublic.model_validate(version.as_dict())
+
+
+def _version_record(staged: Path) -> dict[str, Any]:
+    """The JSON object of the upload's ``MODELYARD.version`` global record ({} without
+    one): read from the first header block, bounded before anything is parsed."""
+    with open(staged, "rb") as tar:
+        block = tar.read(_BLOCK)
+        if len(block) < _BLOCK or block[156:157] != tarfile.XGLTYPE:
+            return {}
+        try:
+            header = tarfile.TarInfo.frombuf(block, "utf-8", "strict")
+        except tarfile.HeaderError as exc:
+            raise InvalidInput(f"not a valid tar stream: {exc}", field="body") from None
+        if header.size > _MAX_RECORD:
+            raise InvalidInput(
+                f"the tar stream's global header is over {_MAX_RECORD} bytes", field="body"
+            )
+        tar.seek(0)
+        try:
+            with tarfile.open(fileobj=tar, mode="r|") as stream:
+                text = stream.pax_headers.get(VERSION_RECORD)
+        except (tarfile.TarError, EOFError, UnicodeError) as exc:
+            raise InvalidInput(f"not a valid tar stream: {exc}", field="body") from None
+    if text is None:
+        return {}
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        raise InvalidInput(f"{VERSION_RECORD} must be JSON: {exc}", field="body") from None
+    if not isinstance(record, dict) or not set(record) <= _RECORD_KEYS:
+        raise InvalidInput(
+            f"{VERSION_RECORD} must be a JSON object of {', '.join(sorted(_RECORD_KEYS))}",
+            field="body",
+        )
+    if not isinstance(record.get("description", ""), str):
+        raise InvalidInput("description must be text", field="description")
+    return {key: value for key, value in record.items() if value is not None}

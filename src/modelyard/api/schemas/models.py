@@ -1,0 +1,133 @@
+"""Registered models, versions, aliases and signature comparisons on the wire (a
+version's files travel as a tar stream, ``application/x-tar``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field
+
+from modelyard import limits
+from modelyard.api.schemas._types import Description, Public, RunId, ShortText, TagValue, Text
+
+__all__ = [
+    "AliasAtPublic",
+    "AliasMovePage",
+    "AliasMovePublic",
+    "AliasSet",
+    "ModelCreate",
+    "ModelPage",
+    "ModelPublic",
+    "ModelUpdate",
+    "ModelVersionPage",
+    "ModelVersionPublic",
+    "RegisterCheck",
+    "SignatureDiffPublic",
+]
+
+TagKey = Annotated[Text, Field(json_schema_extra={"maxLength": limits.KEY})]
+Owners = Annotated[list[ShortText], Field(max_length=50, description="User names.")]
+Tags = Annotated[dict[TagKey, TagValue], Field(max_length=100)]
+
+
+class ModelCreate(BaseModel):
+    name: ShortText
+    description: Description = ""
+    owners: Owners | None = Field(None, description="Who owns it (default: its creator).")
+    tags: Tags | None = None
+
+
+class ModelUpdate(BaseModel):
+    """What to change: a field left out stays as it is."""
+
+    description: Description | None = None
+    owners: Owners | None = None
+    tags: Tags | None = None
+
+
+class ModelPublic(Public):
+    id: str
+    project: str
+    name: str
+    description: str
+    owners: list[str]
+    tags: dict[str, str]
+    created_by: str
+    created_at: int
+    updated_at: int
+    latest_version: int | None = Field(description="The newest version's number, if any.")
+    aliases: dict[str, int] = Field(description="Each alias and the version it points at.")
+
+
+class ModelPage(Public):
+    items: list[ModelPublic]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+class ModelVersionPublic(Public):
+    id: str
+    project: str
+    name: str
+    version: int
+    tree_digest: str = Field(description="The blob tree of its files (BLAKE3).")
+    size_bytes: int
+    flavor: str
+    flavor_config: dict[str, Any]
+    packages: dict[str, str] = Field(description="The packages it needs, pinned.")
+    signature: dict[str, Any] | None = Field(description="Its inputs and outputs, if known.")
+    input_example: str | None = Field(description="The example's path among its files.")
+    run_id: str | None
+    metrics: dict[str, float | None] = Field(description="Its run's metrics when registered.")
+    dataset_versions: list[str] = Field(description="The dataset versions its run read.")
+    code_commit: str | None
+    description: str
+    created_by: str
+    created_at: int
+    aliases: list[str]
+
+
+class ModelVersionPage(Public):
+    items: list[ModelVersionPublic]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+class RegisterCheck(BaseModel):
+    flavor: ShortText = Field(description="The flavor the files would be written by.")
+    run_id: RunId | None = Field(None, description="The run they would come from.")
+
+
+class AliasSet(BaseModel):
+    version: int = Field(ge=1, le=limits.INTEGER, description="The version number to point at.")
+    reason: Description = Field("", description="Why (kept with the move).")
+
+
+class AliasMovePublic(Public):
+    name: str
+    alias: str
+    from_version: int | None = Field(description="Where it pointed before (null: it was new).")
+    to_version: int | None = Field(description="Where it points now (null: removed).")
+    moved_by: str
+    moved_at: int
+    reason: str
+
+
+class AliasMovePage(Public):
+    items: list[AliasMovePublic]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+class AliasAtPublic(Public):
+    version: int | None = Field(description="The version it pointed at then (null: none).")
+
+
+class SignatureDiffPublic(Public):
+    """How the second version's signature differs from the first's (a retyped column:
+    ``[name, before, after]``)."""
+
+    same: bool
+    added: list[str]
+    removed: list[str]
+    retyped: list[tuple[str, str, str]]
+    outputs_added: list[str]
+    outputs_removed: list[str]
+    outputs_retyped: list[tuple[str, str, str]]

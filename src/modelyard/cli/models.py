@@ -1,0 +1,249 @@
+"""``modelyard models``: list registered models, show a version with its signature, list
+versions, move aliases and read their history.
+
+A version is named ``NAME`` (the newest), ``NAME/VERSION`` or ``NAME@ALIAS`` in the
+project given by ``--project`` (``default``). Registering is the SDK's
+(``my.models.log``): a version's files are written by its flavor, in the process that
+holds the model object.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from modelyard.cli._common import (
+    JsonOption,
+    client,
+    console,
+    fmt,
+    fmt_bytes,
+    fmt_time,
+    one_line_errors,
+    print_json,
+    project_option,
+    say_empty,
+    styled,
+    table,
+)
+from modelyard.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from modelyard.registry import ModelVersion, Schema
+
+app = typer.Typer(
+    help="Models: registered models, their versions, signatures and aliases.",
+    no_args_is_help=True,
+)
+
+ProjectOption = project_option("Project of the model.")
+
+
+@app.command("list")
+@one_line_errors
+def list_models(
+    ctx: typer.Context, project: str = ProjectOption, as_json: bool = JsonOption
+) -> None:
+    """The models of a project, with their newest version and aliases."""
+    with client(ctx) as c:
+        found = c.models.list_models(project)
+    if as_json:
+        print_json([m.as_dict() for m in found])
+        return
+    if not found:
+        say_empty(f"No models in project {project!r}.", ctx)
+        return
+    rows = [
+        (
+            m.name,
+            m.latest_version,
+            ", ".join(f"{a}={v}" for a, v in sorted(m.aliases.items())),
+            ", ".join(m.owners),
+            fmt_time(m.updated_at),
+            m.description,
+        )
+        for m in found
+    ]
+    table(
+        f"Models in {project}",
+        ["name", "latest", "aliases", "owners", "updated", "description"],
+        rows,
+    )
+
+
+@app.command("show")
+@one_line_errors
+def show(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="NAME (the newest version), NAME/VERSION or NAME@ALIAS."),
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """One version: its files, flavor, packages, run, metrics, data, commit and signature."""
+    with client(ctx) as c:
+        found = c.models.get_version(ref, project=project)
+    if as_json:
+        print_json(found.as_dict())
+        return
+    _print_version(found)
+
+
+def _print_version(found: ModelVersion) -> None:
+    facts: list[tuple[str, Any]] = [
+        ("model", f"{found.project}/{found.name}"),
+        ("version", found.version),
+        ("aliases", ", ".join(found.aliases)),
+        ("flavor", found.flavor),
+        ("packages", ", ".join(f"{k}=={v}" for k, v in sorted(found.packages.items()))),
+        ("files", f"blake3:{found.tree_digest} ({fmt_bytes(found.size_bytes)})"),
+        ("input example", found.input_example),
+        ("run", found.run_id),
+        ("code commit", found.code_commit),
+        ("dataset versions", ", ".join(found.dataset_versions)),
+        ("registered", f"{fmt_time(found.created_at)} by {found.created_by}"),
+        ("description", found.description),
+    ]
+    table(f"Model {found.project}/{found.ref}", ["", ""], [(k, fmt(v)) for k, v in facts])
+    if found.metrics:
+        table("Metrics of its run", ["metric", "value"], sorted(found.metrics.items()))
+    if found.signature is None:
+        console.print("No signature (logged without an input example).")
+        return
+    _print_schema("Signature: inputs", found.signature.inputs)
+    if found.signature.outputs is not None:
+        _print_schema("Signature: outputs", found.signature.outputs)
+
+
+def _print_schema(title: str, schema: Schema) -> None:
+    if schema.tensor is not None:
+        shape = "x".join("?" if n == -1 else str(n) for n in schema.tensor.shape)
+        table(title, ["tensor", "dtype", "shape"], [("", schema.tensor.dtype, shape)])
+        return
+    rows = [(c.name, c.type, "yes" if c.nullable else "no", c.dtype) for c in schema.columns or ()]
+    table(title, ["column", "type", "nullable", "dtype"], rows)
+
+
+@app.command("versions")
+@one_line_errors
+def versions(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Model name."),
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Every version of a model, oldest first."""
+    with client(ctx) as c:
+        found = c.models.list_versions(name, project=project)
+    if as_json:
+        print_json([v.as_dict() for v in found])
+        return
+    if not found:
+        say_empty(f"Model {name!r} has no versions yet.")
+        return
+    rows = [
+        (
+            v.version,
+            v.flavor,
+            ", ".join(v.aliases),
+            fmt_bytes(v.size_bytes),
+            v.run_id[:8] if v.run_id else "",
+            fmt_time(v.created_at),
+            v.created_by,
+        )
+        for v in found
+    ]
+    table(
+        f"Versions of {project}/{name}",
+        ["version", "flavor", "aliases", "size", "run", "registered", "by"],
+        rows,
+    )
+
+
+@app.command("alias")
+@one_line_errors
+def alias(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Model name."),
+    alias_name: str = typer.Argument(..., metavar="ALIAS", help="The alias (champion, ...)."),
+    version: int | None = typer.Argument(None, help="The version to point it at."),
+    delete: bool = typer.Option(False, "--delete", help="Remove the alias instead."),
+    reason: str = typer.Option("", "--reason", "-r", help="Why (kept with the move)."),
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Point an alias at a version (or remove it with --delete); the move is recorded."""
+    if delete == (version is not None):
+        raise InvalidInput("give a VERSION to point the alias at, or --delete", field="version")
+    with client(ctx) as c:
+        if version is not None:
+            move = c.models.set_alias(name, alias_name, version, project=project, reason=reason)
+        else:
+            move = c.models.delete_alias(name, alias_name, project=project, reason=reason)
+    if as_json:
+        print_json(move.as_dict())
+        return
+    console.print(
+        styled(
+            f"{project}/{name}@{alias_name}: ",
+            (_version_word(move.from_version), "dim"),
+            " -> ",
+            (_version_word(move.to_version), "bold"),
+        )
+    )
+
+
+def _version_word(version: int | None) -> str:
+    return f"version {version}" if version is not None else "none"
+
+
+@app.command("history")
+@one_line_errors
+def history(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Model name."),
+    alias_name: str | None = typer.Option(None, "--alias", "-a", help="Only this alias."),
+    at: datetime | None = typer.Option(
+        None,
+        "--at",
+        help="With --alias: which version it pointed at then (a date or time, UTC unless "
+        "it names its zone).",
+        formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"],
+    ),
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Every move of a model's aliases, oldest first: who, from, to, when and why."""
+    if at is not None:
+        if alias_name is None:
+            raise InvalidInput("--at needs --alias", field="alias")
+        _alias_at(ctx, name, alias_name, at, project, as_json)
+        return
+    with client(ctx) as c:
+        moves = c.models.history(name, alias=alias_name, project=project)
+    if as_json:
+        print_json([m.as_dict() for m in moves])
+        return
+    if not moves:
+        say_empty(f"No alias of {project}/{name} has moved yet.")
+        return
+    rows = [
+        (fmt_time(m.moved_at), m.alias, m.from_version, m.to_version, m.moved_by, m.reason)
+        for m in moves
+    ]
+    table(f"Alias moves of {project}/{name}", ["when", "alias", "from", "to", "by", "why"], rows)
+
+
+def _alias_at(
+    ctx: typer.Context, name: str, alias_name: str, at: datetime, project: str, as_json: bool
+) -> None:
+    from datetime import UTC
+
+    when = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    with client(ctx) as c:
+        found = c.models.alias_at(name, alias_name, when, project=project)
+    if as_json:
+        print_json({"alias": alias_name, "at": when.isoformat(), "version": found})
+        return
+    console.print(f"{project}/{name}@{alias_name} at {when.isoformat()}: {_version_word(found)}")

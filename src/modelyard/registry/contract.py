@@ -1,0 +1,111 @@
+"""The contract of the model registry service: one typed surface with two implementations,
+in this process and through a server (mypy checks both; ``tests/remote/test_contracts.py``
+checks that their signatures are the contract's)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from modelyard.registry.entities import AliasMove, ModelVersion, RegisteredModel
+from modelyard.registry.signature import Signature, SignatureDiff
+from modelyard.tracking.entities import TarArchive
+
+__all__ = ["ModelContract"]
+
+
+class ModelContract(Protocol):
+    """The registry's surface the SDK uses: :class:`~modelyard.registry.service.ModelService`
+    in this process and :class:`~modelyard.remote.models.RemoteModels` through a server
+    both implement it."""
+
+    def alias_at(self, name: str, alias: str, at: int | datetime, *, project: str) -> int | None:
+        """The version ``alias`` pointed at at time ``at`` (None: nowhere then)."""
+
+    def check_register(
+        self, name: str, *, project: str, flavor: str, run_id: str | None = None
+    ) -> None:
+        """Raise unless a version of ``name`` in ``flavor`` may be registered."""
+
+    def compare(self, name: str, before: int, after: int, *, project: str) -> SignatureDiff:
+        """How version ``after``'s signature differs from version ``before``'s."""
+
+    def create_model(
+        self,
+        name: str,
+        *,
+        project: str,
+        description: str = "",
+        owners: Sequence[str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> RegisteredModel:
+        """Register a model name (the name taken: the model as it is, or Conflict)."""
+
+    def delete_alias(self, name: str, alias: str, *, project: str, reason: str = "") -> AliasMove:
+        """Remove an alias, recording the move (to no version)."""
+
+    def download(self, version: ModelVersion, dest: str | Path) -> Path:
+        """Write the version's files into the folder ``dest``, each verified first."""
+
+    def get_model(self, name: str, *, project: str) -> RegisteredModel:
+        """One registered model."""
+
+    def get_version(
+        self,
+        name: str,
+        *,
+        project: str,
+        version: int | None = None,
+        alias: str | None = None,
+    ) -> ModelVersion:
+        """One version: by number, by alias, or the newest."""
+
+    def get_version_by_id(self, version_id: str) -> ModelVersion:
+        """A version by its id (as lineage edges name it)."""
+
+    def history(self, name: str, *, project: str, alias: str | None = None) -> list[AliasMove]:
+        """Every move of the model's aliases (of ``alias`` only, when given), oldest first."""
+
+    def list_models(self, project: str) -> list[RegisteredModel]:
+        """The models of a project, by name."""
+
+    def list_versions(self, name: str, *, project: str) -> list[ModelVersion]:
+        """Every version of a model, oldest first."""
+
+    def register(
+        self,
+        name: str,
+        files: str | Path | TarArchive,
+        *,
+        project: str,
+        flavor: str,
+        flavor_config: dict[str, Any] | None = None,
+        packages: dict[str, str] | None = None,
+        signature: Signature | dict[str, Any] | None = None,
+        input_example: str | None = None,
+        run_id: str | None = None,
+        description: str = "",
+    ) -> ModelVersion:
+        """Register the folder ``files`` (or a tar archive of one) written by ``flavor`` as
+        a version of model ``name``; the same files again are the existing version."""
+
+    def resolve(self, ref: str, *, project: str) -> ModelVersion:
+        """The version ``ref`` names: ``name@alias``, ``name/3`` or ``name`` (the newest)."""
+
+    def set_alias(
+        self, name: str, alias: str, version: int, *, project: str, reason: str = ""
+    ) -> AliasMove:
+        """Point ``alias`` at ``version`` (moving it from where it was), recording the move."""
+
+    def update_model(
+        self,
+        name: str,
+        *,
+        project: str,
+        description: str | None = None,
+        owners: Sequence[str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> RegisteredModel:
+        """Change a model's description, owners or tags (those given)."""

@@ -1,0 +1,314 @@
+"""The model registry of a server: what ``client.model_service`` is in remote mode.
+
+``RemoteModels`` has the methods of :class:`~modelyard.registry.contract.ModelContract`,
+with the same signatures, results and errors, so ``client.models`` (which saves and loads
+model objects with their flavor, in this process) runs unchanged against a server.
+
+A version's files travel as a tar stream (``artifacts/_tar.py``) both ways: registering
+sends the folder the flavor wrote (or a tar archive of one), the version's description
+(the flavor's configuration, packages, signature and description, as JSON: too large for
+a URL) in the stream's PAX global header record ``MODELYARD.version``, and the server
+stores the tree and registers it; downloading writes each file
+atomically, checked against the digest record the server sends with it, and then checks
+that the files are the version's tree (the manifest they make hashes to its
+``tree_digest``), so a file missing, added or changed on the way is :class:`CorruptBlob`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from functools import partial
+from itertools import chain
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote
+
+from blake3 import blake3
+
+from modelyard._util import validate_name
+from modelyard.artifacts import safe_join
+from modelyard.artifacts._tar import VERSION_RECORD, read_tar, tar_directory, write_verified
+from modelyard.artifacts._trees import TreeEntry, encode_manifest
+from modelyard.errors import CorruptBlob, InvalidInput
+from modelyard.registry.entities import AliasMove, ModelVersion, RegisteredModel
+from modelyard.registry.signature import Signature, SignatureDiff
+from modelyard.remote._http import Content, HttpSession, entity
+from modelyard.tracking.entities import TarArchive
+
+__all__ = ["RemoteModels"]
+
+_TAR = {"Content-Type": "application/x-tar"}
+_CHUNK = 1024 * 1024
+
+
+class RemoteModels:
+    """Registered models, versions and aliases on a Modelyard server."""
+
+    def __init__(self, http: HttpSession) -> None:
+        self.http = http
+
+    # -- models -----------------------------------------------------------------------------
+
+    def create_model(
+        self,
+        name: str,
+        *,
+        project: str,
+        description: str = "",
+        owners: Sequence[str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> RegisteredModel:
+        """Register a model name (the name taken: the model as it is, or Conflict)."""
+        validate_name(project, "project")
+        body = {"name": name, "description": description, "owners": _list(owners), "tags": tags}
+        path = f"/projects/{_segment(project)}/models"
+        return _model(self.http.call("POST", path, json_body=body).json())
+
+    def update_model(
+        self,
+        name: str,
+        *,
+        project: str,
+        description: str | None = None,
+        owners: Sequence[str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> RegisteredModel:
+        """Change a model's description, owners or tags (those given)."""
+        body: dict[str, Any] = {}
+        if description is not None:
+            body["description"] = description
+        if owners is not None:
+            body["owners"] = _list(owners)
+        if tags is not None:
+            body["tags"] = tags
+        return _model(self.http.call("PATCH", _model_path(project, name), json_body=body).json())
+
+    def get_model(self, name: str, *, project: str) -> RegisteredModel:
+        """One registered model."""
+        return _model(self.http.call("GET", _model_path(project, name)).json())
+
+    def list_models(self, project: str) -> list[RegisteredModel]:
+        """The models of a project, by name."""
+        validate_name(project, "project")
+        path = f"/projects/{_segment(project)}/models"
+        return [_model(item) for item in self.http.all_pages(path, {})]
+
+    # -- versions ---------------------------------------------------------------------------
+
+    def check_register(
+        self, name: str, *, project: str, flavor: str, run_id: str | None = None
+    ) -> None:
+        """Raise unless a version of ``name`` in ``flavor`` may be registered."""
+        body = {"flavor": flavor, "run_id": run_id}
+        self.http.call("POST", f"{_model_path(project, name)}/versions/check", json_body=body)
+
+    def register(
+        self,
+        name: str,
+        files: str | Path | TarArchive,
+        *,
+        project: str,
+        flavor: str,
+        flavor_config: dict[str, Any] | None = None,
+        packages: dict[str, str] | None = None,
+        signature: Signature | dict[str, Any] | None = None,
+        input_example: str | None = None,
+        run_id: str | None = None,
+        description: str = "",
+    ) -> ModelVersion:
+        """Upload the folder ``files`` (or a tar archive of one) written by ``flavor`` and
+        register it as a version of model ``name``; the same files again are the existing
+        version (so a lost answer is sent again safely)."""
+        stream: Callable[[], Iterable[bytes]]
+        if isinstance(files, TarArchive):
+            stream = partial(_file_chunks, files.path)
+        else:
+            folder = Path(files)
+            if not folder.is_dir():
+                raise InvalidInput(f"{str(folder)!r} is not a folder", field="files")
+            stream = partial(tar_directory, folder)
+        if isinstance(signature, Signature):
+            signature = signature.as_dict()
+        record = {
+            "flavor_config": flavor_config,
+            "packages": packages,
+            "signature": signature,
+            "description": description,
+        }
+        for key, value in record.items():
+            _json(value, key)  # NaN or an object JSON cannot hold: refused here, by its name
+        header = tarfile.TarInfo.create_pax_global_header({VERSION_RECORD: _json(record, "files")})
+        content: Content = partial(_with_header, header, stream)
+        params: dict[str, Any] = {"flavor": flavor}
+        params |= {k: v for k, v in (("input_example", input_example), ("run_id", run_id)) if v}
+        path = f"{_model_path(project, name)}/versions"
+        answer = self.http.call("POST", path, params=params, content=content, headers=_TAR)
+        return _version(answer.json())
+
+    def get_version(
+        self,
+        name: str,
+        *,
+        project: str,
+        version: int | None = None,
+        alias: str | None = None,
+    ) -> ModelVersion:
+        """One version: by number, by alias, or the newest."""
+        if version is not None and alias is not None:
+            raise InvalidInput("give a version or an alias, not both", field="version")
+        if version is not None:
+            if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+                raise InvalidInput(
+                    f"version must be a positive integer; got {version!r}", field="version"
+                )
+            ref = str(version)
+        else:
+            ref = validate_name(alias, "alias") if alias is not None else "latest"
+        path = f"{_model_path(project, name)}/versions/{_segment(ref)}"
+        return _version(self.http.call("GET", path).json())
+
+    def get_version_by_id(self, version_id: str) -> ModelVersion:
+        """A version by its id (as lineage edges name it)."""
+        return _version(self.http.call("GET", f"/model-versions/{_segment(version_id)}").json())
+
+    def resolve(self, ref: str, *, project: str) -> ModelVersion:
+        """The version ``ref`` names: ``name@alias``, ``name/3`` or ``name`` (the newest)."""
+        from modelyard.registry.service import parse_ref
+
+        name, version, alias = parse_ref(ref)
+        return self.get_version(name, project=project, version=version, alias=alias)
+
+    def list_versions(self, name: str, *, project: str) -> list[ModelVersion]:
+        """Every version of a model, oldest first."""
+        path = f"{_model_path(project, name)}/versions"
+        return [_version(item) for item in self.http.all_pages(path, {})]
+
+    def compare(self, name: str, before: int, after: int, *, project: str) -> SignatureDiff:
+        """How version ``after``'s signature differs from version ``before``'s."""
+        params = {"before": before, "after": after}
+        found = self.http.call("GET", f"{_model_path(project, name)}/compare", params=params)
+        data = found.json()
+        data.pop("same")
+        for key in ("retyped", "outputs_retyped"):
+            data[key] = [tuple(change) for change in data[key]]
+        return entity(SignatureDiff, data)
+
+    def download(self, version: ModelVersion, dest: str | Path) -> Path:
+        """Write the version's files into the folder ``dest``: each file checked against
+        its digest record, then the whole against the version's tree digest."""
+        from modelyard.remote.artifacts import _ChunkReader
+
+        target = Path(dest)
+        target.mkdir(parents=True, exist_ok=True)
+        path = f"{_model_path(version.project, version.name)}/versions/{version.version}/files"
+        entries = []
+        with self.http.stream(path, {}) as response:
+            body = io.BufferedReader(_ChunkReader(response.iter_bytes()))
+            for member, stream, digest in read_tar(body):
+                if digest is None:
+                    raise CorruptBlob(f"{member!r} arrived without its digest", field="digest")
+                written = write_verified(safe_join(target, member), _chunks(stream), digest)
+                entries.append(TreeEntry(member, digest, written.stat().st_size))
+        tree = blake3(encode_manifest(entries)).hexdigest()
+        if tree != version.tree_digest:
+            raise CorruptBlob(
+                f"the files of model version {version.project}/{version.ref} arrived as tree "
+                f"{tree}, not {version.tree_digest}",
+                field="digest",
+            )
+        return target
+
+    # -- aliases ----------------------------------------------------------------------------
+
+    def set_alias(
+        self, name: str, alias: str, version: int, *, project: str, reason: str = ""
+    ) -> AliasMove:
+        """Point ``alias`` at ``version`` (moving it from where it was), recording the move."""
+        body = {"version": version, "reason": reason}
+        return _move(
+            self.http.call("PUT", _alias_path(project, name, alias), json_body=body).json()
+        )
+
+    def delete_alias(self, name: str, alias: str, *, project: str, reason: str = "") -> AliasMove:
+        """Remove an alias, recording the move (to no version)."""
+        path = _alias_path(project, name, alias)
+        return _move(self.http.call("DELETE", path, params={"reason": reason}).json())
+
+    def history(self, name: str, *, project: str, alias: str | None = None) -> list[AliasMove]:
+        """Every move of the model's aliases (of ``alias`` only, when given), oldest first."""
+        params = {"alias": alias} if alias is not None else {}
+        path = f"{_model_path(project, name)}/history"
+        return [_move(item) for item in self.http.all_pages(path, params)]
+
+    def alias_at(self, name: str, alias: str, at: int | datetime, *, project: str) -> int | None:
+        """The version ``alias`` pointed at at time ``at`` (None: nowhere then)."""
+        if isinstance(at, datetime):
+            if at.tzinfo is None:
+                raise InvalidInput("give the time with its timezone", field="at")
+            at = int(at.timestamp() * 1000)
+        path = f"{_alias_path(project, name, alias)}/at"
+        found: int | None = self.http.call("GET", path, params={"at": at}).json()["version"]
+        return found
+
+
+def _list(owners: Sequence[str] | None) -> Any:
+    """Owners as a JSON list (anything else goes as it is, for the server to refuse)."""
+    return list(owners) if isinstance(owners, list | tuple) else owners
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _model_path(project: str, name: str) -> str:
+    validate_name(project, "project")
+    validate_name(name, "name")
+    return f"/projects/{_segment(project)}/models/{_segment(name)}"
+
+
+def _alias_path(project: str, name: str, alias: str) -> str:
+    return f"{_model_path(project, name)}/aliases/{_segment(validate_name(alias, 'alias'))}"
+
+
+def _json(value: Any, field: str) -> str:
+    try:
+        return json.dumps(value, sort_keys=True, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{field} must be JSON: {exc}", field=field) from None
+
+
+def _with_header(header: bytes, stream: Callable[[], Iterable[bytes]]) -> Iterator[bytes]:
+    """The tar stream with the global header first (made anew for each attempt)."""
+    return chain([header], stream())
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as src:
+        while chunk := src.read(_CHUNK):
+            yield chunk
+
+
+def _chunks(stream: IO[bytes]) -> Iterator[bytes]:
+    while chunk := stream.read(_CHUNK):
+        yield chunk
+
+
+def _model(data: dict[str, Any]) -> RegisteredModel:
+    return entity(RegisteredModel, data)
+
+
+def _version(data: dict[str, Any]) -> ModelVersion:
+    signature = data["signature"]
+    return entity(
+        ModelVersion,
+        data,
+        signature=Signature.from_dict(signature) if signature is not None else None,
+    )
+
+
+def _move(data: dict[str, Any]) -> AliasMove:
+    return entity(AliasMove, data)

@@ -1,0 +1,86 @@
+"""``modelyard models``: list, show (with the signature), versions, alias and history, as
+tables and as JSON, with one-line errors, in both SDK modes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from modelyard import Client
+from modelyard.config import Settings
+
+
+@pytest.fixture
+def logged(settings: Settings) -> str:
+    """Two versions of ``churn`` in project ``p``; returns the first run's id."""
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame({"age": rng.integers(18, 80, 30), "spend": rng.random(30)})
+    y = (x["spend"] > 0.5).astype(int)
+    with Client(settings) as client:
+        with client.start_run("p") as run:
+            run.log_metric("auc", 0.875)
+            client.models.log(LogisticRegression().fit(x, y), "churn", input_example=x[:3])
+        with client.start_run("p"):
+            client.models.log(LogisticRegression(C=0.2).fit(x, y), "churn")
+    return str(run.id)
+
+
+def test_list_show_and_versions(cli: Callable[..., Any], logged: str) -> None:
+    listed = cli("models", "list", "-p", "p")
+    assert listed.exit_code == 0, listed.output
+    assert "churn" in listed.output and "Models in p" in listed.output
+    shown = cli("models", "show", "churn/1", "-p", "p")
+    assert shown.exit_code == 0, shown.output
+    for text in ("sklearn", logged, "auc", "0.875", "Signature: inputs", "age", "integer"):
+        assert text in shown.output, text
+    newest = json.loads(cli("models", "show", "churn", "-p", "p", "--json").output)
+    assert (newest["version"], newest["signature"]) == (2, None)
+    versions = cli("models", "versions", "churn", "-p", "p")
+    assert versions.exit_code == 0 and "Versions of p/churn" in versions.output
+    as_json = json.loads(cli("models", "versions", "churn", "-p", "p", "--json").output)
+    assert [v["version"] for v in as_json] == [1, 2]
+    assert json.loads(cli("models", "list", "-p", "p", "--json").output)[0]["latest_version"] == 2
+
+
+def test_alias_and_history(cli: Callable[..., Any], logged: str) -> None:
+    moved = cli("models", "alias", "churn", "champion", "1", "-p", "p", "-r", "first")
+    assert moved.exit_code == 0, moved.output
+    assert "p/churn@champion: none -> version 1" in moved.output
+    again = cli("models", "alias", "churn", "champion", "2", "-p", "p", "--json")
+    assert json.loads(again.output)["from_version"] == 1
+    assert "champion" in cli("models", "show", "churn@champion", "-p", "p").output
+    history = cli("models", "history", "churn", "-p", "p")
+    assert history.exit_code == 0 and "first" in history.output
+    moves = json.loads(
+        cli("models", "history", "churn", "-a", "champion", "-p", "p", "--json").output
+    )
+    assert [(m["from_version"], m["to_version"]) for m in moves] == [(None, 1), (1, 2)]
+    at = cli("models", "history", "churn", "-a", "champion", "--at", "2001-01-01", "-p", "p")
+    assert at.exit_code == 0 and at.output.strip().endswith(": none")
+    gone = cli("models", "alias", "churn", "champion", "--delete", "-p", "p")
+    assert gone.exit_code == 0 and "version 2 -> none" in gone.output
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["models", "show", "nope", "-p", "p"], "model 'nope' does not exist"),
+        (["models", "show", "churn/0", "-p", "p"], "positive integer"),
+        (["models", "alias", "churn", "3", "1", "-p", "p"], "alias"),
+        (["models", "alias", "churn", "champion", "-p", "p"], "--delete"),
+        (["models", "history", "churn", "--at", "2001-01-01", "-p", "p"], "--at needs --alias"),
+    ],
+)
+def test_errors_are_one_line(
+    cli: Callable[..., Any], logged: str, args: list[str], words: str
+) -> None:
+    failed = cli(*args)
+    assert failed.exit_code != 0
+    lines = failed.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and words in lines[0], failed.output
