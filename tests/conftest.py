@@ -15,6 +15,7 @@ import contextlib
 import importlib.util
 import os
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -190,10 +191,16 @@ def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 
 class _Mounts:
     """One ASGI app that serves many: ``/<prefix>/...`` goes to the app mounted there (so
-    each test gets its own app, over its own store, on one long-lived server)."""
+    each test gets its own app, over its own store, on one long-lived server).
+
+    :meth:`unmount` waits for the requests still running in an app, as a server's
+    shutdown does before its lifespan ends: services closed under a running request
+    leave its database connection to the garbage collector, unclosed."""
 
     def __init__(self) -> None:
         self.apps: dict[str, Any] = {}
+        self._running: dict[str, int] = {}
+        self._idle = threading.Condition()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -207,7 +214,23 @@ class _Mounts:
             await send({"type": "http.response.start", "status": 404, "headers": []})
             await send({"type": "http.response.body", "body": b""})
             return
-        await app({**scope, "root_path": scope.get("root_path", "") + prefix}, receive, send)
+        with self._idle:
+            self._running[prefix] = self._running.get(prefix, 0) + 1
+        try:
+            await app({**scope, "root_path": scope.get("root_path", "") + prefix}, receive, send)
+        finally:
+            with self._idle:
+                self._running[prefix] -= 1
+                self._idle.notify_all()
+
+    def unmount(self, prefix: str) -> Any:
+        """Take the app at ``prefix`` off (new requests get 404) once its running requests
+        have ended; returns it."""
+        app = self.apps.pop(prefix)
+        with self._idle:
+            drained = self._idle.wait_for(lambda: not self._running.get(prefix), timeout=60)
+        assert drained, f"requests to {prefix} still running a minute after the test"
+        return app
 
 
 @pytest.fixture(scope="session")
@@ -247,8 +270,7 @@ def served(
     app = create_app(embedded_settings, auth=governance_auth)
     mounts.apps[prefix] = app
     yield server.url + prefix
-    del mounts.apps[prefix]
-    app.state.services.close()
+    mounts.unmount(prefix).state.services.close()
 
 
 @pytest.fixture
