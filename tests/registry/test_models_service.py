@@ -111,6 +111,10 @@ def test_refusals_name_their_field_and_write_nothing(client: Client, tmp_path: P
     with pytest.raises(InvalidInput) as exc:
         service.register("m", files, project="lab", flavor="sklearn", input_example="nope.csv")
     assert exc.value.field == "input_example"
+    outside = "../m/model/model.skops"  # a file, but reached from outside the folder
+    with pytest.raises(InvalidInput) as exc:
+        service.register("m", files, project="lab", flavor="sklearn", input_example=outside)
+    assert exc.value.field == "input_example"
     with pytest.raises(InvalidInput) as exc:
         service.register("bad name!", files, project="lab", flavor="sklearn")
     assert exc.value.field == "name"

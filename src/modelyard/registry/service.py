@@ -427,7 +427,7 @@ class ModelService:
         self.projects.ensure(project)
         run = self.tracking.get_run(run_id) if run_id is not None else None
         tree = self._put_files(files if isinstance(files, TarArchive) else folder)
-        if folder is None and input_example is not None:
+        if input_example is not None:  # a path of the stored tree: never "..", never absolute
             stored = {e.path for e in self.blobs.read_tree(tree.digest)}
             if input_example not in stored:
                 raise _no_example(input_example)
