@@ -13,16 +13,16 @@ the environment). Importing this module is light.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from modelyard.sdk.client import client_for
 
 if TYPE_CHECKING:
     from modelyard.config import Settings
     from modelyard.registry.entities import AliasMove, Evaluation, ModelVersion, RegisteredModel
     from modelyard.registry.signature import Signature, SignatureDiff
-    from modelyard.sdk.client import Client
 
 __all__ = [
     "alias_at",
@@ -44,19 +44,6 @@ __all__ = [
 ]
 
 
-@contextlib.contextmanager
-def _client(settings: Settings | None) -> Iterator[Client]:
-    from modelyard.sdk.client import Client
-    from modelyard.sdk.run import active_run
-
-    outer = active_run()
-    if outer is not None and settings is None:
-        yield outer.client
-        return
-    with Client(settings) as client:
-        yield client
-
-
 def log(
     model: object,
     name: str,
@@ -69,7 +56,7 @@ def log(
     settings: Settings | None = None,
 ) -> ModelVersion:
     """Register ``model`` as a new version of ``name`` from the active run."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.models.log(
             model,
             name,
@@ -91,7 +78,7 @@ def load(
 ) -> Any:
     """The model object of ``name@alias``, ``name/3`` or ``name`` (with ``version``, else
     the newest), its files verified first."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.models.load(ref, version, project=project, trusted=trusted)
 
 
@@ -105,7 +92,7 @@ def create_model(
     settings: Settings | None = None,
 ) -> RegisteredModel:
     """Register a model name with its description, owners and tags."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.models.create_model(
             name, project=project, description=description, owners=owners, tags=tags
         )
@@ -121,7 +108,7 @@ def update_model(
     settings: Settings | None = None,
 ) -> RegisteredModel:
     """Change a model's description, owners or tags."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.models.update_model(
             name, project=project, description=description, owners=owners, tags=tags
         )
@@ -131,7 +118,7 @@ def get_model(
     name: str, *, project: str | None = None, settings: Settings | None = None
 ) -> RegisteredModel:
     """A registered model: description, owners, tags, newest version, aliases."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.models.get_model(name, project=project)
 
 
@@ -139,7 +126,7 @@ def list_models(
     project: str | None = None, *, settings: Settings | None = None
 ) -> list[RegisteredModel]:
     """The models of a project, by name."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.models.list_models(project)
 
 
@@ -152,7 +139,7 @@ def get_version(
     settings: Settings | None = None,
 ) -> ModelVersion:
     """One version's metadata (by number, alias, ``name@alias``/``name/3``, or the newest)."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.models.get_version(name, version, alias, project=project)
 
 
@@ -160,7 +147,7 @@ def list_versions(
     name: str, *, project: str | None = None, settings: Settings | None = None
 ) -> list[ModelVersion]:
     """Every version of a model, oldest first."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.models.list_versions(name, project=project)
 
 
@@ -174,7 +161,7 @@ def set_alias(
     settings: Settings | None = None,
 ) -> AliasMove:
     """Point ``alias`` at ``version``; the move is recorded with ``reason``."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.models.set_alias(name, alias, version, project=project, reason=reason)
 
 
@@ -187,7 +174,7 @@ def delete_alias(
     settings: Settings | None = None,
 ) -> AliasMove:
     """Remove an alias; the move is recorded."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.models.delete_alias(name, alias, project=project, reason=reason)
 
 
@@ -199,7 +186,7 @@ def history(
     settings: Settings | None = None,
 ) -> list[AliasMove]:
     """Every move of a model's aliases (of ``alias`` only, when given), oldest first."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.models.history(name, alias=alias, project=project)
 
 
@@ -212,7 +199,7 @@ def alias_at(
     settings: Settings | None = None,
 ) -> int | None:
     """The version ``alias`` pointed at at time ``at`` (None: nowhere)."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.models.alias_at(name, alias, at, project=project)
 
 
@@ -225,7 +212,7 @@ def compare(
     settings: Settings | None = None,
 ) -> SignatureDiff:
     """Columns added, removed and retyped from version ``before``'s signature to ``after``'s."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.models.compare(name, before, after, project=project)
 
 
@@ -246,7 +233,7 @@ def evaluate(
 ) -> Evaluation:
     """Evaluate a version on ``data`` (streamed) against ``target``, optionally against a
     ``baseline`` version on the same rows, and keep the report with the version."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.models.evaluate(
             ref,
             data,
@@ -271,11 +258,11 @@ def evaluations(
 ) -> list[Evaluation]:
     """A version's evaluations, newest first (the latest only unless ``limit`` says
     otherwise; None: all)."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.models.evaluations(ref, project=project, limit=limit)
 
 
 def evaluation_html(evaluation: Evaluation | str, *, settings: Settings | None = None) -> str:
     """The self-contained HTML page of an evaluation (or of its id)."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.models.evaluation_html(evaluation)

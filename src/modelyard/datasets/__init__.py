@@ -11,8 +11,7 @@ environment). Importing this module is light; pyarrow is imported when data move
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from modelyard.datasets._describe import Description, describe
@@ -23,13 +22,13 @@ from modelyard.datasets.entities import (
     DatasetVersion,
 )
 from modelyard.lineage.entities import LineageEdge
+from modelyard.sdk.client import client_for
 
 if TYPE_CHECKING:
     from modelyard.config import Settings
     from modelyard.data import Profile, ValidationReport
     from modelyard.datasets.service import Progress
     from modelyard.lineage.edges import Direction
-    from modelyard.sdk.client import Client
     from modelyard.sdk.datasets import Expectations, Format
 
 __all__ = [
@@ -56,19 +55,6 @@ __all__ = [
 ]
 
 
-@contextlib.contextmanager
-def _client(settings: Settings | None) -> Iterator[Client]:
-    from modelyard.sdk.client import Client
-    from modelyard.sdk.run import active_run
-
-    outer = active_run()
-    if outer is not None and settings is None:
-        yield outer.client
-        return
-    with Client(settings) as client:
-        yield client
-
-
 def register(
     name: str,
     data: object,
@@ -84,7 +70,7 @@ def register(
 ) -> DatasetVersion:
     """Register a table or a CSV/Parquet file or directory as a version of ``name``
     (validated first against ``expectations`` when given)."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.datasets.register(
             name,
             data,
@@ -109,7 +95,7 @@ def validate(
     settings: Settings | None = None,
 ) -> ValidationReport:
     """Validate a stored version against ``expectations``; the report is archived with it."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.datasets.validate(
             name,
             expectations,
@@ -129,7 +115,7 @@ def validation_reports(
     settings: Settings | None = None,
 ) -> list[ValidationReport]:
     """The ValidationReports archived with a version, newest first."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.datasets.validation_reports(name, version, alias, project=project)
 
 
@@ -142,7 +128,7 @@ def get_profile(
     settings: Settings | None = None,
 ) -> Profile:
     """A version's profile (computed at registration)."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.datasets.get_profile(name, version, alias, project=project)
 
 
@@ -158,7 +144,7 @@ def load(
 ) -> Any:
     """A version's data (the newest unless ``version`` or ``alias`` is given) as pandas,
     pyarrow (``format="arrow"``) or polars."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.datasets.load(
             name, version=version, alias=alias, project=project, format=format, columns=columns
         )
@@ -173,13 +159,13 @@ def get(
     settings: Settings | None = None,
 ) -> DatasetVersion:
     """One version's metadata: schema, rows, digest, aliases, source, run."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.datasets.get(name, version, alias, project=project)
 
 
 def list_datasets(project: str | None = None, *, settings: Settings | None = None) -> list[Dataset]:
     """The datasets of a project (of every project when None)."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.datasets.list_datasets(project)
 
 
@@ -187,7 +173,7 @@ def list_versions(
     name: str, *, project: str | None = None, settings: Settings | None = None
 ) -> list[DatasetVersion]:
     """Every version of a dataset, oldest first."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.datasets.list_versions(name, project=project)
 
 
@@ -200,7 +186,7 @@ def set_alias(
     settings: Settings | None = None,
 ) -> DatasetVersion:
     """Point a movable alias (``prod``, ``baseline``...) at a version."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.datasets.set_alias(name, alias, version, project=project)
 
 
@@ -208,7 +194,7 @@ def delete_alias(
     name: str, alias: str, *, project: str | None = None, settings: Settings | None = None
 ) -> None:
     """Remove an alias."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         client.datasets.delete_alias(name, alias, project=project)
 
 
@@ -223,7 +209,7 @@ def add_report(
     settings: Settings | None = None,
 ) -> DatasetReport:
     """Keep a report (``profile``, ``validation``...) with a version."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.datasets.add_report(name, version, kind, data, html, project=project)
 
 
@@ -236,7 +222,7 @@ def get_reports(
     settings: Settings | None = None,
 ) -> list[DatasetReport]:
     """A version's reports, newest first."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.datasets.get_reports(name, version, kind, project=project)
 
 
@@ -250,5 +236,5 @@ def lineage(
     settings: Settings | None = None,
 ) -> list[LineageEdge]:
     """Lineage edges one hop around a version."""
-    with _client(settings) as client:
+    with client_for(settings) as client:
         return client.datasets.lineage(name, version, alias, project=project, direction=direction)

@@ -16,9 +16,9 @@ import os
 import socket
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from modelyard.config import Settings, load_settings
 from modelyard.errors import InvalidInput, ModelyardError
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from modelyard.projects.contract import ProjectContract
     from modelyard.registry.contract import ModelContract
     from modelyard.remote import HttpSession, RemoteArtifacts
-    from modelyard.remote.datasets import RemoteDatasets
     from modelyard.schedules.contract import ScheduleContract
     from modelyard.sdk.datasets import Datasets
     from modelyard.sdk.models import Models
@@ -46,9 +45,11 @@ if TYPE_CHECKING:
     from modelyard.tracking.entities import ArtifactInfo, MetricHistory, Run, RunPage
     from modelyard.tracking.system import SamplingThread
 
-__all__ = ["DEFAULT_PROJECT", "Client"]
+__all__ = ["DEFAULT_PROJECT", "Client", "client_for"]
 
 DEFAULT_PROJECT = "default"
+
+T = TypeVar("T")
 
 
 class Client:
@@ -57,21 +58,15 @@ class Client:
     def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
         self.settings = settings if settings is not None else load_settings(**overrides)
         self._services: Services | None = None
-        self._projects: ProjectContract | None = None
-        self._tracking: TrackingContract | None = None
         self._http: HttpSession | None = None
-        self._remote_artifacts: RemoteArtifacts | None = None
+        self._remotes: dict[object, Any] = {}  # the services' twins on the server, by class
         self._buffer: LogBuffer | None = None
         self._sampling: SamplingThread | None = None
         self._open_runs: set[ActiveRun] = set()
         self._lock = threading.Lock()
         self._opening = threading.Lock()  # not _lock: the log buffer holds that one
         self._datasets: Datasets | None = None
-        self._dataset_service: RemoteDatasets | None = None
-        self._lineage: LineageContract | None = None
-        self._schedules: ScheduleContract | None = None
         self._models: Models | None = None
-        self._model_service: ModelContract | None = None
 
     # -- lazily opened parts ------------------------------------------------------------
 
@@ -115,52 +110,41 @@ class Client:
     def projects(self) -> ProjectContract:
         """The project service: in this process, or on the server in remote mode (the
         same methods either way)."""
-        if self._projects is None:
-            if self.is_remote:
-                from modelyard.remote.projects import RemoteProjects
+        if self.is_remote:
+            from modelyard.remote.projects import RemoteProjects
 
-                self._projects = RemoteProjects(self._session())
-            else:
-                self._projects = self.services.projects
-        return self._projects
+            return self._remote(RemoteProjects)
+        return self.services.projects
 
     @property
     def tracking(self) -> TrackingContract:
         """The tracking service: in this process, or on the server in remote mode (the
         same methods either way)."""
-        if self._tracking is None:
-            if self.is_remote:
-                from modelyard.remote import RemoteTracking
+        if self.is_remote:
+            from modelyard.remote import RemoteTracking
 
-                self._tracking = RemoteTracking(self._session())
-            else:
-                self._tracking = self.services.tracking
-        return self._tracking
+            return self._remote(RemoteTracking)
+        return self.services.tracking
 
     @property
     def dataset_service(self) -> DatasetContract:
         """The dataset service: in this process, or on the server in remote mode (the
         same methods either way); ``client.datasets`` is the SDK's side of it."""
         if self.is_remote:
-            if self._dataset_service is None:
-                from modelyard.remote.datasets import RemoteDatasets
+            from modelyard.remote.datasets import RemoteDatasets
 
-                self._dataset_service = RemoteDatasets(self._session())
-            return self._dataset_service
+            return self._remote(RemoteDatasets)
         return self.services.datasets
 
     @property
     def lineage_service(self) -> LineageContract:
         """The lineage service (one hop of edges with the caller's rights): in this
         process, or on the server in remote mode; :meth:`lineage` walks it."""
-        if self._lineage is None:
-            if self.is_remote:
-                from modelyard.remote.lineage import RemoteLineage
+        if self.is_remote:
+            from modelyard.remote.lineage import RemoteLineage
 
-                self._lineage = RemoteLineage(self._session())
-            else:
-                self._lineage = self.services.lineage
-        return self._lineage
+            return self._remote(RemoteLineage)
+        return self.services.lineage
 
     @property
     def datasets(self) -> Datasets:
@@ -175,14 +159,11 @@ class Client:
     def model_service(self) -> ModelContract:
         """The model registry service: in this process, or on the server in remote mode
         (the same methods either way); ``client.models`` is the SDK's side of it."""
-        if self._model_service is None:
-            if self.is_remote:
-                from modelyard.remote.models import RemoteModels
+        if self.is_remote:
+            from modelyard.remote.models import RemoteModels
 
-                self._model_service = RemoteModels(self._session())
-            else:
-                self._model_service = self.services.models
-        return self._model_service
+            return self._remote(RemoteModels)
+        return self.services.models
 
     @property
     def models(self) -> Models:
@@ -198,14 +179,11 @@ class Client:
     def schedules(self) -> ScheduleContract:
         """Schedules of pipelines: ``client.schedules.create(...)``; the service in this
         process, or on the server in remote mode (the same methods, but a worker's)."""
-        if self._schedules is None:
-            if self.is_remote:
-                from modelyard.remote.schedules import RemoteSchedules
+        if self.is_remote:
+            from modelyard.remote.schedules import RemoteSchedules
 
-                self._schedules = RemoteSchedules(self._session())
-            else:
-                self._schedules = self.services.schedules
-        return self._schedules
+            return self._remote(RemoteSchedules)
+        return self.services.schedules
 
     def _session(self) -> HttpSession:
         if self._http is None:
@@ -216,12 +194,17 @@ class Client:
             self._http = HttpSession(t.uri, token=t.token, retry_timeout_s=t.retry_timeout_s)
         return self._http
 
-    def _artifacts(self) -> RemoteArtifacts:
-        if self._remote_artifacts is None:
-            from modelyard.remote import RemoteArtifacts
+    def _remote(self, cls: Callable[[HttpSession], T]) -> T:
+        """The twin of a service on the server (one per client, over its one session)."""
+        if cls not in self._remotes:
+            self._remotes[cls] = cls(self._session())
+        found: T = self._remotes[cls]
+        return found
 
-            self._remote_artifacts = RemoteArtifacts(self._session())
-        return self._remote_artifacts
+    def _artifacts(self) -> RemoteArtifacts:
+        from modelyard.remote import RemoteArtifacts
+
+        return self._remote(RemoteArtifacts)
 
     def _log_buffer(self) -> LogBuffer:
         with self._lock:
@@ -492,18 +475,30 @@ class Client:
         if self._services is not None:
             self._services.close()
             self._services = None
-            self._projects = self._tracking = self._lineage = self._schedules = None
         if self._http is not None:
             self._http.close()
             self._http = None
-            self._projects = self._tracking = self._lineage = self._schedules = None
-            self._dataset_service = self._remote_artifacts = None
+            self._remotes.clear()
 
     def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def client_for(settings: Settings | None) -> Iterator[Client]:
+    """The client a module-level call (``my.datasets.load``, ``my.models.log``...) uses:
+    the active run's when no settings are given, else one of its own for the call."""
+    from modelyard.sdk.run import active_run
+
+    outer = active_run()
+    if outer is not None and settings is None:
+        yield outer.client
+        return
+    with Client(settings) as client:
+        yield client
 
 
 def _run_id(run: str | Run | ActiveRun) -> str:
