@@ -76,6 +76,15 @@ def _ustar(*members: tuple[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
+def _gnu_long_name(length: int) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        info = tarfile.TarInfo("d/" * (length // 2))
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"alpha"))
+    return buf.getvalue()
+
+
 def _flip(data: bytes, at: int) -> bytes:
     return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :]
 
@@ -148,6 +157,8 @@ BAD_TARS = {
     "pax-length-zero": _corrupt_pax(b"00000"),
     "pax-digest-wrong": _tar(("a.txt", b"alpha"), pax={"MODELYARD.blake3": "0" * 64}),
     "pax-digest-garbage": _tar(("a.txt", b"alpha"), pax={"MODELYARD.blake3": "not a digest"}),
+    "pax-header-over-1-mib": _tar(("a.txt", b"alpha"), pax={"comment": "x" * (1 << 20)}),
+    "gnu-long-name-over-1-mib": _gnu_long_name(1 << 20),
     "random": bytes(blake3(b"seed").digest(length=8192)),
     "gzip-tar": gzip.compress(GOOD_TAR),
     "zip": _zip(),

@@ -48,6 +48,18 @@ VERSION_RECORD = "MODELYARD.version"
 _BLOCK = 512
 _CHUNK = 1024 * 1024
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+# An extended header (a PAX record block, a GNU long name) is metadata that tarfile reads
+# whole into memory: one larger than this is refused before it is read.
+MAX_EXTENDED_HEADER = 1024 * 1024
+_EXTENDED_TYPES = frozenset(
+    {
+        tarfile.XHDTYPE,
+        tarfile.XGLTYPE,
+        tarfile.SOLARIS_XHDTYPE,
+        tarfile.GNUTYPE_LONGNAME,
+        tarfile.GNUTYPE_LONGLINK,
+    }
+)
 # Header errors tarfile has but does not export (nor type): a block of zeros, no block.
 _END_BLOCK: type[Exception] = tarfile.EOFHeaderError  # type: ignore[attr-defined]
 _NO_BLOCK: type[Exception] = tarfile.EmptyHeaderError  # type: ignore[attr-defined]
@@ -138,6 +150,15 @@ class _StrictTarInfo(tarfile.TarInfo):
         if member.size < 0:
             raise _not_a_tar(f"member {member.name!r} has a negative size")
         return member
+
+    def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
+        """Refuse an extended header over MAX_EXTENDED_HEADER bytes before ``tarfile``
+        reads it into memory (it would read whatever size the header announces)."""
+        if self.type in _EXTENDED_TYPES and self.size > MAX_EXTENDED_HEADER:
+            raise _not_a_tar(
+                f"an extended header of {self.size} bytes is over {MAX_EXTENDED_HEADER}"
+            )
+        return super()._proc_member(tarfile_)  # type: ignore[misc]
 
 
 class _MemberStream:
