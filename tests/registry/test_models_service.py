@@ -3,6 +3,7 @@ numbering, the same bytes as the same version, lineage, access and garbage colle
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 from pathlib import Path
 
@@ -197,6 +198,12 @@ def test_registering_needs_contributor_and_reading_viewer(client: Client, tmp_pa
     with pytest.raises(NotFound) as exc:
         as_outsider.get_version("m", project="lab")
     assert exc.value.field == "project"
+    forged = dataclasses.replace(mv, project="outsiders-own")
+    client.create_project("outsiders-own")
+    gov.roles.grant("outsiders-own", "outsider", "admin", actor=SYSTEM)
+    with pytest.raises(NotFound):  # rights follow the stored version, not the one given
+        as_outsider.download(forged, tmp_path / "stolen")
+    assert not (tmp_path / "stolen").exists()
     events = gov.audit.list_events(actor=SYSTEM, limit=1000)
     assert [(e.actor, e.action) for e in events if e.action.startswith("model.")] == [
         ("writer", "model.created"),

@@ -597,12 +597,11 @@ class ModelService:
 
     def download(self, version: ModelVersion, dest: str | Path) -> Path:
         """Write the version's files into the folder ``dest``, each verified against its
-        digest first (a corrupt blob is :class:`~modelyard.errors.CorruptBlob`)."""
-        with self.store.read() as conn:
-            self._require(
-                conn, version.project, Role.VIEWER, hidden=missing_project(version.project)
-            )
-        return self.blobs.get_tree(version.tree_digest, dest)
+        digest first (a corrupt blob is :class:`~modelyard.errors.CorruptBlob`). The
+        version is looked up again by its id: what is read, and who may read it, follow
+        the stored version, never the fields of the object given."""
+        stored = self.get_version_by_id(version.id)
+        return self.blobs.get_tree(stored.tree_digest, dest)
 
     # -- aliases --------------------------------------------------------------------------
 
