@@ -308,3 +308,19 @@ def test_every_request_decision_and_change_is_audited(client: Client, settings: 
         ("ada", "model.status_changed"),
     ]
     assert lifecycle[3][2] == f"lab/churn/1: registered -> production (request {asked.id})"
+
+
+@pytest.mark.local_only("calls the service inside a transaction of the store")
+def test_a_status_change_from_a_stale_read_is_refused_and_changes_nothing(
+    client: Client,
+) -> None:
+    _log(client)
+    service = client.services.models
+    stale = service.get_version("churn", project="lab", version=1)
+    client.models.request("churn/1", to="staging", project="lab")
+    with pytest.raises(Conflict) as exc, client.services.store.write() as conn:
+        service.change_status(conn, stale, "archived", reason="by hand")
+    assert "changed status meanwhile" in exc.value.message
+    assert client.models.get_version("churn/1", project="lab").status == "staging"
+    with pytest.raises(InvalidInput), client.services.store.write() as conn:
+        service.change_status(conn, stale, "nowhere", reason="by hand")

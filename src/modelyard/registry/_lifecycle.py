@@ -11,8 +11,8 @@ an approver who is not the requester, and once enough approvals are in and every
 still passes the status changes, in the transaction of the last approval. Every request,
 decision and change is an audit event in its own transaction.
 
-:func:`change_status` is the one place a version's status changes (the retirement
-policies use it too).
+:func:`change_status` is the one place a version's status changes
+(``ModelService.change_status``, which the retirement policies use too).
 """
 
 from __future__ import annotations
@@ -444,7 +444,7 @@ def request_transition(
             f"{request_id}, {state}){': ' + comment if comment else ''}",
         )
         if state == APPLIED:
-            change_status(conn, svc.access, current, target, f"request {request_id}")
+            svc.change_status(conn, current, target, reason=f"request {request_id}")
         found = hydrate_request(
             conn,
             conn.execute(
@@ -545,7 +545,7 @@ def decide(svc: ModelService, request_id: str, decision: str, comment: str) -> T
                         "reject this request and ask again",
                         field="request_id",
                     )
-                change_status(conn, svc.access, version, row.to_status, f"request {row.id}")
+                svc.change_status(conn, version, row.to_status, reason=f"request {row.id}")
                 values |= {"state": APPLIED, "closed_at": now}
         conn.execute(
             update(model_transition_requests)

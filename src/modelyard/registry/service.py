@@ -1014,6 +1014,14 @@ class ModelService:
         the project's): a :class:`Policy`, its mapping or its YAML (project admins)."""
         return _lifecycle.set_policy(self, policy, project, name)
 
+    def change_status(
+        self, conn: Connection, version: ModelVersion, to: str, *, reason: str
+    ) -> None:
+        """Move ``version`` from the status it had when read to ``to`` (a legal move) in
+        the caller's write transaction, with its audit event; Conflict if its status
+        changed since. The one way a status changes: an applied request, and retirement."""
+        _lifecycle.change_status(conn, self.access, version, to, reason)
+
     def _project_visible(self, conn: Connection, project: str) -> None:
         validate_name(project, "project")
         if conn.execute(select(projects.c.id).where(projects.c.name == project)).first() is None:
