@@ -324,3 +324,32 @@ def test_a_status_change_from_a_stale_read_is_refused_and_changes_nothing(
     assert client.models.get_version("churn/1", project="lab").status == "staging"
     with pytest.raises(InvalidInput), client.services.store.write() as conn:
         service.change_status(conn, stale, "nowhere", reason="by hand")
+
+
+def test_the_data_validation_gate_reads_the_latest_validation_of_the_training_data(
+    client: Client,
+) -> None:
+    from modelyard.data import validate
+
+    _log(client)  # trained on train-0 version 1, validated when registered
+    client.models.set_policy(
+        {"staging": {"data_validation": True, "metrics": {"accuracy": {"min": 0.5}}}},
+        project="lab",
+    )
+    x, _ = frame(0)
+    failing = validate(x, [expect.in_range("age", 0, 10)])
+    assert not failing.ok
+    client.datasets.add_report(
+        "train-0", 1, "validation", failing.to_dict(), project="lab"
+    )  # newer: it decides
+    with pytest.raises(PolicyViolation) as exc:
+        client.models.request("churn/1", to="staging", project="lab")
+    assert "data_validation.train-0/1: observed 1 critical expectation(s) failed" in str(exc.value)
+    passing = validate(x, [expect.not_null("age")])
+    client.datasets.add_report("train-0", 1, "validation", passing.to_dict(), project="lab")
+    applied = client.models.request("churn/1", to="staging", project="lab")
+    assert applied.state == "applied"
+    assert [(c.rule, c.observed) for c in applied.checks] == [
+        ("metrics.accuracy.min", "0.8"),
+        ("data_validation.train-0/1", "passed"),
+    ]
