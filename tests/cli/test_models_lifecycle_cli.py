@@ -78,6 +78,10 @@ def test_policy_request_and_requests(cli: Callable[..., Any], logged: None, tmp_
     ]
     table = cli("models", "requests", "churn", "--state", "open", "-p", "p")
     assert table.exit_code == 0 and listed[1]["id"] in table.output
+    assert "registered" in cli("models", "versions", "churn", "-p", "p").output
+    assert "status" in cli("models", "show", "churn/1", "-p", "p").output
+    pending = cli("models", "request", "churn/1", "--to", "archived", "-p", "p")
+    assert pending.exit_code == 5 and listed[1]["id"] in pending.output  # one open at a time
 
 
 @pytest.mark.local_only("the CLI acts as the local operator, who requested it")

@@ -100,6 +100,7 @@ def _print_version(found: ModelVersion) -> None:
     facts: list[tuple[str, Any]] = [
         ("model", f"{found.project}/{found.name}"),
         ("version", found.version),
+        ("status", found.status),
         ("aliases", ", ".join(found.aliases)),
         ("flavor", found.flavor),
         ("packages", ", ".join(f"{k}=={v}" for k, v in sorted(found.packages.items()))),
@@ -151,6 +152,7 @@ def versions(
     rows = [
         (
             v.version,
+            v.status,
             v.flavor,
             ", ".join(v.aliases),
             fmt_bytes(v.size_bytes),
@@ -162,7 +164,7 @@ def versions(
     ]
     table(
         f"Versions of {project}/{name}",
-        ["version", "flavor", "aliases", "size", "run", "registered", "by"],
+        ["version", "status", "flavor", "aliases", "size", "run", "registered", "by"],
         rows,
     )
 
