@@ -15,17 +15,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelyard.sdk.client import client_for
 
 if TYPE_CHECKING:
     from modelyard.config import Settings
-    from modelyard.registry.entities import AliasMove, Evaluation, ModelVersion, RegisteredModel
+    from modelyard.registry.entities import (
+        AliasMove,
+        Evaluation,
+        ModelCard,
+        ModelVersion,
+        RegisteredModel,
+        TransitionRequest,
+    )
+    from modelyard.registry.policy import ModelPolicy, Policy
     from modelyard.registry.signature import Signature, SignatureDiff
 
 __all__ = [
     "alias_at",
+    "approve",
+    "card",
+    "card_html",
+    "card_markdown",
     "compare",
     "create_model",
     "delete_alias",
@@ -39,7 +52,13 @@ __all__ = [
     "list_versions",
     "load",
     "log",
+    "policy",
+    "reject",
+    "request",
+    "requests",
     "set_alias",
+    "set_card_fields",
+    "set_policy",
     "update_model",
 ]
 
@@ -266,3 +285,117 @@ def evaluation_html(evaluation: Evaluation | str, *, settings: Settings | None =
     """The self-contained HTML page of an evaluation (or of its id)."""
     with client_for(settings) as client:
         return client.models.evaluation_html(evaluation)
+
+
+def card(
+    name: str,
+    version: int | None = None,
+    alias: str | None = None,
+    *,
+    project: str | None = None,
+    settings: Settings | None = None,
+) -> ModelCard:
+    """A version's model card: what the registry knows and the fields people filled in."""
+    with client_for(settings) as client:
+        return client.models.card(name, version, alias, project=project)
+
+
+def set_card_fields(
+    name: str,
+    version: int | None = None,
+    *,
+    alias: str | None = None,
+    project: str | None = None,
+    settings: Settings | None = None,
+    **fields: str,
+) -> ModelCard:
+    """Fill in fields of a version's card (``intended_use=``, ``limitations=``, ...)."""
+    with client_for(settings) as client:
+        return client.models.set_card_fields(name, version, alias=alias, project=project, **fields)
+
+
+def card_markdown(card: ModelCard) -> str:
+    """A model card as Markdown."""
+    from modelyard.registry.cards import render_markdown
+
+    return render_markdown(card)
+
+
+def card_html(card: ModelCard) -> str:
+    """A model card as one self-contained HTML page."""
+    from modelyard.registry.cards import render_html
+
+    return render_html(card)
+
+
+def request(
+    name: str,
+    version: int | None = None,
+    *,
+    to: str,
+    comment: str = "",
+    project: str | None = None,
+    settings: Settings | None = None,
+) -> TransitionRequest:
+    """Ask to move a version to status ``to``, judged by the model's policy."""
+    with client_for(settings) as client:
+        return client.models.request(name, version, to=to, comment=comment, project=project)
+
+
+def approve(
+    name: str,
+    version: int | None = None,
+    *,
+    comment: str = "",
+    project: str | None = None,
+    settings: Settings | None = None,
+) -> TransitionRequest:
+    """Approve the open request of a version (or a request by its id)."""
+    with client_for(settings) as client:
+        return client.models.approve(name, version, comment=comment, project=project)
+
+
+def reject(
+    name: str,
+    version: int | None = None,
+    *,
+    comment: str = "",
+    project: str | None = None,
+    settings: Settings | None = None,
+) -> TransitionRequest:
+    """Reject the open request of a version (or a request by its id)."""
+    with client_for(settings) as client:
+        return client.models.reject(name, version, comment=comment, project=project)
+
+
+def requests(
+    name: str,
+    version: int | None = None,
+    *,
+    state: str | None = None,
+    project: str | None = None,
+    settings: Settings | None = None,
+) -> list[TransitionRequest]:
+    """A model's status change requests, oldest first."""
+    with client_for(settings) as client:
+        return client.models.requests(name, version, state=state, project=project)
+
+
+def policy(
+    name: str | None = None, *, project: str | None = None, settings: Settings | None = None
+) -> ModelPolicy:
+    """The status policy in force for model ``name`` (or the project's)."""
+    with client_for(settings) as client:
+        return client.models.policy(name, project=project)
+
+
+def set_policy(
+    policy: Policy | dict[str, Any] | str | Path,
+    name: str | None = None,
+    *,
+    project: str | None = None,
+    settings: Settings | None = None,
+) -> ModelPolicy:
+    """Set the status policy of the project (or of model ``name``)."""
+    with client_for(settings) as client:
+        return client.models.set_policy(policy, name, project=project)

@@ -179,6 +179,13 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
         ("PATCH", "/projects/{project}/models/{name}"): {"description": "d"},
         ("POST", "/projects/{project}/models/{name}/versions/check"): {"flavor": "sklearn"},
         ("PUT", "/projects/{project}/models/{name}/aliases/{alias}"): {"version": 1},
+        ("PUT", "/projects/{project}/models/{name}/versions/{ref}/card"): {
+            "fields": {"license": "MIT"}
+        },
+        ("POST", "/projects/{project}/models/{name}/versions/{ref}/requests"): {"to": "staging"},
+        ("POST", "/model-requests/{request_id}/approve"): {"comment": "ok"},
+        ("POST", "/model-requests/{request_id}/reject"): {"comment": "no"},
+        ("PUT", "/projects/{project}/model-policy"): {"source": "staging: {}"},
         ("POST", "/projects/{project}/schedules"): {
             "name": "s",
             "pipeline": "some_module:pipeline",

@@ -63,7 +63,11 @@ CONTRACTS = [
         ModelService,
         RemoteModels,
         # Evaluations are embedded only, for now (the SDK refuses them through a server).
-        SERVER | GC | {"check_evaluate", "record_evaluation", "evaluations", "evaluation_html"},
+        SERVER
+        | GC
+        | {"check_evaluate", "record_evaluation", "evaluations", "evaluation_html"}
+        # A status changes inside the transaction of an applied request (or a retirement).
+        | {"change_status"},
     ),
     (
         ScheduleContract,

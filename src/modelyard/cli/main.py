@@ -61,7 +61,7 @@ class Modelyard(LazyGroup):
         ),
         "models": Lazy(
             "modelyard.cli.models:app",
-            "Models: registered models, their versions, signatures and aliases.",
+            "Models: registered models, their versions, signatures, aliases, cards and status.",
         ),
         "pipelines": Lazy(
             "modelyard.cli.pipelines:app",

@@ -1,5 +1,6 @@
 """``modelyard models``: list registered models, show a version with its signature, list
-versions, move aliases and read their history.
+versions, move aliases and read their history; model cards; status changes through the
+model's policy (request, approve, reject, requests) and the policy itself.
 
 A version is named ``NAME`` (the newest), ``NAME/VERSION`` or ``NAME@ALIAS`` in the
 project given by ``--project`` (``default``). Registering is the SDK's
@@ -9,7 +10,10 @@ holds the model object.
 
 from __future__ import annotations
 
+import json
+import sys
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -32,9 +36,11 @@ from modelyard.errors import InvalidInput
 
 if TYPE_CHECKING:
     from modelyard.registry import ModelVersion, Schema
+    from modelyard.registry.entities import TransitionRequest
+    from modelyard.registry.policy import ModelPolicy
 
 app = typer.Typer(
-    help="Models: registered models, their versions, signatures and aliases.",
+    help="Models: registered models, their versions, signatures, aliases, cards and status.",
     no_args_is_help=True,
 )
 
@@ -94,6 +100,7 @@ def _print_version(found: ModelVersion) -> None:
     facts: list[tuple[str, Any]] = [
         ("model", f"{found.project}/{found.name}"),
         ("version", found.version),
+        ("status", found.status),
         ("aliases", ", ".join(found.aliases)),
         ("flavor", found.flavor),
         ("packages", ", ".join(f"{k}=={v}" for k, v in sorted(found.packages.items()))),
@@ -145,6 +152,7 @@ def versions(
     rows = [
         (
             v.version,
+            v.status,
             v.flavor,
             ", ".join(v.aliases),
             fmt_bytes(v.size_bytes),
@@ -156,7 +164,7 @@ def versions(
     ]
     table(
         f"Versions of {project}/{name}",
-        ["version", "flavor", "aliases", "size", "run", "registered", "by"],
+        ["version", "status", "flavor", "aliases", "size", "run", "registered", "by"],
         rows,
     )
 
@@ -247,3 +255,234 @@ def _alias_at(
         print_json({"alias": alias_name, "at": when.isoformat(), "version": found})
         return
     console.print(f"{project}/{name}@{alias_name} at {when.isoformat()}: {_version_word(found)}")
+
+
+# -- model cards ------------------------------------------------------------------------------
+
+
+@app.command("card")
+@one_line_errors
+def card(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="NAME (the newest version), NAME/VERSION or NAME@ALIAS."),
+    fields: list[str] = typer.Option(
+        [],
+        "--set",
+        help="FIELD=TEXT: fill in a field first (intended_use, limitations, "
+        "ethical_considerations, license or any snake_case name; FIELD= clears it). Repeat.",
+    ),
+    format: str = typer.Option("md", "--format", "-f", help="md, html or json."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write it to this file."),
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """A version's model card (Markdown, HTML or JSON), after filling in fields."""
+    kind = "json" if as_json else format
+    if kind not in ("md", "html", "json"):
+        raise InvalidInput(f"--format must be md, html or json; got {format!r}", field="format")
+    changes = {}
+    for item in fields:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InvalidInput(f"--set takes FIELD=TEXT; got {item!r}", field="set")
+        changes[key] = value
+    with client(ctx) as c:
+        if changes:
+            found = c.models.set_card_fields(ref, project=project, **changes)
+        else:
+            found = c.models.card(ref, project=project)
+    if kind == "json":
+        text = json.dumps(found.as_dict(), indent=2, default=str) + "\n"
+    elif kind == "html":
+        text = c.models.card_html(found)
+    else:
+        text = c.models.card_markdown(found)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text)
+    console.print(f"Wrote the card of {found.project}/{found.ref} to {output}")
+
+
+# -- status through policy gates --------------------------------------------------------------
+
+
+def _print_request(found: TransitionRequest) -> None:
+    facts = [
+        ("request", found.id),
+        ("version", f"{found.project}/{found.name}/{found.version}"),
+        ("move", f"{found.from_status} -> {found.to_status}"),
+        ("state", found.state),
+        ("approvals", f"{found.approvals} of {found.approvals_needed}"),
+        ("requested", f"{fmt_time(found.requested_at)} by {found.requested_by}"),
+        ("comment", found.comment),
+    ]
+    table(f"Status change request {found.id}", ["", ""], [(k, fmt(v)) for k, v in facts])
+    if found.checks:
+        rows = [(c.rule, "yes" if c.passed else "NO", c.observed, c.bound) for c in found.checks]
+        table("Rules", ["rule", "passed", "observed", "bound"], rows)
+    if found.decisions:
+        rows = [
+            (fmt_time(d.decided_at), d.decided_by, d.decision, d.comment) for d in found.decisions
+        ]
+        table("Decisions", ["when", "by", "decision", "comment"], rows)
+
+
+@app.command("request")
+@one_line_errors
+def request(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="NAME (the newest version), NAME/VERSION or NAME@ALIAS."),
+    to: str = typer.Option(
+        ..., "--to", help="registered, staging, production, archived or retired."
+    ),
+    comment: str = typer.Option("", "--comment", "-m", help="Why (kept with the request)."),
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Ask to move a version to a status; the model's policy judges it (every failed rule
+    is named), and approvers decide when it asks for approvals."""
+    with client(ctx) as c:
+        found = c.models.request(ref, to=to, comment=comment, project=project)
+    if as_json:
+        print_json(found.as_dict())
+        return
+    _print_request(found)
+
+
+def _decide(ctx: typer.Context, verb: str, target: str, comment: str, project: str) -> Any:
+    with client(ctx) as c:
+        decide = c.models.approve if verb == "approve" else c.models.reject
+        return decide(target, comment=comment, project=project)
+
+
+TargetArgument = typer.Argument(
+    ..., metavar="REF_OR_ID", help="NAME/VERSION or NAME@ALIAS (its open request), or a request id."
+)
+
+
+@app.command("approve")
+@one_line_errors
+def approve(
+    ctx: typer.Context,
+    target: str = TargetArgument,
+    comment: str = typer.Option("", "--comment", "-m", help="Kept with the approval."),
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Approve an open status change request (approvers other than its requester)."""
+    found = _decide(ctx, "approve", target, comment, project)
+    if as_json:
+        print_json(found.as_dict())
+        return
+    _print_request(found)
+
+
+@app.command("reject")
+@one_line_errors
+def reject(
+    ctx: typer.Context,
+    target: str = TargetArgument,
+    comment: str = typer.Option("", "--comment", "-m", help="Kept with the rejection."),
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Reject an open status change request (approvers other than its requester)."""
+    found = _decide(ctx, "reject", target, comment, project)
+    if as_json:
+        print_json(found.as_dict())
+        return
+    _print_request(found)
+
+
+@app.command("requests")
+@one_line_errors
+def requests(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Model name."),
+    version: int | None = typer.Option(None, "--version", "-v", help="Only this version's."),
+    state: str | None = typer.Option(
+        None, "--state", help="Only those open, applied, rejected or refused."
+    ),
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """A model's status change requests, oldest first."""
+    with client(ctx) as c:
+        found = c.models.requests(name, version, state=state, project=project)
+    if as_json:
+        print_json([r.as_dict() for r in found])
+        return
+    if not found:
+        say_empty(f"No status change requests for {project}/{name}.")
+        return
+    rows = [
+        (
+            r.id,
+            r.version,
+            f"{r.from_status} -> {r.to_status}",
+            r.state,
+            f"{r.approvals}/{r.approvals_needed}",
+            ", ".join(c.rule for c in r.failures),
+            r.requested_by,
+            fmt_time(r.requested_at),
+        )
+        for r in found
+    ]
+    table(
+        f"Status change requests of {project}/{name}",
+        ["id", "version", "move", "state", "approvals", "failing", "by", "when"],
+        rows,
+    )
+
+
+policy_app = typer.Typer(
+    help="The status policy of a project or a model: show it, or set it from YAML.",
+    no_args_is_help=True,
+)
+app.add_typer(policy_app, name="policy")
+
+
+def _print_policy(found: ModelPolicy) -> None:
+    where = f"model {found.project}/{found.model}" if found.model else f"project {found.project}"
+    if found.scope == "none":
+        console.print(f"No status policy for {where}: any move needs no approval.")
+        return
+    by = f" (set by {found.updated_by} {fmt_time(found.updated_at)})" if found.updated_by else ""
+    console.print(f"Status policy of {where}, from its {found.scope}{by}:")
+    sys.stdout.write(found.policy.to_yaml())
+
+
+@policy_app.command("show")
+@one_line_errors
+def policy_show(
+    ctx: typer.Context,
+    name: str | None = typer.Argument(None, help="A model (its policy in force)."),
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """The policy in force for a model (its own, else the project's), or the project's."""
+    with client(ctx) as c:
+        found = c.models.policy(name, project=project)
+    if as_json:
+        print_json(found.as_dict())
+        return
+    _print_policy(found)
+
+
+@policy_app.command("set")
+@one_line_errors
+def policy_set(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="The policy in YAML (a gate per target status)."),
+    name: str | None = typer.Argument(None, help="A model (else the project's policy)."),
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Set the status policy of the project, or of one model (project admins)."""
+    with client(ctx) as c:
+        found = c.models.set_policy(file.read_text(), name, project=project)
+    if as_json:
+        print_json(found.as_dict())
+        return
+    _print_policy(found)

@@ -82,6 +82,7 @@ def hydrate_versions(conn: Connection, rows: Sequence[Any]) -> list[ModelVersion
             created_by=r.created_by,
             created_at=r.created_at,
             aliases=aliases.get(r.id, []),
+            status=r.status,
         )
         for r in rows
     ]

@@ -9,7 +9,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from modelyard.registry.entities import AliasMove, ModelVersion, RegisteredModel
+from modelyard.registry.entities import (
+    AliasMove,
+    ModelCard,
+    ModelVersion,
+    RegisteredModel,
+    TransitionRequest,
+)
+from modelyard.registry.policy import ModelPolicy, Policy
 from modelyard.registry.signature import Signature, SignatureDiff
 from modelyard.tracking.entities import TarArchive
 
@@ -109,3 +116,67 @@ class ModelContract(Protocol):
         tags: dict[str, str] | None = None,
     ) -> RegisteredModel:
         """Change a model's description, owners or tags (those given)."""
+
+    def get_card(
+        self,
+        name: str,
+        *,
+        project: str,
+        version: int | None = None,
+        alias: str | None = None,
+    ) -> ModelCard:
+        """A version's model card: what the registry knows and the fields filled in."""
+
+    def set_card_fields(
+        self,
+        name: str,
+        fields: dict[str, str],
+        *,
+        project: str,
+        version: int | None = None,
+        alias: str | None = None,
+    ) -> ModelCard:
+        """Fill in (an empty text: clear) fields of a version's card."""
+
+    def request_transition(
+        self,
+        name: str,
+        *,
+        project: str,
+        to: str,
+        version: int | None = None,
+        alias: str | None = None,
+        comment: str = "",
+    ) -> TransitionRequest:
+        """Ask to move a version to status ``to``, judged by the model's policy."""
+
+    def approve(self, request_id: str, *, comment: str = "") -> TransitionRequest:
+        """Approve an open request (an approver other than its requester)."""
+
+    def reject(self, request_id: str, *, comment: str = "") -> TransitionRequest:
+        """Reject an open request (an approver other than its requester)."""
+
+    def get_request(self, request_id: str) -> TransitionRequest:
+        """One status change request."""
+
+    def list_requests(
+        self,
+        name: str,
+        *,
+        project: str,
+        version: int | None = None,
+        state: str | None = None,
+    ) -> list[TransitionRequest]:
+        """A model's status change requests (of one version, in one state), oldest first."""
+
+    def get_policy(self, *, project: str, name: str | None = None) -> ModelPolicy:
+        """The policy in force for a model (or the project's)."""
+
+    def set_policy(
+        self,
+        policy: Policy | dict[str, Any] | str,
+        *,
+        project: str,
+        name: str | None = None,
+    ) -> ModelPolicy:
+        """Set the policy of a project (or of one model), as project admin."""

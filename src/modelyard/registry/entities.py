@@ -8,7 +8,16 @@ from typing import Any
 
 from modelyard.registry.signature import Signature
 
-__all__ = ["AliasMove", "Evaluation", "ModelVersion", "RegisteredModel"]
+__all__ = [
+    "AliasMove",
+    "Decision",
+    "Evaluation",
+    "ModelCard",
+    "ModelVersion",
+    "RegisteredModel",
+    "RuleCheck",
+    "TransitionRequest",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +64,7 @@ class ModelVersion:
     created_by: str
     created_at: int
     aliases: list[str]
+    status: str = "registered"
 
     @property
     def ref(self) -> str:
@@ -107,6 +117,106 @@ class Evaluation:
     @property
     def ref(self) -> str:
         return f"{self.name}/{self.version}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCard:
+    """A version's model card: what the registry knows about it (its run's parameters and
+    metrics, the latest evaluation's headline metrics, the training data with its digests
+    and profile summary, the code commit, the owners) and the ``fields`` people filled in
+    (``intended_use``, ``limitations``, ``ethical_considerations``, ``license`` and any
+    other). :mod:`modelyard.registry.cards` renders it as Markdown and HTML."""
+
+    project: str
+    name: str
+    version: int
+    status: str
+    description: str
+    owners: list[str]
+    aliases: list[str]
+    flavor: str
+    packages: dict[str, str]
+    run_id: str | None
+    code_commit: str | None
+    params: dict[str, str]
+    metrics: dict[str, float | None]
+    datasets: list[dict[str, Any]]
+    evaluation: dict[str, Any] | None
+    fields: dict[str, str]
+    created_by: str
+    created_at: int
+    updated_by: str | None
+    updated_at: int | None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}/{self.version}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCheck:
+    """One rule of a policy gate, judged: what was observed and the bound it had to meet."""
+
+    rule: str
+    passed: bool
+    observed: str
+    bound: str
+
+    def describe(self) -> str:
+        return f"{self.rule}: observed {self.observed}, bound {self.bound}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """An approval or a rejection of a status change, by an approver, with a comment."""
+
+    decided_by: str
+    decision: str
+    comment: str
+    decided_at: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionRequest:
+    """A request to move a version from ``from_status`` to ``to_status``. ``state``:
+    ``open`` (waiting for approvals or for a rule to pass), ``applied`` (the status
+    changed), ``rejected`` (by an approver) or ``refused`` (a rule failed when it was
+    made). ``checks``: the policy's rules as last judged."""
+
+    id: str
+    project: str
+    name: str
+    version: int
+    from_status: str
+    to_status: str
+    comment: str
+    state: str
+    approvals_needed: int
+    checks: list[RuleCheck]
+    decisions: list[Decision]
+    requested_by: str
+    requested_at: int
+    closed_at: int | None
+
+    @property
+    def approvals(self) -> int:
+        return sum(1 for d in self.decisions if d.decision == "approve")
+
+    @property
+    def failures(self) -> list[RuleCheck]:
+        return [c for c in self.checks if not c.passed]
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -47,6 +47,7 @@ from modelyard.errors import Conflict, InvalidInput, NotFound
 from modelyard.governance.identity import Actor
 from modelyard.governance.roles import Role, missing_project
 from modelyard.lineage.edges import DATASET_VERSION, INPUT, MODEL_VERSION, OUTPUT, RUN, Lineage
+from modelyard.registry import _lifecycle
 from modelyard.registry._evaluations import (
     check_report,
     evaluation_select,
@@ -60,13 +61,23 @@ from modelyard.registry._rows import (
     model_row,
     version_select,
 )
-from modelyard.registry.entities import AliasMove, Evaluation, ModelVersion, RegisteredModel
+from modelyard.registry.cards import build_card, check_fields, filled_fields, merge_fields
+from modelyard.registry.entities import (
+    AliasMove,
+    Evaluation,
+    ModelCard,
+    ModelVersion,
+    RegisteredModel,
+    TransitionRequest,
+)
 from modelyard.registry.flavors import FLAVORS, check_code_format
+from modelyard.registry.policy import ModelPolicy, Policy
 from modelyard.registry.signature import Signature, SignatureDiff, compare_signatures
 from modelyard.store import Store
 from modelyard.store.tables import (
     model_alias_moves,
     model_aliases,
+    model_cards,
     model_evaluations,
     model_versions,
     projects,
@@ -876,6 +887,145 @@ class ModelService:
         """The same trees: their member blobs are kept too."""
         with self.store.read() as conn:
             return set(conn.execute(select(model_versions.c.tree_digest)).scalars())
+
+    # -- model cards ----------------------------------------------------------------------
+
+    def get_card(
+        self,
+        name: str,
+        *,
+        project: str,
+        version: int | None = None,
+        alias: str | None = None,
+    ) -> ModelCard:
+        """A version's model card (by number, alias, or the newest): what the registry
+        knows about it and the fields people filled in."""
+        found = self.get_version(name, project=project, version=version, alias=alias)
+        params = self.tracking.get_run(found.run_id).params if found.run_id else {}
+        with self.store.read() as conn:
+            model = self._model(conn, project, name)
+            return build_card(conn, self.blobs, found, model, dict(params))
+
+    def set_card_fields(
+        self,
+        name: str,
+        fields: dict[str, str],
+        *,
+        project: str,
+        version: int | None = None,
+        alias: str | None = None,
+    ) -> ModelCard:
+        """Fill in (or, with an empty text, clear) fields of a version's card:
+        ``intended_use``, ``limitations``, ``ethical_considerations``, ``license`` or any
+        other snake_case name."""
+        changes = check_fields(fields)
+        found = self.get_version(name, project=project, version=version, alias=alias)
+        with self.store.write() as conn:
+            self._locked(conn, project, name)
+            merged = merge_fields(filled_fields(conn, found.id), changes)
+            conn.execute(
+                self.store.upsert_stmt(
+                    model_cards, ["version_id"], ["fields", "updated_by", "updated_at"]
+                ),
+                {
+                    "version_id": found.id,
+                    "fields": json.dumps(merged, sort_keys=True),
+                    "updated_by": self._who(),
+                    "updated_at": now_ms(),
+                },
+            )
+            self._audit(
+                conn,
+                "model.card_updated",
+                MODEL_VERSION,
+                found.id,
+                f"{project}/{found.ref}: {', '.join(sorted(changes))}",
+            )
+        return self.get_card(name, project=project, version=found.version)
+
+    # -- status through policy gates ------------------------------------------------------
+
+    def request_transition(
+        self,
+        name: str,
+        *,
+        project: str,
+        to: str,
+        version: int | None = None,
+        alias: str | None = None,
+        comment: str = "",
+    ) -> TransitionRequest:
+        """Ask to move a version (by number, alias, or the newest) to status ``to``. The
+        model's policy judges it: a failed rule refuses it (PolicyViolation naming every
+        failed rule, its observed value and its bound; the refused request is kept);
+        with no approvals needed the status changes now; otherwise the request stays open
+        for approvers."""
+        limits.check_text(comment, "comment", limits.DESCRIPTION)
+        found = self.get_version(name, project=project, version=version, alias=alias)
+        return _lifecycle.request_transition(self, found, to, comment)
+
+    def approve(self, request_id: str, *, comment: str = "") -> TransitionRequest:
+        """Approve an open request (an approver other than its requester); the status
+        changes once enough approvals are in and every rule passes."""
+        limits.check_text(comment, "comment", limits.DESCRIPTION)
+        return _lifecycle.decide(self, request_id, _lifecycle.APPROVE, comment)
+
+    def reject(self, request_id: str, *, comment: str = "") -> TransitionRequest:
+        """Reject an open request (an approver other than its requester); it is closed."""
+        limits.check_text(comment, "comment", limits.DESCRIPTION)
+        return _lifecycle.decide(self, request_id, _lifecycle.REJECT, comment)
+
+    def get_request(self, request_id: str) -> TransitionRequest:
+        """One status change request, with its decisions and its rules as last judged."""
+        return _lifecycle.get_request(self, request_id)
+
+    def list_requests(
+        self,
+        name: str,
+        *,
+        project: str,
+        version: int | None = None,
+        state: str | None = None,
+    ) -> list[TransitionRequest]:
+        """A model's status change requests (of one version, in one state), oldest first."""
+        if version is not None:
+            _check_version(version)
+        return _lifecycle.list_requests(self, project, name, version, state)
+
+    def get_policy(self, *, project: str, name: str | None = None) -> ModelPolicy:
+        """The policy in force for model ``name`` (its own, else the project's), or the
+        project's when no name is given."""
+        with self.store.read() as conn:
+            if name is not None:
+                self._model(conn, project, name)
+            else:
+                self._project_visible(conn, project)
+            return _lifecycle.effective_policy(conn, project, name)
+
+    def set_policy(
+        self,
+        policy: Policy | dict[str, Any] | str,
+        *,
+        project: str,
+        name: str | None = None,
+    ) -> ModelPolicy:
+        """Set the policy of a project (or, with ``name``, of one model, which overrides
+        the project's): a :class:`Policy`, its mapping or its YAML (project admins)."""
+        return _lifecycle.set_policy(self, policy, project, name)
+
+    def change_status(
+        self, conn: Connection, version: ModelVersion, to: str, *, reason: str
+    ) -> None:
+        """Move ``version`` from the status it had when read to ``to`` (a legal move) in
+        the caller's write transaction, with its audit event; Conflict if its status
+        changed since. The one way a status changes: an applied request, and retirement."""
+        _lifecycle.change_status(conn, self.access, version, to, reason)
+
+    def _project_visible(self, conn: Connection, project: str) -> None:
+        validate_name(project, "project")
+        if conn.execute(select(projects.c.id).where(projects.c.name == project)).first() is None:
+            raise missing_project(project)
+        self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
 
 
 def _metrics(run: Run | None) -> dict[str, float | None]:

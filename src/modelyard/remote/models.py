@@ -34,7 +34,16 @@ from modelyard.artifacts import safe_join
 from modelyard.artifacts._tar import VERSION_RECORD, read_tar, tar_directory, write_verified
 from modelyard.artifacts._trees import TreeEntry, encode_manifest
 from modelyard.errors import CorruptBlob, InvalidInput
-from modelyard.registry.entities import AliasMove, ModelVersion, RegisteredModel
+from modelyard.registry.entities import (
+    AliasMove,
+    Decision,
+    ModelCard,
+    ModelVersion,
+    RegisteredModel,
+    RuleCheck,
+    TransitionRequest,
+)
+from modelyard.registry.policy import ModelPolicy, Policy
 from modelyard.registry.signature import Signature, SignatureDiff
 from modelyard.remote._http import Content, HttpSession, entity
 from modelyard.tracking.entities import TarArchive
@@ -254,6 +263,96 @@ class RemoteModels:
         found: int | None = self.http.call("GET", path, params={"at": at}).json()["version"]
         return found
 
+    # -- model cards ------------------------------------------------------------------------
+
+    def get_card(
+        self,
+        name: str,
+        *,
+        project: str,
+        version: int | None = None,
+        alias: str | None = None,
+    ) -> ModelCard:
+        """A version's model card: what the registry knows and the fields filled in."""
+        path = f"{_version_path(project, name, version, alias)}/card"
+        return entity(ModelCard, self.http.call("GET", path).json())
+
+    def set_card_fields(
+        self,
+        name: str,
+        fields: dict[str, str],
+        *,
+        project: str,
+        version: int | None = None,
+        alias: str | None = None,
+    ) -> ModelCard:
+        """Fill in (an empty text: clear) fields of a version's card."""
+        path = f"{_version_path(project, name, version, alias)}/card"
+        answer = self.http.call("PUT", path, json_body={"fields": fields})
+        return entity(ModelCard, answer.json())
+
+    # -- status through policy gates --------------------------------------------------------
+
+    def request_transition(
+        self,
+        name: str,
+        *,
+        project: str,
+        to: str,
+        version: int | None = None,
+        alias: str | None = None,
+        comment: str = "",
+    ) -> TransitionRequest:
+        """Ask to move a version to status ``to``, judged by the model's policy."""
+        path = f"{_version_path(project, name, version, alias)}/requests"
+        body = {"to": to, "comment": comment}
+        return _request(self.http.call("POST", path, json_body=body).json())
+
+    def approve(self, request_id: str, *, comment: str = "") -> TransitionRequest:
+        """Approve an open request (an approver other than its requester)."""
+        path = f"{_request_path(request_id)}/approve"
+        return _request(self.http.call("POST", path, json_body={"comment": comment}).json())
+
+    def reject(self, request_id: str, *, comment: str = "") -> TransitionRequest:
+        """Reject an open request (an approver other than its requester)."""
+        path = f"{_request_path(request_id)}/reject"
+        return _request(self.http.call("POST", path, json_body={"comment": comment}).json())
+
+    def get_request(self, request_id: str) -> TransitionRequest:
+        """One status change request."""
+        return _request(self.http.call("GET", _request_path(request_id)).json())
+
+    def list_requests(
+        self,
+        name: str,
+        *,
+        project: str,
+        version: int | None = None,
+        state: str | None = None,
+    ) -> list[TransitionRequest]:
+        """A model's status change requests (of one version, in one state), oldest first."""
+        params = {k: v for k, v in (("version", version), ("state", state)) if v is not None}
+        path = f"{_model_path(project, name)}/requests"
+        return [_request(item) for item in self.http.all_pages(path, params)]
+
+    def get_policy(self, *, project: str, name: str | None = None) -> ModelPolicy:
+        """The policy in force for a model (or the project's)."""
+        path, params = _policy_path(project, name)
+        return _policy(self.http.call("GET", path, params=params).json())
+
+    def set_policy(
+        self,
+        policy: Policy | dict[str, Any] | str,
+        *,
+        project: str,
+        name: str | None = None,
+    ) -> ModelPolicy:
+        """Set the policy of a project (or of one model), as project admin."""
+        source = policy if isinstance(policy, str) else Policy.parse(policy).to_yaml()
+        path, params = _policy_path(project, name)
+        answer = self.http.call("PUT", path, params=params, json_body={"source": source})
+        return _policy(answer.json())
+
 
 def _list(owners: Sequence[str] | None) -> Any:
     """Owners as a JSON list (anything else goes as it is, for the server to refuse)."""
@@ -312,3 +411,43 @@ def _version(data: dict[str, Any]) -> ModelVersion:
 
 def _move(data: dict[str, Any]) -> AliasMove:
     return entity(AliasMove, data)
+
+
+def _version_path(project: str, name: str, version: int | None, alias: str | None) -> str:
+    """The path of a version by number, alias or (neither) the newest."""
+    if version is not None and alias is not None:
+        raise InvalidInput("give a version or an alias, not both", field="version")
+    if version is not None:
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise InvalidInput(
+                f"version must be a positive integer; got {version!r}", field="version"
+            )
+        ref = str(version)
+    else:
+        ref = validate_name(alias, "alias") if alias is not None else "latest"
+    return f"{_model_path(project, name)}/versions/{_segment(ref)}"
+
+
+def _request_path(request_id: str) -> str:
+    if not isinstance(request_id, str) or not request_id:
+        raise InvalidInput("request_id must be a request's id", field="request_id")
+    return f"/model-requests/{_segment(request_id)}"
+
+
+def _policy_path(project: str, name: str | None) -> tuple[str, dict[str, Any]]:
+    validate_name(project, "project")
+    params = {"model": validate_name(name, "name")} if name is not None else {}
+    return f"/projects/{_segment(project)}/model-policy", params
+
+
+def _request(data: dict[str, Any]) -> TransitionRequest:
+    return entity(
+        TransitionRequest,
+        data,
+        checks=[entity(RuleCheck, c) for c in data["checks"]],
+        decisions=[entity(Decision, d) for d in data["decisions"]],
+    )
+
+
+def _policy(data: dict[str, Any]) -> ModelPolicy:
+    return entity(ModelPolicy, data, policy=Policy.from_dict(data["policy"]))

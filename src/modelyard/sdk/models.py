@@ -11,6 +11,7 @@ its digest first) and hands them to the flavor.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -21,7 +22,15 @@ from modelyard.errors import InvalidInput
 
 if TYPE_CHECKING:
     from modelyard.registry.contract import ModelContract
-    from modelyard.registry.entities import AliasMove, Evaluation, ModelVersion, RegisteredModel
+    from modelyard.registry.entities import (
+        AliasMove,
+        Evaluation,
+        ModelCard,
+        ModelVersion,
+        RegisteredModel,
+        TransitionRequest,
+    )
+    from modelyard.registry.policy import ModelPolicy, Policy
     from modelyard.registry.service import ModelService
     from modelyard.registry.signature import Signature, SignatureDiff
     from modelyard.sdk.client import Client
@@ -314,6 +323,162 @@ class Models:
     ) -> SignatureDiff:
         """How version ``after``'s signature differs from version ``before``'s."""
         return self.service.compare(name, before, after, project=self._project(project))
+
+    # -- model cards ----------------------------------------------------------------------
+
+    def card(
+        self,
+        name: str,
+        version: int | None = None,
+        alias: str | None = None,
+        *,
+        project: str | None = None,
+    ) -> ModelCard:
+        """A version's model card (``name@alias``, ``name/3``, or the number apart):
+        what the registry knows about it and the fields people filled in."""
+        name, version, alias = _split(name, version, alias)
+        return self.service.get_card(
+            name, project=self._project(project), version=version, alias=alias
+        )
+
+    def set_card_fields(
+        self,
+        name: str,
+        version: int | None = None,
+        *,
+        alias: str | None = None,
+        project: str | None = None,
+        **fields: str,
+    ) -> ModelCard:
+        """Fill in fields of a version's card (``intended_use=``, ``limitations=``,
+        ``ethical_considerations=``, ``license=`` or any other snake_case name; an empty
+        text clears one)."""
+        name, version, alias = _split(name, version, alias)
+        return self.service.set_card_fields(
+            name, fields, project=self._project(project), version=version, alias=alias
+        )
+
+    @staticmethod
+    def card_markdown(card: ModelCard) -> str:
+        """The card as Markdown (every text escaped)."""
+        from modelyard.registry.cards import render_markdown
+
+        return render_markdown(card)
+
+    @staticmethod
+    def card_html(card: ModelCard) -> str:
+        """The card as one self-contained HTML page (no script, no external address)."""
+        from modelyard.registry.cards import render_html
+
+        return render_html(card)
+
+    # -- status through policy gates ------------------------------------------------------
+
+    def request(
+        self,
+        name: str,
+        version: int | None = None,
+        *,
+        to: str,
+        comment: str = "",
+        alias: str | None = None,
+        project: str | None = None,
+    ) -> TransitionRequest:
+        """Ask to move a version to status ``to``; the model's policy judges it (a failed
+        rule: PolicyViolation naming each)."""
+        name, version, alias = _split(name, version, alias)
+        return self.service.request_transition(
+            name,
+            project=self._project(project),
+            to=to,
+            version=version,
+            alias=alias,
+            comment=comment,
+        )
+
+    def approve(
+        self,
+        name: str,
+        version: int | None = None,
+        *,
+        comment: str = "",
+        project: str | None = None,
+    ) -> TransitionRequest:
+        """Approve the open request of a version (or the request whose id ``name`` is)."""
+        return self.service.approve(self._open_request(name, version, project), comment=comment)
+
+    def reject(
+        self,
+        name: str,
+        version: int | None = None,
+        *,
+        comment: str = "",
+        project: str | None = None,
+    ) -> TransitionRequest:
+        """Reject the open request of a version (or the request whose id ``name`` is)."""
+        return self.service.reject(self._open_request(name, version, project), comment=comment)
+
+    def _open_request(self, name: str, version: int | None, project: str | None) -> str:
+        """A request id as it is, else the id of the open request of the version named."""
+        if version is None and _REQUEST_ID.match(name):
+            return name
+        name, version, alias = _split(name, version, alias=None)
+        found = self.service.get_version(
+            name, project=self._project(project), version=version, alias=alias
+        )
+        pending = self.service.list_requests(
+            found.name, project=found.project, version=found.version, state="open"
+        )
+        if not pending:
+            from modelyard.errors import NotFound
+
+            raise NotFound(
+                f"model version {found.project}/{found.ref} has no open status change request",
+                field="version",
+            )
+        return pending[0].id
+
+    def requests(
+        self,
+        name: str,
+        version: int | None = None,
+        *,
+        state: str | None = None,
+        project: str | None = None,
+    ) -> list[TransitionRequest]:
+        """A model's status change requests (of one version, in one state), oldest first."""
+        return self.service.list_requests(
+            name, project=self._project(project), version=version, state=state
+        )
+
+    def policy(self, name: str | None = None, *, project: str | None = None) -> ModelPolicy:
+        """The status policy in force for model ``name`` (or the project's)."""
+        return self.service.get_policy(project=self._project(project), name=name)
+
+    def set_policy(
+        self,
+        policy: Policy | dict[str, Any] | str | Path,
+        name: str | None = None,
+        *,
+        project: str | None = None,
+    ) -> ModelPolicy:
+        """Set the status policy of the project (or of model ``name``): a Policy, its
+        mapping, YAML text, or the Path of a YAML file (project admins)."""
+        if isinstance(policy, Path):
+            policy = policy.read_text()
+        return self.service.set_policy(policy, project=self._project(project), name=name)
+
+
+_REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _split(name: str, version: int | None, alias: str | None) -> tuple[str, int | None, str | None]:
+    """A reference (``name@alias``, ``name/3``) taken apart, or the parts as given."""
+    if version is None and alias is None and ("@" in name or "/" in name):
+        from modelyard.registry.service import parse_ref
+
+        return parse_ref(name)
+    return name, version, alias
 
 
 def _inputs(version: ModelVersion) -> list[str] | None:

@@ -508,6 +508,7 @@ model_versions = Table(
     Column("description", Text, nullable=False, default=""),
     Column("created_by", String(255), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False, server_default="registered"),
     UniqueConstraint("model_id", "version"),
     UniqueConstraint("model_id", "tree_digest"),
     Index(None, "run_id"),
@@ -581,4 +582,92 @@ model_evaluations = Table(
     Column("created_by", String(255), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Index(None, "version_id", "created_at"),
+)
+
+# -- model cards, status changes through policy gates, alerts (migration 0013) ----------
+# A version's card holds the fields people fill in (JSON: intended use, limitations, ...);
+# the rest of a card is generated from what the registry knows. A policy is YAML text per
+# project (``model`` = "") or per model, kept with its parsed form. A status change is a
+# request (its rules' results as JSON) with the approvals and rejections decided on it.
+
+model_cards = Table(
+    "model_cards",
+    metadata,
+    Column(
+        "version_id",
+        String(32),
+        ForeignKey("model_versions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("fields", Text, nullable=False),
+    Column("updated_by", String(255), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+model_policies = Table(
+    "model_policies",
+    metadata,
+    Column(
+        "project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("model", String(128), primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("spec", Text, nullable=False),
+    Column("updated_by", String(255), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+model_transition_requests = Table(
+    "model_transition_requests",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column(
+        "version_id",
+        String(32),
+        ForeignKey("model_versions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("from_status", String(16), nullable=False),
+    Column("to_status", String(16), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("approvals_needed", Integer, nullable=False),
+    Column("checks", Text, nullable=False),
+    Column("requested_by", String(255), nullable=False),
+    Column("requested_at", BigInteger, nullable=False),
+    Column("closed_at", BigInteger, nullable=True),
+    Index(None, "version_id", "state"),
+)
+
+model_transition_decisions = Table(
+    "model_transition_decisions",
+    metadata,
+    Column(
+        "request_id",
+        String(32),
+        ForeignKey("model_transition_requests.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("decided_by", String(255), primary_key=True),
+    Column("decision", String(16), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("decided_at", BigInteger, nullable=False),
+)
+
+# An alert on a subject (a model, a model version, later a deployment), raised by a
+# monitor; the monitoring issue raises them and extends this table. The status gate reads
+# the open critical ones.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("subject_kind", String(32), nullable=False),
+    Column("subject_id", String(64), nullable=False),
+    Column("monitor", String(128), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("opened_at", BigInteger, nullable=False),
+    Column("resolved_at", BigInteger, nullable=True),
+    Index(None, "subject_kind", "subject_id", "status"),
 )

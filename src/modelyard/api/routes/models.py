@@ -25,7 +25,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 
 from modelyard import limits
 from modelyard.api._pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, page
@@ -38,18 +38,27 @@ from modelyard.api.schemas.models import (
     AliasMovePage,
     AliasMovePublic,
     AliasSet,
+    CardFields,
+    DecisionCreate,
+    ModelCardPublic,
     ModelCreate,
     ModelPage,
     ModelPublic,
     ModelUpdate,
     ModelVersionPage,
     ModelVersionPublic,
+    PolicyPublic,
+    PolicySet,
     RegisterCheck,
     SignatureDiffPublic,
+    TransitionCreate,
+    TransitionRequestPage,
+    TransitionRequestPublic,
 )
 from modelyard.artifacts._tar import VERSION_RECORD
 from modelyard.errors import InvalidInput
-from modelyard.registry.entities import ModelVersion
+from modelyard.registry.cards import render_html, render_markdown
+from modelyard.registry.entities import ModelVersion, TransitionRequest
 from modelyard.registry.service import ModelService
 from modelyard.tracking.entities import TarArchive
 
@@ -294,7 +303,137 @@ def history(
     )
 
 
+# -- model cards ----------------------------------------------------------------------------
+
+
+@router.get(
+    "/{name}/versions/{ref}/card",
+    response_model=None,
+    responses={
+        200: {
+            "model": ModelCardPublic,
+            "content": {"text/markdown": {}, "text/html": {}},
+            "description": "The card as JSON, Markdown or a self-contained HTML page.",
+        }
+    },
+)
+def get_card(
+    project: str,
+    name: str,
+    ref: Ref,
+    models: Models,
+    format: Annotated[
+        str, Query(pattern="^(json|md|html)$", description="json, md (Markdown) or html.")
+    ] = "json",
+) -> ModelCardPublic | Response:
+    """A version's model card: what the registry knows (run, data, evaluation, lineage,
+    owners) and the fields people filled in."""
+    found = _get(models, project, name, ref)
+    card = models.get_card(name, project=project, version=found.version)
+    if format == "md":
+        return PlainTextResponse(render_markdown(card), media_type="text/markdown")
+    if format == "html":
+        return HTMLResponse(render_html(card))
+    return ModelCardPublic.model_validate(card)
+
+
+@router.put("/{name}/versions/{ref}/card", response_model=ModelCardPublic)
+def set_card_fields(
+    project: str, name: str, ref: Ref, body: CardFields, models: Models
+) -> ModelCardPublic:
+    """Fill in (an empty text: clear) fields of a version's card (contributors)."""
+    found = _get(models, project, name, ref)
+    card = models.set_card_fields(name, body.fields, project=project, version=found.version)
+    return ModelCardPublic.model_validate(card)
+
+
+# -- status through policy gates --------------------------------------------------------------
+
+
+@router.post(
+    "/{name}/versions/{ref}/requests", status_code=201, response_model=TransitionRequestPublic
+)
+def request_transition(
+    project: str, name: str, ref: Ref, body: TransitionCreate, models: Models
+) -> TransitionRequestPublic:
+    """Ask to move the version to status ``to`` (contributors): a failed rule of the
+    model's policy is 409 (``policy_violation``) naming every failed rule; with no
+    approvals needed the status changes now, else the request stays open."""
+    found = _get(models, project, name, ref)
+    request = models.request_transition(
+        name, project=project, to=body.to, version=found.version, comment=body.comment
+    )
+    return _request(request)
+
+
+@router.get("/{name}/requests", response_model=TransitionRequestPage)
+def list_requests(
+    project: str,
+    name: str,
+    models: Models,
+    version: Annotated[
+        int | None, Query(ge=1, le=limits.INTEGER, description="Only this version's.")
+    ] = None,
+    state: Annotated[
+        str | None, Query(description="Only those open, applied, rejected or refused.")
+    ] = None,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+) -> TransitionRequestPage:
+    """The model's status change requests, oldest first."""
+    found = models.list_requests(name, project=project, version=version, state=state)
+    items, next_cursor = page(found, limit, cursor, "model-requests", project, name, version, state)
+    return TransitionRequestPage(items=[_request(r) for r in items], next_cursor=next_cursor)
+
+
+@versions_router.get("/model-requests/{request_id}", response_model=TransitionRequestPublic)
+def get_request(request_id: str, models: Models) -> TransitionRequestPublic:
+    """One status change request, with its decisions and its rules as last judged."""
+    return _request(models.get_request(request_id))
+
+
+@versions_router.post(
+    "/model-requests/{request_id}/approve", response_model=TransitionRequestPublic
+)
+def approve(request_id: str, body: DecisionCreate, models: Models) -> TransitionRequestPublic:
+    """Approve an open request (approvers other than its requester); the status changes
+    once enough approvals are in and every rule passes."""
+    return _request(models.approve(request_id, comment=body.comment))
+
+
+@versions_router.post("/model-requests/{request_id}/reject", response_model=TransitionRequestPublic)
+def reject(request_id: str, body: DecisionCreate, models: Models) -> TransitionRequestPublic:
+    """Reject an open request (approvers other than its requester)."""
+    return _request(models.reject(request_id, comment=body.comment))
+
+
+PolicyModel = Annotated[
+    ShortText | None, Query(description="A model's own policy (else the project's).")
+]
+
+
+@versions_router.get("/projects/{project}/model-policy", response_model=PolicyPublic)
+def get_policy(project: str, models: Models, model: PolicyModel = None) -> PolicyPublic:
+    """The status policy in force for a model (its own, else the project's), or the
+    project's (viewers)."""
+    return PolicyPublic.model_validate(models.get_policy(project=project, name=model).as_dict())
+
+
+@versions_router.put("/projects/{project}/model-policy", response_model=PolicyPublic)
+def set_policy(
+    project: str, body: PolicySet, models: Models, model: PolicyModel = None
+) -> PolicyPublic:
+    """Set the status policy of the project, or of one model (project admins); YAML with a
+    gate per target status."""
+    found = models.set_policy(body.source, project=project, name=model)
+    return PolicyPublic.model_validate(found.as_dict())
+
+
 # -- helpers --------------------------------------------------------------------------------
+
+
+def _request(request: TransitionRequest) -> TransitionRequestPublic:
+    return TransitionRequestPublic.model_validate(request.as_dict())
 
 
 def _get(models: ModelService, project: str, name: str, ref: str) -> ModelVersion:

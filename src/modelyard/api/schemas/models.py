@@ -15,14 +15,22 @@ __all__ = [
     "AliasMovePage",
     "AliasMovePublic",
     "AliasSet",
+    "CardFields",
+    "DecisionCreate",
+    "ModelCardPublic",
     "ModelCreate",
     "ModelPage",
     "ModelPublic",
     "ModelUpdate",
     "ModelVersionPage",
     "ModelVersionPublic",
+    "PolicyPublic",
+    "PolicySet",
     "RegisterCheck",
     "SignatureDiffPublic",
+    "TransitionCreate",
+    "TransitionRequestPage",
+    "TransitionRequestPublic",
 ]
 
 TagKey = Annotated[Text, Field(json_schema_extra={"maxLength": limits.KEY})]
@@ -84,6 +92,7 @@ class ModelVersionPublic(Public):
     created_by: str
     created_at: int
     aliases: list[str]
+    status: str = Field(description="registered, staging, production, archived or retired (final).")
 
 
 class ModelVersionPage(Public):
@@ -131,3 +140,101 @@ class SignatureDiffPublic(Public):
     outputs_added: list[str]
     outputs_removed: list[str]
     outputs_retyped: list[tuple[str, str, str]]
+
+
+class ModelCardPublic(Public):
+    """A version's model card (``?format=md`` or ``html`` renders it)."""
+
+    project: str
+    name: str
+    version: int
+    status: str
+    description: str
+    owners: list[str]
+    aliases: list[str]
+    flavor: str
+    packages: dict[str, str]
+    run_id: str | None
+    code_commit: str | None
+    params: dict[str, str] = Field(description="Its run's parameters.")
+    metrics: dict[str, float | None] = Field(description="Its run's metrics when registered.")
+    datasets: list[dict[str, Any]] = Field(
+        description="The training dataset versions: digest, rows, columns, profile summary."
+    )
+    evaluation: dict[str, Any] | None = Field(description="The latest evaluation's headline.")
+    fields: dict[str, str] = Field(description="The fields people filled in.")
+    created_by: str
+    created_at: int
+    updated_by: str | None
+    updated_at: int | None
+
+
+class CardFields(BaseModel):
+    """The model service checks the names and texts (its refusal names the field)."""
+
+    fields: dict[str, Any] = Field(
+        description="Card fields to set, at most 50 (intended_use, limitations, "
+        "ethical_considerations, license or any snake_case name of at most 64 characters) "
+        f"to text of at most {limits.DESCRIPTION} characters; an empty text clears one."
+    )
+
+
+class TransitionCreate(BaseModel):
+    to: ShortText = Field(description="registered, staging, production, archived or retired.")
+    comment: Description = ""
+
+
+class DecisionCreate(BaseModel):
+    comment: Description = ""
+
+
+class RuleCheckPublic(Public):
+    rule: str
+    passed: bool
+    observed: str
+    bound: str
+
+
+class DecisionPublic(Public):
+    decided_by: str
+    decision: str = Field(description="approve or reject.")
+    comment: str
+    decided_at: int
+
+
+class TransitionRequestPublic(Public):
+    id: str
+    project: str
+    name: str
+    version: int
+    from_status: str
+    to_status: str
+    comment: str
+    state: str = Field(description="open, applied, rejected or refused.")
+    approvals_needed: int
+    checks: list[RuleCheckPublic] = Field(description="The policy's rules as last judged.")
+    decisions: list[DecisionPublic]
+    requested_by: str
+    requested_at: int
+    closed_at: int | None
+
+
+class TransitionRequestPage(Public):
+    items: list[TransitionRequestPublic]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+class PolicySet(BaseModel):
+    source: Annotated[Text, Field(json_schema_extra={"maxLength": limits.MODEL_JSON})] = Field(
+        description="The policy in YAML."
+    )
+
+
+class PolicyPublic(Public):
+    project: str
+    model: str | None
+    scope: str = Field(description="model, project, or none (no policy set).")
+    policy: dict[str, Any]
+    source: str = Field(description="The YAML as it was set.")
+    updated_by: str | None
+    updated_at: int | None
