@@ -1,7 +1,11 @@
 """The PyTorch flavors.
 
 ``torch_export``: a :class:`torch.export.ExportedProgram`, saved with ``torch.export.save``
-(a serialized graph and its weights; loading runs no code of the model's).
+(a serialized graph and its weights). It is a code-running format all the same: a crafted
+archive runs code in ``torch.export.load`` (torch 2.14 unpickles sample inputs that its
+safe unpickler refuses with ``weights_only=False``, unpickles weights and constants marked
+as pickled and "opaque" objects with ``pickle.loads``, and parses symbolic shapes with
+``sympy.sympify``, which evaluates Python), so it is allowed only where code formats are.
 
 ``pytorch``: an ``nn.Module``, saved as its weights in safetensors (tensors only) plus the
 code that builds it: the source of the module that defines its class (its top-level
@@ -78,7 +82,7 @@ class TorchExportFlavor:
     """``torch.export`` programs."""
 
     name = "torch_export"
-    runs_code = False
+    runs_code = True  # torch.export.load unpickles and evaluates parts of the archive
     priority = 20
 
     def handles(self, model: object) -> bool:

@@ -9,8 +9,8 @@ group ``modelyard.flavors``::
     xgboost = "modelyard_xgboost:FLAVOR"
 
 A flavor says whether its files can run code when they are loaded (``runs_code``: pickle
-and packaged source code can, skops, native booster files, ONNX, safetensors and exported
-programs cannot); such a flavor is refused unless both the installation's setting
+packaged source code and torch.export archives can; skops, native booster files and ONNX
+cannot); such a flavor is refused unless both the installation's setting
 ``registry.allow_code_formats`` and the project's setting of the same name allow it
 (:func:`check_code_format`). It names the packages its files need; their versions are
 recorded with the version and compared at load (:func:`check_packages`). A flavor may
