@@ -37,7 +37,7 @@ PROJECT = "project"
 #: The settings a project has, each capped by the installation's setting of the same name.
 PROJECT_SETTINGS = {
     "registry.allow_code_formats": "whether models of this project may be registered and "
-    "loaded in formats that run code when loaded (pickle, packaged source code)",
+    "loaded in formats that run code when loaded (pickle, packaged source, torch.export)",
 }
 
 

@@ -375,8 +375,8 @@ def _code_sources(code_paths: Sequence[str | Path], flavor: Flavor) -> list[Path
     sources = [Path(p) for p in code_paths]
     if sources and not flavor.runs_code:
         raise InvalidInput(
-            f"code_paths is for flavors whose format runs code (python_function, pytorch); the "
-            f"{flavor.name} flavor loads no code",
+            "code_paths is for flavors whose format runs code (python_function, pytorch, "
+            f"torch_export); the {flavor.name} flavor loads no code",
             field="code_paths",
         )
     names: set[str] = set()
