@@ -95,7 +95,13 @@ class Services:
     def projects(self) -> ProjectService:
         with self._lock:
             if self._projects is None:
-                self._projects = ProjectService(self.store, self.access)
+                self._projects = ProjectService(
+                    self.store,
+                    self.access,
+                    installation={
+                        "registry.allow_code_formats": self.settings.registry.allow_code_formats
+                    },
+                )
             return self._projects
 
     @property

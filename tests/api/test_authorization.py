@@ -148,6 +148,7 @@ def _url(world: World, path: str) -> str:
         .replace("{alias}", "prod")
         .replace("{version_id}", world.version_id)
         .replace("{report_id}", world.report_id)
+        .replace("{key}", "registry.allow_code_formats")
     )
 
 
@@ -159,6 +160,7 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/projects"): {"name": "fresh"},
         ("PUT", "/projects/{name}/members/{username}"): {"role": "viewer"},
+        ("PUT", "/projects/{name}/settings/{key}"): {"value": False},
         ("POST", "/runs"): {"project": "p"},
         ("POST", "/runs/{run_id}/end"): {"status": "finished"},
         ("POST", "/runs/search"): {"project": "p"},

@@ -47,6 +47,7 @@ from modelyard.errors import Conflict, InvalidInput, NotFound
 from modelyard.governance.identity import Actor
 from modelyard.governance.roles import Role, missing_project
 from modelyard.lineage.edges import DATASET_VERSION, INPUT, MODEL_VERSION, OUTPUT, RUN, Lineage
+from modelyard.projects.service import project_setting
 from modelyard.registry import _lifecycle
 from modelyard.registry._evaluations import (
     check_report,
@@ -70,9 +71,15 @@ from modelyard.registry.entities import (
     RegisteredModel,
     TransitionRequest,
 )
-from modelyard.registry.flavors import FLAVORS, check_code_format
+from modelyard.registry.flavors import CODE_FORMATS_SETTING, FLAVORS, check_code_format
 from modelyard.registry.policy import ModelPolicy, Policy
-from modelyard.registry.signature import Signature, SignatureDiff, compare_signatures
+from modelyard.registry.signature import (
+    Signature,
+    SignatureDiff,
+    check_example,
+    compare_signatures,
+    example_schema,
+)
 from modelyard.store import Store
 from modelyard.store.tables import (
     model_alias_moves,
@@ -367,10 +374,17 @@ class ModelService:
         before it saves the model; :meth:`register` asks again)."""
         validate_name(name, "name")
         validate_name(project, "project")
-        check_code_format(FLAVORS.get(flavor), self.allow_code_formats, "registering")
+        chosen = FLAVORS.get(flavor)
         with self.store.read() as conn:
             if conn.execute(select(projects.c.id).where(projects.c.name == project)).first():
                 self._require(conn, project, Role.CONTRIBUTOR)
+            check_code_format(
+                chosen,
+                installation=self.allow_code_formats,
+                project=project_setting(conn, project, CODE_FORMATS_SETTING),
+                name=project,
+                doing="registering",
+            )
             if run_id is not None:
                 self._run_in(conn, run_id, project)
 
@@ -439,9 +453,12 @@ class ModelService:
         run = self.tracking.get_run(run_id) if run_id is not None else None
         tree = self._put_files(files if isinstance(files, TarArchive) else folder)
         if input_example is not None:  # a path of the stored tree: never "..", never absolute
-            stored = {e.path for e in self.blobs.read_tree(tree.digest)}
+            stored = {e.path: e.digest for e in self.blobs.read_tree(tree.digest)}
             if input_example not in stored:
                 raise _no_example(input_example)
+            if signature is not None:
+                data = self.blobs.get_bytes(stored[input_example])
+                check_example(signature, example_schema(data, input_example), stored=True)
         with self.store.write() as conn:
             self._require(conn, project, Role.CONTRIBUTOR)
             if run_id is not None:
