@@ -5,8 +5,10 @@ rule leases each delivery to one worker."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -230,3 +232,26 @@ def test_webhooks_are_listed_deleted_and_checked(
         hooks.deliveries("lab", status="lost")
     with pytest.raises(InvalidInput):
         hooks.deliveries("lab", limit=0)
+
+
+def test_workers_claiming_at_once_never_hold_the_same_delivery(
+    client: Client, hooks: WebhookService
+) -> None:
+    client.create_project("lab")
+    for _ in range(3):
+        hooks.create("lab", "http://127.0.0.1:9/x", events=["*"])
+    for name in "abcdefgh":
+        _dataset(client, name)  # 8 events, 24 deliveries
+    barrier = threading.Barrier(4)
+
+    def claim(worker: str) -> list[str]:
+        barrier.wait(timeout=30)
+        taken: list[str] = []
+        while jobs := hooks.claim(worker=worker, lease_s=60, limit=3):
+            taken += [job.delivery_id for job in jobs]
+        return taken
+
+    with ThreadPoolExecutor(4) as pool:
+        claimed = list(pool.map(claim, ["w1", "w2", "w3", "w4"]))
+    everything = [d for each in claimed for d in each]
+    assert len(everything) == len(set(everything)) == 24

@@ -133,3 +133,14 @@ def test_a_name_that_resolves_to_loopback_at_delivery_is_not_sent_to(
     assert delivery.status == "pending" and delivery.attempts == 1
     assert "resolves to 127.0.0.1, which is loopback" in (delivery.last_error or "")
     assert got.received == []
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["2130706433", "127.1", "0x7f000001", "017700000001", "[::ffff:7f00:1]", "localhost."],
+)
+def test_other_spellings_of_loopback_are_refused(host: str) -> None:
+    """Decimal, short, hexadecimal and octal forms, hex-mapped IPv6 and a trailing dot
+    reach 127.0.0.1 through the system's resolver: each is refused as loopback."""
+    with pytest.raises(InvalidInput, match="loopback"):
+        check_target(f"http://{host}/hook")

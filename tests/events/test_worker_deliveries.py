@@ -99,3 +99,22 @@ def test_a_worker_killed_mid_delivery_loses_nothing(
     assert (
         f"webhook delivery {held.id[:12]} dataset.version_created to {got.url}: delivered" in said
     )
+
+
+def test_a_worker_pass_delivers_what_is_due(
+    settings: Settings, receiver: Callable[..., Receiver]
+) -> None:
+    from modelyard.worker.worker import Worker
+
+    got = receiver()
+    lines: list[str] = []
+    with Client(settings) as client:
+        client.create_project("lab")
+        client.webhooks.create("lab", got.url, events=["*"])
+        client.dataset_service.register("d", pa.table({"x": [1]}), project="lab")
+        with Worker(settings, isolation="inline", log=lines.append) as worker:
+            assert worker.run_once().ran == []  # no schedule: only the delivery
+        [delivery] = client.webhooks.deliveries("lab")
+    assert delivery.status == "delivered"
+    assert got.wait_for(1)[0].headers["Modelyard-Delivery"] == delivery.id
+    assert any(f"webhook delivery {delivery.id[:12]}" in line for line in lines)
