@@ -13,13 +13,15 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from cryptography.fernet import Fernet
 from events_support import hook_settings
 from receiver import Receiver
 
 from modelyard._util import now_ms
-from modelyard.errors import InvalidInput, NotFound
+from modelyard.errors import InvalidInput, NotFound, PermissionDenied
 from modelyard.events.delivery import Deliverer, sign, verify
 from modelyard.events.service import WebhookService
+from modelyard.governance import SYSTEM, Actor, Governance, SecretBox
 from modelyard.sdk.client import Client
 
 
@@ -255,3 +257,52 @@ def test_workers_claiming_at_once_never_hold_the_same_delivery(
         claimed = list(pool.map(claim, ["w1", "w2", "w3", "w4"]))
     everything = [d for each in claimed for d in each]
     assert len(everything) == len(set(everything)) == 24
+
+
+def test_only_a_project_admin_manages_webhooks_and_no_name_is_resolved_for_others(
+    client: Client, hooks: WebhookService
+) -> None:
+    gov = Governance(client.store)
+    client.create_project("lab")
+    users = {
+        name: gov.users.create_service_account(name, actor=SYSTEM)
+        for name in ("vic", "cara", "ada", "eve")
+    }
+    for name, role in [("vic", "viewer"), ("cara", "contributor"), ("ada", "admin")]:
+        gov.roles.grant("lab", name, role, actor=SYSTEM)
+    asked: list[str] = []
+
+    def resolve(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["93.184.215.14"]
+
+    hooks.resolve = resolve
+    url = "https://hooks.example.com/x"
+    for name in ("vic", "cara", "eve"):
+        as_user = hooks.acting_as(Actor.of(users[name].principal()))
+        refused = NotFound if name == "eve" else PermissionDenied
+        with pytest.raises(refused):
+            as_user.create("lab", url, events=["*"])
+        with pytest.raises(refused):
+            as_user.list_webhooks("lab")
+        with pytest.raises(refused):
+            as_user.deliveries("lab")
+    assert asked == []  # nothing was resolved for them
+    ada = hooks.acting_as(Actor.of(users["ada"].principal()))
+    made = ada.create("lab", url, events=["*"])
+    assert made.created_by == "ada" and asked == ["hooks.example.com"]
+    actions = [e.action for e in gov.audit.list_events(actor=SYSTEM, limit=100)]
+    assert "webhook.created" in actions
+
+
+def test_a_secret_no_key_opens_fails_the_attempt_and_is_said(
+    client: Client, hooks: WebhookService
+) -> None:
+    client.create_project("lab")
+    hooks.create("lab", "http://127.0.0.1:9/x", events=["*"])
+    _dataset(client)
+    hooks.secret_box = SecretBox(Fernet.generate_key())  # the server key was replaced
+    assert hooks.claim(worker="w", lease_s=10) == []
+    [delivery] = hooks.deliveries("lab")
+    assert delivery.status == "pending" and delivery.attempts == 1
+    assert "cannot be decrypted" in str(delivery.last_error)

@@ -220,7 +220,10 @@ class Deliverer:
             worker=self.worker, lease_s=self.lease_s, limit=self.batch, project=self.project
         )
         for job in jobs:
-            attempt = send(job, service=self.service, timeout_s=self.timeout_s)
+            try:
+                attempt = send(job, service=self.service, timeout_s=self.timeout_s)
+            except Exception as exc:  # a library's surprise fails this attempt, not the worker
+                attempt = Attempt(False, None, f"{type(exc).__name__}: {exc}")
             status = self.service.record_attempt(
                 job.delivery_id,
                 worker=self.worker,
@@ -232,7 +235,7 @@ class Deliverer:
             if attempt.error:
                 said += f": {attempt.error}"
             if status is None:
-                said += " (not recorded: another worker took it over)"
+                said += " (not recorded: another worker took it over, or it was deleted)"
             elif status == "dead":
                 said += "; no attempt left (dead)"
             self.log(

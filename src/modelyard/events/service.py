@@ -39,7 +39,7 @@ from modelyard.events.targets import Resolver, check_target, system_resolve
 from modelyard.governance.access import Access
 from modelyard.governance.identity import Actor
 from modelyard.governance.roles import Role, missing_project
-from modelyard.governance.secret_box import SecretBox
+from modelyard.governance.secret_box import SecretBox, SecretUnreadable
 from modelyard.store import Store
 from modelyard.store.tables import events, projects, webhook_deliveries, webhooks
 
@@ -90,12 +90,11 @@ def _id(value: object, field: str) -> str:
 
 
 def _limit(limit: object) -> int:
-    bad = isinstance(limit, bool) or not isinstance(limit, int)
-    if bad or not 1 <= limit <= MAX_DELIVERIES:  # type: ignore[operator]
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_DELIVERIES:
         raise InvalidInput(
             f"limit must be an integer from 1 to {MAX_DELIVERIES}; got {limit!r}", field="limit"
         )
-    return limit  # type: ignore[return-value]
+    return limit
 
 
 class WebhookService:
@@ -156,6 +155,8 @@ class WebhookService:
             raise InvalidInput(
                 f"format must be one of {', '.join(FORMATS)}; got {format!r}", field="format"
             )
+        with self.store.read() as conn:  # who may ask, before a name is resolved for them
+            self._project_id(conn, project)
         target = check_target(url, self.allowed_hosts, self.resolve)
         secret = "whsec_" + secrets.token_urlsafe(32)
         sealed = self.secret_box.seal(secret)
@@ -364,24 +365,23 @@ class WebhookService:
                 .where(d.id.in_(taken))
                 .order_by(d.next_attempt_at)
             ).all()
-        return [
-            Job(
-                delivery_id=row.id,
-                attempt=row.attempts,
-                url=row.url,
-                format=row.format,
-                secret=self.secret_box.open(row.secret),
-                event={
-                    "id": row.event_id,
-                    "kind": row.kind,
-                    "project": row.project,
-                    "actor": row.actor,
-                    "created_at": row.created_at,
-                    "payload": json.loads(row.payload),
-                },
-            )
-            for row in rows
-        ]
+        jobs = []
+        for row in rows:
+            try:
+                secret = self.secret_box.open(row.secret)
+            except SecretUnreadable as exc:  # the server key changed: this attempt fails
+                self.record_attempt(row.id, worker=worker, delivered=False, error=exc.message)
+                continue
+            event = {
+                "id": row.event_id,
+                "kind": row.kind,
+                "project": row.project,
+                "actor": row.actor,
+                "created_at": row.created_at,
+                "payload": json.loads(row.payload),
+            }
+            jobs.append(Job(row.id, row.attempts, row.url, row.format, secret, event))
+        return jobs
 
     def record_attempt(
         self,
