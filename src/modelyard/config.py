@@ -335,6 +335,35 @@ class RegistrySettings(BaseModel):
     )
 
 
+class WebhookSettings(BaseModel):
+    allowed_hosts: list[str] = Field(
+        [],
+        description="Host names a webhook may send to whatever addresses they resolve to "
+        "(private, loopback, link-local ...); by default only public addresses are allowed.",
+    )
+    timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Seconds a webhook attempt may take to connect, to send and to be "
+        "answered, each; a worker holds a delivery for three times this.",
+    )
+    max_attempts: int = Field(
+        8, ge=1, le=50, description="Attempts at a delivery before it is dead."
+    )
+    backoff_s: float = Field(
+        10.0,
+        gt=0,
+        description="Wait after the first failed attempt; it doubles after each one, with jitter.",
+    )
+    max_backoff_s: float = Field(
+        3600.0, gt=0, description="The longest wait between two attempts at a delivery."
+    )
+    poll_interval_s: float = Field(
+        2.0, gt=0, description="How often `modelyard worker` looks for deliveries due."
+    )
+
+
 class RaySettings(BaseModel):
     address: str | None = Field(
         None,
@@ -377,6 +406,9 @@ class Settings(BaseSettings):
     )
     registry: RegistrySettings = Field(
         default_factory=RegistrySettings, description="The model registry."
+    )
+    webhooks: WebhookSettings = Field(
+        default_factory=WebhookSettings, description="Webhooks and their deliveries."
     )
 
     @property

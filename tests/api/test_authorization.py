@@ -193,6 +193,10 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
             "pipeline": "some_module:pipeline",
             "cron": "* * * * *",
         },
+        ("POST", "/projects/{project}/webhooks"): {
+            "url": "http://93.184.215.14/hook",
+            "events": ["*"],
+        },
     }
     if (method, path) in bodies:
         kwargs["json"] = bodies[(method, path)]

@@ -11,6 +11,8 @@ import pytest
 
 from modelyard.datasets.contract import DatasetContract
 from modelyard.datasets.service import DatasetService
+from modelyard.events.contract import WebhookContract
+from modelyard.events.service import WebhookService
 from modelyard.lineage.contract import LineageContract
 from modelyard.lineage.service import LineageService
 from modelyard.projects.contract import ProjectContract
@@ -23,6 +25,7 @@ from modelyard.remote.models import RemoteModels
 from modelyard.remote.projects import RemoteProjects
 from modelyard.remote.schedules import RemoteSchedules
 from modelyard.remote.tracking import RemoteTracking
+from modelyard.remote.webhooks import RemoteWebhooks
 from modelyard.schedules.contract import ScheduleContract
 from modelyard.schedules.service import ScheduleService
 from modelyard.tracking.contract import TrackingContract
@@ -75,6 +78,13 @@ CONTRACTS = [
         RemoteSchedules,
         # A worker's: it works where the store is.
         SERVER | {"due", "claim", "take_over", "renew", "record_run", "finish", "with_clock"},
+    ),
+    (
+        WebhookContract,
+        WebhookService,
+        RemoteWebhooks,
+        # A worker's: it delivers where the store is.
+        SERVER | {"claim", "record_attempt", "backoff_ms"},
     ),
 ]
 

@@ -44,6 +44,8 @@ from modelyard._util import new_id, now_ms, validate_name
 from modelyard.datasets.reports import json_bytes
 from modelyard.datasets.service import check_alias
 from modelyard.errors import Conflict, InvalidInput, NotFound
+from modelyard.events import kinds as event_kinds
+from modelyard.events.outbox import emit
 from modelyard.governance.identity import Actor
 from modelyard.governance.roles import Role, missing_project
 from modelyard.lineage.edges import DATASET_VERSION, INPUT, MODEL_VERSION, OUTPUT, RUN, Lineage
@@ -72,7 +74,7 @@ from modelyard.registry.entities import (
     TransitionRequest,
 )
 from modelyard.registry.flavors import CODE_FORMATS_SETTING, FLAVORS, check_code_format
-from modelyard.registry.policy import ModelPolicy, Policy
+from modelyard.registry.policy import RETIRED, ModelPolicy, Policy
 from modelyard.registry.signature import (
     Signature,
     SignatureDiff,
@@ -232,6 +234,11 @@ class ModelService:
     def _who(self) -> str:
         principal = self.access.principal
         return principal.username if principal is not None else self.access.actor.name
+
+    def _emit(self, conn: Connection, project: str, kind: str, payload: dict[str, Any]) -> None:
+        """Write an event (``modelyard.events.kinds``) to the outbox in this transaction:
+        webhooks subscribed to its kind receive it once the change is committed."""
+        emit(conn, project, kind, payload, actor=self._who())
 
     # -- models ---------------------------------------------------------------------------
 
@@ -513,6 +520,20 @@ class ModelService:
                 version_id,
                 f"{project}/{name} version {number}: {flavor}, tree {tree.digest[:16]}",
             )
+            self._emit(
+                conn,
+                project,
+                event_kinds.MODEL_VERSION_CREATED,
+                {
+                    "model": name,
+                    "version": number,
+                    "version_id": version_id,
+                    "flavor": flavor,
+                    "tree_digest": tree.digest,
+                    "run_id": run_id,
+                    "created_by": self._who(),
+                },
+            )
             return self._version_by_id(conn, version_id)
 
     def _put_files(self, files: Path | TarArchive | None) -> BlobInfo:
@@ -729,6 +750,19 @@ class ModelService:
             MODEL,
             row.id,
             f"{row.project}/{row.name}@{alias}: {before or '-'} -> {after or '-'}",
+        )
+        self._emit(
+            conn,
+            row.project,
+            event_kinds.ALIAS_MOVED if after is not None else event_kinds.ALIAS_DELETED,
+            {
+                "model": row.name,
+                "alias": alias,
+                "from_version": before,
+                "to_version": after,
+                "moved_by": move.moved_by,
+                "reason": reason,
+            },
         )
         return move
 
@@ -1037,6 +1071,26 @@ class ModelService:
         the caller's write transaction, with its audit event; Conflict if its status
         changed since. The one way a status changes: an applied request, and retirement."""
         _lifecycle.change_status(conn, self.access, version, to, reason)
+        about = {"model": version.name, "version": version.version, "version_id": version.id}
+        self._emit(
+            conn,
+            version.project,
+            event_kinds.STATUS_CHANGED,
+            about
+            | {
+                "from_status": version.status,
+                "to_status": to,
+                "changed_by": self._who(),
+                "reason": reason,
+            },
+        )
+        if to == RETIRED:
+            self._emit(
+                conn,
+                version.project,
+                event_kinds.VERSION_RETIRED,
+                about | {"retired_by": self._who(), "reason": reason},
+            )
 
     def _project_visible(self, conn: Connection, project: str) -> None:
         validate_name(project, "project")

@@ -11,6 +11,11 @@ thread renews the fire's lease. The pipeline run carries the fire's trigger from
 first moment as tags (:data:`TRIGGER_TAG`, :data:`SCHEDULE_TAG`, :data:`FIRE_TAG`); the
 fire records the run, its status and its error. One line per fire goes to ``log``
 (stderr).
+
+Beside the fires, a thread delivers webhooks (:class:`~modelyard.events.delivery.Deliverer`):
+every ``webhooks.poll_interval_s`` it claims the deliveries due, sends each once and
+records how it went, one line each to ``log``; a delivery this worker held when it died is
+sent again by the next worker once its lease expired.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from modelyard._refs import PipelineSources
 from modelyard.errors import Conflict, InvalidInput, ModelyardError
+from modelyard.events.delivery import Deliverer
 from modelyard.schedules.cron import MAX_COUNTED
 from modelyard.schedules.entities import Due, Fire, Schedule
 from modelyard.schedules.service import FAILED, FINISHED, Clock, resolve
@@ -173,6 +179,14 @@ class Worker:
         self._ended = threading.Event()  # a fire's thread ended
         self._lock = threading.Lock()
         self._running: dict[str, _Running] = {}
+        self.deliverer = Deliverer(
+            self.client.services.webhooks,
+            worker=self.name,
+            timeout_s=settings.webhooks.timeout_s,
+            project=project,
+            log=lambda line: self.log(f"{self._stamp()} {line}"),
+        )
+        self.delivery_interval_s = settings.webhooks.poll_interval_s
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -202,7 +216,11 @@ class Worker:
         claims only while a slot is free and does not wait for its fires; the next comes
         ``poll_interval_s`` later, or as soon as a fire ends when the last pass found no
         free slot. A pass that fails on the store (a database restart) is logged and the
-        next one tries again. A KeyboardInterrupt interrupts the running fires."""
+        next one tries again. A KeyboardInterrupt interrupts the running fires. Webhooks
+        are delivered on a thread of their own meanwhile (the attempt under way ends
+        before this returns)."""
+        deliveries = threading.Thread(target=self._deliver, name="modelyard-webhooks", daemon=True)
+        deliveries.start()
         try:
             while not self._stop.is_set():
                 try:
@@ -216,14 +234,29 @@ class Worker:
             raise
         finally:
             self._drain()
+            deliveries.join()
+
+    def _deliver(self) -> None:
+        """Deliver webhooks until :meth:`stop`: a pass every ``webhooks.poll_interval_s``,
+        at once again after a full batch. A pass that fails on the store is logged."""
+        while not self._stop.is_set():
+            try:
+                full = self.deliverer.run_pass() >= self.deliverer.batch
+            except ModelyardError as exc:
+                self.log(f"{self._stamp()} webhook pass failed: {exc.message}")
+                full = False
+            if not full:
+                self._stop.wait(self.delivery_interval_s)
 
     def run_once(self) -> Pass:
         """One pass: take over abandoned fires, then claim what is due, waiting for a
-        free slot when ``concurrency`` fires run; returns when every fire it started has
-        finished. A KeyboardInterrupt interrupts the running fires."""
+        free slot when ``concurrency`` fires run, and attempt every webhook delivery due;
+        returns when every fire it started has finished. A KeyboardInterrupt interrupts
+        the running fires."""
         done = Pass()
         try:
             self._claim(done, wait=True)
+            self.deliverer.drain()
         except KeyboardInterrupt:
             self.interrupt()
             raise
