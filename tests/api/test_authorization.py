@@ -148,6 +148,7 @@ def _url(world: World, path: str) -> str:
         .replace("{alias}", "prod")
         .replace("{version_id}", world.version_id)
         .replace("{report_id}", world.report_id)
+        .replace("{evaluation_id}", "0" * 32)
     )
 
 
@@ -179,6 +180,10 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
         ("PATCH", "/projects/{project}/models/{name}"): {"description": "d"},
         ("POST", "/projects/{project}/models/{name}/versions/check"): {"flavor": "sklearn"},
         ("PUT", "/projects/{project}/models/{name}/aliases/{alias}"): {"version": 1},
+        ("POST", "/projects/{project}/models/{name}/versions/{ref}/evaluations"): {
+            "dataset_version_id": world.version_id,
+            "target": "x",
+        },
         ("POST", "/projects/{project}/schedules"): {
             "name": "s",
             "pipeline": "some_module:pipeline",
@@ -203,6 +208,10 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
         kwargs["content"] = _tar_body()
         kwargs["params"] = {"flavor": "sklearn"}
         headers = {**headers, "Content-Type": "application/x-tar"}
+    if path.endswith("/evaluations/data"):
+        kwargs["content"] = _arrow_body()
+        kwargs["params"] = {"target": "x"}
+        headers = {**headers, **ARROW}
     if path.endswith("/aliases/{alias}/at"):
         kwargs["params"] = {"at": 0}
     if path.endswith("/compare"):

@@ -62,8 +62,9 @@ CONTRACTS = [
         ModelContract,
         ModelService,
         RemoteModels,
-        # Evaluations are embedded only, for now (the SDK refuses them through a server).
-        SERVER | GC | {"check_evaluate", "record_evaluation", "evaluations", "evaluation_html"},
+        # The registry computes the reports it keeps (evaluate): one from a caller is not
+        # taken through a server.
+        SERVER | GC | {"check_evaluate", "record_evaluation"},
     ),
     (
         ScheduleContract,
