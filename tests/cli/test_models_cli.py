@@ -1,10 +1,12 @@
-"""``modelyard models``: list, show (with the signature), versions, alias and history, as
-tables and as JSON, with one-line errors, in both SDK modes."""
+"""``modelyard models``: list, show (with the signature), versions, alias, history,
+evaluate and evaluations, as tables and as JSON, with one-line errors, in both SDK
+modes."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -67,6 +69,42 @@ def test_alias_and_history(cli: Callable[..., Any], logged: str) -> None:
     assert gone.exit_code == 0 and "version 2 -> none" in gone.output
 
 
+def test_evaluate_and_evaluations(
+    cli: Callable[..., Any], logged: str, settings: Settings, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(1)
+    data = pd.DataFrame({"age": rng.integers(18, 80, 60), "spend": rng.random(60)})
+    data["left"] = (data["spend"] > 0.5).astype(int)
+    data["band"] = np.where(data["age"] > 40, "older", "younger")
+    data.to_parquet(tmp_path / "test.parquet", index=False)
+    with Client(settings) as client:
+        client.datasets.register("held-out", data, project="p")
+
+    on_file = cli(
+        "models", "evaluate", "churn/1", "--data", str(tmp_path / "test.parquet"),
+        "--target", "left", "--slice", "band", "-p", "p", "-o", str(tmp_path / "r.html"),
+    )  # fmt: skip
+    assert on_file.exit_code == 0, on_file.output
+    for text in ("Headline metrics", "accuracy", "roc_auc", "60 rows", "test.parquet"):
+        assert text in on_file.output, text
+    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+    on_dataset = cli(
+        "models", "evaluate", "churn/1", "--data", "dataset:held-out@1", "--target", "left",
+        "--baseline", "churn/2", "-p", "p", "--json",
+    )  # fmt: skip
+    assert on_dataset.exit_code == 0, on_dataset.output
+    kept = json.loads(on_dataset.output)
+    assert (kept["source"], kept["baseline"]) == ("dataset p/held-out version 1", "churn/2")
+    listed = cli("models", "evaluations", "churn/1", "-p", "p")
+    assert listed.exit_code == 0 and "Evaluations of p/churn/1" in listed.output
+    both = json.loads(cli("models", "evaluations", "churn/1", "-p", "p", "--json").output)
+    newest = json.loads(
+        cli("models", "evaluations", "churn/1", "-n", "1", "-p", "p", "--json").output
+    )
+    assert [e["id"] for e in newest] == [kept["id"]] == [e["id"] for e in both[:1]]
+    assert len(both) == 2 and both[1]["source"].endswith("test.parquet")
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [
@@ -75,6 +113,14 @@ def test_alias_and_history(cli: Callable[..., Any], logged: str) -> None:
         (["models", "alias", "churn", "3", "1", "-p", "p"], "alias"),
         (["models", "alias", "churn", "champion", "-p", "p"], "--delete"),
         (["models", "history", "churn", "--at", "2001-01-01", "-p", "p"], "--at needs --alias"),
+        (
+            ["models", "evaluate", "churn", "--data", "dataset:nope", "--target", "y", "-p", "p"],
+            "dataset 'nope' does not exist",
+        ),
+        (
+            ["models", "evaluate", "churn", "--data", "missing.csv", "--target", "y", "-p", "p"],
+            "missing.csv",
+        ),
     ],
 )
 def test_errors_are_one_line(
