@@ -105,6 +105,50 @@ def test_evaluate_and_evaluations(
     assert len(both) == 2 and both[1]["source"].endswith("test.parquet")
 
 
+def test_register_a_folder_or_a_runs_artifact_folder(
+    cli: Callable[..., Any], settings: Settings, tmp_path: Path
+) -> None:
+    from modelyard.registry.flavors import FLAVORS
+
+    rng = np.random.default_rng(2)
+    x = pd.DataFrame({"a": rng.random(30), "b": rng.random(30)})
+    model = LogisticRegression().fit(x, (x["a"] > 0.5).astype(int))
+    folder = tmp_path / "saved"
+    (folder / "model").mkdir(parents=True)
+    FLAVORS.get("sklearn").save(model, folder / "model")
+    x[:3].to_parquet(folder / "example.parquet", index=False)
+
+    made = cli(
+        "models", "register", "lr", "--from-dir", str(folder), "--flavor", "sklearn",
+        "--input-example", "example.parquet", "-p", "p", "--json",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    first = json.loads(made.output)
+    assert (first["version"], first["input_example"], first["run_id"]) == (
+        1,
+        "example.parquet",
+        None,
+    )
+    again = cli(
+        "models", "register", "lr", "--from-dir", str(folder), "--flavor", "sklearn", "-p", "p"
+    )
+    assert again.exit_code == 0 and "p/lr/1" in again.output  # the same files: that version
+
+    with Client(settings) as client:
+        with client.start_run("p") as run:
+            (folder / "model" / "notes.txt").write_text("trained on thirty rows")
+            run.log_artifact(folder, "packaged")
+        from_run = cli(
+            "models", "register", "lr", "--run", str(run.id)[:8], "--path", "packaged",
+            "--flavor", "sklearn", "-p", "p", "--json",
+        )  # fmt: skip
+        assert from_run.exit_code == 0, from_run.output
+        second = json.loads(from_run.output)
+        assert (second["version"], second["run_id"]) == (2, str(run.id))
+        loaded = client.models.load("lr/2", project="p")
+        assert (loaded.predict(x) == model.predict(x)).all()
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [
@@ -113,6 +157,15 @@ def test_evaluate_and_evaluations(
         (["models", "alias", "churn", "3", "1", "-p", "p"], "alias"),
         (["models", "alias", "churn", "champion", "-p", "p"], "--delete"),
         (["models", "history", "churn", "--at", "2001-01-01", "-p", "p"], "--at needs --alias"),
+        (["models", "register", "m", "--flavor", "sklearn", "-p", "p"], "--from-dir"),
+        (
+            ["models", "register", "m", "--flavor", "sklearn", "--path", "x", "-p", "p"],
+            "add --run",
+        ),
+        (
+            ["models", "register", "m", "--flavor", "sklearn", "--from-dir", ".", "-p", "p"],
+            "has no model/ folder",
+        ),
         (
             ["models", "evaluate", "churn", "--data", "dataset:nope", "--target", "y", "-p", "p"],
             "dataset 'nope' does not exist",

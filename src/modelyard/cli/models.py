@@ -3,9 +3,10 @@ versions, move aliases and read their history, evaluate a version and list its
 evaluations.
 
 A version is named ``NAME`` (the newest), ``NAME/VERSION`` or ``NAME@ALIAS`` in the
-project given by ``--project`` (``default``). Registering is the SDK's
-(``my.models.log``): a version's files are written by its flavor, in the process that
-holds the model object.
+project given by ``--project`` (``default``). A model object is registered by the SDK
+(``my.models.log``: its flavor writes the files in the process that holds it);
+``models register`` registers a folder a flavor already wrote (local, or a run's
+artifact folder).
 """
 
 from __future__ import annotations
@@ -128,6 +129,68 @@ def _print_schema(title: str, schema: Schema) -> None:
         return
     rows = [(c.name, c.type, "yes" if c.nullable else "no", c.dtype) for c in schema.columns or ()]
     table(title, ["column", "type", "nullable", "dtype"], rows)
+
+
+@app.command("register")
+@one_line_errors
+def register(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Model name (created if needed)."),
+    flavor: str = typer.Option(..., "--flavor", help="The flavor that wrote the files."),
+    from_dir: Path | None = typer.Option(
+        None, "--from-dir", help="A local folder laid out as a version: model/ and its files."
+    ),
+    run: str | None = typer.Option(
+        None, "--run", help="The run it comes from (id or unique prefix)."
+    ),
+    path: str | None = typer.Option(
+        None, "--path", help="With --run: the run's artifact folder laid out as a version."
+    ),
+    input_example: str | None = typer.Option(
+        None, "--input-example", help="The input example's path among the files."
+    ),
+    description: str = typer.Option("", "--description", "-d", help="What this version is."),
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Register a folder a flavor wrote as a version: a local one (--from-dir) or a run's
+    artifact folder (--run with --path). It is laid out as `models.log` lays a version out
+    (the flavor's files under model/); it is stored as it is, with the flavor's default
+    configuration, and the same files again are the existing version."""
+    import tempfile
+
+    from modelyard.cli.runs import _resolve
+
+    if (from_dir is None) == (path is None):
+        raise InvalidInput("give --from-dir DIR, or --run RUN with --path PATH", field="path")
+    if path is not None and run is None:
+        raise InvalidInput("--path names an artifact folder of a run: add --run", field="run")
+    with client(ctx) as c, tempfile.TemporaryDirectory(prefix="modelyard-model-") as tmp:
+        run_id = _resolve(c, run) if run is not None else None
+        folder = from_dir if path is None else c.download_artifact(str(run_id), path, tmp)
+        assert folder is not None
+        if not (folder / "model").is_dir():
+            where = str(from_dir) if path is None else f"artifact {path!r} of run {run_id}"
+            raise InvalidInput(
+                f"{where} has no model/ folder: register a folder laid out as a version (the "
+                "flavor's files under model/, as models.log writes them)",
+                field="path",
+            )
+        found = c.models.service.register(
+            name,
+            folder,
+            project=project,
+            flavor=flavor,
+            input_example=input_example,
+            run_id=run_id,
+            description=description,
+        )
+    if as_json:
+        print_json(found.as_dict())
+        return
+    console.print(
+        styled("registered ", (f"{found.project}/{found.ref}", "bold"), f" ({found.flavor})")
+    )
 
 
 @app.command("versions")
