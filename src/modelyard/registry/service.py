@@ -235,8 +235,10 @@ class ModelService:
         validate_name(project, "project")
         validate_name(name, "name")
         row = model_row(conn, project, name)
-        exists = conn.execute(select(projects.c.id).where(projects.c.name == project)).first()
-        if exists is None:
+        if (
+            row is None
+            and not conn.execute(select(projects.c.id).where(projects.c.name == project)).first()
+        ):  # a model's row names its project: asked only without one
             raise missing_project(project)
         self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
         if row is None:
@@ -539,17 +541,17 @@ class ModelService:
             if alias is not None:
                 validate_name(alias, "alias")
                 target = conn.execute(
-                    select(model_aliases.c.version_id).where(
-                        model_aliases.c.model_id == row.id, model_aliases.c.alias == alias
-                    )
-                ).scalar()
+                    version_select()
+                    .join(model_aliases, model_aliases.c.version_id == model_versions.c.id)
+                    .where(model_aliases.c.model_id == row.id, model_aliases.c.alias == alias)
+                ).first()
                 if target is None:
                     known = ", ".join(hydrate_model(conn, row).aliases) or "none"
                     raise NotFound(
                         f"model {name!r} has no alias {alias!r} (its aliases: {known})",
                         field="alias",
                     )
-                return self._version_by_id(conn, target)
+                return hydrate_versions(conn, [target])[0]
             number = (
                 _check_version(version) if version is not None else latest_version(conn, row.id)
             )
