@@ -40,7 +40,16 @@ def load_version(service: ModelService, version: ModelVersion, trusted: Sequence
     check_packages(version.packages, f"model {version.project}/{version.ref}")
     with tempfile.TemporaryDirectory(prefix="modelyard-model-") as tmp:
         service.download(version, tmp)
-        return flavor.load(Path(tmp) / MODEL_DIR, version.flavor_config, trusted=list(trusted))
+        try:
+            return flavor.load(Path(tmp) / MODEL_DIR, version.flavor_config, trusted=list(trusted))
+        except InvalidInput as exc:
+            if exc.field != "trusted":
+                raise
+            raise InvalidInput(
+                f"{exc.message} (to evaluate it where the registry is, its administrator may "
+                "list them in the setting registry.trusted_types)",
+                field="trusted",
+            ) from None
 
 
 def evaluate_version(
