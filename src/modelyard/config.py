@@ -333,6 +333,12 @@ class RegistrySettings(BaseModel):
         "they are loaded (pickle, cloudpickle: the `python_function` flavor). Off: only formats "
         "that cannot run code (skops for scikit-learn) are registered or loaded.",
     )
+    trusted_types: list[str] = Field(
+        default_factory=list,
+        description="Types (`module.Class`) that skops may load beyond its defaults when the "
+        "registry loads a version where the store is, to evaluate it: on a server, the only "
+        "types trusted (a caller cannot vouch for others through a server).",
+    )
 
 
 class WebhookSettings(BaseModel):

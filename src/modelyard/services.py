@@ -153,6 +153,8 @@ class Services:
                     self.projects,
                     tracking=self.tracking,
                     allow_code_formats=self.settings.registry.allow_code_formats,
+                    datasets=self.datasets,
+                    trusted_types=self.settings.registry.trusted_types,
                 )
             return self._models
 

@@ -149,6 +149,7 @@ def _url(world: World, path: str) -> str:
         .replace("{version_id}", world.version_id)
         .replace("{report_id}", world.report_id)
         .replace("{key}", "registry.allow_code_formats")
+        .replace("{evaluation_id}", "0" * 32)
     )
 
 
@@ -188,6 +189,10 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
         ("POST", "/model-requests/{request_id}/approve"): {"comment": "ok"},
         ("POST", "/model-requests/{request_id}/reject"): {"comment": "no"},
         ("PUT", "/projects/{project}/model-policy"): {"source": "staging: {}"},
+        ("POST", "/projects/{project}/models/{name}/versions/{ref}/evaluations"): {
+            "dataset_version_id": world.version_id,
+            "target": "x",
+        },
         ("POST", "/projects/{project}/schedules"): {
             "name": "s",
             "pipeline": "some_module:pipeline",
@@ -216,6 +221,10 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
         kwargs["content"] = _tar_body()
         kwargs["params"] = {"flavor": "sklearn"}
         headers = {**headers, "Content-Type": "application/x-tar"}
+    if path.endswith("/evaluations/data"):
+        kwargs["content"] = _arrow_body()
+        kwargs["params"] = {"target": "x"}
+        headers = {**headers, **ARROW}
     if path.endswith("/aliases/{alias}/at"):
         kwargs["params"] = {"at": 0}
     if path.endswith("/compare"):

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 
 from modelyard.config import Settings, load_settings
@@ -60,6 +61,9 @@ def test_a_project_allows_code_formats_only_once_its_admin_turns_them_on(client:
     with client.start_run("lab"):
         mv = client.models.log(Doubler(), "doubler", input_example=np.ones((2, 3)))
     assert (client.models.load("doubler", project="lab").predict([1, 2]) == [2, 4]).all()
+    rows = pd.DataFrame({"a": [1.0, 2.0, 3.0], "t": [2.0, 4.0, 6.0]})
+    kept = client.models.evaluate("doubler", rows, "t", project="lab", task="regression")
+    assert kept.metrics["rmse"] == 0
 
     client.projects.create("other")  # another project: its own setting, off
     with client.start_run("other"), pytest.raises(InvalidInput, match="project 'other'"):
@@ -68,6 +72,8 @@ def test_a_project_allows_code_formats_only_once_its_admin_turns_them_on(client:
     client.projects.set_setting("lab", SETTING, False)  # turned off: the version stays, unloadable
     with pytest.raises(InvalidInput, match="project 'lab' does not allow them") as exc:
         client.models.load("doubler", project="lab")
+    with pytest.raises(InvalidInput, match="project 'lab' does not allow them"):
+        client.models.evaluate("doubler", rows, "t", project="lab", task="regression")
     assert client.models.get_version("doubler", project="lab").id == mv.id
     with pytest.raises(InvalidInput) as bad:
         client.projects.set_setting("lab", "registry.nope", True)

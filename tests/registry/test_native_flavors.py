@@ -161,3 +161,19 @@ def test_an_onnx_graph_built_by_hand_predicts_and_says_what_it_takes(client: Cli
     assert predict(flavor, loaded, {"x": [[2, 0]]}).tolist() == [[4.0]]
     with pytest.raises(InvalidInput, match="input 'x' is missing"):
         predict(flavor, loaded, {"z": [[2, 0]]})
+
+
+def test_a_booster_and_an_onnx_graph_are_evaluated_through_their_flavor(client: Client) -> None:
+    """Their own predict needs more than the rows (a DMatrix, an input feed): evaluation
+    predicts through the flavor, where the registry is (embedded, and on a server)."""
+    xgb = pytest.importorskip("xgboost")
+    x, y = _data()
+    target = x["a"] * 3 + y
+    booster = xgb.train({"max_depth": 3}, xgb.DMatrix(x, label=target), num_boost_round=5)
+    with client.start_run("boost"):
+        client.models.log(booster, "xgb-booster", input_example=x[:5])
+    report = client.models.evaluate(
+        "xgb-booster/1", data=x.assign(t=target), target="t", project="boost", task="regression"
+    )
+    expected = float(np.sqrt(np.mean((booster.predict(xgb.DMatrix(x)) - target) ** 2)))
+    assert report.metrics["rmse"] == pytest.approx(expected, rel=1e-5)

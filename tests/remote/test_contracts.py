@@ -65,10 +65,11 @@ CONTRACTS = [
         ModelContract,
         ModelService,
         RemoteModels,
-        # Evaluations are embedded only, for now (the SDK refuses them through a server).
+        # The registry computes the reports it keeps (evaluate): one from a caller is not
+        # taken through a server.
         SERVER
         | GC
-        | {"check_evaluate", "record_evaluation", "evaluations", "evaluation_html"}
+        | {"check_evaluate", "record_evaluation"}
         # A status changes inside the transaction of an applied request (or a retirement).
         | {"change_status"},
     ),

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -97,6 +97,8 @@ from modelyard.tracking.entities import TarArchive
 
 if TYPE_CHECKING:
     from modelyard.artifacts import BlobInfo, BlobStore
+    from modelyard.datasets.entities import DatasetVersion
+    from modelyard.datasets.service import DatasetService
     from modelyard.governance.access import Access
     from modelyard.projects import ProjectService
     from modelyard.tracking.entities import Run
@@ -106,6 +108,10 @@ __all__ = ["MODEL", "ModelService", "parse_ref"]
 
 MODEL = "model"
 _MAX_OWNERS = 50
+#: The most rows an evaluation samples (for permutation importance) and the most bootstrap
+#: replicates it draws: what one call may cost the process that evaluates.
+MAX_SAMPLE_ROWS = 1_000_000
+MAX_BOOTSTRAP = 10_000
 _MAX_TAGS = 100
 
 
@@ -200,10 +206,14 @@ class ModelService:
         tracking: TrackingService,
         allow_code_formats: bool = False,
         clock: Callable[[], int] = now_ms,
+        datasets: DatasetService | None = None,
+        trusted_types: Sequence[str] = (),
     ) -> None:
         """``access``: the actor, its checks and the audit log; ``projects``: the project
         service a new model's project is ensured by; ``tracking``: the runs versions are
-        registered from."""
+        registered from; ``datasets``: the dataset versions evaluations read;
+        ``trusted_types``: the types skops may load beyond its defaults when a version is
+        loaded here (to evaluate it)."""
         self.store = store
         self.blobs = blobs
         self.access = access
@@ -212,6 +222,8 @@ class ModelService:
         self.allow_code_formats = allow_code_formats
         self.clock = clock
         self.lineage = Lineage(store)
+        self.datasets = datasets
+        self.trusted_types = tuple(trusted_types)
 
     # -- access: the actor, its role checks and the audit trail ---------------------------
 
@@ -221,6 +233,7 @@ class ModelService:
         view.access = self.access.acting_as(actor)
         view.projects = self.projects.acting_as(actor)
         view.tracking = self.tracking.acting_as(actor)
+        view.datasets = self.datasets.acting_as(actor) if self.datasets is not None else None
         return view
 
     def _require(
@@ -247,8 +260,10 @@ class ModelService:
         validate_name(project, "project")
         validate_name(name, "name")
         row = model_row(conn, project, name)
-        exists = conn.execute(select(projects.c.id).where(projects.c.name == project)).first()
-        if exists is None:
+        if (
+            row is None
+            and not conn.execute(select(projects.c.id).where(projects.c.name == project)).first()
+        ):  # a model's row names its project: asked only without one
             raise missing_project(project)
         self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
         if row is None:
@@ -575,17 +590,17 @@ class ModelService:
             if alias is not None:
                 validate_name(alias, "alias")
                 target = conn.execute(
-                    select(model_aliases.c.version_id).where(
-                        model_aliases.c.model_id == row.id, model_aliases.c.alias == alias
-                    )
-                ).scalar()
+                    version_select()
+                    .join(model_aliases, model_aliases.c.version_id == model_versions.c.id)
+                    .where(model_aliases.c.model_id == row.id, model_aliases.c.alias == alias)
+                ).first()
                 if target is None:
                     known = ", ".join(hydrate_model(conn, row).aliases) or "none"
                     raise NotFound(
                         f"model {name!r} has no alias {alias!r} (its aliases: {known})",
                         field="alias",
                     )
-                return self._version_by_id(conn, target)
+                return hydrate_versions(conn, [target])[0]
             number = (
                 _check_version(version) if version is not None else latest_version(conn, row.id)
             )
@@ -920,6 +935,61 @@ class ModelService:
                 raise missing
             self._require(conn, row.project, Role.VIEWER, hidden=missing)
         return self.blobs.get_bytes(row.html_digest).decode()
+
+    def evaluate(
+        self,
+        ref: str,
+        data: DatasetVersion | Iterable[Any],
+        target: str,
+        *,
+        project: str,
+        baseline: str | None = None,
+        slices: Sequence[str] = (),
+        task: str | None = None,
+        seed: int = 0,
+        sample_rows: int = 5000,
+        bootstrap: int = 200,
+        source: str = "",
+        trusted: Sequence[str] = (),
+    ) -> Evaluation:
+        """Evaluate the version ``ref`` (``name@alias``, ``name/3``, ``name``) here, on a
+        stored dataset version or an iterable of Arrow record batches (read once), against
+        the column ``target``, and keep the report (:meth:`record_evaluation`); the caller
+        needs contributor on the version's project before any data is read. ``baseline``:
+        another version of the project, compared on the same rows; ``source``: what the
+        batches are, in words; ``trusted``: types skops may load for this call, beyond
+        ``trusted_types``. The other options are
+        :func:`~modelyard.registry.evaluation.evaluate`'s."""
+        from modelyard.registry._evaluate import evaluate_version
+
+        limits.check_text(source, "source", limits.DESCRIPTION)
+        for field, value, most in (
+            ("sample_rows", sample_rows, MAX_SAMPLE_ROWS),
+            ("bootstrap", bootstrap, MAX_BOOTSTRAP),
+        ):
+            if isinstance(value, int) and value > most:
+                raise InvalidInput(f"{field} must be at most {most}", field=field)
+        if isinstance(slices, str):
+            raise InvalidInput("slices must be a list of column names", field="slices")
+        version = self.check_evaluate(self.resolve(ref, project=project))
+        against = self.resolve(baseline, project=project) if baseline else None
+        options = {
+            "task": task,
+            "slices": list(slices),
+            "seed": seed,
+            "sample_rows": sample_rows,
+            "bootstrap": bootstrap,
+        }
+        return evaluate_version(
+            self,
+            version,
+            data,
+            target,
+            baseline=against,
+            options=options,
+            source=source,
+            trusted=trusted,
+        )
 
     # -- bookkeeping ----------------------------------------------------------------------
 

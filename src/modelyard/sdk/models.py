@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from modelyard.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from modelyard.datasets.service import Progress
     from modelyard.registry.contract import ModelContract
     from modelyard.registry.entities import (
         AliasMove,
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     )
     from modelyard.registry.flavors import Flavor
     from modelyard.registry.policy import ModelPolicy, Policy
-    from modelyard.registry.service import ModelService
     from modelyard.registry.signature import Signature, SignatureDiff
     from modelyard.sdk.client import Client
     from modelyard.sdk.run import ActiveRun
@@ -52,11 +52,6 @@ class Models:
     def service(self) -> ModelContract:
         """The registry service: in this process, or on the server in remote mode."""
         return self._client.model_service
-
-    def _evaluator(self) -> ModelService:
-        """The registry service in this process: evaluations are embedded only, for now."""
-        self._client._not_remote("model evaluation")
-        return self._client.services.models
 
     def _run(self) -> ActiveRun | None:
         """The active run, when it tracks into this client's store."""
@@ -225,9 +220,12 @@ class Models:
         seed: int = 0,
         sample_rows: int = 5000,
         bootstrap: int = 200,
+        progress: Progress | None = None,
     ) -> Evaluation:
         """Evaluate the version ``ref`` (``name@alias``, ``name/3``, ``name``) on ``data``
-        against the column ``target``, and keep the report with the version.
+        against the column ``target``, and keep the report with the version. Where the
+        registry is, the model is loaded and run: in this process, or on the server
+        (which computes and keeps the report itself).
 
         ``data``: a dataset version (``client.datasets.get(...)``), a pandas or polars
         DataFrame, an Arrow table, record batch reader or iterable of record batches, or a
@@ -236,38 +234,38 @@ class Models:
         bootstrap intervals. ``slices``: columns whose values (categorical) or quantile
         bins (numeric) get metrics of their own. ``task``: ``classification`` (the
         default for models with ``classes_``) or ``regression``. ``trusted``: as for
-        :meth:`load`. See :mod:`modelyard.registry.evaluation` for the report."""
-        from modelyard.registry.evaluation import evaluate, scorer_for
+        :meth:`load`, in this process only (a server trusts the types of its setting
+        ``registry.trusted_types``). ``progress``: called with the bytes read so far and
+        the total (None: unknown) as data that is not a dataset version is read. See
+        :mod:`modelyard.registry.evaluation` for the report.
 
-        project = self._project(project)
-        found = self.service.resolve(ref, project=project)
-        self._evaluator().check_evaluate(found)
-        against = self.service.resolve(baseline, project=project) if baseline else None
-        batches, source = self._batches(data)
-        report = evaluate(
-            batches,
-            target=target,
-            model=scorer_for(self._load(found, trusted), _inputs(found)),
-            baseline=(
-                scorer_for(self._load(against, trusted), _inputs(against)) if against else None
-            ),
-            task=task,
-            slices=list(slices),
-            seed=seed,
-            sample_rows=sample_rows,
-            bootstrap=bootstrap,
-        )
-        return self._evaluator().record_evaluation(found, report, baseline=against, source=source)
-
-    def _batches(self, data: object) -> tuple[Iterator[Any], str]:
+        A dataset version is read where it is stored: through a server its rows are not
+        sent back; other data is streamed to the server once, as an Arrow IPC stream."""
         from modelyard.datasets._sources import open_input
         from modelyard.datasets.entities import DatasetVersion
 
+        project = self._project(project)
+        found: DatasetVersion | Iterable[Any]
+        source = ""
         if isinstance(data, DatasetVersion):
-            source = f"dataset {data.project}/{data.dataset} version {data.version}"
-            return self._client.datasets.service.iter_batches(data), source
-        opened = open_input(data)
-        return opened.batches, opened.source
+            found = data
+        else:
+            opened = open_input(data, progress=progress)
+            found, source = opened.batches, opened.source
+        return self.service.evaluate(
+            ref,
+            found,
+            target,
+            project=project,
+            baseline=baseline,
+            slices=slices,
+            task=task,
+            seed=seed,
+            sample_rows=sample_rows,
+            bootstrap=bootstrap,
+            source=source,
+            trusted=trusted,
+        )
 
     def evaluations(
         self, ref: str, *, project: str | None = None, limit: int | None = 1
@@ -277,13 +275,13 @@ class Models:
         from modelyard.registry.service import parse_ref
 
         name, version, alias = parse_ref(ref)
-        return self._evaluator().evaluations(
+        return self.service.evaluations(
             name, project=self._project(project), version=version, alias=alias, limit=limit
         )
 
     def evaluation_html(self, evaluation: Evaluation | str) -> str:
         """The self-contained HTML page of an evaluation (or of its id)."""
-        return self._evaluator().evaluation_html(
+        return self.service.evaluation_html(
             evaluation if isinstance(evaluation, str) else evaluation.id
         )
 
@@ -523,13 +521,6 @@ def _split(name: str, version: int | None, alias: str | None) -> tuple[str, int 
 
         return parse_ref(name)
     return name, version, alias
-
-
-def _inputs(version: ModelVersion) -> list[str] | None:
-    """The columns a version takes, by its signature (None: not known)."""
-    if version.signature is None or version.signature.inputs.columns is None:
-        return None
-    return [c.name for c in version.signature.inputs.columns]
 
 
 def _code_sources(code_paths: Sequence[str | Path], flavor: Flavor) -> list[Path]:
