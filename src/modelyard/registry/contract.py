@@ -102,6 +102,24 @@ class ModelContract(Protocol):
         """Register the folder ``files`` (or a tar archive of one) written by ``flavor`` as
         a version of model ``name``; the same files again are the existing version."""
 
+    def register_from_run(
+        self,
+        name: str,
+        *,
+        project: str,
+        run_id: str,
+        path: str,
+        flavor: str,
+        flavor_config: dict[str, Any] | None = None,
+        packages: dict[str, str] | None = None,
+        signature: Signature | dict[str, Any] | None = None,
+        input_example: str | None = None,
+        description: str = "",
+    ) -> ModelVersion:
+        """Register the run's artifact folder ``path`` (the flavor's files under
+        ``model/``) as a version of model ``name``, pointing at the stored blobs: nothing
+        is copied. The same files again are the existing version."""
+
     def resolve(self, ref: str, *, project: str) -> ModelVersion:
         """The version ``ref`` names: ``name@alias``, ``name/3`` or ``name`` (the newest)."""
 

@@ -163,6 +163,41 @@ class RemoteModels:
         answer = self.http.call("POST", path, params=params, content=content, headers=_TAR)
         return _version(answer.json())
 
+    def register_from_run(
+        self,
+        name: str,
+        *,
+        project: str,
+        run_id: str,
+        path: str,
+        flavor: str,
+        flavor_config: dict[str, Any] | None = None,
+        packages: dict[str, str] | None = None,
+        signature: Signature | dict[str, Any] | None = None,
+        input_example: str | None = None,
+        description: str = "",
+    ) -> ModelVersion:
+        """Register the run's artifact folder ``path`` (the flavor's files under
+        ``model/``) as a version of model ``name``: the server points the version at the
+        blobs the run stored, nothing is uploaded. The same files again are the existing
+        version (so a lost answer is sent again safely)."""
+        if isinstance(signature, Signature):
+            signature = signature.as_dict()
+        body = {
+            "run_id": run_id,
+            "path": path,
+            "flavor": flavor,
+            "flavor_config": flavor_config,
+            "packages": packages,
+            "signature": signature,
+            "input_example": input_example,
+            "description": description,
+        }
+        for key in ("flavor_config", "packages", "signature"):
+            _json(body[key], key)  # NaN or an object JSON cannot hold: refused here, by its name
+        path_ = f"{_model_path(project, name)}/versions/from-run"
+        return _version(self.http.call("POST", path_, json_body=body).json())
+
     def get_version(
         self,
         name: str,

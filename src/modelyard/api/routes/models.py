@@ -54,6 +54,7 @@ from modelyard.api.schemas.models import (
     PolicyPublic,
     PolicySet,
     RegisterCheck,
+    RegisterFromRun,
     SignatureDiffPublic,
     TransitionCreate,
     TransitionRequestPage,
@@ -200,6 +201,28 @@ async def register_version(
         )
     finally:
         os.unlink(staged)
+    return _version(found)
+
+
+@router.post("/{name}/versions/from-run", status_code=201, response_model=ModelVersionPublic)
+def register_from_run(
+    project: str, name: str, body: RegisterFromRun, models: Models
+) -> ModelVersionPublic:
+    """Register a run's artifact folder as a version of the model (created if needed),
+    pointing at the blobs the run stored: nothing is uploaded or copied. The same files
+    under this name are the version they already are."""
+    found = models.register_from_run(
+        name,
+        project=project,
+        run_id=body.run_id,
+        path=body.path,
+        flavor=body.flavor,
+        flavor_config=body.flavor_config,
+        packages=body.packages,
+        signature=body.signature,
+        input_example=body.input_example,
+        description=body.description,
+    )
     return _version(found)
 
 
