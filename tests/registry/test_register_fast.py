@@ -151,3 +151,25 @@ def test_registering_is_one_write_transaction_with_its_records(
             ).scalars()
         ]
     assert sorted(p["version"] for p in payloads) == [1, 2, 3]
+
+
+def test_versions_are_listed_a_page_at_a_time(client: Client, tmp_path: Path) -> None:
+    service = client.models.service
+    for i in range(7):
+        service.register("m", model_files(tmp_path / str(i), b"v%d" % i), project="lab",
+                         flavor="sklearn")  # fmt: skip
+    service.set_alias("m", "champion", 5, project="lab")
+    every = service.list_versions("m", project="lab")
+    assert [v.version for v in every] == list(range(1, 8))
+    page = service.list_versions("m", project="lab", after=3, limit=2)
+    assert page == every[3:5] and page[1].aliases == ["champion"]
+    assert service.list_versions("m", project="lab", after=7) == []
+    assert [v.version for v in client.models.list_versions("m", project="lab", limit=3)] == [
+        1,
+        2,
+        3,
+    ]
+    for bad in ({"after": -1}, {"limit": 0}, {"after": True}, {"limit": "3"}):
+        with pytest.raises(InvalidInput) as exc:
+            service.list_versions("m", project="lab", **bad)
+        assert exc.value.field in bad

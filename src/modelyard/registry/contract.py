@@ -82,8 +82,11 @@ class ModelContract(Protocol):
     def list_models(self, project: str) -> list[RegisteredModel]:
         """The models of a project, by name."""
 
-    def list_versions(self, name: str, *, project: str) -> list[ModelVersion]:
-        """Every version of a model, oldest first."""
+    def list_versions(
+        self, name: str, *, project: str, after: int = 0, limit: int | None = None
+    ) -> list[ModelVersion]:
+        """The versions of a model numbered above ``after``, oldest first, at most
+        ``limit`` of them (None: every one)."""
 
     def register(
         self,

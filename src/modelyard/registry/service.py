@@ -110,7 +110,7 @@ if TYPE_CHECKING:
     from modelyard.projects import ProjectService
     from modelyard.tracking.service import TrackingService
 
-__all__ = ["MODEL", "ModelService", "parse_ref"]
+__all__ = ["MODEL", "ModelService", "check_page", "parse_ref"]
 
 MODEL = "model"
 _MAX_OWNERS = 50
@@ -173,6 +173,15 @@ def _json(value: Any, field: str) -> str:
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"{field} must be JSON: {exc}", field=field) from None
     return limits.check_text(text, field, limits.MODEL_JSON)
+
+
+def check_page(after: object, limit: object) -> tuple[int, int | None]:
+    """``after`` a version number or 0, ``limit`` a positive number of versions or None."""
+    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        raise InvalidInput("after must be a version number or 0", field="after")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InvalidInput("limit must be a positive integer or None", field="limit")
+    return after, limit
 
 
 def _no_example(path: str) -> InvalidInput:
@@ -741,15 +750,21 @@ class ModelService:
         name, version, alias = parse_ref(ref)
         return self.get_version(name, project=project, version=version, alias=alias)
 
-    def list_versions(self, name: str, *, project: str) -> list[ModelVersion]:
-        """Every version of a model, oldest first."""
+    def list_versions(
+        self, name: str, *, project: str, after: int = 0, limit: int | None = None
+    ) -> list[ModelVersion]:
+        """The versions of a model, oldest first: those numbered above ``after``, at most
+        ``limit`` of them (None: every one). A page is read and built alone (its aliases
+        in one query), however many versions the model has."""
+        after, limit = check_page(after, limit)
         with self.store.read() as conn:
             row = self._model(conn, project, name)
-            rows = conn.execute(
+            stmt = (
                 version_select()
-                .where(model_versions.c.model_id == row.id)
+                .where(model_versions.c.model_id == row.id, model_versions.c.version > after)
                 .order_by(model_versions.c.version)
-            ).all()
+            )
+            rows = conn.execute(stmt if limit is None else stmt.limit(limit)).all()
             return hydrate_versions(conn, rows)
 
     def compare(self, name: str, before: int, after: int, *, project: str) -> SignatureDiff:

@@ -47,7 +47,7 @@ from modelyard.registry.entities import (
 )
 from modelyard.registry.policy import ModelPolicy, Policy
 from modelyard.registry.signature import Signature, SignatureDiff
-from modelyard.remote._http import Content, HttpSession, entity
+from modelyard.remote._http import LIST_PAGE, Content, HttpSession, entity
 from modelyard.tracking.entities import TarArchive
 
 if TYPE_CHECKING:
@@ -221,10 +221,24 @@ class RemoteModels:
         name, version, alias = parse_ref(ref)
         return self.get_version(name, project=project, version=version, alias=alias)
 
-    def list_versions(self, name: str, *, project: str) -> list[ModelVersion]:
-        """Every version of a model, oldest first."""
+    def list_versions(
+        self, name: str, *, project: str, after: int = 0, limit: int | None = None
+    ) -> list[ModelVersion]:
+        """The versions of a model numbered above ``after``, oldest first, at most
+        ``limit`` of them (None: every one), a page of the server's at a time."""
+        from modelyard.registry.service import check_page
+
+        after, limit = check_page(after, limit)
         path = f"{_model_path(project, name)}/versions"
-        return [_version(item) for item in self.http.all_pages(path, {})]
+        found: list[ModelVersion] = []
+        while limit is None or len(found) < limit:
+            want = LIST_PAGE if limit is None else min(LIST_PAGE, limit - len(found))
+            answer = self.http.call("GET", path, params={"after": after, "limit": want}).json()
+            found += [_version(item) for item in answer["items"]]
+            if answer["next_cursor"] is None or not answer["items"]:
+                break
+            after = found[-1].version
+        return found
 
     def compare(self, name: str, before: int, after: int, *, project: str) -> SignatureDiff:
         """How version ``after``'s signature differs from version ``before``'s."""
