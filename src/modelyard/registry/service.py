@@ -76,7 +76,7 @@ from modelyard.registry.entities import (
     RegisteredModel,
     TransitionRequest,
 )
-from modelyard.registry.flavors import CODE_FORMATS_SETTING, FLAVORS, check_code_format
+from modelyard.registry.flavors import CODE_FORMATS_SETTING, FLAVORS, Flavor, check_code_format
 from modelyard.registry.policy import RETIRED, ModelPolicy, Policy
 from modelyard.registry.signature import (
     Signature,
@@ -417,18 +417,24 @@ class ModelService:
         validate_name(project, "project")
         chosen = FLAVORS.get(flavor)
         with self.store.read() as conn:
-            exists = conn.execute(select(projects.c.id).where(projects.c.name == project)).first()
-            if exists:
-                self._require(conn, project, Role.CONTRIBUTOR)
-            check_code_format(
-                chosen,
-                installation=self.allow_code_formats,
-                project=project_setting(conn, project, CODE_FORMATS_SETTING),
-                name=project,
-                doing="registering",
-            )
-            if run_id is not None:
-                self._run_in(conn, run_id, project)
+            return self._may_register_in(conn, project, chosen, run_id)
+
+    def _may_register_in(
+        self, conn: Connection, project: str, chosen: Flavor, run_id: str | None
+    ) -> bool:
+        """:meth:`check_register` in the caller's transaction; whether the project exists."""
+        exists = conn.execute(select(projects.c.id).where(projects.c.name == project)).first()
+        if exists:
+            self._require(conn, project, Role.CONTRIBUTOR)
+        check_code_format(
+            chosen,
+            installation=self.allow_code_formats,
+            project=project_setting(conn, project, CODE_FORMATS_SETTING),
+            name=project,
+            doing="registering",
+        )
+        if run_id is not None:
+            self._run_in(conn, run_id, project)
         return exists is not None
 
     def _run_in(self, conn: Connection, run_id: str, project: str) -> None:
@@ -511,40 +517,43 @@ class ModelService:
         existing version."""
         if not isinstance(run_id, str) or not run_id:
             raise InvalidInput("run_id must be a run's id", field="run_id")
-        exists = self._may_register(name, project, flavor, run_id)
+        validate_name(name, "name")
+        validate_name(project, "project")
+        chosen = FLAVORS.get(flavor)
         record = _VersionRecord.check(
             flavor, flavor_config, packages, signature, input_example, description
         )
         folder = normalize_artifact_path(path)
-        if not exists:
-            self.projects.ensure(project)
-        entries = self._run_folder(run_id, folder)
-        if not any(e.path.startswith("model/") for e in entries):
-            raise InvalidInput(
-                f"artifact {folder!r} of run {run_id} has no model/ folder: register a folder "
-                "laid out as a version (the flavor's files under model/, as models.log writes "
-                "them)",
-                field="path",
-            )
-        if input_example is not None:
-            self._check_example(record, {e.path: e.digest for e in entries})
-        tree = self.blobs.put_manifest(entries)
-        return self._add_version(name, project, tree, record, run_id)
+        # No bytes to store but a manifest: one write transaction, the rights checked first
+        # (the run is in the project, so the project exists).
+        with self.store.write() as conn:
+            self._may_register_in(conn, project, chosen, run_id)
+            entries = self._run_folder(conn, run_id, folder)
+            if not any(e.path.startswith("model/") for e in entries):
+                raise InvalidInput(
+                    f"artifact {folder!r} of run {run_id} has no model/ folder: register a "
+                    "folder laid out as a version (the flavor's files under model/, as "
+                    "models.log writes them)",
+                    field="path",
+                )
+            if input_example is not None:
+                self._check_example(record, {e.path: e.digest for e in entries})
+            tree = self.blobs.put_manifest(entries)
+            return self._add_version_in(conn, name, project, tree, record, run_id)
 
-    def _run_folder(self, run_id: str, folder: str) -> list[TreeEntry]:
+    def _run_folder(self, conn: Connection, run_id: str, folder: str) -> list[TreeEntry]:
         """The files of a run's artifact folder, as a tree's entries (paths under it)."""
         under = folder.rstrip("/") + "/"
-        with self.store.read() as conn:
-            rows = conn.execute(
-                select(artifacts.c.path, artifacts.c.digest, artifacts.c.kind, artifacts.c.size)
-                .where(artifacts.c.run_id == run_id)
-                .where(
-                    (artifacts.c.path == folder)
-                    | artifacts.c.path.startswith(under, autoescape=True)
-                    | literal(folder).startswith(artifacts.c.path + "/")
-                )
-                .order_by(artifacts.c.path)
-            ).all()
+        rows = conn.execute(
+            select(artifacts.c.path, artifacts.c.digest, artifacts.c.kind, artifacts.c.size)
+            .where(artifacts.c.run_id == run_id)
+            .where(
+                (artifacts.c.path == folder)
+                | artifacts.c.path.startswith(under, autoescape=True)
+                | literal(folder).startswith(artifacts.c.path + "/")
+            )
+            .order_by(artifacts.c.path)
+        ).all()
         entries: list[TreeEntry] = []
         for row in rows:
             if row.kind != "tree":  # a file under the folder (the folder itself: not one)
@@ -584,98 +593,109 @@ class ModelService:
             self._require(conn, project, Role.CONTRIBUTOR)
             if run_id is not None:
                 self._run_in(conn, run_id, project)
-            row = model_row(conn, project, name)
-            if row is not None:
-                model_id = str(row.id)
-            else:
-                model_id = self._insert_model(conn, project, name, "", [self._who()], {})
-            # The lock that orders this model's versions and alias moves (PostgreSQL; SQLite
-            # holds the database's write lock already).
-            if conn.dialect.name != "sqlite":
-                conn.execute(
-                    select(registered_models.c.id)
-                    .where(registered_models.c.id == model_id)
-                    .with_for_update()
-                )
-            versions_id = model_versions.c.id
-            newest, same = conn.execute(  # the newest number and a version of the same tree
-                select(
-                    func.max(model_versions.c.version),
-                    func.max(case((model_versions.c.tree_digest == tree.digest, versions_id))),
-                ).where(model_versions.c.model_id == model_id)
-            ).one()
-            if same is not None:
-                return self._version_by_id(conn, same)
-            facts = _run_facts(conn, run_id)
-            version = ModelVersion(
-                id=new_id(),
-                project=project,
-                name=name,
-                version=int(newest or 0) + 1,
+            return self._add_version_in(conn, name, project, tree, record, run_id)
+
+    def _add_version_in(
+        self,
+        conn: Connection,
+        name: str,
+        project: str,
+        tree: BlobInfo,
+        record: _VersionRecord,
+        run_id: str | None,
+    ) -> ModelVersion:
+        """:meth:`_add_version` in the caller's write transaction, its rights checked."""
+        row = model_row(conn, project, name)
+        if row is not None:
+            model_id = str(row.id)
+        else:
+            model_id = self._insert_model(conn, project, name, "", [self._who()], {})
+        # The lock that orders this model's versions and alias moves (PostgreSQL; SQLite
+        # holds the database's write lock already).
+        if conn.dialect.name != "sqlite":
+            conn.execute(
+                select(registered_models.c.id)
+                .where(registered_models.c.id == model_id)
+                .with_for_update()
+            )
+        versions_id = model_versions.c.id
+        newest, same = conn.execute(  # the newest number and a version of the same tree
+            select(
+                func.max(model_versions.c.version),
+                func.max(case((model_versions.c.tree_digest == tree.digest, versions_id))),
+            ).where(model_versions.c.model_id == model_id)
+        ).one()
+        if same is not None:
+            return self._version_by_id(conn, same)
+        facts = _run_facts(conn, run_id)
+        version = ModelVersion(
+            id=new_id(),
+            project=project,
+            name=name,
+            version=int(newest or 0) + 1,
+            tree_digest=tree.digest,
+            size_bytes=tree.size,
+            flavor=record.flavor,
+            flavor_config=record.flavor_config,
+            packages=record.packages,
+            signature=record.signature,
+            input_example=record.input_example,
+            run_id=run_id,
+            metrics=facts.metrics,
+            dataset_versions=facts.dataset_versions,
+            code_commit=facts.code_commit,
+            description=record.description,
+            created_by=self._who(),
+            created_at=now_ms(),
+            aliases=[],
+        )
+        conn.execute(
+            model_versions.insert().values(
+                id=version.id,
+                model_id=model_id,
+                version=version.version,
                 tree_digest=tree.digest,
                 size_bytes=tree.size,
                 flavor=record.flavor,
-                flavor_config=record.flavor_config,
-                packages=record.packages,
-                signature=record.signature,
+                flavor_config=record.config_text,
+                packages=record.packages_text,
+                signature=record.signature_text,
                 input_example=record.input_example,
                 run_id=run_id,
-                metrics=facts.metrics,
-                dataset_versions=facts.dataset_versions,
+                metrics=json.dumps(facts.metrics, allow_nan=False),
+                dataset_versions=json.dumps(facts.dataset_versions),
                 code_commit=facts.code_commit,
                 description=record.description,
-                created_by=self._who(),
-                created_at=now_ms(),
-                aliases=[],
+                created_by=version.created_by,
+                created_at=version.created_at,
             )
-            conn.execute(
-                model_versions.insert().values(
-                    id=version.id,
-                    model_id=model_id,
-                    version=version.version,
-                    tree_digest=tree.digest,
-                    size_bytes=tree.size,
-                    flavor=record.flavor,
-                    flavor_config=record.config_text,
-                    packages=record.packages_text,
-                    signature=record.signature_text,
-                    input_example=record.input_example,
-                    run_id=run_id,
-                    metrics=json.dumps(facts.metrics, allow_nan=False),
-                    dataset_versions=json.dumps(facts.dataset_versions),
-                    code_commit=facts.code_commit,
-                    description=record.description,
-                    created_by=version.created_by,
-                    created_at=version.created_at,
-                )
+        )
+        if run_id is not None:
+            self.lineage.add(
+                conn, (RUN, run_id), (MODEL_VERSION, version.id), OUTPUT, run_id=run_id
             )
-            if run_id is not None:
-                self.lineage.add(
-                    conn, (RUN, run_id), (MODEL_VERSION, version.id), OUTPUT, run_id=run_id
-                )
-            self._audit(
-                conn,
-                "model.version_registered",
-                MODEL_VERSION,
-                version.id,
-                f"{project}/{name} version {version.version}: {record.flavor}, tree "
-                f"{tree.digest[:16]}",
-            )
-            self._emit(
-                conn,
-                project,
-                event_kinds.MODEL_VERSION_CREATED,
-                {
-                    "model": name,
-                    "version": version.version,
-                    "version_id": version.id,
-                    "flavor": record.flavor,
-                    "tree_digest": tree.digest,
-                    "run_id": run_id,
-                    "created_by": version.created_by,
-                },
-            )
-            return version
+        self._audit(
+            conn,
+            "model.version_registered",
+            MODEL_VERSION,
+            version.id,
+            f"{project}/{name} version {version.version}: {record.flavor}, tree {tree.digest[:16]}",
+        )
+        self._emit(
+            conn,
+            project,
+            event_kinds.MODEL_VERSION_CREATED,
+            {
+                "model": name,
+                "version": version.version,
+                "version_id": version.id,
+                "flavor": record.flavor,
+                "tree_digest": tree.digest,
+                "run_id": run_id,
+                "created_by": version.created_by,
+            },
+        )
+        return version
 
     def _put_files(self, files: Path | TarArchive | None) -> BlobInfo:
         """Store a version's files as one blob tree (a tar archive's members are checked
