@@ -541,7 +541,7 @@ def list_evaluations(
 
 @versions_router.get(
     "/model-evaluations/{evaluation_id}/html",
-    response_class=HTMLResponse,
+    response_model=None,
     responses={200: {"content": {"text/html": {}}, "description": "The report's page."}},
 )
 def evaluation_html(evaluation_id: str, models: Models) -> HTMLResponse:
