@@ -145,6 +145,7 @@ class Services:
                     self.projects,
                     tracking=self.tracking,
                     allow_code_formats=self.settings.registry.allow_code_formats,
+                    retired_retention_days=self.settings.registry.retired_retention_days,
                 )
             return self._models
 

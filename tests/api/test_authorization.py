@@ -186,6 +186,9 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
         ("POST", "/model-requests/{request_id}/approve"): {"comment": "ok"},
         ("POST", "/model-requests/{request_id}/reject"): {"comment": "no"},
         ("PUT", "/projects/{project}/model-policy"): {"source": "staging: {}"},
+        ("POST", "/projects/{project}/models/{name}/versions/{ref}/archive"): {"reason": "old"},
+        ("POST", "/projects/{project}/models/{name}/versions/{ref}/retire"): {"reason": "old"},
+        ("PUT", "/projects/{project}/model-retirement-policy"): {"source": "keep_last: 3"},
         ("POST", "/projects/{project}/schedules"): {
             "name": "s",
             "pipeline": "some_module:pipeline",
