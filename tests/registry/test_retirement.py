@@ -7,6 +7,7 @@ while an alias points at it. Both SDK modes unless marked."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from lifecycle_support import frame, users_of
@@ -17,6 +18,7 @@ from modelyard.config import Settings
 from modelyard.errors import Conflict, InvalidInput, PermissionDenied
 from modelyard.gc import collect_garbage
 from modelyard.governance import SYSTEM, Governance
+from modelyard.registry import _retirement
 from modelyard.registry.retirement import DAY_MS, RetirementPolicy
 from modelyard.registry.service import ModelService
 from modelyard.sdk.client import Client
@@ -288,3 +290,31 @@ def test_the_worker_applies_the_policies_on_its_interval(
         "system",
         "retirement policy: keep_last: 1 (not among the newest 1 versions)",
     )
+
+
+@LOCAL
+def test_a_version_loaded_or_aliased_after_the_plan_is_skipped(
+    client: Client, clock: _Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _log(client, 3)
+    client.models.set_retirement_policy({"retire_unused_after_days": 10}, project="lab")
+    clock.days(11)
+    planned = _retirement.plan
+
+    def then_used(*args: Any) -> Any:
+        found = planned(*args)
+        client.models.load("churn/1", project="lab")
+        client.models.set_alias("churn", "champion", 2, project="lab")
+        return found
+
+    monkeypatch.setattr(_retirement, "plan", then_used)
+    moves = client.models.run_retirement(project="lab")
+    assert [(m.version, m.outcome) for m in moves] == [
+        (1, "skipped"),
+        (2, "skipped"),
+        (3, "applied"),
+    ]
+    assert "was loaded since the retirement policy judged it unused" in moves[0].detail
+    assert "has the alias(es) champion" in moves[1].detail
+    assert _statuses(client) == ["registered", "registered", "retired"]
+    assert [r.version for r in client.models.requests("churn", project="lab")] == [3]

@@ -18,6 +18,7 @@ decision and change is an audit event in its own transaction.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select, update
@@ -405,11 +406,12 @@ def request_transition(
     to: object,
     comment: str,
     *,
-    unless_aliased: bool = False,
+    guard: Callable[[Connection, ModelVersion, str], None] | None = None,
 ) -> TransitionRequest:
     """Judge and record a request to move ``version`` to ``to`` (applied at once when no
-    approvals are needed). ``unless_aliased``: Conflict, and nothing recorded, if an alias
-    points at the version (checked under the model's lock)."""
+    approvals are needed). ``guard(conn, current, to)`` runs under the model's lock on the
+    version as it is then, before anything is recorded: what it raises refuses the
+    request."""
     refused: TransitionRequest | None = None
     with svc.store.write() as conn:
         row = svc._locked(conn, version.project, version.name)
@@ -418,12 +420,8 @@ def request_transition(
         )[0]
         what = f"model version {current.project}/{current.ref}"
         target = check_transition(current.status, to, what)
-        if unless_aliased and current.aliases:
-            raise Conflict(
-                f"{what} has the alias(es) {', '.join(current.aliases)}: move or delete "
-                f"them before it is {target}",
-                field="version",
-            )
+        if guard is not None:
+            guard(conn, current, target)
         pending = conn.execute(
             select(model_transition_requests.c.id, model_transition_requests.c.to_status).where(
                 model_transition_requests.c.version_id == current.id,

@@ -12,13 +12,14 @@ policy; a policy's moves are requested by the system actor with the rule as the 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, or_, select, update
 
 from modelyard._util import now_ms
-from modelyard.errors import ModelyardError, PolicyViolation
+from modelyard.errors import Conflict, ModelyardError, PolicyViolation
 from modelyard.governance.identity import SYSTEM
 from modelyard.governance.roles import Role
 from modelyard.registry import _lifecycle
@@ -137,9 +138,10 @@ def _days(value: float) -> str:
 
 def plan(
     conn: Connection, project: str, name: str | None, now: int
-) -> list[tuple[ModelVersion, RetirementMove]]:
+) -> list[tuple[ModelVersion, RetirementMove, int | None]]:
     """The moves the retirement policies of ``project`` (of model ``name`` only, when
-    given) would make at time ``now``, oldest version first within each model."""
+    given) would make at time ``now``, oldest version first within each model, each with
+    the version's last load as it was read."""
     stmt = version_select().where(projects.c.name == project)
     if name is not None:
         stmt = stmt.where(registered_models.c.name == name)
@@ -162,7 +164,7 @@ def plan(
     by_model: dict[str, list[Any]] = {}
     for row in rows:
         by_model.setdefault(row.model_name, []).append(row)
-    found: list[tuple[ModelVersion, RetirementMove]] = []
+    found: list[tuple[ModelVersion, RetirementMove, int | None]] = []
     for model, versions in by_model.items():
         policy = effective_policy(conn, project, model).policy
         moves = []
@@ -176,7 +178,10 @@ def plan(
                 moves.append((row, move))
         if moves:
             hydrated = hydrate_versions(conn, [r for r, _ in moves])
-            found += list(zip(hydrated, [m for _, m in moves], strict=True))[::-1]
+            found += [
+                (version, move, row.last_loaded_at)
+                for version, (row, move) in zip(hydrated, moves, strict=True)
+            ][::-1]
     return found
 
 
@@ -240,14 +245,15 @@ def run(svc: ModelService, project: str, name: str | None, dry_run: bool) -> lis
             svc.access.require(conn, project, Role.ADMIN)
         planned = plan(conn, project, name, svc.clock())
     if dry_run:
-        return [move for _, move in planned]
+        return [move for _, move, _ in planned]
     system = svc.acting_as(SYSTEM)
     done = []
-    for version, move in planned:
+    for version, move, loaded in planned:
         comment = f"retirement policy: {move.rule} ({move.detail})"
+        guard = unaliased if move.to_status != RETIRED else _not_loaded_since(loaded)
         try:
             request = _lifecycle.request_transition(
-                system, version, move.to_status, comment, unless_aliased=True
+                system, version, move.to_status, comment, guard=guard
             )
         except PolicyViolation as exc:
             done.append(_outcome(move, REFUSED, exc.message.splitlines()[0]))
@@ -258,6 +264,35 @@ def run(svc: ModelService, project: str, name: str | None, dry_run: bool) -> lis
         outcome = APPLIED if request.state == _lifecycle.APPLIED else REQUESTED
         done.append(_outcome(move, outcome, move.detail, request.id))
     return done
+
+
+def unaliased(conn: Connection, version: ModelVersion, to: str) -> None:
+    """Conflict if an alias points at ``version`` (read under the model's lock)."""
+    if version.aliases:
+        raise Conflict(
+            f"model version {version.project}/{version.ref} has the alias(es) "
+            f"{', '.join(version.aliases)}: move or delete them before it is {to}",
+            field="version",
+        )
+
+
+def _not_loaded_since(seen: int | None) -> Callable[[Connection, ModelVersion, str], None]:
+    """:func:`unaliased`, and Conflict if the version's last load is no longer ``seen``
+    (it was loaded since the plan judged it unused)."""
+
+    def guard(conn: Connection, version: ModelVersion, to: str) -> None:
+        unaliased(conn, version, to)
+        loaded = conn.execute(
+            select(model_versions.c.last_loaded_at).where(model_versions.c.id == version.id)
+        ).scalar()
+        if loaded != seen:
+            raise Conflict(
+                f"model version {version.project}/{version.ref} was loaded since the "
+                "retirement policy judged it unused",
+                field="version",
+            )
+
+    return guard
 
 
 def _outcome(

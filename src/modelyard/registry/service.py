@@ -1079,7 +1079,9 @@ class ModelService:
         are collectable ``retired_retention_days`` later."""
         limits.check_text(reason, "reason", limits.DESCRIPTION)
         found = self.get_version(name, project=project, version=version, alias=alias)
-        return _lifecycle.request_transition(self, found, RETIRED, reason, unless_aliased=True)
+        return _lifecycle.request_transition(
+            self, found, RETIRED, reason, guard=_retirement.unaliased
+        )
 
     def get_retirement_policy(
         self, *, project: str, name: str | None = None
