@@ -171,6 +171,7 @@ SERVICES = {
     "ScheduleService",
     "StepIndex",
     "TrackingService",
+    "WebhookService",
 }
 
 

@@ -346,6 +346,41 @@ class RegistrySettings(BaseModel):
         "collection may delete them, unless an alias (or, with serving, a deployment) points "
         "at the version.",
     )
+    trusted_types: list[str] = Field(
+        default_factory=list,
+        description="Types (`module.Class`) that skops may load beyond its defaults when the "
+        "registry loads a version where the store is, to evaluate it: on a server, the only "
+        "types trusted (a caller cannot vouch for others through a server).",
+    )
+
+
+class WebhookSettings(BaseModel):
+    allowed_hosts: list[str] = Field(
+        [],
+        description="Host names a webhook may send to whatever addresses they resolve to "
+        "(private, loopback, link-local ...); by default only public addresses are allowed.",
+    )
+    timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Seconds a webhook attempt may take to connect, to send and to be "
+        "answered, each; a worker holds a delivery for three times this.",
+    )
+    max_attempts: int = Field(
+        8, ge=1, le=50, description="Attempts at a delivery before it is dead."
+    )
+    backoff_s: float = Field(
+        10.0,
+        gt=0,
+        description="Wait after the first failed attempt; it doubles after each one, with jitter.",
+    )
+    max_backoff_s: float = Field(
+        3600.0, gt=0, description="The longest wait between two attempts at a delivery."
+    )
+    poll_interval_s: float = Field(
+        2.0, gt=0, description="How often `modelyard worker` looks for deliveries due."
+    )
 
 
 class RaySettings(BaseModel):
@@ -390,6 +425,9 @@ class Settings(BaseSettings):
     )
     registry: RegistrySettings = Field(
         default_factory=RegistrySettings, description="The model registry."
+    )
+    webhooks: WebhookSettings = Field(
+        default_factory=WebhookSettings, description="Webhooks and their deliveries."
     )
 
     @property

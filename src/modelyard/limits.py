@@ -20,6 +20,7 @@ __all__ = [
     "EMAIL",
     "ENTRY_POINT",
     "EVALUATION_JSON",
+    "EVENT_PAYLOAD",
     "INTEGER",
     "KEY",
     "MODEL_JSON",
@@ -33,6 +34,7 @@ __all__ = [
     "SOURCE",
     "TAG_VALUE",
     "TIMEZONE",
+    "WEBHOOK_URL",
     "check_text",
     "head",
     "preview",
@@ -73,6 +75,10 @@ SCHEDULE_PARAMS = 64 * 1024
 MODEL_JSON = 1024 * 1024
 #: A model evaluation's report, as JSON text.
 EVALUATION_JSON = 16 * 1024 * 1024
+#: A webhook's URL.
+WEBHOOK_URL = 2048
+#: An event's payload, as JSON text.
+EVENT_PAYLOAD = 64 * 1024
 
 #: Metric steps and timestamps, byte counts: integers from 0 to this (64-bit columns).
 INTEGER = 2**63 - 1

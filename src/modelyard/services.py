@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from modelyard._refs import PipelineSources
 from modelyard.artifacts import open_blob_store
 from modelyard.datasets.service import DatasetService
+from modelyard.events.service import WebhookService
 from modelyard.governance import Governance, SecretBox
 from modelyard.governance.access import Access
 from modelyard.lineage.service import LineageService
@@ -60,6 +61,7 @@ class Services:
         self._schedules: ScheduleService | None = None
         self._governance: Governance | None = None
         self._models: ModelService | None = None
+        self._webhooks: WebhookService | None = None
 
     @property
     def store(self) -> Store:
@@ -95,7 +97,13 @@ class Services:
     def projects(self) -> ProjectService:
         with self._lock:
             if self._projects is None:
-                self._projects = ProjectService(self.store, self.access)
+                self._projects = ProjectService(
+                    self.store,
+                    self.access,
+                    installation={
+                        "registry.allow_code_formats": self.settings.registry.allow_code_formats
+                    },
+                )
             return self._projects
 
     @property
@@ -146,6 +154,8 @@ class Services:
                     tracking=self.tracking,
                     allow_code_formats=self.settings.registry.allow_code_formats,
                     retired_retention_days=self.settings.registry.retired_retention_days,
+                    datasets=self.datasets,
+                    trusted_types=self.settings.registry.trusted_types,
                 )
             return self._models
 
@@ -181,6 +191,24 @@ class Services:
                 )
             return self._governance
 
+    @property
+    def webhooks(self) -> WebhookService:
+        """Webhooks and their deliveries (the events come from the other services' outbox
+        writes)."""
+        with self._lock:
+            if self._webhooks is None:
+                conf = self.settings.webhooks
+                self._webhooks = WebhookService(
+                    self.store,
+                    self.access,
+                    SecretBox.from_settings(self.settings),
+                    allowed_hosts=conf.allowed_hosts,
+                    max_attempts=conf.max_attempts,
+                    backoff_s=conf.backoff_s,
+                    max_backoff_s=conf.max_backoff_s,
+                )
+            return self._webhooks
+
     def blob_references(self) -> list[BlobReferences]:
         """Every service whose tables point at blobs: what garbage collection asks."""
         return [self.tracking, self.datasets, self.steps, self.models]
@@ -195,3 +223,4 @@ class Services:
             self._store = self._blobs = self._access = self._projects = None
             self._tracking = self._datasets = self._lineage = None
             self._steps = self._schedules = self._governance = self._models = None
+            self._webhooks = None

@@ -148,6 +148,8 @@ def _url(world: World, path: str) -> str:
         .replace("{alias}", "prod")
         .replace("{version_id}", world.version_id)
         .replace("{report_id}", world.report_id)
+        .replace("{key}", "registry.allow_code_formats")
+        .replace("{evaluation_id}", "0" * 32)
     )
 
 
@@ -159,6 +161,7 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/projects"): {"name": "fresh"},
         ("PUT", "/projects/{name}/members/{username}"): {"role": "viewer"},
+        ("PUT", "/projects/{name}/settings/{key}"): {"value": False},
         ("POST", "/runs"): {"project": "p"},
         ("POST", "/runs/{run_id}/end"): {"status": "finished"},
         ("POST", "/runs/search"): {"project": "p"},
@@ -186,6 +189,10 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
         ("POST", "/model-requests/{request_id}/approve"): {"comment": "ok"},
         ("POST", "/model-requests/{request_id}/reject"): {"comment": "no"},
         ("PUT", "/projects/{project}/model-policy"): {"source": "staging: {}"},
+        ("POST", "/projects/{project}/models/{name}/versions/{ref}/evaluations"): {
+            "dataset_version_id": world.version_id,
+            "target": "x",
+        },
         ("POST", "/projects/{project}/models/{name}/versions/{ref}/archive"): {"reason": "old"},
         ("POST", "/projects/{project}/models/{name}/versions/{ref}/retire"): {"reason": "old"},
         ("PUT", "/projects/{project}/model-retirement-policy"): {"source": "keep_last: 3"},
@@ -193,6 +200,10 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
             "name": "s",
             "pipeline": "some_module:pipeline",
             "cron": "* * * * *",
+        },
+        ("POST", "/projects/{project}/webhooks"): {
+            "url": "http://93.184.215.14/hook",
+            "events": ["*"],
         },
     }
     if (method, path) in bodies:
@@ -213,6 +224,10 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
         kwargs["content"] = _tar_body()
         kwargs["params"] = {"flavor": "sklearn"}
         headers = {**headers, "Content-Type": "application/x-tar"}
+    if path.endswith("/evaluations/data"):
+        kwargs["content"] = _arrow_body()
+        kwargs["params"] = {"target": "x"}
+        headers = {**headers, **ARROW}
     if path.endswith("/aliases/{alias}/at"):
         kwargs["params"] = {"at": 0}
     if path.endswith("/compare"):

@@ -331,3 +331,79 @@ def test_a_wide_signature_travels_with_the_upload(remote: Client) -> None:
         mv = remote.models.log(LinearRegression().fit(x, y), "wide", input_example=x)
     assert mv.signature is not None and len(mv.signature.inputs.columns or ()) == 1500
     assert remote.models.get_version("wide", 1, project="p").signature == mv.signature
+
+
+ARROW = {"Content-Type": "application/vnd.apache.arrow.stream"}
+
+
+def _ipc(frame: pd.DataFrame) -> bytes:
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def test_evaluation_routes(
+    remote: Client, api: httpx.Client, served: str, user_token: Callable[[str], str]
+) -> None:
+    x, y = _data()
+    with remote.start_run("p"):
+        remote.models.log(LogisticRegression().fit(x, y), "m", input_example=x[:3])
+    data = x.assign(label=y)
+    viewer = user_token("vi")
+    assert api.put("/projects/p/members/vi", json={"role": "viewer"}).status_code == 200
+    url = f"{served}/api/v1{MODELS}/m/versions/1/evaluations"
+
+    # the server evaluates the rows it is sent, and keeps what it computed
+    made = api.post(
+        f"{MODELS}/m/versions/1/evaluations/data",
+        params={"target": "label", "source": "forty rows"},
+        content=_ipc(data),
+        headers=ARROW,
+    )
+    assert made.status_code == 201, made.text
+    assert (made.json()["rows"], made.json()["source"]) == (40, "forty rows")
+    # a dataset version stored on the server is named by its id, never sent again
+    stored = remote.datasets.register("scored", data, project="p")
+    by_ref = api.post(
+        f"{MODELS}/m/versions/latest/evaluations",
+        json={"dataset_version_id": stored.id, "target": "label"},
+    )
+    assert by_ref.status_code == 201, by_ref.text
+    assert by_ref.json()["source"] == "dataset p/scored version 1"
+    assert by_ref.json()["metrics"] == made.json()["metrics"]
+
+    listed = httpx.get(url, headers=_bearer(viewer))
+    assert [e["id"] for e in listed.json()] == [by_ref.json()["id"], made.json()["id"]]
+    assert len(api.get(f"{MODELS}/m/versions/1/evaluations", params={"limit": 1}).json()) == 1
+    page = httpx.get(
+        f"{served}/api/v1/model-evaluations/{made.json()['id']}/html", headers=_bearer(viewer)
+    )
+    assert page.status_code == 200 and page.text.startswith("<!DOCTYPE html>")
+    assert page.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+
+    # a viewer may not evaluate: refused before the body is read
+    refused = httpx.post(
+        f"{url}/data",
+        params={"target": "label"},
+        content=_ipc(data),
+        headers={**ARROW, **_bearer(viewer)},
+    )
+    assert refused.status_code == 403, refused.text
+    for body, headers, status, field in (
+        (b"not arrow", ARROW, 422, "body"),
+        (_ipc(data), {"Content-Type": "application/octet-stream"}, 415, "content-type"),
+        (_ipc(data.drop(columns="label")), ARROW, 422, "target"),
+    ):
+        answer = api.post(
+            f"{MODELS}/m/versions/1/evaluations/data",
+            params={"target": "label"},
+            content=body,
+            headers=headers,
+        )
+        assert (answer.status_code, answer.json()["error"]["field"]) == (status, field)
+    assert len(api.get(f"{MODELS}/m/versions/1/evaluations").json()) == 2

@@ -1,10 +1,12 @@
-"""``modelyard models``: list, show (with the signature), versions, alias and history, as
-tables and as JSON, with one-line errors, in both SDK modes."""
+"""``modelyard models``: list, show (with the signature), versions, alias, history,
+evaluate and evaluations, as tables and as JSON, with one-line errors, in both SDK
+modes."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -67,6 +69,86 @@ def test_alias_and_history(cli: Callable[..., Any], logged: str) -> None:
     assert gone.exit_code == 0 and "version 2 -> none" in gone.output
 
 
+def test_evaluate_and_evaluations(
+    cli: Callable[..., Any], logged: str, settings: Settings, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(1)
+    data = pd.DataFrame({"age": rng.integers(18, 80, 60), "spend": rng.random(60)})
+    data["left"] = (data["spend"] > 0.5).astype(int)
+    data["band"] = np.where(data["age"] > 40, "older", "younger")
+    data.to_parquet(tmp_path / "test.parquet", index=False)
+    with Client(settings) as client:
+        client.datasets.register("held-out", data, project="p")
+
+    on_file = cli(
+        "models", "evaluate", "churn/1", "--data", str(tmp_path / "test.parquet"),
+        "--target", "left", "--slice", "band", "-p", "p", "-o", str(tmp_path / "r.html"),
+    )  # fmt: skip
+    assert on_file.exit_code == 0, on_file.output
+    for text in ("Headline metrics", "accuracy", "roc_auc", "60 rows", "test.parquet"):
+        assert text in on_file.output, text
+    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+    on_dataset = cli(
+        "models", "evaluate", "churn/1", "--data", "dataset:held-out@1", "--target", "left",
+        "--baseline", "churn/2", "-p", "p", "--json",
+    )  # fmt: skip
+    assert on_dataset.exit_code == 0, on_dataset.output
+    kept = json.loads(on_dataset.output)
+    assert (kept["source"], kept["baseline"]) == ("dataset p/held-out version 1", "churn/2")
+    listed = cli("models", "evaluations", "churn/1", "-p", "p")
+    assert listed.exit_code == 0 and "Evaluations of p/churn/1" in listed.output
+    both = json.loads(cli("models", "evaluations", "churn/1", "-p", "p", "--json").output)
+    newest = json.loads(
+        cli("models", "evaluations", "churn/1", "-n", "1", "-p", "p", "--json").output
+    )
+    assert [e["id"] for e in newest] == [kept["id"]] == [e["id"] for e in both[:1]]
+    assert len(both) == 2 and both[1]["source"].endswith("test.parquet")
+
+
+def test_register_a_folder_or_a_runs_artifact_folder(
+    cli: Callable[..., Any], settings: Settings, tmp_path: Path
+) -> None:
+    from modelyard.registry.flavors import FLAVORS
+
+    rng = np.random.default_rng(2)
+    x = pd.DataFrame({"a": rng.random(30), "b": rng.random(30)})
+    model = LogisticRegression().fit(x, (x["a"] > 0.5).astype(int))
+    folder = tmp_path / "saved"
+    (folder / "model").mkdir(parents=True)
+    FLAVORS.get("sklearn").save(model, folder / "model")
+    x[:3].to_parquet(folder / "example.parquet", index=False)
+
+    made = cli(
+        "models", "register", "lr", "--from-dir", str(folder), "--flavor", "sklearn",
+        "--input-example", "example.parquet", "-p", "p", "--json",
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    first = json.loads(made.output)
+    assert (first["version"], first["input_example"], first["run_id"]) == (
+        1,
+        "example.parquet",
+        None,
+    )
+    again = cli(
+        "models", "register", "lr", "--from-dir", str(folder), "--flavor", "sklearn", "-p", "p"
+    )
+    assert again.exit_code == 0 and "p/lr/1" in again.output  # the same files: that version
+
+    with Client(settings) as client:
+        with client.start_run("p") as run:
+            (folder / "model" / "notes.txt").write_text("trained on thirty rows")
+            run.log_artifact(folder, "packaged")
+        from_run = cli(
+            "models", "register", "lr", "--run", str(run.id)[:8], "--path", "packaged",
+            "--flavor", "sklearn", "-p", "p", "--json",
+        )  # fmt: skip
+        assert from_run.exit_code == 0, from_run.output
+        second = json.loads(from_run.output)
+        assert (second["version"], second["run_id"]) == (2, str(run.id))
+        loaded = client.models.load("lr/2", project="p")
+        assert (loaded.predict(x) == model.predict(x)).all()
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [
@@ -75,6 +157,23 @@ def test_alias_and_history(cli: Callable[..., Any], logged: str) -> None:
         (["models", "alias", "churn", "3", "1", "-p", "p"], "alias"),
         (["models", "alias", "churn", "champion", "-p", "p"], "--delete"),
         (["models", "history", "churn", "--at", "2001-01-01", "-p", "p"], "--at needs --alias"),
+        (["models", "register", "m", "--flavor", "sklearn", "-p", "p"], "--from-dir"),
+        (
+            ["models", "register", "m", "--flavor", "sklearn", "--path", "x", "-p", "p"],
+            "add --run",
+        ),
+        (
+            ["models", "register", "m", "--flavor", "sklearn", "--from-dir", ".", "-p", "p"],
+            "has no model/ folder",
+        ),
+        (
+            ["models", "evaluate", "churn", "--data", "dataset:nope", "--target", "y", "-p", "p"],
+            "dataset 'nope' does not exist",
+        ),
+        (
+            ["models", "evaluate", "churn", "--data", "missing.csv", "--target", "y", "-p", "p"],
+            "missing.csv",
+        ),
     ],
 )
 def test_errors_are_one_line(

@@ -5,6 +5,7 @@ collection."""
 from __future__ import annotations
 
 import dataclasses
+import operator
 import re
 from pathlib import Path
 
@@ -14,19 +15,28 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 import modelyard as my
 from modelyard import limits
-from modelyard.config import Settings
+from modelyard.config import Settings, load_settings
 from modelyard.errors import InvalidInput, NotFound, PermissionDenied
 from modelyard.gc import collect_garbage
 from modelyard.governance import SYSTEM, Actor, Governance
 from modelyard.sdk.client import Client
 
-LOCAL = pytest.mark.local_only("evaluations are embedded only, for now")
+LOCAL = pytest.mark.local_only("reports from a caller are kept only where the store is")
 
-TRUSTED = ["sklearn.pipeline.Pipeline", "sklearn.preprocessing._data.StandardScaler"]
+#: What skops does not trust by default in the strong model: a function it calls.
+TRUSTED = ["_operator.neg"]
+
+
+@pytest.fixture
+def embedded_settings(embedded_settings: Settings) -> Settings:
+    """The installation (and its server) trusts the strong model's function: a model is
+    loaded where the store is to be evaluated."""
+    registry = embedded_settings.registry.model_copy(update={"trusted_types": TRUSTED})
+    return embedded_settings.model_copy(update={"registry": registry})
 
 
 def _data() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -42,14 +52,17 @@ def _log_two(client: Client, train: pd.DataFrame) -> None:
         weak = LogisticRegression(max_iter=2000).fit(train[features[:1]], train["diagnosis"])
         client.models.log(weak, "tumour", input_example=train[features[:1]][:5])
     with client.start_run("clinic"):
-        strong = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        strong = make_pipeline(
+            FunctionTransformer(operator.neg), StandardScaler(), LogisticRegression(max_iter=2000)
+        )
         strong.fit(train[features], train["diagnosis"])
         client.models.log(strong, "tumour", input_example=train[features][:5])
     client.models.set_alias("tumour", "champion", 1, project="clinic")
 
 
-@LOCAL
-def test_evaluate_a_version_on_a_dataset_against_the_champion(client: Client) -> None:
+def test_evaluate_a_version_on_a_dataset_against_the_champion(
+    client: Client, embedded_settings: Settings
+) -> None:
     train, test = _data()
     _log_two(client, train)
     client.datasets.register("tumours-test", test, project="clinic")
@@ -60,7 +73,6 @@ def test_evaluate_a_version_on_a_dataset_against_the_champion(client: Client) ->
         baseline="tumour@champion",
         slices=["size", "mean radius"],
         project="clinic",
-        trusted=TRUSTED,
     )
     assert (found.ref, found.baseline, found.task, found.rows) == (
         "tumour/2",
@@ -78,7 +90,7 @@ def test_evaluate_a_version_on_a_dataset_against_the_champion(client: Client) ->
 
     later = client.models.evaluations("tumour/2", project="clinic")
     assert later == [found]
-    again = client.models.evaluate("tumour/2", test, "diagnosis", project="clinic", trusted=TRUSTED)
+    again = client.models.evaluate("tumour/2", test, "diagnosis", project="clinic")
     assert client.models.evaluations("tumour/2", project="clinic") == [again]
     assert client.models.evaluations("tumour/2", project="clinic", limit=None) == [again, found]
     assert client.models.evaluations("tumour@champion", project="clinic") == []
@@ -87,12 +99,12 @@ def test_evaluate_a_version_on_a_dataset_against_the_champion(client: Client) ->
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "clinic/tumour/2" in page
     assert not re.search(r"(https?:)?//|<script|<link|src=", page)
 
-    events = Governance(client.services.store).audit.list_events(actor=SYSTEM, limit=1000)
+    with Client(embedded_settings) as local:  # the audit log, read where it is
+        events = Governance(local.services.store).audit.list_events(actor=SYSTEM, limit=1000)
     evaluated = [e for e in events if e.action == "model.evaluated"]
     assert len(evaluated) == 2 and "against clinic/tumour/1" in evaluated[0].summary
 
 
-@LOCAL
 def test_evaluate_reads_parquet_csv_and_arrow_streams(client: Client, tmp_path: Path) -> None:
     train, test = _data()
     _log_two(client, train)
@@ -103,8 +115,7 @@ def test_evaluate_reads_parquet_csv_and_arrow_streams(client: Client, tmp_path: 
     generator = (batch for batch in table.to_batches(max_chunksize=40))
     sources = (tmp_path / "test.parquet", str(tmp_path / "test.csv"), table, reader, generator)
     results = [
-        client.models.evaluate("tumour", data, "diagnosis", project="clinic", trusted=TRUSTED)
-        for data in sources
+        client.models.evaluate("tumour", data, "diagnosis", project="clinic") for data in sources
     ]
     assert len({r.metrics["accuracy"] for r in results}) == 1
     assert all(r.rows == len(test) for r in results)
@@ -190,7 +201,6 @@ def test_garbage_collection_keeps_the_blobs_of_evaluations(client: Client) -> No
     assert "<svg" in client.models.evaluation_html(found.id)
 
 
-@LOCAL
 def test_the_module_sugar(settings_env: Settings) -> None:
     train, test = _data()
     with my.start_run(project="clinic"):
@@ -201,12 +211,38 @@ def test_the_module_sugar(settings_env: Settings) -> None:
     assert "<svg" in my.models.evaluation_html(found)
 
 
-def test_through_a_server_evaluation_is_refused_with_one_line(client: Client) -> None:
+@LOCAL
+def test_in_this_process_the_caller_may_vouch_for_types(tmp_path: Path, store_url: str) -> None:
+    settings = load_settings(
+        home=tmp_path / "home",
+        store={"url": store_url},
+        tracking={"system_metrics_interval_s": 0, "capture_packages": False},
+    )
+    train, test = _data()
+    with Client(settings) as client:
+        _log_two(client, train)
+        with pytest.raises(InvalidInput, match=r"_operator\.neg.*registry\.trusted_types"):
+            client.models.evaluate("tumour/2", test, "diagnosis", project="clinic")
+        found = client.models.evaluate(
+            "tumour/2", test, "diagnosis", project="clinic", trusted=TRUSTED
+        )
+        assert found.rows == len(test)
+
+
+def test_through_a_server_the_server_loads_the_model_by_its_own_settings(
+    client: Client,
+) -> None:
     if not client.is_remote:
-        pytest.skip("the refusal is remote mode's")
+        pytest.skip("the server's rules")
     train, test = _data()
     _log_two(client, train)
-    with pytest.raises(InvalidInput, match="model evaluation is not available through"):
-        client.models.evaluate("tumour/2", test, target="diagnosis", project="clinic")
-    with pytest.raises(InvalidInput, match="model evaluation is not available through"):
-        client.models.evaluations("tumour/2", project="clinic")
+    with pytest.raises(InvalidInput, match=r"registry\.trusted_types") as exc:
+        client.models.evaluate("tumour/2", test, "diagnosis", project="clinic", trusted=TRUSTED)
+    assert exc.value.field == "trusted"
+    with pytest.raises(InvalidInput) as exc:
+        client.models.evaluate("tumour/2", test, "diagnosis", project="clinic", bootstrap=10**6)
+    assert exc.value.field == "bootstrap"
+    with pytest.raises(InvalidInput) as exc:
+        client.models.evaluate("tumour/2", test, "no-such-column", project="clinic")
+    assert exc.value.field == "target"
+    assert client.models.evaluations("tumour/2", project="clinic", limit=None) == []

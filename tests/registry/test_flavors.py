@@ -76,6 +76,8 @@ def test_a_python_function_model_is_refused_while_code_formats_are_off(client: C
 def test_a_python_function_model_round_trips_where_allowed(
     code_client: Client, client: Client
 ) -> None:
+    code_client.projects.create("lab")
+    code_client.projects.set_setting("lab", "registry.allow_code_formats", True)
     with code_client.start_run("lab"):
         mv = code_client.models.log(Doubler(), "doubler", input_example=np.ones((2, 3)))
     assert mv.flavor == "python_function"

@@ -11,6 +11,8 @@ import pytest
 
 from modelyard.datasets.contract import DatasetContract
 from modelyard.datasets.service import DatasetService
+from modelyard.events.contract import WebhookContract
+from modelyard.events.service import WebhookService
 from modelyard.lineage.contract import LineageContract
 from modelyard.lineage.service import LineageService
 from modelyard.projects.contract import ProjectContract
@@ -23,6 +25,7 @@ from modelyard.remote.models import RemoteModels
 from modelyard.remote.projects import RemoteProjects
 from modelyard.remote.schedules import RemoteSchedules
 from modelyard.remote.tracking import RemoteTracking
+from modelyard.remote.webhooks import RemoteWebhooks
 from modelyard.schedules.contract import ScheduleContract
 from modelyard.schedules.service import ScheduleService
 from modelyard.tracking.contract import TrackingContract
@@ -62,10 +65,11 @@ CONTRACTS = [
         ModelContract,
         ModelService,
         RemoteModels,
-        # Evaluations are embedded only, for now (the SDK refuses them through a server).
+        # The registry computes the reports it keeps (evaluate): one from a caller is not
+        # taken through a server.
         SERVER
         | GC
-        | {"check_evaluate", "record_evaluation", "evaluations", "evaluation_html"}
+        | {"check_evaluate", "record_evaluation"}
         # A status changes inside the transaction of an applied request (or a retirement).
         | {"change_status"}
         # The server's files route checks a version before it streams them.
@@ -77,6 +81,13 @@ CONTRACTS = [
         RemoteSchedules,
         # A worker's: it works where the store is.
         SERVER | {"due", "claim", "take_over", "renew", "record_run", "finish", "with_clock"},
+    ),
+    (
+        WebhookContract,
+        WebhookService,
+        RemoteWebhooks,
+        # A worker's: it delivers where the store is.
+        SERVER | {"claim", "record_attempt", "backoff_ms"},
     ),
 ]
 

@@ -14,7 +14,8 @@
   (``PUT .../artifacts/content``) are ``application/octet-stream`` or
   ``application/x-tar``; dataset versions (``POST .../datasets/{name}/versions``) are an
   Arrow IPC stream, ``application/vnd.apache.arrow.stream``; model versions (``POST
-  .../models/{name}/versions``) are a tar stream, ``application/x-tar``.
+  .../models/{name}/versions``) are a tar stream, ``application/x-tar``; the rows of an
+  evaluation (``POST .../versions/{ref}/evaluations/data``) an Arrow IPC stream.
 - Every other request body is JSON (``application/json``), at most ``max_body_bytes``
   and nested at most ``MAX_JSON_DEPTH`` deep; it is read here and handed on unchanged.
 
@@ -42,6 +43,7 @@ from modelyard.errors import InvalidInput, ModelyardError, TooLarge, Unsupported
 
 __all__ = [
     "DATASET_UPLOAD_PATH",
+    "EVALUATION_UPLOAD_PATH",
     "MAX_JSON_DEPTH",
     "MODEL_UPLOAD_PATH",
     "UPLOAD_PATH",
@@ -53,6 +55,9 @@ UPLOAD_PATH = re.compile(r"/api/v1/runs/[^/]+/artifacts/content$")
 UPLOAD_TYPES = frozenset({"application/octet-stream", "application/x-tar"})
 DATASET_UPLOAD_PATH = re.compile(r"/api/v1/projects/[^/]+/datasets/[^/]+/versions$")
 MODEL_UPLOAD_PATH = re.compile(r"/api/v1/projects/[^/]+/models/[^/]+/versions$")
+EVALUATION_UPLOAD_PATH = re.compile(
+    r"/api/v1/projects/[^/]+/models/[^/]+/versions/[^/]+/evaluations/data$"
+)
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,12 @@ _UPLOADS = (
         MODEL_UPLOAD_PATH,
         frozenset({"application/x-tar"}),
         "a model version's files are uploaded as a tar stream (application/x-tar)",
+    ),
+    _Upload(
+        "POST",
+        EVALUATION_UPLOAD_PATH,
+        frozenset({ARROW_STREAM}),
+        f"the rows of an evaluation are uploaded as an Arrow IPC stream ({ARROW_STREAM})",
     ),
 )
 

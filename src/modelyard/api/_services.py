@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from modelyard.artifacts import BlobStore
     from modelyard.config import Settings
     from modelyard.datasets.service import DatasetService
+    from modelyard.events.service import WebhookService
     from modelyard.governance import Governance
     from modelyard.lineage.service import LineageService
     from modelyard.projects import ProjectService
@@ -34,6 +35,7 @@ __all__ = [
     "get_schedules",
     "get_services",
     "get_tracking",
+    "get_webhooks",
 ]
 
 #: Staging files of uploads untouched for this long are left over from a dead server.
@@ -130,6 +132,13 @@ def get_schedules(request: Request) -> ScheduleService:
     from modelyard.api.auth import get_actor
 
     return get_services(request).schedules.acting_as(get_actor(request))
+
+
+def get_webhooks(request: Request) -> WebhookService:
+    """FastAPI dependency: the webhook service, acting for the request's actor."""
+    from modelyard.api.auth import get_actor
+
+    return get_services(request).webhooks.acting_as(get_actor(request))
 
 
 def get_governance(request: Request) -> Governance:

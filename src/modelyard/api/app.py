@@ -40,6 +40,7 @@ from modelyard.api.routes import (
     schedules,
     search,
     tokens,
+    webhooks,
 )
 from modelyard.api.schemas._types import ErrorResponse
 from modelyard.config import ServerSettings, Settings
@@ -68,6 +69,7 @@ _PROTECTED = (
     login.router,
     tokens.router,
     audit.router,
+    webhooks.router,
 )
 
 _ERRORS = {

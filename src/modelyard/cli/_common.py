@@ -298,3 +298,34 @@ def project_option(help: str) -> Any:
     """``--project``/``-p``, defaulting to the project the SDK uses when none is named
     (``DEFAULT_PROJECT``), so that every command looks in the same one."""
     return typer.Option(DEFAULT_PROJECT, "--project", "-p", help=help)
+
+
+@contextmanager
+def byte_progress(label: str) -> Iterator[Callable[[int, int | None], None]]:
+    """A Rich progress bar over source bytes on stderr (silent when not a terminal); the
+    callback takes the bytes done and the total (None: unknown, the bar pulses)."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update

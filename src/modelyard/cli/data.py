@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +18,7 @@ import typer
 
 from modelyard.cli._common import (
     JsonOption,
+    byte_progress,
     client,
     console,
     err_console,
@@ -73,36 +72,6 @@ def _get(c: Any, ref: str, project: str) -> DatasetVersion:
     return found
 
 
-@contextmanager
-def _progress(label: str) -> Iterator[Any]:
-    """A Rich progress bar over source bytes on stderr (silent when not a terminal)."""
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    with Progress(
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-        disable=not err_console.is_terminal,
-    ) as bar:
-        task = bar.add_task(label, total=None)
-
-        def update(done: int, total: int | None) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
-
-
 # -- register, list, versions, show, load -------------------------------------------------
 
 
@@ -129,7 +98,7 @@ def register(
     holds the same data)."""
     with client(ctx) as c:
         before = {v.id for v in _versions_or_none(c, name, project)}
-        with _progress(f"registering {name}") as update:
+        with byte_progress(f"registering {name}") as update:
             found = c.datasets.register(
                 name,
                 path,
@@ -329,7 +298,7 @@ def _side(
     if Path(source).exists():
         from modelyard.datasets._describe import describe
 
-        with _progress(f"profiling {Path(source).name}") as update:
+        with byte_progress(f"profiling {Path(source).name}") as update:
             found = describe(source, encoding=encoding, progress=update)
         assert found.profile is not None
         return source, list(found.columns), found.profile

@@ -30,7 +30,7 @@ class Modelyard(LazyGroup):
         "worker": Lazy(
             "modelyard.cli.schedules:worker",
             "Run scheduled pipelines: cron occurrences and new dataset versions as they come "
-            "due, each in a fresh process, one line per fire on stderr.",
+            "due, each in a fresh process, one line per fire on stderr; and deliver webhooks.",
         ),
         "gc": Lazy(
             "modelyard.cli.maintenance:gc", "Remove blobs that no artifact refers to any more."
@@ -90,6 +90,10 @@ class Modelyard(LazyGroup):
         ),
         "audit": Lazy(
             "modelyard.cli.audit:app", "The hash-chained audit log (as the local operator)."
+        ),
+        "webhooks": Lazy(
+            "modelyard.cli.webhooks:app",
+            "Webhooks: send a project's registry and dataset events to URLs, signed.",
         ),
     }
 

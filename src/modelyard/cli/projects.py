@@ -1,4 +1,4 @@
-"""``modelyard projects``: list and create projects."""
+"""``modelyard projects``: list and create projects, show and change their settings."""
 
 from __future__ import annotations
 
@@ -57,3 +57,46 @@ def create(
         print_json(asdict(project))
     else:
         console.print(styled("created project ", (project.name, "bold")))
+
+
+@app.command("settings")
+@one_line_errors
+def settings(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Project name."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Show a project's settings."""
+    with client(ctx) as c:
+        values = c.projects.settings(name)
+    if as_json:
+        print_json(values)
+        return
+    table(f"Settings of {name}", ["setting", "value"], [(k, _on(v)) for k, v in values.items()])
+
+
+@app.command("set")
+@one_line_errors
+def set_(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Project name."),
+    key: str = typer.Argument(..., help="The setting, e.g. registry.allow_code_formats."),
+    value: str = typer.Argument(..., help="true or false (on, off, yes, no, 1, 0)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Turn a project setting on or off (a project admin; on only where the installation's
+    setting of the same name is on)."""
+    words = {"true": True, "on": True, "yes": True, "1": True}
+    words |= {"false": False, "off": False, "no": False, "0": False}
+    if value.lower() not in words:
+        raise typer.BadParameter(f"{value!r} is not true or false", param_hint="VALUE")
+    with client(ctx) as c:
+        values = c.projects.set_setting(name, key, words[value.lower()])
+    if as_json:
+        print_json(values)
+    else:
+        console.print(styled(f"{key} = {_on(values[key])} for project ", (name, "bold")))
+
+
+def _on(value: bool) -> str:
+    return "true" if value else "false"

@@ -36,6 +36,8 @@ from modelyard.datasets._rows import LATEST, alias_names, hydrate, latest_versio
 from modelyard.datasets.entities import Dataset, DatasetReport, DatasetVersion
 from modelyard.datasets.reports import PROFILE, REPORT_KINDS, VALIDATION, Reports, check_kind
 from modelyard.errors import Conflict, InvalidInput, NotFound
+from modelyard.events.kinds import DATASET_VERSION_CREATED
+from modelyard.events.outbox import emit
 from modelyard.governance.access import Access
 from modelyard.governance.identity import Actor
 from modelyard.governance.roles import Role, missing_project
@@ -317,6 +319,21 @@ class DatasetService:
                         version_id,
                         f"{project}/{name} version {number}: {found.rows} rows, "
                         f"digest {found.digest[:16]}",
+                    )
+                    emit(
+                        conn,
+                        project,
+                        DATASET_VERSION_CREATED,
+                        {
+                            "dataset": name,
+                            "version": number,
+                            "version_id": version_id,
+                            "digest": found.digest,
+                            "rows": found.rows,
+                            "created_by": self.access.who(user),
+                            "run_id": run_id,
+                        },
+                        actor=self.access.who(user),
                     )
             except Conflict as exc:
                 if exc.field == "run_id":

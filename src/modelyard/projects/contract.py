@@ -28,3 +28,10 @@ class ProjectContract(Protocol):
 
     def list_projects(self) -> list[Project]:
         """Every project; for a signed-in principal, the projects they are a member of."""
+
+    def settings(self, name: str) -> dict[str, bool]:
+        """The project's settings, each as the project set it (off unless turned on)."""
+
+    def set_setting(self, name: str, key: str, value: bool) -> dict[str, bool]:
+        """Turn a project setting on or off (a project admin); on only where the
+        installation's setting of the same name is on. Returns the project's settings."""

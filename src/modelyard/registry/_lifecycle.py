@@ -25,6 +25,7 @@ from sqlalchemy import Connection, select, update
 
 from modelyard._util import new_id, now_ms
 from modelyard.errors import Conflict, InvalidInput, NotFound, PermissionDenied, PolicyViolation
+from modelyard.events import kinds as event_kinds
 from modelyard.governance.roles import Role
 from modelyard.lineage.edges import MODEL_VERSION
 from modelyard.registry._rows import hydrate_versions, version_select
@@ -464,6 +465,22 @@ def request_transition(
             f"{current.project}/{current.ref}: {current.status} -> {target} (request "
             f"{request_id}, {state}){': ' + comment if comment else ''}",
         )
+        svc._emit(
+            conn,
+            current.project,
+            event_kinds.TRANSITION_REQUESTED,
+            {
+                "model": current.name,
+                "version": current.version,
+                "version_id": current.id,
+                "request_id": request_id,
+                "from_status": current.status,
+                "to_status": target,
+                "state": state,
+                "requested_by": svc._who(),
+                "comment": comment,
+            },
+        )
         if state == APPLIED:
             svc.change_status(conn, current, target, reason=f"request {request_id}")
         found = hydrate_request(
@@ -539,6 +556,21 @@ def decide(svc: ModelService, request_id: str, decision: str, comment: str) -> T
             row.version_id,
             f"{ref}: {row.from_status} -> {row.to_status} (request {row.id})"
             f"{': ' + comment if comment else ''}",
+        )
+        approved = decision == APPROVE
+        svc._emit(
+            conn,
+            row.project,
+            event_kinds.TRANSITION_APPROVED if approved else event_kinds.TRANSITION_REJECTED,
+            {
+                "model": row.model_name,
+                "version": row.version,
+                "version_id": row.version_id,
+                "request_id": row.id,
+                "to_status": row.to_status,
+                ("approved_by" if approved else "rejected_by"): who,
+                "comment": comment,
+            },
         )
         values: dict[str, Any]
         if decision == REJECT:

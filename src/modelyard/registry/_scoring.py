@@ -54,17 +54,22 @@ class Scorer:
     features: list[str] | None = None
 
 
-def scorer_for(model: Any, features: Sequence[str] | None = None) -> Scorer:
+def scorer_for(
+    model: Any,
+    features: Sequence[str] | None = None,
+    predict: Callable[[Any], Any] | None = None,
+) -> Scorer:
     """A :class:`Scorer` for an object with ``predict`` (and ``predict_proba`` and
-    ``classes_`` when it is a classifier)."""
-    if not callable(getattr(model, "predict", None)):
+    ``classes_`` when it is a classifier), or one ``predict`` stands for (a flavor's, for
+    a model whose own needs more than the rows: a booster, an ONNX graph)."""
+    if predict is None and not callable(getattr(model, "predict", None)):
         raise InvalidInput(f"a {type(model).__qualname__} has no predict method", field="model")
     proba = getattr(model, "predict_proba", None)
     classes = getattr(model, "classes_", None)
     if features is None and getattr(model, "feature_names_in_", None) is not None:
         features = [str(f) for f in model.feature_names_in_]
     return Scorer(
-        predict=model.predict,
+        predict=predict if predict is not None else model.predict,
         predict_proba=proba if callable(proba) and classes is not None else None,
         classes=[plain(c) for c in classes] if classes is not None else None,
         features=list(features) if features is not None else None,

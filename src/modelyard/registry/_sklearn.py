@@ -88,13 +88,16 @@ class SklearnFlavor:
 
     def load(self, folder: Path, config: dict[str, Any], *, trusted: Sequence[str]) -> Any:
         sio = _skops()
+        from skops.io.exceptions import UntrustedTypesFoundException
+
         path = folder / str(config.get("file", _FILE))
-        untrusted = sio.get_untrusted_types(file=path)
+        try:  # one parse of the file; a second only to name what it refused
+            return sio.load(path, trusted=list(trusted))
+        except UntrustedTypesFoundException:
+            untrusted = sio.get_untrusted_types(file=path)
         refused = [t for t in untrusted if t not in trusted]
-        if refused:
-            raise InvalidInput(
-                f"the model file holds types skops does not trust: {', '.join(refused)}; if "
-                f"you trust where this model came from, load it with trusted={refused!r}",
-                field="trusted",
-            )
-        return sio.load(path, trusted=list(untrusted))
+        raise InvalidInput(
+            f"the model file holds types skops does not trust: {', '.join(refused)}; if "
+            f"you trust where this model came from, load it with trusted={refused!r}",
+            field="trusted",
+        )

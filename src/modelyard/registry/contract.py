@@ -4,13 +4,14 @@ checks that their signatures are the contract's)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from modelyard.registry.entities import (
     AliasMove,
+    Evaluation,
     ModelCard,
     ModelVersion,
     RegisteredModel,
@@ -20,6 +21,9 @@ from modelyard.registry.policy import ModelPolicy, Policy
 from modelyard.registry.retirement import ModelRetirementPolicy, RetirementMove, RetirementPolicy
 from modelyard.registry.signature import Signature, SignatureDiff
 from modelyard.tracking.entities import TarArchive
+
+if TYPE_CHECKING:
+    from modelyard.datasets.entities import DatasetVersion
 
 __all__ = ["ModelContract"]
 
@@ -181,6 +185,39 @@ class ModelContract(Protocol):
         name: str | None = None,
     ) -> ModelPolicy:
         """Set the policy of a project (or of one model), as project admin."""
+
+    def evaluate(
+        self,
+        ref: str,
+        data: DatasetVersion | Iterable[Any],
+        target: str,
+        *,
+        project: str,
+        baseline: str | None = None,
+        slices: Sequence[str] = (),
+        task: str | None = None,
+        seed: int = 0,
+        sample_rows: int = 5000,
+        bootstrap: int = 200,
+        source: str = "",
+        trusted: Sequence[str] = (),
+    ) -> Evaluation:
+        """Evaluate the version ``ref`` where the registry is, on a stored dataset version
+        or Arrow record batches, and keep the report."""
+
+    def evaluations(
+        self,
+        name: str,
+        *,
+        project: str,
+        version: int | None = None,
+        alias: str | None = None,
+        limit: int | None = 1,
+    ) -> list[Evaluation]:
+        """A version's evaluations, newest first (the latest only unless ``limit``)."""
+
+    def evaluation_html(self, evaluation_id: str) -> str:
+        """The HTML page of an evaluation (by its id)."""
 
     def archive(
         self,

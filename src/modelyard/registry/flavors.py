@@ -9,9 +9,13 @@ group ``modelyard.flavors``::
     xgboost = "modelyard_xgboost:FLAVOR"
 
 A flavor says whether its files can run code when they are loaded (``runs_code``: pickle
-can, skops and native formats cannot); such a flavor is refused unless the setting
-``registry.allow_code_formats`` is on. It names the packages its files need; their
-versions are recorded with the version and compared at load (:func:`check_packages`).
+packaged source code and torch.export archives can; skops, native booster files and ONNX
+cannot); such a flavor is refused unless both the installation's setting
+``registry.allow_code_formats`` and the project's setting of the same name allow it
+(:func:`check_code_format`). It names the packages its files need; their versions are
+recorded with the version and compared at load (:func:`check_packages`). A flavor may
+also predict (``predict(model, data)``: a booster, an ONNX graph or a torch module take
+more than the data); :func:`predict` falls back on the model's own ``predict``.
 """
 
 from __future__ import annotations
@@ -26,17 +30,23 @@ from modelyard._registry import Registry
 from modelyard.errors import InvalidInput, MissingDependency
 
 __all__ = [
+    "CODE_DIR",
     "CODE_FORMATS_SETTING",
     "FLAVORS",
     "Flavor",
     "PackageMismatch",
     "check_code_format",
     "check_packages",
+    "distribution_of",
     "flavor_for",
     "package_versions",
+    "predict",
 ]
 
 CODE_FORMATS_SETTING = "registry.allow_code_formats"
+#: The folder of a version's model files that holds its code (``code_paths``, a torch
+#: module's source), put on ``sys.path`` before a flavor that runs code loads it.
+CODE_DIR = "code"
 
 
 @runtime_checkable
@@ -81,14 +91,20 @@ FLAVORS: Registry[Flavor] = Registry("flavor", "modelyard.flavors", field="flavo
 
 
 def _register_builtins() -> None:
+    from modelyard.registry._lightgbm import LightGBMFlavor
+    from modelyard.registry._onnx import OnnxFlavor
     from modelyard.registry._pyfunc import PythonFunctionFlavor
     from modelyard.registry._sklearn import SklearnFlavor
+    from modelyard.registry._torch import TorchExportFlavor, TorchModuleFlavor
+    from modelyard.registry._xgboost import XGBoostFlavor
 
     FLAVORS.register("sklearn", SklearnFlavor())
     FLAVORS.register("python_function", PythonFunctionFlavor())
-
-
-_register_builtins()
+    FLAVORS.register("xgboost", XGBoostFlavor())
+    FLAVORS.register("lightgbm", LightGBMFlavor())
+    FLAVORS.register("onnx", OnnxFlavor())
+    FLAVORS.register("torch_export", TorchExportFlavor())
+    FLAVORS.register("pytorch", TorchModuleFlavor())
 
 
 def flavor_for(model: object) -> Flavor:
@@ -107,16 +123,65 @@ def flavor_for(model: object) -> Flavor:
     return max(able, key=lambda f: f.priority)
 
 
+#: The distributions that provide the same module: a version saved with one loads with the
+#: other (xgboost-cpu is xgboost without the GPU libraries).
+_SAME_MODULE: dict[str, tuple[str, ...]] = {
+    "xgboost": ("xgboost-cpu",),
+    "xgboost-cpu": ("xgboost",),
+    "onnxruntime": ("onnxruntime-gpu",),
+    "onnxruntime-gpu": ("onnxruntime",),
+}
+
+#: The modelyard extra that installs a package the built-in flavors record.
+EXTRAS: dict[str, str] = {
+    "scikit-learn": "sklearn",
+    "skops": "sklearn",
+    "xgboost": "xgboost",
+    "xgboost-cpu": "xgboost",
+    "lightgbm": "lightgbm",
+    "onnx": "onnx",
+    "onnxruntime": "onnx",
+    "onnxruntime-gpu": "onnx",
+    "torch": "torch",
+    "safetensors": "torch",
+}
+
+
+def distribution_of(module: str) -> str | None:
+    """The installed distribution that provides the top-level ``module`` (``xgboost`` is
+    provided by ``xgboost`` or ``xgboost-cpu``); None when none does."""
+    provided = importlib.metadata.packages_distributions().get(module, [])
+    return provided[0] if provided else None
+
+
+def _installed(name: str) -> tuple[str, str] | None:
+    """The distribution installed as ``name`` or as one providing the same module, and its
+    version."""
+    for candidate in (name, *_SAME_MODULE.get(name, ())):
+        try:
+            return candidate, importlib.metadata.version(candidate)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def _install_line(name: str, version: str | None = None) -> str:
+    pinned = f"'{name}=={version}'" if version else f"'{name}'"
+    extra = EXTRAS.get(name)
+    return f"pip install 'modelyard[{extra}]' {pinned}" if extra else f"pip install {pinned}"
+
+
 def package_versions(names: Sequence[str]) -> dict[str, str]:
     """The installed version of each distribution in ``names``."""
     found = {}
     for name in names:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
+        installed = _installed(name)
+        if installed is None:
             raise MissingDependency(
-                f"the flavor needs the package {name!r}, which is not installed"
-            ) from None
+                f"the flavor needs the package {name!r}, which is not installed; install it "
+                f"with: {_install_line(name)}"
+            )
+        found[installed[0]] = installed[1]
     return found
 
 
@@ -125,33 +190,57 @@ class PackageMismatch(UserWarning):
 
 
 def check_packages(packages: dict[str, str], what: str) -> None:
-    """Before loading ``what``: MissingDependency when a package it needs is missing; a
-    :class:`PackageMismatch` warning when one has another version than recorded."""
+    """Before loading ``what``: MissingDependency naming the package and how to install it
+    (the modelyard extra, for the packages of the built-in flavors) when one it needs is
+    missing; a :class:`PackageMismatch` warning when one has another version than
+    recorded."""
     for name, wanted in sorted(packages.items()):
-        try:
-            installed = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
+        installed = _installed(name)
+        if installed is None:
             raise MissingDependency(
                 f"{what} needs the package {name}=={wanted}, which is not installed; "
-                f"install it with: pip install '{name}=={wanted}'"
-            ) from None
-        if installed != wanted:
+                f"install it with: {_install_line(name, wanted)}"
+            )
+        if installed[1] != wanted:
             warnings.warn(
-                f"{what} was saved with {name}=={wanted} but {name}=={installed} is "
+                f"{what} was saved with {name}=={wanted} but {installed[0]}=={installed[1]} is "
                 f"installed; it may load or predict differently (pip install '{name}=={wanted}')",
                 PackageMismatch,
                 stacklevel=3,
             )
 
 
-def check_code_format(flavor: Flavor, allowed: bool, doing: str) -> None:
-    """Refuse ``doing`` (saving, registering, loading) a flavor whose files run code on
-    load unless the setting ``registry.allow_code_formats`` is on."""
-    if flavor.runs_code and not allowed:
-        raise InvalidInput(
-            f"{doing} a model of flavor {flavor.name!r} is refused: its format (pickle) runs "
-            f"code when it is loaded, and the setting {CODE_FORMATS_SETTING} is off (turn it on, "
-            "e.g. MODELYARD_REGISTRY_ALLOW_CODE_FORMATS=true, only for models whose source you "
-            "trust)",
-            field="flavor",
-        )
+def check_code_format(
+    flavor: Flavor, *, installation: bool, project: bool, name: str, doing: str
+) -> None:
+    """Refuse ``doing`` (registering, loading) a model of project ``name`` in a flavor whose
+    files run code on load unless the installation's setting ``registry.allow_code_formats``
+    and the project's own setting of that name both allow it (the installation's is the
+    ceiling: a project allows only what the installation allows)."""
+    if not flavor.runs_code or (installation and project):
+        return
+    off = []
+    if not installation:
+        off.append(f"the installation's setting {CODE_FORMATS_SETTING} is off")
+    if not project:
+        off.append(f"project {name!r} does not allow them ({CODE_FORMATS_SETTING} of the project)")
+    raise InvalidInput(
+        f"{doing} a model of flavor {flavor.name!r} is refused: its format runs code when it "
+        f"is loaded, and {' and '.join(off)}. Allow them only for models whose source you "
+        f"trust: the installation with {CODE_FORMATS_SETTING} "
+        "(MODELYARD_REGISTRY_ALLOW_CODE_FORMATS=true), and the project with "
+        f"`modelyard projects set {name} {CODE_FORMATS_SETTING} true` (a project admin)",
+        field="flavor",
+    )
+
+
+def predict(flavor: Flavor, model: Any, data: Any) -> Any:
+    """``model``'s prediction on ``data``: the flavor's ``predict`` when it has one, else
+    the model's own."""
+    own = getattr(flavor, "predict", None)
+    if callable(own):
+        return own(model, data)
+    return model.predict(data)
+
+
+_register_builtins()

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -44,9 +44,12 @@ from modelyard._util import new_id, now_ms, validate_name
 from modelyard.datasets.reports import json_bytes
 from modelyard.datasets.service import check_alias
 from modelyard.errors import Conflict, InvalidInput, NotFound
+from modelyard.events import kinds as event_kinds
+from modelyard.events.outbox import emit
 from modelyard.governance.identity import Actor
 from modelyard.governance.roles import Role, missing_project
 from modelyard.lineage.edges import DATASET_VERSION, INPUT, MODEL_VERSION, OUTPUT, RUN, Lineage
+from modelyard.projects.service import project_setting
 from modelyard.registry import _lifecycle, _retirement
 from modelyard.registry._evaluations import (
     check_report,
@@ -70,14 +73,20 @@ from modelyard.registry.entities import (
     RegisteredModel,
     TransitionRequest,
 )
-from modelyard.registry.flavors import FLAVORS, check_code_format
+from modelyard.registry.flavors import CODE_FORMATS_SETTING, FLAVORS, check_code_format
 from modelyard.registry.policy import ARCHIVED, RETIRED, ModelPolicy, Policy
 from modelyard.registry.retirement import (
     ModelRetirementPolicy,
     RetirementMove,
     RetirementPolicy,
 )
-from modelyard.registry.signature import Signature, SignatureDiff, compare_signatures
+from modelyard.registry.signature import (
+    Signature,
+    SignatureDiff,
+    check_example,
+    compare_signatures,
+    example_schema,
+)
 from modelyard.store import Store
 from modelyard.store.tables import (
     model_alias_moves,
@@ -93,6 +102,8 @@ from modelyard.tracking.entities import TarArchive
 
 if TYPE_CHECKING:
     from modelyard.artifacts import BlobInfo, BlobStore
+    from modelyard.datasets.entities import DatasetVersion
+    from modelyard.datasets.service import DatasetService
     from modelyard.governance.access import Access
     from modelyard.projects import ProjectService
     from modelyard.tracking.entities import Run
@@ -102,6 +113,10 @@ __all__ = ["MODEL", "ModelService", "parse_ref"]
 
 MODEL = "model"
 _MAX_OWNERS = 50
+#: The most rows an evaluation samples (for permutation importance) and the most bootstrap
+#: replicates it draws: what one call may cost the process that evaluates.
+MAX_SAMPLE_ROWS = 1_000_000
+MAX_BOOTSTRAP = 10_000
 _MAX_TAGS = 100
 
 
@@ -196,12 +211,16 @@ class ModelService:
         tracking: TrackingService,
         allow_code_formats: bool = False,
         clock: Callable[[], int] = now_ms,
+        datasets: DatasetService | None = None,
+        trusted_types: Sequence[str] = (),
         retired_retention_days: float = 30.0,
     ) -> None:
         """``access``: the actor, its checks and the audit log; ``projects``: the project
         service a new model's project is ensured by; ``tracking``: the runs versions are
-        registered from; ``retired_retention_days``: how long a retired version's files
-        are kept before garbage collection may take them."""
+        registered from; ``datasets``: the dataset versions evaluations read;
+        ``trusted_types``: the types skops may load beyond its defaults when a version is
+        loaded here (to evaluate it); ``retired_retention_days``: how long a retired
+        version's files are kept before garbage collection may take them."""
         self.store = store
         self.blobs = blobs
         self.access = access
@@ -211,6 +230,8 @@ class ModelService:
         self.clock = clock
         self.retired_retention_days = retired_retention_days
         self.lineage = Lineage(store)
+        self.datasets = datasets
+        self.trusted_types = tuple(trusted_types)
 
     # -- access: the actor, its role checks and the audit trail ---------------------------
 
@@ -220,6 +241,7 @@ class ModelService:
         view.access = self.access.acting_as(actor)
         view.projects = self.projects.acting_as(actor)
         view.tracking = self.tracking.acting_as(actor)
+        view.datasets = self.datasets.acting_as(actor) if self.datasets is not None else None
         return view
 
     def _require(
@@ -234,6 +256,11 @@ class ModelService:
         principal = self.access.principal
         return principal.username if principal is not None else self.access.actor.name
 
+    def _emit(self, conn: Connection, project: str, kind: str, payload: dict[str, Any]) -> None:
+        """Write an event (``modelyard.events.kinds``) to the outbox in this transaction:
+        webhooks subscribed to its kind receive it once the change is committed."""
+        emit(conn, project, kind, payload, actor=self._who())
+
     # -- models ---------------------------------------------------------------------------
 
     def _model(self, conn: Connection, project: str, name: str) -> Any:
@@ -241,8 +268,10 @@ class ModelService:
         validate_name(project, "project")
         validate_name(name, "name")
         row = model_row(conn, project, name)
-        exists = conn.execute(select(projects.c.id).where(projects.c.name == project)).first()
-        if exists is None:
+        if (
+            row is None
+            and not conn.execute(select(projects.c.id).where(projects.c.name == project)).first()
+        ):  # a model's row names its project: asked only without one
             raise missing_project(project)
         self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
         if row is None:
@@ -375,10 +404,17 @@ class ModelService:
         before it saves the model; :meth:`register` asks again)."""
         validate_name(name, "name")
         validate_name(project, "project")
-        check_code_format(FLAVORS.get(flavor), self.allow_code_formats, "registering")
+        chosen = FLAVORS.get(flavor)
         with self.store.read() as conn:
             if conn.execute(select(projects.c.id).where(projects.c.name == project)).first():
                 self._require(conn, project, Role.CONTRIBUTOR)
+            check_code_format(
+                chosen,
+                installation=self.allow_code_formats,
+                project=project_setting(conn, project, CODE_FORMATS_SETTING),
+                name=project,
+                doing="registering",
+            )
             if run_id is not None:
                 self._run_in(conn, run_id, project)
 
@@ -447,9 +483,12 @@ class ModelService:
         run = self.tracking.get_run(run_id) if run_id is not None else None
         tree = self._put_files(files if isinstance(files, TarArchive) else folder)
         if input_example is not None:  # a path of the stored tree: never "..", never absolute
-            stored = {e.path for e in self.blobs.read_tree(tree.digest)}
+            stored = {e.path: e.digest for e in self.blobs.read_tree(tree.digest)}
             if input_example not in stored:
                 raise _no_example(input_example)
+            if signature is not None:
+                data = self.blobs.get_bytes(stored[input_example])
+                check_example(signature, example_schema(data, input_example), stored=True)
         with self.store.write() as conn:
             self._require(conn, project, Role.CONTRIBUTOR)
             if run_id is not None:
@@ -504,6 +543,20 @@ class ModelService:
                 version_id,
                 f"{project}/{name} version {number}: {flavor}, tree {tree.digest[:16]}",
             )
+            self._emit(
+                conn,
+                project,
+                event_kinds.MODEL_VERSION_CREATED,
+                {
+                    "model": name,
+                    "version": number,
+                    "version_id": version_id,
+                    "flavor": flavor,
+                    "tree_digest": tree.digest,
+                    "run_id": run_id,
+                    "created_by": self._who(),
+                },
+            )
             return self._version_by_id(conn, version_id)
 
     def _put_files(self, files: Path | TarArchive | None) -> BlobInfo:
@@ -545,17 +598,17 @@ class ModelService:
             if alias is not None:
                 validate_name(alias, "alias")
                 target = conn.execute(
-                    select(model_aliases.c.version_id).where(
-                        model_aliases.c.model_id == row.id, model_aliases.c.alias == alias
-                    )
-                ).scalar()
+                    version_select()
+                    .join(model_aliases, model_aliases.c.version_id == model_versions.c.id)
+                    .where(model_aliases.c.model_id == row.id, model_aliases.c.alias == alias)
+                ).first()
                 if target is None:
                     known = ", ".join(hydrate_model(conn, row).aliases) or "none"
                     raise NotFound(
                         f"model {name!r} has no alias {alias!r} (its aliases: {known})",
                         field="alias",
                     )
-                return self._version_by_id(conn, target)
+                return hydrate_versions(conn, [target])[0]
             number = (
                 _check_version(version) if version is not None else latest_version(conn, row.id)
             )
@@ -735,6 +788,19 @@ class ModelService:
             row.id,
             f"{row.project}/{row.name}@{alias}: {before or '-'} -> {after or '-'}",
         )
+        self._emit(
+            conn,
+            row.project,
+            event_kinds.ALIAS_MOVED if after is not None else event_kinds.ALIAS_DELETED,
+            {
+                "model": row.name,
+                "alias": alias,
+                "from_version": before,
+                "to_version": after,
+                "moved_by": move.moved_by,
+                "reason": reason,
+            },
+        )
         return move
 
     def history(self, name: str, *, project: str, alias: str | None = None) -> list[AliasMove]:
@@ -892,6 +958,61 @@ class ModelService:
             self._require(conn, row.project, Role.VIEWER, hidden=missing)
         return self.blobs.get_bytes(row.html_digest).decode()
 
+    def evaluate(
+        self,
+        ref: str,
+        data: DatasetVersion | Iterable[Any],
+        target: str,
+        *,
+        project: str,
+        baseline: str | None = None,
+        slices: Sequence[str] = (),
+        task: str | None = None,
+        seed: int = 0,
+        sample_rows: int = 5000,
+        bootstrap: int = 200,
+        source: str = "",
+        trusted: Sequence[str] = (),
+    ) -> Evaluation:
+        """Evaluate the version ``ref`` (``name@alias``, ``name/3``, ``name``) here, on a
+        stored dataset version or an iterable of Arrow record batches (read once), against
+        the column ``target``, and keep the report (:meth:`record_evaluation`); the caller
+        needs contributor on the version's project before any data is read. ``baseline``:
+        another version of the project, compared on the same rows; ``source``: what the
+        batches are, in words; ``trusted``: types skops may load for this call, beyond
+        ``trusted_types``. The other options are
+        :func:`~modelyard.registry.evaluation.evaluate`'s."""
+        from modelyard.registry._evaluate import evaluate_version
+
+        limits.check_text(source, "source", limits.DESCRIPTION)
+        for field, value, most in (
+            ("sample_rows", sample_rows, MAX_SAMPLE_ROWS),
+            ("bootstrap", bootstrap, MAX_BOOTSTRAP),
+        ):
+            if isinstance(value, int) and value > most:
+                raise InvalidInput(f"{field} must be at most {most}", field=field)
+        if isinstance(slices, str):
+            raise InvalidInput("slices must be a list of column names", field="slices")
+        version = self.check_evaluate(self.resolve(ref, project=project))
+        against = self.resolve(baseline, project=project) if baseline else None
+        options = {
+            "task": task,
+            "slices": list(slices),
+            "seed": seed,
+            "sample_rows": sample_rows,
+            "bootstrap": bootstrap,
+        }
+        return evaluate_version(
+            self,
+            version,
+            data,
+            target,
+            baseline=against,
+            options=options,
+            source=source,
+            trusted=trusted,
+        )
+
     # -- bookkeeping ----------------------------------------------------------------------
 
     def referenced_digests(self) -> set[str]:
@@ -1045,6 +1166,26 @@ class ModelService:
         the caller's write transaction, with its audit event; Conflict if its status
         changed since. The one way a status changes: an applied request, and retirement."""
         _lifecycle.change_status(conn, self.access, version, to, reason, at=self.clock())
+        about = {"model": version.name, "version": version.version, "version_id": version.id}
+        self._emit(
+            conn,
+            version.project,
+            event_kinds.STATUS_CHANGED,
+            about
+            | {
+                "from_status": version.status,
+                "to_status": to,
+                "changed_by": self._who(),
+                "reason": reason,
+            },
+        )
+        if to == RETIRED:
+            self._emit(
+                conn,
+                version.project,
+                event_kinds.VERSION_RETIRED,
+                about | {"retired_by": self._who(), "reason": reason},
+            )
 
     # -- retirement -----------------------------------------------------------------------
 

@@ -23,7 +23,9 @@ __all__ = [
     "Signature",
     "SignatureDiff",
     "TensorSpec",
+    "check_example",
     "compare_signatures",
+    "example_schema",
     "infer_schema",
     "infer_signature",
 ]
@@ -248,3 +250,71 @@ def _compare(
         (name, old[name], new[name]) for name in old if name in new and old[name] != new[name]
     ]
     return added, removed, retyped
+
+
+def example_schema(data: bytes, path: str) -> Schema:
+    """The schema of an input example as a version keeps it (Parquet, or ``.npy``)."""
+    import io
+
+    import numpy as np
+    import pandas as pd
+
+    try:
+        if path.endswith(".npy"):
+            return infer_schema(np.load(io.BytesIO(data), allow_pickle=False), "input_example")
+        return infer_schema(pd.read_parquet(io.BytesIO(data)), "input_example")
+    except (ValueError, OSError) as exc:
+        raise InvalidInput(
+            f"the input example {path!r} cannot be read: {exc}", field="input_example"
+        ) from None
+
+
+def check_example(signature: Signature, example: Schema, *, stored: bool = False) -> None:
+    """Refuse a signature whose inputs disagree with the input example's schema: a column one
+    has and the other has not, another logical type (an integer example for a float column
+    agrees), missing values in a column the signature says has none, or another tensor
+    dtype or fixed dimension. InvalidInput names the column. ``stored``: the example as
+    read back from its Parquet file, where an ``object`` column of integers and missing
+    values became floats (so integer and float agree either way)."""
+    declared = signature.inputs
+    numbers = {(INTEGER, FLOAT), *([(FLOAT, INTEGER)] if stored else [])}
+
+    def refuse(what: str) -> InvalidInput:
+        return InvalidInput(
+            f"the signature does not match the input example: {what}", field="signature"
+        )
+
+    if declared.tensor is not None or example.tensor is not None:
+        if declared.tensor is None or example.tensor is None:
+            kinds = ("a tensor", "a table") if declared.tensor else ("a table", "a tensor")
+            raise refuse(f"the signature takes {kinds[0]}, the example is {kinds[1]}")
+        want, got = declared.tensor, example.tensor
+        if want.dtype != got.dtype:
+            raise refuse(f"the tensor's dtype is {want.dtype} in the signature, {got.dtype} in it")
+        fixed = len(want.shape) == len(got.shape) and all(
+            w < 0 or w == g for w, g in zip(want.shape[1:], got.shape[1:], strict=True)
+        )
+        if not fixed:
+            raise refuse(
+                f"the tensor's shape is {list(want.shape)}, the example's {list(got.shape)}"
+            )
+        return
+    columns = {c.name: c for c in example.columns or ()}
+    names = [c.name for c in declared.columns or ()]
+    for column in declared.columns or ():
+        found = columns.get(column.name)
+        if found is None:
+            raise refuse(f"column {column.name!r} is not in the example")
+        if found.type != column.type and (found.type, column.type) not in numbers:
+            raise refuse(
+                f"column {column.name!r} is {column.type} in the signature, {found.type} in "
+                "the example"
+            )
+        if found.nullable and not column.nullable:
+            raise refuse(
+                f"column {column.name!r} has missing values in the example, and the signature "
+                "says it has none"
+            )
+    extra = [name for name in columns if name not in names]
+    if extra:
+        raise refuse(f"column {extra[0]!r} of the example is not in the signature")

@@ -24,7 +24,7 @@ from datetime import datetime
 from functools import partial
 from itertools import chain
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from blake3 import blake3
@@ -33,10 +33,12 @@ from modelyard._util import validate_name
 from modelyard.artifacts import safe_join
 from modelyard.artifacts._tar import VERSION_RECORD, read_tar, tar_directory, write_verified
 from modelyard.artifacts._trees import TreeEntry, encode_manifest
+from modelyard.datasets._ipc import ARROW_STREAM
 from modelyard.errors import CorruptBlob, InvalidInput
 from modelyard.registry.entities import (
     AliasMove,
     Decision,
+    Evaluation,
     ModelCard,
     ModelVersion,
     RegisteredModel,
@@ -48,6 +50,9 @@ from modelyard.registry.retirement import ModelRetirementPolicy, RetirementMove,
 from modelyard.registry.signature import Signature, SignatureDiff
 from modelyard.remote._http import Content, HttpSession, entity
 from modelyard.tracking.entities import TarArchive
+
+if TYPE_CHECKING:
+    from modelyard.datasets.entities import DatasetVersion
 
 __all__ = ["RemoteModels"]
 
@@ -168,17 +173,7 @@ class RemoteModels:
         alias: str | None = None,
     ) -> ModelVersion:
         """One version: by number, by alias, or the newest."""
-        if version is not None and alias is not None:
-            raise InvalidInput("give a version or an alias, not both", field="version")
-        if version is not None:
-            if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-                raise InvalidInput(
-                    f"version must be a positive integer; got {version!r}", field="version"
-                )
-            ref = str(version)
-        else:
-            ref = validate_name(alias, "alias") if alias is not None else "latest"
-        path = f"{_model_path(project, name)}/versions/{_segment(ref)}"
+        path = _version_path(project, name, version, alias)
         return _version(self.http.call("GET", path).json())
 
     def get_version_by_id(self, version_id: str) -> ModelVersion:
@@ -354,6 +349,92 @@ class RemoteModels:
         answer = self.http.call("PUT", path, params=params, json_body={"source": source})
         return _policy(answer.json())
 
+    # -- evaluations ------------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        ref: str,
+        data: DatasetVersion | Iterable[Any],
+        target: str,
+        *,
+        project: str,
+        baseline: str | None = None,
+        slices: Sequence[str] = (),
+        task: str | None = None,
+        seed: int = 0,
+        sample_rows: int = 5000,
+        bootstrap: int = 200,
+        source: str = "",
+        trusted: Sequence[str] = (),
+    ) -> Evaluation:
+        """Evaluate the version ``ref`` on the server: a dataset version stored there is
+        named by its id (its rows are not sent), record batches are streamed once as an
+        Arrow IPC stream; the server loads the model and keeps the report it computed."""
+        from modelyard.datasets.entities import DatasetVersion
+        from modelyard.registry.service import parse_ref
+
+        if trusted:
+            raise InvalidInput(
+                "through a server the model is loaded on the server, which trusts only the "
+                "types of its setting registry.trusted_types; leave trusted empty",
+                field="trusted",
+            )
+        if isinstance(slices, str):
+            raise InvalidInput("slices must be a list of column names", field="slices")
+        name, version, alias = parse_ref(ref)
+        path = f"{_version_path(project, name, version, alias)}/evaluations"
+        options: dict[str, Any] = {
+            "target": target,
+            "baseline": baseline,
+            "slices": list(slices),
+            "task": task,
+            "seed": seed,
+            "sample_rows": sample_rows,
+            "bootstrap": bootstrap,
+        }
+        if isinstance(data, DatasetVersion):
+            body = {"dataset_version_id": data.id, **options}
+            answer = self.http.call("POST", path, json_body=body, idempotent=False)
+            return _evaluation(answer.json())
+        if isinstance(data, str | bytes) or not isinstance(data, Iterable):
+            raise InvalidInput(
+                "data must be a dataset version or an iterable of Arrow record batches",
+                field="data",
+            )
+        params = {k: v for k, v in {**options, "source": source}.items() if v not in (None, "")}
+        answer = self.http.call(
+            "POST",
+            f"{path}/data",
+            params=params,
+            content=_ipc_once(iter(data)),
+            headers={"Content-Type": ARROW_STREAM},
+            idempotent=False,
+            retry=False,
+        )
+        return _evaluation(answer.json())
+
+    def evaluations(
+        self,
+        name: str,
+        *,
+        project: str,
+        version: int | None = None,
+        alias: str | None = None,
+        limit: int | None = 1,
+    ) -> list[Evaluation]:
+        """A version's evaluations, newest first (the latest only unless ``limit``)."""
+        bad = isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        if limit is not None and bad:
+            raise InvalidInput("limit must be a positive integer or None", field="limit")
+        params = {"limit": limit} if limit is not None else {}
+        path = f"{_version_path(project, name, version, alias)}/evaluations"
+        return [_evaluation(item) for item in self.http.call("GET", path, params=params).json()]
+
+    def evaluation_html(self, evaluation_id: str) -> str:
+        """The HTML page of an evaluation (by its id)."""
+        path = f"/model-evaluations/{_segment(evaluation_id)}/html"
+        return self.http.call("GET", path).text
+
     # -- retirement -----------------------------------------------------------------------
 
     def archive(
@@ -511,6 +592,20 @@ def _request(data: dict[str, Any]) -> TransitionRequest:
 
 def _policy(data: dict[str, Any]) -> ModelPolicy:
     return entity(ModelPolicy, data, policy=Policy.from_dict(data["policy"]))
+
+
+def _ipc_once(batches: Iterator[Any]) -> Iterator[bytes]:
+    """The batches as an Arrow IPC stream (its schema from the first batch), sent once."""
+    from modelyard.datasets._ipc import ipc_chunks
+
+    first = next(batches, None)
+    if first is None:
+        raise InvalidInput("the data is empty: no record batches", field="data")
+    return ipc_chunks(first.schema, chain([first], batches))
+
+
+def _evaluation(data: dict[str, Any]) -> Evaluation:
+    return entity(Evaluation, data)
 
 
 def _retirement_path(project: str, name: str | None) -> tuple[str, dict[str, Any]]:

@@ -1,7 +1,7 @@
 """The project service over HTTP: what ``Client.projects`` is in remote mode.
 
 ``RemoteProjects`` has the methods of :class:`~modelyard.projects.service.ProjectService`
-(create, get, ensure, list) with the same signatures, results and errors, over the
+(create, get, ensure, list, settings) with the same signatures, results and errors, over the
 server's ``/api/projects`` routes.
 """
 
@@ -37,6 +37,15 @@ class RemoteProjects:
 
     def list_projects(self) -> list[Project]:
         return [_project(item) for item in self.http.all_pages("/projects")]
+
+    def settings(self, name: str) -> dict[str, bool]:
+        answer = self.http.call("GET", f"/projects/{quote(name, safe='')}/settings")
+        return dict(answer.json()["settings"])
+
+    def set_setting(self, name: str, key: str, value: bool) -> dict[str, bool]:
+        path = f"/projects/{quote(name, safe='')}/settings/{quote(key, safe='')}"
+        answer = self.http.call("PUT", path, json_body={"value": value})
+        return dict(answer.json()["settings"])
 
 
 def _project(data: dict[str, Any]) -> Project:

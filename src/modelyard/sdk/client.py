@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from modelyard.artifacts import BlobStore
     from modelyard.datasets.contract import DatasetContract
+    from modelyard.events.contract import WebhookContract
     from modelyard.lineage.contract import LineageContract
     from modelyard.lineage.graph import LineageGraph
     from modelyard.projects import Project
@@ -184,6 +185,17 @@ class Client:
 
             return self._remote(RemoteSchedules)
         return self.services.schedules
+
+    @property
+    def webhooks(self) -> WebhookContract:
+        """Webhooks of projects: ``client.webhooks.create(project, url, events=[...])``,
+        ``.list_webhooks``, ``.delete``, ``.deliveries``, ``.redeliver``; the service in
+        this process, or on the server in remote mode (a worker delivers)."""
+        if self.is_remote:
+            from modelyard.remote.webhooks import RemoteWebhooks
+
+            return self._remote(RemoteWebhooks)
+        return self.services.webhooks
 
     def _session(self) -> HttpSession:
         if self._http is None:

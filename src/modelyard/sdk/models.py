@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from modelyard.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from modelyard.datasets.service import Progress
     from modelyard.registry.contract import ModelContract
     from modelyard.registry.entities import (
         AliasMove,
@@ -30,13 +31,13 @@ if TYPE_CHECKING:
         RegisteredModel,
         TransitionRequest,
     )
+    from modelyard.registry.flavors import Flavor
     from modelyard.registry.policy import ModelPolicy, Policy
     from modelyard.registry.retirement import (
         ModelRetirementPolicy,
         RetirementMove,
         RetirementPolicy,
     )
-    from modelyard.registry.service import ModelService
     from modelyard.registry.signature import Signature, SignatureDiff
     from modelyard.sdk.client import Client
     from modelyard.sdk.run import ActiveRun
@@ -56,11 +57,6 @@ class Models:
     def service(self) -> ModelContract:
         """The registry service: in this process, or on the server in remote mode."""
         return self._client.model_service
-
-    def _evaluator(self) -> ModelService:
-        """The registry service in this process: evaluations are embedded only, for now."""
-        self._client._not_remote("model evaluation")
-        return self._client.services.models
 
     def _run(self) -> ActiveRun | None:
         """The active run, when it tracks into this client's store."""
@@ -96,13 +92,16 @@ class Models:
         flavor: str | None = None,
         signature: Signature | None = None,
         description: str = "",
+        code_paths: Sequence[str | Path] = (),
     ) -> ModelVersion:
         """Register ``model`` as a version of ``name`` from the active run: saved by its
         flavor (chosen from the object unless named), with the signature inferred from
         ``input_example`` and the model's prediction on it, and the run's metrics, the
-        dataset versions it read and its git commit."""
-        from modelyard.registry.flavors import FLAVORS, flavor_for, package_versions
-        from modelyard.registry.signature import infer_signature
+        dataset versions it read and its git commit. ``code_paths``: files and folders of
+        code the model needs (the modules of its classes), copied with it and put on
+        ``sys.path`` when it is loaded -- for flavors whose format runs code."""
+        from modelyard.registry.flavors import CODE_DIR, FLAVORS, flavor_for, package_versions
+        from modelyard.registry.signature import check_example, infer_schema, infer_signature
 
         run = self._run()
         if run is None:
@@ -118,14 +117,20 @@ class Models:
                 f"the {chosen.name} flavor does not save a {type(model).__qualname__}",
                 field="flavor",
             )
+        sources = _code_sources(code_paths, chosen)
         self.service.check_register(name, project=project, flavor=chosen.name, run_id=run.id)
         if signature is None and input_example is not None:
-            signature = infer_signature(input_example, _predict(model, input_example))
+            signature = infer_signature(input_example, _predict(chosen, model, input_example))
+        elif signature is not None and input_example is not None:  # before anything is saved
+            check_example(signature, infer_schema(input_example, "input_example"))
         run.flush()  # the run's metrics, recorded with the version
         with tempfile.TemporaryDirectory(prefix="modelyard-model-") as tmp:
             folder = Path(tmp)
             (folder / _MODEL_DIR).mkdir()
             config = chosen.save(model, folder / _MODEL_DIR)
+            if sources:
+                _copy_code(sources, folder / _MODEL_DIR / CODE_DIR)
+                config = {**config, "code": CODE_DIR}
             example = _write_example(input_example, folder) if input_example is not None else None
             return self.service.register(
                 name,
@@ -160,15 +165,49 @@ class Models:
         return self._load(found, trusted)
 
     def _load(self, found: ModelVersion, trusted: Sequence[str]) -> Any:
-        from modelyard.registry.flavors import FLAVORS, check_code_format, check_packages
+        from modelyard.registry.flavors import (
+            CODE_DIR,
+            CODE_FORMATS_SETTING,
+            FLAVORS,
+            check_code_format,
+            check_packages,
+        )
 
         flavor = FLAVORS.get(found.flavor)
-        allowed = self._client.settings.registry.allow_code_formats
-        check_code_format(flavor, allowed, "loading")
+        if flavor.runs_code:  # this process's setting, and the project's (on the server)
+            check_code_format(
+                flavor,
+                installation=self._client.settings.registry.allow_code_formats,
+                project=self._client.projects.settings(found.project)[CODE_FORMATS_SETTING],
+                name=found.project,
+                doing="loading",
+            )
         check_packages(found.packages, f"model {found.project}/{found.ref}")
         with tempfile.TemporaryDirectory(prefix="modelyard-model-") as tmp:
             self.service.download(found, tmp)
-            return flavor.load(Path(tmp) / _MODEL_DIR, found.flavor_config, trusted=list(trusted))
+            files = Path(tmp) / _MODEL_DIR
+            if flavor.runs_code and found.flavor_config.get("code") == CODE_DIR:
+                self._code_on_path(found, files / CODE_DIR)
+            return flavor.load(files, found.flavor_config, trusted=list(trusted))
+
+    def _code_on_path(self, found: ModelVersion, code: Path) -> None:
+        """Keep a version's code where it stays (``<home>/model-code/<tree digest>``: the
+        model's modules may import more of it later) and put it first on ``sys.path``."""
+        import shutil
+        import sys
+
+        if not code.is_dir():
+            raise InvalidInput(f"model {found.ref} has no code folder", field="flavor_config")
+        kept = self._client.settings.home / "model-code" / found.tree_digest.split(":")[-1]
+        if not kept.is_dir():
+            staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=_made(kept.parent)))
+            shutil.copytree(code, staging, dirs_exist_ok=True)
+            try:
+                staging.rename(kept)
+            except OSError:  # another process kept it first: the same files
+                shutil.rmtree(staging, ignore_errors=True)
+        if str(kept) not in sys.path:
+            sys.path.insert(0, str(kept))
 
     # -- evaluation --------------------------------------------------------------------
 
@@ -186,9 +225,12 @@ class Models:
         seed: int = 0,
         sample_rows: int = 5000,
         bootstrap: int = 200,
+        progress: Progress | None = None,
     ) -> Evaluation:
         """Evaluate the version ``ref`` (``name@alias``, ``name/3``, ``name``) on ``data``
-        against the column ``target``, and keep the report with the version.
+        against the column ``target``, and keep the report with the version. Where the
+        registry is, the model is loaded and run: in this process, or on the server
+        (which computes and keeps the report itself).
 
         ``data``: a dataset version (``client.datasets.get(...)``), a pandas or polars
         DataFrame, an Arrow table, record batch reader or iterable of record batches, or a
@@ -197,38 +239,38 @@ class Models:
         bootstrap intervals. ``slices``: columns whose values (categorical) or quantile
         bins (numeric) get metrics of their own. ``task``: ``classification`` (the
         default for models with ``classes_``) or ``regression``. ``trusted``: as for
-        :meth:`load`. See :mod:`modelyard.registry.evaluation` for the report."""
-        from modelyard.registry.evaluation import evaluate, scorer_for
+        :meth:`load`, in this process only (a server trusts the types of its setting
+        ``registry.trusted_types``). ``progress``: called with the bytes read so far and
+        the total (None: unknown) as data that is not a dataset version is read. See
+        :mod:`modelyard.registry.evaluation` for the report.
 
-        project = self._project(project)
-        found = self.service.resolve(ref, project=project)
-        self._evaluator().check_evaluate(found)
-        against = self.service.resolve(baseline, project=project) if baseline else None
-        batches, source = self._batches(data)
-        report = evaluate(
-            batches,
-            target=target,
-            model=scorer_for(self._load(found, trusted), _inputs(found)),
-            baseline=(
-                scorer_for(self._load(against, trusted), _inputs(against)) if against else None
-            ),
-            task=task,
-            slices=list(slices),
-            seed=seed,
-            sample_rows=sample_rows,
-            bootstrap=bootstrap,
-        )
-        return self._evaluator().record_evaluation(found, report, baseline=against, source=source)
-
-    def _batches(self, data: object) -> tuple[Iterator[Any], str]:
+        A dataset version is read where it is stored: through a server its rows are not
+        sent back; other data is streamed to the server once, as an Arrow IPC stream."""
         from modelyard.datasets._sources import open_input
         from modelyard.datasets.entities import DatasetVersion
 
+        project = self._project(project)
+        found: DatasetVersion | Iterable[Any]
+        source = ""
         if isinstance(data, DatasetVersion):
-            source = f"dataset {data.project}/{data.dataset} version {data.version}"
-            return self._client.datasets.service.iter_batches(data), source
-        opened = open_input(data)
-        return opened.batches, opened.source
+            found = data
+        else:
+            opened = open_input(data, progress=progress)
+            found, source = opened.batches, opened.source
+        return self.service.evaluate(
+            ref,
+            found,
+            target,
+            project=project,
+            baseline=baseline,
+            slices=slices,
+            task=task,
+            seed=seed,
+            sample_rows=sample_rows,
+            bootstrap=bootstrap,
+            source=source,
+            trusted=trusted,
+        )
 
     def evaluations(
         self, ref: str, *, project: str | None = None, limit: int | None = 1
@@ -238,13 +280,13 @@ class Models:
         from modelyard.registry.service import parse_ref
 
         name, version, alias = parse_ref(ref)
-        return self._evaluator().evaluations(
+        return self.service.evaluations(
             name, project=self._project(project), version=version, alias=alias, limit=limit
         )
 
     def evaluation_html(self, evaluation: Evaluation | str) -> str:
         """The self-contained HTML page of an evaluation (or of its id)."""
-        return self._evaluator().evaluation_html(
+        return self.service.evaluation_html(
             evaluation if isinstance(evaluation, str) else evaluation.id
         )
 
@@ -547,19 +589,61 @@ def _split(name: str, version: int | None, alias: str | None) -> tuple[str, int 
     return name, version, alias
 
 
-def _inputs(version: ModelVersion) -> list[str] | None:
-    """The columns a version takes, by its signature (None: not known)."""
-    if version.signature is None or version.signature.inputs.columns is None:
-        return None
-    return [c.name for c in version.signature.inputs.columns]
+def _code_sources(code_paths: Sequence[str | Path], flavor: Flavor) -> list[Path]:
+    """The files and folders of ``code_paths``, checked: only a flavor whose format runs
+    code loads code, and two may not share a name."""
+    if isinstance(code_paths, str | Path):
+        raise InvalidInput("code_paths is a list of files and folders", field="code_paths")
+    sources = [Path(p) for p in code_paths]
+    if sources and not flavor.runs_code:
+        raise InvalidInput(
+            "code_paths is for flavors whose format runs code (python_function, pytorch, "
+            f"torch_export); the {flavor.name} flavor loads no code",
+            field="code_paths",
+        )
+    names: set[str] = set()
+    for source in sources:
+        if not source.exists():
+            raise InvalidInput(f"code path {str(source)!r} does not exist", field="code_paths")
+        if source.resolve().name in names:
+            raise InvalidInput(
+                f"two code paths are named {source.resolve().name!r}", field="code_paths"
+            )
+        names.add(source.resolve().name)
+    return sources
 
 
-def _predict(model: object, example: object) -> object:
-    predict = getattr(model, "predict", None)
-    if not callable(predict):
+def _copy_code(sources: list[Path], code: Path) -> None:
+    """Copy the code paths into the version's ``code`` folder (beside any code the flavor
+    packaged: a name it used is refused)."""
+    import shutil
+
+    code.mkdir(exist_ok=True)
+    for source in sources:
+        target = code / source.resolve().name
+        if target.exists():
+            raise InvalidInput(
+                f"code path {str(source)!r} has the name of code the flavor packaged already",
+                field="code_paths",
+            )
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(source, target)
+
+
+def _made(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _predict(flavor: Flavor, model: object, example: object) -> object:
+    from modelyard.registry.flavors import predict
+
+    if getattr(flavor, "predict", None) is None and not callable(getattr(model, "predict", None)):
         return None
     try:
-        return predict(example)
+        return predict(flavor, model, example)
     except Exception as exc:
         raise InvalidInput(
             f"the model could not predict on the input example ({type(exc).__name__}: {exc}); "

@@ -688,3 +688,57 @@ alerts = Table(
     Column("resolved_at", BigInteger, nullable=True),
     Index(None, "subject_kind", "subject_id", "status"),
 )
+
+# -- events and webhooks ---------------------------------------------------------------
+# ``events`` is the outbox: a row per registry or dataset change, written in the
+# transaction of the change (``modelyard.events.emit``), with one ``webhook_deliveries``
+# row per webhook of the project subscribed to its kind. A delivery is ``pending`` until it
+# is ``delivered`` or, after its last attempt failed, ``dead``; a worker holds it while it
+# sends (``worker``, ``lease_until``: a worker that died leaves it to the next one after
+# the lease). A webhook's secret is sealed with the server key (it is needed to sign).
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "project_id", "created_at"),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("events", Text, nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "project_id"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("webhook_id", String(32), ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", String(32), ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("lease_until", BigInteger, nullable=True),
+    Column("worker", String(255), nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("delivered_at", BigInteger, nullable=True),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "webhook_id", "created_at"),
+    Index(None, "event_id"),
+)

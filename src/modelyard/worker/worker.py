@@ -12,6 +12,10 @@ first moment as tags (:data:`TRIGGER_TAG`, :data:`SCHEDULE_TAG`, :data:`FIRE_TAG
 fire records the run, its status and its error. One line per fire goes to ``log``
 (stderr).
 
+Beside the fires, a thread delivers webhooks (:class:`~modelyard.events.delivery.Deliverer`):
+every ``webhooks.poll_interval_s`` it claims the deliveries due, sends each once and
+records how it went, one line each to ``log``; a delivery this worker held when it died is
+sent again by the next worker once its lease expired.
 Every ``retirement_interval_s`` (at the start of a pass) the worker also applies the model
 retirement policies of each project (of its project, when it has one), as the system
 actor (:meth:`ModelService.run_retirement`), one line per move.
@@ -35,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from modelyard._refs import PipelineSources
 from modelyard.errors import Conflict, InvalidInput, ModelyardError
+from modelyard.events.delivery import Deliverer
 from modelyard.governance.identity import SYSTEM
 from modelyard.registry.retirement import RetirementMove
 from modelyard.schedules.cron import MAX_COUNTED
@@ -183,6 +188,14 @@ class Worker:
         self._ended = threading.Event()  # a fire's thread ended
         self._lock = threading.Lock()
         self._running: dict[str, _Running] = {}
+        self.deliverer = Deliverer(
+            self.client.services.webhooks,
+            worker=self.name,
+            timeout_s=settings.webhooks.timeout_s,
+            project=project,
+            log=lambda line: self.log(f"{self._stamp()} {line}"),
+        )
+        self.delivery_interval_s = settings.webhooks.poll_interval_s
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -212,7 +225,11 @@ class Worker:
         claims only while a slot is free and does not wait for its fires; the next comes
         ``poll_interval_s`` later, or as soon as a fire ends when the last pass found no
         free slot. A pass that fails on the store (a database restart) is logged and the
-        next one tries again. A KeyboardInterrupt interrupts the running fires."""
+        next one tries again. A KeyboardInterrupt interrupts the running fires. Webhooks
+        are delivered on a thread of their own meanwhile (the attempt under way ends
+        before this returns)."""
+        deliveries = threading.Thread(target=self._deliver, name="modelyard-webhooks", daemon=True)
+        deliveries.start()
         try:
             while not self._stop.is_set():
                 try:
@@ -226,14 +243,29 @@ class Worker:
             raise
         finally:
             self._drain()
+            deliveries.join()
+
+    def _deliver(self) -> None:
+        """Deliver webhooks until :meth:`stop`: a pass every ``webhooks.poll_interval_s``,
+        at once again after a full batch. A pass that fails on the store is logged."""
+        while not self._stop.is_set():
+            try:
+                full = self.deliverer.run_pass() >= self.deliverer.batch
+            except ModelyardError as exc:
+                self.log(f"{self._stamp()} webhook pass failed: {exc.message}")
+                full = False
+            if not full:
+                self._stop.wait(self.delivery_interval_s)
 
     def run_once(self) -> Pass:
         """One pass: take over abandoned fires, then claim what is due, waiting for a
-        free slot when ``concurrency`` fires run; returns when every fire it started has
-        finished. A KeyboardInterrupt interrupts the running fires."""
+        free slot when ``concurrency`` fires run, and attempt every webhook delivery due;
+        returns when every fire it started has finished. A KeyboardInterrupt interrupts
+        the running fires."""
         done = Pass()
         try:
             self._claim(done, wait=True)
+            self.deliverer.drain()
         except KeyboardInterrupt:
             self.interrupt()
             raise

@@ -1,6 +1,7 @@
 """The model registry: models, versions (registered by upload, read by number or alias,
-their files downloaded as a tar stream), aliases with their history, and signature
-comparison.
+their files downloaded as a tar stream), aliases with their history, signature
+comparison, and evaluations (computed here, on a stored dataset version named by its id
+or on rows uploaded as an Arrow IPC stream; read back as JSON and as an HTML page).
 
 A version is named in the path by ``{ref}``: its number, an alias, or ``latest`` (the
 newest). Every rule -- who may read or register, names, aliases, what a version holds --
@@ -19,6 +20,7 @@ import json
 import os
 import re
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,7 +32,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response, Streami
 from modelyard import limits
 from modelyard.api._pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, page
 from modelyard.api._routing import Route
-from modelyard.api._services import Services, get_models, get_services
+from modelyard.api._services import Services, get_datasets, get_models, get_services
 from modelyard.api._uploads import stage_body
 from modelyard.api.schemas._types import Description, Int64, ShortText
 from modelyard.api.schemas.models import (
@@ -40,6 +42,8 @@ from modelyard.api.schemas.models import (
     AliasSet,
     CardFields,
     DecisionCreate,
+    EvaluationCreate,
+    EvaluationPublic,
     ModelCardPublic,
     ModelCreate,
     ModelPage,
@@ -59,9 +63,11 @@ from modelyard.api.schemas.models import (
     TransitionRequestPublic,
 )
 from modelyard.artifacts._tar import VERSION_RECORD
+from modelyard.datasets._ipc import ARROW_STREAM
+from modelyard.datasets.service import DatasetService
 from modelyard.errors import InvalidInput
 from modelyard.registry.cards import render_html, render_markdown
-from modelyard.registry.entities import ModelVersion, TransitionRequest
+from modelyard.registry.entities import Evaluation, ModelVersion, TransitionRequest
 from modelyard.registry.service import ModelService
 from modelyard.tracking.entities import TarArchive
 
@@ -82,6 +88,11 @@ _RECORD_KEYS = frozenset({"flavor_config", "packages", "signature", "description
 #: The version's description: three JSON values of at most limits.MODEL_JSON and a text.
 _MAX_RECORD = 4 * limits.MODEL_JSON + 8 * limits.DESCRIPTION
 _TAR_BODY = {"application/x-tar": {"schema": {"type": "string", "format": "binary"}}}
+_ARROW_BODY = {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}}
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 # -- models ---------------------------------------------------------------------------------
@@ -432,6 +443,116 @@ def set_policy(
     return PolicyPublic.model_validate(found.as_dict())
 
 
+# -- evaluations ----------------------------------------------------------------------------
+
+
+@router.post("/{name}/versions/{ref}/evaluations", status_code=201, response_model=EvaluationPublic)
+def evaluate_on_dataset(
+    project: str,
+    name: str,
+    ref: Ref,
+    body: EvaluationCreate,
+    models: Models,
+    datasets: Annotated[DatasetService, Depends(get_datasets)],
+) -> EvaluationPublic:
+    """Evaluate the version here on a dataset version stored on this server (its rows are
+    not sent again) and keep the report. The server loads the model with its own
+    settings (``registry.allow_code_formats``, ``registry.trusted_types``)."""
+    found = models.evaluate(
+        _ref(name, ref),
+        datasets.get_by_id(body.dataset_version_id),
+        body.target,
+        project=project,
+        baseline=body.baseline,
+        slices=body.slices,
+        task=body.task,
+        seed=body.seed,
+        sample_rows=body.sample_rows,
+        bootstrap=body.bootstrap,
+    )
+    return EvaluationPublic.model_validate(found.as_dict())
+
+
+@router.post(
+    "/{name}/versions/{ref}/evaluations/data",
+    status_code=201,
+    response_model=EvaluationPublic,
+    openapi_extra={"requestBody": {"required": True, "content": _ARROW_BODY}},
+)
+async def evaluate_on_upload(
+    project: str,
+    name: str,
+    ref: Ref,
+    request: Request,
+    models: Models,
+    services: Annotated[Services, Depends(get_services)],
+    target: Annotated[ShortText, Query(description="The column holding the true values.")],
+    baseline: Annotated[
+        ShortText | None, Query(description="Another version (`name/3`, `name@alias`).")
+    ] = None,
+    slices: Annotated[
+        list[ShortText] | None, Query(description="Columns to slice by (repeat the parameter).")
+    ] = None,
+    task: Annotated[ShortText | None, Query(description="classification or regression")] = None,
+    seed: Annotated[int, Query(ge=0, le=limits.INTEGER)] = 0,
+    sample_rows: Annotated[int, Query(ge=10, le=limits.INTEGER)] = 5000,
+    bootstrap: Annotated[int, Query(ge=10, le=limits.INTEGER)] = 200,
+    source: Annotated[Description, Query(description="What the rows are, in words.")] = "",
+) -> EvaluationPublic:
+    """Evaluate the version here on the body, an Arrow IPC stream of the rows (at most
+    ``server.max_upload_bytes``, staged to a file, read once), and keep the report."""
+    wanted = _ref(name, ref)
+    # 404, 403 or 422 before a byte is staged
+    await run_in_threadpool(lambda: models.check_evaluate(models.resolve(wanted, project=project)))
+    staged = await stage_body(request, services.upload_dir)
+    try:
+        found = await run_in_threadpool(
+            _evaluate_staged,
+            models,
+            staged,
+            wanted,
+            target,
+            project=project,
+            baseline=baseline,
+            slices=slices or [],
+            task=task,
+            seed=seed,
+            sample_rows=sample_rows,
+            bootstrap=bootstrap,
+            source=source,
+        )
+    finally:
+        os.unlink(staged)
+    return EvaluationPublic.model_validate(found.as_dict())
+
+
+@router.get("/{name}/versions/{ref}/evaluations", response_model=list[EvaluationPublic])
+def list_evaluations(
+    project: str,
+    name: str,
+    ref: Ref,
+    models: Models,
+    limit: Annotated[
+        int | None, Query(ge=1, le=limits.INTEGER, description="The newest N (absent: every one).")
+    ] = None,
+) -> list[EvaluationPublic]:
+    """The version's evaluations, newest first, each with its whole report."""
+    found = _get(models, project, name, ref)
+    kept = models.evaluations(name, project=project, version=found.version, limit=limit)
+    return [EvaluationPublic.model_validate(e.as_dict()) for e in kept]
+
+
+@versions_router.get(
+    "/model-evaluations/{evaluation_id}/html",
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}}, "description": "The report's page."}},
+)
+def evaluation_html(evaluation_id: str, models: Models) -> HTMLResponse:
+    """An evaluation's self-contained HTML page (inline SVG charts, no script; the
+    answer's Content-Security-Policy lets it load nothing)."""
+    return HTMLResponse(models.evaluation_html(evaluation_id), headers=_PAGE_HEADERS)
+
+
 # -- retirement -------------------------------------------------------------------------------
 
 
@@ -520,6 +641,35 @@ def _get(models: ModelService, project: str, name: str, ref: str) -> ModelVersio
     if ref == "latest":
         return models.get_version(name, project=project)
     return models.get_version(name, project=project, alias=ref)
+
+
+def _ref(name: str, ref: str) -> str:
+    """The reference :meth:`ModelService.resolve` takes for a path's ``{ref}``."""
+    if _VERSION_NUMBER.match(ref):
+        return f"{name}/{ref}"
+    return name if ref == "latest" else f"{name}@{ref}"
+
+
+def _evaluate_staged(
+    models: ModelService, staged: Path, ref: str, target: str, **options: Any
+) -> Evaluation:
+    """Evaluate on the Arrow IPC stream in the file ``staged``, each batch validated."""
+    import pyarrow as pa
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            with pa.OSFile(str(staged)) as source:
+                for batch in pa.ipc.open_stream(source):
+                    batch.validate(full=True)
+                    yield batch
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InvalidInput(
+                f"the body is not a valid Arrow IPC stream ({ARROW_STREAM}): {detail}",
+                field="body",
+            ) from None
+
+    return models.evaluate(ref, batches(), target, **options)
 
 
 def _version(version: ModelVersion) -> ModelVersionPublic:

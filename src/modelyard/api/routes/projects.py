@@ -1,4 +1,4 @@
-"""Projects: create, get, list."""
+"""Projects: create, get, list, and their settings."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from fastapi import APIRouter, Depends
 from modelyard.api._pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, page
 from modelyard.api._routing import Route
 from modelyard.api._services import get_projects
-from modelyard.api.schemas.projects import ProjectCreate, ProjectPage, ProjectPublic
+from modelyard.api.schemas.projects import (
+    ProjectCreate,
+    ProjectPage,
+    ProjectPublic,
+    ProjectSettings,
+    ProjectSettingUpdate,
+)
 from modelyard.projects import ProjectService
 
 __all__ = ["router"]
@@ -38,3 +44,18 @@ def list_projects(
 @router.get("/{name}", response_model=ProjectPublic)
 def get_project(name: str, service: Projects) -> ProjectPublic:
     return ProjectPublic.model_validate(service.get(name))
+
+
+@router.get("/{name}/settings", response_model=ProjectSettings)
+def get_project_settings(name: str, service: Projects) -> ProjectSettings:
+    """The project's settings (a viewer reads them)."""
+    return ProjectSettings(settings=service.settings(name))
+
+
+@router.put("/{name}/settings/{key}", response_model=ProjectSettings)
+def set_project_setting(
+    name: str, key: str, body: ProjectSettingUpdate, service: Projects
+) -> ProjectSettings:
+    """Turn a project setting on or off (a project admin; 422 when the installation's
+    setting of the same name is off and ``value`` is true)."""
+    return ProjectSettings(settings=service.set_setting(name, key, body.value))

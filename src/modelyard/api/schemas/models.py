@@ -244,6 +244,39 @@ class PolicyPublic(Public):
     updated_at: int | None
 
 
+class EvaluationCreate(BaseModel):
+    """Evaluate a version on a dataset version stored on the server (by its id)."""
+
+    dataset_version_id: str = Field(
+        pattern=r"^[0-9a-f]{32}$", description="The dataset version to evaluate on."
+    )
+    target: ShortText = Field(description="The column holding the true values.")
+    baseline: ShortText | None = Field(
+        None, description="Another version (`name/3`, `name@alias`) to compare with."
+    )
+    slices: list[ShortText] = Field([], max_length=100, description="Columns to slice by.")
+    task: ShortText | None = Field(None, description="`classification` or `regression`.")
+    seed: int = Field(0, ge=0, le=limits.INTEGER)
+    sample_rows: int = Field(5000, ge=10, le=limits.INTEGER)
+    bootstrap: int = Field(200, ge=10, le=limits.INTEGER)
+
+
+class EvaluationPublic(Public):
+    id: str
+    project: str
+    name: str
+    version: int
+    baseline: str | None = Field(description="The version compared with (`name/3`), if any.")
+    task: str
+    target: str
+    rows: int
+    source: str
+    metrics: dict[str, Any] = Field(description="The headline metrics.")
+    report: dict[str, Any] = Field(description="The whole report.")
+    created_by: str
+    created_at: int
+
+
 class ReasonBody(BaseModel):
     reason: Description = ""
 

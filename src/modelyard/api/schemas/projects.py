@@ -6,7 +6,13 @@ from pydantic import BaseModel, Field
 
 from modelyard.api.schemas._types import Description, Public, Text
 
-__all__ = ["ProjectCreate", "ProjectPage", "ProjectPublic"]
+__all__ = [
+    "ProjectCreate",
+    "ProjectPage",
+    "ProjectPublic",
+    "ProjectSettingUpdate",
+    "ProjectSettings",
+]
 
 
 class ProjectCreate(BaseModel):
@@ -26,3 +32,14 @@ class ProjectPage(Public):
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null at the end."
     )
+
+
+class ProjectSettings(Public):
+    settings: dict[str, bool] = Field(
+        description="Each project setting as the project set it (off unless turned on); "
+        "each is capped by the installation's setting of the same name."
+    )
+
+
+class ProjectSettingUpdate(BaseModel):
+    value: bool = Field(description="On or off.")

@@ -1,0 +1,137 @@
+"""Evaluation where the registry is: :meth:`ModelService.evaluate
+<modelyard.registry.service.ModelService.evaluate>` loads the version (and the baseline)
+with its flavor from the blob store, reads the data once (a stored dataset version, or
+record batches the caller streams) and keeps the report it computed.
+
+The report is computed here, never taken from the caller, so what a server keeps is what
+the server measured. Loading follows this service's settings: a flavor whose files run
+code is refused unless ``registry.allow_code_formats`` is on, and the types skops loads
+beyond its defaults are ``registry.trusted_types`` plus those the caller vouches for in
+this process (through a server the caller cannot vouch: the REST route takes no such
+list, the server's setting decides).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from modelyard.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from modelyard.datasets.entities import DatasetVersion
+    from modelyard.registry.entities import Evaluation, ModelVersion
+    from modelyard.registry.evaluation import Scorer
+    from modelyard.registry.service import ModelService
+
+__all__ = ["evaluate_version", "load_version"]
+
+#: The folder of a version's tree that its flavor wrote (as the SDK saves it).
+MODEL_DIR = "model"
+
+
+def load_version(service: ModelService, version: ModelVersion, trusted: Sequence[str]) -> Any:
+    """The model object of ``version``, its files verified against their digests first.
+    A flavor whose files run code loads only where the installation's and the project's
+    setting allow it, and only without code of its own (``code_paths``, a ``pytorch``
+    module's source): that is never put on the path of the process where the registry is."""
+    from modelyard.projects.service import project_setting
+    from modelyard.registry.flavors import (
+        CODE_DIR,
+        CODE_FORMATS_SETTING,
+        FLAVORS,
+        check_code_format,
+        check_packages,
+    )
+
+    flavor = FLAVORS.get(version.flavor)
+    if flavor.runs_code:
+        with service.store.read() as conn:
+            allowed = project_setting(conn, version.project, CODE_FORMATS_SETTING)
+        check_code_format(
+            flavor,
+            installation=service.allow_code_formats,
+            project=allowed,
+            name=version.project,
+            doing="loading",
+        )
+        if version.flavor_config.get("code") == CODE_DIR:
+            raise InvalidInput(
+                f"model {version.project}/{version.ref} packages its own code, which is not "
+                "run where the registry is: load it with my.models.load and evaluate its "
+                "predictions in your process",
+                field="flavor",
+            )
+    check_packages(version.packages, f"model {version.project}/{version.ref}")
+    with tempfile.TemporaryDirectory(prefix="modelyard-model-") as tmp:
+        service.download(version, tmp)
+        try:
+            return flavor.load(Path(tmp) / MODEL_DIR, version.flavor_config, trusted=list(trusted))
+        except InvalidInput as exc:
+            if exc.field != "trusted":
+                raise
+            raise InvalidInput(
+                f"{exc.message} (to evaluate it where the registry is, its administrator may "
+                "list them in the setting registry.trusted_types)",
+                field="trusted",
+            ) from None
+
+
+def evaluate_version(
+    service: ModelService,
+    version: ModelVersion,
+    data: DatasetVersion | Iterable[Any],
+    target: str,
+    *,
+    baseline: ModelVersion | None,
+    options: dict[str, Any],
+    source: str,
+    trusted: Sequence[str],
+) -> Evaluation:
+    """Evaluate ``version`` (checked writable by the caller) on ``data`` and keep the
+    report; ``options``: :func:`~modelyard.registry.evaluation.evaluate`'s."""
+    from modelyard.datasets.entities import DatasetVersion
+    from modelyard.registry.evaluation import evaluate
+
+    if isinstance(data, DatasetVersion):
+        if service.datasets is None:
+            raise InvalidInput("this registry reads no dataset versions", field="data")
+        stored = service.datasets.get_by_id(data.id)  # its id decides; the caller may read it
+        source = f"dataset {stored.project}/{stored.dataset} version {stored.version}"
+        batches: Iterable[Any] = service.datasets.iter_batches(stored)
+    elif isinstance(data, str | bytes) or not isinstance(data, Iterable):
+        raise InvalidInput(
+            "data must be a dataset version or an iterable of Arrow record batches", field="data"
+        )
+    else:
+        batches = data
+    trust = [*service.trusted_types, *trusted]
+    report = evaluate(
+        batches,
+        target=target,
+        model=_scorer(service, version, trust),
+        baseline=_scorer(service, baseline, trust) if baseline is not None else None,
+        **options,
+    )
+    return service.record_evaluation(version, report, baseline=baseline, source=source)
+
+
+def _scorer(service: ModelService, version: ModelVersion, trusted: Sequence[str]) -> Scorer:
+    """The version loaded, predicting through its flavor (a booster, an ONNX graph and a
+    torch model predict through it)."""
+    from modelyard.registry.evaluation import scorer_for
+    from modelyard.registry.flavors import FLAVORS, predict
+
+    model = load_version(service, version, trusted)
+    flavor = FLAVORS.get(version.flavor)
+    return scorer_for(model, _inputs(version), partial(predict, flavor, model))
+
+
+def _inputs(version: ModelVersion) -> list[str] | None:
+    """The columns a version takes, by its signature (None: not known)."""
+    if version.signature is None or version.signature.inputs.columns is None:
+        return None
+    return [c.name for c in version.signature.inputs.columns]
