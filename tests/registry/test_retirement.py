@@ -6,6 +6,7 @@ while an alias points at it. Both SDK modes unless marked."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,7 +24,7 @@ from modelyard.registry.retirement import DAY_MS, RetirementPolicy
 from modelyard.registry.service import ModelService
 from modelyard.sdk.client import Client
 from modelyard.store import open_store
-from modelyard.store.tables import model_versions
+from modelyard.store.tables import events, model_versions
 from modelyard.worker.worker import Worker
 
 LOCAL = pytest.mark.local_only("moves the registry's clock")
@@ -318,3 +319,18 @@ def test_a_version_loaded_or_aliased_after_the_plan_is_skipped(
     assert "has the alias(es) champion" in moves[1].detail
     assert _statuses(client) == ["registered", "registered", "retired"]
     assert [r.version for r in client.models.requests("churn", project="lab")] == [3]
+
+
+@LOCAL
+def test_a_policy_retirement_writes_its_event_as_the_system(client: Client, clock: _Clock) -> None:
+    _log(client, 2)
+    client.models.set_retirement_policy({"retire_unused_after_days": 1}, "churn", project="lab")
+    clock.days(2)
+    client.models.load("churn/2", project="lab")
+    client.models.run_retirement(project="lab")
+    with client.store.read() as conn:
+        rows = conn.execute(
+            select(events.c.payload).where(events.c.kind == "model.version_retired")
+        ).scalars()
+        retired = [json.loads(payload) for payload in rows]
+    assert [(e["version"], e["retired_by"]) for e in retired] == [(1, "system")]
