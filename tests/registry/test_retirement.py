@@ -14,6 +14,7 @@ from lifecycle_support import frame, users_of
 from sklearn.linear_model import LogisticRegression
 from sqlalchemy import select
 
+from modelyard import limits
 from modelyard.config import Settings
 from modelyard.errors import Conflict, InvalidInput, PermissionDenied
 from modelyard.gc import collect_garbage
@@ -318,3 +319,14 @@ def test_a_version_loaded_or_aliased_after_the_plan_is_skipped(
     assert "has the alias(es) champion" in moves[1].detail
     assert _statuses(client) == ["registered", "registered", "retired"]
     assert [r.version for r in client.models.requests("churn", project="lab")] == [3]
+
+
+@LOCAL
+def test_a_reason_over_the_limit_is_refused_naming_it(client: Client) -> None:
+    _log(client, 1)
+    for move in (client.models.archive, client.models.retire):
+        with pytest.raises(InvalidInput) as exc:
+            move("churn/1", reason="x" * (limits.DESCRIPTION + 1), project="lab")
+        assert exc.value.field == "reason"
+    assert _statuses(client) == ["registered"]
+    assert client.models.requests("churn", project="lab") == []
