@@ -15,6 +15,7 @@ from lifecycle_support import frame, users_of
 from sklearn.linear_model import LogisticRegression
 from sqlalchemy import select
 
+from modelyard import limits
 from modelyard.config import Settings
 from modelyard.errors import Conflict, InvalidInput, PermissionDenied
 from modelyard.gc import collect_garbage
@@ -334,3 +335,14 @@ def test_a_policy_retirement_writes_its_event_as_the_system(client: Client, cloc
         ).scalars()
         retired = [json.loads(payload) for payload in rows]
     assert [(e["version"], e["retired_by"]) for e in retired] == [(1, "system")]
+
+
+@LOCAL
+def test_a_reason_over_the_limit_is_refused_naming_it(client: Client) -> None:
+    _log(client, 1)
+    for move in (client.models.archive, client.models.retire):
+        with pytest.raises(InvalidInput) as exc:
+            move("churn/1", reason="x" * (limits.DESCRIPTION + 1), project="lab")
+        assert exc.value.field == "reason"
+    assert _statuses(client) == ["registered"]
+    assert client.models.requests("churn", project="lab") == []

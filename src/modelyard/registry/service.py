@@ -1201,6 +1201,7 @@ class ModelService:
         """Archive a version (by number, alias, or the newest) by hand: a status change
         request to ``archived`` with ``reason`` as its comment, judged by the model's
         policy like any other (applied at once when its gate needs no approvals)."""
+        limits.check_text(reason, "reason", limits.DESCRIPTION)
         return self.request_transition(
             name, project=project, to=ARCHIVED, version=version, alias=alias, comment=reason
         )
