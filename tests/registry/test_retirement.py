@@ -25,7 +25,7 @@ from modelyard.registry.retirement import DAY_MS, RetirementPolicy
 from modelyard.registry.service import ModelService
 from modelyard.sdk.client import Client
 from modelyard.store import open_store
-from modelyard.store.tables import events, model_versions
+from modelyard.store.tables import events, model_aliases, model_versions
 from modelyard.worker.worker import Worker
 
 LOCAL = pytest.mark.local_only("moves the registry's clock")
@@ -249,7 +249,18 @@ def test_gc_keeps_a_retired_version_inside_retention_and_with_an_alias(
 
     client.models.retire("churn/1", reason="replaced", project="lab")
     client.models.retire("churn/2", reason="replaced", project="lab")
-    client.models.set_alias("churn", "kept", 2, project="lab")
+    with pytest.raises(Conflict, match="is retired"):  # no new alias points at it
+        client.models.set_alias("churn", "kept", 2, project="lab")
+    # One that did anyway (a store written before that rule) still keeps the files.
+    with client.store.write() as conn:
+        model_id = conn.execute(
+            select(model_versions.c.model_id).where(model_versions.c.id == second.id)
+        ).scalar()
+        conn.execute(
+            model_aliases.insert().values(
+                model_id=model_id, alias="kept", version_id=second.id, updated_at=0
+            )
+        )
     assert client.services.models.retired_retention_days == 30
     clock.days(29)
     collect()

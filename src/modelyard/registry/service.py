@@ -700,17 +700,24 @@ class ModelService:
         limits.check_text(reason, "reason", limits.DESCRIPTION)
         with self.store.write() as conn:
             row = self._locked(conn, project, name)
-            target = conn.execute(
-                select(model_versions.c.id).where(
+            found = conn.execute(
+                select(model_versions.c.id, model_versions.c.status).where(
                     model_versions.c.model_id == row.id, model_versions.c.version == version
                 )
-            ).scalar()
-            if target is None:
+            ).first()
+            if found is None:
                 newest = latest_version(conn, row.id)
                 raise NotFound(
                     f"model {name!r} has no version {version} (the newest is {newest or 'none'})",
                     field="version",
                 )
+            if found.status == RETIRED:
+                raise Conflict(
+                    f"model version {project}/{name}/{version} is retired: an alias may not "
+                    "point at it",
+                    field="version",
+                )
+            target = found.id
             before = self._alias_version(conn, row.id, alias)
             at = self.clock()
             conn.execute(
