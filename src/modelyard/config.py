@@ -303,6 +303,12 @@ class WorkerSettings(BaseModel):
         description="How many fires `modelyard worker` runs at once; it claims a due occurrence "
         "only while fewer are running, so it never holds a fire it cannot start.",
     )
+    retirement_interval_s: float = Field(
+        3600.0,
+        ge=0,
+        description="How often `modelyard worker` applies the model retirement policies of "
+        "every project (archive and retire versions, as the system actor); 0: never.",
+    )
     pipeline_packages: list[str] = Field(
         [],
         description="Top-level packages whose modules a schedule may name as MODULE:PIPELINE "
@@ -332,6 +338,13 @@ class RegistrySettings(BaseModel):
         description="Whether models may be saved and loaded in formats that run code when "
         "they are loaded (pickle, cloudpickle: the `python_function` flavor). Off: only formats "
         "that cannot run code (skops for scikit-learn) are registered or loaded.",
+    )
+    retired_retention_days: float = Field(
+        30.0,
+        ge=0,
+        description="How long a retired model version's files are kept: after this, garbage "
+        "collection may delete them, unless an alias (or, with serving, a deployment) points "
+        "at the version.",
     )
     trusted_types: list[str] = Field(
         default_factory=list,

@@ -31,11 +31,17 @@ if TYPE_CHECKING:
         TransitionRequest,
     )
     from modelyard.registry.policy import ModelPolicy, Policy
+    from modelyard.registry.retirement import (
+        ModelRetirementPolicy,
+        RetirementMove,
+        RetirementPolicy,
+    )
     from modelyard.registry.signature import Signature, SignatureDiff
 
 __all__ = [
     "alias_at",
     "approve",
+    "archive",
     "card",
     "card_html",
     "card_markdown",
@@ -56,9 +62,13 @@ __all__ = [
     "reject",
     "request",
     "requests",
+    "retire",
+    "retirement_policy",
+    "run_retirement",
     "set_alias",
     "set_card_fields",
     "set_policy",
+    "set_retirement_policy",
     "update_model",
 ]
 
@@ -399,3 +409,64 @@ def set_policy(
     """Set the status policy of the project (or of model ``name``)."""
     with client_for(settings) as client:
         return client.models.set_policy(policy, name, project=project)
+
+
+def archive(
+    name: str,
+    version: int | None = None,
+    *,
+    reason: str = "",
+    alias: str | None = None,
+    project: str | None = None,
+    settings: Settings | None = None,
+) -> TransitionRequest:
+    """Archive a version by hand (a status change request the model's policy judges)."""
+    with client_for(settings) as client:
+        return client.models.archive(name, version, reason=reason, alias=alias, project=project)
+
+
+def retire(
+    name: str,
+    version: int | None = None,
+    *,
+    reason: str = "",
+    alias: str | None = None,
+    project: str | None = None,
+    settings: Settings | None = None,
+) -> TransitionRequest:
+    """Retire a version by hand (a status change request the model's policy judges)."""
+    with client_for(settings) as client:
+        return client.models.retire(name, version, reason=reason, alias=alias, project=project)
+
+
+def retirement_policy(
+    name: str | None = None, *, project: str | None = None, settings: Settings | None = None
+) -> ModelRetirementPolicy:
+    """The retirement policy in force for model ``name`` (else the project's)."""
+    with client_for(settings) as client:
+        return client.models.retirement_policy(name, project=project)
+
+
+def set_retirement_policy(
+    policy: RetirementPolicy | dict[str, Any] | str | Path,
+    name: str | None = None,
+    *,
+    project: str | None = None,
+    settings: Settings | None = None,
+) -> ModelRetirementPolicy:
+    """Set the retirement policy of the project (or of model ``name``)."""
+    with client_for(settings) as client:
+        return client.models.set_retirement_policy(policy, name, project=project)
+
+
+def run_retirement(
+    name: str | None = None,
+    *,
+    dry_run: bool = False,
+    project: str | None = None,
+    settings: Settings | None = None,
+) -> list[RetirementMove]:
+    """Apply the retirement policies of the project (or list, with ``dry_run``, what they
+    would do)."""
+    with client_for(settings) as client:
+        return client.models.run_retirement(name, dry_run=dry_run, project=project)

@@ -153,6 +153,7 @@ class Services:
                     self.projects,
                     tracking=self.tracking,
                     allow_code_formats=self.settings.registry.allow_code_formats,
+                    retired_retention_days=self.settings.registry.retired_retention_days,
                     datasets=self.datasets,
                     trusted_types=self.settings.registry.trusted_types,
                 )

@@ -193,6 +193,9 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
             "dataset_version_id": world.version_id,
             "target": "x",
         },
+        ("POST", "/projects/{project}/models/{name}/versions/{ref}/archive"): {"reason": "old"},
+        ("POST", "/projects/{project}/models/{name}/versions/{ref}/retire"): {"reason": "old"},
+        ("PUT", "/projects/{project}/model-retirement-policy"): {"source": "keep_last: 3"},
         ("POST", "/projects/{project}/schedules"): {
             "name": "s",
             "pipeline": "some_module:pipeline",

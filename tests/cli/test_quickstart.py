@@ -10,7 +10,7 @@ from modelyard import Client
 from modelyard.cli.main import app
 
 
-def test_quickstart_tracks_a_sweep_and_reruns_its_pipeline_from_the_cache(
+def test_quickstart_tracks_a_sweep_reruns_its_pipeline_and_approves_its_best_model(
     tmp_path: Path,
 ) -> None:
     home = tmp_path / "home"
@@ -44,4 +44,33 @@ def test_quickstart_tracks_a_sweep_and_reruns_its_pipeline_from_the_cache(
             order_by=["metrics.val_auc DESC"],
             output="list",
         ).runs[0]
-        assert best.name == "gbm-2"
+        assert best.name == "gbm-3"
+        version = client.models.get_version("quickstart-gbm@champion", project="quickstart")
+        assert (version.version, version.status, version.run_id) == (1, "production", best.id)
+        evaluation = client.models.evaluations("quickstart-gbm/1", project="quickstart")[0]
+        assert evaluation.rows == 114 and evaluation.metrics["roc_auc"] > 0.95
+        card = client.models.card("quickstart-gbm/1", project="quickstart")
+        assert {"intended_use", "limitations", "license"} <= set(card.fields)
+        (request,) = client.models.requests("quickstart-gbm", project="quickstart")
+        assert (request.to_status, request.state, request.approvals_needed) == (
+            "production",
+            "applied",
+            1,
+        )
+        assert [(d.decided_by, d.decision) for d in request.decisions] == [("reviewer", "approve")]
+        assert request.requested_by != "reviewer"
+        policy = client.models.policy("quickstart-gbm", project="quickstart").policy
+        assert policy.gate("production").approvals == 1
+        moves = client.models.history("quickstart-gbm", alias="champion", project="quickstart")
+        assert [m.to_version for m in moves] == [1]
+    for text in (
+        "quickstart-gbm version 1 from the best run",
+        "on 114 held-out rows: roc_auc",
+        "registered -> production by",
+        "open, 4 of 5 rules passed, 1 approval needed",
+        "by reviewer (approver): applied, now production",
+        "champion -> version 1",
+        "quickstart-gbm@champion: a GradientBoostingClassifier",
+        "modelyard models show quickstart-gbm@champion --project quickstart",
+    ):
+        assert text in done.output, text

@@ -175,11 +175,11 @@ def test_progress_descriptions_are_text(monkeypatch: pytest.MonkeyPatch) -> None
 
     from rich.console import Console
 
-    from modelyard.cli import data
+    from modelyard.cli import _common
 
     out = io.StringIO()
     terminal = Console(file=out, force_terminal=True, markup=False, width=120)
-    monkeypatch.setattr(data, "err_console", terminal)
-    with data._progress("registering [/oops] [bold]") as update:
+    monkeypatch.setattr(_common, "err_console", terminal)
+    with _common.byte_progress("registering [/oops] [bold]") as update:
         update(5, 10)
     assert "registering [/oops] [bold]" in out.getvalue()

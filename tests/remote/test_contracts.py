@@ -71,7 +71,9 @@ CONTRACTS = [
         | GC
         | {"check_evaluate", "record_evaluation"}
         # A status changes inside the transaction of an applied request (or a retirement).
-        | {"change_status"},
+        | {"change_status"}
+        # The server's files route checks a version before it streams them.
+        | {"check_load"},
     ),
     (
         ScheduleContract,

@@ -39,8 +39,9 @@ class Modelyard(LazyGroup):
         "quickstart": Lazy(
             "modelyard.cli.quickstart:quickstart",
             "Train a small model sweep on scikit-learn's breast-cancer data and track it all, "
-            "then retrain the best configuration as a pipeline twice (the second run is "
-            "cached).",
+            "retrain the best configuration as a pipeline twice (the second run is cached), "
+            "then register the best model, evaluate it on held-out rows, approve it into "
+            "production and load it as the champion.",
         ),
         "server": Lazy(
             "modelyard.cli.server:server",

@@ -1,7 +1,8 @@
 """``modelyard models``: list registered models, show a version with its signature, list
 versions, move aliases and read their history, evaluate a version and list its
 evaluations; model cards; status changes through the model's policy (request, approve,
-reject, requests) and the policy itself.
+reject, requests) and the policy itself; archive and retire versions by hand, and the
+retirement policies (show, set, run, --dry-run).
 
 A version is named ``NAME`` (the newest), ``NAME/VERSION`` or ``NAME@ALIAS`` in the
 project given by ``--project`` (``default``). A model object is registered by the SDK
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from modelyard.registry import ModelVersion, Schema
     from modelyard.registry.entities import Evaluation, TransitionRequest
     from modelyard.registry.policy import ModelPolicy
+    from modelyard.registry.retirement import ModelRetirementPolicy
 
 app = typer.Typer(
     help="Models: registered models, their versions, signatures, aliases, cards and status.",
@@ -695,5 +697,145 @@ def evaluations(
     table(
         f"Evaluations of {project}/{ref}",
         ["id", "when", "by", "rows", "data", "baseline", *keys],
+        rows,
+    )
+
+
+# -- retirement -------------------------------------------------------------------------------
+
+ReasonOption = typer.Option("", "--reason", "-m", help="Why (kept with the request).")
+
+
+@app.command("archive")
+@one_line_errors
+def archive(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="NAME (the newest version), NAME/VERSION or NAME@ALIAS."),
+    reason: str = ReasonOption,
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Archive a version by hand: a status change request the model's policy judges."""
+    with client(ctx) as c:
+        found = c.models.archive(ref, reason=reason, project=project)
+    if as_json:
+        print_json(found.as_dict())
+        return
+    _print_request(found)
+
+
+@app.command("retire")
+@one_line_errors
+def retire(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="NAME/VERSION or NAME (the newest version)."),
+    reason: str = ReasonOption,
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Retire a version by hand (registered or archived, no alias on it): a status change
+    request the model's policy judges. Retired is final."""
+    with client(ctx) as c:
+        found = c.models.retire(ref, reason=reason, project=project)
+    if as_json:
+        print_json(found.as_dict())
+        return
+    _print_request(found)
+
+
+retirement_app = typer.Typer(
+    help="The retirement policy of a project or a model: show it, set it from YAML, run it.",
+    no_args_is_help=True,
+)
+app.add_typer(retirement_app, name="retirement")
+
+
+def _print_retirement_policy(found: ModelRetirementPolicy) -> None:
+    where = f"model {found.project}/{found.model}" if found.model else f"project {found.project}"
+    if found.scope == "none":
+        console.print(f"No retirement policy for {where}: versions are moved by hand only.")
+        return
+    by = f" (set by {found.updated_by} {fmt_time(found.updated_at)})" if found.updated_by else ""
+    console.print(f"Retirement policy of {where}, from its {found.scope}{by}:")
+    sys.stdout.write(found.policy.to_yaml())
+
+
+@retirement_app.command("show")
+@one_line_errors
+def retirement_show(
+    ctx: typer.Context,
+    name: str | None = typer.Argument(None, help="A model (its policy in force)."),
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """The retirement policy in force for a model (its own, else the project's), or the
+    project's."""
+    with client(ctx) as c:
+        found = c.models.retirement_policy(name, project=project)
+    if as_json:
+        print_json(found.as_dict())
+        return
+    _print_retirement_policy(found)
+
+
+@retirement_app.command("set")
+@one_line_errors
+def retirement_set(
+    ctx: typer.Context,
+    file: Path = typer.Argument(
+        ...,
+        help="The policy in YAML: keep_last, archive_unaliased_after_days, "
+        "retire_unused_after_days.",
+    ),
+    name: str | None = typer.Argument(None, help="A model (else the project's policy)."),
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Set the retirement policy of the project, or of one model (project admins)."""
+    with client(ctx) as c:
+        found = c.models.set_retirement_policy(file.read_text(), name, project=project)
+    if as_json:
+        print_json(found.as_dict())
+        return
+    _print_retirement_policy(found)
+
+
+@retirement_app.command("run")
+@one_line_errors
+def retirement_run(
+    ctx: typer.Context,
+    name: str | None = typer.Argument(None, help="Only this model's versions."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show what the policies would do, without doing it."
+    ),
+    project: str = ProjectOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Apply the retirement policies (project admins): each move a status change request
+    by the system actor with its rule as the comment. With --dry-run (viewers), only
+    which version, which move and which rule."""
+    with client(ctx) as c:
+        found = c.models.run_retirement(name, dry_run=dry_run, project=project)
+    if as_json:
+        print_json([m.as_dict() for m in found])
+        return
+    if not found:
+        say_empty(f"The retirement policies of {project} move nothing now.")
+        return
+    rows = [
+        (
+            f"{m.name}/{m.version}",
+            f"{m.from_status} -> {m.to_status}",
+            m.rule,
+            m.outcome,
+            m.detail,
+            m.request_id or "",
+        )
+        for m in found
+    ]
+    title = "What the retirement policies would do" if dry_run else "Retirement"
+    table(
+        f"{title} in {project}",
+        ["version", "move", "rule", "outcome", "detail", "request"],
         rows,
     )

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from modelyard.cli._common import console, one_line_errors, state, styled, table
+
+if TYPE_CHECKING:
+    from modelyard.examples.quickstart_registry import RegistryTour
+    from modelyard.registry.entities import ModelVersion
 
 
 @one_line_errors
@@ -12,8 +18,10 @@ def quickstart(
     ctx: typer.Context,
     project: str = typer.Option("quickstart", "--project", "-p", help="Project to record into."),
 ) -> None:
-    """Train a small model sweep on scikit-learn's breast-cancer data and track it all, then
-    retrain the best configuration as a pipeline twice (the second run is cached)."""
+    """Train a small model sweep on scikit-learn's breast-cancer data and track it all,
+    retrain the best configuration as a pipeline twice (the second run is cached), then
+    register the best model, evaluate it on held-out rows, approve it into production
+    and load it as the champion."""
     from modelyard.examples.quickstart import run_quickstart
 
     settings = state(ctx).settings()
@@ -55,6 +63,8 @@ def quickstart(
         f"val_auc {tour.scores['val_auc']:.4f}.",
         highlight=False,
     )
+    _print_registry(result["registry"], project)
+    model = result["registry"].version.name
     console.print(
         styled(
             "\nRecorded into ",
@@ -64,12 +74,66 @@ def quickstart(
             "per-iteration metrics, system metrics, resource usage and cost,\n"
             "  artifacts (model, confusion matrix, feature importances, report), git state "
             "and installed packages,\n"
-            "  and two pipeline runs of 3 steps each (a run per step, outputs as artifacts).\n"
+            "  two pipeline runs of 3 steps each (a run per step, outputs as artifacts),\n"
+            f"  and model {model}: its version, evaluation, card, approved request and alias.\n"
             "\nLook at it:\n"
             f"  modelyard runs list --project {project}\n"
             f"  modelyard runs show {best['run_id'][:12]}\n"
             f"  modelyard runs compare {' '.join(r['run_id'][:12] for r in children[:2])}\n"
             f"  modelyard artifacts list {best['run_id'][:12]}\n"
-            f"  modelyard pipelines explain {tour.second.run_id[:12]}",
+            f"  modelyard pipelines explain {tour.second.run_id[:12]}\n"
+            f"  modelyard models show {model}@champion --project {project}\n"
+            f"  modelyard models requests {model} --project {project}\n"
+            f"  modelyard models card {model}@champion --project {project}",
         )
     )
+
+
+def _print_registry(tour: RegistryTour, project: str) -> None:
+    version, metrics = tour.version, tour.evaluation.metrics
+    rows = [
+        (
+            "registered",
+            f"{version.name} version {version.version} from the best run "
+            f"({version.flavor}, a signature of {_columns(version)} columns)",
+        ),
+        (
+            "evaluated",
+            f"on {tour.evaluation.rows} held-out rows: roc_auc {metrics['roc_auc']:.4f}, "
+            f"accuracy {metrics['accuracy']:.4f}",
+        ),
+        ("card", "intended_use, limitations and license filled in"),
+    ]
+    if tour.asked is not None and tour.approved is not None:
+        passed = sum(1 for c in tour.asked.checks if c.passed)
+        rows += [
+            (
+                "requested",
+                f"{tour.asked.from_status} -> production by {tour.asked.requested_by}: "
+                f"{tour.asked.state}, {passed} of {len(tour.asked.checks)} rules passed, "
+                f"{tour.asked.approvals_needed} approval needed",
+            ),
+            (
+                "approved",
+                f"by {tour.approved.decisions[-1].decided_by} (approver): "
+                f"{tour.approved.state}, now {version.status}",
+            ),
+        ]
+    else:
+        rows.append(("requested", f"nothing: version {version.version} is in production"))
+    rows += [
+        ("alias", f"champion -> version {version.version}"),
+        (
+            "loaded",
+            f"{version.name}@champion: a {tour.loaded_type}, accuracy "
+            f"{tour.loaded_accuracy:.4f} on the held-out rows",
+        ),
+    ]
+    table(f"The best model through the registry of {project}", ["step", "what"], rows)
+
+
+def _columns(version: ModelVersion) -> int | str:
+    signature = version.signature
+    if signature is None or signature.inputs.columns is None:
+        return "no"
+    return len(signature.inputs.columns)

@@ -1,5 +1,7 @@
-"""The quickstart: a gradient-boosting sweep on scikit-learn's breast-cancer data, then
-its best configuration retrained as a cached pipeline.
+"""The quickstart: a gradient-boosting sweep on scikit-learn's breast-cancer data, its
+best configuration retrained as a cached pipeline, and its best model taken through the
+registry (``quickstart_registry.py``: registered, evaluated on held-out rows, its card
+filled in, approved into production, the champion, loaded by alias).
 
 Runs offline (the dataset ships with scikit-learn) on the embedded store. Each child run
 records params, per-iteration train/validation loss, final metrics, system metrics,
@@ -18,6 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from modelyard.config import Settings
 from modelyard.errors import MissingDependency
 from modelyard.examples.quickstart_pipeline import run_pipeline_tour
+from modelyard.examples.quickstart_registry import run_registry_tour
 from modelyard.sdk.client import Client
 from modelyard.tracking.frames import runs_to_frame
 
@@ -31,8 +34,9 @@ GRID = [
 def run_quickstart(
     settings: Settings, *, project: str = "quickstart", console: Console | None = None
 ) -> dict[str, Any]:
-    """Run the sweep, then the pipeline tour with the best params; returns the parent run
-    id, the child rows (best first), the best row and the tour."""
+    """Run the sweep, then the pipeline tour with the best params, then the registry tour
+    with the best model; returns the parent run id, the child rows (best first), the best
+    row and the two tours."""
     try:
         import pandas as pd
         from sklearn.datasets import load_breast_cancer
@@ -47,12 +51,16 @@ def run_quickstart(
         update={"tracking": settings.tracking.model_copy(update={"system_metrics_interval_s": 0.2})}
     )
     data = load_breast_cancer(as_frame=True)
+    X_rest, X_test, y_rest, y_test = train_test_split(  # held out: the registry's evaluation
+        data.data, data.target, test_size=0.2, random_state=7, stratify=data.target
+    )
     X_train, X_val, y_train, y_val = train_test_split(
-        data.data, data.target, test_size=0.25, random_state=7, stratify=data.target
+        X_rest, y_rest, test_size=0.25, random_state=7, stratify=y_rest
     )
     y_tr, y_va = y_train.to_numpy(), y_val.to_numpy()
     total = sum(p["n_estimators"] for p in GRID)
     params_of: dict[str, dict[str, Any]] = {}
+    models_of: dict[str, Any] = {}
     with (
         Client(settings) as client,
         Progress(
@@ -74,6 +82,7 @@ def run_quickstart(
                 with parent.start_run(name=f"gbm-{i + 1}", params=params) as run:
                     params_of[str(run.id)] = params
                     model = GradientBoostingClassifier(random_state=7, **params)
+                    models_of[str(run.id)] = model
                     model.fit(X_train, y_train)
                     for step, (p_tr, p_va) in enumerate(
                         zip(
@@ -113,9 +122,18 @@ def run_quickstart(
             output="list",
         )
         rows = runs_to_frame(children.runs).to_dict("records")
+        best = rows[0]["run_id"]
         with console.status("retraining the best configuration as a pipeline, twice"):
-            tour = run_pipeline_tour(client, project, params_of[rows[0]["run_id"]])
-    return {"parent_id": parent.id, "children": rows, "best": rows[0], "pipeline": tour}
+            tour = run_pipeline_tour(client, project, params_of[best])
+        with console.status("registering the best model, evaluating it, approving it"):
+            registry = run_registry_tour(client, project, models_of[best], best, X_test, y_test)
+    return {
+        "parent_id": parent.id,
+        "children": rows,
+        "best": rows[0],
+        "pipeline": tour,
+        "registry": registry,
+    }
 
 
 def _log_loss(y: Any, p: Any) -> float:

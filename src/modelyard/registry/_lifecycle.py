@@ -18,6 +18,7 @@ decision and change is an audit event in its own transaction.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select, update
@@ -31,7 +32,7 @@ from modelyard.registry._rows import hydrate_versions, version_select
 from modelyard.registry.alerts import CRITICAL, unresolved_alerts
 from modelyard.registry.cards import filled_fields
 from modelyard.registry.entities import Decision, ModelVersion, RuleCheck, TransitionRequest
-from modelyard.registry.policy import ModelPolicy, Policy, check_transition
+from modelyard.registry.policy import RETIRED, ModelPolicy, Policy, check_transition
 from modelyard.store.tables import (
     dataset_reports,
     dataset_versions,
@@ -63,16 +64,25 @@ REJECT = "reject"
 
 
 def change_status(
-    conn: Connection, access: Access, version: ModelVersion, to: str, reason: str
+    conn: Connection,
+    access: Access,
+    version: ModelVersion,
+    to: str,
+    reason: str,
+    at: int | None = None,
 ) -> None:
     """Move ``version`` from the status it had when read to ``to`` (a legal move), in the
-    caller's transaction, with its audit event; Conflict if its status changed since."""
+    caller's transaction, with its audit event; Conflict if its status changed since. A
+    retired version keeps when (``at``, else now): its files' retention runs from then."""
     what = f"model version {version.project}/{version.ref}"
     check_transition(version.status, to, what)
+    values: dict[str, Any] = {"status": to}
+    if to == RETIRED:
+        values["retired_at"] = at if at is not None else now_ms()
     moved = conn.execute(
         update(model_versions)
         .where(model_versions.c.id == version.id, model_versions.c.status == version.status)
-        .values(status=to)
+        .values(**values)
     ).rowcount
     if moved != 1:
         raise Conflict(f"{what} changed status meanwhile; ask again", field="version")
@@ -392,8 +402,17 @@ def _checks_json(checks: list[RuleCheck]) -> str:
 
 
 def request_transition(
-    svc: ModelService, version: ModelVersion, to: object, comment: str
+    svc: ModelService,
+    version: ModelVersion,
+    to: object,
+    comment: str,
+    *,
+    guard: Callable[[Connection, ModelVersion, str], None] | None = None,
 ) -> TransitionRequest:
+    """Judge and record a request to move ``version`` to ``to`` (applied at once when no
+    approvals are needed). ``guard(conn, current, to)`` runs under the model's lock on the
+    version as it is then, before anything is recorded: what it raises refuses the
+    request."""
     refused: TransitionRequest | None = None
     with svc.store.write() as conn:
         row = svc._locked(conn, version.project, version.name)
@@ -402,6 +421,8 @@ def request_transition(
         )[0]
         what = f"model version {current.project}/{current.ref}"
         target = check_transition(current.status, to, what)
+        if guard is not None:
+            guard(conn, current, target)
         pending = conn.execute(
             select(model_transition_requests.c.id, model_transition_requests.c.to_status).where(
                 model_transition_requests.c.version_id == current.id,

@@ -18,6 +18,7 @@ from modelyard.registry.entities import (
     TransitionRequest,
 )
 from modelyard.registry.policy import ModelPolicy, Policy
+from modelyard.registry.retirement import ModelRetirementPolicy, RetirementMove, RetirementPolicy
 from modelyard.registry.signature import Signature, SignatureDiff
 from modelyard.tracking.entities import TarArchive
 
@@ -238,3 +239,44 @@ class ModelContract(Protocol):
 
     def evaluation_html(self, evaluation_id: str) -> str:
         """The HTML page of an evaluation (by its id)."""
+
+    def archive(
+        self,
+        name: str,
+        *,
+        project: str,
+        version: int | None = None,
+        alias: str | None = None,
+        reason: str = "",
+    ) -> TransitionRequest:
+        """Archive a version by hand: a status change request judged by the policy."""
+
+    def retire(
+        self,
+        name: str,
+        *,
+        project: str,
+        version: int | None = None,
+        alias: str | None = None,
+        reason: str = "",
+    ) -> TransitionRequest:
+        """Retire a version by hand: a status change request judged by the policy."""
+
+    def get_retirement_policy(
+        self, *, project: str, name: str | None = None
+    ) -> ModelRetirementPolicy:
+        """The retirement policy in force for a model (or the project's)."""
+
+    def set_retirement_policy(
+        self,
+        policy: RetirementPolicy | dict[str, Any] | str,
+        *,
+        project: str,
+        name: str | None = None,
+    ) -> ModelRetirementPolicy:
+        """Set the retirement policy of a project (or of one model), as project admin."""
+
+    def run_retirement(
+        self, *, project: str, name: str | None = None, dry_run: bool = False
+    ) -> list[RetirementMove]:
+        """Apply the retirement policies (admins), or list what they would do (viewers)."""

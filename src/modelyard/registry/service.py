@@ -53,7 +53,7 @@ from modelyard.governance.identity import Actor
 from modelyard.governance.roles import Role, missing_project
 from modelyard.lineage.edges import DATASET_VERSION, INPUT, MODEL_VERSION, OUTPUT, RUN, Lineage
 from modelyard.projects.service import project_setting
-from modelyard.registry import _lifecycle
+from modelyard.registry import _lifecycle, _retirement
 from modelyard.registry._evaluations import (
     check_report,
     evaluation_select,
@@ -77,7 +77,12 @@ from modelyard.registry.entities import (
     TransitionRequest,
 )
 from modelyard.registry.flavors import CODE_FORMATS_SETTING, FLAVORS, Flavor, check_code_format
-from modelyard.registry.policy import RETIRED, ModelPolicy, Policy
+from modelyard.registry.policy import ARCHIVED, RETIRED, ModelPolicy, Policy
+from modelyard.registry.retirement import (
+    ModelRetirementPolicy,
+    RetirementMove,
+    RetirementPolicy,
+)
 from modelyard.registry.signature import (
     Signature,
     SignatureDiff,
@@ -223,12 +228,14 @@ class ModelService:
         clock: Callable[[], int] = now_ms,
         datasets: DatasetService | None = None,
         trusted_types: Sequence[str] = (),
+        retired_retention_days: float = 30.0,
     ) -> None:
         """``access``: the actor, its checks and the audit log; ``projects``: the project
         service a new model's project is ensured by; ``tracking``: the runs versions are
         registered from; ``datasets``: the dataset versions evaluations read;
         ``trusted_types``: the types skops may load beyond its defaults when a version is
-        loaded here (to evaluate it)."""
+        loaded here (to evaluate it); ``retired_retention_days``: how long a retired
+        version's files are kept before garbage collection may take them."""
         self.store = store
         self.blobs = blobs
         self.access = access
@@ -236,6 +243,7 @@ class ModelService:
         self.tracking = tracking
         self.allow_code_formats = allow_code_formats
         self.clock = clock
+        self.retired_retention_days = retired_retention_days
         self.lineage = Lineage(store)
         self.datasets = datasets
         self.trusted_types = tuple(trusted_types)
@@ -805,9 +813,23 @@ class ModelService:
         """Write the version's files into the folder ``dest``, each verified against its
         digest first (a corrupt blob is :class:`~modelyard.errors.CorruptBlob`). The
         version is looked up again by its id: what is read, and who may read it, follow
-        the stored version, never the fields of the object given."""
-        stored = self.get_version_by_id(version.id)
+        the stored version, never the fields of the object given (see :meth:`check_load`)."""
+        stored = self.check_load(version)
         return self.blobs.get_tree(stored.tree_digest, dest)
+
+    def check_load(self, version: ModelVersion) -> ModelVersion:
+        """The stored version (looked up again by its id) about to be loaded: Conflict if
+        it is retired (its files may be collected); else its last load is noted, for the
+        retirement policies (a write at most once an hour)."""
+        stored = self.get_version_by_id(version.id)
+        if stored.status == RETIRED:
+            raise Conflict(
+                f"model version {stored.project}/{stored.ref} is retired: its files are no "
+                "longer loaded",
+                field="version",
+            )
+        _retirement.record_load(self, stored.id)
+        return stored
 
     # -- aliases --------------------------------------------------------------------------
 
@@ -820,17 +842,24 @@ class ModelService:
         limits.check_text(reason, "reason", limits.DESCRIPTION)
         with self.store.write() as conn:
             row = self._locked(conn, project, name)
-            target = conn.execute(
-                select(model_versions.c.id).where(
+            found = conn.execute(
+                select(model_versions.c.id, model_versions.c.status).where(
                     model_versions.c.model_id == row.id, model_versions.c.version == version
                 )
-            ).scalar()
-            if target is None:
+            ).first()
+            if found is None:
                 newest = latest_version(conn, row.id)
                 raise NotFound(
                     f"model {name!r} has no version {version} (the newest is {newest or 'none'})",
                     field="version",
                 )
+            if found.status == RETIRED:
+                raise Conflict(
+                    f"model version {project}/{name}/{version} is retired: an alias may not "
+                    "point at it",
+                    field="version",
+                )
+            target = found.id
             before = self._alias_version(conn, row.id, alias)
             at = self.clock()
             conn.execute(
@@ -1147,9 +1176,12 @@ class ModelService:
         return self.tree_digests() | {d for pair in found for d in pair}
 
     def tree_digests(self) -> set[str]:
-        """The same trees: their member blobs are kept too."""
+        """The same trees (their member blobs are kept too): every version's but those of
+        retired versions past ``retired_retention_days`` that no alias or deployment points
+        at."""
+        retention_ms = int(self.retired_retention_days * 24 * 3600 * 1000)
         with self.store.read() as conn:
-            return set(conn.execute(select(model_versions.c.tree_digest)).scalars())
+            return _retirement.kept_trees(conn, self.clock(), retention_ms)
 
     # -- model cards ----------------------------------------------------------------------
 
@@ -1282,7 +1314,7 @@ class ModelService:
         """Move ``version`` from the status it had when read to ``to`` (a legal move) in
         the caller's write transaction, with its audit event; Conflict if its status
         changed since. The one way a status changes: an applied request, and retirement."""
-        _lifecycle.change_status(conn, self.access, version, to, reason)
+        _lifecycle.change_status(conn, self.access, version, to, reason, at=self.clock())
         about = {"model": version.name, "version": version.version, "version_id": version.id}
         self._emit(
             conn,
@@ -1303,6 +1335,76 @@ class ModelService:
                 event_kinds.VERSION_RETIRED,
                 about | {"retired_by": self._who(), "reason": reason},
             )
+
+    # -- retirement -----------------------------------------------------------------------
+
+    def archive(
+        self,
+        name: str,
+        *,
+        project: str,
+        version: int | None = None,
+        alias: str | None = None,
+        reason: str = "",
+    ) -> TransitionRequest:
+        """Archive a version (by number, alias, or the newest) by hand: a status change
+        request to ``archived`` with ``reason`` as its comment, judged by the model's
+        policy like any other (applied at once when its gate needs no approvals)."""
+        limits.check_text(reason, "reason", limits.DESCRIPTION)
+        return self.request_transition(
+            name, project=project, to=ARCHIVED, version=version, alias=alias, comment=reason
+        )
+
+    def retire(
+        self,
+        name: str,
+        *,
+        project: str,
+        version: int | None = None,
+        alias: str | None = None,
+        reason: str = "",
+    ) -> TransitionRequest:
+        """Retire a version (``registered`` or ``archived``) by hand: a status change
+        request to ``retired``, judged by the model's policy; Conflict while an alias points
+        at the version. Retired is final: the version is no longer loaded, and its files
+        are collectable ``retired_retention_days`` later."""
+        limits.check_text(reason, "reason", limits.DESCRIPTION)
+        found = self.get_version(name, project=project, version=version, alias=alias)
+        return _lifecycle.request_transition(
+            self, found, RETIRED, reason, guard=_retirement.unaliased
+        )
+
+    def get_retirement_policy(
+        self, *, project: str, name: str | None = None
+    ) -> ModelRetirementPolicy:
+        """The retirement policy in force for model ``name`` (its own, else the
+        project's), or the project's when no name is given."""
+        with self.store.read() as conn:
+            if name is not None:
+                self._model(conn, project, name)
+            else:
+                self._project_visible(conn, project)
+            return _retirement.effective_policy(conn, project, name)
+
+    def set_retirement_policy(
+        self,
+        policy: RetirementPolicy | dict[str, Any] | str,
+        *,
+        project: str,
+        name: str | None = None,
+    ) -> ModelRetirementPolicy:
+        """Set the retirement policy of a project (or, with ``name``, of one model, which
+        overrides the project's as a whole): a :class:`RetirementPolicy`, its mapping or its
+        YAML (project admins)."""
+        return _retirement.set_policy(self, policy, project, name)
+
+    def run_retirement(
+        self, *, project: str, name: str | None = None, dry_run: bool = False
+    ) -> list[RetirementMove]:
+        """Apply the retirement policies of a project (of one model, with ``name``): each
+        move a status change request by the system actor with its rule as the comment
+        (project admins). With ``dry_run``, only what they would do (viewers)."""
+        return _retirement.run(self, project, name, dry_run)
 
     def _project_visible(self, conn: Connection, project: str) -> None:
         validate_name(project, "project")

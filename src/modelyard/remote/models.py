@@ -46,6 +46,7 @@ from modelyard.registry.entities import (
     TransitionRequest,
 )
 from modelyard.registry.policy import ModelPolicy, Policy
+from modelyard.registry.retirement import ModelRetirementPolicy, RetirementMove, RetirementPolicy
 from modelyard.registry.signature import Signature, SignatureDiff
 from modelyard.remote._http import LIST_PAGE, Content, HttpSession, entity
 from modelyard.tracking.entities import TarArchive
@@ -483,6 +484,65 @@ class RemoteModels:
         path = f"/model-evaluations/{_segment(evaluation_id)}/html"
         return self.http.call("GET", path).text
 
+    # -- retirement -----------------------------------------------------------------------
+
+    def archive(
+        self,
+        name: str,
+        *,
+        project: str,
+        version: int | None = None,
+        alias: str | None = None,
+        reason: str = "",
+    ) -> TransitionRequest:
+        """Archive a version by hand: a status change request judged by the policy."""
+        path = f"{_version_path(project, name, version, alias)}/archive"
+        return _request(self.http.call("POST", path, json_body={"reason": reason}).json())
+
+    def retire(
+        self,
+        name: str,
+        *,
+        project: str,
+        version: int | None = None,
+        alias: str | None = None,
+        reason: str = "",
+    ) -> TransitionRequest:
+        """Retire a version by hand: a status change request judged by the policy."""
+        path = f"{_version_path(project, name, version, alias)}/retire"
+        return _request(self.http.call("POST", path, json_body={"reason": reason}).json())
+
+    def get_retirement_policy(
+        self, *, project: str, name: str | None = None
+    ) -> ModelRetirementPolicy:
+        """The retirement policy in force for a model (or the project's)."""
+        path, params = _retirement_path(project, name)
+        return _retirement_policy(self.http.call("GET", path, params=params).json())
+
+    def set_retirement_policy(
+        self,
+        policy: RetirementPolicy | dict[str, Any] | str,
+        *,
+        project: str,
+        name: str | None = None,
+    ) -> ModelRetirementPolicy:
+        """Set the retirement policy of a project (or of one model), as project admin."""
+        source = policy if isinstance(policy, str) else RetirementPolicy.parse(policy).to_yaml()
+        path, params = _retirement_path(project, name)
+        answer = self.http.call("PUT", path, params=params, json_body={"source": source})
+        return _retirement_policy(answer.json())
+
+    def run_retirement(
+        self, *, project: str, name: str | None = None, dry_run: bool = False
+    ) -> list[RetirementMove]:
+        """Apply the retirement policies (admins), or list what they would do (viewers)."""
+        path, params = _retirement_path(project, name)
+        if dry_run:
+            answer = self.http.call("GET", f"{path}/plan", params=params)
+        else:
+            answer = self.http.call("POST", f"{path}/run", params=params)
+        return [entity(RetirementMove, item) for item in answer.json()["items"]]
+
 
 def _list(owners: Sequence[str] | None) -> Any:
     """Owners as a JSON list (anything else goes as it is, for the server to refuse)."""
@@ -595,3 +655,13 @@ def _ipc_once(batches: Iterator[Any]) -> Iterator[bytes]:
 
 def _evaluation(data: dict[str, Any]) -> Evaluation:
     return entity(Evaluation, data)
+
+
+def _retirement_path(project: str, name: str | None) -> tuple[str, dict[str, Any]]:
+    validate_name(project, "project")
+    params = {"model": validate_name(name, "name")} if name is not None else {}
+    return f"/projects/{_segment(project)}/model-retirement-policy", params
+
+
+def _retirement_policy(data: dict[str, Any]) -> ModelRetirementPolicy:
+    return entity(ModelRetirementPolicy, data, policy=RetirementPolicy.from_dict(data["policy"]))

@@ -33,6 +33,11 @@ if TYPE_CHECKING:
     )
     from modelyard.registry.flavors import Flavor
     from modelyard.registry.policy import ModelPolicy, Policy
+    from modelyard.registry.retirement import (
+        ModelRetirementPolicy,
+        RetirementMove,
+        RetirementPolicy,
+    )
     from modelyard.registry.signature import Signature, SignatureDiff
     from modelyard.sdk.client import Client
     from modelyard.sdk.run import ActiveRun
@@ -513,6 +518,67 @@ class Models:
         if isinstance(policy, Path):
             policy = policy.read_text()
         return self.service.set_policy(policy, project=self._project(project), name=name)
+
+    def archive(
+        self,
+        name: str,
+        version: int | None = None,
+        *,
+        reason: str = "",
+        alias: str | None = None,
+        project: str | None = None,
+    ) -> TransitionRequest:
+        """Archive a version by hand: a status change request to ``archived`` that the
+        model's policy judges (open for approvers when its gate needs approvals)."""
+        name, version, alias = _split(name, version, alias)
+        return self.service.archive(
+            name, project=self._project(project), version=version, alias=alias, reason=reason
+        )
+
+    def retire(
+        self,
+        name: str,
+        version: int | None = None,
+        *,
+        reason: str = "",
+        alias: str | None = None,
+        project: str | None = None,
+    ) -> TransitionRequest:
+        """Retire a version by hand (registered or archived, no alias pointing at it): a
+        status change request to ``retired`` that the model's policy judges."""
+        name, version, alias = _split(name, version, alias)
+        return self.service.retire(
+            name, project=self._project(project), version=version, alias=alias, reason=reason
+        )
+
+    def retirement_policy(
+        self, name: str | None = None, *, project: str | None = None
+    ) -> ModelRetirementPolicy:
+        """The retirement policy in force for model ``name`` (else the project's)."""
+        return self.service.get_retirement_policy(project=self._project(project), name=name)
+
+    def set_retirement_policy(
+        self,
+        policy: RetirementPolicy | dict[str, Any] | str | Path,
+        name: str | None = None,
+        *,
+        project: str | None = None,
+    ) -> ModelRetirementPolicy:
+        """Set the retirement policy of the project (or of model ``name``): a
+        RetirementPolicy, its mapping, YAML text, or the Path of a YAML file (project
+        admins)."""
+        if isinstance(policy, Path):
+            policy = policy.read_text()
+        return self.service.set_retirement_policy(policy, project=self._project(project), name=name)
+
+    def run_retirement(
+        self, name: str | None = None, *, dry_run: bool = False, project: str | None = None
+    ) -> list[RetirementMove]:
+        """Apply the retirement policies of the project (of model ``name``), or with
+        ``dry_run`` list what they would do: which version, which move, which rule."""
+        return self.service.run_retirement(
+            project=self._project(project), name=name, dry_run=dry_run
+        )
 
 
 _REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")

@@ -509,6 +509,9 @@ model_versions = Table(
     Column("created_by", String(255), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("status", String(16), nullable=False, server_default="registered"),
+    # The last load (updated at most once an hour), and when the version was retired.
+    Column("last_loaded_at", BigInteger, nullable=True),
+    Column("retired_at", BigInteger, nullable=True),
     UniqueConstraint("model_id", "version"),
     UniqueConstraint("model_id", "tree_digest"),
     Index(None, "run_id"),
@@ -606,6 +609,20 @@ model_cards = Table(
 
 model_policies = Table(
     "model_policies",
+    metadata,
+    Column(
+        "project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("model", String(128), primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("spec", Text, nullable=False),
+    Column("updated_by", String(255), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# The retirement policy of a project (model "") or of one model (its name).
+model_retirement_policies = Table(
+    "model_retirement_policies",
     metadata,
     Column(
         "project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True

@@ -16,6 +16,9 @@ Beside the fires, a thread delivers webhooks (:class:`~modelyard.events.delivery
 every ``webhooks.poll_interval_s`` it claims the deliveries due, sends each once and
 records how it went, one line each to ``log``; a delivery this worker held when it died is
 sent again by the next worker once its lease expired.
+Every ``retirement_interval_s`` (at the start of a pass) the worker also applies the model
+retirement policies of each project (of its project, when it has one), as the system
+actor (:meth:`ModelService.run_retirement`), one line per move.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from modelyard._refs import PipelineSources
 from modelyard.errors import Conflict, InvalidInput, ModelyardError
 from modelyard.events.delivery import Deliverer
+from modelyard.governance.identity import SYSTEM
+from modelyard.registry.retirement import RetirementMove
 from modelyard.schedules.cron import MAX_COUNTED
 from modelyard.schedules.entities import Due, Fire, Schedule
 from modelyard.schedules.service import FAILED, FINISHED, Clock, resolve
@@ -91,11 +96,13 @@ class Outcome:
 
 @dataclass(slots=True)
 class Pass:
-    """What one pass found: the fires it ran, in the order they finished, and the
-    occurrences another worker claimed first."""
+    """What one pass found: the fires it ran, in the order they finished, the
+    occurrences another worker claimed first, and the moves of the retirement policies
+    (when they were due)."""
 
     ran: list[Outcome] = field(default_factory=list)
     lost: int = 0
+    retired: list[RetirementMove] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -168,6 +175,8 @@ class Worker:
                 field="concurrency",
             )
         self.settings = settings
+        self.retirement_interval_s = settings.worker.retirement_interval_s
+        self._retirement_due = time.monotonic()
         self.clock = clock or _utcnow
         self.log = log or _stderr
         self.name = f"{socket.gethostname()}:{os.getpid()}"
@@ -287,6 +296,7 @@ class Worker:
         """Take over abandoned fires, then claim the due occurrences, one at a time and
         each only while a slot is free (with ``wait``, once one is), and start each on a
         thread of its own. True when it stopped for want of a free slot."""
+        self._retire(done)
         while True:
             if not self._free_slot(wait):
                 return not self._stop.is_set()
@@ -306,6 +316,32 @@ class Worker:
                 continue
             self._start(_Running(due.schedule, claimed, due, done))
         return False
+
+    def _retire(self, done: Pass) -> None:
+        """Apply the retirement policies, when ``retirement_interval_s`` has passed since
+        the last time (never when it is 0); a project that fails is logged, the others
+        go on."""
+        if not self.retirement_interval_s or time.monotonic() < self._retirement_due:
+            return
+        self._retirement_due = time.monotonic() + self.retirement_interval_s
+        models = self.client.services.models.acting_as(SYSTEM)
+        if self.project is not None:
+            names = [self.project]
+        else:
+            names = [p.name for p in self.client.services.projects.list_projects()]
+        for project in names:
+            try:
+                moves = models.run_retirement(project=project)
+            except ModelyardError as exc:
+                self.log(f"{self._stamp()} retirement of {project} failed: {exc.message}")
+                continue
+            for move in moves:
+                self.log(
+                    f"{self._stamp()} retirement {move.project}/{move.name}/{move.version}: "
+                    f"{move.from_status} -> {move.to_status} ({move.rule}): {move.outcome}"
+                    f"{': ' + move.detail if move.outcome in ('refused', 'skipped') else ''}"
+                )
+            done.retired += moves
 
     def _free_slot(self, wait: bool) -> bool:
         """Whether a fire may start: not stopping and fewer than ``concurrency`` running

@@ -60,8 +60,11 @@ from modelyard.api.schemas.models import (
     ModelVersionPublic,
     PolicyPublic,
     PolicySet,
+    ReasonBody,
     RegisterCheck,
     RegisterFromRun,
+    RetirementMoveList,
+    RetirementPolicyPublic,
     SignatureDiffPublic,
     TransitionCreate,
     TransitionRequestPage,
@@ -266,7 +269,7 @@ def download_files(
     """The version's files as a tar stream, each verified against its digest as it is
     read and carrying it in its ``MODELYARD.blake3`` record (the ``ETag`` is the tree's
     digest)."""
-    found = _get(models, project, name, ref)
+    found = models.check_load(_get(models, project, name, ref))
     stream = services.blobs.tar_stream(found.tree_digest)
     headers = {"ETag": f'"{found.tree_digest}"'}
     return StreamingResponse(stream, media_type="application/x-tar", headers=headers)
@@ -583,13 +586,84 @@ def list_evaluations(
 
 @versions_router.get(
     "/model-evaluations/{evaluation_id}/html",
-    response_class=HTMLResponse,
+    response_model=None,
     responses={200: {"content": {"text/html": {}}, "description": "The report's page."}},
 )
 def evaluation_html(evaluation_id: str, models: Models) -> HTMLResponse:
     """An evaluation's self-contained HTML page (inline SVG charts, no script; the
     answer's Content-Security-Policy lets it load nothing)."""
     return HTMLResponse(models.evaluation_html(evaluation_id), headers=_PAGE_HEADERS)
+
+
+# -- retirement -------------------------------------------------------------------------------
+
+
+@router.post(
+    "/{name}/versions/{ref}/archive", status_code=201, response_model=TransitionRequestPublic
+)
+def archive(
+    project: str, name: str, ref: Ref, body: ReasonBody, models: Models
+) -> TransitionRequestPublic:
+    """Archive the version by hand (contributors): a status change request judged by the
+    model's policy."""
+    found = _get(models, project, name, ref)
+    return _request(
+        models.archive(name, project=project, version=found.version, reason=body.reason)
+    )
+
+
+@router.post(
+    "/{name}/versions/{ref}/retire", status_code=201, response_model=TransitionRequestPublic
+)
+def retire(
+    project: str, name: str, ref: Ref, body: ReasonBody, models: Models
+) -> TransitionRequestPublic:
+    """Retire the version by hand (contributors): a status change request judged by the
+    model's policy; 409 while an alias points at it."""
+    found = _get(models, project, name, ref)
+    return _request(models.retire(name, project=project, version=found.version, reason=body.reason))
+
+
+@versions_router.get(
+    "/projects/{project}/model-retirement-policy", response_model=RetirementPolicyPublic
+)
+def get_retirement_policy(
+    project: str, models: Models, model: PolicyModel = None
+) -> RetirementPolicyPublic:
+    """The retirement policy in force for a model (its own, else the project's), or the
+    project's (viewers)."""
+    found = models.get_retirement_policy(project=project, name=model)
+    return RetirementPolicyPublic.model_validate(found.as_dict())
+
+
+@versions_router.put(
+    "/projects/{project}/model-retirement-policy", response_model=RetirementPolicyPublic
+)
+def set_retirement_policy(
+    project: str, body: PolicySet, models: Models, model: PolicyModel = None
+) -> RetirementPolicyPublic:
+    """Set the retirement policy of the project, or of one model (project admins)."""
+    found = models.set_retirement_policy(body.source, project=project, name=model)
+    return RetirementPolicyPublic.model_validate(found.as_dict())
+
+
+@versions_router.get(
+    "/projects/{project}/model-retirement-policy/plan", response_model=RetirementMoveList
+)
+def plan_retirement(project: str, models: Models, model: PolicyModel = None) -> RetirementMoveList:
+    """What the retirement policies would do now, without doing it (viewers)."""
+    moves = models.run_retirement(project=project, name=model, dry_run=True)
+    return RetirementMoveList.model_validate({"items": [m.as_dict() for m in moves]})
+
+
+@versions_router.post(
+    "/projects/{project}/model-retirement-policy/run", response_model=RetirementMoveList
+)
+def run_retirement(project: str, models: Models, model: PolicyModel = None) -> RetirementMoveList:
+    """Apply the retirement policies (project admins): each move a status change request
+    by the system actor with its rule as the comment."""
+    moves = models.run_retirement(project=project, name=model)
+    return RetirementMoveList.model_validate({"items": [m.as_dict() for m in moves]})
 
 
 # -- helpers --------------------------------------------------------------------------------

@@ -26,8 +26,12 @@ __all__ = [
     "ModelVersionPublic",
     "PolicyPublic",
     "PolicySet",
+    "ReasonBody",
     "RegisterCheck",
     "RegisterFromRun",
+    "RetirementMoveList",
+    "RetirementMovePublic",
+    "RetirementPolicyPublic",
     "SignatureDiffPublic",
     "TransitionCreate",
     "TransitionRequestPage",
@@ -287,3 +291,33 @@ class EvaluationPublic(Public):
     report: dict[str, Any] = Field(description="The whole report.")
     created_by: str
     created_at: int
+
+
+class ReasonBody(BaseModel):
+    reason: Description = ""
+
+
+class RetirementPolicyPublic(Public):
+    project: str
+    model: str | None
+    scope: str = Field(description="model, project, or none (no retirement policy set).")
+    policy: dict[str, Any]
+    source: str = Field(description="The YAML as it was set.")
+    updated_by: str | None
+    updated_at: int | None
+
+
+class RetirementMovePublic(Public):
+    project: str
+    name: str
+    version: int
+    from_status: str
+    to_status: str
+    rule: str = Field(description="The rule of the retirement policy that makes the move.")
+    outcome: str = Field(description="planned (a dry run), applied, requested, refused or skipped.")
+    detail: str
+    request_id: str | None
+
+
+class RetirementMoveList(Public):
+    items: list[RetirementMovePublic]
