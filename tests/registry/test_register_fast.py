@@ -63,6 +63,24 @@ def test_a_run_folder_is_registered_without_copying_its_files(
     assert ((RUN, run.id), (MODEL_VERSION, packed.id), OUTPUT) in [
         ((e.source_kind, e.source_id), (e.target_kind, e.target_id), e.relation) for e in down
     ]
+    # A folder inside a tree artifact, and names with LIKE's wildcards, are read exactly.
+    with client.start_run("lab") as other:
+        other.log_artifact(tmp_path / "m", "a_b")  # the folder inside: a_b/model/...
+        other.log_artifact(folder / "example.json", "x_y")
+    inner = service.register_from_run(
+        "inner", project="lab", run_id=other.id, path="a_b", flavor="sklearn"
+    )
+    assert inner.tree_digest == packed.tree_digest
+    with pytest.raises(InvalidInput) as exc:  # a_b/model has no model/ inside
+        service.register_from_run(
+            "inner", project="lab", run_id=other.id, path="a_b/model", flavor="sklearn"
+        )
+    assert exc.value.field == "path"
+    for missing in ("axb/model", "xzy/model"):  # "a_b" and "x_y" are no patterns
+        with pytest.raises(NotFound):
+            service.register_from_run(
+                "inner", project="lab", run_id=other.id, path=missing, flavor="sklearn"
+            )
     target = tmp_path / "back"
     service.download(packed, target)
     assert (target / "model" / "model.skops").read_bytes() == b"weights"

@@ -565,7 +565,7 @@ class ModelService:
         entries: list[TreeEntry] = []
         for row in rows:
             if row.kind != "tree":  # a file under the folder (the folder itself: not one)
-                if row.path != folder:
+                if row.path.startswith(under):
                     entries.append(TreeEntry(row.path[len(under) :], row.digest, row.size))
                 continue
             for entry in self.blobs.read_tree(row.digest):
