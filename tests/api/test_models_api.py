@@ -204,6 +204,11 @@ def test_routes_read_versions_aliases_history_and_signatures(
     assert [v["version"] for v in page["items"]] == [1] and page["next_cursor"]
     rest = api.get(f"{MODELS}/m/versions", params={"limit": 1, "cursor": page["next_cursor"]})
     assert [v["version"] for v in rest.json()["items"]] == [2]
+    assert rest.json()["next_cursor"] is None
+    after = api.get(f"{MODELS}/m/versions", params={"after": 1}).json()
+    assert [v["version"] for v in after["items"]] == [2] and after["next_cursor"] is None
+    forged = api.get(f"{MODELS}/m/versions", params={"cursor": "WzEsICJ4Il0="})
+    assert (forged.status_code, forged.json()["error"]["field"]) == (422, "cursor")
     history = api.get(f"{MODELS}/m/history", params={"alias": "champion"}).json()["items"]
     assert [(h["from_version"], h["to_version"]) for h in history] == [(None, 1), (1, 2)]
     at = api.get(f"{MODELS}/m/aliases/champion/at", params={"at": history[0]["moved_at"]})

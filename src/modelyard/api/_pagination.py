@@ -17,7 +17,15 @@ from fastapi import Query
 
 from modelyard.errors import InvalidInput
 
-__all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "Cursor", "Limit", "page"]
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
+    "Cursor",
+    "Limit",
+    "cursor_at",
+    "cursor_position",
+    "page",
+]
 
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
@@ -37,11 +45,26 @@ def page(
     items: Sequence[T], limit: int, cursor: str | None, *bound_to: Any
 ) -> tuple[list[T], str | None]:
     """One page of ``items`` and the cursor of the next (None at the end)."""
-    fingerprint = hashlib.blake2b(json.dumps(bound_to).encode(), digest_size=8).hexdigest()
+    fingerprint = _fingerprint(bound_to)
     start = _decode(cursor, fingerprint)
     end = start + limit
     more = end < len(items)
     return list(items[start:end]), _encode(end, fingerprint) if more else None
+
+
+def cursor_position(cursor: str | None, *bound_to: Any) -> int:
+    """The position a cursor of the list ``bound_to`` names (0 for none), for a list read
+    a page at a time by a key (a version number) rather than sliced here."""
+    return _decode(cursor, _fingerprint(bound_to))
+
+
+def cursor_at(position: int, *bound_to: Any) -> str:
+    """The cursor of the list ``bound_to`` that names ``position``."""
+    return _encode(position, _fingerprint(bound_to))
+
+
+def _fingerprint(bound_to: tuple[Any, ...]) -> str:
+    return hashlib.blake2b(json.dumps(bound_to).encode(), digest_size=8).hexdigest()
 
 
 def _encode(offset: int, fingerprint: str) -> str:

@@ -388,6 +388,14 @@ class BlobStore:
         manifest = self.put_bytes(encode_manifest(entries))
         return BlobInfo(manifest.digest, sum(e.size for e in entries), "tree")
 
+    def put_manifest(self, entries: list[TreeEntry]) -> BlobInfo:
+        """Store a tree of blobs already stored (each entry's digest must be here): only
+        its manifest is written, nothing copied. Returns the manifest's info."""
+        for entry in entries:
+            if not self._backend.exists(blob_key(check_digest(entry.digest))):
+                raise self._not_found(entry.digest)
+        return self._put_manifest(entries)
+
     # -- reading -----------------------------------------------------------------------
 
     def _not_found(self, digest: str) -> NotFound:

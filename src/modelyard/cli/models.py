@@ -163,35 +163,44 @@ def register(
     """Register a folder a flavor wrote as a version: a local one (--from-dir) or a run's
     artifact folder (--run with --path). It is laid out as `models.log` lays a version out
     (the flavor's files under model/); it is stored as it is, with the flavor's default
-    configuration, and the same files again are the existing version."""
-    import tempfile
-
+    configuration, and the same files again are the existing version. A run's artifact
+    folder is not downloaded or copied: the version points at the files the run stored."""
     from modelyard.cli.runs import _resolve
 
     if (from_dir is None) == (path is None):
         raise InvalidInput("give --from-dir DIR, or --run RUN with --path PATH", field="path")
     if path is not None and run is None:
         raise InvalidInput("--path names an artifact folder of a run: add --run", field="run")
-    with client(ctx) as c, tempfile.TemporaryDirectory(prefix="modelyard-model-") as tmp:
+    with client(ctx) as c:
         run_id = _resolve(c, run) if run is not None else None
-        folder = from_dir if path is None else c.download_artifact(str(run_id), path, tmp)
-        assert folder is not None
-        if not (folder / "model").is_dir():
-            where = str(from_dir) if path is None else f"artifact {path!r} of run {run_id}"
-            raise InvalidInput(
-                f"{where} has no model/ folder: register a folder laid out as a version (the "
-                "flavor's files under model/, as models.log writes them)",
-                field="path",
+        if path is not None:
+            assert run_id is not None
+            found = c.models.service.register_from_run(
+                name,
+                project=project,
+                run_id=run_id,
+                path=path,
+                flavor=flavor,
+                input_example=input_example,
+                description=description,
             )
-        found = c.models.service.register(
-            name,
-            folder,
-            project=project,
-            flavor=flavor,
-            input_example=input_example,
-            run_id=run_id,
-            description=description,
-        )
+        else:
+            assert from_dir is not None
+            if not (from_dir / "model").is_dir():
+                raise InvalidInput(
+                    f"{from_dir} has no model/ folder: register a folder laid out as a "
+                    "version (the flavor's files under model/, as models.log writes them)",
+                    field="path",
+                )
+            found = c.models.service.register(
+                name,
+                from_dir,
+                project=project,
+                flavor=flavor,
+                input_example=input_example,
+                run_id=run_id,
+                description=description,
+            )
     if as_json:
         print_json(found.as_dict())
         return

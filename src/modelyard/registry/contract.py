@@ -83,8 +83,11 @@ class ModelContract(Protocol):
     def list_models(self, project: str) -> list[RegisteredModel]:
         """The models of a project, by name."""
 
-    def list_versions(self, name: str, *, project: str) -> list[ModelVersion]:
-        """Every version of a model, oldest first."""
+    def list_versions(
+        self, name: str, *, project: str, after: int = 0, limit: int | None = None
+    ) -> list[ModelVersion]:
+        """The versions of a model numbered above ``after``, oldest first, at most
+        ``limit`` of them (None: every one)."""
 
     def register(
         self,
@@ -102,6 +105,24 @@ class ModelContract(Protocol):
     ) -> ModelVersion:
         """Register the folder ``files`` (or a tar archive of one) written by ``flavor`` as
         a version of model ``name``; the same files again are the existing version."""
+
+    def register_from_run(
+        self,
+        name: str,
+        *,
+        project: str,
+        run_id: str,
+        path: str,
+        flavor: str,
+        flavor_config: dict[str, Any] | None = None,
+        packages: dict[str, str] | None = None,
+        signature: Signature | dict[str, Any] | None = None,
+        input_example: str | None = None,
+        description: str = "",
+    ) -> ModelVersion:
+        """Register the run's artifact folder ``path`` (the flavor's files under
+        ``model/``) as a version of model ``name``, pointing at the stored blobs: nothing
+        is copied. The same files again are the existing version."""
 
     def resolve(self, ref: str, *, project: str) -> ModelVersion:
         """The version ``ref`` names: ``name@alias``, ``name/3`` or ``name`` (the newest)."""

@@ -32,15 +32,18 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import Column, Connection, delete, select, update
+from sqlalchemy import Column, Connection, case, delete, func, literal, select, update
 
 from modelyard import limits
 from modelyard._util import new_id, now_ms, validate_name
+from modelyard.artifacts import TreeEntry, normalize_artifact_path
 from modelyard.datasets.reports import json_bytes
 from modelyard.datasets.service import check_alias
 from modelyard.errors import Conflict, InvalidInput, NotFound
@@ -73,7 +76,7 @@ from modelyard.registry.entities import (
     RegisteredModel,
     TransitionRequest,
 )
-from modelyard.registry.flavors import CODE_FORMATS_SETTING, FLAVORS, check_code_format
+from modelyard.registry.flavors import CODE_FORMATS_SETTING, FLAVORS, Flavor, check_code_format
 from modelyard.registry.policy import ARCHIVED, RETIRED, ModelPolicy, Policy
 from modelyard.registry.retirement import (
     ModelRetirementPolicy,
@@ -89,6 +92,9 @@ from modelyard.registry.signature import (
 )
 from modelyard.store import Store
 from modelyard.store.tables import (
+    artifacts,
+    latest_metrics,
+    lineage_edges,
     model_alias_moves,
     model_aliases,
     model_cards,
@@ -97,6 +103,7 @@ from modelyard.store.tables import (
     projects,
     registered_models,
     runs,
+    tags,
 )
 from modelyard.tracking.entities import TarArchive
 
@@ -106,10 +113,9 @@ if TYPE_CHECKING:
     from modelyard.datasets.service import DatasetService
     from modelyard.governance.access import Access
     from modelyard.projects import ProjectService
-    from modelyard.tracking.entities import Run
     from modelyard.tracking.service import TrackingService
 
-__all__ = ["MODEL", "ModelService", "parse_ref"]
+__all__ = ["MODEL", "ModelService", "check_page", "parse_ref"]
 
 MODEL = "model"
 _MAX_OWNERS = 50
@@ -172,6 +178,15 @@ def _json(value: Any, field: str) -> str:
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"{field} must be JSON: {exc}", field=field) from None
     return limits.check_text(text, field, limits.MODEL_JSON)
+
+
+def check_page(after: object, limit: object) -> tuple[int, int | None]:
+    """``after`` a version number or 0, ``limit`` a positive number of versions or None."""
+    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        raise InvalidInput("after must be a version number or 0", field="after")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InvalidInput("limit must be a positive integer or None", field="limit")
+    return after, limit
 
 
 def _no_example(path: str) -> InvalidInput:
@@ -402,21 +417,33 @@ class ModelService:
     ) -> None:
         """Raise unless a version of ``name`` in ``flavor`` may be registered (the SDK asks
         before it saves the model; :meth:`register` asks again)."""
+        self._may_register(name, project, flavor, run_id)
+
+    def _may_register(self, name: str, project: str, flavor: str, run_id: str | None) -> bool:
+        """:meth:`check_register` in one read transaction; whether the project exists."""
         validate_name(name, "name")
         validate_name(project, "project")
         chosen = FLAVORS.get(flavor)
         with self.store.read() as conn:
-            if conn.execute(select(projects.c.id).where(projects.c.name == project)).first():
-                self._require(conn, project, Role.CONTRIBUTOR)
-            check_code_format(
-                chosen,
-                installation=self.allow_code_formats,
-                project=project_setting(conn, project, CODE_FORMATS_SETTING),
-                name=project,
-                doing="registering",
-            )
-            if run_id is not None:
-                self._run_in(conn, run_id, project)
+            return self._may_register_in(conn, project, chosen, run_id)
+
+    def _may_register_in(
+        self, conn: Connection, project: str, chosen: Flavor, run_id: str | None
+    ) -> bool:
+        """:meth:`check_register` in the caller's transaction; whether the project exists."""
+        exists = conn.execute(select(projects.c.id).where(projects.c.name == project)).first()
+        if exists:
+            self._require(conn, project, Role.CONTRIBUTOR)
+        check_code_format(
+            chosen,
+            installation=self.allow_code_formats,
+            project=project_setting(conn, project, CODE_FORMATS_SETTING),
+            name=project,
+            doing="registering",
+        )
+        if run_id is not None:
+            self._run_in(conn, run_id, project)
+        return exists is not None
 
     def _run_in(self, conn: Connection, run_id: str, project: str) -> None:
         """The run exists, the actor may read it, and it belongs to ``project``."""
@@ -451,113 +478,232 @@ class ModelService:
         (what a server stages from an upload), as a version of model ``name``, creating
         the model if needed. ``input_example``: the path, inside the folder, of the
         example the signature was inferred from. The same files registered again under
-        ``name`` are the existing version."""
+        ``name`` are the existing version.
+
+        The rights are checked before a byte is stored (one read transaction) and again
+        in the one write transaction that numbers the version and records its lineage
+        edge, audit event and outbox event."""
         folder = None if isinstance(files, TarArchive) else Path(files)
         if folder is not None and not folder.is_dir():
             raise InvalidInput(f"{str(folder)!r} is not a folder", field="files")
-        self.check_register(name, project=project, flavor=flavor, run_id=run_id)
-        if flavor_config is not None and not isinstance(flavor_config, dict):
-            raise InvalidInput("flavor_config must be a mapping", field="flavor_config")
-        if signature is not None and not isinstance(signature, Signature | dict):
-            raise InvalidInput("signature must be a signature or its mapping", field="signature")
-        config = _json(flavor_config or {}, "flavor_config")
-        if not isinstance(packages or {}, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in (packages or {}).items()
+        exists = self._may_register(name, project, flavor, run_id)
+        record = _VersionRecord.check(
+            flavor, flavor_config, packages, signature, input_example, description
+        )
+        if (
+            input_example is not None
+            and folder is not None
+            and not (folder / input_example).is_file()
         ):
-            raise InvalidInput("packages must map package names to versions", field="packages")
-        package_text = _json(packages or {}, "packages")
-        if isinstance(signature, dict):
-            try:
-                signature = Signature.from_dict(signature)
-            except (KeyError, TypeError, ValueError) as exc:
-                raise InvalidInput(
-                    f"signature is not a signature: {exc!r}", field="signature"
-                ) from None
-        signature_text = _json(signature.as_dict(), "signature") if signature is not None else None
-        if input_example is not None:
-            limits.check_text(input_example, "input_example", limits.SHORT_TEXT)
-            if folder is not None and not (folder / input_example).is_file():
-                raise _no_example(input_example)
-        limits.check_text(description, "description", limits.DESCRIPTION)
-        self.projects.ensure(project)
-        run = self.tracking.get_run(run_id) if run_id is not None else None
+            raise _no_example(input_example)
+        if not exists:
+            self.projects.ensure(project)
         tree = self._put_files(files if isinstance(files, TarArchive) else folder)
         if input_example is not None:  # a path of the stored tree: never "..", never absolute
             stored = {e.path: e.digest for e in self.blobs.read_tree(tree.digest)}
-            if input_example not in stored:
-                raise _no_example(input_example)
-            if signature is not None:
-                data = self.blobs.get_bytes(stored[input_example])
-                check_example(signature, example_schema(data, input_example), stored=True)
+            self._check_example(record, stored)
+        return self._add_version(name, project, tree, record, run_id)
+
+    def register_from_run(
+        self,
+        name: str,
+        *,
+        project: str,
+        run_id: str,
+        path: str,
+        flavor: str,
+        flavor_config: dict[str, Any] | None = None,
+        packages: dict[str, str] | None = None,
+        signature: Signature | dict[str, Any] | None = None,
+        input_example: str | None = None,
+        description: str = "",
+    ) -> ModelVersion:
+        """Register the run's artifact folder ``path`` (laid out as a version: the
+        flavor's files under ``model/``) as a version of model ``name``, pointing at the
+        blobs the run already stored: nothing is copied (only the tree's manifest is
+        written when the folder was logged file by file). The same files again are the
+        existing version."""
+        if not isinstance(run_id, str) or not run_id:
+            raise InvalidInput("run_id must be a run's id", field="run_id")
+        validate_name(name, "name")
+        validate_name(project, "project")
+        chosen = FLAVORS.get(flavor)
+        record = _VersionRecord.check(
+            flavor, flavor_config, packages, signature, input_example, description
+        )
+        folder = normalize_artifact_path(path)
+        # No bytes to store but a manifest: one write transaction, the rights checked first
+        # (the run is in the project, so the project exists).
+        with self.store.write() as conn:
+            self._may_register_in(conn, project, chosen, run_id)
+            entries = self._run_folder(conn, run_id, folder)
+            if not any(e.path.startswith("model/") for e in entries):
+                raise InvalidInput(
+                    f"artifact {folder!r} of run {run_id} has no model/ folder: register a "
+                    "folder laid out as a version (the flavor's files under model/, as "
+                    "models.log writes them)",
+                    field="path",
+                )
+            if input_example is not None:
+                self._check_example(record, {e.path: e.digest for e in entries})
+            tree = self.blobs.put_manifest(entries)
+            return self._add_version_in(conn, name, project, tree, record, run_id)
+
+    def _run_folder(self, conn: Connection, run_id: str, folder: str) -> list[TreeEntry]:
+        """The files of a run's artifact folder, as a tree's entries (paths under it)."""
+        under = folder.rstrip("/") + "/"
+        rows = conn.execute(
+            select(artifacts.c.path, artifacts.c.digest, artifacts.c.kind, artifacts.c.size)
+            .where(artifacts.c.run_id == run_id)
+            .where(
+                (artifacts.c.path == folder)
+                | artifacts.c.path.startswith(under, autoescape=True)
+                | literal(folder).startswith(artifacts.c.path + "/")
+            )
+            .order_by(artifacts.c.path)
+        ).all()
+        entries: list[TreeEntry] = []
+        for row in rows:
+            if row.kind != "tree":  # a file under the folder (the folder itself: not one)
+                if row.path.startswith(under):
+                    entries.append(TreeEntry(row.path[len(under) :], row.digest, row.size))
+                continue
+            for entry in self.blobs.read_tree(row.digest):
+                full = f"{row.path}/{entry.path}"
+                if full.startswith(under):
+                    entries.append(TreeEntry(full[len(under) :], entry.digest, entry.size))
+        if not entries:
+            raise NotFound(f"run {run_id} has no artifact folder {folder!r}", field="path")
+        return sorted(entries, key=lambda e: e.path)
+
+    def _check_example(self, record: _VersionRecord, stored: dict[str, str]) -> None:
+        """The input example is a file of the tree and fits the signature."""
+        assert record.input_example is not None
+        if record.input_example not in stored:
+            raise _no_example(record.input_example)
+        if record.signature is not None:
+            data = self.blobs.get_bytes(stored[record.input_example])
+            schema = example_schema(data, record.input_example)
+            check_example(record.signature, schema, stored=True)
+
+    def _add_version(
+        self,
+        name: str,
+        project: str,
+        tree: BlobInfo,
+        record: _VersionRecord,
+        run_id: str | None,
+    ) -> ModelVersion:
+        """Number and record a version of the stored ``tree`` in one write transaction
+        (the rights checked again, the run's facts read, the lineage edge, the audit and
+        outbox events), or return the model's version with the same tree."""
         with self.store.write() as conn:
             self._require(conn, project, Role.CONTRIBUTOR)
             if run_id is not None:
                 self._run_in(conn, run_id, project)
+            return self._add_version_in(conn, name, project, tree, record, run_id)
+
+    def _add_version_in(
+        self,
+        conn: Connection,
+        name: str,
+        project: str,
+        tree: BlobInfo,
+        record: _VersionRecord,
+        run_id: str | None,
+    ) -> ModelVersion:
+        """:meth:`_add_version` in the caller's write transaction, its rights checked."""
+        row = model_row(conn, project, name)
+        if row is not None:
+            model_id = str(row.id)
+        else:
             model_id = self._insert_model(conn, project, name, "", [self._who()], {})
-            # The lock that orders this model's versions and alias moves (PostgreSQL; SQLite
-            # holds the database's write lock already).
+        # The lock that orders this model's versions and alias moves (PostgreSQL; SQLite
+        # holds the database's write lock already).
+        if conn.dialect.name != "sqlite":
             conn.execute(
                 select(registered_models.c.id)
                 .where(registered_models.c.id == model_id)
                 .with_for_update()
             )
-            same = conn.execute(
-                select(model_versions.c.id).where(
-                    model_versions.c.model_id == model_id,
-                    model_versions.c.tree_digest == tree.digest,
-                )
-            ).scalar()
-            if same is not None:
-                return self._version_by_id(conn, same)
-            number = latest_version(conn, model_id) + 1
-            version_id = new_id()
-            conn.execute(
-                model_versions.insert().values(
-                    id=version_id,
-                    model_id=model_id,
-                    version=number,
-                    tree_digest=tree.digest,
-                    size_bytes=tree.size,
-                    flavor=flavor,
-                    flavor_config=config,
-                    packages=package_text,
-                    signature=signature_text,
-                    input_example=input_example,
-                    run_id=run_id,
-                    metrics=json.dumps(_metrics(run), allow_nan=False),
-                    dataset_versions=json.dumps(self._inputs(run)),
-                    code_commit=run.tags.get("git.commit") if run is not None else None,
-                    description=description,
-                    created_by=self._who(),
-                    created_at=now_ms(),
-                )
+        versions_id = model_versions.c.id
+        newest, same = conn.execute(  # the newest number and a version of the same tree
+            select(
+                func.max(model_versions.c.version),
+                func.max(case((model_versions.c.tree_digest == tree.digest, versions_id))),
+            ).where(model_versions.c.model_id == model_id)
+        ).one()
+        if same is not None:
+            return self._version_by_id(conn, same)
+        facts = _run_facts(conn, run_id)
+        version = ModelVersion(
+            id=new_id(),
+            project=project,
+            name=name,
+            version=int(newest or 0) + 1,
+            tree_digest=tree.digest,
+            size_bytes=tree.size,
+            flavor=record.flavor,
+            flavor_config=record.flavor_config,
+            packages=record.packages,
+            signature=record.signature,
+            input_example=record.input_example,
+            run_id=run_id,
+            metrics=facts.metrics,
+            dataset_versions=facts.dataset_versions,
+            code_commit=facts.code_commit,
+            description=record.description,
+            created_by=self._who(),
+            created_at=now_ms(),
+            aliases=[],
+        )
+        conn.execute(
+            model_versions.insert().values(
+                id=version.id,
+                model_id=model_id,
+                version=version.version,
+                tree_digest=tree.digest,
+                size_bytes=tree.size,
+                flavor=record.flavor,
+                flavor_config=record.config_text,
+                packages=record.packages_text,
+                signature=record.signature_text,
+                input_example=record.input_example,
+                run_id=run_id,
+                metrics=json.dumps(facts.metrics, allow_nan=False),
+                dataset_versions=json.dumps(facts.dataset_versions),
+                code_commit=facts.code_commit,
+                description=record.description,
+                created_by=version.created_by,
+                created_at=version.created_at,
             )
-            if run_id is not None:
-                self.lineage.add(
-                    conn, (RUN, run_id), (MODEL_VERSION, version_id), OUTPUT, run_id=run_id
-                )
-            self._audit(
-                conn,
-                "model.version_registered",
-                MODEL_VERSION,
-                version_id,
-                f"{project}/{name} version {number}: {flavor}, tree {tree.digest[:16]}",
+        )
+        if run_id is not None:
+            self.lineage.add(
+                conn, (RUN, run_id), (MODEL_VERSION, version.id), OUTPUT, run_id=run_id
             )
-            self._emit(
-                conn,
-                project,
-                event_kinds.MODEL_VERSION_CREATED,
-                {
-                    "model": name,
-                    "version": number,
-                    "version_id": version_id,
-                    "flavor": flavor,
-                    "tree_digest": tree.digest,
-                    "run_id": run_id,
-                    "created_by": self._who(),
-                },
-            )
-            return self._version_by_id(conn, version_id)
+        self._audit(
+            conn,
+            "model.version_registered",
+            MODEL_VERSION,
+            version.id,
+            f"{project}/{name} version {version.version}: {record.flavor}, tree {tree.digest[:16]}",
+        )
+        self._emit(
+            conn,
+            project,
+            event_kinds.MODEL_VERSION_CREATED,
+            {
+                "model": name,
+                "version": version.version,
+                "version_id": version.id,
+                "flavor": record.flavor,
+                "tree_digest": tree.digest,
+                "run_id": run_id,
+                "created_by": version.created_by,
+            },
+        )
+        return version
 
     def _put_files(self, files: Path | TarArchive | None) -> BlobInfo:
         """Store a version's files as one blob tree (a tar archive's members are checked
@@ -567,16 +713,6 @@ class ModelService:
                 return self.blobs.put_tar(tar)
         assert files is not None
         return self.blobs.put_tree(files)
-
-    def _inputs(self, run: Run | None) -> list[str]:
-        """The dataset versions the run read (lineage ``dataset_version -> run`` "input")."""
-        if run is None:
-            return []
-        return [
-            e.source_id
-            for e in self.lineage.edges(RUN, run.id, "up")
-            if e.source_kind == DATASET_VERSION and e.relation == INPUT
-        ]
 
     def _version_by_id(self, conn: Connection, version_id: str) -> ModelVersion:
         row = conn.execute(version_select().where(model_versions.c.id == version_id)).first()
@@ -642,15 +778,21 @@ class ModelService:
         name, version, alias = parse_ref(ref)
         return self.get_version(name, project=project, version=version, alias=alias)
 
-    def list_versions(self, name: str, *, project: str) -> list[ModelVersion]:
-        """Every version of a model, oldest first."""
+    def list_versions(
+        self, name: str, *, project: str, after: int = 0, limit: int | None = None
+    ) -> list[ModelVersion]:
+        """The versions of a model, oldest first: those numbered above ``after``, at most
+        ``limit`` of them (None: every one). A page is read and built alone (its aliases
+        in one query), however many versions the model has."""
+        after, limit = check_page(after, limit)
         with self.store.read() as conn:
             row = self._model(conn, project, name)
-            rows = conn.execute(
+            stmt = (
                 version_select()
-                .where(model_versions.c.model_id == row.id)
+                .where(model_versions.c.model_id == row.id, model_versions.c.version > after)
                 .order_by(model_versions.c.version)
-            ).all()
+            )
+            rows = conn.execute(stmt if limit is None else stmt.limit(limit)).all()
             return hydrate_versions(conn, rows)
 
     def compare(self, name: str, before: int, after: int, *, project: str) -> SignatureDiff:
@@ -1271,11 +1413,100 @@ class ModelService:
         self._require(conn, project, Role.VIEWER, hidden=missing_project(project))
 
 
-def _metrics(run: Run | None) -> dict[str, float | None]:
-    """The run's latest metrics (NaN and infinities as None: JSON has no such numbers)."""
-    if run is None:
-        return {}
-    return {
-        key: (value if value == value and abs(value) != float("inf") else None)
-        for key, value in sorted(run.metrics.items())
+@dataclass(frozen=True, slots=True)
+class _VersionRecord:
+    """What a caller says of a new version, checked, and its columns' text."""
+
+    flavor: str
+    flavor_config: dict[str, Any]
+    config_text: str
+    packages: dict[str, str]
+    packages_text: str
+    signature: Signature | None
+    signature_text: str | None
+    input_example: str | None
+    description: str
+
+    @classmethod
+    def check(
+        cls,
+        flavor: str,
+        flavor_config: dict[str, Any] | None,
+        packages: dict[str, str] | None,
+        signature: Signature | dict[str, Any] | None,
+        input_example: str | None,
+        description: str,
+    ) -> _VersionRecord:
+        if flavor_config is not None and not isinstance(flavor_config, dict):
+            raise InvalidInput("flavor_config must be a mapping", field="flavor_config")
+        if signature is not None and not isinstance(signature, Signature | dict):
+            raise InvalidInput("signature must be a signature or its mapping", field="signature")
+        config = _json(flavor_config or {}, "flavor_config")
+        if not isinstance(packages or {}, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in (packages or {}).items()
+        ):
+            raise InvalidInput("packages must map package names to versions", field="packages")
+        package_text = _json(packages or {}, "packages")
+        if isinstance(signature, dict):
+            try:
+                signature = Signature.from_dict(signature)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise InvalidInput(
+                    f"signature is not a signature: {exc!r}", field="signature"
+                ) from None
+        signature_text = _json(signature.as_dict(), "signature") if signature is not None else None
+        if input_example is not None:
+            limits.check_text(input_example, "input_example", limits.SHORT_TEXT)
+        limits.check_text(description, "description", limits.DESCRIPTION)
+        return cls(
+            flavor=flavor,
+            flavor_config=json.loads(config),
+            config_text=config,
+            packages=json.loads(package_text),
+            packages_text=package_text,
+            signature=signature,
+            signature_text=signature_text,
+            input_example=input_example,
+            description=description,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _RunFacts:
+    """What a version keeps of its run: latest metrics, dataset versions read, commit."""
+
+    metrics: dict[str, float | None]
+    dataset_versions: list[str]
+    code_commit: str | None
+
+
+def _run_facts(conn: Connection, run_id: str | None) -> _RunFacts:
+    """The run's facts a version keeps, read in the caller's transaction: its latest
+    metrics (NaN and infinities as None: JSON has no such numbers), the dataset versions
+    it read (lineage ``dataset_version -> run`` "input") and its ``git.commit`` tag."""
+    if run_id is None:
+        return _RunFacts({}, [], None)
+    metrics = {
+        key: (value if value is not None and math.isfinite(value) else None)
+        for key, value in sorted(
+            conn.execute(
+                select(latest_metrics.c.key, latest_metrics.c.value).where(
+                    latest_metrics.c.run_id == run_id
+                )
+            ).all()
+        )
     }
+    inputs = conn.execute(
+        select(lineage_edges.c.source_id)
+        .where(
+            lineage_edges.c.target_kind == RUN,
+            lineage_edges.c.target_id == run_id,
+            lineage_edges.c.source_kind == DATASET_VERSION,
+            lineage_edges.c.relation == INPUT,
+        )
+        .order_by(lineage_edges.c.id)
+    ).scalars()
+    commit = conn.execute(
+        select(tags.c.value).where(tags.c.run_id == run_id, tags.c.key == "git.commit")
+    ).scalar()
+    return _RunFacts(metrics, list(inputs), commit)

@@ -48,7 +48,7 @@ from modelyard.registry.entities import (
 from modelyard.registry.policy import ModelPolicy, Policy
 from modelyard.registry.retirement import ModelRetirementPolicy, RetirementMove, RetirementPolicy
 from modelyard.registry.signature import Signature, SignatureDiff
-from modelyard.remote._http import Content, HttpSession, entity
+from modelyard.remote._http import LIST_PAGE, Content, HttpSession, entity
 from modelyard.tracking.entities import TarArchive
 
 if TYPE_CHECKING:
@@ -164,6 +164,41 @@ class RemoteModels:
         answer = self.http.call("POST", path, params=params, content=content, headers=_TAR)
         return _version(answer.json())
 
+    def register_from_run(
+        self,
+        name: str,
+        *,
+        project: str,
+        run_id: str,
+        path: str,
+        flavor: str,
+        flavor_config: dict[str, Any] | None = None,
+        packages: dict[str, str] | None = None,
+        signature: Signature | dict[str, Any] | None = None,
+        input_example: str | None = None,
+        description: str = "",
+    ) -> ModelVersion:
+        """Register the run's artifact folder ``path`` (the flavor's files under
+        ``model/``) as a version of model ``name``: the server points the version at the
+        blobs the run stored, nothing is uploaded. The same files again are the existing
+        version (so a lost answer is sent again safely)."""
+        if isinstance(signature, Signature):
+            signature = signature.as_dict()
+        body = {
+            "run_id": run_id,
+            "path": path,
+            "flavor": flavor,
+            "flavor_config": flavor_config,
+            "packages": packages,
+            "signature": signature,
+            "input_example": input_example,
+            "description": description,
+        }
+        for key in ("flavor_config", "packages", "signature"):
+            _json(body[key], key)  # NaN or an object JSON cannot hold: refused here, by its name
+        path_ = f"{_model_path(project, name)}/versions/from-run"
+        return _version(self.http.call("POST", path_, json_body=body).json())
+
     def get_version(
         self,
         name: str,
@@ -187,10 +222,24 @@ class RemoteModels:
         name, version, alias = parse_ref(ref)
         return self.get_version(name, project=project, version=version, alias=alias)
 
-    def list_versions(self, name: str, *, project: str) -> list[ModelVersion]:
-        """Every version of a model, oldest first."""
+    def list_versions(
+        self, name: str, *, project: str, after: int = 0, limit: int | None = None
+    ) -> list[ModelVersion]:
+        """The versions of a model numbered above ``after``, oldest first, at most
+        ``limit`` of them (None: every one), a page of the server's at a time."""
+        from modelyard.registry.service import check_page
+
+        after, limit = check_page(after, limit)
         path = f"{_model_path(project, name)}/versions"
-        return [_version(item) for item in self.http.all_pages(path, {})]
+        found: list[ModelVersion] = []
+        while limit is None or len(found) < limit:
+            want = LIST_PAGE if limit is None else min(LIST_PAGE, limit - len(found))
+            answer = self.http.call("GET", path, params={"after": after, "limit": want}).json()
+            found += [_version(item) for item in answer["items"]]
+            if answer["next_cursor"] is None or not answer["items"]:
+                break
+            after = found[-1].version
+        return found
 
     def compare(self, name: str, before: int, after: int, *, project: str) -> SignatureDiff:
         """How version ``after``'s signature differs from version ``before``'s."""

@@ -340,8 +340,12 @@ class Models:
             name, project=self._project(project), version=version, alias=alias
         )
 
-    def list_versions(self, name: str, *, project: str | None = None) -> list[ModelVersion]:
-        return self.service.list_versions(name, project=self._project(project))
+    def list_versions(
+        self, name: str, *, project: str | None = None, after: int = 0, limit: int | None = None
+    ) -> list[ModelVersion]:
+        return self.service.list_versions(
+            name, project=self._project(project), after=after, limit=limit
+        )
 
     def set_alias(
         self, name: str, alias: str, version: int, *, project: str | None = None, reason: str = ""

@@ -30,7 +30,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 
 from modelyard import limits
-from modelyard.api._pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, page
+from modelyard.api._pagination import (
+    DEFAULT_PAGE_SIZE,
+    Cursor,
+    Limit,
+    cursor_at,
+    cursor_position,
+    page,
+)
 from modelyard.api._routing import Route
 from modelyard.api._services import Services, get_datasets, get_models, get_services
 from modelyard.api._uploads import stage_body
@@ -55,6 +62,7 @@ from modelyard.api.schemas.models import (
     PolicySet,
     ReasonBody,
     RegisterCheck,
+    RegisterFromRun,
     RetirementMoveList,
     RetirementPolicyPublic,
     SignatureDiffPublic,
@@ -141,11 +149,23 @@ def update_model(project: str, name: str, body: ModelUpdate, models: Models) -> 
 
 @router.get("/{name}/versions", response_model=ModelVersionPage)
 def list_versions(
-    project: str, name: str, models: Models, limit: Limit = DEFAULT_PAGE_SIZE, cursor: Cursor = None
+    project: str,
+    name: str,
+    models: Models,
+    limit: Limit = DEFAULT_PAGE_SIZE,
+    cursor: Cursor = None,
+    after: Annotated[
+        int, Query(ge=0, le=limits.INTEGER, description="Only versions numbered above this.")
+    ] = 0,
 ) -> ModelVersionPage:
-    """Every version of a model, oldest first."""
-    found = models.list_versions(name, project=project)
-    items, next_cursor = page(found, limit, cursor, "model-versions", project, name)
+    """One page of a model's versions, oldest first (above ``after``, or after the
+    cursor's). Only the page is read from the store."""
+    bound = ("model-versions", project, name)
+    start = max(after, cursor_position(cursor, *bound))
+    found = models.list_versions(name, project=project, after=start, limit=limit + 1)
+    items = found[:limit]
+    more = len(found) > limit
+    next_cursor = cursor_at(items[-1].version, *bound) if more else None
     return ModelVersionPage(items=[_version(v) for v in items], next_cursor=next_cursor)
 
 
@@ -203,6 +223,28 @@ async def register_version(
         )
     finally:
         os.unlink(staged)
+    return _version(found)
+
+
+@router.post("/{name}/versions/from-run", status_code=201, response_model=ModelVersionPublic)
+def register_from_run(
+    project: str, name: str, body: RegisterFromRun, models: Models
+) -> ModelVersionPublic:
+    """Register a run's artifact folder as a version of the model (created if needed),
+    pointing at the blobs the run stored: nothing is uploaded or copied. The same files
+    under this name are the version they already are."""
+    found = models.register_from_run(
+        name,
+        project=project,
+        run_id=body.run_id,
+        path=body.path,
+        flavor=body.flavor,
+        flavor_config=body.flavor_config,
+        packages=body.packages,
+        signature=body.signature,
+        input_example=body.input_example,
+        description=body.description,
+    )
     return _version(found)
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "PolicySet",
     "ReasonBody",
     "RegisterCheck",
+    "RegisterFromRun",
     "RetirementMoveList",
     "RetirementMovePublic",
     "RetirementPolicyPublic",
@@ -107,6 +108,21 @@ class ModelVersionPage(Public):
 class RegisterCheck(BaseModel):
     flavor: ShortText = Field(description="The flavor the files would be written by.")
     run_id: RunId | None = Field(None, description="The run they would come from.")
+
+
+class RegisterFromRun(BaseModel):
+    run_id: RunId = Field(description="The run whose artifact folder is registered.")
+    path: Text = Field(max_length=1024, description="The artifact folder, laid out as a version.")
+    flavor: ShortText = Field(description="The flavor that wrote the files.")
+    flavor_config: dict[str, Any] | None = Field(None, description="The flavor's configuration.")
+    packages: dict[ShortText, ShortText] | None = Field(
+        None, max_length=500, description="Package name to version."
+    )
+    signature: dict[str, Any] | None = Field(None, description="The version's signature.")
+    input_example: ShortText | None = Field(
+        None, description="The input example's path among the files."
+    )
+    description: Description = Field("", description="What this version is.")
 
 
 class AliasSet(BaseModel):
