@@ -196,6 +196,11 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
         ("POST", "/projects/{project}/models/{name}/versions/{ref}/archive"): {"reason": "old"},
         ("POST", "/projects/{project}/models/{name}/versions/{ref}/retire"): {"reason": "old"},
         ("PUT", "/projects/{project}/model-retirement-policy"): {"source": "keep_last: 3"},
+        ("POST", "/projects/{project}/models/{name}/versions/from-run"): {
+            "run_id": run_id,
+            "path": "model",
+            "flavor": "sklearn",
+        },
         ("POST", "/projects/{project}/schedules"): {
             "name": "s",
             "pipeline": "some_module:pipeline",
