@@ -520,13 +520,18 @@ policy_app = typer.Typer(
 app.add_typer(policy_app, name="policy")
 
 
-def _print_policy(found: ModelPolicy) -> None:
+def _print_policy(
+    found: ModelPolicy | ModelRetirementPolicy, kind: str = "Status", unset: str = ""
+) -> None:
+    """A policy document in force (its YAML), or what holds without one (``unset``)."""
     where = f"model {found.project}/{found.model}" if found.model else f"project {found.project}"
     if found.scope == "none":
-        console.print(f"No status policy for {where}: any move needs no approval.")
+        console.print(
+            f"No {kind.lower()} policy for {where}: {unset or 'any move needs no approval.'}"
+        )
         return
     by = f" (set by {found.updated_by} {fmt_time(found.updated_at)})" if found.updated_by else ""
-    console.print(f"Status policy of {where}, from its {found.scope}{by}:")
+    console.print(f"{kind} policy of {where}, from its {found.scope}{by}:")
     sys.stdout.write(found.policy.to_yaml())
 
 
@@ -751,13 +756,7 @@ app.add_typer(retirement_app, name="retirement")
 
 
 def _print_retirement_policy(found: ModelRetirementPolicy) -> None:
-    where = f"model {found.project}/{found.model}" if found.model else f"project {found.project}"
-    if found.scope == "none":
-        console.print(f"No retirement policy for {where}: versions are moved by hand only.")
-        return
-    by = f" (set by {found.updated_by} {fmt_time(found.updated_at)})" if found.updated_by else ""
-    console.print(f"Retirement policy of {where}, from its {found.scope}{by}:")
-    sys.stdout.write(found.policy.to_yaml())
+    _print_policy(found, "Retirement", "versions are moved by hand only.")
 
 
 @retirement_app.command("show")
