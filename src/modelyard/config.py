@@ -383,6 +383,88 @@ class WebhookSettings(BaseModel):
     )
 
 
+class ServingSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Address `modelyard serve` listens on.")
+    port: int = Field(8600, ge=1, le=65535, description="Port `modelyard serve` listens on.")
+    cache_dir: Path | None = Field(
+        None,
+        description="Folder where `modelyard serve` keeps the model files it fetched, by tree "
+        "digest (verified again when loaded); default `<home>/serving-cache`.",
+    )
+    memory_budget_mb: float = Field(
+        1024.0,
+        gt=0,
+        description="Memory the loaded model versions of one `modelyard serve` process may take "
+        "together, as measured when each loads; past it the least recently used are unloaded.",
+    )
+    idle_unload_s: float = Field(
+        900.0,
+        ge=0,
+        description="A loaded version that answered nothing for this long is unloaded; `0`: never.",
+    )
+    load_concurrency: int = Field(
+        4, ge=1, le=64, description="Model versions `modelyard serve` loads at once."
+    )
+    plan_poll_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="How often `modelyard serve` reads the deployments' plans from the control "
+        "plane: a plan change reaches it within this (plus one read).",
+    )
+    max_batch_rows: int = Field(
+        64,
+        ge=1,
+        description="Most rows one call to a model predicts: requests are gathered into batches "
+        "of at most this (a request's own rows count; a larger request is predicted alone).",
+    )
+    max_wait_ms: float = Field(
+        2.0,
+        ge=0,
+        description="Longest a request waits for others to join its batch; a request that "
+        "arrives alone waits nothing.",
+    )
+    max_queue_ms: float = Field(
+        500.0,
+        gt=0,
+        description="Requests whose wait in a version's queue would pass this, at its measured "
+        "rate, are refused with 503 and `Retry-After` instead of queued.",
+    )
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body `modelyard serve` reads; larger is refused with 413.",
+    )
+    max_rows: int = Field(
+        100_000,
+        ge=1,
+        description="Most rows one prediction request may hold; more is refused with 413.",
+    )
+    auth: Literal["token", "open"] = Field(
+        "token",
+        description="`token`: every request carries a Modelyard token whose user may predict in "
+        "the project; `open`: anyone who reaches the port may predict.",
+    )
+    shutdown_grace_s: float = Field(
+        10.0,
+        ge=0,
+        description="On SIGTERM, how long `modelyard serve` keeps answering the requests in "
+        "flight (and writing the prediction log) before it stops.",
+    )
+    log_flush_rows: int = Field(
+        10_000, ge=1, description="Prediction-log rows gathered into one Parquet segment at most."
+    )
+    log_flush_s: float = Field(
+        1.0, gt=0, description="Longest a prediction-log row waits before its segment is written."
+    )
+    log_max_queue_rows: int = Field(
+        200_000,
+        ge=1,
+        description="Prediction-log rows held while the store cannot take them; past this new "
+        "rows are dropped and counted (`modelyard_prediction_log_dropped_total`).",
+    )
+
+
 class RaySettings(BaseModel):
     address: str | None = Field(
         None,
@@ -428,6 +510,9 @@ class Settings(BaseSettings):
     )
     webhooks: WebhookSettings = Field(
         default_factory=WebhookSettings, description="Webhooks and their deliveries."
+    )
+    serving: ServingSettings = Field(
+        default_factory=ServingSettings, description="`modelyard serve`: the inference server."
     )
 
     @property

@@ -20,8 +20,10 @@ __all__ = [
     "DataValidationError",
     "InvalidInput",
     "MissingDependency",
+    "ModelUnavailable",
     "ModelyardError",
     "NotFound",
+    "Overloaded",
     "PermissionDenied",
     "PolicyViolation",
     "StorageError",
@@ -138,6 +140,28 @@ class TooManyRequests(ModelyardError):
     def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
         super().__init__(message, field=field)
         self.retry_after = retry_after
+
+
+class Overloaded(ModelyardError):
+    """A server is past what it can answer in time and sheds the request; ``retry_after``
+    is in seconds."""
+
+    code = "overloaded"
+    http_status = 503
+    exit_code = 10
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after
+
+
+class ModelUnavailable(ModelyardError):
+    """A model version cannot answer: its files are missing or corrupt, or it failed to
+    load."""
+
+    code = "model_unavailable"
+    http_status = 503
+    exit_code = 8
 
 
 class PolicyViolation(ModelyardError):
