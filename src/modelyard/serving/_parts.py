@@ -5,14 +5,27 @@ handling depends on these; ``modelyard serve`` puts the real ones together."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from modelyard.registry.entities import ModelVersion
 
-__all__ = ["Batcher", "LoadedModel", "ModelPool", "PredictionSink"]
+__all__ = ["Batcher", "LoadedModel", "ModelPool", "PredictionSink", "Rows"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """One request's rows as they travel from the protocol to the model: plain column
+    lists (cheap to build per request: no DataFrame for one row) or one tensor. The
+    batcher gathers many into one frame for the model."""
+
+    count: int
+    columns: dict[str, list[Any]] | None = None
+    tensor: np.ndarray | None = None
 
 
 class LoadedModel(Protocol):
@@ -48,11 +61,13 @@ class ModelPool(Protocol):
 
 class Batcher(Protocol):
     """Requests for one loaded version gathered into batches of at most a set number of
-    rows (a request's own rows count), waiting only while others are arriving."""
+    rows (a request's own rows count), waiting only while others are arriving. It is
+    built with the function that predicts a batch (``list[Rows]`` in, one output
+    sequence per ``Rows`` out), run off the event loop."""
 
-    async def submit(self, frame: pd.DataFrame) -> Any:
-        """The outputs for ``frame``'s rows; Overloaded when the queue is past what the
-        version can answer in time."""
+    async def submit(self, rows: Rows) -> Sequence[Any]:
+        """The outputs for ``rows`` (one per row); Overloaded when the queue is past what
+        the version can answer in time."""
         ...
 
     @property
@@ -73,8 +88,8 @@ class PredictionSink(Protocol):
         deployment_id: str,
         version_id: str,
         prediction_ids: Sequence[str],
-        inputs: pd.DataFrame,
-        outputs: Any,
+        inputs: Rows,
+        outputs: Sequence[Any],
         latency_ms: float,
         at_ms: int,
         shadow: bool = False,
