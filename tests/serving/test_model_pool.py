@@ -478,3 +478,38 @@ def test_the_footprint_is_the_memory_a_model_holds(tmp_path: Path) -> None:
                 for e in loaded.estimators_
             )
             assert nodes <= measured <= 1.2 * nodes + traced
+
+
+@pytest.mark.slow
+@pytest.mark.local_only("each process reaches the store itself")
+def test_processes_sharing_a_cache_folder_replace_a_corrupt_copy_without_clashing(
+    lab: Client, contract: Contract, tmp_path: Path
+) -> None:
+    import multiprocessing
+
+    from pool_support import load_in_process
+
+    version = _register(lab, "m", _logistic(40, 0))
+    cache = tmp_path / "serving-cache"
+    asyncio.run(_load_once(_pool(contract, tmp_path), version.id))
+    cached = cache / version.tree_digest / "model" / "model.skops"
+    original = cached.read_bytes()
+    cached.write_bytes(b"corrupt")
+    settings = lab.settings
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Manager().Barrier(4)
+    with ctx.Pool(4) as processes:
+        sizes = processes.starmap(
+            load_in_process,
+            [(str(settings.home), settings.store_url, str(cache), version.id, barrier)] * 4,
+        )
+    assert len(set(sizes)) == 1 and sizes[0] > 40 * 8
+    assert cached.read_bytes() == original
+    assert [p.name for p in cache.iterdir() if p.name.startswith(".")] == []  # no leftovers
+
+
+async def _load_once(pool: ModelPool, version_id: str) -> None:
+    try:
+        await pool.get(version_id)
+    finally:
+        await pool.close()

@@ -59,7 +59,7 @@ def footprint(model: object, files_bytes: int) -> int:
             continue
         seen.add(id(item))
         if isinstance(item, array):
-            total += _array(item, buffers, stack)
+            total += _array(item, array, buffers, stack)
             continue
         if isinstance(item, message):
             total += item.ByteSize()
@@ -81,11 +81,11 @@ def footprint(model: object, files_bytes: int) -> int:
     return total + sum(buffers.values()) + int(native * files_bytes)
 
 
-def _array(item: Any, buffers: dict[int, int], stack: list[object]) -> int:
+def _array(item: Any, array: Any, buffers: dict[int, int], stack: list[object]) -> int:
     """An array's header (its buffer counted in ``buffers``, once, by address; a view's
     base is what stays in memory); the objects of an object array go on ``stack``."""
     root = item
-    while isinstance(root.base, type(item)):
+    while isinstance(root.base, array):
         root = root.base
     address = root.__array_interface__["data"][0]
     buffers[address] = max(buffers.get(address, 0), root.nbytes)

@@ -21,12 +21,12 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from modelyard.errors import CorruptBlob, ModelUnavailable, ModelyardError, StorageError
+from modelyard.errors import ModelUnavailable, ModelyardError, StorageError
 from modelyard.serving._cache import FileCache
 
 if TYPE_CHECKING:
@@ -216,13 +216,13 @@ class ModelPool:
 
         files_bytes = 0
 
-        def files() -> contextlib.nullcontext[Path]:
+        @contextlib.contextmanager
+        def files() -> Iterator[Path]:
             nonlocal files_bytes
-            folder = self._checked_files(version)
-            files_bytes = sum(
-                f.stat().st_size for f in (folder / MODEL_DIR).rglob("*") if f.is_file()
-            )
-            return contextlib.nullcontext(folder)
+            with self._files.checked(self._models, version) as folder:
+                found = (folder / MODEL_DIR).rglob("*")
+                files_bytes = sum(f.stat().st_size for f in found if f.is_file())
+                yield folder
 
         model = load_model(
             version,
@@ -234,25 +234,6 @@ class ModelPool:
         )
         flavor = FLAVORS.get(version.flavor)
         return LoadedModel(version, flavor, model, footprint(model, files_bytes))
-
-    def _checked_files(self, version: ModelVersion) -> Path:
-        """The version's cached files if they hash to its tree digest, else a fresh copy
-        from the store (once)."""
-        intact = self._files.intact(version)
-        if intact:
-            return self._files.folder(version)
-        if intact is False:
-            log.warning(
-                "the cached files of model version %s do not match its digest: fetched again",
-                _name(version, version.id),
-            )
-        try:
-            return self._files.fetch(self._models, version)
-        except CorruptBlob as exc:
-            raise ModelUnavailable(
-                f"model version {_name(version, version.id)} could not be loaded: the store's "
-                f"copy of its files is corrupt ({exc.message})"
-            ) from exc
 
     def _project_allows_code(self, project: str) -> bool:
         """The project's ``registry.allow_code_formats``; the last answer known when the
