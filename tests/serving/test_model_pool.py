@@ -480,6 +480,29 @@ def test_the_footprint_is_the_memory_a_model_holds(tmp_path: Path) -> None:
             assert nodes <= measured <= 1.2 * nodes + traced
 
 
+def test_a_boosters_native_memory_is_taken_from_its_files(tmp_path: Path) -> None:
+    """Python sees little of a LightGBM or XGBoost booster: 1.5 bytes for each byte of its
+    files are counted (measured against resident memory: docs/serving.md)."""
+    import lightgbm
+    import xgboost
+
+    from modelyard.serving._footprint import footprint
+
+    frame = _frame(8, 0, rows=500)
+    target = (frame["f0"] > 0).astype(int)
+    boosters = [
+        lightgbm.train({"verbose": -1}, lightgbm.Dataset(frame, target), num_boost_round=20),
+        lightgbm.LGBMClassifier(n_estimators=20, verbose=-1).fit(frame, target),
+        xgboost.train({}, xgboost.DMatrix(frame, target), num_boost_round=20),
+        xgboost.XGBClassifier(n_estimators=20).fit(frame, target),
+    ]
+    for booster in boosters:
+        files = 100_000
+        measured = footprint(booster, files)
+        assert 1.5 * files <= measured <= 1.5 * files + 50_000, type(booster)
+    assert footprint(_logistic(8, 0), files) < 50_000  # no booster: the files do not count
+
+
 @pytest.mark.slow
 @pytest.mark.local_only("each process reaches the store itself")
 def test_processes_sharing_a_cache_folder_replace_a_corrupt_copy_without_clashing(
