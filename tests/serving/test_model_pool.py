@@ -240,7 +240,8 @@ def test_idle_versions_unload_after_the_idle_time(
 
     async def serve(idle_unload_s: float) -> tuple[list[str], list[str], list[str]]:
         pool = _pool(contract, tmp_path, idle_unload_s=idle_unload_s)
-        await asyncio.gather(pool.get(a.id), pool.get(b.id))
+        await pool.get(a.id)
+        await pool.get(b.id)
         both = [m.version.id for m in pool.loaded()]
         for _ in range(8):  # b stays in use, a does not
             await asyncio.sleep(0.1)

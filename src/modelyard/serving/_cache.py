@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from modelyard.registry.contract import ModelContract
     from modelyard.registry.entities import ModelVersion
 
-__all__ = ["FileCache"]
+__all__ = ["FileCache", "version_name"]
 
 log = logging.getLogger("modelyard.serving")
 
@@ -61,7 +61,7 @@ class FileCache:
                     log.warning(
                         "the cached files of model version %s do not match its digest: "
                         "fetched again",
-                        _name(version),
+                        version_name(version),
                     )
                 self._fetch(models, version)
         with self._locked(version, shared=True):
@@ -87,8 +87,8 @@ class FileCache:
                 models.download(version, staging)
             except CorruptBlob as exc:
                 raise ModelUnavailable(
-                    f"model version {_name(version)} could not be loaded: the store's copy of "
-                    f"its files is corrupt ({exc.message})"
+                    f"model version {version_name(version)} could not be loaded: the store's "
+                    f"copy of its files is corrupt ({exc.message})"
                 ) from exc
             target = self.folder(version)
             if target.exists():
@@ -121,5 +121,6 @@ class FileCache:
             os.close(fd)  # and the lock with it
 
 
-def _name(version: ModelVersion) -> str:
+def version_name(version: ModelVersion) -> str:
+    """How a version is named in messages: project, name/number and id."""
     return f"{version.project}/{version.ref} ({version.id})"

@@ -27,7 +27,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from modelyard.errors import ModelUnavailable, ModelyardError, StorageError
-from modelyard.serving._cache import FileCache
+from modelyard.registry._loading import MODEL_DIR, load_model
+from modelyard.registry.flavors import FLAVORS, predict
+from modelyard.serving._cache import FileCache, version_name
+from modelyard.serving._footprint import footprint
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,8 +62,6 @@ class LoadedModel:
 
     def predict(self, frame: pd.DataFrame) -> Any:
         """One output per row of ``frame``."""
-        from modelyard.registry.flavors import predict
-
         return predict(self.flavor, self.model, frame)
 
     def _touch(self, now: float) -> None:
@@ -210,10 +211,6 @@ class ModelPool:
     def _load_version(self, version: ModelVersion) -> LoadedModel:
         """In a loading thread: the version's files, checked or fetched, loaded with its
         flavor and measured."""
-        from modelyard.registry._loading import MODEL_DIR, load_model
-        from modelyard.registry.flavors import FLAVORS
-        from modelyard.serving._footprint import footprint
-
         files_bytes = 0
 
         @contextlib.contextmanager
@@ -280,9 +277,7 @@ class ModelPool:
 
 
 def _name(version: ModelVersion | None, version_id: str | None = None) -> str:
-    if version is None:
-        return repr(version_id)
-    return f"{version.project}/{version.ref} ({version.id})"
+    return repr(version_id) if version is None else version_name(version)
 
 
 def _retrieved(task: asyncio.Task[Any]) -> None:
