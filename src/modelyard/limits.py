@@ -27,6 +27,7 @@ __all__ = [
     "NAME",
     "PARAM_VALUE",
     "PIPELINE_REF",
+    "PLAN_ROUTES",
     "RUN_ERROR",
     "RUN_NAME",
     "SCHEDULE_PARAMS",
@@ -79,6 +80,8 @@ EVALUATION_JSON = 16 * 1024 * 1024
 WEBHOOK_URL = 2048
 #: An event's payload, as JSON text.
 EVENT_PAYLOAD = 64 * 1024
+#: A deployment's traffic plan: its live routes, and its shadow routes, each at most this.
+PLAN_ROUTES = 20
 
 #: Metric steps and timestamps, byte counts: integers from 0 to this (64-bit columns).
 INTEGER = 2**63 - 1

@@ -72,6 +72,8 @@ CONTRACTS = [
         | {"check_evaluate", "record_evaluation"}
         # A status changes inside the transaction of an applied request (or a retirement).
         | {"change_status"}
+        # A deployment's promotion moves an alias in the transaction of its plan.
+        | {"move_alias"}
         # The server's files route checks a version before it streams them.
         | {"check_load"},
     ),
