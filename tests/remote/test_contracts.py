@@ -20,6 +20,7 @@ from modelyard.projects.service import ProjectService
 from modelyard.registry.contract import ModelContract
 from modelyard.registry.service import ModelService
 from modelyard.remote.datasets import RemoteDatasets
+from modelyard.remote.deployments import RemoteDeployments
 from modelyard.remote.lineage import RemoteLineage
 from modelyard.remote.models import RemoteModels
 from modelyard.remote.projects import RemoteProjects
@@ -28,6 +29,8 @@ from modelyard.remote.tracking import RemoteTracking
 from modelyard.remote.webhooks import RemoteWebhooks
 from modelyard.schedules.contract import ScheduleContract
 from modelyard.schedules.service import ScheduleService
+from modelyard.serving.contract import DeploymentContract
+from modelyard.serving.service import DeploymentService
 from modelyard.tracking.contract import TrackingContract
 from modelyard.tracking.service import TrackingService
 
@@ -77,6 +80,7 @@ CONTRACTS = [
         # The server's files route checks a version before it streams them.
         | {"check_load"},
     ),
+    (DeploymentContract, DeploymentService, RemoteDeployments, SERVER),
     (
         ScheduleContract,
         ScheduleService,
