@@ -325,17 +325,23 @@ class DeploymentService:
 
     def _admit(self, conn: Connection, project: str, project_id: str, plan: TrafficPlan) -> None:
         """Every route names a model, version or alias of the project (InvalidInput naming
-        the route's field) whose version may take traffic (PolicyViolation)."""
+        the route's field) whose version may take traffic (PolicyViolation). The models'
+        rows are locked first (PostgreSQL), as the registry's status and alias changes lock
+        them: a version cannot be archived, nor an alias moved, between this check and the
+        commit of the plan."""
         groups = (("routes", plan.routes), ("shadows", plan.shadows))
-        found = resolve_refs(conn, project_id, {(r.model, r.ref) for _, g in groups for r in g})
-        models = set(
+        models = set(  # locked as the registry locks a model to change a status or alias
             conn.execute(
-                select(registered_models.c.name).where(
+                select(registered_models.c.name)
+                .where(
                     registered_models.c.project_id == project_id,
                     registered_models.c.name.in_({r.model for _, g in groups for r in g}),
                 )
+                .order_by(registered_models.c.id)
+                .with_for_update()
             ).scalars()
         )
+        found = resolve_refs(conn, project_id, {(r.model, r.ref) for _, g in groups for r in g})
         for name, group in groups:
             for i, route in enumerate(group):
                 field = f"plan.{name}[{i}]"
