@@ -452,3 +452,13 @@ def test_the_policy_names_the_statuses_that_serve() -> None:
         with pytest.raises(InvalidInput) as info:
             Policy.from_yaml(bad)
         assert info.value.field == "serving"
+
+
+def test_a_routed_version_is_not_retired(lab) -> None:
+    deployments, models = lab
+    models.set_policy({"serving": ["registered", "staging", "production"]}, project="lab")
+    deployments.create("api", _plan(("churn/1", 90), ("churn/4", 10)), project="lab")
+    with pytest.raises(Conflict, match=r"churn/4 takes traffic in deployment\(s\) api"):
+        models.retire("churn", project="lab", version=4)
+    assert models.get_version("churn", project="lab", version=4).status == "registered"
+    assert models.list_requests("churn", project="lab", version=4) == []  # nothing recorded
