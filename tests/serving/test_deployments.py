@@ -132,6 +132,7 @@ def test_a_canary_an_ab_test_and_a_shadow(lab) -> None:
         (_plan(("churn/1", 100), shadows=(("churn/2", 101),)), "plan.shadows[0].weight"),
         (_plan(("churn/1", 100), sticky="X Customer"), "plan.sticky_key"),
         (_plan(("churn/1", 100), sticky="X-Id\r\n"), "plan.sticky_key"),
+        (_plan(("churn/1", 100), sticky="X-Id\n"), "plan.sticky_key"),
         (TrafficPlan(()), "plan.routes"),
         (_plan(*[(f"churn/{n}", 5) for n in range(1, 22)]), "plan.routes"),  # over PLAN_ROUTES
         (_plan(("bad name/1", 100)), "plan.routes[0].model"),

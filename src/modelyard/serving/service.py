@@ -56,7 +56,7 @@ SET_TRAFFIC = "set_traffic"
 PROMOTE = "promote"
 ROLLBACK = "rollback"
 #: An HTTP header name (RFC 9110's token), as a sticky key must be.
-_HEADER = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}$")
+_HEADER = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}")
 
 
 def _numeric(ref: str) -> bool:
@@ -132,7 +132,7 @@ def check_plan(plan: object) -> TrafficPlan:
                 )
             seen.add((route.model, route.ref))
     sticky = plan.sticky_key
-    if sticky is not None and (not isinstance(sticky, str) or not _HEADER.match(sticky)):
+    if sticky is not None and (not isinstance(sticky, str) or not _HEADER.fullmatch(sticky)):
         raise InvalidInput(
             f"plan.sticky_key must be an HTTP header name (letters, digits and "
             f"!#$%&'*+-.^_`|~, at most 128); got {limits.preview(sticky)}",
