@@ -463,3 +463,35 @@ def test_a_routed_version_is_not_retired(lab) -> None:
         models.retire("churn", project="lab", version=4)
     assert models.get_version("churn", project="lab", version=4).status == "registered"
     assert models.list_requests("churn", project="lab", version=4) == []  # nothing recorded
+
+
+def test_a_slack_webhook_reads_deployment_events_in_one_line(lab, client: Client) -> None:
+    from modelyard.events.delivery import summary
+
+    deployments, _ = lab
+    deployments.create("api", "churn/1", project="lab")
+    plan = _plan(("churn@champion", 90), ("churn/2", 10), shadows=(("churn/3", 50),))
+    deployments.set_traffic("api", plan, project="lab", reason="canary")
+    deployments.promote("api", project="lab", reason="held")
+    deployments.rollback("api", project="lab", to_revision=2)
+    deployments.rollback("api", project="lab")
+    deployments.delete("api", project="lab")
+    with client.services.store.read() as conn:
+        rows = conn.execute(select(events).order_by(events.c.created_at, events.c.id)).all()
+    who = client.services.deployments._who()
+    texts = [
+        summary({"kind": r.kind, "project": "lab", "payload": json.loads(r.payload)})
+        for r in rows
+        if r.kind.startswith("deployment.")
+    ]
+    assert texts == [
+        f"[lab] deployment api created (single: churn/1) by {who}",
+        f"[lab] deployment api plan changed, revision 2 (canary: churn@champion=90, churn/2=10; "
+        f"1 shadow(s)) by {who}: canary",
+        f"[lab] deployment api promoted churn@champion from 1 to 2, revision 3 by {who}: held",
+        f"[lab] deployment api rolled back to revision 2, revision 4 (canary: churn@champion=90, "
+        f"churn/2=10; 1 shadow(s)) by {who}",
+        f"[lab] deployment api rolled back to the champion, revision 5 (single: churn@champion) "
+        f"by {who}",
+        f"[lab] deployment api deleted by {who}",
+    ]
