@@ -183,13 +183,13 @@ def set_traffic(
         ...,
         "--route",
         help="A live route MODEL@ALIAS=WEIGHT or MODEL/VERSION=WEIGHT; the first is the "
-        "champion; the weights add up to 100 (one route may leave its weight out: 100).",
+        "champion; the weights add up to 100 (a lone route may leave its weight out).",
     ),
     shadows: list[str] = typer.Option(
         [],
         "--shadow",
-        help="A shadow route MODEL/VERSION=PERCENT: requests copied to it, its answers "
-        "logged, never returned.",
+        help="A shadow route MODEL/VERSION=PERCENT (100 when left out): that share of "
+        "requests copied to it, its answers logged, never returned.",
     ),
     sticky_key: str | None = typer.Option(
         None, "--sticky-key", help="A/B: the request header whose value picks the route."
