@@ -1,0 +1,830 @@
+"""The bodies of the inference server's three protocols, read into :class:`Rows` and
+written from a model's outputs, with no HTTP in sight.
+
+- Modelyard v1 (``POST /v1/deployments/{name}/predict``): JSON ``{"records": [...]}``,
+  ``{"columns": {...}}`` or ``{"tensor": [[...]]}``; an Arrow IPC stream or a Parquet
+  file for batches. The answer is JSON, or an Arrow IPC stream when asked for.
+- The Open Inference Protocol v2 (``POST /v2/models/{name}/infer``), as KServe and
+  Triton clients send it.
+- MLflow's ``/invocations``: ``dataframe_split``, ``dataframe_records``, ``instances``,
+  ``inputs``; CSV too.
+
+A body that cannot be read is :class:`~modelyard.errors.MalformedBody` (400); one that
+was read but is not a request, :class:`~modelyard.errors.InvalidInput` (422) naming the
+field; more rows than allowed, :class:`~modelyard.errors.TooLarge` (413); a content type
+the endpoint does not take, :class:`~modelyard.errors.UnsupportedMediaType` (415).
+JSON is strict: an object with a key twice, ``NaN`` and ``Infinity`` are refused
+(``null`` is a missing value).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from modelyard._util import refuse_duplicate_keys
+from modelyard.errors import (
+    InvalidInput,
+    MalformedBody,
+    ModelyardError,
+    TooLarge,
+    UnsupportedMediaType,
+)
+from modelyard.limits import preview
+from modelyard.registry.signature import (
+    BOOLEAN,
+    FLOAT,
+    INTEGER,
+    ColumnSpec,
+    Signature,
+)
+from modelyard.serving._parts import Rows
+from modelyard.serving.validation import INT_RANGES, Where
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = [
+    "ARROW_STREAM",
+    "CSV",
+    "JSON",
+    "PARQUET",
+    "Decoded",
+    "decode_invocations",
+    "decode_v1",
+    "decode_v2",
+    "encode_invocations",
+    "encode_v1",
+    "encode_v2",
+    "media_type",
+    "prediction_ids",
+    "split",
+    "v2_metadata",
+]
+
+JSON = "application/json"
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+PARQUET = "application/vnd.apache.parquet"
+CSV = "text/csv"
+_PARQUET_TYPES = frozenset({PARQUET, "application/x-parquet"})
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A request body read: its rows, how it named them (for validation's errors), and
+    what the Open Inference Protocol adds: the caller's request ``id``, its
+    ``parameters`` and the names of the ``outputs`` it asked for."""
+
+    rows: Rows
+    where: Where
+    id: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    outputs: tuple[str, ...] = ()
+
+
+def media_type(content_type: str | None) -> str:
+    """The media type of a ``Content-Type`` header, lower case, without parameters; none
+    is JSON."""
+    if not content_type:
+        return JSON
+    return content_type.partition(";")[0].strip().lower()
+
+
+def prediction_ids(request_id: str, count: int) -> list[str]:
+    """Each row's prediction id: ``<request id>-<row index>``."""
+    return [f"{request_id}-{i}" for i in range(count)]
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def decode_v1(body: bytes, content_type: str | None, *, max_rows: int) -> Decoded:
+    """A Modelyard v1 prediction request: JSON records, columns or a tensor, an Arrow
+    IPC stream, or a Parquet file."""
+    kind = media_type(content_type)
+    if kind == ARROW_STREAM:
+        return Decoded(_arrow_stream(body, max_rows), Where())
+    if kind in _PARQUET_TYPES:
+        return Decoded(_parquet(body, max_rows), Where())
+    if kind != JSON:
+        raise _unsupported(kind, (JSON, ARROW_STREAM, PARQUET))
+    doc = _object(
+        _load_json(body), 'JSON object: {"records": [...]}, {"columns": {...}} or {"tensor": [...]}'
+    )
+    key = _one_key(doc, ("records", "columns", "tensor"), "body")
+    if key == "records":
+        return Decoded(_records(doc[key], "records", max_rows), Where("records", "records"))
+    if key == "columns":
+        return Decoded(_columns(doc[key], "columns", max_rows), Where("columns", "columns"))
+    return Decoded(_json_tensor(doc[key], "tensor", max_rows), Where("table", "tensor"))
+
+
+def decode_invocations(body: bytes, content_type: str | None, *, max_rows: int) -> Decoded:
+    """An MLflow scoring request (``mlflow models serve``'s ``/invocations``): JSON with
+    ``dataframe_split``, ``dataframe_records``, ``instances`` or ``inputs``, or CSV.
+    ``params`` are taken and not used, as MLflow does for a model whose signature
+    declares none."""
+    kind = media_type(content_type)
+    if kind == CSV:
+        return Decoded(_csv(body, max_rows), Where())
+    if kind != JSON:
+        raise _unsupported(kind, (JSON, CSV))
+    doc = _object(
+        _load_json(body), "JSON object with dataframe_split, dataframe_records, instances or inputs"
+    )
+    extra = {"params"}
+    key = _one_key(
+        doc, ("dataframe_split", "dataframe_records", "instances", "inputs"), "body", extra
+    )
+    if "params" in doc and not isinstance(doc["params"], dict):
+        raise InvalidInput("params must be an object", field="params")
+    value = doc[key]
+    if key == "dataframe_records":
+        return Decoded(_records(value, key, max_rows), Where("records", key))
+    if key == "dataframe_split":
+        return _split(value, max_rows)
+    if isinstance(value, dict):
+        if value and not any(isinstance(v, list) for v in value.values()):
+            return Decoded(_records([value], key, max_rows), Where("records", key))
+        return Decoded(_columns(value, key, max_rows), Where("columns", key))
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return Decoded(_records(value, key, max_rows), Where("records", key))
+    return Decoded(_json_tensor(value, key, max_rows), Where("table", key))
+
+
+def decode_v2(body: bytes, content_type: str | None, *, max_rows: int) -> Decoded:
+    """An Open Inference Protocol v2 inference request. Several inputs, each one column
+    (shape ``[N]`` or ``[N, 1]``), are columns named after the inputs (KServe's pandas
+    convention, where text columns are ``BYTES``); one input of two or more dimensions
+    is the tensor. Each input's data (flat or nested) must hold as many values as its
+    shape says, of its datatype."""
+    kind = media_type(content_type)
+    if kind != JSON:
+        raise _unsupported(kind, (JSON,))
+    doc = _object(_load_json(body), 'JSON object: {"inputs": [...]}')
+    for key in doc:
+        if key not in ("id", "parameters", "inputs", "outputs"):
+            raise InvalidInput(
+                f"{key!r} is not a field of an inference request (id, parameters, inputs, outputs)",
+                field=key,
+            )
+    request_id = doc.get("id")
+    if request_id is not None and not isinstance(request_id, str):
+        raise InvalidInput(f"id must be a string, got {preview(request_id)}", field="id")
+    parameters = doc.get("parameters", {})
+    if not isinstance(parameters, dict):
+        raise InvalidInput("parameters must be an object", field="parameters")
+    outputs = _requested_outputs(doc.get("outputs", []))
+    inputs = doc.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        raise InvalidInput("inputs must be a non-empty list of tensors", field="inputs")
+    tensors = [_v2_input(item, f"inputs[{i}]", max_rows) for i, item in enumerate(inputs)]
+    if len(tensors) == 1 and len(tensors[0][1]) > 1 and tensors[0][1][1:] != [1]:
+        name, shape, data = tensors[0]
+        rows = Rows(count=shape[0], tensor=data.reshape(shape))
+        return Decoded(rows, Where("table", "inputs[0]"), request_id, parameters, outputs)
+    columns: dict[str, list[Any]] = {}
+    positions: dict[str, int] = {}
+    count = tensors[0][1][0]
+    for i, (name, shape, data) in enumerate(tensors):
+        where = f"inputs[{i}]"
+        if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
+            raise InvalidInput(
+                f"{where}.shape: with several inputs each is one column, [N] or [N, 1]; got "
+                f"{shape}",
+                field=f"{where}.shape",
+            )
+        if shape[0] != count:
+            raise InvalidInput(
+                f"{where}.shape: every input has the same number of rows ({count} in "
+                f"inputs[0]); got {shape[0]}",
+                field=f"{where}.shape",
+            )
+        if name in columns:
+            raise InvalidInput(f"{where}.name: {name!r} is sent twice", field=f"{where}.name")
+        columns[name] = data if isinstance(data, list) else data.tolist()
+        positions[name] = i
+    return Decoded(
+        Rows(count=count, columns=columns),
+        Where("inputs", "inputs", positions),
+        request_id,
+        parameters,
+        outputs,
+    )
+
+
+#: The Open Inference Protocol's datatypes, by the numpy dtype they stand for.
+_V2_DTYPES = {
+    "BOOL": "bool",
+    "INT8": "int8",
+    "INT16": "int16",
+    "INT32": "int32",
+    "INT64": "int64",
+    "UINT8": "uint8",
+    "UINT16": "uint16",
+    "UINT32": "uint32",
+    "UINT64": "uint64",
+    "FP16": "float16",
+    "FP32": "float32",
+    "FP64": "float64",
+    "BYTES": "object",
+}
+_V2_BY_DTYPE = {v: k for k, v in _V2_DTYPES.items() if k != "BYTES"}
+
+
+def _v2_input(item: Any, where: str, max_rows: int) -> tuple[str, list[int], Any]:
+    """An input's name, shape and values: a flat list for a column (``[N]``), else a flat
+    array for the caller to shape."""
+    import numpy as np
+
+    if not isinstance(item, dict):
+        raise InvalidInput(f"{where} must be an object", field=where)
+    for key in ("name", "shape", "datatype", "data"):
+        if key not in item:
+            raise InvalidInput(f"{where}.{key} is required", field=f"{where}.{key}")
+    for key in item:
+        if key not in ("name", "shape", "datatype", "data", "parameters"):
+            raise InvalidInput(
+                f"{where}.{key} is not a field of an input (name, shape, datatype, data, "
+                "parameters)",
+                field=f"{where}.{key}",
+            )
+    name, shape, datatype, data = item["name"], item["shape"], item["datatype"], item["data"]
+    if not isinstance(name, str) or not name:
+        raise InvalidInput(f"{where}.name must be a non-empty string", field=f"{where}.name")
+    if (
+        not isinstance(shape, list)
+        or not shape
+        or not all(type(n) is int and n >= 0 for n in shape)
+    ):
+        raise InvalidInput(
+            f"{where}.shape must be a non-empty list of sizes (integers, 0 or more); got "
+            f"{preview(shape)}",
+            field=f"{where}.shape",
+        )
+    if shape[0] > max_rows:
+        raise _too_many(shape[0], max_rows, f"{where}.shape")
+    if shape[0] == 0:
+        raise InvalidInput(f"{where}.shape: a request has at least one row", field=f"{where}.shape")
+    if datatype not in _V2_DTYPES:
+        raise InvalidInput(
+            f"{where}.datatype must be one of {', '.join(_V2_DTYPES)}; got {preview(datatype)}",
+            field=f"{where}.datatype",
+        )
+    if not isinstance(data, list):
+        raise InvalidInput(f"{where}.data must be a list", field=f"{where}.data")
+    flat = _flatten(data, shape, where)
+    _check_v2_values(flat, datatype, where)
+    if len(shape) == 1 or (len(shape) == 2 and shape[1] == 1):
+        return name, shape, flat
+    return name, shape, np.array(flat, dtype=_V2_DTYPES[datatype])
+
+
+def _flatten(data: list[Any], shape: list[int], where: str) -> list[Any]:
+    size = math.prod(shape)
+    flat = data
+    if not any(type(v) is list for v in flat):
+        if len(flat) != size:
+            raise InvalidInput(
+                f"{where}.data: the shape {shape} holds {size} values, the data {len(flat)}",
+                field=f"{where}.data",
+            )
+        return flat
+    for depth in range(1, len(shape)):
+        if not all(type(v) is list and len(v) == shape[depth] for v in flat):
+            raise InvalidInput(
+                f"{where}.data: nested data must follow the shape {shape}",
+                field=f"{where}.data",
+            )
+        flat = [v for part in flat for v in part]
+    if len(flat) != size or any(type(v) is list for v in flat):
+        raise InvalidInput(
+            f"{where}.data: nested data must follow the shape {shape}", field=f"{where}.data"
+        )
+    return flat
+
+
+def _check_v2_values(flat: list[Any], datatype: str, where: str) -> None:
+    types = set(map(type, flat))
+    if datatype == "BYTES":
+        good = types <= {str}
+    elif datatype == "BOOL":
+        good = types <= {bool}
+    elif datatype.startswith("FP"):
+        good = types <= {int, float}
+    else:
+        good = types <= {int} or (
+            types <= {int, float} and all(float(v).is_integer() for v in flat)
+        )
+        if good:
+            low, high = INT_RANGES[_V2_DTYPES[datatype]]
+            good = low <= min(flat) and max(flat) <= high
+    if not good:
+        kind = {"BYTES": "strings", "BOOL": "booleans"}.get(datatype, f"{datatype} numbers")
+        raise InvalidInput(f"{where}.data: a {datatype} input holds {kind}", field=f"{where}.data")
+
+
+def _requested_outputs(outputs: Any) -> tuple[str, ...]:
+    if not isinstance(outputs, list) or not all(
+        isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs
+    ):
+        raise InvalidInput('outputs must be a list of {"name": ...}', field="outputs")
+    return tuple(o["name"] for o in outputs)
+
+
+def _load_json(body: bytes) -> Any:
+    try:
+        return json.loads(
+            body, object_pairs_hook=refuse_duplicate_keys, parse_constant=_refuse_constant
+        )
+    except json.JSONDecodeError as exc:
+        where = f" (line {exc.lineno}, column {exc.colno})" if exc.doc else ""
+        raise MalformedBody(f"the body is not JSON: {exc.msg}{where}", field="body") from None
+    except UnicodeDecodeError:
+        raise MalformedBody("the body is not UTF-8 text", field="body") from None
+    except RecursionError:
+        raise MalformedBody("the body's JSON is nested too deeply", field="body") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not JSON (send null for a missing value)", "", 0)
+
+
+def _object(doc: Any, what: str) -> dict[str, Any]:
+    if not isinstance(doc, dict):
+        raise InvalidInput(f"the body must be a {what}", field="body")
+    return doc
+
+
+def _one_key(
+    doc: dict[str, Any],
+    keys: Sequence[str],
+    where: str,
+    extra: set[str] | frozenset[str] = frozenset(),
+) -> str:
+    found = [k for k in doc if k in keys]
+    unknown = [k for k in doc if k not in keys and k not in extra]
+    if unknown:
+        raise InvalidInput(
+            f"{unknown[0]!r} is not a field of a prediction request (send one of "
+            f"{', '.join(keys)})",
+            field=unknown[0],
+        )
+    if len(found) != 1:
+        raise InvalidInput(
+            f"the body must hold exactly one of {', '.join(keys)}; it holds "
+            f"{', '.join(found) or 'none'}",
+            field=where,
+        )
+    return found[0]
+
+
+def _too_many(count: int, max_rows: int, where: str) -> TooLarge:
+    return TooLarge(
+        f"{where}: the request holds {count} rows, more than the {max_rows} a request may hold",
+        field=where,
+    )
+
+
+def _count(count: int, max_rows: int, where: str) -> None:
+    if count > max_rows:
+        raise _too_many(count, max_rows, where)
+    if count == 0:
+        raise InvalidInput(f"{where}: a request has at least one row", field=where)
+
+
+def _records(records: Any, where: str, max_rows: int) -> Rows:
+    if type(records) is not list:
+        raise InvalidInput(f"{where} must be a list of objects", field=where)
+    _count(len(records), max_rows, where)
+    first = records[0]
+    if len(records) == 1 and type(first) is dict:
+        return Rows(count=1, columns={k: [v] for k, v in first.items()})
+    for i, record in enumerate(records):
+        if type(record) is not dict:
+            raise InvalidInput(f"{where}[{i}] must be an object", field=f"{where}[{i}]")
+    keys = first.keys()
+    if all(r.keys() == keys for r in records):
+        return Rows(count=len(records), columns={k: [r[k] for r in records] for k in keys})
+    names = dict.fromkeys(k for r in records for k in r)
+    return Rows(count=len(records), columns={k: [r.get(k) for r in records] for k in names})
+
+
+def _columns(columns: Any, where: str, max_rows: int) -> Rows:
+    if type(columns) is not dict or not columns:
+        raise InvalidInput(f"{where} must be an object of column lists", field=where)
+    count = -1
+    for name, values in columns.items():
+        if type(values) is not list:
+            raise InvalidInput(f"{where}.{name} must be a list", field=f"{where}.{name}")
+        if count < 0:
+            count = len(values)
+            _count(count, max_rows, f"{where}.{name}")
+        elif len(values) != count:
+            raise InvalidInput(
+                f"{where}.{name}: every column has the same length ({count}); it has {len(values)}",
+                field=f"{where}.{name}",
+            )
+    return Rows(count=count, columns=columns)
+
+
+def _split(split: Any, max_rows: int) -> Decoded:
+    where = "dataframe_split"
+    if not isinstance(split, dict):
+        raise InvalidInput(f"{where} must be an object with columns and data", field=where)
+    names, data = split.get("columns"), split.get("data")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise InvalidInput(
+            f"{where}.columns must be a non-empty list of column names", field=f"{where}.columns"
+        )
+    if len(set(names)) != len(names):
+        raise InvalidInput(f"{where}.columns names a column twice", field=f"{where}.columns")
+    if type(data) is not list:
+        raise InvalidInput(f"{where}.data must be a list of rows", field=f"{where}.data")
+    _count(len(data), max_rows, f"{where}.data")
+    width = len(names)
+    for i, row in enumerate(data):
+        if type(row) is not list or len(row) != width:
+            raise InvalidInput(
+                f"{where}.data[{i}] must be a list of {width} values, one per column",
+                field=f"{where}.data[{i}]",
+            )
+    columns = dict(zip(names, map(list, zip(*data, strict=True)), strict=True))
+    positions = {n: i for i, n in enumerate(names)}
+    return Decoded(Rows(count=len(data), columns=columns), Where("split", where, positions))
+
+
+def _json_tensor(data: Any, where: str, max_rows: int) -> Rows:
+    import numpy as np
+
+    if type(data) is not list:
+        raise InvalidInput(f"{where} must be a list (of rows)", field=where)
+    _count(len(data), max_rows, where)
+    try:
+        tensor = np.array(data)
+    except (ValueError, TypeError, OverflowError):
+        raise InvalidInput(
+            f"{where}: a tensor is nested lists of one shape (rows of the same length)",
+            field=where,
+        ) from None
+    if tensor.dtype.kind not in "biufU":
+        raise InvalidInput(
+            f"{where}: a tensor holds numbers, booleans or strings, each row the same shape",
+            field=where,
+        )
+    if tensor.dtype.kind == "U":
+        tensor = tensor.astype(object)
+    return Rows(count=len(data), tensor=tensor)
+
+
+def _arrow_stream(body: bytes, max_rows: int) -> Rows:
+    import pyarrow as pa
+
+    try:
+        reader = pa.ipc.open_stream(pa.py_buffer(body))
+        batches, count = [], 0
+        for batch in reader:
+            count += batch.num_rows
+            if count > max_rows:
+                raise _too_many(count, max_rows, "body")
+            batches.append(batch)
+        table = pa.Table.from_batches(batches, schema=reader.schema)
+    except ModelyardError:
+        raise
+    except Exception as exc:  # pyarrow raises many kinds for bytes that are no stream
+        raise MalformedBody(
+            f"the body is not an Arrow IPC stream: {_first_line(exc)}", field="body"
+        ) from None
+    return _table(table, max_rows)
+
+
+def _parquet(body: bytes, max_rows: int) -> Rows:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        file = pq.ParquetFile(pa.BufferReader(body))
+        if file.metadata.num_rows > max_rows:
+            raise _too_many(file.metadata.num_rows, max_rows, "body")
+        table = file.read()
+    except ModelyardError:
+        raise
+    except Exception as exc:  # as above: any failure to read is the body's
+        raise MalformedBody(
+            f"the body is not a Parquet file: {_first_line(exc)}", field="body"
+        ) from None
+    return _table(table, max_rows)
+
+
+def _csv(body: bytes, max_rows: int) -> Rows:
+    import io
+
+    import pandas as pd
+
+    try:
+        data = pd.read_csv(io.BytesIO(body), nrows=max_rows + 1, engine="c")
+    except Exception as exc:  # pandas' parser errors, bad text
+        raise MalformedBody(f"the body is not CSV: {_first_line(exc)}", field="body") from None
+    if data.columns.has_duplicates:
+        raise InvalidInput("the CSV names a column twice", field="body")
+    _count(len(data), max_rows, "body")
+    return Rows(count=len(data), columns={str(c): data[c].tolist() for c in data.columns})
+
+
+def _table(table: Any, max_rows: int) -> Rows:
+    names = table.column_names
+    if len(set(names)) != len(names):
+        raise InvalidInput("the body names a column twice", field="body")
+    _count(table.num_rows, max_rows, "body")
+    columns = {}
+    for name, column in zip(names, table.columns, strict=True):
+        if column.null_count == 0 and _fixed(column.type):
+            columns[name] = column.to_numpy().tolist()
+        else:
+            columns[name] = column.to_pylist()
+    return Rows(count=table.num_rows, columns=columns)
+
+
+def _fixed(arrow_type: Any) -> bool:
+    import pyarrow.types as t
+
+    return bool(t.is_integer(arrow_type) or t.is_floating(arrow_type) or t.is_boolean(arrow_type))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return preview(text[0]) if text else type(exc).__name__
+
+
+def _unsupported(kind: str, takes: Sequence[str]) -> UnsupportedMediaType:
+    return UnsupportedMediaType(
+        f"the body's content type {kind!r} is not taken here (send {', '.join(takes)})",
+        field="Content-Type",
+    )
+
+
+# -- outputs ------------------------------------------------------------------------------
+
+
+def split(outputs: Any, counts: Sequence[int]) -> list[Sequence[Any]]:
+    """A batch's outputs (an array, a list, a Series or a DataFrame: one output per row)
+    cut into one sequence per request, ``counts`` rows each: slices of the array (a
+    Series as its array), of the list, or a DataFrame's rows as ``{column: value}``."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(outputs, pd.DataFrame):
+        outputs = outputs.to_dict(orient="records")
+    elif isinstance(outputs, pd.Series | pd.Index):
+        outputs = outputs.to_numpy()
+    elif not isinstance(outputs, np.ndarray | list | tuple):
+        try:
+            outputs = np.asarray(outputs)
+        except (ValueError, TypeError) as exc:
+            raise ModelyardError(f"the model's outputs are not a sequence: {exc}") from None
+    total = sum(counts)
+    if getattr(outputs, "ndim", 1) == 0 or len(outputs) != total:
+        got = len(outputs) if getattr(outputs, "ndim", 1) else "a scalar"
+        raise ModelyardError(f"the model gave {got} outputs for {total} rows")
+    if len(counts) == 1:
+        return [outputs]
+    parts, start = [], 0
+    for count in counts:
+        parts.append(outputs[start : start + count])
+        start += count
+    return parts
+
+
+def _plain(outputs: Any) -> Any:
+    """Outputs as JSON's values: arrays as lists, floats that are not finite as null,
+    datetimes as ISO 8601 text."""
+    import numpy as np
+
+    if isinstance(outputs, np.ndarray):
+        kind = outputs.dtype.kind
+        if kind == "f":
+            finite = np.isfinite(outputs)
+            if not finite.all():
+                cleaned = outputs.astype(object)
+                cleaned[~finite] = None
+                return cleaned.tolist()
+            return outputs.tolist()
+        if kind in "biu":
+            return outputs.tolist()
+        if kind == "M":
+            text = np.datetime_as_string(outputs).astype(object)
+            text[np.isnat(outputs)] = None
+            return text.tolist()
+        return outputs.tolist()
+    return outputs if isinstance(outputs, list) else list(outputs)
+
+
+def _default(value: Any) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes):
+        try:
+            return value.decode()
+        except UnicodeDecodeError:
+            return base64.b64encode(value).decode()
+    if isinstance(value, set | frozenset):
+        return list(value)
+    if isinstance(value, pd.Timedelta):
+        return value.total_seconds()
+    raise TypeError(f"a {type(value).__name__} has no JSON form")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _dumps(doc: dict[str, Any]) -> bytes:
+    try:
+        return json.dumps(doc, allow_nan=False, default=_default, separators=(",", ":")).encode()
+    except ValueError:
+        pass  # a float that is not finite, in a list or a record: null in JSON
+    except TypeError as exc:
+        raise ModelyardError(f"the model's outputs cannot be written as JSON: {exc}") from None
+    cleaned = json.loads(json.dumps(doc, default=_default))
+    return json.dumps(_finite(cleaned), allow_nan=False, separators=(",", ":")).encode()
+
+
+def encode_v1(
+    outputs: Sequence[Any],
+    *,
+    deployment: str,
+    model: str,
+    version: int,
+    prediction_ids: Sequence[str],
+    accept: str | None = None,
+) -> tuple[bytes, str]:
+    """A v1 answer and its content type: JSON ``{"deployment", "model", "version",
+    "prediction_ids", "predictions"}``, or an Arrow IPC stream (a ``prediction_id``
+    column beside the predictions, the rest in the schema's metadata) when ``accept``
+    asks for one."""
+    if accept and ARROW_STREAM in accept.lower():
+        return _arrow_answer(outputs, deployment, model, version, prediction_ids), ARROW_STREAM
+    doc = {
+        "deployment": deployment,
+        "model": model,
+        "version": version,
+        "prediction_ids": list(prediction_ids),
+        "predictions": _plain(outputs),
+    }
+    return _dumps(doc), JSON
+
+
+def _arrow_answer(
+    outputs: Sequence[Any], deployment: str, model: str, version: int, ids: Sequence[str]
+) -> bytes:
+    import numpy as np
+    import pyarrow as pa
+
+    data: dict[str, Any] = {"prediction_id": pa.array(list(ids), pa.string())}
+    try:
+        if isinstance(outputs, list) and outputs and isinstance(outputs[0], dict):
+            for key in outputs[0]:
+                data[str(key)] = pa.array([row.get(key) for row in outputs])
+        else:
+            array = np.asarray(outputs)
+            if array.ndim == 2:
+                flat = pa.array(array.reshape(-1))
+                data["prediction"] = pa.FixedSizeListArray.from_arrays(flat, array.shape[1])
+            elif array.ndim == 1 and array.dtype.kind != "O":
+                data["prediction"] = pa.array(array)
+            else:
+                data["prediction"] = pa.array(_plain(array))
+        table = pa.table(data)
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        raise ModelyardError(f"the model's outputs cannot be written as Arrow: {exc}") from None
+    metadata = {"deployment": deployment, "model": model, "version": str(version)}
+    table = table.replace_schema_metadata(metadata)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue())
+
+
+def encode_invocations(outputs: Sequence[Any], *, prediction_ids: Sequence[str]) -> bytes:
+    """An ``/invocations`` answer as ``mlflow models serve`` gives it, ``{"predictions":
+    [...]}``, with the rows' ``prediction_ids`` beside."""
+    return _dumps({"predictions": _plain(outputs), "prediction_ids": list(prediction_ids)})
+
+
+def encode_v2(
+    outputs: Sequence[Any],
+    *,
+    model_name: str,
+    model_version: int | str,
+    request_id: str,
+    prediction_ids: Sequence[str],
+    names: Sequence[str] = (),
+) -> bytes:
+    """An Open Inference Protocol v2 inference answer: one output tensor (named after the
+    first of ``names``, the outputs the request asked for, else ``output-0``), or one
+    per column for a model that answers columns (those in ``names`` when it names any),
+    its data flat in row-major order; the rows' ``prediction_ids`` in ``parameters``."""
+    import numpy as np
+
+    tensors: list[tuple[str, Any]]
+    if isinstance(outputs, list) and outputs and isinstance(outputs[0], dict):
+        keys = [str(k) for k in outputs[0]]
+        wanted = [k for k in keys if k in names] if names else keys
+        tensors = [(k, _column_array([row.get(k) for row in outputs])) for k in wanted or keys]
+    else:
+        array = outputs if isinstance(outputs, np.ndarray) else _column_array(list(outputs))
+        tensors = [(names[0] if names else "output-0", array)]
+    doc = {
+        "model_name": model_name,
+        "model_version": str(model_version),
+        "id": request_id,
+        "parameters": {"prediction_ids": list(prediction_ids)},
+        "outputs": [
+            {
+                "name": name,
+                "shape": list(array.shape),
+                "datatype": _v2_datatype(array.dtype),
+                "data": _plain(array.reshape(-1)),
+            }
+            for name, array in tensors
+        ],
+    }
+    return _dumps(doc)
+
+
+def _column_array(values: list[Any]) -> np.ndarray:
+    import numpy as np
+
+    try:
+        array = np.asarray(values)
+    except (ValueError, TypeError):
+        array = np.empty(len(values), dtype=object)
+        for i, value in enumerate(values):
+            array[i] = value
+    return array.astype(object) if array.dtype.kind in "US" else array
+
+
+def _v2_datatype(dtype: Any) -> str:
+    return _V2_BY_DTYPE.get(str(dtype), "BYTES")
+
+
+def v2_metadata(
+    name: str, versions: Sequence[int | str], signature: Signature | None
+) -> dict[str, Any]:
+    """The Open Inference Protocol's model metadata (``GET /v2/models/{name}``): inputs
+    and outputs with their datatypes and shapes, from the signature (``-1`` where any
+    size goes; none without a signature)."""
+    inputs = _v2_schema(signature.inputs if signature else None, "input")
+    outputs = _v2_schema(signature.outputs if signature else None, "output")
+    return {
+        "name": name,
+        "versions": [str(v) for v in versions],
+        "platform": "modelyard",
+        "inputs": inputs,
+        "outputs": outputs,
+    }
+
+
+def _v2_schema(schema: Any, what: str) -> list[dict[str, Any]]:
+    if schema is None:
+        return []
+    if schema.tensor is not None:
+        datatype = _V2_BY_DTYPE.get(schema.tensor.dtype, "BYTES")
+        return [{"name": f"{what}-0", "datatype": datatype, "shape": list(schema.tensor.shape)}]
+    return [
+        {"name": c.name, "datatype": _column_datatype(c), "shape": [-1]}
+        for c in schema.columns or ()
+    ]
+
+
+def _column_datatype(column: ColumnSpec) -> str:
+    if column.type == BOOLEAN:
+        return "BOOL"
+    if column.type in (INTEGER, FLOAT):
+        dtype = column.dtype.lower()
+        if dtype in _V2_BY_DTYPE:
+            return _V2_BY_DTYPE[dtype]
+        return "INT64" if column.type == INTEGER else "FP64"
+    return "BYTES"
