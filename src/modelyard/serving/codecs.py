@@ -234,6 +234,8 @@ _V2_DTYPES = {
     "FP64": "float64",
     "BYTES": "object",
 }
+#: The largest finite value of each floating datatype.
+_LARGEST_FLOAT = {"FP16": 65504.0, "FP32": 3.4028234663852886e38, "FP64": 1.7976931348623157e308}
 _V2_BY_DTYPE = {v: k for k, v in _V2_DTYPES.items() if k != "BYTES"}
 
 
@@ -271,7 +273,7 @@ def _v2_input(item: Any, where: str, max_rows: int) -> tuple[str, list[int], Any
         raise _too_many(shape[0], max_rows, f"{where}.shape")
     if shape[0] == 0:
         raise InvalidInput(f"{where}.shape: a request has at least one row", field=f"{where}.shape")
-    if datatype not in _V2_DTYPES:
+    if not isinstance(datatype, str) or datatype not in _V2_DTYPES:
         raise InvalidInput(
             f"{where}.datatype must be one of {', '.join(_V2_DTYPES)}; got {preview(datatype)}",
             field=f"{where}.datatype",
@@ -316,7 +318,8 @@ def _check_v2_values(flat: list[Any], datatype: str, where: str) -> None:
     elif datatype == "BOOL":
         good = types <= {bool}
     elif datatype.startswith("FP"):
-        good = types <= {int, float}
+        largest = _LARGEST_FLOAT[datatype]
+        good = types <= {int, float} and -largest <= min(flat) and max(flat) <= largest
     else:
         good = types <= {int} or (
             types <= {int, float} and all(float(v).is_integer() for v in flat)

@@ -75,15 +75,17 @@ class Where:
         return f"{column}[{row}]"
 
     def column(self, column: str) -> str:
-        """The field of a whole column (missing or not expected)."""
+        """The field of a whole column: where it was sent (a column not expected), or
+        where it should have been (a missing one)."""
         if self.layout == "records":
             return f"{self.prefix}[0].{column}"
         if self.layout == "columns":
             return f"{self.prefix}.{column}"
+        known = column in (self.positions or {})
         if self.layout == "split":
-            return f"{self.prefix}.columns[{self._position(column)}]"
+            return f"{self.prefix}.columns" + (f"[{self._position(column)}]" if known else "")
         if self.layout == "inputs":
-            return f"{self.prefix}[{self._position(column)}]"
+            return self.prefix + (f"[{self._position(column)}]" if known else "")
         return column
 
     def tensor(self, suffix: str = "") -> str:
@@ -232,7 +234,7 @@ _REFUSED = object()
 
 
 def _expected(column: ColumnSpec) -> str:
-    if column.type == INTEGER:
+    if column.type == INTEGER and _int_range(column) != INT_RANGES["int64"]:
         low, high = _int_range(column)
         return f"integer ({column.dtype}: {low} to {high})"
     if column.type == BINARY:
@@ -394,7 +396,13 @@ def _check_tensor(tensor: np.ndarray, spec: TensorSpec, where: Where) -> np.ndar
             bad = (tensor < info.min) | (tensor > info.max)
             if bad.any():
                 return _refuse_cell(tensor, bad, spec, where)
-        return tensor.astype(want_dtype)
+        with np.errstate(over="ignore"):
+            cast = tensor.astype(want_dtype)
+        if need == "f":
+            bad = np.isinf(cast) & ~np.isinf(tensor)  # past the largest float of the dtype
+            if bad.any():
+                return _refuse_cell(tensor, bad, spec, where)
+        return cast
     if need == "b" and have == "b":
         return tensor
     if need in "OUS" and have in "OUS":
