@@ -242,8 +242,6 @@ _V2_BY_DTYPE = {v: k for k, v in _V2_DTYPES.items() if k != "BYTES"}
 def _v2_input(item: Any, where: str, max_rows: int) -> tuple[str, list[int], Any]:
     """An input's name, shape and values: a flat list for a column (``[N]``), else a flat
     array for the caller to shape."""
-    import numpy as np
-
     if not isinstance(item, dict):
         raise InvalidInput(f"{where} must be an object", field=where)
     for key in ("name", "shape", "datatype", "data"):
@@ -284,6 +282,8 @@ def _v2_input(item: Any, where: str, max_rows: int) -> tuple[str, list[int], Any
     _check_v2_values(flat, datatype, where)
     if len(shape) == 1 or (len(shape) == 2 and shape[1] == 1):
         return name, shape, flat
+    import numpy as np
+
     return name, shape, np.array(flat, dtype=_V2_DTYPES[datatype])
 
 

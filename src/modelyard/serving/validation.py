@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -451,22 +452,33 @@ def frame(batch: Sequence[Rows], signature: Signature | None) -> pd.DataFrame | 
         if signature is not None and signature.inputs.tensor is None
         else {}
     )
-    names = list(batch[0].columns or {})
-    for rows in batch[1:]:
-        names.extend(n for n in rows.columns or {} if n not in names)
-    data = {}
-    for name in names:
-        if len(batch) == 1:
-            values = (batch[0].columns or {})[name]
-        else:
-            values = list(
-                itertools.chain.from_iterable(
-                    (r.columns or {}).get(name) or [None] * r.count for r in batch
-                )
-            )
+    parts = [r.columns or {} for r in batch]
+    keys = parts[0].keys()
+    if all(p.keys() == keys for p in parts):
+        gathered = {name: [p[name] for p in parts] for name in keys}
+    else:
+        names = dict.fromkeys(name for p in parts for name in p)
+        gathered = {
+            name: [p.get(name) or [None] * r.count for p, r in zip(parts, batch, strict=True)]
+            for name in names
+        }
+    arrays = {}
+    for i, (name, lists) in enumerate(gathered.items()):
+        values = lists[0] if len(lists) == 1 else list(itertools.chain.from_iterable(lists))
         spec = specs.get(name)
-        data[name] = _array(values, spec) if spec is not None else values
-    return pd.DataFrame(data, copy=False)
+        arrays[i] = _array(values, spec) if spec is not None else values
+    # Built with positions for names, then named at once: pandas infers the type of the
+    # column names each time otherwise, which costs more than building the columns.
+    built = pd.DataFrame(arrays, copy=False)
+    built.columns = _column_index(tuple(gathered))
+    return built
+
+
+@functools.lru_cache(maxsize=1024)
+def _column_index(names: tuple[str, ...]) -> pd.Index:
+    import pandas as pd
+
+    return pd.Index(names)
 
 
 #: pandas' nullable dtypes by the numpy dtype they stand in for.
@@ -476,11 +488,20 @@ _NULLABLE = {
 }
 
 
-def _extension(values: list[Any], dtype: Any) -> Any:
+def _extension(values: list[Any], dtype: str) -> Any:
     """A pandas extension array (nullable integers, booleans, strings) of ``values``."""
     import pandas as pd
 
-    return pd.array(values, dtype=dtype)
+    return pd.array(values, dtype=_pandas_dtype(dtype))
+
+
+@functools.lru_cache(maxsize=256)
+def _pandas_dtype(name: str) -> Any:
+    """The dtype a signature names (read once: parsing the name costs more than building
+    a small array)."""
+    from pandas.api.types import pandas_dtype
+
+    return pandas_dtype(name)
 
 
 def _array(values: list[Any], column: ColumnSpec) -> Any:
