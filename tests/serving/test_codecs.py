@@ -133,6 +133,9 @@ def test_v1_arrow_and_parquet_bodies_are_the_same_rows_as_json(kind: str) -> Non
         ({"tensor": [[1, 2], [3]]}, "tensor"),
         ({"tensor": [[1, None]]}, "tensor"),
         ({"tensor": 3}, "tensor"),
+        ({"tensor": [[]]}, "tensor"),
+        ({"records": [{}]}, "records[0]"),
+        ({"records": [{}, {}]}, "records[0]"),
     ],
 )
 def test_v1_refusals_name_the_field(data: Any, field: str) -> None:
@@ -184,6 +187,26 @@ def test_bytes_that_are_no_arrow_or_parquet_are_400(kind: str, data: bytes) -> N
     with pytest.raises(MalformedBody) as exc:
         decode_v1(data, kind, max_rows=10)
     refused(exc, 400, "body")
+
+
+@pytest.mark.parametrize("kind", [ARROW_STREAM, PARQUET])
+def test_a_body_whose_data_is_too_big_once_read_is_413(kind: str) -> None:
+    frame = pd.DataFrame({"text": ["x" * 1000] * 100})
+    data = arrow_stream(frame) if kind == ARROW_STREAM else parquet(frame)
+    assert decode_v1(data, kind, max_rows=1000).rows.count == 100
+    with pytest.raises(TooLarge) as exc:
+        decode_v1(data, kind, max_rows=1000, max_bytes=50_000)
+    refused(exc, 413, "body")
+
+
+def test_a_table_without_columns_is_refused() -> None:
+    table = pa.table({"a": [1, 2]}).drop_columns(["a"])
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    with pytest.raises(InvalidInput) as exc:
+        decode_v1(bytes(sink.getvalue()), ARROW_STREAM, max_rows=10)
+    refused(exc, 422, "body")
 
 
 def test_a_truncated_arrow_stream_is_400() -> None:
@@ -281,6 +304,7 @@ def test_v2_one_input_of_two_dimensions_is_the_tensor(data: list[Any]) -> None:
         ({"name": "a", "shape": [1], "datatype": "FP99", "data": [1]}, "inputs[0].datatype"),
         ({"name": "a", "shape": [-1], "datatype": "FP32", "data": [1]}, "inputs[0].shape"),
         ({"name": "a", "shape": [0], "datatype": "FP32", "data": []}, "inputs[0].shape"),
+        ({"name": "a", "shape": [1, 0], "datatype": "FP32", "data": []}, "inputs[0].shape"),
         ({"name": "a", "shape": "1", "datatype": "FP32", "data": [1]}, "inputs[0].shape"),
         ({"name": "a", "datatype": "FP32", "data": [1]}, "inputs[0].shape"),
         ({"name": "", "shape": [1], "datatype": "FP32", "data": [1]}, "inputs[0].name"),

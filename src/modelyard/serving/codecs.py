@@ -53,6 +53,7 @@ __all__ = [
     "ARROW_STREAM",
     "CSV",
     "JSON",
+    "MAX_DECODED_BYTES",
     "PARQUET",
     "Decoded",
     "decode_invocations",
@@ -72,6 +73,8 @@ ARROW_STREAM = "application/vnd.apache.arrow.stream"
 PARQUET = "application/vnd.apache.parquet"
 CSV = "text/csv"
 _PARQUET_TYPES = frozenset({PARQUET, "application/x-parquet"})
+#: The most an Arrow or Parquet body's data may take in memory once read, by default.
+MAX_DECODED_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,14 +106,17 @@ def prediction_ids(request_id: str, count: int) -> list[str]:
 # -- reading ------------------------------------------------------------------------------
 
 
-def decode_v1(body: bytes, content_type: str | None, *, max_rows: int) -> Decoded:
+def decode_v1(
+    body: bytes, content_type: str | None, *, max_rows: int, max_bytes: int = MAX_DECODED_BYTES
+) -> Decoded:
     """A Modelyard v1 prediction request: JSON records, columns or a tensor, an Arrow
-    IPC stream, or a Parquet file."""
+    IPC stream, or a Parquet file (whose data may take at most ``max_bytes`` once read:
+    a small compressed body can stand for much more)."""
     kind = media_type(content_type)
     if kind == ARROW_STREAM:
-        return Decoded(_arrow_stream(body, max_rows), Where())
+        return Decoded(_arrow_stream(body, max_rows, max_bytes), Where())
     if kind in _PARQUET_TYPES:
-        return Decoded(_parquet(body, max_rows), Where())
+        return Decoded(_parquet(body, max_rows, max_bytes), Where())
     if kind != JSON:
         raise _unsupported(kind, (JSON, ARROW_STREAM, PARQUET))
     doc = _object(
@@ -269,8 +275,11 @@ def _v2_input(item: Any, where: str, max_rows: int) -> tuple[str, list[int], Any
         )
     if shape[0] > max_rows:
         raise _too_many(shape[0], max_rows, f"{where}.shape")
-    if shape[0] == 0:
-        raise InvalidInput(f"{where}.shape: a request has at least one row", field=f"{where}.shape")
+    if 0 in shape:
+        raise InvalidInput(
+            f"{where}.shape: a request has at least one row and one value in it",
+            field=f"{where}.shape",
+        )
     if not isinstance(datatype, str) or datatype not in _V2_DTYPES:
         raise InvalidInput(
             f"{where}.datatype must be one of {', '.join(_V2_DTYPES)}; got {preview(datatype)}",
@@ -406,12 +415,14 @@ def _records(records: Any, where: str, max_rows: int) -> Rows:
         raise InvalidInput(f"{where} must be a list of objects", field=where)
     _count(len(records), max_rows, where)
     first = records[0]
-    if len(records) == 1 and type(first) is dict:
+    if len(records) == 1 and type(first) is dict and first:
         return Rows(count=1, columns={k: [v] for k, v in first.items()})
     for i, record in enumerate(records):
         if type(record) is not dict:
             raise InvalidInput(f"{where}[{i}] must be an object", field=f"{where}[{i}]")
     keys = first.keys()
+    if not any(records):
+        raise InvalidInput(f"{where}[0]: a record has at least one value", field=f"{where}[0]")
     if all(r.keys() == keys for r in records):
         return Rows(count=len(records), columns={k: [r[k] for r in records] for k in keys})
     names = dict.fromkeys(k for r in records for k in r)
@@ -480,21 +491,26 @@ def _json_tensor(data: Any, where: str, max_rows: int) -> Rows:
             f"{where}: a tensor holds numbers, booleans or strings, each row the same shape",
             field=where,
         )
+    if tensor.size == 0:
+        raise InvalidInput(f"{where}: a tensor has at least one value", field=where)
     if tensor.dtype.kind == "U":
         tensor = tensor.astype(object)
     return Rows(count=len(data), tensor=tensor)
 
 
-def _arrow_stream(body: bytes, max_rows: int) -> Rows:
+def _arrow_stream(body: bytes, max_rows: int, max_bytes: int) -> Rows:
     import pyarrow as pa
 
     try:
         reader = pa.ipc.open_stream(pa.py_buffer(body))
-        batches, count = [], 0
+        batches, count, size = [], 0, 0
         for batch in reader:
             count += batch.num_rows
+            size += batch.nbytes
             if count > max_rows:
                 raise _too_many(count, max_rows, "body")
+            if size > max_bytes:
+                raise _too_big(max_bytes)
             batches.append(batch)
         table = pa.Table.from_batches(batches, schema=reader.schema)
     except ModelyardError:
@@ -506,15 +522,26 @@ def _arrow_stream(body: bytes, max_rows: int) -> Rows:
     return _table(table, max_rows)
 
 
-def _parquet(body: bytes, max_rows: int) -> Rows:
+def _parquet(body: bytes, max_rows: int, max_bytes: int) -> Rows:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         file = pq.ParquetFile(pa.BufferReader(body))
-        if file.metadata.num_rows > max_rows:
-            raise _too_many(file.metadata.num_rows, max_rows, "body")
-        table = file.read()
+        meta = file.metadata
+        if meta.num_rows > max_rows:
+            raise _too_many(meta.num_rows, max_rows, "body")
+        declared = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        if declared > max_bytes:
+            raise _too_big(max_bytes)
+        groups, size = [], 0
+        for i in range(meta.num_row_groups):  # a row group at a time: its size may lie
+            group = file.read_row_group(i)
+            size += group.nbytes
+            if size > max_bytes:
+                raise _too_big(max_bytes)
+            groups.append(group)
+        table = pa.concat_tables(groups) if groups else file.schema_arrow.empty_table()
     except ModelyardError:
         raise
     except Exception as exc:  # as above: any failure to read is the body's
@@ -522,6 +549,12 @@ def _parquet(body: bytes, max_rows: int) -> Rows:
             f"the body is not a Parquet file: {_first_line(exc)}", field="body"
         ) from None
     return _table(table, max_rows)
+
+
+def _too_big(max_bytes: int) -> TooLarge:
+    return TooLarge(
+        f"the body's data takes more than {max_bytes // 2**20} MiB once read", field="body"
+    )
 
 
 def _csv(body: bytes, max_rows: int) -> Rows:
@@ -541,6 +574,8 @@ def _csv(body: bytes, max_rows: int) -> Rows:
 
 def _table(table: Any, max_rows: int) -> Rows:
     names = table.column_names
+    if not names:
+        raise InvalidInput("the body has no columns", field="body")
     if len(set(names)) != len(names):
         raise InvalidInput("the body names a column twice", field="body")
     _count(table.num_rows, max_rows, "body")
