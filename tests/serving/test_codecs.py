@@ -131,7 +131,7 @@ def test_v1_arrow_and_parquet_bodies_are_the_same_rows_as_json(kind: str) -> Non
         ({}, "body"),
         ({"records": [{"a": 1}], "extra": 1}, "extra"),
         ({"tensor": [[1, 2], [3]]}, "tensor"),
-        ({"tensor": [[1, None]]}, "tensor"),
+        ({"tensor": [[1, {"a": 1}]]}, "tensor"),
         ({"tensor": 3}, "tensor"),
         ({"tensor": [[]]}, "tensor"),
         ({"records": [{}]}, "records[0]"),

@@ -286,6 +286,13 @@ def test_a_tensor_for_named_columns_maps_by_position_and_columns_for_a_tensor_st
     )
     stacked = validate(Rows(2, {"a": [1, 3], "b": [2, 4]}), tensor("float64", -1, 2))
     assert stacked.tensor is not None and stacked.tensor.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    mixed = columns(("age", "integer", False, "int64"), ("city", "string", True, "object"))
+    data = json.dumps({"instances": [[31, "Oslo"], [40, None]]}).encode()
+    decoded = decode_invocations(data, JSON, max_rows=10)
+    assert validate(decoded.rows, mixed).columns == {"age": [31, 40], "city": ["Oslo", None]}
+    refused(
+        lambda: validate(decoded.rows, tensor("float64", -1, 2), where=decoded.where), "instances"
+    )
     single = validate(Rows(2, {"a": [1.0, 3.0]}), tensor("float64", -1))
     assert single.tensor is not None and single.tensor.shape == (2,)
 

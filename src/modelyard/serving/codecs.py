@@ -486,16 +486,22 @@ def _json_tensor(data: Any, where: str, max_rows: int) -> Rows:
             f"{where}: a tensor is nested lists of one shape (rows of the same length)",
             field=where,
         ) from None
-    if tensor.dtype.kind not in "biufU":
-        raise InvalidInput(
-            f"{where}: a tensor holds numbers, booleans or strings, each row the same shape",
-            field=where,
-        )
     if tensor.size == 0:
         raise InvalidInput(f"{where}: a tensor has at least one value", field=where)
-    if tensor.dtype.kind == "U":
-        tensor = tensor.astype(object)
+    if tensor.dtype.kind in "UO":
+        # Text, nulls or values of several kinds (rows for named columns): kept as sent,
+        # where numpy would turn numbers beside text into text.
+        tensor = np.array(data, dtype=object)
+        if not set(map(type, tensor.ravel().tolist())) <= _SCALARS:
+            raise InvalidInput(
+                f"{where}: a tensor holds numbers, booleans, strings or nulls, each row the "
+                "same shape",
+                field=where,
+            )
     return Rows(count=len(data), tensor=tensor)
+
+
+_SCALARS = frozenset({type(None), bool, int, float, str})
 
 
 def _arrow_stream(body: bytes, max_rows: int, max_bytes: int) -> Rows:
