@@ -759,7 +759,30 @@ SIGNATURES = [
             )
         )
     ),
+    Signature(
+        Schema(
+            columns=(
+                ColumnSpec("age", "integer", True, "int8"),
+                ColumnSpec("income", "float", True, "float32"),
+                ColumnSpec("city", "category", False, "category"),
+                ColumnSpec("at", "datetime", True, "datetime64[ns, UTC]"),
+                ColumnSpec("n", "boolean", True, "boolean"),
+            )
+        )
+    ),
+    Signature(
+        Schema(
+            columns=(
+                ColumnSpec("age", "object", False, "object"),
+                ColumnSpec("income", "float", False, "Float64"),
+                ColumnSpec("city", "binary", True, "object"),
+                ColumnSpec("at", "string", True, "str"),
+                ColumnSpec("n", "integer", False, "uint8"),
+            )
+        )
+    ),
     Signature(Schema(tensor=TensorSpec("float32", (-1, 5)))),
+    Signature(Schema(tensor=TensorSpec("int8", (1, -1)))),
     None,
 ]
 

@@ -97,6 +97,7 @@ def test_a_value_of_another_type_is_named_by_column_and_row() -> None:
         ({"age": [1]}, "records[1].age"),
         ({"income": "1.5"}, "records[1].income"),
         ({"income": False}, "records[1].income"),
+        ({"income": 10**400}, "records[1].income"),
         ({"city": 3}, "records[1].city"),
         ({"city": None}, "records[1].city"),
         ({"age": None}, "records[1].age"),
@@ -139,6 +140,13 @@ def test_other_bodies_name_the_field_their_way() -> None:
 
     refused(lambda: by_inputs(1), "inputs", "takes a column 'income'")
     refused(lambda: validate(Rows(1, {"age": ["x"]}), PEOPLE), "age[0]")
+
+
+def test_narrow_floats_take_what_their_dtype_holds() -> None:
+    narrow = columns(("x", "float", False, "float32"))
+    rows = validate(Rows(2, {"x": [1, 3.0e38]}), narrow)
+    assert frame([rows], narrow)["x"].dtype == np.float32
+    refused(lambda: validate(Rows(2, {"x": [1.0, 1e39]}), narrow), "x[1]", "float32")
 
 
 def test_integer_ranges_follow_the_dtype() -> None:

@@ -186,6 +186,11 @@ def _check_column(values: list[Any], column: ColumnSpec, where: Where) -> list[A
             low, high = _int_range(column)
             if min(values) < low or max(values) > high:
                 return _walk(values, column, where)
+        elif kind == FLOAT and (
+            column.dtype in _LARGEST_FLOAT
+            or (int in types and not -_FLOAT64 <= min(values) <= max(values) <= _FLOAT64)
+        ):
+            return _walk(values, column, where)  # a value may be past the dtype's largest
         elif (
             float in types
             and not column.nullable
@@ -238,6 +243,8 @@ def _expected(column: ColumnSpec) -> str:
     if column.type == INTEGER and _int_range(column) != INT_RANGES["int64"]:
         low, high = _int_range(column)
         return f"integer ({column.dtype}: {low} to {high})"
+    if column.type == FLOAT and column.dtype in _LARGEST_FLOAT:
+        return f"float ({column.dtype}: at most {_LARGEST_FLOAT[column.dtype]:g} either way)"
     if column.type == BINARY:
         return "binary (bytes, or base64 text)"
     if column.type == DATETIME:
@@ -270,8 +277,18 @@ def _float(value: Any, column: ColumnSpec) -> Any:
     if isinstance(value, bool | np.bool_):
         return _REFUSED
     if isinstance(value, int | float | np.integer | np.floating):
-        return float(value)
+        largest = _LARGEST_FLOAT.get(column.dtype, math.inf)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer past the largest float
+            return _REFUSED
+        return number if abs(number) <= largest or math.isinf(number) else _REFUSED
     return _REFUSED
+
+
+#: The largest finite value of the float dtypes narrower than ``float64``, and its own.
+_LARGEST_FLOAT = {"float16": 65504.0, "float32": 3.4028234663852886e38}
+_FLOAT64 = 1.7976931348623157e308
 
 
 def _boolean(value: Any, column: ColumnSpec) -> Any:
@@ -528,7 +545,11 @@ def _array(values: list[Any], column: ColumnSpec) -> Any:
     if kind == CATEGORY:
         return pd.Categorical(values)
     if kind == DATETIME:
-        stamps = pd.to_datetime(values, utc="UTC" in dtype or "+" in dtype)
+        # Read as UTC, so that text with and without offsets mixes; a column without a
+        # time zone then takes the UTC wall time.
+        stamps = pd.to_datetime(values, utc=True)
+        if "," not in dtype:
+            stamps = stamps.tz_convert(None)
         try:
             return stamps.astype(dtype)
         except (TypeError, ValueError):
