@@ -245,67 +245,69 @@ _LARGEST_FLOAT = {"FP16": 65504.0, "FP32": 3.4028234663852886e38, "FP64": 1.7976
 _V2_BY_DTYPE = {v: k for k, v in _V2_DTYPES.items() if k != "BYTES"}
 
 
+_INPUT_KEYS = frozenset({"name", "shape", "datatype", "data", "parameters"})
+_INPUT_REQUIRED = ("name", "shape", "datatype", "data")
+
+
 def _v2_input(item: Any, where: str, max_rows: int) -> tuple[str, list[int], Any]:
     """An input's name, shape and values: a flat list for a column (``[N]``), else a flat
     array for the caller to shape."""
-    if not isinstance(item, dict):
+    if type(item) is not dict:
         raise InvalidInput(f"{where} must be an object", field=where)
-    for key in ("name", "shape", "datatype", "data"):
+    if not item.keys() <= _INPUT_KEYS:
+        key = next(k for k in item if k not in _INPUT_KEYS)
+        raise InvalidInput(
+            f"{where}.{key} is not a field of an input (name, shape, datatype, data, parameters)",
+            field=f"{where}.{key}",
+        )
+    for key in _INPUT_REQUIRED:
         if key not in item:
             raise InvalidInput(f"{where}.{key} is required", field=f"{where}.{key}")
-    for key in item:
-        if key not in ("name", "shape", "datatype", "data", "parameters"):
-            raise InvalidInput(
-                f"{where}.{key} is not a field of an input (name, shape, datatype, data, "
-                "parameters)",
-                field=f"{where}.{key}",
-            )
     name, shape, datatype, data = item["name"], item["shape"], item["datatype"], item["data"]
-    if not isinstance(name, str) or not name:
+    if type(name) is not str or not name:
         raise InvalidInput(f"{where}.name must be a non-empty string", field=f"{where}.name")
-    if (
-        not isinstance(shape, list)
-        or not shape
-        or not all(type(n) is int and n >= 0 for n in shape)
-    ):
+    if type(shape) is not list or not shape or not set(map(type, shape)) <= {int}:
         raise InvalidInput(
-            f"{where}.shape must be a non-empty list of sizes (integers, 0 or more); got "
+            f"{where}.shape must be a non-empty list of sizes (integers, 1 or more); got "
             f"{preview(shape)}",
             field=f"{where}.shape",
         )
     if shape[0] > max_rows:
         raise _too_many(shape[0], max_rows, f"{where}.shape")
-    if 0 in shape:
+    if min(shape) < 1:
         raise InvalidInput(
-            f"{where}.shape: a request has at least one row and one value in it",
+            f"{where}.shape: a request has at least one row and one value in it; got {shape}",
             field=f"{where}.shape",
         )
-    if not isinstance(datatype, str) or datatype not in _V2_DTYPES:
+    dtype = _V2_DTYPES.get(datatype) if type(datatype) is str else None
+    if dtype is None:
         raise InvalidInput(
             f"{where}.datatype must be one of {', '.join(_V2_DTYPES)}; got {preview(datatype)}",
             field=f"{where}.datatype",
         )
-    if not isinstance(data, list):
+    if type(data) is not list:
         raise InvalidInput(f"{where}.data must be a list", field=f"{where}.data")
-    flat = _flatten(data, shape, where)
-    _check_v2_values(flat, datatype, where)
+    flat, types = _flatten(data, shape, where)
+    _check_v2_values(flat, types, datatype, where)
     if len(shape) == 1 or (len(shape) == 2 and shape[1] == 1):
         return name, shape, flat
     import numpy as np
 
-    return name, shape, np.array(flat, dtype=_V2_DTYPES[datatype])
+    return name, shape, np.array(flat, dtype=dtype)
 
 
-def _flatten(data: list[Any], shape: list[int], where: str) -> list[Any]:
+def _flatten(data: list[Any], shape: list[int], where: str) -> tuple[list[Any], set[type]]:
+    """``data`` flat, and the types of its values."""
     size = math.prod(shape)
     flat = data
-    if not any(type(v) is list for v in flat):
+    types = set(map(type, flat))
+    if list not in types:
         if len(flat) != size:
             raise InvalidInput(
                 f"{where}.data: the shape {shape} holds {size} values, the data {len(flat)}",
                 field=f"{where}.data",
             )
-        return flat
+        return flat, types
     for depth in range(1, len(shape)):
         if not all(type(v) is list and len(v) == shape[depth] for v in flat):
             raise InvalidInput(
@@ -313,26 +315,28 @@ def _flatten(data: list[Any], shape: list[int], where: str) -> list[Any]:
                 field=f"{where}.data",
             )
         flat = [v for part in flat for v in part]
-    if len(flat) != size or any(type(v) is list for v in flat):
+    types = set(map(type, flat))
+    if len(flat) != size or list in types:
         raise InvalidInput(
             f"{where}.data: nested data must follow the shape {shape}", field=f"{where}.data"
         )
-    return flat
+    return flat, types
 
 
-def _check_v2_values(flat: list[Any], datatype: str, where: str) -> None:
-    types = set(map(type, flat))
+_INT = frozenset({int})
+_NUMBER = frozenset({int, float})
+
+
+def _check_v2_values(flat: list[Any], types: set[type], datatype: str, where: str) -> None:
     if datatype == "BYTES":
         good = types <= {str}
     elif datatype == "BOOL":
         good = types <= {bool}
-    elif datatype.startswith("FP"):
+    elif datatype in _LARGEST_FLOAT:
         largest = _LARGEST_FLOAT[datatype]
-        good = types <= {int, float} and -largest <= min(flat) and max(flat) <= largest
+        good = types <= _NUMBER and -largest <= min(flat) and max(flat) <= largest
     else:
-        good = types <= {int} or (
-            types <= {int, float} and all(float(v).is_integer() for v in flat)
-        )
+        good = types <= _INT or (types <= _NUMBER and all(float(v).is_integer() for v in flat))
         if good:
             low, high = INT_RANGES[_V2_DTYPES[datatype]]
             good = low <= min(flat) and max(flat) <= high
@@ -351,9 +355,7 @@ def _requested_outputs(outputs: Any) -> tuple[str, ...]:
 
 def _load_json(body: bytes) -> Any:
     try:
-        return json.loads(
-            body, object_pairs_hook=refuse_duplicate_keys, parse_constant=_refuse_constant
-        )
+        return _DECODER.decode(body.decode())
     except json.JSONDecodeError as exc:
         where = f" (line {exc.lineno}, column {exc.colno})" if exc.doc else ""
         raise MalformedBody(f"the body is not JSON: {exc.msg}{where}", field="body") from None
@@ -365,6 +367,12 @@ def _load_json(body: bytes) -> Any:
 
 def _refuse_constant(name: str) -> Any:
     raise json.JSONDecodeError(f"{name} is not JSON (send null for a missing value)", "", 0)
+
+
+#: Strict JSON (RFC 8259, UTF-8): one decoder for every request.
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=refuse_duplicate_keys, parse_constant=_refuse_constant
+)
 
 
 def _object(doc: Any, what: str) -> dict[str, Any]:
@@ -651,6 +659,11 @@ def _plain(outputs: Any) -> Any:
 
     if isinstance(outputs, np.ndarray):
         kind = outputs.dtype.kind
+        if kind == "f" and outputs.ndim == 1 and len(outputs) <= 64:
+            values = outputs.tolist()  # a few: checked faster in Python than by numpy
+            if all(map(math.isfinite, values)):
+                return values
+            return [v if math.isfinite(v) else None for v in values]
         if kind == "f":
             finite = np.isfinite(outputs)
             if not finite.all():
@@ -706,13 +719,16 @@ def _finite(value: Any) -> Any:
 
 def _dumps(doc: dict[str, Any]) -> bytes:
     try:
-        return json.dumps(doc, allow_nan=False, default=_default, separators=(",", ":")).encode()
+        return _ENCODER.encode(doc).encode()
     except ValueError:
         pass  # a float that is not finite, in a list or a record: null in JSON
     except TypeError as exc:
         raise ModelyardError(f"the model's outputs cannot be written as JSON: {exc}") from None
     cleaned = json.loads(json.dumps(doc, default=_default))
-    return json.dumps(_finite(cleaned), allow_nan=False, separators=(",", ":")).encode()
+    return _ENCODER.encode(_finite(cleaned)).encode()
+
+
+_ENCODER = json.JSONEncoder(allow_nan=False, default=_default, separators=(",", ":"))
 
 
 def encode_v1(
@@ -831,7 +847,7 @@ def _column_array(values: list[Any]) -> np.ndarray:
 
 
 def _v2_datatype(dtype: Any) -> str:
-    return _V2_BY_DTYPE.get(str(dtype), "BYTES")
+    return _V2_BY_DTYPE.get(dtype.name, "BYTES")
 
 
 def v2_metadata(
