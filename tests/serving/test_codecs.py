@@ -562,6 +562,11 @@ def test_v2_answer() -> None:
     assert columns["outputs"] == [
         {"name": "p", "shape": [2], "datatype": "FP64", "data": [0.5, 0.25]}
     ]
+    (numbered,) = split(pd.DataFrame(np.array([[0.1, 0.9]])), [1])
+    by_position = json.loads(
+        encode_v2(numbered, model_name="m", model_version=1, request_id="r", prediction_ids=["r-0"])
+    )
+    assert [(o["name"], o["data"]) for o in by_position["outputs"]] == [("0", [0.1]), ("1", [0.9])]
     both = json.loads(
         encode_v2(
             records, model_name="m", model_version=1, request_id="r", prediction_ids=["r-0", "r-1"]

@@ -213,7 +213,7 @@ def decode_v2(body: bytes, content_type: str | None, *, max_rows: int) -> Decode
             )
         if name in columns:
             raise InvalidInput(f"{where}.name: {name!r} is sent twice", field=f"{where}.name")
-        columns[name] = data if isinstance(data, list) else data.tolist()
+        columns[name] = data
         positions[name] = i
     return Decoded(
         Rows(count=count, columns=columns),
@@ -693,7 +693,7 @@ def _default(value: Any) -> Any:
         return None
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
-    if isinstance(value, dt.timedelta):
+    if isinstance(value, dt.timedelta):  # pandas' Timedelta too
         return value.total_seconds()
     if isinstance(value, bytes):
         try:
@@ -702,8 +702,6 @@ def _default(value: Any) -> Any:
             return base64.b64encode(value).decode()
     if isinstance(value, set | frozenset):
         return list(value)
-    if isinstance(value, pd.Timedelta):
-        return value.total_seconds()
     raise TypeError(f"a {type(value).__name__} has no JSON form")
 
 
@@ -810,9 +808,9 @@ def encode_v2(
 
     tensors: list[tuple[str, Any]]
     if isinstance(outputs, list) and outputs and isinstance(outputs[0], dict):
-        keys = [str(k) for k in outputs[0]]
-        wanted = [k for k in keys if k in names] if names else keys
-        tensors = [(k, _column_array([row.get(k) for row in outputs])) for k in wanted or keys]
+        keys = list(outputs[0])
+        wanted = [k for k in keys if str(k) in names] if names else keys
+        tensors = [(str(k), _column_array([row.get(k) for row in outputs])) for k in wanted or keys]
     else:
         array = outputs if isinstance(outputs, np.ndarray) else _column_array(list(outputs))
         tensors = [(names[0] if names else "output-0", array)]
