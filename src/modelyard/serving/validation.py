@@ -131,7 +131,7 @@ def validate(
         out[column.name] = _check_column(values, column, where)
     if len(out) != len(columns) and not drop_extra:
         extra = next(name for name in columns if name not in out)
-        names = ", ".join(repr(c.name) for c in specs)
+        names = ", ".join(repr(c.name) for c in specs[:10]) + (", ..." if len(specs) > 10 else "")
         raise InvalidInput(
             f"{where.column(extra)}: the model takes no column {extra!r} (its columns: {names})",
             field=where.column(extra),
