@@ -199,6 +199,23 @@ def test_a_body_whose_data_is_too_big_once_read_is_413(kind: str) -> None:
     refused(exc, 413, "body")
 
 
+def test_arrow_timestamps_are_utc_datetimes() -> None:
+    table = pa.table(
+        {
+            "at": pa.array([0, None], pa.timestamp("ns", "Europe/Oslo")),
+            "day": pa.array([86_400_000_000, 0], pa.timestamp("us")),
+        }
+    )
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    rows = decode_v1(bytes(sink.getvalue()), ARROW_STREAM, max_rows=10).rows
+    assert rows.columns == {
+        "at": [dt.datetime(1970, 1, 1), None],
+        "day": [dt.datetime(1970, 1, 2), dt.datetime(1970, 1, 1)],
+    }
+
+
 def test_a_table_without_columns_is_refused() -> None:
     table = pa.table({"a": [1, 2]}).drop_columns(["a"])
     sink = pa.BufferOutputStream()
