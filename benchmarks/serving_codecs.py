@@ -36,24 +36,21 @@ def best_us(call: Callable[[], Any], number: int) -> float:
 
 
 def v1() -> bytes:
-    decoded = codecs.decode_v1(V1_BODY, codecs.JSON, max_rows=100_000)
-    validate(decoded.rows, SIGNATURE, where=decoded.where)
+    codecs.decode_v1(V1_BODY, codecs.JSON, max_rows=100_000).validated(SIGNATURE)
     return codecs.encode_v1(
         OUTPUT, deployment="churn", model="churn", version=3, prediction_ids=IDS
     )[0]
 
 
 def v2() -> bytes:
-    decoded = codecs.decode_v2(V2_BODY, codecs.JSON, max_rows=100_000)
-    validate(decoded.rows, SIGNATURE, where=decoded.where)
+    codecs.decode_v2(V2_BODY, codecs.JSON, max_rows=100_000).validated(SIGNATURE)
     return codecs.encode_v2(
         OUTPUT, model_name="churn", model_version=3, request_id=REQUEST_ID, prediction_ids=IDS
     )
 
 
 def invocations() -> bytes:
-    decoded = codecs.decode_invocations(MLFLOW_BODY, codecs.JSON, max_rows=100_000)
-    validate(decoded.rows, SIGNATURE, where=decoded.where, drop_extra=True)
+    codecs.decode_invocations(MLFLOW_BODY, codecs.JSON, max_rows=100_000).validated(SIGNATURE)
     return codecs.encode_invocations(OUTPUT, prediction_ids=IDS)
 
 
@@ -99,7 +96,7 @@ def main() -> None:
 
     def arrow_read() -> Any:
         decoded = codecs.decode_v1(arrow, codecs.ARROW_STREAM, max_rows=100_000)
-        return frame([validate(decoded.rows, SIGNATURE, where=decoded.where)], SIGNATURE)
+        return frame([decoded.validated(SIGNATURE)], SIGNATURE)
 
     def arrow_json() -> bytes:
         arrow_read()

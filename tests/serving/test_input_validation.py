@@ -82,6 +82,22 @@ def test_an_extra_column_is_named_or_dropped_when_asked() -> None:
     assert list(rows.columns or {}) == ["age", "income", "city"]
 
 
+def test_invocations_drop_extra_columns_as_mlflow_does_and_v1_refuses_them() -> None:
+    records = [person(zip="0150")]
+    mlflow = decode_invocations(
+        json.dumps({"dataframe_records": records}).encode(), JSON, max_rows=1
+    )
+    assert list(mlflow.validated(PEOPLE).columns or {}) == ["age", "income", "city"]
+    csv = decode_invocations(b"age,income,city,zip\n1,2.5,Oslo,0150\n", "text/csv", max_rows=1)
+    assert list(csv.validated(PEOPLE).columns or {}) == ["age", "income", "city"]
+    v1 = decode_v1(json.dumps({"records": records}).encode(), JSON, max_rows=1)
+    refused(lambda: v1.validated(PEOPLE), "records[0].zip")
+    refused(
+        lambda: mlflow.validated(columns(("zip", "integer", False, "int64"))),
+        "dataframe_records[0].zip",
+    )
+
+
 def test_a_value_of_another_type_is_named_by_column_and_row() -> None:
     records = [person(), person(), person(age="abc")]
     error = refused(lambda: v1(records, PEOPLE), "records[2].age")

@@ -44,7 +44,7 @@ from modelyard.registry.signature import (
     Signature,
 )
 from modelyard.serving._parts import Rows
-from modelyard.serving.validation import INT_RANGES, Where
+from modelyard.serving.validation import INT_RANGES, Where, validate
 
 if TYPE_CHECKING:
     import numpy as np
@@ -88,6 +88,14 @@ class Decoded:
     id: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
     outputs: tuple[str, ...] = ()
+    #: Columns the model does not take are dropped, not refused (``/invocations``, as
+    #: ``mlflow models serve`` does).
+    drop_extra: bool = False
+
+    def validated(self, signature: Signature | None) -> Rows:
+        """The rows checked against ``signature`` (:func:`~.validation.validate`), a
+        refusal naming the field as this body named it."""
+        return validate(self.rows, signature, where=self.where, drop_extra=self.drop_extra)
 
 
 def media_type(content_type: str | None) -> str:
@@ -137,7 +145,7 @@ def decode_invocations(body: bytes, content_type: str | None, *, max_rows: int) 
     declares none."""
     kind = media_type(content_type)
     if kind == CSV:
-        return Decoded(_csv(body, max_rows), Where())
+        return Decoded(_csv(body, max_rows), Where(), drop_extra=True)
     if kind != JSON:
         raise _unsupported(kind, (JSON, CSV))
     doc = _object(
@@ -149,18 +157,22 @@ def decode_invocations(body: bytes, content_type: str | None, *, max_rows: int) 
     )
     if "params" in doc and not isinstance(doc["params"], dict):
         raise InvalidInput("params must be an object", field="params")
-    value = doc[key]
+    rows, where = _invocation_rows(key, doc[key], max_rows)
+    return Decoded(rows, where, drop_extra=True)
+
+
+def _invocation_rows(key: str, value: Any, max_rows: int) -> tuple[Rows, Where]:
     if key == "dataframe_records":
-        return Decoded(_records(value, key, max_rows), Where("records", key))
+        return _records(value, key, max_rows), Where("records", key)
     if key == "dataframe_split":
         return _split(value, max_rows)
     if isinstance(value, dict):
         if value and not any(isinstance(v, list) for v in value.values()):
-            return Decoded(_records([value], key, max_rows), Where("records", key))
-        return Decoded(_columns(value, key, max_rows), Where("columns", key))
+            return _records([value], key, max_rows), Where("records", key)
+        return _columns(value, key, max_rows), Where("columns", key)
     if isinstance(value, list) and value and isinstance(value[0], dict):
-        return Decoded(_records(value, key, max_rows), Where("records", key))
-    return Decoded(_json_tensor(value, key, max_rows), Where("table", key))
+        return _records(value, key, max_rows), Where("records", key)
+    return _json_tensor(value, key, max_rows), Where("table", key)
 
 
 def decode_v2(body: bytes, content_type: str | None, *, max_rows: int) -> Decoded:
@@ -455,7 +467,7 @@ def _columns(columns: Any, where: str, max_rows: int) -> Rows:
     return Rows(count=count, columns=columns)
 
 
-def _split(split: Any, max_rows: int) -> Decoded:
+def _split(split: Any, max_rows: int) -> tuple[Rows, Where]:
     where = "dataframe_split"
     if not isinstance(split, dict):
         raise InvalidInput(f"{where} must be an object with columns and data", field=where)
@@ -478,7 +490,7 @@ def _split(split: Any, max_rows: int) -> Decoded:
             )
     columns = dict(zip(names, map(list, zip(*data, strict=True)), strict=True))
     positions = {n: i for i, n in enumerate(names)}
-    return Decoded(Rows(count=len(data), columns=columns), Where("split", where, positions))
+    return Rows(count=len(data), columns=columns), Where("split", where, positions)
 
 
 def _json_tensor(data: Any, where: str, max_rows: int) -> Rows:
