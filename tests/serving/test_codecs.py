@@ -161,6 +161,7 @@ def test_v1_a_body_that_is_not_an_object_is_refused() -> None:
         b'{"records": [{"a": -Infinity}]}',
         b"\xff\xfe\x00garbage",
         b"[" * 100_000 + b"]" * 100_000,
+        b'{"records": [{"a": ' + b"1" * 5000 + b"}]}",
         b"",
     ],
 )
@@ -496,9 +497,10 @@ def test_answers_encode_numpy_scalars_datetimes_and_records() -> None:
     assert json.loads(listed)["predictions"] == [0.5, 2, "2024-01-02"]
 
 
-def test_outputs_that_have_no_json_form_are_an_error_of_the_server() -> None:
+@pytest.mark.parametrize("outputs", [[object()], [10**5000], [10**5000, float("nan")]])
+def test_outputs_that_have_no_json_form_are_an_error_of_the_server(outputs: list[Any]) -> None:
     with pytest.raises(ModelyardError) as exc:
-        encode_invocations([object()], prediction_ids=["a"])
+        encode_invocations(outputs, prediction_ids=["a"])
     assert exc.value.http_status == 500
 
 
@@ -668,7 +670,7 @@ def _random_json(rng: random.Random, depth: int = 0) -> Any:
     if choice == 1:
         return rng.choice([True, False])
     if choice == 2:
-        return rng.choice([0, -1, 3, 2**70, 1.5, -0.0, 1e308])
+        return rng.choice([0, -1, 3, 2**70, 10**400, 1.5, -0.0, 1e308, 70000.0])
     if choice == 3:
         return rng.choice(["", "a", "records", "inputs", "BYTES", "FP32", "\u00e9"])
     if choice == 4:

@@ -158,6 +158,20 @@ def test_other_bodies_name_the_field_their_way() -> None:
     refused(lambda: validate(Rows(1, {"age": ["x"]}), PEOPLE), "age[0]")
 
 
+def test_infinity_is_refused_and_nulls_with_large_numbers_are_checked() -> None:
+    loose = columns(("x", "float", True, "float64"))
+    refused(lambda: validate(Rows(2, {"x": [1.0, float("inf")]}), loose), "x[1]", "finite float")
+    refused(lambda: validate(Rows(2, {"x": [None, 10**400]}), loose), "x[1]")
+    narrow = columns(("x", "float", True, "float32"))
+    refused(lambda: validate(Rows(2, {"x": [None, 1e39]}), narrow), "x[1]", "float32")
+    # JSON's 1e999 is read as infinity.
+    data = json.dumps({"records": [{"x": 1.0}]}).replace("1.0", "1e999").encode()
+    decoded = decode_v1(data, JSON, max_rows=1)
+    refused(lambda: decoded.validated(loose), "records[0].x", "finite float")
+    rows = validate(Rows(3, {"x": [None, float("nan"), 2]}), loose)
+    assert rows.columns == {"x": [None, None, 2.0]}
+
+
 def test_narrow_floats_take_what_their_dtype_holds() -> None:
     narrow = columns(("x", "float", False, "float32"))
     rows = validate(Rows(2, {"x": [1, 3.0e38]}), narrow)

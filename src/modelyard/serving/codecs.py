@@ -373,6 +373,8 @@ def _load_json(body: bytes) -> Any:
         raise MalformedBody(f"the body is not JSON: {exc.msg}{where}", field="body") from None
     except UnicodeDecodeError:
         raise MalformedBody("the body is not UTF-8 text", field="body") from None
+    except ValueError as exc:  # a number of more digits than Python reads
+        raise MalformedBody(f"the body's JSON cannot be read: {exc}", field="body") from None
     except RecursionError:
         raise MalformedBody("the body's JSON is nested too deeply", field="body") from None
 
@@ -740,8 +742,11 @@ def _dumps(doc: dict[str, Any]) -> bytes:
         pass  # a float that is not finite, in a list or a record: null in JSON
     except TypeError as exc:
         raise ModelyardError(f"the model's outputs cannot be written as JSON: {exc}") from None
-    cleaned = json.loads(json.dumps(doc, default=_default))
-    return _ENCODER.encode(_finite(cleaned)).encode()
+    try:
+        cleaned = json.loads(json.dumps(doc, default=_default))
+        return _ENCODER.encode(_finite(cleaned)).encode()
+    except ValueError as exc:  # an integer of more digits than Python writes
+        raise ModelyardError(f"the model's outputs cannot be written as JSON: {exc}") from None
 
 
 _ENCODER = json.JSONEncoder(allow_nan=False, default=_default, separators=(",", ":"))

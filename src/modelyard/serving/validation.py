@@ -180,30 +180,32 @@ def _check_column(values: list[Any], column: ColumnSpec, where: Where) -> list[A
             _refuse_null(values, column, where)
         return values
     types = set(map(type, values))
+    if kind == FLOAT:
+        return values if _plain_floats(values, types, column) else _walk(values, column, where)
     takes = _TAKES.get(kind, frozenset())
     if types <= takes:
         if kind == INTEGER:
             low, high = _int_range(column)
             if min(values) < low or max(values) > high:
                 return _walk(values, column, where)
-        elif kind == FLOAT and (
-            column.dtype in _LARGEST_FLOAT
-            or (int in types and not -_FLOAT64 <= min(values) <= max(values) <= _FLOAT64)
-        ):
-            return _walk(values, column, where)  # a value may be past the dtype's largest
-        elif (
-            float in types
-            and not column.nullable
-            # NaN is a missing value
-            and any(map(math.isnan if kind == FLOAT else _is_null, values))
-        ):
-            _refuse_null(values, column, where)
+        elif float in types and not column.nullable and any(map(_is_null, values)):
+            _refuse_null(values, column, where)  # NaN in a category column
         return values
     if types - takes == {_NONE} and kind != INTEGER:
         if not column.nullable:
             _refuse_null(values, column, where)
         return values
     return _walk(values, column, where)
+
+
+def _plain_floats(values: list[Any], types: set[type], column: ColumnSpec) -> bool:
+    """Whether a float column's values pass as they are: numbers, none missing, finite,
+    within ``float64`` (a narrower dtype's are walked one by one)."""
+    if not types <= _TAKES[FLOAT] or column.dtype in _LARGEST_FLOAT:
+        return False
+    if int in types and not -_FLOAT64 <= min(values) <= max(values) <= _FLOAT64:
+        return False
+    return float not in types or all(map(math.isfinite, values))
 
 
 def _refuse_null(values: list[Any], column: ColumnSpec, where: Where) -> None:
@@ -244,7 +246,10 @@ def _expected(column: ColumnSpec) -> str:
         low, high = _int_range(column)
         return f"integer ({column.dtype}: {low} to {high})"
     if column.type == FLOAT and column.dtype in _LARGEST_FLOAT:
-        return f"float ({column.dtype}: at most {_LARGEST_FLOAT[column.dtype]:g} either way)"
+        largest = _LARGEST_FLOAT[column.dtype]
+        return f"finite float ({column.dtype}: at most {largest:g} either way)"
+    if column.type == FLOAT:
+        return "finite float"
     if column.type == BINARY:
         return "binary (bytes, or base64 text)"
     if column.type == DATETIME:
@@ -277,12 +282,12 @@ def _float(value: Any, column: ColumnSpec) -> Any:
     if isinstance(value, bool | np.bool_):
         return _REFUSED
     if isinstance(value, int | float | np.integer | np.floating):
-        largest = _LARGEST_FLOAT.get(column.dtype, math.inf)
+        largest = _LARGEST_FLOAT.get(column.dtype, _FLOAT64)
         try:
             number = float(value)
         except OverflowError:  # an integer past the largest float
             return _REFUSED
-        return number if abs(number) <= largest or math.isinf(number) else _REFUSED
+        return number if abs(number) <= largest else _REFUSED  # infinity too
     return _REFUSED
 
 
