@@ -167,6 +167,7 @@ SERVICES = {
     "Governance",
     "LineageService",
     "ModelService",
+    "PredictionService",
     "ProjectService",
     "ScheduleService",
     "StepIndex",

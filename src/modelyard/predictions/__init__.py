@@ -1,0 +1,1 @@
+"""Deployments' prediction logs and their labels: the service (``service.py``)."""
