@@ -10,13 +10,13 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pytest
-from predictions_support import model_files, request_id, segment
 
 from modelyard import Client, InvalidInput, NotFound, PermissionDenied
 from modelyard.gc import collect_garbage
 from modelyard.governance import SYSTEM, Actor, Governance
 from modelyard.predictions._segments import to_parquet
 from modelyard.store.tables import audit_events
+from prediction_support import model_files, request_id, segment
 
 pytestmark = pytest.mark.local_only("the service itself; tests/api/test_predictions_api.py")
 
@@ -244,3 +244,17 @@ def test_garbage_collection_keeps_indexed_segments(client: Client, version: Any)
 
     assert stray in removed and kept.digest not in removed
     assert len(service.load("shop", "churn-api")) == 1
+
+
+def test_the_sugar_labels_and_loads_with_the_active_settings(
+    settings_env: Any, version: Any
+) -> None:
+    import modelyard as my
+
+    with Client(settings_env) as client:
+        client.services.predictions.write_segment(
+            "shop", "churn-api", segment([request_id(0)], version_id=version.id, start_ms=T0)
+        )
+    assert my.predictions.add_labels("churn-api", {request_id(0): "yes"}, project="shop") == 1
+    frame = my.predictions.load("churn-api", since=T0, project="shop")
+    assert frame[["model", "label"]].values.tolist() == [["churn", "yes"]]

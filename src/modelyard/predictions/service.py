@@ -50,7 +50,14 @@ if TYPE_CHECKING:
     from modelyard.registry.service import ModelService
     from modelyard.store import Store
 
-__all__ = ["LOG_COLUMNS", "PredictionService", "prediction_id"]
+__all__ = [
+    "LABEL_COLUMNS",
+    "LOG_COLUMNS",
+    "PredictionService",
+    "labels_of",
+    "prediction_id",
+    "to_ms",
+]
 
 #: The columns of a loaded log, before its inputs and outputs (and after them, the label
 #: and when it was given).
@@ -206,7 +213,7 @@ class PredictionService:
         prediction need not be logged yet (labels may come first). Returns how many
         labels were kept."""
         validate_name(deployment, "deployment")
-        pairs = _label_pairs(labels)
+        pairs = labels_of(labels)
         if len(pairs) > limits.PREDICTION_LABELS:
             raise InvalidInput(
                 f"{len(pairs)} labels in one call; the limit is {limits.PREDICTION_LABELS}",
@@ -216,6 +223,8 @@ class PredictionService:
         for key, value in pairs:
             kept[prediction_id(key)] = _label_json(value)
         if not kept:
+            with self.store.read() as conn:  # nothing to keep, but the same answer to who asks
+                self._project_id(conn, project, Role.CONTRIBUTOR)
             return 0
         who = self.access.who()
         at = now_ms()
@@ -412,7 +421,9 @@ def _check_size(size: int) -> None:
         )
 
 
-def _label_pairs(labels: Mapping[str, Any] | pd.DataFrame) -> list[tuple[Any, Any]]:
+def labels_of(labels: Mapping[str, Any] | pd.DataFrame) -> list[tuple[Any, Any]]:
+    """The (prediction id, label) pairs of a mapping or of a DataFrame's ``prediction_id``
+    and ``label`` columns."""
     if isinstance(labels, Mapping):
         return list(labels.items())
     columns = getattr(labels, "columns", None)
