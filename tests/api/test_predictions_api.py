@@ -147,11 +147,13 @@ def test_remote_predictions_are_the_same_surface(
         assert predictions.add_labels("shop", "churn-api", {ids[1]: {"churned": True}}) == 1
         frame = predictions.load("shop", "churn-api", until=T0 + 5000)
         later = predictions.load("shop", "churn-api", version="w" * 32, with_labels=False)
+        empty = predictions.load("shop", "churn-api", since=T0 + 60_000)
     assert frame["prediction_id"].tolist() == [f"{i}-0" for i in ids[:2]]
     assert frame["label"].tolist() == [None, {"churned": True}]
     assert frame["version"].tolist() == [None, None]
     assert frame["time"].tolist()[0] == pd.Timestamp(T0, unit="ms", tz="UTC")
     assert later["prediction_id"].tolist() == [f"{i}-0" for i in ids[2:]]
     assert "label" not in later.columns
+    assert len(empty) == 0 and list(empty.columns)[:2] == ["prediction_id", "deployment"]
     with Client(remote) as client, pytest.raises(InvalidInput):
         client.predictions.write_segment("shop", "churn-api", b"not parquet")

@@ -15,6 +15,7 @@ from modelyard import Client, InvalidInput, NotFound, PermissionDenied
 from modelyard.gc import collect_garbage
 from modelyard.governance import SYSTEM, Actor, Governance
 from modelyard.predictions._segments import to_parquet
+from modelyard.predictions.service import LOG_COLUMNS
 from modelyard.store.tables import audit_events
 from prediction_support import model_files, request_id, segment
 
@@ -149,6 +150,21 @@ def test_a_version_filter_keeps_its_rows(client: Client, version: Any) -> None:
     assert service.load("shop", "churn-api", version=version.id)["version"].tolist() == [1]
     old = service.load("shop", "churn-api", version=7)
     assert old[["model", "version", "run_id"]].values.tolist() == [["old", 7, None]]
+
+
+def test_an_empty_window_has_the_columns_of_a_log(client: Client, version: Any) -> None:
+    service = client.services.predictions
+    service.write_segment(
+        "shop", "churn-api", segment([request_id(0)], version_id=version.id, start_ms=T0)
+    )
+    for frame in (
+        service.load("shop", "nothing-here"),
+        service.load("shop", "churn-api", version=2),
+        service.load("shop", "churn-api", since=T0 + 1),
+    ):
+        assert len(frame) == 0
+        assert list(frame.columns)[:9] == list(LOG_COLUMNS)
+        assert str(frame["time"].dtype) == "datetime64[ms, UTC]"
 
 
 @pytest.mark.parametrize(

@@ -346,8 +346,13 @@ class PredictionService:
             table = pa.concat_tables(tables, promote_options="permissive")
             frame = table.to_pandas(types_mapper=None)
         else:
-            frame = pd.DataFrame({name: [] for name in ("prediction_id", "version_id", "time")})
-            frame["time"] = pd.to_datetime(frame["time"], utc=True).astype("datetime64[ms, UTC]")
+            frame = pd.DataFrame(
+                {
+                    "prediction_id": pd.Series([], dtype=str),
+                    "version_id": pd.Series([], dtype=str),
+                    "time": pd.Series([], dtype="datetime64[ms, UTC]"),
+                }
+            )
         frame["deployment"] = deployment
         known = self._versions(frame["version_id"].unique().tolist())
         for name, at in (("model", 0), ("version", 1), ("run_id", 2)):
@@ -357,7 +362,8 @@ class PredictionService:
                 values = [s if v is None else v for v, s in zip(values, stored, strict=True)]
             frame[name] = pd.Series(values, index=frame.index, dtype=object)
         if isinstance(version, int):
-            frame = frame[[v == version for v in frame["version"]]]
+            same = [v == version for v in frame["version"]]
+            frame = frame[pd.Series(same, index=frame.index, dtype=bool)]
         elif isinstance(version, str):
             frame = frame[frame["version_id"] == version]
         for name, default in (("latency_ms", float("nan")), ("shadow", False)):
