@@ -171,6 +171,29 @@ def test_rows_the_service_refuses_are_dropped_and_counted_not_retried() -> None:
     _run(body)
 
 
+def test_records_whose_outputs_do_not_match_their_rows_are_dropped_alone() -> None:
+    store = Predictions()
+    log = PredictionLog(store, project="shop", flush_s=3600, deployments=[_deployment()])
+
+    async def body() -> None:
+        await log.start()
+        _record(log, 1, rows=2)
+        log.record(
+            deployment_id="d1",
+            version_id=CHAMPION,
+            prediction_ids=[f"{2:032x}-0", f"{2:032x}-1"],
+            inputs=Rows(2, columns={"x": [1.0, 2.0]}),
+            outputs=iter([1, 2]),  # a caller's mistake: no length
+            latency_ms=1.0,
+            at_ms=0,
+        )
+        _record(log, 3, rows=1)
+        await log.close()
+
+    _run(body)
+    assert store.rows().num_rows == 3 and log.dropped == 2
+
+
 def test_close_flushes_what_is_queued() -> None:
     store = Predictions()
     log = PredictionLog(store, project="shop", flush_s=3600, deployments=[_deployment()])

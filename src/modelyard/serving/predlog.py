@@ -230,7 +230,10 @@ class PredictionLog:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.flush_s)
             self._wake.clear()
-            await self.flush()
+            try:
+                await self.flush()
+            except Exception:  # the log outlives a bug in one flush; its rows were counted
+                log.exception("the prediction log could not flush")
 
     async def flush(self) -> None:
         """Write what is queued now (in the writer thread), and what waits from a failed
@@ -285,6 +288,10 @@ class PredictionLog:
                 log.error("the prediction log dropped %d rows: %s", batch.rows, exc)
                 self._done(batch.rows, written=False)
                 continue
+            except Exception:  # a bug must not hold the rows behind it for ever
+                log.exception("the prediction log dropped %d rows", batch.rows)
+                self._done(batch.rows, written=False)
+                continue
             self._done(batch.rows, written=True)
 
     def _done(self, rows: int, *, written: bool) -> None:
@@ -301,7 +308,7 @@ class PredictionLog:
             by_deployment.setdefault(item[0], []).append(item)
         batches = []
         for deployment_id, items in by_deployment.items():
-            good = [i for i in items if len(i[3]) == i[4].count == len(i[5])]
+            good = [i for i in items if _matches(i)]
             bad = sum(len(i[3]) for i in items) - sum(len(i[3]) for i in good)
             if bad:
                 log.error("the prediction log dropped %d rows whose outputs do not match", bad)
@@ -316,6 +323,14 @@ class PredictionLog:
                 continue
             batches.append(_Batch(deployment_id, good[-1][1].name, table))
         return batches
+
+
+def _matches(item: _Record) -> bool:
+    """Whether a record's ids, inputs and outputs have as many rows."""
+    try:
+        return len(item[3]) == item[4].count == len(item[5])
+    except TypeError:  # outputs without a length
+        return False
 
 
 def _kept(prediction_ids: Sequence[str], threshold: int) -> bool:
