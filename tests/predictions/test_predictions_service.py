@@ -93,6 +93,16 @@ def test_a_window_reads_only_the_segments_it_overlaps(
     assert len(everything) == 7 and len(read) == 3
 
 
+def test_the_same_segment_sent_again_is_logged_once(client: Client, version: Any) -> None:
+    service = client.services.predictions
+    data = to_parquet(segment([request_id(0)], version_id=version.id, start_ms=T0))
+    first = service.write_segment("shop", "churn-api", data, writer="a")
+    again = service.write_segment("shop", "churn-api", data, writer="a")
+    assert again == first
+    assert len(service.load("shop", "churn-api")) == 1
+    assert service.write_segment("shop", "other", data).id != first.id
+
+
 def test_labels_are_joined_and_a_later_label_replaces_the_earlier(
     client: Client, version: Any
 ) -> None:

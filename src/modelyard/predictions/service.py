@@ -149,7 +149,9 @@ class PredictionService:
         :mod:`modelyard.predictions._segments`), at most
         ``limits.PREDICTION_SEGMENT_BYTES``, kept as a blob and indexed.
         ``deployment_id``: the deployment's id (a name may be used again after a
-        deletion); ``writer``: which server wrote it (``host:port``)."""
+        deletion); ``writer``: which server wrote it (``host:port``). The same bytes sent
+        again for the deployment are the segment already kept (a writer may retry a
+        write whose answer it lost)."""
         validate_name(deployment, "deployment")
         limits.check_text(deployment_id, "deployment_id", 64)
         limits.check_text(writer, "writer", limits.SHORT_TEXT)
@@ -164,43 +166,35 @@ class PredictionService:
             data = to_parquet(table)
             _check_size(len(data))
         digest = self.blobs.put_bytes(data).digest
-        segment_id = new_id()
-        created = now_ms()
-        who = self.access.who()
         with self.store.write() as conn:
             project_id = self._project_id(conn, project, Role.CONTRIBUTOR)
-            conn.execute(
-                prediction_segments.insert().values(
-                    id=segment_id,
-                    project_id=project_id,
-                    deployment=deployment,
-                    deployment_id=deployment_id,
-                    digest=digest,
-                    rows=facts.rows,
-                    bytes=len(data),
-                    min_time=facts.min_time,
-                    max_time=facts.max_time,
-                    version_ids=json.dumps(list(facts.version_ids)),
-                    writer=writer,
-                    created_by=who,
-                    created_at=created,
+            seg = prediction_segments.c
+            same = conn.execute(
+                select(prediction_segments).where(
+                    seg.project_id == project_id,
+                    seg.deployment == deployment,
+                    seg.digest == digest,
                 )
-            )
-        return Segment(
-            id=segment_id,
-            project=project,
-            deployment=deployment,
-            deployment_id=deployment_id,
-            digest=digest,
-            rows=facts.rows,
-            bytes=len(data),
-            min_time=facts.min_time,
-            max_time=facts.max_time,
-            version_ids=facts.version_ids,
-            writer=writer,
-            created_by=who,
-            created_at=created,
-        )
+            ).first()
+            if same is not None:  # sent again (an answer lost on the way): logged once
+                return _segment(project, same)
+            row = {
+                "id": new_id(),
+                "project_id": project_id,
+                "deployment": deployment,
+                "deployment_id": deployment_id,
+                "digest": digest,
+                "rows": facts.rows,
+                "bytes": len(data),
+                "min_time": facts.min_time,
+                "max_time": facts.max_time,
+                "version_ids": json.dumps(list(facts.version_ids)),
+                "writer": writer,
+                "created_by": self.access.who(),
+                "created_at": now_ms(),
+            }
+            conn.execute(prediction_segments.insert().values(**row))
+        return _segment(project, row)
 
     def add_labels(
         self, project: str, deployment: str, labels: Mapping[str, Any] | pd.DataFrame
@@ -417,6 +411,25 @@ class PredictionService:
     def tree_digests(self) -> set[str]:
         """None: segments are files."""
         return set()
+
+
+def _segment(project: str, row: Any) -> Segment:
+    found = row if isinstance(row, dict) else row._mapping
+    return Segment(
+        id=found["id"],
+        project=project,
+        deployment=found["deployment"],
+        deployment_id=found["deployment_id"],
+        digest=found["digest"],
+        rows=found["rows"],
+        bytes=found["bytes"],
+        min_time=found["min_time"],
+        max_time=found["max_time"],
+        version_ids=tuple(json.loads(found["version_ids"])),
+        writer=found["writer"],
+        created_by=found["created_by"],
+        created_at=found["created_at"],
+    )
 
 
 def _check_size(size: int) -> None:

@@ -64,8 +64,7 @@ class RemotePredictions:
             f"{_path(project, deployment)}/predictions/segments",
             params={"deployment_id": deployment_id, "writer": writer},
             content=data,
-            headers={"Content-Type": _PARQUET},
-            idempotent=False,  # a second copy of a segment would log its rows twice
+            headers={"Content-Type": _PARQUET},  # the same bytes again are one segment
         )
         found = answer.json()
         return entity(Segment, found, version_ids=tuple(found["version_ids"]))
