@@ -275,3 +275,44 @@ def test_record_costs_a_few_microseconds() -> None:
     per_call_us = sorted(rounds)[len(rounds) // 2] * 1e6
     print(f"record: {per_call_us:.2f} us per call")
     assert per_call_us < 10
+
+
+def test_what_the_log_writes_the_service_keeps_and_loads(tmp_path: Any) -> None:
+    """The writer's tables are segments: through the embedded service and back."""
+    from modelyard import Client
+    from modelyard.config import load_settings
+
+    settings = load_settings(
+        home=tmp_path / "home", store={"url": f"sqlite:///{tmp_path / 'store.db'}"}
+    )
+    with Client(settings) as client:
+        client.create_project("shop")
+        log = PredictionLog(
+            client.predictions, project="shop", flush_s=3600, deployments=[_deployment()]
+        )
+
+        async def body() -> None:
+            await log.start()
+            _record(log, 1, rows=2)
+            log.record(
+                deployment_id="d1",
+                version_id=CHAMPION,
+                prediction_ids=[f"{2:032x}-0"],
+                inputs=Rows(1, tensor=np.ones((1, 2))),
+                outputs=[{"label": "churn", "p": 0.9}],
+                latency_ms=2.0,
+                at_ms=1_780_000_000_500,
+                shadow=True,
+            )
+            await log.close()
+
+        _run(body)
+        assert log.written == 3 and log.dropped == 0
+        client.predictions.add_labels("shop", "churn-api", {f"{1:032x}": 1})
+        frame = client.predictions.load("shop", "churn-api").set_index("prediction_id")
+    assert frame.loc[f"{1:032x}-0", "label"] == 1
+    assert frame.loc[f"{1:032x}-1", "input.city"] == "oslo"
+    shadow = frame.loc[f"{2:032x}-0"]
+    assert bool(shadow["shadow"]) and shadow["output.label"] == "churn"
+    assert list(shadow["input"]) == [1.0, 1.0]
+    assert (shadow["model"], shadow["version"]) == ("churn", 3)  # from the plan's routes

@@ -392,7 +392,7 @@ def _table(items: list[_Record]) -> pa.Table:
     latencies: list[float] = []
     shadows: list[bool] = []
     inputs: dict[str, list[Any]] = {}
-    outputs: list[Any] = []
+    outputs: dict[str, list[Any]] = {}
     named: list[tuple[str | None, int | None]] = []
     for _, target, version_id, prediction_ids, rows, answer, latency_ms, at_ms, shadow in items:
         n = len(prediction_ids)
@@ -406,13 +406,16 @@ def _table(items: list[_Record]) -> pa.Table:
         given = rows.columns if rows.columns is not None else {}
         if rows.tensor is not None:
             given = {"": rows.tensor.tolist()}
-        for name, values in given.items():
-            column = inputs.setdefault(name, [None] * done)
-            column.extend(values)
-        for column in inputs.values():
-            if len(column) < done + n:
-                column.extend([None] * (done + n - len(column)))
-        outputs.extend(_values(answer))
+        _extend(inputs, given, done, n)
+        answered = _values(answer)
+        if answered and all(isinstance(o, dict) for o in answered):
+            named_outputs = {
+                k: [o.get(k) for o in answered]
+                for k in dict.fromkeys(k for o in answered for k in o)
+            }
+            _extend(outputs, named_outputs, done, n)
+        else:
+            _extend(outputs, {"": answered}, done, n)
     data: dict[str, pa.Array] = {
         "prediction_id": pa.array(ids, pa.string()),
         "version_id": pa.array(version_ids, pa.string()),
@@ -424,10 +427,16 @@ def _table(items: list[_Record]) -> pa.Table:
     }
     for name, values in inputs.items():
         data[f"input.{name}" if name else "input"] = _column(values)
-    if outputs and all(isinstance(o, dict) for o in outputs):
-        keys = list(dict.fromkeys(k for o in outputs for k in o))
-        for key in keys:
-            data[f"output.{key}"] = _column([o.get(key) for o in outputs])
-    else:
-        data["output"] = _column(outputs)
+    for name, values in outputs.items():
+        data[f"output.{name}" if name else "output"] = _column(values)
     return pa.table(data)
+
+
+def _extend(columns: dict[str, list[Any]], given: dict[str, list[Any]], done: int, n: int) -> None:
+    """Append one request's ``n`` rows of ``given`` to ``columns`` (``done`` rows long so
+    far): a column new here starts with nulls, one missing here gets nulls."""
+    for name, values in given.items():
+        columns.setdefault(name, [None] * done).extend(values)
+    for column in columns.values():
+        if len(column) < done + n:
+            column.extend([None] * (done + n - len(column)))
