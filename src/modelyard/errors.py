@@ -19,6 +19,7 @@ __all__ = [
     "CorruptBlob",
     "DataValidationError",
     "InvalidInput",
+    "MalformedBody",
     "MissingDependency",
     "ModelUnavailable",
     "ModelyardError",
@@ -67,6 +68,15 @@ class InvalidInput(ModelyardError, ValueError):
     code = "invalid_input"
     http_status = 422
     exit_code = 2
+
+
+class MalformedBody(InvalidInput):
+    """A request body that cannot be read as its content type says (JSON that does not
+    parse, Arrow or Parquet bytes that are no such file): 400, where InvalidInput is a
+    body that was read but breaks the rules (422)."""
+
+    code = "malformed_body"
+    http_status = 400
 
 
 class TooLarge(InvalidInput):

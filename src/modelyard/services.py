@@ -22,6 +22,7 @@ from modelyard.events.service import WebhookService
 from modelyard.governance import Governance, SecretBox
 from modelyard.governance.access import Access
 from modelyard.lineage.service import LineageService
+from modelyard.predictions.service import PredictionService
 from modelyard.projects.service import ProjectService
 from modelyard.registry.service import ModelService
 from modelyard.schedules.service import ScheduleService
@@ -64,6 +65,7 @@ class Services:
         self._models: ModelService | None = None
         self._webhooks: WebhookService | None = None
         self._deployments: DeploymentService | None = None
+        self._predictions: PredictionService | None = None
 
     @property
     def store(self) -> Store:
@@ -219,9 +221,19 @@ class Services:
                 )
             return self._webhooks
 
+    @property
+    def predictions(self) -> PredictionService:
+        """The prediction log: its segments (blobs) and labels."""
+        with self._lock:
+            if self._predictions is None:
+                self._predictions = PredictionService(
+                    self.store, self.blobs, self.access, self.models
+                )
+            return self._predictions
+
     def blob_references(self) -> list[BlobReferences]:
         """Every service whose tables point at blobs: what garbage collection asks."""
-        return [self.tracking, self.datasets, self.steps, self.models]
+        return [self.tracking, self.datasets, self.steps, self.models, self.predictions]
 
     def close(self) -> None:
         """Release the stores; the services open again on next use."""
@@ -233,4 +245,4 @@ class Services:
             self._store = self._blobs = self._access = self._projects = None
             self._tracking = self._datasets = self._lineage = None
             self._steps = self._schedules = self._governance = self._models = None
-            self._webhooks = self._deployments = None
+            self._webhooks = self._deployments = self._predictions = None

@@ -150,7 +150,16 @@ def _url(world: World, path: str) -> str:
         .replace("{report_id}", world.report_id)
         .replace("{key}", "registry.allow_code_formats")
         .replace("{evaluation_id}", "0" * 32)
+        .replace("{deployment}", "dep")
     )
+
+
+def _segment_body() -> bytes:
+    import pyarrow as pa
+
+    from modelyard.predictions._segments import to_parquet
+
+    return to_parquet(pa.table({"prediction_id": ["p-0"], "version_id": ["v"], "time": [1]}))
 
 
 def _call(world: World, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
@@ -206,6 +215,9 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
             "pipeline": "some_module:pipeline",
             "cron": "* * * * *",
         },
+        ("POST", "/projects/{project}/deployments/{deployment}/labels"): {
+            "labels": [{"prediction_id": "0" * 32, "label": 1}]
+        },
         ("POST", "/projects/{project}/webhooks"): {
             "url": "http://93.184.215.14/hook",
             "events": ["*"],
@@ -239,6 +251,9 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
         kwargs["content"] = _arrow_body()
         kwargs["params"] = {"target": "x"}
         headers = {**headers, **ARROW}
+    if path.endswith("/predictions/segments"):
+        kwargs["content"] = _segment_body()
+        headers = {**headers, "Content-Type": "application/vnd.apache.parquet"}
     if path.endswith("/aliases/{alias}/at"):
         kwargs["params"] = {"at": 0}
     if path.endswith("/compare"):

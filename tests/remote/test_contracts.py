@@ -15,6 +15,8 @@ from modelyard.events.contract import WebhookContract
 from modelyard.events.service import WebhookService
 from modelyard.lineage.contract import LineageContract
 from modelyard.lineage.service import LineageService
+from modelyard.predictions.contract import PredictionContract
+from modelyard.predictions.service import PredictionService
 from modelyard.projects.contract import ProjectContract
 from modelyard.projects.service import ProjectService
 from modelyard.registry.contract import ModelContract
@@ -23,6 +25,7 @@ from modelyard.remote.datasets import RemoteDatasets
 from modelyard.remote.deployments import RemoteDeployments
 from modelyard.remote.lineage import RemoteLineage
 from modelyard.remote.models import RemoteModels
+from modelyard.remote.predictions import RemotePredictions
 from modelyard.remote.projects import RemoteProjects
 from modelyard.remote.schedules import RemoteSchedules
 from modelyard.remote.tracking import RemoteTracking
@@ -88,6 +91,8 @@ CONTRACTS = [
         # A worker's: it works where the store is.
         SERVER | {"due", "claim", "take_over", "renew", "record_run", "finish", "with_clock"},
     ),
+    # The server reads a page at a time (RemotePredictions.load follows the pages).
+    (PredictionContract, PredictionService, RemotePredictions, SERVER | GC | {"page"}),
     (
         WebhookContract,
         WebhookService,

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from modelyard.events.service import WebhookService
     from modelyard.governance import Governance
     from modelyard.lineage.service import LineageService
+    from modelyard.predictions.service import PredictionService
     from modelyard.projects import ProjectService
     from modelyard.registry.service import ModelService
     from modelyard.schedules import ScheduleService
@@ -33,6 +34,7 @@ __all__ = [
     "get_governance",
     "get_lineage",
     "get_models",
+    "get_predictions",
     "get_projects",
     "get_schedules",
     "get_services",
@@ -133,6 +135,13 @@ def get_deployments(request: Request) -> DeploymentService:
     from modelyard.api.auth import get_actor
 
     return get_services(request).deployments.acting_as(get_actor(request))
+
+
+def get_predictions(request: Request) -> PredictionService:
+    """FastAPI dependency: the prediction log service, acting for the request's actor."""
+    from modelyard.api.auth import get_actor
+
+    return get_services(request).predictions.acting_as(get_actor(request))
 
 
 def get_schedules(request: Request) -> ScheduleService:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -781,4 +782,43 @@ deployment_plans = Table(
     Column("changed_by", String(255), nullable=False),
     Column("changed_at", BigInteger, nullable=False),
     Column("reason", Text, nullable=False),
+)
+
+# -- the prediction log and its labels (migration 0017) ---------------------------------
+# The inference server writes answered predictions as Parquet segments (blobs); each
+# segment is one row here, with the time span and the model versions of its rows, so a
+# read opens only the segments its window overlaps. Labels (ground truth) come later, by
+# prediction id; a later label of the same prediction replaces the earlier. Both name the
+# deployment by project and name (and a segment its id too), without a foreign key: a
+# deployment's log outlives the deployment.
+
+prediction_segments = Table(
+    "prediction_segments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("deployment", String(128), nullable=False),
+    Column("deployment_id", String(64), nullable=False),
+    Column("digest", String(64), nullable=False, info={BLOB_DIGEST: True}),
+    Column("rows", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("min_time", BigInteger, nullable=False),
+    Column("max_time", BigInteger, nullable=False),
+    Column("version_ids", Text, nullable=False),
+    Column("writer", String(255), nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "project_id", "deployment", "min_time"),
+)
+
+prediction_labels = Table(
+    "prediction_labels",
+    metadata,
+    Column("project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("deployment", String(128), nullable=False),
+    Column("prediction_id", String(128), nullable=False),
+    Column("label", Text, nullable=False),
+    Column("labelled_by", String(255), nullable=False),
+    Column("labelled_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("project_id", "deployment", "prediction_id"),
 )
