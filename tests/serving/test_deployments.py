@@ -495,3 +495,14 @@ def test_a_slack_webhook_reads_deployment_events_in_one_line(lab, client: Client
         f"by {who}",
         f"[lab] deployment api deleted by {who}",
     ]
+
+
+def test_rollback_holds_the_status_gate(lab) -> None:
+    deployments, models = lab
+    deployments.create("api", _plan(("churn@champion", 90), ("churn/2", 10)), project="lab")
+    deployments.set_traffic("api", _plan(("churn@champion", 100)), project="lab")
+    models.archive("churn", project="lab", version=2)  # no plan routes to it now
+    with pytest.raises(PolicyViolation, match=r"churn/2 \(churn/2\) is archived") as info:
+        deployments.rollback("api", project="lab", to_revision=1)
+    assert info.value.field == "plan.routes[1].ref"
+    assert deployments.get("api", project="lab").revision == 2
