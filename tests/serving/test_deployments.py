@@ -194,6 +194,9 @@ def test_only_versions_the_policy_lets_serve_take_traffic(lab) -> None:
     deployments, models = lab
     with pytest.raises(PolicyViolation) as info:  # version 4 is registered
         deployments.create("api", "churn/4", project="lab")
+    with pytest.raises(PolicyViolation, match=r"lab/churn/4 \(churn@other\) is registered"):
+        models.set_alias("churn", "other", 4, project="lab")
+        deployments.create("api", "churn@other", project="lab")
     assert "churn/4" in info.value.message and "registered" in info.value.message
     assert "staging or production" in info.value.message
     deployments.create("api", "churn/1", project="lab")
@@ -502,7 +505,8 @@ def test_rollback_holds_the_status_gate(lab) -> None:
     deployments.create("api", _plan(("churn@champion", 90), ("churn/2", 10)), project="lab")
     deployments.set_traffic("api", _plan(("churn@champion", 100)), project="lab")
     models.archive("churn", project="lab", version=2)  # no plan routes to it now
-    with pytest.raises(PolicyViolation, match=r"churn/2 \(churn/2\) is archived") as info:
+    refusal = r"lab/churn/2 is archived: only versions that are staging or production"
+    with pytest.raises(PolicyViolation, match=refusal) as info:
         deployments.rollback("api", project="lab", to_revision=1)
     assert info.value.field == "plan.routes[1].ref"
     assert deployments.get("api", project="lab").revision == 2

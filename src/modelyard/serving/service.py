@@ -359,9 +359,10 @@ class DeploymentService:
                     )
                 allowed = serving_statuses(conn, project, route.model)
                 if got.status not in allowed:
+                    via = "" if _numeric(route.ref) else f" ({_written(route)})"
                     raise PolicyViolation(
-                        f"model version {project}/{route.model}/{got.version} "
-                        f"({_written(route)}) is {got.status}: only versions that are "
+                        f"model version {project}/{route.model}/{got.version}{via} is "
+                        f"{got.status}: only versions that are "
                         f"{' or '.join(allowed) or 'nothing'} may take traffic (the policy's "
                         "serving)",
                         field=f"{field}.ref",
