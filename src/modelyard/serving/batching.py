@@ -1,0 +1,318 @@
+"""Adaptive micro-batching for one loaded version, with load shedding above its measured
+capacity.
+
+Requests queue on the event loop; one batch at a time is predicted off it (on one worker
+thread of its own by default: a model predicts one batch at a time, and a second thread
+on the same model only fights it for the GIL and the cores). The policy:
+
+- A request that finds the batcher idle is predicted at once, with whatever arrived in
+  the same turn of the event loop: a lone request waits for nothing.
+- While a batch is predicting, arrivals gather; the next batch takes everything queued,
+  oldest first, up to ``max_rows`` rows. A request's own rows count, and a request larger
+  than ``max_rows`` is predicted alone, never split and never refused for its size.
+- Past that, the next batch waits for more only when it pays: while the measured arrival
+  rate says another row comes within ``max_wait_ms``, and only as long as rows keep
+  coming (each arrival extends the wait by twice the expected gap, never past
+  ``max_wait_ms`` after the batch could have started). When every client is already
+  queued, no more come, and the batch goes within two gaps.
+- Capacity is the exponentially weighted rows per second that ``predict_batch`` answered.
+  A request whose wait, at that rate, behind the rows already queued would pass
+  ``max_queue_ms`` is refused with :class:`~modelyard.errors.Overloaded` and a
+  ``retry_after`` of that wait; before anything is measured, nothing is refused.
+
+When a batch fails, each request in it is predicted again on its own, so that one request
+with a value the model chokes on fails alone. A ModelyardError reaches the request as it
+is; anything else becomes :class:`~modelyard.errors.PredictionFailed` (HTTP 500).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from modelyard.errors import ModelUnavailable, ModelyardError, Overloaded, PredictionFailed
+from modelyard.serving._parts import Rows
+
+__all__ = ["MicroBatcher"]
+
+log = logging.getLogger("modelyard.serving")
+
+PredictBatch = Callable[[list[Rows]], list[Sequence[Any]]]
+#: Weight of the newest batch (or arrival) in the moving averages.
+_ALPHA = 0.2
+#: A wait for more rows lasts while one is expected within this many mean gaps.
+_GAPS = 2.0
+
+
+class _Pending:
+    __slots__ = ("future", "rows")
+
+    def __init__(self, rows: Rows, future: asyncio.Future[Sequence[Any]]) -> None:
+        self.rows = rows
+        self.future = future
+
+
+# What the worker thread hands back: one outcome per request, seconds, whether it all ran
+# as one batch (only those runs measure capacity).
+_Outcome = tuple[list[Sequence[Any] | BaseException], float, bool]
+
+
+class MicroBatcher:
+    """The :class:`~modelyard.serving._parts.Batcher` of one loaded version.
+
+    ``predict_batch`` takes the requests' rows (``list[Rows]``) and returns one output
+    sequence per request, one output per row; it runs on ``executor`` (by default a
+    thread of the batcher's own, shut down by :meth:`close`). ``on_batch(rows, seconds)``
+    is called on the event loop after each batch, for metrics.
+    """
+
+    def __init__(
+        self,
+        predict_batch: PredictBatch,
+        *,
+        max_rows: int,
+        max_wait_ms: float,
+        max_queue_ms: float,
+        executor: concurrent.futures.Executor | None = None,
+        on_batch: Callable[[int, float], None] | None = None,
+    ) -> None:
+        if max_rows < 1:
+            raise ValueError("max_rows must be at least 1")
+        self._predict_batch = predict_batch
+        self._max_rows = max_rows
+        self._max_wait_s = max(max_wait_ms, 0.0) / 1000.0
+        self._max_queue_s = max(max_queue_ms, 0.0) / 1000.0
+        self._own_executor = executor is None
+        self._executor = executor or concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="modelyard-batch"
+        )
+        self._on_batch = on_batch
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: deque[_Pending] = deque()
+        self._queued_rows = 0
+        self._busy = False  # a batch is scheduled, waiting for rows, or predicting
+        self._wait_deadline = 0.0
+        self._wait_handle: asyncio.TimerHandle | None = None
+        self._last_arrival = 0.0
+        self._gap_s: float | None = None  # mean seconds between arriving rows
+        self._gap_cap = max(4 * self._max_wait_s, 0.001)
+        self._ew_rows = 0.0
+        self._ew_seconds = 0.0
+        self._closing = False
+        self._drained: asyncio.Event | None = None
+
+    @property
+    def queue_rows(self) -> int:
+        """Rows waiting for a batch (not those being predicted)."""
+        return self._queued_rows
+
+    @property
+    def capacity(self) -> float | None:
+        """Measured rows per second, or None before the first batch."""
+        return self._ew_rows / self._ew_seconds if self._ew_seconds > 0 else None
+
+    async def submit(self, rows: Rows) -> Sequence[Any]:
+        """The outputs for ``rows`` (one per row). Overloaded when the rows already queued
+        would keep it past ``max_queue_ms`` at the measured capacity; ModelUnavailable
+        once the batcher is closing."""
+        if self._closing:
+            raise ModelUnavailable("this model version is shutting down; send the request again")
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        capacity = self.capacity
+        if capacity is not None and self._queued_rows:
+            wait_s = self._queued_rows / capacity
+            if wait_s > self._max_queue_s:
+                raise Overloaded(
+                    f"the model is over capacity ({self._queued_rows} rows queued at "
+                    f"{capacity:.0f} rows/s would wait {wait_s * 1000:.0f} ms); retry later",
+                    retry_after=max(1, math.ceil(wait_s)),
+                )
+        self._arrived(rows.count)
+        future: asyncio.Future[Sequence[Any]] = loop.create_future()
+        self._queue.append(_Pending(rows, future))
+        self._queued_rows += rows.count
+        if not self._busy:
+            self._busy = True
+            loop.call_soon(self._dispatch)
+        elif self._wait_handle is not None:
+            self._extend_wait()
+        return await future
+
+    async def close(self) -> None:
+        """Answer what is queued and being predicted, then refuse new requests."""
+        self._closing = True
+        if self._busy:
+            if self._drained is None:
+                self._drained = asyncio.Event()
+            if self._wait_handle is not None:
+                self._wait_handle.cancel()
+                self._wait_handle = None
+                self._dispatch()
+            await self._drained.wait()
+        if self._own_executor:
+            self._executor.shutdown(wait=False)
+
+    # --- on the event loop ---------------------------------------------------------------
+
+    def _arrived(self, count: int) -> None:
+        now = time.perf_counter()
+        if self._last_arrival:
+            # a gap past what any wait could use says only "none pays": capped, so that
+            # the average comes back within a few arrivals once traffic resumes
+            gap = min((now - self._last_arrival) / max(count, 1), self._gap_cap)
+            self._gap_s = gap if self._gap_s is None else self._gap_s + _ALPHA * (gap - self._gap_s)
+        self._last_arrival = now
+
+    def _extend_wait(self) -> None:
+        """A row arrived during a wait: go now if the batch is full, else wait on while
+        more are expected."""
+        assert self._wait_handle is not None and self._loop is not None
+        self._wait_handle.cancel()
+        self._wait_handle = None
+        if self._queued_rows >= self._max_rows or self._gap_s is None:
+            self._dispatch()
+            return
+        until = min(self._wait_deadline, time.perf_counter() + _GAPS * self._gap_s)
+        self._wait_handle = self._loop.call_later(
+            max(until - time.perf_counter(), 0.0), self._wait_over
+        )
+
+    def _wait_over(self) -> None:
+        self._wait_handle = None
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Start a batch of what is queued (up to ``max_rows`` rows, a larger first
+        request alone); with nothing queued, go idle."""
+        batch: list[_Pending] = []
+        rows = 0
+        queue = self._queue
+        while queue:
+            head = queue[0]
+            if head.future.done():  # its caller went away while it queued
+                queue.popleft()
+                self._queued_rows -= head.rows.count
+                continue
+            if batch and rows + head.rows.count > self._max_rows:
+                break
+            queue.popleft()
+            batch.append(head)
+            rows += head.rows.count
+            self._queued_rows -= head.rows.count
+            if rows >= self._max_rows:
+                break
+        if not batch:
+            self._idle()
+            return
+        loop = self._loop
+        assert loop is not None
+        try:
+            done = self._executor.submit(self._run, [p.rows for p in batch])
+        except RuntimeError as exc:  # an executor someone else shut down
+            refused: concurrent.futures.Future[_Outcome] = concurrent.futures.Future()
+            refused.set_exception(ModelUnavailable(f"this model version cannot predict: {exc}"))
+            loop.call_soon(self._finished, batch, rows, refused)
+            return
+        done.add_done_callback(
+            lambda outcome: loop.call_soon_threadsafe(self._finished, batch, rows, outcome)
+        )
+
+    def _finished(
+        self, batch: list[_Pending], rows: int, done: concurrent.futures.Future[_Outcome]
+    ) -> None:
+        try:
+            outcomes, seconds, whole = done.result()
+        except BaseException as exc:  # the worker itself died: every request is told
+            outcomes, seconds, whole = [exc] * len(batch), 0.0, False
+        if whole and seconds > 0:
+            if self._ew_seconds == 0:
+                self._ew_rows, self._ew_seconds = float(rows), seconds
+            else:
+                self._ew_rows += _ALPHA * (rows - self._ew_rows)
+                self._ew_seconds += _ALPHA * (seconds - self._ew_seconds)
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if pending.future.done():
+                continue
+            if isinstance(outcome, BaseException):
+                pending.future.set_exception(_as_error(outcome))
+            else:
+                pending.future.set_result(outcome)
+        if self._on_batch is not None:
+            self._on_batch(rows, seconds)
+        self._next()
+
+    def _next(self) -> None:
+        """After a batch: the next one now, after a wait that pays, or idle."""
+        if not self._queue:
+            self._idle()
+            return
+        gap = self._gap_s
+        if (
+            self._closing
+            or self._queued_rows >= self._max_rows
+            or gap is None
+            or gap > self._max_wait_s
+        ):
+            self._dispatch()
+            return
+        assert self._loop is not None
+        now = time.perf_counter()
+        self._wait_deadline = now + self._max_wait_s
+        self._wait_handle = self._loop.call_later(
+            min(self._max_wait_s, _GAPS * gap), self._wait_over
+        )
+
+    def _idle(self) -> None:
+        self._busy = False
+        if self._drained is not None:
+            self._drained.set()
+
+    # --- on the worker thread ------------------------------------------------------------
+
+    def _run(self, batch: list[Rows]) -> _Outcome:
+        start = time.perf_counter()
+        try:
+            outputs = self._checked(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                return [exc], time.perf_counter() - start, False
+            log.warning(
+                "a batch of %d requests failed (%s); predicting them one by one", len(batch), exc
+            )
+            return [self._alone(rows) for rows in batch], time.perf_counter() - start, False
+        return list(outputs), time.perf_counter() - start, True
+
+    def _alone(self, rows: Rows) -> Sequence[Any] | BaseException:
+        try:
+            return self._checked([rows])[0]
+        except Exception as exc:
+            return exc
+
+    def _checked(self, batch: list[Rows]) -> list[Sequence[Any]]:
+        outputs = self._predict_batch(batch)
+        if len(outputs) != len(batch) or any(
+            len(out) != rows.count for out, rows in zip(outputs, batch, strict=False)
+        ):
+            raise PredictionFailed(
+                "the model answered a different number of outputs than it was given rows"
+            )
+        return outputs
+
+
+def _as_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, ModelyardError):
+        return exc
+    message = f"{type(exc).__name__}: {exc}"
+    if len(message) > 300:
+        message = message[:297] + "..."
+    error = PredictionFailed(f"the model failed to predict: {message}")
+    error.__cause__ = exc
+    return error
