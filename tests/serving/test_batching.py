@@ -180,27 +180,30 @@ async def _drive(b: MicroBatcher, *, per_tick: int, ticks: int, tick_s: float) -
 
 
 def test_load_is_shed_only_above_the_measured_capacity() -> None:
-    # 2 ms a row: a capacity of 500 rows/s whatever the batch size
+    # 2 ms a row: at most 500 rows/s whatever the batch size (less on a busy machine,
+    # where sleeps overshoot: the rates below follow what the batcher measured)
     model = FakeModel(per_row=0.002)
     b, _ = batcher(model, max_rows=16, max_queue_ms=200.0)
 
     async def main() -> tuple[dict[str, Any], dict[str, Any]]:
-        # 40% of capacity for 0.6 s, then 3x for 0.9 s
-        below = await _drive(b, per_tick=2, ticks=60, tick_s=0.01)
+        assert await b.submit(rows(-1, -2, -3, -4)) == [("out", i) for i in (-1, -2, -3, -4)]
         measured = b.capacity
-        assert measured is not None and 350 < measured <= 500
+        assert measured is not None and 50 < measured <= 500
+        # 40% of the measured capacity for 0.6 s, then 3x the most it can be for 0.9 s
+        per_tick = max(1, int(0.4 * measured * 0.01))
+        below = await _drive(b, per_tick=per_tick, ticks=60, tick_s=0.01)
         over = await _drive(b, per_tick=15, ticks=90, tick_s=0.01)
         await b.close()
         return below, over
 
     below, over = asyncio.run(main())
     assert below["refused"] == []
-    assert len(below["latencies"]) == 120
+    assert len(below["latencies"]) >= 60
     assert len(over["refused"]) > 300  # about two thirds of 1,350 past the first 0.1 s
     assert all(exc.retry_after >= 1 for exc in over["refused"])
     assert all(exc.http_status == 503 for exc in over["refused"])
     # accepted requests wait about max_queue_ms at most, plus the batch they are in
-    assert len(over["latencies"]) > 300
+    assert len(over["latencies"]) > 100
     assert max(over["latencies"]) < 0.2 + 0.15
 
 
@@ -291,3 +294,17 @@ def test_a_caller_that_goes_away_is_dropped_from_the_queue() -> None:
 
     asyncio.run(main())
     assert [n for n, _ in seen] == [1, 1]
+
+
+def test_a_failing_on_batch_hook_does_not_stop_the_batcher() -> None:
+    def hook(rows: int, seconds: float) -> None:
+        raise RuntimeError("metrics are down")
+
+    b = MicroBatcher(FakeModel(), max_rows=8, max_wait_ms=1, max_queue_ms=100, on_batch=hook)
+
+    async def main() -> None:
+        for i in range(3):
+            assert await b.submit(rows(i)) == [("out", i)]
+        await b.close()
+
+    asyncio.run(main())

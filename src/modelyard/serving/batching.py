@@ -246,7 +246,10 @@ class MicroBatcher:
             else:
                 pending.future.set_result(outcome)
         if self._on_batch is not None:
-            self._on_batch(rows, seconds)
+            try:
+                self._on_batch(rows, seconds)
+            except Exception:  # a metrics hook must not stop the batcher
+                log.exception("on_batch failed")
         self._next()
 
     def _next(self) -> None:
