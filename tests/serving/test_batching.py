@@ -95,6 +95,7 @@ def test_concurrent_requests_gather_into_batches_of_at_most_max_rows() -> None:
     assert max(batch_rows) > 1
     assert len(batch_rows) < len(sizes) / 2  # gathered, not one batch per request
     assert all(sum(call) == n for call, (n, _) in zip(model.calls, seen, strict=True))
+    assert len(model.threads) == 1  # one batch at a time, on the batcher's own thread
 
 
 def test_a_request_larger_than_max_rows_is_predicted_alone_and_whole() -> None:
