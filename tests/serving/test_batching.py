@@ -187,7 +187,8 @@ def test_load_is_shed_only_above_the_measured_capacity() -> None:
     b, _ = batcher(model, max_rows=16, max_queue_ms=200.0)
 
     async def main() -> tuple[dict[str, Any], dict[str, Any]]:
-        assert await b.submit(rows(-1, -2, -3, -4)) == [("out", i) for i in (-1, -2, -3, -4)]
+        for _ in range(2):  # the first batch is the model's warm-up, not measured
+            assert await b.submit(rows(-1, -2, -3, -4)) == [("out", i) for i in (-1, -2, -3, -4)]
         measured = b.capacity
         assert measured is not None and 50 < measured <= 500
         # 40% of the measured capacity for 0.6 s, then 3x the most it can be for 0.9 s
@@ -206,6 +207,38 @@ def test_load_is_shed_only_above_the_measured_capacity() -> None:
     # accepted requests wait about max_queue_ms at most, plus the batch they are in
     assert len(over["latencies"]) > 100
     assert max(over["latencies"]) < 0.2 + 0.15
+
+
+def test_a_slow_first_batch_does_not_pass_for_the_capacity() -> None:
+    """A model's first call is often slow (caches, lazy set-up); taken as its capacity, a
+    queue that the model drains in milliseconds would look seconds long, and requests
+    would be refused right after a start (BentoML's "Service Busy", bentoml#3200)."""
+    model = FakeModel(fixed=0.001)
+    first = [True]
+
+    def predict(batch: list[Rows]) -> list[Sequence[Any]]:
+        if first[0]:
+            first[0] = False
+            time.sleep(0.3)
+        return model(batch)
+
+    b = MicroBatcher(predict, max_rows=8, max_wait_ms=1.0, max_queue_ms=100.0)
+
+    async def main() -> list[Any]:
+        cold = asyncio.ensure_future(b.submit(rows(-1)))
+        await asyncio.sleep(0.01)
+        wave = [asyncio.ensure_future(b.submit(rows(i))) for i in range(40)]
+        await cold
+        await asyncio.sleep(0.003)  # the next batch is measured
+        answers = await asyncio.gather(
+            *wave, *(b.submit(rows(i)) for i in range(40, 80)), return_exceptions=True
+        )
+        await b.close()
+        return answers
+
+    answers = asyncio.run(main())
+    assert [a for a in answers if isinstance(a, BaseException)] == []
+    assert answers == [[("out", i)] for i in range(80)]
 
 
 def test_a_bad_request_in_a_batch_fails_alone() -> None:

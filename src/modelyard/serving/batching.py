@@ -15,9 +15,10 @@ on the same model only fights it for the GIL and the cores). The policy:
   coming (each arrival extends the wait by twice the expected gap, never past
   ``max_wait_ms`` after the batch could have started). When every client is already
   queued, no more come, and the batch goes within two gaps.
-- Capacity is the exponentially weighted rows per second that ``predict_batch`` answered.
-  A request whose wait, at that rate, behind the rows already queued would pass
-  ``max_queue_ms`` is refused with :class:`~modelyard.errors.Overloaded` and a
+- Capacity is the exponentially weighted rows per second that ``predict_batch`` answered
+  (or the last batch's rate, when higher), the first batch left out: it pays for the
+  model's warm-up. A request whose wait, at that rate, behind the rows already queued
+  would pass ``max_queue_ms`` is refused with :class:`~modelyard.errors.Overloaded` and a
   ``retry_after`` of that wait; before anything is measured, nothing is refused.
 
 When a batch fails, each request in it is predicted again on its own, so that one request
@@ -102,8 +103,10 @@ class MicroBatcher:
         self._last_arrival = 0.0
         self._gap_s: float | None = None  # mean seconds between arriving rows
         self._gap_cap = max(4 * self._max_wait_s, 0.001)
+        self._batches = 0  # whole batches answered
         self._ew_rows = 0.0
         self._ew_seconds = 0.0
+        self._last_rate = 0.0
         self._closing = False
         self._drained: asyncio.Event | None = None
 
@@ -114,8 +117,14 @@ class MicroBatcher:
 
     @property
     def capacity(self) -> float | None:
-        """Measured rows per second, or None before the first batch."""
-        return self._ew_rows / self._ew_seconds if self._ew_seconds > 0 else None
+        """Measured rows per second: the exponentially weighted rate of its batches, or
+        the last batch's when that is higher (a long queue goes in full batches, which a
+        model with a fixed cost per call answers at a higher rate than small ones). None
+        until a batch after the first is answered: a model's first call pays for caches
+        and lazy set-up, and is no measure of it."""
+        if self._ew_seconds <= 0:
+            return None
+        return max(self._ew_rows / self._ew_seconds, self._last_rate)
 
     async def submit(self, rows: Rows) -> Sequence[Any]:
         """The outputs for ``rows`` (one per row). Overloaded when the rows already queued
@@ -233,11 +242,13 @@ class MicroBatcher:
         except BaseException as exc:  # the worker itself died: every request is told
             outcomes, seconds, whole = [exc] * len(batch), 0.0, False
         if whole and seconds > 0:
-            if self._ew_seconds == 0:
+            self._batches += 1
+            if self._batches == 2:
                 self._ew_rows, self._ew_seconds = float(rows), seconds
-            else:
+            elif self._batches > 2:
                 self._ew_rows += _ALPHA * (rows - self._ew_rows)
                 self._ew_seconds += _ALPHA * (seconds - self._ew_seconds)
+            self._last_rate = rows / seconds
         for pending, outcome in zip(batch, outcomes, strict=True):
             if pending.future.done():
                 continue
