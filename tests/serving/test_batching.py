@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from modelyard.config import ServingSettings
 from modelyard.errors import InvalidInput, ModelUnavailable, Overloaded, PredictionFailed
 from modelyard.serving._parts import Rows
 from modelyard.serving.batching import MicroBatcher
@@ -342,3 +343,18 @@ def test_a_failing_on_batch_hook_does_not_stop_the_batcher() -> None:
         await b.close()
 
     asyncio.run(main())
+
+
+def test_from_settings_takes_the_serving_settings() -> None:
+    model = FakeModel(fixed=0.01)
+    serving = ServingSettings(max_batch_rows=3, max_wait_ms=1.0, max_queue_ms=100.0)
+    seen: list[int] = []
+    b = MicroBatcher.from_settings(model, serving, on_batch=lambda n, s: seen.append(n))
+
+    async def main() -> None:
+        answers = await asyncio.gather(*(b.submit(rows(i)) for i in range(7)))
+        assert answers == [[("out", i)] for i in range(7)]
+        await b.close()
+
+    asyncio.run(main())
+    assert max(seen) == 3 and sum(seen) == 7

@@ -35,10 +35,13 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelyard.errors import ModelUnavailable, ModelyardError, Overloaded, PredictionFailed
 from modelyard.serving._parts import Rows
+
+if TYPE_CHECKING:
+    from modelyard.config import ServingSettings
 
 __all__ = ["MicroBatcher"]
 
@@ -109,6 +112,26 @@ class MicroBatcher:
         self._last_rate = 0.0
         self._closing = False
         self._drained: asyncio.Event | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        predict_batch: PredictBatch,
+        serving: ServingSettings,
+        *,
+        executor: concurrent.futures.Executor | None = None,
+        on_batch: Callable[[int, float], None] | None = None,
+    ) -> MicroBatcher:
+        """A batcher with ``settings.serving``'s max_batch_rows, max_wait_ms and
+        max_queue_ms."""
+        return cls(
+            predict_batch,
+            max_rows=serving.max_batch_rows,
+            max_wait_ms=serving.max_wait_ms,
+            max_queue_ms=serving.max_queue_ms,
+            executor=executor,
+            on_batch=on_batch,
+        )
 
     @property
     def queue_rows(self) -> int:
