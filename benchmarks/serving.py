@@ -38,7 +38,8 @@ and PSS of its process group, once its CPU has settled), a warm-up, then wrk
 (1, 16, 64) for ``--dur`` seconds: successful (2xx) answers a second, the rest counted
 apart, latency p50/p99 of all answers, and the server's CPU. ``batcher``: the micro-batcher
 in this process (no HTTP), closed loop at each concurrency: latency and requests a second,
-against ``predict`` alone and against each request predicted on its own on two threads.
+against ``predict`` alone and against each request predicted on its own on two threads;
+and open loop (``--open-rate`` requests a second), with and without the adaptive wait.
 
 Servers run in process groups of their own and are stopped by their PIDs. Scratch files
 go under ``$BENCH_TMPDIR`` (``BENCH_KEEP_TMP=1`` keeps them, with each server's log).
@@ -136,8 +137,9 @@ def write_bodies(work: Path, m: dict[str, Any]) -> dict[str, Path]:
 
 def bench_batcher(m: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """Per model: ``predict`` alone on one row; then, closed loop at each concurrency,
-    the batcher (one batch at a time on its worker thread) and, against it, each request
-    predicted on its own on a pool of two threads."""
+    the batcher (one batch at a time on its worker thread); open loop at
+    ``--open-rate``, the batcher with no wait and with a 2 ms one; and, against the
+    batcher, each request predicted on its own on a pool of two threads."""
     import concurrent.futures
 
     import numpy as np
@@ -172,6 +174,12 @@ def bench_batcher(m: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]
         for conc in args.conc:
             res[f"batcher_c{conc}"] = asyncio.run(
                 _drive_batcher(MicroBatcher, predict_batch, x, conc, args)
+            )
+        # open loop (arrivals that do not wait on answers, as from many HTTP clients):
+        # what the adaptive wait buys, against no wait at all
+        for wait_ms in (0.0, 2.0):
+            res[f"open{args.open_rate}_wait{wait_ms:g}ms"] = asyncio.run(
+                _drive_open(MicroBatcher, predict_batch, x, wait_ms, args)
             )
         # the alternative to one batch at a time: each request its own predict, on two
         # threads (the cores this machine has)
@@ -221,6 +229,49 @@ async def _drive_batcher(
         "p50_ms": rnd(pct(ms, 50), 3),
         "p99_ms": rnd(pct(ms, 99), 3),
         "mean_batch_rows": rnd(sum(sizes) / max(len(sizes), 1), 1),
+    }
+
+
+async def _drive_open(
+    make: Any, predict_batch: Any, x: Any, wait_ms: float, args: argparse.Namespace
+) -> dict[str, Any]:
+    """``--open-rate`` one-row requests a second, sent every millisecond whatever the
+    answers; the process's CPU time per request says what the batches saved."""
+    from modelyard.serving._parts import Rows
+
+    sizes: list[int] = []
+    batcher = make(
+        predict_batch,
+        max_rows=64,
+        max_wait_ms=wait_ms,
+        max_queue_ms=500.0,
+        on_batch=lambda n, s: sizes.append(n),
+    )
+    rows = [Rows(count=1, tensor=x[i : i + 1]) for i in range(64)]
+    latencies: list[float] = []
+
+    async def one(i: int) -> None:
+        t0 = now()
+        await batcher.submit(rows[i % 64])
+        latencies.append(now() - t0)
+
+    per_ms = max(1, args.open_rate // 1000)
+    tasks, sent = [], 0
+    cpu0, t0 = time.process_time(), now()
+    while now() - t0 < args.batcher_s:
+        tasks += [asyncio.ensure_future(one(sent + k)) for k in range(per_ms)]
+        sent += per_ms
+        await asyncio.sleep(0.001)
+    await asyncio.gather(*tasks)
+    elapsed, cpu = now() - t0, time.process_time() - cpu0
+    await batcher.close()
+    ms = [s * 1e3 for s in latencies]
+    return {
+        "req_per_s": rnd(sent / elapsed, 0),
+        "p50_ms": rnd(pct(ms, 50), 3),
+        "p99_ms": rnd(pct(ms, 99), 3),
+        "mean_batch_rows": rnd(sum(sizes) / max(len(sizes), 1), 1),
+        "cpu_us_per_req": rnd(cpu / max(sent, 1) * 1e6, 0),
     }
 
 
@@ -601,9 +652,9 @@ def tables(results: dict[str, Any]) -> str:
             for key, r in res.items():
                 if isinstance(r, dict):
                     rows.append((model, key, r["req_per_s"], r["p50_ms"], r["p99_ms"],
-                                 r["mean_batch_rows"]))  # fmt: skip
-            rows.append((model, "predict alone, 1 row", "", res["predict_1row_p50_ms"], "", ""))
-        head = ("model", "how", "req/s", "p50 ms", "p99 ms", "rows/batch")
+                                 r["mean_batch_rows"], r.get("cpu_us_per_req", "")))  # fmt: skip
+            rows.append((model, "predict alone, 1 row", "", res["predict_1row_p50_ms"], "", "", ""))
+        head = ("model", "how", "req/s", "p50 ms", "p99 ms", "rows/batch", "CPU us/req")
         parts.append("Micro-batcher in process\n\n" + markdown_table(head, rows))
     servers = results.get("servers", {})
     rows, start_rows = [], []
@@ -642,6 +693,7 @@ def main() -> None:
     ap.add_argument("--bento-latency-ms", type=int, default=100)
     ap.add_argument("--batcher-s", type=float, default=3.0, help="seconds per batcher run")
     ap.add_argument("--batcher-calls", type=int, default=2000)
+    ap.add_argument("--open-rate", type=int, default=2000, help="open-loop requests/s")
     ap.add_argument("--json-out", type=Path)
     args = ap.parse_args()
     if args.quick:
