@@ -205,9 +205,13 @@ def test_load_is_shed_only_above_the_measured_capacity() -> None:
     assert len(over["refused"]) > 300  # about two thirds of 1,350 past the first 0.1 s
     assert all(exc.retry_after >= 1 for exc in over["refused"])
     assert all(exc.http_status == 503 for exc in over["refused"])
-    # accepted requests wait about max_queue_ms at most, plus the batch they are in
-    assert len(over["latencies"]) > 100
-    assert max(over["latencies"]) < 0.2 + 0.15
+    # accepted requests wait about max_queue_ms at most, plus the batch ahead and their
+    # own (16 rows: 32 ms each, more when a busy machine's sleeps overshoot); without
+    # shedding the last would wait 1.8 s
+    accepted = sorted(over["latencies"])
+    assert len(accepted) > 100
+    assert accepted[int(len(accepted) * 0.95)] < 0.2 + 2 * 0.032 + 0.06
+    assert accepted[-1] < 2 * 0.2
 
 
 def test_a_slow_first_batch_does_not_pass_for_the_capacity() -> None:
@@ -358,3 +362,63 @@ def test_from_settings_takes_the_serving_settings() -> None:
 
     asyncio.run(main())
     assert max(seen) == 3 and sum(seen) == 7
+
+
+def test_no_wait_while_the_model_has_time_to_spare() -> None:
+    """Requests that arrive while a batch predicts, on a model mostly idle: the next batch
+    goes at once. Waiting for more rows pays only near capacity; here it would only add
+    latency (up to max_wait_ms: 50 ms)."""
+    model = FakeModel(fixed=0.002)
+    b, seen = batcher(model, max_rows=64, max_wait_ms=50.0)
+
+    async def main() -> list[float]:
+        second: list[float] = []
+
+        async def timed(i: int) -> None:
+            start = time.perf_counter()
+            assert await b.submit(rows(i)) == [("out", i)]
+            second.append(time.perf_counter() - start)
+
+        tasks = []
+        for i in range(15):  # every 12 ms: one request, and one more 1 ms later
+            tasks.append(asyncio.ensure_future(b.submit(rows(-i - 1))))
+            await asyncio.sleep(0.001)
+            tasks.append(asyncio.ensure_future(timed(i)))
+            await asyncio.sleep(0.011)
+        await asyncio.gather(*tasks)
+        await b.close()
+        return second
+
+    second = asyncio.run(main())
+    assert statistics.median(second) < 0.008  # the batch ahead, then its own: no wait
+    assert sum(n for n, _ in seen) == 30
+
+
+def test_near_capacity_the_next_batch_waits_for_more_rows_within_max_wait() -> None:
+    """A model that costs 5 ms a call whatever the rows, busy all the time with a request
+    a millisecond: waiting up to max_wait_ms for rows gathers bigger batches (fewer calls
+    for the same rows), and no request waits much past it."""
+
+    async def run(max_wait_ms: float) -> tuple[float, float]:
+        b, seen = batcher(FakeModel(fixed=0.005), max_rows=64, max_wait_ms=max_wait_ms)
+        latencies: list[float] = []
+
+        async def one(i: int) -> None:
+            start = time.perf_counter()
+            assert await b.submit(rows(i)) == [("out", i)]
+            latencies.append(time.perf_counter() - start)
+
+        tasks = []
+        for i in range(250):
+            tasks.append(asyncio.ensure_future(one(i)))
+            await asyncio.sleep(0.001)
+        await asyncio.gather(*tasks)
+        await b.close()
+        sizes = [n for n, _ in seen]
+        return sum(sizes) / len(sizes), max(latencies)
+
+    without, _ = asyncio.run(run(0.0))
+    waiting, slowest = asyncio.run(run(20.0))
+    assert waiting >= 2 * without
+    # the batch ahead (5 ms), the wait (20 ms), its own batch (5 ms), and a busy machine
+    assert slowest < 0.005 + 0.02 + 0.005 + 0.03

@@ -10,16 +10,19 @@ on the same model only fights it for the GIL and the cores). The policy:
 - While a batch is predicting, arrivals gather; the next batch takes everything queued,
   oldest first, up to ``max_rows`` rows. A request's own rows count, and a request larger
   than ``max_rows`` is predicted alone, never split and never refused for its size.
-- Past that, the next batch waits for more only when it pays: while the measured arrival
-  rate says another row comes within ``max_wait_ms``, and only as long as rows keep
-  coming (each arrival extends the wait by twice the expected gap, never past
-  ``max_wait_ms`` after the batch could have started). When every client is already
-  queued, no more come, and the batch goes within two gaps.
-- Capacity is the exponentially weighted rows per second that ``predict_batch`` answered
-  (or the last batch's rate, when higher), the first batch left out: it pays for the
-  model's warm-up. A request whose wait, at that rate, behind the rows already queued
-  would pass ``max_queue_ms`` is refused with :class:`~modelyard.errors.Overloaded` and a
-  ``retry_after`` of that wait; before anything is measured, nothing is refused.
+- Past that, the next batch waits for more only when it pays: when the batcher is near
+  capacity (it had work, or the process used a core, for 70% of the last 50 ms or more:
+  bigger batches then cost less per row, and leave the CPU to the HTTP work),
+  while the measured arrival rate says another row comes within ``max_wait_ms``, and only
+  as long as rows keep coming (each arrival extends the wait by twice the expected gap,
+  never past ``max_wait_ms`` after the batch could have started). With time to spare, the
+  next batch goes at once; when every client is already queued, no more come, and the
+  batch goes within two gaps.
+- Capacity is the exponentially weighted rows per second that its batches were answered
+  at, the first batch left out: it pays for the model's warm-up. A request whose wait,
+  at that rate, behind the rows already queued would pass ``max_queue_ms`` is refused
+  with :class:`~modelyard.errors.Overloaded` and a ``retry_after`` of that wait; before
+  anything is measured, nothing is refused.
 
 When a batch fails, each request in it is predicted again on its own, so that one request
 with a value the model chokes on fails alone. A ModelyardError reaches the request as it
@@ -52,6 +55,11 @@ PredictBatch = Callable[[list[Rows]], list[Sequence[Any]]]
 _ALPHA = 0.2
 #: A wait for more rows lasts while one is expected within this many mean gaps.
 _GAPS = 2.0
+#: Waiting for rows pays only when the batcher had work (or the process a core's worth of
+#: it) for at least this share of...
+_BUSY = 0.7
+#: ...as measured over the last stretch of at least this many seconds.
+_LOAD_WINDOW_S = 0.05
 
 
 class _Pending:
@@ -109,7 +117,11 @@ class MicroBatcher:
         self._batches = 0  # whole batches answered
         self._ew_rows = 0.0
         self._ew_seconds = 0.0
-        self._last_rate = 0.0
+        self._load = 0.0  # busy share of the last window: the worker's, or the process's CPU
+        self._window_wall = time.perf_counter()
+        self._window_cpu = time.process_time()
+        self._window_busy = 0.0
+        self._busy_since = 0.0
         self._closing = False
         self._drained: asyncio.Event | None = None
 
@@ -140,14 +152,11 @@ class MicroBatcher:
 
     @property
     def capacity(self) -> float | None:
-        """Measured rows per second: the exponentially weighted rate of its batches, or
-        the last batch's when that is higher (a long queue goes in full batches, which a
-        model with a fixed cost per call answers at a higher rate than small ones). None
-        until a batch after the first is answered: a model's first call pays for caches
-        and lazy set-up, and is no measure of it."""
-        if self._ew_seconds <= 0:
-            return None
-        return max(self._ew_rows / self._ew_seconds, self._last_rate)
+        """Measured rows per second: the exponentially weighted rate of its batches, each
+        from its dispatch to its answers (the hand-offs to the worker and back included).
+        None until a batch after the first is answered: a model's first call pays for
+        caches and lazy set-up, and is no measure of it."""
+        return self._ew_rows / self._ew_seconds if self._ew_seconds > 0 else None
 
     async def submit(self, rows: Rows) -> Sequence[Any]:
         """The outputs for ``rows`` (one per row). Overloaded when the rows already queued
@@ -173,6 +182,7 @@ class MicroBatcher:
         self._queued_rows += rows.count
         if not self._busy:
             self._busy = True
+            self._busy_since = time.perf_counter()
             loop.call_soon(self._dispatch)
         elif self._wait_handle is not None:
             self._extend_wait()
@@ -251,27 +261,34 @@ class MicroBatcher:
         except RuntimeError as exc:  # an executor someone else shut down
             refused: concurrent.futures.Future[_Outcome] = concurrent.futures.Future()
             refused.set_exception(ModelUnavailable(f"this model version cannot predict: {exc}"))
-            loop.call_soon(self._finished, batch, rows, refused)
+            loop.call_soon(self._finished, batch, rows, 0.0, refused)
             return
+        started = time.perf_counter()
         done.add_done_callback(
-            lambda outcome: loop.call_soon_threadsafe(self._finished, batch, rows, outcome)
+            lambda outcome: loop.call_soon_threadsafe(self._finished, batch, rows, started, outcome)
         )
 
     def _finished(
-        self, batch: list[_Pending], rows: int, done: concurrent.futures.Future[_Outcome]
+        self,
+        batch: list[_Pending],
+        rows: int,
+        started: float,
+        done: concurrent.futures.Future[_Outcome],
     ) -> None:
         try:
             outcomes, seconds, whole = done.result()
         except BaseException as exc:  # the worker itself died: every request is told
             outcomes, seconds, whole = [exc] * len(batch), 0.0, False
-        if whole and seconds > 0:
+        # capacity counts the batch as the queue sees it: from its dispatch to its answers
+        # back on the event loop (the hand-offs to and from the worker included)
+        took = time.perf_counter() - started
+        if whole and took > 0:
             self._batches += 1
             if self._batches == 2:
-                self._ew_rows, self._ew_seconds = float(rows), seconds
+                self._ew_rows, self._ew_seconds = float(rows), took
             elif self._batches > 2:
                 self._ew_rows += _ALPHA * (rows - self._ew_rows)
-                self._ew_seconds += _ALPHA * (seconds - self._ew_seconds)
-            self._last_rate = rows / seconds
+                self._ew_seconds += _ALPHA * (took - self._ew_seconds)
         for pending, outcome in zip(batch, outcomes, strict=True):
             if pending.future.done():
                 continue
@@ -279,12 +296,28 @@ class MicroBatcher:
                 pending.future.set_exception(_as_error(outcome))
             else:
                 pending.future.set_result(outcome)
+        self._measure_load()
         if self._on_batch is not None:
             try:
                 self._on_batch(rows, seconds)
             except Exception:  # a metrics hook must not stop the batcher
                 log.exception("on_batch failed")
         self._next()
+
+    def _measure_load(self) -> None:
+        """How busy things were over the last window: the share of it the batcher had work
+        (a batch predicting, or rows queued or gathering: never idle for want of
+        requests), or the CPU the whole process used (its HTTP work, other versions),
+        whichever is higher. Time spent waiting for rows counts as busy, so that waiting
+        does not talk itself out of being needed."""
+        wall = time.perf_counter()
+        span = wall - self._window_wall
+        if span < _LOAD_WINDOW_S:
+            return
+        busy = self._window_busy + wall - max(self._busy_since, self._window_wall)
+        cpu = time.process_time()
+        self._load = max(busy / span, (cpu - self._window_cpu) / span)
+        self._window_wall, self._window_cpu, self._window_busy = wall, cpu, 0.0
 
     def _next(self) -> None:
         """After a batch: the next one now, after a wait that pays, or idle."""
@@ -297,6 +330,7 @@ class MicroBatcher:
             or self._queued_rows >= self._max_rows
             or gap is None
             or gap > self._max_wait_s
+            or self._load < _BUSY
         ):
             self._dispatch()
             return
@@ -309,6 +343,8 @@ class MicroBatcher:
 
     def _idle(self) -> None:
         self._busy = False
+        now = time.perf_counter()
+        self._window_busy += now - max(self._busy_since, self._window_wall)
         if self._drained is not None:
             self._drained.set()
 
