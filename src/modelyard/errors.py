@@ -27,6 +27,7 @@ __all__ = [
     "Overloaded",
     "PermissionDenied",
     "PolicyViolation",
+    "PredictionFailed",
     "StorageError",
     "TooLarge",
     "TooManyRequests",
@@ -172,6 +173,14 @@ class ModelUnavailable(ModelyardError):
     code = "model_unavailable"
     http_status = 503
     exit_code = 8
+
+
+class PredictionFailed(ModelyardError):
+    """A loaded model raised while predicting a request that passed validation (a value
+    it chokes on, a bug in its code): a server-side failure, told apart from the rest."""
+
+    code = "prediction_failed"
+    http_status = 500
 
 
 class PolicyViolation(ModelyardError):
