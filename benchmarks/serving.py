@@ -384,7 +384,8 @@ class Ours(Side):
             with client.start_run(PROJECT, capture=False):
                 for name in MODELS:
                     client.models.log(m["models"][name], name, input_example=example)
-            for name in MODELS:
+            for name in MODELS:  # only staging and production versions take traffic
+                client.models.request(name, 1, to="staging", project=PROJECT)
                 client.deployments.create(name, f"{name}/1", project=PROJECT)
 
     def start(self, model: str, port: int) -> ServerProcess:

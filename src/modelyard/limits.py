@@ -27,6 +27,7 @@ __all__ = [
     "NAME",
     "PARAM_VALUE",
     "PIPELINE_REF",
+    "PLAN_ROUTES",
     "PREDICTION_ID",
     "PREDICTION_LABEL",
     "PREDICTION_LABELS",
@@ -85,6 +86,8 @@ EVALUATION_JSON = 16 * 1024 * 1024
 WEBHOOK_URL = 2048
 #: An event's payload, as JSON text.
 EVENT_PAYLOAD = 64 * 1024
+#: A deployment's traffic plan: its live routes, and its shadow routes, each at most this.
+PLAN_ROUTES = 20
 
 #: A prediction's id (``<request id>-<row>``, or a caller's own).
 PREDICTION_ID = 128

@@ -26,6 +26,7 @@ from modelyard.predictions.service import PredictionService
 from modelyard.projects.service import ProjectService
 from modelyard.registry.service import ModelService
 from modelyard.schedules.service import ScheduleService
+from modelyard.serving.service import DeploymentService
 from modelyard.steps.service import StepIndex
 from modelyard.store import open_store
 from modelyard.tracking.service import TrackingService
@@ -63,6 +64,7 @@ class Services:
         self._governance: Governance | None = None
         self._models: ModelService | None = None
         self._webhooks: WebhookService | None = None
+        self._deployments: DeploymentService | None = None
         self._predictions: PredictionService | None = None
 
     @property
@@ -162,6 +164,14 @@ class Services:
             return self._models
 
     @property
+    def deployments(self) -> DeploymentService:
+        """Deployments and their traffic plans (the serving control plane)."""
+        with self._lock:
+            if self._deployments is None:
+                self._deployments = DeploymentService(self.store, self.access, self.models)
+            return self._deployments
+
+    @property
     def steps(self) -> StepIndex:
         """The pipelines' step index."""
         with self._lock:
@@ -235,4 +245,4 @@ class Services:
             self._store = self._blobs = self._access = self._projects = None
             self._tracking = self._datasets = self._lineage = None
             self._steps = self._schedules = self._governance = self._models = None
-            self._webhooks = self._predictions = None
+            self._webhooks = self._deployments = self._predictions = None

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from modelyard.sdk.models import Models
     from modelyard.sdk.run import ActiveRun
     from modelyard.services import Services
+    from modelyard.serving.contract import DeploymentContract
     from modelyard.store import Store
     from modelyard.tracking._buffer import LogBuffer
     from modelyard.tracking.contract import TrackingContract
@@ -176,6 +177,17 @@ class Client:
 
             self._models = Models(self)
         return self._models
+
+    @property
+    def deployments(self) -> DeploymentContract:
+        """Deployments and their traffic plans: ``client.deployments.create(name,
+        "model@champion", project=...)``, ``.set_traffic``, ``.promote``, ``.rollback``...;
+        the service in this process, or on the server in remote mode (the same methods)."""
+        if self.is_remote:
+            from modelyard.remote.deployments import RemoteDeployments
+
+            return self._remote(RemoteDeployments)
+        return self.services.deployments
 
     @property
     def schedules(self) -> ScheduleContract:
