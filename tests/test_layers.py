@@ -30,7 +30,7 @@ INTERFACES = {
 #: Package faces and modules that are the SDK's sugar (``my.datasets.register(...)``,
 #: ``my.models.log(...)``), as the root package is: interfaces too, though their package's
 #: modules are a service.
-FACES = {"modelyard.datasets", "modelyard.models"}
+FACES = {"modelyard.datasets", "modelyard.models", "modelyard.deployments", "modelyard.predictions"}
 
 
 def _modules() -> dict[str, Path]:
@@ -167,6 +167,7 @@ SERVICES = {
     "Governance",
     "LineageService",
     "ModelService",
+    "PredictionService",
     "ProjectService",
     "ScheduleService",
     "StepIndex",

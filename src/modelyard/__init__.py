@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from modelyard import datasets as datasets  # the ``modelyard.datasets`` sugar (light)
+from modelyard import deployments as deployments  # the ``modelyard.deployments`` sugar (light)
 from modelyard import models as models  # the ``modelyard.models`` sugar (light)
 from modelyard import pipelines as pipelines  # ``modelyard.pipelines`` (light until run)
+from modelyard import predictions as predictions  # the ``modelyard.predictions`` sugar (light)
 from modelyard._version import __version__
 from modelyard.config import Settings, load_settings
 from modelyard.errors import (

@@ -17,7 +17,15 @@ from typing import Any
 from modelyard import limits
 from modelyard.errors import InvalidInput
 
-__all__ = ["canonical_json", "gc_paused", "new_id", "now_ms", "validate_key", "validate_name"]
+__all__ = [
+    "canonical_json",
+    "gc_paused",
+    "new_id",
+    "now_ms",
+    "refuse_duplicate_keys",
+    "validate_key",
+    "validate_name",
+]
 
 
 _NAME = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{limits.NAME - 1}}}$")
@@ -103,6 +111,20 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         _GC_PAUSES.leave()
+
+
+def refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``' ``object_pairs_hook`` that refuses an object with a key twice (a
+    ``JSONDecodeError``): which of two values a parser keeps differs between parsers, so a
+    proxy and a server could read two different requests."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise json.JSONDecodeError(f"an object has the key {key!r} twice", "", 0)
+            seen.add(key)
+    return found
 
 
 def canonical_json(value: Any, where: str = "value") -> str:

@@ -452,7 +452,10 @@ class ServingSettings(BaseModel):
         "flight (and writing the prediction log) before it stops.",
     )
     log_flush_rows: int = Field(
-        10_000, ge=1, description="Prediction-log rows gathered into one Parquet segment at most."
+        10_000,
+        ge=1,
+        description="Prediction-log rows that, once waiting, are written at once (one Parquet "
+        "segment per deployment) rather than at the next `log_flush_s`.",
     )
     log_flush_s: float = Field(
         1.0, gt=0, description="Longest a prediction-log row waits before its segment is written."

@@ -19,6 +19,7 @@ __all__ = [
     "CorruptBlob",
     "DataValidationError",
     "InvalidInput",
+    "MalformedBody",
     "MissingDependency",
     "ModelUnavailable",
     "ModelyardError",
@@ -26,6 +27,7 @@ __all__ = [
     "Overloaded",
     "PermissionDenied",
     "PolicyViolation",
+    "PredictionFailed",
     "StorageError",
     "TooLarge",
     "TooManyRequests",
@@ -67,6 +69,15 @@ class InvalidInput(ModelyardError, ValueError):
     code = "invalid_input"
     http_status = 422
     exit_code = 2
+
+
+class MalformedBody(InvalidInput):
+    """A request body that cannot be read as its content type says (JSON that does not
+    parse, Arrow or Parquet bytes that are no such file): 400, where InvalidInput is a
+    body that was read but breaks the rules (422)."""
+
+    code = "malformed_body"
+    http_status = 400
 
 
 class TooLarge(InvalidInput):
@@ -162,6 +173,14 @@ class ModelUnavailable(ModelyardError):
     code = "model_unavailable"
     http_status = 503
     exit_code = 8
+
+
+class PredictionFailed(ModelyardError):
+    """A loaded model raised while predicting a request that passed validation (a value
+    it chokes on, a bug in its code): a server-side failure, told apart from the rest."""
+
+    code = "prediction_failed"
+    http_status = 500
 
 
 class PolicyViolation(ModelyardError):

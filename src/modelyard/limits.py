@@ -27,6 +27,13 @@ __all__ = [
     "NAME",
     "PARAM_VALUE",
     "PIPELINE_REF",
+    "PLAN_ROUTES",
+    "PREDICTION_ID",
+    "PREDICTION_LABEL",
+    "PREDICTION_LABELS",
+    "PREDICTION_PAGE_ROWS",
+    "PREDICTION_SEGMENT_BYTES",
+    "PREDICTION_SEGMENT_ROWS",
     "RUN_ERROR",
     "RUN_NAME",
     "SCHEDULE_PARAMS",
@@ -79,6 +86,21 @@ EVALUATION_JSON = 16 * 1024 * 1024
 WEBHOOK_URL = 2048
 #: An event's payload, as JSON text.
 EVENT_PAYLOAD = 64 * 1024
+#: A deployment's traffic plan: its live routes, and its shadow routes, each at most this.
+PLAN_ROUTES = 20
+
+#: A prediction's id (``<request id>-<row>``, or a caller's own).
+PREDICTION_ID = 128
+#: A prediction's label (its ground truth), as JSON text.
+PREDICTION_LABEL = 64 * 1024
+#: Most labels in one call.
+PREDICTION_LABELS = 10_000
+#: A segment of the prediction log: its Parquet bytes, and its rows.
+PREDICTION_SEGMENT_BYTES = 64 * 1024 * 1024
+PREDICTION_SEGMENT_ROWS = 1_000_000
+#: Most rows in one page of a prediction log read through a server (a page holds whole
+#: segments, at least one).
+PREDICTION_PAGE_ROWS = 100_000
 
 #: Metric steps and timestamps, byte counts: integers from 0 to this (64-bit columns).
 INTEGER = 2**63 - 1

@@ -22,9 +22,11 @@ from modelyard.events.service import WebhookService
 from modelyard.governance import Governance, SecretBox
 from modelyard.governance.access import Access
 from modelyard.lineage.service import LineageService
+from modelyard.predictions.service import PredictionService
 from modelyard.projects.service import ProjectService
 from modelyard.registry.service import ModelService
 from modelyard.schedules.service import ScheduleService
+from modelyard.serving.service import DeploymentService
 from modelyard.steps.service import StepIndex
 from modelyard.store import open_store
 from modelyard.tracking.service import TrackingService
@@ -62,6 +64,8 @@ class Services:
         self._governance: Governance | None = None
         self._models: ModelService | None = None
         self._webhooks: WebhookService | None = None
+        self._deployments: DeploymentService | None = None
+        self._predictions: PredictionService | None = None
 
     @property
     def store(self) -> Store:
@@ -160,6 +164,14 @@ class Services:
             return self._models
 
     @property
+    def deployments(self) -> DeploymentService:
+        """Deployments and their traffic plans (the serving control plane)."""
+        with self._lock:
+            if self._deployments is None:
+                self._deployments = DeploymentService(self.store, self.access, self.models)
+            return self._deployments
+
+    @property
     def steps(self) -> StepIndex:
         """The pipelines' step index."""
         with self._lock:
@@ -209,9 +221,19 @@ class Services:
                 )
             return self._webhooks
 
+    @property
+    def predictions(self) -> PredictionService:
+        """The prediction log: its segments (blobs) and labels."""
+        with self._lock:
+            if self._predictions is None:
+                self._predictions = PredictionService(
+                    self.store, self.blobs, self.access, self.models
+                )
+            return self._predictions
+
     def blob_references(self) -> list[BlobReferences]:
         """Every service whose tables point at blobs: what garbage collection asks."""
-        return [self.tracking, self.datasets, self.steps, self.models]
+        return [self.tracking, self.datasets, self.steps, self.models, self.predictions]
 
     def close(self) -> None:
         """Release the stores; the services open again on next use."""
@@ -223,4 +245,4 @@ class Services:
             self._store = self._blobs = self._access = self._projects = None
             self._tracking = self._datasets = self._lineage = None
             self._steps = self._schedules = self._governance = self._models = None
-            self._webhooks = None
+            self._webhooks = self._deployments = self._predictions = None

@@ -150,7 +150,16 @@ def _url(world: World, path: str) -> str:
         .replace("{report_id}", world.report_id)
         .replace("{key}", "registry.allow_code_formats")
         .replace("{evaluation_id}", "0" * 32)
+        .replace("{deployment}", "dep")
     )
+
+
+def _segment_body() -> bytes:
+    import pyarrow as pa
+
+    from modelyard.predictions._segments import to_parquet
+
+    return to_parquet(pa.table({"prediction_id": ["p-0"], "version_id": ["v"], "time": [1]}))
 
 
 def _call(world: World, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
@@ -206,10 +215,19 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
             "pipeline": "some_module:pipeline",
             "cron": "* * * * *",
         },
+        ("POST", "/projects/{project}/deployments/{deployment}/labels"): {
+            "labels": [{"prediction_id": "0" * 32, "label": 1}]
+        },
         ("POST", "/projects/{project}/webhooks"): {
             "url": "http://93.184.215.14/hook",
             "events": ["*"],
         },
+        ("POST", "/projects/{project}/deployments"): {"name": "dep", "plan": "m/1"},
+        ("PUT", "/projects/{project}/deployments/{name}/plan"): {
+            "plan": {"routes": [{"model": "m", "ref": "1", "weight": 100}]}
+        },
+        ("POST", "/projects/{project}/deployments/{name}/promote"): {},
+        ("POST", "/projects/{project}/deployments/{name}/rollback"): {},
     }
     if (method, path) in bodies:
         kwargs["json"] = bodies[(method, path)]
@@ -233,6 +251,9 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
         kwargs["content"] = _arrow_body()
         kwargs["params"] = {"target": "x"}
         headers = {**headers, **ARROW}
+    if path.endswith("/predictions/segments"):
+        kwargs["content"] = _segment_body()
+        headers = {**headers, "Content-Type": "application/vnd.apache.parquet"}
     if path.endswith("/aliases/{alias}/at"):
         kwargs["params"] = {"at": 0}
     if path.endswith("/compare"):
@@ -364,6 +385,56 @@ def test_the_role_ladder(world: World, governance: Governance) -> None:
     members = api.get("/projects/p/members", headers=bob).json()["items"]
     assert {m["username"]: m["role"] for m in members} == {"bob": "admin", "test-admin": "admin"}
     assert api.get("/audit", headers=bob).status_code == 403  # the log is for global admins
+
+
+#: What a predictor may call: read the project's deployments (an inference server's token).
+PREDICTOR_READS = {
+    ("GET", "/projects/{project}/deployments"),
+    ("GET", "/projects/{project}/deployments/{name}"),
+}
+
+
+def test_a_predictor_may_read_deployments_and_nothing_else(
+    world: World, routes: list[tuple[str, str]], governance: Governance
+) -> None:
+    """A ``predictor`` of project p (deployment p exists) reads its deployments; every
+    other route of the project is refused (403, or 404 as to a stranger), and nothing of
+    the project is listed to it."""
+    api, admin = world.api, world.admin
+    upload = api.post(
+        "/projects/p/models/m/versions",
+        params={"flavor": "sklearn"},
+        content=_tar_body(),
+        headers={**admin, "Content-Type": "application/x-tar"},
+    )
+    assert upload.status_code == 201, upload.text
+    staged = api.post(
+        "/projects/p/models/m/versions/1/requests", json={"to": "staging"}, headers=admin
+    )
+    assert staged.status_code == 201, staged.text
+    made = api.post("/projects/p/deployments", json={"name": "p", "plan": "m/1"}, headers=admin)
+    assert made.status_code == 201, made.text
+    pam = world.as_(_token(governance, "pam"))
+    granted = api.put("/projects/p/members/pam", json={"role": "predictor"}, headers=admin)
+    assert granted.status_code == 200, granted.text
+    public = {p.removeprefix(API_PREFIX) for p in PUBLIC_PATHS}
+    for method, path in routes:
+        if path in public or (method, path) in SELF_SERVICE:
+            continue
+        answer = _call(world, method, path, pam)
+        if (method, path) in PREDICTOR_READS:
+            assert answer.status_code == 200, (method, path, answer.text)
+            continue
+        code = {403: "permission_denied", 404: "not_found"}.get(answer.status_code)
+        assert answer.json()["error"]["code"] == code, (method, path, answer.text)
+    found = api.get("/projects/p/deployments/p", headers=pam).json()
+    assert found["plan"]["routes"][0]["version"] == 1 and found["revision"] == 1
+    assert api.get("/projects", headers=pam).json()["items"] == []
+    assert api.get("/datasets", headers=pam).json()["items"] == []
+    assert api.post("/runs/search", json={"project": "p"}, headers=pam).status_code == 404
+    assert api.get("/projects/p/models", headers=pam).status_code == 404
+    history = api.get("/projects/p/deployments/p/history", headers=admin).json()["items"]
+    assert [h["action"] for h in history] == ["create"]  # nothing pam tried changed it
 
 
 def test_a_creator_becomes_the_projects_admin(world: World, governance: Governance) -> None:

@@ -90,6 +90,33 @@ schemathesis.openapi.media_type(
 )
 
 
+def _parquet(rows: int) -> bytes:
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    table = pa.table(
+        {
+            "prediction_id": [f"p-{i}" for i in range(rows)],
+            "version_id": ["v"] * rows,
+            "time": list(range(rows)),
+        }
+    )
+    pq.write_table(table, sink)
+    return sink.getvalue()
+
+
+_VALID_PARQUET = st.integers(0, 5).map(_parquet)
+# Prediction log segments are Parquet: valid ones, cut ones and noise.
+schemathesis.openapi.media_type(
+    "application/vnd.apache.parquet",
+    st.one_of(
+        _VALID_PARQUET,
+        st.tuples(_VALID_PARQUET, st.integers(0, 1000)).map(lambda vb: vb[0][: vb[1]]),
+        st.binary(max_size=300),
+    ),
+)
+
+
 @pytest.fixture(
     scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )

@@ -10,7 +10,7 @@ from modelyard.governance import Actor, Governance, Role, User
 from modelyard.store import Store
 from service_support import project_service
 
-ORDER = [Role.VIEWER, Role.CONTRIBUTOR, Role.APPROVER, Role.ADMIN]
+ORDER = [Role.PREDICTOR, Role.VIEWER, Role.CONTRIBUTOR, Role.APPROVER, Role.ADMIN]
 
 
 @pytest.fixture
@@ -24,7 +24,9 @@ def test_roles_are_ordered() -> None:
         for needed in ORDER:
             assert held.includes(needed) is (ORDER.index(held) >= ORDER.index(needed))
     assert Role.parse("Approver") is Role.APPROVER
-    with pytest.raises(InvalidInput, match="use one of viewer, contributor, approver, admin"):
+    with pytest.raises(
+        InvalidInput, match="use one of predictor, viewer, contributor, approver, admin"
+    ):
         Role.parse("owner")
 
 

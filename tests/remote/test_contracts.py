@@ -15,19 +15,25 @@ from modelyard.events.contract import WebhookContract
 from modelyard.events.service import WebhookService
 from modelyard.lineage.contract import LineageContract
 from modelyard.lineage.service import LineageService
+from modelyard.predictions.contract import PredictionContract
+from modelyard.predictions.service import PredictionService
 from modelyard.projects.contract import ProjectContract
 from modelyard.projects.service import ProjectService
 from modelyard.registry.contract import ModelContract
 from modelyard.registry.service import ModelService
 from modelyard.remote.datasets import RemoteDatasets
+from modelyard.remote.deployments import RemoteDeployments
 from modelyard.remote.lineage import RemoteLineage
 from modelyard.remote.models import RemoteModels
+from modelyard.remote.predictions import RemotePredictions
 from modelyard.remote.projects import RemoteProjects
 from modelyard.remote.schedules import RemoteSchedules
 from modelyard.remote.tracking import RemoteTracking
 from modelyard.remote.webhooks import RemoteWebhooks
 from modelyard.schedules.contract import ScheduleContract
 from modelyard.schedules.service import ScheduleService
+from modelyard.serving.contract import DeploymentContract
+from modelyard.serving.service import DeploymentService
 from modelyard.tracking.contract import TrackingContract
 from modelyard.tracking.service import TrackingService
 
@@ -72,9 +78,12 @@ CONTRACTS = [
         | {"check_evaluate", "record_evaluation"}
         # A status changes inside the transaction of an applied request (or a retirement).
         | {"change_status"}
+        # A deployment's promotion moves an alias in the transaction of its plan.
+        | {"move_alias"}
         # The server's files route checks a version before it streams them.
         | {"check_load"},
     ),
+    (DeploymentContract, DeploymentService, RemoteDeployments, SERVER),
     (
         ScheduleContract,
         ScheduleService,
@@ -82,6 +91,8 @@ CONTRACTS = [
         # A worker's: it works where the store is.
         SERVER | {"due", "claim", "take_over", "renew", "record_run", "finish", "with_clock"},
     ),
+    # The server reads a page at a time (RemotePredictions.load follows the pages).
+    (PredictionContract, PredictionService, RemotePredictions, SERVER | GC | {"page"}),
     (
         WebhookContract,
         WebhookService,

@@ -15,7 +15,9 @@
   ``application/x-tar``; dataset versions (``POST .../datasets/{name}/versions``) are an
   Arrow IPC stream, ``application/vnd.apache.arrow.stream``; model versions (``POST
   .../models/{name}/versions``) are a tar stream, ``application/x-tar``; the rows of an
-  evaluation (``POST .../versions/{ref}/evaluations/data``) an Arrow IPC stream.
+  evaluation (``POST .../versions/{ref}/evaluations/data``) an Arrow IPC stream; a
+  segment of a prediction log (``POST .../deployments/{name}/predictions/segments``)
+  Parquet, ``application/vnd.apache.parquet`` (the route holds it to its own limit).
 - Every other request body is JSON (``application/json``), at most ``max_body_bytes``
   and nested at most ``MAX_JSON_DEPTH`` deep; it is read here and handed on unchanged.
 
@@ -46,6 +48,7 @@ __all__ = [
     "EVALUATION_UPLOAD_PATH",
     "MAX_JSON_DEPTH",
     "MODEL_UPLOAD_PATH",
+    "SEGMENT_UPLOAD_PATH",
     "UPLOAD_PATH",
     "RequestGuard",
 ]
@@ -58,6 +61,8 @@ MODEL_UPLOAD_PATH = re.compile(r"/api/v1/projects/[^/]+/models/[^/]+/versions$")
 EVALUATION_UPLOAD_PATH = re.compile(
     r"/api/v1/projects/[^/]+/models/[^/]+/versions/[^/]+/evaluations/data$"
 )
+SEGMENT_UPLOAD_PATH = re.compile(r"/api/v1/projects/[^/]+/deployments/[^/]+/predictions/segments$")
+PARQUET = "application/vnd.apache.parquet"
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,12 @@ _UPLOADS = (
         EVALUATION_UPLOAD_PATH,
         frozenset({ARROW_STREAM}),
         f"the rows of an evaluation are uploaded as an Arrow IPC stream ({ARROW_STREAM})",
+    ),
+    _Upload(
+        "POST",
+        SEGMENT_UPLOAD_PATH,
+        frozenset({PARQUET}),
+        f"a segment of a prediction log is uploaded as Parquet ({PARQUET})",
     ),
 )
 

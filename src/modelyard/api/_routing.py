@@ -23,25 +23,15 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
+from modelyard._util import refuse_duplicate_keys
 from modelyard.api._errors import HandlerExited
 
 __all__ = ["Route", "loads"]
 
 
-def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found = dict(pairs)
-    if len(found) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise json.JSONDecodeError(f"an object has the key {key!r} twice", "", 0)
-            seen.add(key)
-    return found
-
-
 def loads(body: bytes | str) -> Any:
     """A JSON document; an object with a key twice is a ``JSONDecodeError``."""
-    return json.loads(body, object_pairs_hook=_refuse_duplicates)
+    return json.loads(body, object_pairs_hook=refuse_duplicate_keys)
 
 
 class _Request(Request):

@@ -19,18 +19,22 @@ if TYPE_CHECKING:
     from modelyard.events.service import WebhookService
     from modelyard.governance import Governance
     from modelyard.lineage.service import LineageService
+    from modelyard.predictions.service import PredictionService
     from modelyard.projects import ProjectService
     from modelyard.registry.service import ModelService
     from modelyard.schedules import ScheduleService
+    from modelyard.serving.service import DeploymentService
     from modelyard.tracking.service import TrackingService
 
 __all__ = [
     "Services",
     "get_blobs",
     "get_datasets",
+    "get_deployments",
     "get_governance",
     "get_lineage",
     "get_models",
+    "get_predictions",
     "get_projects",
     "get_schedules",
     "get_services",
@@ -124,6 +128,20 @@ def get_models(request: Request) -> ModelService:
     from modelyard.api.auth import get_actor
 
     return get_services(request).models.acting_as(get_actor(request))
+
+
+def get_deployments(request: Request) -> DeploymentService:
+    """FastAPI dependency: the deployment service, acting for the request's actor."""
+    from modelyard.api.auth import get_actor
+
+    return get_services(request).deployments.acting_as(get_actor(request))
+
+
+def get_predictions(request: Request) -> PredictionService:
+    """FastAPI dependency: the prediction log service, acting for the request's actor."""
+    from modelyard.api.auth import get_actor
+
+    return get_services(request).predictions.acting_as(get_actor(request))
 
 
 def get_schedules(request: Request) -> ScheduleService:

@@ -30,11 +30,13 @@ from modelyard.api.routes import (
     artifacts,
     audit,
     datasets,
+    deployments,
     health,
     login,
     members,
     metrics,
     models,
+    predictions,
     projects,
     runs,
     schedules,
@@ -65,6 +67,8 @@ _PROTECTED = (
     datasets.lineage_router,
     models.router,
     models.versions_router,
+    deployments.router,
+    predictions.router,
     schedules.router,
     login.router,
     tokens.router,
@@ -118,7 +122,8 @@ def create_app(settings: Settings, *, auth: Authenticator, freeze_gc: bool = Fal
         title="Modelyard",
         version=__version__,
         summary=(
-            "Control-plane API: projects, runs, metrics, artifacts, datasets, models, schedules."
+            "Control-plane API: projects, runs, metrics, artifacts, datasets, models, "
+            "deployments, schedules."
         ),
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=None,

@@ -64,6 +64,11 @@ class Modelyard(LazyGroup):
             "modelyard.cli.models:app",
             "Models: registered models, their versions, signatures, aliases, cards and status.",
         ),
+        "deployments": Lazy(
+            "modelyard.cli.deployments:app",
+            "Deployments: traffic plans over model versions (canary, A/B, shadow), promotion "
+            "and rollback.",
+        ),
         "pipelines": Lazy(
             "modelyard.cli.pipelines:app",
             "Pipelines: run them, sweep their parameters, and explain their cache.",
@@ -83,7 +88,8 @@ class Modelyard(LazyGroup):
         ),
         "roles": Lazy(
             "modelyard.cli.roles:app",
-            "Project roles: viewer < contributor < approver < admin (as the local operator).",
+            "Project roles: predictor < viewer < contributor < approver < admin (as the local "
+            "operator).",
         ),
         "mfa": Lazy(
             "modelyard.cli.mfa:app", "Multi-factor authentication (as the local operator)."

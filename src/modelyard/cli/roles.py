@@ -18,7 +18,8 @@ from modelyard.cli._common import (
 from modelyard.cli._governance import governance, operator
 
 app = typer.Typer(
-    help="Project roles: viewer < contributor < approver < admin (as the local operator).",
+    help="Project roles: predictor < viewer < contributor < approver < admin (as the local "
+    "operator).",
     no_args_is_help=True,
 )
 
@@ -29,7 +30,9 @@ def grant(
     ctx: typer.Context,
     project: str = typer.Argument(..., help="Project name."),
     user: str = typer.Argument(..., help="Username."),
-    role: str = typer.Argument(..., help="viewer, contributor, approver or admin."),
+    role: str = typer.Argument(
+        ..., help="predictor (may only predict), viewer, contributor, approver or admin."
+    ),
 ) -> None:
     """Give a user a role on a project (replacing the role they had)."""
     with governance(ctx) as gov:

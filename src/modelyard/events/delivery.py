@@ -34,6 +34,10 @@ from modelyard.events.kinds import (
     ALIAS_DELETED,
     ALIAS_MOVED,
     DATASET_VERSION_CREATED,
+    DEPLOYMENT_CREATED,
+    DEPLOYMENT_DELETED,
+    DEPLOYMENT_PROMOTED,
+    DEPLOYMENT_ROLLED_BACK,
     MODEL_VERSION_CREATED,
 )
 from modelyard.events.targets import check_target
@@ -122,7 +126,37 @@ def summary(event: dict[str, Any]) -> str:
             f"[{project}] dataset {p['dataset']} version {p['version']} registered "
             f"({p['rows']} rows) by {p['created_by']}"
         )
+    if kind.startswith("deployment."):
+        return f"[{project}] deployment {p['deployment']} " + _deployment_summary(kind, p)
     return f"[{project}] {kind}: " + json.dumps(p, sort_keys=True)
+
+
+def _deployment_summary(kind: str, p: dict[str, Any]) -> str:
+    """What happened to a deployment, after its name (``modelyard.events.kinds``)."""
+    if kind == DEPLOYMENT_DELETED:
+        return f"deleted by {p['deleted_by']}"
+    plan = p["plan"]
+    weighted = len(plan["routes"]) > 1
+
+    def route(r: dict[str, Any]) -> str:
+        written = f"{r['model']}/{r['ref']}" if r["ref"].isdigit() else f"{r['model']}@{r['ref']}"
+        return written + (f"={r['weight']}" if weighted else "")
+
+    what = f"{plan['strategy']}: {', '.join(route(r) for r in plan['routes'])}"
+    if plan["shadows"]:
+        what += f"; {len(plan['shadows'])} shadow(s)"
+    why = f": {p['reason']}" if p.get("reason") else ""
+    if kind == DEPLOYMENT_CREATED:
+        return f"created ({what}) by {p['created_by']}"
+    if kind == DEPLOYMENT_PROMOTED:
+        return (
+            f"promoted {p['model']}@{p['alias']} from {p['from_version'] or 'nothing'} to "
+            f"{p['to_version']}, revision {p['revision']} by {p['changed_by']}{why}"
+        )
+    if kind == DEPLOYMENT_ROLLED_BACK:
+        to = f"revision {p['to_revision']}" if p["to_revision"] is not None else "the champion"
+        return f"rolled back to {to}, revision {p['revision']} ({what}) by {p['changed_by']}{why}"
+    return f"plan changed, revision {p['revision']} ({what}) by {p['changed_by']}{why}"
 
 
 def body_of(job: Job) -> bytes:

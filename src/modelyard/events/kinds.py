@@ -14,6 +14,11 @@ __all__ = [
     "ALIAS_DELETED",
     "ALIAS_MOVED",
     "DATASET_VERSION_CREATED",
+    "DEPLOYMENT_CREATED",
+    "DEPLOYMENT_DELETED",
+    "DEPLOYMENT_PLAN_CHANGED",
+    "DEPLOYMENT_PROMOTED",
+    "DEPLOYMENT_ROLLED_BACK",
     "EVENT_KINDS",
     "MODEL_VERSION_CREATED",
     "STATUS_CHANGED",
@@ -32,6 +37,15 @@ TRANSITION_REJECTED = "model.transition_rejected"
 STATUS_CHANGED = "model.status_changed"
 VERSION_RETIRED = "model.version_retired"
 DATASET_VERSION_CREATED = "dataset.version_created"
+DEPLOYMENT_CREATED = "deployment.created"
+DEPLOYMENT_PLAN_CHANGED = "deployment.plan_changed"
+DEPLOYMENT_PROMOTED = "deployment.promoted"
+DEPLOYMENT_ROLLED_BACK = "deployment.rolled_back"
+DEPLOYMENT_DELETED = "deployment.deleted"
+
+_PLAN = (
+    "plan (routes and shadows, each model, ref, weight; sticky_key; strategy: single, canary or ab)"
+)
 
 #: Each kind and its payload, in words: what a subscriber receives.
 EVENT_KINDS: MappingProxyType[str, str] = MappingProxyType(
@@ -71,6 +85,27 @@ EVENT_KINDS: MappingProxyType[str, str] = MappingProxyType(
         DATASET_VERSION_CREATED: (
             "a dataset version was registered: dataset, version, version_id, digest, rows, "
             "created_by, run_id (or null)"
+        ),
+        DEPLOYMENT_CREATED: (
+            f"a deployment was created: deployment, deployment_id, revision (1), {_PLAN}, "
+            "sample_rate, created_by"
+        ),
+        DEPLOYMENT_PLAN_CHANGED: (
+            f"a deployment's traffic plan changed: deployment, deployment_id, revision, "
+            f"{_PLAN}, changed_by, reason"
+        ),
+        DEPLOYMENT_PROMOTED: (
+            "a route was promoted (its version now has the alias, and the plan sends all "
+            "traffic to the alias): deployment, deployment_id, revision, model, alias, "
+            f"from_version, to_version, {_PLAN}, changed_by, reason"
+        ),
+        DEPLOYMENT_ROLLED_BACK: (
+            "a deployment's plan went back to an earlier one: deployment, deployment_id, "
+            f"revision, to_revision (null: all traffic to the champion route), {_PLAN}, "
+            "changed_by, reason"
+        ),
+        DEPLOYMENT_DELETED: (
+            "a deployment was deleted: deployment, deployment_id, revision (its last), deleted_by"
         ),
     }
 )

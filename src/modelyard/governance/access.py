@@ -65,17 +65,20 @@ class Access:
             self.roles.check(conn, principal, project, needed, hidden=hidden)
 
     def can_view(self, conn: Connection, project: str) -> bool:
-        """Whether the actor may read ``project`` at all (any role; operators may)."""
+        """Whether the actor may read ``project`` (viewer or above; operators may)."""
         principal = self.actor.principal
         return principal is None or self.roles.can_view(conn, principal, project)
 
     def member_projects(self) -> Select[Any] | None:
-        """The ids of the projects the actor may read, as a subquery for ``in_``; None
-        when it may read every project (the operator, a global admin)."""
+        """The ids of the projects the actor may read (viewer or above: a predictor reads
+        only deployments), as a subquery for ``in_``; None when it may read every project
+        (the operator, a global admin)."""
         principal = self.actor.principal
         if principal is None or principal.is_admin:
             return None
-        return select(memberships.c.project_id).where(memberships.c.user_id == principal.user_id)
+        return select(memberships.c.project_id).where(
+            memberships.c.user_id == principal.user_id, memberships.c.role != Role.PREDICTOR
+        )
 
     # -- who and record it -----------------------------------------------------------------
 

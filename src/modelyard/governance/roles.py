@@ -2,8 +2,11 @@
 
 Roles are ordered, each including every right of the ones before it::
 
-    viewer ⊂ contributor ⊂ approver ⊂ admin
+    predictor ⊂ viewer ⊂ contributor ⊂ approver ⊂ admin
 
+- **predictor** may only predict: it reads the project's deployments (to be answered by
+  an inference server) and nothing else; the project is not among those it may read
+  (listings of projects, runs, datasets and schedules leave it out).
 - **viewer** reads everything in the project (runs, datasets, models, deployments).
 - **contributor** also writes: logs runs, registers datasets and model versions,
   proposes lifecycle transitions.
@@ -41,6 +44,7 @@ __all__ = ["Member", "Role", "RoleService", "missing_project"]
 class Role(StrEnum):
     """A project role; compare with :meth:`includes`, never with ``<`` (that is by name)."""
 
+    PREDICTOR = "predictor"
     VIEWER = "viewer"
     CONTRIBUTOR = "contributor"
     APPROVER = "approver"
@@ -111,13 +115,15 @@ class RoleService:
         role in the project at all -- the NotFound of the object asked for, so that it
         cannot be told from a missing one. ``purpose`` ends the refusal's message."""
         role = self._effective(conn, principal, project)
-        if role is None and hidden is not None:
-            raise hidden
+        if hidden is not None and (role is None or (role is Role.PREDICTOR and needed != role)):
+            raise hidden  # a predictor cannot tell the project's other objects from missing ones
         return _judge(principal, project, needed, role, purpose)
 
     def can_view(self, conn: Connection, principal: Principal, project: str) -> bool:
-        """Whether the principal has any role in ``project`` (or is a global admin)."""
-        return self._effective(conn, principal, project) is not None
+        """Whether the principal may read ``project`` (viewer or above, or a global admin;
+        a predictor may not)."""
+        role = self._effective(conn, principal, project)
+        return role is not None and role.includes(Role.VIEWER)
 
     def projects_of(self, principal: Principal) -> dict[str, Role]:
         """The projects the principal is a member of, with its role in each."""

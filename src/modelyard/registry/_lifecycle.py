@@ -132,6 +132,8 @@ def effective_policy(conn: Connection, project: str, name: str | None) -> ModelP
 def set_policy(
     svc: ModelService, policy: Policy | dict[str, Any] | str, project: str, name: str | None
 ) -> ModelPolicy:
+    from modelyard.registry._deployed import check_serving_policy
+
     parsed = Policy.parse(policy)
     source = policy if isinstance(policy, str) else parsed.to_yaml()
     with svc.store.write() as conn:
@@ -140,6 +142,7 @@ def set_policy(
         else:
             svc._project_visible(conn, project)
         svc.access.require(conn, project, Role.ADMIN)
+        check_serving_policy(conn, project, name, parsed.serving)
         conn.execute(
             svc.store.upsert_stmt(
                 model_policies,

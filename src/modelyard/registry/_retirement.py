@@ -23,6 +23,7 @@ from modelyard.errors import Conflict, ModelyardError, PolicyViolation
 from modelyard.governance.identity import SYSTEM
 from modelyard.governance.roles import Role
 from modelyard.registry import _lifecycle
+from modelyard.registry._deployed import held_by_deployments
 from modelyard.registry._rows import hydrate_versions, version_select
 from modelyard.registry.policy import ARCHIVED, PRODUCTION, REGISTERED, RETIRED, STAGING
 from modelyard.registry.retirement import (
@@ -149,17 +150,21 @@ def plan(
         stmt.order_by(registered_models.c.name, model_versions.c.version.desc())
     ).all()
     ids = [r.id for r in rows]
-    held = set(
-        conn.execute(
-            select(model_aliases.c.version_id).where(model_aliases.c.version_id.in_(ids))
-        ).scalars()
-    ) | set(
-        conn.execute(
-            select(model_transition_requests.c.version_id).where(
-                model_transition_requests.c.version_id.in_(ids),
-                model_transition_requests.c.state == _lifecycle.OPEN,
-            )
-        ).scalars()
+    held = (
+        held_by_deployments(conn)
+        | set(
+            conn.execute(
+                select(model_aliases.c.version_id).where(model_aliases.c.version_id.in_(ids))
+            ).scalars()
+        )
+        | set(
+            conn.execute(
+                select(model_transition_requests.c.version_id).where(
+                    model_transition_requests.c.version_id.in_(ids),
+                    model_transition_requests.c.state == _lifecycle.OPEN,
+                )
+            ).scalars()
+        )
     )
     by_model: dict[str, list[Any]] = {}
     for row in rows:
@@ -333,12 +338,6 @@ def record_load(svc: ModelService, version_id: str) -> None:
                 .where(model_versions.c.id == version_id, stale)
                 .values(last_loaded_at=now)
             )
-
-
-def held_by_deployments(conn: Connection) -> set[str]:
-    """The ids of the versions a deployment points at: their files are never collected.
-    The serving issue's deployments answer here; until they exist, none."""
-    return set()
 
 
 def kept_trees(conn: Connection, now: int, retention_ms: int) -> set[str]:

@@ -14,6 +14,10 @@ move needs no approval). It is written in YAML (or as a dict, or these dataclass
       evaluation: true          # an evaluation kept, and no metric worse than its baseline
       data_validation: true     # every training dataset version's latest validation passed
       no_critical_alerts: true  # no open critical alert on the model or the version
+    serving: [staging, production]   # the statuses whose versions may take traffic
+
+``serving`` names the statuses a version must have for a deployment to route traffic to
+it, live or shadow (the default: staging and production; retired never).
 
 An unknown status or rule, or a bound that is not what the rule takes, is InvalidInput
 naming it (``production.metrics.roc_auc.min``).
@@ -34,6 +38,7 @@ __all__ = [
     "PRODUCTION",
     "REGISTERED",
     "RETIRED",
+    "SERVING",
     "STAGING",
     "STATUSES",
     "TRANSITIONS",
@@ -58,6 +63,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     ARCHIVED: (STAGING, RETIRED),
     RETIRED: (),
 }
+#: The statuses whose versions may take traffic when a policy does not say.
+SERVING: tuple[str, ...] = (STAGING, PRODUCTION)
 
 _BOUNDS = ("min", "max", "min_delta", "max_delta")
 _GATE_RULES = (
@@ -135,10 +142,12 @@ class Gate:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """A gate per target status, and the alias relative bounds compare with."""
+    """A gate per target status, the alias relative bounds compare with, and the statuses
+    whose versions may take traffic (``serving``)."""
 
     gates: dict[str, Gate] = field(default_factory=dict)
     champion: str = "champion"
+    serving: tuple[str, ...] = SERVING
 
     def gate(self, status: str) -> Gate:
         """The rules of moving to ``status`` (none when the policy does not name it)."""
@@ -149,6 +158,8 @@ class Policy:
         for status in STATUSES:
             if status in self.gates:
                 found[status] = self.gates[status].to_dict()
+        if self.serving != SERVING:
+            found["serving"] = list(self.serving)
         return found
 
     def to_yaml(self) -> str:
@@ -166,18 +177,21 @@ class Policy:
             raise InvalidInput("a policy must be a mapping of statuses to rules", field="policy")
         gates = {}
         champion = "champion"
+        serving: tuple[str, ...] = SERVING
         for key, value in data.items():
             if key == "champion":
                 champion = validate_name(value, "champion")
+            elif key == "serving":
+                serving = _serving(value)
             elif key in STATUSES:
                 gates[key] = _gate(key, value)
             else:
                 raise InvalidInput(
-                    f"unknown rule {limits.preview(key)} in the policy: its keys are champion "
-                    f"and the statuses {', '.join(STATUSES)}",
+                    f"unknown rule {limits.preview(key)} in the policy: its keys are champion, "
+                    f"serving and the statuses {', '.join(STATUSES)}",
                     field=str(key),
                 )
-        return cls(gates, champion)
+        return cls(gates, champion, serving)
 
     @classmethod
     def from_yaml(cls, text: str) -> Policy:
@@ -226,6 +240,21 @@ class ModelPolicy:
             "updated_by": self.updated_by,
             "updated_at": self.updated_at,
         }
+
+
+def _serving(value: object) -> tuple[str, ...]:
+    """The statuses that may take traffic: known ones, never retired, in lifecycle order."""
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise InvalidInput("serving must be a list of statuses", field="serving")
+    for status in value:
+        if status not in STATUSES or status == RETIRED:
+            raise InvalidInput(
+                f"serving names {limits.preview(status)}: use statuses among "
+                f"{', '.join(s for s in STATUSES if s != RETIRED)} (a retired version is "
+                "never served)",
+                field="serving",
+            )
+    return tuple(s for s in STATUSES if s in value)
 
 
 def _gate(status: str, value: object) -> Gate:

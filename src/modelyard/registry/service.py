@@ -53,7 +53,7 @@ from modelyard.governance.identity import Actor
 from modelyard.governance.roles import Role, missing_project
 from modelyard.lineage.edges import DATASET_VERSION, INPUT, MODEL_VERSION, OUTPUT, RUN, Lineage
 from modelyard.projects.service import project_setting
-from modelyard.registry import _lifecycle, _retirement
+from modelyard.registry import _deployed, _lifecycle, _retirement
 from modelyard.registry._evaluations import (
     check_report,
     evaluation_select,
@@ -837,43 +837,51 @@ class ModelService:
         self, name: str, alias: str, version: int, *, project: str, reason: str = ""
     ) -> AliasMove:
         """Point ``alias`` at ``version`` (moving it from where it was), recording the move."""
+        with self.store.write() as conn:
+            return self.move_alias(conn, name, alias, version, project=project, reason=reason)
+
+    def move_alias(
+        self, conn: Connection, name: str, alias: str, version: int, *, project: str, reason: str
+    ) -> AliasMove:
+        """:meth:`set_alias` in the caller's write transaction (a deployment's promotion
+        moves the alias and its plan in one), with the same checks and records."""
         check_alias(alias)
         _check_version(version)
         limits.check_text(reason, "reason", limits.DESCRIPTION)
-        with self.store.write() as conn:
-            row = self._locked(conn, project, name)
-            found = conn.execute(
-                select(model_versions.c.id, model_versions.c.status).where(
-                    model_versions.c.model_id == row.id, model_versions.c.version == version
-                )
-            ).first()
-            if found is None:
-                newest = latest_version(conn, row.id)
-                raise NotFound(
-                    f"model {name!r} has no version {version} (the newest is {newest or 'none'})",
-                    field="version",
-                )
-            if found.status == RETIRED:
-                raise Conflict(
-                    f"model version {project}/{name}/{version} is retired: an alias may not "
-                    "point at it",
-                    field="version",
-                )
-            target = found.id
-            before = self._alias_version(conn, row.id, alias)
-            at = self.clock()
-            conn.execute(
-                self.store.upsert_stmt(
-                    model_aliases, ["model_id", "alias"], ["version_id", "updated_at"]
-                ),
-                {
-                    "model_id": row.id,
-                    "alias": alias,
-                    "version_id": target,
-                    "updated_at": at,
-                },
+        row = self._locked(conn, project, name)
+        found = conn.execute(
+            select(model_versions.c.id, model_versions.c.status).where(
+                model_versions.c.model_id == row.id, model_versions.c.version == version
             )
-            return self._moved(conn, row, alias, before, version, reason, at)
+        ).first()
+        if found is None:
+            newest = latest_version(conn, row.id)
+            raise NotFound(
+                f"model {name!r} has no version {version} (the newest is {newest or 'none'})",
+                field="version",
+            )
+        if found.status == RETIRED:
+            raise Conflict(
+                f"model version {project}/{name}/{version} is retired: an alias may not "
+                "point at it",
+                field="version",
+            )
+        _deployed.check_alias_move(conn, project, name, alias, version, found.status)
+        target = found.id
+        before = self._alias_version(conn, row.id, alias)
+        at = self.clock()
+        conn.execute(
+            self.store.upsert_stmt(
+                model_aliases, ["model_id", "alias"], ["version_id", "updated_at"]
+            ),
+            {
+                "model_id": row.id,
+                "alias": alias,
+                "version_id": target,
+                "updated_at": at,
+            },
+        )
+        return self._moved(conn, row, alias, before, version, reason, at)
 
     def delete_alias(self, name: str, alias: str, *, project: str, reason: str = "") -> AliasMove:
         """Remove an alias, recording the move (to no version)."""
@@ -884,6 +892,7 @@ class ModelService:
             before = self._alias_version(conn, row.id, alias)
             if before is None:
                 raise NotFound(f"model {name!r} has no alias {alias!r}", field="alias")
+            _deployed.check_alias_removal(conn, project, name, alias)
             conn.execute(
                 delete(model_aliases).where(
                     model_aliases.c.model_id == row.id, model_aliases.c.alias == alias
@@ -1313,7 +1322,12 @@ class ModelService:
     ) -> None:
         """Move ``version`` from the status it had when read to ``to`` (a legal move) in
         the caller's write transaction, with its audit event; Conflict if its status
-        changed since. The one way a status changes: an applied request, and retirement."""
+        changed since. The one way a status changes: an applied request, and retirement.
+        Conflict, too, when a deployment routes to the version and ``to`` may not take
+        traffic (the policy's ``serving``)."""
+        _deployed.check_status_change(
+            conn, version.project, version.name, version.version, version.id, to
+        )
         _lifecycle.change_status(conn, self.access, version, to, reason, at=self.clock())
         about = {"model": version.name, "version": version.version, "version_id": version.id}
         self._emit(

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from modelyard.events.contract import WebhookContract
     from modelyard.lineage.contract import LineageContract
     from modelyard.lineage.graph import LineageGraph
+    from modelyard.predictions.contract import PredictionContract
     from modelyard.projects import Project
     from modelyard.projects.contract import ProjectContract
     from modelyard.registry.contract import ModelContract
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from modelyard.sdk.models import Models
     from modelyard.sdk.run import ActiveRun
     from modelyard.services import Services
+    from modelyard.serving.contract import DeploymentContract
     from modelyard.store import Store
     from modelyard.tracking._buffer import LogBuffer
     from modelyard.tracking.contract import TrackingContract
@@ -177,6 +179,17 @@ class Client:
         return self._models
 
     @property
+    def deployments(self) -> DeploymentContract:
+        """Deployments and their traffic plans: ``client.deployments.create(name,
+        "model@champion", project=...)``, ``.set_traffic``, ``.promote``, ``.rollback``...;
+        the service in this process, or on the server in remote mode (the same methods)."""
+        if self.is_remote:
+            from modelyard.remote.deployments import RemoteDeployments
+
+            return self._remote(RemoteDeployments)
+        return self.services.deployments
+
+    @property
     def schedules(self) -> ScheduleContract:
         """Schedules of pipelines: ``client.schedules.create(...)``; the service in this
         process, or on the server in remote mode (the same methods, but a worker's)."""
@@ -196,6 +209,18 @@ class Client:
 
             return self._remote(RemoteWebhooks)
         return self.services.webhooks
+
+    @property
+    def predictions(self) -> PredictionContract:
+        """Deployments' prediction logs: ``client.predictions.load(project, deployment,
+        since=...)`` (a DataFrame joined with the labels), ``.add_labels(project,
+        deployment, {prediction_id: label})``, ``.write_segment`` (the inference
+        server's); the service in this process, or on the server in remote mode."""
+        if self.is_remote:
+            from modelyard.remote.predictions import RemotePredictions
+
+            return self._remote(RemotePredictions)
+        return self.services.predictions
 
     def _session(self) -> HttpSession:
         if self._http is None:

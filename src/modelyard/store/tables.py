@@ -26,6 +26,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -741,4 +742,83 @@ webhook_deliveries = Table(
     Index(None, "status", "next_attempt_at"),
     Index(None, "webhook_id", "created_at"),
     Index(None, "event_id"),
+)
+
+# -- serving -----------------------------------------------------------------------------
+# A deployment is a name in a project with its current traffic plan (JSON: routes and
+# shadows as model plus reference, weights, the sticky key) and that plan's revision;
+# ``deployment_plans`` keeps every revision (never changed) with who made it, how and why.
+# Routes name versions by number or alias and are resolved when read.
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("plan", Text, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("sample_rate", Float, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_by", String(255), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+deployment_plans = Table(
+    "deployment_plans",
+    metadata,
+    Column(
+        "deployment_id",
+        String(32),
+        ForeignKey("deployments.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("revision", Integer, primary_key=True),
+    Column("plan", Text, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("changed_by", String(255), nullable=False),
+    Column("changed_at", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+# -- the prediction log and its labels (migration 0017) ---------------------------------
+# The inference server writes answered predictions as Parquet segments (blobs); each
+# segment is one row here, with the time span and the model versions of its rows, so a
+# read opens only the segments its window overlaps. Labels (ground truth) come later, by
+# prediction id; a later label of the same prediction replaces the earlier. Both name the
+# deployment by project and name (and a segment its id too), without a foreign key: a
+# deployment's log outlives the deployment.
+
+prediction_segments = Table(
+    "prediction_segments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("deployment", String(128), nullable=False),
+    Column("deployment_id", String(64), nullable=False),
+    Column("digest", String(64), nullable=False, info={BLOB_DIGEST: True}),
+    Column("rows", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("min_time", BigInteger, nullable=False),
+    Column("max_time", BigInteger, nullable=False),
+    Column("version_ids", Text, nullable=False),
+    Column("writer", String(255), nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "project_id", "deployment", "min_time"),
+)
+
+prediction_labels = Table(
+    "prediction_labels",
+    metadata,
+    Column("project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("deployment", String(128), nullable=False),
+    Column("prediction_id", String(128), nullable=False),
+    Column("label", Text, nullable=False),
+    Column("labelled_by", String(255), nullable=False),
+    Column("labelled_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("project_id", "deployment", "prediction_id"),
 )

@@ -1,0 +1,154 @@
+"""Deployments and their traffic plans on the wire."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from modelyard import limits
+from modelyard.api.schemas._types import Description, Public, ShortText
+
+__all__ = [
+    "DeploymentCreate",
+    "DeploymentPage",
+    "DeploymentPublic",
+    "PlanBody",
+    "PlanPublic",
+    "PlanRevisionPage",
+    "PlanRevisionPublic",
+    "PromoteBody",
+    "RollbackBody",
+    "RouteBody",
+    "RoutePublic",
+    "TrafficBody",
+]
+
+
+class _Body(BaseModel):
+    """A request body: an unknown field (a misspelt ``shadow``) is refused, never dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+Name = Annotated[ShortText, Field(json_schema_extra={"maxLength": limits.NAME})]
+#: One route as ``model@alias`` or ``model/3``.
+RouteText = Annotated[ShortText, Field(json_schema_extra={"maxLength": 2 * limits.NAME + 1})]
+
+
+class RouteBody(_Body):
+    model: Name
+    ref: Name = Field(description="A version number (`3`) or an alias (`champion`).")
+    weight: int = Field(
+        ge=0,
+        le=100,
+        description="A percentage: of live traffic for a live route (the live weights add "
+        "up to 100), of requests copied for a shadow.",
+    )
+
+
+class PlanBody(_Body):
+    routes: list[RouteBody] = Field(
+        min_length=1,
+        max_length=limits.PLAN_ROUTES,
+        description="Live routes; the first is the champion (where traffic falls back to).",
+    )
+    shadows: list[RouteBody] = Field(
+        [],
+        max_length=limits.PLAN_ROUTES,
+        description="Versions sent copies of requests: their answers are logged, never returned.",
+    )
+    sticky_key: Annotated[str, Field(max_length=128)] | None = Field(
+        None,
+        description="A/B: the request header whose value's hash picks the route, so one "
+        "key always meets one version.",
+    )
+
+
+class DeploymentCreate(_Body):
+    name: Name
+    plan: PlanBody | RouteText = Field(
+        description="A plan, or one route as `model@alias` or `model/3` (all traffic to it)."
+    )
+    description: Description = ""
+    sample_rate: float = Field(1.0, ge=0, le=1, description="The share of predictions logged.")
+
+
+class TrafficBody(_Body):
+    plan: PlanBody
+    reason: Description = Field("", description="Why (kept with the revision).")
+    expected_revision: int | None = Field(
+        None,
+        ge=1,
+        le=limits.INTEGER,
+        description="Refuse (409) unless the plan is at this revision now.",
+    )
+
+
+class PromoteBody(_Body):
+    model: Name | None = Field(
+        None, description="The route to promote (default: the one non-champion live route)."
+    )
+    ref: Name | None = None
+    alias: Name = Field("champion", description="The alias moved to the route's version.")
+    reason: Description = ""
+
+
+class RollbackBody(_Body):
+    to_revision: int | None = Field(
+        None,
+        ge=1,
+        le=limits.INTEGER,
+        description="The revision whose plan to restore (default: all traffic to the champion "
+        "route).",
+    )
+    reason: Description = ""
+
+
+class RoutePublic(Public):
+    model: str
+    ref: str
+    weight: int
+    version: int | None = Field(description="The version the ref names now (null: none).")
+    version_id: str | None
+
+
+class PlanPublic(Public):
+    routes: list[RoutePublic]
+    shadows: list[RoutePublic]
+    sticky_key: str | None
+    strategy: str = Field(description="`single`, `canary` or `ab`.")
+
+
+class DeploymentPublic(Public):
+    id: str
+    project: str
+    name: str
+    description: str
+    plan: PlanPublic
+    revision: int
+    sample_rate: float
+    created_by: str
+    created_at: int
+    updated_by: str
+    updated_at: int
+
+
+class DeploymentPage(Public):
+    items: list[DeploymentPublic]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+class PlanRevisionPublic(Public):
+    deployment: str
+    revision: int
+    plan: PlanPublic
+    action: str = Field(description="`create`, `set_traffic`, `promote` or `rollback`.")
+    changed_by: str
+    changed_at: int
+    reason: str
+
+
+class PlanRevisionPage(Public):
+    items: list[PlanRevisionPublic]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
