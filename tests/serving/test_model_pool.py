@@ -537,3 +537,17 @@ async def _load_once(pool: ModelPool, version_id: str) -> None:
         await pool.get(version_id)
     finally:
         await pool.close()
+
+
+class _Slotted:
+    __slots__ = ("__private", "weights")
+
+    def __init__(self) -> None:
+        self.weights = np.zeros(10_000)
+        self.__private = np.zeros(20_000)
+
+
+def test_the_footprint_reaches_slots_private_ones_too() -> None:
+    from modelyard.serving._footprint import footprint
+
+    assert 30_000 * 8 <= footprint(_Slotted(), 0) < 30_000 * 8 + 2_000

@@ -104,7 +104,11 @@ def _inside(item: object) -> list[object]:
     for cls in type(item).__mro__:
         slots = cls.__dict__.get("__slots__", ())
         for slot in (slots,) if isinstance(slots, str) else slots:
-            if slot not in ("__dict__", "__weakref__") and hasattr(item, slot):
+            if slot in ("__dict__", "__weakref__"):
+                continue
+            if slot.startswith("__") and not slot.endswith("__"):  # a private name, mangled
+                slot = f"_{cls.__name__.lstrip('_')}{slot}"
+            if hasattr(item, slot):
                 found.append(getattr(item, slot))
     if not found and type(item).__getstate__ is not object.__getstate__:
         with contextlib.suppress(Exception):  # none to give: its own size only
