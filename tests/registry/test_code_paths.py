@@ -10,6 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression
 
@@ -110,3 +111,22 @@ def test_code_paths_are_for_flavors_that_run_code_and_must_exist(
             code_client.models.log(tripler(0), "tripler", code_paths=bad)  # type: ignore[arg-type]
         assert exc.value.field == "code_paths"
     assert code_client.models.list_models("zoo") == []
+
+
+def test_a_version_with_its_own_code_is_not_evaluated_where_the_registry_is(
+    code_client: Client, tripler: type, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code_client.projects.create("zoo")
+    code_client.projects.set_setting("zoo", "registry.allow_code_formats", True)
+    with code_client.start_run("zoo"):
+        code_client.models.log(
+            tripler(1), "tripler", code_paths=[tmp_path / "src" / f"{MODULE}.py"]
+        )
+    fetched: list[str] = []
+    service = code_client.model_service
+    monkeypatch.setattr(service, "download", lambda version, dest: fetched.append(version.id))
+    rows = pd.DataFrame({"a": [1.0, 2.0], "t": [4.0, 7.0]})
+    with pytest.raises(InvalidInput) as exc:
+        code_client.models.evaluate("tripler", rows, "t", project="zoo", task="regression")
+    assert exc.value.field == "flavor" and "packages its own code" in exc.value.message
+    assert fetched == []  # refused before its files were fetched

@@ -13,13 +13,12 @@ list, the server's setting decides).
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterable, Sequence
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelyard.errors import InvalidInput
+from modelyard.registry._loading import downloaded, load_model
 
 if TYPE_CHECKING:
     from modelyard.datasets.entities import DatasetVersion
@@ -29,9 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["evaluate_version", "load_version"]
 
-#: The folder of a version's tree that its flavor wrote (as the SDK saves it).
-MODEL_DIR = "model"
-
 
 def load_version(service: ModelService, version: ModelVersion, trusted: Sequence[str]) -> Any:
     """The model object of ``version``, its files verified against their digests first.
@@ -39,45 +35,29 @@ def load_version(service: ModelService, version: ModelVersion, trusted: Sequence
     setting allow it, and only without code of its own (``code_paths``, a ``pytorch``
     module's source): that is never put on the path of the process where the registry is."""
     from modelyard.projects.service import project_setting
-    from modelyard.registry.flavors import (
-        CODE_DIR,
-        CODE_FORMATS_SETTING,
-        FLAVORS,
-        check_code_format,
-        check_packages,
-    )
+    from modelyard.registry.flavors import CODE_FORMATS_SETTING
 
-    flavor = FLAVORS.get(version.flavor)
-    if flavor.runs_code:
+    def allowed(project: str) -> bool:
         with service.store.read() as conn:
-            allowed = project_setting(conn, version.project, CODE_FORMATS_SETTING)
-        check_code_format(
-            flavor,
+            return project_setting(conn, project, CODE_FORMATS_SETTING)
+
+    try:
+        return load_model(
+            version,
+            partial(downloaded, service, version),
             installation=service.allow_code_formats,
             project=allowed,
-            name=version.project,
-            doing="loading",
+            trusted=trusted,
+            code_home=None,
         )
-        if version.flavor_config.get("code") == CODE_DIR:
-            raise InvalidInput(
-                f"model {version.project}/{version.ref} packages its own code, which is not "
-                "run where the registry is: load it with my.models.load and evaluate its "
-                "predictions in your process",
-                field="flavor",
-            )
-    check_packages(version.packages, f"model {version.project}/{version.ref}")
-    with tempfile.TemporaryDirectory(prefix="modelyard-model-") as tmp:
-        service.download(version, tmp)
-        try:
-            return flavor.load(Path(tmp) / MODEL_DIR, version.flavor_config, trusted=list(trusted))
-        except InvalidInput as exc:
-            if exc.field != "trusted":
-                raise
-            raise InvalidInput(
-                f"{exc.message} (to evaluate it where the registry is, its administrator may "
-                "list them in the setting registry.trusted_types)",
-                field="trusted",
-            ) from None
+    except InvalidInput as exc:
+        if exc.field != "trusted":
+            raise
+        raise InvalidInput(
+            f"{exc.message} (to evaluate it where the registry is, its administrator may "
+            "list them in the setting registry.trusted_types)",
+            field="trusted",
+        ) from None
 
 
 def evaluate_version(

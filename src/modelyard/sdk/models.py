@@ -15,10 +15,12 @@ import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelyard.errors import InvalidInput
+from modelyard.registry._loading import MODEL_DIR
 
 if TYPE_CHECKING:
     from modelyard.datasets.service import Progress
@@ -43,8 +45,6 @@ if TYPE_CHECKING:
     from modelyard.sdk.run import ActiveRun
 
 __all__ = ["Models"]
-
-_MODEL_DIR = "model"
 
 
 class Models:
@@ -126,10 +126,10 @@ class Models:
         run.flush()  # the run's metrics, recorded with the version
         with tempfile.TemporaryDirectory(prefix="modelyard-model-") as tmp:
             folder = Path(tmp)
-            (folder / _MODEL_DIR).mkdir()
-            config = chosen.save(model, folder / _MODEL_DIR)
+            (folder / MODEL_DIR).mkdir()
+            config = chosen.save(model, folder / MODEL_DIR)
             if sources:
-                _copy_code(sources, folder / _MODEL_DIR / CODE_DIR)
+                _copy_code(sources, folder / MODEL_DIR / CODE_DIR)
                 config = {**config, "code": CODE_DIR}
             example = _write_example(input_example, folder) if input_example is not None else None
             return self.service.register(
@@ -165,49 +165,18 @@ class Models:
         return self._load(found, trusted)
 
     def _load(self, found: ModelVersion, trusted: Sequence[str]) -> Any:
-        from modelyard.registry.flavors import (
-            CODE_DIR,
-            CODE_FORMATS_SETTING,
-            FLAVORS,
-            check_code_format,
-            check_packages,
+        from modelyard.registry._loading import downloaded, load_model
+        from modelyard.registry.flavors import CODE_FORMATS_SETTING
+
+        settings = self._client.settings
+        return load_model(
+            found,
+            partial(downloaded, self.service, found),
+            installation=settings.registry.allow_code_formats,  # this process's setting
+            project=lambda name: self._client.projects.settings(name)[CODE_FORMATS_SETTING],
+            trusted=trusted,
+            code_home=settings.home / "model-code",
         )
-
-        flavor = FLAVORS.get(found.flavor)
-        if flavor.runs_code:  # this process's setting, and the project's (on the server)
-            check_code_format(
-                flavor,
-                installation=self._client.settings.registry.allow_code_formats,
-                project=self._client.projects.settings(found.project)[CODE_FORMATS_SETTING],
-                name=found.project,
-                doing="loading",
-            )
-        check_packages(found.packages, f"model {found.project}/{found.ref}")
-        with tempfile.TemporaryDirectory(prefix="modelyard-model-") as tmp:
-            self.service.download(found, tmp)
-            files = Path(tmp) / _MODEL_DIR
-            if flavor.runs_code and found.flavor_config.get("code") == CODE_DIR:
-                self._code_on_path(found, files / CODE_DIR)
-            return flavor.load(files, found.flavor_config, trusted=list(trusted))
-
-    def _code_on_path(self, found: ModelVersion, code: Path) -> None:
-        """Keep a version's code where it stays (``<home>/model-code/<tree digest>``: the
-        model's modules may import more of it later) and put it first on ``sys.path``."""
-        import shutil
-        import sys
-
-        if not code.is_dir():
-            raise InvalidInput(f"model {found.ref} has no code folder", field="flavor_config")
-        kept = self._client.settings.home / "model-code" / found.tree_digest.split(":")[-1]
-        if not kept.is_dir():
-            staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=_made(kept.parent)))
-            shutil.copytree(code, staging, dirs_exist_ok=True)
-            try:
-                staging.rename(kept)
-            except OSError:  # another process kept it first: the same files
-                shutil.rmtree(staging, ignore_errors=True)
-        if str(kept) not in sys.path:
-            sys.path.insert(0, str(kept))
 
     # -- evaluation --------------------------------------------------------------------
 
@@ -634,11 +603,6 @@ def _copy_code(sources: list[Path], code: Path) -> None:
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             shutil.copy2(source, target)
-
-
-def _made(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _predict(flavor: Flavor, model: object, example: object) -> object:
