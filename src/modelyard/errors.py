@@ -19,6 +19,7 @@ __all__ = [
     "CorruptBlob",
     "DataValidationError",
     "InvalidInput",
+    "MalformedBody",
     "MissingDependency",
     "ModelUnavailable",
     "ModelyardError",
@@ -74,6 +75,14 @@ class TooLarge(InvalidInput):
 
     code = "too_large"
     http_status = 413
+
+
+class MalformedBody(InvalidInput):
+    """A request body that cannot be read at all (JSON that does not parse, truncated
+    Arrow): a bad request, where InvalidInput is a readable body with wrong values."""
+
+    code = "bad_request"
+    http_status = 400
 
 
 class UnsupportedMediaType(InvalidInput):

@@ -1,0 +1,690 @@
+"""The inference server: a raw ASGI application (no framework between uvicorn and the
+request path) answering the deployments of one project in three protocols.
+
+It is built from the parts it is given: the control plane's deployments (plans, polled),
+a model pool, a factory of micro-batchers, a prediction sink and the codecs. A request
+is routed by the plan snapshot it arrived under; a version that cannot load is marked
+unhealthy and its traffic goes to the champion; shadow copies are predicted after the
+answer is sent and only logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import parse_qs
+
+from modelyard.errors import (
+    InvalidInput,
+    ModelUnavailable,
+    ModelyardError,
+    NotFound,
+    Overloaded,
+    TooLarge,
+    Unauthenticated,
+)
+from modelyard.serving._auth import Authorizer, bearer_token
+from modelyard.serving._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from modelyard.serving._metrics import Held, ServerMetrics
+from modelyard.serving._parts import Batcher, LoadedModel, ModelPool, PredictionSink, Rows
+from modelyard.serving._plans import PlanWatcher
+from modelyard.serving._routing import RoutingTable
+from modelyard.serving.contract import DeploymentContract
+
+if TYPE_CHECKING:
+    from modelyard.config import ServingSettings
+    from modelyard.registry.signature import Signature
+
+__all__ = ["BatcherFactory", "Codecs", "InferenceServer", "run"]
+
+logger = logging.getLogger("modelyard.serving")
+
+PredictBatch = Callable[[list[Rows]], list[Sequence[Any]]]
+#: Makes the batcher of a loaded version from its predict function and the hook it
+#: reports each batch's rows and seconds to.
+BatcherFactory = Callable[[PredictBatch, Callable[[int, float], None]], Batcher]
+_Headers = list[tuple[bytes, bytes]]
+_JSON = b"application/json"
+
+
+class Codecs(Protocol):
+    """The protocols' bodies and the signature check (``serving/codecs.py`` and
+    ``serving/validation.py``): decoders raise MalformedBody (400), InvalidInput (422),
+    UnsupportedMediaType (415); encoders return the body and its content type."""
+
+    def decode_v1(self, body: bytes, content_type: str) -> Rows: ...
+
+    def decode_v2(self, body: bytes) -> tuple[Rows, dict[str, Any]]: ...
+
+    def decode_invocations(self, body: bytes, content_type: str) -> Rows: ...
+
+    def encode_v1(
+        self,
+        outputs: Sequence[Any],
+        *,
+        deployment: str,
+        model: str,
+        version: int,
+        prediction_ids: list[str],
+        accept: str,
+    ) -> tuple[bytes, str]: ...
+
+    def encode_v2(
+        self,
+        outputs: Sequence[Any],
+        *,
+        model_name: str,
+        model_version: str,
+        request_id: str,
+        prediction_ids: list[str],
+        meta: dict[str, Any],
+    ) -> tuple[bytes, str]: ...
+
+    def encode_invocations(
+        self, outputs: Sequence[Any], *, prediction_ids: list[str]
+    ) -> tuple[bytes, str]: ...
+
+    def v2_metadata(
+        self, name: str, versions: list[str], signature: Signature | None
+    ) -> dict[str, Any]: ...
+
+    def validate(self, rows: Rows, signature: Signature | None) -> Rows: ...
+
+    def frame(self, batch: list[Rows], signature: Signature | None) -> Any: ...
+
+    def split(self, outputs: Any, counts: list[int]) -> list[Sequence[Any]]: ...
+
+
+@dataclass(slots=True)
+class _Answer:
+    status: int
+    body: bytes
+    content_type: bytes = _JSON
+    headers: _Headers | None = None
+
+
+@dataclass(slots=True)
+class _Predicted:
+    table: RoutingTable
+    model: LoadedModel
+    rows: Rows
+    outputs: Sequence[Any]
+    request_id: str
+    prediction_ids: list[str]
+
+
+def _json(status: int, data: Any) -> _Answer:
+    return _Answer(status, json.dumps(data, separators=(",", ":")).encode())
+
+
+def _error(exc: ModelyardError) -> _Answer:
+    answer = _json(exc.http_status, exc.to_dict())
+    if isinstance(exc, Overloaded):
+        answer.headers = [(b"retry-after", str(exc.retry_after).encode())]
+    elif isinstance(exc, Unauthenticated):
+        answer.headers = [(b"www-authenticate", b'Bearer realm="modelyard"')]
+    return answer
+
+
+class InferenceServer:
+    """The ASGI application of ``modelyard serve`` (see the module's docstring)."""
+
+    def __init__(
+        self,
+        *,
+        deployments: DeploymentContract,
+        project: str,
+        pool: ModelPool,
+        make_batcher: BatcherFactory,
+        sink: PredictionSink,
+        codecs: Codecs,
+        settings: ServingSettings,
+        auth: Authorizer | None,
+        names: Collection[str] = (),
+    ) -> None:
+        self.project = project
+        self.pool = pool
+        self.make_batcher = make_batcher
+        self.sink = sink
+        self.codecs = codecs
+        self.settings = settings
+        self.auth = auth
+        self.metrics = ServerMetrics()
+        self.plans = PlanWatcher(
+            deployments,
+            project,
+            poll_s=settings.plan_poll_s,
+            names=names,
+            on_change=lambda _: self._spawn(self._warm()),
+        )
+        self._batchers: dict[str, tuple[LoadedModel, Batcher]] = {}
+        self._unhealthy: dict[str, str] = {}  # version id -> why it cannot answer
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._watcher: asyncio.Task[None] | None = None
+        self.metrics.watch(
+            Held(
+                loaded=lambda: list(self.pool.loaded()),
+                queue_rows=lambda: {v: b.queue_rows for v, (_, b) in self._batchers.items()},
+                health=self._health,
+                log_dropped=lambda: self.sink.dropped,
+                log_queue_rows=lambda: self.sink.queue_rows,
+            )
+        )
+        self._routes: dict[tuple[str, str], Callable[..., Awaitable[_Answer]]] = {
+            ("GET", "healthz"): self._healthz,
+            ("GET", "readyz"): self._readyz,
+            ("GET", "metrics"): self._metrics,
+            ("POST", "invocations"): self._invocations,
+            ("GET", "v1/deployments"): self._list,
+            ("POST", "v1/deployments/*/predict"): self._predict_v1,
+            ("GET", "v2/health/live"): self._healthz,
+            ("GET", "v2/health/ready"): self._v2_ready,
+            ("GET", "v2/models/*"): self._v2_metadata,
+            ("GET", "v2/models/*/ready"): self._v2_model_ready,
+            ("POST", "v2/models/*/infer"): self._infer_v2,
+        }
+
+    # -- ASGI ---------------------------------------------------------------------------
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.start()
+                except Exception as exc:
+                    logger.exception("the inference server could not start")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def start(self) -> None:
+        """Start the prediction sink, read the plans once (the server starts even when the
+        control plane cannot be read: /readyz says so), load their versions, then poll."""
+        if self.auth is None:
+            logger.warning(
+                "serving.auth is open: anyone who reaches this port may predict with "
+                "project %r's deployments",
+                self.project,
+            )
+        await self.sink.start()
+        if await self.plans.poll():
+            await self._warm()
+        self._watcher = asyncio.create_task(self._watch())
+
+    async def close(self) -> None:
+        """Stop polling, let shadow copies finish, answer what the batchers hold, write
+        the prediction log, unload the models."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=self.settings.shutdown_grace_s)
+        for _, batcher in list(self._batchers.values()):
+            await batcher.close()
+        self._batchers.clear()
+        await self.sink.close()
+        await self.pool.close()
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.plans.poll_s)
+            if not await self.plans.poll():
+                self.metrics.plan_poll_failures.inc()
+            elif self._unhealthy:
+                await self._warm()  # a version that failed may load now
+
+    def _spawn(self, work: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        started = time.perf_counter()
+        path = scope["path"].strip("/")
+        parts = path.split("/")
+        key = path
+        args: list[str] = []
+        if len(parts) >= 3 and parts[0] in ("v1", "v2") and parts[1] in ("deployments", "models"):
+            args = [parts[2]]
+            key = "/".join([parts[0], parts[1], "*", *parts[3:]])
+        handler = self._routes.get((scope["method"], key))
+        after: Callable[[], Awaitable[None]] | None = None
+        try:
+            if handler is None:
+                known = any(route == key for _, route in self._routes)
+                if known:
+                    raise _MethodNotAllowed(f"{scope['method']} is not allowed on /{path}")
+                raise NotFound(f"no endpoint /{path} on this inference server")
+            answer = await handler(scope, receive, *args)
+            if isinstance(answer, tuple):
+                answer, after = answer
+        except ModelyardError as exc:
+            answer = _error(exc)
+            if exc.http_status >= 500:
+                logger.warning("%s /%s: %s", scope["method"], path, exc.message)
+        except Exception:
+            logger.exception("%s /%s failed", scope["method"], path)
+            answer = _json(500, ModelyardError("internal server error").to_dict())
+        headers = [
+            (b"content-type", answer.content_type),
+            (b"content-length", str(len(answer.body)).encode()),
+        ]
+        if answer.headers:
+            headers.extend(answer.headers)
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer.body})
+        if (args and key.endswith(("predict", "infer"))) or key == "invocations":
+            deployment = scope.get("modelyard.deployment", "")
+            version = scope.get("modelyard.version", "")
+            self.metrics.requests.labels(deployment, version, str(answer.status)).inc()
+            self.metrics.latency.labels(deployment).observe(time.perf_counter() - started)
+        if after is not None:
+            self._spawn(after())
+
+    # -- requests -----------------------------------------------------------------------
+
+    async def _body(self, scope: dict[str, Any], receive: Any) -> bytes:
+        limit = self.settings.max_body_bytes
+        length = _header(scope, b"content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise TooLarge(f"the body is over {limit} bytes (serving.max_body_bytes)", field="body")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(
+                    f"the body is over {limit} bytes (serving.max_body_bytes)", field="body"
+                )
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def _table(self, scope: dict[str, Any], name: str) -> RoutingTable:
+        """The routing table of deployment ``name`` in the current snapshot, once the
+        caller may use it."""
+        table = self.plans.tables.get(name)
+        if table is None:
+            raise NotFound(f"deployment {name!r} is not served here", field="deployment")
+        if self.auth is not None:
+            token = bearer_token(_header_bytes(scope, b"authorization"))
+            await self.auth.check(token, self.project, name)
+        scope["modelyard.deployment"] = name
+        return table
+
+    def _rows_limit(self, rows: Rows) -> Rows:
+        if rows.count > self.settings.max_rows:
+            raise TooLarge(
+                f"{rows.count} rows is over {self.settings.max_rows} (serving.max_rows)",
+                field="rows",
+            )
+        return rows
+
+    async def _ready(self, version_id: str | None) -> tuple[LoadedModel, Batcher]:
+        """The loaded version and its batcher (a new batcher when the pool loaded the
+        version again)."""
+        if version_id is None:
+            raise ModelUnavailable("the route does not resolve to a model version")
+        model = await self.pool.get(version_id)
+        held = self._batchers.get(version_id)
+        if held is None or held[0] is not model:
+            batcher = self.make_batcher(self._predictor(model), self.metrics.batch_hook(version_id))
+            if held is not None:
+                self._spawn(held[1].close())
+            held = self._batchers[version_id] = (model, batcher)
+        self._unhealthy.pop(version_id, None)
+        return held
+
+    def _predictor(self, model: LoadedModel) -> PredictBatch:
+        codecs, signature = self.codecs, model.version.signature
+
+        def predict_batch(batch: list[Rows]) -> list[Sequence[Any]]:
+            outputs = model.predict(codecs.frame(batch, signature))
+            return codecs.split(outputs, [rows.count for rows in batch])
+
+        return predict_batch
+
+    def _broken(self, table: RoutingTable, version_id: str | None, exc: BaseException) -> None:
+        why = exc.message if isinstance(exc, ModelyardError) else f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, ModelUnavailable) and version_id is not None:
+            if version_id not in self._unhealthy:
+                logger.warning("version %s cannot answer: %s", version_id, why)
+            self._unhealthy[version_id] = why
+        else:
+            logger.warning("version %s failed a request, answered by the champion: %s",
+                           version_id, why)  # fmt: skip
+        self.metrics.fallbacks.labels(table.deployment.name, version_id or "").inc()
+
+    async def _predict(self, scope: dict[str, Any], table: RoutingTable, rows: Rows) -> _Predicted:
+        """Route, validate and predict ``rows``; a non-champion route that cannot answer
+        hands the request to the champion."""
+        route = table.pick(_headers(scope), self._is_healthy)
+        rows = self._rows_limit(rows)
+        while True:
+            try:
+                model, batcher = await self._ready(route.version_id)
+                checked = self.codecs.validate(rows, model.version.signature)
+                outputs = await batcher.submit(checked)
+                break
+            except (InvalidInput, Overloaded):
+                raise
+            except Exception as exc:
+                if route is table.champion:
+                    if isinstance(exc, ModelUnavailable) and route.version_id is not None:
+                        self._unhealthy[route.version_id] = exc.message
+                    raise
+                self._broken(table, route.version_id, exc)
+                route = table.champion
+        request_id = uuid.uuid4().hex
+        version = model.version
+        scope["modelyard.version"] = f"{version.name}/{version.version}"
+        self.metrics.predictions.labels(table.deployment.name, version.id, "false").inc(rows.count)
+        return _Predicted(
+            table, model, checked, outputs, request_id,
+            [f"{request_id}-{i}" for i in range(rows.count)],
+        )  # fmt: skip
+
+    def _after(self, done: _Predicted, started_s: float) -> Callable[[], Awaitable[None]] | None:
+        """Log the answer (the sink queues it) and return what follows it off the request
+        path: its shadow copies, if it has any."""
+        deployment = done.table.deployment
+        latency_ms = (time.perf_counter() - started_s) * 1000
+        if deployment.sample_rate >= 1 or random.random() < deployment.sample_rate:
+            self.sink.record(
+                deployment_id=deployment.id,
+                version_id=done.model.version.id,
+                prediction_ids=done.prediction_ids,
+                inputs=done.rows,
+                outputs=done.outputs,
+                latency_ms=latency_ms,
+                at_ms=int(time.time() * 1000),
+            )
+        shadows = done.table.copies()
+        if not shadows:
+            return None
+
+        async def copies() -> None:
+            for route in shadows:
+                await self._shadow(done, route.version_id)
+
+        return copies
+
+    async def _shadow(self, done: _Predicted, version_id: str | None) -> None:
+        deployment = done.table.deployment
+        started = time.perf_counter()
+        try:
+            model, batcher = await self._ready(version_id)
+            outputs = await batcher.submit(self.codecs.validate(done.rows, model.version.signature))
+        except Exception as exc:
+            if isinstance(exc, ModelUnavailable) and version_id is not None:
+                self._unhealthy[version_id] = exc.message
+            logger.debug("shadow %s of %s failed: %s", version_id, deployment.name, exc)
+            self.metrics.shadow_failures.labels(deployment.name, version_id or "").inc()
+            return
+        self.metrics.predictions.labels(deployment.name, model.version.id, "true").inc(
+            done.rows.count
+        )
+        self.sink.record(
+            deployment_id=deployment.id,
+            version_id=model.version.id,
+            prediction_ids=done.prediction_ids,
+            inputs=done.rows,
+            outputs=outputs,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            at_ms=int(time.time() * 1000),
+            shadow=True,
+        )
+
+    def _answered(self, done: _Predicted, body: bytes, content_type: str) -> _Answer:
+        version = done.model.version
+        return _Answer(
+            200,
+            body,
+            content_type.encode(),
+            [
+                (b"modelyard-prediction-id", done.request_id.encode()),
+                (b"modelyard-model-version", f"{version.name}/{version.version}".encode()),
+            ],
+        )
+
+    async def _predict_v1(self, scope: dict[str, Any], receive: Any, name: str) -> Any:
+        started = time.perf_counter()
+        table = await self._table(scope, name)
+        body = await self._body(scope, receive)
+        rows = self.codecs.decode_v1(body, _header(scope, b"content-type") or "")
+        done = await self._predict(scope, table, rows)
+        version = done.model.version
+        encoded, content_type = self.codecs.encode_v1(
+            done.outputs,
+            deployment=name,
+            model=version.name,
+            version=version.version,
+            prediction_ids=done.prediction_ids,
+            accept=_header(scope, b"accept") or "application/json",
+        )
+        return self._answered(done, encoded, content_type), self._after(done, started)
+
+    async def _infer_v2(self, scope: dict[str, Any], receive: Any, name: str) -> Any:
+        started = time.perf_counter()
+        table = await self._table(scope, name)
+        rows, meta = self.codecs.decode_v2(await self._body(scope, receive))
+        done = await self._predict(scope, table, rows)
+        version = done.model.version
+        encoded, content_type = self.codecs.encode_v2(
+            done.outputs,
+            model_name=name,
+            model_version=f"{version.name}/{version.version}",
+            request_id=str(meta.get("id") or done.request_id),
+            prediction_ids=done.prediction_ids,
+            meta=meta,
+        )
+        return self._answered(done, encoded, content_type), self._after(done, started)
+
+    async def _invocations(self, scope: dict[str, Any], receive: Any) -> Any:
+        started = time.perf_counter()
+        tables = self.plans.tables
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        name = (query.get("deployment") or [None])[0] or _header(scope, b"modelyard-deployment")
+        if name is None:
+            if len(tables) != 1:
+                raise InvalidInput(
+                    f"this server serves {len(tables)} deployments: name one with "
+                    "?deployment=NAME or the Modelyard-Deployment header",
+                    field="deployment",
+                )
+            name = next(iter(tables))
+        table = await self._table(scope, name)
+        body = await self._body(scope, receive)
+        rows = self.codecs.decode_invocations(body, _header(scope, b"content-type") or "")
+        done = await self._predict(scope, table, rows)
+        encoded, content_type = self.codecs.encode_invocations(
+            done.outputs, prediction_ids=done.prediction_ids
+        )
+        return self._answered(done, encoded, content_type), self._after(done, started)
+
+    # -- state --------------------------------------------------------------------------
+
+    def _is_healthy(self, version_id: str | None) -> bool:
+        return version_id not in self._unhealthy
+
+    def _health(self) -> dict[str, bool]:
+        """Every version in the plans: whether it answers."""
+        return {
+            r.version_id: r.version_id not in self._unhealthy
+            for t in self.plans.tables.values()
+            for r in (*t.routes, *t.shadows)
+            if r.version_id is not None
+        }
+
+    async def _warm(self) -> None:
+        """Load every version the plans route to (champions first), so the first request
+        pays no load and a version that cannot load is known before traffic meets it."""
+        tables = list(self.plans.tables.values())
+        wanted = [t.champion.version_id for t in tables]
+        wanted += [r.version_id for t in tables for r in (*t.routes[1:], *t.shadows)]
+        unique = [v for v in dict.fromkeys(wanted) if v is not None]
+        results = await asyncio.gather(*(self._ready(v) for v in unique), return_exceptions=True)
+        for version_id, result in zip(unique, results, strict=True):
+            if isinstance(result, BaseException):
+                why = result.message if isinstance(result, ModelyardError) else str(result)
+                if self._unhealthy.get(version_id) != why:
+                    logger.warning("version %s cannot load: %s", version_id, why)
+                self._unhealthy[version_id] = why
+        live = {v for t in self.plans.tables.values() for v in _versions(t)}
+        for version_id in [v for v in self._batchers if v not in live]:
+            self._spawn(self._batchers.pop(version_id)[1].close())
+
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Whether this server can answer every deployment it serves, and what stops it."""
+        problems: list[str] = []
+        cut = self.plans.unreachable
+        if not self.plans.loaded:
+            problems.append("the plans have not been read from the control plane yet")
+        if cut is not None:
+            since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(cut.since))
+            problems.append(f"the control plane is unreachable since {since}")
+        for name in self.plans.missing():
+            problems.append(f"deployment {name!r} does not exist in project {self.project!r}")
+        deployments = {}
+        for name, table in self.plans.tables.items():
+            champion = table.champion.version_id
+            if champion is None or champion in self._unhealthy:
+                why = self._unhealthy.get(champion or "", "its route resolves to no version")
+                problems.append(f"deployment {name!r}: its champion cannot answer: {why}")
+            deployments[name] = _describe(table, self._unhealthy)
+        body = {
+            "ready": not problems,
+            "problems": problems,
+            "control_plane": {
+                "reachable": cut is None and self.plans.loaded,
+                "unreachable_since": cut.since if cut else None,
+                "failed_reads": cut.failures if cut else 0,
+                "error": cut.error if cut else None,
+            },
+            "deployments": deployments,
+            "unhealthy_versions": dict(self._unhealthy),
+        }
+        return not problems, body
+
+    # -- operations and metadata --------------------------------------------------------
+
+    async def _healthz(self, scope: dict[str, Any], receive: Any) -> _Answer:
+        return _json(200, {"status": "ok", "live": True})
+
+    async def _readyz(self, scope: dict[str, Any], receive: Any) -> _Answer:
+        ready, body = self.readiness()
+        return _json(200 if ready else 503, body)
+
+    async def _v2_ready(self, scope: dict[str, Any], receive: Any) -> _Answer:
+        ready, _ = self.readiness()
+        return _json(200 if ready else 503, {"ready": ready})
+
+    async def _metrics(self, scope: dict[str, Any], receive: Any) -> _Answer:
+        return _Answer(200, self.metrics.exposition(), METRICS_CONTENT_TYPE.encode())
+
+    async def _list(self, scope: dict[str, Any], receive: Any) -> _Answer:
+        shown = []
+        for name in list(self.plans.tables):
+            try:
+                table = await self._table(scope, name)
+            except Unauthenticated:
+                raise
+            except ModelyardError:
+                continue
+            shown.append(_describe(table, self._unhealthy))
+        return _json(200, {"project": self.project, "deployments": shown})
+
+    async def _v2_metadata(self, scope: dict[str, Any], receive: Any, name: str) -> _Answer:
+        table = await self._table(scope, name)
+        model, _ = await self._ready(table.champion.version_id)
+        versions = [f"{r.model}/{r.version}" for r in table.routes]
+        return _json(200, self.codecs.v2_metadata(name, versions, model.version.signature))
+
+    async def _v2_model_ready(self, scope: dict[str, Any], receive: Any, name: str) -> _Answer:
+        table = await self._table(scope, name)
+        ready = table.champion.version_id is not None and self._is_healthy(
+            table.champion.version_id
+        )
+        return _json(200 if ready else 503, {"name": name, "ready": ready})
+
+
+class _MethodNotAllowed(ModelyardError):
+    code = "method_not_allowed"
+    http_status = 405
+
+
+def _versions(table: RoutingTable) -> list[str]:
+    return [r.version_id for r in (*table.routes, *table.shadows) if r.version_id is not None]
+
+
+def _describe(table: RoutingTable, unhealthy: Mapping[str, str]) -> dict[str, Any]:
+    def route(r: Any) -> dict[str, Any]:
+        why = unhealthy.get(r.version_id or "")
+        return {**r.as_dict(), "healthy": r.version_id is not None and why is None, "error": why}
+
+    d = table.deployment
+    return {
+        "name": d.name,
+        "revision": d.revision,
+        "strategy": d.plan.strategy,
+        "sticky_key": d.plan.sticky_key,
+        "routes": [route(r) for r in table.routes],
+        "shadows": [route(r) for r in table.shadows],
+    }
+
+
+def _headers(scope: dict[str, Any]) -> dict[bytes, bytes]:
+    return dict(scope["headers"])
+
+
+def _header_bytes(scope: dict[str, Any], name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    value = _header_bytes(scope, name)
+    return value.decode("latin-1") if value is not None else None
+
+
+def run(app: InferenceServer, *, host: str, port: int, log_level: str = "info") -> None:
+    """Serve ``app`` on uvicorn (httptools, uvloop, no access log) until SIGTERM or
+    SIGINT: then no new connection is taken, requests in flight get up to
+    ``shutdown_grace_s`` to finish, and the batchers and the prediction log are closed."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        server_header=False,
+        log_level=log_level,
+        timeout_graceful_shutdown=math.ceil(app.settings.shutdown_grace_s),
+    )
+    uvicorn.Server(config).run()
