@@ -5,7 +5,7 @@ no process-global state): what requests did as they happened, and what the serve
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -140,6 +140,32 @@ class ServerMetrics:
             "Reads of the deployments' plans from the control plane that failed.",
             registry=self.registry,
         )
+
+        # labelled children by their labels: ``labels()`` costs microseconds per call
+        self._answers: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._rows: dict[tuple[str, str, bool], Any] = {}
+
+    def answered(self, deployment: str, version: str, status: int, seconds: float) -> None:
+        """A prediction request answered with ``status`` after ``seconds``."""
+        key = (deployment, version, status)
+        children = self._answers.get(key)
+        if children is None:
+            children = self._answers[key] = (
+                self.requests.labels(deployment, version, str(status)),
+                self.latency.labels(deployment),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def predicted(self, deployment: str, version_id: str, rows: int, shadow: bool) -> None:
+        """``rows`` predicted by a version for a deployment (a shadow copy or not)."""
+        key = (deployment, version_id, shadow)
+        child = self._rows.get(key)
+        if child is None:
+            child = self._rows[key] = self.predictions.labels(
+                deployment, version_id, "true" if shadow else "false"
+            )
+        child.inc(rows)
 
     def watch(self, held: Held) -> None:
         """Report what ``held`` says at each scrape."""

@@ -278,7 +278,7 @@ class InferenceServer:
                 answer, after = answer
         except ModelyardError as exc:
             answer = _error(exc)
-            if exc.http_status >= 500:
+            if exc.http_status >= 500 and not isinstance(exc, Overloaded):  # shed: counted
                 logger.warning("%s /%s: %s", scope["method"], path, exc.message)
         except Exception:
             logger.exception("%s /%s failed", scope["method"], path)
@@ -294,8 +294,7 @@ class InferenceServer:
         if (args and key.endswith(("predict", "infer"))) or key == "invocations":
             deployment = scope.get("modelyard.deployment", "")
             version = scope.get("modelyard.version", "")
-            self.metrics.requests.labels(deployment, version, str(answer.status)).inc()
-            self.metrics.latency.labels(deployment).observe(time.perf_counter() - started)
+            self.metrics.answered(deployment, version, answer.status, time.perf_counter() - started)
         if after is not None:
             self._spawn(after())
 
@@ -398,7 +397,7 @@ class InferenceServer:
         request_id = uuid.uuid4().hex
         version = model.version
         scope["modelyard.version"] = f"{version.name}/{version.version}"
-        self.metrics.predictions.labels(table.deployment.name, version.id, "false").inc(rows.count)
+        self.metrics.predicted(table.deployment.name, version.id, rows.count, False)
         return _Predicted(
             table, model, checked, outputs, request_id,
             [f"{request_id}-{i}" for i in range(rows.count)],
@@ -441,9 +440,7 @@ class InferenceServer:
             logger.debug("shadow %s of %s failed: %s", version_id, deployment.name, exc)
             self.metrics.shadow_failures.labels(deployment.name, version_id or "").inc()
             return
-        self.metrics.predictions.labels(deployment.name, model.version.id, "true").inc(
-            done.rows.count
-        )
+        self.metrics.predicted(deployment.name, model.version.id, done.rows.count, True)
         self.sink.record(
             deployment_id=deployment.id,
             version_id=model.version.id,
