@@ -72,6 +72,8 @@ def test_a_token_with_a_role_predicts_others_are_refused_and_a_revoked_one_stops
         r = http.post(url, json=ROW)
         assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
         assert r.json()["error"]["field"] == "Authorization"
+        r = http.post(f"{s.url}/v1/deployments/hidden/predict", json=ROW)
+        assert r.status_code == 401  # without a token, no deployment name can be probed
         r = http.post(url, json=ROW, headers={"Authorization": f"Basic {good}"})
         assert r.status_code == 401
         r = http.post(url, json=ROW, headers={"Authorization": "Bearer my_nope"})

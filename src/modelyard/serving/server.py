@@ -322,11 +322,13 @@ class InferenceServer:
     async def _table(self, scope: dict[str, Any], name: str) -> RoutingTable:
         """The routing table of deployment ``name`` in the current snapshot, once the
         caller may use it."""
+        token = None
+        if self.auth is not None:  # no token: 401 whether the deployment exists or not
+            token = bearer_token(_header_bytes(scope, b"authorization"))
         table = self.plans.tables.get(name)
         if table is None:
             raise NotFound(f"deployment {name!r} is not served here", field="deployment")
-        if self.auth is not None:
-            token = bearer_token(_header_bytes(scope, b"authorization"))
+        if self.auth is not None and token is not None:
             await self.auth.check(token, self.project, name)
         scope["modelyard.deployment"] = name
         return table
