@@ -39,6 +39,7 @@ def serve() -> Iterator[Callable[..., Served]]:
         auth: Authorizer | None = None,
         names: tuple[str, ...] = (),
         make_batcher: Any = direct_batcher,
+        labels: Any = None,
         **settings: Any,
     ) -> Served:
         app = InferenceServer(
@@ -51,6 +52,7 @@ def serve() -> Iterator[Callable[..., Served]]:
             settings=ServingSettings(**{"plan_poll_s": 0.05, **settings}),
             auth=auth,
             names=names,
+            labels=labels,
         )
         live = LiveServer(app).start()
         started.append(live)

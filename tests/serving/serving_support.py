@@ -8,6 +8,7 @@ part it stands in for):
   version id; ``broken`` ids raise ModelUnavailable.
 - :func:`direct_batcher` for ``serving/batching`` (s5): predicts each request at once.
 - :class:`ListSink` for ``serving/predlog.PredictionLog`` (s6): keeps records in a list.
+- :class:`DictLabels` for ``client.predictions.add_labels`` (s6): labels in a dict.
 - :class:`JsonCodecs` for ``serving/codecs`` + ``serving/validation`` (s4): JSON bodies
   only (v1 records/columns, v2 one input per column, MLflow records/split/instances).
 """
@@ -197,6 +198,17 @@ class ListSink:
 
     async def close(self) -> None:
         self.closed = True
+
+
+class DictLabels:
+    """Labels given to the server, by deployment and prediction id."""
+
+    def __init__(self) -> None:
+        self.labels: dict[str, dict[str, Any]] = {}
+
+    def __call__(self, deployment: str, labels: dict[str, Any]) -> int:
+        self.labels.setdefault(deployment, {}).update(labels)
+        return len(labels)
 
 
 def _json_body(body: bytes, content_type: str | None = "application/json") -> Any:

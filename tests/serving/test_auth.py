@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from serving_support import PROJECT, Constant, DictPlans, deployment, pool_of, route
+from serving_support import PROJECT, Constant, DictLabels, DictPlans, deployment, pool_of, route
 
 from modelyard.config import Settings
 from modelyard.errors import NotFound
@@ -33,9 +33,9 @@ class Counting:
         self.verify = verify
         self.calls = 0
 
-    def __call__(self, token: str, project: str, deployment: str) -> None:
+    def __call__(self, token: str, project: str, deployment: str, role: str) -> None:
         self.calls += 1
-        self.verify(token, project, deployment)
+        self.verify(token, project, deployment, role)
 
 
 @pytest.fixture
@@ -65,7 +65,10 @@ def test_a_token_with_a_role_predicts_others_are_refused_and_a_revoked_one_stops
     verify = Counting(StoreTokens(governance))
     auth = TokenCache(verify, ttl_s=5.0, clock=clock)
     s = serve(
-        DictPlans(deployment("d", [route("m", 1)])), pool_of(("m", 1, Constant(1))), auth=auth
+        DictPlans(deployment("d", [route("m", 1)])),
+        pool_of(("m", 1, Constant(1))),
+        auth=auth,
+        labels=DictLabels(),
     )
     url = f"{s.url}/v1/deployments/d/predict"
     with httpx.Client(timeout=10) as http:
@@ -86,6 +89,16 @@ def test_a_token_with_a_role_predicts_others_are_refused_and_a_revoked_one_stops
             assert http.post(url, json=ROW, headers=bearer).status_code == 200
         assert verify.calls == calls + 1  # steady state: no store call per request
         assert http.get(f"{s.url}/healthz").status_code == 200  # operations stay open
+        label = {"labels": [{"prediction_id": "a" * 32, "label": 1}]}
+        r = http.post(f"{s.url}/v1/deployments/d/labels", json=label, headers=bearer)
+        assert r.status_code == 403  # labels need a contributor
+        writer, _ = _token(governance, "label-bot", "contributor")
+        r = http.post(
+            f"{s.url}/v1/deployments/d/labels",
+            json=label,
+            headers={"Authorization": f"Bearer {writer}"},
+        )
+        assert r.status_code == 200
         governance.tokens.revoke(good_id, actor=SYSTEM)
         clock.now += 5.1  # the cached answer expires: the revocation is seen
         r = http.post(url, json=ROW, headers=bearer)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from serving_support import (
     Constant,
+    DictLabels,
     DictPlans,
     deployment,
     pool_of,
@@ -340,3 +341,25 @@ def test_open_auth_logs_a_warning_and_the_server_closes_its_parts(
     batcher = s.app._batchers["m-v1"][1]
     s.stop()
     assert batcher.closed and s.sink.closed and pool.closed
+
+
+def test_labels_take_row_prediction_ids_and_a_bare_request_id_means_row_0(serve, http) -> None:
+    labels = DictLabels()
+    s = serve(
+        DictPlans(deployment("d", [route("m", 1)])), pool_of(("m", 1, Constant(1))), labels=labels
+    )
+    answer = http.post(f"{s.url}/v1/deployments/d/predict", json=ROW)
+    request_id = answer.headers["modelyard-prediction-id"]
+    row_id = "0" * 32 + "-3"
+    given = {"labels": [{"prediction_id": request_id, "label": 1},
+                        {"prediction_id": row_id, "label": {"churned": False}}]}  # fmt: skip
+    r = http.post(f"{s.url}/v1/deployments/d/labels", json=given)
+    assert r.status_code == 200 and r.json() == {"deployment": "d", "labelled": 2}
+    assert labels.labels["d"] == {f"{request_id}-0": 1, row_id: {"churned": False}}
+    r = http.post(f"{s.url}/v1/deployments/d/labels", json={"labels": [{"label": 1}]})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "labels[0].prediction_id"
+    r = http.post(f"{s.url}/v1/deployments/d/labels", content=b"[", headers={})
+    assert r.status_code == 400
+    assert http.post(f"{s.url}/v1/deployments/x/labels", json=given).status_code == 404
+    s = serve(DictPlans(deployment("d", [route("m", 1)])), pool_of(("m", 1, Constant(1))))
+    assert http.post(f"{s.url}/v1/deployments/d/labels", json=given).status_code == 404

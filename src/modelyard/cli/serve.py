@@ -118,4 +118,7 @@ def _assemble(client: Client, *, project: str, names: list[str]) -> InferenceSer
         settings=conf,
         auth=auth,
         names=names,
+        labels=lambda deployment, labels: client.predictions.add_labels(  # type: ignore[attr-defined]
+            project, deployment, labels
+        ),
     )

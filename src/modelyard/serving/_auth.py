@@ -22,12 +22,22 @@ from modelyard.errors import ModelyardError, PermissionDenied, StorageError, Una
 if TYPE_CHECKING:
     from modelyard.governance import Governance
 
-__all__ = ["Authorizer", "ControlPlaneTokens", "StoreTokens", "TokenCache", "bearer_token"]
+__all__ = [
+    "LABEL_ROLE",
+    "PREDICT_ROLE",
+    "Authorizer",
+    "ControlPlaneTokens",
+    "StoreTokens",
+    "TokenCache",
+    "bearer_token",
+]
 
 #: The role a token's user needs in the deployment's project to predict. ``predictor``
 #: (may only predict) is being added with the deployments control plane; until then the
 #: least role there is, viewer, which ``predictor`` will sit below.
 PREDICT_ROLE = "viewer"
+#: The role that may give a deployment's predictions their labels.
+LABEL_ROLE = "contributor"
 
 
 def bearer_token(header: bytes | None) -> str:
@@ -47,9 +57,10 @@ def bearer_token(header: bytes | None) -> str:
 
 
 class Verifier(Protocol):
-    def __call__(self, token: str, project: str, deployment: str) -> None:
-        """Return if the token may predict with the deployment; raise Unauthenticated,
-        PermissionDenied (or NotFound) if not, StorageError if it cannot be told now."""
+    def __call__(self, token: str, project: str, deployment: str, role: str) -> None:
+        """Return if the token's user holds ``role`` for the deployment; raise
+        Unauthenticated, PermissionDenied (or NotFound) if not, StorageError if it cannot
+        be told now."""
         ...
 
 
@@ -71,16 +82,18 @@ class TokenCache:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self.clock = clock
-        self._answers: OrderedDict[tuple[bytes, str, str], tuple[float, ModelyardError | None]]
+        self._answers: OrderedDict[tuple[bytes, str, str, str], tuple[float, ModelyardError | None]]
         self._answers = OrderedDict()
 
-    async def check(self, token: str, project: str, deployment: str) -> None:
-        key = (hashlib.sha256(token.encode()).digest(), project, deployment)
+    async def check(
+        self, token: str, project: str, deployment: str, role: str = PREDICT_ROLE
+    ) -> None:
+        key = (hashlib.sha256(token.encode()).digest(), project, deployment, role)
         now = self.clock()
         known = self._answers.get(key)
         if known is None or known[0] <= now:
             try:
-                await asyncio.to_thread(self.verify, token, project, deployment)
+                await asyncio.to_thread(self.verify, token, project, deployment, role)
                 refusal: ModelyardError | None = None
             except StorageError:
                 if known is None:
@@ -106,12 +119,12 @@ class StoreTokens:
     def __init__(self, governance: Governance) -> None:
         self.governance = governance
 
-    def __call__(self, token: str, project: str, deployment: str) -> None:
+    def __call__(self, token: str, project: str, deployment: str, role: str) -> None:
         try:
             principal = self.governance.tokens.authenticate(token)
         except PermissionDenied as exc:
             raise Unauthenticated(exc.message, field="Authorization") from None
-        self.governance.roles.require(principal, project, PREDICT_ROLE)
+        self.governance.roles.require(principal, project, role)
 
 
 class ControlPlaneTokens:
@@ -123,9 +136,14 @@ class ControlPlaneTokens:
 
         self.client = httpx.Client(base_url=url.rstrip("/"), timeout=timeout_s)
 
-    def __call__(self, token: str, project: str, deployment: str) -> None:
+    def __call__(self, token: str, project: str, deployment: str, role: str) -> None:
         import httpx
 
+        if role != PREDICT_ROLE:
+            raise PermissionDenied(
+                f"this inference server cannot tell whether a token holds {role} in "
+                f"{project!r}: send labels to the control plane"
+            )
         path = f"/api/v1/projects/{project}/deployments/{deployment}"
         try:
             answer = self.client.get(path, headers={"Authorization": f"Bearer {token}"})
@@ -145,4 +163,6 @@ class ControlPlaneTokens:
 
 
 class Authorizer(Protocol):
-    async def check(self, token: str, project: str, deployment: str) -> None: ...
+    async def check(
+        self, token: str, project: str, deployment: str, role: str = PREDICT_ROLE
+    ) -> None: ...

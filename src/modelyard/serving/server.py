@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import random
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
@@ -24,6 +25,7 @@ from urllib.parse import parse_qs
 
 from modelyard.errors import (
     InvalidInput,
+    MalformedBody,
     ModelUnavailable,
     ModelyardError,
     NotFound,
@@ -31,7 +33,7 @@ from modelyard.errors import (
     TooLarge,
     Unauthenticated,
 )
-from modelyard.serving._auth import Authorizer, bearer_token
+from modelyard.serving._auth import LABEL_ROLE, PREDICT_ROLE, Authorizer, bearer_token
 from modelyard.serving._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from modelyard.serving._metrics import Held, ServerMetrics
 from modelyard.serving._parts import Batcher, LoadedModel, ModelPool, PredictionSink, Rows
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
     from modelyard.config import ServingSettings
     from modelyard.registry.signature import Signature
 
-__all__ = ["BatcherFactory", "Codecs", "InferenceServer", "run"]
+__all__ = ["AddLabels", "BatcherFactory", "Codecs", "InferenceServer", "run"]
 
 logger = logging.getLogger("modelyard.serving")
 
@@ -51,7 +53,12 @@ PredictBatch = Callable[[list[Rows]], list[Sequence[Any]]]
 #: Makes the batcher of a loaded version from its predict function and the hook it
 #: reports each batch's rows and seconds to.
 BatcherFactory = Callable[[PredictBatch, Callable[[int, float], None]], Batcher]
+#: Gives a deployment's predictions their labels (``client.predictions.add_labels`` for
+#: the server's project): the deployment's name and labels by row prediction id; the
+#: number stored.
+AddLabels = Callable[[str, dict[str, Any]], int]
 _Headers = list[tuple[bytes, bytes]]
+_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
 _JSON = b"application/json"
 
 
@@ -149,8 +156,10 @@ class InferenceServer:
         settings: ServingSettings,
         auth: Authorizer | None,
         names: Collection[str] = (),
+        labels: AddLabels | None = None,
     ) -> None:
         self.project = project
+        self.labels = labels
         self.pool = pool
         self.make_batcher = make_batcher
         self.sink = sink
@@ -185,6 +194,7 @@ class InferenceServer:
             ("POST", "invocations"): self._invocations,
             ("GET", "v1/deployments"): self._list,
             ("POST", "v1/deployments/*/predict"): self._predict_v1,
+            ("POST", "v1/deployments/*/labels"): self._labels,
             ("GET", "v2/health/live"): self._healthz,
             ("GET", "v2/health/ready"): self._v2_ready,
             ("GET", "v2/models/*"): self._v2_metadata,
@@ -319,9 +329,11 @@ class InferenceServer:
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    async def _table(self, scope: dict[str, Any], name: str) -> RoutingTable:
+    async def _table(
+        self, scope: dict[str, Any], name: str, role: str = PREDICT_ROLE
+    ) -> RoutingTable:
         """The routing table of deployment ``name`` in the current snapshot, once the
-        caller may use it."""
+        caller holds ``role`` for it."""
         token = None
         if self.auth is not None:  # no token: 401 whether the deployment exists or not
             token = bearer_token(_header_bytes(scope, b"authorization"))
@@ -329,7 +341,7 @@ class InferenceServer:
         if table is None:
             raise NotFound(f"deployment {name!r} is not served here", field="deployment")
         if self.auth is not None and token is not None:
-            await self.auth.check(token, self.project, name)
+            await self.auth.check(token, self.project, name, role)
         scope["modelyard.deployment"] = name
         return table
 
@@ -520,6 +532,36 @@ class InferenceServer:
             done.outputs, prediction_ids=done.prediction_ids
         )
         return self._answered(done, encoded, content_type), self._after(done, started)
+
+    async def _labels(self, scope: dict[str, Any], receive: Any, name: str) -> _Answer:
+        """``{"labels": [{"prediction_id", "label"}, ...]}``: ground truth for earlier
+        predictions (a bare request id is its row 0)."""
+        if self.labels is None:
+            raise NotFound("this inference server takes no labels", field="deployment")
+        await self._table(scope, name, LABEL_ROLE)
+        try:
+            data = json.loads(await self._body(scope, receive))
+        except ValueError as exc:
+            raise MalformedBody(f"the body is not valid JSON: {exc}", field="body") from None
+        given = data.get("labels") if isinstance(data, dict) else None
+        if not isinstance(given, list) or not given:
+            raise InvalidInput("labels: a list of {prediction_id, label} is needed", field="labels")
+        if len(given) > self.settings.max_rows:
+            raise TooLarge(
+                f"{len(given)} labels is over {self.settings.max_rows} (serving.max_rows)",
+                field="labels",
+            )
+        labels: dict[str, Any] = {}
+        for i, item in enumerate(given):
+            pid = item.get("prediction_id") if isinstance(item, dict) else None
+            if not isinstance(pid, str) or not pid or "label" not in item:
+                raise InvalidInput(
+                    f"labels[{i}] needs a prediction_id (a string) and a label",
+                    field=f"labels[{i}].prediction_id",
+                )
+            labels[f"{pid}-0" if _REQUEST_ID.fullmatch(pid) else pid] = item["label"]
+        stored = await asyncio.to_thread(self.labels, name, labels)
+        return _json(200, {"deployment": name, "labelled": stored})
 
     # -- state --------------------------------------------------------------------------
 
