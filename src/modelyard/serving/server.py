@@ -34,6 +34,16 @@ from modelyard.errors import (
     Unauthenticated,
 )
 from modelyard.serving._auth import LABEL_ROLE, PREDICT_ROLE, Authorizer, bearer_token
+from modelyard.serving._http import (
+    Answer,
+    MethodNotAllowed,
+    error_answer,
+    header,
+    header_bytes,
+    json_answer,
+    read_body,
+    send_answer,
+)
 from modelyard.serving._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from modelyard.serving._metrics import Held, ServerMetrics
 from modelyard.serving._parts import Batcher, LoadedModel, ModelPool, PredictionSink, Rows
@@ -57,9 +67,7 @@ BatcherFactory = Callable[[PredictBatch, Callable[[int, float], None]], Batcher]
 #: the server's project): the deployment's name and labels by row prediction id; the
 #: number stored.
 AddLabels = Callable[[str, dict[str, Any]], int]
-_Headers = list[tuple[bytes, bytes]]
 _REQUEST_ID = re.compile(r"[0-9a-f]{32}")
-_JSON = b"application/json"
 
 
 class Codecs(Protocol):
@@ -111,14 +119,6 @@ class Codecs(Protocol):
 
 
 @dataclass(slots=True)
-class _Answer:
-    status: int
-    body: bytes
-    content_type: bytes = _JSON
-    headers: _Headers | None = None
-
-
-@dataclass(slots=True)
 class _Predicted:
     table: RoutingTable
     model: LoadedModel
@@ -126,19 +126,6 @@ class _Predicted:
     outputs: Sequence[Any]
     request_id: str
     prediction_ids: list[str]
-
-
-def _json(status: int, data: Any) -> _Answer:
-    return _Answer(status, json.dumps(data, separators=(",", ":")).encode())
-
-
-def _error(exc: ModelyardError) -> _Answer:
-    answer = _json(exc.http_status, exc.to_dict())
-    if isinstance(exc, Overloaded):
-        answer.headers = [(b"retry-after", str(exc.retry_after).encode())]
-    elif isinstance(exc, Unauthenticated):
-        answer.headers = [(b"www-authenticate", b'Bearer realm="modelyard"')]
-    return answer
 
 
 class InferenceServer:
@@ -172,7 +159,6 @@ class InferenceServer:
             project,
             poll_s=settings.plan_poll_s,
             names=names,
-            on_change=lambda _: self._spawn(self._warm()),
         )
         self._batchers: dict[str, tuple[LoadedModel, Batcher]] = {}
         self._unhealthy: dict[str, str] = {}  # version id -> why it cannot answer
@@ -187,7 +173,7 @@ class InferenceServer:
                 log_queue_rows=lambda: self.sink.queue_rows,
             )
         )
-        self._routes: dict[tuple[str, str], Callable[..., Awaitable[_Answer]]] = {
+        self._routes: dict[tuple[str, str], Callable[..., Awaitable[Answer]]] = {
             ("GET", "healthz"): self._healthz,
             ("GET", "readyz"): self._readyz,
             ("GET", "metrics"): self._metrics,
@@ -238,6 +224,8 @@ class InferenceServer:
         await self.sink.start()
         if await self.plans.poll():
             await self._warm()
+        # from now on a new plan's versions load in the background as it arrives
+        self.plans.on_change = lambda _: self._spawn(self._warm())
         self._watcher = asyncio.create_task(self._watch())
 
     async def close(self) -> None:
@@ -281,26 +269,19 @@ class InferenceServer:
             if handler is None:
                 known = any(route == key for _, route in self._routes)
                 if known:
-                    raise _MethodNotAllowed(f"{scope['method']} is not allowed on /{path}")
+                    raise MethodNotAllowed(f"{scope['method']} is not allowed on /{path}")
                 raise NotFound(f"no endpoint /{path} on this inference server")
             answer = await handler(scope, receive, *args)
             if isinstance(answer, tuple):
                 answer, after = answer
         except ModelyardError as exc:
-            answer = _error(exc)
+            answer = error_answer(exc)
             if exc.http_status >= 500 and not isinstance(exc, Overloaded):  # shed: counted
                 logger.warning("%s /%s: %s", scope["method"], path, exc.message)
         except Exception:
             logger.exception("%s /%s failed", scope["method"], path)
-            answer = _json(500, ModelyardError("internal server error").to_dict())
-        headers = [
-            (b"content-type", answer.content_type),
-            (b"content-length", str(len(answer.body)).encode()),
-        ]
-        if answer.headers:
-            headers.extend(answer.headers)
-        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-        await send({"type": "http.response.body", "body": answer.body})
+            answer = json_answer(500, ModelyardError("internal server error").to_dict())
+        await send_answer(answer, send)
         if (args and key.endswith(("predict", "infer"))) or key == "invocations":
             deployment = scope.get("modelyard.deployment", "")
             version = scope.get("modelyard.version", "")
@@ -310,25 +291,6 @@ class InferenceServer:
 
     # -- requests -----------------------------------------------------------------------
 
-    async def _body(self, scope: dict[str, Any], receive: Any) -> bytes:
-        limit = self.settings.max_body_bytes
-        length = _header(scope, b"content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            raise TooLarge(f"the body is over {limit} bytes (serving.max_body_bytes)", field="body")
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise TooLarge(
-                    f"the body is over {limit} bytes (serving.max_body_bytes)", field="body"
-                )
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
     async def _table(
         self, scope: dict[str, Any], name: str, role: str = PREDICT_ROLE
     ) -> RoutingTable:
@@ -336,7 +298,7 @@ class InferenceServer:
         caller holds ``role`` for it."""
         token = None
         if self.auth is not None:  # no token: 401 whether the deployment exists or not
-            token = bearer_token(_header_bytes(scope, b"authorization"))
+            token = bearer_token(header_bytes(scope, b"authorization"))
         table = self.plans.tables.get(name)
         if table is None:
             raise NotFound(f"deployment {name!r} is not served here", field="deployment")
@@ -466,9 +428,9 @@ class InferenceServer:
             shadow=True,
         )
 
-    def _answered(self, done: _Predicted, body: bytes, content_type: str) -> _Answer:
+    def _answered(self, done: _Predicted, body: bytes, content_type: str) -> Answer:
         version = done.model.version
-        return _Answer(
+        return Answer(
             200,
             body,
             content_type.encode(),
@@ -481,8 +443,8 @@ class InferenceServer:
     async def _predict_v1(self, scope: dict[str, Any], receive: Any, name: str) -> Any:
         started = time.perf_counter()
         table = await self._table(scope, name)
-        body = await self._body(scope, receive)
-        rows = self.codecs.decode_v1(body, _header(scope, b"content-type") or "")
+        body = await read_body(scope, receive, self.settings.max_body_bytes)
+        rows = self.codecs.decode_v1(body, header(scope, b"content-type") or "")
         done = await self._predict(scope, table, rows)
         version = done.model.version
         encoded, content_type = self.codecs.encode_v1(
@@ -491,14 +453,16 @@ class InferenceServer:
             model=version.name,
             version=version.version,
             prediction_ids=done.prediction_ids,
-            accept=_header(scope, b"accept") or "application/json",
+            accept=header(scope, b"accept") or "application/json",
         )
         return self._answered(done, encoded, content_type), self._after(done, started)
 
     async def _infer_v2(self, scope: dict[str, Any], receive: Any, name: str) -> Any:
         started = time.perf_counter()
         table = await self._table(scope, name)
-        rows, meta = self.codecs.decode_v2(await self._body(scope, receive))
+        rows, meta = self.codecs.decode_v2(
+            await read_body(scope, receive, self.settings.max_body_bytes)
+        )
         done = await self._predict(scope, table, rows)
         version = done.model.version
         encoded, content_type = self.codecs.encode_v2(
@@ -515,7 +479,7 @@ class InferenceServer:
         started = time.perf_counter()
         tables = self.plans.tables
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        name = (query.get("deployment") or [None])[0] or _header(scope, b"modelyard-deployment")
+        name = (query.get("deployment") or [None])[0] or header(scope, b"modelyard-deployment")
         if name is None:
             if len(tables) != 1:
                 raise InvalidInput(
@@ -525,22 +489,22 @@ class InferenceServer:
                 )
             name = next(iter(tables))
         table = await self._table(scope, name)
-        body = await self._body(scope, receive)
-        rows = self.codecs.decode_invocations(body, _header(scope, b"content-type") or "")
+        body = await read_body(scope, receive, self.settings.max_body_bytes)
+        rows = self.codecs.decode_invocations(body, header(scope, b"content-type") or "")
         done = await self._predict(scope, table, rows)
         encoded, content_type = self.codecs.encode_invocations(
             done.outputs, prediction_ids=done.prediction_ids
         )
         return self._answered(done, encoded, content_type), self._after(done, started)
 
-    async def _labels(self, scope: dict[str, Any], receive: Any, name: str) -> _Answer:
+    async def _labels(self, scope: dict[str, Any], receive: Any, name: str) -> Answer:
         """``{"labels": [{"prediction_id", "label"}, ...]}``: ground truth for earlier
         predictions (a bare request id is its row 0)."""
         if self.labels is None:
             raise NotFound("this inference server takes no labels", field="deployment")
         await self._table(scope, name, LABEL_ROLE)
         try:
-            data = json.loads(await self._body(scope, receive))
+            data = json.loads(await read_body(scope, receive, self.settings.max_body_bytes))
         except ValueError as exc:
             raise MalformedBody(f"the body is not valid JSON: {exc}", field="body") from None
         given = data.get("labels") if isinstance(data, dict) else None
@@ -561,7 +525,7 @@ class InferenceServer:
                 )
             labels[f"{pid}-0" if _REQUEST_ID.fullmatch(pid) else pid] = item["label"]
         stored = await asyncio.to_thread(self.labels, name, labels)
-        return _json(200, {"deployment": name, "labelled": stored})
+        return json_answer(200, {"deployment": name, "labelled": stored})
 
     # -- state --------------------------------------------------------------------------
 
@@ -629,21 +593,21 @@ class InferenceServer:
 
     # -- operations and metadata --------------------------------------------------------
 
-    async def _healthz(self, scope: dict[str, Any], receive: Any) -> _Answer:
-        return _json(200, {"status": "ok", "live": True})
+    async def _healthz(self, scope: dict[str, Any], receive: Any) -> Answer:
+        return json_answer(200, {"status": "ok", "live": True})
 
-    async def _readyz(self, scope: dict[str, Any], receive: Any) -> _Answer:
+    async def _readyz(self, scope: dict[str, Any], receive: Any) -> Answer:
         ready, body = self.readiness()
-        return _json(200 if ready else 503, body)
+        return json_answer(200 if ready else 503, body)
 
-    async def _v2_ready(self, scope: dict[str, Any], receive: Any) -> _Answer:
+    async def _v2_ready(self, scope: dict[str, Any], receive: Any) -> Answer:
         ready, _ = self.readiness()
-        return _json(200 if ready else 503, {"ready": ready})
+        return json_answer(200 if ready else 503, {"ready": ready})
 
-    async def _metrics(self, scope: dict[str, Any], receive: Any) -> _Answer:
-        return _Answer(200, self.metrics.exposition(), METRICS_CONTENT_TYPE.encode())
+    async def _metrics(self, scope: dict[str, Any], receive: Any) -> Answer:
+        return Answer(200, self.metrics.exposition(), METRICS_CONTENT_TYPE.encode())
 
-    async def _list(self, scope: dict[str, Any], receive: Any) -> _Answer:
+    async def _list(self, scope: dict[str, Any], receive: Any) -> Answer:
         shown = []
         for name in list(self.plans.tables):
             try:
@@ -653,25 +617,20 @@ class InferenceServer:
             except ModelyardError:
                 continue
             shown.append(_describe(table, self._unhealthy))
-        return _json(200, {"project": self.project, "deployments": shown})
+        return json_answer(200, {"project": self.project, "deployments": shown})
 
-    async def _v2_metadata(self, scope: dict[str, Any], receive: Any, name: str) -> _Answer:
+    async def _v2_metadata(self, scope: dict[str, Any], receive: Any, name: str) -> Answer:
         table = await self._table(scope, name)
         model, _ = await self._ready(table.champion.version_id)
         versions = [f"{r.model}/{r.version}" for r in table.routes]
-        return _json(200, self.codecs.v2_metadata(name, versions, model.version.signature))
+        return json_answer(200, self.codecs.v2_metadata(name, versions, model.version.signature))
 
-    async def _v2_model_ready(self, scope: dict[str, Any], receive: Any, name: str) -> _Answer:
+    async def _v2_model_ready(self, scope: dict[str, Any], receive: Any, name: str) -> Answer:
         table = await self._table(scope, name)
         ready = table.champion.version_id is not None and self._is_healthy(
             table.champion.version_id
         )
-        return _json(200 if ready else 503, {"name": name, "ready": ready})
-
-
-class _MethodNotAllowed(ModelyardError):
-    code = "method_not_allowed"
-    http_status = 405
+        return json_answer(200 if ready else 503, {"name": name, "ready": ready})
 
 
 def _versions(table: RoutingTable) -> list[str]:
@@ -696,18 +655,6 @@ def _describe(table: RoutingTable, unhealthy: Mapping[str, str]) -> dict[str, An
 
 def _headers(scope: dict[str, Any]) -> dict[bytes, bytes]:
     return dict(scope["headers"])
-
-
-def _header_bytes(scope: dict[str, Any], name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value)
-    return None
-
-
-def _header(scope: dict[str, Any], name: bytes) -> str | None:
-    value = _header_bytes(scope, name)
-    return value.decode("latin-1") if value is not None else None
 
 
 def run(app: InferenceServer, *, host: str, port: int, log_level: str = "info") -> None:
