@@ -70,19 +70,20 @@ class InvalidInput(ModelyardError, ValueError):
     exit_code = 2
 
 
+class MalformedBody(InvalidInput):
+    """A request body that cannot be read as its content type says (JSON that does not
+    parse, Arrow or Parquet bytes that are no such file): 400, where InvalidInput is a
+    body that was read but breaks the rules (422)."""
+
+    code = "malformed_body"
+    http_status = 400
+
+
 class TooLarge(InvalidInput):
     """A request body, upload or answer is over a limit."""
 
     code = "too_large"
     http_status = 413
-
-
-class MalformedBody(InvalidInput):
-    """A request body that cannot be read at all (JSON that does not parse, truncated
-    Arrow): a bad request, where InvalidInput is a readable body with wrong values."""
-
-    code = "bad_request"
-    http_status = 400
 
 
 class UnsupportedMediaType(InvalidInput):

@@ -9,8 +9,9 @@ part it stands in for):
 - :func:`direct_batcher` for ``serving/batching`` (s5): predicts each request at once.
 - :class:`ListSink` for ``serving/predlog.PredictionLog`` (s6): keeps records in a list.
 - :class:`DictLabels` for ``client.predictions.add_labels`` (s6): labels in a dict.
-- :class:`JsonCodecs` for ``serving/codecs`` + ``serving/validation`` (s4): JSON bodies
-  only (v1 records/columns, v2 one input per column, MLflow records/split/instances).
+- :class:`JsonCodecs` for ``serving/codecs`` + ``serving/validation`` (s4), with their
+  signatures: JSON bodies only (v1 records/columns, v2 one input per column, MLflow
+  records/split), decoded into :class:`Decoded` (``codecs.Decoded``'s fields).
 """
 
 from __future__ import annotations
@@ -176,14 +177,21 @@ def direct_batcher(
 
 @dataclass
 class ListSink:
-    """The PredictionSink: records kept in a list."""
+    """The PredictionSink: records kept in a list (every one: no sampling)."""
 
     records: list[dict[str, Any]] = field(default_factory=list)
+    tracked: dict[str, Deployment] = field(default_factory=dict)
     started: bool = False
     closed: bool = False
 
     def record(self, **row: Any) -> None:
         self.records.append(row)
+
+    def track(self, deployment: Deployment) -> None:
+        self.tracked[deployment.id] = deployment
+
+    def forget(self, deployment_id: str) -> None:
+        self.tracked.pop(deployment_id, None)
 
     @property
     def dropped(self) -> int:
@@ -220,6 +228,14 @@ def _json_body(body: bytes, content_type: str | None = "application/json") -> An
         raise MalformedBody(f"the body is not valid JSON: {exc}", field="body") from None
 
 
+@dataclass(frozen=True)
+class Decoded:
+    rows: Rows
+    where: str
+    id: str | None = None
+    outputs: tuple[str, ...] = ()
+
+
 def _records(records: Any, where: str) -> Rows:
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise InvalidInput(f"{where} must be a list of objects", field=where)
@@ -230,31 +246,35 @@ def _records(records: Any, where: str) -> Rows:
 class JsonCodecs:
     """The codecs and validation, JSON only."""
 
-    def decode_v1(self, body: bytes, content_type: str) -> Rows:
+    def decode_v1(self, body: bytes, content_type: str | None, *, max_rows: int) -> Decoded:
         data = _json_body(body, content_type or "application/json")
         if isinstance(data, dict) and "records" in data:
-            return _records(data["records"], "records")
+            return Decoded(_records(data["records"], "records"), "records")
         if isinstance(data, dict) and isinstance(data.get("columns"), dict):
             cols = data["columns"]
-            return Rows(len(next(iter(cols.values()), [])), {k: list(v) for k, v in cols.items()})
+            rows = Rows(len(next(iter(cols.values()), [])), {k: list(v) for k, v in cols.items()})
+            return Decoded(rows, "columns")
         raise InvalidInput("the body needs records or columns", field="records")
 
-    def decode_v2(self, body: bytes) -> tuple[Rows, dict[str, Any]]:
-        data = _json_body(body)
+    def decode_v2(self, body: bytes, content_type: str | None, *, max_rows: int) -> Decoded:
+        data = _json_body(body, content_type or "application/json")
         inputs = data.get("inputs") if isinstance(data, dict) else None
         if not isinstance(inputs, list) or not inputs:
             raise InvalidInput("inputs: a list of named inputs is needed", field="inputs")
         cols = {i["name"]: list(i["data"]) for i in inputs}
-        return Rows(len(next(iter(cols.values()))), cols), {"id": data.get("id")}
+        return Decoded(Rows(len(next(iter(cols.values()))), cols), "inputs", data.get("id"))
 
-    def decode_invocations(self, body: bytes, content_type: str) -> Rows:
+    def decode_invocations(
+        self, body: bytes, content_type: str | None, *, max_rows: int
+    ) -> Decoded:
         data = _json_body(body, content_type or "application/json")
         if isinstance(data, dict) and "dataframe_records" in data:
-            return _records(data["dataframe_records"], "dataframe_records")
+            rows = _records(data["dataframe_records"], "dataframe_records")
+            return Decoded(rows, "dataframe_records")
         if isinstance(data, dict) and "dataframe_split" in data:
             split = data["dataframe_split"]
-            rows = [dict(zip(split["columns"], r, strict=True)) for r in split["data"]]
-            return _records(rows, "dataframe_split")
+            records = [dict(zip(split["columns"], r, strict=True)) for r in split["data"]]
+            return Decoded(_records(records, "dataframe_split"), "dataframe_split")
         raise InvalidInput("the body needs dataframe_records or dataframe_split", field="body")
 
     def encode_v1(self, outputs: Sequence[Any], **kw: Any) -> tuple[bytes, str]:
@@ -262,25 +282,31 @@ class JsonCodecs:
                 "prediction_ids": kw["prediction_ids"], "predictions": list(outputs)}  # fmt: skip
         return json.dumps(body).encode(), "application/json"
 
-    def encode_v2(self, outputs: Sequence[Any], **kw: Any) -> tuple[bytes, str]:
+    def encode_v2(self, outputs: Sequence[Any], **kw: Any) -> bytes:
         body = {
             "model_name": kw["model_name"], "model_version": kw["model_version"],
             "id": kw["request_id"], "parameters": {"prediction_ids": kw["prediction_ids"]},
             "outputs": [{"name": "predict", "shape": [len(outputs)], "datatype": "FP64",
                          "data": list(outputs)}],
         }  # fmt: skip
-        return json.dumps(body).encode(), "application/json"
+        return json.dumps(body).encode()
 
-    def encode_invocations(self, outputs: Sequence[Any], **kw: Any) -> tuple[bytes, str]:
+    def encode_invocations(self, outputs: Sequence[Any], **kw: Any) -> bytes:
         body = {"predictions": list(outputs), "prediction_ids": kw["prediction_ids"]}
-        return json.dumps(body).encode(), "application/json"
+        return json.dumps(body).encode()
 
     def v2_metadata(self, name: str, versions: list[str], signature: Any) -> dict[str, Any]:
         return {"name": name, "versions": versions, "platform": "modelyard"}
 
-    def validate(self, rows: Rows, signature: Signature | None) -> Rows:
+    def validate(
+        self, rows: Rows, signature: Signature | None, *, where: str, drop_extra: bool = False
+    ) -> Rows:
         if signature is None or signature.inputs.columns is None:
             return rows
+        names = {c.name for c in signature.inputs.columns}
+        for extra in sorted(set(rows.columns or {}) - names):
+            if not drop_extra:
+                raise InvalidInput(f"{where}: the model takes no column {extra}", field=extra)
         for col in signature.inputs.columns:
             values = (rows.columns or {}).get(col.name)
             if values is None:

@@ -104,7 +104,7 @@ def test_invocations_takes_the_only_deployment_or_the_one_named(serve, http) -> 
 @pytest.mark.parametrize(
     ("content", "headers", "status", "code", "field"),
     [
-        (b"{not json", {"content-type": "application/json"}, 400, "bad_request", "body"),
+        (b"{not json", {"content-type": "application/json"}, 400, "malformed_body", "body"),
         (b"a,b\n1,2", {"content-type": "text/plain"}, 415, "unsupported_media_type", "body"),
         (b'{"records": [{"x1": 1}]}', {}, 422, "invalid_input", "x2"),
         (b'{"records": [{"x1": "a", "x2": 1}]}', {}, 422, "invalid_input", "x1"),
@@ -146,7 +146,7 @@ def test_size_limits_refuse_before_reading_and_while_streaming(serve, http) -> N
     r = http.post(url, content=chunks(), headers={"content-type": "application/json"})
     assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
     r = http.post(url, json={"records": [{"x1": 1.0, "x2": 1.0}] * 4})
-    assert r.status_code == 413 and r.json()["error"]["field"] == "rows"
+    assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
 
 
 def test_overload_is_503_with_retry_after_and_a_crash_is_a_500_in_the_shape(serve, http) -> None:
@@ -363,3 +363,21 @@ def test_labels_take_row_prediction_ids_and_a_bare_request_id_means_row_0(serve,
     assert http.post(f"{s.url}/v1/deployments/x/labels", json=given).status_code == 404
     s = serve(DictPlans(deployment("d", [route("m", 1)])), pool_of(("m", 1, Constant(1))))
     assert http.post(f"{s.url}/v1/deployments/d/labels", json=given).status_code == 404
+
+
+def test_the_sink_logs_the_deployments_served_and_forgets_those_gone(serve, http) -> None:
+    plans = DictPlans(deployment("a", [route("m", 1)], sample_rate=0.25))
+    s = serve(plans, pool_of(("m", 1, Constant(1))))
+    assert s.sink.tracked["dep-a"].sample_rate == 0.25
+    plans.deployments.pop("a")
+    plans.set(deployment("b", [route("m", 1)]))
+    _until(lambda: set(s.sink.tracked) == {"dep-b"})
+
+
+def test_invocations_drop_columns_the_model_does_not_take_as_mlflow_does(serve, http) -> None:
+    s = serve(DictPlans(deployment("a", [route("m", 1)])), pool_of(("m", 1, Constant(1))))
+    extra = {"records": [{"x1": 1.0, "x2": 2.0, "note": "x"}]}
+    r = http.post(f"{s.url}/v1/deployments/a/predict", json=extra)
+    assert r.status_code == 422 and r.json()["error"]["field"] == "note"
+    r = http.post(f"{s.url}/invocations", json={"dataframe_records": extra["records"]})
+    assert r.status_code == 200, r.text

@@ -98,7 +98,7 @@ def _assemble(client: Client, *, project: str, names: list[str]) -> InferenceSer
         encode_v2 = staticmethod(codecs.encode_v2)
         encode_invocations = staticmethod(codecs.encode_invocations)
         v2_metadata = staticmethod(codecs.v2_metadata)
-        frame = staticmethod(codecs.frame)
+        frame = staticmethod(validation.frame)
         split = staticmethod(codecs.split)
         validate = staticmethod(validation.validate)
 
@@ -113,6 +113,7 @@ def _assemble(client: Client, *, project: str, names: list[str]) -> InferenceSer
             flush_rows=conf.log_flush_rows,
             flush_s=conf.log_flush_s,
             max_queue_rows=conf.log_max_queue_rows,
+            writer=f"{conf.host}:{conf.port}",
         ),
         codecs=cast(Codecs, _Codecs()),
         settings=conf,

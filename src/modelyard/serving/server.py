@@ -14,7 +14,6 @@ import asyncio
 import json
 import logging
 import math
-import random
 import re
 import time
 import uuid
@@ -70,16 +69,36 @@ AddLabels = Callable[[str, dict[str, Any]], int]
 _REQUEST_ID = re.compile(r"[0-9a-f]{32}")
 
 
+class Decoded(Protocol):
+    """A request body read (``serving/codecs.Decoded``): its rows, where each value was
+    in the body (for validation's field names), the caller's own request id and the
+    outputs it asked for (v2)."""
+
+    @property
+    def rows(self) -> Rows: ...
+
+    @property
+    def where(self) -> Any: ...
+
+    @property
+    def id(self) -> str | None: ...
+
+    @property
+    def outputs(self) -> tuple[str, ...]: ...
+
+
 class Codecs(Protocol):
-    """The protocols' bodies and the signature check (``serving/codecs.py`` and
-    ``serving/validation.py``): decoders raise MalformedBody (400), InvalidInput (422),
-    UnsupportedMediaType (415); encoders return the body and its content type."""
+    """The protocols' bodies (``serving/codecs.py``) and the signature check and batch
+    frame (``serving/validation.py``). Decoders raise MalformedBody (400), InvalidInput
+    (422), TooLarge (413: more than ``max_rows``), UnsupportedMediaType (415)."""
 
-    def decode_v1(self, body: bytes, content_type: str) -> Rows: ...
+    def decode_v1(self, body: bytes, content_type: str | None, *, max_rows: int) -> Decoded: ...
 
-    def decode_v2(self, body: bytes) -> tuple[Rows, dict[str, Any]]: ...
+    def decode_v2(self, body: bytes, content_type: str | None, *, max_rows: int) -> Decoded: ...
 
-    def decode_invocations(self, body: bytes, content_type: str) -> Rows: ...
+    def decode_invocations(
+        self, body: bytes, content_type: str | None, *, max_rows: int
+    ) -> Decoded: ...
 
     def encode_v1(
         self,
@@ -88,34 +107,38 @@ class Codecs(Protocol):
         deployment: str,
         model: str,
         version: int,
-        prediction_ids: list[str],
-        accept: str,
-    ) -> tuple[bytes, str]: ...
+        prediction_ids: Sequence[str],
+        accept: str | None = None,
+    ) -> tuple[bytes, str]:
+        """The body and its content type (JSON, or Arrow when ``accept`` asks)."""
+        ...
 
     def encode_v2(
         self,
         outputs: Sequence[Any],
         *,
         model_name: str,
-        model_version: str,
+        model_version: int | str,
         request_id: str,
-        prediction_ids: list[str],
-        meta: dict[str, Any],
-    ) -> tuple[bytes, str]: ...
+        prediction_ids: Sequence[str],
+        names: Sequence[str] = (),
+    ) -> bytes: ...
 
     def encode_invocations(
-        self, outputs: Sequence[Any], *, prediction_ids: list[str]
-    ) -> tuple[bytes, str]: ...
+        self, outputs: Sequence[Any], *, prediction_ids: Sequence[str]
+    ) -> bytes: ...
 
     def v2_metadata(
-        self, name: str, versions: list[str], signature: Signature | None
+        self, name: str, versions: Sequence[int | str], signature: Signature | None
     ) -> dict[str, Any]: ...
 
-    def validate(self, rows: Rows, signature: Signature | None) -> Rows: ...
+    def validate(
+        self, rows: Rows, signature: Signature | None, *, where: Any, drop_extra: bool = False
+    ) -> Rows: ...
 
-    def frame(self, batch: list[Rows], signature: Signature | None) -> Any: ...
+    def frame(self, batch: Sequence[Rows], signature: Signature | None) -> Any: ...
 
-    def split(self, outputs: Any, counts: list[int]) -> list[Sequence[Any]]: ...
+    def split(self, outputs: Any, counts: Sequence[int]) -> list[Sequence[Any]]: ...
 
 
 @dataclass(slots=True)
@@ -126,6 +149,7 @@ class _Predicted:
     outputs: Sequence[Any]
     request_id: str
     prediction_ids: list[str]
+    where: Any
 
 
 class InferenceServer:
@@ -159,7 +183,9 @@ class InferenceServer:
             project,
             poll_s=settings.plan_poll_s,
             names=names,
+            on_change=self._changed,
         )
+        self._tracked: set[str] = set()  # the deployment ids the sink logs
         self._batchers: dict[str, tuple[LoadedModel, Batcher]] = {}
         self._unhealthy: dict[str, str] = {}  # version id -> why it cannot answer
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -224,9 +250,20 @@ class InferenceServer:
         await self.sink.start()
         if await self.plans.poll():
             await self._warm()
-        # from now on a new plan's versions load in the background as it arrives
-        self.plans.on_change = lambda _: self._spawn(self._warm())
         self._watcher = asyncio.create_task(self._watch())
+
+    def _changed(self, tables: Mapping[str, RoutingTable]) -> None:
+        """New plans: the sink logs their deployments (with their sample rates) and, once
+        the server has started, their versions load in the background."""
+        tracked = set()
+        for table in tables.values():
+            self.sink.track(table.deployment)
+            tracked.add(table.deployment.id)
+        for gone in self._tracked - tracked:
+            self.sink.forget(gone)
+        self._tracked = tracked
+        if self._watcher is not None:
+            self._spawn(self._warm())
 
     async def close(self) -> None:
         """Stop polling, let shadow copies finish, answer what the batchers hold, write
@@ -350,15 +387,20 @@ class InferenceServer:
                            version_id, why)  # fmt: skip
         self.metrics.fallbacks.labels(table.deployment.name, version_id or "").inc()
 
-    async def _predict(self, scope: dict[str, Any], table: RoutingTable, rows: Rows) -> _Predicted:
-        """Route, validate and predict ``rows``; a non-champion route that cannot answer
-        hands the request to the champion."""
+    async def _predict(
+        self, scope: dict[str, Any], table: RoutingTable, body: Decoded, drop_extra: bool = False
+    ) -> _Predicted:
+        """Route, validate and predict the body's rows; a non-champion route that cannot
+        answer hands the request to the champion. ``drop_extra``: columns the signature
+        does not name are dropped (as ``mlflow models serve`` does) instead of refused."""
         route = table.pick(_headers(scope), self._is_healthy)
-        rows = self._rows_limit(rows)
+        rows = self._rows_limit(body.rows)
         while True:
             try:
                 model, batcher = await self._ready(route.version_id)
-                checked = self.codecs.validate(rows, model.version.signature)
+                checked = self.codecs.validate(
+                    rows, model.version.signature, where=body.where, drop_extra=drop_extra
+                )
                 outputs = await batcher.submit(checked)
                 break
             except (InvalidInput, Overloaded):
@@ -376,24 +418,22 @@ class InferenceServer:
         self.metrics.predicted(table.deployment.name, version.id, rows.count, False)
         return _Predicted(
             table, model, checked, outputs, request_id,
-            [f"{request_id}-{i}" for i in range(rows.count)],
+            [f"{request_id}-{i}" for i in range(rows.count)], body.where,
         )  # fmt: skip
 
     def _after(self, done: _Predicted, started_s: float) -> Callable[[], Awaitable[None]] | None:
-        """Log the answer (the sink queues it) and return what follows it off the request
-        path: its shadow copies, if it has any."""
-        deployment = done.table.deployment
-        latency_ms = (time.perf_counter() - started_s) * 1000
-        if deployment.sample_rate >= 1 or random.random() < deployment.sample_rate:
-            self.sink.record(
-                deployment_id=deployment.id,
-                version_id=done.model.version.id,
-                prediction_ids=done.prediction_ids,
-                inputs=done.rows,
-                outputs=done.outputs,
-                latency_ms=latency_ms,
-                at_ms=int(time.time() * 1000),
-            )
+        """Log the answer (the sink queues it, keeping the deployment's sample rate's
+        share) and return what follows it off the request path: its shadow copies, if it
+        has any."""
+        self.sink.record(
+            deployment_id=done.table.deployment.id,
+            version_id=done.model.version.id,
+            prediction_ids=done.prediction_ids,
+            inputs=done.rows,
+            outputs=done.outputs,
+            latency_ms=(time.perf_counter() - started_s) * 1000,
+            at_ms=int(time.time() * 1000),
+        )
         shadows = done.table.copies()
         if not shadows:
             return None
@@ -409,7 +449,10 @@ class InferenceServer:
         started = time.perf_counter()
         try:
             model, batcher = await self._ready(version_id)
-            outputs = await batcher.submit(self.codecs.validate(done.rows, model.version.signature))
+            rows = self.codecs.validate(
+                done.rows, model.version.signature, where=done.where, drop_extra=True
+            )
+            outputs = await batcher.submit(rows)
         except Exception as exc:
             if isinstance(exc, ModelUnavailable) and version_id is not None:
                 self._unhealthy[version_id] = exc.message
@@ -444,8 +487,10 @@ class InferenceServer:
         started = time.perf_counter()
         table = await self._table(scope, name)
         body = await read_body(scope, receive, self.settings.max_body_bytes)
-        rows = self.codecs.decode_v1(body, header(scope, b"content-type") or "")
-        done = await self._predict(scope, table, rows)
+        decoded = self.codecs.decode_v1(
+            body, header(scope, b"content-type"), max_rows=self.settings.max_rows
+        )
+        done = await self._predict(scope, table, decoded)
         version = done.model.version
         encoded, content_type = self.codecs.encode_v1(
             done.outputs,
@@ -453,27 +498,28 @@ class InferenceServer:
             model=version.name,
             version=version.version,
             prediction_ids=done.prediction_ids,
-            accept=header(scope, b"accept") or "application/json",
+            accept=header(scope, b"accept"),
         )
         return self._answered(done, encoded, content_type), self._after(done, started)
 
     async def _infer_v2(self, scope: dict[str, Any], receive: Any, name: str) -> Any:
         started = time.perf_counter()
         table = await self._table(scope, name)
-        rows, meta = self.codecs.decode_v2(
-            await read_body(scope, receive, self.settings.max_body_bytes)
+        body = await read_body(scope, receive, self.settings.max_body_bytes)
+        decoded = self.codecs.decode_v2(
+            body, header(scope, b"content-type"), max_rows=self.settings.max_rows
         )
-        done = await self._predict(scope, table, rows)
+        done = await self._predict(scope, table, decoded)
         version = done.model.version
-        encoded, content_type = self.codecs.encode_v2(
+        encoded = self.codecs.encode_v2(
             done.outputs,
             model_name=name,
             model_version=f"{version.name}/{version.version}",
-            request_id=str(meta.get("id") or done.request_id),
+            request_id=decoded.id or done.request_id,
             prediction_ids=done.prediction_ids,
-            meta=meta,
+            names=decoded.outputs,
         )
-        return self._answered(done, encoded, content_type), self._after(done, started)
+        return self._answered(done, encoded, "application/json"), self._after(done, started)
 
     async def _invocations(self, scope: dict[str, Any], receive: Any) -> Any:
         started = time.perf_counter()
@@ -490,12 +536,12 @@ class InferenceServer:
             name = next(iter(tables))
         table = await self._table(scope, name)
         body = await read_body(scope, receive, self.settings.max_body_bytes)
-        rows = self.codecs.decode_invocations(body, header(scope, b"content-type") or "")
-        done = await self._predict(scope, table, rows)
-        encoded, content_type = self.codecs.encode_invocations(
-            done.outputs, prediction_ids=done.prediction_ids
+        decoded = self.codecs.decode_invocations(
+            body, header(scope, b"content-type"), max_rows=self.settings.max_rows
         )
-        return self._answered(done, encoded, content_type), self._after(done, started)
+        done = await self._predict(scope, table, decoded, drop_extra=True)
+        encoded = self.codecs.encode_invocations(done.outputs, prediction_ids=done.prediction_ids)
+        return self._answered(done, encoded, "application/json"), self._after(done, started)
 
     async def _labels(self, scope: dict[str, Any], receive: Any, name: str) -> Answer:
         """``{"labels": [{"prediction_id", "label"}, ...]}``: ground truth for earlier
