@@ -268,7 +268,7 @@ def test_a_plan_change_is_picked_up_within_the_poll_and_fails_no_request(serve, 
     stop.set()
     for w in workers:
         w.join()
-    assert took < 0.1 + 0.5
+    assert took < 1.5  # the poll (0.1 s) and a read; the issue asks within 2 s
     assert len(statuses) > 20 and set(statuses) == {200}
 
 
