@@ -83,11 +83,17 @@ def test_a_token_with_a_role_predicts_others_are_refused_and_a_revoked_one_stops
         assert r.status_code == 401
         r = http.post(url, json=ROW, headers={"Authorization": f"Bearer {stranger}"})
         assert r.status_code == 403 and r.json()["error"]["code"] == "permission_denied"
+        listed = http.get(
+            f"{s.url}/v1/deployments", headers={"Authorization": f"Bearer {stranger}"}
+        )
+        assert listed.json()["deployments"] == []  # only what the token may use is shown
         calls = verify.calls
         bearer = {"Authorization": f"Bearer {good}"}
         for _ in range(20):
             assert http.post(url, json=ROW, headers=bearer).status_code == 200
         assert verify.calls == calls + 1  # steady state: no store call per request
+        listed = http.get(f"{s.url}/v1/deployments", headers=bearer).json()["deployments"]
+        assert [d["name"] for d in listed] == ["d"]
         assert http.get(f"{s.url}/healthz").status_code == 200  # operations stay open
         label = {"labels": [{"prediction_id": "a" * 32, "label": 1}]}
         r = http.post(f"{s.url}/v1/deployments/d/labels", json=label, headers=bearer)

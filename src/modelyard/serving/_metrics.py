@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
@@ -73,8 +73,8 @@ class _HeldCollector(Collector):
         for version_id, ok in self.held.health().items():
             healthy.add_metric([version_id], 1 if ok else 0)
         yield healthy
-        yield GaugeMetricFamily(
-            "modelyard_prediction_log_dropped_total",
+        yield CounterMetricFamily(
+            "modelyard_prediction_log_dropped",
             "Prediction-log rows dropped because the log's queue was full.",
             value=self.held.log_dropped(),
         )
