@@ -35,12 +35,14 @@ class Held:
         health: Callable[[], Mapping[str, bool]],
         log_dropped: Callable[[], int],
         log_queue_rows: Callable[[], int],
+        plan_poll_failures: Callable[[], int],
     ) -> None:
         self.loaded = loaded
         self.queue_rows = queue_rows
         self.health = health
         self.log_dropped = log_dropped
         self.log_queue_rows = log_queue_rows
+        self.plan_poll_failures = plan_poll_failures
 
 
 class _HeldCollector(Collector):
@@ -77,6 +79,11 @@ class _HeldCollector(Collector):
             "modelyard_prediction_log_dropped",
             "Prediction-log rows dropped because the log's queue was full.",
             value=self.held.log_dropped(),
+        )
+        yield CounterMetricFamily(
+            "modelyard_serving_plan_poll_failures",
+            "Reads of the deployments' plans from the control plane that failed.",
+            value=self.held.plan_poll_failures(),
         )
         yield GaugeMetricFamily(
             "modelyard_prediction_log_queue_rows",
@@ -133,11 +140,6 @@ class ServerMetrics:
             "modelyard_serving_shadow_failures",
             "Shadow copies that failed (the answer was not affected).",
             ["deployment", "version"],
-            registry=self.registry,
-        )
-        self.plan_poll_failures = Counter(
-            "modelyard_serving_plan_poll_failures",
-            "Reads of the deployments' plans from the control plane that failed.",
             registry=self.registry,
         )
 

@@ -197,6 +197,7 @@ class InferenceServer:
                 health=self._health,
                 log_dropped=lambda: self.sink.dropped,
                 log_queue_rows=lambda: self.sink.queue_rows,
+                plan_poll_failures=lambda: self.plans.failures,
             )
         )
         self._routes: dict[tuple[str, str], Callable[..., Awaitable[Answer]]] = {
@@ -281,10 +282,11 @@ class InferenceServer:
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(self.plans.poll_s)
-            if not await self.plans.poll():
-                self.metrics.plan_poll_failures.inc()
-            elif self._unhealthy:
-                await self._warm()  # a version that failed may load now
+            try:
+                if await self.plans.poll() and self._unhealthy:
+                    await self._warm()  # a version that failed may load now
+            except Exception:  # a part failing on a new plan must not end the polling
+                logger.exception("applying the deployments' plans failed")
 
     def _spawn(self, work: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(work)
