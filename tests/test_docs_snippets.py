@@ -31,6 +31,9 @@ PASSWORD = "correct-horse-battery-staple-42"
 SKIPPED: dict[tuple[str, str], str] = {
     ("README.md", "modelyard server"): "serves until stopped (tests/cli starts servers)",
     ("docs/server.md", "modelyard server"): "serves until stopped (tests/cli starts servers)",
+    ("docs/serving.md", "modelyard serve --project shop"): (
+        "serves until stopped (tests/serving starts servers)"
+    ),
     ("docs/server.md", "import modelyard as my\n\nclient = my.connect("): (
         "needs the server of the block above (tests/remote run the SDK over HTTP)"
     ),

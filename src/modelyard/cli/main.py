@@ -47,6 +47,11 @@ class Modelyard(LazyGroup):
             "modelyard.cli.server:server",
             "Run the REST API server (OpenAPI document at /api/v1/openapi.json).",
         ),
+        "serve": Lazy(
+            "modelyard.cli.serve:serve",
+            "Run the inference server: answer a project's deployments over HTTP (v1, the "
+            "Open Inference Protocol v2 and MLflow's /invocations).",
+        ),
         "runs": Lazy("modelyard.cli.runs:app", "Runs: list, show, compare, delete, restore."),
         "projects": Lazy(
             "modelyard.cli.projects:app", "Projects: the namespace of runs, datasets and models."

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from modelyard.registry.entities import ModelVersion
+    from modelyard.serving.entities import Deployment
 
 __all__ = ["Batcher", "LoadedModel", "ModelPool", "PredictionSink", "Rows"]
 
@@ -94,6 +95,15 @@ class PredictionSink(Protocol):
         at_ms: int,
         shadow: bool = False,
     ) -> None: ...
+
+    def track(self, deployment: Deployment) -> None:
+        """Log ``deployment`` from now on, with its plan's versions and its sample rate
+        (called again with each new plan: the sink keeps the rate's share of requests)."""
+        ...
+
+    def forget(self, deployment_id: str) -> None:
+        """Stop logging a deployment the server no longer serves."""
+        ...
 
     @property
     def dropped(self) -> int: ...
