@@ -41,7 +41,12 @@ def serve(
     chosen = {"host": host, "port": port}
     from modelyard.config import load_settings
     from modelyard.sdk.client import DEFAULT_PROJECT, Client
-    from modelyard.serving.server import run
+    from modelyard.errors import MissingDependency
+
+    try:
+        from modelyard.serving.server import run
+    except ModuleNotFoundError as exc:  # uvicorn, prometheus_client: the server extra
+        raise MissingDependency.for_extra(exc.name or "uvicorn", "server") from None
 
     settings = load_settings(
         st.config_file, **st.overrides, serving={k: v for k, v in chosen.items() if v is not None}
