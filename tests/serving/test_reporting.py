@@ -1,0 +1,125 @@
+"""The inference server's reports to the control plane: per deployment and version, the
+requests it answered, the errors the version caused (a canary that fails is counted
+against it though the champion answered) and a latency histogram, plus the versions it
+found unhealthy; a report that cannot be sent is added to the next one."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from serving_support import Constant, DictPlans, deployment, pool_of, route
+
+from modelyard.errors import InvalidInput, StorageError
+from modelyard.serving._reporter import Reporter
+from modelyard.serving.rollouts import LATENCY_BUCKETS_MS, ServingReport, Totals
+
+ROW = {"records": [{"x1": 0.5, "x2": -1.0}]}
+
+
+class Failing:
+    def predict(self, frame: Any) -> Any:
+        raise ValueError("the canary chokes")
+
+
+def _until(check: Any, timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=10) as c:
+        yield c
+
+
+def _totals(reports: list[ServingReport]) -> dict[str, Totals]:
+    out: dict[str, Totals] = {}
+    for report in reports:
+        for s in report.stats:
+            assert s.deployment == "c"
+            out.setdefault(s.version_id, Totals()).add(s.requests, s.errors, s.latency_ms)
+    return out
+
+
+def test_the_server_reports_requests_errors_latencies_and_unhealthy_versions(serve, http) -> None:
+    plan = deployment("c", [route("m", 1, 50), route("m", 2, 50)], shadows=[route("m", 3)])
+    pool = pool_of(("m", 1, Constant(1)), ("m", 2, Failing()))
+    pool.broken["m-v3"] = "its blob does not match its digest"
+    plans = DictPlans(plan)
+    s = serve(plans, pool, report_s=0.05)
+    answers = [http.post(f"{s.url}/v1/deployments/c/predict", json=ROW) for _ in range(30)]
+    assert {a.status_code for a in answers} == {200}  # the champion answered for the canary
+    _until(lambda: _totals(plans.reports).get("m-v1", Totals()).requests >= 30)
+    totals = _totals(plans.reports)
+    champion, canary = totals["m-v1"], totals["m-v2"]
+    assert canary.requests > 0 and canary.errors == canary.requests  # every canary try failed
+    assert champion.errors == 0 and champion.requests == 30
+    assert sum(champion.latency_ms) == champion.requests
+    assert champion.p99_ms <= LATENCY_BUCKETS_MS[-1]
+    _until(lambda: any(r.unhealthy for r in plans.reports))
+    sick = next(r for r in plans.reports if r.unhealthy).unhealthy
+    assert [(u.deployment, u.version_id) for u in sick] == [("c", "m-v3")]
+    assert "digest" in sick[0].reason
+    windows = [(r.window_start, r.window_end) for r in plans.reports]
+    assert all(a <= b for a, b in windows)
+    assert all(b1 <= a2 for (_, b1), (a2, _) in itertools.pairwise(windows))
+
+
+class Plane:
+    def __init__(self, fail: BaseException | None = None) -> None:
+        self.fail = fail
+        self.reports: list[ServingReport] = []
+
+    def report(self, project: str, report: ServingReport) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.reports.append(report)
+
+
+def test_a_report_that_cannot_be_sent_is_added_to_the_next_and_a_refused_one_dropped() -> None:
+    now = [1000]
+    plane = Plane(StorageError("connection refused"))
+    reporter = Reporter(
+        plane,  # type: ignore[arg-type]
+        "p",
+        report_s=1,
+        unhealthy=list,
+        server="s1",
+        clock=lambda: now[0],
+    )
+    reporter.answered("c", "v1", 0.002, False)
+    reporter.answered("c", "v1", 0.2, True)
+    now[0] = 2000
+    assert asyncio.run(reporter.send()) is False
+    plane.fail = None
+    reporter.answered("c", "v1", 20.0, False)
+    now[0] = 3000
+    assert asyncio.run(reporter.send()) is True
+    (report,) = plane.reports
+    assert (report.server, report.window_start, report.window_end) == ("s1", 1000, 3000)
+    (stats,) = report.stats
+    assert (stats.requests, stats.errors) == (3, 1)
+    assert stats.latency_ms[2] == 1 and stats.latency_ms[14] == 1 and stats.latency_ms[-1] == 1
+    plane.fail = InvalidInput("no such version", field="stats[0].version_id")
+    reporter.answered("c", "gone", 0.001, False)
+    assert asyncio.run(reporter.send()) is False
+    plane.fail = None
+    assert asyncio.run(reporter.send()) is True  # nothing left to send
+    assert len(plane.reports) == 1
+
+
+def test_a_callers_mistake_is_no_error_of_the_version(serve, http) -> None:
+    plans = DictPlans(deployment("c", [route("m", 1)]))
+    s = serve(plans, pool_of(("m", 1, Constant(1))), report_s=0.05)
+    bad = http.post(f"{s.url}/v1/deployments/c/predict", json={"records": [{"x1": "a"}]})
+    assert bad.status_code == 422
+    _until(lambda: _totals(plans.reports).get("m-v1", Totals()).requests == 1)
+    assert _totals(plans.reports)["m-v1"].errors == 0
