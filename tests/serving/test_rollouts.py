@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from modelyard._util import now_ms
+from modelyard.config import Settings
 from modelyard.errors import InvalidInput, NotFound, PermissionDenied
 from modelyard.governance import SYSTEM, Actor, Governance
 from modelyard.registry.service import ModelService
@@ -30,6 +32,7 @@ from modelyard.serving.rollouts import (
 )
 from modelyard.serving.service import DeploymentService
 from modelyard.store.tables import audit_events, deployment_stats, events
+from modelyard.worker.worker import Worker
 
 
 class Clock:
@@ -342,3 +345,29 @@ def test_p99_of_a_histogram() -> None:
     totals.add(1, 0, counts)
     assert totals.p99_ms == 50
     assert judge(Rollout(max_p99_ms=10, min_requests=5), Totals(), [("v", "m/2", totals)])[0]
+
+
+def test_the_worker_judges_the_rollouts_each_pass(lab, settings: Settings) -> None:
+    deployments, _ = lab
+    deployments.clock = now_ms
+    deployments.set_traffic("api", _canary(), project="lab", rollout=GUARDS)
+    _, candidate = _ids(deployments)
+    with deployments.store.write() as conn:  # stored, not yet judged
+        conn.execute(
+            deployment_stats.insert().values(
+                deployment_id=deployments.get("api", project="lab").id,
+                version_id=candidate,
+                server="s1",
+                window_start=now_ms() - 1000,
+                window_end=now_ms() + 1000,
+                requests=100,
+                errors=50,
+                latency_ms=json.dumps(list(_stats(candidate, 100).latency_ms)),
+            )
+        )
+    lines: list[str] = []
+    with Worker(settings, isolation="inline", log=lines.append) as worker:
+        (acted,) = worker.run_once().rollouts
+        assert worker.run_once().rollouts == []  # the rollout ended
+    assert (acted.deployment, acted.action) == ("api", "auto-rollback")
+    assert "rollout lab/api: auto-rollback (revision 3): guard breached: max_error_rate" in lines[0]
