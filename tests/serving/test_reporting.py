@@ -9,15 +9,27 @@ import asyncio
 import itertools
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from serving_support import Constant, DictPlans, deployment, pool_of, route
+from serving_support import (
+    PROJECT,
+    Constant,
+    DictPlans,
+    Loaded,
+    SklearnPool,
+    deployment,
+    pool_of,
+    route,
+)
 
 from modelyard.errors import InvalidInput, StorageError
+from modelyard.sdk.client import Client
 from modelyard.serving._reporter import Reporter
-from modelyard.serving.rollouts import LATENCY_BUCKETS_MS, ServingReport, Totals
+from modelyard.serving.entities import Route, TrafficPlan
+from modelyard.serving.rollouts import LATENCY_BUCKETS_MS, Rollout, ServingReport, Totals
 
 ROW = {"records": [{"x1": 0.5, "x2": -1.0}]}
 
@@ -123,3 +135,33 @@ def test_a_callers_mistake_is_no_error_of_the_version(serve, http) -> None:
     assert bad.status_code == 422
     _until(lambda: _totals(plans.reports).get("m-v1", Totals()).requests == 1)
     assert _totals(plans.reports)["m-v1"].errors == 0
+
+
+def test_end_to_end_a_failing_canary_is_rolled_back_by_the_control_plane(
+    serve, http, client: Client, tmp_path: Path
+) -> None:
+    """The real control plane (embedded): the server's reports reach it, the canary's
+    errors breach its guard, the plan goes back to the champion and the server follows."""
+    models = client.services.models
+    client.services.projects.create(PROJECT)
+    for number in (1, 2):
+        folder = tmp_path / f"v{number}"
+        (folder / "model").mkdir(parents=True)
+        (folder / "model" / "model.skops").write_bytes(f"model {number}".encode())
+        models.register("m", folder, project=PROJECT, flavor="sklearn")
+        models.request_transition("m", project=PROJECT, to="staging", version=number)
+    deployments = client.services.deployments
+    deployments.create("c", "m/1", project=PROJECT)
+    plan = TrafficPlan((Route("m", "1", 50), Route("m", "2", 50)))
+    rollout = Rollout(max_error_rate=0.1, min_requests=3)
+    deployments.set_traffic("c", plan, project=PROJECT, rollout=rollout)
+    one, two = (models.get_version("m", project=PROJECT, version=n) for n in (1, 2))
+    pool = SklearnPool({one.id: Loaded(one, Constant(1)), two.id: Loaded(two, Failing())})
+    s = serve(deployments, pool, report_s=0.05)
+    for _ in range(20):
+        assert http.post(f"{s.url}/v1/deployments/c/predict", json=ROW).status_code == 200
+    _until(lambda: deployments.get("c", project=PROJECT).rollout is None)
+    last = deployments.history("c", project=PROJECT)[-1]
+    assert (last.action, last.changed_by) == ("auto-rollback", "system")
+    assert "max_error_rate" in last.reason and "m/2" in last.reason
+    _until(lambda: len(s.app.plans.tables["c"].routes) == 1)  # the server follows the plan
