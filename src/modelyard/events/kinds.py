@@ -94,7 +94,8 @@ EVENT_KINDS: MappingProxyType[str, str] = MappingProxyType(
         ),
         DEPLOYMENT_PLAN_CHANGED: (
             f"a deployment's traffic plan changed: deployment, deployment_id, revision, "
-            f"{_PLAN}, changed_by, reason"
+            f"{_PLAN}, rollout (or null), action (set_traffic, or step: a rollout's step), "
+            "changed_by, reason"
         ),
         DEPLOYMENT_PROMOTED: (
             "a route was promoted (its version now has the alias, and the plan sends all "

@@ -217,7 +217,10 @@ class PlanRevisionPublic(Public):
     deployment: str
     revision: int
     plan: PlanPublic
-    action: str = Field(description="`create`, `set_traffic`, `promote` or `rollback`.")
+    action: str = Field(
+        description="`create`, `set_traffic`, `promote`, `rollback`, or a rollout's "
+        "`auto-rollback` or `step`."
+    )
     changed_by: str
     changed_at: int
     reason: str
