@@ -138,10 +138,12 @@ def test_a_callers_mistake_is_no_error_of_the_version(serve, http) -> None:
 
 
 def test_end_to_end_a_failing_canary_is_rolled_back_by_the_control_plane(
-    serve, http, client: Client, tmp_path: Path
+    client: Client, tmp_path: Path, serve, http
 ) -> None:
     """The real control plane (embedded): the server's reports reach it, the canary's
-    errors breach its guard, the plan goes back to the champion and the server follows."""
+    errors breach its guard, the plan goes back to the champion and the server follows.
+    (``client`` comes first: the server, stopped first, sends its last report to an open
+    store.)"""
     models = client.services.models
     client.services.projects.create(PROJECT)
     for number in (1, 2):
