@@ -288,6 +288,13 @@ def test_a_report_is_checked_and_needs_a_contributor(lab, client: Client, clock:
         with pytest.raises(InvalidInput) as caught:
             deployments.report("lab", report)
         assert caught.value.field == field
+    for entry, field in (
+        (VersionStats("api", "a\x00b", 0, 0, (0,) * 23), "stats[0].version_id"),
+        (VersionStats("no such/name", champion, 0, 0, (0,) * 23), "stats[0].deployment"),
+    ):
+        with pytest.raises(InvalidInput) as caught:
+            deployments.report("lab", _report(clock, entry))
+        assert caught.value.field == field
     with pytest.raises(NotFound) as missing:
         deployments.report("lab", _report(clock, VersionStats("gone", champion, 0, 0, (0,) * 23)))
     assert missing.value.field == "stats[0].deployment"

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from modelyard import limits
+from modelyard._util import validate_name
 from modelyard.errors import InvalidInput
 
 __all__ = [
@@ -44,6 +45,8 @@ REPORT_ENTRIES = 1000
 #: A reason: at most this many characters; a server's name at most ``REPORT_SERVER``.
 REPORT_TEXT = 1000
 REPORT_SERVER = 255
+#: A version id: at most this many characters.
+REPORT_ID = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +209,11 @@ class ServingReport:
         )
 
 
+def _check_names(entry: VersionStats | UnhealthyVersion, where: str) -> None:
+    validate_name(entry.deployment, f"{where}.deployment")
+    limits.check_text(entry.version_id, f"{where}.version_id", REPORT_ID)
+
+
 def check_report(report: object) -> ServingReport:
     """A report, checked (InvalidInput naming the field): bounded sizes, counts that are
     whole numbers (errors at most requests, the histogram adding up to requests)."""
@@ -226,6 +234,7 @@ def check_report(report: object) -> ServingReport:
         where = f"stats[{i}]"
         if not isinstance(s, VersionStats):
             raise InvalidInput(f"{where} must be a VersionStats", field=where)
+        _check_names(s, where)
         requests = _whole(s.requests, f"{where}.requests", 0, limits.INTEGER)
         errors = _whole(s.errors, f"{where}.errors", 0, requests)
         buckets = s.latency_ms
@@ -246,6 +255,7 @@ def check_report(report: object) -> ServingReport:
         where = f"unhealthy[{i}]"
         if not isinstance(u, UnhealthyVersion):
             raise InvalidInput(f"{where} must be an UnhealthyVersion", field=where)
+        _check_names(u, where)
         limits.check_text(u.reason, f"{where}.reason", REPORT_TEXT)
         unhealthy.append(u)
     return ServingReport(report.server, start, end, tuple(stats), tuple(unhealthy))

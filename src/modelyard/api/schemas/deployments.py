@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from modelyard import limits
-from modelyard.api.schemas._types import Description, Public, ShortText
+from modelyard.api.schemas._types import NUL_FREE, Description, Public, ShortText
 from modelyard.serving.rollouts import (
     LATENCY_BUCKETS_MS,
     REPORT_ENTRIES,
+    REPORT_ID,
     REPORT_SERVER,
     REPORT_TEXT,
 )
@@ -142,7 +143,7 @@ class RollbackBody(_Body):
 
 class StatsBody(_Body):
     deployment: Name
-    version_id: Annotated[str, Field(max_length=64)]
+    version_id: Annotated[ShortText, Field(max_length=REPORT_ID)]
     requests: int = Field(ge=0, le=limits.INTEGER)
     errors: int = Field(ge=0, le=limits.INTEGER)
     latency_ms: list[int] = Field(
@@ -154,12 +155,12 @@ class StatsBody(_Body):
 
 class UnhealthyBody(_Body):
     deployment: Name
-    version_id: Annotated[str, Field(max_length=64)]
-    reason: Annotated[str, Field(max_length=REPORT_TEXT)]
+    version_id: Annotated[ShortText, Field(max_length=REPORT_ID)]
+    reason: Annotated[str, StringConstraints(max_length=REPORT_TEXT, pattern=NUL_FREE)]
 
 
 class ReportBody(_Body):
-    server: Annotated[str, Field(min_length=1, max_length=REPORT_SERVER)]
+    server: Annotated[ShortText, Field(min_length=1, max_length=REPORT_SERVER)]
     window_start: int = Field(ge=0, le=limits.INTEGER)
     window_end: int = Field(ge=0, le=limits.INTEGER)
     stats: list[StatsBody] = Field([], max_length=REPORT_ENTRIES)
