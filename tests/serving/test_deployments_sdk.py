@@ -126,3 +126,13 @@ def test_a_rollout_and_a_report_that_breaches_it(client: Client) -> None:
     assert [(r.ref, r.weight) for r in after.plan.routes] == [("champion", 100)]
     assert after.rollout is None
     assert deployments.history("api", project="lab")[-1].action == "auto-rollback"
+
+
+def test_my_deployments_takes_a_rollout(client: Client) -> None:
+    client.deployments.create("api", "churn@champion", project="lab")
+    canary = TrafficPlan((Route("churn", "champion", 90), Route("churn", "2", 10)))
+    guards = Rollout(max_p99_ms=50)
+    changed = my.deployments.set_traffic(
+        "api", canary, project="lab", rollout=guards, settings=client.settings
+    )
+    assert changed.rollout == guards
