@@ -3,6 +3,10 @@ Ray, and the command's refusals."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -45,6 +49,33 @@ def test_replica_options_are_refused_in_one_line(args: list[str], message: str) 
     result = CliRunner().invoke(app, ["serve", *args])
     assert result.exit_code != 0
     assert message in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_without_ray_serve_the_command_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray.serve", None)  # import raises ImportError
+    result = CliRunner().invoke(app, ["serve", "--ray", "--replicas", "2"])
+    assert result.exit_code != 0
+    assert "pip install 'modelyard[ray]'" in result.output, result.output
+
+
+def test_a_ray_address_that_takes_no_connection_is_refused_at_once(tmp_path: Path) -> None:
+    pytest.importorskip("ray.serve")
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    env = {**os.environ, "MODELYARD_RAY_ADDRESS": address, "MODELYARD_HOME": str(tmp_path)}
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "modelyard", "serve", "--ray"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert f"cannot reach the Ray cluster at '{address}'" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert time.monotonic() - started < 60  # Ray alone retries for minutes
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
+from modelyard._ray import import_ray, ray_session
 from modelyard.errors import InvalidInput, MissingDependency
 from modelyard.serving.app import ServingClient, assemble
 
@@ -107,8 +108,7 @@ def run(
     SIGTERM or SIGINT: then the application is deleted (its replicas drain for up to
     ``serving.shutdown_grace_s``), and a local Ray is shut down with Ray Serve."""
     serve = _import_serve()
-    import ray
-
+    ray = import_ray()
     app = application(
         make_client,
         project=project,
@@ -118,23 +118,16 @@ def run(
         shutdown_grace_s=settings.serving.shutdown_grace_s,
     )
     local = not ray.is_initialized() and not settings.ray.address
-    if not ray.is_initialized():
-        if settings.ray.address:
-            ray.init(address=settings.ray.address)
-        else:
-            ray.init(include_dashboard=False)
     name = f"modelyard-{project}"
-    try:
+    with ray_session(settings, None):
         serve.start(http_options={"host": settings.serving.host, "port": settings.serving.port})
-        serve.run(app, name=name, route_prefix="/", blocking=False)
-        _wait_for_signal()
-    finally:
         try:
+            serve.run(app, name=name, route_prefix="/", blocking=False)
+            _wait_for_signal()
+        finally:
             serve.delete(name)
             if local:
                 serve.shutdown()
-        finally:
-            ray.shutdown()
 
 
 def _wait_for_signal() -> None:
