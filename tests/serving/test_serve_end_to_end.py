@@ -37,6 +37,7 @@ MODEL = "churn"
 DEPLOYMENT = "churn-api"
 ROWS = pd.DataFrame({"x1": [0.5, -1.25, 2.0], "x2": [-1.0, 0.75, 0.1]})
 VERSION_HEADER = "modelyard-model-version"
+SHADOWED = ("--route", f"{MODEL}@champion", "--shadow", f"{MODEL}/2=100")
 
 
 @dataclass
@@ -53,15 +54,20 @@ class Serving:
     def cli(self, *args: str) -> str:
         return _cli(self.settings, *args)
 
-    def plan_at(self, revision: int) -> float:
-        """Seconds until the server routes by ``revision`` of the plan."""
+    def revision(self) -> int:
+        listed = httpx.get(f"{self.url}/v1/deployments", headers=self.predictor).json()
+        return int(listed["deployments"][0]["revision"])
+
+    def set_traffic(self, *options: str) -> float:
+        """``modelyard deployments set-traffic`` with ``options``; the seconds until the
+        server routes by the new revision."""
+        before = self.revision()
+        self.cli("deployments", "set-traffic", DEPLOYMENT, *options)
         started = time.monotonic()
-        while True:
-            listed = httpx.get(f"{self.url}/v1/deployments", headers=self.predictor).json()
-            if listed["deployments"][0]["revision"] == revision:
-                return time.monotonic() - started
-            assert time.monotonic() - started < 5, listed
+        while self.revision() == before:
+            assert time.monotonic() - started < 5, "the plan did not arrive"
             time.sleep(0.02)
+        return time.monotonic() - started
 
 
 def _cli(settings: Settings, *args: str) -> str:
@@ -220,20 +226,13 @@ def test_plan_changes_reach_the_server_canary_ab_and_shadow(serving: Serving) ->
                 http.post(predict, json=one).headers[VERSION_HEADER] for _ in range(n)
             )
 
-    serving.cli(
-        "deployments", "set-traffic", DEPLOYMENT,
-        "--route", f"{MODEL}@champion=50", "--route", f"{MODEL}/2=50",
-    )  # fmt: skip
-    assert serving.plan_at(2) < 2.0
-    canary = versions(200, serving.predictor)
-    assert set(canary) == {f"{MODEL}/1", f"{MODEL}/2"}
-    assert 60 <= canary[f"{MODEL}/2"] <= 140, canary  # 50% of 200, sd 7
+    canary = ("--route", f"{MODEL}@champion=50", "--route", f"{MODEL}/2=50")
+    assert serving.set_traffic(*canary) < 2.0
+    drawn = versions(200, serving.predictor)
+    assert set(drawn) == {f"{MODEL}/1", f"{MODEL}/2"}
+    assert 60 <= drawn[f"{MODEL}/2"] <= 140, drawn  # 50% of 200, sd 7
 
-    serving.cli(
-        "deployments", "set-traffic", DEPLOYMENT, "--sticky-key", "X-Customer-Id",
-        "--route", f"{MODEL}@champion=50", "--route", f"{MODEL}/2=50",
-    )  # fmt: skip
-    assert serving.plan_at(3) < 2.0
+    assert serving.set_traffic(*canary, "--sticky-key", "X-Customer-Id") < 2.0
     seen = {
         customer: versions(5, {**serving.predictor, "X-Customer-Id": customer})
         for customer in (f"c-{i}" for i in range(12))
@@ -243,11 +242,7 @@ def test_plan_changes_reach_the_server_canary_ab_and_shadow(serving: Serving) ->
     missing = httpx.post(predict, json=one, headers=serving.predictor)
     assert missing.status_code == 422 and missing.json()["error"]["field"] == "X-Customer-Id"
 
-    serving.cli(
-        "deployments", "set-traffic", DEPLOYMENT,
-        "--route", f"{MODEL}@champion", "--shadow", f"{MODEL}/2=100",
-    )  # fmt: skip
-    assert serving.plan_at(4) < 2.0
+    assert serving.set_traffic(*SHADOWED) < 2.0
     shadowed = httpx.post(
         predict, json={"records": ROWS.to_dict(orient="records")}, headers=serving.predictor
     )
@@ -257,6 +252,7 @@ def test_plan_changes_reach_the_server_canary_ab_and_shadow(serving: Serving) ->
 
 
 def test_labels_join_the_prediction_log(serving: Serving) -> None:
+    serving.set_traffic(*SHADOWED)  # so that the log holds shadow rows too
     predict = f"{serving.url}/v1/deployments/{DEPLOYMENT}/predict"
     answer = httpx.post(
         predict, json={"records": ROWS.to_dict(orient="records")}, headers=serving.predictor
