@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from modelyard import Client
@@ -91,3 +92,20 @@ def test_quickstart_tracks_a_sweep_reruns_its_pipeline_and_approves_its_best_mod
         "modelyard deployments show quickstart-api --project quickstart",
     ):
         assert text in done.output, text
+
+
+@pytest.mark.slow
+def test_quickstart_without_the_server_extra_says_so_and_deploys_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import modelyard.examples.quickstart as quickstart
+
+    monkeypatch.setattr(quickstart, "SERVER_MODULES", ("uvicorn", "modelyard_no_such_module"))
+    home = tmp_path / "home"
+    done = CliRunner().invoke(app, ["--home", str(home), "quickstart"], env={"COLUMNS": "200"})
+    assert done.exit_code == 0, done.output
+    assert "Not deployed: modelyard serve needs the server extra" in done.output
+    assert "and nothing deployed (no server extra)" in done.output
+    assert "modelyard deployments show" not in done.output
+    with Client(home=home) as client:
+        assert client.deployments.list_deployments("quickstart") == []

@@ -28,6 +28,8 @@ from modelyard.examples.quickstart_serving import run_serving_tour
 from modelyard.sdk.client import Client
 from modelyard.tracking.frames import runs_to_frame
 
+#: What the inference server needs beyond the base install (the server extra).
+SERVER_MODULES = ("uvicorn", "prometheus_client")
 GRID = [
     {"n_estimators": 60, "learning_rate": 0.05, "max_depth": 2},
     {"n_estimators": 60, "learning_rate": 0.2, "max_depth": 2},
@@ -133,7 +135,7 @@ def run_quickstart(
         with console.status("registering the best model, evaluating it, approving it"):
             registry = run_registry_tour(client, project, models_of[best], best, X_test, y_test)
         serving = None
-        if find_spec("uvicorn") is not None:
+        if all(find_spec(m) is not None for m in SERVER_MODULES):
             with console.status("deploying the champion, serving it and calling it"):
                 serving = run_serving_tour(
                     client,
