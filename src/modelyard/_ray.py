@@ -1,6 +1,7 @@
-"""Connecting to Ray, for the ``ray`` executor of pipelines and ``modelyard serve --ray``:
-the ``ray`` module or an error naming the extra, and a session on the instance this
-process already has, the cluster at ``ray.address``, or a local instance."""
+"""Connecting to Ray, the one way Modelyard does, for the ``ray`` executor of pipelines,
+batch scoring on Ray (``modelyard predict --ray``) and ``modelyard serve --ray``: the
+``ray`` module or an error naming the extra, and a session on the instance this process
+already has, the cluster at ``ray.address``, or a local instance."""
 
 from __future__ import annotations
 
