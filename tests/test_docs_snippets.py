@@ -40,6 +40,10 @@ SKIPPED: dict[tuple[str, str], str] = {
     ("docs/pipelines.md", 'result = training.run(month="2011-03", executor="ray")'): (
         "starts a Ray instance (tests/pipelines/test_ray.py)"
     ),
+    (
+        "docs/serving.md",
+        "modelyard predict churn-api --input dataset:customers@1 --output churn-scores --ray",
+    ): ("starts a Ray instance (tests/serving/test_scoring.py)"),
     ("docs/server.md", "modelyard users create admin --admin           # prompts"): (
         "the block above made the same administrator"
     ),

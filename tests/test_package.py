@@ -34,6 +34,7 @@ def test_public_names_are_pinned() -> None:
             "lineage",
             "load_settings",
             "pipeline",
+            "predict",
             "search_runs",
             "start_run",
             "step",

@@ -35,8 +35,10 @@ from modelyard.sdk.client import DEFAULT_PROJECT, Client
 if TYPE_CHECKING:
     import pandas as pd
 
+    from modelyard.datasets.entities import DatasetVersion
     from modelyard.lineage.graph import LineageGraph
     from modelyard.sdk.run import ActiveRun
+    from modelyard.serving.scoring import Scored
     from modelyard.tracking import MetricHistory, Run, RunPage
 
 
@@ -64,6 +66,7 @@ __all__ = [
     "lineage",
     "load_settings",
     "pipeline",
+    "predict",
     "search_runs",
     "start_run",
     "step",
@@ -172,6 +175,33 @@ def lineage(
     ``(kind, id)`` pair."""
     with Client(settings) as client:
         return client.lineage(obj, direction=direction, depth=depth)
+
+
+def predict(
+    target: str,
+    input: DatasetVersion | str,
+    *,
+    output: str,
+    project: str = DEFAULT_PROJECT,
+    batch_rows: int | None = None,
+    columns: Sequence[str] = (),
+    ray: bool = False,
+    settings: Settings | None = None,
+) -> Scored:
+    """Batch scoring: predict every row of a dataset version (``dataset:NAME@VERSION``)
+    with a deployment's champion or a model version (``model@alias``, ``model/3``) and
+    register the predictions as a new version of dataset ``output`` (see
+    :meth:`Client.predict`)."""
+    with Client(settings) as client:
+        return client.predict(
+            target,
+            input,
+            output=output,
+            project=project,
+            batch_rows=batch_rows,
+            columns=columns,
+            ray=ray,
+        )
 
 
 def autolog(project: str | None = None, *, log_models: bool = True, disable: bool = False) -> None:

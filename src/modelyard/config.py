@@ -478,9 +478,10 @@ class ServingSettings(BaseModel):
 class RaySettings(BaseModel):
     address: str | None = Field(
         None,
-        description="Ray cluster the `ray` pipeline executor connects to (`ray://host:10001`, "
-        "`host:6379` or `auto`). Unset: a process already connected to Ray uses that "
-        "connection; otherwise a local Ray instance is started for the run and stopped after.",
+        description="Ray cluster the `ray` pipeline executor and `modelyard serve --ray` connect "
+        "to (`ray://host:10001`, `host:6379` or `auto`). Unset: a process already connected to "
+        "Ray uses that connection; otherwise a local Ray instance is started for the run (or "
+        "the server) and stopped after.",
     )
 
 
@@ -513,7 +514,8 @@ class Settings(BaseSettings):
         default_factory=WorkerSettings, description="`modelyard worker`: schedules and triggers."
     )
     ray: RaySettings = Field(
-        default_factory=RaySettings, description="The `ray` executor of pipelines and sweeps."
+        default_factory=RaySettings,
+        description="The `ray` executor of pipelines and sweeps, and `modelyard serve --ray`.",
     )
     registry: RegistrySettings = Field(
         default_factory=RegistrySettings, description="The model registry."

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from modelyard import Client
 from modelyard.cli.main import app
+from modelyard.governance import SYSTEM
 
 
 def test_quickstart_tracks_a_sweep_reruns_its_pipeline_and_approves_its_best_model(
@@ -63,6 +65,17 @@ def test_quickstart_tracks_a_sweep_reruns_its_pipeline_and_approves_its_best_mod
         assert policy.gate("production").approvals == 1
         moves = client.models.history("quickstart-gbm", alias="champion", project="quickstart")
         assert [m.to_version for m in moves] == [1]
+        deployment = client.deployments.get("quickstart-api", project="quickstart")
+        assert [(r.model, r.ref, r.version) for r in deployment.plan.routes] == [
+            ("quickstart-gbm", "champion", 1)
+        ]
+        log = client.predictions.load("quickstart", "quickstart-api")
+        assert len(log) == 5 and not log["shadow"].any()
+        assert set(log["version"]) == {1}
+        labelled = log[log["label"].notna()]
+        assert len(labelled) == 1 and labelled["prediction_id"].iloc[0] in done.output
+        tokens = client.services.governance.tokens.list_tokens("quickstart-app", actor=SYSTEM)
+        assert [t.state for t in tokens] == ["revoked"]  # the tour's token does not outlive it
     for text in (
         "quickstart-gbm version 1 from the best run",
         "on 114 held-out rows: roc_auc",
@@ -72,5 +85,27 @@ def test_quickstart_tracks_a_sweep_reruns_its_pipeline_and_approves_its_best_mod
         "champion -> version 1",
         "quickstart-gbm@champion: a GradientBoostingClassifier",
         "modelyard models show quickstart-gbm@champion --project quickstart",
+        "Deployment quickstart-api (quickstart-gbm@champion) served at http://127.0.0.1:",
+        "v1 predict (records)",
+        "/invocations (dataframe_split)",
+        "5 rows (0 from shadows), 1 labelled",
+        "modelyard deployments show quickstart-api --project quickstart",
     ):
         assert text in done.output, text
+
+
+@pytest.mark.slow
+def test_quickstart_without_the_server_extra_says_so_and_deploys_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import modelyard.examples.quickstart as quickstart
+
+    monkeypatch.setattr(quickstart, "SERVER_MODULES", ("uvicorn", "modelyard_no_such_module"))
+    home = tmp_path / "home"
+    done = CliRunner().invoke(app, ["--home", str(home), "quickstart"], env={"COLUMNS": "200"})
+    assert done.exit_code == 0, done.output
+    assert "Not deployed: modelyard serve needs the server extra" in done.output
+    assert "and nothing deployed (no server extra)" in done.output
+    assert "modelyard deployments show" not in done.output
+    with Client(home=home) as client:
+        assert client.deployments.list_deployments("quickstart") == []

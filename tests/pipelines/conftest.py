@@ -49,22 +49,3 @@ def write_modules(
     yield write
     for name in names:
         sys.modules.pop(name, None)
-
-
-@pytest.fixture(scope="session")
-def ray_instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
-    """A local Ray instance for the whole session (started once: 3-4 s, about 0.5 GB),
-    shut down at the end; the executor uses it since this process is connected to it."""
-    ray = pytest.importorskip("ray")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RAY_AUTH_MODE", "disabled")  # no token file written in the home dir
-        ray.init(
-            num_cpus=2,
-            include_dashboard=False,
-            object_store_memory=100 * 2**20,
-            _temp_dir=str(tmp_path_factory.mktemp("r")),  # short: Ray's socket paths are limited
-        )
-        try:
-            yield ray
-        finally:
-            ray.shutdown()

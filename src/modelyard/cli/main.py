@@ -52,6 +52,11 @@ class Modelyard(LazyGroup):
             "Run the inference server: answer a project's deployments over HTTP (v1, the "
             "Open Inference Protocol v2 and MLflow's /invocations).",
         ),
+        "predict": Lazy(
+            "modelyard.cli.predict:predict",
+            "Batch scoring: predict every row of a dataset version with a deployment's "
+            "champion or a model version, and register the predictions as a dataset version.",
+        ),
         "runs": Lazy("modelyard.cli.runs:app", "Runs: list, show, compare, delete, restore."),
         "projects": Lazy(
             "modelyard.cli.projects:app", "Projects: the namespace of runs, datasets and models."

@@ -10,6 +10,7 @@ from modelyard.cli._common import console, one_line_errors, state, styled, table
 
 if TYPE_CHECKING:
     from modelyard.examples.quickstart_registry import RegistryTour
+    from modelyard.examples.quickstart_serving import ServingTour
     from modelyard.registry.entities import ModelVersion
 
 
@@ -21,7 +22,8 @@ def quickstart(
     """Train a small model sweep on scikit-learn's breast-cancer data and track it all,
     retrain the best configuration as a pipeline twice (the second run is cached), then
     register the best model, evaluate it on held-out rows, approve it into production
-    and load it as the champion."""
+    and load it as the champion; deploy it, serve it on a loopback port, call it, label a
+    prediction and read the prediction log back."""
     from modelyard.examples.quickstart import run_quickstart
 
     settings = state(ctx).settings()
@@ -65,6 +67,24 @@ def quickstart(
     )
     _print_registry(result["registry"], project)
     model = result["registry"].version.name
+    serving = result["serving"]
+    served, serve_hints = "  and nothing deployed (no server extra).\n", ""
+    if serving is None:
+        console.print(
+            "\nNot deployed: modelyard serve needs the server extra "
+            "(pip install 'modelyard[server]').",
+            highlight=False,
+        )
+    else:
+        _print_serving(serving)
+        served = (
+            f"  and deployment {serving.deployment}: its plan, the predictions it answered "
+            "(logged) and a label.\n"
+        )
+        serve_hints = (
+            f"\n  modelyard deployments show {serving.deployment} --project {project}"
+            f"\n  {serving.command}   # then curl localhost:8600 (a predictor's token)"
+        )
     console.print(
         styled(
             "\nRecorded into ",
@@ -75,7 +95,8 @@ def quickstart(
             "  artifacts (model, confusion matrix, feature importances, report), git state "
             "and installed packages,\n"
             "  two pipeline runs of 3 steps each (a run per step, outputs as artifacts),\n"
-            f"  and model {model}: its version, evaluation, card, approved request and alias.\n"
+            f"  model {model}: its version, evaluation, card, approved request and alias,\n"
+            f"{served}"
             "\nLook at it:\n"
             f"  modelyard runs list --project {project}\n"
             f"  modelyard runs show {best['run_id'][:12]}\n"
@@ -84,8 +105,29 @@ def quickstart(
             f"  modelyard pipelines explain {tour.second.run_id[:12]}\n"
             f"  modelyard models show {model}@champion --project {project}\n"
             f"  modelyard models requests {model} --project {project}\n"
-            f"  modelyard models card {model}@champion --project {project}",
+            f"  modelyard models card {model}@champion --project {project}{serve_hints}",
         )
+    )
+
+
+def _print_serving(tour: ServingTour) -> None:
+    rows = [
+        (call.endpoint, call.version, pid, str(prediction))
+        for call in tour.calls
+        for pid, prediction in call.rows
+    ]
+    table(
+        f"Deployment {tour.deployment} ({tour.route}) served at {tour.url}",
+        ["request", "version", "prediction id", "prediction"],
+        rows,
+    )
+    labelled = tour.log[tour.log["label"].notna()]
+    shadows = int(tour.log["shadow"].sum())
+    console.print(
+        f"Labelled {tour.labelled[0]} as {tour.labelled[1]}; stopped the server and read "
+        f"its prediction log back: {len(tour.log)} rows ({shadows} from shadows), "
+        f"{len(labelled)} labelled; {tour.seconds:.2f} s in all.",
+        highlight=False,
     )
 
 

@@ -29,6 +29,8 @@ ROW_GROUP_ROWS = 1_048_576
 ROW_GROUP_BYTES = 64 * 1024 * 1024
 PART_BYTES = 512 * 1024 * 1024
 COMPRESSION = "zstd"
+#: Rows in each record batch a stored version is read back in, unless asked otherwise.
+BATCH_ROWS = 65_536
 #: Numbers and times are dictionary encoded when their first ``_DICTIONARY_SAMPLE`` rows
 #: hold at most one distinct value per ``_DICTIONARY_SHARE`` rows.
 _DICTIONARY_SHARE = 2
@@ -186,7 +188,7 @@ def iter_parts(
     blobs: BlobStore,
     tree_digest: str,
     columns: Sequence[str] | None = None,
-    batch_rows: int = 65_536,
+    batch_rows: int = BATCH_ROWS,
 ) -> Iterator[pa.RecordBatch]:
     """The stored rows, in order, one record batch at a time (one part in memory or on
     local disk at a time)."""

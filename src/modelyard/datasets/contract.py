@@ -56,9 +56,13 @@ class DatasetContract(Protocol):
         """A version's reports, newest first (only those of ``kind`` when given)."""
 
     def iter_batches(
-        self, version: DatasetVersion, columns: Sequence[str] | None = None
+        self,
+        version: DatasetVersion,
+        columns: Sequence[str] | None = None,
+        batch_rows: int | None = None,
     ) -> Iterator[pa.RecordBatch]:
-        """The version's rows as record batches, streamed from the blob store."""
+        """The version's rows as record batches (of at most ``batch_rows`` rows when
+        given), streamed from the blob store."""
 
     def list_datasets(self, project: str | None = None) -> list[Dataset]:
         """The datasets of a project (or of every project the actor may read), by name."""
@@ -87,9 +91,11 @@ class DatasetContract(Protocol):
         progress: Progress | None = None,
         source: str | None = None,
         expectations: Iterable[Expectation] | str | os.PathLike[str] | None = None,
+        derived_from: Sequence[tuple[str, str, str]] = (),
     ) -> DatasetVersion:
         """Register ``data`` (a frame, an Arrow table or reader, or the path of a CSV or Parquet
-        file or a directory of them) as a version of dataset ``name``."""
+        file or a directory of them) as a version of dataset ``name``; ``derived_from``:
+        ``(kind, id, relation)`` of the dataset and model versions it was made from."""
 
     def report_html(self, report: DatasetReport) -> str | None:
         """The HTML rendering stored with a report, if any."""

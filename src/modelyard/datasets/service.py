@@ -44,6 +44,7 @@ from modelyard.governance.roles import Role, missing_project
 from modelyard.lineage.edges import (
     DATASET_VERSION,
     INPUT,
+    MODEL_VERSION,
     OUTPUT,
     RUN,
     Lineage,
@@ -55,7 +56,9 @@ from modelyard.store.tables import (
     dataset_reports,
     dataset_versions,
     datasets,
+    model_versions,
     projects,
+    registered_models,
 )
 
 if TYPE_CHECKING:
@@ -72,6 +75,11 @@ _NUMBERISH = re.compile(r"^[vV]?[0-9][0-9_]*$")
 _ATTEMPTS = 5
 
 Progress = Callable[[int, int | None], None]
+#: What a version was made from: ``(kind, id, relation)`` of a dataset version or a model
+#: version, recorded as the lineage edge ``(kind, id) -> the version``.
+Derivation = tuple[str, str, str]
+#: The kinds a version may be derived from (``register(derived_from=...)``).
+DERIVED_KINDS = (DATASET_VERSION, MODEL_VERSION)
 
 
 def check_alias(alias: object) -> str:
@@ -167,6 +175,7 @@ class DatasetService:
         progress: Progress | None = None,
         source: str | None = None,
         expectations: Iterable[Expectation] | str | os.PathLike[str] | None = None,
+        derived_from: Sequence[tuple[str, str, str]] = (),
     ) -> DatasetVersion:
         """Register ``data`` (a frame, an Arrow table or reader, or the path of a CSV or
         Parquet file or a directory of them) as a version of dataset ``name``.
@@ -182,6 +191,11 @@ class DatasetService:
         raises :class:`~modelyard.errors.DataValidationError` with the report and
         registers nothing; otherwise the ValidationReport is archived with the version
         (kind ``validation``).
+
+        ``derived_from``: ``(kind, id, relation)`` of each dataset version or model version
+        the data was made from (batch scoring: its input ``input``, its model ``model``),
+        each one the actor may read; recorded as lineage edges to the version in the
+        transaction that registers it (or that finds the same data already registered).
         """
         from modelyard.data.validation import Validator
         from modelyard.datasets._ingest import ingest
@@ -193,7 +207,12 @@ class DatasetService:
         if user is not None:
             limits.check_text(user, "user", limits.SHORT_TEXT)
         wanted = self.check_register(
-            name, project=project, aliases=aliases, description=description, run_id=run_id
+            name,
+            project=project,
+            aliases=aliases,
+            description=description,
+            run_id=run_id,
+            derived_from=derived_from,
         )
         staging = self.blobs.backend.staging_dir
         if staging is not None:
@@ -213,7 +232,9 @@ class DatasetService:
             report = validator.report() if validator is not None else None
             if report is not None:
                 report.raise_for_critical()
-            version = self._record(name, project, found, description, wanted, user, run_id)
+            version = self._record(
+                name, project, found, description, wanted, user, run_id, derived_from
+            )
         finally:
             if found.folder is not None:
                 shutil.rmtree(found.folder, ignore_errors=True)
@@ -229,6 +250,7 @@ class DatasetService:
         aliases: Sequence[str] = (),
         description: str = "",
         run_id: str | None = None,
+        derived_from: Sequence[tuple[str, str, str]] = (),
     ) -> list[str]:
         """Raise unless :meth:`register` may go ahead with these arguments (the server
         asks before it stages an upload); returns the checked aliases. Creates the
@@ -244,7 +266,44 @@ class DatasetService:
             self.access.require(conn, project, Role.CONTRIBUTOR)
             if run_id is not None:
                 self._check_run(conn, run_id)
+            self._check_derived(conn, derived_from)
         return wanted
+
+    def _check_derived(self, conn: Connection, derived_from: Sequence[Derivation]) -> None:
+        """Each source of ``derived_from`` is a dataset version or a model version that
+        exists and that the actor may read (NotFound for one it may not: it learns
+        nothing of projects where it has no role)."""
+        for position, item in enumerate(derived_from):
+            field = f"derived_from[{position}]"
+            if not (isinstance(item, tuple | list) and len(item) == 3):
+                raise InvalidInput(f"{field} must be (kind, id, relation)", field=field)
+            kind, object_id, _relation = item
+            if kind not in DERIVED_KINDS:
+                raise InvalidInput(
+                    f"{field}: a version is derived from a {' or a '.join(DERIVED_KINDS)}; "
+                    f"got {limits.preview(kind)}",
+                    field=field,
+                )
+            if kind == DATASET_VERSION:
+                row = version_row(conn, str(object_id))
+                project = row.project if row is not None else None
+            else:
+                project = conn.execute(
+                    select(projects.c.name)
+                    .join(registered_models, registered_models.c.project_id == projects.c.id)
+                    .join(model_versions, model_versions.c.model_id == registered_models.c.id)
+                    .where(model_versions.c.id == str(object_id))
+                ).scalar()
+            missing = NotFound(f"{field}: no {kind} {limits.preview(object_id)}", field=field)
+            if project is None:
+                raise missing
+            self.access.require(conn, project, Role.VIEWER, hidden=missing)
+
+    def _add_derived(
+        self, conn: Connection, version_id: str, derived_from: Sequence[Derivation]
+    ) -> None:
+        for kind, object_id, relation in derived_from:
+            self.lineage.add(conn, (kind, object_id), (DATASET_VERSION, version_id), relation)
 
     def _check_run(self, conn: Connection, run_id: str) -> None:
         """The run exists, the actor may write to it and its data is open: lineage edges
@@ -260,6 +319,7 @@ class DatasetService:
         aliases: list[str],
         user: str | None,
         run_id: str | None,
+        derived_from: Sequence[tuple[str, str, str]] = (),
     ) -> DatasetVersion:
         from modelyard.datasets.digest import schema_columns
 
@@ -277,7 +337,7 @@ class DatasetService:
                     )
                 ).scalar()
             if same is not None:
-                return self._again(same, aliases, run_id)
+                return self._again(same, aliases, run_id, derived_from)
             if stored is None:
                 stored = self._store_data(found)
             created = now_ms()
@@ -286,6 +346,7 @@ class DatasetService:
                 with self.store.write() as conn:
                     if run_id is not None:
                         self._check_run(conn, run_id)  # it may have ended since it was asked
+                    self._check_derived(conn, derived_from)
                     dataset_id = self._dataset_id(conn, project, name, description, created)
                     number = latest_version(conn, dataset_id) + 1
                     conn.execute(
@@ -312,6 +373,7 @@ class DatasetService:
                     if run_id is not None:
                         edge = (RUN, run_id), (DATASET_VERSION, version_id)
                         self.lineage.add(conn, *edge, OUTPUT, run_id=run_id)
+                    self._add_derived(conn, version_id, derived_from)
                     self.access.record(
                         conn,
                         "dataset.registered",
@@ -342,13 +404,21 @@ class DatasetService:
             return self.get_by_id(version_id)
         raise Conflict(f"could not register dataset {name!r}: too many concurrent writers")
 
-    def _again(self, version_id: str, aliases: list[str], run_id: str | None) -> DatasetVersion:
-        """The same data registered again: the existing version, with the new aliases and
-        the run recorded."""
-        if aliases or run_id is not None:
+    def _again(
+        self,
+        version_id: str,
+        aliases: list[str],
+        run_id: str | None,
+        derived_from: Sequence[tuple[str, str, str]] = (),
+    ) -> DatasetVersion:
+        """The same data registered again: the existing version, with the new aliases, the
+        run and what it was derived from recorded."""
+        if aliases or run_id is not None or derived_from:
             with self.store.write() as conn:
                 if run_id is not None:
                     self._check_run(conn, run_id)
+                self._check_derived(conn, derived_from)
+                self._add_derived(conn, version_id, derived_from)
                 dataset_id = conn.execute(
                     select(dataset_versions.c.dataset_id).where(dataset_versions.c.id == version_id)
                 ).scalar_one()
@@ -549,12 +619,24 @@ class DatasetService:
         ]
 
     def iter_batches(
-        self, version: DatasetVersion, columns: Sequence[str] | None = None
+        self,
+        version: DatasetVersion,
+        columns: Sequence[str] | None = None,
+        batch_rows: int | None = None,
     ) -> Iterator[pa.RecordBatch]:
-        """The version's rows as record batches, streamed from the blob store."""
-        from modelyard.datasets._parquet import iter_parts
+        """The version's rows as record batches (of at most ``batch_rows`` rows when
+        given), streamed from the blob store."""
+        from modelyard.datasets._parquet import BATCH_ROWS, iter_parts
 
-        return iter_parts(self.blobs, version.tree_digest, _columns(version, columns))
+        if batch_rows is not None and (
+            isinstance(batch_rows, bool) or not isinstance(batch_rows, int) or batch_rows < 1
+        ):
+            raise InvalidInput(
+                f"batch_rows must be a positive integer; got {batch_rows!r}", field="batch_rows"
+            )
+        return iter_parts(
+            self.blobs, version.tree_digest, _columns(version, columns), batch_rows or BATCH_ROWS
+        )
 
     def read_table(self, version: DatasetVersion, columns: Sequence[str] | None = None) -> pa.Table:
         """The version's rows as one Arrow table."""

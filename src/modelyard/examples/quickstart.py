@@ -1,7 +1,9 @@
 """The quickstart: a gradient-boosting sweep on scikit-learn's breast-cancer data, its
 best configuration retrained as a cached pipeline, and its best model taken through the
 registry (``quickstart_registry.py``: registered, evaluated on held-out rows, its card
-filled in, approved into production, the champion, loaded by alias).
+filled in, approved into production, the champion, loaded by alias), then deployed and
+called (``quickstart_serving.py``: the inference server on a loopback port, requests through
+v1 and /invocations, a label, the prediction log read back).
 
 Runs offline (the dataset ships with scikit-learn) on the embedded store. Each child run
 records params, per-iteration train/validation loss, final metrics, system metrics,
@@ -12,6 +14,7 @@ importances as a Parquet table, a JSON report and the fitted model. The pipeline
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from typing import Any
 
 from rich.console import Console
@@ -20,10 +23,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from modelyard.config import Settings
 from modelyard.errors import MissingDependency
 from modelyard.examples.quickstart_pipeline import run_pipeline_tour
-from modelyard.examples.quickstart_registry import run_registry_tour
+from modelyard.examples.quickstart_registry import TRUSTED, run_registry_tour
+from modelyard.examples.quickstart_serving import run_serving_tour
 from modelyard.sdk.client import Client
 from modelyard.tracking.frames import runs_to_frame
 
+#: What the inference server needs beyond the base install (the server extra).
+SERVER_MODULES = ("uvicorn", "prometheus_client")
 GRID = [
     {"n_estimators": 60, "learning_rate": 0.05, "max_depth": 2},
     {"n_estimators": 60, "learning_rate": 0.2, "max_depth": 2},
@@ -35,8 +41,9 @@ def run_quickstart(
     settings: Settings, *, project: str = "quickstart", console: Console | None = None
 ) -> dict[str, Any]:
     """Run the sweep, then the pipeline tour with the best params, then the registry tour
-    with the best model; returns the parent run id, the child rows (best first), the best
-    row and the two tours."""
+    with the best model, then the serving tour with the champion (None without the
+    server extra); returns the parent run id, the child rows (best first), the best row
+    and the three tours."""
     try:
         import pandas as pd
         from sklearn.datasets import load_breast_cancer
@@ -127,12 +134,24 @@ def run_quickstart(
             tour = run_pipeline_tour(client, project, params_of[best])
         with console.status("registering the best model, evaluating it, approving it"):
             registry = run_registry_tour(client, project, models_of[best], best, X_test, y_test)
+        serving = None
+        if all(find_spec(m) is not None for m in SERVER_MODULES):
+            with console.status("deploying the champion, serving it and calling it"):
+                serving = run_serving_tour(
+                    client,
+                    project,
+                    registry.version.name,
+                    X_test,
+                    y_test,
+                    trusted=TRUSTED,
+                )
     return {
         "parent_id": parent.id,
         "children": rows,
         "best": rows[0],
         "pipeline": tour,
         "registry": registry,
+        "serving": serving,
     }
 
 

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from modelyard._ray import import_ray, ray_session
 from modelyard._registry import Registry
-from modelyard.errors import InvalidInput, MissingDependency
+from modelyard.errors import InvalidInput
 from modelyard.pipelines.execute import StepTask, run_step, step_from_ref
 from modelyard.pipelines.result import StepResult
 
@@ -116,7 +117,7 @@ def _open_local(client: Client, max_workers: int | None) -> Iterator[Backend]:
 
 @contextlib.contextmanager
 def _open_ray(client: Client, max_workers: int | None) -> Iterator[Backend]:
-    with _ray_session(client.settings, max_workers) as ray:
+    with ray_session(client.settings, max_workers) as ray:
         yield _Ray(ray, client.settings, max_workers)
 
 
@@ -167,62 +168,6 @@ class _Local:
 
     def result(self, handle: cf.Future[StepResult]) -> StepResult:
         return handle.result()
-
-
-def import_ray() -> Any:
-    """The ``ray`` module, or MissingDependency naming the extra."""
-    try:
-        import ray
-    except ImportError:
-        raise MissingDependency.for_extra("ray", "ray") from None
-    return ray
-
-
-@contextlib.contextmanager
-def _ray_session(settings: Settings, max_workers: int | None) -> Iterator[Any]:
-    """Ray, connected: the instance this process is already connected to, else the
-    cluster at ``ray.address``, else a local instance started here and stopped after."""
-    ray = import_ray()
-    if ray.is_initialized():
-        yield ray
-        return
-    if settings.ray.address:
-        _check_reachable(settings.ray.address)
-        ray.init(address=settings.ray.address)
-    else:
-        ray.init(num_cpus=max_workers, include_dashboard=False)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-
-
-#: Seconds to wait for a TCP connection to ``ray.address`` before giving up.
-RAY_CONNECT_TIMEOUT = 5.0
-
-
-def _check_reachable(address: str) -> None:
-    """Refuse at once a ``ray.address`` that takes no TCP connection (Ray itself retries
-    for minutes); ``auto`` and addresses without a port are left to Ray."""
-    import socket
-    from urllib.parse import urlsplit
-
-    target = urlsplit(address if "://" in address else f"ray://{address}")
-    try:
-        host, port = target.hostname, target.port
-    except ValueError:
-        host, port = None, None
-    if not host or port is None:
-        return
-    try:
-        socket.create_connection((host, port), timeout=RAY_CONNECT_TIMEOUT).close()
-    except OSError as exc:
-        raise InvalidInput(
-            f"cannot reach the Ray cluster at {address!r}: {exc.strerror or exc}; start it, "
-            "or fix ray.address (MODELYARD_RAY_ADDRESS), or unset it to run on a local "
-            "Ray instance",
-            field="ray.address",
-        ) from None
 
 
 class _Ray:

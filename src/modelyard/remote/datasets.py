@@ -70,6 +70,7 @@ class RemoteDatasets:
         progress: Progress | None = None,
         source: str | None = None,
         expectations: Iterable[Expectation] | str | os.PathLike[str] | None = None,
+        derived_from: Sequence[tuple[str, str, str]] = (),
     ) -> DatasetVersion:
         """Register ``data`` as a version of dataset ``name`` (see the module docstring);
         the same values registered again return the existing version. ``expectations``
@@ -93,6 +94,8 @@ class RemoteDatasets:
         if expectations is not None:
             rules = Validator(expectations).rules
             params["expectations"] = json.dumps([rule.to_dict() for rule in rules])
+        if derived_from:
+            params["derived_from"] = json.dumps([list(item) for item in derived_from])
         one_pass = isinstance(data, pa.RecordBatchReader | AnyIterator)
         csv_types: dict[str, Any] = {}
         for _ in range(_MAX_WIDENINGS):
@@ -156,11 +159,15 @@ class RemoteDatasets:
         ]
 
     def iter_batches(
-        self, version: DatasetVersion, columns: Sequence[str] | None = None
+        self,
+        version: DatasetVersion,
+        columns: Sequence[str] | None = None,
+        batch_rows: int | None = None,
     ) -> Iterator[pa.RecordBatch]:
-        """The version's rows as record batches, streamed from the server (the request
-        is sent now: a bad column or a missing version raises here)."""
-        stream = self._stream(version, columns)
+        """The version's rows as record batches (of at most ``batch_rows`` rows when
+        given), streamed from the server (the request is sent now: a bad column or a
+        missing version raises here)."""
+        stream = self._stream(version, columns, batch_rows)
         next(stream)  # the schema
         return cast("Iterator[pa.RecordBatch]", stream)
 
@@ -235,12 +242,12 @@ class RemoteDatasets:
     # -- helpers ----------------------------------------------------------------------------
 
     def _stream(
-        self, version: DatasetVersion, columns: Sequence[str] | None
+        self, version: DatasetVersion, columns: Sequence[str] | None, batch_rows: int | None = None
     ) -> Iterator[pa.Schema | pa.RecordBatch]:
         """The schema, then the record batches, of a version's data answer."""
         import pyarrow as pa
 
-        params: dict[str, Any] = {}
+        params: dict[str, Any] = _present(batch_rows=batch_rows)
         if columns is not None:
             params["columns"] = [columns] if isinstance(columns, str) else list(columns)
         with self.http.stream(f"{_version_path(version)}/data", params) as response:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from modelyard.artifacts import BlobStore
     from modelyard.datasets.contract import DatasetContract
+    from modelyard.datasets.entities import DatasetVersion
     from modelyard.events.contract import WebhookContract
     from modelyard.lineage.contract import LineageContract
     from modelyard.lineage.graph import LineageGraph
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from modelyard.sdk.run import ActiveRun
     from modelyard.services import Services
     from modelyard.serving.contract import DeploymentContract
+    from modelyard.serving.scoring import Scored
     from modelyard.store import Store
     from modelyard.tracking._buffer import LogBuffer
     from modelyard.tracking.contract import TrackingContract
@@ -424,6 +426,62 @@ class Client:
         from modelyard.sdk.lineage import lineage
 
         return lineage(self, obj, direction=direction, depth=depth)
+
+    def predict(
+        self,
+        target: str,
+        input: DatasetVersion | str,
+        *,
+        output: str,
+        project: str = DEFAULT_PROJECT,
+        batch_rows: int | None = None,
+        columns: Sequence[str] = (),
+        ray: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+        description: str = "",
+    ) -> Scored:
+        """Batch scoring: predict every row of a stored dataset version and register the
+        predictions as a new version of dataset ``output``, with lineage from the input
+        and the model version (see :mod:`modelyard.serving.scoring`).
+
+        ``target``: a deployment's name (the version its champion route resolves to) or
+        ``model@alias`` / ``model/3``; ``input``: a dataset version or
+        ``dataset:NAME@VERSION`` (``@ALIAS``, ``/VERSION``, or the newest without);
+        ``columns``: input columns copied beside the predictions (ids, keys);
+        ``batch_rows``: rows scored at a time (memory grows with it, not with the
+        input); ``ray``: score the batches on Ray (``ray.address``, else a local Ray);
+        ``progress(rows done, total)`` after each batch."""
+        from modelyard.serving.scoring import DEFAULT_BATCH_ROWS, BatchScorer
+
+        trusted = self.settings.registry.trusted_types
+        scorer = BatchScorer(
+            self.dataset_service,
+            self.model_service,
+            self.deployments,
+            lambda version: self.models._load(version, trusted),
+        )
+        arguments: dict[str, Any] = {
+            "output": output,
+            "project": project,
+            "batch_rows": batch_rows or DEFAULT_BATCH_ROWS,
+            "columns": [columns] if isinstance(columns, str) else list(columns),
+            "progress": progress,
+            "description": description,
+        }
+        if not ray:
+            return scorer.score(target, input, **arguments)
+        from modelyard._ray import ray_session
+        from modelyard.registry.flavors import CODE_FORMATS_SETTING
+        from modelyard.serving._ray_scoring import RayRunner
+
+        with ray_session(self.settings, None) as ray_module:
+            runner = RayRunner(
+                ray_module,
+                self.model_service,
+                self.settings,
+                lambda name: bool(self.projects.settings(name)[CODE_FORMATS_SETTING]),
+            )
+            return scorer.score(target, input, runner=runner, **arguments)
 
     def delete_run(self, run_id: str, permanent: bool = False) -> None:
         self.tracking.delete_run(run_id, permanent=permanent)

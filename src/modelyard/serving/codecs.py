@@ -63,6 +63,7 @@ __all__ = [
     "media_type",
     "prediction_ids",
     "split",
+    "table_rows",
     "v2_metadata",
 ]
 
@@ -575,6 +576,12 @@ def _csv(body: bytes, max_rows: int) -> Rows:
         raise InvalidInput("the CSV names a column twice", field="body")
     _count(len(data), max_rows, "body")
     return Rows(count=len(data), columns={str(c): data[c].tolist() for c in data.columns})
+
+
+def table_rows(table: Any) -> Rows:
+    """The rows of an Arrow table as plain column lists, as an Arrow body's are read
+    (batch scoring reads a dataset's batches so)."""
+    return _table(table, table.num_rows)
 
 
 def _table(table: Any, max_rows: int) -> Rows:

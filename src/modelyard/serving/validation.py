@@ -62,6 +62,9 @@ class Where:
     layout: str = "table"
     prefix: str = ""
     positions: Mapping[str, int] | None = None
+    #: ``table``: the first row's number in the whole input (batch scoring names rows of
+    #: a dataset, not of one batch).
+    offset: int = 0
 
     def cell(self, column: str, row: int) -> str:
         """The field of one value."""
@@ -73,7 +76,7 @@ class Where:
             return f"{self.prefix}.data[{row}][{self._position(column)}]"
         if self.layout == "inputs":
             return f"{self.prefix}[{self._position(column)}].data[{row}]"
-        return f"{column}[{row}]"
+        return f"{column}[{row + self.offset}]"
 
     def column(self, column: str) -> str:
         """The field of a whole column: where it was sent (a column not expected), or

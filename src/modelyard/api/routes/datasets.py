@@ -133,13 +133,16 @@ def read_data(
     columns: Annotated[
         list[ShortText] | None, Query(description="Only these columns (repeat the parameter).")
     ] = None,
+    batch_rows: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="At most this many rows a batch.")
+    ] = None,
 ) -> StreamingResponse:
     """The version's rows as an Arrow IPC stream, one record batch at a time from the
     blob store (``X-Modelyard-Rows`` says how many)."""
     import pyarrow as pa
 
     found = _get(datasets, project, dataset, ref)
-    batches = datasets.iter_batches(found, columns)
+    batches = datasets.iter_batches(found, columns, batch_rows)
     first = next(batches, None)  # a store failure is an error answer, not a cut stream
     schema = first.schema if first is not None else pa.schema([])
     return StreamingResponse(
@@ -196,6 +199,14 @@ async def register_version(
             "expectations a suite file holds (`modelyard data suggest`)."
         ),
     ] = None,
+    derived_from: Annotated[
+        str | None,
+        Query(
+            max_length=limits.DESCRIPTION,
+            description="What the data was made from, as JSON: a list of `[kind, id, "
+            "relation]` (`dataset_version` or `model_version`), recorded as lineage edges.",
+        ),
+    ] = None,
 ) -> RegisteredPublic:
     """Register the body, an Arrow IPC stream, as a new version of the dataset (201), or
     find the version that already holds the same values (200, ``created: false``).
@@ -206,6 +217,8 @@ async def register_version(
     failure is 422 ``data_validation_failed`` and registers nothing; otherwise the
     ValidationReport is archived with the version (kind ``validation``).
     """
+    rules = _expectations(expectations) if expectations is not None else None
+    sources = _derived_from(derived_from) if derived_from is not None else []
     # 404, 403 or 422 before a byte is staged
     wanted = await run_in_threadpool(
         datasets.check_register,
@@ -214,8 +227,8 @@ async def register_version(
         aliases=aliases,
         description=description,
         run_id=run_id,
+        derived_from=sources,
     )
-    rules = _expectations(expectations) if expectations is not None else None
     staged = await stage_body(request, services.upload_dir)
     try:
         version, created = await run_in_threadpool(
@@ -231,6 +244,7 @@ async def register_version(
             profile=profile,
             source=source,
             expectations=rules,
+            derived_from=sources,
         )
     finally:
         os.unlink(staged)
@@ -373,6 +387,7 @@ def _register(
     profile: bool,
     source: str | None,
     expectations: list[Expectation] | None,
+    derived_from: Sequence[tuple[str, str, str]],
 ) -> tuple[DatasetVersion, bool]:
     """Register the staged stream; also says whether the version is new."""
     import pyarrow as pa
@@ -394,8 +409,26 @@ def _register(
             profile=profile,
             source=source if source is not None else "Arrow IPC stream",
             expectations=expectations,
+            derived_from=derived_from,
         )
     return version, version.id not in before
+
+
+def _derived_from(text: str) -> list[tuple[str, str, str]]:
+    """The ``derived_from`` parameter: a JSON list of ``[kind, id, relation]``."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InvalidInput(f"derived_from must be JSON: {exc}", field="derived_from") from None
+    if not isinstance(data, list) or not all(
+        isinstance(item, list) and len(item) == 3 and all(isinstance(p, str) for p in item)
+        for item in data
+    ):
+        raise InvalidInput(
+            "derived_from must be a JSON list of [kind, id, relation] (three strings)",
+            field="derived_from",
+        )
+    return [(kind, object_id, relation) for kind, object_id, relation in data]
 
 
 def _expectations(text: str) -> list[Expectation]:
