@@ -412,6 +412,13 @@ class ServingSettings(BaseModel):
         description="How often `modelyard serve` reads the deployments' plans from the control "
         "plane: a plan change reaches it within this (plus one read).",
     )
+    report_s: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="How often `modelyard serve` reports each version's requests, errors, "
+        "latencies and health to the control plane (the rollouts' guard rails judge them).",
+    )
     max_batch_rows: int = Field(
         64,
         ge=1,

@@ -21,6 +21,7 @@ from modelyard.sdk.client import DEFAULT_PROJECT, client_for
 if TYPE_CHECKING:
     from modelyard.config import Settings
     from modelyard.serving.entities import Deployment, PlanRevision, TrafficPlan
+    from modelyard.serving.rollouts import Rollout
 
 __all__ = [
     "create",
@@ -84,9 +85,11 @@ def set_traffic(
     project: str | None = None,
     reason: str = "",
     expected_revision: int | None = None,
+    rollout: Rollout | None = None,
     settings: Settings | None = None,
 ) -> Deployment:
-    """A new revision of the plan (Conflict when ``expected_revision`` is not current)."""
+    """A new revision of the plan (Conflict when ``expected_revision`` is not current);
+    ``rollout``: its candidates' guard rails and stepping schedule."""
     with client_for(settings) as client:
         return client.deployments.set_traffic(
             name,
@@ -94,6 +97,7 @@ def set_traffic(
             project=_project(project),
             reason=reason,
             expected_revision=expected_revision,
+            rollout=rollout,
         )
 
 

@@ -228,6 +228,11 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
         },
         ("POST", "/projects/{project}/deployments/{name}/promote"): {},
         ("POST", "/projects/{project}/deployments/{name}/rollback"): {},
+        ("POST", "/projects/{project}/deployments/-/reports"): {
+            "server": "s1",
+            "window_start": 0,
+            "window_end": 1,
+        },
     }
     if (method, path) in bodies:
         kwargs["json"] = bodies[(method, path)]

@@ -101,3 +101,49 @@ def test_bad_bodies_name_their_field(
     answer = api.post(DEPLOYMENTS, json=body)
     assert answer.status_code == 422, answer.text
     assert field in (answer.json()["error"]["field"] or ""), answer.text
+
+
+def _latency(requests: int) -> list[int]:
+    return [requests] + [0] * 22
+
+
+def test_a_rollout_over_rest_and_the_report_routes_checks(api: httpx.Client, staged: None) -> None:
+    api.post("/projects/p/models/m/aliases/champion", json={"version": 1})
+    assert api.post(DEPLOYMENTS, json={"name": "api", "plan": "m/1"}).status_code == 201
+    plan = {"routes": [{"model": "m", "ref": "1", "weight": 100}]}
+    rollout = {"max_error_rate": 0.01, "max_p99_ms": 50, "window_s": 60, "min_requests": 10}
+    changed = api.put(f"{DEPLOYMENTS}/api/plan", json={"plan": plan, "rollout": rollout})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["rollout"]["max_p99_ms"] == 50
+    assert changed.json()["rollout"]["steps"] == []
+    version_id = changed.json()["plan"]["routes"][0]["version_id"]
+    end = changed.json()["updated_at"] + 5000
+    stats = {"deployment": "api", "version_id": version_id, "requests": 10, "errors": 0,
+             "latency_ms": _latency(10)}  # fmt: skip
+    report = {"server": "s1", "window_start": end - 5000, "window_end": end, "stats": [stats]}
+    sent = api.post(f"{DEPLOYMENTS}/-/reports", json=report)
+    assert sent.status_code == 204, sent.text
+    unknown = api.post(
+        f"{DEPLOYMENTS}/-/reports", json={**report, "stats": [{**stats, "version_id": "f" * 32}]}
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["error"]["field"] == "stats[0].version_id"
+    too_many = api.post(f"{DEPLOYMENTS}/-/reports", json={**report, "stats": [stats] * 1001})
+    assert too_many.status_code == 422
+    short = api.post(
+        f"{DEPLOYMENTS}/-/reports", json={**report, "stats": [{**stats, "latency_ms": [10]}]}
+    )
+    assert short.status_code == 422
+
+
+def test_a_bad_rollout_names_its_field(api: httpx.Client, staged: None) -> None:
+    assert api.post(DEPLOYMENTS, json={"name": "api", "plan": "m/1"}).status_code == 201
+    plan = {"routes": [{"model": "m", "ref": "1", "weight": 100}]}
+    for rollout, field in (
+        ({"max_error_rate": 2}, "max_error_rate"),
+        ({}, "rollout"),
+        ({"max_p99_ms": 5, "steps": [10, 100]}, "rollout.steps"),
+    ):
+        answer = api.put(f"{DEPLOYMENTS}/api/plan", json={"plan": plan, "rollout": rollout})
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["field"].endswith(field), answer.json()

@@ -97,3 +97,33 @@ def test_errors_are_one_line(
     assert answer.exit_code == code, answer.output
     lines = answer.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and text in lines[0], answer.output
+
+
+def test_set_traffic_with_guard_rails_and_steps(cli: Callable[..., Any], churn: None) -> None:
+    assert cli("deployments", "create", "api", "churn-rf@champion", "-p", "p").exit_code == 0
+    changed = cli(
+        "deployments", "set-traffic", "api",
+        "--route", "churn-rf@champion=95", "--route", "churn-rf/2=5",
+        "--max-error-rate", "0.01", "--max-p99-ms", "50", "--window", "60",
+        "--steps", "5,25,50,100", "--step-every", "600",
+        "-p", "p",
+    )  # fmt: skip
+    assert changed.exit_code == 0, changed.output
+    assert "max p99 ms 50" in changed.output and "steps 5 -> 25 -> 50 -> 100" in changed.output
+    shown = json.loads(cli("deployments", "show", "api", "-p", "p", "--json").output)
+    assert shown["rollout"] == {
+        "max_error_rate": 0.01,
+        "max_error_rate_delta": None,
+        "max_p99_ms": 50.0,
+        "max_p99_ratio": None,
+        "window_s": 60,
+        "min_requests": 100,
+        "steps": [5, 25, 50, 100],
+        "step_every_s": 600,
+    }
+    bad = cli(
+        "deployments", "set-traffic", "api", "--route", "churn-rf@champion",
+        "--max-error-rate", "3", "-p", "p",
+    )  # fmt: skip
+    assert bad.exit_code != 0 and "max_error_rate" in bad.output
+    assert len(bad.output.strip().splitlines()) == 1

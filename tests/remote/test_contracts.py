@@ -83,7 +83,8 @@ CONTRACTS = [
         # The server's files route checks a version before it streams them.
         | {"check_load"},
     ),
-    (DeploymentContract, DeploymentService, RemoteDeployments, SERVER),
+    # The worker and the report route judge rollouts where the store is.
+    (DeploymentContract, DeploymentService, RemoteDeployments, SERVER | {"evaluate"}),
     (
         ScheduleContract,
         ScheduleService,

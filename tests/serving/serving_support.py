@@ -36,6 +36,7 @@ from modelyard.registry.entities import ModelVersion
 from modelyard.registry.signature import ColumnSpec, Schema, Signature
 from modelyard.serving._parts import Rows
 from modelyard.serving.entities import Deployment, Route, TrafficPlan
+from modelyard.serving.rollouts import ServingReport
 
 PROJECT = "default"
 SIGNATURE = Signature(
@@ -76,12 +77,19 @@ def deployment(
 
 
 class DictPlans:
-    """The control plane's deployments (DeploymentContract.list_deployments only)."""
+    """The control plane's deployments (DeploymentContract.list_deployments, and report:
+    the reports kept in ``reports``)."""
 
     def __init__(self, *deployments: Deployment) -> None:
         self.deployments = {d.name: d for d in deployments}
         self.down = False
         self.reads = 0
+        self.reports: list[ServingReport] = []
+
+    def report(self, project: str, report: ServingReport) -> None:
+        if self.down:
+            raise StorageError("the control plane cannot be reached: connection refused")
+        self.reports.append(report)
 
     def set(self, d: Deployment) -> None:
         self.deployments[d.name] = d

@@ -3,6 +3,7 @@ live server (the ``remote`` marker), with the same results and the same typed er
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from modelyard.config import Settings
 from modelyard.errors import Conflict, InvalidInput, NotFound, PolicyViolation
 from modelyard.sdk.client import Client
 from modelyard.serving.entities import Route, TrafficPlan
+from modelyard.serving.rollouts import LATENCY_BUCKETS_MS, Rollout, ServingReport, VersionStats
 
 
 @pytest.fixture
@@ -101,3 +103,36 @@ def test_the_sugar(client: Client) -> None:
     assert len(my.deployments.history("api", project="lab", settings=settings)) == 4
     my.deployments.delete("api", project="lab", settings=settings)
     assert my.deployments.list_deployments("lab", settings=settings) == []
+
+
+def test_a_rollout_and_a_report_that_breaches_it(client: Client) -> None:
+    deployments = client.deployments
+    deployments.create("api", "churn@champion", project="lab")
+    canary = TrafficPlan((Route("churn", "champion", 90), Route("churn", "2", 10)))
+    rollout = Rollout(max_error_rate=0.05, min_requests=10, steps=(10, 50, 100))
+    changed = deployments.set_traffic("api", canary, project="lab", rollout=rollout)
+    assert changed.rollout == rollout and changed.rollout_since == changed.updated_at
+    assert deployments.get("api", project="lab") == changed
+    candidate = changed.plan.routes[1].version_id
+    assert candidate is not None
+    end = int(time.time() * 1000) + 1
+    counts = (10,) + (0,) * len(LATENCY_BUCKETS_MS)
+    bad = ServingReport("s1", end - 5000, end, (VersionStats("api", "f" * 32, 10, 0, counts),))
+    with pytest.raises(InvalidInput):
+        deployments.report("lab", bad)
+    breach = ServingReport("s1", end - 5000, end, (VersionStats("api", candidate, 10, 5, counts),))
+    deployments.report("lab", breach)
+    after = deployments.get("api", project="lab")
+    assert [(r.ref, r.weight) for r in after.plan.routes] == [("champion", 100)]
+    assert after.rollout is None
+    assert deployments.history("api", project="lab")[-1].action == "auto-rollback"
+
+
+def test_my_deployments_takes_a_rollout(client: Client) -> None:
+    client.deployments.create("api", "churn@champion", project="lab")
+    canary = TrafficPlan((Route("churn", "champion", 90), Route("churn", "2", 10)))
+    guards = Rollout(max_p99_ms=50)
+    changed = my.deployments.set_traffic(
+        "api", canary, project="lab", rollout=guards, settings=client.settings
+    )
+    assert changed.rollout == guards

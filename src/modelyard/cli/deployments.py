@@ -76,6 +76,7 @@ def _print(found: Deployment, statuses: dict[str, str]) -> None:
         ("updated", f"{fmt_time(found.updated_at)} by {found.updated_by}"),
         ("created", f"{fmt_time(found.created_at)} by {found.created_by}"),
         ("description", found.description),
+        ("rollout", _rollout_text(found)),
     ]
     shown = [(k, fmt(v)) for k, v in facts if v not in (None, "")]
     table(f"Deployment {found.project}/{found.name}", ["", ""], shown)
@@ -87,6 +88,28 @@ def _print(found: Deployment, statuses: dict[str, str]) -> None:
     rows = [row("champion" if i == 0 else "live", r) for i, r in enumerate(plan.routes)]
     rows += [row("shadow", r) for r in plan.shadows]
     table("Plan", ["route", "ref", "weight %", "version", "status"], rows)
+
+
+def _rollout_text(found: Deployment) -> str | None:
+    """The rollout's guards and steps in one line (None: no rollout)."""
+    rollout = found.rollout
+    if rollout is None:
+        return None
+    parts = [
+        f"{name} {value:g}"
+        for name, value in (
+            ("max error rate", rollout.max_error_rate),
+            ("max error rate over the champion's", rollout.max_error_rate_delta),
+            ("max p99 ms", rollout.max_p99_ms),
+            ("max p99 x the champion's", rollout.max_p99_ratio),
+        )
+        if value is not None
+    ]
+    parts.append(f"over {rollout.window_s} s from {rollout.min_requests} requests")
+    if rollout.steps:
+        steps = " -> ".join(str(s) for s in rollout.steps)
+        parts.append(f"steps {steps} every {rollout.step_every_s} s")
+    return ", ".join(parts)
 
 
 def _statuses(c: Any, found: list[Deployment]) -> dict[str, str]:
@@ -197,13 +220,59 @@ def set_traffic(
     expected_revision: int | None = typer.Option(
         None, "--expected-revision", help="Refuse unless the plan is at this revision now."
     ),
+    max_error_rate: float | None = typer.Option(
+        None, "--max-error-rate", help="Guard: a candidate's highest error rate (0.01: 1%)."
+    ),
+    max_error_rate_delta: float | None = typer.Option(
+        None,
+        "--max-error-rate-delta",
+        help="Guard: a candidate's error rate at most the champion's plus this.",
+    ),
+    max_p99_ms: float | None = typer.Option(
+        None, "--max-p99-ms", help="Guard: a candidate's highest p99 latency, in ms."
+    ),
+    max_p99_ratio: float | None = typer.Option(
+        None, "--max-p99-ratio", help="Guard: a candidate's p99 at most the champion's times this."
+    ),
+    window: int = typer.Option(60, "--window", help="Seconds of reports the guards judge."),
+    min_requests: int = typer.Option(
+        100, "--min-requests", help="Requests a candidate answers before it is judged."
+    ),
+    steps: str | None = typer.Option(
+        None,
+        "--steps",
+        help="Stepping: the candidate's weights, e.g. 5,25,50,100 (100 promotes it).",
+    ),
+    step_every: int = typer.Option(600, "--step-every", help="Seconds between steps."),
     reason: str = ReasonOption,
     project: str = ProjectOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Replace the traffic plan with a new revision (canary, A/B, shadows)."""
+    """Replace the traffic plan with a new revision (canary, A/B, shadows), with guard
+    rails and stepping when a guard is given."""
     from modelyard.serving.entities import TrafficPlan
+    from modelyard.serving.rollouts import Rollout
 
+    rollout = None
+    guards = (max_error_rate, max_error_rate_delta, max_p99_ms, max_p99_ratio)
+    if steps is not None or any(g is not None for g in guards):
+        try:
+            schedule = tuple(int(s) for s in steps.split(",")) if steps else ()
+        except ValueError:
+            raise InvalidInput(
+                f"--steps must be whole numbers separated by commas; got {steps!r}",
+                field="steps",
+            ) from None
+        rollout = Rollout(
+            max_error_rate=max_error_rate,
+            max_error_rate_delta=max_error_rate_delta,
+            max_p99_ms=max_p99_ms,
+            max_p99_ratio=max_p99_ratio,
+            window_s=window,
+            min_requests=min_requests,
+            steps=schedule,
+            step_every_s=step_every,
+        )
     single = 100 if len(routes) == 1 else None
     plan = TrafficPlan(
         tuple(_route(r, "--route", single) for r in routes),
@@ -212,7 +281,12 @@ def set_traffic(
     )
     with client(ctx) as c:
         found = c.deployments.set_traffic(
-            name, plan, project=project, reason=reason, expected_revision=expected_revision
+            name,
+            plan,
+            project=project,
+            reason=reason,
+            expected_revision=expected_revision,
+            rollout=rollout,
         )
         _show(c, found, as_json)
 

@@ -19,6 +19,7 @@ __all__ = [
     "DEPLOYMENT_PLAN_CHANGED",
     "DEPLOYMENT_PROMOTED",
     "DEPLOYMENT_ROLLED_BACK",
+    "DEPLOYMENT_VERSION_UNHEALTHY",
     "EVENT_KINDS",
     "MODEL_VERSION_CREATED",
     "STATUS_CHANGED",
@@ -42,6 +43,7 @@ DEPLOYMENT_PLAN_CHANGED = "deployment.plan_changed"
 DEPLOYMENT_PROMOTED = "deployment.promoted"
 DEPLOYMENT_ROLLED_BACK = "deployment.rolled_back"
 DEPLOYMENT_DELETED = "deployment.deleted"
+DEPLOYMENT_VERSION_UNHEALTHY = "deployment.version_unhealthy"
 
 _PLAN = (
     "plan (routes and shadows, each model, ref, weight; sticky_key; strategy: single, canary or ab)"
@@ -92,7 +94,8 @@ EVENT_KINDS: MappingProxyType[str, str] = MappingProxyType(
         ),
         DEPLOYMENT_PLAN_CHANGED: (
             f"a deployment's traffic plan changed: deployment, deployment_id, revision, "
-            f"{_PLAN}, changed_by, reason"
+            f"{_PLAN}, rollout (or null), action (set_traffic, or step: a rollout's step), "
+            "changed_by, reason"
         ),
         DEPLOYMENT_PROMOTED: (
             "a route was promoted (its version now has the alias, and the plan sends all "
@@ -102,10 +105,16 @@ EVENT_KINDS: MappingProxyType[str, str] = MappingProxyType(
         DEPLOYMENT_ROLLED_BACK: (
             "a deployment's plan went back to an earlier one: deployment, deployment_id, "
             f"revision, to_revision (null: all traffic to the champion route), {_PLAN}, "
-            "changed_by, reason"
+            "changed_by, reason; an automatic rollback (a rollout's guard breached) has "
+            "automatic true, changed_by system, guard and version_id"
         ),
         DEPLOYMENT_DELETED: (
             "a deployment was deleted: deployment, deployment_id, revision (its last), deleted_by"
+        ),
+        DEPLOYMENT_VERSION_UNHEALTHY: (
+            "an inference server could not load a version a deployment routes to (once per "
+            "incident, not per report): deployment, deployment_id, version_id, model, "
+            "version, server, reason"
         ),
     }
 )

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from modelyard._util import validate_name
 from modelyard.remote._http import HttpSession
 from modelyard.serving.entities import Deployment, PlanRevision, Route, TrafficPlan
+from modelyard.serving.rollouts import Rollout, ServingReport
 
 __all__ = ["RemoteDeployments"]
 
@@ -57,10 +58,17 @@ class RemoteDeployments:
         project: str,
         reason: str = "",
         expected_revision: int | None = None,
+        rollout: Rollout | None = None,
     ) -> Deployment:
         """A new revision of the plan; Conflict when ``expected_revision`` is given and
-        is not the current one."""
-        body = {"plan": _plan_body(plan), "reason": reason, "expected_revision": expected_revision}
+        is not the current one. ``rollout``: the guard rails its candidates are judged by
+        (and its stepping schedule) from now; without it, the plan has none."""
+        body = {
+            "plan": _plan_body(plan),
+            "reason": reason,
+            "expected_revision": expected_revision,
+            "rollout": rollout.as_dict() if rollout is not None else None,
+        }
         answer = self.http.call(
             "PUT", f"{_path(project, name)}/plan", json_body=body, idempotent=False
         )
@@ -119,6 +127,13 @@ class RemoteDeployments:
             for item in items
         ]
 
+    def report(self, project: str, report: ServingReport) -> None:
+        """An inference server's counts per deployment and version since its last report,
+        and the versions it found unhealthy (needs ``contributor``)."""
+        self.http.call(
+            "POST", f"{_path(project)}/-/reports", json_body=report.as_dict(), idempotent=True
+        )
+
 
 def _path(project: str, name: str | None = None) -> str:
     validate_name(project, "project")
@@ -165,4 +180,6 @@ def _deployment(data: dict[str, Any]) -> Deployment:
         created_at=data["created_at"],
         updated_by=data["updated_by"],
         updated_at=data["updated_at"],
+        rollout=Rollout.from_dict(data["rollout"]) if data.get("rollout") else None,
+        rollout_since=data.get("rollout_since"),
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from modelyard.serving.entities import Deployment, PlanRevision, TrafficPlan
+from modelyard.serving.rollouts import Rollout, ServingReport
 
 __all__ = ["DeploymentContract"]
 
@@ -41,9 +42,11 @@ class DeploymentContract(Protocol):
         project: str,
         reason: str = "",
         expected_revision: int | None = None,
+        rollout: Rollout | None = None,
     ) -> Deployment:
         """A new revision of the plan; Conflict when ``expected_revision`` is given and
-        is not the current one."""
+        is not the current one. ``rollout``: the guard rails its candidates are judged by
+        (and its stepping schedule) from now; without it, the plan has none."""
         ...
 
     def promote(
@@ -76,4 +79,9 @@ class DeploymentContract(Protocol):
 
     def history(self, name: str, *, project: str) -> list[PlanRevision]:
         """Every revision of the plan, oldest first."""
+        ...
+
+    def report(self, project: str, report: ServingReport) -> None:
+        """An inference server's counts per deployment and version since its last report,
+        and the versions it found unhealthy (needs ``contributor``)."""
         ...

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from modelyard.serving.rollouts import Rollout
+
 __all__ = ["Deployment", "PlanRevision", "Route", "TrafficPlan"]
 
 #: How a plan splits live traffic: one route; weights drawn at random per request
@@ -79,10 +81,15 @@ class Deployment:
     created_at: int
     updated_by: str
     updated_at: int
+    #: The guard rails and stepping schedule of its candidates (None: no rollout), and
+    #: when the rollout began.
+    rollout: Rollout | None = None
+    rollout_since: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["plan"] = self.plan.as_dict()
+        out["rollout"] = self.rollout.as_dict() if self.rollout is not None else None
         return out
 
 

@@ -29,6 +29,7 @@ from modelyard.errors import (
     ModelyardError,
     NotFound,
     Overloaded,
+    PredictionFailed,
     TooLarge,
     Unauthenticated,
 )
@@ -47,8 +48,10 @@ from modelyard.serving._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from modelyard.serving._metrics import Held, ServerMetrics
 from modelyard.serving._parts import Batcher, LoadedModel, ModelPool, PredictionSink, Rows
 from modelyard.serving._plans import PlanWatcher
+from modelyard.serving._reporter import Reporter
 from modelyard.serving._routing import RoutingTable
 from modelyard.serving.contract import DeploymentContract
+from modelyard.serving.rollouts import UnhealthyVersion
 
 if TYPE_CHECKING:
     from modelyard.config import ServingSettings
@@ -190,6 +193,10 @@ class InferenceServer:
         self._unhealthy: dict[str, str] = {}  # version id -> why it cannot answer
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watcher: asyncio.Task[None] | None = None
+        self.reporter = Reporter(
+            deployments, project, report_s=settings.report_s, unhealthy=self._unhealthy_versions
+        )
+        self._reporting: asyncio.Task[None] | None = None
         self.metrics.watch(
             Held(
                 loaded=lambda: list(self.pool.loaded()),
@@ -252,6 +259,7 @@ class InferenceServer:
         if await self.plans.poll():
             await self._warm()
         self._watcher = asyncio.create_task(self._watch())
+        self._reporting = asyncio.create_task(self.reporter.run())
 
     def _changed(self, tables: Mapping[str, RoutingTable]) -> None:
         """New plans: the sink logs their deployments (with their sample rates) and, once
@@ -271,6 +279,8 @@ class InferenceServer:
         the prediction log, unload the models."""
         if self._watcher is not None:
             self._watcher.cancel()
+        if self._reporting is not None:
+            self._reporting.cancel()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=self.settings.shutdown_grace_s)
         for _, batcher in list(self._batchers.values()):
@@ -278,6 +288,8 @@ class InferenceServer:
         self._batchers.clear()
         await self.sink.close()
         await self.pool.close()
+        if self._reporting is not None:
+            await self.reporter.send()  # what was answered since the last report
 
     async def _watch(self) -> None:
         while True:
@@ -315,16 +327,24 @@ class InferenceServer:
                 answer, after = answer
         except ModelyardError as exc:
             answer = error_answer(exc)
+            if isinstance(exc, PredictionFailed | ModelUnavailable):
+                scope["modelyard.failed"] = True
             if exc.http_status >= 500 and not isinstance(exc, Overloaded):  # shed: counted
                 logger.warning("%s /%s: %s", scope["method"], path, exc.message)
         except Exception:
             logger.exception("%s /%s failed", scope["method"], path)
             answer = json_answer(500, ModelyardError("internal server error").to_dict())
+            scope["modelyard.failed"] = True
         await send_answer(answer, send)
         if (args and key.endswith(("predict", "infer"))) or key == "invocations":
             deployment = scope.get("modelyard.deployment", "")
             version = scope.get("modelyard.version", "")
-            self.metrics.answered(deployment, version, answer.status, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            self.metrics.answered(deployment, version, answer.status, seconds)
+            version_id = scope.get("modelyard.version_id")
+            if version_id is not None:
+                failed = scope.get("modelyard.failed", False)
+                self.reporter.answered(deployment, version_id, seconds, failed)
         if after is not None:
             self._spawn(after())
 
@@ -398,6 +418,8 @@ class InferenceServer:
         route = table.pick(_headers(scope), self._is_healthy)
         rows = self._rows_limit(body.rows)
         while True:
+            scope["modelyard.version_id"] = route.version_id
+            attempt = time.perf_counter()
             try:
                 model, batcher = await self._ready(route.version_id)
                 checked = self.codecs.validate(
@@ -413,6 +435,13 @@ class InferenceServer:
                         self._unhealthy[route.version_id] = exc.message
                     raise
                 self._broken(table, route.version_id, exc)
+                if route.version_id is not None:  # the candidate's failure, though answered
+                    self.reporter.answered(
+                        table.deployment.name,
+                        route.version_id,
+                        time.perf_counter() - attempt,
+                        True,
+                    )
                 route = table.champion
         request_id = uuid.uuid4().hex
         version = model.version
@@ -576,6 +605,15 @@ class InferenceServer:
         return json_answer(200, {"deployment": name, "labelled": stored})
 
     # -- state --------------------------------------------------------------------------
+
+    def _unhealthy_versions(self) -> list[UnhealthyVersion]:
+        """The versions of the plans served that cannot answer, and why (reported)."""
+        return [
+            UnhealthyVersion(name, r.version_id, self._unhealthy[r.version_id])
+            for name, table in self.plans.tables.items()
+            for r in (*table.deployment.plan.routes, *table.deployment.plan.shadows)
+            if r.version_id is not None and r.version_id in self._unhealthy
+        ]
 
     def _is_healthy(self, version_id: str | None) -> bool:
         return version_id not in self._unhealthy

@@ -26,7 +26,7 @@ import copy
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, select, update
@@ -36,12 +36,31 @@ from modelyard._util import new_id, now_ms, validate_name
 from modelyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PolicyViolation
 from modelyard.events import kinds as event_kinds
 from modelyard.events.outbox import emit
-from modelyard.governance.identity import Actor
+from modelyard.governance.identity import SYSTEM, Actor
 from modelyard.governance.roles import Role, missing_project
 from modelyard.registry._deployed import Resolved, resolve_refs, serving_statuses
 from modelyard.serving.entities import Deployment, PlanRevision, Route, TrafficPlan
+from modelyard.serving.rollouts import (
+    Rollout,
+    RolloutAction,
+    ServingReport,
+    Totals,
+    UnhealthyVersion,
+    VersionStats,
+    check_report,
+    check_rollout,
+    judge,
+)
 from modelyard.store import Store
-from modelyard.store.tables import deployment_plans, deployments, projects, registered_models
+from modelyard.store.tables import (
+    deployment_incidents,
+    deployment_plans,
+    deployment_stats,
+    deployments,
+    model_versions,
+    projects,
+    registered_models,
+)
 
 if TYPE_CHECKING:
     from modelyard.governance.access import Access
@@ -55,6 +74,14 @@ CREATE = "create"
 SET_TRAFFIC = "set_traffic"
 PROMOTE = "promote"
 ROLLBACK = "rollback"
+#: Actions of the system's revisions in a rollout: a breach sends all traffic to the
+#: champion; a step moves the candidate's weight to the schedule's next step.
+AUTO_ROLLBACK = "auto-rollback"
+STEP = "step"
+#: A version no report named unhealthy for this long starts a new incident when one does.
+INCIDENT_GAP_MS = 60_000
+#: Reports older than this are deleted as new ones arrive.
+STATS_KEPT_MS = 2 * 86_400_000
 #: An HTTP header name (RFC 9110's token), as a sticky key must be.
 _HEADER = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}")
 
@@ -273,6 +300,8 @@ class DeploymentService:
                 created_at=row.created_at,
                 updated_by=row.updated_by,
                 updated_at=row.updated_at,
+                rollout=Rollout.from_dict(json.loads(row.rollout)) if row.rollout else None,
+                rollout_since=row.rollout_since,
             )
             for row, plan in zip(rows, plans, strict=True)
         ]
@@ -383,14 +412,23 @@ class DeploymentService:
         plan: TrafficPlan,
         action: str,
         reason: str,
+        rollout: Rollout | None = None,
+        keep_rollout: bool = False,
     ) -> Deployment:
-        """Write ``plan`` as the deployment's next revision, with its audit event."""
+        """Write ``plan`` as the deployment's next revision, with its audit event. The
+        revision carries ``rollout`` (begun now), or keeps the current one
+        (``keep_rollout``: a step), or ends it."""
         revision, at, who = row.revision + 1, self.clock(), self._who()
         text = _plan_json(plan)
+        guards: dict[str, Any] = {"rollout": None, "rollout_since": None}
+        if keep_rollout:
+            guards = {"rollout": row.rollout, "rollout_since": row.rollout_since}
+        elif rollout is not None:
+            guards = {"rollout": json.dumps(rollout.as_dict(), sort_keys=True), "rollout_since": at}
         moved = conn.execute(
             update(deployments)
             .where(deployments.c.id == row.id, deployments.c.revision == row.revision)
-            .values(plan=text, revision=revision, updated_by=who, updated_at=at)
+            .values(plan=text, revision=revision, updated_by=who, updated_at=at, **guards)
         ).rowcount
         if moved != 1:
             raise Conflict(
@@ -439,6 +477,7 @@ class DeploymentService:
             "deployment_id": found.id,
             "revision": found.revision,
             "plan": _written_plan(found.plan),
+            "rollout": found.rollout.as_dict() if found.rollout is not None else None,
         }
 
     # -- changes ----------------------------------------------------------------------------
@@ -509,11 +548,20 @@ class DeploymentService:
         project: str,
         reason: str = "",
         expected_revision: int | None = None,
+        rollout: Rollout | None = None,
     ) -> Deployment:
         """A new revision of the plan; Conflict when ``expected_revision`` is given and
-        is not the current one."""
+        is not the current one. ``rollout``: the guard rails its candidates are judged by
+        (and its stepping schedule) from now; without it, the plan has none."""
         checked = check_plan(plan)
         limits.check_text(reason, "reason", limits.DESCRIPTION)
+        guards = None if rollout is None else check_rollout(rollout)
+        if guards is not None and guards.steps and len(checked.routes) != 2:
+            raise InvalidInput(
+                "a rollout with steps needs a plan of two live routes: the champion and the "
+                f"candidate; this one has {len(checked.routes)}",
+                field="rollout.steps",
+            )
         if expected_revision is not None:
             _check_revision(expected_revision, "expected_revision")
         with self.store.write() as conn:
@@ -525,12 +573,13 @@ class DeploymentService:
                     field="expected_revision",
                 )
             self._admit(conn, project, row.project_id, checked)
-            found = self._revise(conn, project, row, checked, SET_TRAFFIC, reason)
+            found = self._revise(conn, project, row, checked, SET_TRAFFIC, reason, guards)
             self._emit(
                 conn,
                 project,
                 event_kinds.DEPLOYMENT_PLAN_CHANGED,
-                self._about(found) | {"changed_by": self._who(), "reason": reason},
+                self._about(found)
+                | {"action": SET_TRAFFIC, "changed_by": self._who(), "reason": reason},
             )
             return found
 
@@ -638,6 +687,304 @@ class DeploymentService:
                     "deleted_by": self._who(),
                 },
             )
+
+    # -- reports and rollouts -------------------------------------------------------------
+
+    def report(self, project: str, report: ServingReport) -> None:
+        """Store an inference server's report (a retried one replaces itself; needs
+        ``contributor``, which a predictor token lacks). A version named unhealthy opens
+        an incident (one ``deployment.version_unhealthy`` event, audited) unless one is
+        open; then the rollouts of the deployments it names are judged at once, as the
+        system actor. A deployment or version of no such name is refused."""
+        checked = check_report(report)
+        touched: set[str] = set()
+        with self.store.write() as conn:
+            project_id = self._project(conn, project, Role.CONTRIBUTOR)
+            named = {s.deployment for s in checked.stats} | {
+                u.deployment for u in checked.unhealthy
+            }
+            rows = {
+                r.name: r
+                for r in conn.execute(
+                    select(deployments).where(
+                        deployments.c.project_id == project_id, deployments.c.name.in_(named)
+                    )
+                )
+            }
+            versions = {
+                v.id: v
+                for v in conn.execute(
+                    select(model_versions.c.id, model_versions.c.version, registered_models.c.name)
+                    .join(registered_models, registered_models.c.id == model_versions.c.model_id)
+                    .where(
+                        registered_models.c.project_id == project_id,
+                        model_versions.c.id.in_(
+                            {s.version_id for s in checked.stats}
+                            | {u.version_id for u in checked.unhealthy}
+                        ),
+                    )
+                )
+            }
+            entries: list[tuple[str, VersionStats | UnhealthyVersion]] = [
+                *((f"stats[{i}]", e) for i, e in enumerate(checked.stats)),
+                *((f"unhealthy[{i}]", e) for i, e in enumerate(checked.unhealthy)),
+            ]
+            for where, entry in entries:
+                if entry.deployment not in rows:
+                    raise NotFound(
+                        f"deployment {entry.deployment!r} does not exist in project {project!r}",
+                        field=f"{where}.deployment",
+                    )
+                if entry.version_id not in versions:
+                    raise InvalidInput(
+                        f"{limits.preview(entry.version_id)} is no model version of "
+                        f"project {project!r}",
+                        field=f"{where}.version_id",
+                    )
+            now = self.clock()
+            for entry in checked.stats:
+                row = rows[entry.deployment]
+                key = (
+                    deployment_stats.c.deployment_id == row.id,
+                    deployment_stats.c.version_id == entry.version_id,
+                    deployment_stats.c.server == checked.server,
+                    deployment_stats.c.window_start == checked.window_start,
+                )
+                conn.execute(delete(deployment_stats).where(*key))
+                conn.execute(
+                    deployment_stats.insert().values(
+                        deployment_id=row.id,
+                        version_id=entry.version_id,
+                        server=checked.server,
+                        window_start=checked.window_start,
+                        window_end=checked.window_end,
+                        requests=entry.requests,
+                        errors=entry.errors,
+                        latency_ms=json.dumps(list(entry.latency_ms)),
+                    )
+                )
+                touched.add(entry.deployment)
+            for row in rows.values():
+                conn.execute(
+                    delete(deployment_stats).where(
+                        deployment_stats.c.deployment_id == row.id,
+                        deployment_stats.c.window_end < now - STATS_KEPT_MS,
+                    )
+                )
+            for sick in checked.unhealthy:
+                self._incident(conn, project, rows[sick.deployment], versions[sick.version_id],
+                               checked.server, sick.reason, now)  # fmt: skip
+        if touched:
+            self.acting_as(SYSTEM).evaluate(project=project, names=touched)
+
+    def _incident(
+        self,
+        conn: Connection,
+        project: str,
+        row: Any,
+        version: Any,
+        server: str,
+        reason: str,
+        now: int,
+    ) -> None:
+        """A report named a version unhealthy: the open incident goes on, or a new one
+        opens (its event and audit record) when none was seen for INCIDENT_GAP_MS."""
+        key = (
+            deployment_incidents.c.deployment_id == row.id,
+            deployment_incidents.c.version_id == version.id,
+        )
+        seen = conn.execute(select(deployment_incidents.c.last_seen_at).where(*key)).scalar()
+        if seen is not None and now - seen <= INCIDENT_GAP_MS:
+            conn.execute(update(deployment_incidents).where(*key).values(last_seen_at=now))
+            return
+        conn.execute(delete(deployment_incidents).where(*key))
+        conn.execute(
+            deployment_incidents.insert().values(
+                deployment_id=row.id,
+                version_id=version.id,
+                reason=reason,
+                opened_at=now,
+                last_seen_at=now,
+            )
+        )
+        written = f"{version.name}/{version.version}"
+        self.access.record(
+            conn,
+            event_kinds.DEPLOYMENT_VERSION_UNHEALTHY,
+            DEPLOYMENT,
+            row.id,
+            f"{project}/{row.name}: {written} is unhealthy on {server}: {reason}",
+        )
+        self._emit(
+            conn,
+            project,
+            event_kinds.DEPLOYMENT_VERSION_UNHEALTHY,
+            {
+                "deployment": row.name,
+                "deployment_id": row.id,
+                "version_id": version.id,
+                "model": version.name,
+                "version": version.version,
+                "server": server,
+                "reason": reason,
+            },
+        )
+
+    def evaluate(
+        self, *, project: str | None = None, names: Collection[str] | None = None
+    ) -> list[RolloutAction]:
+        """Judge the rollouts (of a project, of some deployments of it, or all) from the
+        reports of their window: a breach rolls back to the champion and ends the rollout;
+        a due step moves the candidate's weight. For the worker and the report route: the
+        service should act as the system actor."""
+        with self.store.read() as conn:
+            query = (
+                select(deployments.c.id, projects.c.name.label("project"))
+                .join(projects, projects.c.id == deployments.c.project_id)
+                .where(deployments.c.rollout.is_not(None))
+            )
+            if project is not None:
+                query = query.where(projects.c.name == project)
+            if names is not None:
+                query = query.where(deployments.c.name.in_(set(names)))
+            targets = conn.execute(query.order_by(deployments.c.id)).all()
+        done = []
+        for target in targets:
+            acted = self._judge(target.project, target.id)
+            if acted is not None:
+                done.append(acted)
+        return done
+
+    def _judge(self, project: str, deployment_id: str) -> RolloutAction | None:
+        with self.store.write() as conn:
+            conn.execute(
+                select(deployments.c.id).where(deployments.c.id == deployment_id).with_for_update()
+            )
+            row = conn.execute(select(deployments).where(deployments.c.id == deployment_id)).first()
+            if row is None or row.rollout is None:
+                return None
+            rollout = Rollout.from_dict(json.loads(row.rollout))
+            now = self.clock()
+            plan = self._hydrate(conn, project, [row])[0].plan
+            written = _plan_from_json(row.plan)
+            totals: dict[str, Totals] = {}
+            for stat in conn.execute(
+                select(deployment_stats).where(
+                    deployment_stats.c.deployment_id == row.id,
+                    deployment_stats.c.window_end
+                    > max(now - rollout.window_s * 1000, row.rollout_since),
+                )
+            ):
+                totals.setdefault(stat.version_id, Totals()).add(
+                    stat.requests, stat.errors, json.loads(stat.latency_ms)
+                )
+            champion = plan.champion
+            candidates = [
+                (r.version_id, f"{r.model}/{r.version}", totals.get(r.version_id, Totals()))
+                for r in plan.routes[1:]
+                if r.version_id is not None and r.weight and r.version_id != champion.version_id
+            ]
+            breaches, judged = judge(rollout, totals.get(champion.version_id or "", Totals()),
+                                     candidates)  # fmt: skip
+            if breaches:
+                return self._auto_rollback(conn, project, row, written, breaches)
+            due = now - row.updated_at >= rollout.step_every_s * 1000
+            if not (rollout.steps and judged and candidates and due and len(written.routes) == 2):
+                return None
+            return self._step(conn, project, row, written, rollout)
+
+    def _auto_rollback(
+        self, conn: Connection, project: str, row: Any, written: TrafficPlan, breaches: list[Any]
+    ) -> RolloutAction:
+        champion = written.champion
+        plan = TrafficPlan((Route(champion.model, champion.ref, 100),))
+        reason = "guard breached: " + "; ".join(f"{b.guard}: {b.reason}" for b in breaches)
+        reason = reason[: limits.DESCRIPTION]
+        self._admit(conn, project, row.project_id, plan)
+        found = self._revise(conn, project, row, plan, AUTO_ROLLBACK, reason)
+        self._emit(
+            conn,
+            project,
+            event_kinds.DEPLOYMENT_ROLLED_BACK,
+            self._about(found)
+            | {
+                "to_revision": None,
+                "changed_by": self._who(),
+                "reason": reason,
+                "automatic": True,
+                "guard": breaches[0].guard,
+                "version_id": breaches[0].version_id,
+            },
+        )
+        return RolloutAction(project, row.name, AUTO_ROLLBACK, found.revision, reason)
+
+    def _step(
+        self, conn: Connection, project: str, row: Any, written: TrafficPlan, rollout: Rollout
+    ) -> RolloutAction | None:
+        """The candidate's weight to the next step; the last, 100, ends the rollout: a
+        promotion when the champion route is an alias of the candidate's model (the alias
+        moves to the candidate's version), else all traffic to the candidate's route."""
+        champion, candidate = written.routes
+        upcoming = [s for s in rollout.steps if s > candidate.weight]
+        if not upcoming:
+            return None
+        weight = upcoming[0]
+        reason = f"rollout step: {_written(candidate)} {candidate.weight}% -> {weight}%"
+        if weight < 100:
+            plan = TrafficPlan(
+                (Route(champion.model, champion.ref, 100 - weight),
+                 Route(candidate.model, candidate.ref, weight)),
+                written.shadows,
+                written.sticky_key,
+            )  # fmt: skip
+            self._admit(conn, project, row.project_id, plan)
+            found = self._revise(conn, project, row, plan, STEP, reason, keep_rollout=True)
+            self._emit(
+                conn,
+                project,
+                event_kinds.DEPLOYMENT_PLAN_CHANGED,
+                self._about(found) | {"action": STEP, "changed_by": self._who(), "reason": reason},
+            )
+            return RolloutAction(project, row.name, STEP, found.revision, reason)
+        if _numeric(champion.ref) or champion.model != candidate.model:
+            plan = TrafficPlan((Route(candidate.model, candidate.ref, 100),), written.shadows)
+            reason += " (rollout complete)"
+            self._admit(conn, project, row.project_id, plan)
+            found = self._revise(conn, project, row, plan, STEP, reason)
+            self._emit(
+                conn,
+                project,
+                event_kinds.DEPLOYMENT_PLAN_CHANGED,
+                self._about(found) | {"action": STEP, "changed_by": self._who(), "reason": reason},
+            )
+            return RolloutAction(project, row.name, STEP, found.revision, reason)
+        target = resolve_refs(conn, row.project_id, {(candidate.model, candidate.ref)}).get(
+            (candidate.model, candidate.ref)
+        )
+        if target is None:
+            return None
+        reason += f" (rollout complete: {champion.model}@{champion.ref} moves to it)"
+        self._admit(conn, project, row.project_id, TrafficPlan((candidate,)))
+        move = self.models.move_alias(
+            conn, candidate.model, champion.ref, target.version, project=project, reason=reason
+        )
+        plan = TrafficPlan((Route(champion.model, champion.ref, 100),), written.shadows)
+        found = self._revise(conn, project, row, plan, PROMOTE, reason)
+        self._emit(
+            conn,
+            project,
+            event_kinds.DEPLOYMENT_PROMOTED,
+            self._about(found)
+            | {
+                "model": candidate.model,
+                "alias": champion.ref,
+                "from_version": move.from_version,
+                "to_version": move.to_version,
+                "changed_by": self._who(),
+                "reason": reason,
+            },
+        )
+        return RolloutAction(project, row.name, PROMOTE, found.revision, reason)
 
 
 def _candidate(plan: TrafficPlan, model: str | None, ref: str | None) -> Route:

@@ -764,6 +764,9 @@ deployments = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_by", String(255), nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # the rollout (JSON: guards and steps) and when it began (migration 0018)
+    Column("rollout", Text, nullable=True),
+    Column("rollout_since", BigInteger, nullable=True),
     UniqueConstraint("project_id", "name"),
 )
 
@@ -782,6 +785,46 @@ deployment_plans = Table(
     Column("changed_by", String(255), nullable=False),
     Column("changed_at", BigInteger, nullable=False),
     Column("reason", Text, nullable=False),
+)
+
+# -- what inference servers report (migration 0018) -------------------------------------
+# Each server reports, every serving.report_s, per deployment and version: requests, errors
+# and a latency histogram (JSON counts over fixed buckets) for a window; a retried report
+# replaces itself. ``deployment_incidents`` holds the versions servers found unhealthy: one
+# row per version while reports keep naming it, so one incident is one event.
+
+deployment_stats = Table(
+    "deployment_stats",
+    metadata,
+    Column(
+        "deployment_id",
+        String(32),
+        ForeignKey("deployments.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("version_id", String(32), primary_key=True),
+    Column("server", String(255), primary_key=True),
+    Column("window_start", BigInteger, primary_key=True),
+    Column("window_end", BigInteger, nullable=False),
+    Column("requests", BigInteger, nullable=False),
+    Column("errors", BigInteger, nullable=False),
+    Column("latency_ms", Text, nullable=False),
+    Index(None, "deployment_id", "window_end"),
+)
+
+deployment_incidents = Table(
+    "deployment_incidents",
+    metadata,
+    Column(
+        "deployment_id",
+        String(32),
+        ForeignKey("deployments.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("version_id", String(32), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("opened_at", BigInteger, nullable=False),
+    Column("last_seen_at", BigInteger, nullable=False),
 )
 
 # -- the prediction log and its labels (migration 0017) ---------------------------------

@@ -18,7 +18,10 @@ records how it went, one line each to ``log``; a delivery this worker held when 
 sent again by the next worker once its lease expired.
 Every ``retirement_interval_s`` (at the start of a pass) the worker also applies the model
 retirement policies of each project (of its project, when it has one), as the system
-actor (:meth:`ModelService.run_retirement`), one line per move.
+actor (:meth:`ModelService.run_retirement`), one line per move. At the start of every
+pass it judges the deployments' rollouts from the inference servers' reports, as the
+system actor (:meth:`DeploymentService.evaluate`): a breached guard rolls a deployment back
+to its champion, a due step moves its candidate on; one line each.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from modelyard.schedules.cron import MAX_COUNTED
 from modelyard.schedules.entities import Due, Fire, Schedule
 from modelyard.schedules.service import FAILED, FINISHED, Clock, resolve
 from modelyard.sdk.client import Client
+from modelyard.serving.rollouts import RolloutAction
 from modelyard.worker._fire import job_line, one_line
 
 if TYPE_CHECKING:
@@ -97,12 +101,13 @@ class Outcome:
 @dataclass(slots=True)
 class Pass:
     """What one pass found: the fires it ran, in the order they finished, the
-    occurrences another worker claimed first, and the moves of the retirement policies
-    (when they were due)."""
+    occurrences another worker claimed first, the moves of the retirement policies
+    (when they were due) and what judging the rollouts did."""
 
     ran: list[Outcome] = field(default_factory=list)
     lost: int = 0
     retired: list[RetirementMove] = field(default_factory=list)
+    rollouts: list[RolloutAction] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -297,6 +302,7 @@ class Worker:
         each only while a slot is free (with ``wait``, once one is), and start each on a
         thread of its own. True when it stopped for want of a free slot."""
         self._retire(done)
+        self._judge_rollouts(done)
         while True:
             if not self._free_slot(wait):
                 return not self._stop.is_set()
@@ -342,6 +348,21 @@ class Worker:
                     f"{': ' + move.detail if move.outcome in ('refused', 'skipped') else ''}"
                 )
             done.retired += moves
+
+    def _judge_rollouts(self, done: Pass) -> None:
+        """Judge the rollouts (of its project, when it has one) as the system actor."""
+        service = self.client.services.deployments.acting_as(SYSTEM)
+        try:
+            acted = service.evaluate(project=self.project)
+        except ModelyardError as exc:
+            self.log(f"{self._stamp()} judging the rollouts failed: {exc.message}")
+            return
+        for action in acted:
+            self.log(
+                f"{self._stamp()} rollout {action.project}/{action.deployment}: "
+                f"{action.action} (revision {action.revision}): {action.reason}"
+            )
+        done.rollouts += acted
 
     def _free_slot(self, wait: bool) -> bool:
         """Whether a fire may start: not stopping and fewer than ``concurrency`` running

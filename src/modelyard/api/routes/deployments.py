@@ -22,11 +22,14 @@ from modelyard.api.schemas.deployments import (
     PlanRevisionPage,
     PlanRevisionPublic,
     PromoteBody,
+    ReportBody,
     RollbackBody,
+    RolloutBody,
     TrafficBody,
 )
 from modelyard.serving.entities import Deployment, PlanRevision, TrafficPlan
 from modelyard.serving.entities import Route as PlanRoute
+from modelyard.serving.rollouts import Rollout, ServingReport
 from modelyard.serving.service import DeploymentService
 
 __all__ = ["router"]
@@ -44,6 +47,12 @@ def _plan(body: PlanBody) -> TrafficPlan:
         tuple(PlanRoute(r.model, r.ref, r.weight) for r in body.shadows),
         body.sticky_key,
     )
+
+
+def _rollout(body: RolloutBody | None) -> Rollout | None:
+    if body is None:
+        return None
+    return Rollout.from_dict(body.model_dump())
 
 
 def _public(found: Deployment) -> DeploymentPublic:
@@ -102,8 +111,17 @@ def set_traffic(
         project=project,
         reason=body.reason,
         expected_revision=body.expected_revision,
+        rollout=_rollout(body.rollout),
     )
     return _public(changed)
+
+
+@router.post("/-/reports", status_code=204, response_class=Response)
+def report(project: str, body: ReportBody, deployments: Deployments) -> None:
+    """An inference server's counts per deployment and version since its last report, and
+    the versions it found unhealthy (contributors: a predictor token may not report). The
+    rollouts of the deployments it names are judged at once."""
+    deployments.report(project, ServingReport.from_dict(body.model_dump()))
 
 
 @router.post("/{name}/promote", response_model=DeploymentPublic)

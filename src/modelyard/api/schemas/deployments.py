@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from modelyard import limits
-from modelyard.api.schemas._types import Description, Public, ShortText
+from modelyard.api.schemas._types import NUL_FREE, Description, Public, ShortText
+from modelyard.serving.rollouts import (
+    LATENCY_BUCKETS_MS,
+    REPORT_ENTRIES,
+    REPORT_ID,
+    REPORT_SERVER,
+    REPORT_TEXT,
+)
 
 __all__ = [
     "DeploymentCreate",
@@ -18,7 +25,9 @@ __all__ = [
     "PlanRevisionPage",
     "PlanRevisionPublic",
     "PromoteBody",
+    "ReportBody",
     "RollbackBody",
+    "RolloutBody",
     "RouteBody",
     "RoutePublic",
     "TrafficBody",
@@ -74,8 +83,35 @@ class DeploymentCreate(_Body):
     sample_rate: float = Field(1.0, ge=0, le=1, description="The share of predictions logged.")
 
 
+class RolloutBody(_Body):
+    max_error_rate: float | None = Field(
+        None, ge=0, le=1, description="A candidate's highest error rate (0.01: 1%)."
+    )
+    max_error_rate_delta: float | None = Field(
+        None, ge=0, le=1, description="A candidate's error rate at most the champion's plus this."
+    )
+    max_p99_ms: float | None = Field(None, ge=0, description="A candidate's highest p99 latency.")
+    max_p99_ratio: float | None = Field(
+        None, ge=0, description="A candidate's p99 at most the champion's times this."
+    )
+    window_s: int = Field(60, ge=1, le=86_400, description="The window judged, in seconds.")
+    min_requests: int = Field(
+        100,
+        ge=1,
+        le=limits.INTEGER,
+        description="Requests a candidate answers before it is judged.",
+    )
+    steps: list[int] = Field(
+        [], max_length=20, description="The candidate's weights, rising; 100 completes it."
+    )
+    step_every_s: int = Field(600, ge=1, le=30 * 86_400, description="Seconds between steps.")
+
+
 class TrafficBody(_Body):
     plan: PlanBody
+    rollout: RolloutBody | None = Field(
+        None, description="Guard rails (and a stepping schedule) for the plan's candidates."
+    )
     reason: Description = Field("", description="Why (kept with the revision).")
     expected_revision: int | None = Field(
         None,
@@ -105,6 +141,43 @@ class RollbackBody(_Body):
     reason: Description = ""
 
 
+class StatsBody(_Body):
+    deployment: Name
+    version_id: Annotated[ShortText, Field(max_length=REPORT_ID)]
+    requests: int = Field(ge=0, le=limits.INTEGER)
+    errors: int = Field(ge=0, le=limits.INTEGER)
+    latency_ms: list[int] = Field(
+        min_length=len(LATENCY_BUCKETS_MS) + 1,
+        max_length=len(LATENCY_BUCKETS_MS) + 1,
+        description="Counts per latency bucket (the last: slower than the last bound).",
+    )
+
+
+class UnhealthyBody(_Body):
+    deployment: Name
+    version_id: Annotated[ShortText, Field(max_length=REPORT_ID)]
+    reason: Annotated[str, StringConstraints(max_length=REPORT_TEXT, pattern=NUL_FREE)]
+
+
+class ReportBody(_Body):
+    server: Annotated[ShortText, Field(min_length=1, max_length=REPORT_SERVER)]
+    window_start: int = Field(ge=0, le=limits.INTEGER)
+    window_end: int = Field(ge=0, le=limits.INTEGER)
+    stats: list[StatsBody] = Field([], max_length=REPORT_ENTRIES)
+    unhealthy: list[UnhealthyBody] = Field([], max_length=REPORT_ENTRIES)
+
+
+class RolloutPublic(Public):
+    max_error_rate: float | None
+    max_error_rate_delta: float | None
+    max_p99_ms: float | None
+    max_p99_ratio: float | None
+    window_s: int
+    min_requests: int
+    steps: list[int]
+    step_every_s: int
+
+
 class RoutePublic(Public):
     model: str
     ref: str
@@ -132,6 +205,8 @@ class DeploymentPublic(Public):
     created_at: int
     updated_by: str
     updated_at: int
+    rollout: RolloutPublic | None = Field(description="The rollout's guard rails and steps.")
+    rollout_since: int | None = Field(description="When the rollout began.")
 
 
 class DeploymentPage(Public):
@@ -143,7 +218,10 @@ class PlanRevisionPublic(Public):
     deployment: str
     revision: int
     plan: PlanPublic
-    action: str = Field(description="`create`, `set_traffic`, `promote` or `rollback`.")
+    action: str = Field(
+        description="`create`, `set_traffic`, `promote`, `rollback`, or a rollout's "
+        "`auto-rollback` or `step`."
+    )
     changed_by: str
     changed_at: int
     reason: str
