@@ -40,8 +40,8 @@ def serve(
     st = state(ctx)
     chosen = {"host": host, "port": port}
     from modelyard.config import load_settings
-    from modelyard.sdk.client import DEFAULT_PROJECT, Client
     from modelyard.errors import MissingDependency
+    from modelyard.sdk.client import DEFAULT_PROJECT, Client
 
     try:
         from modelyard.serving.server import run
