@@ -121,6 +121,7 @@ def _assemble(client: Client, *, project: str, names: list[str]) -> InferenceSer
         settings=conf,
         auth=auth,
         names=names,
+        freeze_heap=True,
         labels=lambda deployment, labels: client.predictions.add_labels(
             project, deployment, labels
         ),
