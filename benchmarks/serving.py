@@ -25,7 +25,9 @@ one row per request, JSON. Each side serves each model from a fresh server:
 
 - ``ours``: ``modelyard serve`` (open auth) over a fresh Modelyard home in which both
   models are logged and each has a deployment; ``POST /v1/deployments/{name}/predict``
-  with ``{"records": [{...}]}``.
+  with ``{"records": [{...}]}``. Then ``ours-nolog``: the same on deployments with sample
+  rate 0 (the prediction log keeps nothing); then the LR's plan changed every poll under
+  wrk at the highest concurrency, every non-2xx counted.
 - ``mlflow``: ``mlflow models serve --env-manager local`` of the model MLflow logged;
   ``POST /invocations`` with ``dataframe_split``.
 - ``bento``: ``bentoml serve bento_service:Batched`` (serving_peers/: adaptive batching,
@@ -51,8 +53,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -82,6 +86,7 @@ HERE = Path(__file__).resolve().parent
 PEERS_DIR = HERE / "serving_peers"
 LUA = PEERS_DIR / "post.lua"
 PROJECT = "bench"
+TRUSTED = ["sklearn.tree._tree.Tree"]  # what a RandomForest's skops file holds
 MODELS = ("lr", "rf")
 SIDES = ("ours", "mlflow", "bento")
 SECTIONS = ("batcher", "ours", "peers")
@@ -92,6 +97,7 @@ TARGETS = {
     "c1_p50_over_predict_ms": 1.0,
     "startup_s": 2.0,
     "idle_rss_mib": 200.0,
+    "log_cost": 0.10,  # the share of throughput (ok/s at 64) the prediction log may cost
 }
 
 
@@ -370,6 +376,8 @@ class Ours(Side):
             "MODELYARD_HOME": str(self.home),
             "MODELYARD_STORE_URL": f"sqlite:///{self.home / 'modelyard.db'}",
             "MODELYARD_SERVING_AUTH": "open",
+            # skops trusts no tree of a forest by default: the registry's setting vouches
+            "MODELYARD_REGISTRY_TRUSTED_TYPES": json.dumps(TRUSTED),
         }
         example = pd.DataFrame(m["x"][:5], columns=m["columns"])
         settings = load_settings(
@@ -377,6 +385,7 @@ class Ours(Side):
             store={"url": self.env["MODELYARD_STORE_URL"]},
             tracking={"capture_packages": False, "system_metrics_interval_s": 0},
         )
+        self.settings = settings
         with Client(settings) as client:
             if not hasattr(client, "deployments"):
                 raise Unavailable("this checkout has no `client.deployments` (issue 13, s1)")
@@ -384,9 +393,16 @@ class Ours(Side):
             with client.start_run(PROJECT, capture=False):
                 for name in MODELS:
                     client.models.log(m["models"][name], name, input_example=example)
+                # lr/2, the canary of the plan changes: the same model, other bytes
+                canary = copy.deepcopy(m["models"]["lr"]).set_params(max_iter=10001)
+                client.models.log(canary, "lr", input_example=example)
+            client.models.request("lr", 2, to="staging", project=PROJECT)
             for name in MODELS:  # only staging and production versions take traffic
                 client.models.request(name, 1, to="staging", project=PROJECT)
                 client.deployments.create(name, f"{name}/1", project=PROJECT)
+                # the same with the prediction log off (it keeps no request)
+                client.deployments.create(f"{name}-nolog", f"{name}/1", project=PROJECT,
+                                          sample_rate=0.0)  # fmt: skip
 
     def start(self, model: str, port: int) -> ServerProcess:
         argv = [
@@ -403,6 +419,75 @@ class Ours(Side):
 
     def url(self, model: str, port: int) -> str:
         return f"http://{LOOPBACK}:{port}/v1/deployments/{model}/predict"
+
+
+class OursNoLog(Side):
+    """``modelyard serve`` with its prediction log off: the deployments ``lr-nolog`` and
+    ``rf-nolog`` (sample rate 0) of the same home."""
+
+    name = "ours-nolog"
+
+    def __init__(self, ours: Ours) -> None:
+        self.ours = ours
+
+    def start(self, model: str, port: int) -> ServerProcess:
+        return self.ours.start(f"{model}-nolog", port)
+
+    def url(self, model: str, port: int) -> str:
+        return self.ours.url(f"{model}-nolog", port)
+
+
+def bench_plan_change(ours: Ours, body: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """``modelyard serve`` of ``lr`` under wrk at the highest concurrency while its plan
+    changes every ``plan_poll_s`` + 0.1 s (all to lr/1, then a 50/50 canary with lr/2, and
+    back): every answer must still be a 2xx."""
+    from modelyard import Client
+    from modelyard.serving.entities import Route, TrafficPlan
+
+    plans = [
+        TrafficPlan((Route("lr", "1", 50), Route("lr", "2", 50))),
+        TrafficPlan((Route("lr", "1", 100),)),
+    ]
+    port = free_port()
+    srv = ours.start("lr", port)
+    try:
+        url, data = ours.url("lr", port), body.read_bytes()
+        t0 = now()
+        while post(url, data) != 200:
+            if now() - t0 > 120:
+                raise RuntimeError(f"no successful prediction from {url}")
+            time.sleep(0.02)
+        wrk(url, body, 16, args.warmup)
+        result: dict[str, Any] = {}
+        done = threading.Event()
+
+        def load() -> None:
+            result.update(wrk(url, body, max(args.conc), args.dur))
+            done.set()
+
+        loader = threading.Thread(target=load)
+        loader.start()
+        changes = 0
+        with Client(ours.settings) as client:
+            while not done.wait(client.settings.serving.plan_poll_s + 0.1):
+                client.deployments.set_traffic(
+                    "lr", plans[changes % 2], project=PROJECT, reason="benchmark"
+                )
+                changes += 1
+        loader.join()
+        metrics = urllib.request.urlopen(f"http://{LOOPBACK}:{port}/metrics", timeout=10).read()
+        answered_by = {
+            found.group(1)
+            for line in metrics.decode().splitlines()
+            if line.startswith("modelyard_serving_predictions_total{")
+            and (found := re.search(r'[{,]version="([^"]+)"', line))
+        }
+        result.update(plan_changes=changes, versions_answering=len(answered_by),
+                      loadavg=loadavg())  # fmt: skip
+        log(f"  ours lr plan changes under c={max(args.conc)}: {result}")
+        return result
+    finally:
+        stop_server(srv)
 
 
 class MlflowServe(Side):
@@ -641,6 +726,19 @@ def checks(results: dict[str, Any]) -> dict[str, Any]:
         out[f"{model}_batcher_c1_p50_over_predict_ms"] = (
             res["c1_p50_over_predict_ms"] <= TARGETS["c1_p50_over_predict_ms"]
         )
+        c1 = run(model, 1)
+        if c1:  # through HTTP: wrk's p50 at one connection against predict alone
+            over = c1["p50_ms"] - res["predict_1row_p50_ms"]
+            out[f"{model}_c1_p50_over_predict_ms"] = over <= TARGETS["c1_p50_over_predict_ms"]
+    nolog = results.get("servers", {}).get("ours-nolog", {})
+    for model in ours:
+        on, off = run(model, 64), nolog.get(model, {}).get("runs", {}).get(64)
+        if on and off:
+            cost = 1 - on["ok_per_s"] / off["ok_per_s"]
+            out[f"{model}_c64_log_cost"] = cost <= TARGETS["log_cost"]
+    plan = results.get("plan_change")
+    if plan and "non_2xx" in plan:
+        out["plan_change_zero_failures"] = plan["non_2xx"] + plan["errors"] == 0
     return out
 
 
@@ -679,6 +777,12 @@ def tables(results: dict[str, Any]) -> str:
     if start_rows:
         head = ("server", "model", "first answer s", "procs", "idle RSS MiB", "idle PSS MiB")
         parts.append("Start-up and idle memory\n\n" + markdown_table(head, start_rows))
+    plan = results.get("plan_change")
+    if plan and "non_2xx" in plan:
+        head = ("plan changes", "versions answering", "ok/s", "non-2xx", "no answer", "p99 ms")
+        row = (plan["plan_changes"], plan["versions_answering"], plan["ok_per_s"],
+               plan["non_2xx"], plan["errors"], plan["p99_ms"])  # fmt: skip
+        parts.append("ours, lr: plan changes under wrk\n\n" + markdown_table(head, [row]))
     return "\n\n".join(parts)
 
 
@@ -721,8 +825,20 @@ def main() -> None:
             log("micro-batcher in process")
             results["batcher"] = bench_batcher(m, args)
         makers: list[tuple[str, Callable[[], Side]]] = []
+        ours: list[Ours] = []  # the home both of our sides serve from
+
+        def make_ours() -> Side:
+            ours.append(Ours(work, m))
+            return ours[0]
+
+        def make_nolog() -> Side:
+            if not ours:
+                raise Unavailable("`modelyard serve` could not be prepared")
+            return OursNoLog(ours[0])
+
         if "ours" in sections:
-            makers.append(("ours", lambda: Ours(work, m)))
+            makers.append(("ours", make_ours))
+            makers.append(("ours-nolog", make_nolog))
         if "peers" in sections:
             makers.append(("mlflow", lambda: MlflowServe(work, m)))
             makers.append(("bento", lambda: Bento(work, m, args.bento_venv, args.bento_latency_ms)))
@@ -742,11 +858,18 @@ def main() -> None:
             for model in args.models:
                 log(f"{name} {model}")
                 try:
-                    res = bench_server(side, model, bodies[name], args)
+                    res = bench_server(side, model, bodies[name.split("-")[0]], args)
                 except (RuntimeError, TimeoutError, OSError, subprocess.SubprocessError) as exc:
                     log(f"  {name} {model} failed: {exc}")
                     res = {"error": str(exc)[:500]}
                 servers.setdefault(name, {})[model] = res
+        if ours and "lr" in args.models:
+            log("ours: a plan change every poll under load")
+            try:
+                results["plan_change"] = bench_plan_change(ours[0], bodies["ours"], args)
+            except (RuntimeError, TimeoutError, OSError, subprocess.SubprocessError) as exc:
+                log(f"  plan change under load failed: {exc}")
+                results["plan_change"] = {"error": str(exc)[:500]}
     results["loadavg_after"] = loadavg()
     results["targets"] = TARGETS
     results["checks"] = checks(results)

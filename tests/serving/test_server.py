@@ -3,6 +3,8 @@ its parts (serving_support names which part each stands in for)."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
 import threading
 import time
@@ -16,13 +18,18 @@ from serving_support import (
     Constant,
     DictLabels,
     DictPlans,
+    JsonCodecs,
+    ListSink,
     deployment,
+    direct_batcher,
     pool_of,
     route,
 )
 from sklearn.linear_model import LogisticRegression
 
+from modelyard.config import ServingSettings
 from modelyard.errors import Overloaded
+from modelyard.serving.server import InferenceServer
 
 ROW = {"records": [{"x1": 0.5, "x2": -1.0}]}
 
@@ -381,3 +388,26 @@ def test_invocations_drop_columns_the_model_does_not_take_as_mlflow_does(serve, 
     assert r.status_code == 422 and r.json()["error"]["field"] == "note"
     r = http.post(f"{s.url}/invocations", json={"dataframe_records": extra["records"]})
     assert r.status_code == 200, r.text
+
+
+def test_a_server_that_freezes_its_heap_does_so_once_its_models_are_loaded() -> None:
+    pool = pool_of(("lr", 1, _lr()))
+    app = InferenceServer(
+        deployments=DictPlans(deployment("churn", [route("lr", 1)])),  # type: ignore[arg-type]
+        project="default", pool=pool, make_batcher=direct_batcher, sink=ListSink(),
+        codecs=JsonCodecs(), settings=ServingSettings(), auth=None, freeze_heap=True,
+    )  # fmt: skip
+
+    async def started() -> tuple[int, list[Any]]:
+        await app.start()
+        try:
+            return gc.get_freeze_count(), list(pool.loaded())
+        finally:
+            await app.close()
+
+    assert gc.get_freeze_count() == 0
+    try:
+        frozen, loaded = asyncio.run(started())
+    finally:
+        gc.unfreeze()
+    assert loaded and frozen > 0

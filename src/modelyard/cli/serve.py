@@ -76,5 +76,7 @@ def serve(
         return
     from modelyard.serving.app import assemble
 
-    app = assemble(Client(settings), project=project or DEFAULT_PROJECT, names=deployment)
+    app = assemble(
+        Client(settings), project=project or DEFAULT_PROJECT, names=deployment, freeze_heap=True
+    )
     run(app, host=settings.serving.host, port=settings.serving.port, log_level=log_level)

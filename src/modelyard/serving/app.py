@@ -45,12 +45,18 @@ class ServingClient(Protocol):
 
 
 def assemble(
-    client: ServingClient, *, project: str, names: Collection[str] = (), writer: str | None = None
+    client: ServingClient,
+    *,
+    project: str,
+    names: Collection[str] = (),
+    writer: str | None = None,
+    freeze_heap: bool = False,
 ) -> InferenceServer:
     """The server of ``project``'s deployments (``names``: only these) over the control
     plane's plans, the model pool, micro-batchers, the prediction log and the codecs.
     ``writer`` names this server in the prediction log's segments (``host:port`` by
-    default)."""
+    default); ``freeze_heap``: a process of its own, whose heap is frozen once it has
+    started (see :class:`InferenceServer`)."""
     import modelyard.serving.codecs as codecs
     import modelyard.serving.validation as validation
     from modelyard.registry.flavors import CODE_FORMATS_SETTING
@@ -113,6 +119,7 @@ def assemble(
         settings=conf,
         auth=auth,
         names=names,
+        freeze_heap=freeze_heap,
         labels=lambda deployment, labels: client.predictions.add_labels(
             project, deployment, labels
         ),

@@ -434,9 +434,16 @@ def _table(items: list[_Record]) -> pa.Table:
 
 def _extend(columns: dict[str, list[Any]], given: dict[str, list[Any]], done: int, n: int) -> None:
     """Append one request's ``n`` rows of ``given`` to ``columns`` (``done`` rows long so
-    far): a column new here starts with nulls, one missing here gets nulls."""
+    far): a column new here starts with nulls, one missing here gets nulls. Linear in
+    the rows: no list is built for a column that exists, and the columns are walked for
+    gaps only when this request lacks one."""
     for name, values in given.items():
-        columns.setdefault(name, [None] * done).extend(values)
+        column = columns.get(name)
+        if column is None:
+            column = columns[name] = [None] * done
+        column.extend(values)
+    if len(given) == len(columns):
+        return
     for column in columns.values():
         if len(column) < done + n:
             column.extend([None] * (done + n - len(column)))

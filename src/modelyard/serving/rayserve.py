@@ -71,7 +71,9 @@ def application(
 
     def build() -> Any:
         replica = serve.get_replica_context().replica_id.unique_id
-        server = assemble(make_client(), project=project, names=chosen, writer=f"ray:{replica}")
+        server = assemble(
+            make_client(), project=project, names=chosen, writer=f"ray:{replica}", freeze_heap=True
+        )
         return _Named(server, replica)
 
     scaling: dict[str, Any] = {"num_replicas": replicas or 1}

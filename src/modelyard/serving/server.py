@@ -11,6 +11,7 @@ answer is sent and only logged.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import math
@@ -156,7 +157,13 @@ class _Predicted:
 
 
 class InferenceServer:
-    """The ASGI application of ``modelyard serve`` (see the module's docstring)."""
+    """The ASGI application of ``modelyard serve`` (see the module's docstring).
+
+    ``freeze_heap``: once started (its modules imported, its models loaded), move every
+    object to the collector's permanent generation (``gc.freeze``), as a process of its
+    own may: the prediction log holds each request's rows for up to a flush, so full
+    collections come often, and each walked the whole heap (pandas, scikit-learn, the
+    models) again (in process, the log on: 152 us of CPU a request, 118 frozen)."""
 
     def __init__(
         self,
@@ -171,8 +178,10 @@ class InferenceServer:
         auth: Authorizer | None,
         names: Collection[str] = (),
         labels: AddLabels | None = None,
+        freeze_heap: bool = False,
     ) -> None:
         self.project = project
+        self.freeze_heap = freeze_heap
         self.labels = labels
         self.pool = pool
         self.make_batcher = make_batcher
@@ -258,6 +267,8 @@ class InferenceServer:
         await self.sink.start()
         if await self.plans.poll():
             await self._warm()
+        if self.freeze_heap:  # what start-up made lives on: no full collection walks it
+            gc.freeze()
         self._watcher = asyncio.create_task(self._watch())
         self._reporting = asyncio.create_task(self.reporter.run())
 
