@@ -551,3 +551,23 @@ def test_the_footprint_reaches_slots_private_ones_too() -> None:
     from modelyard.serving._footprint import footprint
 
     assert 30_000 * 8 <= footprint(_Slotted(), 0) < 30_000 * 8 + 2_000
+
+
+def test_a_type_skops_does_not_trust_names_the_setting_that_trusts_it(
+    lab: Client, contract: Contract, tmp_path: Path
+) -> None:
+    from sklearn.ensemble import RandomForestClassifier
+
+    frame = _frame(3, seed=1, rows=40)
+    forest = RandomForestClassifier(n_estimators=2, random_state=0)
+    version = _register(lab, "forest", forest.fit(frame, np.arange(40) % 2))
+    pool = _pool(contract, tmp_path, trusted=[])
+
+    async def load() -> None:
+        try:
+            await pool.get(version.id)
+        finally:
+            await pool.close()
+
+    with pytest.raises(ModelUnavailable, match=rf"{TREE}.*registry\.trusted_types"):
+        asyncio.run(load())

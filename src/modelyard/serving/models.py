@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from modelyard.errors import ModelUnavailable, ModelyardError, StorageError
+from modelyard.errors import InvalidInput, ModelUnavailable, ModelyardError, StorageError
 from modelyard.registry._loading import MODEL_DIR, load_model
 from modelyard.registry.flavors import FLAVORS, predict
 from modelyard.serving._cache import FileCache, version_name
@@ -183,6 +183,8 @@ class ModelPool:
             raise
         except Exception as exc:
             reason = exc.message if isinstance(exc, ModelyardError) else f"{exc!r}"
+            if isinstance(exc, InvalidInput) and exc.field == "trusted":
+                reason += " (to serve it, list them in the setting registry.trusted_types)"
             name = _name(self._versions.get(version_id), version_id)
             failure = ModelUnavailable(f"model version {name} could not be loaded: {reason}")
             self._failed[version_id] = (failure, time.monotonic() + self._retry_after_s)
