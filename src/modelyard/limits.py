@@ -25,6 +25,7 @@ __all__ = [
     "KEY",
     "MODEL_JSON",
     "NAME",
+    "NUMBER",
     "PARAM_VALUE",
     "PIPELINE_REF",
     "PLAN_ROUTES",
@@ -104,6 +105,9 @@ PREDICTION_PAGE_ROWS = 100_000
 
 #: Metric steps and timestamps, byte counts: integers from 0 to this (64-bit columns).
 INTEGER = 2**63 - 1
+#: Model version numbers and deployment plan revisions: integers from 1 to this (32-bit
+#: columns).
+NUMBER = 2**31 - 1
 #: Most rows of one kind (metric points, params, tags, heartbeats) in one batch of writes.
 BATCH_ROWS = 50_000
 

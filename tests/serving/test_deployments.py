@@ -334,6 +334,8 @@ def test_rollback_to_the_champion_or_to_a_revision(lab, client: Client) -> None:
     with pytest.raises(NotFound) as info:
         deployments.rollback("api", project="lab", to_revision=99)
     assert info.value.field == "to_revision"
+    with pytest.raises(InvalidInput, match="from 1 to 2147483647"):  # past the column
+        deployments.rollback("api", project="lab", to_revision=2**63 - 1)
     payloads = [p for k, p in _events(client) if k == "deployment.rolled_back"]
     assert [p["to_revision"] for p in payloads] == [None, 1]
     assert payloads[0]["reason"] == "errors"

@@ -138,17 +138,25 @@ def parse_ref(ref: str) -> tuple[str, int | None, str | None]:
         return validate_name(name, "name"), None, validate_name(alias, "alias")
     if "/" in ref:
         name, _, number = ref.partition("/")
-        if not number.isdigit() or int(number) < 1:
+        if not number.isdigit() or not 1 <= int(number) <= limits.NUMBER:
             raise InvalidInput(
-                f"the version in {ref!r} must be a positive integer", field="version"
+                f"the version in {ref!r} must be an integer from 1 to {limits.NUMBER}",
+                field="version",
             )
         return validate_name(name, "name"), int(number), None
     return validate_name(ref, "name"), None, None
 
 
 def _check_version(version: object) -> int:
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise InvalidInput(f"version must be a positive integer; got {version!r}", field="version")
+    if (
+        isinstance(version, bool)
+        or not isinstance(version, int)
+        or not 1 <= version <= limits.NUMBER
+    ):
+        raise InvalidInput(
+            f"version must be an integer from 1 to {limits.NUMBER}; got {version!r}",
+            field="version",
+        )
     return version
 
 

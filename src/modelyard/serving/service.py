@@ -187,8 +187,10 @@ def _check_rate(rate: object) -> float:
 
 
 def _check_revision(value: object, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInput(f"{field} must be a revision number from 1", field=field)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= limits.NUMBER:
+        raise InvalidInput(
+            f"{field} must be a revision number from 1 to {limits.NUMBER}", field=field
+        )
     return value
 
 

@@ -116,7 +116,7 @@ class TrafficBody(_Body):
     expected_revision: int | None = Field(
         None,
         ge=1,
-        le=limits.INTEGER,
+        le=limits.NUMBER,
         description="Refuse (409) unless the plan is at this revision now.",
     )
 
@@ -134,7 +134,7 @@ class RollbackBody(_Body):
     to_revision: int | None = Field(
         None,
         ge=1,
-        le=limits.INTEGER,
+        le=limits.NUMBER,
         description="The revision whose plan to restore (default: all traffic to the champion "
         "route).",
     )
