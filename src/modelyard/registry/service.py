@@ -140,7 +140,7 @@ def parse_ref(ref: str) -> tuple[str, int | None, str | None]:
         name, _, number = ref.partition("/")
         if not number.isdigit() or not 1 <= int(number) <= limits.NUMBER:
             raise InvalidInput(
-                f"the version in {ref!r} must be an integer from 1 to {limits.NUMBER}",
+                f"the version in {ref!r} must be a positive integer (at most {limits.NUMBER})",
                 field="version",
             )
         return validate_name(name, "name"), int(number), None
@@ -154,7 +154,7 @@ def _check_version(version: object) -> int:
         or not 1 <= version <= limits.NUMBER
     ):
         raise InvalidInput(
-            f"version must be an integer from 1 to {limits.NUMBER}; got {version!r}",
+            f"version must be a positive integer (at most {limits.NUMBER}); got {version!r}",
             field="version",
         )
     return version
