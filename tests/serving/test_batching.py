@@ -415,10 +415,14 @@ def test_near_capacity_the_next_batch_waits_for_more_rows_within_max_wait() -> N
         await asyncio.gather(*tasks)
         await b.close()
         sizes = [n for n, _ in seen]
-        return sum(sizes) / len(sizes), max(latencies)
+        return sum(sizes) / len(sizes), sorted(latencies)[int(0.9 * len(latencies))]
 
     without, _ = asyncio.run(run(0.0))
-    waiting, slowest = asyncio.run(run(20.0))
+    waiting, late = asyncio.run(run(20.0))
     assert waiting >= 2 * without
-    # the batch ahead (5 ms), the wait (20 ms), its own batch (5 ms), and a busy machine
-    assert slowest < 0.005 + 0.02 + 0.005 + 0.03
+    # the batch ahead (5 ms), the wait (20 ms), its own batch (5 ms), and a busy machine.
+    # The 90th percentile, not the slowest: when the machine deschedules this process
+    # (another process's turn on a shared core: 30 ms seen), the requests of the one
+    # batch then in flight are late by that much, whatever the batcher does; a wait that
+    # grew past max_wait_ms would make most requests late, and this fails then.
+    assert late < 0.005 + 0.02 + 0.005 + 0.03
