@@ -50,6 +50,7 @@ Progress goes to stderr; stdout gets the tables and, last, one JSON line.
 
 from __future__ import annotations
 
+import abc
 import argparse
 import asyncio
 import contextlib
@@ -350,16 +351,16 @@ def post(url: str, body: bytes) -> int:
 # -- the servers -----------------------------------------------------------------------
 
 
-class Side:
+class Side(abc.ABC):
     """How to start one side's server for one model and where to send its requests."""
 
     name: str
 
-    def start(self, model: str, port: int) -> ServerProcess:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def start(self, model: str, port: int) -> ServerProcess: ...
 
-    def url(self, model: str, port: int) -> str:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def url(self, model: str, port: int) -> str: ...
 
 
 class Ours(Side):
