@@ -29,9 +29,10 @@ ensure_venv() {
   else
     _venv_install -e "$ROOT[$extras]"
   fi
-  if [[ ",$extras," == *",dev,"* ]]; then
-    # Test data (ISLP's Bikeshare.csv) without ISLP's heavy dependencies: tests read the
-    # file and never import ISLP.
+  if [[ ",$extras," == *",dev,"* || ",$extras," == *",sklearn,"* ]]; then
+    # ISLP's Bikeshare.csv (the tests' data and the quickstart's monitoring story) without
+    # ISLP's heavy dependencies (a CUDA build of torch): both read the file and never
+    # import ISLP.
     _venv_install --no-deps "ISLP>=0.4"
   fi
 }

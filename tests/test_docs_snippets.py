@@ -204,7 +204,8 @@ def test_the_snippets_of_a_document_run(document: str, docs_env: Settings, tmp_p
 @pytest.mark.slow
 def test_the_readme_runs_after_the_quickstart(docs_env: Settings, tmp_path: Path) -> None:
     """The README in the environment ``./scripts/quickstart`` makes: the quickstart
-    first, then every snippet, the tour with the ids the quickstart printed."""
+    first (the tour, then the monitoring story), then every snippet, the tour with the
+    ids the quickstart printed and the story's alerts and loops."""
     work = tmp_path / "work"
     work.mkdir()
     started = subprocess.run(
@@ -213,9 +214,11 @@ def test_the_readme_runs_after_the_quickstart(docs_env: Settings, tmp_path: Path
         env=_with_venv_path(),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,  # a stuck quickstart fails, not the whole run: it takes 2-3 minutes
     )
     assert started.returncode == 0, started.stderr
+    for told in ("The story of bikeshare-busy@champion", "promoted", "recovered", "Reports:"):
+        assert told in started.stdout, started.stdout
     ids = dict(re.findall(r"modelyard (runs show|pipelines explain) (\w+)", started.stdout))
     compared = re.search(r"modelyard runs compare (\w+) (\w+)", started.stdout)
     assert compared is not None and len(ids) == 2, started.stdout

@@ -30,7 +30,16 @@ INTERFACES = {
 #: Package faces and modules that are the SDK's sugar (``my.datasets.register(...)``,
 #: ``my.models.log(...)``), as the root package is: interfaces too, though their package's
 #: modules are a service.
-FACES = {"modelyard.datasets", "modelyard.models", "modelyard.deployments", "modelyard.predictions"}
+FACES = {
+    "modelyard.alerts",
+    "modelyard.datasets",
+    "modelyard.models",
+    "modelyard.deployments",
+    "modelyard.predictions",
+    "modelyard.costs",
+    "modelyard.monitors",
+    "modelyard.loops",
+}
 
 
 def _modules() -> dict[str, Path]:

@@ -9,9 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from modelyard import alerts as alerts  # the ``modelyard.alerts`` sugar (light)
+from modelyard import costs as costs  # the ``modelyard.costs`` sugar (light)
 from modelyard import datasets as datasets  # the ``modelyard.datasets`` sugar (light)
 from modelyard import deployments as deployments  # the ``modelyard.deployments`` sugar (light)
+from modelyard import loops as loops  # the ``modelyard.loops`` sugar (light)
 from modelyard import models as models  # the ``modelyard.models`` sugar (light)
+from modelyard import monitors as monitors  # the ``modelyard.monitors`` sugar (light)
 from modelyard import pipelines as pipelines  # ``modelyard.pipelines`` (light until run)
 from modelyard import predictions as predictions  # the ``modelyard.predictions`` sugar (light)
 from modelyard._version import __version__

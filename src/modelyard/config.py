@@ -458,6 +458,13 @@ class ServingSettings(BaseModel):
         description="On SIGTERM, how long `modelyard serve` keeps answering the requests in "
         "flight (and writing the prediction log) before it stops.",
     )
+    accept_event_time: bool = Field(
+        False,
+        description="Whether a prediction request may set the logged time of its rows with the "
+        "`Modelyard-Event-Time` header (ms since the epoch or ISO 8601 with a zone; at most 5 "
+        "minutes ahead): for replays and backfills. Off: a request carrying it is refused "
+        "with 400.",
+    )
     log_flush_rows: int = Field(
         10_000,
         ge=1,
@@ -472,6 +479,35 @@ class ServingSettings(BaseModel):
         ge=1,
         description="Prediction-log rows held while the store cannot take them; past this new "
         "rows are dropped and counted (`modelyard_prediction_log_dropped_total`).",
+    )
+
+
+class MonitoringSettings(BaseModel):
+    pass_interval_s: float = Field(
+        60.0,
+        gt=0,
+        description="How often `modelyard worker` runs a monitoring pass over each deployment "
+        "with monitors (a pass reads only the log segments and labels that are new).",
+    )
+    label_horizon_days: float = Field(
+        30.0,
+        gt=0,
+        description="How far back a pass joins newly given labels to their predictions' hours: "
+        "a label for a prediction older than this is counted as late and left out.",
+    )
+    label_delay_hours: float = Field(
+        24.0,
+        gt=0,
+        description="How long labels are expected to take: the health score's label freshness "
+        "is 100 while the rows older than this are labelled, and falls to 0 at "
+        "`label_horizon_days`.",
+    )
+    label_coverage: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="The share of an hour's logged rows that must be labelled for the health "
+        "score's label freshness to count the hour as labelled.",
     )
 
 
@@ -525,6 +561,10 @@ class Settings(BaseSettings):
     )
     serving: ServingSettings = Field(
         default_factory=ServingSettings, description="`modelyard serve`: the inference server."
+    )
+    monitoring: MonitoringSettings = Field(
+        default_factory=MonitoringSettings,
+        description="Monitors, alerts, costs and the closed loop.",
     )
 
     @property

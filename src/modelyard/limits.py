@@ -14,6 +14,8 @@ from __future__ import annotations
 from modelyard.errors import InvalidInput
 
 __all__ = [
+    "ALERTS_PAGE",
+    "ALERT_NOTES",
     "BATCH_ROWS",
     "CRON",
     "DESCRIPTION",
@@ -24,6 +26,8 @@ __all__ = [
     "INTEGER",
     "KEY",
     "MODEL_JSON",
+    "MONITORS",
+    "MONITOR_CONFIG",
     "NAME",
     "NUMBER",
     "PARAM_VALUE",
@@ -102,6 +106,15 @@ PREDICTION_SEGMENT_ROWS = 1_000_000
 #: Most rows in one page of a prediction log read through a server (a page holds whole
 #: segments, at least one).
 PREDICTION_PAGE_ROWS = 100_000
+#: Most notes people add to one alert (acknowledgement, comments, resolution).
+ALERT_NOTES = 1000
+#: Most alerts in one listing.
+ALERTS_PAGE = 1000
+
+#: Monitors on one deployment (and in one document ``apply`` reads).
+MONITORS = 100
+#: A monitor's configuration, as JSON text.
+MONITOR_CONFIG = 64 * 1024
 
 #: Metric steps and timestamps, byte counts: integers from 0 to this (64-bit columns).
 INTEGER = 2**63 - 1

@@ -22,6 +22,10 @@ from modelyard.events.service import WebhookService
 from modelyard.governance import Governance, SecretBox
 from modelyard.governance.access import Access
 from modelyard.lineage.service import LineageService
+from modelyard.monitoring.alerts import AlertService
+from modelyard.monitoring.costs import CostService
+from modelyard.monitoring.loop import LoopService
+from modelyard.monitoring.service import MonitorService
 from modelyard.predictions.service import PredictionService
 from modelyard.projects.service import ProjectService
 from modelyard.registry.service import ModelService
@@ -66,6 +70,10 @@ class Services:
         self._webhooks: WebhookService | None = None
         self._deployments: DeploymentService | None = None
         self._predictions: PredictionService | None = None
+        self._costs: CostService | None = None
+        self._alerts: AlertService | None = None
+        self._monitors: MonitorService | None = None
+        self._loops: LoopService | None = None
 
     @property
     def store(self) -> Store:
@@ -231,9 +239,78 @@ class Services:
                 )
             return self._predictions
 
+    @property
+    def costs(self) -> CostService:
+        """Serving and training costs, and the projects' budgets."""
+        with self._lock:
+            if self._costs is None:
+                self._costs = CostService(self.store, self.access, prices=self.settings.cost)
+            return self._costs
+
+    @property
+    def alerts(self) -> AlertService:
+        """Alerts (opened by monitors, budgets and the loop) and health scores."""
+        with self._lock:
+            if self._alerts is None:
+                conf = self.settings.monitoring
+                self._alerts = AlertService(
+                    self.store,
+                    self.access,
+                    label_delay_hours=conf.label_delay_hours,
+                    label_horizon_days=conf.label_horizon_days,
+                    label_coverage=conf.label_coverage,
+                )
+            return self._alerts
+
+    @property
+    def monitors(self) -> MonitorService:
+        """Monitors on deployments, their passes and window values."""
+        with self._lock:
+            if self._monitors is None:
+                from modelyard.monitoring.performance import PerformanceSummarizer
+                from modelyard.monitoring.summary import Summarizer
+
+                self._monitors = MonitorService(
+                    self.store,
+                    self.blobs,
+                    self.access,
+                    self.deployments,
+                    self.models,
+                    self.datasets,
+                    self.predictions,
+                    self.settings,
+                    summarizer=Summarizer(),
+                    performance=PerformanceSummarizer(),
+                )
+            return self._monitors
+
+    @property
+    def loops(self) -> LoopService:
+        """The closed loop: loop policies and runs (the worker advances them)."""
+        with self._lock:
+            if self._loops is None:
+                self._loops = LoopService(
+                    self.store,
+                    self.access,
+                    models=self.models,
+                    deployments=self.deployments,
+                    predictions=self.predictions,
+                    tracking=self.tracking,
+                    sources=PipelineSources.from_settings(self.settings),
+                    lease_s=self.settings.worker.lease_s,
+                )
+            return self._loops
+
     def blob_references(self) -> list[BlobReferences]:
         """Every service whose tables point at blobs: what garbage collection asks."""
-        return [self.tracking, self.datasets, self.steps, self.models, self.predictions]
+        return [
+            self.tracking,
+            self.datasets,
+            self.steps,
+            self.models,
+            self.predictions,
+            self.monitors,
+        ]
 
     def close(self) -> None:
         """Release the stores; the services open again on next use."""
@@ -246,3 +323,4 @@ class Services:
             self._tracking = self._datasets = self._lineage = None
             self._steps = self._schedules = self._governance = self._models = None
             self._webhooks = self._deployments = self._predictions = None
+            self._costs = self._alerts = self._monitors = self._loops = None

@@ -11,13 +11,17 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
 import pytest
 
+from modelyard.api import create_app
+from modelyard.api._inflight import BodyBudget
+from modelyard.api.auth import no_auth
 from modelyard.config import Settings
-from server_support import ServerProcess
+from server_support import LiveServer, ServerProcess
 
 JSON = {"Content-Type": "application/json"}
 KIB = 1024
@@ -31,36 +35,53 @@ def store_url(tmp_path: Path) -> str:
 
 
 def test_a_body_that_does_not_fit_beside_another_is_503_with_retry_after(
-    server_with: Callable[..., httpx.Client],
+    embedded_settings: Settings, live_server: Callable[..., LiveServer]
 ) -> None:
-    api = server_with(max_body_bytes=64 * KIB, max_body_bytes_in_flight=64 * KIB)
-    sent, go_on = threading.Event(), threading.Event()
+    conf = embedded_settings.server.model_copy(
+        update={"max_body_bytes": 64 * KIB, "max_body_bytes_in_flight": 64 * KIB}
+    )
+    app = create_app(embedded_settings.model_copy(update={"server": conf}), auth=no_auth)
+    api = httpx.Client(base_url=live_server(app).url + "/api/v1", timeout=30)
+    go_on = threading.Event()
 
     def slow() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
         yield b'{"name": "first"' + b" " * (40 * KIB)
-        sent.set()  # the first chunk is on the wire
         go_on.wait(10)
         yield b"}"
 
-    with ThreadPoolExecutor(1) as pool:
+    with api, ThreadPoolExecutor(1) as pool:
         first = pool.submit(api.post, "/projects", content=slow(), headers=JSON)
-        assert sent.wait(10)
+        # Once the server holds the first body's bytes (a request sent before then could
+        # come first and leave the first no room), the next does not fit beside it.
+        budget = _budget(app)
         deadline = time.monotonic() + 10
-        tries = 0
-        while (answer := _create(api, f"early-{tries}", 30 * KIB)).status_code != 503:
-            # the first body had not arrived yet: again, under another name
-            assert answer.status_code == 201 and time.monotonic() < deadline, answer.text
-            tries += 1
+        while budget.in_flight < 40 * KIB:
+            assert time.monotonic() < deadline and not first.done(), "the first body never came"
+            time.sleep(0.002)
+        answer = _create(api, "early", 30 * KIB)
         go_on.set()
         assert first.result().status_code == 201
-    assert answer.headers["Retry-After"] == "1"
-    error = answer.json()["error"]
-    assert error["code"] == "server_busy" and "retry after 1 s" in error["message"]
-    assert set(error) == {"code", "message", "field"}
-    assert f"early-{tries}" not in {p["name"] for p in api.get("/projects").json()["items"]}
-    # Given back once answered: the same body now fits, and a body alone always does.
-    assert _create(api, "second", 30 * KIB).status_code == 201
-    assert _create(api, "third", 60 * KIB).status_code == 201
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["Retry-After"] == "1"
+        error = answer.json()["error"]
+        assert error["code"] == "server_busy" and "retry after 1 s" in error["message"]
+        assert set(error) == {"code", "message", "field"}
+        assert "early" not in {p["name"] for p in api.get("/projects").json()["items"]}
+        # Given back once answered: the same body now fits, and a body alone always does.
+        assert _create(api, "second", 30 * KIB).status_code == 201
+        assert _create(api, "third", 60 * KIB).status_code == 201
+
+
+def _budget(app: Any) -> BodyBudget:
+    """The app's body budget, once its first request has built the middleware stack."""
+    deadline = time.monotonic() + 10
+    while app.middleware_stack is None:
+        assert time.monotonic() < deadline, "the server never took the first request"
+        time.sleep(0.002)
+    layer = app.middleware_stack
+    while not isinstance(layer, BodyBudget):
+        layer = layer.app
+    return layer
 
 
 def _create(api: httpx.Client, name: str, size: int) -> httpx.Response:

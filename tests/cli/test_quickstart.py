@@ -16,9 +16,12 @@ def test_quickstart_tracks_a_sweep_reruns_its_pipeline_and_approves_its_best_mod
     tmp_path: Path,
 ) -> None:
     home = tmp_path / "home"
-    done = CliRunner().invoke(app, ["--home", str(home), "quickstart"], env={"COLUMNS": "200"})
+    done = CliRunner().invoke(
+        app, ["--home", str(home), "quickstart", "--tour"], env={"COLUMNS": "200"}
+    )
     assert done.exit_code == 0, done.output
     assert "3 of 3 steps from the cache" in done.output
+    assert "monitoring story" not in done.output
     assert "modelyard pipelines explain" in done.output
     with Client(home=home) as client:
         runs = client.search_runs("quickstart", output="list").runs
@@ -107,5 +110,17 @@ def test_quickstart_without_the_server_extra_says_so_and_deploys_nothing(
     assert "Not deployed: modelyard serve needs the server extra" in done.output
     assert "and nothing deployed (no server extra)" in done.output
     assert "modelyard deployments show" not in done.output
+    # the story after the tour needs the server: it says so, and the tour stands
+    assert "No monitoring story: 'modelyard_no_such_module' is not installed" in done.output
+    assert "pip install 'modelyard[server]'" in done.output
     with Client(home=home) as client:
         assert client.deployments.list_deployments("quickstart") == []
+
+
+def test_quickstart_tells_the_tour_or_the_story_not_both_alone(tmp_path: Path) -> None:
+    done = CliRunner().invoke(
+        app, ["--home", str(tmp_path / "home"), "quickstart", "--tour", "--story"]
+    )
+    assert done.exit_code == 2, done.output
+    assert "give --tour or --story, not both" in done.output
+    assert not (tmp_path / "home").exists() or not any((tmp_path / "home").iterdir())

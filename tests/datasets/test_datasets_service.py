@@ -3,7 +3,6 @@ the SDK embedded and through a server."""
 
 from __future__ import annotations
 
-import importlib.resources
 from collections.abc import Callable
 from pathlib import Path
 
@@ -218,21 +217,10 @@ def test_module_sugar(settings_env: Settings, frame: pd.DataFrame) -> None:
     assert [e.target_id for e in modelyard.datasets.lineage("sugar", project="p")] == [run.id]
 
 
-def _bikeshare() -> Path:
-    path = importlib.resources.files("ISLP") if _has_islp() else None
-    if path is None:
-        pytest.skip("ISLP is not installed: uv pip install --no-deps ISLP (ships Bikeshare.csv)")
-    return Path(str(path / "data" / "Bikeshare.csv"))
-
-
-def _has_islp() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("ISLP") is not None
-
-
-def test_bikeshare_from_csv_and_pandas_is_one_version(client: Client, tmp_path: Path) -> None:
-    csv = _bikeshare()
+def test_bikeshare_from_csv_and_pandas_is_one_version(
+    client: Client, tmp_path: Path, bikeshare_path: Path
+) -> None:
+    csv = bikeshare_path
     version = client.datasets.register("bikes-train", csv, project="bikes", aliases=["raw"])
     assert version.num_rows == 8645 and version.num_columns == 15
     assert {c.name: c.type for c in version.columns}["mnth"] == "string"

@@ -262,6 +262,34 @@ def test_export_reads_in_chunks(gov: Governance, store: Store) -> None:
     assert gov.audit.verify(actor=OPERATOR).count == 2100
 
 
+def test_search_is_newest_first_with_filters(
+    gov: Governance, store: Store, clock: FakeClock
+) -> None:
+    _append(gov.audit, store, 3, actor="ann")
+    clock.advance(60)
+    with store.write() as conn:
+        for action, kind in [
+            ("user.created", "user"),
+            ("user_x.odd", "user"),
+            ("run.ended", "run"),
+        ]:
+            gov.audit.append(
+                conn, actor="bob", action=action, object_type=kind, object_id="1", summary=""
+            )
+    seqs = [e.seq for e in gov.audit.search(actor=OPERATOR)]
+    assert seqs == [6, 5, 4, 3, 2, 1]
+    assert [e.seq for e in gov.audit.search(actor=OPERATOR, before=4, limit=2)] == [3, 2]
+    assert [e.seq for e in gov.audit.search(actor=OPERATOR, who="ann")] == [3, 2, 1]
+    assert [e.seq for e in gov.audit.search(actor=OPERATOR, action="user")] == [4]
+    assert [e.seq for e in gov.audit.search(actor=OPERATOR, action="user_%")] == []
+    assert [e.seq for e in gov.audit.search(actor=OPERATOR, object_type="user")] == [5, 4]
+    assert [e.seq for e in gov.audit.search(actor=OPERATOR, since_ms=clock.ms)] == [6, 5, 4]
+    assert [e.seq for e in gov.audit.search(actor=OPERATOR, until_ms=clock.ms)] == [3, 2, 1]
+    alice = gov.users.create_user("alice", PASSWORD, actor=OPERATOR)
+    with pytest.raises(PermissionDenied, match="must be an administrator to read"):
+        gov.audit.search(actor=Actor.of(alice.principal()))
+
+
 def test_only_administrators_read_the_log(gov: Governance) -> None:
     alice = gov.users.create_user("alice", PASSWORD, actor=OPERATOR)
     as_alice = Actor.of(alice.principal())

@@ -4,7 +4,6 @@ affects; nothing changed serves the whole pipeline from the cache; ``explain`` s
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -83,12 +82,9 @@ def test_nothing_changed_serves_the_whole_pipeline_from_the_cache(
     assert first.ran == ["load", "check", "train", "evaluate"]
     assert first.output("evaluate") == pytest.approx(12 / 3)
 
-    started = time.perf_counter()
     again = steps.training.run(path=str(data), client=pipe_client)
-    elapsed = time.perf_counter() - started
 
-    assert again.cached == ["load", "check", "train", "evaluate"]
-    assert elapsed < 0.5
+    assert again.cached == ["load", "check", "train", "evaluate"] and again.ran == []
     assert again.output("evaluate") == first.output("evaluate")
     for name, step in again.steps.items():
         assert step.source_run_id == first.steps[name].run_id

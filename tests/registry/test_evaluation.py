@@ -229,6 +229,26 @@ def test_permutation_importance_is_seeded_and_finds_the_signal() -> None:
     assert first["importance"]["rows"] == 1000
 
 
+def test_a_model_answering_named_fields_is_scored_and_permuted_by_its_first() -> None:
+    """A classifier whose predict answers a frame (``label`` first, then each class's
+    probability, as the prediction log keeps named fields) is evaluated as the plain one,
+    permutation importance included (it compared the whole frame with the target)."""
+    model = _fitted()
+    plain = evaluate(_stream(3, 2000), target="label", model=scorer_for(model), sample_rows=1000)
+
+    def named(x: pd.DataFrame) -> pd.DataFrame:
+        proba = model.predict_proba(x)
+        frame = pd.DataFrame(proba, columns=[str(c) for c in model.classes_])
+        frame.insert(0, "label", model.classes_[proba.argmax(axis=1)])
+        return frame
+
+    report = evaluate(
+        _stream(3, 2000), target="label", model=scorer_for(model, predict=named), sample_rows=1000
+    )
+    assert report["metrics"] == plain["metrics"]
+    assert report["importance"] == plain["importance"]
+
+
 def test_the_baseline_comparison_has_seeded_paired_bootstrap_intervals() -> None:
     model = _fitted()
     sample = pa.Table.from_batches(list(_stream(1, 500, seed=2))).to_pandas()

@@ -15,16 +15,25 @@ from modelyard.events.contract import WebhookContract
 from modelyard.events.service import WebhookService
 from modelyard.lineage.contract import LineageContract
 from modelyard.lineage.service import LineageService
+from modelyard.monitoring.alerts import AlertService
+from modelyard.monitoring.contract import AlertContract, CostContract, LoopContract, MonitorContract
+from modelyard.monitoring.costs import CostService
+from modelyard.monitoring.loop import LoopService
+from modelyard.monitoring.service import MonitorService
 from modelyard.predictions.contract import PredictionContract
 from modelyard.predictions.service import PredictionService
 from modelyard.projects.contract import ProjectContract
 from modelyard.projects.service import ProjectService
 from modelyard.registry.contract import ModelContract
 from modelyard.registry.service import ModelService
+from modelyard.remote.alerts import RemoteAlerts
+from modelyard.remote.costs import RemoteCosts
 from modelyard.remote.datasets import RemoteDatasets
 from modelyard.remote.deployments import RemoteDeployments
 from modelyard.remote.lineage import RemoteLineage
+from modelyard.remote.loops import RemoteLoops
 from modelyard.remote.models import RemoteModels
+from modelyard.remote.monitors import RemoteMonitors
 from modelyard.remote.predictions import RemotePredictions
 from modelyard.remote.projects import RemoteProjects
 from modelyard.remote.schedules import RemoteSchedules
@@ -62,6 +71,8 @@ CONTRACTS = [
             # Other services ask inside their own transaction (datasets, lineage).
             "check_run_open",
             "require_run",
+            # The web UI's runs table counts its rows' children where the store is.
+            "child_counts",
         },
     ),
     (DatasetContract, DatasetService, RemoteDatasets, SERVER | GC | {"check_register"}),
@@ -83,14 +94,23 @@ CONTRACTS = [
         # The server's files route checks a version before it streams them.
         | {"check_load"},
     ),
-    # The worker and the report route judge rollouts where the store is.
-    (DeploymentContract, DeploymentService, RemoteDeployments, SERVER | {"evaluate"}),
+    # The worker and the report route judge rollouts where the store is; the web UI's
+    # deployment page reads the servers' reports there (traffic).
+    (DeploymentContract, DeploymentService, RemoteDeployments, SERVER | {"evaluate", "traffic"}),
     (
         ScheduleContract,
         ScheduleService,
         RemoteSchedules,
         # A worker's: it works where the store is.
         SERVER | {"due", "claim", "take_over", "renew", "record_run", "finish", "with_clock"},
+    ),
+    # A pass builds each served version's reference where the store is; the worker finds
+    # what to pass over where the store is; a replay passes on its own clock there.
+    (
+        MonitorContract,
+        MonitorService,
+        RemoteMonitors,
+        SERVER | GC | {"reference", "monitored", "segments_logged", "with_clock"},
     ),
     # The server reads a page at a time (RemotePredictions.load follows the pages).
     (PredictionContract, PredictionService, RemotePredictions, SERVER | GC | {"page"}),
@@ -100,6 +120,17 @@ CONTRACTS = [
         RemoteWebhooks,
         # A worker's: it delivers where the store is.
         SERVER | {"claim", "record_attempt", "backoff_ms"},
+    ),
+    # The worker checks the budgets where the store is.
+    (CostContract, CostService, RemoteCosts, SERVER | {"check_budgets"}),
+    # A replay (the quickstart's story) judges on its own clock where the store is.
+    (AlertContract, AlertService, RemoteAlerts, SERVER | {"with_clock"}),
+    (
+        LoopContract,
+        LoopService,
+        RemoteLoops,
+        # A worker's: it starts and advances loops where the store is.
+        SERVER | {"trigger", "claim", "renew", "advance", "with_clock"},
     ),
 ]
 

@@ -57,7 +57,7 @@ def batcher(model: FakeModel, **kwargs: Any) -> tuple[MicroBatcher, list[tuple[i
 
 def test_a_lone_request_pays_no_wait() -> None:
     model = FakeModel(fixed=0.02)
-    b, seen = batcher(model, max_wait_ms=200.0)
+    b, seen = batcher(model, max_wait_ms=2_000.0)
 
     async def main() -> list[float]:
         latencies = []
@@ -69,9 +69,9 @@ def test_a_lone_request_pays_no_wait() -> None:
         return latencies
 
     latencies = asyncio.run(main())
-    # predict takes 20 ms; waiting for company (200 ms allowed) would show
-    assert statistics.median(latencies) < 0.02 + 0.015
-    assert max(latencies) < 0.02 + 0.1
+    # predict takes 20 ms; waiting for company (2 s allowed) would show as seconds, far
+    # above what a busy machine adds to a thread's hand-off
+    assert max(latencies) < 1.0
     assert [n for n, _ in seen] == [1] * 5
     assert model.threads and not any(t == "MainThread" for t in model.threads)
 
@@ -159,18 +159,24 @@ def test_queue_rows_counts_what_waits_behind_the_batch_being_predicted() -> None
 
 async def _drive(b: MicroBatcher, *, per_tick: int, ticks: int, tick_s: float) -> dict[str, Any]:
     """Open-loop load: ``per_tick`` one-row requests every ``tick_s`` seconds, whatever
-    the answers; returns the accepted requests' latencies and the refusals."""
+    the answers; returns the accepted requests' latencies, the refusals, and the wait
+    each request faced when it came (the rows queued at the capacity measured then)."""
     latencies: list[float] = []
     refused: list[Overloaded] = []
+    faced: dict[str, list[float]] = {"accepted": [], "refused": []}
 
     async def one(i: int) -> None:
         start = time.perf_counter()
+        capacity = b.capacity
+        wait_s = b.queue_rows / capacity if capacity else 0.0
         try:
             assert await b.submit(rows(i)) == [("out", i)]
         except Overloaded as exc:
             refused.append(exc)
+            faced["refused"].append(wait_s)
         else:
             latencies.append(time.perf_counter() - start)
+            faced["accepted"].append(wait_s)
 
     tasks = []
     start = time.perf_counter()
@@ -178,14 +184,16 @@ async def _drive(b: MicroBatcher, *, per_tick: int, ticks: int, tick_s: float) -
         tasks += [asyncio.ensure_future(one(t * per_tick + k)) for k in range(per_tick)]
         await asyncio.sleep(max(0.0, start + (t + 1) * tick_s - time.perf_counter()))
     await asyncio.gather(*tasks)
-    return {"latencies": latencies, "refused": refused}
+    return {"latencies": latencies, "refused": refused, "faced": faced}
 
 
 def test_load_is_shed_only_above_the_measured_capacity() -> None:
     # 2 ms a row: at most 500 rows/s whatever the batch size (less on a busy machine,
-    # where sleeps overshoot: the rates below follow what the batcher measured)
+    # where sleeps overshoot: the rates below follow what the batcher measured, and the
+    # latencies what the model really took)
     model = FakeModel(per_row=0.002)
-    b, _ = batcher(model, max_rows=16, max_queue_ms=200.0)
+    b, seen = batcher(model, max_rows=16, max_queue_ms=200.0)
+    batches_before_overload = [0]
 
     async def main() -> tuple[dict[str, Any], dict[str, Any]]:
         for _ in range(2):  # the first batch is the model's warm-up, not measured
@@ -195,6 +203,7 @@ def test_load_is_shed_only_above_the_measured_capacity() -> None:
         # 40% of the measured capacity for 0.6 s, then 3x the most it can be for 0.9 s
         per_tick = max(1, int(0.4 * measured * 0.01))
         below = await _drive(b, per_tick=per_tick, ticks=60, tick_s=0.01)
+        batches_before_overload[0] = len(seen)
         over = await _drive(b, per_tick=15, ticks=90, tick_s=0.01)
         await b.close()
         return below, over
@@ -205,13 +214,19 @@ def test_load_is_shed_only_above_the_measured_capacity() -> None:
     assert len(over["refused"]) > 300  # about two thirds of 1,350 past the first 0.1 s
     assert all(exc.retry_after >= 1 for exc in over["refused"])
     assert all(exc.http_status == 503 for exc in over["refused"])
-    # accepted requests wait about max_queue_ms at most, plus the batch ahead and their
-    # own (16 rows: 32 ms each, more when a busy machine's sleeps overshoot); without
-    # shedding the last would wait 1.8 s
+    # a request is refused exactly when the rows ahead of it, at the capacity measured
+    # when it came, would keep it past max_queue_ms
+    assert all(wait_s <= 0.2 for wait_s in over["faced"]["accepted"])
+    assert all(wait_s > 0.2 for wait_s in over["faced"]["refused"])
+    # Shedding keeps waits short. Without it, the 1,350 rows offered in 0.9 s would be
+    # answered at the rate the model really ran (500 rows/s on an idle machine: the last
+    # 1.8 s late); with it, 95% of accepted requests are answered within half of that.
+    served = seen[batches_before_overload[0] :]
+    rate = sum(n for n, _ in served) / sum(s for _, s in served)
+    unshed_s = 1350 / rate - 0.9
     accepted = sorted(over["latencies"])
     assert len(accepted) > 100
-    assert accepted[int(len(accepted) * 0.95)] < 0.2 + 2 * 0.032 + 0.06
-    assert accepted[-1] < 2 * 0.2
+    assert accepted[int(len(accepted) * 0.95)] < unshed_s / 2, (accepted[-1], rate)
 
 
 def test_a_slow_first_batch_does_not_pass_for_the_capacity() -> None:

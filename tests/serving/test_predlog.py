@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,7 @@ CHALLENGER = "b" * 32
 
 
 class Predictions:
-    """A PredictionContract double: keeps the tables written; ``down`` makes every write
+    """A SegmentWriter double: keeps the tables written; ``down`` makes every write
     fail as a store that cannot be reached does."""
 
     def __init__(self) -> None:
@@ -51,12 +51,6 @@ class Predictions:
         self.tables.append((project, deployment, table))
         return Segment("s", project, deployment, deployment_id, "d", table.num_rows, 0, 0, 0,
                        (), writer, "w", 0)  # fmt: skip
-
-    def add_labels(self, project: str, deployment: str, labels: Mapping[str, Any] | Any) -> int:
-        raise NotImplementedError
-
-    def load(self, project: str, deployment: str, **options: Any) -> Any:
-        raise NotImplementedError
 
     def rows(self) -> pa.Table:
         return pa.concat_tables([t for _, _, t in self.tables], promote_options="permissive")

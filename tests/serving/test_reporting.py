@@ -1,7 +1,8 @@
 """The inference server's reports to the control plane: per deployment and version, the
 requests it answered, the errors the version caused (a canary that fails is counted
 against it though the champion answered) and a latency histogram, plus the versions it
-found unhealthy; a report that cannot be sent is added to the next one."""
+found unhealthy and the CPU-seconds and memory-time the server used; a report that cannot
+be sent is added to the next one."""
 
 from __future__ import annotations
 
@@ -82,6 +83,8 @@ def test_the_server_reports_requests_errors_latencies_and_unhealthy_versions(ser
     assert "digest" in sick[0].reason
     windows = [(r.window_start, r.window_end) for r in plans.reports]
     assert all(a <= b for a, b in windows)
+    assert sum(r.cpu_s for r in plans.reports) > 0  # what the server process used
+    assert all(r.memory_byte_s > 0 for r in plans.reports if r.window_end > r.window_start)
     assert all(b1 <= a2 for (_, b1), (a2, _) in itertools.pairwise(windows))
 
 

@@ -412,3 +412,69 @@ def test_a_server_that_freezes_its_heap_does_so_once_its_models_are_loaded() -> 
     finally:
         gc.unfreeze()
     assert loaded and frozen > 0
+
+
+# -- event time (replays and backfills) -----------------------------------------------------
+
+
+def test_an_event_time_sets_the_logged_time_of_the_request_and_its_shadows(serve, http) -> None:
+    plan = deployment("e", [route("m", 1)], shadows=[route("m", 2)])
+    pool = pool_of(("m", 1, Constant(1)), ("m", 2, Constant(2)))
+    s = serve(DictPlans(plan), pool, accept_event_time=True)
+    march = 1_300_000_000_000  # 2011-03-13T07:06:40Z
+    for value in (str(march), "2011-03-13T07:06:40Z", "2011-03-13T02:06:40-05:00"):
+        headers = {"Modelyard-Event-Time": value}
+        r = http.post(f"{s.url}/v1/deployments/e/predict", json=ROW, headers=headers)
+        assert r.status_code == 200, r.text
+    r = http.post(f"{s.url}/v1/deployments/e/predict", json=ROW)
+    _until(lambda: len(s.sink.records) == 8)
+    times = [rec["at_ms"] for rec in s.sink.records]
+    assert times[:6] == [march] * 6  # three requests and their shadow copies
+    assert all(abs(t - time.time() * 1000) < 60_000 for t in times[6:])  # none: now
+
+
+def test_an_event_time_to_a_server_that_does_not_accept_it_is_refused_naming_the_setting(
+    serve, http
+) -> None:
+    s = serve(DictPlans(deployment("e", [route("lr", 1)])), pool_of(("lr", 1, _lr())))
+    headers = {"Modelyard-Event-Time": "1300000000000"}
+    for path, body in (
+        ("/v1/deployments/e/predict", ROW),
+        ("/invocations", {"dataframe_records": ROW["records"]}),
+    ):
+        r = http.post(f"{s.url}{path}", json=body, headers=headers)
+        assert r.status_code == 400, r.text
+        error = r.json()["error"]
+        assert error["field"] == "Modelyard-Event-Time"
+        assert "serving.accept_event_time" in error["message"]
+    time.sleep(0.1)
+    assert s.sink.records == []  # refused, never logged at the server's time instead
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["yesterday", "2011-03-13T07:06:40", "1.3e12", "-5", "", "2011-13-45T00:00:00Z", "١٢٣"],
+)
+def test_a_malformed_event_time_is_refused_naming_the_header(serve, http, value: str) -> None:
+    plans = DictPlans(deployment("e", [route("lr", 1)]))
+    s = serve(plans, pool_of(("lr", 1, _lr())), accept_event_time=True)
+    r = http.post(
+        f"{s.url}/v1/deployments/e/predict",
+        json=ROW,
+        headers={"Modelyard-Event-Time": value.encode()},
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["field"] == "Modelyard-Event-Time"
+    assert "Modelyard-Event-Time" in r.json()["error"]["message"]
+
+
+def test_an_event_time_more_than_five_minutes_ahead_is_refused(serve, http) -> None:
+    plans = DictPlans(deployment("e", [route("lr", 1)]))
+    s = serve(plans, pool_of(("lr", 1, _lr())), accept_event_time=True)
+    now_ms = int(time.time() * 1000)
+    url = f"{s.url}/v1/deployments/e/predict"
+    soon = {"Modelyard-Event-Time": str(now_ms + 60_000)}  # a clock a minute ahead: fine
+    assert http.post(url, json=ROW, headers=soon).status_code == 200
+    late = {"Modelyard-Event-Time": str(now_ms + 10 * 60_000)}
+    r = http.post(url, json=ROW, headers=late)
+    assert r.status_code == 400 and "future" in r.json()["error"]["message"]

@@ -97,3 +97,77 @@ def test_history_of_unknown_key_is_empty(client: Client) -> None:
     assert len(client.get_metric_history(run.id, "nope")) == 0
     with pytest.raises(InvalidInput):
         client.get_metric_history(run.id, "nope", max_points=1)
+
+
+@pytest.fixture
+def mixed_runs(client: Client) -> list[str]:
+    """13 runs: ``auc`` on 7 (two equal), NaN on 2, missing on 4; ``depth`` on 8 (as
+    text, '10' before '9'); tag ``team`` on 10 with ties."""
+    ids = []
+    aucs = [0.5, 0.9, None, math.nan, 0.7, 0.5, None, 0.1, math.nan, 0.99, None, 0.3, None]
+    for i, auc in enumerate(aucs):
+        with client.start_run("mixed", name=f"r-{i:02d}", capture=False) as run:
+            if auc is not None:
+                run.log_metric("auc", auc)
+            if i % 3 != 1:
+                run.log_param("depth", str(7 + i % 5))
+            if i < 10:
+                run.set_tag("team", "ab"[i % 2])
+        ids.append(run.id)
+    return ids
+
+
+def _expected(runs: list, order_by: list[str]) -> list[str]:
+    """The order search_runs promises, computed here: each item with missing or NaN
+    values last, then the newest run first, then by id."""
+    ordered = sorted(runs, key=lambda r: r.id)
+    ordered.sort(key=lambda r: r.start_time, reverse=True)
+    for item in reversed(order_by):
+        name, direction = item.split()
+        entity, key = name.split(".")
+        if entity == "attributes":
+            ordered.sort(key=lambda r, k=key: getattr(r, k), reverse=direction == "DESC")
+            continue
+
+        def value(r, e=entity, k=key):  # type: ignore[no-untyped-def]
+            v = getattr(r, e).get(k)
+            return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+        if direction == "DESC":
+            ordered.sort(key=lambda r: (0, 0) if value(r) is None else (1, value(r)), reverse=True)
+        else:
+            ordered.sort(key=lambda r: (1, 0) if value(r) is None else (0, value(r)))
+    return [r.id for r in ordered]
+
+
+@pytest.mark.parametrize(
+    "order_by",
+    [
+        ["metrics.auc DESC"],
+        ["metrics.auc ASC", "attributes.name DESC"],
+        ["params.depth DESC"],
+        ["tags.team ASC", "metrics.auc DESC"],
+        ["tags.team DESC", "params.depth ASC"],
+    ],
+)
+def test_paging_a_sort_by_a_value_gives_runs_with_one_first_then_the_rest(
+    client: Client, mixed_runs: list[str], order_by: list[str]
+) -> None:
+    every = client.search_runs("mixed", output="list")
+    expected = _expected(list(every), order_by)
+    assert sorted(expected) == sorted(mixed_runs)
+    for size in (1, 3, 4, 6, 50):
+        seen, token = [], None
+        while True:
+            page = client.search_runs(
+                "mixed", order_by=order_by, max_results=size, page_token=token, output="list"
+            )
+            seen += [r.id for r in page]
+            token = page.next_page_token
+            if token is None:
+                break
+        assert seen == expected, (order_by, size)
+    filtered = client.search_runs(
+        "mixed", filter="attributes.name != 'r-09'", order_by=order_by, output="list"
+    )
+    assert [r.id for r in filtered] == [i for i in expected if i != mixed_runs[9]]

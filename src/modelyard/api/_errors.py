@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelyard.errors import ModelyardError, TooManyRequests, Unauthenticated
@@ -86,8 +86,13 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body("invalid_input", message, field), status_code=422)
 
 
-def _http_error(request: Request, exc: Exception) -> JSONResponse:
+def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    root = str(request.scope.get("root_path", ""))
+    if exc.status_code == 404 and not request.url.path.removeprefix(root).startswith("/api/"):
+        from modelyard.api.ui import not_found_page
+
+        return not_found_page(request)  # a page that does not exist: the UI's 404 page
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     return JSONResponse(
         error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from modelyard.events.service import WebhookService
     from modelyard.governance import Governance
     from modelyard.lineage.service import LineageService
+    from modelyard.monitoring.alerts import AlertService
+    from modelyard.monitoring.costs import CostService
+    from modelyard.monitoring.loop import LoopService
+    from modelyard.monitoring.service import MonitorService
     from modelyard.predictions.service import PredictionService
     from modelyard.projects import ProjectService
     from modelyard.registry.service import ModelService
@@ -28,12 +32,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Services",
+    "get_alerts",
     "get_blobs",
+    "get_costs",
     "get_datasets",
     "get_deployments",
     "get_governance",
     "get_lineage",
+    "get_loops",
     "get_models",
+    "get_monitors",
     "get_predictions",
     "get_projects",
     "get_schedules",
@@ -137,11 +145,33 @@ def get_deployments(request: Request) -> DeploymentService:
     return get_services(request).deployments.acting_as(get_actor(request))
 
 
+def get_costs(request: Request) -> CostService:
+    """FastAPI dependency: the cost service, acting for the request's actor."""
+    from modelyard.api.auth import get_actor
+
+    return get_services(request).costs.acting_as(get_actor(request))
+
+
+def get_monitors(request: Request) -> MonitorService:
+    """FastAPI dependency: the monitor service, acting for the request's actor."""
+    from modelyard.api.auth import get_actor
+
+    return get_services(request).monitors.acting_as(get_actor(request))
+
+
 def get_predictions(request: Request) -> PredictionService:
     """FastAPI dependency: the prediction log service, acting for the request's actor."""
     from modelyard.api.auth import get_actor
 
     return get_services(request).predictions.acting_as(get_actor(request))
+
+
+def get_alerts(request: Request) -> AlertService:
+    """FastAPI dependency: the alert service (alerts and health), acting for the request's
+    actor."""
+    from modelyard.api.auth import get_actor
+
+    return get_services(request).alerts.acting_as(get_actor(request))
 
 
 def get_schedules(request: Request) -> ScheduleService:
@@ -150,6 +180,13 @@ def get_schedules(request: Request) -> ScheduleService:
     from modelyard.api.auth import get_actor
 
     return get_services(request).schedules.acting_as(get_actor(request))
+
+
+def get_loops(request: Request) -> LoopService:
+    """FastAPI dependency: the closed loop's service, acting for the request's actor."""
+    from modelyard.api.auth import get_actor
+
+    return get_services(request).loops.acting_as(get_actor(request))
 
 
 def get_webhooks(request: Request) -> WebhookService:

@@ -27,24 +27,30 @@ from modelyard.api._services import Services
 from modelyard.api._throttle import AddressThrottle
 from modelyard.api.auth import Authenticator, get_actor
 from modelyard.api.routes import (
+    alerts,
     artifacts,
     audit,
+    costs,
     datasets,
     deployments,
     health,
     login,
+    loops,
     members,
     metrics,
     models,
+    monitors,
     predictions,
     projects,
     runs,
     schedules,
     search,
     tokens,
+    users,
     webhooks,
 )
 from modelyard.api.schemas._types import ErrorResponse
+from modelyard.api.ui import install_ui
 from modelyard.config import ServerSettings, Settings
 
 __all__ = ["API_PREFIX", "LOOPBACK_HOSTS", "PUBLIC_PATHS", "accepted_hosts", "create_app"]
@@ -68,10 +74,15 @@ _PROTECTED = (
     models.router,
     models.versions_router,
     deployments.router,
+    monitors.router,
+    loops.router,
     predictions.router,
+    costs.router,
+    alerts.router,
     schedules.router,
     login.router,
     tokens.router,
+    users.router,
     audit.router,
     webhooks.router,
 )
@@ -146,6 +157,7 @@ def create_app(settings: Settings, *, auth: Authenticator, freeze_gc: bool = Fal
     app.include_router(login.public_router, prefix=API_PREFIX)
     for router in _PROTECTED:
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(get_actor)])
+    install_ui(app)
     server = settings.server
     if server.cors_origins:
         app.add_middleware(

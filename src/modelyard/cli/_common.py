@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as metadata_version
 from pathlib import Path
-from typing import Any, ParamSpec
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 import typer
 from rich.console import Console
@@ -30,6 +30,9 @@ from rich.text import Text
 from modelyard import errors
 from modelyard.errors import ModelyardError
 from modelyard.sdk.client import DEFAULT_PROJECT
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, ProgressColumn
 
 _P = ParamSpec("_P")
 
@@ -300,29 +303,28 @@ def project_option(help: str) -> Any:
     return typer.Option(DEFAULT_PROJECT, "--project", "-p", help=help)
 
 
+def progress(*columns: ProgressColumn) -> Progress:
+    """A Rich progress bar on stderr (silent when not a terminal, gone when done): the
+    task's description and its bar, then ``columns``. Use it as a context manager."""
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    return Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        *columns,
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    )
+
+
 @contextmanager
 def byte_progress(label: str) -> Iterator[Callable[[int, int | None], None]]:
     """A Rich progress bar over source bytes on stderr (silent when not a terminal); the
     callback takes the bytes done and the total (None: unknown, the bar pulses)."""
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
+    from rich.progress import DownloadColumn, TimeRemainingColumn, TransferSpeedColumn
 
-    with Progress(
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-        disable=not err_console.is_terminal,
-    ) as bar:
+    with progress(DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()) as bar:
         task = bar.add_task(label, total=None)
 
         def update(done: int, total: int | None) -> None:

@@ -30,7 +30,8 @@ class Modelyard(LazyGroup):
         "worker": Lazy(
             "modelyard.cli.schedules:worker",
             "Run scheduled pipelines: cron occurrences and new dataset versions as they come "
-            "due, each in a fresh process, one line per fire on stderr; and deliver webhooks.",
+            "due, each in a fresh process, one line per fire on stderr; deliver webhooks; and "
+            "advance the closed loops.",
         ),
         "gc": Lazy(
             "modelyard.cli.maintenance:gc", "Remove blobs that no artifact refers to any more."
@@ -38,10 +39,8 @@ class Modelyard(LazyGroup):
         "version": Lazy("modelyard.cli.maintenance:version", "Print the installed version."),
         "quickstart": Lazy(
             "modelyard.cli.quickstart:quickstart",
-            "Train a small model sweep on scikit-learn's breast-cancer data and track it all, "
-            "retrain the best configuration as a pipeline twice (the second run is cached), "
-            "then register the best model, evaluate it on held-out rows, approve it into "
-            "production and load it as the champion.",
+            "Tour the platform on a small model, then tell the monitoring story of a year of "
+            "bike-share traffic.",
         ),
         "server": Lazy(
             "modelyard.cli.server:server",
@@ -78,6 +77,33 @@ class Modelyard(LazyGroup):
             "modelyard.cli.deployments:app",
             "Deployments: traffic plans over model versions (canary, A/B, shadow), promotion "
             "and rollback.",
+        ),
+        "cost": Lazy(
+            "modelyard.cli.costs:app",
+            "Costs: serving per 1,000 predictions (per deployment and version), training per "
+            "model version.",
+        ),
+        "budgets": Lazy(
+            "modelyard.cli.costs:budgets",
+            "Budgets: a project's monthly spending caps with alerts at thresholds.",
+        ),
+        "alerts": Lazy(
+            "modelyard.cli.alerts:app",
+            "Alerts: what monitors, budgets and the loop found; acknowledge, resolve, comment.",
+        ),
+        "health": Lazy(
+            "modelyard.cli.alerts:health",
+            "The health score of a deployment (0-100) with its components and formula.",
+        ),
+        "monitors": Lazy(
+            "modelyard.cli.monitors:app",
+            "Monitors: drift, performance, volume and SLO checks on a deployment, judged per "
+            "window by incremental passes.",
+        ),
+        "loop": Lazy(
+            "modelyard.cli.loop:app",
+            "The closed loop: retrain, evaluate, canary and promote a deployment's model on "
+            "its policy's triggers.",
         ),
         "pipelines": Lazy(
             "modelyard.cli.pipelines:app",

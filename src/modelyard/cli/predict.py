@@ -11,9 +11,9 @@ from modelyard.cli._common import (
     JsonOption,
     client,
     console,
-    err_console,
     one_line_errors,
     print_json,
+    progress,
     project_option,
     styled,
 )
@@ -90,24 +90,9 @@ def predict(
 @contextmanager
 def _row_progress(label: str) -> Iterator[Callable[[int, int], None]]:
     """A Rich progress bar over rows on stderr (silent when not a terminal)."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-    with Progress(
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("rows"),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-        disable=not err_console.is_terminal,
-    ) as bar:
+    with progress(MofNCompleteColumn(), TextColumn("rows"), TimeRemainingColumn()) as bar:
         task = bar.add_task(label, total=None)
 
         def update(done: int, total: int) -> None:

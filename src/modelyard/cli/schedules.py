@@ -322,9 +322,10 @@ def worker(
     ),
 ) -> None:
     """Run scheduled pipelines: cron occurrences and new dataset versions as they come
-    due, each in a fresh process, one line per fire on stderr; and deliver webhooks.
-    Several workers may share a store: each occurrence runs once, each webhook delivery
-    is held by one worker at a time. Stops after the running fires on SIGINT or SIGTERM
+    due, each in a fresh process, one line per fire on stderr; deliver webhooks; and
+    advance the closed loops (``modelyard loop``). Several workers may share a store: each
+    occurrence runs once, each webhook delivery and each loop's step is held by one worker
+    at a time. Stops after the running fires on SIGINT or SIGTERM
     (again: interrupts them)."""
     try:
         from modelyard.worker.worker import Worker

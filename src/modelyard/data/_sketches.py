@@ -216,7 +216,9 @@ class QuantileSketch:
         self.n = 0
         self.error = 0
         self.levels: list[Floats] = [np.empty(0)]
-        self._rng = np.random.default_rng(seed)
+        self._seed = seed
+        # made at the first compaction: a generator costs more than a small sketch's update
+        self._rng: np.random.Generator | None = None
         self._items: tuple[Floats, npt.NDArray[np.int64]] | None = None
 
     @property
@@ -253,6 +255,8 @@ class QuantileSketch:
         while h < len(self.levels):
             level = self.levels[h]
             if level.size > self.k:
+                if self._rng is None:
+                    self._rng = np.random.default_rng(self._seed)
                 even = level.size - level.size % 2
                 start = int(self._rng.integers(2))
                 promoted = level[start:even:2]

@@ -59,7 +59,17 @@ from modelyard.data._sketches import even_edges, sorted_unique
 from modelyard.data.profile import ColumnProfile, Profile
 from modelyard.errors import InvalidInput, NotFound
 
-__all__ = ["DriftChart", "DriftReport", "FeatureDrift", "drift"]
+__all__ = [
+    "DriftChart",
+    "DriftReport",
+    "FeatureDrift",
+    "compare_side",
+    "drift",
+    "drift_of_summaries",
+    "side_of_counts",
+    "side_of_points",
+    "thresholds_of",
+]
 
 Floats = npt.NDArray[np.float64]
 
@@ -688,6 +698,113 @@ def drift(
     least ``drift_share`` of the tested features drift. Columns default to all, and then
     both sides must have the same ones.
     """
+    _check_options(numeric_test, categorical_test, drift_share)
+    thresholds = _thresholds(threshold)
+    ref_side, cur_side = _open(reference, "reference"), _open(current, "current")
+    names = _columns(columns, _kinds(ref_side), _kinds(cur_side))
+    ref_columns, ref_rows = _summarise(ref_side, names)
+    cur_columns, cur_rows = _summarise(cur_side, names)
+    for role, rows in (("reference", ref_rows), ("current", cur_rows)):
+        if rows == 0:
+            raise InvalidInput(f"{role} has no rows; drift needs at least one row on each side")
+    features = tuple(
+        _compare(
+            name, ref_columns[name], cur_columns[name], (numeric_test, categorical_test), thresholds
+        )
+        for name in names
+    )
+    return _report(features, ref_rows, cur_rows, drift_share)
+
+
+def drift_of_summaries(
+    reference: Profile,
+    current: Mapping[str, ColumnAccumulator],
+    current_rows: int,
+    *,
+    numeric_test: str | None = None,
+    categorical_test: str | None = None,
+    threshold: float | Mapping[str, float] | None = None,
+    drift_share: float = 0.5,
+) -> DriftReport:
+    """:func:`drift` of columns already accumulated (a monitoring window's summaries, by
+    column name) against a stored profile: the same tests, rule and thresholds. Each
+    column must be in ``reference``; one whose kind differs from the reference's (numbers
+    in training, text in the logs) is not tested, with a note."""
+    _check_options(numeric_test, categorical_test, drift_share)
+    thresholds = _thresholds(threshold)
+    features = tuple(
+        compare_side(
+            name,
+            _from_profile(reference.column(name)),
+            column,
+            (numeric_test, categorical_test),
+            thresholds,
+        )
+        for name, column in current.items()
+    )
+    return _report(features, reference.rows, current_rows, drift_share)
+
+
+def side_of_counts(counts: Mapping[str, int]) -> _Side:
+    """A categorical reference side from value counts (a confusion matrix's predictions)."""
+    total = int(sum(counts.values()))
+    return _Side("categorical", total, 0, total, categories=dict(counts))
+
+
+def side_of_points(
+    values: Sequence[float],
+    cdf: Sequence[float],
+    interpolated: bool,
+    spread: float | None,
+    count: int,
+) -> _Side:
+    """A numeric reference side of ``count`` values from points of their CDF (as a
+    profile's QuantileSummary stores them) and their population standard deviation."""
+    distribution = (
+        _Distribution(np.array(values, dtype=np.float64), np.array(cdf), interpolated)
+        if len(values)
+        else None
+    )
+    return _Side("numeric", count, 0, count, distribution, spread)
+
+
+def compare_side(
+    name: str,
+    reference: _Side,
+    current: ColumnAccumulator,
+    tests: tuple[str | None, str | None],
+    thresholds: Mapping[str, float],
+) -> FeatureDrift:
+    """One column as accumulated against a reference side, by :func:`drift`'s rule
+    (``tests``: the numeric and categorical test, None for the default; ``thresholds``
+    checked by :func:`thresholds_of`). A column whose kind differs from the reference's
+    (numbers there, text here) is not tested, with a note."""
+    side = _from_accumulator(current)
+    kinds = {reference.kind, side.kind} - {"null"}
+    if len(kinds) > 1:
+        return _untested(
+            {
+                "column": name,
+                "kind": reference.kind,
+                "reference_count": reference.count,
+                "current_count": side.count,
+                "reference_missing": reference.missing_share,
+                "current_missing": side.missing_share,
+            },
+            f"{reference.kind} in the reference but {side.kind} in current",
+        )
+    return _compare(name, reference, side, tests, dict(thresholds))
+
+
+def thresholds_of(threshold: float | Mapping[str, float] | None) -> dict[str, float]:
+    """Every test's cut-off: the defaults, overridden by ``threshold`` (a number for all,
+    a mapping per test); InvalidInput naming ``threshold`` when it is wrong."""
+    return _thresholds(threshold)
+
+
+def _check_options(
+    numeric_test: str | None, categorical_test: str | None, drift_share: float
+) -> None:
     if numeric_test is not None and numeric_test not in NUMERIC_TESTS:
         raise InvalidInput(
             f"numeric_test must be one of {', '.join(NUMERIC_TESTS)}; got {numeric_test!r}",
@@ -707,20 +824,11 @@ def drift(
         raise InvalidInput(
             f"drift_share must be in (0, 1]; got {drift_share!r}", field="drift_share"
         )
-    thresholds = _thresholds(threshold)
-    ref_side, cur_side = _open(reference, "reference"), _open(current, "current")
-    names = _columns(columns, _kinds(ref_side), _kinds(cur_side))
-    ref_columns, ref_rows = _summarise(ref_side, names)
-    cur_columns, cur_rows = _summarise(cur_side, names)
-    for role, rows in (("reference", ref_rows), ("current", cur_rows)):
-        if rows == 0:
-            raise InvalidInput(f"{role} has no rows; drift needs at least one row on each side")
-    features = tuple(
-        _compare(
-            name, ref_columns[name], cur_columns[name], (numeric_test, categorical_test), thresholds
-        )
-        for name in names
-    )
+
+
+def _report(
+    features: tuple[FeatureDrift, ...], ref_rows: int, cur_rows: int, drift_share: float
+) -> DriftReport:
     tested = [feature for feature in features if feature.test is not None]
     share = sum(feature.drifted for feature in tested) / len(tested) if tested else 0.0
     return DriftReport(

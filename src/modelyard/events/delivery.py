@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from modelyard.errors import InvalidInput
 from modelyard.events.kinds import (
+    ALERT_OPENED,
+    ALERT_RESOLVED,
     ALIAS_DELETED,
     ALIAS_MOVED,
     DATASET_VERSION_CREATED,
@@ -128,6 +130,8 @@ def summary(event: dict[str, Any]) -> str:
         )
     if kind.startswith("deployment."):
         return f"[{project}] deployment {p['deployment']} " + _deployment_summary(kind, p)
+    if kind in (ALERT_OPENED, ALERT_RESOLVED):
+        return f"[{project}] " + _alert_summary(kind, p)
     return f"[{project}] {kind}: " + json.dumps(p, sort_keys=True)
 
 
@@ -157,6 +161,33 @@ def _deployment_summary(kind: str, p: dict[str, Any]) -> str:
         to = f"revision {p['to_revision']}" if p["to_revision"] is not None else "the champion"
         return f"rolled back to {to}, revision {p['revision']} ({what}) by {p['changed_by']}{why}"
     return f"plan changed, revision {p['revision']} ({what}) by {p['changed_by']}{why}"
+
+
+#: The most characters of a title or comment in an alert's one line.
+_ALERT_TEXT = 300
+
+
+def _plain(text: object, limit: int = _ALERT_TEXT) -> str:
+    """``text`` on one line, shortened, with Slack's control characters escaped (``&``,
+    ``<``, ``>``), so a monitor's title or a person's comment can never make a link or a
+    mention in a chat."""
+    line = " ".join(str(text).split())
+    if len(line) > limit:
+        line = line[: limit - 1] + "…"
+    return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _alert_summary(kind: str, p: dict[str, Any]) -> str:
+    """An alert in one line: severity, subject, title, monitor (and who resolved it)."""
+    subject = _plain(p["subject"], 200)
+    head = f"{str(p['severity']).upper()} alert on {subject}: {_plain(p['title'])}"
+    monitor = f" (monitor {_plain(p['monitor'], 200)})"
+    if kind == ALERT_OPENED:
+        return f"{head}{monitor}"
+    if p["resolved_by"] == "system":
+        return f"resolved, the condition cleared: {head}{monitor}"
+    why = f": {_plain(p['comment'])}" if p.get("comment") else ""
+    return f"resolved by {_plain(p['resolved_by'], 200)}: {head}{monitor}{why}"
 
 
 def body_of(job: Job) -> bytes:

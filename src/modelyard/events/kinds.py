@@ -11,6 +11,8 @@ from __future__ import annotations
 from types import MappingProxyType
 
 __all__ = [
+    "ALERT_OPENED",
+    "ALERT_RESOLVED",
     "ALIAS_DELETED",
     "ALIAS_MOVED",
     "DATASET_VERSION_CREATED",
@@ -21,6 +23,9 @@ __all__ = [
     "DEPLOYMENT_ROLLED_BACK",
     "DEPLOYMENT_VERSION_UNHEALTHY",
     "EVENT_KINDS",
+    "LOOP_FINISHED",
+    "LOOP_STARTED",
+    "LOOP_STEP_COMPLETED",
     "MODEL_VERSION_CREATED",
     "STATUS_CHANGED",
     "TRANSITION_APPROVED",
@@ -44,6 +49,11 @@ DEPLOYMENT_PROMOTED = "deployment.promoted"
 DEPLOYMENT_ROLLED_BACK = "deployment.rolled_back"
 DEPLOYMENT_DELETED = "deployment.deleted"
 DEPLOYMENT_VERSION_UNHEALTHY = "deployment.version_unhealthy"
+ALERT_OPENED = "alert.opened"
+ALERT_RESOLVED = "alert.resolved"
+LOOP_STARTED = "loop.started"
+LOOP_STEP_COMPLETED = "loop.step_completed"
+LOOP_FINISHED = "loop.finished"
 
 _PLAN = (
     "plan (routes and shadows, each model, ref, weight; sticky_key; strategy: single, canary or ab)"
@@ -115,6 +125,29 @@ EVENT_KINDS: MappingProxyType[str, str] = MappingProxyType(
             "an inference server could not load a version a deployment routes to (once per "
             "incident, not per report): deployment, deployment_id, version_id, model, "
             "version, server, reason"
+        ),
+        ALERT_OPENED: (
+            "an alert opened (a monitor's finding, a budget passed): alert_id, subject_kind "
+            "(deployment, model_version or project), subject_id, subject, monitor, "
+            "severity, title, details, opened_at"
+        ),
+        ALERT_RESOLVED: (
+            "an alert was resolved, by a person or because its condition cleared: "
+            "alert_id, subject_kind, subject_id, subject, monitor, severity, title, "
+            "resolved_by (system when it cleared), comment, resolved_at"
+        ),
+        LOOP_STARTED: (
+            "a closed loop started on a deployment: loop_id, deployment, trigger (kind "
+            "alert, schedule or manual, with the alert's id, monitor and finding, the "
+            "schedule's occurrence, or who and why), started_by"
+        ),
+        LOOP_STEP_COMPLETED: (
+            "a loop's step ended: loop_id, deployment, step (retrain, register, evaluate, "
+            "approve, canary, compare, promote, rollback), status (done or failed), detail"
+        ),
+        LOOP_FINISHED: (
+            "a loop ended: loop_id, deployment, state (promoted, rolled_back, rejected, "
+            "failed, cancelled), decision"
         ),
     }
 )

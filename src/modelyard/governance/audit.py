@@ -218,6 +218,44 @@ class AuditLog:
             rows = conn.execute(query.order_by(audit_events.c.seq).limit(limit)).all()
         return [AuditEvent(**row._asdict()) for row in rows]
 
+    def search(
+        self,
+        *,
+        actor: Actor,
+        who: str | None = None,
+        action: str | None = None,
+        object_type: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> list[AuditEvent]:
+        """Up to ``limit`` events, newest first, before seq ``before`` (from the newest when
+        None), that match every filter given: the acting name ``who``, the ``action``
+        (``user`` matches ``user.created`` and every other ``user.`` action), the
+        ``object_type``, and the time range [``since_ms``, ``until_ms``). For an
+        administrator reading the log."""
+        require_admin(actor, "read the audit log")
+        c = audit_events.c
+        query = select(audit_events)
+        if before is not None:
+            query = query.where(c.seq < before)
+        if who:
+            query = query.where(c.actor == who)
+        if action:
+            query = query.where(
+                (c.action == action) | c.action.startswith(f"{action}.", autoescape=True)
+            )
+        if object_type:
+            query = query.where(c.object_type == object_type)
+        if since_ms is not None:
+            query = query.where(c.time >= since_ms)
+        if until_ms is not None:
+            query = query.where(c.time < until_ms)
+        with self.store.read() as conn:
+            rows = conn.execute(query.order_by(c.seq.desc()).limit(limit)).all()
+        return [AuditEvent(**row._asdict()) for row in rows]
+
     def write_jsonl(self, out: TextIO, *, actor: Actor, since: datetime | None = None) -> int:
         """Write :meth:`export` as JSON Lines to ``out``; returns how many events."""
         count = 0

@@ -72,6 +72,8 @@ def importance(
 
     def score(x: Any) -> float:
         predicted = np.asarray(model.predict(x))
+        if predicted.ndim > 1:  # named fields or columns: the first is the prediction
+            predicted = predicted.reshape(len(x), -1)[:, 0]
         if task == CLASSIFICATION:
             return float(np.mean(predicted.astype(object) == y.astype(object)))
         residual = y.astype(np.float64) - predicted.astype(np.float64)

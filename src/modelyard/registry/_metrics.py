@@ -109,6 +109,12 @@ class ScoreHistogram:
         """Which bins of class ``k`` hold more than one distinct score."""
         return np.asarray(self.low[k] < self.high[k])
 
+    def merge(self, other: ScoreHistogram) -> None:
+        """Add ``other``'s counts (the same classes and bins)."""
+        self.counts += other.counts
+        np.minimum(self.low, other.low, out=self.low)
+        np.maximum(self.high, other.high, out=self.high)
+
     def add(self, proba: np.ndarray, truth: np.ndarray) -> None:
         """``proba``: rows x classes; ``truth``: each row's class index (-1: none of them)."""
         index = np.clip((proba * self.nbins).astype(np.int64), 0, self.nbins - 1)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from modelyard.data._accumulators import NumericAccumulator
 from modelyard.errors import InvalidInput
 from modelyard.registry._metrics import (
     GrowingHistogram,
@@ -152,21 +153,48 @@ class Classification:
 
     def add(self, table: pa.Table, y: np.ndarray) -> np.ndarray:
         predicted, proba = predict(self.scorer, table, self.target, self.proba)
-        true_codes = self.labels.codes(y)
-        pred_codes = self.labels.codes(predicted)
-        size = len(self.labels.values)
-        if self.confusion.shape[0] < size:
-            grown = np.zeros((size, size), dtype=np.int64)
-            grown[: self.confusion.shape[0], : self.confusion.shape[1]] = self.confusion
-            self.confusion = grown
+        return self.add_outputs(predicted, proba, y)
+
+    def add_outputs(
+        self, predicted: np.ndarray, proba: np.ndarray | None, y: np.ndarray
+    ) -> np.ndarray:
+        """Add rows from the model's answers: ``predicted`` labels, ``proba`` (rows x
+        classes, or None) and the true labels ``y``."""
+        return self.add_codes(self.labels.codes(y), self.labels.codes(predicted), proba)
+
+    def add_codes(
+        self, true_codes: np.ndarray, pred_codes: np.ndarray, proba: np.ndarray | None
+    ) -> np.ndarray:
+        """Add rows whose true and predicted labels are coded in ``labels`` already."""
+        self._grow(len(self.labels.values))
         np.add.at(self.confusion, (true_codes, pred_codes), 1)
-        self.n += len(y)
-        stats = np.zeros((len(y), self.stats_width))
+        self.n += len(true_codes)
+        stats = np.zeros((len(true_codes), self.stats_width))
         stats[:, 0] = 1
         stats[:, 1] = true_codes == pred_codes
         if proba is not None:
             stats[:, 2:] = self._add_proba(proba, true_codes)
         return stats
+
+    def merge(self, other: Classification) -> None:
+        """Add ``other``'s rows (of a model with the same classes; its labels are coded
+        into this one's). Without probabilities on either side the merged sums hold none."""
+        codes = np.array([self.labels.code(v) for v in other.labels.values], dtype=np.int64)
+        self._grow(len(self.labels.values))
+        seen = other.confusion.shape[0]
+        np.add.at(self.confusion, np.ix_(codes[:seen], codes[:seen]), other.confusion)
+        self.n += other.n
+        self.proba = self.proba and other.proba
+        self.log_loss += other.log_loss
+        self.brier += other.brier
+        self.calibration += other.calibration
+        self.histogram.merge(other.histogram)
+
+    def _grow(self, size: int) -> None:
+        if self.confusion.shape[0] < size:
+            grown = np.zeros((size, size), dtype=np.int64)
+            grown[: self.confusion.shape[0], : self.confusion.shape[1]] = self.confusion
+            self.confusion = grown
 
     def _add_proba(self, proba: np.ndarray, true_codes: np.ndarray) -> np.ndarray:
         k = len(self.class_codes)
@@ -175,8 +203,9 @@ class Classification:
                 f"predict_proba gave shape {proba.shape}; expected ({len(true_codes)}, {k})",
                 field="model",
             )
-        position = {int(c): i for i, c in enumerate(self.class_codes)}
-        truth = np.array([position.get(int(c), -1) for c in true_codes], dtype=np.int64)
+        position = np.full(len(self.labels.values), -1, dtype=np.int64)
+        position[self.class_codes] = np.arange(k)
+        truth = position[true_codes]
         rows = np.arange(len(truth))
         p_true = np.where(truth >= 0, proba[rows, np.maximum(truth, 0)], 0.0)
         losses = -np.log(np.clip(p_true, _EPS, 1 - _EPS))
@@ -308,8 +337,9 @@ def _per_class(matrix: np.ndarray) -> dict[str, np.ndarray]:
 
 
 class Regression:
-    """Errors, their squares and absolute values, the target's mean and spread, and a
-    histogram of the residuals (actual minus predicted)."""
+    """Errors, their squares and absolute values, the target's mean and spread, a
+    histogram of the residuals (actual minus predicted), and the predictions' distribution
+    (a mergeable quantile sketch: what prediction drift compares a window's outputs with)."""
 
     stats_width = 5  # per row: 1, squared error, absolute error, y, y squared
 
@@ -322,6 +352,7 @@ class Regression:
         self.low, self.high = math.inf, -math.inf
         self.residuals = GrowingHistogram(1, max_bins=64)
         self.res_mean = self.res_m2 = 0.0
+        self.predictions = NumericAccumulator("prediction", pa.float64(), None)
 
     def add(self, table: pa.Table, y: np.ndarray) -> np.ndarray:
         predicted, _ = predict(self.scorer, table, self.target, False)
@@ -337,6 +368,7 @@ class Regression:
         self.low = min(self.low, float(residual.min()))
         self.high = max(self.high, float(residual.max()))
         self.residuals.add(residual, np.ones((len(residual), 1)))
+        self.predictions.add(predicted.astype(np.float64))
         return np.column_stack([np.ones_like(y), residual**2, np.abs(residual), y, y**2])
 
     def metric_of(self, stats: np.ndarray) -> dict[str, Any]:
@@ -366,7 +398,23 @@ class Regression:
                 "bin_width": hist.bin_width,
                 "histogram": [[lo, hi, int(s[0])] for lo, hi, s in hist.sorted()],
             },
+            "predictions": _distribution(self.predictions),
         }
+
+
+def _distribution(column: NumericAccumulator) -> dict[str, Any]:
+    """Points of the predictions' CDF (the exact steps, or 1001 quantiles when there are
+    more distinct values), their count, mean and population standard deviation."""
+    summary = column.summary()
+    return {
+        "count": column.moments.n,
+        "mean": column.moments.mean,
+        "std": column.moments.std(ddof=0),
+        "values": list(summary.values),
+        "cdf": list(summary.cdf),
+        "interpolated": summary.interpolated,
+        "rank_error": summary.rank_error,
+    }
 
 
 def _merge(n: int, mean: float, m2: float, values: np.ndarray) -> tuple[float, float]:

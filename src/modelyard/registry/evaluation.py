@@ -16,10 +16,14 @@ mean, standard deviation, minimum and maximum, and every per-slice metric. Binne
 and PR AUC (average precision), from ``score_bins`` equal bins of the scores per class, each
 reported with the bound on its error (``roc_auc_max_error``, ``pr_auc_max_error``); the
 residuals' quantiles and histogram, and the edges of numeric quantile slices (to one bin
-width, ``bin_width``). Permutation importance is computed on a seeded uniform sample of at
-most ``sample_rows`` rows. The comparison with a baseline uses a seeded Poisson bootstrap
-(each row weighted by a Poisson(1) draw per replicate), paired (both models on the same
-rows and weights); its ROC AUC replicates use 100 bins.
+width, ``bin_width``). Sketched: a regression's distribution of predictions
+(``predictions``: the exact step CDF while at most 1001 distinct values, else 1001
+quantiles within 0.001 plus ``rank_error`` of the CDF; monitoring's prediction drift
+compares live outputs with it; reports made before it was kept lack it). Permutation
+importance is computed on a seeded uniform sample of at most ``sample_rows`` rows. The
+comparison with a baseline uses a seeded Poisson bootstrap (each row weighted by a
+Poisson(1) draw per replicate), paired (both models on the same rows and weights); its ROC
+AUC replicates use 100 bins.
 
 Averaging: for two classes, precision, recall and F1 are those of the positive class (the
 second of the model's ``classes_``, as scikit-learn's ``pos_label=1`` for 0/1 labels), ROC
@@ -152,6 +156,7 @@ _BINNED = {
     ],
     REGRESSION: [
         "residual quantiles and histogram (to one bin width)",
+        "predictions' distribution (1001 quantiles, within 0.001 plus rank_error)",
         "numeric slice edges (to one bin width)",
     ],
 }

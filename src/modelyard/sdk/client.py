@@ -32,6 +32,12 @@ if TYPE_CHECKING:
     from modelyard.events.contract import WebhookContract
     from modelyard.lineage.contract import LineageContract
     from modelyard.lineage.graph import LineageGraph
+    from modelyard.monitoring.contract import (
+        AlertContract,
+        CostContract,
+        LoopContract,
+        MonitorContract,
+    )
     from modelyard.predictions.contract import PredictionContract
     from modelyard.projects import Project
     from modelyard.projects.contract import ProjectContract
@@ -192,6 +198,17 @@ class Client:
         return self.services.deployments
 
     @property
+    def monitors(self) -> MonitorContract:
+        """Monitors on deployments: ``client.monitors.create(deployment, name, kind,
+        project=...)``, ``.apply(yaml)``, ``.run_pass``, ``.values``...; the service in
+        this process, or on the server in remote mode (the same methods)."""
+        if self.is_remote:
+            from modelyard.remote.monitors import RemoteMonitors
+
+            return self._remote(RemoteMonitors)
+        return self.services.monitors
+
+    @property
     def schedules(self) -> ScheduleContract:
         """Schedules of pipelines: ``client.schedules.create(...)``; the service in this
         process, or on the server in remote mode (the same methods, but a worker's)."""
@@ -223,6 +240,41 @@ class Client:
 
             return self._remote(RemotePredictions)
         return self.services.predictions
+
+    @property
+    def costs(self) -> CostContract:
+        """What serving and training cost, and budgets: ``client.costs.serving_cost(
+        deployment, project=..., by_version=True)``, ``.training_cost(model, 3,
+        project=...)``, ``.set_budget(project, 100.0)``; the service in this process, or
+        on the server in remote mode (budgets are checked by a worker)."""
+        if self.is_remote:
+            from modelyard.remote.costs import RemoteCosts
+
+            return self._remote(RemoteCosts)
+        return self.services.costs
+
+    @property
+    def alerts(self) -> AlertContract:
+        """Alerts and health scores: ``client.alerts.list_alerts(project, status="open")``,
+        ``.get``, ``.acknowledge``, ``.resolve``, ``.comment``, ``.health(deployment,
+        project=...)``, ``.health_history``; the service in this process, or on the server
+        in remote mode."""
+        if self.is_remote:
+            from modelyard.remote.alerts import RemoteAlerts
+
+            return self._remote(RemoteAlerts)
+        return self.services.alerts
+
+    @property
+    def loops(self) -> LoopContract:
+        """The closed loop: ``client.loops.set_policy(deployment, policy, project=...)``,
+        ``.start``, ``.list_runs``, ``.get_run``, ``.decide``, ``.cancel``; the service in
+        this process, or on the server in remote mode (a worker advances the loops)."""
+        if self.is_remote:
+            from modelyard.remote.loops import RemoteLoops
+
+            return self._remote(RemoteLoops)
+        return self.services.loops
 
     def _session(self) -> HttpSession:
         if self._http is None:

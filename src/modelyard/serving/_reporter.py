@@ -1,11 +1,17 @@
 """What an inference server tells the control plane: every ``serving.report_s`` seconds,
 per deployment and version, the requests it answered since its last report, the errors
 among them (5xx the version caused) and a latency histogram over fixed buckets, plus the
-versions it found unhealthy (``DeploymentContract.report``).
+versions it found unhealthy (``DeploymentContract.report``), and what the server process
+used meanwhile: its CPU-seconds (``time.process_time``: user + system time of all its
+threads) and its memory-time (its RSS integrated over the window by the trapezoid rule,
+in byte-seconds, from a sample every :data:`SAMPLE_S` seconds while it waits to report).
+A window in which nothing was answered is not sent: its usage goes into the next report
+(whose ``usage_start`` says from when), so the deployments served next pay for it.
 
-Counting is a dictionary lookup and three additions on the event loop; the report is sent
-from a thread. A report that cannot be sent is kept and added to the next one (its window
-grows), so a control plane that is down for a while loses no counts.
+Counting is a dictionary lookup and three additions on the event loop (usage costs
+nothing per request: one RSS read per sample); the report is sent from a thread. A report
+that cannot be sent is kept and added to the next one (its window grows, its usage too),
+so a control plane that is down for a while loses no counts.
 """
 
 from __future__ import annotations
@@ -28,13 +34,49 @@ from modelyard.serving.rollouts import (
     VersionStats,
 )
 
-__all__ = ["Reporter"]
+__all__ = ["SAMPLE_S", "Reporter", "Usage"]
+
+#: Seconds between two reads of the server's RSS while it waits to report.
+SAMPLE_S = 1.0
 
 logger = logging.getLogger("modelyard.serving")
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+class Usage:
+    """The CPU-seconds and memory-time (byte-seconds) this process used since the last
+    :meth:`take`: the CPU time read at each take, the RSS integrated between samples."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._process = psutil.Process()
+        self._cpu = time.process_time()
+        self._at = time.monotonic()
+        self._rss = self._process.memory_info().rss
+        self._memory = 0.0
+
+    def sample(self) -> None:
+        """Read the RSS now and add the area since the last read to the memory-time."""
+        at, rss = time.monotonic(), self._process.memory_info().rss
+        self._memory += (at - self._at) * (self._rss + rss) / 2
+        self._at, self._rss = at, rss
+
+    def take(self) -> tuple[float, float]:
+        """CPU-seconds and byte-seconds since the last take; both start again."""
+        self.sample()
+        cpu = time.process_time()
+        used = (max(0.0, cpu - self._cpu), self._memory)
+        self._cpu, self._memory = cpu, 0.0
+        return used
+
+    def give_back(self, cpu_s: float, memory_byte_s: float) -> None:
+        """Usage a report could not carry: it goes into the next take."""
+        self._cpu -= cpu_s
+        self._memory += memory_byte_s
 
 
 class Reporter:
@@ -60,6 +102,8 @@ class Reporter:
         self.failures = 0
         self._counts: dict[tuple[str, str], list[int]] = {}
         self._since = clock()
+        self._usage_since = self._since
+        self.usage = Usage()
 
     def answered(self, deployment: str, version_id: str, seconds: float, error: bool) -> None:
         """Count one request a version answered (``error``: a 5xx it caused)."""
@@ -75,14 +119,29 @@ class Reporter:
         again."""
         counts, self._counts = self._counts, {}
         start, end = self._since, max(self.clock(), self._since)
-        self._since = end
+        usage_start, self._since = self._usage_since, end
+        self._usage_since = end
+        cpu_s, memory_byte_s = self.usage.take()
         stats = tuple(
             VersionStats(deployment, version_id, c[0], c[1], tuple(c[2:]))
             for (deployment, version_id), c in list(counts.items())[:REPORT_ENTRIES]
         )
         return ServingReport(
-            self.server, start, end, stats, tuple(self.unhealthy()[:REPORT_ENTRIES])
+            self.server,
+            start,
+            end,
+            stats,
+            tuple(self.unhealthy()[:REPORT_ENTRIES]),
+            cpu_s=cpu_s,
+            memory_byte_s=memory_byte_s,
+            usage_start=usage_start,
         )
+
+    def _keep_usage(self, report: ServingReport) -> None:
+        """The report's usage goes into the next one (from the report's usage start)."""
+        self.usage.give_back(report.cpu_s, report.memory_byte_s)
+        start = report.window_start if report.usage_start is None else report.usage_start
+        self._usage_since = min(self._usage_since, start)
 
     def give_back(self, report: ServingReport) -> None:
         """A report that could not be sent: its counts go into the next one."""
@@ -95,6 +154,7 @@ class Reporter:
             for i, n in enumerate(s.latency_ms):
                 counts[2 + i] += n
         self._since = min(self._since, report.window_start)
+        self._keep_usage(report)
 
     async def send(self) -> bool:
         """Take a report and send it (from a thread); False when it failed: its counts
@@ -103,6 +163,7 @@ class Reporter:
         ``contributor``)."""
         report = self.take()
         if not report.stats and not report.unhealthy:
+            self._keep_usage(report)  # an idle window: the next report carries its usage
             return True
         try:
             await asyncio.to_thread(self.deployments.report, self.project, report)
@@ -121,7 +182,11 @@ class Reporter:
         return True
 
     async def run(self) -> None:
-        """Report every ``report_s`` seconds until cancelled."""
+        """Report every ``report_s`` seconds until cancelled, sampling the RSS every
+        :data:`SAMPLE_S` seconds meanwhile."""
         while True:
-            await asyncio.sleep(self.report_s)
+            due = time.monotonic() + self.report_s
+            while (left := due - time.monotonic()) > 0:
+                await asyncio.sleep(min(left, SAMPLE_S))
+                self.usage.sample()
             await self.send()

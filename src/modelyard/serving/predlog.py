@@ -33,20 +33,35 @@ import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from modelyard.errors import ModelyardError, StorageError
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from modelyard.predictions.contract import PredictionContract
+    from modelyard.predictions.entities import Segment
     from modelyard.serving._parts import Rows
     from modelyard.serving.entities import Deployment
 
-__all__ = ["PredictionLog"]
+__all__ = ["PredictionLog", "SegmentWriter"]
 
 log = logging.getLogger(__name__)
+
+
+class SegmentWriter(Protocol):
+    """The part of the prediction service (``PredictionContract``) the log writes through."""
+
+    def write_segment(
+        self,
+        project: str,
+        deployment: str,
+        table: bytes | pa.Table,
+        *,
+        deployment_id: str = "",
+        writer: str = "",
+    ) -> Segment: ...
+
 
 _ALL = 1 << 32
 
@@ -89,7 +104,7 @@ class PredictionLog:
 
     def __init__(
         self,
-        predictions: PredictionContract,
+        predictions: SegmentWriter,
         *,
         project: str,
         flush_rows: int = 10_000,

@@ -172,13 +172,20 @@ class UnhealthyVersion:
 @dataclass(frozen=True, slots=True)
 class ServingReport:
     """One server's report: its name, the window it covers (ms since the epoch, start
-    inclusive), per-version counts and the versions it found unhealthy."""
+    inclusive), per-version counts and the versions it found unhealthy, and what the
+    server process used meanwhile: CPU-seconds (user + system) and memory-time (its RSS
+    integrated over time, byte-seconds) from ``usage_start`` (the window's start when
+    None; earlier when windows with no requests went unreported) to ``window_end``.
+    A server older than the usage fields reports none (zeros)."""
 
     server: str
     window_start: int
     window_end: int
     stats: tuple[VersionStats, ...] = ()
     unhealthy: tuple[UnhealthyVersion, ...] = ()
+    cpu_s: float = 0.0
+    memory_byte_s: float = 0.0
+    usage_start: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -206,6 +213,9 @@ class ServingReport:
                 UnhealthyVersion(u["deployment"], u["version_id"], u["reason"])
                 for u in data.get("unhealthy", ())
             ),
+            cpu_s=data.get("cpu_s", 0.0),
+            memory_byte_s=data.get("memory_byte_s", 0.0),
+            usage_start=data.get("usage_start"),
         )
 
 
@@ -216,7 +226,8 @@ def _check_names(entry: VersionStats | UnhealthyVersion, where: str) -> None:
 
 def check_report(report: object) -> ServingReport:
     """A report, checked (InvalidInput naming the field): bounded sizes, counts that are
-    whole numbers (errors at most requests, the histogram adding up to requests)."""
+    whole numbers (errors at most requests, the histogram adding up to requests), usage
+    that is a finite number >= 0 from a start at most the window's."""
     if not isinstance(report, ServingReport):
         raise InvalidInput("report must be a ServingReport", field="report")
     limits.check_text(report.server, "server", REPORT_SERVER)
@@ -224,6 +235,11 @@ def check_report(report: object) -> ServingReport:
         raise InvalidInput("server must name the reporting server", field="server")
     start = _whole(report.window_start, "window_start", 0, limits.INTEGER)
     end = _whole(report.window_end, "window_end", start, limits.INTEGER)
+    usage_start = (
+        start if report.usage_start is None else _whole(report.usage_start, "usage_start", 0, start)
+    )
+    cpu_s = _bound(report.cpu_s, "cpu_s")
+    memory_byte_s = _bound(report.memory_byte_s, "memory_byte_s")
     for name, group in (("stats", report.stats), ("unhealthy", report.unhealthy)):
         if not isinstance(group, tuple | list) or len(group) > REPORT_ENTRIES:
             raise InvalidInput(
@@ -258,7 +274,16 @@ def check_report(report: object) -> ServingReport:
         _check_names(u, where)
         limits.check_text(u.reason, f"{where}.reason", REPORT_TEXT)
         unhealthy.append(u)
-    return ServingReport(report.server, start, end, tuple(stats), tuple(unhealthy))
+    return ServingReport(
+        report.server,
+        start,
+        end,
+        tuple(stats),
+        tuple(unhealthy),
+        cpu_s=cpu_s or 0.0,
+        memory_byte_s=memory_byte_s or 0.0,
+        usage_start=usage_start,
+    )
 
 
 @dataclass(slots=True)
@@ -283,7 +308,12 @@ class Totals:
     def p99_ms(self) -> float:
         """The upper bound of the bucket holding the 99th percentile (infinite past the
         last bound)."""
-        wanted, seen = math.ceil(0.99 * self.requests), 0
+        return self.quantile_ms(0.99)
+
+    def quantile_ms(self, quantile: float) -> float:
+        """The upper bound of the bucket holding the ``quantile`` (0-1] of the requests'
+        latencies (infinite past the last bound)."""
+        wanted, seen = math.ceil(quantile * self.requests), 0
         for bound, count in zip((*LATENCY_BUCKETS_MS, math.inf), self.latency_ms, strict=True):
             seen += count
             if seen >= wanted:

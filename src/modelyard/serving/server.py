@@ -39,6 +39,7 @@ from modelyard.serving._http import (
     Answer,
     MethodNotAllowed,
     error_answer,
+    event_time_ms,
     header,
     header_bytes,
     json_answer,
@@ -154,6 +155,7 @@ class _Predicted:
     request_id: str
     prediction_ids: list[str]
     where: Any
+    at_ms: int | None  # the request's Modelyard-Event-Time, if it set one
 
 
 class InferenceServer:
@@ -426,6 +428,7 @@ class InferenceServer:
         """Route, validate and predict the body's rows; a non-champion route that cannot
         answer hands the request to the champion. ``drop_extra``: columns the signature
         does not name are dropped (as ``mlflow models serve`` does) instead of refused."""
+        at_ms = event_time_ms(scope, self.settings.accept_event_time, int(time.time() * 1000))
         route = table.pick(_headers(scope), self._is_healthy)
         rows = self._rows_limit(body.rows)
         while True:
@@ -460,7 +463,7 @@ class InferenceServer:
         self.metrics.predicted(table.deployment.name, version.id, rows.count, False)
         return _Predicted(
             table, model, checked, outputs, request_id,
-            [f"{request_id}-{i}" for i in range(rows.count)], body.where,
+            [f"{request_id}-{i}" for i in range(rows.count)], body.where, at_ms,
         )  # fmt: skip
 
     def _after(self, done: _Predicted, started_s: float) -> Callable[[], Awaitable[None]] | None:
@@ -474,7 +477,7 @@ class InferenceServer:
             inputs=done.rows,
             outputs=done.outputs,
             latency_ms=(time.perf_counter() - started_s) * 1000,
-            at_ms=int(time.time() * 1000),
+            at_ms=_logged_at(done),
         )
         shadows = done.table.copies()
         if not shadows:
@@ -509,7 +512,7 @@ class InferenceServer:
             inputs=done.rows,
             outputs=outputs,
             latency_ms=(time.perf_counter() - started) * 1000,
-            at_ms=int(time.time() * 1000),
+            at_ms=_logged_at(done),
             shadow=True,
         )
 
@@ -752,6 +755,11 @@ def _describe(table: RoutingTable, unhealthy: Mapping[str, str]) -> dict[str, An
 
 def _headers(scope: dict[str, Any]) -> dict[bytes, bytes]:
     return dict(scope["headers"])
+
+
+def _logged_at(done: _Predicted) -> int:
+    """The time a request's rows are logged at: its event time, else now."""
+    return int(time.time() * 1000) if done.at_ms is None else done.at_ms
 
 
 def run(app: InferenceServer, *, host: str, port: int, log_level: str = "info") -> None:

@@ -51,6 +51,7 @@ from modelyard.serving.rollouts import (
     check_rollout,
     judge,
 )
+from modelyard.serving.traffic import Traffic, summarize
 from modelyard.store import Store
 from modelyard.store.tables import (
     deployment_incidents,
@@ -60,6 +61,7 @@ from modelyard.store.tables import (
     model_versions,
     projects,
     registered_models,
+    server_usage,
 )
 
 if TYPE_CHECKING:
@@ -80,8 +82,11 @@ AUTO_ROLLBACK = "auto-rollback"
 STEP = "step"
 #: A version no report named unhealthy for this long starts a new incident when one does.
 INCIDENT_GAP_MS = 60_000
-#: Reports older than this are deleted as new ones arrive.
-STATS_KEPT_MS = 2 * 86_400_000
+#: Reports (and servers' usage) older than this are deleted as new ones arrive: a month
+#: of serving cost is priced from them.
+STATS_KEPT_MS = 35 * 86_400_000
+#: At most this many buckets in one read of a deployment's traffic.
+TRAFFIC_BUCKETS = 2000
 #: An HTTP header name (RFC 9110's token), as a sticky key must be.
 _HEADER = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}")
 
@@ -351,6 +356,36 @@ class DeploymentService:
             )
             for r in rows
         ]
+
+    def traffic(self, name: str, *, project: str, since: int, until: int, step_ms: int) -> Traffic:
+        """What the servers reported answering for the deployment from ``since`` to
+        ``until`` (ms) in buckets of ``step_ms``, in all and per version (viewers; see
+        :mod:`modelyard.serving.traffic`)."""
+        for value, field in ((since, "since"), (until, "until"), (step_ms, "step_ms")):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InvalidInput(f"{field} must be a whole number of ms", field=field)
+        if until <= since or step_ms < 1 or (until - since) // step_ms > TRAFFIC_BUCKETS:
+            raise InvalidInput(
+                f"the span must be positive and hold at most {TRAFFIC_BUCKETS} buckets",
+                field="step_ms",
+            )
+        s = deployment_stats.c
+        with self.store.read() as conn:
+            row = self._row(conn, project, name, Role.VIEWER)
+            rows = conn.execute(
+                select(s.version_id, s.window_end, s.requests, s.errors, s.latency_ms).where(
+                    s.deployment_id == row.id, s.window_end >= since, s.window_end < until
+                )
+            ).all()
+            names = {
+                v.id: (v.name, v.version)
+                for v in conn.execute(
+                    select(model_versions.c.id, model_versions.c.version, registered_models.c.name)
+                    .join(registered_models, registered_models.c.id == model_versions.c.model_id)
+                    .where(model_versions.c.id.in_({r.version_id for r in rows}))
+                )
+            }
+        return summarize(rows, names, since=since, until=until, step_ms=step_ms)
 
     # -- the rules of a plan ----------------------------------------------------------------
 
@@ -773,11 +808,36 @@ class DeploymentService:
                         deployment_stats.c.window_end < now - STATS_KEPT_MS,
                     )
                 )
+            self._usage(conn, project_id, checked, now)
             for sick in checked.unhealthy:
                 self._incident(conn, project, rows[sick.deployment], versions[sick.version_id],
                                checked.server, sick.reason, now)  # fmt: skip
         if touched:
             self.acting_as(SYSTEM).evaluate(project=project, names=touched)
+
+    @staticmethod
+    def _usage(conn: Connection, project_id: str, report: ServingReport, now: int) -> None:
+        """Store the server's usage (CPU-seconds, memory-time) from the report's usage
+        start to its end, replacing a retried report's, and forget usage older than the
+        stats (any server's: one retention for all)."""
+        key = (
+            server_usage.c.project_id == project_id,
+            server_usage.c.server == report.server,
+            server_usage.c.window_start == report.usage_start,
+        )
+        conn.execute(delete(server_usage).where(*key))
+        conn.execute(delete(server_usage).where(server_usage.c.window_end < now - STATS_KEPT_MS))
+        if report.cpu_s or report.memory_byte_s:
+            conn.execute(
+                server_usage.insert().values(
+                    project_id=project_id,
+                    server=report.server,
+                    window_start=report.usage_start,
+                    window_end=report.window_end,
+                    cpu_s=report.cpu_s,
+                    memory_byte_s=report.memory_byte_s,
+                )
+            )
 
     def _incident(
         self,

@@ -25,7 +25,7 @@ from modelyard.errors import InvalidInput, MissingDependency, StorageError, tran
 __all__ = ["SCHEMA_REVISION", "Store", "open_store"]
 
 #: The newest migration; a test checks it matches the head of ``migrations/versions``.
-SCHEMA_REVISION = "0018"
+SCHEMA_REVISION = "0020"
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 

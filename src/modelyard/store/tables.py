@@ -25,6 +25,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -108,7 +109,8 @@ latest_metrics = Table(
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     UniqueConstraint("run_id", "key"),
-    Index(None, "key", "value"),
+    # run_id too: a search filtering or sorting by a metric reads only the index
+    Index(None, "key", "value", "run_id"),
 )
 
 metrics = Table(
@@ -687,7 +689,17 @@ alerts = Table(
     Column("status", String(16), nullable=False),
     Column("opened_at", BigInteger, nullable=False),
     Column("resolved_at", BigInteger, nullable=True),
+    # what the monitoring issue added (migration 0019)
+    Column("monitor_id", String(32), nullable=True),
+    Column("title", Text, nullable=False, server_default=""),
+    Column("details", Text, nullable=False, server_default="{}"),
+    Column("acknowledged_at", BigInteger, nullable=True),
+    Column("acknowledged_by", String(255), nullable=True),
+    Column("resolved_by", String(255), nullable=True),
+    Column("last_seen_at", BigInteger, nullable=True),
+    Column("occurrences", BigInteger, nullable=False, server_default="1"),
     Index(None, "subject_kind", "subject_id", "status"),
+    Index(None, "project_id", "status", "opened_at"),
 )
 
 # -- events and webhooks ---------------------------------------------------------------
@@ -864,4 +876,203 @@ prediction_labels = Table(
     Column("labelled_by", String(255), nullable=False),
     Column("labelled_at", BigInteger, nullable=False),
     PrimaryKeyConstraint("project_id", "deployment", "prediction_id"),
+    Index(None, "project_id", "deployment", "labelled_at"),
+)
+
+# -- monitoring (migration 0019) ---------------------------------------------------------
+# A monitor is a check on a deployment (drift, prediction drift, performance, volume,
+# latency, errors, data quality, data loads) with its configuration as JSON. A monitoring
+# pass reads each prediction-log segment once (``monitor_reads``: the segments a
+# deployment's pass has read) and merges its rows into one summary per deployment, model
+# version and hour (``monitor_windows``: the inputs' and outputs' sketches in ``summary``,
+# the performance accumulators in ``performance``, rebuilt when labels arrive, and the
+# digest of the window's outputs kept for joining later labels); longer and sliding windows
+# merge hours. ``monitor_values`` is what each monitor found per window (the dashboards'
+# series). ``alerts`` (migration 0013) gains what the monitoring issue needs: a title, the
+# details, who acknowledged and resolved it, how often it was seen; ``alert_notes`` is each
+# alert's history (opened, seen again, acknowledged, commented, resolved). ``server_usage``
+# is each inference server's CPU-seconds and memory-time per report window (per project:
+# a server reports for one, and no project's reports touch another's), priced per
+# deployment by its share of requests; ``budgets`` caps a project's spending per month.
+# ``loop_policies`` and ``loop_runs`` are the closed loop: a policy per deployment, and
+# each loop as one record with its steps, held by one worker at a time (a lease).
+
+monitors = Table(
+    "monitors",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "deployment_id",
+        String(32),
+        ForeignKey("deployments.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(128), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("config", Text, nullable=False),
+    Column("window", String(16), nullable=False),
+    Column("slide", String(16), nullable=True),
+    Column("severity", String(16), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("last_pass_at", BigInteger, nullable=True),
+    UniqueConstraint("deployment_id", "name"),
+)
+
+monitor_reads = Table(
+    "monitor_reads",
+    metadata,
+    Column(
+        "deployment_id",
+        String(32),
+        ForeignKey("deployments.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("segment_id", String(32), primary_key=True),
+    Column("read_at", BigInteger, nullable=False),
+)
+
+# A deployment's label cursor (when the last label a pass took in was given); a segment's
+# merge locks this row, so two passes never merge into the same hour at once.
+monitor_cursors = Table(
+    "monitor_cursors",
+    metadata,
+    Column(
+        "deployment_id",
+        String(32),
+        ForeignKey("deployments.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("labelled_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+monitor_windows = Table(
+    "monitor_windows",
+    metadata,
+    Column(
+        "deployment_id",
+        String(32),
+        ForeignKey("deployments.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("version_id", String(32), primary_key=True),
+    Column("window_start", BigInteger, primary_key=True),
+    Column("window_end", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("labelled", BigInteger, nullable=False),
+    Column("summary", LargeBinary, nullable=False),
+    Column("performance", LargeBinary, nullable=True),
+    Column("outputs_digest", String(64), nullable=True, info={BLOB_DIGEST: True}),
+    Column("updated_at", BigInteger, nullable=False),
+    Index(None, "deployment_id", "window_start"),
+)
+
+monitor_values = Table(
+    "monitor_values",
+    metadata,
+    Column(
+        "monitor_id",
+        String(32),
+        ForeignKey("monitors.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("version_id", String(32), primary_key=True),
+    Column("window_start", BigInteger, primary_key=True),
+    Column("window_end", BigInteger, primary_key=True),
+    Column("value", Float, nullable=True),
+    Column("threshold", Float, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("details", Text, nullable=False),
+    Column("computed_at", BigInteger, nullable=False),
+)
+
+alert_notes = Table(
+    "alert_notes",
+    metadata,
+    Column("id", _BigInt, primary_key=True, autoincrement=True),
+    Column("alert_id", String(32), ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("by", String(255), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("comment", Text, nullable=False),
+    Index(None, "alert_id", "id"),
+)
+
+server_usage = Table(
+    "server_usage",
+    metadata,
+    Column(
+        "project_id",
+        String(32),
+        ForeignKey("projects.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("server", String(255), primary_key=True),
+    Column("window_start", BigInteger, primary_key=True),
+    Column("window_end", BigInteger, nullable=False),
+    Column("cpu_s", Float, nullable=False),
+    Column("memory_byte_s", Float, nullable=False),
+    Index(None, "project_id", "server", "window_end"),  # priced with the stats ending then
+    Index(None, "window_end"),
+)
+
+budgets = Table(
+    "budgets",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("amount", Float, nullable=False),
+    Column("thresholds", Text, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("project_id", "scope"),
+)
+
+loop_policies = Table(
+    "loop_policies",
+    metadata,
+    Column(
+        "deployment_id",
+        String(32),
+        ForeignKey("deployments.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("config", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("updated_by", String(255), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+loop_runs = Table(
+    "loop_runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", String(32), ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "deployment_id",
+        String(32),
+        ForeignKey("deployments.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("trigger", Text, nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("steps", Text, nullable=False),
+    Column("champion_version_id", String(32), nullable=True),
+    Column("candidate_version_id", String(32), nullable=True),
+    Column("decision", Text, nullable=True),
+    Column("lease_owner", String(255), nullable=True),
+    Column("lease_until", BigInteger, nullable=True),
+    Column("created_by", String(255), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("ended_at", BigInteger, nullable=True),
+    Index(None, "deployment_id", "created_at"),
+    Index(None, "state", "lease_until"),
 )

@@ -67,12 +67,14 @@ __all__ = [
     "Identifier",
     "InList",
     "IsNull",
+    "KeyedOrder",
     "Like",
     "Node",
     "Not",
     "Or",
     "compile_filter",
     "compile_order_by",
+    "keyed_order",
     "parse_filter",
 ]
 
@@ -540,12 +542,39 @@ def compile_order_by(items: Sequence[str] | None) -> list[ColumnElement[Any]]:
 
 
 def _order_item(text: str) -> ColumnElement[Any]:
+    ident, descending = _parse_order_item(text)
+    key = _sort_key(ident)
+    return (key.desc() if descending else key.asc()).nulls_last()
+
+
+def _parse_order_item(text: str) -> tuple[Identifier, bool]:
     parser = _Parser(text, "order_by", context=f"in {text!r}: ")
     ident = parser.identifier()
     direction = parser.keyword("asc", "desc")
     parser.end("ASC, DESC or the end of the item")
-    key = _sort_key(ident)
-    return (key.desc() if direction == "desc" else key.asc()).nulls_last()
+    return ident, direction == "desc"
+
+
+class KeyedOrder(NamedTuple):
+    """An ORDER BY item on a metric, param or tag: the table holding its values (one row
+    per run and key), the key, and the direction."""
+
+    table: Table
+    key: str
+    descending: bool
+
+
+def keyed_order(items: Sequence[str] | None) -> KeyedOrder | None:
+    """The first ORDER BY item when it sorts by a metric, param or tag (None otherwise),
+    for a search that reads the runs having a value in that value's index order, then the
+    runs without one (see :meth:`TrackingService.search_runs`). Call it after
+    :func:`compile_order_by` has checked the items."""
+    if not items:
+        return None
+    ident, descending = _parse_order_item(items[0])
+    if ident.entity == "attributes":
+        return None
+    return KeyedOrder(_KEY_VALUE_TABLES[ident.entity], ident.name, descending)
 
 
 def _sort_key(ident: Identifier) -> ColumnElement[Any]:

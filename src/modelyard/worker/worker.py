@@ -16,12 +16,25 @@ Beside the fires, a thread delivers webhooks (:class:`~modelyard.events.delivery
 every ``webhooks.poll_interval_s`` it claims the deliveries due, sends each once and
 records how it went, one line each to ``log``; a delivery this worker held when it died is
 sent again by the next worker once its lease expired.
+A third thread runs the monitoring passes (:meth:`MonitorService.run_pass` over each
+deployment with enabled monitors, as the system actor) every
+``monitoring.pass_interval_s``, and sooner when new log segments were written; a pass that
+fails is logged and the next one tries again.
 Every ``retirement_interval_s`` (at the start of a pass) the worker also applies the model
 retirement policies of each project (of its project, when it has one), as the system
 actor (:meth:`ModelService.run_retirement`), one line per move. At the start of every
 pass it judges the deployments' rollouts from the inference servers' reports, as the
 system actor (:meth:`DeploymentService.evaluate`): a breached guard rolls a deployment back
-to its champion, a due step moves its candidate on; one line each.
+to its champion, a due step moves its candidate on; one line each. Every
+:data:`~modelyard.monitoring.costs.BUDGET_CHECK_S` (at the start of a pass) it checks the
+projects' budgets on this month's spending (:meth:`CostService.check_budgets`): an alert
+opens as spending passes a threshold, one line each.
+A thread of its own drives the closed loops (:mod:`modelyard.monitoring.loop`), as the
+system actor, every ``poll_interval_s``: it starts the loops whose policies' triggers
+fired (an open alert of a trigger monitor, a due schedule), then claims the running loops
+whose lease is free and advances each one step, one line per step. A loop's retraining
+pipeline runs as a fire's does (a fresh process, or inline with ``isolation="inline"``),
+tagged with the loop (:data:`~modelyard.monitoring.loop.LOOP_TAG`).
 """
 
 from __future__ import annotations
@@ -44,6 +57,9 @@ from modelyard._refs import PipelineSources
 from modelyard.errors import Conflict, InvalidInput, ModelyardError
 from modelyard.events.delivery import Deliverer
 from modelyard.governance.identity import SYSTEM
+from modelyard.monitoring.costs import BUDGET_CHECK_S, BudgetCheck
+from modelyard.monitoring.entities import PassReport
+from modelyard.monitoring.loop import StepInterrupted
 from modelyard.registry.retirement import RetirementMove
 from modelyard.schedules.cron import MAX_COUNTED
 from modelyard.schedules.entities import Due, Fire, Schedule
@@ -102,12 +118,17 @@ class Outcome:
 class Pass:
     """What one pass found: the fires it ran, in the order they finished, the
     occurrences another worker claimed first, the moves of the retirement policies
-    (when they were due) and what judging the rollouts did."""
+    (when they were due), what judging the rollouts did, what checking the budgets
+    did (when it was due), the monitoring passes and the loop steps it ran (loop run id,
+    step)."""
 
     ran: list[Outcome] = field(default_factory=list)
     lost: int = 0
     retired: list[RetirementMove] = field(default_factory=list)
     rollouts: list[RolloutAction] = field(default_factory=list)
+    budgets: list[BudgetCheck] = field(default_factory=list)
+    monitored: list[PassReport] = field(default_factory=list)
+    loops: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -182,6 +203,7 @@ class Worker:
         self.settings = settings
         self.retirement_interval_s = settings.worker.retirement_interval_s
         self._retirement_due = time.monotonic()
+        self._budgets_due = time.monotonic()
         self.clock = clock or _utcnow
         self.log = log or _stderr
         self.name = f"{socket.gethostname()}:{os.getpid()}"
@@ -201,6 +223,10 @@ class Worker:
             log=lambda line: self.log(f"{self._stamp()} {line}"),
         )
         self.delivery_interval_s = settings.webhooks.poll_interval_s
+        self.monitors = self.client.services.monitors.acting_as(SYSTEM)
+        self.monitor_interval_s = settings.monitoring.pass_interval_s
+        self.loops = self.client.services.loops.acting_as(SYSTEM)
+        self._loop_proc: subprocess.Popen[bytes] | None = None  # a loop's pipeline process
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -235,6 +261,10 @@ class Worker:
         before this returns)."""
         deliveries = threading.Thread(target=self._deliver, name="modelyard-webhooks", daemon=True)
         deliveries.start()
+        watching = threading.Thread(target=self._watch, name="modelyard-monitors", daemon=True)
+        watching.start()
+        loops = threading.Thread(target=self._drive_loops, name="modelyard-loops", daemon=True)
+        loops.start()
         try:
             while not self._stop.is_set():
                 try:
@@ -249,6 +279,13 @@ class Worker:
         finally:
             self._drain()
             deliveries.join()
+            watching.join()
+            if self._interrupted.is_set():
+                with self._lock:
+                    proc = self._loop_proc
+                if proc is not None:  # a loop's pipeline: its step is taken up again later
+                    _stop(proc)
+            loops.join()
 
     def _deliver(self) -> None:
         """Deliver webhooks until :meth:`stop`: a pass every ``webhooks.poll_interval_s``,
@@ -262,15 +299,121 @@ class Worker:
             if not full:
                 self._stop.wait(self.delivery_interval_s)
 
+    def _watch(self) -> None:
+        """Monitoring passes until :meth:`stop`: every ``monitoring.pass_interval_s``, and
+        sooner when new log segments were written (counted every ``poll_interval_s``). A
+        look that fails on the store is logged and tried again."""
+        seen = -1
+        due = 0.0
+        while not self._stop.is_set():
+            try:
+                count = self.monitors.segments_logged(project=self.project)
+                if count != seen or time.monotonic() >= due:
+                    seen = count
+                    due = time.monotonic() + self.monitor_interval_s
+                    self._monitor(Pass())
+            except ModelyardError as exc:
+                self.log(f"{self._stamp()} monitoring failed: {exc.message}")
+            self._stop.wait(min(self.poll_interval_s, self.monitor_interval_s))
+
+    def _monitor(self, done: Pass) -> None:
+        """A monitoring pass over each deployment with enabled monitors (of its project,
+        when it has one), as the system actor; one line each. A pass that fails is logged
+        and the next one tries again."""
+        for project, deployment in self.monitors.monitored(project=self.project):
+            try:
+                report = self.monitors.run_pass(deployment, project=project)
+            except ModelyardError as exc:
+                self.log(f"{self._stamp()} monitoring {project}/{deployment} failed: {exc.message}")
+                continue
+            self.log(
+                f"{self._stamp()} monitoring {project}/{deployment}: {report.segments} segments, "
+                f"{report.rows} rows, {report.labels} labels, {report.values} values, "
+                f"{len(report.opened)} alerts opened, {len(report.resolved)} resolved"
+                + "".join(f"; {e}" for e in report.errors)
+            )
+            done.monitored.append(report)
+
+    def _drive_loops(self) -> None:
+        """Advance the closed loops until :meth:`stop`, a pass every ``poll_interval_s``;
+        a pass that fails on the store is logged."""
+        while not self._stop.is_set():
+            try:
+                self.loop_pass(Pass())
+            except ModelyardError as exc:
+                self.log(f"{self._stamp()} loop pass failed: {exc.message}")
+            self._stop.wait(self.poll_interval_s)
+
+    def loop_pass(self, done: Pass) -> None:
+        """Start the loops whose triggers fired, then advance each running loop whose
+        lease is free by one step; one line each."""
+        for run in self.loops.trigger(project=self.project):
+            self.log(
+                f"{self._stamp()} loop {run.project}/{run.deployment} {run.id[:12]} started "
+                f"({run.trigger.get('kind')})"
+            )
+        for run_id in self.loops.claim(worker=self.name, project=self.project):
+            if self._stop.is_set():
+                break
+            step = self.loops.advance(run_id, worker=self.name, runner=self.run_pipeline)
+            if step is not None:
+                self.log(f"{self._stamp()} loop {run_id[:12]}: {step}")
+                done.loops.append((run_id, step))
+
+    def run_pipeline(
+        self,
+        pipeline: str,
+        *,
+        project: str,
+        params: dict[str, Any],
+        tags: dict[str, str],
+        on_start: Callable[[str], None],
+    ) -> tuple[str, str | None]:
+        """Run a pipeline as a fire runs one (in a fresh process, or inline): its outcome,
+        ``(finished, None)`` or ``(failed, error)``; StepInterrupted when :meth:`interrupt`
+        stopped its process (the loop's step is left for the next worker)."""
+        if self.isolation == "inline":
+            try:
+                resolve(pipeline, self.sources).run(
+                    client=self.client, project=project, tags=tags, on_start=on_start, **params
+                )
+            except Exception as exc:
+                return FAILED, one_line(exc)
+            return FINISHED, None
+        job = job_line(self.settings, pipeline=pipeline, project=project, params=params, tags=tags)
+        with self._lock:  # seen by run_forever once interrupted, or not started
+            if self._interrupted.is_set():
+                raise StepInterrupted(INTERRUPTED)
+            self._loop_proc = subprocess.Popen(
+                fire_command(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                start_new_session=True,
+            )
+        with self._loop_proc as proc:
+            try:
+                outcome = _follow(proc, job, on_start)
+            finally:
+                _stop(proc)
+                with self._lock:
+                    self._loop_proc = None
+        if self._interrupted.is_set() and (outcome is None or outcome[0] != FINISHED):
+            raise StepInterrupted(INTERRUPTED)
+        return outcome if outcome is not None else (FAILED, _exit_error(proc.returncode))
+
     def run_once(self) -> Pass:
         """One pass: take over abandoned fires, then claim what is due, waiting for a
-        free slot when ``concurrency`` fires run, and attempt every webhook delivery due;
+        free slot when ``concurrency`` fires run, advance the closed loops one step
+        (:meth:`loop_pass`), attempt every webhook delivery due and run a monitoring pass
+        over each monitored deployment;
         returns when every fire it started has finished. A KeyboardInterrupt interrupts
         the running fires."""
         done = Pass()
         try:
             self._claim(done, wait=True)
+            self.loop_pass(done)
             self.deliverer.drain()
+            self._monitor(done)
         except KeyboardInterrupt:
             self.interrupt()
             raise
@@ -303,6 +446,7 @@ class Worker:
         thread of its own. True when it stopped for want of a free slot."""
         self._retire(done)
         self._judge_rollouts(done)
+        self._check_budgets(done)
         while True:
             if not self._free_slot(wait):
                 return not self._stop.is_set()
@@ -363,6 +507,26 @@ class Worker:
                 f"{action.action} (revision {action.revision}): {action.reason}"
             )
         done.rollouts += acted
+
+    def _check_budgets(self, done: Pass) -> None:
+        """Check the budgets (of its project, when it has one) when
+        :data:`BUDGET_CHECK_S` has passed since the last time."""
+        if time.monotonic() < self._budgets_due:
+            return
+        self._budgets_due = time.monotonic() + BUDGET_CHECK_S
+        costs = self.client.services.costs.acting_as(SYSTEM)
+        try:
+            checked = costs.check_budgets(project=self.project)
+        except ModelyardError as exc:
+            self.log(f"{self._stamp()} checking the budgets failed: {exc.message}")
+            return
+        for check in checked:
+            passed = f"passed {check.threshold:.0%}" if check.threshold is not None else "cleared"
+            self.log(
+                f"{self._stamp()} budget {check.project}/{check.scope}: {check.action} "
+                f"({passed}: {check.spent:g} of {check.amount:g})"
+            )
+        done.budgets += checked
 
     def _free_slot(self, wait: bool) -> bool:
         """Whether a fire may start: not stopping and fewer than ``concurrency`` running

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import PurePosixPath
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -35,8 +36,31 @@ Tracking = Annotated[TrackingService, Depends(get_tracking)]
 ArtifactPath = Annotated[str, Query(description="The artifact's path inside the run.")]
 
 _CHUNK = 1024 * 1024
+_OCTETS = "application/octet-stream"
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _BODY_TYPES = {"application/octet-stream": _BINARY, "application/x-tar": _BINARY}
+#: The types a file is served as with ``inline=true`` (by its name's suffix), so that the
+#: web UI can show it in an ``<img>`` or a sandboxed ``<iframe>``; anything else stays
+#: ``application/octet-stream``.
+_INLINE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".svg": "image/svg+xml",
+    ".html": "text/html; charset=utf-8",
+    ".htm": "text/html; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".json": "application/json",
+}
+#: Every file answer: whatever it holds runs sandboxed (an origin of its own, no script,
+#: nothing loaded from elsewhere), so a report opened from a run cannot script the app.
+_FILE_HEADERS = {
+    "Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'; "
+    "img-src data:",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 @router.get("", response_model=ArtifactPage)
@@ -74,19 +98,31 @@ def download_artifact(
     path: ArtifactPath,
     tracking: Tracking,
     services: Annotated[Services, Depends(get_services)],
+    inline: Annotated[
+        bool,
+        Query(
+            description="Serve a file as its type by its name's suffix (images, HTML, "
+            "text, JSON) instead of application/octet-stream, to be shown in a page."
+        ),
+    ] = False,
 ) -> StreamingResponse:
     """The artifact's bytes, streamed and verified against their digest as they are read
-    (the ``ETag`` is the digest; ``X-Modelyard-Kind`` says file or tree)."""
-    info = tracking.get_artifact(run_id, normalize_artifact_path(path))
+    (the ``ETag`` is the digest; ``X-Modelyard-Kind`` says file or tree). A file is
+    always answered with a Content-Security-Policy that sandboxes it (no script, nothing
+    loaded from elsewhere) and ``nosniff``."""
+    name = normalize_artifact_path(path)
+    info = tracking.get_artifact(run_id, name)
     headers = {"ETag": f'"{info.digest}"', "X-Modelyard-Kind": info.kind}
     if info.kind == "tree":
         stream = services.blobs.tar_stream(info.digest)
         return StreamingResponse(stream, media_type="application/x-tar", headers=headers)
     reader = services.blobs.open(info.digest)
     headers["Content-Length"] = str(info.size)
+    headers.update(_FILE_HEADERS)
+    suffix = PurePosixPath(name).suffix.lower()
     return StreamingResponse(
         _read_chunks(reader),
-        media_type="application/octet-stream",
+        media_type=_INLINE_TYPES.get(suffix, _OCTETS) if inline else _OCTETS,
         headers=headers,
         background=BackgroundTask(reader.close),  # also when the client left before the body
     )

@@ -129,8 +129,8 @@ def confirm_mfa(body: MfaCode, actor: Caller, gov: Gov) -> None:
 
 
 def _cookie_path(request: Request) -> str:
-    """The API's path (under the prefix a proxy mounts it at): the cookie goes nowhere else."""
-    return str(request.scope.get("root_path", "")).rstrip("/") + "/api"
+    """The server's root (under the prefix a proxy mounts it at): the API and the pages."""
+    return str(request.scope.get("root_path", "")).rstrip("/") + "/"
 
 
 def _own_username(actor: Actor) -> str:

@@ -165,6 +165,9 @@ class ReportBody(_Body):
     window_end: int = Field(ge=0, le=limits.INTEGER)
     stats: list[StatsBody] = Field([], max_length=REPORT_ENTRIES)
     unhealthy: list[UnhealthyBody] = Field([], max_length=REPORT_ENTRIES)
+    cpu_s: float = Field(0.0, ge=0, allow_inf_nan=False)
+    memory_byte_s: float = Field(0.0, ge=0, allow_inf_nan=False)
+    usage_start: int | None = Field(None, ge=0, le=limits.INTEGER)
 
 
 class RolloutPublic(Public):

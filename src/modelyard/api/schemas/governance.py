@@ -24,6 +24,10 @@ __all__ = [
     "TokenCreated",
     "TokenPage",
     "TokenPublic",
+    "UserAccount",
+    "UserCreate",
+    "UserPage",
+    "UserUpdate",
     "WhoAmI",
 ]
 
@@ -41,6 +45,32 @@ class UserPublic(Public):
     email: str | None
     is_admin: bool
     is_service_account: bool
+
+
+class UserAccount(UserPublic):
+    id: str
+    disabled_at: int | None
+    created_at: int
+    last_login_at: int | None
+
+
+class UserPage(Public):
+    items: list[UserAccount]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+class UserCreate(BaseModel):
+    username: ShortText
+    password: str = Field(max_length=MAX_PASSWORD_LENGTH, description="Checked against the policy.")
+    email: ShortText | None = None
+    is_admin: bool = Field(False, description="A global administrator.")
+
+
+class UserUpdate(BaseModel):
+    disabled: bool | None = Field(None, description="Disable (true) or enable (false) the account.")
+    is_admin: bool | None = Field(
+        None, description="Grant (true) or withdraw (false) admin rights."
+    )
 
 
 class LoginResponse(Public):
