@@ -112,6 +112,17 @@ def test_a_viewer_gets_the_childrens_rows_with_the_tables_columns(
     assert 'data-depth="2"' in grand.text and grand.text.count('<td class="num">') == 2
 
 
+@pytest.mark.parametrize(("suffix", "depth"), [("", 1), ("-c2", 2), ("-c1-c12", 3)])
+def test_a_rows_depth_counts_the_keys_suffixes_not_a_c_in_the_run_id(
+    signed_in: Callable[[str], httpx.Client], runs: dict[str, str], suffix: str, depth: int
+) -> None:
+    key = f"run-c1{'c' * 30}{suffix}"  # the row of a run whose id starts "c1"
+    answer = signed_in("vic").get(f"/projects/p/runs/{runs['sweep']}/children", params={"key": key})
+    assert answer.status_code == 200
+    assert _row_ids(answer.text) == [f"{key}-c1", f"{key}-c2"]
+    assert answer.text.count(f'data-depth="{depth}"') == 2
+
+
 def test_more_children_than_a_page_link_to_all_of_them(
     signed_in: Callable[[str], httpx.Client], runs: dict[str, str]
 ) -> None:

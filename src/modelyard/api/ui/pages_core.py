@@ -29,7 +29,7 @@ RECENT = 10
 #: The filter of the runs table without one: the runs that have no parent.
 TOP_LEVEL = "attributes.parent_id is null"
 #: The id of a row of the runs table: ``run-<id>``, then ``-c<n>`` per level of nesting.
-_ROW_KEY = re.compile(r"run-[0-9a-f]{32}(?:-c[0-9]{1,3}){0,64}")
+_ROW_KEY = re.compile(r"run-[0-9a-f]{32}((?:-c[0-9]{1,3}){0,64})")
 
 
 @router.get("/signin", response_class=HTMLResponse)
@@ -179,7 +179,8 @@ def run_children(
     if parent.project != project:
         raise NotFound(f"run {run_id!r} does not exist in project {project!r}", field="run_id")
     key = key or f"run-{parent.id}"
-    if not _ROW_KEY.fullmatch(key):
+    row = _ROW_KEY.fullmatch(key)
+    if row is None:
         raise InvalidInput(f"key {key!r} is not the id of a row of the runs table", field="key")
     children = f"attributes.parent_id = '{parent.id}'"
     found = tracking.search_runs(project, filter=children, max_results=PAGE_ROWS)
@@ -195,7 +196,7 @@ def run_children(
         counts=counts,
         chosen=chosen,
         key=key,
-        depth=key.count("-c") + 1,
+        depth=row[1].count("-c") + 1,  # the suffixes' count: a run's id may start "c"
         total=counts.get(parent.id, 0),
         more_url=_url(f"/projects/{quote(project, safe='')}/runs", {"filter": children})
         if found.next_page_token
