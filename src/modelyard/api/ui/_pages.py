@@ -66,9 +66,17 @@ def _fmt_duration(start: int | None, end: int | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def health_class(score: float | None) -> str:
+    """A health score's badge class: good from 80, fair from 50, poor below."""
+    if score is None:
+        return ""
+    return "good" if score >= 80 else ("fair" if score >= 50 else "poor")
+
+
 TEMPLATES.filters["time"] = _fmt_time
 TEMPLATES.filters["value"] = _fmt_value
 TEMPLATES.globals["duration"] = _fmt_duration
+TEMPLATES.globals["health_class"] = health_class
 TEMPLATES.globals["quote"] = lambda text: quote(str(text), safe="")
 
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from modelyard.api._services import get_services
+from modelyard.api.ui._health import shown_health
 from modelyard.api.ui._pages import SignInFirst, page, render, viewer
 from modelyard.api.ui.pages_run import run_details
 from modelyard.errors import InvalidInput, ModelyardError, NotFound
@@ -67,9 +68,10 @@ def project_home(request: Request, project: str) -> Response:
     runs = services.tracking.acting_as(who.actor).search_runs(project, max_results=RECENT).runs
     models = services.models.acting_as(who.actor).list_models(project)
     deployments = services.deployments.acting_as(who.actor).list_deployments(project)
-    alerts = services.alerts.acting_as(who.actor)
-    health = {d.name: alerts.health(d.name, project=project) for d in deployments}
-    open_alerts = alerts.list_alerts(project, status="open", limit=RECENT)
+    health = {d.name: shown_health(services, who.actor, project, d.name) for d in deployments}
+    open_alerts = services.alerts.acting_as(who.actor).list_alerts(
+        project, status="open", limit=RECENT
+    )
     costs = services.costs.acting_as(who.actor)
     month_start = _month_start_ms()
     cost = {

@@ -15,10 +15,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from modelyard.api._services import get_services
+from modelyard.api.ui._health import shown_health
 from modelyard.api.ui._pages import page, render, viewer
 from modelyard.api.ui.pages_core import _month_start_ms
 from modelyard.errors import InvalidInput
-from modelyard.monitoring._health import FORMULA
+from modelyard.monitoring._health import DAY_MS, FORMULA, LOOKBACK_MS
 from modelyard.monitoring.entities import ALERT_STATUSES, Alert, WindowValue
 
 __all__ = ["router"]
@@ -31,6 +32,8 @@ INBOX_ROWS = 100
 WINDOWS = 168
 #: Windows (columns) of the drift heatmap (the newest).
 HEATMAP_WINDOWS = 48
+#: The span of the health history drawn.
+WEEK_MS = 7 * DAY_MS
 #: Loop runs shown as timelines (the newest).
 LOOP_RUNS = 10
 #: Kinds of monitor that hold service-level objectives.
@@ -54,13 +57,6 @@ _COMPONENT = re.compile(r"(\w+) \(([\d.]+)\) = (.*?)(?=; \w+ \([\d.]+\) = |$)")
 COMPONENT_FORMULAS = {m.group(1): m.group(3) for m in _COMPONENT.finditer(FORMULA)}
 
 
-def health_class(score: float | None) -> str:
-    """The badge's class for a health score: good from 80, fair from 50, poor below."""
-    if score is None:
-        return ""
-    return "good" if score >= 80 else ("fair" if score >= 50 else "poor")
-
-
 @router.get("/projects/{project}/monitoring", response_class=HTMLResponse)
 @page
 def monitoring(request: Request, project: str) -> Response:
@@ -74,7 +70,7 @@ def monitoring(request: Request, project: str) -> Response:
     rows = [
         {
             "name": d.name,
-            "health": alerts.health(d.name, project=project),
+            "health": shown_health(services, who.actor, project, d.name),
             "open": len(
                 alerts.list_alerts(project, status="open", deployment=d.name, limit=INBOX_ROWS)
             ),
@@ -92,7 +88,6 @@ def monitoring(request: Request, project: str) -> Response:
         project=project,
         deployments=rows,
         alerts=inbox[:INBOX_ROWS],
-        health_class=health_class,
     )
 
 
@@ -115,8 +110,12 @@ def deployment_monitoring(request: Request, project: str, deployment: str) -> Re
     by_kind: dict[str, list[Any]] = {}
     for m in declared:
         by_kind.setdefault(m.kind, []).append(m)
-    health = alerts.health(found.name, project=project)
+    health = shown_health(services, who.actor, project, found.name)
     history = alerts.health_history(found.name, project=project)
+    if not history and health.as_of is not None:  # the week up to the health shown
+        history = alerts.health_history(
+            found.name, project=project, since=health.as_of - WEEK_MS, until=health.as_of
+        )
     month = _month_start_ms()
     cost = costs.serving_cost(found.name, project=project, since=month)[0]
     cost_versions = costs.serving_cost(found.name, project=project, since=month, by_version=True)
@@ -146,7 +145,7 @@ def deployment_monitoring(request: Request, project: str, deployment: str) -> Re
         heatmaps=[_heatmap(m.name, values[m.name]) for m in by_kind.get("drift", [])],
         slos=[_slo(m, values[m.name]) for kind in SLO_KINDS for m in by_kind.get(kind, [])],
         health=health,
-        health_class=health_class,
+        lookback_days=LOOKBACK_MS // DAY_MS,
         formulas=COMPONENT_FORMULAS,
         cost=cost,
         cost_versions=cost_versions,
