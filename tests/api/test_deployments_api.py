@@ -143,6 +143,9 @@ def test_a_bad_rollout_names_its_field(api: httpx.Client, staged: None) -> None:
         ({"max_error_rate": 2}, "max_error_rate"),
         ({}, "rollout"),
         ({"max_p99_ms": 5, "steps": [10, 100]}, "rollout.steps"),
+        ({"live_monitor": "accuracy"}, "rollout.max_live_drop"),
+        ({"live_monitor": "accuracy", "max_live_drop": 0.1}, "rollout.live_monitor"),
+        ({"live_monitor": "accuracy", "max_live_drop": -1}, "max_live_drop"),
     ):
         answer = api.put(f"{DEPLOYMENTS}/api/plan", json={"plan": plan, "rollout": rollout})
         assert answer.status_code == 422, answer.text

@@ -120,7 +120,30 @@ def test_set_traffic_with_guard_rails_and_steps(cli: Callable[..., Any], churn: 
         "min_requests": 100,
         "steps": [5, 25, 50, 100],
         "step_every_s": 600,
+        "live_monitor": None,
+        "max_live_drop": None,
     }
+    watch = ("monitors", "create", "api", "accuracy", "--kind", "performance")
+    made = cli(*watch, "--config", '{"metric": "accuracy", "min": 0.5}', "-p", "p")
+    assert made.exit_code == 0, made.output
+    live = cli(
+        "deployments", "set-traffic", "api",
+        "--route", "churn-rf@champion=90", "--route", "churn-rf/2=10",
+        "--live-monitor", "accuracy", "--max-live-drop", "0.02", "-p", "p",
+    )  # fmt: skip
+    assert live.exit_code == 0, live.output
+    assert "live accuracy at most 0.02 worse than the champion's" in live.output
+    shown = json.loads(cli("deployments", "show", "api", "-p", "p", "--json").output)
+    assert (shown["rollout"]["live_monitor"], shown["rollout"]["max_live_drop"]) == (
+        "accuracy",
+        0.02,
+    )
+    half = cli(
+        "deployments", "set-traffic", "api", "--route", "churn-rf@champion",
+        "--live-monitor", "accuracy", "-p", "p",
+    )  # fmt: skip
+    assert half.exit_code != 0 and "max_live_drop is missing" in half.output
+    assert len(half.output.strip().splitlines()) == 1
     bad = cli(
         "deployments", "set-traffic", "api", "--route", "churn-rf@champion",
         "--max-error-rate", "3", "-p", "p",

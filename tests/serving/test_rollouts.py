@@ -31,7 +31,13 @@ from modelyard.serving.rollouts import (
     judge,
 )
 from modelyard.serving.service import DeploymentService
-from modelyard.store.tables import audit_events, deployment_stats, events
+from modelyard.store.tables import (
+    audit_events,
+    deployment_stats,
+    events,
+    monitor_values,
+    monitors,
+)
 from modelyard.worker.worker import Worker
 
 
@@ -378,3 +384,129 @@ def test_the_worker_judges_the_rollouts_each_pass(lab, settings: Settings) -> No
         assert worker.run_once().rollouts == []  # the rollout ended
     assert (acted.deployment, acted.action) == ("api", "auto-rollback")
     assert "rollout lab/api: auto-rollback (revision 3): guard breached: max_error_rate" in lines[0]
+
+
+def _watch(client: Client, name: str = "accuracy", metric: str = "accuracy") -> str:
+    """A ``performance`` monitor of ``api`` on ``metric``; its id."""
+    found = client.services.monitors.create(
+        "api", name, "performance", project="lab", config={"metric": metric, "min": 0.0}
+    )
+    return found.id
+
+
+def _live(client: Client, monitor_id: str, version_id: str, end: int, value: float, rows: int):
+    """One hour's value of the monitor for a version, as the monitoring pass writes it."""
+    with client.services.store.write() as conn:
+        conn.execute(
+            monitor_values.insert().values(
+                monitor_id=monitor_id,
+                version_id=version_id,
+                window_start=end - 3_600_000,
+                window_end=end,
+                value=value,
+                threshold=None,
+                status="ok",
+                rows=rows,
+                details="{}",
+                computed_at=end,
+            )
+        )
+
+
+def test_the_live_guard_rolls_back_a_candidate_worse_than_the_champion_live(
+    lab, client: Client, clock: Clock
+) -> None:
+    deployments, _ = lab
+    accuracy = _watch(client)
+    rollout = Rollout(live_monitor="accuracy", max_live_drop=0.05)
+    deployments.set_traffic("api", _canary(), project="lab", rollout=rollout)
+    champion, candidate = _ids(deployments)
+    assert deployments.get("api", project="lab").rollout == rollout
+    before = clock.now - 1000  # a window that ended before the rollout began: not counted
+    _live(client, accuracy, candidate, before, 0.10, 500)
+    clock.now += 7_200_000
+    _live(client, accuracy, champion, clock.now - 3_600_000, 0.90, 300)
+    assert deployments.evaluate() == []  # the candidate not judged yet
+    _live(client, accuracy, candidate, clock.now - 3_600_000, 0.88, 10)
+    _live(client, accuracy, candidate, clock.now, 0.80, 30)  # weighted: 0.82
+    [acted] = deployments.acting_as(SYSTEM).evaluate()
+    assert acted.action == "auto-rollback"
+    assert "max_live_drop: churn/2: live accuracy 0.82 over 2 windows (40 rows)" in acted.reason
+    assert "under the champion's 0.9 by 0.08, more than max_live_drop 0.05" in acted.reason
+    found = deployments.get("api", project="lab")
+    assert [(r.ref, r.weight) for r in found.plan.routes] == [("champion", 100)]
+    assert found.rollout is None
+    [(actor, event)] = _events(client, "deployment.rolled_back")
+    assert (actor, event["guard"], event["version_id"]) == ("system", "max_live_drop", candidate)
+
+
+def test_the_live_guard_holds_within_its_drop_and_steps_wait_for_it(
+    lab, client: Client, clock: Clock
+) -> None:
+    deployments, _ = lab
+    rmse = _watch(client, "rmse", "rmse")  # an error: worse is higher
+    rollout = Rollout(live_monitor="rmse", max_live_drop=0.5, min_requests=10, steps=(10, 50),
+                      step_every_s=1)  # fmt: skip
+    deployments.set_traffic("api", _canary(10), project="lab", rollout=rollout)
+    champion, candidate = _ids(deployments)
+    clock.now += 5000
+    deployments.report("lab", _report(clock, _stats(champion, 50), _stats(candidate, 20)))
+    weights = [r.weight for r in deployments.get("api", project="lab").plan.routes]
+    assert weights == [90, 10]  # enough requests, but no live value: the step waits
+    _live(client, rmse, champion, clock.now, 2.0, 100)
+    _live(client, rmse, candidate, clock.now, 2.4, 100)  # 0.4 worse: within 0.5
+    clock.now += 1000
+    [acted] = deployments.evaluate()
+    assert acted.action == "step"
+    assert [r.weight for r in deployments.get("api", project="lab").plan.routes] == [50, 50]
+    _live(client, rmse, candidate, clock.now, 3.0, 300)  # weighted 2.85: 0.85 worse
+    clock.now += 1000
+    [acted] = deployments.evaluate()
+    assert acted.action == "auto-rollback" and "over the champion's 2 by 0.85" in acted.reason
+
+
+@pytest.mark.parametrize(
+    ("rollout", "field", "words"),
+    [
+        (Rollout(live_monitor="accuracy"), "rollout.max_live_drop", "max_live_drop is missing"),
+        (Rollout(max_live_drop=0.1), "rollout.live_monitor", "live_monitor is missing"),
+        (Rollout(live_monitor="accuracy", max_live_drop=-1), "rollout.max_live_drop", "from 0"),
+        (Rollout(live_monitor="nope", max_live_drop=0.1), "rollout.live_monitor", "no monitor"),
+        (Rollout(live_monitor="rows", max_live_drop=0.1), "rollout.live_monitor", "a volume"),
+        (Rollout(live_monitor="bias", max_live_drop=0.1), "rollout.live_monitor", "direction"),
+        (Rollout(live_monitor="a b", max_live_drop=0.1), "rollout.live_monitor", "characters"),
+    ],
+)
+def test_a_bad_live_guard_is_refused_naming_its_field(
+    lab, client: Client, rollout: Rollout, field: str, words: str
+) -> None:
+    deployments, _ = lab
+    _watch(client)
+    client.services.monitors.create("api", "rows", "volume", project="lab", config={})
+    with client.services.store.write() as conn:  # a regression metric with no direction
+        conn.execute(
+            monitors.insert().values(
+                id="b" * 32, project_id=conn.execute(select(monitors.c.project_id)).scalar(),
+                deployment_id=conn.execute(select(monitors.c.deployment_id)).scalar(),
+                name="bias", kind="performance", config='{"metric": "mean_error"}',
+                window="hour", slide=None, severity="warning", enabled=True,
+                created_by="test", created_at=0, updated_at=0,
+            )
+        )  # fmt: skip
+    with pytest.raises(InvalidInput) as caught:
+        deployments.set_traffic("api", _canary(), project="lab", rollout=rollout)
+    assert caught.value.field == field and words in caught.value.message, caught.value.message
+    assert deployments.get("api", project="lab").revision == 1  # nothing written
+
+
+def test_a_live_guard_whose_monitor_is_gone_judges_nothing_live(
+    lab, client: Client, clock: Clock
+) -> None:
+    deployments, _ = lab
+    _watch(client)
+    rollout = Rollout(live_monitor="accuracy", max_live_drop=0.05, steps=(10, 50), step_every_s=1)
+    deployments.set_traffic("api", _canary(10), project="lab", rollout=rollout)
+    client.services.monitors.delete("api", "accuracy", project="lab")
+    clock.now += 5000
+    assert deployments.evaluate() == []  # no breach, and the steps wait
+    assert deployments.get("api", project="lab").rollout == rollout

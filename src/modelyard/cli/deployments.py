@@ -106,6 +106,11 @@ def _rollout_text(found: Deployment) -> str | None:
         if value is not None
     ]
     parts.append(f"over {rollout.window_s} s from {rollout.min_requests} requests")
+    if rollout.live_monitor is not None and rollout.max_live_drop is not None:
+        parts.append(
+            f"live {rollout.live_monitor} at most {rollout.max_live_drop:g} worse than the "
+            "champion's"
+        )
     if rollout.steps:
         steps = " -> ".join(str(s) for s in rollout.steps)
         parts.append(f"steps {steps} every {rollout.step_every_s} s")
@@ -234,6 +239,17 @@ def set_traffic(
     max_p99_ratio: float | None = typer.Option(
         None, "--max-p99-ratio", help="Guard: a candidate's p99 at most the champion's times this."
     ),
+    live_monitor: str | None = typer.Option(
+        None,
+        "--live-monitor",
+        help="Live guard: a performance monitor of the deployment (with --max-live-drop).",
+    ),
+    max_live_drop: float | None = typer.Option(
+        None,
+        "--max-live-drop",
+        help="Live guard: how much worse than the champion's the candidate's live value of "
+        "the monitor's metric may be.",
+    ),
     window: int = typer.Option(60, "--window", help="Seconds of reports the guards judge."),
     min_requests: int = typer.Option(
         100, "--min-requests", help="Requests a candidate answers before it is judged."
@@ -254,7 +270,14 @@ def set_traffic(
     from modelyard.serving.rollouts import Rollout
 
     rollout = None
-    guards = (max_error_rate, max_error_rate_delta, max_p99_ms, max_p99_ratio)
+    guards = (
+        max_error_rate,
+        max_error_rate_delta,
+        max_p99_ms,
+        max_p99_ratio,
+        live_monitor,
+        max_live_drop,
+    )
     if steps is not None or any(g is not None for g in guards):
         try:
             schedule = tuple(int(s) for s in steps.split(",")) if steps else ()
@@ -272,6 +295,8 @@ def set_traffic(
             min_requests=min_requests,
             steps=schedule,
             step_every_s=step_every,
+            live_monitor=live_monitor,
+            max_live_drop=max_live_drop,
         )
     single = 100 if len(routes) == 1 else None
     plan = TrafficPlan(

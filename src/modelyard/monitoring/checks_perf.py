@@ -25,11 +25,10 @@ from modelyard.monitoring.performance import (
     LivePerformance,
 )
 from modelyard.registry._scoring import CLASSIFICATION, REGRESSION
+from modelyard.registry.directions import LOWER_IS_BETTER, NO_DIRECTION, higher_is_better
 
 __all__ = ["LOWER_IS_BETTER", "PerformanceCheck"]
 
-#: Metrics where a lower value is better (a drop is a rise).
-LOWER_IS_BETTER = frozenset({"log_loss", "brier", "rmse", "mae"})
 _KEYS = ("metric", "min", "max", "max_drop", "min_labelled")
 _DEFAULT = {CLASSIFICATION: "accuracy", REGRESSION: "rmse"}
 _METRICS = {CLASSIFICATION: CLASSIFICATION_METRICS, REGRESSION: REGRESSION_METRICS}
@@ -73,7 +72,7 @@ class PerformanceCheck:
         if "max_drop" in found:
             if found["max_drop"] < 0:
                 raise InvalidInput("max_drop must be at least 0", field="config.max_drop")
-            if metric == "mean_error":
+            if metric in NO_DIRECTION:
                 raise InvalidInput(
                     "mean_error has no better direction: give min or max",
                     field="config.max_drop",
@@ -104,6 +103,7 @@ class PerformanceCheck:
                 low = _tighter(low, baseline - config["max_drop"], max)
         details: dict[str, Any] = {
             "metric": metric,
+            "higher_is_better": higher_is_better(metric),
             "judged": None,
             "realised": None,
             "estimated": None,

@@ -12,7 +12,7 @@ compares each candidate (a live route besides the champion) with the champion
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,6 +23,8 @@ from modelyard.errors import InvalidInput
 __all__ = [
     "LATENCY_BUCKETS_MS",
     "Breach",
+    "Live",
+    "LiveValue",
     "Rollout",
     "RolloutAction",
     "ServingReport",
@@ -32,6 +34,7 @@ __all__ = [
     "check_report",
     "check_rollout",
     "judge",
+    "live_value",
 ]
 
 #: The upper bounds (ms) of the latency histogram's buckets; one more bucket counts what
@@ -57,10 +60,18 @@ class Rollout:
     answered ``min_requests`` requests, it breaches when its error rate is over
     ``max_error_rate`` or over the champion's plus ``max_error_rate_delta``, or its p99
     latency is over ``max_p99_ms`` or over the champion's times ``max_p99_ratio`` (the
-    relative bounds only once the champion too answered ``min_requests``). A breach sends
-    all traffic to the champion and ends the rollout. ``steps`` (percentages, rising):
-    every ``step_every_s`` seconds while the guards hold, the candidate's weight moves to
-    the next step; the last step, 100, promotes it.
+    relative bounds only once the champion too answered ``min_requests``).
+
+    The live guard: ``live_monitor`` names a ``performance`` monitor of the deployment,
+    and once the monitoring pass judged both the candidate and the champion in windows
+    that ended since the rollout began, the candidate breaches when its live value (its
+    windows' values weighted by their rows) is worse than the champion's by more than
+    ``max_live_drop``, in the metric's units (worse: lower, or higher for an error or a
+    loss). Until both are judged the steps wait.
+
+    A breach sends all traffic to the champion and ends the rollout. ``steps``
+    (percentages, rising): every ``step_every_s`` seconds while the guards hold, the
+    candidate's weight moves to the next step; the last step, 100, promotes it.
     """
 
     max_error_rate: float | None = None
@@ -71,6 +82,8 @@ class Rollout:
     min_requests: int = 100
     steps: tuple[int, ...] = ()
     step_every_s: int = 600
+    live_monitor: str | None = None
+    max_live_drop: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -129,17 +142,29 @@ def check_rollout(rollout: object) -> Rollout:
         min_requests=_whole(rollout.min_requests, "rollout.min_requests", 1, limits.INTEGER),
         steps=tuple(_whole(s, f"rollout.steps[{i}]", 1, 100) for i, s in enumerate(steps)),
         step_every_s=_whole(rollout.step_every_s, "rollout.step_every_s", 1, 30 * 86_400),
+        live_monitor=rollout.live_monitor,
+        max_live_drop=_bound(rollout.max_live_drop, "rollout.max_live_drop"),
     )
+    if checked.live_monitor is not None:
+        validate_name(checked.live_monitor, "rollout.live_monitor")
+    if (checked.live_monitor is None) != (checked.max_live_drop is None):
+        missing = "max_live_drop" if checked.max_live_drop is None else "live_monitor"
+        raise InvalidInput(
+            "the live guard needs both live_monitor (a performance monitor of the "
+            f"deployment) and max_live_drop; {missing} is missing",
+            field=f"rollout.{missing}",
+        )
     guards = (
         checked.max_error_rate,
         checked.max_error_rate_delta,
         checked.max_p99_ms,
         checked.max_p99_ratio,
+        checked.max_live_drop,
     )
     if all(g is None for g in guards):
         raise InvalidInput(
             "a rollout needs at least one guard (max_error_rate, max_error_rate_delta, "
-            "max_p99_ms or max_p99_ratio)",
+            "max_p99_ms, max_p99_ratio, or live_monitor with max_live_drop)",
             field="rollout",
         )
     if any(b <= a for a, b in zip(checked.steps, checked.steps[1:], strict=False)):
@@ -334,15 +359,78 @@ def _ms(value: float) -> str:
     return f">{LATENCY_BUCKETS_MS[-1]:g} ms" if math.isinf(value) else f"{value:g} ms"
 
 
+@dataclass(frozen=True, slots=True)
+class LiveValue:
+    """A version's live value of the live guard's monitor: its windows' values weighted
+    by their rows, over ``windows`` windows and ``rows`` rows."""
+
+    value: float
+    windows: int
+    rows: int
+
+
+def live_value(windows: Iterable[tuple[float, int]]) -> LiveValue | None:
+    """The live value of ``(value, rows)`` windows (None without a window with rows)."""
+    judged = [(v, r) for v, r in windows if r > 0 and math.isfinite(v)]
+    rows = sum(r for _, r in judged)
+    if not rows:
+        return None
+    return LiveValue(sum(v * r for v, r in judged) / rows, len(judged), rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Live:
+    """What the live guard judges: the monitor's ``metric``, whether higher is better,
+    the champion's live value and each candidate's by version id (None or missing: not
+    judged yet)."""
+
+    metric: str
+    higher_is_better: bool
+    champion: LiveValue | None
+    candidates: Mapping[str, LiveValue]
+
+
+def _live_breach(
+    rollout: Rollout, live: Live, version_id: str, name: str
+) -> tuple[Breach | None, bool]:
+    """The live guard's breach of one candidate, and whether it could be judged."""
+    mine, theirs = live.candidates.get(version_id), live.champion
+    if mine is None or theirs is None or rollout.max_live_drop is None:
+        return None, False
+    worse = theirs.value - mine.value if live.higher_is_better else mine.value - theirs.value
+    if worse <= rollout.max_live_drop:
+        return None, True
+    way = "under" if live.higher_is_better else "over"
+    return Breach(
+        version_id,
+        "max_live_drop",
+        f"{name}: live {live.metric} {mine.value:.4g} over {mine.windows} windows "
+        f"({mine.rows} rows), {way} the champion's {theirs.value:.4g} by {worse:.4g}, "
+        f"more than max_live_drop {rollout.max_live_drop:g}",
+    ), True
+
+
 def judge(
-    rollout: Rollout, champion: Totals, candidates: Sequence[tuple[str, str, Totals]]
+    rollout: Rollout,
+    champion: Totals,
+    candidates: Sequence[tuple[str, str, Totals]],
+    live: Live | None = None,
 ) -> tuple[list[Breach], bool]:
     """The breaches of the candidates (``(version id, written name, totals)``), and
-    whether every candidate answered enough requests to be judged."""
+    whether every candidate was judged: answered enough requests and, with a live guard,
+    has a live value beside the champion's (``live``; None: the monitor is gone, so
+    nothing is judged live)."""
     breaches: list[Breach] = []
     judged = True
     relative = champion.requests >= rollout.min_requests
     for version_id, name, t in candidates:
+        if rollout.live_monitor is not None:
+            breach, seen = (
+                (None, False) if live is None else _live_breach(rollout, live, version_id, name)
+            )
+            judged = judged and seen
+            if breach is not None:
+                breaches.append(breach)
         if t.requests < rollout.min_requests:
             judged = False
             continue

@@ -39,8 +39,10 @@ from modelyard.events.outbox import emit
 from modelyard.governance.identity import SYSTEM, Actor
 from modelyard.governance.roles import Role, missing_project
 from modelyard.registry._deployed import Resolved, resolve_refs, serving_statuses
+from modelyard.registry.directions import higher_is_better
 from modelyard.serving.entities import Deployment, PlanRevision, Route, TrafficPlan
 from modelyard.serving.rollouts import (
+    Live,
     Rollout,
     RolloutAction,
     ServingReport,
@@ -50,6 +52,7 @@ from modelyard.serving.rollouts import (
     check_report,
     check_rollout,
     judge,
+    live_value,
 )
 from modelyard.serving.traffic import Traffic, summarize
 from modelyard.store import Store
@@ -59,6 +62,8 @@ from modelyard.store.tables import (
     deployment_stats,
     deployments,
     model_versions,
+    monitor_values,
+    monitors,
     projects,
     registered_models,
     server_usage,
@@ -610,6 +615,8 @@ class DeploymentService:
                     field="expected_revision",
                 )
             self._admit(conn, project, row.project_id, checked)
+            if guards is not None and guards.live_monitor is not None:
+                self._live_metric(conn, row, guards.live_monitor)
             found = self._revise(conn, project, row, checked, SET_TRAFFIC, reason, guards)
             self._emit(
                 conn,
@@ -946,14 +953,85 @@ class DeploymentService:
                 for r in plan.routes[1:]
                 if r.version_id is not None and r.weight and r.version_id != champion.version_id
             ]
+            live = (
+                self._live(conn, row, rollout, champion.version_id, [c[0] for c in candidates])
+                if rollout.live_monitor is not None
+                else None
+            )
             breaches, judged = judge(rollout, totals.get(champion.version_id or "", Totals()),
-                                     candidates)  # fmt: skip
+                                     candidates, live)  # fmt: skip
             if breaches:
                 return self._auto_rollback(conn, project, row, written, breaches)
             due = now - row.updated_at >= rollout.step_every_s * 1000
             if not (rollout.steps and judged and candidates and due and len(written.routes) == 2):
                 return None
             return self._step(conn, project, row, written, rollout)
+
+    def _live_metric(self, conn: Connection, row: Any, name: str) -> tuple[str, str, bool]:
+        """The live guard's monitor of deployment ``row``: its id, metric and whether higher
+        is better; InvalidInput (``rollout.live_monitor``) when there is no such
+        ``performance`` monitor or its metric has no better direction."""
+        found = conn.execute(
+            select(monitors.c.id, monitors.c.kind, monitors.c.config).where(
+                monitors.c.deployment_id == row.id, monitors.c.name == name
+            )
+        ).first()
+        field = "rollout.live_monitor"
+        if found is None or found.kind != "performance":
+            what = "no monitor" if found is None else f"a {found.kind} monitor"
+            raise InvalidInput(
+                f"the live guard needs a performance monitor of deployment {row.name}; "
+                f"{name!r} is {what}",
+                field=field,
+            )
+        metric = str(json.loads(found.config).get("metric", ""))
+        better = higher_is_better(metric)
+        if better is None:
+            raise InvalidInput(
+                f"monitor {name!r} watches {metric}, which has no better direction: the "
+                "live guard needs a metric that is better higher or lower",
+                field=field,
+            )
+        return found.id, metric, better
+
+    def _live(
+        self,
+        conn: Connection,
+        row: Any,
+        rollout: Rollout,
+        champion: str | None,
+        candidates: list[str],
+    ) -> Live | None:
+        """The live guard's values: each version's windows of the monitor that ended since
+        the rollout began (and by now), as the monitoring pass judged them for that
+        version. None when the monitor is gone or its metric changed to one without a
+        direction (nothing is judged live, so the steps wait)."""
+        assert rollout.live_monitor is not None
+        try:
+            known = self._live_metric(conn, row, rollout.live_monitor)
+        except InvalidInput:
+            return None
+        monitor_id, metric, better = known
+        v = monitor_values.c
+        wanted = [c for c in (champion, *candidates) if c]
+        windows: dict[str, list[tuple[float, int]]] = {}
+        for found in conn.execute(
+            select(v.version_id, v.value, v.rows).where(
+                v.monitor_id == monitor_id,
+                v.version_id.in_(wanted),
+                v.window_end > row.rollout_since,
+                v.window_end <= self.clock(),
+                v.value.is_not(None),
+            )
+        ):
+            windows.setdefault(found.version_id, []).append((found.value, found.rows))
+        values = {k: live_value(w) for k, w in windows.items()}
+        return Live(
+            metric,
+            better,
+            values.get(champion or ""),
+            {k: found for k, found in values.items() if found is not None and k != champion},
+        )
 
     def _auto_rollback(
         self, conn: Connection, project: str, row: Any, written: TrafficPlan, breaches: list[Any]

@@ -105,6 +105,18 @@ class RolloutBody(_Body):
         [], max_length=20, description="The candidate's weights, rising; 100 completes it."
     )
     step_every_s: int = Field(600, ge=1, le=30 * 86_400, description="Seconds between steps.")
+    live_monitor: Name | None = Field(
+        None,
+        description="The live guard: a `performance` monitor of the deployment; the "
+        "candidate's live value of its metric is compared with the champion's.",
+    )
+    max_live_drop: float | None = Field(
+        None,
+        ge=0,
+        allow_inf_nan=False,
+        description="How much worse than the champion's the candidate's live value may be, "
+        "in the metric's units.",
+    )
 
 
 class TrafficBody(_Body):
@@ -179,6 +191,8 @@ class RolloutPublic(Public):
     min_requests: int
     steps: list[int]
     step_every_s: int
+    live_monitor: str | None = None
+    max_live_drop: float | None = None
 
 
 class RoutePublic(Public):
