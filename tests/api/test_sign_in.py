@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -128,6 +129,27 @@ def test_the_audit_log_for_administrators(
     assert created["client_addr"] == "127.0.0.1"
     assert by_action["run.ended"]["summary"] == "run ended: finished"
     assert by_action["login.failure"]["object_id"] == "dana"
+    # filters, each with the others and with the cursor's paging
+    runs = web.get("/audit", params={"action": "run"}, headers=admin).json()["items"]
+    assert [e["action"] for e in runs] == ["run.created", "run.ended"]
+    mine = {"actor": "test-admin", "object_type": "run", "limit": 1}
+    page = web.get("/audit", params=mine, headers=admin).json()
+    assert [e["action"] for e in page["items"]] == ["run.created"]
+    rest = web.get("/audit", params={**mine, "cursor": page["next_cursor"]}, headers=admin)
+    assert [e["action"] for e in rest.json()["items"]] == ["run.ended"]
+    assert rest.json()["next_cursor"] is None
+    at = created["time"]
+    iso = datetime.fromtimestamp(at / 1000, UTC).isoformat()
+    before = web.get("/audit", params={"until": iso, "action": "run"}, headers=admin).json()
+    assert before["items"] == []  # until excludes its own moment
+    since = web.get("/audit", params={"since": iso, "action": "run.created"}, headers=admin)
+    assert [e["seq"] for e in since.json()["items"]] == [created["seq"]]
+    nobody = web.get("/audit", params={"actor": "nobody"}, headers=admin).json()
+    assert nobody == {"items": [], "next_cursor": None}
+    backwards = web.get(
+        "/audit", params={"since": iso, "until": "2000-01-01T00:00:00"}, headers=admin
+    )
+    assert backwards.status_code == 422 and backwards.json()["error"]["field"] == "until"
     assert governance.audit.verify(actor=SYSTEM).ok
 
     recent = web.get("/audit", params={"since": "2999-01-01T00:00:00Z"}, headers=admin)

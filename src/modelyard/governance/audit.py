@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, Select, select, text
 
 from modelyard._util import now_ms
 from modelyard.governance.identity import Actor, require_admin
@@ -206,14 +206,28 @@ class AuditLog:
         return (event.to_dict() for event in self._events(since_ms))
 
     def list_events(
-        self, *, actor: Actor, after: int = 0, limit: int = 100, since_ms: int | None = None
+        self,
+        *,
+        actor: Actor,
+        after: int = 0,
+        limit: int = 100,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        who: str | None = None,
+        action: str | None = None,
+        object_type: str | None = None,
     ) -> list[AuditEvent]:
-        """Up to ``limit`` events after seq ``after`` (and at or after ``since_ms``), in
-        seq order: one page of the log for an administrator."""
+        """Up to ``limit`` events after seq ``after``, in seq order, that match every
+        filter given (as :meth:`search`'s): one page of the log for an administrator."""
         require_admin(actor, "read the audit log")
-        query = select(audit_events).where(audit_events.c.seq > after)
-        if since_ms is not None:
-            query = query.where(audit_events.c.time >= since_ms)
+        query = _filtered(
+            select(audit_events).where(audit_events.c.seq > after),
+            who=who,
+            action=action,
+            object_type=object_type,
+            since_ms=since_ms,
+            until_ms=until_ms,
+        )
         with self.store.read() as conn:
             rows = conn.execute(query.order_by(audit_events.c.seq).limit(limit)).all()
         return [AuditEvent(**row._asdict()) for row in rows]
@@ -237,21 +251,16 @@ class AuditLog:
         administrator reading the log."""
         require_admin(actor, "read the audit log")
         c = audit_events.c
-        query = select(audit_events)
+        query = _filtered(
+            select(audit_events),
+            who=who,
+            action=action,
+            object_type=object_type,
+            since_ms=since_ms,
+            until_ms=until_ms,
+        )
         if before is not None:
             query = query.where(c.seq < before)
-        if who:
-            query = query.where(c.actor == who)
-        if action:
-            query = query.where(
-                (c.action == action) | c.action.startswith(f"{action}.", autoescape=True)
-            )
-        if object_type:
-            query = query.where(c.object_type == object_type)
-        if since_ms is not None:
-            query = query.where(c.time >= since_ms)
-        if until_ms is not None:
-            query = query.where(c.time < until_ms)
         with self.store.read() as conn:
             rows = conn.execute(query.order_by(c.seq.desc()).limit(limit)).all()
         return [AuditEvent(**row._asdict()) for row in rows]
@@ -283,6 +292,34 @@ class AuditLog:
             if len(rows) < _EXPORT_CHUNK:
                 return
             after = rows[-1].seq
+
+
+def _filtered(
+    query: Select[Any],
+    *,
+    who: str | None,
+    action: str | None,
+    object_type: str | None,
+    since_ms: int | None,
+    until_ms: int | None,
+) -> Select[Any]:
+    """``query`` of the events that match every filter given: the acting name ``who``,
+    the ``action`` (``user`` matches ``user.created`` and every other ``user.`` action),
+    the ``object_type``, and the time range [``since_ms``, ``until_ms``)."""
+    c = audit_events.c
+    if who:
+        query = query.where(c.actor == who)
+    if action:
+        query = query.where(
+            (c.action == action) | c.action.startswith(f"{action}.", autoescape=True)
+        )
+    if object_type:
+        query = query.where(c.object_type == object_type)
+    if since_ms is not None:
+        query = query.where(c.time >= since_ms)
+    if until_ms is not None:
+        query = query.where(c.time < until_ms)
+    return query
 
 
 def _break(event: AuditEvent, expected_seq: int, prev: str) -> str | None:
