@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import select
-from ui_support import PROJECT, UiServer, Watched, critical_violations, pretty
+from ui_support import PROJECT, UiServer, Watched, critical_violations, pretty, sign_in
 
 from modelyard._util import new_id, now_ms
 from modelyard.monitoring._raise import raise_alert
@@ -19,7 +19,7 @@ from modelyard.serving.rollouts import LATENCY_BUCKETS_MS, ServingReport, Versio
 from modelyard.store.tables import alert_notes, loop_runs, monitor_values, monitors, projects
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Browser, Page
     from sqlalchemy import Connection
 
 EVIL = "<script>window.__owned = 1</script><b>bold</b>"
@@ -373,3 +373,30 @@ def test_a_deployment_nothing_watches_says_so(
     page.goto(f"{ui_server.url}/projects/{PROJECT}/monitoring")
     row = page.locator("#mon-deployments tbody tr", has_text=BARE)
     assert row.locator("td").nth(1).inner_text() == "not judged"
+
+
+def test_chart_times_are_utc_whatever_the_browsers_zone(
+    ui_server: UiServer, seeded: dict[str, Any], browser: Browser
+) -> None:
+    """The x axes of the monitoring and the deployment page's charts in a browser at
+    UTC+5:30 read as in one at UTC: the pages print every time in UTC."""
+    charts = {
+        f"monitoring/{DEPLOYMENT}": "[data-chart=performance]",
+        f"deployments/{DEPLOYMENT}": "[data-chart=requests]",
+    }
+    labels: dict[str, list[Any]] = {}
+    for zone in ("UTC", "Asia/Kolkata"):
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id=zone)
+        try:
+            page = context.new_page()
+            sign_in(page, ui_server.url, ui_server.users["viewer"])
+            for path, chart in charts.items():
+                page.goto(f"{ui_server.url}/projects/{PROJECT}/{path}")
+                drawn = page.locator(f"{chart}[data-drawn='1']").first
+                drawn.wait_for()
+                labels[f"{zone} {path}"] = drawn.evaluate("el => el.uplot.axes[0]._values")
+        finally:
+            context.close()
+    for path in charts:
+        utc, kolkata = labels[f"UTC {path}"], labels[f"Asia/Kolkata {path}"]
+        assert utc and utc == kolkata, (path, utc, kolkata)

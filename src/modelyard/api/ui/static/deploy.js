@@ -30,6 +30,7 @@
       series: [{}].concat(series.map(function (s, i) { return seriesOpts(s, i, unit); })),
       axes: [{}, { size: 60 }],
       cursor: { drag: { x: true, y: false } },
+      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },  // UTC, as the page's times
     };
     box.uplot = new uPlot(opts, columns(x, series), box);
     box.setAttribute("data-drawn", "1");

@@ -6,6 +6,9 @@
 
   function width(el) { return Math.max(300, el.clientWidth || 600); }
 
+  /* Times on the axes in UTC, as every time the pages print, whatever the browser's zone. */
+  function utc(ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); }
+
   /* One point (a day's cost on the first day) gets a day's span around it, a y axis
      from zero and a dot: uPlot's own ranges for a single point span years and repeat
      their labels. */
@@ -29,6 +32,7 @@
       scales: one ? one.scales : { x: { time: true } },
       series: [{}].concat(one ? one.series : series),
       axes: axes || [{}, {}],
+      tzDate: utc,
       hooks: { ready: [function () { el.setAttribute("data-drawn", "1"); }] },
     };
     el.uplot = new uPlot(opts, data, el);
