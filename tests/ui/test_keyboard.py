@@ -15,8 +15,17 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pytest
 from sqlalchemy import select
-from test_monitoring_pages import HOUR, _monitor, _value
-from ui_support import PROJECT, ROLES, UiServer, Watched, pretty, sign_in
+from ui_support import (
+    HOUR,
+    PROJECT,
+    ROLES,
+    UiServer,
+    Watched,
+    add_monitor,
+    add_window,
+    pretty,
+    sign_in,
+)
 
 from modelyard._util import now_ms
 from modelyard.config import Settings
@@ -233,9 +242,11 @@ def _monitor_with_an_alert(client: Client, deployment_id: str) -> str:
         project_id = conn.execute(
             select(projects.c.id).where(projects.c.name == PROJECT)
         ).scalar_one()
-        monitor = _monitor(conn, project_id, deployment_id, "accuracy", "performance", {"min": 0.8})
+        monitor = add_monitor(
+            conn, project_id, deployment_id, "accuracy", "performance", {"min": 0.8}
+        )
         for i in range(6):
-            _value(conn, monitor, last - (5 - i) * HOUR, 0.9 - i / 50, labelled=40 + i)
+            add_window(conn, monitor, last - (5 - i) * HOUR, 0.9 - i / 50, labelled=40 + i)
         return raise_alert(
             conn,
             project=PROJECT,

@@ -10,20 +10,28 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import select
-from ui_support import PROJECT, UiServer, Watched, critical_violations, pretty, sign_in
+from ui_support import (
+    HOUR,
+    PROJECT,
+    UiServer,
+    Watched,
+    add_monitor,
+    add_window,
+    critical_violations,
+    pretty,
+    sign_in,
+)
 
 from modelyard._util import new_id, now_ms
 from modelyard.monitoring._raise import raise_alert
 from modelyard.sdk.client import Client
 from modelyard.serving.rollouts import LATENCY_BUCKETS_MS, ServingReport, VersionStats
-from modelyard.store.tables import alert_notes, loop_runs, monitor_values, monitors, projects
+from modelyard.store.tables import alert_notes, loop_runs, projects
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
-    from sqlalchemy import Connection
 
 EVIL = "<script>window.__owned = 1</script><b>bold</b>"
-HOUR = 3_600_000
 DEPLOYMENT = "churn-api"
 #: A deployment without monitors, loops or reports.
 BARE = "bare-api"
@@ -62,7 +70,7 @@ def seeded(ui_server: UiServer, tmp_path_factory: pytest.TempPathFactory) -> dic
                 select(projects.c.id).where(projects.c.name == PROJECT)
             ).scalar_one()
             ids = {
-                name: _monitor(conn, project_id, made.id, name, kind, config)
+                name: add_monitor(conn, project_id, made.id, name, kind, config)
                 for name, kind, config in (
                     ("input-drift", "drift", {}),
                     ("accuracy", "performance", {"min": 0.8}),
@@ -84,11 +92,13 @@ def seeded(ui_server: UiServer, tmp_path_factory: pytest.TempPathFactory) -> dic
                     }
                     for j, f in enumerate(FEATURES)
                 }
-                _value(conn, ids["input-drift"], end, 1 / 3 if drifted else 0.0, features=features)
-                _value(conn, ids["accuracy"], end, 0.9 - i / 50, labelled=40 + i)
-                _value(conn, ids["rows"], end, 1.0, rows=100 + i, expected=110)
-                _value(conn, ids["p99"], end, 75.0)
-                _value(conn, ids["errors"], end, 0.002)
+                add_window(
+                    conn, ids["input-drift"], end, 1 / 3 if drifted else 0.0, features=features
+                )
+                add_window(conn, ids["accuracy"], end, 0.9 - i / 50, labelled=40 + i)
+                add_window(conn, ids["rows"], end, 1.0, rows=100 + i, expected=110)
+                add_window(conn, ids["p99"], end, 75.0)
+                add_window(conn, ids["errors"], end, 0.002)
             opened = [
                 raise_alert(
                     conn,
@@ -140,48 +150,6 @@ def seeded(ui_server: UiServer, tmp_path_factory: pytest.TempPathFactory) -> dic
                 )
             )
     return {"drift": opened[0], "accuracy": opened[1]}
-
-
-def _monitor(
-    conn: Connection, project_id: str, deployment_id: str, name: str, kind: str, config: Any
-) -> str:
-    monitor_id = new_id()
-    conn.execute(
-        monitors.insert().values(
-            id=monitor_id,
-            project_id=project_id,
-            deployment_id=deployment_id,
-            name=name,
-            kind=kind,
-            config=json.dumps(config),
-            window="hour",
-            slide=None,
-            severity="warning",
-            enabled=True,
-            created_by="test",
-            created_at=0,
-            updated_at=0,
-        )
-    )
-    return monitor_id
-
-
-def _value(conn: Connection, monitor_id: str, end: int, value: float, **details: Any) -> None:
-    drifted = any(f["drifted"] for f in details.get("features", {}).values())
-    conn.execute(
-        monitor_values.insert().values(
-            monitor_id=monitor_id,
-            version_id="",
-            window_start=end - HOUR,
-            window_end=end,
-            value=value,
-            threshold=None,
-            status="breached" if drifted else "ok",
-            rows=100,
-            details=json.dumps(details),
-            computed_at=end,
-        )
-    )
 
 
 def _step(name: str, status: str, at: int | None) -> dict[str, Any]:
