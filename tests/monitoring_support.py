@@ -1,7 +1,8 @@
 """Small real implementations of the pass's parts for the monitor service's tests: a
 window summary that counts rows and sums ``input.x``, a performance summary that counts
 labelled rows and right answers, and checks that judge a window by its rows; the tests'
-lab (``tests/monitoring/conftest.py`` builds it) and their clock."""
+lab (``tests/monitoring/conftest.py`` builds it) and their clock; and writers of what a
+pass leaves in the store (a monitor, a window's finding) for the tests that read it."""
 
 from __future__ import annotations
 
@@ -11,12 +12,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+from sqlalchemy import Connection
 
 from modelyard import Client
+from modelyard._util import new_id
 from modelyard.errors import InvalidInput
 from modelyard.monitoring._parts import Reference, WindowInputs
 from modelyard.monitoring.entities import Finding
 from modelyard.monitoring.service import MonitorService
+from modelyard.store.tables import monitor_values, monitors
+
+HOUR = 3_600_000
 
 
 @dataclass
@@ -140,3 +146,63 @@ class Lab:
     clock: Clock
     version: Any
     bare: Any
+
+
+def insert_monitor(
+    conn: Connection,
+    project_id: str,
+    deployment_id: str,
+    name: str,
+    kind: str,
+    config: Mapping[str, Any],
+) -> str:
+    """A monitor of the deployment as ``monitors create`` writes it (hour windows); its id."""
+    monitor_id = new_id()
+    conn.execute(
+        monitors.insert().values(
+            id=monitor_id,
+            project_id=project_id,
+            deployment_id=deployment_id,
+            name=name,
+            kind=kind,
+            config=json.dumps(dict(config)),
+            window="hour",
+            slide=None,
+            severity="warning",
+            enabled=True,
+            created_by="test",
+            created_at=0,
+            updated_at=0,
+        )
+    )
+    return monitor_id
+
+
+def insert_value(
+    conn: Connection,
+    monitor_id: str,
+    end: int,
+    value: float | None,
+    *,
+    version_id: str = "",
+    status: str = "ok",
+    rows: int = 100,
+    threshold: float | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> None:
+    """One hour's finding of a monitor (over all versions, or ``version_id``'s), ending at
+    ``end``, as the pass writes it."""
+    conn.execute(
+        monitor_values.insert().values(
+            monitor_id=monitor_id,
+            version_id=version_id,
+            window_start=end - HOUR,
+            window_end=end,
+            value=value,
+            threshold=threshold,
+            status=status,
+            rows=rows,
+            details=json.dumps(dict(details or {})),
+            computed_at=end,
+        )
+    )

@@ -23,21 +23,9 @@ from modelyard.api import create_app
 from modelyard.api.auth import no_auth
 from modelyard.config import Settings
 from modelyard.sdk.client import Client
+from pipeline_files import PIPES
 
 ROOT = Path(__file__).resolve().parent.parent
-PIPELINE = """
-import modelyard as my
-
-
-@my.step
-def emit(label: str) -> str:
-    return label
-
-
-@my.pipeline
-def tick(label: str = "x"):
-    emit(label)
-"""
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +45,7 @@ def test_a_seeded_run_records_the_command_not_the_machine(
     monkeypatch.setenv("PYTHONPATH", str(Path(modelyard.__file__).parent.parent))
     folder = tmp_path / "seeded-in-a-folder-of-this-machine"
     folder.mkdir()
-    (folder / "pipes.py").write_text(PIPELINE)
+    (folder / "pipes.py").write_text(PIPES)  # its pipeline tick
     home = folder / "home"
 
     shots.modelyard(

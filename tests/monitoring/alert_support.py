@@ -5,7 +5,6 @@ them."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,13 +13,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from modelyard._util import new_id
 from modelyard.monitoring._raise import Raised, clear_alert, raise_alert
 from modelyard.sdk.client import Client
 from modelyard.store import Store, open_store
-from modelyard.store.tables import monitor_values, monitor_windows, monitors, projects
+from modelyard.store.tables import monitor_windows, projects
+from monitoring_support import HOUR, insert_monitor, insert_value
 
-HOUR = 3_600_000
 DAY = 24 * HOUR
 #: A fixed "now" on the hour (2026-12-01 00:00 UTC).
 NOW = 1_796_083_200_000
@@ -63,27 +61,9 @@ def store_at(url: str) -> Iterator[Store]:
 
 
 def add_monitor(store: Store, deployment_id: str, name: str, kind: str, **config: Any) -> str:
-    monitor_id = new_id()
     with store.write() as conn:
         project_id = conn.execute(select(projects.c.id).where(projects.c.name == "lab")).scalar()
-        conn.execute(
-            monitors.insert().values(
-                id=monitor_id,
-                project_id=project_id,
-                deployment_id=deployment_id,
-                name=name,
-                kind=kind,
-                config=json.dumps(config),
-                window="hour",
-                slide=None,
-                severity="warning",
-                enabled=True,
-                created_by="test",
-                created_at=0,
-                updated_at=0,
-            )
-        )
-    return monitor_id
+        return insert_monitor(conn, project_id, deployment_id, name, kind, config)
 
 
 def add_value(
@@ -100,19 +80,16 @@ def add_value(
 ) -> None:
     """One window's finding (an hour ending at ``end``), as the pass writes it."""
     with store.write() as conn:
-        conn.execute(
-            monitor_values.insert().values(
-                monitor_id=monitor_id,
-                version_id=version_id,
-                window_start=end - HOUR,
-                window_end=end,
-                value=value,
-                threshold=threshold,
-                status=status,
-                rows=rows,
-                details=json.dumps(details),
-                computed_at=end,
-            )
+        insert_value(
+            conn,
+            monitor_id,
+            end,
+            value,
+            version_id=version_id,
+            status=status,
+            rows=rows,
+            threshold=threshold,
+            details=details,
         )
 
 

@@ -4,22 +4,12 @@ project role is checked first."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from modelyard.config import Settings
 from modelyard.errors import NotFound, PermissionDenied
 from modelyard.governance import SYSTEM, Actor, Governance
-from modelyard.store import Store, open_store
+from modelyard.store import Store
 from service_support import project_service, tracking_service
-
-
-@pytest.fixture
-def store(embedded_settings: Settings) -> Iterator[Store]:
-    store = open_store(embedded_settings.store_url, auto_upgrade=True)
-    yield store
-    store.dispose()
 
 
 def _actions(gov: Governance) -> list[tuple[str, str, str]]:

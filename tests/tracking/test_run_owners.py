@@ -4,15 +4,13 @@ is audited with its old value."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
-from modelyard.config import Settings
 from modelyard.errors import Conflict, PermissionDenied
 from modelyard.governance import SYSTEM, Actor, Governance
-from modelyard.store import Store, open_store
+from modelyard.store import Store
 from modelyard.tracking._buffer import Batch
 from modelyard.tracking.service import TrackingService
 from service_support import project_service, tracking_service
@@ -25,13 +23,6 @@ class Team:
     bob: TrackingService  # contributor
     carol: TrackingService  # project admin
     viewer: TrackingService
-
-
-@pytest.fixture
-def store(embedded_settings: Settings) -> Iterator[Store]:
-    store = open_store(embedded_settings.store_url, auto_upgrade=True)
-    yield store
-    store.dispose()
 
 
 @pytest.fixture

@@ -16,12 +16,10 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import select
 from ui_support import (
-    HOUR,
     PROJECT,
     ROLES,
     UiServer,
     Watched,
-    add_monitor,
     add_window,
     pretty,
     sign_in,
@@ -36,6 +34,7 @@ from modelyard.sdk.client import Client
 from modelyard.serving.entities import Route, TrafficPlan
 from modelyard.serving.rollouts import LATENCY_BUCKETS_MS, ServingReport, VersionStats
 from modelyard.store.tables import projects
+from monitoring_support import HOUR, insert_monitor
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -242,7 +241,7 @@ def _monitor_with_an_alert(client: Client, deployment_id: str) -> str:
         project_id = conn.execute(
             select(projects.c.id).where(projects.c.name == PROJECT)
         ).scalar_one()
-        monitor = add_monitor(
+        monitor = insert_monitor(
             conn, project_id, deployment_id, "accuracy", "performance", {"min": 0.8}
         )
         for i in range(6):

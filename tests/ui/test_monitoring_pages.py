@@ -11,11 +11,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlalchemy import select
 from ui_support import (
-    HOUR,
     PROJECT,
     UiServer,
     Watched,
-    add_monitor,
     add_window,
     critical_violations,
     pretty,
@@ -27,6 +25,7 @@ from modelyard.monitoring._raise import raise_alert
 from modelyard.sdk.client import Client
 from modelyard.serving.rollouts import LATENCY_BUCKETS_MS, ServingReport, VersionStats
 from modelyard.store.tables import alert_notes, loop_runs, projects
+from monitoring_support import HOUR, insert_monitor
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -70,7 +69,7 @@ def seeded(ui_server: UiServer, tmp_path_factory: pytest.TempPathFactory) -> dic
                 select(projects.c.id).where(projects.c.name == PROJECT)
             ).scalar_one()
             ids = {
-                name: add_monitor(conn, project_id, made.id, name, kind, config)
+                name: insert_monitor(conn, project_id, made.id, name, kind, config)
                 for name, kind, config in (
                     ("input-drift", "drift", {}),
                     ("accuracy", "performance", {"min": 0.8}),

@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelyard._util import new_id
 from modelyard.config import Settings
-from modelyard.store.tables import monitor_values, monitors
+from monitoring_support import insert_value
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Request
@@ -20,7 +19,6 @@ if TYPE_CHECKING:
 PASSWORD = "correct-horse-battery-9"
 ROLES = ("admin", "viewer", "contributor", "approver", "outsider")
 PROJECT = "demo"
-HOUR = 3_600_000
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 
 
@@ -94,46 +92,10 @@ def pretty(found: object) -> str:
     return json.dumps(found, indent=1)
 
 
-def add_monitor(
-    conn: Connection, project_id: str, deployment_id: str, name: str, kind: str, config: Any
-) -> str:
-    """A monitor of the deployment as ``monitors create`` writes it (hour windows); its id."""
-    monitor_id = new_id()
-    conn.execute(
-        monitors.insert().values(
-            id=monitor_id,
-            project_id=project_id,
-            deployment_id=deployment_id,
-            name=name,
-            kind=kind,
-            config=json.dumps(config),
-            window="hour",
-            slide=None,
-            severity="warning",
-            enabled=True,
-            created_by="test",
-            created_at=0,
-            updated_at=0,
-        )
-    )
-    return monitor_id
-
-
 def add_window(conn: Connection, monitor_id: str, end: int, value: float, **details: Any) -> None:
     """One hour's finding of a monitor over all versions, ending at ``end``, as the pass
     writes it (breached when a feature in ``details["features"]`` drifted)."""
     drifted = any(f["drifted"] for f in details.get("features", {}).values())
-    conn.execute(
-        monitor_values.insert().values(
-            monitor_id=monitor_id,
-            version_id="",
-            window_start=end - HOUR,
-            window_end=end,
-            value=value,
-            threshold=None,
-            status="breached" if drifted else "ok",
-            rows=100,
-            details=json.dumps(details),
-            computed_at=end,
-        )
+    insert_value(
+        conn, monitor_id, end, value, status="breached" if drifted else "ok", details=details
     )
