@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 from ui_support import PROJECT, UiServer, Watched
 
-from modelyard.api.ui.pages_deploy import REFRESH_S
+from modelyard.api.ui.pages_deploy import REFRESH_BY_SPAN, REFRESH_S
 from modelyard.sdk.client import Client
 from modelyard.serving.entities import Route, TrafficPlan
 from modelyard.serving.rollouts import LATENCY_BUCKETS_MS, ServingReport, VersionStats
@@ -302,3 +302,15 @@ def test_the_traffic_route_answers_the_pages_data_or_the_apis_errors(
     assert missing.status == 404 and missing.json()["error"]["code"] == "not_found"
     outsider = signed_in("outsider").request.get(f"{base}/{LIVE}/traffic")
     assert outsider.status in (403, 404) and "error" in outsider.json()
+
+
+def test_a_longer_span_is_read_again_less_often(
+    seeded: UiServer, signed_in: Callable[[str], Page]
+) -> None:
+    page = signed_in("viewer")
+    base = f"{seeded.url}/projects/{PROJECT}/deployments/{LIVE}"
+    for hours, every in REFRESH_BY_SPAN.items():  # the page as served, before it refreshes
+        html = page.request.get(f"{base}?hours={hours}").text()
+        assert f'data-refresh-s="{every}"' in html, hours
+        assert f"read again every {every} s" in html, hours
+    assert REFRESH_BY_SPAN[6] == REFRESH_S and REFRESH_BY_SPAN[168] >= 60

@@ -39,8 +39,11 @@ router = APIRouter(include_in_schema=False)
 #: The spans of traffic a page may show (hours), and the one it shows first.
 SPANS = (1, 6, 24, 168)
 DEFAULT_SPAN = 6
-#: Seconds between two reads of the traffic by an open page (``static/deploy.js``).
+#: Seconds between two reads of the traffic by an open page (``static/deploy.js``), and
+#: by span (hours): a longer span's buckets are hours long, and reading a week of reports
+#: costs seconds of the server's CPU, so it is read again less often.
 REFRESH_S = 5
+REFRESH_BY_SPAN = {1: REFRESH_S, 6: REFRESH_S, 24: 30, 168: 120}
 #: Buckets in a traffic chart.
 BUCKETS = 60
 #: Predictions in the sample, and the windows looked back through (ms) for them: the
@@ -89,7 +92,7 @@ def deployment(
         traffic=_live(found, _traffic(request, who, found, span)),
         spans=SPANS,
         hours=span,
-        refresh_s=REFRESH_S,
+        refresh_s=REFRESH_BY_SPAN[span],
         sample=_sample(request, who.actor, project, name),
         can_change=who.can(project, "contributor"),
     )
