@@ -101,10 +101,12 @@ def values(
     since: int | None = None,
     until: int | None = None,
     version: str | None = None,
+    newest: int | None = None,
     settings: Settings | None = None,
 ) -> list[WindowValue]:
     """A monitor's values per window from ``since`` to ``until`` (ms), oldest first, for
-    ``version`` (``model/3``) or all versions together."""
+    ``version`` (``model/3``) or all versions together; only the ``newest`` windows of
+    those when given."""
     with client_for(settings) as client:
         return client.monitors.values(
             deployment,
@@ -113,4 +115,5 @@ def values(
             since=since,
             until=until,
             version=version,
+            newest=newest,
         )

@@ -76,3 +76,7 @@ def test_errors_are_one_line(cli: Callable[..., Any], churn: None) -> None:
     assert config.exit_code != 0 and "--config must be a JSON object" in config.output
     missing = cli("monitors", "show", "api", "nothing", "-p", "p")
     assert missing.exit_code != 0 and "does not exist" in missing.output
+    assert cli("monitors", "create", "api", "rows", "--kind", "volume", "-p", "p").exit_code == 0
+    newest = cli("monitors", "values", "api", "rows", "--newest", "0", "-p", "p")
+    assert newest.exit_code != 0 and newest.output.count("\n") == 1
+    assert "error: newest" in newest.output  # embedded: "newest must be ...", a server: its 422

@@ -9,6 +9,7 @@ import pytest
 
 from modelyard import Client
 from modelyard.config import Settings
+from modelyard.errors import InvalidInput
 from modelyard.monitoring.service import MonitorService
 from monitoring_support import HOUR, T0, CountSummarizer, HitsSummarizer, Lab
 from prediction_support import request_id, segment
@@ -69,5 +70,22 @@ def test_a_pass_and_its_values_through_a_server(lab: Lab, remote: Client) -> Non
         )
         assert [(v.value, v.version) for v in per_version] == [(3.0, "churn/1")]
         assert found == lab.monitors.values("churn-api", "rows", project="shop", since=T0)
+        lab.clock.now = T0 + 3 * HOUR + 60_000
+        for hour in (1, 2):
+            remote.predictions.write_segment(
+                "shop",
+                "churn-api",
+                segment(
+                    [request_id(10 * hour)], version_id=lab.version.id, start_ms=T0 + hour * HOUR
+                ),
+            )
+        remote.monitors.run_pass("churn-api", project="shop")
+        every = remote.monitors.values("churn-api", "rows", project="shop", since=T0)
+        assert [v.window_start for v in every] == [T0, T0 + HOUR, T0 + 2 * HOUR]
+        newest = remote.monitors.values("churn-api", "rows", project="shop", since=T0, newest=2)
+        assert newest == every[1:]
+        with pytest.raises(InvalidInput) as caught:
+            remote.monitors.values("churn-api", "rows", project="shop", newest=0)
+        assert caught.value.field == "newest"
         remote.monitors.delete("churn-api", "rows", project="shop")
         assert remote.monitors.list_monitors("churn-api", project="shop") == []

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from modelyard.errors import StorageError
+from modelyard.errors import InvalidInput, StorageError
 from modelyard.gc import collect_garbage
 from modelyard.monitoring import checks
 from modelyard.monitoring.passes import windows_of
@@ -92,6 +92,25 @@ def test_late_rows_rebuild_their_own_hour_and_a_clear_window_resolves(lab: Lab) 
     cleared = lab.monitors.run_pass("churn-api", project="shop")
     assert len(cleared.resolved) == 2
     assert sorted(_alerts(lab)) == [("deployment", "resolved", 1), ("model_version", "resolved", 1)]
+
+
+def test_the_newest_windows_alone_are_read_oldest_first(lab: Lab) -> None:
+    lab.monitors.create("churn-api", "rows", "volume", project="shop", config={"max_rows": 2})
+    lab.clock.now = T0 + 4 * HOUR + 60_000
+    for hour in range(4):
+        _log(lab, 10 * hour, hour + 1, T0 + hour * HOUR)
+    lab.monitors.run_pass("churn-api", project="shop")
+    every = lab.monitors.values("churn-api", "rows", project="shop")  # earlier hours: no rows
+    assert [v.value for v in every][-4:] == [1.0, 2.0, 3.0, 4.0]
+    assert lab.monitors.values("churn-api", "rows", project="shop", newest=3) == every[-3:]
+    since = lab.monitors.values("churn-api", "rows", project="shop", since=T0, newest=9)
+    assert since == every[-4:]
+    older = lab.monitors.values("churn-api", "rows", project="shop", until=T0 + 2 * HOUR, newest=1)
+    assert older == every[-3:-2]  # the newest of the windows asked for
+    for bad in (0, -1, True, 2.5):
+        with pytest.raises(InvalidInput) as caught:
+            lab.monitors.values("churn-api", "rows", project="shop", newest=bad)  # type: ignore[arg-type]
+        assert caught.value.field == "newest"
 
 
 def test_a_window_in_progress_is_partial_and_opens_no_alert(lab: Lab) -> None:

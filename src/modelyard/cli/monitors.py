@@ -232,13 +232,20 @@ def values(
     version: str | None = typer.Option(
         None, "--version", help="One version (MODEL/VERSION); default: all versions together."
     ),
+    newest: int | None = typer.Option(None, "--newest", help="Only the newest N windows."),
     project: str = ProjectOption,
     as_json: bool = JsonOption,
 ) -> None:
     """A monitor's values per window, oldest first."""
     with client(ctx) as c:
         found = c.monitors.values(
-            deployment, name, project=project, since=since, until=until, version=version
+            deployment,
+            name,
+            project=project,
+            since=since,
+            until=until,
+            version=version,
+            newest=newest,
         )
     if as_json:
         print_json([v.as_dict() for v in found])

@@ -79,8 +79,10 @@ class MonitorContract(Protocol):
         since: int | None = None,
         until: int | None = None,
         version: str | None = None,
+        newest: int | None = None,
     ) -> list[WindowValue]:
-        """A monitor's values per window from ``since`` to ``until`` (ms), oldest first."""
+        """A monitor's values per window from ``since`` to ``until`` (ms), oldest first
+        (only the ``newest`` of them when given)."""
         ...
 
 

@@ -436,12 +436,25 @@ class MonitorService:
         since: int | None = None,
         until: int | None = None,
         version: str | None = None,
+        newest: int | None = None,
     ) -> list[WindowValue]:
         """The monitor's values per window that start from ``since`` and end by ``until``
-        (ms), oldest first, for ``version`` (``model/3``) or all versions together (None)."""
+        (ms), oldest first, for ``version`` (``model/3``) or all versions together (None);
+        only the ``newest`` windows of those when given (read alone, however long the
+        history)."""
         for value, field in ((since, "since"), (until, "until")):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise InvalidInput(f"{field} must be integer milliseconds", field=field)
+        if newest is not None and (
+            isinstance(newest, bool)
+            or not isinstance(newest, int)
+            or not 1 <= newest <= limits.NUMBER
+        ):
+            raise InvalidInput(
+                f"newest must be a whole number from 1 to {limits.NUMBER}; got "
+                f"{limits.preview(newest)}",
+                field="newest",
+            )
         version_id = ALL_VERSIONS
         if version is not None:
             limits.check_text(version, "version", limits.NAME * 2)
@@ -458,7 +471,11 @@ class MonitorService:
                 stmt = stmt.where(v.window_start >= since)
             if until is not None:
                 stmt = stmt.where(v.window_end <= until)
-            rows = conn.execute(stmt.order_by(v.window_start, v.window_end)).all()
+            if newest is None:
+                rows = conn.execute(stmt.order_by(v.window_start, v.window_end)).all()
+            else:
+                last = stmt.order_by(v.window_start.desc(), v.window_end.desc()).limit(newest)
+                rows = list(reversed(conn.execute(last).all()))
         return [
             WindowValue(
                 monitor=name,

@@ -97,13 +97,12 @@ class RemoteMonitors:
         since: int | None = None,
         until: int | None = None,
         version: str | None = None,
+        newest: int | None = None,
     ) -> list[WindowValue]:
-        """A monitor's values per window from ``since`` to ``until`` (ms), oldest first."""
-        params = {
-            k: v
-            for k, v in (("since", since), ("until", until), ("version", version))
-            if v is not None
-        }
+        """A monitor's values per window from ``since`` to ``until`` (ms), oldest first
+        (only the ``newest`` of them when given)."""
+        pairs = (("since", since), ("until", until), ("version", version), ("newest", newest))
+        params = {k: v for k, v in pairs if v is not None}
         found = self.http.all_pages(f"{_path(project, deployment, name)}/values", params)
         return [WindowValue(**item) for item in found]
 

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from modelyard import limits
 from modelyard.api._pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, page
 from modelyard.api._routing import Route
 from modelyard.api._services import get_monitors
@@ -107,15 +108,26 @@ def values(
     since: Millis = None,
     until: Millis = None,
     version: Annotated[str | None, Query(max_length=300)] = None,
+    newest: Annotated[
+        int | None,
+        Query(ge=1, le=limits.NUMBER, description="Only the newest this many windows."),
+    ] = None,
     limit: Limit = DEFAULT_PAGE_SIZE,
     cursor: Cursor = None,
 ) -> WindowValuePage:
     """The monitor's values per window from `since` to `until` (ms), oldest first, for
-    `version` (`model/3`) or all versions together (viewers)."""
+    `version` (`model/3`) or all versions together (viewers); only the `newest` windows
+    of those when given."""
     found = monitors.values(
-        deployment, name, project=project, since=since, until=until, version=version
+        deployment,
+        name,
+        project=project,
+        since=since,
+        until=until,
+        version=version,
+        newest=newest,
     )
-    bound = ("monitor-values", project, deployment, name, since, until, version)
+    bound = ("monitor-values", project, deployment, name, since, until, version, newest)
     items, next_cursor = page(found, limit, cursor, *bound)
     return WindowValuePage(
         items=[WindowValuePublic.model_validate(v.as_dict()) for v in items],

@@ -105,7 +105,8 @@ def deployment_monitoring(request: Request, project: str, deployment: str) -> Re
     costs = services.costs.acting_as(who.actor)
     declared = monitors.list_monitors(found.name, project=project)
     values = {
-        m.name: monitors.values(found.name, m.name, project=project)[-WINDOWS:] for m in declared
+        m.name: monitors.values(found.name, m.name, project=project, newest=WINDOWS)
+        for m in declared
     }
     by_kind: dict[str, list[Any]] = {}
     for m in declared:
