@@ -185,6 +185,7 @@ def _call(world: World, method: str, path: str, headers: dict[str, str]) -> http
         ("POST", "/auth/login"): {"username": "nobody", "password": "wrong-password"},
         ("POST", "/users"): {"username": "newcomer", "password": PASSWORD},
         ("PATCH", "/users/{username}"): {"disabled": True},
+        ("PUT", "/auth/mfa/required"): {"required": True},
         ("PUT", "/projects/{project}/datasets/{dataset}/aliases/{alias}"): {"version": 1},
         ("POST", "/projects/{project}/datasets/{dataset}/versions/{ref}/reports"): {
             "kind": "validation",

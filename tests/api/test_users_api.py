@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import httpx
+import pyotp
 import pytest
+from cryptography.fernet import Fernet
 from sign_in_support import PASSWORD
 
 from modelyard.api.app import API_PREFIX
-from modelyard.governance import SYSTEM, Governance
+from modelyard.governance import SYSTEM, Governance, SecretBox
 
 
 @pytest.fixture
@@ -78,3 +80,43 @@ def test_a_user_who_is_not_an_administrator_is_refused(
     assert peek.status_code == 403
     promote = web.patch("/users/dana", json={"is_admin": True}, headers=dana)
     assert promote.status_code == 403 and not governance.users.get_user("dana").is_admin
+
+
+def test_an_administrator_resets_a_lost_authenticator_and_requires_mfa(
+    web: httpx.Client, admin_token: str, governance: Governance
+) -> None:
+    admin, dana = (
+        _bearer(admin_token),
+        _bearer(governance.tokens.create("dana", "t", actor=SYSTEM).secret),
+    )
+    boxed = Governance(governance.store, secret_box=SecretBox(Fernet.generate_key()))
+    enrolment = boxed.mfa.enrol("dana", actor=SYSTEM)
+    boxed.mfa.confirm("dana", pyotp.TOTP(enrolment.secret).now(), actor=SYSTEM)
+    status = web.get("/users/dana/mfa", headers=admin)
+    assert status.status_code == 200, status.text
+    assert status.json() == {
+        "username": "dana",
+        "enrolled": True,
+        "confirmed": True,
+        "recovery_codes_left": len(enrolment.recovery_codes),
+        "required": False,
+    }
+    assert web.get("/users/dana/mfa", headers=dana).json()["confirmed"] is True  # one's own
+    assert web.delete("/users/dana/mfa", headers=dana).status_code == 403  # admins reset
+    gone = web.delete("/users/dana/mfa", headers=admin)
+    assert gone.status_code == 204, gone.text
+    assert web.get("/users/dana/mfa", headers=admin).json()["enrolled"] is False
+    again = web.delete("/users/dana/mfa", headers=admin)
+    assert again.status_code == 404 and "no authenticator" in again.json()["error"]["message"]
+    assert web.get("/users/nobody/mfa", headers=admin).status_code == 404
+
+    assert web.put("/auth/mfa/required", json={"required": True}, headers=dana).status_code == 403
+    on = web.put("/auth/mfa/required", json={"required": True}, headers=admin)
+    assert on.status_code == 200 and on.json() == {"required": True}
+    assert governance.mfa.is_required()
+    bad = web.put("/auth/mfa/required", json={"required": "yes please"}, headers=admin)
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "required"
+    off = web.put("/auth/mfa/required", json={"required": False}, headers=admin)
+    assert off.json() == {"required": False} and not governance.mfa.is_required()
+    actions = [e["action"] for e in governance.audit.export(actor=SYSTEM)]
+    assert actions.count("mfa.reset") == 1 and actions.count("mfa.required_changed") == 2

@@ -239,6 +239,33 @@ def test_an_admin_creates_a_user_and_grants_a_role(
     page.locator("tr[data-member=newbie]").wait_for(state="detached")
 
 
+def test_an_admin_resets_a_lost_authenticator_and_requires_two_factor(
+    ui_server: UiServer, seeded: Otp, signed_in: Callable[[str], Page], gov: Governance
+) -> None:
+    gov.users.create_user("lost", PASSWORD, actor=SYSTEM)
+    enrolment = gov.mfa.enrol("lost", actor=SYSTEM)
+    gov.mfa.confirm("lost", pyotp.TOTP(enrolment.secret).now(), actor=SYSTEM)
+    page = signed_in("admin")
+    page.goto(f"{ui_server.url}/admin/users")
+    row = page.locator("tr[data-user=lost]")
+    assert row.locator("td.mfa").inner_text() == "on (10 recovery codes left)"
+    assert page.locator("tr[data-user=marked] td.mfa").inner_text() == "off"
+    assert page.locator("tr[data-user=marked]").get_by_role("button", name="Reset").count() == 0
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Reset two-factor lost").click()
+    page.locator("tr[data-user=lost] td.mfa", has_text="off").wait_for()
+    assert not gov.mfa.status("lost", actor=SYSTEM).enrolled
+    assert page.locator("tr[data-user=lost]").get_by_role("button", name="Reset").count() == 0
+    try:
+        assert page.locator("#mfa-required").inner_text().startswith("Not required")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Require it for everyone").click()
+        page.wait_for_url(f"{ui_server.url}/account/mfa")  # this admin has no authenticator
+        assert gov.mfa.is_required()
+    finally:
+        gov.mfa.set_required(False, actor=SYSTEM)  # the module's other users sign in without
+
+
 def test_a_weak_password_is_refused_beside_the_form(
     ui_server: UiServer,
     seeded: Otp,

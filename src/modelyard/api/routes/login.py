@@ -23,6 +23,7 @@ from modelyard.api.schemas.governance import (
     MfaCode,
     MfaEnrol,
     MfaEnrolmentPublic,
+    MfaRequirement,
     WhoAmI,
 )
 from modelyard.errors import PermissionDenied, Unauthenticated
@@ -126,6 +127,14 @@ def enrol_mfa(actor: Caller, gov: Gov, body: MfaEnrol | None = None) -> MfaEnrol
 def confirm_mfa(body: MfaCode, actor: Caller, gov: Gov) -> None:
     """Complete the caller's enrolment with the current code of the authenticator."""
     gov.mfa.confirm(_own_username(actor), body.code, actor=actor)
+
+
+@router.put("/mfa/required", response_model=MfaRequirement)
+def require_mfa(body: MfaRequirement, actor: Caller, gov: Gov) -> MfaRequirement:
+    """Require multi-factor authentication of every account that signs in with a password,
+    or stop requiring it (global administrators; audited as ``mfa.required_changed``)."""
+    gov.mfa.set_required(body.required, actor=actor)
+    return MfaRequirement(required=gov.mfa.is_required())
 
 
 def _cookie_path(request: Request) -> str:

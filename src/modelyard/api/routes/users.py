@@ -1,16 +1,24 @@
-"""User accounts (global administrators): list, create, disable or enable, admin rights."""
+"""User accounts (global administrators): list, create, disable or enable, admin rights,
+and multi-factor authentication: a user's status and its reset (a lost authenticator)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from modelyard.api._pagination import DEFAULT_PAGE_SIZE, Cursor, Limit, page
 from modelyard.api._routing import Route
 from modelyard.api._services import get_governance
 from modelyard.api.auth import get_actor
-from modelyard.api.schemas.governance import UserAccount, UserCreate, UserPage, UserUpdate
+from modelyard.api.schemas.governance import (
+    MfaStatusPublic,
+    UserAccount,
+    UserCreate,
+    UserPage,
+    UserUpdate,
+)
 from modelyard.governance import Actor, Governance
 from modelyard.governance.identity import require_admin
 
@@ -53,3 +61,18 @@ def update_user(username: str, body: UserUpdate, actor: Caller, gov: Gov) -> Use
     if body.is_admin is not None:
         gov.users.set_admin(username, body.is_admin, actor=actor)
     return UserAccount.model_validate(gov.users.get_user(username))
+
+
+@router.get("/{username}/mfa", response_model=MfaStatusPublic)
+def mfa_status(username: str, actor: Caller, gov: Gov) -> MfaStatusPublic:
+    """A user's multi-factor authentication: enrolled, confirmed, recovery codes left, and
+    whether every account must use it (the user, or global administrators)."""
+    return MfaStatusPublic.model_validate(asdict(gov.mfa.status(username, actor=actor)))
+
+
+@router.delete("/{username}/mfa", status_code=204, response_class=Response)
+def reset_mfa(username: str, actor: Caller, gov: Gov) -> None:
+    """Remove a user's authenticator and recovery codes, for a lost device (global
+    administrators; audited as ``mfa.reset``). They enrol again at their next sign-in when
+    MFA is required; 404 when none is enrolled."""
+    gov.mfa.reset(username, actor=actor)

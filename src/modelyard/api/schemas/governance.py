@@ -20,6 +20,8 @@ __all__ = [
     "MemberPublic",
     "MfaCode",
     "MfaEnrolmentPublic",
+    "MfaRequirement",
+    "MfaStatusPublic",
     "TokenCreate",
     "TokenCreated",
     "TokenPage",
@@ -97,6 +99,18 @@ class MfaEnrolmentPublic(Public):
 
 class MfaCode(BaseModel):
     code: ShortText
+
+
+class MfaStatusPublic(Public):
+    username: str
+    enrolled: bool = Field(description="An authenticator is enrolled (confirmed or not).")
+    confirmed: bool = Field(description="Its enrolment is confirmed: sign-in asks for a code.")
+    recovery_codes_left: int
+    required: bool = Field(description="Every account must use MFA to sign in with a password.")
+
+
+class MfaRequirement(BaseModel):
+    required: bool = Field(description="Require MFA of every account signing in with a password.")
 
 
 _REAUTH = (

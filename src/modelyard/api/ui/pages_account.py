@@ -58,11 +58,22 @@ def account_mfa(request: Request) -> Response:
 @router.get("/admin/users", response_class=HTMLResponse)
 @page
 def users(request: Request) -> Response:
-    """Every account (global administrators): create, disable or enable, admin rights."""
+    """Every account (global administrators): create, disable or enable, admin rights,
+    each one's multi-factor authentication (reset when its device is lost), and whether
+    every account must use it."""
     who = viewer(request)
     _require_admin(who, "manage users")
-    found = get_services(request).governance.users.list_users(actor=who.actor)
-    return render(request, "account_users.html", who, users=found)
+    gov = get_services(request).governance
+    found = gov.users.list_users(actor=who.actor)
+    mfa = {u.username: gov.mfa.status(u.username, actor=who.actor) for u in found}
+    return render(
+        request,
+        "account_users.html",
+        who,
+        users=found,
+        mfa=mfa,
+        mfa_required=gov.mfa.is_required(),
+    )
 
 
 @router.get("/projects/{project}/members", response_class=HTMLResponse)
